@@ -1,0 +1,704 @@
+//! Double-entry ledger (SPEC §5). Money moves only through a `JournalEntry`, and an
+//! entry cannot be built unbalanced: it is made of transfers, each of which debits one
+//! account and credits another by the same positive amount.
+//!
+//! Sign convention: a posting's amount is positive for a debit and negative for a
+//! credit; an account's raw balance is debits − credits. Asset and expense accounts
+//! (provider, receivable, losses) normally carry a positive raw balance; liability and
+//! income accounts (escrow, available, fees, …) a negative one. `normal_balance` turns
+//! the raw figure into the one a person reads.
+
+use crate::ids::{OrderId, PaymentId, RefundId, UserId};
+use crate::money::Money;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Account {
+    Provider(String),
+    Escrow(UserId),
+    Frozen(UserId),
+    Available(UserId),
+    Deposit(UserId),
+    Receivable(UserId),
+    RefundsPending(String),
+    PayoutsPending(String),
+    PlatformFees,
+    CompensationFund,
+    Losses,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Assets and expenses: a positive raw balance is normal.
+    Debit,
+    /// Liabilities and income: a negative raw balance is normal.
+    Credit,
+}
+
+impl Account {
+    pub fn normal_side(&self) -> Side {
+        match self {
+            Account::Provider(_) | Account::Receivable(_) | Account::Losses => Side::Debit,
+            _ => Side::Credit,
+        }
+    }
+
+    /// The balance as a person reads it: positive when the account holds money.
+    pub fn normal_balance(&self, raw: i64) -> i64 {
+        match self.normal_side() {
+            Side::Debit => raw,
+            Side::Credit => -raw,
+        }
+    }
+
+    /// Liability accounts are what the platform owes someone; they may never go negative.
+    pub fn must_stay_non_negative(&self) -> bool {
+        matches!(
+            self,
+            Account::Escrow(_)
+                | Account::Frozen(_)
+                | Account::Available(_)
+                | Account::Deposit(_)
+                | Account::RefundsPending(_)
+                | Account::PayoutsPending(_)
+                | Account::CompensationFund
+        )
+    }
+
+    pub fn parse(text: &str) -> Option<Account> {
+        let (kind, rest) = match text.split_once(':') {
+            Some((k, r)) => (k, Some(r)),
+            None => (text, None),
+        };
+        let user = |r: Option<&str>| r.and_then(UserId::parse);
+        let name = |r: Option<&str>| r.filter(|s| !s.is_empty()).map(str::to_string);
+        match (kind, rest) {
+            ("provider", r) => name(r).map(Account::Provider),
+            ("escrow", r) => user(r).map(Account::Escrow),
+            ("frozen", r) => user(r).map(Account::Frozen),
+            ("available", r) => user(r).map(Account::Available),
+            ("deposit", r) => user(r).map(Account::Deposit),
+            ("receivable", r) => user(r).map(Account::Receivable),
+            ("refunds_pending", r) => name(r).map(Account::RefundsPending),
+            ("payouts_pending", r) => name(r).map(Account::PayoutsPending),
+            ("platform", Some("fees")) => Some(Account::PlatformFees),
+            ("platform", Some("compensation_fund")) => Some(Account::CompensationFund),
+            ("platform", Some("losses")) => Some(Account::Losses),
+            _ => None,
+        }
+    }
+
+    /// Accounts that hold a buyer's money for an order until it is released or refunded.
+    pub fn holds_order_money(&self) -> bool {
+        matches!(self, Account::Escrow(_) | Account::Frozen(_))
+    }
+}
+
+impl fmt::Display for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Account::Provider(p) => write!(f, "provider:{p}"),
+            Account::Escrow(s) => write!(f, "escrow:{s}"),
+            Account::Frozen(s) => write!(f, "frozen:{s}"),
+            Account::Available(s) => write!(f, "available:{s}"),
+            Account::Deposit(s) => write!(f, "deposit:{s}"),
+            Account::Receivable(s) => write!(f, "receivable:{s}"),
+            Account::RefundsPending(p) => write!(f, "refunds_pending:{p}"),
+            Account::PayoutsPending(p) => write!(f, "payouts_pending:{p}"),
+            Account::PlatformFees => f.write_str("platform:fees"),
+            Account::CompensationFund => f.write_str("platform:compensation_fund"),
+            Account::Losses => f.write_str("platform:losses"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// A provider captured a buyer's payment into the seller's escrow.
+    Capture,
+    /// Escrow released to the seller's available balance, less the platform fee.
+    Release,
+    /// Escrow handed to the provider for a refund (pending its confirmation).
+    RefundRequested,
+    /// The provider confirmed a refund: the money has left it.
+    RefundConfirmed,
+    /// Money the platform cannot accept (unknown order, second payment, …) sent back.
+    UnacceptedPaymentRefund,
+}
+
+impl EntryKind {
+    pub const ALL: [EntryKind; 5] = [
+        EntryKind::Capture,
+        EntryKind::Release,
+        EntryKind::RefundRequested,
+        EntryKind::RefundConfirmed,
+        EntryKind::UnacceptedPaymentRefund,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Capture => "capture",
+            EntryKind::Release => "release",
+            EntryKind::RefundRequested => "refund_requested",
+            EntryKind::RefundConfirmed => "refund_confirmed",
+            EntryKind::UnacceptedPaymentRefund => "unaccepted_payment_refund",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EntryKind> {
+        EntryKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Posting {
+    pub account: Account,
+    /// Positive: debit. Negative: credit.
+    pub amount_minor: i64,
+}
+
+/// What a journal entry is about; every reference is optional because not every
+/// movement concerns an order (a withdrawal, a deposit top-up).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryRefs {
+    pub order: Option<OrderId>,
+    pub payment: Option<PaymentId>,
+    pub refund: Option<RefundId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    kind: EntryKind,
+    refs: EntryRefs,
+    postings: Vec<Posting>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    #[error("a transfer amount must be positive, got {0}")]
+    NonPositiveAmount(i64),
+    #[error("a transfer cannot debit and credit the same account {0}")]
+    SameAccount(Account),
+    #[error("an entry needs at least one transfer")]
+    Empty,
+    #[error("the entry does not balance: postings sum to {0}")]
+    Unbalanced(i64),
+    #[error("{account} would go negative: it holds {available_minor}, {needed_minor} needed")]
+    InsufficientFunds {
+        account: Account,
+        available_minor: i64,
+        needed_minor: i64,
+    },
+    #[error("amount overflows")]
+    Overflow,
+}
+
+/// Builds a `JournalEntry` from transfers, so it balances by construction.
+pub struct EntryBuilder {
+    kind: EntryKind,
+    refs: EntryRefs,
+    postings: Vec<Posting>,
+    error: Option<LedgerError>,
+}
+
+impl EntryBuilder {
+    /// Move `amount` from `credit` to `debit`: the account money leaves is credited.
+    pub fn transfer(mut self, debit: Account, credit: Account, amount: Money) -> EntryBuilder {
+        if self.error.is_some() {
+            return self;
+        }
+        if !amount.is_positive() {
+            self.error = Some(LedgerError::NonPositiveAmount(amount.minor()));
+        } else if debit == credit {
+            self.error = Some(LedgerError::SameAccount(debit));
+        } else {
+            self.postings.push(Posting {
+                account: debit,
+                amount_minor: amount.minor(),
+            });
+            self.postings.push(Posting {
+                account: credit,
+                amount_minor: -amount.minor(),
+            });
+        }
+        self
+    }
+
+    /// Like `transfer`, but a zero amount is skipped (a fee of 0 is no movement).
+    pub fn transfer_if_positive(self, debit: Account, credit: Account, amount: Money) -> EntryBuilder {
+        if amount.minor() == 0 {
+            self
+        } else {
+            self.transfer(debit, credit, amount)
+        }
+    }
+
+    pub fn build(self) -> Result<JournalEntry, LedgerError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.postings.is_empty() {
+            return Err(LedgerError::Empty);
+        }
+        let entry = JournalEntry {
+            kind: self.kind,
+            refs: self.refs,
+            postings: self.postings,
+        };
+        entry.verify_balanced()?;
+        Ok(entry)
+    }
+}
+
+impl JournalEntry {
+    pub fn builder(kind: EntryKind, refs: EntryRefs) -> EntryBuilder {
+        EntryBuilder {
+            kind,
+            refs,
+            postings: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Rebuilds an entry read back from storage; it is checked, not trusted.
+    pub fn from_stored(kind: EntryKind, refs: EntryRefs, postings: Vec<Posting>) -> Result<JournalEntry, LedgerError> {
+        let entry = JournalEntry { kind, refs, postings };
+        entry.verify_balanced()?;
+        Ok(entry)
+    }
+
+    pub fn kind(&self) -> EntryKind {
+        self.kind
+    }
+
+    pub fn refs(&self) -> &EntryRefs {
+        &self.refs
+    }
+
+    pub fn postings(&self) -> &[Posting] {
+        &self.postings
+    }
+
+    pub fn verify_balanced(&self) -> Result<(), LedgerError> {
+        let sum = self
+            .postings
+            .iter()
+            .try_fold(0i64, |acc, p| acc.checked_add(p.amount_minor))
+            .ok_or(LedgerError::Overflow)?;
+        if sum == 0 {
+            Ok(())
+        } else {
+            Err(LedgerError::Unbalanced(sum))
+        }
+    }
+
+    /// The new raw balances of the touched accounts after this entry, given their current
+    /// raw balances; refuses to take a liability account below zero.
+    pub fn apply_to(&self, current: &BTreeMap<Account, i64>) -> Result<BTreeMap<Account, i64>, LedgerError> {
+        self.verify_balanced()?;
+        let mut next: BTreeMap<Account, i64> = BTreeMap::new();
+        for p in &self.postings {
+            let base = next
+                .get(&p.account)
+                .or_else(|| current.get(&p.account))
+                .copied()
+                .unwrap_or(0);
+            let updated = base.checked_add(p.amount_minor).ok_or(LedgerError::Overflow)?;
+            next.insert(p.account.clone(), updated);
+        }
+        for (account, raw) in &next {
+            if account.must_stay_non_negative() && account.normal_balance(*raw) < 0 {
+                let before = current.get(account).copied().unwrap_or(0);
+                return Err(LedgerError::InsufficientFunds {
+                    account: account.clone(),
+                    available_minor: account.normal_balance(before),
+                    needed_minor: account.normal_balance(before) - account.normal_balance(*raw),
+                });
+            }
+        }
+        Ok(next)
+    }
+}
+
+/// The posting rules: every way Danbao moves money, as a function from facts to an entry.
+pub mod rules {
+    use super::*;
+
+    pub fn capture(order: &OrderId, payment: &PaymentId, seller: &UserId, provider: &str, amount: Money) -> Result<JournalEntry, LedgerError> {
+        JournalEntry::builder(
+            EntryKind::Capture,
+            EntryRefs {
+                order: Some(order.clone()),
+                payment: Some(payment.clone()),
+                refund: None,
+            },
+        )
+        .transfer(Account::Provider(provider.to_string()), Account::Escrow(seller.clone()), amount)
+        .build()
+    }
+
+    /// Escrow to the seller, with the fee (rounded half-even) to the platform.
+    pub fn release(order: &OrderId, seller: &UserId, amount: Money, fee_bps: i64) -> Result<JournalEntry, LedgerError> {
+        let fee = amount.apply_bps(fee_bps).map_err(|_| LedgerError::Overflow)?;
+        let to_seller = amount.checked_sub(fee).map_err(|_| LedgerError::Overflow)?;
+        JournalEntry::builder(
+            EntryKind::Release,
+            EntryRefs {
+                order: Some(order.clone()),
+                ..EntryRefs::default()
+            },
+        )
+        .transfer_if_positive(Account::Escrow(seller.clone()), Account::Available(seller.clone()), to_seller)
+        .transfer_if_positive(Account::Escrow(seller.clone()), Account::PlatformFees, fee)
+        .build()
+    }
+
+    pub fn refund_from_escrow(order: &OrderId, refund: &RefundId, seller: &UserId, provider: &str, amount: Money) -> Result<JournalEntry, LedgerError> {
+        JournalEntry::builder(
+            EntryKind::RefundRequested,
+            EntryRefs {
+                order: Some(order.clone()),
+                refund: Some(refund.clone()),
+                payment: None,
+            },
+        )
+        .transfer(Account::Escrow(seller.clone()), Account::RefundsPending(provider.to_string()), amount)
+        .build()
+    }
+
+    pub fn refund_confirmed(order: Option<&OrderId>, refund: &RefundId, provider: &str, amount: Money) -> Result<JournalEntry, LedgerError> {
+        JournalEntry::builder(
+            EntryKind::RefundConfirmed,
+            EntryRefs {
+                order: order.cloned(),
+                refund: Some(refund.clone()),
+                payment: None,
+            },
+        )
+        .transfer(Account::RefundsPending(provider.to_string()), Account::Provider(provider.to_string()), amount)
+        .build()
+    }
+}
+
+/// An in-memory ledger: the reference model the property tests drive, and what
+/// `ledger check` compares stored balances against.
+#[derive(Debug, Default, Clone)]
+pub struct Ledger {
+    balances: BTreeMap<Account, i64>,
+    entries: Vec<JournalEntry>,
+}
+
+impl Ledger {
+    pub fn post(&mut self, entry: JournalEntry) -> Result<(), LedgerError> {
+        let next = entry.apply_to(&self.balances)?;
+        self.balances.extend(next);
+        self.entries.push(entry);
+        Ok(())
+    }
+
+    pub fn raw_balance(&self, account: &Account) -> i64 {
+        self.balances.get(account).copied().unwrap_or(0)
+    }
+
+    pub fn balance(&self, account: &Account) -> i64 {
+        account.normal_balance(self.raw_balance(account))
+    }
+
+    pub fn entries(&self) -> &[JournalEntry] {
+        &self.entries
+    }
+
+    pub fn balances(&self) -> &BTreeMap<Account, i64> {
+        &self.balances
+    }
+}
+
+/// Per-order money, derived from the entries that reference the order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderMoney {
+    pub captured: i64,
+    pub released: i64,
+    pub refunded: i64,
+    /// What escrow and frozen accounts still hold for the order.
+    pub held: i64,
+}
+
+/// Folds entries into per-order figures. A capture adds to captured; a release or a
+/// refund request takes out of escrow; `held` is the net of escrow/frozen postings.
+pub fn order_money<'a>(entries: impl IntoIterator<Item = &'a JournalEntry>) -> BTreeMap<OrderId, OrderMoney> {
+    let mut out: BTreeMap<OrderId, OrderMoney> = BTreeMap::new();
+    for e in entries {
+        let Some(order) = &e.refs.order else { continue };
+        let m = out.entry(order.clone()).or_default();
+        for p in &e.postings {
+            if !p.account.holds_order_money() {
+                continue;
+            }
+            // Credits to escrow are money coming in; debits are money going out.
+            let into_hold = -p.amount_minor;
+            m.held += into_hold;
+            match e.kind {
+                EntryKind::Capture => m.captured += into_hold,
+                EntryKind::Release => m.released -= into_hold,
+                EntryKind::RefundRequested | EntryKind::UnacceptedPaymentRefund => m.refunded -= into_hold,
+                EntryKind::RefundConfirmed => {}
+            }
+        }
+    }
+    out
+}
+
+/// One broken invariant, described for a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation(pub String);
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What `danbao ledger check` proves (SPEC §5), over data read from any store:
+/// every entry balances; every stored balance equals its postings; no liability is
+/// negative; for every order, captured = released + refunded + still held, with
+/// nothing held once the order is finished.
+pub fn check_invariants(
+    entries: &[(String, Result<JournalEntry, LedgerError>)],
+    stored_balances: &BTreeMap<Account, i64>,
+    order_statuses: &BTreeMap<OrderId, crate::OrderStatus>,
+) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut derived: BTreeMap<Account, i64> = BTreeMap::new();
+    let mut good = Vec::new();
+    for (id, entry) in entries {
+        match entry {
+            Ok(e) => {
+                for p in e.postings() {
+                    let b = derived.entry(p.account.clone()).or_insert(0);
+                    *b = b.saturating_add(p.amount_minor);
+                }
+                good.push(e);
+            }
+            Err(err) => violations.push(Violation(format!("journal entry {id}: {err}"))),
+        }
+    }
+    let accounts: std::collections::BTreeSet<&Account> = derived.keys().chain(stored_balances.keys()).collect();
+    for account in accounts {
+        let stored = stored_balances.get(account).copied().unwrap_or(0);
+        let from_postings = derived.get(account).copied().unwrap_or(0);
+        if stored != from_postings {
+            violations.push(Violation(format!(
+                "account {account}: stored balance {stored} differs from its postings {from_postings}"
+            )));
+        }
+        if account.must_stay_non_negative() && account.normal_balance(stored) < 0 {
+            violations.push(Violation(format!(
+                "account {account}: liability is negative ({})",
+                account.normal_balance(stored)
+            )));
+        }
+    }
+    for (order, m) in order_money(good) {
+        if m.captured != m.released + m.refunded + m.held {
+            violations.push(Violation(format!(
+                "order {order}: captured {} ≠ released {} + refunded {} + held {}",
+                m.captured, m.released, m.refunded, m.held
+            )));
+        }
+        if m.held < 0 {
+            violations.push(Violation(format!("order {order}: holds a negative amount {}", m.held)));
+        }
+        match order_statuses.get(&order) {
+            None => violations.push(Violation(format!("order {order}: entries reference an order that does not exist"))),
+            Some(status) if !status.holds_escrow() && m.held != 0 => violations.push(Violation(format!(
+                "order {order}: is {status} but still holds {} in escrow",
+                m.held
+            ))),
+            Some(status) if status.holds_escrow() && m.held <= 0 => violations.push(Violation(format!(
+                "order {order}: is {status} but holds nothing in escrow"
+            ))),
+            Some(_) => {}
+        }
+    }
+    violations
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn seller() -> UserId {
+        UserId::from_trusted("0190a000-0000-7000-8000-000000000001".into())
+    }
+
+    #[test]
+    fn transfers_cannot_be_unbalanced_or_degenerate() {
+        let b = || JournalEntry::builder(EntryKind::Capture, EntryRefs::default());
+        assert_eq!(b().build(), Err(LedgerError::Empty));
+        assert_eq!(
+            b().transfer(Account::PlatformFees, Account::Losses, Money::from_minor(0)).build(),
+            Err(LedgerError::NonPositiveAmount(0))
+        );
+        assert_eq!(
+            b().transfer(Account::Losses, Account::Losses, Money::from_minor(1)).build(),
+            Err(LedgerError::SameAccount(Account::Losses))
+        );
+        let stored = JournalEntry::from_stored(
+            EntryKind::Capture,
+            EntryRefs::default(),
+            vec![Posting { account: Account::Losses, amount_minor: 5 }],
+        );
+        assert_eq!(stored, Err(LedgerError::Unbalanced(5)));
+    }
+
+    #[test]
+    fn release_takes_the_fee_half_even() {
+        let order = OrderId::generate();
+        let e = rules::release(&order, &seller(), Money::from_minor(1010), 500).unwrap_or_else(|e| panic!("{e}"));
+        // 1010 × 5 % = 50.5 → 50 (half to even); the seller gets 960.
+        let mut l = Ledger::default();
+        l.post(rules::capture(&order, &PaymentId::generate(), &seller(), "sandbox", Money::from_minor(1010)).unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        l.post(e).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(l.balance(&Account::Available(seller())), 960);
+        assert_eq!(l.balance(&Account::PlatformFees), 50);
+        assert_eq!(l.balance(&Account::Escrow(seller())), 0);
+        assert_eq!(l.balance(&Account::Provider("sandbox".into())), 1010);
+    }
+
+    #[test]
+    fn escrow_cannot_go_negative() {
+        let mut l = Ledger::default();
+        let err = l.post(rules::release(&OrderId::generate(), &seller(), Money::from_minor(100), 500).unwrap_or_else(|e| panic!("{e}")));
+        assert!(matches!(err, Err(LedgerError::InsufficientFunds { account: Account::Escrow(_), .. })));
+        assert!(l.entries().is_empty());
+    }
+
+    #[test]
+    fn account_names_round_trip() {
+        for a in [
+            Account::Provider("sandbox".into()),
+            Account::Escrow(seller()),
+            Account::Frozen(seller()),
+            Account::Available(seller()),
+            Account::Deposit(seller()),
+            Account::Receivable(seller()),
+            Account::RefundsPending("sandbox".into()),
+            Account::PayoutsPending("sandbox".into()),
+            Account::PlatformFees,
+            Account::CompensationFund,
+            Account::Losses,
+        ] {
+            assert_eq!(Account::parse(&a.to_string()), Some(a));
+        }
+        assert_eq!(Account::parse("escrow:not-a-uuid"), None);
+        assert_eq!(Account::parse("platform:other"), None);
+    }
+
+    #[test]
+    fn check_reports_tampered_balances_and_stuck_escrow() {
+        let order = OrderId::generate();
+        let mut l = Ledger::default();
+        l.post(rules::capture(&order, &PaymentId::generate(), &seller(), "sandbox", Money::from_minor(500)).unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let entries: Vec<_> = l.entries().iter().map(|e| ("e1".to_string(), Ok(e.clone()))).collect();
+        let mut statuses = BTreeMap::new();
+        statuses.insert(order.clone(), crate::OrderStatus::Delivered);
+        assert_eq!(check_invariants(&entries, l.balances(), &statuses), vec![]);
+
+        let mut tampered = l.balances().clone();
+        tampered.insert(Account::Escrow(seller()), -400);
+        let v = check_invariants(&entries, &tampered, &statuses);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].0.contains("differs from its postings"));
+
+        statuses.insert(order, crate::OrderStatus::Completed);
+        let v = check_invariants(&entries, l.balances(), &statuses);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].0.contains("still holds 500"));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Pay { amount: i64, seller: usize },
+        Confirm { order: usize, fee_bps: i64 },
+        Refund { order: usize },
+        ConfirmRefund { refund: usize },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (1i64..1_000_000, 0usize..3).prop_map(|(amount, seller)| Op::Pay { amount, seller }),
+            (0usize..20, 0i64..=10_000).prop_map(|(order, fee_bps)| Op::Confirm { order, fee_bps }),
+            (0usize..20).prop_map(|order| Op::Refund { order }),
+            (0usize..20).prop_map(|refund| Op::ConfirmRefund { refund }),
+        ]
+    }
+
+    proptest! {
+        /// Any sequence of order payments, releases, refunds and refund confirmations,
+        /// applied through the posting rules, keeps every invariant `ledger check` proves,
+        /// and never creates or destroys money.
+        #[test]
+        fn random_operations_keep_every_invariant(ops in proptest::collection::vec(op(), 1..60)) {
+            let sellers: Vec<UserId> = (0..3).map(|_| UserId::generate()).collect();
+            let mut l = Ledger::default();
+            // (order, seller, amount, status)
+            let mut orders: Vec<(OrderId, usize, i64, crate::OrderStatus)> = Vec::new();
+            let mut refunds: Vec<(RefundId, OrderId, i64, bool)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Pay { amount, seller } => {
+                        let id = OrderId::generate();
+                        let e = rules::capture(&id, &PaymentId::generate(), &sellers[seller], "sandbox", Money::from_minor(amount)).unwrap_or_else(|e| panic!("{e}"));
+                        l.post(e).unwrap_or_else(|e| panic!("{e}"));
+                        orders.push((id, seller, amount, crate::OrderStatus::Delivered));
+                    }
+                    Op::Confirm { order, fee_bps } => {
+                        if let Some(o) = orders.get_mut(order) {
+                            let e = rules::release(&o.0, &sellers[o.1], Money::from_minor(o.2), fee_bps).unwrap_or_else(|e| panic!("{e}"));
+                            if o.3 == crate::OrderStatus::Delivered {
+                                l.post(e).unwrap_or_else(|e| panic!("{e}"));
+                                o.3 = crate::OrderStatus::Completed;
+                            }
+                        }
+                    }
+                    Op::Refund { order } => {
+                        if let Some(o) = orders.get_mut(order) {
+                            let rid = RefundId::generate();
+                            let e = rules::refund_from_escrow(&o.0, &rid, &sellers[o.1], "sandbox", Money::from_minor(o.2)).unwrap_or_else(|e| panic!("{e}"));
+                            if o.3 == crate::OrderStatus::Delivered {
+                                l.post(e).unwrap_or_else(|e| panic!("{e}"));
+                                o.3 = crate::OrderStatus::Refunded;
+                                refunds.push((rid, o.0.clone(), o.2, false));
+                            }
+                        }
+                    }
+                    Op::ConfirmRefund { refund } => {
+                        if let Some(r) = refunds.get_mut(refund) {
+                            if !r.3 {
+                                let e = rules::refund_confirmed(Some(&r.1), &r.0, "sandbox", Money::from_minor(r.2)).unwrap_or_else(|e| panic!("{e}"));
+                                l.post(e).unwrap_or_else(|e| panic!("{e}"));
+                                r.3 = true;
+                            }
+                        }
+                    }
+                }
+            }
+            let entries: Vec<_> = l.entries().iter().enumerate().map(|(i, e)| (i.to_string(), Ok(e.clone()))).collect();
+            let statuses = orders.iter().map(|o| (o.0.clone(), o.3)).collect();
+            let violations = check_invariants(&entries, l.balances(), &statuses);
+            prop_assert!(violations.is_empty(), "{:?}", violations);
+            // Money is neither created nor destroyed: all raw balances sum to zero.
+            prop_assert_eq!(l.balances().values().sum::<i64>(), 0);
+            // What the provider still holds is what was paid minus confirmed refunds.
+            let paid: i64 = orders.iter().map(|o| o.2).sum();
+            let refunded: i64 = refunds.iter().filter(|r| r.3).map(|r| r.2).sum();
+            prop_assert_eq!(l.balance(&Account::Provider("sandbox".into())), paid - refunded);
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Danbao's domain: the business rules, with no IO, no SQL, no HTTP and no clock.
+//!
+//! Everything here is a pure function of its inputs; the time is always passed in
+//! (`now_ms`, milliseconds since the Unix epoch) so deadlines are tested with data.
+
+pub mod ids;
+pub mod ledger;
+pub mod money;
+pub mod order;
+pub mod rules;
+
+pub use ids::*;
+pub use ledger::{Account, EntryKind, JournalEntry, Ledger, LedgerError, Posting};
+pub use money::{Money, MoneyError};
+pub use order::{DeliveryKind, Effect, IllegalTransition, OrderEvent, OrderStatus};
+pub use rules::{RuleSet, RulesError};
+
+/// Milliseconds since the Unix epoch, UTC. The one time type of the domain.
+pub type TimestampMs = i64;

@@ -1,0 +1,305 @@
+//! The order state machine (SPEC §3): one transition function, explicit effects.
+
+use crate::rules::RuleSet;
+use crate::TimestampMs;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryKind {
+    /// Delivered automatically from the product's stock of keys when payment is captured.
+    CardKey,
+    /// Delivered by the seller, before the delivery deadline.
+    Manual,
+}
+
+impl DeliveryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryKind::CardKey => "card_key",
+            DeliveryKind::Manual => "manual",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryKind> {
+        match text {
+            "card_key" => Some(DeliveryKind::CardKey),
+            "manual" => Some(DeliveryKind::Manual),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    PendingPayment,
+    Paid,
+    Delivered,
+    Completed,
+    Expired,
+    Cancelled,
+    Refunded,
+    Disputed,
+    PartiallyRefunded,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 9] = [
+        OrderStatus::PendingPayment,
+        OrderStatus::Paid,
+        OrderStatus::Delivered,
+        OrderStatus::Completed,
+        OrderStatus::Expired,
+        OrderStatus::Cancelled,
+        OrderStatus::Refunded,
+        OrderStatus::Disputed,
+        OrderStatus::PartiallyRefunded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::PendingPayment => "pending_payment",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Completed => "completed",
+            OrderStatus::Expired => "expired",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Refunded => "refunded",
+            OrderStatus::Disputed => "disputed",
+            OrderStatus::PartiallyRefunded => "partially_refunded",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Whether the buyer's money is still held by the platform for this order.
+    pub fn holds_escrow(self) -> bool {
+        matches!(self, OrderStatus::Paid | OrderStatus::Delivered | OrderStatus::Disputed)
+    }
+
+    /// The Chinese label shown on pages.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            OrderStatus::PendingPayment => "待支付",
+            OrderStatus::Paid => "已支付，待发货",
+            OrderStatus::Delivered => "已发货，待确认",
+            OrderStatus::Completed => "已完成",
+            OrderStatus::Expired => "已过期",
+            OrderStatus::Cancelled => "已取消",
+            OrderStatus::Refunded => "已退款",
+            OrderStatus::Disputed => "投诉处理中",
+            OrderStatus::PartiallyRefunded => "部分退款",
+        }
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Something that happens to an order. Only `transition` turns one into a new status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderEvent {
+    /// The provider captured the buyer's payment into escrow.
+    PaymentCaptured,
+    /// Goods were handed over: keys allocated, or the seller's manual delivery.
+    Delivered,
+    /// The buyer accepted the goods.
+    Confirmed,
+    /// The acceptance window passed without a complaint.
+    AcceptanceWindowPassed,
+    /// The payment window passed without payment.
+    PaymentWindowPassed,
+    /// The buyer cancelled before paying.
+    Cancelled,
+    /// A manual order was not delivered by its deadline.
+    DeliveryDeadlinePassed,
+    /// A paid order could not be fulfilled (e.g. stock ran out); the buyer gets the money back.
+    FulfilmentFailed,
+}
+
+/// What the caller must do, in the same transaction, because of a transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Return the reserved units to the product's stock.
+    ReleaseStock,
+    /// Allocate card keys and deliver at once (card_key products).
+    AllocateKeys,
+    /// Start the manual delivery deadline.
+    ScheduleDeliveryDeadline { at: TimestampMs },
+    /// Start the acceptance window.
+    ScheduleAutoConfirm { at: TimestampMs },
+    /// Move the order's escrow to the seller's available balance, less the fee.
+    ReleaseEscrowToSeller,
+    /// Move the order's escrow back towards the buyer (refund job at the provider).
+    RefundEscrowInFull,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an order that is {from} cannot take the event {event:?}")]
+pub struct IllegalTransition {
+    pub from: OrderStatus,
+    pub event: OrderEvent,
+}
+
+/// The one transition function of an order.
+pub fn transition(
+    from: OrderStatus,
+    event: OrderEvent,
+    kind: DeliveryKind,
+    rules: &RuleSet,
+    now: TimestampMs,
+) -> Result<(OrderStatus, Vec<Effect>), IllegalTransition> {
+    use OrderEvent as E;
+    use OrderStatus as S;
+    let next = match (from, event) {
+        (S::PendingPayment, E::PaymentCaptured) => (
+            S::Paid,
+            match kind {
+                DeliveryKind::CardKey => vec![Effect::AllocateKeys],
+                DeliveryKind::Manual => vec![Effect::ScheduleDeliveryDeadline {
+                    at: now.saturating_add(rules.delivery_deadline_ms()),
+                }],
+            },
+        ),
+        (S::Paid, E::Delivered) => (
+            S::Delivered,
+            vec![Effect::ScheduleAutoConfirm {
+                at: now.saturating_add(rules.acceptance_window_ms(kind)),
+            }],
+        ),
+        (S::Delivered, E::Confirmed | E::AcceptanceWindowPassed) => {
+            (S::Completed, vec![Effect::ReleaseEscrowToSeller])
+        }
+        (S::PendingPayment, E::PaymentWindowPassed) => (S::Expired, vec![Effect::ReleaseStock]),
+        (S::PendingPayment, E::Cancelled) => (S::Cancelled, vec![Effect::ReleaseStock]),
+        (S::Paid, E::DeliveryDeadlinePassed) => {
+            (S::Refunded, vec![Effect::RefundEscrowInFull, Effect::ReleaseStock])
+        }
+        (S::Paid, E::FulfilmentFailed) => (S::Refunded, vec![Effect::RefundEscrowInFull]),
+        _ => return Err(IllegalTransition { from, event }),
+    };
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use DeliveryKind::{CardKey, Manual};
+    use OrderEvent as E;
+    use OrderStatus as S;
+
+    const NOW: TimestampMs = 1_700_000_000_000;
+
+    fn rules() -> RuleSet {
+        RuleSet::default_rules().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn check(from: S, event: E, kind: DeliveryKind, expected: Result<(S, Vec<Effect>), IllegalTransition>) {
+        assert_eq!(transition(from, event, kind, &rules(), NOW), expected, "{from:?} + {event:?} ({kind:?})");
+    }
+
+    #[test]
+    fn legal_transitions() {
+        let r = rules();
+        check(S::PendingPayment, E::PaymentCaptured, CardKey, Ok((S::Paid, vec![Effect::AllocateKeys])));
+        check(
+            S::PendingPayment,
+            E::PaymentCaptured,
+            Manual,
+            Ok((S::Paid, vec![Effect::ScheduleDeliveryDeadline { at: NOW + r.delivery_deadline_ms() }])),
+        );
+        check(
+            S::Paid,
+            E::Delivered,
+            CardKey,
+            Ok((S::Delivered, vec![Effect::ScheduleAutoConfirm { at: NOW + 24 * 3_600_000 }])),
+        );
+        check(
+            S::Paid,
+            E::Delivered,
+            Manual,
+            Ok((S::Delivered, vec![Effect::ScheduleAutoConfirm { at: NOW + 72 * 3_600_000 }])),
+        );
+        for kind in [CardKey, Manual] {
+            check(S::Delivered, E::Confirmed, kind, Ok((S::Completed, vec![Effect::ReleaseEscrowToSeller])));
+            check(
+                S::Delivered,
+                E::AcceptanceWindowPassed,
+                kind,
+                Ok((S::Completed, vec![Effect::ReleaseEscrowToSeller])),
+            );
+            check(S::PendingPayment, E::PaymentWindowPassed, kind, Ok((S::Expired, vec![Effect::ReleaseStock])));
+            check(S::PendingPayment, E::Cancelled, kind, Ok((S::Cancelled, vec![Effect::ReleaseStock])));
+            check(
+                S::Paid,
+                E::DeliveryDeadlinePassed,
+                kind,
+                Ok((S::Refunded, vec![Effect::RefundEscrowInFull, Effect::ReleaseStock])),
+            );
+            check(S::Paid, E::FulfilmentFailed, kind, Ok((S::Refunded, vec![Effect::RefundEscrowInFull])));
+        }
+    }
+
+    /// Every (status, event) pair not listed as legal above is refused, unchanged.
+    #[test]
+    fn every_other_pair_is_illegal() {
+        let legal: &[(S, E)] = &[
+            (S::PendingPayment, E::PaymentCaptured),
+            (S::Paid, E::Delivered),
+            (S::Delivered, E::Confirmed),
+            (S::Delivered, E::AcceptanceWindowPassed),
+            (S::PendingPayment, E::PaymentWindowPassed),
+            (S::PendingPayment, E::Cancelled),
+            (S::Paid, E::DeliveryDeadlinePassed),
+            (S::Paid, E::FulfilmentFailed),
+        ];
+        let events = [
+            E::PaymentCaptured,
+            E::Delivered,
+            E::Confirmed,
+            E::AcceptanceWindowPassed,
+            E::PaymentWindowPassed,
+            E::Cancelled,
+            E::DeliveryDeadlinePassed,
+            E::FulfilmentFailed,
+        ];
+        let mut illegal = 0;
+        for from in S::ALL {
+            for event in events {
+                if legal.contains(&(from, event)) {
+                    continue;
+                }
+                for kind in [CardKey, Manual] {
+                    check(from, event, kind, Err(IllegalTransition { from, event }));
+                }
+                illegal += 1;
+            }
+        }
+        assert_eq!(illegal, S::ALL.len() * events.len() - legal.len());
+    }
+
+    #[test]
+    fn a_second_confirm_is_illegal() {
+        check(
+            S::Completed,
+            E::Confirmed,
+            CardKey,
+            Err(IllegalTransition { from: S::Completed, event: E::Confirmed }),
+        );
+    }
+
+    #[test]
+    fn status_text_round_trips() {
+        for s in S::ALL {
+            assert_eq!(S::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(S::parse("bogus"), None);
+    }
+}

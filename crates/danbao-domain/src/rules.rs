@@ -1,0 +1,168 @@
+//! The published rule set (SPEC §10): deadlines, thresholds and fees as data.
+
+use crate::TimestampMs;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// The rule set that ships with Danbao; `danbao serve --rules FILE` replaces it.
+pub const DEFAULT_RULES_TOML: &str = include_str!("../../../rules/default.toml");
+
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 60 * MINUTE_MS;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSet {
+    pub version: i64,
+    pub orders: OrderRules,
+    pub fees: FeeRules,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRules {
+    pub payment_window_minutes: i64,
+    pub delivery_deadline_hours: i64,
+    pub acceptance_window_card_key_hours: i64,
+    pub acceptance_window_manual_hours: i64,
+    pub after_sales_window_days: i64,
+    pub max_quantity: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeRules {
+    pub default_fee_bps: i64,
+    #[serde(default)]
+    pub category_fee_bps: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("the rule set is not valid TOML for this schema: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("rule `{field}` is out of range: {reason}")]
+    OutOfRange { field: String, reason: &'static str },
+}
+
+impl RuleSet {
+    pub fn parse(text: &str) -> Result<RuleSet, RulesError> {
+        let rules: RuleSet = toml::from_str(text)?;
+        rules.validate()?;
+        Ok(rules)
+    }
+
+    pub fn default_rules() -> Result<RuleSet, RulesError> {
+        RuleSet::parse(DEFAULT_RULES_TOML)
+    }
+
+    fn validate(&self) -> Result<(), RulesError> {
+        let out = |field: &str, reason| {
+            Err(RulesError::OutOfRange {
+                field: field.to_string(),
+                reason,
+            })
+        };
+        if self.version < 1 {
+            return out("version", "must be at least 1");
+        }
+        let o = &self.orders;
+        for (field, value) in [
+            ("orders.payment_window_minutes", o.payment_window_minutes),
+            ("orders.delivery_deadline_hours", o.delivery_deadline_hours),
+            ("orders.acceptance_window_card_key_hours", o.acceptance_window_card_key_hours),
+            ("orders.acceptance_window_manual_hours", o.acceptance_window_manual_hours),
+            ("orders.after_sales_window_days", o.after_sales_window_days),
+            ("orders.max_quantity", o.max_quantity),
+        ] {
+            // A year bounds every window, so deadline arithmetic cannot overflow.
+            if !(1..=366 * 24 * 60).contains(&value) {
+                return out(field, "must be between 1 and 527040");
+            }
+        }
+        if o.max_quantity > 10_000 {
+            return out("orders.max_quantity", "must be at most 10000");
+        }
+        for (field, bps) in std::iter::once(("fees.default_fee_bps".to_string(), self.fees.default_fee_bps)).chain(
+            self.fees
+                .category_fee_bps
+                .iter()
+                .map(|(c, b)| (format!("fees.category_fee_bps.{c}"), *b)),
+        ) {
+            if !(0..=10_000).contains(&bps) {
+                return out(&field, "basis points must be within 0..=10000");
+            }
+        }
+        Ok(())
+    }
+
+    /// A stable fingerprint of the content, so that publishing identical rules twice is
+    /// recognised and a stored version can be shown to be the one that was published.
+    pub fn content_hash(&self) -> String {
+        let canonical = toml::to_string(self).unwrap_or_default();
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    }
+
+    pub fn fee_bps(&self, category: &str) -> i64 {
+        self.fees
+            .category_fee_bps
+            .get(category)
+            .copied()
+            .unwrap_or(self.fees.default_fee_bps)
+    }
+
+    pub fn payment_window_ms(&self) -> TimestampMs {
+        self.orders.payment_window_minutes * MINUTE_MS
+    }
+
+    pub fn delivery_deadline_ms(&self) -> TimestampMs {
+        self.orders.delivery_deadline_hours * HOUR_MS
+    }
+
+    pub fn acceptance_window_ms(&self, kind: crate::DeliveryKind) -> TimestampMs {
+        match kind {
+            crate::DeliveryKind::CardKey => self.orders.acceptance_window_card_key_hours * HOUR_MS,
+            crate::DeliveryKind::Manual => self.orders.acceptance_window_manual_hours * HOUR_MS,
+        }
+    }
+
+    pub fn after_sales_window_ms(&self) -> TimestampMs {
+        self.orders.after_sales_window_days * DAY_MS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_rules_parse_with_spec_values() {
+        let r = RuleSet::default_rules().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.payment_window_ms(), 15 * 60_000);
+        assert_eq!(r.delivery_deadline_ms(), 24 * 3_600_000);
+        assert_eq!(r.acceptance_window_ms(crate::DeliveryKind::CardKey), 24 * 3_600_000);
+        assert_eq!(r.acceptance_window_ms(crate::DeliveryKind::Manual), 72 * 3_600_000);
+        assert_eq!(r.fee_bps("anything"), 500);
+    }
+
+    #[test]
+    fn out_of_range_and_unknown_fields_are_refused() {
+        let bad_fee = DEFAULT_RULES_TOML.replace("default_fee_bps = 500", "default_fee_bps = 10001");
+        assert!(matches!(RuleSet::parse(&bad_fee), Err(RulesError::OutOfRange { .. })));
+        let zero_window = DEFAULT_RULES_TOML.replace("payment_window_minutes = 15", "payment_window_minutes = 0");
+        assert!(matches!(RuleSet::parse(&zero_window), Err(RulesError::OutOfRange { .. })));
+        let unknown = format!("{DEFAULT_RULES_TOML}\n[extra]\nx = 1\n");
+        assert!(matches!(RuleSet::parse(&unknown), Err(RulesError::Parse(_))));
+    }
+
+    #[test]
+    fn content_hash_tracks_content() {
+        let a = RuleSet::default_rules().unwrap_or_else(|e| panic!("{e}"));
+        let mut b = a.clone();
+        assert_eq!(a.content_hash(), b.content_hash());
+        b.orders.payment_window_minutes = 30;
+        assert_ne!(a.content_hash(), b.content_hash());
+    }
+}
