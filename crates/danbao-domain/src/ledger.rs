@@ -194,6 +194,8 @@ pub enum LedgerError {
     },
     #[error("amount overflows")]
     Overflow,
+    #[error("stored entry cannot be read: {0}")]
+    Unreadable(String),
 }
 
 /// Builds a `JournalEntry` from transfers, so it balances by construction.
@@ -327,7 +329,13 @@ impl JournalEntry {
 pub mod rules {
     use super::*;
 
-    pub fn capture(order: &OrderId, payment: &PaymentId, seller: &UserId, provider: &str, amount: Money) -> Result<JournalEntry, LedgerError> {
+    pub fn capture(
+        order: &OrderId,
+        payment: &PaymentId,
+        seller: &UserId,
+        provider: &str,
+        amount: Money,
+    ) -> Result<JournalEntry, LedgerError> {
         JournalEntry::builder(
             EntryKind::Capture,
             EntryRefs {
@@ -336,7 +344,11 @@ pub mod rules {
                 refund: None,
             },
         )
-        .transfer(Account::Provider(provider.to_string()), Account::Escrow(seller.clone()), amount)
+        .transfer(
+            Account::Provider(provider.to_string()),
+            Account::Escrow(seller.clone()),
+            amount,
+        )
         .build()
     }
 
@@ -351,12 +363,22 @@ pub mod rules {
                 ..EntryRefs::default()
             },
         )
-        .transfer_if_positive(Account::Escrow(seller.clone()), Account::Available(seller.clone()), to_seller)
+        .transfer_if_positive(
+            Account::Escrow(seller.clone()),
+            Account::Available(seller.clone()),
+            to_seller,
+        )
         .transfer_if_positive(Account::Escrow(seller.clone()), Account::PlatformFees, fee)
         .build()
     }
 
-    pub fn refund_from_escrow(order: &OrderId, refund: &RefundId, seller: &UserId, provider: &str, amount: Money) -> Result<JournalEntry, LedgerError> {
+    pub fn refund_from_escrow(
+        order: &OrderId,
+        refund: &RefundId,
+        seller: &UserId,
+        provider: &str,
+        amount: Money,
+    ) -> Result<JournalEntry, LedgerError> {
         JournalEntry::builder(
             EntryKind::RefundRequested,
             EntryRefs {
@@ -365,11 +387,45 @@ pub mod rules {
                 payment: None,
             },
         )
-        .transfer(Account::Escrow(seller.clone()), Account::RefundsPending(provider.to_string()), amount)
+        .transfer(
+            Account::Escrow(seller.clone()),
+            Account::RefundsPending(provider.to_string()),
+            amount,
+        )
         .build()
     }
 
-    pub fn refund_confirmed(order: Option<&OrderId>, refund: &RefundId, provider: &str, amount: Money) -> Result<JournalEntry, LedgerError> {
+    /// A payment the platform cannot accept (unknown order, second payment, no stock):
+    /// it is at the provider, and owed back to the buyer until the refund is confirmed.
+    pub fn unaccepted_payment(
+        order: Option<&OrderId>,
+        payment: &PaymentId,
+        refund: &RefundId,
+        provider: &str,
+        amount: Money,
+    ) -> Result<JournalEntry, LedgerError> {
+        JournalEntry::builder(
+            EntryKind::UnacceptedPaymentRefund,
+            EntryRefs {
+                order: order.cloned(),
+                payment: Some(payment.clone()),
+                refund: Some(refund.clone()),
+            },
+        )
+        .transfer(
+            Account::Provider(provider.to_string()),
+            Account::RefundsPending(provider.to_string()),
+            amount,
+        )
+        .build()
+    }
+
+    pub fn refund_confirmed(
+        order: Option<&OrderId>,
+        refund: &RefundId,
+        provider: &str,
+        amount: Money,
+    ) -> Result<JournalEntry, LedgerError> {
         JournalEntry::builder(
             EntryKind::RefundConfirmed,
             EntryRefs {
@@ -378,7 +434,11 @@ pub mod rules {
                 payment: None,
             },
         )
-        .transfer(Account::RefundsPending(provider.to_string()), Account::Provider(provider.to_string()), amount)
+        .transfer(
+            Account::RefundsPending(provider.to_string()),
+            Account::Provider(provider.to_string()),
+            amount,
+        )
         .build()
     }
 }
@@ -512,7 +572,9 @@ pub fn check_invariants(
             violations.push(Violation(format!("order {order}: holds a negative amount {}", m.held)));
         }
         match order_statuses.get(&order) {
-            None => violations.push(Violation(format!("order {order}: entries reference an order that does not exist"))),
+            None => violations.push(Violation(format!(
+                "order {order}: entries reference an order that does not exist"
+            ))),
             Some(status) if !status.holds_escrow() && m.held != 0 => violations.push(Violation(format!(
                 "order {order}: is {status} but still holds {} in escrow",
                 m.held
@@ -540,17 +602,22 @@ mod tests {
         let b = || JournalEntry::builder(EntryKind::Capture, EntryRefs::default());
         assert_eq!(b().build(), Err(LedgerError::Empty));
         assert_eq!(
-            b().transfer(Account::PlatformFees, Account::Losses, Money::from_minor(0)).build(),
+            b().transfer(Account::PlatformFees, Account::Losses, Money::from_minor(0))
+                .build(),
             Err(LedgerError::NonPositiveAmount(0))
         );
         assert_eq!(
-            b().transfer(Account::Losses, Account::Losses, Money::from_minor(1)).build(),
+            b().transfer(Account::Losses, Account::Losses, Money::from_minor(1))
+                .build(),
             Err(LedgerError::SameAccount(Account::Losses))
         );
         let stored = JournalEntry::from_stored(
             EntryKind::Capture,
             EntryRefs::default(),
-            vec![Posting { account: Account::Losses, amount_minor: 5 }],
+            vec![Posting {
+                account: Account::Losses,
+                amount_minor: 5,
+            }],
         );
         assert_eq!(stored, Err(LedgerError::Unbalanced(5)));
     }
@@ -561,8 +628,17 @@ mod tests {
         let e = rules::release(&order, &seller(), Money::from_minor(1010), 500).unwrap_or_else(|e| panic!("{e}"));
         // 1010 × 5 % = 50.5 → 50 (half to even); the seller gets 960.
         let mut l = Ledger::default();
-        l.post(rules::capture(&order, &PaymentId::generate(), &seller(), "sandbox", Money::from_minor(1010)).unwrap_or_else(|e| panic!("{e}")))
-            .unwrap_or_else(|e| panic!("{e}"));
+        l.post(
+            rules::capture(
+                &order,
+                &PaymentId::generate(),
+                &seller(),
+                "sandbox",
+                Money::from_minor(1010),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         l.post(e).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(l.balance(&Account::Available(seller())), 960);
         assert_eq!(l.balance(&Account::PlatformFees), 50);
@@ -573,8 +649,17 @@ mod tests {
     #[test]
     fn escrow_cannot_go_negative() {
         let mut l = Ledger::default();
-        let err = l.post(rules::release(&OrderId::generate(), &seller(), Money::from_minor(100), 500).unwrap_or_else(|e| panic!("{e}")));
-        assert!(matches!(err, Err(LedgerError::InsufficientFunds { account: Account::Escrow(_), .. })));
+        let err = l.post(
+            rules::release(&OrderId::generate(), &seller(), Money::from_minor(100), 500)
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+        assert!(matches!(
+            err,
+            Err(LedgerError::InsufficientFunds {
+                account: Account::Escrow(_),
+                ..
+            })
+        ));
         assert!(l.entries().is_empty());
     }
 
@@ -603,8 +688,17 @@ mod tests {
     fn check_reports_tampered_balances_and_stuck_escrow() {
         let order = OrderId::generate();
         let mut l = Ledger::default();
-        l.post(rules::capture(&order, &PaymentId::generate(), &seller(), "sandbox", Money::from_minor(500)).unwrap_or_else(|e| panic!("{e}")))
-            .unwrap_or_else(|e| panic!("{e}"));
+        l.post(
+            rules::capture(
+                &order,
+                &PaymentId::generate(),
+                &seller(),
+                "sandbox",
+                Money::from_minor(500),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let entries: Vec<_> = l.entries().iter().map(|e| ("e1".to_string(), Ok(e.clone()))).collect();
         let mut statuses = BTreeMap::new();
         statuses.insert(order.clone(), crate::OrderStatus::Delivered);

@@ -7,6 +7,7 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod order;
+pub mod payment;
 pub mod rules;
 
 pub use ids::*;

@@ -117,13 +117,19 @@ mod tests {
 
     #[test]
     fn bps_out_of_range_is_refused() {
-        assert_eq!(Money::from_minor(1).apply_bps(10_001), Err(MoneyError::BpsOutOfRange(10_001)));
+        assert_eq!(
+            Money::from_minor(1).apply_bps(10_001),
+            Err(MoneyError::BpsOutOfRange(10_001))
+        );
         assert_eq!(Money::from_minor(1).apply_bps(-1), Err(MoneyError::BpsOutOfRange(-1)));
     }
 
     #[test]
     fn arithmetic_is_checked() {
-        assert_eq!(Money::from_minor(i64::MAX).checked_add(Money::from_minor(1)), Err(MoneyError::Overflow));
+        assert_eq!(
+            Money::from_minor(i64::MAX).checked_add(Money::from_minor(1)),
+            Err(MoneyError::Overflow)
+        );
         assert_eq!(Money::from_minor(i64::MAX).checked_mul(2), Err(MoneyError::Overflow));
         assert_eq!(Money::non_negative(-1), Err(MoneyError::Negative));
     }

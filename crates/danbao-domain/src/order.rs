@@ -108,6 +108,9 @@ impl fmt::Display for OrderStatus {
 pub enum OrderEvent {
     /// The provider captured the buyer's payment into escrow.
     PaymentCaptured,
+    /// A payment arrived for an order that had already expired or been cancelled, and
+    /// stock still allows fulfilling it (SPEC §4: never ignored).
+    LatePaymentCaptured,
     /// Goods were handed over: keys allocated, or the seller's manual delivery.
     Delivered,
     /// The buyer accepted the goods.
@@ -129,6 +132,8 @@ pub enum OrderEvent {
 pub enum Effect {
     /// Return the reserved units to the product's stock.
     ReleaseStock,
+    /// Take the units out of the stock again (a late payment revives an expired order).
+    ReserveStock,
     /// Allocate card keys and deliver at once (card_key products).
     AllocateKeys,
     /// Start the manual delivery deadline.
@@ -168,20 +173,25 @@ pub fn transition(
                 }],
             },
         ),
+        (S::Expired | S::Cancelled, E::LatePaymentCaptured) => (
+            S::Paid,
+            match kind {
+                DeliveryKind::CardKey => vec![Effect::ReserveStock, Effect::AllocateKeys],
+                DeliveryKind::Manual => vec![Effect::ScheduleDeliveryDeadline {
+                    at: now.saturating_add(rules.delivery_deadline_ms()),
+                }],
+            },
+        ),
         (S::Paid, E::Delivered) => (
             S::Delivered,
             vec![Effect::ScheduleAutoConfirm {
                 at: now.saturating_add(rules.acceptance_window_ms(kind)),
             }],
         ),
-        (S::Delivered, E::Confirmed | E::AcceptanceWindowPassed) => {
-            (S::Completed, vec![Effect::ReleaseEscrowToSeller])
-        }
+        (S::Delivered, E::Confirmed | E::AcceptanceWindowPassed) => (S::Completed, vec![Effect::ReleaseEscrowToSeller]),
         (S::PendingPayment, E::PaymentWindowPassed) => (S::Expired, vec![Effect::ReleaseStock]),
         (S::PendingPayment, E::Cancelled) => (S::Cancelled, vec![Effect::ReleaseStock]),
-        (S::Paid, E::DeliveryDeadlinePassed) => {
-            (S::Refunded, vec![Effect::RefundEscrowInFull, Effect::ReleaseStock])
-        }
+        (S::Paid, E::DeliveryDeadlinePassed) => (S::Refunded, vec![Effect::RefundEscrowInFull, Effect::ReleaseStock]),
         (S::Paid, E::FulfilmentFailed) => (S::Refunded, vec![Effect::RefundEscrowInFull]),
         _ => return Err(IllegalTransition { from, event }),
     };
@@ -202,48 +212,111 @@ mod tests {
     }
 
     fn check(from: S, event: E, kind: DeliveryKind, expected: Result<(S, Vec<Effect>), IllegalTransition>) {
-        assert_eq!(transition(from, event, kind, &rules(), NOW), expected, "{from:?} + {event:?} ({kind:?})");
+        assert_eq!(
+            transition(from, event, kind, &rules(), NOW),
+            expected,
+            "{from:?} + {event:?} ({kind:?})"
+        );
     }
 
     #[test]
     fn legal_transitions() {
         let r = rules();
-        check(S::PendingPayment, E::PaymentCaptured, CardKey, Ok((S::Paid, vec![Effect::AllocateKeys])));
+        check(
+            S::PendingPayment,
+            E::PaymentCaptured,
+            CardKey,
+            Ok((S::Paid, vec![Effect::AllocateKeys])),
+        );
         check(
             S::PendingPayment,
             E::PaymentCaptured,
             Manual,
-            Ok((S::Paid, vec![Effect::ScheduleDeliveryDeadline { at: NOW + r.delivery_deadline_ms() }])),
+            Ok((
+                S::Paid,
+                vec![Effect::ScheduleDeliveryDeadline {
+                    at: NOW + r.delivery_deadline_ms(),
+                }],
+            )),
         );
+        for from in [S::Expired, S::Cancelled] {
+            check(
+                from,
+                E::LatePaymentCaptured,
+                CardKey,
+                Ok((S::Paid, vec![Effect::ReserveStock, Effect::AllocateKeys])),
+            );
+            check(
+                from,
+                E::LatePaymentCaptured,
+                Manual,
+                Ok((
+                    S::Paid,
+                    vec![Effect::ScheduleDeliveryDeadline {
+                        at: NOW + r.delivery_deadline_ms(),
+                    }],
+                )),
+            );
+        }
         check(
             S::Paid,
             E::Delivered,
             CardKey,
-            Ok((S::Delivered, vec![Effect::ScheduleAutoConfirm { at: NOW + 24 * 3_600_000 }])),
+            Ok((
+                S::Delivered,
+                vec![Effect::ScheduleAutoConfirm {
+                    at: NOW + 24 * 3_600_000,
+                }],
+            )),
         );
         check(
             S::Paid,
             E::Delivered,
             Manual,
-            Ok((S::Delivered, vec![Effect::ScheduleAutoConfirm { at: NOW + 72 * 3_600_000 }])),
+            Ok((
+                S::Delivered,
+                vec![Effect::ScheduleAutoConfirm {
+                    at: NOW + 72 * 3_600_000,
+                }],
+            )),
         );
         for kind in [CardKey, Manual] {
-            check(S::Delivered, E::Confirmed, kind, Ok((S::Completed, vec![Effect::ReleaseEscrowToSeller])));
+            check(
+                S::Delivered,
+                E::Confirmed,
+                kind,
+                Ok((S::Completed, vec![Effect::ReleaseEscrowToSeller])),
+            );
             check(
                 S::Delivered,
                 E::AcceptanceWindowPassed,
                 kind,
                 Ok((S::Completed, vec![Effect::ReleaseEscrowToSeller])),
             );
-            check(S::PendingPayment, E::PaymentWindowPassed, kind, Ok((S::Expired, vec![Effect::ReleaseStock])));
-            check(S::PendingPayment, E::Cancelled, kind, Ok((S::Cancelled, vec![Effect::ReleaseStock])));
+            check(
+                S::PendingPayment,
+                E::PaymentWindowPassed,
+                kind,
+                Ok((S::Expired, vec![Effect::ReleaseStock])),
+            );
+            check(
+                S::PendingPayment,
+                E::Cancelled,
+                kind,
+                Ok((S::Cancelled, vec![Effect::ReleaseStock])),
+            );
             check(
                 S::Paid,
                 E::DeliveryDeadlinePassed,
                 kind,
                 Ok((S::Refunded, vec![Effect::RefundEscrowInFull, Effect::ReleaseStock])),
             );
-            check(S::Paid, E::FulfilmentFailed, kind, Ok((S::Refunded, vec![Effect::RefundEscrowInFull])));
+            check(
+                S::Paid,
+                E::FulfilmentFailed,
+                kind,
+                Ok((S::Refunded, vec![Effect::RefundEscrowInFull])),
+            );
         }
     }
 
@@ -259,9 +332,12 @@ mod tests {
             (S::PendingPayment, E::Cancelled),
             (S::Paid, E::DeliveryDeadlinePassed),
             (S::Paid, E::FulfilmentFailed),
+            (S::Expired, E::LatePaymentCaptured),
+            (S::Cancelled, E::LatePaymentCaptured),
         ];
         let events = [
             E::PaymentCaptured,
+            E::LatePaymentCaptured,
             E::Delivered,
             E::Confirmed,
             E::AcceptanceWindowPassed,
@@ -291,7 +367,10 @@ mod tests {
             S::Completed,
             E::Confirmed,
             CardKey,
-            Err(IllegalTransition { from: S::Completed, event: E::Confirmed }),
+            Err(IllegalTransition {
+                from: S::Completed,
+                event: E::Confirmed,
+            }),
         );
     }
 

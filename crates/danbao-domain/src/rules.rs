@@ -72,8 +72,14 @@ impl RuleSet {
         for (field, value) in [
             ("orders.payment_window_minutes", o.payment_window_minutes),
             ("orders.delivery_deadline_hours", o.delivery_deadline_hours),
-            ("orders.acceptance_window_card_key_hours", o.acceptance_window_card_key_hours),
-            ("orders.acceptance_window_manual_hours", o.acceptance_window_manual_hours),
+            (
+                "orders.acceptance_window_card_key_hours",
+                o.acceptance_window_card_key_hours,
+            ),
+            (
+                "orders.acceptance_window_manual_hours",
+                o.acceptance_window_manual_hours,
+            ),
             ("orders.after_sales_window_days", o.after_sales_window_days),
             ("orders.max_quantity", o.max_quantity),
         ] {
@@ -101,7 +107,8 @@ impl RuleSet {
     /// A stable fingerprint of the content, so that publishing identical rules twice is
     /// recognised and a stored version can be shown to be the one that was published.
     pub fn content_hash(&self) -> String {
-        let canonical = toml::to_string(self).unwrap_or_default();
+        // Serialising a plain struct of integers and strings cannot fail.
+        let canonical = to_toml(self).unwrap_or_default();
         hex::encode(Sha256::digest(canonical.as_bytes()))
     }
 
@@ -133,6 +140,11 @@ impl RuleSet {
     }
 }
 
+/// The canonical TOML text of a rule set, as stored and as `GET /api/v1/rules` shows it.
+pub fn to_toml(rules: &RuleSet) -> Result<String, String> {
+    toml::to_string(rules).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,7 +164,10 @@ mod tests {
         let bad_fee = DEFAULT_RULES_TOML.replace("default_fee_bps = 500", "default_fee_bps = 10001");
         assert!(matches!(RuleSet::parse(&bad_fee), Err(RulesError::OutOfRange { .. })));
         let zero_window = DEFAULT_RULES_TOML.replace("payment_window_minutes = 15", "payment_window_minutes = 0");
-        assert!(matches!(RuleSet::parse(&zero_window), Err(RulesError::OutOfRange { .. })));
+        assert!(matches!(
+            RuleSet::parse(&zero_window),
+            Err(RulesError::OutOfRange { .. })
+        ));
         let unknown = format!("{DEFAULT_RULES_TOML}\n[extra]\nx = 1\n");
         assert!(matches!(RuleSet::parse(&unknown), Err(RulesError::Parse(_))));
     }

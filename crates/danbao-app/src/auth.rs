@@ -1,0 +1,191 @@
+//! Accounts, passwords (argon2id, hashed off the async threads) and bearer tokens.
+
+use crate::{App, AppError, AppResult};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use danbao_domain::UserId;
+use danbao_store::UserRow;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// How long a bearer token stays valid.
+const TOKEN_LIFETIME_MS: i64 = 30 * 24 * 3_600_000;
+const USERNAME_LEN_MAX: usize = 32;
+const PASSWORD_LEN_MIN: usize = 8;
+/// Bounds the work a login request can ask of argon2.
+const PASSWORD_LEN_MAX: usize = 128;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Buyer,
+    Seller,
+    Arbitrator,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Buyer => "buyer",
+            Role::Seller => "seller",
+            Role::Arbitrator => "arbitrator",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        [Role::Buyer, Role::Seller, Role::Arbitrator, Role::Admin]
+            .into_iter()
+            .find(|r| r.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub role: Role,
+}
+
+/// Who is asking: an account holder, or a guest holding an order's secret link token.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Anonymous,
+    User(User),
+    /// A guest with the access token of one order (from the order's secret link or
+    /// from looking it up with contact + query password).
+    GuestToken(String),
+}
+
+impl Caller {
+    pub fn user(&self) -> Option<&User> {
+        match self {
+            Caller::User(u) => Some(u),
+            _ => None,
+        }
+    }
+}
+
+fn user_from_row(row: UserRow) -> AppResult<User> {
+    let role = Role::parse(&row.role).ok_or_else(|| AppError::Internal(format!("unknown role {}", row.role)))?;
+    Ok(User {
+        id: row.id,
+        username: row.username,
+        role,
+    })
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub async fn hash_password(password: String) -> AppResult<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| AppError::Internal(format!("argon2: {e}")))
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?
+}
+
+pub async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+pub fn validate_password(field: &'static str, password: &str) -> AppResult<()> {
+    let n = password.chars().count();
+    if !(PASSWORD_LEN_MIN..=PASSWORD_LEN_MAX).contains(&n) {
+        return Err(AppError::invalid(
+            field,
+            format!("must be {PASSWORD_LEN_MIN} to {PASSWORD_LEN_MAX} characters"),
+        ));
+    }
+    Ok(())
+}
+
+impl App {
+    /// Self-registration is for buyers and sellers; staff accounts come from the CLI.
+    pub async fn register(&self, username: &str, password: &str, role: Role) -> AppResult<User> {
+        let valid_name = !username.is_empty()
+            && username.len() <= USERNAME_LEN_MAX
+            && username
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid_name {
+            return Err(AppError::invalid(
+                "username",
+                format!("1 to {USERNAME_LEN_MAX} letters, digits, '_' or '-'"),
+            ));
+        }
+        validate_password("password", password)?;
+        let hash = hash_password(password.to_string()).await?;
+        let row = UserRow {
+            id: UserId::generate(),
+            username: username.to_string(),
+            password_hash: hash,
+            role: role.as_str().to_string(),
+            created_at: self.now(),
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_user(&row).await.map_err(|e| match e {
+            danbao_store::StoreError::Conflict(_) => AppError::Conflict("username is taken".into()),
+            other => other.into(),
+        })?;
+        tx.commit().await?;
+        user_from_row(row)
+    }
+
+    /// Logs in; returns a bearer token (only its hash is stored).
+    pub async fn login(&self, username: &str, password: &str) -> AppResult<(String, User)> {
+        if password.len() > PASSWORD_LEN_MAX * 4 {
+            return Err(AppError::BadCredentials);
+        }
+        let mut tx = self.store.begin().await?;
+        let row = tx.user_by_username(username).await?;
+        tx.commit().await?;
+        let Some(row) = row else {
+            // Spend the same time as a real check, so usernames cannot be probed by timing.
+            let _ = verify_password(password.to_string(), DUMMY_HASH.to_string()).await;
+            return Err(AppError::BadCredentials);
+        };
+        if !verify_password(password.to_string(), row.password_hash.clone()).await {
+            return Err(AppError::BadCredentials);
+        }
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let token = hex::encode(bytes);
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        tx.insert_token(&token_hash(&token), &row.id, now, now + TOKEN_LIFETIME_MS)
+            .await?;
+        tx.commit().await?;
+        Ok((token, user_from_row(row)?))
+    }
+
+    pub async fn authenticate(&self, token: &str) -> AppResult<Option<User>> {
+        let mut tx = self.store.begin().await?;
+        let row = tx.user_by_token(&token_hash(token), self.now()).await?;
+        tx.commit().await?;
+        row.map(user_from_row).transpose()
+    }
+
+    /// Makes a staff account (arbitrator, admin) or any account, for the CLI and demo.
+    pub async fn create_account(&self, username: &str, password: &str, role: Role) -> AppResult<User> {
+        self.register(username, password, role).await
+    }
+}
+
+/// A valid argon2id hash of a random password, used to keep failed logins for unknown
+/// users as slow as failed logins for known ones.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0k8jRZk3Ckkp4Lq1X0lP5mD0J1nZtJ6zjS1m3jvJ8yQ";

@@ -1,0 +1,295 @@
+//! Durable background work: timers (expiry, auto-confirm, delivery deadline) and the
+//! outbox of outside calls (refunds). Jobs live in the database, are leased, retried
+//! with backoff, and dead-lettered where an admin can see them — never dropped.
+
+use crate::orders::record_event;
+use crate::payments::{ProviderError, RefundCommand};
+use crate::{App, AppError, AppResult};
+use danbao_domain::ledger::rules as posting;
+use danbao_domain::{Money, OrderEvent, OrderId, OrderStatus, RefundId};
+use danbao_store::{JobRow, NewJob, Tx};
+
+/// A lease long enough for any one job, short enough that a dead worker's job is
+/// picked up again soon.
+pub const LEASE_MS: i64 = 60_000;
+/// After this many failed attempts a job is dead-lettered for an admin to look at.
+pub const ATTEMPTS_MAX: i64 = 25;
+const BACKOFF_BASE_MS: i64 = 2_000;
+const BACKOFF_MAX_MS: i64 = 3_600_000;
+/// Jobs claimed per round; bounds how long one round holds its leases.
+pub const CLAIM_BATCH: i64 = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    ExpireOrder(OrderId),
+    AutoConfirm(OrderId),
+    DeliveryDeadline(OrderId),
+    Refund(RefundId),
+}
+
+impl Job {
+    fn kind(&self) -> &'static str {
+        match self {
+            Job::ExpireOrder(_) => "expire_order",
+            Job::AutoConfirm(_) => "auto_confirm",
+            Job::DeliveryDeadline(_) => "delivery_deadline",
+            Job::Refund(_) => "refund",
+        }
+    }
+
+    fn subject(&self) -> &str {
+        match self {
+            Job::ExpireOrder(o) | Job::AutoConfirm(o) | Job::DeliveryDeadline(o) => o.as_str(),
+            Job::Refund(r) => r.as_str(),
+        }
+    }
+
+    fn parse(row: &JobRow) -> Option<Job> {
+        let id = row.payload.as_str();
+        Some(match row.kind.as_str() {
+            "expire_order" => Job::ExpireOrder(OrderId::parse(id)?),
+            "auto_confirm" => Job::AutoConfirm(OrderId::parse(id)?),
+            "delivery_deadline" => Job::DeliveryDeadline(OrderId::parse(id)?),
+            "refund" => Job::Refund(RefundId::parse(id)?),
+            _ => return None,
+        })
+    }
+
+    /// Enqueues in the caller's transaction (the outbox). One live job per kind and
+    /// subject: enqueuing twice is enqueuing once.
+    pub async fn enqueue(&self, tx: &mut Tx, run_at: i64, now: i64) -> AppResult<()> {
+        tx.enqueue_job(
+            &NewJob {
+                kind: self.kind().to_string(),
+                payload: self.subject().to_string(),
+                dedupe_key: Some(format!("{}:{}", self.kind(), self.subject())),
+                run_at,
+            },
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Why a job did not finish.
+enum JobFailure {
+    /// Try again later (provider down, a conflict with another transaction).
+    Retry(String),
+    /// Retrying cannot help; dead-letter it now.
+    Permanent(String),
+}
+
+impl From<AppError> for JobFailure {
+    fn from(e: AppError) -> JobFailure {
+        JobFailure::Retry(e.to_string())
+    }
+}
+
+fn backoff_ms(attempts: i64) -> i64 {
+    let exp = u32::try_from(attempts.clamp(0, 20)).unwrap_or(20);
+    BACKOFF_BASE_MS
+        .saturating_mul(2i64.saturating_pow(exp))
+        .min(BACKOFF_MAX_MS)
+}
+
+impl App {
+    /// Claims and runs every job that is due now; returns how many ran. Tests call it
+    /// after moving the clock; `serve` calls it in a loop.
+    pub async fn run_due_jobs(&self) -> AppResult<usize> {
+        let mut ran = 0;
+        loop {
+            let now = self.now();
+            let mut tx = self.store.begin().await?;
+            let claimed = tx.claim_jobs(now, LEASE_MS, CLAIM_BATCH).await?;
+            tx.commit().await?;
+            if claimed.is_empty() {
+                return Ok(ran);
+            }
+            for row in claimed {
+                self.run_job(row).await?;
+                ran += 1;
+            }
+        }
+    }
+
+    async fn run_job(&self, row: JobRow) -> AppResult<()> {
+        let result = match Job::parse(&row) {
+            Some(job) => self.execute(&job).await,
+            None => Err(JobFailure::Permanent(format!(
+                "unknown job {} {}",
+                row.kind, row.payload
+            ))),
+        };
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        match result {
+            Ok(()) => tx.finish_job(&row.id, now).await?,
+            Err(JobFailure::Retry(e)) if row.attempts < ATTEMPTS_MAX => {
+                tracing::info!(job = %row.id, kind = %row.kind, attempts = row.attempts, error = %e, "job will be retried");
+                tx.retry_job(&row.id, &e, now + backoff_ms(row.attempts), now).await?
+            }
+            Err(JobFailure::Retry(e) | JobFailure::Permanent(e)) => {
+                tracing::error!(job = %row.id, kind = %row.kind, error = %e, "job dead-lettered");
+                tx.bury_job(&row.id, &e, now).await?
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn execute(&self, job: &Job) -> Result<(), JobFailure> {
+        match job {
+            Job::ExpireOrder(id) => {
+                self.timer(
+                    id,
+                    OrderStatus::PendingPayment,
+                    OrderEvent::PaymentWindowPassed,
+                    |o| o.expires_at,
+                    "expired",
+                )
+                .await
+            }
+            Job::AutoConfirm(id) => {
+                self.timer(
+                    id,
+                    OrderStatus::Delivered,
+                    OrderEvent::AcceptanceWindowPassed,
+                    |o| o.auto_confirm_at.unwrap_or(i64::MAX),
+                    "auto_confirmed",
+                )
+                .await
+            }
+            Job::DeliveryDeadline(id) => {
+                self.timer(
+                    id,
+                    OrderStatus::Paid,
+                    OrderEvent::DeliveryDeadlinePassed,
+                    |o| o.deliver_by.unwrap_or(i64::MAX),
+                    "delivery_deadline_passed",
+                )
+                .await
+            }
+            Job::Refund(id) => self.execute_refund(id).await,
+        }
+    }
+
+    /// A deadline: if the order is still where the timer expects and its time has come,
+    /// apply the event; otherwise the timer is moot (the order moved on) and is done.
+    async fn timer(
+        &self,
+        id: &OrderId,
+        expected: OrderStatus,
+        event: OrderEvent,
+        due: impl Fn(&danbao_store::OrderRow) -> i64,
+        label: &str,
+    ) -> Result<(), JobFailure> {
+        let now = self.now();
+        let mut tx = self.store.begin().await.map_err(AppError::from)?;
+        let Some(mut order) = tx.order(id, true).await.map_err(AppError::from)? else {
+            return Err(JobFailure::Permanent(format!("order {id} does not exist")));
+        };
+        if order.status != expected {
+            return Ok(());
+        }
+        if due(&order) > now {
+            return Err(JobFailure::Retry("not due yet".into()));
+        }
+        let rules = self.rules_version(order.rule_version).await?;
+        record_event(&mut tx, &order.id, label, serde_json::json!({}), now).await?;
+        self.apply_event(&mut tx, &mut order, event, &rules, now).await?;
+        tx.commit().await.map_err(AppError::from)?;
+        Ok(())
+    }
+
+    /// The outbox's refund call: at the provider first (outside any transaction, with a
+    /// request id derived from our refund id so a retry is the same refund), then the
+    /// confirmation is booked.
+    async fn execute_refund(&self, id: &RefundId) -> Result<(), JobFailure> {
+        let mut tx = self.store.begin().await.map_err(AppError::from)?;
+        let refund = tx.refund(id, false).await.map_err(AppError::from)?;
+        tx.commit().await.map_err(AppError::from)?;
+        let Some(refund) = refund else {
+            return Err(JobFailure::Permanent(format!("refund {id} does not exist")));
+        };
+        if refund.status == "confirmed" {
+            return Ok(());
+        }
+        let call = self
+            .provider
+            .refund(RefundCommand {
+                provider_payment_id: refund.provider_payment_id.clone(),
+                amount_minor: refund.amount_minor,
+                request_id: format!("refund-{}", refund.id),
+            })
+            .await;
+        match call {
+            Ok(()) => {}
+            Err(ProviderError::Rejected(e)) => return Err(JobFailure::Retry(format!("provider refused: {e}"))),
+            Err(e) => return Err(JobFailure::Retry(e.to_string())),
+        }
+        let now = self.now();
+        let mut tx = self.store.begin().await.map_err(AppError::from)?;
+        let Some(refund) = tx.refund(id, true).await.map_err(AppError::from)? else {
+            return Err(JobFailure::Permanent(format!("refund {id} vanished")));
+        };
+        if refund.status == "confirmed" {
+            return Ok(());
+        }
+        let order = refund.order_id.as_deref().and_then(OrderId::parse);
+        let entry = posting::refund_confirmed(
+            order.as_ref(),
+            id,
+            &refund.provider,
+            Money::from_minor(refund.amount_minor),
+        )
+        .map_err(AppError::from)?;
+        tx.post_entry(&entry, now).await.map_err(AppError::from)?;
+        tx.mark_refund_confirmed(id, now).await.map_err(AppError::from)?;
+        if let Some(o) = &order {
+            record_event(
+                &mut tx,
+                o,
+                "refund_confirmed",
+                serde_json::json!({"refund_id": id.as_str(), "amount_minor": refund.amount_minor}),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(AppError::from)?;
+        Ok(())
+    }
+
+    /// Runs jobs until `shutdown` resolves, polling every `interval`.
+    pub async fn run_worker(&self, interval: std::time::Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.run_due_jobs().await {
+                tracing::error!(error = %e, "job round failed");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    pub async fn dead_jobs(&self) -> AppResult<Vec<JobRow>> {
+        let mut tx = self.store.begin().await?;
+        let rows = tx.jobs_by_status("dead", 100).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff_ms(0), 2_000);
+        assert_eq!(backoff_ms(1), 4_000);
+        assert_eq!(backoff_ms(5), 64_000);
+        assert_eq!(backoff_ms(30), BACKOFF_MAX_MS);
+    }
+}

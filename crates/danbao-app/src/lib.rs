@@ -1,0 +1,209 @@
+//! Danbao's use cases. Each public method of `App` is one thing a person or a job
+//! does; it begins and commits its own transaction(s), asks the domain what to do,
+//! and never calls anything outside the process while a transaction is open.
+
+pub mod auth;
+pub mod clock;
+pub mod jobs;
+pub mod orders;
+pub mod payments;
+pub mod vault;
+
+use clock::Clock;
+use danbao_domain::{IllegalTransition, LedgerError, RuleSet};
+use danbao_store::{Store, StoreError};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+pub use auth::{Caller, Role, User};
+pub use orders::*;
+
+/// Every way a use case can fail. The HTTP edge maps each variant once to a status and
+/// a stable problem type.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("invalid {field}: {message}")]
+    Validation { field: &'static str, message: String },
+    #[error("not enough stock")]
+    OutOfStock,
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("not allowed: {0}")]
+    Forbidden(&'static str),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("the payment provider is unavailable: {0}")]
+    ProviderUnavailable(String),
+    #[error("the notification's signature does not verify")]
+    BadSignature,
+    #[error("the notification is malformed: {0}")]
+    BadNotification(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> AppError {
+        AppError::Validation {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Deployment facts the use cases need.
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    /// The externally visible base URL of this server, e.g. `http://127.0.0.1:8080`.
+    pub public_url: String,
+}
+
+pub struct AppInner {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub vault: vault::Vault,
+    pub provider: Arc<dyn payments::PaymentProvider>,
+    pub config: AppConfig,
+    /// Rule sets by version; published versions never change, so caching is safe.
+    rules: RwLock<BTreeMap<i64, Arc<RuleSet>>>,
+    current_rules: RwLock<Arc<RuleSet>>,
+}
+
+#[derive(Clone)]
+pub struct App(Arc<AppInner>);
+
+impl std::ops::Deref for App {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+impl App {
+    /// Builds the app and makes sure `rules` is published: if the latest stored rule set
+    /// differs in content, `rules` becomes a new version (versions are immutable).
+    pub async fn start(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        vault: vault::Vault,
+        provider: Arc<dyn payments::PaymentProvider>,
+        config: AppConfig,
+        rules: RuleSet,
+    ) -> AppResult<App> {
+        let now = clock.now_ms();
+        let mut tx = store.begin().await?;
+        let latest = tx.latest_rule_set().await?;
+        let current = match latest {
+            Some(row) if row.content_hash == rules.content_hash() => rules,
+            Some(row) => {
+                let mut published = rules;
+                published.version = published.version.max(row.version + 1);
+                publish(&mut tx, &published, now).await?;
+                published
+            }
+            None => {
+                publish(&mut tx, &rules, now).await?;
+                rules
+            }
+        };
+        tx.commit().await?;
+        let current = Arc::new(current);
+        let mut by_version = BTreeMap::new();
+        by_version.insert(current.version, current.clone());
+        Ok(App(Arc::new(AppInner {
+            store,
+            clock,
+            vault,
+            provider,
+            config,
+            rules: RwLock::new(by_version),
+            current_rules: RwLock::new(current),
+        })))
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub fn current_rules(&self) -> Arc<RuleSet> {
+        match self.current_rules.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The rule set an order was created under.
+    pub async fn rules_version(&self, version: i64) -> AppResult<Arc<RuleSet>> {
+        if let Some(r) = self.rules.read().ok().and_then(|m| m.get(&version).cloned()) {
+            return Ok(r);
+        }
+        let mut tx = self.store.begin().await?;
+        let row = tx
+            .rule_set(version)
+            .await?
+            .ok_or_else(|| AppError::Internal(format!("rule set version {version} is missing")))?;
+        tx.commit().await?;
+        let parsed = Arc::new(RuleSet::parse(&row.body).map_err(|e| AppError::Internal(e.to_string()))?);
+        if let Ok(mut m) = self.rules.write() {
+            m.insert(version, parsed.clone());
+        }
+        Ok(parsed)
+    }
+
+    /// `danbao ledger check`: every invariant of SPEC §5, read in one transaction.
+    pub async fn ledger_check(&self) -> AppResult<Vec<danbao_domain::ledger::Violation>> {
+        ledger_check(&self.store).await
+    }
+}
+
+async fn publish(tx: &mut danbao_store::Tx, rules: &RuleSet, now: i64) -> AppResult<()> {
+    let body = toml_body(rules)?;
+    tx.insert_rule_set(&danbao_store::RuleSetRow {
+        version: rules.version,
+        content_hash: rules.content_hash(),
+        body,
+        published_at: now,
+    })
+    .await?;
+    Ok(())
+}
+
+fn toml_body(rules: &RuleSet) -> AppResult<String> {
+    // Stored as JSON-free TOML so the published text is what an operator wrote.
+    danbao_domain::rules::to_toml(rules).map_err(AppError::Internal)
+}
+
+/// The ledger check on a store alone, for the CLI (no provider or vault needed).
+pub async fn ledger_check(store: &Store) -> AppResult<Vec<danbao_domain::ledger::Violation>> {
+    let mut tx = store.begin().await?;
+    let entries = tx.journal_entries().await?;
+    let balances = tx.account_balances().await?;
+    let statuses = tx.order_statuses().await?;
+    tx.commit().await?;
+    let mut violations = Vec::new();
+    let mut by_order = BTreeMap::new();
+    for (id, status) in statuses {
+        match danbao_domain::OrderStatus::parse(&status) {
+            Some(s) => {
+                by_order.insert(danbao_domain::OrderId::from_trusted(id), s);
+            }
+            None => violations.push(danbao_domain::ledger::Violation(format!(
+                "order {id}: unknown status {status:?}"
+            ))),
+        }
+    }
+    violations.extend(danbao_domain::ledger::check_invariants(&entries, &balances, &by_order));
+    Ok(violations)
+}

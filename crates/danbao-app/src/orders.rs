@@ -1,0 +1,1121 @@
+//! Catalog, checkout, payment capture, delivery, confirmation and refunds.
+
+use crate::auth::{validate_password, Caller, Role, User};
+use crate::clock::rfc3339;
+use crate::jobs::Job;
+use crate::payments::{PaymentRequest, ProviderError};
+use crate::{App, AppError, AppResult};
+use danbao_domain::ledger::rules as posting;
+use danbao_domain::order::transition;
+use danbao_domain::payment::{decide, PayableOrder, PaymentDecision, UnacceptedReason};
+use danbao_domain::{
+    DeliveryKind, Effect, Money, OrderEvent, OrderId, OrderStatus, PaymentId, ProductId, RefundId, RuleSet, UserId,
+};
+use danbao_store::{CardKeyRow, OrderRow, PaymentAttemptRow, PaymentRow, ProductRow, RefundRow, Tx};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+pub const CURRENCY: &str = "CNY";
+const TITLE_LEN_MAX: usize = 120;
+const DESCRIPTION_LEN_MAX: usize = 4000;
+const CATEGORY_LEN_MAX: usize = 40;
+const MANUAL_FIELDS_MAX: usize = 10;
+const FIELD_VALUE_LEN_MAX: usize = 256;
+/// A price above ¥1,000,000 is not a digital good; the bound also keeps totals far from overflow.
+const PRICE_MINOR_MAX: i64 = 100_000_000;
+/// One import holds at most this many keys, so one request cannot hold the writer for long.
+pub const CARD_KEYS_PER_IMPORT_MAX: usize = 10_000;
+const CARD_KEY_LEN_MAX: usize = 512;
+const CONTACT_LEN_MAX: usize = 64;
+const NOTE_LEN_MAX: usize = 2000;
+pub const PAGE_SIZE_MAX: i64 = 100;
+
+// ---- views ----
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductView {
+    pub id: String,
+    pub seller_id: String,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub price_minor: i64,
+    pub currency: String,
+    pub delivery_kind: String,
+    pub manual_fields: Vec<String>,
+    pub status: String,
+    /// Units that can be bought now; null for manual products, which have no stock.
+    pub stock: Option<i64>,
+}
+
+impl ProductView {
+    fn from_row(p: ProductRow) -> ProductView {
+        let stock = (p.delivery_kind == "card_key").then_some(p.stock);
+        ProductView {
+            manual_fields: serde_json::from_str(&p.manual_fields).unwrap_or_default(),
+            id: p.id.to_string(),
+            seller_id: p.seller_id.to_string(),
+            title: p.title,
+            description: p.description,
+            category: p.category,
+            price_minor: p.price_minor,
+            currency: p.currency,
+            delivery_kind: p.delivery_kind,
+            status: p.status,
+            stock,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentInfo {
+    pub provider: String,
+    pub payment_id: String,
+    pub cashier_url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RefundView {
+    pub id: String,
+    pub amount_minor: i64,
+    pub reason: String,
+    pub status: String,
+    pub created_at: String,
+    pub confirmed_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderView {
+    pub id: String,
+    pub status: OrderStatus,
+    pub status_label: String,
+    pub product_id: String,
+    pub seller_id: String,
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub delivery_kind: String,
+    pub rule_version: i64,
+    /// Which party is looking: `buyer` or `seller`.
+    pub viewer: &'static str,
+    pub guest: bool,
+    pub delivery_fields: BTreeMap<String, String>,
+    pub delivery_note: Option<String>,
+    pub created_at: String,
+    pub expires_at: String,
+    pub paid_at: Option<String>,
+    pub deliver_by: Option<String>,
+    pub delivered_at: Option<String>,
+    pub auto_confirm_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub payment: Option<PaymentInfo>,
+    pub refunds: Vec<RefundView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RiskView {
+    pub level: &'static str,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlacedOrder {
+    pub id: String,
+    pub status: OrderStatus,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub rule_version: i64,
+    pub payment: PaymentInfo,
+    pub risk: RiskView,
+    /// For guests: the secret that opens the order (`?access_token=`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryItem {
+    pub kind: &'static str,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEvent {
+    pub seq: i64,
+    pub kind: String,
+    pub at: String,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    pub imported: usize,
+    pub duplicates: usize,
+}
+
+// ---- inputs ----
+
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub price_minor: i64,
+    pub delivery_kind: String,
+    pub manual_fields: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PlaceOrder {
+    pub product_id: String,
+    pub quantity: i64,
+    pub contact: Option<String>,
+    pub query_password: Option<String>,
+    pub delivery_fields: BTreeMap<String, String>,
+}
+
+/// Which party of an order the caller is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Party {
+    Buyer,
+    Seller,
+}
+
+fn check_len(field: &'static str, value: &str, min: usize, max: usize) -> AppResult<()> {
+    let n = value.chars().count();
+    if n < min || n > max {
+        return Err(AppError::invalid(field, format!("must be {min} to {max} characters")));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(AppError::invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+fn require_role(caller: &Caller, role: Role) -> AppResult<&User> {
+    match caller {
+        Caller::User(u) if u.role == role => Ok(u),
+        Caller::User(_) => Err(AppError::Forbidden("this needs another role")),
+        _ => Err(AppError::Unauthenticated),
+    }
+}
+
+fn delivery_kind(order: &OrderRow) -> AppResult<DeliveryKind> {
+    DeliveryKind::parse(&order.delivery_kind)
+        .ok_or_else(|| AppError::Internal(format!("order {} has an unknown delivery kind", order.id)))
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+impl App {
+    // ---- catalog ----
+
+    pub async fn create_product(&self, caller: &Caller, new: NewProduct) -> AppResult<ProductView> {
+        let seller = require_role(caller, Role::Seller)?;
+        check_len("title", &new.title, 1, TITLE_LEN_MAX)?;
+        check_len("description", &new.description, 0, DESCRIPTION_LEN_MAX)?;
+        check_len("category", &new.category, 1, CATEGORY_LEN_MAX)?;
+        if !(1..=PRICE_MINOR_MAX).contains(&new.price_minor) {
+            return Err(AppError::invalid(
+                "price_minor",
+                format!("must be 1 to {PRICE_MINOR_MAX} minor units"),
+            ));
+        }
+        let kind = DeliveryKind::parse(&new.delivery_kind)
+            .ok_or_else(|| AppError::invalid("delivery_kind", "must be card_key or manual"))?;
+        if new.manual_fields.len() > MANUAL_FIELDS_MAX {
+            return Err(AppError::invalid(
+                "manual_fields",
+                format!("at most {MANUAL_FIELDS_MAX} fields"),
+            ));
+        }
+        for f in &new.manual_fields {
+            check_len("manual_fields", f, 1, 40)?;
+        }
+        if kind == DeliveryKind::CardKey && !new.manual_fields.is_empty() {
+            return Err(AppError::invalid(
+                "manual_fields",
+                "only manual products ask the buyer for fields",
+            ));
+        }
+        let row = ProductRow {
+            id: ProductId::generate(),
+            seller_id: seller.id.clone(),
+            title: new.title,
+            description: new.description,
+            category: new.category,
+            price_minor: new.price_minor,
+            currency: CURRENCY.to_string(),
+            delivery_kind: kind.as_str().to_string(),
+            manual_fields: serde_json::to_string(&new.manual_fields).map_err(|e| AppError::Internal(e.to_string()))?,
+            status: "active".into(),
+            stock: 0,
+            created_at: self.now(),
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_product(&row).await?;
+        tx.commit().await?;
+        Ok(ProductView::from_row(row))
+    }
+
+    pub async fn list_products(
+        &self,
+        cursor: Option<&str>,
+        limit: i64,
+    ) -> AppResult<(Vec<ProductView>, Option<String>)> {
+        let limit = limit.clamp(1, PAGE_SIZE_MAX);
+        let cursor = match cursor {
+            Some(c) => {
+                Some(ProductId::parse(c).ok_or_else(|| AppError::invalid("cursor", "not a cursor from this API"))?)
+            }
+            None => None,
+        };
+        let mut tx = self.store.begin().await?;
+        let rows = tx.list_products(cursor.as_ref().map(|c| c.as_str()), limit + 1).await?;
+        tx.commit().await?;
+        let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+        let mut items: Vec<ProductView> = rows.into_iter().map(ProductView::from_row).collect();
+        if more {
+            items.truncate(usize::try_from(limit).unwrap_or(0));
+        }
+        let next = if more { items.last().map(|p| p.id.clone()) } else { None };
+        Ok((items, next))
+    }
+
+    /// A product as a shopper sees it: hidden or suspended listings are not found.
+    pub async fn product(&self, id: &str) -> AppResult<ProductView> {
+        let id = ProductId::parse(id).ok_or(AppError::NotFound("product"))?;
+        let mut tx = self.store.begin().await?;
+        let row = tx.product(&id, false).await?;
+        tx.commit().await?;
+        match row {
+            Some(p) if p.status == "active" => Ok(ProductView::from_row(p)),
+            _ => Err(AppError::NotFound("product")),
+        }
+    }
+
+    /// Bulk import, one key per line. Blank lines are skipped; duplicates (within the
+    /// text, or already stocked) are refused and counted.
+    pub async fn import_card_keys(&self, caller: &Caller, product_id: &str, text: &str) -> AppResult<ImportReport> {
+        let seller = require_role(caller, Role::Seller)?;
+        let id = ProductId::parse(product_id).ok_or(AppError::NotFound("product"))?;
+        let keys: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        if keys.is_empty() {
+            return Err(AppError::invalid("body", "no keys: send one key per line"));
+        }
+        if keys.len() > CARD_KEYS_PER_IMPORT_MAX {
+            return Err(AppError::invalid(
+                "body",
+                format!("at most {CARD_KEYS_PER_IMPORT_MAX} keys per import"),
+            ));
+        }
+        for k in &keys {
+            check_len("card key", k, 1, CARD_KEY_LEN_MAX)?;
+        }
+        let now = self.now();
+        // Encrypt before the transaction: it is CPU work that need not hold the writer.
+        let mut prepared = Vec::with_capacity(keys.len());
+        for k in &keys {
+            let (key_id, nonce, ciphertext) = self.vault.encrypt(k).map_err(|e| AppError::Internal(e.to_string()))?;
+            prepared.push((
+                self.vault.card_key_fingerprint(id.as_str(), k),
+                key_id,
+                nonce,
+                ciphertext,
+                sha256_hex(k),
+            ));
+        }
+        let mut tx = self.store.begin().await?;
+        let product = tx
+            .product(&id, true)
+            .await?
+            .filter(|p| p.seller_id == seller.id)
+            .ok_or(AppError::NotFound("product"))?;
+        if product.delivery_kind != "card_key" {
+            return Err(AppError::invalid("product", "only card_key products hold keys"));
+        }
+        let mut seq = tx.next_card_key_seq(&id).await?;
+        let (mut imported, mut duplicates) = (0, 0);
+        for (fingerprint, key_id, nonce, ciphertext, content_hash) in prepared {
+            let row = CardKeyRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                product_id: id.clone(),
+                seq,
+                fingerprint,
+                key_id,
+                nonce,
+                ciphertext,
+                content_hash,
+                order_id: None,
+                allocated_at: None,
+                created_at: now,
+            };
+            if tx.insert_card_key(&row).await? {
+                imported += 1;
+                seq += 1;
+            } else {
+                duplicates += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(ImportReport { imported, duplicates })
+    }
+
+    pub async fn seller_products(&self, caller: &Caller) -> AppResult<Vec<ProductView>> {
+        let seller = require_role(caller, Role::Seller)?;
+        let mut tx = self.store.begin().await?;
+        let rows = tx.products_by_seller(&seller.id).await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(ProductView::from_row).collect())
+    }
+
+    // ---- checkout ----
+
+    /// Creates an order: validates, reserves stock, computes the amount from the price
+    /// (the client never sends one), then asks the provider for a cashier — after the
+    /// transaction, never inside it.
+    pub async fn place_order(&self, caller: &Caller, req: PlaceOrder) -> AppResult<PlacedOrder> {
+        let rules = self.current_rules();
+        let product_id = ProductId::parse(&req.product_id).ok_or(AppError::NotFound("product"))?;
+        if !(1..=rules.orders.max_quantity).contains(&req.quantity) {
+            return Err(AppError::invalid(
+                "quantity",
+                format!("must be 1 to {}", rules.orders.max_quantity),
+            ));
+        }
+        let (buyer, guest) = match caller {
+            Caller::User(u) => (Some(u.clone()), None),
+            Caller::Anonymous | Caller::GuestToken(_) => {
+                let contact = req.contact.clone().unwrap_or_default();
+                check_len("contact", contact.trim(), 3, CONTACT_LEN_MAX)?;
+                let password = req.query_password.clone().unwrap_or_default();
+                validate_password("query_password", &password)?;
+                (None, Some((contact.trim().to_string(), password)))
+            }
+        };
+        let guest = match guest {
+            Some((contact, password)) => Some((contact, crate::auth::hash_password(password).await?)),
+            None => None,
+        };
+        let now = self.now();
+        let order_id = OrderId::generate();
+        let mut tx = self.store.begin().await?;
+        let product = tx
+            .product(&product_id, true)
+            .await?
+            .filter(|p| p.status == "active")
+            .ok_or(AppError::NotFound("product"))?;
+        if buyer.as_ref().is_some_and(|b| b.id == product.seller_id) {
+            return Err(AppError::Forbidden("sellers cannot buy their own products"));
+        }
+        let kind = DeliveryKind::parse(&product.delivery_kind)
+            .ok_or_else(|| AppError::Internal("bad delivery kind".into()))?;
+        let fields = validate_delivery_fields(&product, &req.delivery_fields)?;
+        let amount = Money::from_minor(product.price_minor)
+            .checked_mul(req.quantity)
+            .map_err(|_| AppError::invalid("quantity", "amount too large"))?;
+        if kind == DeliveryKind::CardKey && !tx.reserve_stock(&product_id, req.quantity).await? {
+            return Err(AppError::OutOfStock);
+        }
+        let order = OrderRow {
+            id: order_id.clone(),
+            product_id: product_id.clone(),
+            seller_id: product.seller_id.clone(),
+            buyer_id: buyer.as_ref().map(|b| b.id.clone()),
+            guest_contact: guest.as_ref().map(|g| g.0.clone()),
+            guest_password_hash: guest.as_ref().map(|g| g.1.clone()),
+            quantity: req.quantity,
+            unit_price_minor: product.price_minor,
+            amount_minor: amount.minor(),
+            currency: product.currency.clone(),
+            delivery_kind: product.delivery_kind.clone(),
+            category: product.category.clone(),
+            status: OrderStatus::PendingPayment,
+            rule_version: rules.version,
+            delivery_fields: serde_json::to_string(&fields).map_err(|e| AppError::Internal(e.to_string()))?,
+            delivery_note: None,
+            created_at: now,
+            expires_at: now + rules.payment_window_ms(),
+            paid_at: None,
+            delivered_at: None,
+            deliver_by: None,
+            auto_confirm_at: None,
+            completed_at: None,
+            updated_at: now,
+        };
+        tx.insert_order(&order).await?;
+        record_event(&mut tx, &order_id, "created", serde_json::json!({"amount_minor": order.amount_minor, "quantity": order.quantity, "rule_version": order.rule_version}), now).await?;
+        Job::ExpireOrder(order_id.clone())
+            .enqueue(&mut tx, order.expires_at, now)
+            .await?;
+        tx.commit().await?;
+
+        let access_token = guest.as_ref().map(|_| self.vault.order_access_token(order_id.as_str()));
+        let payment = self
+            .start_payment(&order, &product.title, access_token.as_deref())
+            .await?;
+        Ok(PlacedOrder {
+            id: order_id.to_string(),
+            status: OrderStatus::PendingPayment,
+            amount_minor: order.amount_minor,
+            currency: order.currency,
+            rule_version: order.rule_version,
+            payment,
+            // Risk scoring (SPEC §8) is not built yet: every order is reported as low risk.
+            risk: RiskView {
+                level: "low",
+                reasons: Vec::new(),
+            },
+            access_token,
+        })
+    }
+
+    async fn start_payment(
+        &self,
+        order: &OrderRow,
+        subject: &str,
+        access_token: Option<&str>,
+    ) -> AppResult<PaymentInfo> {
+        let base = &self.config.public_url;
+        let return_url = match access_token {
+            Some(t) => format!("{base}/orders/{}?access_token={t}", order.id),
+            None => format!("{base}/orders/{}", order.id),
+        };
+        let created = self
+            .provider
+            .create_payment(PaymentRequest {
+                out_trade_no: order.id.to_string(),
+                amount_minor: order.amount_minor,
+                currency: order.currency.clone(),
+                subject: subject.to_string(),
+                notify_url: format!("{base}/api/v1/payments/{}/notify", self.provider.name()),
+                return_url,
+            })
+            .await
+            .map_err(|e| AppError::ProviderUnavailable(e.to_string()))?;
+        let attempt = PaymentAttemptRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            order_id: order.id.clone(),
+            provider: self.provider.name().to_string(),
+            provider_payment_id: created.provider_payment_id.clone(),
+            cashier_url: created.cashier_url.clone(),
+            amount_minor: order.amount_minor,
+            created_at: self.now(),
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_payment_attempt(&attempt).await?;
+        tx.commit().await?;
+        Ok(PaymentInfo {
+            provider: attempt.provider,
+            payment_id: attempt.provider_payment_id,
+            cashier_url: attempt.cashier_url,
+        })
+    }
+
+    /// 查单: a guest proves who they are with contact + query password and gets the
+    /// order's access token. Every failure looks the same, so nothing can be probed.
+    pub async fn lookup_guest_order(&self, order_id: &str, contact: &str, password: &str) -> AppResult<String> {
+        let not_found = || AppError::NotFound("order");
+        let id = OrderId::parse(order_id).ok_or_else(not_found)?;
+        if password.len() > 512 {
+            return Err(not_found());
+        }
+        let mut tx = self.store.begin().await?;
+        let order = tx.order(&id, false).await?;
+        tx.commit().await?;
+        let Some(order) = order else { return Err(not_found()) };
+        let (Some(c), Some(hash)) = (order.guest_contact.as_deref(), order.guest_password_hash.clone()) else {
+            return Err(not_found());
+        };
+        let contact_ok = c == contact.trim();
+        let password_ok = crate::auth::verify_password(password.to_string(), hash).await;
+        if contact_ok && password_ok {
+            Ok(self.vault.order_access_token(id.as_str()))
+        } else {
+            Err(not_found())
+        }
+    }
+
+    // ---- reading orders ----
+
+    fn party(&self, caller: &Caller, order: &OrderRow) -> Option<Party> {
+        match caller {
+            Caller::User(u) if order.buyer_id.as_ref() == Some(&u.id) => Some(Party::Buyer),
+            Caller::User(u) if order.seller_id == u.id => Some(Party::Seller),
+            Caller::GuestToken(t)
+                if order.buyer_id.is_none() && self.vault.check_order_access_token(order.id.as_str(), t) =>
+            {
+                Some(Party::Buyer)
+            }
+            _ => None,
+        }
+    }
+
+    /// Loads an order the caller is a party to; anyone else gets "not found", so ids
+    /// cannot be probed.
+    async fn order_for(&self, tx: &mut Tx, caller: &Caller, id: &str, lock: bool) -> AppResult<(OrderRow, Party)> {
+        let id = OrderId::parse(id).ok_or(AppError::NotFound("order"))?;
+        let order = tx.order(&id, lock).await?.ok_or(AppError::NotFound("order"))?;
+        let party = self.party(caller, &order).ok_or(AppError::NotFound("order"))?;
+        Ok((order, party))
+    }
+
+    pub async fn order(&self, caller: &Caller, id: &str) -> AppResult<OrderView> {
+        let mut tx = self.store.begin().await?;
+        let (order, party) = self.order_for(&mut tx, caller, id, false).await?;
+        let attempt = tx.payment_attempt_for_order(&order.id).await?;
+        let refunds = tx.refunds_for_order(&order.id).await?;
+        tx.commit().await?;
+        Ok(order_view(order, party, attempt, refunds))
+    }
+
+    pub async fn orders_of(&self, caller: &Caller) -> AppResult<Vec<OrderView>> {
+        let user = caller.user().ok_or(AppError::Unauthenticated)?;
+        let mut tx = self.store.begin().await?;
+        let (rows, party) = match user.role {
+            Role::Seller => (tx.orders_for_seller(&user.id, PAGE_SIZE_MAX).await?, Party::Seller),
+            _ => (tx.orders_for_buyer(&user.id, PAGE_SIZE_MAX).await?, Party::Buyer),
+        };
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|o| order_view(o, party, None, Vec::new()))
+            .collect())
+    }
+
+    pub async fn timeline(&self, caller: &Caller, id: &str) -> AppResult<Vec<TimelineEvent>> {
+        let mut tx = self.store.begin().await?;
+        let (order, _) = self.order_for(&mut tx, caller, id, false).await?;
+        let events = tx.order_events(&order.id).await?;
+        tx.commit().await?;
+        Ok(events
+            .into_iter()
+            .map(|e| TimelineEvent {
+                seq: e.seq,
+                kind: e.kind,
+                at: rfc3339(e.at),
+                detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
+            })
+            .collect())
+    }
+
+    /// Shows the delivered goods to the buyer, and records that they were shown: a
+    /// reveal is evidence of delivery.
+    pub async fn reveal_delivery(&self, caller: &Caller, id: &str) -> AppResult<Vec<DeliveryItem>> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let (order, party) = self.order_for(&mut tx, caller, id, true).await?;
+        if party != Party::Buyer {
+            return Err(AppError::NotFound("order"));
+        }
+        if !matches!(
+            order.status,
+            OrderStatus::Delivered | OrderStatus::Completed | OrderStatus::Disputed
+        ) {
+            return Err(AppError::Conflict(format!(
+                "the order is {} and has nothing delivered to show",
+                order.status
+            )));
+        }
+        let mut items = Vec::new();
+        match delivery_kind(&order)? {
+            DeliveryKind::CardKey => {
+                for k in tx.card_keys_for_order(&order.id).await? {
+                    let content = self
+                        .vault
+                        .decrypt(&k.key_id, &k.nonce, &k.ciphertext)
+                        .map_err(|e| AppError::Internal(e.to_string()))?;
+                    items.push(DeliveryItem {
+                        kind: "card_key",
+                        content,
+                    });
+                }
+            }
+            DeliveryKind::Manual => items.push(DeliveryItem {
+                kind: "note",
+                content: order.delivery_note.clone().unwrap_or_default(),
+            }),
+        }
+        let viewer = match caller {
+            Caller::User(u) => format!("user:{}", u.id),
+            _ => "guest".to_string(),
+        };
+        tx.insert_key_reveal(&order.id, &viewer, now).await?;
+        record_event(
+            &mut tx,
+            &order.id,
+            "delivery_revealed",
+            serde_json::json!({"viewer": viewer, "items": items.len()}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(items)
+    }
+
+    // ---- buyer and seller actions ----
+
+    pub async fn confirm(&self, caller: &Caller, id: &str) -> AppResult<OrderView> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let (mut order, party) = self.order_for(&mut tx, caller, id, true).await?;
+        if party != Party::Buyer {
+            return Err(AppError::NotFound("order"));
+        }
+        let rules = self.rules_version(order.rule_version).await?;
+        self.apply_event(&mut tx, &mut order, OrderEvent::Confirmed, &rules, now)
+            .await?;
+        record_event(&mut tx, &order.id, "confirmed", serde_json::json!({"by": "buyer"}), now).await?;
+        tx.commit().await?;
+        Ok(order_view(order, party, None, Vec::new()))
+    }
+
+    pub async fn seller_deliver(&self, caller: &Caller, id: &str, note: &str) -> AppResult<OrderView> {
+        let seller = require_role(caller, Role::Seller)?.clone();
+        check_len("note", note, 1, NOTE_LEN_MAX)?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let (mut order, party) = self.order_for(&mut tx, &Caller::User(seller), id, true).await?;
+        if party != Party::Seller {
+            return Err(AppError::NotFound("order"));
+        }
+        if delivery_kind(&order)? != DeliveryKind::Manual {
+            return Err(AppError::Conflict("card_key orders are delivered automatically".into()));
+        }
+        let rules = self.rules_version(order.rule_version).await?;
+        order.delivery_note = Some(note.to_string());
+        self.apply_event(&mut tx, &mut order, OrderEvent::Delivered, &rules, now)
+            .await?;
+        record_event(
+            &mut tx,
+            &order.id,
+            "delivered",
+            serde_json::json!({"by": "seller", "content_sha256": sha256_hex(note)}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(order_view(order, party, None, Vec::new()))
+    }
+
+    // ---- payments ----
+
+    /// The one notification path (SPEC §4). The signature is checked over the raw bytes
+    /// before anything else; the payment is recorded first and deduplicated on
+    /// (provider, transaction id); then the domain decides. Returns the acknowledgement
+    /// body only after the commit.
+    pub async fn apply_notification(
+        &self,
+        source: &str,
+        body: &[u8],
+        signature: Option<&str>,
+    ) -> AppResult<&'static str> {
+        let now = self.now();
+        let verified = match self.provider.verify_notification(body, signature) {
+            Ok(v) => v,
+            Err(e) => {
+                let detail = serde_json::json!({"source": source, "error": e.to_string(), "body_sha256": hex::encode(Sha256::digest(body)), "bytes": body.len()});
+                let mut tx = self.store.begin().await?;
+                tx.insert_security_event("notification_refused", &detail.to_string(), now)
+                    .await?;
+                tx.commit().await?;
+                tracing::warn!(source, error = %e, "payment notification refused");
+                return Err(match e {
+                    ProviderError::BadSignature => AppError::BadSignature,
+                    other => AppError::BadNotification(other.to_string()),
+                });
+            }
+        };
+        let provider = self.provider.name();
+        let payment_id = PaymentId::generate();
+        let order_id = OrderId::parse(&verified.out_trade_no);
+        let mut tx = self.store.begin().await?;
+        let payment = PaymentRow {
+            id: payment_id.to_string(),
+            provider: provider.to_string(),
+            provider_txn_id: verified.provider_txn_id.clone(),
+            provider_payment_id: verified.provider_payment_id.clone(),
+            out_trade_no: verified.out_trade_no.clone(),
+            order_id: order_id.as_ref().map(|o| o.to_string()),
+            amount_minor: verified.amount_minor,
+            currency: verified.currency.clone(),
+            outcome: "received".into(),
+            source: source.to_string(),
+            raw: verified.raw.clone(),
+            received_at: now,
+        };
+        if !tx.insert_payment(&payment).await? {
+            // A repeat: already applied. Acknowledge and change nothing.
+            tx.commit().await?;
+            return Ok(self.provider.acknowledgement());
+        }
+        let mut order = match &order_id {
+            Some(id) => tx.order(id, true).await?,
+            None => None,
+        };
+        let decision = decide(
+            order.as_ref().map(|o| PayableOrder {
+                status: o.status,
+                amount_minor: o.amount_minor,
+                currency: &o.currency,
+            }),
+            verified.amount_minor,
+            &verified.currency,
+        );
+        let outcome = match (decision, order.as_mut()) {
+            (PaymentDecision::Capture, Some(order)) => {
+                let rules = self.rules_version(order.rule_version).await?;
+                self.capture(&mut tx, order, &payment_id, OrderEvent::PaymentCaptured, &rules, now)
+                    .await?;
+                "captured"
+            }
+            (PaymentDecision::CaptureIfStockAllows, Some(order)) => {
+                let rules = self.rules_version(order.rule_version).await?;
+                let kind = delivery_kind(order)?;
+                let stock_ok =
+                    kind == DeliveryKind::Manual || tx.reserve_stock(&order.product_id, order.quantity).await?;
+                if stock_ok {
+                    // The stock was just reserved above; the transition's ReserveStock
+                    // effect is satisfied by that.
+                    self.capture(
+                        &mut tx,
+                        order,
+                        &payment_id,
+                        OrderEvent::LatePaymentCaptured,
+                        &rules,
+                        now,
+                    )
+                    .await?;
+                    "captured_late"
+                } else {
+                    self.refuse_payment(&mut tx, &payment, Some(&order.id), UnacceptedReason::OutOfStock, now)
+                        .await?;
+                    "refund_unaccepted"
+                }
+            }
+            (PaymentDecision::Refund(reason), order) => {
+                let order_ref = order.map(|o| o.id.clone());
+                self.refuse_payment(&mut tx, &payment, order_ref.as_ref(), reason, now)
+                    .await?;
+                "refund_unaccepted"
+            }
+            (PaymentDecision::Mismatch, order) => {
+                if let Some(o) = order {
+                    record_event(
+                        &mut tx,
+                        &o.id,
+                        "payment_mismatch",
+                        serde_json::json!({"paid_minor": verified.amount_minor, "currency": verified.currency}),
+                        now,
+                    )
+                    .await?;
+                }
+                tracing::warn!(payment = %payment_id, "payment amount or currency does not match the order");
+                "amount_mismatch"
+            }
+            (PaymentDecision::Capture | PaymentDecision::CaptureIfStockAllows, None) => {
+                return Err(AppError::Internal("capture decided without an order".into()))
+            }
+        };
+        tx.update_payment_outcome(payment_id.as_str(), outcome).await?;
+        tx.commit().await?;
+        Ok(self.provider.acknowledgement())
+    }
+
+    /// Captures a payment into escrow and carries out the transition's effects, in the
+    /// caller's transaction: for card keys, allocation and delivery happen right here.
+    async fn capture(
+        &self,
+        tx: &mut Tx,
+        order: &mut OrderRow,
+        payment: &PaymentId,
+        event: OrderEvent,
+        rules: &RuleSet,
+        now: i64,
+    ) -> AppResult<()> {
+        let entry = posting::capture(
+            &order.id,
+            payment,
+            &order.seller_id,
+            self.provider.name(),
+            Money::from_minor(order.amount_minor),
+        )?;
+        tx.post_entry(&entry, now).await?;
+        order.paid_at = Some(now);
+        record_event(
+            tx,
+            &order.id,
+            "paid",
+            serde_json::json!({"payment_id": payment.as_str(), "amount_minor": order.amount_minor}),
+            now,
+        )
+        .await?;
+        self.apply_event(tx, order, event, rules, now).await
+    }
+
+    /// A payment the platform cannot keep: book it as owed back and queue the refund.
+    async fn refuse_payment(
+        &self,
+        tx: &mut Tx,
+        payment: &PaymentRow,
+        order: Option<&OrderId>,
+        reason: UnacceptedReason,
+        now: i64,
+    ) -> AppResult<()> {
+        let refund_id = RefundId::generate();
+        let amount = Money::non_negative(payment.amount_minor)
+            .map_err(|_| AppError::BadNotification("negative amount".into()))?;
+        if !amount.is_positive() {
+            // Nothing was paid, so there is nothing to give back.
+            return Ok(());
+        }
+        let entry = posting::unaccepted_payment(
+            order,
+            &PaymentId::from_trusted(payment.id.clone()),
+            &refund_id,
+            &payment.provider,
+            amount,
+        )?;
+        tx.post_entry(&entry, now).await?;
+        tx.insert_refund(&RefundRow {
+            id: refund_id.to_string(),
+            order_id: order.map(|o| o.to_string()),
+            payment_id: payment.id.clone(),
+            provider: payment.provider.clone(),
+            provider_payment_id: payment.provider_payment_id.clone(),
+            amount_minor: amount.minor(),
+            reason: reason.as_str().to_string(),
+            status: "requested".into(),
+            created_at: now,
+            confirmed_at: None,
+        })
+        .await?;
+        Job::Refund(refund_id.clone()).enqueue(tx, now, now).await?;
+        if let Some(o) = order {
+            record_event(tx, o, "payment_refused", serde_json::json!({"reason": reason.as_str(), "refund_id": refund_id.as_str(), "amount_minor": amount.minor()}), now).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs the order's one transition function and carries out its effects.
+    pub(crate) async fn apply_event(
+        &self,
+        tx: &mut Tx,
+        order: &mut OrderRow,
+        event: OrderEvent,
+        rules: &RuleSet,
+        now: i64,
+    ) -> AppResult<()> {
+        let kind = delivery_kind(order)?;
+        let (next, effects) = transition(order.status, event, kind, rules, now)?;
+        order.status = next;
+        order.updated_at = now;
+        let mut follow_up = None;
+        for effect in effects {
+            match effect {
+                Effect::ReleaseStock => {
+                    if kind == DeliveryKind::CardKey {
+                        tx.release_stock(&order.product_id, order.quantity).await?;
+                    }
+                }
+                // Reserved by the caller before the transition (it needs the answer).
+                Effect::ReserveStock => {}
+                Effect::AllocateKeys => {
+                    // Lock the product so concurrent allocations of it take turns.
+                    tx.product(&order.product_id, true).await?;
+                    let keys = tx
+                        .allocate_card_keys(&order.product_id, &order.id, order.quantity, now)
+                        .await?;
+                    follow_up = Some(if keys.is_empty() {
+                        OrderEvent::FulfilmentFailed
+                    } else {
+                        let hashes: Vec<&str> = keys.iter().map(|k| k.content_hash.as_str()).collect();
+                        record_event(
+                            tx,
+                            &order.id,
+                            "delivered",
+                            serde_json::json!({"by": "system", "content_sha256": hashes}),
+                            now,
+                        )
+                        .await?;
+                        OrderEvent::Delivered
+                    });
+                }
+                Effect::ScheduleDeliveryDeadline { at } => {
+                    order.deliver_by = Some(at);
+                    Job::DeliveryDeadline(order.id.clone()).enqueue(tx, at, now).await?;
+                }
+                Effect::ScheduleAutoConfirm { at } => {
+                    order.delivered_at = Some(now);
+                    order.auto_confirm_at = Some(at);
+                    Job::AutoConfirm(order.id.clone()).enqueue(tx, at, now).await?;
+                }
+                Effect::ReleaseEscrowToSeller => {
+                    let fee_bps = rules.fee_bps(&order.category);
+                    let entry = posting::release(
+                        &order.id,
+                        &order.seller_id,
+                        Money::from_minor(order.amount_minor),
+                        fee_bps,
+                    )?;
+                    tx.post_entry(&entry, now).await?;
+                    order.completed_at = Some(now);
+                    record_event(
+                        tx,
+                        &order.id,
+                        "completed",
+                        serde_json::json!({"fee_bps": fee_bps, "released_minor": order.amount_minor}),
+                        now,
+                    )
+                    .await?;
+                }
+                Effect::RefundEscrowInFull => {
+                    self.refund_escrow(tx, order, now).await?;
+                }
+            }
+        }
+        tx.update_order(order).await?;
+        if let Some(next_event) = follow_up {
+            Box::pin(self.apply_event(tx, order, next_event, rules, now)).await?;
+        }
+        Ok(())
+    }
+
+    async fn refund_escrow(&self, tx: &mut Tx, order: &OrderRow, now: i64) -> AppResult<()> {
+        let payments = tx.payments_for_order(&order.id).await?;
+        let payment = payments
+            .iter()
+            .find(|p| p.outcome == "received" || p.outcome.starts_with("captured"))
+            .ok_or_else(|| {
+                AppError::Internal(format!("order {} holds escrow but has no captured payment", order.id))
+            })?;
+        let refund_id = RefundId::generate();
+        let entry = posting::refund_from_escrow(
+            &order.id,
+            &refund_id,
+            &order.seller_id,
+            &payment.provider,
+            Money::from_minor(order.amount_minor),
+        )?;
+        tx.post_entry(&entry, now).await?;
+        tx.insert_refund(&RefundRow {
+            id: refund_id.to_string(),
+            order_id: Some(order.id.to_string()),
+            payment_id: payment.id.clone(),
+            provider: payment.provider.clone(),
+            provider_payment_id: payment.provider_payment_id.clone(),
+            amount_minor: order.amount_minor,
+            reason: "order_refunded".into(),
+            status: "requested".into(),
+            created_at: now,
+            confirmed_at: None,
+        })
+        .await?;
+        Job::Refund(refund_id.clone()).enqueue(tx, now, now).await?;
+        record_event(
+            tx,
+            &order.id,
+            "refund_requested",
+            serde_json::json!({"refund_id": refund_id.as_str(), "amount_minor": order.amount_minor}),
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+fn validate_delivery_fields(
+    product: &ProductRow,
+    given: &BTreeMap<String, String>,
+) -> AppResult<BTreeMap<String, String>> {
+    let wanted: Vec<String> = serde_json::from_str(&product.manual_fields).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for name in &wanted {
+        let value = given.get(name).map(|v| v.trim()).unwrap_or("");
+        if value.is_empty() {
+            return Err(AppError::invalid("delivery_fields", format!("{name} is required")));
+        }
+        check_len("delivery_fields", value, 1, FIELD_VALUE_LEN_MAX)?;
+        out.insert(name.clone(), value.to_string());
+    }
+    if let Some(extra) = given.keys().find(|k| !wanted.contains(k)) {
+        return Err(AppError::invalid(
+            "delivery_fields",
+            format!("{extra} is not a field of this product"),
+        ));
+    }
+    Ok(out)
+}
+
+pub(crate) async fn record_event(
+    tx: &mut Tx,
+    order: &OrderId,
+    kind: &str,
+    detail: serde_json::Value,
+    now: i64,
+) -> AppResult<()> {
+    tx.insert_order_event(order, kind, &detail.to_string(), now).await?;
+    Ok(())
+}
+
+fn order_view(o: OrderRow, party: Party, attempt: Option<PaymentAttemptRow>, refunds: Vec<RefundRow>) -> OrderView {
+    let opt = |t: Option<i64>| t.map(rfc3339);
+    OrderView {
+        id: o.id.to_string(),
+        status: o.status,
+        status_label: o.status.label_zh().to_string(),
+        product_id: o.product_id.to_string(),
+        seller_id: o.seller_id.to_string(),
+        quantity: o.quantity,
+        unit_price_minor: o.unit_price_minor,
+        amount_minor: o.amount_minor,
+        currency: o.currency,
+        delivery_kind: o.delivery_kind,
+        rule_version: o.rule_version,
+        viewer: match party {
+            Party::Buyer => "buyer",
+            Party::Seller => "seller",
+        },
+        guest: o.buyer_id.is_none(),
+        delivery_fields: serde_json::from_str(&o.delivery_fields).unwrap_or_default(),
+        // The note is the delivered goods: the buyer sees it through the recorded reveal.
+        delivery_note: match party {
+            Party::Seller => o.delivery_note,
+            Party::Buyer => None,
+        },
+        created_at: rfc3339(o.created_at),
+        expires_at: rfc3339(o.expires_at),
+        paid_at: opt(o.paid_at),
+        deliver_by: opt(o.deliver_by),
+        delivered_at: opt(o.delivered_at),
+        auto_confirm_at: opt(o.auto_confirm_at),
+        completed_at: opt(o.completed_at),
+        payment: attempt.map(|a| PaymentInfo {
+            provider: a.provider,
+            payment_id: a.provider_payment_id,
+            cashier_url: a.cashier_url,
+        }),
+        refunds: refunds
+            .into_iter()
+            .map(|r| RefundView {
+                id: r.id,
+                amount_minor: r.amount_minor,
+                reason: r.reason,
+                status: r.status,
+                created_at: rfc3339(r.created_at),
+                confirmed_at: r.confirmed_at.map(rfc3339),
+            })
+            .collect(),
+    }
+}
+
+/// Exposed for the seller's view of whom to deliver to.
+pub fn user_id_of(caller: &Caller) -> Option<&UserId> {
+    caller.user().map(|u| &u.id)
+}

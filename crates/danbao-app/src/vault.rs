@@ -1,0 +1,181 @@
+//! Secrets kept in files under the data directory, never in the database:
+//! the AES-256-GCM key that encrypts card keys at rest, and the HMAC key that makes
+//! guest order links and duplicate-key fingerprints.
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+type HmacSha256 = Hmac<Sha256>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("cannot read or write the key file {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("the key file {0} is not 32 bytes of hex")]
+    BadKeyFile(PathBuf),
+    #[error("a stored card key cannot be decrypted (wrong key id {0}, or tampered)")]
+    Decrypt(String),
+}
+
+pub struct Vault {
+    key_id: String,
+    cipher: Aes256Gcm,
+    link_secret: [u8; 32],
+}
+
+/// The paths of the key files, so the server can print where they are.
+pub struct KeyFiles {
+    pub encryption_key: PathBuf,
+    pub link_secret: PathBuf,
+    pub created: bool,
+}
+
+fn load_or_create(path: &Path) -> Result<([u8; 32], bool), VaultError> {
+    let io = |source| VaultError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let bytes = hex::decode(text.trim()).map_err(|_| VaultError::BadKeyFile(path.to_path_buf()))?;
+            let key: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| VaultError::BadKeyFile(path.to_path_buf()))?;
+            Ok((key, false))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut key);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io)?;
+            }
+            std::fs::write(path, hex::encode(key)).map_err(io)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+            }
+            Ok((key, true))
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+impl Vault {
+    /// Loads the keys from `dir`, generating them on first start.
+    pub fn open(dir: &Path) -> Result<(Vault, KeyFiles), VaultError> {
+        let enc_path = dir.join("card-key-encryption.key");
+        let link_path = dir.join("link-secret.key");
+        let (enc, created_enc) = load_or_create(&enc_path)?;
+        let (link, created_link) = load_or_create(&link_path)?;
+        let vault = Vault::from_keys(enc, link);
+        Ok((
+            vault,
+            KeyFiles {
+                encryption_key: enc_path,
+                link_secret: link_path,
+                created: created_enc || created_link,
+            },
+        ))
+    }
+
+    pub fn from_keys(encryption_key: [u8; 32], link_secret: [u8; 32]) -> Vault {
+        // The key id is a fingerprint of the key, so rotated keys can be told apart.
+        let key_id = hex::encode(&Sha256::digest(encryption_key)[..8]);
+        Vault {
+            key_id,
+            cipher: Aes256Gcm::new(&encryption_key.into()),
+            link_secret,
+        }
+    }
+
+    /// Encrypts a card key; returns (key id, nonce hex, ciphertext hex).
+    pub fn encrypt(&self, plaintext: &str) -> Result<(String, String, String), VaultError> {
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ct = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes())
+            .map_err(|_| VaultError::Decrypt(self.key_id.clone()))?;
+        Ok((self.key_id.clone(), hex::encode(nonce), hex::encode(ct)))
+    }
+
+    pub fn decrypt(&self, key_id: &str, nonce_hex: &str, ciphertext_hex: &str) -> Result<String, VaultError> {
+        let fail = || VaultError::Decrypt(key_id.to_string());
+        if key_id != self.key_id {
+            return Err(fail());
+        }
+        let nonce = hex::decode(nonce_hex).map_err(|_| fail())?;
+        if nonce.len() != 12 {
+            return Err(fail());
+        }
+        let ct = hex::decode(ciphertext_hex).map_err(|_| fail())?;
+        let pt = self
+            .cipher
+            .decrypt(Nonce::from_slice(&nonce), ct.as_slice())
+            .map_err(|_| fail())?;
+        String::from_utf8(pt).map_err(|_| fail())
+    }
+
+    fn mac(&self, purpose: &str, data: &str) -> String {
+        // HMAC accepts any key length, so new_from_slice cannot fail for 32 bytes.
+        match <HmacSha256 as Mac>::new_from_slice(&self.link_secret) {
+            Ok(mut m) => {
+                m.update(purpose.as_bytes());
+                m.update(b"\n");
+                m.update(data.as_bytes());
+                hex::encode(m.finalize().into_bytes())
+            }
+            Err(_) => String::new(),
+        }
+    }
+
+    /// The secret link token that lets a guest see their order (查单 by link).
+    pub fn order_access_token(&self, order_id: &str) -> String {
+        self.mac("order-access", order_id)
+    }
+
+    pub fn check_order_access_token(&self, order_id: &str, token: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let expected = self.order_access_token(order_id);
+        !token.is_empty() && bool::from(expected.as_bytes().ct_eq(token.as_bytes()))
+    }
+
+    /// A keyed fingerprint of a card key within its product: finds duplicates without
+    /// storing anything a database thief could use to guess keys.
+    pub fn card_key_fingerprint(&self, product_id: &str, key: &str) -> String {
+        self.mac(&format!("card-key:{product_id}"), key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encrypts_round_trip_and_detects_tampering() {
+        let v = Vault::from_keys([7; 32], [9; 32]);
+        let (kid, nonce, ct) = v.encrypt("CARD-1234").unwrap_or_else(|e| panic!("{e}"));
+        assert!(!ct.contains("CARD"));
+        assert_eq!(v.decrypt(&kid, &nonce, &ct).ok(), Some("CARD-1234".to_string()));
+        let mut bad = ct.clone().into_bytes();
+        bad[0] = if bad[0] == b'0' { b'1' } else { b'0' };
+        let bad = String::from_utf8(bad).unwrap_or_default();
+        assert!(v.decrypt(&kid, &nonce, &bad).is_err());
+        let other = Vault::from_keys([8; 32], [9; 32]);
+        assert!(other.decrypt(&kid, &nonce, &ct).is_err());
+    }
+
+    #[test]
+    fn access_tokens_are_per_order() {
+        let v = Vault::from_keys([7; 32], [9; 32]);
+        let t = v.order_access_token("o1");
+        assert!(v.check_order_access_token("o1", &t));
+        assert!(!v.check_order_access_token("o2", &t));
+        assert!(!v.check_order_access_token("o1", ""));
+    }
+}

@@ -1,0 +1,644 @@
+//! The simulated external payment gateway: its own in-memory state, a cashier page, a signed
+//! merchant API, notifications resent on a real gateway's schedule, and fault knobs.
+//!
+//! Routes are at the router's root; the platform mounts them with
+//! `Router::nest("/sandbox", sandbox.router())`, and `danbao sandbox-gateway` serves them
+//! standalone through [`serve`].
+
+mod cashier;
+mod notify;
+mod state;
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, OriginalUri, Path, Query, Request, State};
+use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::wire::{
+    request_signing_payload, sign, verify, ApiError, CreatePayment, Faults, Notification, NotificationAttempt,
+    PaymentView, RefundRequest, RefundView, SIGNATURE_HEADER,
+};
+use state::{Created, GatewayError, PaymentStatus, Store};
+
+/// Requests larger than this are refused: every legitimate body is a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The delay knob is capped so that a typo cannot park every notification for hours.
+pub const DELAY_MS_MAX_LIMIT: u64 = 60_000;
+/// Outbound notification connections give up after this long.
+const NOTIFY_CONNECT_TIMEOUT_MS: u64 = 5_000;
+
+/// How a gateway is set up.
+#[derive(Clone)]
+pub struct SandboxConfig {
+    /// The shared HMAC key. Empty means the gateway accepts no merchant request.
+    pub merchant_key: Vec<u8>,
+    /// The externally visible base of the gateway including its mount prefix, e.g.
+    /// `http://127.0.0.1:8080/sandbox` in-process or `http://127.0.0.1:9090` standalone.
+    pub public_base_url: String,
+    /// How much faster than real time the resend schedule runs (1.0 = real time).
+    pub time_scale: f64,
+    pub faults: Faults,
+}
+
+impl fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("merchant_key", &"[redacted]")
+            .field("public_base_url", &self.public_base_url)
+            .field("time_scale", &self.time_scale)
+            .field("faults", &self.faults)
+            .finish()
+    }
+}
+
+/// A running gateway. Cheap to clone: all clones share one state.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    merchant_key: Vec<u8>,
+    public_base_url: RwLock<String>,
+    time_scale: f64,
+    faults: Mutex<Faults>,
+    store: Mutex<Store>,
+    /// For notifications to merchants.
+    http: reqwest::Client,
+}
+
+impl Sandbox {
+    pub fn new(cfg: SandboxConfig) -> Sandbox {
+        let time_scale = if cfg.time_scale.is_finite() && cfg.time_scale > 0.0 {
+            cfg.time_scale
+        } else {
+            tracing::warn!(time_scale = cfg.time_scale, "invalid time_scale; using 1.0");
+            1.0
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(NOTIFY_CONNECT_TIMEOUT_MS))
+            .timeout(Duration::from_millis(notify::NOTIFY_TIMEOUT_MS))
+            // Real gateways do not follow a merchant's redirects.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            // Building fails only when a TLS backend cannot start; there is none here.
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Sandbox {
+            inner: Arc::new(Inner {
+                merchant_key: cfg.merchant_key,
+                public_base_url: RwLock::new(trim_base(cfg.public_base_url)),
+                time_scale,
+                faults: Mutex::new(cfg.faults),
+                store: Mutex::new(Store::default()),
+                http,
+            }),
+        }
+    }
+
+    /// The gateway's routes, at the root.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/cashier/{payment_id}", get(cashier_page))
+            .route("/payments/{payment_id}", get(payment_view))
+            .route("/payments/{payment_id}/pay", post(pay))
+            .route("/payments/{payment_id}/renotify", post(renotify))
+            .route("/admin/faults", get(get_faults).put(put_faults))
+            .route("/api/payments", post(api_create_payment).get(api_list_payments))
+            .route("/api/payments/{payment_id}", get(api_query_payment))
+            .route("/api/refunds", post(api_refund))
+            .route("/api/refunds/{request_id}", get(api_get_refund))
+            .route("/api/statements", get(api_statement))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(self.clone())
+    }
+
+    /// The platform learns its own port only after binding.
+    pub fn set_public_base_url(&self, url: String) {
+        let mut base = self.inner.public_base_url.write().unwrap_or_else(|e| e.into_inner());
+        *base = trim_base(url);
+    }
+
+    pub fn public_base_url(&self) -> String {
+        self.inner
+            .public_base_url
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn set_faults(&self, f: Faults) {
+        *lock(&self.inner.faults) = f;
+    }
+
+    pub fn faults(&self) -> Faults {
+        lock(&self.inner.faults).clone()
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.inner.store)
+    }
+
+    fn view(&self, payment_id: &str) -> Result<PaymentView, GatewayError> {
+        let base = self.public_base_url();
+        Ok(self.store().payment(payment_id)?.view(&base))
+    }
+
+    fn scaled(&self, seconds: u64) -> Duration {
+        // Not money: a duration, and whole seconds this small convert to f64 exactly.
+        let secs = seconds as f64 / self.inner.time_scale;
+        Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+    }
+
+    fn is_acknowledged(&self, payment_id: &str) -> bool {
+        self.store()
+            .payment(payment_id)
+            .map(|p| p.is_acknowledged())
+            .unwrap_or(false)
+    }
+
+    fn notification_for(&self, payment_id: &str, notify_id: &str) -> Option<(Notification, String)> {
+        let store = self.store();
+        let payment = store.payment(payment_id).ok()?;
+        let notification = payment.notification(notify_id.to_owned(), OffsetDateTime::now_utc())?;
+        Some((notification, payment.notify_url.clone()))
+    }
+
+    fn record_attempt(&self, payment_id: &str, attempt: NotificationAttempt) {
+        self.store().record_attempt(payment_id, attempt);
+    }
+
+    /// A merchant API answer: JSON, signed with the merchant key.
+    fn signed(&self, status: StatusCode, body: Vec<u8>) -> Response {
+        let signature = sign(&self.inner.merchant_key, &body);
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(value) = HeaderValue::from_str(&signature) {
+            headers.insert(SIGNATURE_HEADER, value);
+        }
+        response
+    }
+
+    fn signed_json<T: Serialize>(&self, status: StatusCode, value: &T) -> Response {
+        match serde_json::to_vec(value) {
+            Ok(body) => self.signed(status, body),
+            Err(e) => self.signed_error(ApiErr::internal(e)),
+        }
+    }
+
+    fn signed_error(&self, err: ApiErr) -> Response {
+        self.signed(err.status, err.body())
+    }
+
+    fn signed_result<T: Serialize>(&self, result: Result<(StatusCode, T), ApiErr>) -> Response {
+        match result {
+            Ok((status, value)) => self.signed_json(status, &value),
+            Err(err) => self.signed_error(err),
+        }
+    }
+}
+
+/// Serves the gateway on its own (`danbao sandbox-gateway`).
+pub async fn serve(listener: tokio::net::TcpListener, sandbox: Sandbox) -> anyhow::Result<()> {
+    axum::serve(listener, sandbox.router())
+        .await
+        .context("sandbox gateway server stopped with an error")
+}
+
+/// A poisoned lock only means some thread panicked while holding it; the state is plain data
+/// updated in single steps, so it is still consistent and the gateway keeps serving.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn trim_base(url: String) -> String {
+    url.trim_end_matches('/').to_owned()
+}
+
+fn new_payment_id() -> String {
+    format!("sbp_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// Trade numbers are unique across gateway restarts, because merchants deduplicate on them.
+fn new_trade_no() -> String {
+    format!("sbt_{}", uuid::Uuid::now_v7().simple())
+}
+
+fn new_refund_id() -> String {
+    format!("sbr_{}", uuid::Uuid::now_v7().simple())
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors
+
+/// An error answer: a status and an [`ApiError`] body.
+#[derive(Debug)]
+struct ApiErr {
+    status: StatusCode,
+    error: &'static str,
+    message: String,
+}
+
+impl ApiErr {
+    fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> Self {
+        ApiErr {
+            status,
+            error,
+            message: message.into(),
+        }
+    }
+
+    fn internal(cause: impl fmt::Display) -> Self {
+        tracing::error!(%cause, "sandbox gateway internal error");
+        ApiErr::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    }
+
+    fn body(&self) -> Vec<u8> {
+        let body = ApiError {
+            error: self.error.to_owned(),
+            message: self.message.clone(),
+        };
+        // Two strings always serialize; an empty body is the fallback rather than a panic.
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+}
+
+impl IntoResponse for ApiErr {
+    fn into_response(self) -> Response {
+        let body = self.body();
+        (
+            self.status,
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            body,
+        )
+            .into_response()
+    }
+}
+
+impl From<GatewayError> for ApiErr {
+    fn from(e: GatewayError) -> Self {
+        use GatewayError as E;
+        match e {
+            E::Invalid(m) => ApiErr::new(StatusCode::BAD_REQUEST, "invalid_request", m),
+            E::UnknownPayment => ApiErr::new(StatusCode::NOT_FOUND, "not_found", "no such payment"),
+            E::UnknownRefund => ApiErr::new(StatusCode::NOT_FOUND, "not_found", "no such refund"),
+            E::OutTradeNoConflict => ApiErr::new(
+                StatusCode::CONFLICT,
+                "out_trade_no_conflict",
+                "a payment with this out_trade_no exists with another amount or currency",
+            ),
+            E::RefundRequestConflict => ApiErr::new(
+                StatusCode::CONFLICT,
+                "request_id_conflict",
+                "a refund with this request_id exists for another payment or amount",
+            ),
+            E::NotPaid => ApiErr::new(StatusCode::CONFLICT, "not_paid", "the payment is not paid"),
+            E::RefundExceedsPayment => ApiErr::new(
+                StatusCode::BAD_REQUEST,
+                "refund_exceeds_payment",
+                "the total refunded would exceed the amount paid",
+            ),
+            E::Capacity => ApiErr::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "capacity_exceeded",
+                "the sandbox holds as many records as it is allowed to",
+            ),
+        }
+    }
+}
+
+/// The one `{id}` path parameter; an undecodable one (say, invalid UTF-8) is a JSON 400
+/// like every other bad input rather than axum's plain-text rejection.
+struct PathId(String);
+
+impl FromRequestParts<Sandbox> for PathId {
+    type Rejection = ApiErr;
+
+    async fn from_request_parts(parts: &mut Parts, sb: &Sandbox) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, sb)
+            .await
+            .map(|Path(id)| PathId(id))
+            .map_err(|e| ApiErr::new(StatusCode::BAD_REQUEST, "invalid_path", e.body_text()))
+    }
+}
+
+fn body_rejection(rejection: axum::extract::rejection::BytesRejection) -> ApiErr {
+    let status = rejection.status();
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "body_too_large"
+    } else {
+        "bad_body"
+    };
+    ApiErr::new(status, code, rejection.body_text())
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiErr> {
+    serde_json::from_slice(body).map_err(|e| ApiErr::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))
+}
+
+// ---------------------------------------------------------------------------------------
+// Public routes: the buyer's browser and tests
+
+async fn cashier_page(State(sb): State<Sandbox>, PathId(payment_id): PathId) -> Response {
+    let base = sb.public_base_url();
+    let page = {
+        let store = sb.store();
+        store.payment(&payment_id).map(|p| cashier::page(p, &base))
+    };
+    let (status, html) = match page {
+        Ok(html) => (StatusCode::OK, html),
+        Err(_) => (StatusCode::NOT_FOUND, cashier::not_found(&payment_id)),
+    };
+    (
+        status,
+        [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Html(html),
+    )
+        .into_response()
+}
+
+async fn payment_view(State(sb): State<Sandbox>, PathId(payment_id): PathId) -> Response {
+    match sb.view(&payment_id) {
+        Ok(view) => Json(view).into_response(),
+        Err(e) => ApiErr::from(e).into_response(),
+    }
+}
+
+/// What the Pay button does: the payment succeeds at the gateway and its notification goes
+/// out in the background.
+async fn pay(State(sb): State<Sandbox>, PathId(payment_id): PathId, headers: HeaderMap) -> Response {
+    let newly_paid = sb.store().pay(&payment_id, new_trade_no, OffsetDateTime::now_utc());
+    match newly_paid {
+        Ok(true) => {
+            tracing::info!(%payment_id, "sandbox payment succeeded");
+            tokio::spawn(notify::deliver_on_schedule(sb.clone(), payment_id.clone()));
+        }
+        Ok(false) => {}
+        Err(e) => return ApiErr::from(e).into_response(),
+    }
+    let (view, return_url) = {
+        let base = sb.public_base_url();
+        let store = sb.store();
+        match store.payment(&payment_id) {
+            Ok(p) => (p.view(&base), p.return_url.clone()),
+            Err(e) => return ApiErr::from(e).into_response(),
+        }
+    };
+    let wants_html = headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        let target = if return_url.is_empty() {
+            view.cashier_url.clone()
+        } else {
+            return_url
+        };
+        if let Ok(location) = HeaderValue::from_str(&target) {
+            return (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response();
+        }
+    }
+    Json(view).into_response()
+}
+
+/// A merchant dashboard's "resend" button: one extra send now, with a new notify_id.
+async fn renotify(State(sb): State<Sandbox>, PathId(payment_id): PathId) -> Response {
+    let view = match sb.view(&payment_id) {
+        Ok(view) => view,
+        Err(e) => return ApiErr::from(e).into_response(),
+    };
+    if view.status != "succeeded" {
+        return ApiErr::from(GatewayError::NotPaid).into_response();
+    }
+    tokio::spawn(notify::deliver_once(sb.clone(), payment_id));
+    (StatusCode::ACCEPTED, Json(view)).into_response()
+}
+
+async fn get_faults(State(sb): State<Sandbox>) -> Json<Faults> {
+    Json(sb.faults())
+}
+
+async fn put_faults(
+    State(sb): State<Sandbox>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_rejection(rejection).into_response(),
+    };
+    let faults: Faults = match decode_json(&body) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    let pcts = [
+        ("drop_pct", faults.drop_pct),
+        ("duplicate_pct", faults.duplicate_pct),
+        ("tamper_amount_pct", faults.tamper_amount_pct),
+    ];
+    if let Some((name, _)) = pcts.iter().find(|(_, v)| *v > 100) {
+        return ApiErr::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_faults",
+            format!("{name} must be between 0 and 100"),
+        )
+        .into_response();
+    }
+    if faults.delay_ms_max > DELAY_MS_MAX_LIMIT {
+        return ApiErr::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_faults",
+            format!("delay_ms_max must be at most {DELAY_MS_MAX_LIMIT}"),
+        )
+        .into_response();
+    }
+    tracing::info!(?faults, "sandbox faults changed");
+    sb.set_faults(faults.clone());
+    Json(faults).into_response()
+}
+
+// ---------------------------------------------------------------------------------------
+// Merchant API: signed requests, signed answers
+
+/// A merchant API request whose signature has been checked. Its rejection is a signed
+/// error answer (503 while down, 401 for a bad signature, 4xx for an unreadable body).
+struct MerchantRequest {
+    uri: Uri,
+    body: Bytes,
+}
+
+impl FromRequest<Sandbox> for MerchantRequest {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, sb: &Sandbox) -> Result<Self, Self::Rejection> {
+        if sb.faults().down {
+            return Err(sb.signed_error(ApiErr::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "gateway_down",
+                "the sandbox gateway is down (fault injected)",
+            )));
+        }
+        // The signature covers the target as the client sent it, mount prefix included.
+        let uri = req
+            .extensions()
+            .get::<OriginalUri>()
+            .map(|o| o.0.clone())
+            .unwrap_or_else(|| req.uri().clone());
+        let method = req.method().as_str().to_owned();
+        let signature = req
+            .headers()
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = match Bytes::from_request(req, sb).await {
+            Ok(body) => body,
+            Err(rejection) => return Err(sb.signed_error(body_rejection(rejection))),
+        };
+        let path_and_query = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or_else(|| uri.path());
+        let payload = request_signing_payload(&method, path_and_query, &body);
+        let verified = signature
+            .as_deref()
+            .is_some_and(|s| verify(&sb.inner.merchant_key, &payload, s));
+        if !verified {
+            tracing::warn!(%method, path = %uri.path(), "merchant request with a missing or bad signature");
+            return Err(sb.signed_error(ApiErr::new(
+                StatusCode::UNAUTHORIZED,
+                "bad_signature",
+                format!("missing or invalid {SIGNATURE_HEADER}"),
+            )));
+        }
+        Ok(MerchantRequest { uri, body })
+    }
+}
+
+impl MerchantRequest {
+    fn query<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiErr> {
+        Query::<T>::try_from_uri(&self.uri)
+            .map(|q| q.0)
+            .map_err(|e| ApiErr::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
+    }
+}
+
+async fn api_create_payment(State(sb): State<Sandbox>, req: MerchantRequest) -> Response {
+    sb.signed_result(create_payment(&sb, &req.body))
+}
+
+fn create_payment(sb: &Sandbox, body: &[u8]) -> Result<(StatusCode, PaymentView), ApiErr> {
+    let create: CreatePayment = decode_json(body)?;
+    let created = sb.store().create_payment(create, new_payment_id)?;
+    let (status, id) = match created {
+        Created::New(id) => (StatusCode::CREATED, id),
+        Created::Existing(id) => (StatusCode::OK, id),
+    };
+    Ok((status, sb.view(&id)?))
+}
+
+#[derive(Deserialize)]
+struct ByOutTradeNo {
+    out_trade_no: String,
+}
+
+async fn api_list_payments(State(sb): State<Sandbox>, req: MerchantRequest) -> Response {
+    let result = req.query::<ByOutTradeNo>().map(|q| {
+        let base = sb.public_base_url();
+        let views: Vec<PaymentView> = sb
+            .store()
+            .by_out_trade_no(&q.out_trade_no)
+            .into_iter()
+            .map(|p| p.view(&base))
+            .collect();
+        (StatusCode::OK, views)
+    });
+    sb.signed_result(result)
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum QueryAnswer {
+    Paid(Notification),
+    Unpaid { payment_id: String, status: String },
+}
+
+/// Active query: the notification itself when paid, `{"status":"created"}` otherwise.
+async fn api_query_payment(State(sb): State<Sandbox>, PathId(payment_id): PathId, _req: MerchantRequest) -> Response {
+    sb.signed_result(query_payment(&sb, &payment_id))
+}
+
+fn query_payment(sb: &Sandbox, payment_id: &str) -> Result<(StatusCode, QueryAnswer), ApiErr> {
+    let store = sb.store();
+    let payment = store.payment(payment_id)?;
+    let answer = match &payment.status {
+        PaymentStatus::Succeeded { trade_no, .. } => payment
+            .notification(format!("query-{trade_no}"), OffsetDateTime::now_utc())
+            .map(QueryAnswer::Paid),
+        PaymentStatus::Created => None,
+    };
+    let answer = answer.unwrap_or_else(|| QueryAnswer::Unpaid {
+        payment_id: payment_id.to_owned(),
+        status: "created".to_owned(),
+    });
+    Ok((StatusCode::OK, answer))
+}
+
+async fn api_refund(State(sb): State<Sandbox>, req: MerchantRequest) -> Response {
+    sb.signed_result(refund(&sb, &req.body))
+}
+
+fn refund(sb: &Sandbox, body: &[u8]) -> Result<(StatusCode, RefundView), ApiErr> {
+    let refund: RefundRequest = decode_json(body)?;
+    let view = sb.store().refund(&refund, new_refund_id)?;
+    tracing::info!(
+        payment_id = %view.payment_id,
+        request_id = %view.request_id,
+        amount_minor = view.amount_minor,
+        "sandbox refund"
+    );
+    Ok((StatusCode::OK, view))
+}
+
+async fn api_get_refund(State(sb): State<Sandbox>, PathId(request_id): PathId, _req: MerchantRequest) -> Response {
+    let result = sb
+        .store()
+        .refund_by_request_id(&request_id)
+        .map(|r| (StatusCode::OK, r.clone()))
+        .map_err(ApiErr::from);
+    sb.signed_result(result)
+}
+
+#[derive(Deserialize)]
+struct StatementWindow {
+    from: String,
+    to: String,
+}
+
+async fn api_statement(State(sb): State<Sandbox>, req: MerchantRequest) -> Response {
+    sb.signed_result(statement(&sb, &req))
+}
+
+fn statement(sb: &Sandbox, req: &MerchantRequest) -> Result<(StatusCode, Vec<Notification>), ApiErr> {
+    let window: StatementWindow = req.query()?;
+    let parse = |name: &str, s: &str| {
+        OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
+            ApiErr::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("{name} must be an RFC 3339 time: {e}"),
+            )
+        })
+    };
+    let from = parse("from", &window.from)?;
+    let to = parse("to", &window.to)?;
+    let lines = sb.store().statement(from, to, OffsetDateTime::now_utc());
+    Ok((StatusCode::OK, lines))
+}

@@ -1,0 +1,190 @@
+//! Notification delivery, as a real gateway does it: POST the signed notification to the
+//! merchant's notify_url, count it delivered only when the merchant answers `success`, and
+//! otherwise resend on Alipay's schedule. The fault knobs act here, once per attempt.
+
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::header::CONTENT_TYPE;
+use time::OffsetDateTime;
+
+use super::state::rfc3339;
+use super::Sandbox;
+use crate::wire::{sign, NotificationAttempt, SIGNATURE_HEADER};
+
+/// Alipay's resend schedule, each delay counted from the previous attempt: 4 min, 10 min,
+/// 10 min, 1 h, 2 h, 6 h, 15 h. After the last one the gateway gives up.
+pub(crate) const RESEND_SCHEDULE_S: [u64; 7] = [240, 600, 600, 3_600, 7_200, 21_600, 54_000];
+/// A merchant that has not answered by then is counted as not acknowledging.
+pub(crate) const NOTIFY_TIMEOUT_MS: u64 = 10_000;
+/// The reorder knob holds an attempt back by up to this much (real time) on top of any
+/// delay, enough for a later attempt to overtake it.
+const REORDER_EXTRA_MS_MAX: u64 = 500;
+/// Only the start of a merchant's answer is read and recorded: `success` is 7 bytes.
+const RESPONSE_BYTES_MAX: usize = 1_024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    Acknowledged,
+    NotAcknowledged,
+    /// The payment is unknown or unpaid: nothing to send.
+    Nothing,
+}
+
+/// Sends the notification for a newly paid payment and resends it on the schedule until the
+/// merchant acknowledges it (by this attempt or any other, such as a manual resend).
+pub(crate) async fn deliver_on_schedule(sandbox: Sandbox, payment_id: String) {
+    let delays = std::iter::once(0).chain(RESEND_SCHEDULE_S);
+    for (attempt, delay_s) in delays.enumerate() {
+        if delay_s > 0 {
+            tokio::time::sleep(sandbox.scaled(delay_s)).await;
+            if sandbox.is_acknowledged(&payment_id) {
+                return;
+            }
+        }
+        match send_once(&sandbox, &payment_id).await {
+            Delivery::Acknowledged | Delivery::Nothing => return,
+            Delivery::NotAcknowledged => {
+                tracing::debug!(%payment_id, attempt, "notification not acknowledged");
+            }
+        }
+    }
+    tracing::warn!(%payment_id, "notification never acknowledged; the gateway gives up");
+}
+
+/// One extra send, as a merchant dashboard's "resend" button does.
+pub(crate) async fn deliver_once(sandbox: Sandbox, payment_id: String) {
+    send_once(&sandbox, &payment_id).await;
+}
+
+/// One attempt, with a fresh notify_id, under the fault knobs as they are now.
+async fn send_once(sandbox: &Sandbox, payment_id: &str) -> Delivery {
+    let faults = sandbox.faults();
+    let notify_id = format!("ntf_{}", uuid::Uuid::now_v7().simple());
+    let Some((mut notification, notify_url)) = sandbox.notification_for(payment_id, &notify_id) else {
+        return Delivery::Nothing;
+    };
+    let record = |outcome: String| {
+        sandbox.record_attempt(
+            payment_id,
+            NotificationAttempt {
+                notify_id: notify_id.clone(),
+                at: rfc3339(OffsetDateTime::now_utc()),
+                outcome,
+            },
+        );
+    };
+
+    if faults.down {
+        record("error: gateway down, not sent".to_owned());
+        return Delivery::NotAcknowledged;
+    }
+    if roll(faults.drop_pct) {
+        record("dropped".to_owned());
+        return Delivery::NotAcknowledged;
+    }
+    let mut wait_ms = random_up_to(faults.delay_ms_max);
+    if faults.reorder {
+        wait_ms = wait_ms.saturating_add(random_up_to(REORDER_EXTRA_MS_MAX));
+    }
+    if wait_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+    }
+    if roll(faults.tamper_amount_pct) {
+        // The gateway itself lies about the amount and signs the lie: only comparing with
+        // the merchant's own order amount can catch it.
+        notification.amount_minor = if rand::thread_rng().gen_bool(0.5) {
+            notification.amount_minor.saturating_add(1)
+        } else {
+            0
+        };
+    }
+    let body = match serde_json::to_vec(&notification) {
+        Ok(body) => body,
+        Err(e) => {
+            record(format!("error: could not encode notification: {e}"));
+            return Delivery::NotAcknowledged;
+        }
+    };
+    let signature = sign(&sandbox.inner.merchant_key, &body);
+    let post = || post_notification(sandbox, &notify_url, &body, &signature);
+
+    let outcomes = if roll(faults.duplicate_pct) {
+        // Both copies race, as two gateway workers would.
+        let (a, b) = tokio::join!(post(), post());
+        vec![a, b]
+    } else {
+        vec![post().await]
+    };
+    let mut delivery = Delivery::NotAcknowledged;
+    for outcome in outcomes {
+        if outcome == "acknowledged" {
+            delivery = Delivery::Acknowledged;
+        }
+        record(outcome);
+    }
+    delivery
+}
+
+/// POSTs one copy; returns the attempt's recorded outcome.
+async fn post_notification(sandbox: &Sandbox, url: &str, body: &[u8], signature: &str) -> String {
+    let sent = sandbox
+        .inner
+        .http
+        .post(url)
+        .header(CONTENT_TYPE, "application/json")
+        .header(SIGNATURE_HEADER, signature)
+        .body(body.to_vec())
+        .send()
+        .await;
+    let mut response = match sent {
+        Ok(response) => response,
+        Err(e) => return format!("error: {e}"),
+    };
+    let status = response.status();
+    let mut answer = Vec::new();
+    while answer.len() < RESPONSE_BYTES_MAX {
+        match response.chunk().await {
+            Ok(Some(chunk)) => answer.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(e) => return format!("error: reading the answer: {e}"),
+        }
+    }
+    answer.truncate(RESPONSE_BYTES_MAX);
+    let answer = String::from_utf8_lossy(&answer);
+    if status == reqwest::StatusCode::OK && answer.trim() == "success" {
+        "acknowledged".to_owned()
+    } else {
+        format!("rejected: http {}, body {:?}", status.as_u16(), answer.trim())
+    }
+}
+
+/// True with probability `pct`/100.
+fn roll(pct: u8) -> bool {
+    pct > 0 && rand::thread_rng().gen_range(0u8..100) < pct
+}
+
+fn random_up_to(max: u64) -> u64 {
+    if max == 0 {
+        0
+    } else {
+        rand::thread_rng().gen_range(0..=max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roll_is_never_at_zero_and_always_at_hundred() {
+        assert!((0..1000).all(|_| !roll(0)));
+        assert!((0..1000).all(|_| roll(100)));
+    }
+
+    #[test]
+    fn the_schedule_adds_up_to_about_a_day_and_a_half() {
+        let total_s: u64 = RESEND_SCHEDULE_S.iter().sum();
+        assert_eq!(total_s, 24 * 60 + 3 * 3_600 + 6 * 3_600 + 15 * 3_600);
+    }
+}

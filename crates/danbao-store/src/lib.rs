@@ -1,0 +1,293 @@
+//! Storage for Danbao on SQLite (the default) and PostgreSQL (production).
+//!
+//! The SQL is written once, in `queries.rs`, in the subset both databases speak
+//! (`$n` parameters, BIGINT/INTEGER, TEXT, `ON CONFLICT`, `RETURNING`), and compiled
+//! twice: once against `sqlx::Sqlite` and once against `sqlx::Postgres`, each with its
+//! own migrations. Where the dialects differ (row locks, `SKIP LOCKED`) a per-database
+//! `Dialect` constant says so. `Tx` is the one handle the application uses: it begins
+//! a transaction, calls row-level functions on it, and commits.
+//!
+//! This crate decides nothing about the business; it stores what the domain decided.
+//! The one exception is deliberate: `post_entry` re-checks that an entry balances and
+//! that no liability goes negative, with the domain's own `apply_to`, at write time.
+
+use danbao_domain::ledger::{EntryRefs, Posting};
+use danbao_domain::{Account, EntryKind, JournalEntry, LedgerError, OrderId, UserId};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+mod rows;
+pub use rows::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error("ledger refused the entry: {0}")]
+    Ledger(#[from] LedgerError),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+    #[error("unsupported database url (use sqlite:PATH or postgres://…)")]
+    UnsupportedUrl,
+}
+
+impl StoreError {
+    fn from_insert(e: sqlx::Error, what: &str) -> StoreError {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.to_string()),
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Where SQLite and PostgreSQL differ in what we need of them.
+struct Dialect {
+    /// Appended to a SELECT whose rows the transaction will update. SQLite needs none:
+    /// every writing transaction holds the single write lock.
+    for_update: &'static str,
+    /// Appended to a job-claim sub-select so concurrent workers pass each other by.
+    skip_locked: &'static str,
+}
+
+pub mod sqlite {
+    use super::*;
+    type Db = sqlx::Sqlite;
+    const DIALECT: Dialect = Dialect {
+        for_update: "",
+        skip_locked: "",
+    };
+    include!("queries.rs");
+}
+
+pub mod postgres {
+    use super::*;
+    type Db = sqlx::Postgres;
+    const DIALECT: Dialect = Dialect {
+        for_update: " FOR UPDATE",
+        skip_locked: " FOR UPDATE SKIP LOCKED",
+    };
+    include!("queries.rs");
+}
+
+/// A connection pool to one of the two databases.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// The budget for waiting on a pooled connection; a request that waits longer is
+/// failing anyway, and the wait would hide a deadlock.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long SQLite waits for another process's write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const POSTGRES_MAX_CONNECTIONS: u32 = 16;
+
+impl Store {
+    /// Connects to `sqlite:PATH` (created if missing) or `postgres://…`, optionally inside
+    /// a PostgreSQL schema (tests use one schema each), and runs the migrations.
+    pub async fn connect(url: &str, pg_schema: Option<&str>) -> Result<Store> {
+        let store = if url.starts_with("sqlite:") {
+            let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true);
+            // One connection: SQLite has one writer anyway, and a single connection makes
+            // every transaction serialisable without SQLITE_BUSY surprises.
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(opts)
+                .await?;
+            Store::Sqlite(pool)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut opts = sqlx::postgres::PgConnectOptions::from_str(url)?;
+            if let Some(schema) = pg_schema {
+                opts = opts.options([("search_path", schema)]);
+            }
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(POSTGRES_MAX_CONNECTIONS)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(opts)
+                .await?;
+            Store::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        match self {
+            Store::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Store::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self {
+            Store::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(p) => p.close().await,
+            Store::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Creates a fresh PostgreSQL schema for one test or tool run; returns its name.
+pub async fn create_pg_schema(url: &str, prefix: &str) -> Result<String> {
+    use sqlx::Connection;
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&mut conn).await?;
+    conn.close().await?;
+    Ok(name)
+}
+
+pub async fn drop_pg_schema(url: &str, name: &str) -> Result<()> {
+    use sqlx::Connection;
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(StoreError::Corrupt(format!("refusing to drop schema {name:?}")));
+    }
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(())
+}
+
+/// An open transaction on either database. Dropping it without `commit` rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+macro_rules! tx_methods {
+    ($( fn $name:ident($($arg:ident : $ty:ty),* $(,)?) -> $ret:ty; )*) => {
+        impl Tx {
+            $(
+                pub async fn $name(&mut self, $($arg: $ty),*) -> Result<$ret> {
+                    match self {
+                        Tx::Sqlite(t) => sqlite::$name(t, $($arg),*).await,
+                        Tx::Postgres(t) => postgres::$name(t, $($arg),*).await,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+tx_methods! {
+    fn insert_user(user: &UserRow) -> ();
+    fn user_by_username(username: &str) -> Option<UserRow>;
+    fn user_by_id(id: &UserId) -> Option<UserRow>;
+    fn insert_token(token_hash: &str, user: &UserId, now: i64, expires_at: i64) -> ();
+    fn user_by_token(token_hash: &str, now: i64) -> Option<UserRow>;
+
+    fn latest_rule_set() -> Option<RuleSetRow>;
+    fn rule_set(version: i64) -> Option<RuleSetRow>;
+    fn insert_rule_set(row: &RuleSetRow) -> ();
+
+    fn insert_product(p: &ProductRow) -> ();
+    fn product(id: &danbao_domain::ProductId, lock: bool) -> Option<ProductRow>;
+    fn list_products(after: Option<&str>, limit: i64) -> Vec<ProductRow>;
+    fn products_by_seller(seller: &UserId) -> Vec<ProductRow>;
+    fn update_product(p: &ProductRow) -> ();
+    fn reserve_stock(product: &danbao_domain::ProductId, quantity: i64) -> bool;
+    fn release_stock(product: &danbao_domain::ProductId, quantity: i64) -> ();
+
+    fn insert_card_key(key: &CardKeyRow) -> bool;
+    fn next_card_key_seq(product: &danbao_domain::ProductId) -> i64;
+    fn allocate_card_keys(product: &danbao_domain::ProductId, order: &OrderId, quantity: i64, now: i64) -> Vec<CardKeyRow>;
+    fn card_keys_for_order(order: &OrderId) -> Vec<CardKeyRow>;
+    fn count_free_card_keys(product: &danbao_domain::ProductId) -> i64;
+
+    fn insert_order(o: &OrderRow) -> ();
+    fn order(id: &OrderId, lock: bool) -> Option<OrderRow>;
+    fn update_order(o: &OrderRow) -> ();
+    fn orders_for_buyer(buyer: &UserId, limit: i64) -> Vec<OrderRow>;
+    fn orders_for_seller(seller: &UserId, limit: i64) -> Vec<OrderRow>;
+    fn order_statuses() -> Vec<(String, String)>;
+    fn insert_order_event(order: &OrderId, kind: &str, detail: &str, at: i64) -> ();
+    fn order_events(order: &OrderId) -> Vec<OrderEventRow>;
+    fn insert_key_reveal(order: &OrderId, viewer: &str, at: i64) -> ();
+    fn count_key_reveals(order: &OrderId) -> i64;
+
+    fn insert_payment_attempt(a: &PaymentAttemptRow) -> ();
+    fn payment_attempt_for_order(order: &OrderId) -> Option<PaymentAttemptRow>;
+    fn insert_payment(p: &PaymentRow) -> bool;
+    fn update_payment_outcome(id: &str, outcome: &str) -> ();
+    fn payments_for_order(order: &OrderId) -> Vec<PaymentRow>;
+    fn insert_refund(r: &RefundRow) -> ();
+    fn refund(id: &danbao_domain::RefundId, lock: bool) -> Option<RefundRow>;
+    fn mark_refund_confirmed(id: &danbao_domain::RefundId, at: i64) -> ();
+    fn refunds_for_order(order: &OrderId) -> Vec<RefundRow>;
+
+    fn post_entry(entry: &JournalEntry, now: i64) -> String;
+    fn account_balance(account: &Account) -> i64;
+    fn journal_entries() -> Vec<(String, std::result::Result<JournalEntry, LedgerError>)>;
+    fn account_balances() -> BTreeMap<Account, i64>;
+
+    fn enqueue_job(job: &NewJob, now: i64) -> bool;
+    fn claim_jobs(now: i64, lease_ms: i64, limit: i64) -> Vec<JobRow>;
+    fn finish_job(id: &str, now: i64) -> ();
+    fn retry_job(id: &str, error: &str, run_at: i64, now: i64) -> ();
+    fn bury_job(id: &str, error: &str, now: i64) -> ();
+    fn jobs_by_status(status: &str, limit: i64) -> Vec<JobRow>;
+
+    fn idempotency_begin(scope: &str, key: &str, request_hash: &str, now: i64) -> IdempotencyState;
+    fn idempotency_complete(scope: &str, key: &str, status: i64, content_type: &str, body: &str) -> ();
+    fn idempotency_abandon(scope: &str, key: &str) -> ();
+
+    fn insert_security_event(kind: &str, detail: &str, at: i64) -> ();
+}
+
+/// Rebuilds a stored entry; kept here so both databases read entries the same way.
+fn entry_from_parts(
+    kind: &str,
+    refs: EntryRefs,
+    postings: Vec<(String, i64)>,
+) -> std::result::Result<JournalEntry, LedgerError> {
+    let kind = EntryKind::parse(kind).ok_or_else(|| LedgerError::Unreadable(format!("unknown kind {kind:?}")))?;
+    let mut parsed = Vec::with_capacity(postings.len());
+    for (account, amount_minor) in postings {
+        let account =
+            Account::parse(&account).ok_or_else(|| LedgerError::Unreadable(format!("unknown account {account:?}")))?;
+        parsed.push(Posting { account, amount_minor });
+    }
+    JournalEntry::from_stored(kind, refs, parsed)
+}

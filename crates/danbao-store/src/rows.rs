@@ -1,0 +1,172 @@
+//! Rows as stored. Ids and states are kept as text here; the application parses them
+//! into domain types at the boundary.
+
+use danbao_domain::{OrderId, OrderStatus, ProductId, UserId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: UserId,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSetRow {
+    pub version: i64,
+    pub content_hash: String,
+    pub body: String,
+    pub published_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductRow {
+    pub id: ProductId,
+    pub seller_id: UserId,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub price_minor: i64,
+    pub currency: String,
+    pub delivery_kind: String,
+    /// JSON array of the field names a buyer fills in at checkout (manual products).
+    pub manual_fields: String,
+    pub status: String,
+    pub stock: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardKeyRow {
+    pub id: String,
+    pub product_id: ProductId,
+    pub seq: i64,
+    pub fingerprint: String,
+    pub key_id: String,
+    pub nonce: String,
+    pub ciphertext: String,
+    /// SHA-256 of the plaintext key: the commitment to what was delivered.
+    pub content_hash: String,
+    pub order_id: Option<String>,
+    pub allocated_at: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRow {
+    pub id: OrderId,
+    pub product_id: ProductId,
+    pub seller_id: UserId,
+    pub buyer_id: Option<UserId>,
+    pub guest_contact: Option<String>,
+    pub guest_password_hash: Option<String>,
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub delivery_kind: String,
+    pub category: String,
+    pub status: OrderStatus,
+    pub rule_version: i64,
+    /// JSON object of the buyer's answers to the product's manual fields.
+    pub delivery_fields: String,
+    pub delivery_note: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub paid_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub deliver_by: Option<i64>,
+    pub auto_confirm_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderEventRow {
+    pub id: String,
+    pub order_id: OrderId,
+    pub seq: i64,
+    pub kind: String,
+    pub detail: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentAttemptRow {
+    pub id: String,
+    pub order_id: OrderId,
+    pub provider: String,
+    pub provider_payment_id: String,
+    pub cashier_url: String,
+    pub amount_minor: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRow {
+    pub id: String,
+    pub provider: String,
+    pub provider_txn_id: String,
+    pub provider_payment_id: String,
+    pub out_trade_no: String,
+    pub order_id: Option<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    /// What the platform decided: captured, refund_unaccepted, amount_mismatch.
+    pub outcome: String,
+    /// Where the notification came from: webhook, query, statement.
+    pub source: String,
+    pub raw: String,
+    pub received_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRow {
+    pub id: String,
+    pub order_id: Option<String>,
+    pub payment_id: String,
+    pub provider: String,
+    pub provider_payment_id: String,
+    pub amount_minor: i64,
+    pub reason: String,
+    pub status: String,
+    pub created_at: i64,
+    pub confirmed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: String,
+    /// At most one live job per key: a timer scheduled twice is scheduled once.
+    pub dedupe_key: Option<String>,
+    pub run_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRow {
+    pub id: String,
+    pub kind: String,
+    pub payload: String,
+    pub run_at: i64,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyState {
+    /// First time this key is seen: the request runs and its response is stored.
+    New,
+    /// Same key, same request: here is the stored response.
+    Replay {
+        status: i64,
+        content_type: String,
+        body: String,
+    },
+    /// Same key, a request still running.
+    InProgress,
+    /// Same key, a different request.
+    Mismatch,
+}
