@@ -185,6 +185,51 @@ fn toml_body(rules: &RuleSet) -> AppResult<String> {
     danbao_domain::rules::to_toml(rules).map_err(AppError::Internal)
 }
 
+impl App {
+    /// Idempotency keys (SPEC §12): the first request with a key runs; the same key
+    /// with the same request gets the stored response; with another request, a refusal.
+    pub async fn idempotency_begin(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+    ) -> AppResult<danbao_store::IdempotencyState> {
+        let mut tx = self.store.begin().await?;
+        let state = tx.idempotency_begin(scope, key, request_hash, self.now()).await?;
+        tx.commit().await?;
+        Ok(state)
+    }
+
+    pub async fn idempotency_complete(
+        &self,
+        scope: &str,
+        key: &str,
+        status: i64,
+        content_type: &str,
+        body: &str,
+    ) -> AppResult<()> {
+        let mut tx = self.store.begin().await?;
+        tx.idempotency_complete(scope, key, status, content_type, body).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets a key whose request failed on our side, so the client may retry it.
+    pub async fn idempotency_abandon(&self, scope: &str, key: &str) -> AppResult<()> {
+        let mut tx = self.store.begin().await?;
+        tx.idempotency_abandon(scope, key).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ready(&self) -> AppResult<()> {
+        let tx = self.store.begin().await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 /// The ledger check on a store alone, for the CLI (no provider or vault needed).
 pub async fn ledger_check(store: &Store) -> AppResult<Vec<danbao_domain::ledger::Violation>> {
     let mut tx = store.begin().await?;

@@ -34,7 +34,8 @@ pub struct KeyFiles {
     pub created: bool,
 }
 
-fn load_or_create(path: &Path) -> Result<([u8; 32], bool), VaultError> {
+/// Reads a 32-byte hex key file, creating it (mode 0600) on first use.
+pub fn load_or_create(path: &Path) -> Result<([u8; 32], bool), VaultError> {
     let io = |source| VaultError::Io {
         path: path.to_path_buf(),
         source,

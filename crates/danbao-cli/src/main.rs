@@ -1,0 +1,338 @@
+//! The `danbao` command.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use danbao_app::clock::SystemClock;
+use danbao_app::vault::{load_or_create, Vault};
+use danbao_app::{Caller, NewProduct, Role};
+use danbao_domain::RuleSet;
+use danbao_http::server::{start, Gateway, ServerConfig};
+use danbao_store::Store;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "danbao",
+    version,
+    about = "Danbao (担保): an escrow marketplace for digital goods"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct DataArgs {
+    /// Where the SQLite file and the key files live.
+    #[arg(long, default_value = "./data", env = "DANBAO_DATA_DIR")]
+    data_dir: PathBuf,
+    /// `postgres://…` for PostgreSQL, or `sqlite:PATH`; default: SQLite in the data dir.
+    #[arg(long, env = "DANBAO_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(clap::Args, Clone)]
+struct ServeArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long, default_value_t = 8080, env = "DANBAO_PORT")]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", env = "DANBAO_BIND")]
+    bind: String,
+    /// The URL others reach this server at (default http://BIND:PORT).
+    #[arg(long, env = "DANBAO_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// A rule set TOML file; published as a new version if it differs from the current one.
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Use a sandbox gateway running as its own process at this URL instead of in-process.
+    #[arg(long, env = "DANBAO_SANDBOX_URL")]
+    sandbox_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (API, pages, background jobs, in-process sandbox gateway).
+    Serve(ServeArgs),
+    /// Run the server with a seeded demo shop.
+    Demo(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(DataArgs),
+    /// Ledger commands.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+    /// Run the sandbox payment gateway as its own process.
+    SandboxGateway {
+        #[arg(long, default_value_t = 9090)]
+        port: u16,
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        /// Where the merchant key shared with the platform lives (created if missing).
+        #[arg(long, default_value = "./data/keys/sandbox-merchant.key")]
+        merchant_key_file: PathBuf,
+        /// Speeds up the resend schedule (1 = real time).
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Verify every ledger invariant; exits non-zero listing each violation.
+    Check(DataArgs),
+}
+
+fn database_url(data: &DataArgs) -> anyhow::Result<String> {
+    match &data.database_url {
+        Some(u) => Ok(u.clone()),
+        None => {
+            std::fs::create_dir_all(&data.data_dir)
+                .with_context(|| format!("creating the data directory {}", data.data_dir.display()))?;
+            Ok(format!("sqlite:{}", data.data_dir.join("danbao.db").display()))
+        }
+    }
+}
+
+async fn open_store(data: &DataArgs) -> anyhow::Result<Store> {
+    let url = database_url(data)?;
+    Store::connect(&url, None)
+        .await
+        .with_context(|| format!("opening the database {}", redact(&url)))
+}
+
+/// Hides a password in a database URL before it is printed.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
+}
+
+fn keys_dir(data: &DataArgs) -> PathBuf {
+    data.data_dir.join("keys")
+}
+
+async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
+    let store = open_store(&args.data).await?;
+    let keys = keys_dir(&args.data);
+    let (vault, files) = Vault::open(&keys).context("opening the key files")?;
+    let merchant_key_path = keys.join("sandbox-merchant.key");
+    let (merchant_key, _) = load_or_create(&merchant_key_path).context("opening the sandbox merchant key")?;
+    let rules = match &args.rules {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            RuleSet::parse(&text).with_context(|| format!("parsing the rule set {}", path.display()))?
+        }
+        None => RuleSet::default_rules()?,
+    };
+    let listener = tokio::net::TcpListener::bind((args.bind.as_str(), args.port))
+        .await
+        .with_context(|| format!("listening on {}:{}", args.bind, args.port))?;
+    let gateway = match &args.sandbox_url {
+        Some(url) => Gateway::External {
+            base_url: url.clone(),
+            merchant_key: merchant_key.to_vec(),
+        },
+        None => Gateway::InProcess {
+            merchant_key: merchant_key.to_vec(),
+            time_scale: 1.0,
+        },
+    };
+    let server = start(ServerConfig {
+        store,
+        clock: Arc::new(SystemClock),
+        vault,
+        listener,
+        public_url: args.public_url.clone(),
+        rules,
+        gateway,
+        worker_interval: Some(Duration::from_millis(500)),
+    })
+    .await?;
+    println!("Danbao is running at {}", server.url);
+    println!("  database: {}", redact(&database_url(&args.data)?));
+    println!(
+        "  card-key encryption key: {}{}",
+        files.encryption_key.display(),
+        if files.created { " (generated now)" } else { "" }
+    );
+    println!("  link secret: {}", files.link_secret.display());
+    println!("  sandbox merchant key: {}", merchant_key_path.display());
+    println!("  rule set version: {}", server.app.current_rules().version);
+    if seed {
+        seed_demo(&server.app).await?;
+        println!();
+        println!("Demo shop seeded. Open the storefront: {}/", server.url);
+        println!("  seller: demo_seller / demo-password");
+        println!("  buyer:  demo_buyer / demo-password");
+        println!("  admin:  demo_admin / demo-password");
+        println!(
+            "  API:    {}/api/v1/products   OpenAPI: {}/api/openapi.json",
+            server.url, server.url
+        );
+    }
+    println!("Press Ctrl-C to stop.");
+    server.wait().await;
+    Ok(())
+}
+
+/// Seeds the demo shop once; running `danbao demo` again reuses it.
+async fn seed_demo(app: &danbao_app::App) -> anyhow::Result<()> {
+    let password = "demo-password";
+    let seller = match app.register("demo_seller", password, Role::Seller).await {
+        Ok(u) => u,
+        Err(danbao_app::AppError::Conflict(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    app.register("demo_buyer", password, Role::Buyer).await?;
+    app.create_account("demo_admin", password, Role::Admin).await?;
+    let seller = Caller::User(seller);
+    let card = app
+        .create_product(
+            &seller,
+            NewProduct {
+                title: "王者荣耀 点券卡 60元".into(),
+                description: "卡密自动发货，付款后立即可见。".into(),
+                category: "game_cards".into(),
+                price_minor: 5800,
+                delivery_kind: "card_key".into(),
+                manual_fields: vec![],
+            },
+        )
+        .await?;
+    let keys: String = (1..=20).map(|i| format!("WZRY-60-DEMO-{i:04}-XKCD\n")).collect();
+    app.import_card_keys(&seller, &card.id, &keys).await?;
+    let steam = app
+        .create_product(
+            &seller,
+            NewProduct {
+                title: "Steam 钱包充值码 ¥100".into(),
+                description: "国区 Steam 钱包充值码。".into(),
+                category: "game_cards".into(),
+                price_minor: 9500,
+                delivery_kind: "card_key".into(),
+                manual_fields: vec![],
+            },
+        )
+        .await?;
+    let keys: String = (1..=10).map(|i| format!("STEAM-100-{i:04}-DEMO\n")).collect();
+    app.import_card_keys(&seller, &steam.id, &keys).await?;
+    app.create_product(
+        &seller,
+        NewProduct {
+            title: "原神 创世结晶 代充 6480".into(),
+            description: "人工代充，24 小时内到账。请填写 UID 和服务器。".into(),
+            category: "top_up".into(),
+            price_minor: 64800,
+            delivery_kind: "manual".into(),
+            manual_fields: vec!["UID".into(), "服务器".into()],
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => run_server(args, false).await?,
+        Command::Demo(args) => run_server(args, true).await?,
+        Command::Migrate(data) => {
+            let store = open_store(&data).await?;
+            println!("migrations applied ({})", store.kind());
+        }
+        Command::Ledger {
+            command: LedgerCommand::Check(data),
+        } => {
+            let store = open_store(&data).await?;
+            let violations = danbao_app::ledger_check(&store).await?;
+            if violations.is_empty() {
+                println!("ledger check: ok (every entry balances, balances match postings, no liability negative, every order's money accounted for)");
+            } else {
+                for v in &violations {
+                    println!("violation: {v}");
+                }
+                println!("ledger check: {} violation(s)", violations.len());
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::SandboxGateway {
+            port,
+            bind,
+            merchant_key_file,
+            time_scale,
+        } => {
+            let (key, created) = load_or_create(&merchant_key_file).context("opening the merchant key")?;
+            let listener = tokio::net::TcpListener::bind((bind.as_str(), port)).await?;
+            let addr = listener.local_addr()?;
+            let sandbox = danbao_sandbox::gateway::Sandbox::new(danbao_sandbox::gateway::SandboxConfig {
+                merchant_key: key.to_vec(),
+                public_base_url: format!("http://{addr}"),
+                time_scale,
+                faults: Default::default(),
+            });
+            println!("sandbox gateway listening at http://{addr}");
+            println!(
+                "  merchant key: {}{}",
+                merchant_key_file.display(),
+                if created { " (generated now)" } else { "" }
+            );
+            danbao_sandbox::gateway::serve(listener, sandbox).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite:./data/x.db"), "sqlite:./data/x.db");
+    }
+
+    #[test]
+    fn keys_live_under_the_data_dir() {
+        let d = DataArgs {
+            data_dir: std::path::Path::new("/tmp/x").to_path_buf(),
+            database_url: None,
+        };
+        assert_eq!(keys_dir(&d), std::path::Path::new("/tmp/x/keys"));
+    }
+}

@@ -1,0 +1,297 @@
+//! The JSON API under /api/v1. A handler parses, calls one use case, maps the result.
+
+use crate::extract::{ApiJson, CallerExt};
+use crate::problem::{ApiResult, Problem};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use danbao_app::{App, AppError, Caller, NewProduct, PlaceOrder, Role};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// JSON bodies are small; a larger one is a mistake or an attack.
+pub const JSON_BODY_MAX_BYTES: usize = 64 * 1024;
+/// A card-key import of the largest allowed size (10 000 keys) fits in this.
+pub const CARD_KEYS_BODY_MAX_BYTES: usize = 6 * 1024 * 1024;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/accounts", post(register))
+        .route("/sessions", post(login))
+        .route("/products", get(list_products))
+        .route("/products/{id}", get(product))
+        .route("/seller/products", post(create_product).get(seller_products))
+        .route(
+            "/seller/products/{id}/card-keys",
+            post(import_card_keys).layer(axum::extract::DefaultBodyLimit::max(CARD_KEYS_BODY_MAX_BYTES)),
+        )
+        .route("/seller/orders/{id}/deliver", post(seller_deliver))
+        .route("/orders", post(place_order).get(my_orders))
+        .route("/orders/lookup", post(lookup_order))
+        .route("/orders/{id}", get(order))
+        .route("/orders/{id}/timeline", get(timeline))
+        .route("/orders/{id}/delivery", get(delivery))
+        .route("/orders/{id}/confirm", post(confirm))
+        .route("/payments/{provider}/notify", post(notify))
+        .route("/rules", get(rules))
+        .route("/admin/ledger/check", get(ledger_check))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterBody {
+    username: String,
+    password: String,
+    role: String,
+}
+
+async fn register(State(app): State<App>, ApiJson(b): ApiJson<RegisterBody>) -> ApiResult<Response> {
+    let role = match b.role.as_str() {
+        "buyer" => Role::Buyer,
+        "seller" => Role::Seller,
+        _ => return Err(AppError::invalid("role", "must be buyer or seller").into()),
+    };
+    let user = app.register(&b.username, &b.password, role).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"id": user.id, "username": user.username, "role": user.role})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+async fn login(State(app): State<App>, ApiJson(b): ApiJson<LoginBody>) -> ApiResult<Json<serde_json::Value>> {
+    let (token, user) = app.login(&b.username, &b.password).await?;
+    Ok(Json(
+        serde_json::json!({"token": token, "user": {"id": user.id, "username": user.username, "role": user.role}}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list_products(State(app): State<App>, Query(q): Query<PageQuery>) -> ApiResult<Json<serde_json::Value>> {
+    let (items, next) = app.list_products(q.cursor.as_deref(), q.limit.unwrap_or(20)).await?;
+    Ok(Json(serde_json::json!({"items": items, "next_cursor": next})))
+}
+
+async fn product(State(app): State<App>, Path(id): Path<String>) -> ApiResult<Json<danbao_app::ProductView>> {
+    Ok(Json(app.product(&id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProductBody {
+    title: String,
+    #[serde(default)]
+    description: String,
+    category: String,
+    price_minor: i64,
+    delivery_kind: String,
+    #[serde(default)]
+    manual_fields: Vec<String>,
+}
+
+async fn create_product(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    ApiJson(b): ApiJson<ProductBody>,
+) -> ApiResult<Response> {
+    let p = app
+        .create_product(
+            &caller,
+            NewProduct {
+                title: b.title,
+                description: b.description,
+                category: b.category,
+                price_minor: b.price_minor,
+                delivery_kind: b.delivery_kind,
+                manual_fields: b.manual_fields,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(p)).into_response())
+}
+
+async fn seller_products(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {
+    let items = app.seller_products(&caller).await?;
+    Ok(Json(serde_json::json!({"items": items, "next_cursor": null})))
+}
+
+async fn import_card_keys(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<danbao_app::ImportReport>> {
+    let text = std::str::from_utf8(&body).map_err(|_| AppError::invalid("body", "must be UTF-8 text"))?;
+    Ok(Json(app.import_card_keys(&caller, &id, text).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrderBody {
+    product_id: String,
+    quantity: i64,
+    contact: Option<String>,
+    query_password: Option<String>,
+    #[serde(default)]
+    delivery_fields: BTreeMap<String, String>,
+}
+
+async fn place_order(State(app): State<App>, CallerExt(caller): CallerExt, body: Bytes) -> ApiResult<Response> {
+    // Parsed by hand so that a client-sent price gets a clear refusal rather than a
+    // generic unknown-field error: the server alone computes the amount.
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| crate::problem::bad_json(e.to_string()))?;
+    if let Some(obj) = value.as_object() {
+        for forbidden in ["amount_minor", "price_minor", "amount", "price", "unit_price_minor"] {
+            if obj.contains_key(forbidden) {
+                return Err(AppError::invalid(
+                    "amount",
+                    format!("`{forbidden}` is not accepted: the server computes the amount from the price"),
+                )
+                .into());
+            }
+        }
+    }
+    let b: OrderBody = serde_json::from_value(value).map_err(|e| crate::problem::bad_json(e.to_string()))?;
+    let placed = app
+        .place_order(
+            &caller,
+            PlaceOrder {
+                product_id: b.product_id,
+                quantity: b.quantity,
+                contact: b.contact,
+                query_password: b.query_password,
+                delivery_fields: b.delivery_fields,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(placed)).into_response())
+}
+
+async fn my_orders(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {
+    let items = app.orders_of(&caller).await?;
+    Ok(Json(serde_json::json!({"items": items, "next_cursor": null})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupBody {
+    order_id: String,
+    contact: String,
+    query_password: String,
+}
+
+async fn lookup_order(State(app): State<App>, ApiJson(b): ApiJson<LookupBody>) -> ApiResult<Json<serde_json::Value>> {
+    let token = app
+        .lookup_guest_order(&b.order_id, &b.contact, &b.query_password)
+        .await?;
+    let order = app.order(&Caller::GuestToken(token.clone()), &b.order_id).await?;
+    Ok(Json(serde_json::json!({"access_token": token, "order": order})))
+}
+
+async fn order(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+) -> ApiResult<Json<danbao_app::OrderView>> {
+    Ok(Json(app.order(&caller, &id).await?))
+}
+
+async fn timeline(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let events = app.timeline(&caller, &id).await?;
+    Ok(Json(serde_json::json!({"order_id": id, "events": events})))
+}
+
+async fn delivery(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let items = app.reveal_delivery(&caller, &id).await?;
+    Ok(Json(serde_json::json!({"items": items})))
+}
+
+async fn confirm(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let order = app.confirm(&caller, &id).await?;
+    Ok(Json(serde_json::json!({"id": order.id, "status": order.status})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliverBody {
+    note: String,
+}
+
+async fn seller_deliver(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<DeliverBody>,
+) -> ApiResult<Json<danbao_app::OrderView>> {
+    Ok(Json(app.seller_deliver(&caller, &id, &b.note).await?))
+}
+
+/// A provider's notification. The raw bytes go to the one notification path; the
+/// acknowledgement is the rail's own, sent only after the commit.
+async fn notify(
+    State(app): State<App>,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    if provider != app.provider.name() {
+        return Err(AppError::NotFound("payment provider").into());
+    }
+    let signature = headers
+        .get(danbao_sandbox::wire::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let ack = app.apply_notification("webhook", &body, signature).await?;
+    Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/plain")], ack).into_response())
+}
+
+async fn rules(State(app): State<App>) -> ApiResult<Json<serde_json::Value>> {
+    let rules = app.current_rules();
+    Ok(Json(serde_json::json!({
+        "version": rules.version,
+        "content_hash": rules.content_hash(),
+        "rules": &*rules,
+    })))
+}
+
+async fn ledger_check(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {
+    match &caller {
+        Caller::User(u) if u.role == Role::Admin => {}
+        Caller::User(_) => return Err(AppError::Forbidden("admins only").into()),
+        _ => return Err(AppError::Unauthenticated.into()),
+    }
+    let violations = app.ledger_check().await?;
+    let list: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+    Ok(Json(serde_json::json!({"ok": list.is_empty(), "violations": list})))
+}
+
+pub fn not_found_fallback() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such route")
+}

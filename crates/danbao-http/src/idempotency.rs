@@ -1,0 +1,133 @@
+//! `Idempotency-Key` on POSTs (SPEC §12): the same key and body get the stored
+//! response, marked as a replay; the same key with another body gets 422.
+
+use crate::problem::Problem;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use danbao_app::App;
+use danbao_store::IdempotencyState;
+use http_body_util::BodyExt;
+use sha2::{Digest, Sha256};
+
+pub const HEADER: &str = "idempotency-key";
+pub const REPLAYED_HEADER: &str = "idempotency-replayed";
+const KEY_LEN_MAX: usize = 255;
+/// Requests with a key are buffered to hash them; no API body is larger than this.
+const BODY_MAX_BYTES: usize = 8 * 1024 * 1024;
+
+pub async fn middleware(State(app): State<App>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let Some(key) = req.headers().get(HEADER).cloned() else {
+        return next.run(req).await;
+    };
+    let key = match key.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= KEY_LEN_MAX => k.to_string(),
+        _ => {
+            return Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-idempotency-key",
+                "Invalid Idempotency-Key",
+                format!("1 to {KEY_LEN_MAX} visible ASCII characters"),
+            )
+            .into_response()
+        }
+    };
+    // A key belongs to whoever sent it: the same key from two callers is two keys.
+    let who = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    let scope = hex::encode(Sha256::digest(&who));
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, BODY_MAX_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Body too large",
+                "request body too large",
+            )
+            .into_response()
+        }
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(parts.method.as_str().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(parts.uri.to_string().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(&bytes);
+    let request_hash = hex::encode(hasher.finalize());
+    match app.idempotency_begin(&scope, &key, &request_hash).await {
+        Err(e) => Problem::from(e).into_response(),
+        Ok(IdempotencyState::Mismatch) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "Idempotency-Key reused",
+            "this Idempotency-Key was used with a different request",
+        )
+        .into_response(),
+        Ok(IdempotencyState::InProgress) => Problem::new(
+            StatusCode::CONFLICT,
+            "idempotency-in-progress",
+            "Request in progress",
+            "a request with this Idempotency-Key is still running",
+        )
+        .into_response(),
+        Ok(IdempotencyState::Replay {
+            status,
+            content_type,
+            body,
+        }) => {
+            let status = u16::try_from(status)
+                .ok()
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .unwrap_or(StatusCode::OK);
+            let mut resp = (status, body).into_response();
+            if let Ok(ct) = HeaderValue::from_str(&content_type) {
+                resp.headers_mut().insert(header::CONTENT_TYPE, ct);
+            }
+            resp.headers_mut()
+                .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+            resp
+        }
+        Ok(IdempotencyState::New) => {
+            let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            let (rparts, rbody) = resp.into_parts();
+            let rbytes = match rbody.collect().await {
+                Ok(c) => c.to_bytes(),
+                Err(_) => {
+                    let _ = app.idempotency_abandon(&scope, &key).await;
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+            };
+            if rparts.status.is_server_error() {
+                // Our failure: let the client retry with the same key.
+                if let Err(e) = app.idempotency_abandon(&scope, &key).await {
+                    tracing::error!(error = %e, "could not release an idempotency key");
+                }
+            } else {
+                let ct = rparts
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let text = String::from_utf8_lossy(&rbytes);
+                if let Err(e) = app
+                    .idempotency_complete(&scope, &key, i64::from(rparts.status.as_u16()), &ct, &text)
+                    .await
+                {
+                    tracing::error!(error = %e, "could not store an idempotent response");
+                }
+            }
+            Response::from_parts(rparts, Body::from(rbytes))
+        }
+    }
+}

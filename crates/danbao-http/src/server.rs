@@ -1,0 +1,142 @@
+//! Starting a whole Danbao server: used by `danbao serve`, `danbao demo` and the tests,
+//! so all three run the same thing.
+
+use danbao_app::clock::Clock;
+use danbao_app::payments::SandboxProvider;
+use danbao_app::vault::Vault;
+use danbao_app::{App, AppConfig};
+use danbao_domain::RuleSet;
+use danbao_sandbox::gateway::{Sandbox, SandboxConfig};
+use danbao_store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub enum Gateway {
+    /// The sandbox runs inside this process, mounted at /sandbox.
+    InProcess { merchant_key: Vec<u8>, time_scale: f64 },
+    /// The sandbox runs elsewhere (`danbao sandbox-gateway`).
+    External { base_url: String, merchant_key: Vec<u8> },
+}
+
+pub struct ServerConfig {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub vault: Vault,
+    pub listener: tokio::net::TcpListener,
+    /// The URL others use to reach this server; defaults to http://<bound address>.
+    pub public_url: Option<String>,
+    pub rules: RuleSet,
+    pub gateway: Gateway,
+    /// `None`: no background worker (tests run due jobs themselves).
+    pub worker_interval: Option<Duration>,
+}
+
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub app: App,
+    pub sandbox: Option<Sandbox>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+    }
+
+    /// Runs until the shutdown signal (Ctrl-C or SIGTERM).
+    pub async fn wait(self) {
+        shutdown_signal().await;
+        self.stop().await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
+    let addr = cfg.listener.local_addr()?;
+    let url = cfg
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_string();
+    let (sandbox, provider) = match cfg.gateway {
+        Gateway::InProcess {
+            merchant_key,
+            time_scale,
+        } => {
+            let sb = Sandbox::new(SandboxConfig {
+                merchant_key: merchant_key.clone(),
+                public_base_url: format!("{url}/sandbox"),
+                time_scale,
+                faults: Default::default(),
+            });
+            (Some(sb), SandboxProvider::new(&format!("{url}/sandbox"), merchant_key))
+        }
+        Gateway::External { base_url, merchant_key } => (None, SandboxProvider::new(&base_url, merchant_key)),
+    };
+    let app = App::start(
+        cfg.store,
+        cfg.clock,
+        cfg.vault,
+        Arc::new(provider),
+        AppConfig {
+            public_url: url.clone(),
+        },
+        cfg.rules,
+    )
+    .await?;
+    let router = crate::router(app.clone(), sandbox.clone());
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut http_rx = rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = http_rx.changed().await;
+        };
+        if let Err(e) = axum::serve(cfg.listener, router).with_graceful_shutdown(shutdown).await {
+            tracing::error!(error = %e, "http server stopped");
+        }
+    }));
+    if let Some(interval) = cfg.worker_interval {
+        let worker_app = app.clone();
+        let worker_rx = rx.clone();
+        tasks.push(tokio::spawn(
+            async move { worker_app.run_worker(interval, worker_rx).await },
+        ));
+    }
+    Ok(RunningServer {
+        addr,
+        url,
+        app,
+        sandbox,
+        shutdown: tx,
+        tasks,
+    })
+}
