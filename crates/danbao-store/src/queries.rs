@@ -632,7 +632,7 @@ pub async fn refunds_for_order(tx: &mut Conn, order: &OrderId) -> Result<Vec<Ref
 // ---- ledger ----
 
 /// Writes a journal entry and its postings and updates the touched balances, all in the
-/// caller's transaction. The accounts are locked in name order (so two entries touching
+/// caller's transaction. The accounts are locked in one fixed order, the `Account` ordering (so two entries touching
 /// the same accounts cannot deadlock), the new balances are computed by the domain's
 /// `apply_to` (which refuses to take a liability below zero), and the entry is checked
 /// to balance once more before a row is written.
@@ -811,7 +811,7 @@ pub async fn retry_job(tx: &mut Conn, id: &str, error: &str, run_at: i64, now: i
 
 /// Dead-letters a job that keeps failing: kept, visible, never silently dropped.
 pub async fn bury_job(tx: &mut Conn, id: &str, error: &str, now: i64) -> Result<()> {
-    sqlx::query("UPDATE jobs SET status = 'dead', lease_until = NULL, last_error = $2, updated_at = $3 WHERE id = $1")
+    sqlx::query("UPDATE jobs SET status = 'dead', lease_until = NULL, dedupe_key = NULL, last_error = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(error)
         .bind(now)

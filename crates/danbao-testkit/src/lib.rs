@@ -1,0 +1,273 @@
+//! TestApp: one real Danbao server per test, on port 0, with its own database (a
+//! SQLite file in a temp dir, or a PostgreSQL schema), a test clock, and the sandbox
+//! gateway in-process with a sped-up resend schedule. `finish` checks the ledger and
+//! that no job was dead-lettered, then cleans up.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use danbao_app::clock::{Clock, TestClock};
+use danbao_app::vault::Vault;
+use danbao_domain::{Account, RuleSet, UserId};
+use danbao_http::server::{start, Gateway, RunningServer, ServerConfig};
+use danbao_store::Store;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const TEST_DATABASE_ENV: &str = "DANBAO_TEST_DATABASE_URL";
+/// 2026-11-01T00:00:00Z: tests start at a fixed time and move it themselves.
+pub const TEST_EPOCH_MS: i64 = 1_793_491_200_000;
+/// How long a test waits for something asynchronous (a notification) before failing.
+const ASYNC_WAIT: Duration = Duration::from_secs(20);
+pub const HOUR_MS: i64 = 3_600_000;
+
+pub enum Db {
+    Sqlite { dir: PathBuf },
+    Postgres { url: String, schema: String },
+}
+
+pub struct TestApp {
+    pub server: RunningServer,
+    pub clock: TestClock,
+    pub url: String,
+    pub http: reqwest::Client,
+    db: Db,
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Resp {
+    pub fn problem_type(&self) -> &str {
+        self.body["type"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn sqlite() -> TestApp {
+        let dir = std::env::temp_dir().join(format!("danbao-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::connect(&format!("sqlite:{}", dir.join("danbao.db").display()), None)
+            .await
+            .unwrap();
+        TestApp::boot(store, Db::Sqlite { dir }, RuleSet::default_rules().unwrap()).await
+    }
+
+    /// None (and a printed note) when DANBAO_TEST_DATABASE_URL is not set.
+    pub async fn postgres() -> Option<TestApp> {
+        let Ok(url) = std::env::var(TEST_DATABASE_ENV) else {
+            println!("PostgreSQL test skipped: {TEST_DATABASE_ENV} is not set");
+            return None;
+        };
+        let schema = danbao_store::create_pg_schema(&url, "e2e").await.unwrap();
+        let store = Store::connect(&url, Some(&schema)).await.unwrap();
+        Some(TestApp::boot(store, Db::Postgres { url, schema }, RuleSet::default_rules().unwrap()).await)
+    }
+
+    async fn boot(store: Store, db: Db, rules: RuleSet) -> TestApp {
+        let clock = TestClock::new(TEST_EPOCH_MS);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = start(ServerConfig {
+            store,
+            clock: Arc::new(clock.clone()),
+            vault: Vault::from_keys([1; 32], [2; 32]),
+            listener,
+            public_url: None,
+            rules,
+            gateway: Gateway::InProcess {
+                merchant_key: b"test-merchant-key".to_vec(),
+                time_scale: 1000.0,
+            },
+            worker_interval: None,
+        })
+        .await
+        .unwrap();
+        let url = server.url.clone();
+        TestApp {
+            server,
+            clock,
+            url,
+            http: reqwest::Client::new(),
+            db,
+        }
+    }
+
+    pub fn app(&self) -> &danbao_app::App {
+        &self.server.app
+    }
+
+    pub fn advance(&self, ms: i64) {
+        self.clock.advance_ms(ms);
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub async fn run_due_jobs(&self) -> usize {
+        self.app().run_due_jobs().await.unwrap()
+    }
+
+    pub async fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{}", self.url, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        into_resp(req.send().await.unwrap()).await
+    }
+
+    pub async fn raw(&self, req: reqwest::RequestBuilder) -> Resp {
+        into_resp(req.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.request("GET", path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.request("POST", path, token, Some(body)).await
+    }
+
+    /// Registers and logs in; returns (token, user id).
+    pub async fn user(&self, username: &str, role: &str) -> (String, String) {
+        let r = self
+            .post(
+                "/api/v1/accounts",
+                None,
+                json!({"username": username, "password": "correct-horse", "role": role}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let id = r.body["id"].as_str().unwrap().to_string();
+        let r = self
+            .post(
+                "/api/v1/sessions",
+                None,
+                json!({"username": username, "password": "correct-horse"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        (r.body["token"].as_str().unwrap().to_string(), id)
+    }
+
+    /// A seller's card_key product with `keys` keys in stock; returns the product id.
+    pub async fn card_product(&self, seller_token: &str, price_minor: i64, keys: usize) -> String {
+        let r = self
+            .post(
+                "/api/v1/seller/products",
+                Some(seller_token),
+                json!({"title": "点卡", "description": "d", "category": "game_cards", "price_minor": price_minor, "delivery_kind": "card_key"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let id = r.body["id"].as_str().unwrap().to_string();
+        if keys > 0 {
+            let text: String = (0..keys).map(|i| format!("KEY-{id}-{i}\n")).collect();
+            let r = self
+                .raw(
+                    self.http
+                        .post(format!("{}/api/v1/seller/products/{id}/card-keys", self.url))
+                        .bearer_auth(seller_token)
+                        .header("content-type", "text/plain")
+                        .body(text),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert_eq!(r.body["imported"], keys);
+        }
+        id
+    }
+
+    pub async fn guest_order(&self, product_id: &str, quantity: i64) -> Resp {
+        self.post(
+            "/api/v1/orders",
+            None,
+            json!({"product_id": product_id, "quantity": quantity, "contact": "qq:10001", "query_password": "guest-pass-1"}),
+        )
+        .await
+    }
+
+    /// Presses Pay at the sandbox cashier for this payment id.
+    pub async fn pay(&self, payment_id: &str) {
+        let r = self
+            .raw(
+                self.http
+                    .post(format!("{}/sandbox/payments/{payment_id}/pay", self.url))
+                    .header("accept", "application/json"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+
+    /// Polls an order until it reaches `status` (notifications arrive asynchronously).
+    pub async fn wait_for_status(&self, order_path_with_auth: &str, token: Option<&str>, status: &str) -> Resp {
+        let deadline = tokio::time::Instant::now() + ASYNC_WAIT;
+        loop {
+            let r = self.get(order_path_with_auth, token).await;
+            if r.body["status"] == status {
+                return r;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "order never became {status}: {}",
+                r.text
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The balance of an account as a person reads it (positive = holds money).
+    pub async fn balance(&self, account: &Account) -> i64 {
+        let mut tx = self.app().store.begin().await.unwrap();
+        let raw = tx.account_balance(account).await.unwrap();
+        tx.commit().await.unwrap();
+        account.normal_balance(raw)
+    }
+
+    pub fn seller_account(id: &str) -> UserId {
+        UserId::parse(id).unwrap()
+    }
+
+    pub async fn assert_ledger_clean(&self) {
+        let violations = self.app().ledger_check().await.unwrap();
+        assert!(violations.is_empty(), "ledger violations: {violations:?}");
+    }
+
+    /// Checks the ledger and the dead-letter queue, stops the server, drops the database.
+    pub async fn finish(self) {
+        self.assert_ledger_clean().await;
+        let dead = self.app().dead_jobs().await.unwrap();
+        assert!(dead.is_empty(), "dead-lettered jobs: {dead:?}");
+        let store = self.app().store.clone();
+        self.server.stop().await;
+        store.close().await;
+        match self.db {
+            Db::Sqlite { dir } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Db::Postgres { url, schema } => danbao_store::drop_pg_schema(&url, &schema).await.unwrap(),
+        }
+    }
+}
+
+async fn into_resp(r: reqwest::Response) -> Resp {
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let text = r.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp {
+        status,
+        body,
+        text,
+        headers,
+    }
+}

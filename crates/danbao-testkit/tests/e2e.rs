@@ -1,0 +1,605 @@
+//! End to end: the real server on port 0 with the in-process sandbox gateway, on SQLite
+//! and (when DANBAO_TEST_DATABASE_URL is set) PostgreSQL. Each scenario runs on both.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use danbao_domain::Account;
+use danbao_testkit::{TestApp, HOUR_MS};
+use serde_json::json;
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name(danbao_testkit::TestApp::sqlite().await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if let Some(t) = danbao_testkit::TestApp::postgres().await {
+                    super::$name(t).await;
+                }
+            }
+        }
+    )*};
+}
+
+on_both_databases!(
+    guest_buys_a_card_key_and_confirms,
+    buyer_account_order_auto_confirms_after_the_acceptance_window,
+    manual_order_delivered_by_the_seller,
+    manual_order_past_its_deadline_is_refunded_in_full,
+    unpaid_order_expires_and_releases_stock,
+    payment_after_expiry_is_still_fulfilled,
+    bad_input_is_refused_and_changes_nothing,
+    fifty_buyers_race_for_ten_keys,
+);
+
+async fn guest_buys_a_card_key_and_confirms(t: TestApp) {
+    let (seller_token, seller_id) = t.user("seller1", "seller").await;
+    let product = t.card_product(&seller_token, 9500, 3).await;
+    assert_eq!(
+        t.get(&format!("/api/v1/products/{product}"), None).await.body["stock"],
+        3
+    );
+
+    let placed = t.guest_order(&product, 1).await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    assert_eq!(placed.body["status"], "pending_payment");
+    assert_eq!(placed.body["amount_minor"], 9500);
+    assert_eq!(placed.body["rule_version"], 1);
+    let order = placed.body["id"].as_str().unwrap().to_string();
+    let token = placed.body["access_token"].as_str().unwrap().to_string();
+    let cashier = placed.body["payment"]["cashier_url"].as_str().unwrap();
+    assert!(cashier.starts_with(&format!("{}/sandbox/cashier/", t.url)));
+    // Stock is reserved at once.
+    assert_eq!(
+        t.get(&format!("/api/v1/products/{product}"), None).await.body["stock"],
+        2
+    );
+    // The cashier page is a real page with a Pay button.
+    let page = t.raw(t.http.get(cashier)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("95.00"), "{}", page.text);
+
+    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+    let path = format!("/api/v1/orders/{order}?access_token={token}");
+    let delivered = t.wait_for_status(&path, None, "delivered").await;
+    assert!(delivered.body["paid_at"].is_string());
+    assert!(delivered.body["auto_confirm_at"].is_string());
+    let seller = TestApp::seller_account(&seller_id);
+    assert_eq!(t.balance(&Account::Escrow(seller.clone())).await, 9500);
+    assert_eq!(t.balance(&Account::Provider("sandbox".into())).await, 9500);
+
+    // The buyer reveals the key; the reveal is recorded with its time.
+    let reveal = t
+        .get(&format!("/api/v1/orders/{order}/delivery?access_token={token}"), None)
+        .await;
+    assert_eq!(reveal.status, 200, "{}", reveal.text);
+    let key = reveal.body["items"][0]["content"].as_str().unwrap().to_string();
+    assert!(key.starts_with(&format!("KEY-{product}-")), "{key}");
+    // The seller sees the order but may not reveal the key.
+    assert_eq!(
+        t.get(&format!("/api/v1/orders/{order}"), Some(&seller_token))
+            .await
+            .status,
+        200
+    );
+    let seller_reveal = t
+        .get(&format!("/api/v1/orders/{order}/delivery"), Some(&seller_token))
+        .await;
+    assert_eq!(seller_reveal.status, 404);
+
+    let confirm = t
+        .post(
+            &format!("/api/v1/orders/{order}/confirm?access_token={token}"),
+            None,
+            json!({}),
+        )
+        .await;
+    assert_eq!(confirm.status, 200, "{}", confirm.text);
+    assert_eq!(confirm.body["status"], "completed");
+    // 5 % fee on 95.00 = 4.75; the seller gets 90.25.
+    assert_eq!(t.balance(&Account::Available(seller.clone())).await, 9025);
+    assert_eq!(t.balance(&Account::PlatformFees).await, 475);
+    assert_eq!(t.balance(&Account::Escrow(seller)).await, 0);
+
+    let second = t
+        .post(
+            &format!("/api/v1/orders/{order}/confirm?access_token={token}"),
+            None,
+            json!({}),
+        )
+        .await;
+    assert_eq!(second.status, 409);
+    assert_eq!(second.problem_type(), "https://danbao.dev/problems/illegal-transition");
+
+    let timeline = t
+        .get(&format!("/api/v1/orders/{order}/timeline?access_token={token}"), None)
+        .await;
+    let kinds: Vec<&str> = timeline.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "created",
+            "paid",
+            "delivered",
+            "delivery_revealed",
+            "completed",
+            "confirmed"
+        ]
+    );
+    t.finish().await;
+}
+
+async fn buyer_account_order_auto_confirms_after_the_acceptance_window(t: TestApp) {
+    let (seller_token, seller_id) = t.user("seller2", "seller").await;
+    let (buyer_token, _) = t.user("buyer2", "buyer").await;
+    let product = t.card_product(&seller_token, 1010, 1).await;
+    let placed = t
+        .post(
+            "/api/v1/orders",
+            Some(&buyer_token),
+            json!({"product_id": product, "quantity": 1}),
+        )
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    assert!(placed.body.get("access_token").is_none());
+    let order = placed.body["id"].as_str().unwrap().to_string();
+    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+    let path = format!("/api/v1/orders/{order}");
+    t.wait_for_status(&path, Some(&buyer_token), "delivered").await;
+
+    // One millisecond before the window closes nothing happens; at the window it completes.
+    t.advance(24 * HOUR_MS - 1);
+    t.run_due_jobs().await;
+    assert_eq!(t.get(&path, Some(&buyer_token)).await.body["status"], "delivered");
+    t.advance(1);
+    t.run_due_jobs().await;
+    let done = t.get(&path, Some(&buyer_token)).await;
+    assert_eq!(done.body["status"], "completed");
+    // 5 % of 10.10 = 0.505 → 0.50 (half to even); the seller gets 9.60.
+    let seller = TestApp::seller_account(&seller_id);
+    assert_eq!(t.balance(&Account::Available(seller)).await, 960);
+    assert_eq!(t.balance(&Account::PlatformFees).await, 50);
+    // The buyer's list shows it.
+    let mine = t.get("/api/v1/orders", Some(&buyer_token)).await;
+    assert_eq!(mine.body["items"][0]["id"], order.as_str());
+    t.finish().await;
+}
+
+async fn manual_product(t: &TestApp, seller_token: &str) -> String {
+    let r = t
+        .post(
+            "/api/v1/seller/products",
+            Some(seller_token),
+            json!({"title": "代充", "category": "top_up", "price_minor": 64800, "delivery_kind": "manual", "manual_fields": ["UID"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+async fn manual_order_delivered_by_the_seller(t: TestApp) {
+    let (seller_token, _) = t.user("seller3", "seller").await;
+    let (buyer_token, _) = t.user("buyer3", "buyer").await;
+    let product = manual_product(&t, &seller_token).await;
+    let missing = t
+        .post(
+            "/api/v1/orders",
+            Some(&buyer_token),
+            json!({"product_id": product, "quantity": 1}),
+        )
+        .await;
+    assert_eq!(missing.status, 422, "the UID field is required: {}", missing.text);
+    let placed = t
+        .post(
+            "/api/v1/orders",
+            Some(&buyer_token),
+            json!({"product_id": product, "quantity": 1, "delivery_fields": {"UID": "100200300"}}),
+        )
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let order = placed.body["id"].as_str().unwrap().to_string();
+    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+    let path = format!("/api/v1/orders/{order}");
+    let paid = t.wait_for_status(&path, Some(&buyer_token), "paid").await;
+    assert!(paid.body["deliver_by"].is_string());
+    // The seller sees what to deliver to.
+    let seen = t.get(&path, Some(&seller_token)).await;
+    assert_eq!(seen.body["delivery_fields"]["UID"], "100200300");
+
+    let delivered = t
+        .post(
+            &format!("/api/v1/seller/orders/{order}/deliver"),
+            Some(&seller_token),
+            json!({"note": "已充值到 UID 100200300"}),
+        )
+        .await;
+    assert_eq!(delivered.status, 200, "{}", delivered.text);
+    assert_eq!(delivered.body["status"], "delivered");
+    // The buyer cannot deliver to himself.
+    let by_buyer = t
+        .post(
+            &format!("/api/v1/seller/orders/{order}/deliver"),
+            Some(&buyer_token),
+            json!({"note": "x"}),
+        )
+        .await;
+    assert_eq!(by_buyer.status, 403);
+    let reveal = t.get(&format!("{path}/delivery"), Some(&buyer_token)).await;
+    assert_eq!(reveal.body["items"][0]["content"], "已充值到 UID 100200300");
+    // The manual acceptance window is 72 h.
+    t.advance(72 * HOUR_MS);
+    t.run_due_jobs().await;
+    assert_eq!(t.get(&path, Some(&buyer_token)).await.body["status"], "completed");
+    t.finish().await;
+}
+
+async fn manual_order_past_its_deadline_is_refunded_in_full(t: TestApp) {
+    let (seller_token, seller_id) = t.user("seller4", "seller").await;
+    let (buyer_token, _) = t.user("buyer4", "buyer").await;
+    let product = manual_product(&t, &seller_token).await;
+    let placed = t
+        .post(
+            "/api/v1/orders",
+            Some(&buyer_token),
+            json!({"product_id": product, "quantity": 2, "delivery_fields": {"UID": "42"}}),
+        )
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    assert_eq!(placed.body["amount_minor"], 129600);
+    let order = placed.body["id"].as_str().unwrap().to_string();
+    let payment_id = placed.body["payment"]["payment_id"].as_str().unwrap().to_string();
+    t.pay(&payment_id).await;
+    let path = format!("/api/v1/orders/{order}");
+    t.wait_for_status(&path, Some(&buyer_token), "paid").await;
+
+    t.advance(24 * HOUR_MS);
+    t.run_due_jobs().await;
+    let refunded = t.get(&path, Some(&buyer_token)).await;
+    assert_eq!(refunded.body["status"], "refunded");
+    let refunds = refunded.body["refunds"].as_array().unwrap();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0]["amount_minor"], 129600);
+    // The refund job ran through the sandbox, outside the transaction, and was confirmed.
+    assert_eq!(refunds[0]["status"], "confirmed", "{}", refunded.text);
+    let gateway = t.get(&format!("/sandbox/payments/{payment_id}"), None).await;
+    assert_eq!(gateway.body["refunded_minor"], 129600, "{}", gateway.text);
+    let seller = TestApp::seller_account(&seller_id);
+    assert_eq!(t.balance(&Account::Escrow(seller.clone())).await, 0);
+    assert_eq!(t.balance(&Account::Available(seller)).await, 0);
+    assert_eq!(t.balance(&Account::Provider("sandbox".into())).await, 0);
+    assert_eq!(t.balance(&Account::RefundsPending("sandbox".into())).await, 0);
+    // Running the jobs again changes nothing: the refund is idempotent.
+    assert_eq!(t.run_due_jobs().await, 0);
+    let late = t
+        .post(
+            &format!("/api/v1/seller/orders/{order}/deliver"),
+            Some(&seller_token),
+            json!({"note": "too late"}),
+        )
+        .await;
+    assert_eq!(late.status, 409);
+    t.finish().await;
+}
+
+async fn unpaid_order_expires_and_releases_stock(t: TestApp) {
+    let (seller_token, _) = t.user("seller5", "seller").await;
+    let product = t.card_product(&seller_token, 500, 2).await;
+    let placed = t.guest_order(&product, 2).await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let order = placed.body["id"].as_str().unwrap().to_string();
+    let token = placed.body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        t.get(&format!("/api/v1/products/{product}"), None).await.body["stock"],
+        0
+    );
+    let sold_out = t.guest_order(&product, 1).await;
+    assert_eq!(sold_out.status, 409);
+    assert_eq!(sold_out.problem_type(), "https://danbao.dev/problems/out-of-stock");
+
+    t.advance(15 * 60_000 - 1);
+    t.run_due_jobs().await;
+    let path = format!("/api/v1/orders/{order}?access_token={token}");
+    assert_eq!(t.get(&path, None).await.body["status"], "pending_payment");
+    t.advance(1);
+    t.run_due_jobs().await;
+    assert_eq!(t.get(&path, None).await.body["status"], "expired");
+    assert_eq!(
+        t.get(&format!("/api/v1/products/{product}"), None).await.body["stock"],
+        2
+    );
+    t.finish().await;
+}
+
+async fn payment_after_expiry_is_still_fulfilled(t: TestApp) {
+    let (seller_token, _) = t.user("seller6", "seller").await;
+    let product = t.card_product(&seller_token, 700, 1).await;
+    let placed = t.guest_order(&product, 1).await;
+    let order = placed.body["id"].as_str().unwrap().to_string();
+    let token = placed.body["access_token"].as_str().unwrap().to_string();
+    t.advance(16 * 60_000);
+    t.run_due_jobs().await;
+    let path = format!("/api/v1/orders/{order}?access_token={token}");
+    assert_eq!(t.get(&path, None).await.body["status"], "expired");
+    // The buyer pays late anyway: the money is never ignored; stock allows, so it is delivered.
+    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+    t.wait_for_status(&path, None, "delivered").await;
+    assert_eq!(
+        t.get(&format!("/api/v1/products/{product}"), None).await.body["stock"],
+        0
+    );
+    t.finish().await;
+}
+
+async fn bad_input_is_refused_and_changes_nothing(t: TestApp) {
+    let (seller_token, _) = t.user("seller7", "seller").await;
+    let (buyer_token, _) = t.user("buyer7", "buyer").await;
+    let (other_token, _) = t.user("other7", "buyer").await;
+    let product = t.card_product(&seller_token, 1000, 2).await;
+    let problem = |r: &danbao_testkit::Resp, status: u16, kind: &str| {
+        assert_eq!(r.status, status, "{}", r.text);
+        assert_eq!(
+            r.problem_type(),
+            format!("https://danbao.dev/problems/{kind}"),
+            "{}",
+            r.text
+        );
+        assert_eq!(
+            r.headers.get("content-type").unwrap().to_str().unwrap(),
+            "application/problem+json"
+        );
+    };
+    let order = |body: serde_json::Value| t.post("/api/v1/orders", Some(&buyer_token), body);
+
+    problem(
+        &order(json!({"product_id": "01a21332-cf7a-76b9-92c9-1938fdeccd90", "quantity": 1})).await,
+        404,
+        "not-found",
+    );
+    problem(
+        &order(json!({"product_id": "not-an-id", "quantity": 1})).await,
+        404,
+        "not-found",
+    );
+    for q in [0, -1, 1_000_000] {
+        problem(
+            &order(json!({"product_id": product, "quantity": q})).await,
+            422,
+            "validation",
+        );
+    }
+    problem(
+        &order(json!({"product_id": product, "quantity": 3})).await,
+        409,
+        "out-of-stock",
+    );
+    problem(
+        &order(json!({"product_id": product, "quantity": 1, "amount_minor": 1})).await,
+        422,
+        "validation",
+    );
+    let malformed = t
+        .raw(
+            t.http
+                .post(format!("{}/api/v1/orders", t.url))
+                .bearer_auth(&buyer_token)
+                .header("content-type", "application/json")
+                .body("{\"product_id\": "),
+        )
+        .await;
+    problem(&malformed, 400, "invalid-json");
+    let huge = format!(
+        "{{\"username\": \"{}\", \"password\": \"x\", \"role\": \"buyer\"}}",
+        "a".repeat(100_000)
+    );
+    let oversized = t
+        .raw(
+            t.http
+                .post(format!("{}/api/v1/accounts", t.url))
+                .header("content-type", "application/json")
+                .body(huge),
+        )
+        .await;
+    problem(&oversized, 413, "payload-too-large");
+    problem(
+        &t.post(
+            "/api/v1/accounts",
+            None,
+            json!({"username": "x1", "password": "correct-horse", "role": "admin"}),
+        )
+        .await,
+        422,
+        "validation",
+    );
+    // Nothing above reserved any stock.
+    assert_eq!(
+        t.get(&format!("/api/v1/products/{product}"), None).await.body["stock"],
+        2
+    );
+
+    // A real order to probe with.
+    let placed = order(json!({"product_id": product, "quantity": 1})).await;
+    assert_eq!(placed.status, 201);
+    let id = placed.body["id"].as_str().unwrap().to_string();
+    problem(
+        &t.get(&format!("/api/v1/orders/{id}"), Some(&other_token)).await,
+        404,
+        "not-found",
+    );
+    problem(&t.get(&format!("/api/v1/orders/{id}"), None).await, 404, "not-found");
+    problem(
+        &t.get(&format!("/api/v1/orders/{id}?access_token=00ff"), None).await,
+        404,
+        "not-found",
+    );
+    problem(
+        &t.get(&format!("/api/v1/orders/{id}/timeline"), Some(&other_token))
+            .await,
+        404,
+        "not-found",
+    );
+    problem(&t.get("/api/v1/orders/x", Some(&buyer_token)).await, 404, "not-found");
+    problem(
+        &t.get(&format!("/api/v1/orders/{id}"), Some("bogus-token")).await,
+        401,
+        "unauthenticated",
+    );
+    // Not delivered yet: nothing to reveal, nothing to confirm.
+    problem(
+        &t.get(&format!("/api/v1/orders/{id}/delivery"), Some(&buyer_token))
+            .await,
+        409,
+        "conflict",
+    );
+    problem(
+        &t.post(&format!("/api/v1/orders/{id}/confirm"), Some(&buyer_token), json!({}))
+            .await,
+        409,
+        "illegal-transition",
+    );
+    problem(
+        &t.post(&format!("/api/v1/orders/{id}/confirm"), Some(&other_token), json!({}))
+            .await,
+        404,
+        "not-found",
+    );
+
+    // Forged, unsigned and garbage notifications are refused and change nothing.
+    let provider_before = t.balance(&Account::Provider("sandbox".into())).await;
+    let forged_body = json!({"notify_id": "n", "payment_id": placed.body["payment"]["payment_id"], "out_trade_no": id,
+        "trade_no": "forged-1", "amount_minor": 1000, "currency": "CNY", "status": "succeeded",
+        "paid_at": "2026-11-01T00:00:00Z", "sent_at": "2026-11-01T00:00:00Z"})
+    .to_string();
+    let notify = format!("{}/api/v1/payments/sandbox/notify", t.url);
+    let unsigned = t.raw(t.http.post(&notify).body(forged_body.clone())).await;
+    problem(&unsigned, 401, "bad-signature");
+    let forged = t
+        .raw(
+            t.http
+                .post(&notify)
+                .header(
+                    "x-sandbox-signature",
+                    danbao_sandbox::wire::sign(b"not-the-key", forged_body.as_bytes()),
+                )
+                .body(forged_body.clone()),
+        )
+        .await;
+    problem(&forged, 401, "bad-signature");
+    let garbage = t
+        .raw(
+            t.http
+                .post(&notify)
+                .header("x-sandbox-signature", "zz")
+                .body(vec![0xff, 0x00, 0x13]),
+        )
+        .await;
+    problem(&garbage, 401, "bad-signature");
+    let path = format!("/api/v1/orders/{id}");
+    assert_eq!(t.get(&path, Some(&buyer_token)).await.body["status"], "pending_payment");
+    assert_eq!(t.balance(&Account::Provider("sandbox".into())).await, provider_before);
+
+    // Guest lookup: the right password opens the order, a wrong one reveals nothing.
+    let guest = t.guest_order(&product, 1).await;
+    let gid = guest.body["id"].as_str().unwrap();
+    let wrong = t
+        .post(
+            "/api/v1/orders/lookup",
+            None,
+            json!({"order_id": gid, "contact": "qq:10001", "query_password": "wrong-pass-1"}),
+        )
+        .await;
+    problem(&wrong, 404, "not-found");
+    let right = t
+        .post(
+            "/api/v1/orders/lookup",
+            None,
+            json!({"order_id": gid, "contact": "qq:10001", "query_password": "guest-pass-1"}),
+        )
+        .await;
+    assert_eq!(right.status, 200, "{}", right.text);
+    assert_eq!(right.body["access_token"], guest.body["access_token"]);
+    // A guest's token opens only its own order.
+    let token = guest.body["access_token"].as_str().unwrap();
+    problem(
+        &t.get(&format!("/api/v1/orders/{id}?access_token={token}"), None).await,
+        404,
+        "not-found",
+    );
+
+    // Idempotency-Key: same key and body → the stored response, marked; other body → 422.
+    let send = |key: &str, qty: i64| {
+        t.raw(
+            t.http
+                .post(format!("{}/api/v1/orders", t.url))
+                .bearer_auth(&other_token)
+                .header("idempotency-key", key)
+                .json(&json!({"product_id": product, "quantity": qty})),
+        )
+    };
+    let product2 = t.card_product(&seller_token, 300, 5).await;
+    let _ = product2;
+    let first = send("k-1", 1).await;
+    assert_eq!(first.status, 409, "stock is used up by now: {}", first.text);
+    let replay = send("k-1", 1).await;
+    assert_eq!(replay.status, 409);
+    assert_eq!(replay.headers.get("idempotency-replayed").unwrap(), "true");
+    assert_eq!(replay.text, first.text);
+    problem(&send("k-1", 2).await, 422, "idempotency-key-reused");
+
+    problem(&t.get("/api/v1/nope", None).await, 404, "not-found");
+    assert_eq!(t.get("/healthz", None).await.status, 200);
+    assert_eq!(t.get("/readyz", None).await.status, 200);
+    let rules = t.get("/api/v1/rules", None).await;
+    assert_eq!(rules.body["rules"]["orders"]["payment_window_minutes"], 15);
+    let openapi = t.get("/api/openapi.json", None).await;
+    for (path, method, _, _) in danbao_http::openapi::paths() {
+        assert!(
+            openapi.body["paths"][path][method].is_object(),
+            "{method} {path} missing from OpenAPI"
+        );
+    }
+    t.finish().await;
+}
+
+async fn fifty_buyers_race_for_ten_keys(t: TestApp) {
+    let (seller_token, seller_id) = t.user("seller8", "seller").await;
+    let product = t.card_product(&seller_token, 1200, 10).await;
+    let attempts = futures::future::join_all((0..50).map(|_| t.guest_order(&product, 1))).await;
+    let placed: Vec<_> = attempts.iter().filter(|r| r.status == 201).collect();
+    let refused = attempts.iter().filter(|r| r.status == 409).count();
+    assert_eq!(placed.len(), 10, "exactly the stock can be ordered");
+    assert_eq!(refused, 40, "the rest are refused as out of stock");
+    // Everyone who got an order pays at once.
+    futures::future::join_all(
+        placed
+            .iter()
+            .map(|r| t.pay(r.body["payment"]["payment_id"].as_str().unwrap())),
+    )
+    .await;
+    let mut keys = std::collections::BTreeSet::new();
+    for r in &placed {
+        let id = r.body["id"].as_str().unwrap();
+        let token = r.body["access_token"].as_str().unwrap();
+        t.wait_for_status(&format!("/api/v1/orders/{id}?access_token={token}"), None, "delivered")
+            .await;
+        let d = t
+            .get(&format!("/api/v1/orders/{id}/delivery?access_token={token}"), None)
+            .await;
+        assert_eq!(d.body["items"].as_array().unwrap().len(), 1);
+        keys.insert(d.body["items"][0]["content"].as_str().unwrap().to_string());
+    }
+    assert_eq!(keys.len(), 10, "no key was handed out twice");
+    let seller = TestApp::seller_account(&seller_id);
+    assert_eq!(t.balance(&Account::Escrow(seller)).await, 12_000);
+    assert_eq!(
+        t.get(&format!("/api/v1/products/{product}"), None).await.body["stock"],
+        0
+    );
+    t.finish().await;
+}
