@@ -32,6 +32,7 @@ on_both_databases!(
     payment_after_expiry_is_still_fulfilled,
     bad_input_is_refused_and_changes_nothing,
     fifty_buyers_race_for_ten_keys,
+    a_person_buys_through_the_pages,
 );
 
 async fn guest_buys_a_card_key_and_confirms(t: TestApp) {
@@ -601,5 +602,148 @@ async fn fifty_buyers_race_for_ten_keys(t: TestApp) {
         t.get(&format!("/api/v1/products/{product}"), None).await.body["stock"],
         0
     );
+    t.finish().await;
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    fn enc(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The whole purchase as a person does it in a browser: list → product → buy form →
+/// sandbox cashier → Pay → order page → reveal → confirm. Redirects are followed by hand
+/// so that each hop is checked.
+async fn a_person_buys_through_the_pages(t: TestApp) {
+    let (seller_token, _) = t.user("seller9", "seller").await;
+    let product = t.card_product(&seller_token, 5800, 2).await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let html = |r: &danbao_testkit::Resp| r.text.clone();
+
+    let index = t.raw(browser.get(format!("{}/", t.url))).await;
+    assert_eq!(index.status, 200);
+    assert!(html(&index).contains(&format!("/products/{product}")), "{}", index.text);
+    assert!(html(&index).contains("58.00"));
+    let page = t.raw(browser.get(format!("{}/products/{product}", t.url))).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("lang=\"zh-CN\""));
+    assert!(page.text.contains(&format!("/products/{product}/buy")));
+
+    let bad = t
+        .raw(
+            browser
+                .post(format!("{}/products/{product}/buy", t.url))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&[
+                    ("quantity", "9"),
+                    ("contact", "qq 1"),
+                    ("query_password", "pass-word-1"),
+                ])),
+        )
+        .await;
+    assert_eq!(bad.status, 409, "more than the stock: {}", bad.text);
+
+    let bought = t
+        .raw(
+            browser
+                .post(format!("{}/products/{product}/buy", t.url))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&[
+                    ("quantity", "1"),
+                    ("contact", "qq 1"),
+                    ("query_password", "pass-word-1"),
+                ])),
+        )
+        .await;
+    assert_eq!(bought.status, 303, "{}", bought.text);
+    let cashier = bought.headers.get("location").unwrap().to_str().unwrap().to_string();
+    let cashier_page = t.raw(browser.get(&cashier)).await;
+    assert_eq!(cashier_page.status, 200);
+    let pay_url = cashier.replace("/cashier/", "/payments/") + "/pay";
+    assert!(cashier_page.text.contains(&pay_url), "{}", cashier_page.text);
+    let paid = t.raw(browser.post(&pay_url).header("accept", "text/html")).await;
+    assert_eq!(paid.status, 303);
+    let order_url = paid.headers.get("location").unwrap().to_str().unwrap().to_string();
+    assert!(order_url.starts_with(&format!("{}/orders/", t.url)), "{order_url}");
+    let (order_id, token) = {
+        let rest = order_url.split("/orders/").nth(1).unwrap();
+        let (id, q) = rest.split_once("?access_token=").unwrap();
+        (id.to_string(), q.to_string())
+    };
+    t.wait_for_status(
+        &format!("/api/v1/orders/{order_id}?access_token={token}"),
+        None,
+        "delivered",
+    )
+    .await;
+    let order_page = t.raw(browser.get(&order_url)).await;
+    assert_eq!(order_page.status, 200);
+    assert!(order_page.text.contains("已发货"), "{}", order_page.text);
+    // Nothing delivered is on the page until the buyer asks for it.
+    assert!(!order_page.text.contains(&format!("KEY-{product}-")));
+
+    let revealed = t
+        .raw(
+            browser
+                .post(format!("{}/orders/{order_id}/reveal", t.url))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&[("access_token", &token)])),
+        )
+        .await;
+    assert_eq!(revealed.status, 200);
+    assert!(revealed.text.contains(&format!("KEY-{product}-")), "{}", revealed.text);
+
+    let confirmed = t
+        .raw(
+            browser
+                .post(format!("{}/orders/{order_id}/confirm", t.url))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&[("access_token", &token)])),
+        )
+        .await;
+    assert_eq!(confirmed.status, 303);
+    let after = t.raw(browser.get(&order_url)).await;
+    assert!(after.text.contains("已完成"), "{}", after.text);
+
+    // 查单 with the wrong password shows nothing; the right one leads to the order.
+    let lookup = |pw: &str| {
+        browser
+            .post(format!("{}/lookup", t.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("order_id", &order_id),
+                ("contact", "qq 1"),
+                ("query_password", pw),
+            ]))
+    };
+    assert_eq!(t.raw(lookup("wrong-password")).await.status, 404);
+    let found = t.raw(lookup("pass-word-1")).await;
+    assert_eq!(found.status, 303);
+    assert!(found
+        .headers
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains(&order_id));
+    // Someone else's link shows nothing.
+    let stranger = t
+        .raw(browser.get(format!("{}/orders/{order_id}?access_token=00", t.url)))
+        .await;
+    assert_eq!(stranger.status, 404);
+    assert!(!stranger.text.contains("KEY-"));
     t.finish().await;
 }
