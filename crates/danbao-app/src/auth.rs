@@ -113,34 +113,61 @@ pub fn validate_password(field: &'static str, password: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// Creates an account straight in a store, for the CLI (no server, provider or vault needed).
+pub async fn create_account_in(
+    store: &danbao_store::Store,
+    username: &str,
+    password: &str,
+    role: Role,
+) -> AppResult<User> {
+    let row = new_user_row(username, password, role, now_ms()).await?;
+    let mut tx = store.begin().await?;
+    insert_user(&mut tx, &row).await?;
+    tx.commit().await?;
+    user_from_row(row)
+}
+
+fn now_ms() -> i64 {
+    use crate::clock::Clock;
+    crate::clock::SystemClock.now_ms()
+}
+
+async fn new_user_row(username: &str, password: &str, role: Role, now: i64) -> AppResult<UserRow> {
+    let valid_name = !username.is_empty()
+        && username.len() <= USERNAME_LEN_MAX
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid_name {
+        return Err(AppError::invalid(
+            "username",
+            format!("1 to {USERNAME_LEN_MAX} letters, digits, '_' or '-'"),
+        ));
+    }
+    validate_password("password", password)?;
+    let hash = hash_password(password.to_string()).await?;
+    Ok(UserRow {
+        id: UserId::generate(),
+        username: username.to_string(),
+        password_hash: hash,
+        role: role.as_str().to_string(),
+        created_at: now,
+    })
+}
+
+async fn insert_user(tx: &mut danbao_store::Tx, row: &UserRow) -> AppResult<()> {
+    tx.insert_user(row).await.map_err(|e| match e {
+        danbao_store::StoreError::Conflict(_) => AppError::Conflict("username is taken".into()),
+        other => other.into(),
+    })
+}
+
 impl App {
     /// Self-registration is for buyers and sellers; staff accounts come from the CLI.
     pub async fn register(&self, username: &str, password: &str, role: Role) -> AppResult<User> {
-        let valid_name = !username.is_empty()
-            && username.len() <= USERNAME_LEN_MAX
-            && username
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !valid_name {
-            return Err(AppError::invalid(
-                "username",
-                format!("1 to {USERNAME_LEN_MAX} letters, digits, '_' or '-'"),
-            ));
-        }
-        validate_password("password", password)?;
-        let hash = hash_password(password.to_string()).await?;
-        let row = UserRow {
-            id: UserId::generate(),
-            username: username.to_string(),
-            password_hash: hash,
-            role: role.as_str().to_string(),
-            created_at: self.now(),
-        };
+        let row = new_user_row(username, password, role, self.now()).await?;
         let mut tx = self.store.begin().await?;
-        tx.insert_user(&row).await.map_err(|e| match e {
-            danbao_store::StoreError::Conflict(_) => AppError::Conflict("username is taken".into()),
-            other => other.into(),
-        })?;
+        insert_user(&mut tx, &row).await?;
         tx.commit().await?;
         user_from_row(row)
     }

@@ -67,6 +67,19 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Create an account of any role (arbitrator and admin accounts are made only here).
+    CreateAccount {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        username: String,
+        /// buyer, seller, arbitrator or admin.
+        #[arg(long)]
+        role: String,
+        /// The password; read from DANBAO_ACCOUNT_PASSWORD if not given.
+        #[arg(long, env = "DANBAO_ACCOUNT_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
     /// Run the sandbox payment gateway as its own process.
     SandboxGateway {
         #[arg(long, default_value_t = 9090)]
@@ -263,6 +276,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("ledger check: {} violation(s)", violations.len());
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        Command::CreateAccount {
+            data,
+            username,
+            role,
+            password,
+        } => {
+            let Some(role) = Role::parse(&role) else {
+                eprintln!("error: --role must be buyer, seller, arbitrator or admin");
+                return Ok(ExitCode::from(2));
+            };
+            let store = open_store(&data).await?;
+            let user = danbao_app::auth::create_account_in(&store, &username, &password, role).await?;
+            println!("created {} account {} ({})", user.role.as_str(), user.username, user.id);
         }
         Command::SandboxGateway {
             port,
