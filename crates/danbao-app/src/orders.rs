@@ -166,6 +166,16 @@ pub struct NewProduct {
     pub manual_fields: Vec<String>,
 }
 
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductEdit {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub price_minor: Option<i64>,
+    pub status: Option<String>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct PlaceOrder {
     pub product_id: String,
@@ -365,6 +375,63 @@ impl App {
         }
         tx.commit().await?;
         Ok(ImportReport { imported, duplicates })
+    }
+
+    /// Edits a listing. Changing the price never changes existing orders: each order
+    /// keeps the unit price it was created with.
+    pub async fn update_product(&self, caller: &Caller, product_id: &str, edit: ProductEdit) -> AppResult<ProductView> {
+        let seller = require_role(caller, Role::Seller)?;
+        let id = ProductId::parse(product_id).ok_or(AppError::NotFound("product"))?;
+        if let Some(t) = &edit.title {
+            check_len("title", t, 1, TITLE_LEN_MAX)?;
+        }
+        if let Some(d) = &edit.description {
+            check_len("description", d, 0, DESCRIPTION_LEN_MAX)?;
+        }
+        if let Some(c) = &edit.category {
+            check_len("category", c, 1, CATEGORY_LEN_MAX)?;
+        }
+        if let Some(p) = edit.price_minor {
+            if !(1..=PRICE_MINOR_MAX).contains(&p) {
+                return Err(AppError::invalid(
+                    "price_minor",
+                    format!("must be 1 to {PRICE_MINOR_MAX} minor units"),
+                ));
+            }
+        }
+        if let Some(st) = &edit.status {
+            // `suspended` is the platform's to set, not the seller's.
+            if st != "active" && st != "hidden" {
+                return Err(AppError::invalid("status", "must be active or hidden"));
+            }
+        }
+        let mut tx = self.store.begin().await?;
+        let mut product = tx
+            .product(&id, true)
+            .await?
+            .filter(|p| p.seller_id == seller.id)
+            .ok_or(AppError::NotFound("product"))?;
+        if product.status == "suspended" {
+            return Err(AppError::Forbidden("the platform suspended this listing"));
+        }
+        if let Some(t) = edit.title {
+            product.title = t;
+        }
+        if let Some(d) = edit.description {
+            product.description = d;
+        }
+        if let Some(c) = edit.category {
+            product.category = c;
+        }
+        if let Some(p) = edit.price_minor {
+            product.price_minor = p;
+        }
+        if let Some(st) = edit.status {
+            product.status = st;
+        }
+        tx.update_product(&product).await?;
+        tx.commit().await?;
+        Ok(ProductView::from_row(product))
     }
 
     pub async fn seller_products(&self, caller: &Caller) -> AppResult<Vec<ProductView>> {

@@ -24,6 +24,7 @@ pub fn routes() -> Router<App> {
         .route("/products", get(list_products))
         .route("/products/{id}", get(product))
         .route("/seller/products", post(create_product).get(seller_products))
+        .route("/seller/products/{id}", axum::routing::patch(update_product))
         .route(
             "/seller/products/{id}/card-keys",
             post(import_card_keys).layer(axum::extract::DefaultBodyLimit::max(CARD_KEYS_BODY_MAX_BYTES)),
@@ -123,6 +124,15 @@ async fn create_product(
         )
         .await?;
     Ok((StatusCode::CREATED, Json(p)).into_response())
+}
+
+async fn update_product(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+    ApiJson(edit): ApiJson<danbao_app::ProductEdit>,
+) -> ApiResult<Json<danbao_app::ProductView>> {
+    Ok(Json(app.update_product(&caller, &id, edit).await?))
 }
 
 async fn seller_products(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {

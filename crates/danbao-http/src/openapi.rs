@@ -30,6 +30,12 @@ pub fn paths() -> Vec<(&'static str, &'static str, &'static str, bool)> {
         ("/api/v1/seller/products", "post", "List a product (seller)", true),
         ("/api/v1/seller/products", "get", "The seller's products", true),
         (
+            "/api/v1/seller/products/{id}",
+            "patch",
+            "Edit a listing: title, description, category, price, active/hidden",
+            true,
+        ),
+        (
             "/api/v1/seller/products/{id}/card-keys",
             "post",
             "Bulk import card keys, text/plain, one per line",

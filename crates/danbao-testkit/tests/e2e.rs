@@ -43,6 +43,38 @@ async fn guest_buys_a_card_key_and_confirms(t: TestApp) {
         3
     );
 
+    // The seller edits the listing; another seller cannot.
+    let (other_seller, _) = t.user("seller1b", "seller").await;
+    let edit = json!({"title": "点卡 95 元"});
+    let r = t
+        .request(
+            "PATCH",
+            &format!("/api/v1/seller/products/{product}"),
+            Some(&other_seller),
+            Some(edit.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let r = t
+        .request(
+            "PATCH",
+            &format!("/api/v1/seller/products/{product}"),
+            Some(&seller_token),
+            Some(edit),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["title"], "点卡 95 元");
+    let r = t
+        .request(
+            "PATCH",
+            &format!("/api/v1/seller/products/{product}"),
+            Some(&seller_token),
+            Some(json!({"price_minor": 0})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+
     let placed = t.guest_order(&product, 1).await;
     assert_eq!(placed.status, 201, "{}", placed.text);
     assert_eq!(placed.body["status"], "pending_payment");
