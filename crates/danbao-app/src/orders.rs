@@ -9,7 +9,7 @@ use danbao_domain::ledger::rules as posting;
 use danbao_domain::order::transition;
 use danbao_domain::payment::{decide, PayableOrder, PaymentDecision, UnacceptedReason};
 use danbao_domain::{
-    DeliveryKind, Effect, Money, OrderEvent, OrderId, OrderStatus, PaymentId, ProductId, RefundId, RuleSet, UserId,
+    DeliveryKind, Effect, Money, OrderEvent, OrderId, OrderStatus, PaymentId, ProductId, RefundId, RuleSet,
 };
 use danbao_store::{CardKeyRow, OrderRow, PaymentAttemptRow, PaymentRow, ProductRow, RefundRow, Tx};
 use serde::Serialize;
@@ -1180,9 +1180,4 @@ fn order_view(o: OrderRow, party: Party, attempt: Option<PaymentAttemptRow>, ref
             })
             .collect(),
     }
-}
-
-/// Exposed for the seller's view of whom to deliver to.
-pub fn user_id_of(caller: &Caller) -> Option<&UserId> {
-    caller.user().map(|u| &u.id)
 }
