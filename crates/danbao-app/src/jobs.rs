@@ -25,6 +25,8 @@ pub enum Job {
     AutoConfirm(OrderId),
     DeliveryDeadline(OrderId),
     Refund(RefundId),
+    /// Active query (补单) for one payment attempt; several are scheduled per attempt.
+    QueryPayment(String),
 }
 
 impl Job {
@@ -34,6 +36,7 @@ impl Job {
             Job::AutoConfirm(_) => "auto_confirm",
             Job::DeliveryDeadline(_) => "delivery_deadline",
             Job::Refund(_) => "refund",
+            Job::QueryPayment(_) => "query_payment",
         }
     }
 
@@ -41,6 +44,7 @@ impl Job {
         match self {
             Job::ExpireOrder(o) | Job::AutoConfirm(o) | Job::DeliveryDeadline(o) => o.as_str(),
             Job::Refund(r) => r.as_str(),
+            Job::QueryPayment(a) => a.as_str(),
         }
     }
 
@@ -51,6 +55,7 @@ impl Job {
             "auto_confirm" => Job::AutoConfirm(OrderId::parse(id)?),
             "delivery_deadline" => Job::DeliveryDeadline(OrderId::parse(id)?),
             "refund" => Job::Refund(RefundId::parse(id)?),
+            "query_payment" => Job::QueryPayment(uuid::Uuid::parse_str(id).ok()?.to_string()),
             _ => return None,
         })
     }
@@ -63,6 +68,21 @@ impl Job {
                 kind: self.kind().to_string(),
                 payload: self.subject().to_string(),
                 dedupe_key: Some(format!("{}:{}", self.kind(), self.subject())),
+                run_at,
+            },
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Like `enqueue`, for jobs of which one subject has several, one per time.
+    pub async fn enqueue_at(&self, tx: &mut Tx, run_at: i64, now: i64) -> AppResult<()> {
+        tx.enqueue_job(
+            &NewJob {
+                kind: self.kind().to_string(),
+                payload: self.subject().to_string(),
+                dedupe_key: Some(format!("{}:{}:{run_at}", self.kind(), self.subject())),
                 run_at,
             },
             now,
@@ -171,6 +191,7 @@ impl App {
                 .await
             }
             Job::Refund(id) => self.execute_refund(id).await,
+            Job::QueryPayment(attempt) => self.query_payment(attempt).await,
         }
     }
 
@@ -257,6 +278,43 @@ impl App {
             .await?;
         }
         tx.commit().await.map_err(AppError::from)?;
+        Ok(())
+    }
+
+    /// Active query (补单): asks the provider about an attempt whose order has not been
+    /// paid, and feeds what it says through the one notification path.
+    async fn query_payment(&self, attempt_id: &str) -> Result<(), JobFailure> {
+        let mut tx = self.store.begin().await.map_err(AppError::from)?;
+        let Some(attempt) = tx.payment_attempt(attempt_id).await.map_err(AppError::from)? else {
+            return Err(JobFailure::Permanent(format!(
+                "payment attempt {attempt_id} does not exist"
+            )));
+        };
+        let order = tx.order(&attempt.order_id, false).await.map_err(AppError::from)?;
+        let already = tx
+            .count_payments_for_out_trade_no(attempt_id)
+            .await
+            .map_err(AppError::from)?;
+        tx.commit().await.map_err(AppError::from)?;
+        let waiting = order.is_some_and(|o| {
+            matches!(
+                o.status,
+                OrderStatus::PendingPayment | OrderStatus::Expired | OrderStatus::Cancelled
+            )
+        });
+        if !waiting || already > 0 {
+            return Ok(());
+        }
+        let found = self
+            .provider
+            .query_payments(attempt_id.to_string())
+            .await
+            .map_err(|e| JobFailure::Retry(e.to_string()))?;
+        for n in found {
+            if let Err(e) = self.apply_notification("query", &n.body, Some(&n.signature)).await {
+                return Err(JobFailure::Retry(e.to_string()));
+            }
+        }
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! does; it begins and commits its own transaction(s), asks the domain what to do,
 //! and never calls anything outside the process while a transaction is open.
 
+pub mod admin;
 pub mod auth;
 pub mod clock;
 pub mod jobs;

@@ -3,7 +3,7 @@
 use crate::auth::{validate_password, Caller, Role, User};
 use crate::clock::rfc3339;
 use crate::jobs::Job;
-use crate::payments::{PaymentRequest, ProviderError};
+use crate::payments::{PaymentRequest, ProviderError, VerifiedPayment};
 use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;
 use danbao_domain::order::transition;
@@ -521,11 +521,12 @@ impl App {
         Job::ExpireOrder(order_id.clone())
             .enqueue(&mut tx, order.expires_at, now)
             .await?;
+        let attempt = self.new_attempt(&mut tx, &order, &rules, now).await?;
         tx.commit().await?;
 
         let access_token = guest.as_ref().map(|_| self.vault.order_access_token(order_id.as_str()));
         let payment = self
-            .start_payment(&order, &product.title, access_token.as_deref())
+            .start_payment(&order, &attempt, &product.title, access_token.as_deref())
             .await?;
         Ok(PlacedOrder {
             id: order_id.to_string(),
@@ -543,9 +544,36 @@ impl App {
         })
     }
 
+    /// Records a payment attempt (its id is the out_trade_no the provider will see) and
+    /// schedules the active queries for it, in the caller's transaction.
+    async fn new_attempt(
+        &self,
+        tx: &mut Tx,
+        order: &OrderRow,
+        rules: &RuleSet,
+        now: i64,
+    ) -> AppResult<PaymentAttemptRow> {
+        let attempt = PaymentAttemptRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            order_id: order.id.clone(),
+            provider: self.provider.name().to_string(),
+            provider_payment_id: None,
+            cashier_url: None,
+            amount_minor: order.amount_minor,
+            created_at: now,
+        };
+        tx.insert_payment_attempt(&attempt).await?;
+        for at in rules.active_query_times(now, order.expires_at) {
+            Job::QueryPayment(attempt.id.clone()).enqueue_at(tx, at, now).await?;
+        }
+        Ok(attempt)
+    }
+
+    /// Asks the provider for a cashier, after the transaction that recorded the attempt.
     async fn start_payment(
         &self,
         order: &OrderRow,
+        attempt: &PaymentAttemptRow,
         subject: &str,
         access_token: Option<&str>,
     ) -> AppResult<PaymentInfo> {
@@ -557,7 +585,7 @@ impl App {
         let created = self
             .provider
             .create_payment(PaymentRequest {
-                out_trade_no: order.id.to_string(),
+                out_trade_no: attempt.id.clone(),
                 amount_minor: order.amount_minor,
                 currency: order.currency.clone(),
                 subject: subject.to_string(),
@@ -566,23 +594,43 @@ impl App {
             })
             .await
             .map_err(|e| AppError::ProviderUnavailable(e.to_string()))?;
-        let attempt = PaymentAttemptRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            order_id: order.id.clone(),
-            provider: self.provider.name().to_string(),
-            provider_payment_id: created.provider_payment_id.clone(),
-            cashier_url: created.cashier_url.clone(),
-            amount_minor: order.amount_minor,
-            created_at: self.now(),
-        };
         let mut tx = self.store.begin().await?;
-        tx.insert_payment_attempt(&attempt).await?;
+        tx.set_attempt_provider_payment(&attempt.id, &created.provider_payment_id, &created.cashier_url)
+            .await?;
         tx.commit().await?;
         Ok(PaymentInfo {
-            provider: attempt.provider,
-            payment_id: attempt.provider_payment_id,
-            cashier_url: attempt.cashier_url,
+            provider: attempt.provider.clone(),
+            payment_id: created.provider_payment_id,
+            cashier_url: created.cashier_url,
         })
+    }
+
+    /// A fresh payment attempt for an unpaid order (the buyer reopens the cashier).
+    pub async fn new_payment_attempt(&self, caller: &Caller, id: &str) -> AppResult<PaymentInfo> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let (order, party) = self.order_for(&mut tx, caller, id, true).await?;
+        if party != Party::Buyer {
+            return Err(AppError::NotFound("order"));
+        }
+        if order.status != OrderStatus::PendingPayment {
+            return Err(AppError::Conflict(format!(
+                "the order is {} and takes no payment",
+                order.status
+            )));
+        }
+        let rules = self.rules_version(order.rule_version).await?;
+        let attempt = self.new_attempt(&mut tx, &order, &rules, now).await?;
+        let product = tx
+            .product(&order.product_id, false)
+            .await?
+            .ok_or(AppError::NotFound("product"))?;
+        tx.commit().await?;
+        let token = match caller {
+            Caller::GuestToken(t) => Some(t.as_str()),
+            _ => None,
+        };
+        self.start_payment(&order, &attempt, &product.title, token).await
     }
 
     /// 查单: a guest proves who they are with contact + query password and gets the
@@ -799,10 +847,20 @@ impl App {
                 });
             }
         };
+        self.apply_payment(source, verified).await?;
+        Ok(self.provider.acknowledgement())
+    }
+
+    /// The rest of the one path, for a payment whose signature has been verified (a
+    /// webhook, an active query, or a line of a signed statement). Returns the platform's
+    /// payment id, or None when it was a repeat that changed nothing.
+    pub async fn apply_payment(&self, source: &str, verified: VerifiedPayment) -> AppResult<Option<PaymentId>> {
+        let now = self.now();
         let provider = self.provider.name();
         let payment_id = PaymentId::generate();
-        let order_id = OrderId::parse(&verified.out_trade_no);
         let mut tx = self.store.begin().await?;
+        // out_trade_no is the attempt id; the attempt names the order.
+        let order_id = tx.payment_attempt(&verified.out_trade_no).await?.map(|a| a.order_id);
         let payment = PaymentRow {
             id: payment_id.to_string(),
             provider: provider.to_string(),
@@ -820,7 +878,7 @@ impl App {
         if !tx.insert_payment(&payment).await? {
             // A repeat: already applied. Acknowledge and change nothing.
             tx.commit().await?;
-            return Ok(self.provider.acknowledgement());
+            return Ok(None);
         }
         let mut order = match &order_id {
             Some(id) => tx.order(id, true).await?,
@@ -884,6 +942,27 @@ impl App {
                     .await?;
                 }
                 tracing::warn!(payment = %payment_id, "payment amount or currency does not match the order");
+                tx.insert_reconciliation_item(&danbao_store::ReconciliationItemRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    run_id: None,
+                    kind: "amount_mismatch".into(),
+                    provider: provider.to_string(),
+                    provider_txn_id: verified.provider_txn_id.clone(),
+                    payment_id: Some(payment_id.to_string()),
+                    detail: serde_json::json!({
+                        "source": source,
+                        "out_trade_no": verified.out_trade_no,
+                        "paid_minor": verified.amount_minor,
+                        "currency": verified.currency,
+                    })
+                    .to_string(),
+                    status: "open".into(),
+                    resolution: None,
+                    resolved_by: None,
+                    resolved_at: None,
+                    created_at: now,
+                })
+                .await?;
                 "amount_mismatch"
             }
             (PaymentDecision::Capture | PaymentDecision::CaptureIfStockAllows, None) => {
@@ -892,7 +971,7 @@ impl App {
         };
         tx.update_payment_outcome(payment_id.as_str(), outcome).await?;
         tx.commit().await?;
-        Ok(self.provider.acknowledgement())
+        Ok(Some(payment_id))
     }
 
     /// Captures a payment into escrow and carries out the transition's effects, in the
@@ -1131,6 +1210,13 @@ pub(crate) async fn record_event(
     Ok(())
 }
 
+/// The order as an operator sees it (the seller's view, with the delivery note).
+pub(crate) fn admin_order_view(o: OrderRow, attempt: Option<PaymentAttemptRow>, refunds: Vec<RefundRow>) -> OrderView {
+    let mut v = order_view(o, Party::Seller, attempt, refunds);
+    v.viewer = "admin";
+    v
+}
+
 fn order_view(o: OrderRow, party: Party, attempt: Option<PaymentAttemptRow>, refunds: Vec<RefundRow>) -> OrderView {
     let opt = |t: Option<i64>| t.map(rfc3339);
     OrderView {
@@ -1163,10 +1249,12 @@ fn order_view(o: OrderRow, party: Party, attempt: Option<PaymentAttemptRow>, ref
         delivered_at: opt(o.delivered_at),
         auto_confirm_at: opt(o.auto_confirm_at),
         completed_at: opt(o.completed_at),
-        payment: attempt.map(|a| PaymentInfo {
-            provider: a.provider,
-            payment_id: a.provider_payment_id,
-            cashier_url: a.cashier_url,
+        payment: attempt.and_then(|a| {
+            Some(PaymentInfo {
+                provider: a.provider,
+                payment_id: a.provider_payment_id?,
+                cashier_url: a.cashier_url?,
+            })
         }),
         refunds: refunds
             .into_iter()

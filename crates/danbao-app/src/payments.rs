@@ -59,10 +59,48 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// The body this rail expects once a notification is committed.
     fn acknowledgement(&self) -> &'static str;
     fn refund(&self, cmd: RefundCommand) -> BoxFuture<'_, Result<(), ProviderError>>;
+    /// Active query: the signed raw notifications of every successful payment made under
+    /// this out_trade_no, to be fed through `verify_notification` like a webhook.
+    fn query_payments(&self, out_trade_no: String) -> BoxFuture<'_, Result<Vec<SignedNotification>, ProviderError>>;
+    /// The provider's statement of successful payments in [from, to) (ms since epoch),
+    /// each line already verified (the statement is signed as a whole).
+    fn statement(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>>;
+}
+
+/// A notification as the provider signed it: raw bytes and the signature over them.
+pub struct SignedNotification {
+    pub body: Vec<u8>,
+    pub signature: String,
 }
 
 /// Bounds what we accept as a notification body before parsing it.
 pub const NOTIFICATION_BODY_MAX_BYTES: usize = 16 * 1024;
+
+/// Checks what every payment must have, whatever its source.
+fn verified_from(n: danbao_sandbox::wire::Notification, raw: String) -> Result<VerifiedPayment, ProviderError> {
+    if n.trade_no.is_empty() || n.payment_id.is_empty() || n.out_trade_no.is_empty() {
+        return Err(ProviderError::Malformed(
+            "missing trade_no, payment_id or out_trade_no".into(),
+        ));
+    }
+    if n.amount_minor <= 0 {
+        return Err(ProviderError::Malformed(format!(
+            "amount {} is not a payment",
+            n.amount_minor
+        )));
+    }
+    if n.currency.is_empty() {
+        return Err(ProviderError::Malformed("missing currency".into()));
+    }
+    Ok(VerifiedPayment {
+        provider_payment_id: n.payment_id,
+        provider_txn_id: n.trade_no,
+        out_trade_no: n.out_trade_no,
+        amount_minor: n.amount_minor,
+        currency: n.currency,
+        raw,
+    })
+}
 
 pub struct SandboxProvider {
     client: danbao_sandbox::client::SandboxClient,
@@ -134,21 +172,47 @@ impl PaymentProvider for SandboxProvider {
                 n.status
             )));
         }
-        if n.trade_no.is_empty() || n.payment_id.is_empty() {
-            return Err(ProviderError::Malformed("missing trade_no or payment_id".into()));
-        }
-        Ok(VerifiedPayment {
-            provider_payment_id: n.payment_id,
-            provider_txn_id: n.trade_no,
-            out_trade_no: n.out_trade_no,
-            amount_minor: n.amount_minor,
-            currency: n.currency,
-            raw: String::from_utf8_lossy(body).into_owned(),
-        })
+        verified_from(n, String::from_utf8_lossy(body).into_owned())
     }
 
     fn acknowledgement(&self) -> &'static str {
         "success"
+    }
+
+    fn query_payments(&self, out_trade_no: String) -> BoxFuture<'_, Result<Vec<SignedNotification>, ProviderError>> {
+        Box::pin(async move {
+            let views = self
+                .client
+                .query_by_out_trade_no(&out_trade_no)
+                .await
+                .map_err(map_client_error)?;
+            let mut out = Vec::new();
+            for v in views.into_iter().filter(|v| v.status == "succeeded") {
+                if let Some((body, signature)) = self
+                    .client
+                    .query_payment_raw(&v.payment_id)
+                    .await
+                    .map_err(map_client_error)?
+                {
+                    out.push(SignedNotification { body, signature });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn statement(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>> {
+        Box::pin(async move {
+            let (from, to) = (crate::clock::rfc3339(from_ms), crate::clock::rfc3339(to_ms));
+            let lines = self.client.statement(&from, &to).await.map_err(map_client_error)?;
+            lines
+                .into_iter()
+                .map(|n| {
+                    let raw = serde_json::to_string(&n).map_err(|e| ProviderError::Malformed(e.to_string()))?;
+                    verified_from(n, raw)
+                })
+                .collect()
+        })
     }
 
     fn refund(&self, cmd: RefundCommand) -> BoxFuture<'_, Result<(), ProviderError>> {

@@ -1,5 +1,7 @@
 //! The `danbao` command.
 
+mod chaos;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use danbao_app::clock::SystemClock;
@@ -62,6 +64,21 @@ enum Command {
     Demo(ServeArgs),
     /// Apply database migrations and exit.
     Migrate(DataArgs),
+    /// Reconcile the provider's statement for a period against the platform's payments:
+    /// payments missing on the platform are applied now, the rest is reported.
+    Reconcile {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Start of the period, RFC 3339 (default: 24 hours ago).
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the period, RFC 3339 (default: now).
+        #[arg(long)]
+        to: Option<String>,
+        /// The sandbox gateway's URL (a running `danbao serve` has it at <url>/sandbox).
+        #[arg(long, default_value = "http://127.0.0.1:8080/sandbox", env = "DANBAO_SANDBOX_URL")]
+        sandbox_url: String,
+    },
     /// Ledger commands.
     Ledger {
         #[command(subcommand)]
@@ -92,7 +109,24 @@ enum Command {
         /// Speeds up the resend schedule (1 = real time).
         #[arg(long, default_value_t = 1.0)]
         time_scale: f64,
+        /// Fault knobs at start (they can be changed at run time with PUT /admin/faults).
+        #[arg(long, default_value_t = 0)]
+        drop_pct: u8,
+        #[arg(long, default_value_t = 0)]
+        duplicate_pct: u8,
+        #[arg(long, default_value_t = 0)]
+        delay_ms_max: u64,
+        #[arg(long)]
+        reorder: bool,
+        #[arg(long, default_value_t = 0)]
+        tamper_amount_pct: u8,
+        #[arg(long)]
+        down: bool,
     },
+    /// Chaos run: real server processes and the sandbox as its own process, with lost,
+    /// duplicated, delayed and reordered notifications, an outage and SIGKILLed servers;
+    /// checks that every accepted payment ended as a delivery or a refund.
+    Chaos(chaos::ChaosArgs),
 }
 
 #[derive(Subcommand)]
@@ -254,6 +288,66 @@ async fn seed_demo(app: &danbao_app::App) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn reconcile(
+    data: DataArgs,
+    from: Option<String>,
+    to: Option<String>,
+    sandbox_url: String,
+) -> anyhow::Result<ExitCode> {
+    use danbao_app::clock::{parse_rfc3339, Clock};
+    let now = SystemClock.now_ms();
+    let parse = |name: &str, v: Option<String>, default: i64| -> anyhow::Result<i64> {
+        match v {
+            Some(t) => parse_rfc3339(&t).with_context(|| format!("--{name} must be an RFC 3339 time, got {t:?}")),
+            None => Ok(default),
+        }
+    };
+    let from = parse("from", from, now - 24 * 3_600_000)?;
+    let to = parse("to", to, now)?;
+    let store = open_store(&data).await?;
+    let keys = keys_dir(&data);
+    let (vault, _) = Vault::open(&keys).context("opening the key files")?;
+    let (merchant_key, _) =
+        load_or_create(&keys.join("sandbox-merchant.key")).context("opening the sandbox merchant key")?;
+    let provider = danbao_app::payments::SandboxProvider::new(&sandbox_url, merchant_key.to_vec());
+    // Keep the published rule set as it is: reconciling must not publish a new version.
+    let rules = {
+        let mut tx = store.begin().await?;
+        let latest = tx.latest_rule_set().await?;
+        tx.commit().await?;
+        match latest {
+            Some(row) => RuleSet::parse(&row.body)?,
+            None => RuleSet::default_rules()?,
+        }
+    };
+    let app = danbao_app::App::start(
+        store,
+        Arc::new(SystemClock),
+        vault,
+        Arc::new(provider),
+        danbao_app::AppConfig {
+            public_url: String::new(),
+        },
+        rules,
+    )
+    .await?;
+    let r = app.reconcile(from, to).await?;
+    println!("reconciliation {} ({} to {})", r.id, r.from, r.to);
+    println!("  matched:             {}", r.matched);
+    println!("  applied late:        {}", r.applied_late);
+    println!("  missing at provider: {}", r.missing_at_provider);
+    println!("  amount mismatch:     {}", r.amount_mismatch);
+    for i in &r.items {
+        println!("  {} {} {} {}", i.status, i.kind, i.provider_txn_id, i.detail);
+    }
+    let unexplained = r.missing_at_provider + r.amount_mismatch;
+    Ok(if unexplained == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => run_server(args, false).await?,
@@ -277,6 +371,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::Chaos(args) => return chaos::run(args).await,
+        Command::Reconcile {
+            data,
+            from,
+            to,
+            sandbox_url,
+        } => return reconcile(data, from, to, sandbox_url).await,
         Command::CreateAccount {
             data,
             username,
@@ -296,7 +397,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bind,
             merchant_key_file,
             time_scale,
+            drop_pct,
+            duplicate_pct,
+            delay_ms_max,
+            reorder,
+            tamper_amount_pct,
+            down,
         } => {
+            let faults = danbao_sandbox::wire::Faults {
+                drop_pct,
+                duplicate_pct,
+                delay_ms_max,
+                reorder,
+                tamper_amount_pct,
+                down,
+            };
+            if [drop_pct, duplicate_pct, tamper_amount_pct].iter().any(|p| *p > 100) {
+                eprintln!("error: percentages must be within 0..=100");
+                return Ok(ExitCode::from(2));
+            }
             let (key, created) = load_or_create(&merchant_key_file).context("opening the merchant key")?;
             let listener = tokio::net::TcpListener::bind((bind.as_str(), port)).await?;
             let addr = listener.local_addr()?;
@@ -304,7 +423,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 merchant_key: key.to_vec(),
                 public_base_url: format!("http://{addr}"),
                 time_scale,
-                faults: Default::default(),
+                faults,
             });
             println!("sandbox gateway listening at http://{addr}");
             println!(

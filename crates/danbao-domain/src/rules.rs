@@ -17,7 +17,15 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 pub struct RuleSet {
     pub version: i64,
     pub orders: OrderRules,
+    pub payments: PaymentRules,
     pub fees: FeeRules,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRules {
+    pub active_query_schedule_seconds: Vec<i64>,
+    pub query_after_expiry_seconds: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +96,18 @@ impl RuleSet {
                 return out(field, "must be between 1 and 527040");
             }
         }
+        let p = &self.payments;
+        // A handful of queries per order is what real gateways tolerate.
+        if p.active_query_schedule_seconds.len() > 10 {
+            return out("payments.active_query_schedule_seconds", "at most 10 queries");
+        }
+        if p.active_query_schedule_seconds
+            .iter()
+            .chain(std::iter::once(&p.query_after_expiry_seconds))
+            .any(|s| !(1..=7 * 24 * 3600).contains(s))
+        {
+            return out("payments", "query delays must be 1 second to 7 days");
+        }
         if o.max_quantity > 10_000 {
             return out("orders.max_quantity", "must be at most 10000");
         }
@@ -135,6 +155,19 @@ impl RuleSet {
         }
     }
 
+    /// When to ask the provider about an attempt made at `attempt_at` for an order that
+    /// expires at `expires_at`.
+    pub fn active_query_times(&self, attempt_at: TimestampMs, expires_at: TimestampMs) -> Vec<TimestampMs> {
+        let mut times: Vec<TimestampMs> = self
+            .payments
+            .active_query_schedule_seconds
+            .iter()
+            .map(|s| attempt_at.saturating_add(s.saturating_mul(1000)))
+            .collect();
+        times.push(expires_at.saturating_add(self.payments.query_after_expiry_seconds.saturating_mul(1000)));
+        times
+    }
+
     pub fn after_sales_window_ms(&self) -> TimestampMs {
         self.orders.after_sales_window_days * DAY_MS
     }
@@ -157,6 +190,15 @@ mod tests {
         assert_eq!(r.acceptance_window_ms(crate::DeliveryKind::CardKey), 24 * 3_600_000);
         assert_eq!(r.acceptance_window_ms(crate::DeliveryKind::Manual), 72 * 3_600_000);
         assert_eq!(r.fee_bps("anything"), 500);
+    }
+
+    #[test]
+    fn active_queries_follow_the_schedule_and_once_after_expiry() {
+        let r = RuleSet::default_rules().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            r.active_query_times(1000, 900_000),
+            vec![61_000, 301_000, 901_000, 960_000]
+        );
     }
 
     #[test]

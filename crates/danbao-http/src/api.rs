@@ -38,7 +38,15 @@ pub fn routes() -> Router<App> {
         .route("/orders/{id}/confirm", post(confirm))
         .route("/payments/{provider}/notify", post(notify))
         .route("/rules", get(rules))
+        .route("/orders/{id}/payments", post(new_payment_attempt))
         .route("/admin/ledger/check", get(ledger_check))
+        .route("/admin/stats", get(admin_stats))
+        .route("/admin/orders/{id}", get(admin_order))
+        .route("/admin/reconciliation", get(reconciliation_overview))
+        .route("/admin/reconciliation/statements", post(reconcile))
+        .route("/admin/reconciliation/exceptions/{id}/resolve", post(resolve_exception))
+        .route("/admin/jobs", get(admin_jobs))
+        .route("/admin/jobs/{id}/retry", post(retry_job))
 }
 
 #[derive(Deserialize)]
@@ -304,4 +312,100 @@ async fn ledger_check(State(app): State<App>, CallerExt(caller): CallerExt) -> A
 
 pub fn not_found_fallback() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such route")
+}
+
+async fn new_payment_attempt(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let payment = app.new_payment_attempt(&caller, &id).await?;
+    Ok((StatusCode::CREATED, Json(payment)).into_response())
+}
+
+async fn admin_stats(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(app.stats(&caller).await?))
+}
+
+async fn admin_order(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+) -> ApiResult<Json<danbao_app::admin::AdminOrderView>> {
+    Ok(Json(app.admin_order(&caller, &id).await?))
+}
+
+async fn reconciliation_overview(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(app.reconciliation_overview(&caller).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeriodBody {
+    from: String,
+    to: String,
+}
+
+fn parse_time(field: &'static str, text: &str) -> Result<i64, Problem> {
+    danbao_app::clock::parse_rfc3339(text)
+        .ok_or_else(|| AppError::invalid(field, "an RFC 3339 time, e.g. 2026-11-01T00:00:00Z").into())
+}
+
+async fn reconcile(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    ApiJson(b): ApiJson<PeriodBody>,
+) -> ApiResult<Json<danbao_app::admin::ReconciliationReport>> {
+    let from = parse_time("from", &b.from)?;
+    let to = parse_time("to", &b.to)?;
+    Ok(Json(app.reconcile_as(&caller, from, to).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResolveBody {
+    action: String,
+    note: String,
+}
+
+async fn resolve_exception(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ResolveBody>,
+) -> ApiResult<Json<danbao_app::admin::ReconciliationItemView>> {
+    Ok(Json(app.resolve_exception(&caller, &id, &b.action, &b.note).await?))
+}
+
+#[derive(Deserialize)]
+struct JobsQuery {
+    status: Option<String>,
+}
+
+async fn admin_jobs(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Query(q): Query<JobsQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let rows = app.admin_jobs(&caller, q.status.as_deref().unwrap_or("dead")).await?;
+    let items: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|j| {
+            serde_json::json!({"id": j.id, "kind": j.kind, "subject": j.payload, "status": j.status,
+                "attempts": j.attempts, "last_error": j.last_error, "run_at": danbao_app::clock::rfc3339(j.run_at)})
+        })
+        .collect();
+    Ok(Json(serde_json::json!({"items": items})))
+}
+
+async fn retry_job(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    app.retry_dead_job(&caller, &id).await?;
+    Ok(Json(serde_json::json!({"id": id, "status": "queued"})))
 }

@@ -81,7 +81,55 @@ pub fn paths() -> Vec<(&'static str, &'static str, &'static str, bool)> {
             false,
         ),
         ("/api/v1/rules", "get", "The published rule set", false),
+        (
+            "/api/v1/orders/{id}/payments",
+            "post",
+            "A new payment attempt for an unpaid order (its buyer)",
+            false,
+        ),
         ("/api/v1/admin/ledger/check", "get", "Ledger invariants (admin)", true),
+        (
+            "/api/v1/admin/stats",
+            "get",
+            "Orders, payments, refunds, jobs and exceptions by state (admin)",
+            true,
+        ),
+        (
+            "/api/v1/admin/orders/{id}",
+            "get",
+            "Any order with its payments and refunds (admin)",
+            true,
+        ),
+        (
+            "/api/v1/admin/reconciliation",
+            "get",
+            "Latest reconciliation runs and open exceptions (admin)",
+            true,
+        ),
+        (
+            "/api/v1/admin/reconciliation/statements",
+            "post",
+            "Reconcile the provider's statement for {from, to} (admin)",
+            true,
+        ),
+        (
+            "/api/v1/admin/reconciliation/exceptions/{id}/resolve",
+            "post",
+            "Resolve an exception: {action: refund|acknowledge, note} (admin)",
+            true,
+        ),
+        (
+            "/api/v1/admin/jobs",
+            "get",
+            "Jobs by ?status= (default dead: the dead-letter queue) (admin)",
+            true,
+        ),
+        (
+            "/api/v1/admin/jobs/{id}/retry",
+            "post",
+            "Requeue a dead-lettered job (admin)",
+            true,
+        ),
     ]
 }
 

@@ -47,6 +47,19 @@ impl StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// An idempotency key whose request never finished (its process died) is taken over by
+/// the next request with it after this long.
+pub const IDEMPOTENCY_ABANDONED_AFTER_MS: i64 = 30_000;
+
+/// Group counts for the admin overview.
+#[derive(Debug, Clone, Copy)]
+pub enum CountOf {
+    PaymentOutcomes,
+    RefundStatuses,
+    JobStatuses,
+    OpenExceptions,
+}
+
 /// Where SQLite and PostgreSQL differ in what we need of them.
 struct Dialect {
     /// Appended to a SELECT whose rows the transaction will update. SQLite needs none:
@@ -249,6 +262,22 @@ tx_methods! {
 
     fn insert_payment_attempt(a: &PaymentAttemptRow) -> ();
     fn payment_attempt_for_order(order: &OrderId) -> Option<PaymentAttemptRow>;
+    fn payment_attempt(id: &str) -> Option<PaymentAttemptRow>;
+    fn set_attempt_provider_payment(id: &str, provider_payment_id: &str, cashier_url: &str) -> ();
+    fn payment_by_txn(provider: &str, provider_txn_id: &str) -> Option<PaymentRow>;
+    fn payment(id: &str) -> Option<PaymentRow>;
+    fn count_payments_for_out_trade_no(out_trade_no: &str) -> i64;
+    fn payments_received_between(provider: &str, from: i64, to: i64) -> Vec<PaymentRow>;
+    fn insert_reconciliation_run(r: &ReconciliationRunRow) -> ();
+    fn reconciliation_runs(limit: i64) -> Vec<ReconciliationRunRow>;
+    fn insert_reconciliation_item(i: &ReconciliationItemRow) -> bool;
+    fn reconciliation_item(id: &str, lock: bool) -> Option<ReconciliationItemRow>;
+    fn reconciliation_items(status: Option<&str>, run_id: Option<&str>, limit: i64) -> Vec<ReconciliationItemRow>;
+    fn resolve_reconciliation_item(id: &str, resolution: &str, by: &str, at: i64) -> ();
+    fn order_status_counts() -> Vec<(String, i64)>;
+    fn count_by(what: CountOf) -> Vec<(String, i64)>;
+    fn keys_allocated_twice() -> i64;
+    fn requeue_job(id: &str, now: i64) -> bool;
     fn insert_payment(p: &PaymentRow) -> bool;
     fn update_payment_outcome(id: &str, outcome: &str) -> ();
     fn payments_for_order(order: &OrderId) -> Vec<PaymentRow>;

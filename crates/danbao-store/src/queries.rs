@@ -492,7 +492,7 @@ fn attempt_from(r: &Row) -> Result<PaymentAttemptRow> {
 pub async fn insert_payment_attempt(tx: &mut Conn, a: &PaymentAttemptRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO payment_attempts (id, order_id, provider, provider_payment_id, cashier_url, amount_minor, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, provider_payment_id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&a.id)
     .bind(a.order_id.as_str())
@@ -503,6 +503,25 @@ pub async fn insert_payment_attempt(tx: &mut Conn, a: &PaymentAttemptRow) -> Res
     .bind(a.created_at)
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+pub async fn payment_attempt(tx: &mut Conn, id: &str) -> Result<Option<PaymentAttemptRow>> {
+    let row = sqlx::query("SELECT * FROM payment_attempts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(attempt_from).transpose()
+}
+
+/// Records what the provider answered for an attempt (its payment id and cashier).
+pub async fn set_attempt_provider_payment(tx: &mut Conn, id: &str, provider_payment_id: &str, cashier_url: &str) -> Result<()> {
+    sqlx::query("UPDATE payment_attempts SET provider_payment_id = $2, cashier_url = $3 WHERE id = $1")
+        .bind(id)
+        .bind(provider_payment_id)
+        .bind(cashier_url)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -552,6 +571,42 @@ pub async fn insert_payment(tx: &mut Conn, p: &PaymentRow) -> Result<bool> {
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+pub async fn payment_by_txn(tx: &mut Conn, provider: &str, provider_txn_id: &str) -> Result<Option<PaymentRow>> {
+    let row = sqlx::query("SELECT * FROM payments WHERE provider = $1 AND provider_txn_id = $2")
+        .bind(provider)
+        .bind(provider_txn_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(payment_from).transpose()
+}
+
+pub async fn payment(tx: &mut Conn, id: &str) -> Result<Option<PaymentRow>> {
+    let row = sqlx::query("SELECT * FROM payments WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(payment_from).transpose()
+}
+
+pub async fn count_payments_for_out_trade_no(tx: &mut Conn, out_trade_no: &str) -> Result<i64> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM payments WHERE out_trade_no = $1")
+        .bind(out_trade_no)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// Payments of one provider recorded in [from, to).
+pub async fn payments_received_between(tx: &mut Conn, provider: &str, from: i64, to: i64) -> Result<Vec<PaymentRow>> {
+    let rows = sqlx::query("SELECT * FROM payments WHERE provider = $1 AND received_at >= $2 AND received_at < $3 ORDER BY received_at")
+        .bind(provider)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(payment_from).collect()
 }
 
 pub async fn update_payment_outcome(tx: &mut Conn, id: &str, outcome: &str) -> Result<()> {
@@ -627,6 +682,157 @@ pub async fn refunds_for_order(tx: &mut Conn, order: &OrderId) -> Result<Vec<Ref
         .fetch_all(&mut **tx)
         .await?;
     rows.iter().map(refund_from).collect()
+}
+
+// ---- reconciliation ----
+
+pub async fn insert_reconciliation_run(tx: &mut Conn, r: &ReconciliationRunRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO reconciliation_runs (id, provider, period_from, period_to, matched, applied_late, missing_at_provider, amount_mismatch, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&r.id)
+    .bind(&r.provider)
+    .bind(r.period_from)
+    .bind(r.period_to)
+    .bind(r.matched)
+    .bind(r.applied_late)
+    .bind(r.missing_at_provider)
+    .bind(r.amount_mismatch)
+    .bind(r.created_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn run_from(r: &Row) -> Result<ReconciliationRunRow> {
+    Ok(ReconciliationRunRow {
+        id: r.try_get("id")?,
+        provider: r.try_get("provider")?,
+        period_from: r.try_get("period_from")?,
+        period_to: r.try_get("period_to")?,
+        matched: r.try_get("matched")?,
+        applied_late: r.try_get("applied_late")?,
+        missing_at_provider: r.try_get("missing_at_provider")?,
+        amount_mismatch: r.try_get("amount_mismatch")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub async fn reconciliation_runs(tx: &mut Conn, limit: i64) -> Result<Vec<ReconciliationRunRow>> {
+    let rows = sqlx::query("SELECT * FROM reconciliation_runs ORDER BY created_at DESC LIMIT $1")
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(run_from).collect()
+}
+
+fn item_from(r: &Row) -> Result<ReconciliationItemRow> {
+    Ok(ReconciliationItemRow {
+        id: r.try_get("id")?,
+        run_id: r.try_get("run_id")?,
+        kind: r.try_get("kind")?,
+        provider: r.try_get("provider")?,
+        provider_txn_id: r.try_get("provider_txn_id")?,
+        payment_id: r.try_get("payment_id")?,
+        detail: r.try_get("detail")?,
+        status: r.try_get("status")?,
+        resolution: r.try_get("resolution")?,
+        resolved_by: r.try_get("resolved_by")?,
+        resolved_at: r.try_get("resolved_at")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// Records a difference unless the same one (kind, provider, transaction) is already on
+/// record; returns whether it is new.
+pub async fn insert_reconciliation_item(tx: &mut Conn, i: &ReconciliationItemRow) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO reconciliation_items (id, run_id, kind, provider, provider_txn_id, payment_id, detail, status, resolution, resolved_by, resolved_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (kind, provider, provider_txn_id) DO NOTHING",
+    )
+    .bind(&i.id)
+    .bind(&i.run_id)
+    .bind(&i.kind)
+    .bind(&i.provider)
+    .bind(&i.provider_txn_id)
+    .bind(&i.payment_id)
+    .bind(&i.detail)
+    .bind(&i.status)
+    .bind(&i.resolution)
+    .bind(&i.resolved_by)
+    .bind(i.resolved_at)
+    .bind(i.created_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn reconciliation_item(tx: &mut Conn, id: &str, lock: bool) -> Result<Option<ReconciliationItemRow>> {
+    let sql = format!("SELECT * FROM reconciliation_items WHERE id = $1{}", if lock { DIALECT.for_update } else { "" });
+    let row = sqlx::query(&sql).bind(id).fetch_optional(&mut **tx).await?;
+    row.as_ref().map(item_from).transpose()
+}
+
+pub async fn reconciliation_items(tx: &mut Conn, status: Option<&str>, run_id: Option<&str>, limit: i64) -> Result<Vec<ReconciliationItemRow>> {
+    let rows = sqlx::query(
+        "SELECT * FROM reconciliation_items WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR run_id = $2) ORDER BY created_at LIMIT $3",
+    )
+    .bind(status)
+    .bind(run_id)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(item_from).collect()
+}
+
+pub async fn resolve_reconciliation_item(tx: &mut Conn, id: &str, resolution: &str, by: &str, at: i64) -> Result<()> {
+    sqlx::query("UPDATE reconciliation_items SET status = 'resolved', resolution = $2, resolved_by = $3, resolved_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(resolution)
+        .bind(by)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn order_status_counts(tx: &mut Conn) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY status")
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
+}
+
+pub async fn count_by(tx: &mut Conn, table_and_column: CountOf) -> Result<Vec<(String, i64)>> {
+    let sql = match table_and_column {
+        CountOf::PaymentOutcomes => "SELECT outcome AS k, COUNT(*) AS n FROM payments GROUP BY outcome ORDER BY outcome",
+        CountOf::RefundStatuses => "SELECT status AS k, COUNT(*) AS n FROM refunds GROUP BY status ORDER BY status",
+        CountOf::JobStatuses => "SELECT status AS k, COUNT(*) AS n FROM jobs GROUP BY status ORDER BY status",
+        CountOf::OpenExceptions => "SELECT kind AS k, COUNT(*) AS n FROM reconciliation_items WHERE status = 'open' GROUP BY kind ORDER BY kind",
+    };
+    let rows = sqlx::query(sql).fetch_all(&mut **tx).await?;
+    rows.iter().map(|r| Ok((r.try_get("k")?, r.try_get("n")?))).collect()
+}
+
+/// Keys that belong to more than one order, or orders holding a key twice: must be zero.
+pub async fn keys_allocated_twice(tx: &mut Conn) -> Result<i64> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM (SELECT product_id, fingerprint FROM card_keys WHERE order_id IS NOT NULL \
+         GROUP BY product_id, fingerprint HAVING COUNT(DISTINCT order_id) > 1) AS dup",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get("n")?)
+}
+
+pub async fn requeue_job(tx: &mut Conn, id: &str, now: i64) -> Result<bool> {
+    let done = sqlx::query("UPDATE jobs SET status = 'queued', attempts = 0, run_at = $2, updated_at = $2 WHERE id = $1 AND status = 'dead'")
+        .bind(id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 // ---- ledger ----
@@ -845,7 +1051,7 @@ pub async fn idempotency_begin(tx: &mut Conn, scope: &str, key: &str, request_ha
     if inserted.rows_affected() == 1 {
         return Ok(IdempotencyState::New);
     }
-    let row = sqlx::query("SELECT request_hash, status_code, content_type, response_body FROM idempotency_keys WHERE scope = $1 AND key = $2")
+    let row = sqlx::query("SELECT request_hash, status_code, content_type, response_body, created_at FROM idempotency_keys WHERE scope = $1 AND key = $2")
         .bind(scope)
         .bind(key)
         .fetch_one(&mut **tx)
@@ -855,6 +1061,20 @@ pub async fn idempotency_begin(tx: &mut Conn, scope: &str, key: &str, request_ha
         return Ok(IdempotencyState::Mismatch);
     }
     let status: Option<i64> = row.try_get("status_code")?;
+    let started: i64 = row.try_get("created_at")?;
+    if status.is_none() && started <= now - IDEMPOTENCY_ABANDONED_AFTER_MS {
+        // The process that ran it died before answering: let this request take it over.
+        let taken = sqlx::query("UPDATE idempotency_keys SET created_at = $3 WHERE scope = $1 AND key = $2 AND status_code IS NULL AND created_at = $4")
+            .bind(scope)
+            .bind(key)
+            .bind(now)
+            .bind(started)
+            .execute(&mut **tx)
+            .await?;
+        if taken.rows_affected() == 1 {
+            return Ok(IdempotencyState::New);
+        }
+    }
     Ok(match status {
         None => IdempotencyState::InProgress,
         Some(status) => IdempotencyState::Replay {

@@ -94,11 +94,12 @@ pub struct OrderEventRow {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentAttemptRow {
+    /// Also the out_trade_no the provider sees.
     pub id: String,
     pub order_id: OrderId,
     pub provider: String,
-    pub provider_payment_id: String,
-    pub cashier_url: String,
+    pub provider_payment_id: Option<String>,
+    pub cashier_url: Option<String>,
     pub amount_minor: i64,
     pub created_at: i64,
 }
@@ -169,4 +170,34 @@ pub enum IdempotencyState {
     InProgress,
     /// Same key, a different request.
     Mismatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconciliationRunRow {
+    pub id: String,
+    pub provider: String,
+    pub period_from: i64,
+    pub period_to: i64,
+    pub matched: i64,
+    pub applied_late: i64,
+    pub missing_at_provider: i64,
+    pub amount_mismatch: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconciliationItemRow {
+    pub id: String,
+    pub run_id: Option<String>,
+    /// applied_late (explained, resolved at once), missing_at_provider, amount_mismatch.
+    pub kind: String,
+    pub provider: String,
+    pub provider_txn_id: String,
+    pub payment_id: Option<String>,
+    pub detail: String,
+    pub status: String,
+    pub resolution: Option<String>,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<i64>,
+    pub created_at: i64,
 }

@@ -311,8 +311,8 @@ async fn story(store: &Store) {
             id: uuid::Uuid::now_v7().to_string(),
             order_id: order.id.clone(),
             provider: PROVIDER.to_string(),
-            provider_payment_id: "pp-t-1".to_string(),
-            cashier_url: "https://sandbox.invalid/pay/1".to_string(),
+            provider_payment_id: Some("pp-t-1".to_string()),
+            cashier_url: Some("https://sandbox.invalid/pay/1".to_string()),
             amount_minor: 2000,
             created_at: T0,
         };

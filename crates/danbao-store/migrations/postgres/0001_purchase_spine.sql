@@ -94,12 +94,16 @@ CREATE TABLE order_events (
     UNIQUE (order_id, seq)
 );
 
+-- One request to a provider to collect an order's money. Its id is the out_trade_no the
+-- provider sees, so an order may be paid through several attempts (and so, twice).
 CREATE TABLE payment_attempts (
     id TEXT PRIMARY KEY,
     order_id TEXT NOT NULL REFERENCES orders(id),
     provider TEXT NOT NULL,
-    provider_payment_id TEXT NOT NULL,
-    cashier_url TEXT NOT NULL,
+    -- Filled in once the provider answered; a crash in between leaves it empty, and the
+    -- payment can still be matched by out_trade_no.
+    provider_payment_id TEXT,
+    cashier_url TEXT,
     amount_minor BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     UNIQUE (provider, provider_payment_id)
@@ -120,6 +124,9 @@ CREATE TABLE payments (
     received_at BIGINT NOT NULL,
     UNIQUE (provider, provider_txn_id)
 );
+
+CREATE INDEX payments_received ON payments (received_at);
+CREATE INDEX payments_out_trade_no ON payments (out_trade_no);
 
 CREATE TABLE refunds (
     id TEXT PRIMARY KEY,
