@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub const TEST_DATABASE_ENV: &str = "DANBAO_TEST_DATABASE_URL";
-/// 2026-11-01T00:00:00Z: tests start at a fixed time and move it themselves.
-pub const TEST_EPOCH_MS: i64 = 1_793_491_200_000;
+/// The merchant key the in-process sandbox and the platform share in tests.
+pub const MERCHANT_KEY: &[u8] = b"test-merchant-key";
 /// How long a test waits for something asynchronous (a notification) before failing.
 const ASYNC_WAIT: Duration = Duration::from_secs(20);
 pub const HOUR_MS: i64 = 3_600_000;
@@ -69,7 +69,10 @@ impl TestApp {
     }
 
     async fn boot(store: Store, db: Db, rules: RuleSet) -> TestApp {
-        let clock = TestClock::new(TEST_EPOCH_MS);
+        // Tests start at the real time, so that the sandbox (which keeps real time, like
+        // any outside provider) and the platform agree on statement periods; after that
+        // only the test moves the platform's clock.
+        let clock = TestClock::new(danbao_app::clock::SystemClock.now_ms());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = start(ServerConfig {
             store,
@@ -79,7 +82,7 @@ impl TestApp {
             public_url: None,
             rules,
             gateway: Gateway::InProcess {
-                merchant_key: b"test-merchant-key".to_vec(),
+                merchant_key: MERCHANT_KEY.to_vec(),
                 time_scale: 1000.0,
             },
             worker_interval: None,
@@ -237,6 +240,86 @@ impl TestApp {
         UserId::parse(id).unwrap()
     }
 
+    /// An admin account made the way operators make them (not by self-registration).
+    pub async fn admin(&self) -> String {
+        let name = format!("admin{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        self.app()
+            .create_account(&name, "admin-password", danbao_app::Role::Admin)
+            .await
+            .unwrap();
+        let r = self
+            .post(
+                "/api/v1/sessions",
+                None,
+                json!({"username": name, "password": "admin-password"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["token"].as_str().unwrap().to_string()
+    }
+
+    pub fn sandbox(&self) -> &danbao_sandbox::gateway::Sandbox {
+        self.server.sandbox.as_ref().unwrap()
+    }
+
+    pub fn set_faults(&self, f: danbao_sandbox::wire::Faults) {
+        self.sandbox().set_faults(f);
+    }
+
+    /// The merchant SDK, as an outsider (or the platform) uses the gateway.
+    pub fn sandbox_client(&self) -> danbao_sandbox::client::SandboxClient {
+        danbao_sandbox::client::SandboxClient::new(format!("{}/sandbox", self.url), MERCHANT_KEY.to_vec())
+    }
+
+    /// Posts a notification body signed with the real merchant key, as the gateway would.
+    pub async fn notify_signed(&self, body: &str) -> Resp {
+        self.raw(
+            self.http
+                .post(format!("{}/api/v1/payments/sandbox/notify", self.url))
+                .header(
+                    danbao_sandbox::wire::SIGNATURE_HEADER,
+                    danbao_sandbox::wire::sign(MERCHANT_KEY, body.as_bytes()),
+                )
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    /// Polls until `check` passes on the JSON at `path` (for asynchronous arrivals).
+    pub async fn wait_until(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Resp {
+        let deadline = tokio::time::Instant::now() + ASYNC_WAIT;
+        loop {
+            let r = self.get(path, token).await;
+            if check(&r.body) {
+                return r;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "never saw {what}: {}", r.text);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Runs due jobs until the refunds of an order are confirmed (the refund job calls the
+    /// gateway over HTTP; a job that failed is retried after its backoff).
+    pub async fn settle_refunds(&self) {
+        for _ in 0..20 {
+            self.run_due_jobs().await;
+            let mut tx = self.app().store.begin().await.unwrap();
+            let queued = tx.jobs_by_status("queued", 1000).await.unwrap();
+            tx.commit().await.unwrap();
+            if !queued.iter().any(|j| j.kind == "refund") {
+                return;
+            }
+            self.advance(60_000);
+        }
+        panic!("refunds never settled");
+    }
+
     pub async fn assert_ledger_clean(&self) {
         let violations = self.app().ledger_check().await.unwrap();
         assert!(violations.is_empty(), "ledger violations: {violations:?}");
@@ -244,9 +327,14 @@ impl TestApp {
 
     /// Checks the ledger and the dead-letter queue, stops the server, drops the database.
     pub async fn finish(self) {
-        self.assert_ledger_clean().await;
         let dead = self.app().dead_jobs().await.unwrap();
         assert!(dead.is_empty(), "dead-lettered jobs: {dead:?}");
+        self.finish_with_pending_jobs().await;
+    }
+
+    /// `finish` for a test that leaves a failing job on purpose.
+    pub async fn finish_with_pending_jobs(self) {
+        self.assert_ledger_clean().await;
         let store = self.app().store.clone();
         self.server.stop().await;
         store.close().await;

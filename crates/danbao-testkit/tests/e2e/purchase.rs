@@ -1,27 +1,9 @@
-//! End to end: the real server on port 0 with the in-process sandbox gateway, on SQLite
-//! and (when DANBAO_TEST_DATABASE_URL is set) PostgreSQL. Each scenario runs on both.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The purchase spine (issue 2): checkout, payment, delivery, confirmation, refunds,
+//! expiry, bad input, the race for stock, and the pages.
 
 use danbao_domain::Account;
 use danbao_testkit::{TestApp, HOUR_MS};
 use serde_json::json;
-
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::$name(danbao_testkit::TestApp::sqlite().await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                if let Some(t) = danbao_testkit::TestApp::postgres().await {
-                    super::$name(t).await;
-                }
-            }
-        }
-    )*};
-}
 
 on_both_databases!(
     guest_buys_a_card_key_and_confirms,

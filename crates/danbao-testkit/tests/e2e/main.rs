@@ -1,0 +1,23 @@
+//! End to end: the real server on port 0 with the in-process sandbox gateway, on SQLite
+//! and (when DANBAO_TEST_DATABASE_URL is set) PostgreSQL. Every scenario runs on both.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name(danbao_testkit::TestApp::sqlite().await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if let Some(t) = danbao_testkit::TestApp::postgres().await {
+                    super::$name(t).await;
+                }
+            }
+        }
+    )*};
+}
+
+mod no_drop;
+mod purchase;
