@@ -122,6 +122,9 @@ enum Command {
         tamper_amount_pct: u8,
         #[arg(long)]
         down: bool,
+        /// With --down: come back by itself after this many milliseconds.
+        #[arg(long, default_value_t = 0)]
+        down_for_ms: u64,
     },
     /// Chaos run: real server processes and the sandbox as its own process, with lost,
     /// duplicated, delayed and reordered notifications, an outage and SIGKILLed servers;
@@ -403,6 +406,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             reorder,
             tamper_amount_pct,
             down,
+            down_for_ms,
         } => {
             let faults = danbao_sandbox::wire::Faults {
                 drop_pct,
@@ -411,6 +415,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 reorder,
                 tamper_amount_pct,
                 down,
+                down_for_ms,
             };
             if [drop_pct, duplicate_pct, tamper_amount_pct].iter().any(|p| *p > 100) {
                 eprintln!("error: percentages must be within 0..=100");

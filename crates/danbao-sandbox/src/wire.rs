@@ -146,6 +146,9 @@ pub struct Faults {
     pub tamper_amount_pct: u8,
     /// The merchant API answers 503 and no notification goes out.
     pub down: bool,
+    /// With `down`: the gateway comes back by itself after this many real milliseconds
+    /// (0: it stays down until told otherwise).
+    pub down_for_ms: u64,
 }
 
 /// The JSON body of every 4xx/5xx answer.

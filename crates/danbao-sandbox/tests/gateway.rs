@@ -869,10 +869,32 @@ async fn fault_knobs_are_validated() {
         reorder: true,
         tamper_amount_pct: 40,
         down: false,
+        down_for_ms: 0,
     };
     assert_eq!(gw.client.set_faults(&knobs).await.unwrap(), knobs);
     assert_eq!(gw.client.get_faults().await.unwrap(), knobs);
     assert_eq!(gw.sandbox.faults(), knobs);
+
+    // A timed outage ends by itself; one longer than an hour is refused.
+    let outage = Faults {
+        down: true,
+        down_for_ms: 300,
+        ..Faults::default()
+    };
+    gw.sandbox.set_faults(outage.clone());
+    assert!(gw.sandbox.faults().down);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while gw.sandbox.faults().down {
+        assert!(std::time::Instant::now() < deadline, "the outage never ended");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(gw.sandbox.faults(), Faults::default());
+    let too_long = Faults {
+        down: true,
+        down_for_ms: 3_600_001,
+        ..Faults::default()
+    };
+    assert!(gw.client.set_faults(&too_long).await.is_err());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ use state::{Created, GatewayError, PaymentStatus, Store};
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The delay knob is capped so that a typo cannot park every notification for hours.
 pub const DELAY_MS_MAX_LIMIT: u64 = 60_000;
+/// A timed outage lasts at most an hour: longer is a gateway that is gone, not down.
+pub const OUTAGE_MS_MAX: u64 = 3_600_000;
 /// Outbound notification connections give up after this long.
 const NOTIFY_CONNECT_TIMEOUT_MS: u64 = 5_000;
 
@@ -74,9 +76,15 @@ struct Inner {
     public_base_url: RwLock<String>,
     time_scale: f64,
     faults: Mutex<Faults>,
+    /// When a timed outage (`down_for_ms`) ends.
+    down_until: Mutex<Option<std::time::Instant>>,
     store: Mutex<Store>,
     /// For notifications to merchants.
     http: reqwest::Client,
+}
+
+fn outage_end(f: &Faults) -> Option<std::time::Instant> {
+    (f.down && f.down_for_ms > 0).then(|| std::time::Instant::now() + std::time::Duration::from_millis(f.down_for_ms))
 }
 
 impl Sandbox {
@@ -100,6 +108,7 @@ impl Sandbox {
                 merchant_key: cfg.merchant_key,
                 public_base_url: RwLock::new(trim_base(cfg.public_base_url)),
                 time_scale,
+                down_until: Mutex::new(outage_end(&cfg.faults)),
                 faults: Mutex::new(cfg.faults),
                 store: Mutex::new(Store::default()),
                 http,
@@ -139,11 +148,22 @@ impl Sandbox {
     }
 
     pub fn set_faults(&self, f: Faults) {
+        *lock(&self.inner.down_until) = outage_end(&f);
         *lock(&self.inner.faults) = f;
     }
 
+    /// The faults in force now: a timed outage that has run its course is over.
     pub fn faults(&self) -> Faults {
-        lock(&self.inner.faults).clone()
+        let mut f = lock(&self.inner.faults);
+        if f.down {
+            if let Some(until) = *lock(&self.inner.down_until) {
+                if std::time::Instant::now() >= until {
+                    f.down = false;
+                    f.down_for_ms = 0;
+                }
+            }
+        }
+        f.clone()
     }
 
     fn store(&self) -> MutexGuard<'_, Store> {
@@ -452,6 +472,14 @@ async fn put_faults(
             StatusCode::BAD_REQUEST,
             "invalid_faults",
             format!("{name} must be between 0 and 100"),
+        )
+        .into_response();
+    }
+    if faults.down_for_ms > OUTAGE_MS_MAX {
+        return ApiErr::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_faults",
+            format!("down_for_ms must be at most {OUTAGE_MS_MAX}"),
         )
         .into_response();
     }
