@@ -390,6 +390,21 @@ impl App {
         }))
     }
 
+    /// Refused notifications and other security events, newest first.
+    pub async fn security_events(&self, caller: &Caller) -> AppResult<Vec<serde_json::Value>> {
+        require_admin(caller)?;
+        let mut tx = self.store.begin().await?;
+        let rows = tx.security_events(200).await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, kind, detail, at)| {
+                serde_json::json!({"id": id, "kind": kind, "at": rfc3339(at),
+                    "detail": serde_json::from_str::<serde_json::Value>(&detail).unwrap_or(serde_json::Value::Null)})
+            })
+            .collect())
+    }
+
     pub async fn admin_jobs(&self, caller: &Caller, status: &str) -> AppResult<Vec<danbao_store::JobRow>> {
         require_admin(caller)?;
         if !["queued", "running", "done", "dead"].contains(&status) {

@@ -46,6 +46,7 @@ pub fn routes() -> Router<App> {
         .route("/admin/reconciliation/statements", post(reconcile))
         .route("/admin/reconciliation/exceptions/{id}/resolve", post(resolve_exception))
         .route("/admin/jobs", get(admin_jobs))
+        .route("/admin/security-events", get(security_events))
         .route("/admin/jobs/{id}/retry", post(retry_job))
 }
 
@@ -408,4 +409,9 @@ async fn retry_job(
 ) -> ApiResult<Json<serde_json::Value>> {
     app.retry_dead_job(&caller, &id).await?;
     Ok(Json(serde_json::json!({"id": id, "status": "queued"})))
+}
+
+async fn security_events(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {
+    let items = app.security_events(&caller).await?;
+    Ok(Json(serde_json::json!({"items": items})))
 }

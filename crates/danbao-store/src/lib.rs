@@ -303,6 +303,7 @@ tx_methods! {
     fn idempotency_abandon(scope: &str, key: &str) -> ();
 
     fn insert_security_event(kind: &str, detail: &str, at: i64) -> ();
+    fn security_events(limit: i64) -> Vec<(String, String, String, i64)>;
 }
 
 /// Rebuilds a stored entry; kept here so both databases read entries the same way.

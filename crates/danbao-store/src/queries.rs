@@ -1118,3 +1118,13 @@ pub async fn insert_security_event(tx: &mut Conn, kind: &str, detail: &str, at: 
         .await?;
     Ok(())
 }
+
+pub async fn security_events(tx: &mut Conn, limit: i64) -> Result<Vec<(String, String, String, i64)>> {
+    let rows = sqlx::query("SELECT id, kind, detail, at FROM security_events ORDER BY at DESC, id DESC LIMIT $1")
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("kind")?, r.try_get("detail")?, r.try_get("at")?)))
+        .collect()
+}
