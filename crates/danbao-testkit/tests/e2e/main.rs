@@ -19,5 +19,6 @@ macro_rules! on_both_databases {
     )*};
 }
 
+mod browser;
 mod no_drop;
 mod purchase;

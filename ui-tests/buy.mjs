@@ -1,0 +1,75 @@
+// A person buys a card key in a real browser: storefront → product page → buy form →
+// sandbox cashier → Pay → order page → reveal the key → confirm receipt.
+// Usage: node buy.mjs BASE_URL PRODUCT_TITLE SCREENSHOT_DIR
+// Exits non-zero, saying which step failed, if anything on the way is wrong.
+import { chromium } from "playwright-core";
+
+const [base, title, shots] = process.argv.slice(2);
+if (!base || !title || !shots) {
+  console.error("usage: node buy.mjs BASE_URL PRODUCT_TITLE SCREENSHOT_DIR");
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+let step = "start";
+try {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(15000);
+
+  step = "storefront lists the product";
+  await page.goto(base + "/");
+  await page.getByRole("link", { name: title }).first().click();
+
+  step = "product page has the buy form";
+  await page.waitForURL(/\/products\//);
+  await page.locator('input[name="contact"]').fill("qq 123456");
+  await page.locator('input[name="query_password"]').fill("browser-pass-1");
+  await page.screenshot({ path: `${shots}/1-product.png`, fullPage: true });
+  await page.locator('form[action$="/buy"] button[type="submit"], form[action$="/buy"] input[type="submit"]').first().click();
+
+  step = "the sandbox cashier shows a Pay button";
+  await page.waitForURL(/\/sandbox\/cashier\//);
+  await page.screenshot({ path: `${shots}/2-cashier.png`, fullPage: true });
+  await page.locator('form[action*="/pay"] button, form[action*="/pay"] input[type="submit"]').first().click();
+
+  step = "back on the order page, the order is delivered";
+  await page.waitForURL(/\/orders\/[^/]+\?access_token=/);
+  for (let i = 0; i < 50; i++) {
+    if ((await page.content()).includes("已发货")) break;
+    await page.waitForTimeout(200);
+    await page.reload();
+  }
+  if (!(await page.content()).includes("已发货")) throw new Error("the order never showed 已发货");
+  await page.screenshot({ path: `${shots}/3-order.png`, fullPage: true });
+
+  step = "revealing the key shows it";
+  await page.getByRole("button", { name: "查看卡密" }).click();
+  await page.waitForLoadState();
+  const shown = await page.content();
+  const key = shown.match(/DEMO-KEY-[0-9]+/);
+  if (!key) throw new Error("no card key on the page after 查看卡密");
+  await page.screenshot({ path: `${shots}/4-revealed.png`, fullPage: true });
+
+  step = "confirming receipt completes the order";
+  await page.getByRole("button", { name: "确认收货" }).click();
+  await page.waitForURL(/\/orders\/[^/]+\?access_token=/);
+  if (!(await page.content()).includes("已完成")) throw new Error("the order did not show 已完成");
+  await page.screenshot({ path: `${shots}/5-completed.png`, fullPage: true });
+  console.log(`ok: bought and revealed ${key[0]} in chromium`);
+} catch (e) {
+  console.error(`failed at: ${step}: ${e.message}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
