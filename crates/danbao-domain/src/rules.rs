@@ -18,7 +18,21 @@ pub struct RuleSet {
     pub version: i64,
     pub orders: OrderRules,
     pub payments: PaymentRules,
+    pub complaints: ComplaintRules,
     pub fees: FeeRules,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplaintRules {
+    pub seller_response_hours: i64,
+    pub buyer_response_hours: i64,
+    pub appraisal_days_max: i64,
+    pub not_delivered_after_hours: i64,
+    pub collective_buyers: i64,
+    pub collective_window_hours: i64,
+    /// Evidence kinds each complaint type should carry, by type name.
+    pub evidence: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +108,19 @@ impl RuleSet {
             // A year bounds every window, so deadline arithmetic cannot overflow.
             if !(1..=366 * 24 * 60).contains(&value) {
                 return out(field, "must be between 1 and 527040");
+            }
+        }
+        let c = &self.complaints;
+        for (field, value) in [
+            ("complaints.seller_response_hours", c.seller_response_hours),
+            ("complaints.buyer_response_hours", c.buyer_response_hours),
+            ("complaints.appraisal_days_max", c.appraisal_days_max),
+            ("complaints.not_delivered_after_hours", c.not_delivered_after_hours),
+            ("complaints.collective_buyers", c.collective_buyers),
+            ("complaints.collective_window_hours", c.collective_window_hours),
+        ] {
+            if !(1..=366 * 24).contains(&value) {
+                return out(field, "must be between 1 and 8784");
             }
         }
         let p = &self.payments;

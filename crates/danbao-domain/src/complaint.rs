@@ -1,0 +1,711 @@
+//! Complaints (投诉) and rulings (SPEC §6): when one may be opened, its stages and
+//! deadlines as one transition function, automatic triage (预审), and what each ruling
+//! does with the money. Pure: the caller supplies the facts and the time.
+
+use crate::money::{Money, MoneyError, BPS_WHOLE};
+use crate::order::{DeliveryKind, OrderStatus};
+use crate::rules::RuleSet;
+use crate::TimestampMs;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+const HOUR_MS: i64 = 3_600_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComplaintKind {
+    NotDelivered,
+    /// 货不对板, including an invalid or already used card key.
+    NotAsDescribed,
+    Fraud,
+    Other,
+}
+
+impl ComplaintKind {
+    pub const ALL: [ComplaintKind; 4] = [
+        ComplaintKind::NotDelivered,
+        ComplaintKind::NotAsDescribed,
+        ComplaintKind::Fraud,
+        ComplaintKind::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComplaintKind::NotDelivered => "not_delivered",
+            ComplaintKind::NotAsDescribed => "not_as_described",
+            ComplaintKind::Fraud => "fraud",
+            ComplaintKind::Other => "other",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ComplaintKind> {
+        ComplaintKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// The kinds that count towards the collective-complaint rule.
+    pub fn is_collective(self) -> bool {
+        matches!(self, ComplaintKind::NotDelivered | ComplaintKind::Fraud)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    AwaitingSeller,
+    UnderReview,
+    AwaitingBuyer,
+    Appraisal,
+    Resolved,
+    Withdrawn,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 6] = [
+        Stage::AwaitingSeller,
+        Stage::UnderReview,
+        Stage::AwaitingBuyer,
+        Stage::Appraisal,
+        Stage::Resolved,
+        Stage::Withdrawn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::AwaitingSeller => "awaiting_seller",
+            Stage::UnderReview => "under_review",
+            Stage::AwaitingBuyer => "awaiting_buyer",
+            Stage::Appraisal => "appraisal",
+            Stage::Resolved => "resolved",
+            Stage::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    pub fn is_open(self) -> bool {
+        !matches!(self, Stage::Resolved | Stage::Withdrawn)
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an arbitrator (or a deadline, or triage) decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Ruling {
+    RefundFull,
+    ReleaseToSeller,
+    /// The buyer gets `buyer_bps` of the amount, the seller the rest (less the fee).
+    Split {
+        buyer_bps: i64,
+    },
+    /// The seller must deliver again; the buyer gets `refund_bps` back for the trouble,
+    /// the seller the rest (less the fee) — money-wise a split.
+    Redeliver {
+        refund_bps: i64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RulingError {
+    #[error("unknown ruling {0:?}: refund_full, release_to_seller, split or redeliver")]
+    Unknown(String),
+    #[error("basis points must be within 0..=10000, got {0}")]
+    BpsOutOfRange(i64),
+    #[error("{0} needs its basis points")]
+    MissingBps(&'static str),
+}
+
+impl Ruling {
+    pub fn parse(kind: &str, bps: Option<i64>) -> Result<Ruling, RulingError> {
+        let checked = |name, bps: Option<i64>| {
+            let b = bps.ok_or(RulingError::MissingBps(name))?;
+            if (0..=BPS_WHOLE).contains(&b) {
+                Ok(b)
+            } else {
+                Err(RulingError::BpsOutOfRange(b))
+            }
+        };
+        match kind {
+            "refund_full" => Ok(Ruling::RefundFull),
+            "release_to_seller" => Ok(Ruling::ReleaseToSeller),
+            "split" => Ok(Ruling::Split {
+                buyer_bps: checked("split", bps)?,
+            }),
+            "redeliver" => Ok(Ruling::Redeliver {
+                refund_bps: checked("redeliver", bps)?,
+            }),
+            other => Err(RulingError::Unknown(other.to_string())),
+        }
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            Ruling::RefundFull => "refund_full",
+            Ruling::ReleaseToSeller => "release_to_seller",
+            Ruling::Split { .. } => "split",
+            Ruling::Redeliver { .. } => "redeliver",
+        }
+    }
+
+    /// The buyer's share in basis points.
+    pub fn buyer_bps(self) -> i64 {
+        match self {
+            Ruling::RefundFull => BPS_WHOLE,
+            Ruling::ReleaseToSeller => 0,
+            Ruling::Split { buyer_bps } => buyer_bps,
+            Ruling::Redeliver { refund_bps } => refund_bps,
+        }
+    }
+
+    /// Where the order ends up.
+    pub fn order_outcome(self) -> OrderStatus {
+        match self.buyer_bps() {
+            BPS_WHOLE => OrderStatus::Refunded,
+            0 => OrderStatus::Completed,
+            _ => OrderStatus::PartiallyRefunded,
+        }
+    }
+}
+
+/// What a ruling does with an order's money (SPEC §5): the buyer's part is rounded half
+/// to even; the fee is taken on the seller's part only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settlement {
+    pub to_buyer: Money,
+    pub to_seller: Money,
+    pub fee: Money,
+}
+
+pub fn settle(amount: Money, ruling: Ruling, fee_bps: i64) -> Result<Settlement, MoneyError> {
+    let to_buyer = amount.apply_bps(ruling.buyer_bps())?;
+    let seller_gross = amount.checked_sub(to_buyer)?;
+    let fee = seller_gross.apply_bps(fee_bps)?;
+    Ok(Settlement {
+        to_buyer,
+        to_seller: seller_gross.checked_sub(fee)?,
+        fee,
+    })
+}
+
+/// The order, as far as opening a complaint is concerned.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderFacts {
+    pub status: OrderStatus,
+    pub delivery_kind: DeliveryKind,
+    pub paid_at: Option<TimestampMs>,
+    pub delivered_at: Option<TimestampMs>,
+    pub completed_at: Option<TimestampMs>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenRefusal {
+    #[error("the order is not paid")]
+    NotPaid,
+    #[error("the order already has an open complaint")]
+    AlreadyOpen,
+    #[error("the order is {0} and can no longer be complained about")]
+    Finished(OrderStatus),
+    #[error("not_delivered can be opened from {from_ms} (ms since epoch)")]
+    TooEarly { from_ms: TimestampMs },
+    #[error("not_delivered applies to manual orders; a card_key order is delivered at payment")]
+    DeliveredAutomatically,
+    #[error("nothing has been delivered yet")]
+    NotDeliveredYet,
+    #[error("the after-sales window has closed")]
+    WindowClosed,
+}
+
+/// When each kind may be opened (SPEC §6).
+pub fn check_open(kind: ComplaintKind, o: &OrderFacts, rules: &RuleSet, now: TimestampMs) -> Result<(), OpenRefusal> {
+    use OrderStatus as S;
+    match o.status {
+        S::PendingPayment | S::Expired | S::Cancelled => return Err(OpenRefusal::NotPaid),
+        S::Disputed => return Err(OpenRefusal::AlreadyOpen),
+        S::Refunded | S::PartiallyRefunded => return Err(OpenRefusal::Finished(o.status)),
+        S::Paid | S::Delivered | S::Completed => {}
+    }
+    let paid_at = o.paid_at.ok_or(OpenRefusal::NotPaid)?;
+    let after_sales_open = |completed: Option<TimestampMs>| match completed {
+        Some(c) => now <= c.saturating_add(rules.after_sales_window_ms()),
+        None => true,
+    };
+    match kind {
+        ComplaintKind::NotDelivered => {
+            if o.delivery_kind != DeliveryKind::Manual {
+                return Err(OpenRefusal::DeliveredAutomatically);
+            }
+            if o.status == S::Completed {
+                return Err(OpenRefusal::Finished(o.status));
+            }
+            let from = paid_at.saturating_add(rules.complaints.not_delivered_after_hours * HOUR_MS);
+            if now < from {
+                return Err(OpenRefusal::TooEarly { from_ms: from });
+            }
+        }
+        ComplaintKind::NotAsDescribed => {
+            if o.delivered_at.is_none() {
+                return Err(OpenRefusal::NotDeliveredYet);
+            }
+            if !after_sales_open(o.completed_at) {
+                return Err(OpenRefusal::WindowClosed);
+            }
+        }
+        ComplaintKind::Fraud => {}
+        ComplaintKind::Other => {
+            if !after_sales_open(o.completed_at) {
+                return Err(OpenRefusal::WindowClosed);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComplaintEvent {
+    SellerResponded,
+    SellerDeadlinePassed,
+    /// An arbitrator asks the buyer for more evidence.
+    BuyerAsked,
+    BuyerResponded,
+    BuyerDeadlinePassed,
+    AppraisalStarted,
+    AppraisalFinished,
+    AppraisalDeadlinePassed,
+    Ruled(Ruling),
+    Withdrawn,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComplaintEffect {
+    /// The stage now runs until `at`; a deadline job fires then.
+    Deadline { at: TimestampMs },
+    /// The stage has no deadline.
+    NoDeadline,
+    /// Carry out the ruling on the ledger.
+    Execute(Ruling),
+    /// The buyer withdrew: the money goes back where it was, the order's clocks resume.
+    ReturnFrozen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a complaint that is {from} cannot take the event {event:?}")]
+pub struct IllegalComplaintTransition {
+    pub from: Stage,
+    pub event: ComplaintEvent,
+}
+
+/// The deadline of a freshly opened complaint (stage `awaiting_seller`).
+pub fn opening_deadline(rules: &RuleSet, now: TimestampMs) -> TimestampMs {
+    now.saturating_add(rules.complaints.seller_response_hours * HOUR_MS)
+}
+
+/// The one transition function of a complaint. Deadline defaults: a silent seller loses
+/// (full refund); a silent buyer, asked for evidence, loses (release to the seller).
+pub fn transition(
+    from: Stage,
+    event: ComplaintEvent,
+    rules: &RuleSet,
+    now: TimestampMs,
+) -> Result<(Stage, Vec<ComplaintEffect>), IllegalComplaintTransition> {
+    use ComplaintEffect as F;
+    use ComplaintEvent as E;
+    use Stage as S;
+    let c = &rules.complaints;
+    let next = match (from, event) {
+        (S::AwaitingSeller, E::SellerResponded) => (S::UnderReview, vec![F::NoDeadline]),
+        (S::AwaitingSeller, E::SellerDeadlinePassed) => {
+            (S::Resolved, vec![F::NoDeadline, F::Execute(Ruling::RefundFull)])
+        }
+        (S::UnderReview, E::BuyerAsked) => (
+            S::AwaitingBuyer,
+            vec![F::Deadline {
+                at: now.saturating_add(c.buyer_response_hours * HOUR_MS),
+            }],
+        ),
+        (S::AwaitingBuyer, E::BuyerResponded) => (S::UnderReview, vec![F::NoDeadline]),
+        (S::AwaitingBuyer, E::BuyerDeadlinePassed) => {
+            (S::Resolved, vec![F::NoDeadline, F::Execute(Ruling::ReleaseToSeller)])
+        }
+        (S::UnderReview, E::AppraisalStarted) => (
+            S::Appraisal,
+            vec![F::Deadline {
+                at: now.saturating_add(c.appraisal_days_max * 24 * HOUR_MS),
+            }],
+        ),
+        (S::Appraisal, E::AppraisalFinished | E::AppraisalDeadlinePassed) => (S::UnderReview, vec![F::NoDeadline]),
+        (S::AwaitingSeller | S::UnderReview | S::AwaitingBuyer | S::Appraisal, E::Ruled(r)) => {
+            (S::Resolved, vec![F::NoDeadline, F::Execute(r)])
+        }
+        (S::AwaitingSeller | S::UnderReview | S::AwaitingBuyer | S::Appraisal, E::Withdrawn) => {
+            (S::Withdrawn, vec![F::NoDeadline, F::ReturnFrozen])
+        }
+        _ => return Err(IllegalComplaintTransition { from, event }),
+    };
+    Ok(next)
+}
+
+/// What triage (预审) looks at: the platform's own records, and what evidence came in.
+#[derive(Debug, Clone)]
+pub struct TriageFacts {
+    pub kind: ComplaintKind,
+    pub delivery_recorded: bool,
+    pub delivery_revealed: bool,
+    pub seller_answered: bool,
+    /// The manual delivery deadline has passed without a delivery.
+    pub past_delivery_deadline: bool,
+    /// The kinds of evidence submitted so far (e.g. "description", "screenshot").
+    pub evidence_kinds: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Proposal {
+    pub ruling: Option<Ruling>,
+    /// A clear case, decided at once without waiting for an arbitrator.
+    pub decide_now: bool,
+    /// Share of the rule set's required evidence present, 0..=100.
+    pub completeness_pct: i64,
+    pub reasons: Vec<String>,
+}
+
+pub fn triage(f: &TriageFacts, rules: &RuleSet) -> Proposal {
+    let required = rules
+        .complaints
+        .evidence
+        .get(f.kind.as_str())
+        .cloned()
+        .unwrap_or_default();
+    let present = required.iter().filter(|r| f.evidence_kinds.contains(r)).count();
+    let completeness_pct = if required.is_empty() {
+        100
+    } else {
+        i64::try_from(present * 100 / required.len()).unwrap_or(0)
+    };
+    let mut reasons = Vec::new();
+    let missing: Vec<&String> = required.iter().filter(|r| !f.evidence_kinds.contains(r)).collect();
+    if !missing.is_empty() {
+        reasons.push(format!(
+            "evidence still missing: {}",
+            missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let (ruling, decide_now) = match f.kind {
+        ComplaintKind::NotDelivered if !f.delivery_recorded && f.past_delivery_deadline => {
+            reasons.push("no delivery on record and the delivery deadline has passed".into());
+            (Some(Ruling::RefundFull), true)
+        }
+        ComplaintKind::NotDelivered if !f.delivery_recorded => {
+            reasons.push("no delivery on record yet; the seller may still deliver or answer".into());
+            (Some(Ruling::RefundFull), false)
+        }
+        ComplaintKind::NotDelivered if f.delivery_revealed => {
+            reasons.push("a delivery is on record and the buyer revealed it".into());
+            (Some(Ruling::ReleaseToSeller), false)
+        }
+        ComplaintKind::NotDelivered => {
+            reasons.push("a delivery is on record but the buyer never revealed it".into());
+            (None, false)
+        }
+        ComplaintKind::NotAsDescribed | ComplaintKind::Other if !f.delivery_revealed => {
+            reasons.push("the delivered goods were never revealed to the buyer".into());
+            (None, false)
+        }
+        ComplaintKind::Fraud if !f.delivery_recorded => {
+            reasons.push("fraud alleged and no delivery on record".into());
+            (Some(Ruling::RefundFull), false)
+        }
+        _ => {
+            if f.seller_answered {
+                reasons.push("both sides have spoken; an arbitrator weighs the evidence".into());
+            } else {
+                reasons.push("waiting for the seller's answer".into());
+            }
+            (None, false)
+        }
+    };
+    Proposal {
+        ruling,
+        decide_now,
+        completeness_pct,
+        reasons,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ComplaintEvent as E;
+    use Stage as S;
+
+    const NOW: TimestampMs = 1_800_000_000_000;
+
+    fn rules() -> RuleSet {
+        RuleSet::default_rules().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn check(from: S, event: E, expected: Result<(S, Vec<ComplaintEffect>), IllegalComplaintTransition>) {
+        assert_eq!(transition(from, event, &rules(), NOW), expected, "{from:?} + {event:?}");
+    }
+
+    #[test]
+    fn stages_and_deadline_defaults() {
+        use ComplaintEffect as F;
+        check(
+            S::AwaitingSeller,
+            E::SellerResponded,
+            Ok((S::UnderReview, vec![F::NoDeadline])),
+        );
+        check(
+            S::AwaitingSeller,
+            E::SellerDeadlinePassed,
+            Ok((S::Resolved, vec![F::NoDeadline, F::Execute(Ruling::RefundFull)])),
+        );
+        check(
+            S::UnderReview,
+            E::BuyerAsked,
+            Ok((S::AwaitingBuyer, vec![F::Deadline { at: NOW + 72 * HOUR_MS }])),
+        );
+        check(
+            S::AwaitingBuyer,
+            E::BuyerResponded,
+            Ok((S::UnderReview, vec![F::NoDeadline])),
+        );
+        check(
+            S::AwaitingBuyer,
+            E::BuyerDeadlinePassed,
+            Ok((S::Resolved, vec![F::NoDeadline, F::Execute(Ruling::ReleaseToSeller)])),
+        );
+        check(
+            S::UnderReview,
+            E::AppraisalStarted,
+            Ok((
+                S::Appraisal,
+                vec![F::Deadline {
+                    at: NOW + 7 * 24 * HOUR_MS,
+                }],
+            )),
+        );
+        check(
+            S::Appraisal,
+            E::AppraisalFinished,
+            Ok((S::UnderReview, vec![F::NoDeadline])),
+        );
+        check(
+            S::Appraisal,
+            E::AppraisalDeadlinePassed,
+            Ok((S::UnderReview, vec![F::NoDeadline])),
+        );
+        let r = Ruling::Split { buyer_bps: 2500 };
+        for open in [S::AwaitingSeller, S::UnderReview, S::AwaitingBuyer, S::Appraisal] {
+            check(open, E::Ruled(r), Ok((S::Resolved, vec![F::NoDeadline, F::Execute(r)])));
+            check(
+                open,
+                E::Withdrawn,
+                Ok((S::Withdrawn, vec![F::NoDeadline, F::ReturnFrozen])),
+            );
+        }
+        assert_eq!(opening_deadline(&rules(), NOW), NOW + 48 * HOUR_MS);
+    }
+
+    #[test]
+    fn a_resolved_complaint_cannot_be_ruled_again_and_other_pairs_are_illegal() {
+        let events = [
+            E::SellerResponded,
+            E::SellerDeadlinePassed,
+            E::BuyerAsked,
+            E::BuyerResponded,
+            E::BuyerDeadlinePassed,
+            E::AppraisalStarted,
+            E::AppraisalFinished,
+            E::AppraisalDeadlinePassed,
+            E::Ruled(Ruling::RefundFull),
+            E::Withdrawn,
+        ];
+        let mut legal = 0;
+        for from in S::ALL {
+            for event in events {
+                match transition(from, event, &rules(), NOW) {
+                    Ok(_) => legal += 1,
+                    Err(e) => assert_eq!(e, IllegalComplaintTransition { from, event }),
+                }
+            }
+        }
+        // 8 single transitions + (ruled, withdrawn) from 4 open stages.
+        assert_eq!(legal, 8 + 2 * 4);
+        for closed in [S::Resolved, S::Withdrawn] {
+            assert!(transition(closed, E::Ruled(Ruling::ReleaseToSeller), &rules(), NOW).is_err());
+        }
+    }
+
+    fn settled(amount: i64, ruling: Ruling, fee_bps: i64) -> (i64, i64, i64) {
+        let s = settle(Money::from_minor(amount), ruling, fee_bps).unwrap_or_else(|e| panic!("{e}"));
+        (s.to_buyer.minor(), s.to_seller.minor(), s.fee.minor())
+    }
+
+    #[test]
+    fn every_ruling_with_exact_amounts() {
+        assert_eq!(settled(10_000, Ruling::RefundFull, 500), (10_000, 0, 0));
+        assert_eq!(settled(10_000, Ruling::ReleaseToSeller, 500), (0, 9_500, 500));
+        assert_eq!(
+            settled(10_000, Ruling::Split { buyer_bps: 3000 }, 500),
+            (3_000, 6_650, 350)
+        );
+        // 1001 × 50 % = 500.5 → 500 (half to even); seller 501, fee 25.05 → 25.
+        assert_eq!(settled(1_001, Ruling::Split { buyer_bps: 5000 }, 500), (500, 476, 25));
+        // 1003 × 50 % = 501.5 → 502; seller 501.
+        assert_eq!(settled(1_003, Ruling::Split { buyer_bps: 5000 }, 500), (502, 476, 25));
+        // 9999 × 10 % = 999.9 → 1000; seller 8999, fee 449.95 → 450.
+        assert_eq!(
+            settled(9_999, Ruling::Redeliver { refund_bps: 1000 }, 500),
+            (1_000, 8_549, 450)
+        );
+        for (amount, bps) in [(1, 1), (7, 3333), (123_457, 9999), (50, 5000)] {
+            let (b, s, f) = settled(amount, Ruling::Split { buyer_bps: bps }, 500);
+            assert_eq!(b + s + f, amount, "nothing created or lost for {amount} at {bps}");
+        }
+    }
+
+    #[test]
+    fn ruling_parsing_checks_the_basis_points() {
+        assert_eq!(
+            Ruling::parse("split", Some(2500)),
+            Ok(Ruling::Split { buyer_bps: 2500 })
+        );
+        assert_eq!(
+            Ruling::parse("split", Some(10_001)),
+            Err(RulingError::BpsOutOfRange(10_001))
+        );
+        assert_eq!(Ruling::parse("split", Some(-1)), Err(RulingError::BpsOutOfRange(-1)));
+        assert_eq!(Ruling::parse("split", None), Err(RulingError::MissingBps("split")));
+        assert_eq!(
+            Ruling::parse("redeliver", Some(0)),
+            Ok(Ruling::Redeliver { refund_bps: 0 })
+        );
+        assert_eq!(Ruling::parse("refund_full", None), Ok(Ruling::RefundFull));
+        assert!(matches!(Ruling::parse("pay_me", None), Err(RulingError::Unknown(_))));
+        assert_eq!(Ruling::RefundFull.order_outcome(), OrderStatus::Refunded);
+        assert_eq!(Ruling::ReleaseToSeller.order_outcome(), OrderStatus::Completed);
+        assert_eq!(
+            Ruling::Split { buyer_bps: 1 }.order_outcome(),
+            OrderStatus::PartiallyRefunded
+        );
+    }
+
+    fn facts(status: OrderStatus, kind: DeliveryKind) -> OrderFacts {
+        OrderFacts {
+            status,
+            delivery_kind: kind,
+            paid_at: Some(NOW - 3 * HOUR_MS),
+            delivered_at: matches!(status, OrderStatus::Delivered | OrderStatus::Completed).then_some(NOW - HOUR_MS),
+            completed_at: (status == OrderStatus::Completed).then_some(NOW - HOUR_MS),
+        }
+    }
+
+    #[test]
+    fn when_each_kind_may_be_opened() {
+        use ComplaintKind as K;
+        use DeliveryKind::{CardKey, Manual};
+        use OrderStatus as O;
+        let r = rules();
+        let open = |k, f: OrderFacts, now| check_open(k, &f, &r, now);
+        assert_eq!(
+            open(K::Fraud, facts(O::PendingPayment, CardKey), NOW),
+            Err(OpenRefusal::NotPaid)
+        );
+        assert_eq!(
+            open(K::Fraud, facts(O::Disputed, CardKey), NOW),
+            Err(OpenRefusal::AlreadyOpen)
+        );
+        assert_eq!(
+            open(K::Fraud, facts(O::Refunded, CardKey), NOW),
+            Err(OpenRefusal::Finished(O::Refunded))
+        );
+        // not_delivered: manual only, from 2 h after payment.
+        assert_eq!(open(K::NotDelivered, facts(O::Paid, Manual), NOW), Ok(()));
+        let early = OrderFacts {
+            paid_at: Some(NOW - HOUR_MS),
+            ..facts(O::Paid, Manual)
+        };
+        assert_eq!(
+            open(K::NotDelivered, early, NOW),
+            Err(OpenRefusal::TooEarly { from_ms: NOW + HOUR_MS })
+        );
+        assert_eq!(
+            open(K::NotDelivered, facts(O::Delivered, CardKey), NOW),
+            Err(OpenRefusal::DeliveredAutomatically)
+        );
+        // not_as_described: from delivery to the end of the after-sales window.
+        assert_eq!(
+            open(K::NotAsDescribed, facts(O::Paid, Manual), NOW),
+            Err(OpenRefusal::NotDeliveredYet)
+        );
+        assert_eq!(open(K::NotAsDescribed, facts(O::Delivered, CardKey), NOW), Ok(()));
+        assert_eq!(open(K::NotAsDescribed, facts(O::Completed, CardKey), NOW), Ok(()));
+        let late = NOW - HOUR_MS + 7 * 24 * HOUR_MS + 1;
+        assert_eq!(
+            open(K::NotAsDescribed, facts(O::Completed, CardKey), late),
+            Err(OpenRefusal::WindowClosed)
+        );
+        // fraud: any time after payment.
+        assert_eq!(open(K::Fraud, facts(O::Completed, CardKey), late), Ok(()));
+        assert_eq!(
+            open(K::Other, facts(O::Completed, CardKey), late),
+            Err(OpenRefusal::WindowClosed)
+        );
+    }
+
+    fn triage_facts(kind: ComplaintKind) -> TriageFacts {
+        TriageFacts {
+            kind,
+            delivery_recorded: false,
+            delivery_revealed: false,
+            seller_answered: false,
+            past_delivery_deadline: false,
+            evidence_kinds: vec![],
+        }
+    }
+
+    #[test]
+    fn triage_decides_clear_cases_and_scores_evidence() {
+        let r = rules();
+        let p = triage(
+            &TriageFacts {
+                past_delivery_deadline: true,
+                ..triage_facts(ComplaintKind::NotDelivered)
+            },
+            &r,
+        );
+        assert_eq!(
+            (p.ruling, p.decide_now, p.completeness_pct),
+            (Some(Ruling::RefundFull), true, 100)
+        );
+        let p = triage(&triage_facts(ComplaintKind::NotDelivered), &r);
+        assert_eq!((p.ruling, p.decide_now), (Some(Ruling::RefundFull), false));
+        let p = triage(
+            &TriageFacts {
+                delivery_recorded: true,
+                delivery_revealed: true,
+                ..triage_facts(ComplaintKind::NotDelivered)
+            },
+            &r,
+        );
+        assert_eq!((p.ruling, p.decide_now), (Some(Ruling::ReleaseToSeller), false));
+        let p = triage(
+            &TriageFacts {
+                delivery_recorded: true,
+                delivery_revealed: true,
+                evidence_kinds: vec!["description".into()],
+                ..triage_facts(ComplaintKind::NotAsDescribed)
+            },
+            &r,
+        );
+        assert_eq!((p.ruling, p.decide_now, p.completeness_pct), (None, false, 50));
+        assert!(p.reasons.iter().any(|x| x.contains("screenshot")), "{:?}", p.reasons);
+    }
+}
