@@ -127,15 +127,25 @@ pub enum EntryKind {
     RefundConfirmed,
     /// Money the platform cannot accept (unknown order, second payment, …) sent back.
     UnacceptedPaymentRefund,
+    /// A complaint holds the order's money: escrow → frozen, or, for a completed order,
+    /// the seller's available balance, then deposit, then a receivable (and the fee).
+    ComplaintFreeze,
+    /// The buyer withdrew: the frozen money goes back where it came from.
+    ComplaintUnfreeze,
+    /// A ruling divides the frozen money between buyer (refund), seller and fee.
+    RulingSettlement,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 5] = [
+    pub const ALL: [EntryKind; 8] = [
         EntryKind::Capture,
         EntryKind::Release,
         EntryKind::RefundRequested,
         EntryKind::RefundConfirmed,
         EntryKind::UnacceptedPaymentRefund,
+        EntryKind::ComplaintFreeze,
+        EntryKind::ComplaintUnfreeze,
+        EntryKind::RulingSettlement,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -145,6 +155,9 @@ impl EntryKind {
             EntryKind::RefundRequested => "refund_requested",
             EntryKind::RefundConfirmed => "refund_confirmed",
             EntryKind::UnacceptedPaymentRefund => "unaccepted_payment_refund",
+            EntryKind::ComplaintFreeze => "complaint_freeze",
+            EntryKind::ComplaintUnfreeze => "complaint_unfreeze",
+            EntryKind::RulingSettlement => "ruling_settlement",
         }
     }
 
@@ -420,6 +433,114 @@ pub mod rules {
         .build()
     }
 
+    /// Where the money frozen for a complaint came from, so a withdrawal puts it back.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+    pub struct FrozenSources {
+        pub escrow: Money,
+        pub available: Money,
+        pub deposit: Money,
+        /// What the seller could not cover: owed to the platform.
+        pub receivable: Money,
+        /// The fee the platform had taken at release, handed back into the hold.
+        pub fee: Money,
+    }
+
+    impl FrozenSources {
+        pub fn total(&self) -> Result<Money, LedgerError> {
+            [self.available, self.deposit, self.receivable, self.fee]
+                .into_iter()
+                .try_fold(self.escrow, |acc, m| acc.checked_add(m))
+                .map_err(|_| LedgerError::Overflow)
+        }
+
+        /// For a completed order: the seller's part (amount − fee) is taken from the
+        /// available balance, then the deposit, and any shortfall becomes a receivable;
+        /// the fee comes back from the platform.
+        pub fn for_completed(seller_part: Money, fee: Money, available: Money, deposit: Money) -> FrozenSources {
+            let from_available = seller_part.min(available.max(Money::ZERO));
+            let rest = Money::from_minor(seller_part.minor() - from_available.minor());
+            let from_deposit = rest.min(deposit.max(Money::ZERO));
+            let receivable = Money::from_minor(rest.minor() - from_deposit.minor());
+            FrozenSources {
+                escrow: Money::ZERO,
+                available: from_available,
+                deposit: from_deposit,
+                receivable,
+                fee,
+            }
+        }
+    }
+
+    pub fn complaint_freeze(
+        order: &OrderId,
+        seller: &UserId,
+        from: FrozenSources,
+    ) -> Result<JournalEntry, LedgerError> {
+        let refs = EntryRefs {
+            order: Some(order.clone()),
+            ..EntryRefs::default()
+        };
+        let frozen = Account::Frozen(seller.clone());
+        JournalEntry::builder(EntryKind::ComplaintFreeze, refs)
+            .transfer_if_positive(Account::Escrow(seller.clone()), frozen.clone(), from.escrow)
+            .transfer_if_positive(Account::Available(seller.clone()), frozen.clone(), from.available)
+            .transfer_if_positive(Account::Deposit(seller.clone()), frozen.clone(), from.deposit)
+            .transfer_if_positive(Account::Receivable(seller.clone()), frozen.clone(), from.receivable)
+            .transfer_if_positive(Account::PlatformFees, frozen, from.fee)
+            .build()
+    }
+
+    /// The exact reverse of `complaint_freeze`.
+    pub fn complaint_unfreeze(
+        order: &OrderId,
+        seller: &UserId,
+        to: FrozenSources,
+    ) -> Result<JournalEntry, LedgerError> {
+        let refs = EntryRefs {
+            order: Some(order.clone()),
+            ..EntryRefs::default()
+        };
+        let frozen = Account::Frozen(seller.clone());
+        JournalEntry::builder(EntryKind::ComplaintUnfreeze, refs)
+            .transfer_if_positive(frozen.clone(), Account::Escrow(seller.clone()), to.escrow)
+            .transfer_if_positive(frozen.clone(), Account::Available(seller.clone()), to.available)
+            .transfer_if_positive(frozen.clone(), Account::Deposit(seller.clone()), to.deposit)
+            .transfer_if_positive(frozen.clone(), Account::Receivable(seller.clone()), to.receivable)
+            .transfer_if_positive(frozen, Account::PlatformFees, to.fee)
+            .build()
+    }
+
+    /// Divides the frozen money as the ruling says. The buyer's part goes to the provider
+    /// as a refund (pending its confirmation); the seller's part first repays what the
+    /// seller owes the platform (a receivable from the freeze), then to available.
+    pub fn ruling_settlement(
+        order: &OrderId,
+        refund: Option<&RefundId>,
+        seller: &UserId,
+        provider: &str,
+        settlement: crate::complaint::Settlement,
+        owed_receivable: Money,
+    ) -> Result<JournalEntry, LedgerError> {
+        let refs = EntryRefs {
+            order: Some(order.clone()),
+            refund: refund.cloned(),
+            payment: None,
+        };
+        let frozen = Account::Frozen(seller.clone());
+        let repay = settlement.to_seller.min(owed_receivable.max(Money::ZERO));
+        let to_available = Money::from_minor(settlement.to_seller.minor() - repay.minor());
+        JournalEntry::builder(EntryKind::RulingSettlement, refs)
+            .transfer_if_positive(
+                frozen.clone(),
+                Account::RefundsPending(provider.to_string()),
+                settlement.to_buyer,
+            )
+            .transfer_if_positive(frozen.clone(), Account::Receivable(seller.clone()), repay)
+            .transfer_if_positive(frozen.clone(), Account::Available(seller.clone()), to_available)
+            .transfer_if_positive(frozen, Account::PlatformFees, settlement.fee)
+            .build()
+    }
+
     pub fn refund_confirmed(
         order: Option<&OrderId>,
         refund: &RefundId,
@@ -486,25 +607,25 @@ pub struct OrderMoney {
     pub held: i64,
 }
 
-/// Folds entries into per-order figures. A capture adds to captured; a release or a
-/// refund request takes out of escrow; `held` is the net of escrow/frozen postings.
+/// Folds entries into per-order figures. Only entries that move money into or out of
+/// the order's hold (escrow, frozen) count, and each movement is classified by where the
+/// money came from or went: from a provider is captured; to refunds pending is refunded;
+/// to (or, when a complaint claws it back, from) the seller or the platform is released.
 pub fn order_money<'a>(entries: impl IntoIterator<Item = &'a JournalEntry>) -> BTreeMap<OrderId, OrderMoney> {
     let mut out: BTreeMap<OrderId, OrderMoney> = BTreeMap::new();
     for e in entries {
         let Some(order) = &e.refs.order else { continue };
+        if !e.postings.iter().any(|p| p.account.holds_order_money()) {
+            continue;
+        }
         let m = out.entry(order.clone()).or_default();
         for p in &e.postings {
-            if !p.account.holds_order_money() {
-                continue;
-            }
-            // Credits to escrow are money coming in; debits are money going out.
-            let into_hold = -p.amount_minor;
-            m.held += into_hold;
-            match e.kind {
-                EntryKind::Capture => m.captured += into_hold,
-                EntryKind::Release => m.released -= into_hold,
-                EntryKind::RefundRequested | EntryKind::UnacceptedPaymentRefund => m.refunded -= into_hold,
-                EntryKind::RefundConfirmed => {}
+            match &p.account {
+                // Credits to a hold are money coming in, debits money going out.
+                a if a.holds_order_money() => m.held -= p.amount_minor,
+                Account::Provider(_) => m.captured += p.amount_minor,
+                Account::RefundsPending(_) => m.refunded -= p.amount_minor,
+                _ => m.released -= p.amount_minor,
             }
         }
     }
@@ -718,10 +839,27 @@ mod tests {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Pay { amount: i64, seller: usize },
-        Confirm { order: usize, fee_bps: i64 },
-        Refund { order: usize },
-        ConfirmRefund { refund: usize },
+        Pay {
+            amount: i64,
+            seller: usize,
+        },
+        Confirm {
+            order: usize,
+            fee_bps: i64,
+        },
+        Refund {
+            order: usize,
+        },
+        ConfirmRefund {
+            refund: usize,
+        },
+        /// A complaint on an order: freeze, then withdraw (None), leave open (Some(-1)) or
+        /// rule with the buyer's share in bps.
+        Complain {
+            order: usize,
+            outcome: Option<i64>,
+            fee_bps: i64,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -730,6 +868,13 @@ mod tests {
             (0usize..20, 0i64..=10_000).prop_map(|(order, fee_bps)| Op::Confirm { order, fee_bps }),
             (0usize..20).prop_map(|order| Op::Refund { order }),
             (0usize..20).prop_map(|refund| Op::ConfirmRefund { refund }),
+            (0usize..20, proptest::option::of(-1i64..=10_000), 0i64..=10_000).prop_map(|(order, outcome, fee_bps)| {
+                Op::Complain {
+                    order,
+                    outcome,
+                    fee_bps,
+                }
+            }),
         ]
     }
 
@@ -741,8 +886,8 @@ mod tests {
         fn random_operations_keep_every_invariant(ops in proptest::collection::vec(op(), 1..60)) {
             let sellers: Vec<UserId> = (0..3).map(|_| UserId::generate()).collect();
             let mut l = Ledger::default();
-            // (order, seller, amount, status)
-            let mut orders: Vec<(OrderId, usize, i64, crate::OrderStatus)> = Vec::new();
+            // (order, seller, amount, status, fee taken at release)
+            let mut orders: Vec<(OrderId, usize, i64, crate::OrderStatus, i64)> = Vec::new();
             let mut refunds: Vec<(RefundId, OrderId, i64, bool)> = Vec::new();
             for op in ops {
                 match op {
@@ -750,7 +895,7 @@ mod tests {
                         let id = OrderId::generate();
                         let e = rules::capture(&id, &PaymentId::generate(), &sellers[seller], "sandbox", Money::from_minor(amount)).unwrap_or_else(|e| panic!("{e}"));
                         l.post(e).unwrap_or_else(|e| panic!("{e}"));
-                        orders.push((id, seller, amount, crate::OrderStatus::Delivered));
+                        orders.push((id, seller, amount, crate::OrderStatus::Delivered, 0));
                     }
                     Op::Confirm { order, fee_bps } => {
                         if let Some(o) = orders.get_mut(order) {
@@ -758,6 +903,7 @@ mod tests {
                             if o.3 == crate::OrderStatus::Delivered {
                                 l.post(e).unwrap_or_else(|e| panic!("{e}"));
                                 o.3 = crate::OrderStatus::Completed;
+                                o.4 = Money::from_minor(o.2).apply_bps(fee_bps).unwrap_or_else(|e| panic!("{e}")).minor();
                             }
                         }
                     }
@@ -769,6 +915,47 @@ mod tests {
                                 l.post(e).unwrap_or_else(|e| panic!("{e}"));
                                 o.3 = crate::OrderStatus::Refunded;
                                 refunds.push((rid, o.0.clone(), o.2, false));
+                            }
+                        }
+                    }
+                    Op::Complain { order, outcome, fee_bps } => {
+                        let Some(o) = orders.get_mut(order) else { continue };
+                        let seller = sellers[o.1].clone();
+                        let amount = Money::from_minor(o.2);
+                        let sources = match o.3 {
+                            crate::OrderStatus::Delivered => rules::FrozenSources { escrow: amount, ..Default::default() },
+                            crate::OrderStatus::Completed => {
+                                // The release took `fee_paid`; the seller's part comes back
+                                // from available, then deposit, then as a receivable.
+                                let fee_paid = o.4;
+                                let seller_part = Money::from_minor(o.2 - fee_paid);
+                                let available = Money::from_minor(l.balance(&Account::Available(seller.clone())));
+                                let deposit = Money::from_minor(l.balance(&Account::Deposit(seller.clone())));
+                                rules::FrozenSources::for_completed(seller_part, Money::from_minor(fee_paid), available, deposit)
+                            }
+                            _ => continue,
+                        };
+                        prop_assert_eq!(sources.total().unwrap_or_else(|e| panic!("{e}")), amount);
+                        l.post(rules::complaint_freeze(&o.0, &seller, sources).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+                        let before = o.3;
+                        o.3 = crate::OrderStatus::Disputed;
+                        match outcome {
+                            None => {
+                                l.post(rules::complaint_unfreeze(&o.0, &seller, sources).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+                                o.3 = before;
+                            }
+                            Some(-1) => {}
+                            Some(bps) => {
+                                let ruling = crate::complaint::Ruling::Split { buyer_bps: bps };
+                                let settlement = crate::complaint::settle(amount, ruling, fee_bps).unwrap_or_else(|e| panic!("{e}"));
+                                let rid = RefundId::generate();
+                                let e = rules::ruling_settlement(&o.0, Some(&rid), &seller, "sandbox", settlement, sources.receivable)
+                                    .unwrap_or_else(|e| panic!("{e}"));
+                                l.post(e).unwrap_or_else(|e| panic!("{e}"));
+                                if settlement.to_buyer.is_positive() {
+                                    refunds.push((rid, o.0.clone(), settlement.to_buyer.minor(), false));
+                                }
+                                o.3 = ruling.order_outcome();
                             }
                         }
                     }
@@ -789,6 +976,8 @@ mod tests {
             prop_assert!(violations.is_empty(), "{:?}", violations);
             // Money is neither created nor destroyed: all raw balances sum to zero.
             prop_assert_eq!(l.balances().values().sum::<i64>(), 0);
+            // Money that left a hold is accounted for: nothing frozen or in escrow for a
+            // finished order (checked above), and receivables only where a seller fell short.
             // What the provider still holds is what was paid minus confirmed refunds.
             let paid: i64 = orders.iter().map(|o| o.2).sum();
             let refunded: i64 = refunds.iter().filter(|r| r.3).map(|r| r.2).sum();
