@@ -8,6 +8,7 @@ use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;
 use danbao_domain::{Money, OrderEvent, OrderId, OrderStatus, RefundId};
 use danbao_store::{JobRow, NewJob, Tx};
+use futures::StreamExt;
 
 /// A lease long enough for any one job, short enough that a dead worker's job is
 /// picked up again soon.
@@ -18,6 +19,9 @@ const BACKOFF_BASE_MS: i64 = 2_000;
 const BACKOFF_MAX_MS: i64 = 3_600_000;
 /// Jobs claimed per round; bounds how long one round holds its leases.
 pub const CLAIM_BATCH: i64 = 32;
+/// Jobs of one batch running at once: enough to overlap provider round trips, few enough
+/// not to exhaust the database pool.
+const JOB_CONCURRENCY: usize = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
@@ -126,8 +130,15 @@ impl App {
             if claimed.is_empty() {
                 return Ok(ran);
             }
-            for row in claimed {
-                self.run_job(row).await?;
+            // Jobs of a batch run side by side: most of their time is spent waiting on
+            // the provider, and each takes the row locks it needs.
+            let results: Vec<AppResult<()>> = futures::stream::iter(claimed)
+                .map(|row| self.run_job(row))
+                .buffer_unordered(JOB_CONCURRENCY)
+                .collect()
+                .await;
+            for r in results {
+                r?;
                 ran += 1;
             }
         }

@@ -525,9 +525,20 @@ impl App {
         tx.commit().await?;
 
         let access_token = guest.as_ref().map(|_| self.vault.order_access_token(order_id.as_str()));
-        let payment = self
+        let payment = match self
             .start_payment(&order, &attempt, &product.title, access_token.as_deref())
-            .await?;
+            .await
+        {
+            Ok(p) => p,
+            Err(e @ AppError::ProviderUnavailable(_)) => {
+                // No cashier, so nobody can pay it: give the stock back now rather than
+                // after the payment window. Should the provider have created the payment
+                // after all and the buyer pay it, the late payment is fulfilled or refunded.
+                self.cancel_unpaid(&order_id, "provider_unavailable").await?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         Ok(PlacedOrder {
             id: order_id.to_string(),
             status: OrderStatus::PendingPayment,
@@ -603,6 +614,45 @@ impl App {
             payment_id: created.provider_payment_id,
             cashier_url: created.cashier_url,
         })
+    }
+
+    async fn cancel_unpaid(&self, id: &OrderId, reason: &str) -> AppResult<()> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let Some(mut order) = tx.order(id, true).await? else {
+            return Ok(());
+        };
+        if order.status == OrderStatus::PendingPayment {
+            let rules = self.rules_version(order.rule_version).await?;
+            self.apply_event(&mut tx, &mut order, OrderEvent::Cancelled, &rules, now)
+                .await?;
+            record_event(&mut tx, id, "cancelled", serde_json::json!({"reason": reason}), now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The buyer cancels an order they have not paid; the stock goes back at once.
+    pub async fn cancel(&self, caller: &Caller, id: &str) -> AppResult<OrderView> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let (mut order, party) = self.order_for(&mut tx, caller, id, true).await?;
+        if party != Party::Buyer {
+            return Err(AppError::NotFound("order"));
+        }
+        let rules = self.rules_version(order.rule_version).await?;
+        self.apply_event(&mut tx, &mut order, OrderEvent::Cancelled, &rules, now)
+            .await?;
+        record_event(
+            &mut tx,
+            &order.id,
+            "cancelled",
+            serde_json::json!({"reason": "buyer"}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(order_view(order, party, None, Vec::new()))
     }
 
     /// A fresh payment attempt for an unpaid order (the buyer reopens the cashier).

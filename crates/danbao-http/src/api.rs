@@ -36,6 +36,7 @@ pub fn routes() -> Router<App> {
         .route("/orders/{id}/timeline", get(timeline))
         .route("/orders/{id}/delivery", get(delivery))
         .route("/orders/{id}/confirm", post(confirm))
+        .route("/orders/{id}/cancel", post(cancel))
         .route("/payments/{provider}/notify", post(notify))
         .route("/rules", get(rules))
         .route("/orders/{id}/payments", post(new_payment_attempt))
@@ -255,6 +256,15 @@ async fn confirm(
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let order = app.confirm(&caller, &id).await?;
+    Ok(Json(serde_json::json!({"id": order.id, "status": order.status})))
+}
+
+async fn cancel(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let order = app.cancel(&caller, &id).await?;
     Ok(Json(serde_json::json!({"id": order.id, "status": order.status})))
 }
 

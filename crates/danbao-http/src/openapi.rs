@@ -75,6 +75,12 @@ pub fn paths() -> Vec<(&'static str, &'static str, &'static str, bool)> {
         ),
         ("/api/v1/orders/{id}/confirm", "post", "Accept the goods (buyer)", false),
         (
+            "/api/v1/orders/{id}/cancel",
+            "post",
+            "Cancel an unpaid order (buyer); the stock goes back",
+            false,
+        ),
+        (
             "/api/v1/payments/{provider}/notify",
             "post",
             "Payment notification from a provider (signed raw body)",

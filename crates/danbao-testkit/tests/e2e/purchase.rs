@@ -15,6 +15,7 @@ on_both_databases!(
     bad_input_is_refused_and_changes_nothing,
     fifty_buyers_race_for_ten_keys,
     a_person_buys_through_the_pages,
+    buyer_cancels_an_unpaid_order,
 );
 
 async fn guest_buys_a_card_key_and_confirms(t: TestApp) {
@@ -759,5 +760,43 @@ async fn a_person_buys_through_the_pages(t: TestApp) {
         .await;
     assert_eq!(stranger.status, 404);
     assert!(!stranger.text.contains("KEY-"));
+    t.finish().await;
+}
+
+async fn buyer_cancels_an_unpaid_order(t: TestApp) {
+    let (seller_token, _) = t.user("seller10", "seller").await;
+    let product = t.card_product(&seller_token, 800, 1).await;
+    let placed = t.guest_order(&product, 1).await;
+    let id = placed.body["id"].as_str().unwrap().to_string();
+    let token = placed.body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        t.get(&format!("/api/v1/products/{product}"), None).await.body["stock"],
+        0
+    );
+    let other = t
+        .post(&format!("/api/v1/orders/{id}/cancel"), Some(&seller_token), json!({}))
+        .await;
+    assert_eq!(other.status, 404, "only the buyer cancels: {}", other.text);
+    let r = t
+        .post(
+            &format!("/api/v1/orders/{id}/cancel?access_token={token}"),
+            None,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "cancelled");
+    assert_eq!(
+        t.get(&format!("/api/v1/products/{product}"), None).await.body["stock"],
+        1
+    );
+    let again = t
+        .post(
+            &format!("/api/v1/orders/{id}/cancel?access_token={token}"),
+            None,
+            json!({}),
+        )
+        .await;
+    assert_eq!(again.status, 409);
     t.finish().await;
 }

@@ -1,0 +1,46 @@
+//! `danbao chaos` end to end: the real binary starts the sandbox gateway and the server as
+//! child processes, kills the server twice, takes the gateway down, and must report that no
+//! accepted payment was lost.
+#![allow(clippy::expect_used)]
+
+use std::process::Command;
+
+/// Runs `danbao chaos --orders 40 [extra…]` and checks the exit status and the last line.
+fn chaos(extra: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_danbao"))
+        .args(["chaos", "--orders", "40"])
+        .args(extra)
+        .env_remove("DANBAO_DATABASE_URL")
+        .env_remove("DANBAO_DATA_DIR")
+        .output()
+        .expect("running danbao chaos");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "danbao chaos failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert_eq!(
+        stdout.lines().last(),
+        Some("lost: 0"),
+        "the last line must be `lost: 0`:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("keys_allocated_twice: 0"), "{stdout}");
+    assert!(stdout.contains("ledger_check: ok"), "{stdout}");
+}
+
+#[test]
+fn chaos_on_sqlite_loses_nothing() {
+    chaos(&[]);
+}
+
+#[test]
+fn chaos_on_postgres_loses_nothing() {
+    let Ok(url) = std::env::var("DANBAO_TEST_DATABASE_URL") else {
+        println!("skipped: set DANBAO_TEST_DATABASE_URL to run danbao chaos on PostgreSQL");
+        return;
+    };
+    chaos(&["--database", &url]);
+}
