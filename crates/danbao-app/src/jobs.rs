@@ -335,6 +335,9 @@ impl App {
             if let Err(e) = self.run_due_jobs().await {
                 tracing::error!(error = %e, "job round failed");
             }
+            if let Err(e) = self.sequence_evidence().await {
+                tracing::error!(error = %e, "evidence sequencing failed");
+            }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
                 _ = shutdown.changed() => return,

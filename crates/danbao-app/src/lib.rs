@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod clock;
+pub mod evidence;
 pub mod jobs;
 pub mod orders;
 pub mod payments;

@@ -946,7 +946,7 @@ impl App {
         let outcome = match (decision, order.as_mut()) {
             (PaymentDecision::Capture, Some(order)) => {
                 let rules = self.rules_version(order.rule_version).await?;
-                self.capture(&mut tx, order, &payment_id, OrderEvent::PaymentCaptured, &rules, now)
+                self.capture(&mut tx, order, &payment, OrderEvent::PaymentCaptured, &rules, now)
                     .await?;
                 "captured"
             }
@@ -958,15 +958,8 @@ impl App {
                 if stock_ok {
                     // The stock was just reserved above; the transition's ReserveStock
                     // effect is satisfied by that.
-                    self.capture(
-                        &mut tx,
-                        order,
-                        &payment_id,
-                        OrderEvent::LatePaymentCaptured,
-                        &rules,
-                        now,
-                    )
-                    .await?;
+                    self.capture(&mut tx, order, &payment, OrderEvent::LatePaymentCaptured, &rules, now)
+                        .await?;
                     "captured_late"
                 } else {
                     self.refuse_payment(&mut tx, &payment, Some(&order.id), UnacceptedReason::OutOfStock, now)
@@ -1030,14 +1023,15 @@ impl App {
         &self,
         tx: &mut Tx,
         order: &mut OrderRow,
-        payment: &PaymentId,
+        payment: &PaymentRow,
         event: OrderEvent,
         rules: &RuleSet,
         now: i64,
     ) -> AppResult<()> {
+        let payment_id = PaymentId::from_trusted(payment.id.clone());
         let entry = posting::capture(
             &order.id,
-            payment,
+            &payment_id,
             &order.seller_id,
             self.provider.name(),
             Money::from_minor(order.amount_minor),
@@ -1048,7 +1042,9 @@ impl App {
             tx,
             &order.id,
             "paid",
-            serde_json::json!({"payment_id": payment.as_str(), "amount_minor": order.amount_minor}),
+            // The hash of the provider's signed record commits to exactly what was paid.
+            serde_json::json!({"payment_id": payment.id, "amount_minor": order.amount_minor,
+                "provider_txn_id": payment.provider_txn_id, "payment_record_sha256": sha256_hex(&payment.raw)}),
             now,
         )
         .await?;
@@ -1249,6 +1245,8 @@ fn validate_delivery_fields(
     Ok(out)
 }
 
+/// Records an order event on its timeline and, in the same transaction, as a leaf of
+/// the evidence log that commits to the event's details (ids and hashes, no personal data).
 pub(crate) async fn record_event(
     tx: &mut Tx,
     order: &OrderId,
@@ -1256,7 +1254,20 @@ pub(crate) async fn record_event(
     detail: serde_json::Value,
     now: i64,
 ) -> AppResult<()> {
-    tx.insert_order_event(order, kind, &detail.to_string(), now).await?;
+    let detail = detail.to_string();
+    let mut refs = BTreeMap::new();
+    refs.insert("order_id".to_string(), order.to_string());
+    let leaf = crate::evidence::append_leaf(
+        tx,
+        &format!("order:{order}"),
+        &format!("order.{kind}"),
+        refs,
+        detail.as_bytes(),
+        now,
+    )
+    .await?;
+    tx.insert_order_event_with_leaf(order, kind, &detail, now, &leaf)
+        .await?;
     Ok(())
 }
 

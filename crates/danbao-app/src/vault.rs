@@ -25,12 +25,15 @@ pub struct Vault {
     key_id: String,
     cipher: Aes256Gcm,
     link_secret: [u8; 32],
+    /// Signs the evidence log's checkpoints (Ed25519).
+    log_signer: danbao_evidence::LogSigner,
 }
 
 /// The paths of the key files, so the server can print where they are.
 pub struct KeyFiles {
     pub encryption_key: PathBuf,
     pub link_secret: PathBuf,
+    pub evidence_signing_key: PathBuf,
     pub created: bool,
 }
 
@@ -71,27 +74,49 @@ impl Vault {
     pub fn open(dir: &Path) -> Result<(Vault, KeyFiles), VaultError> {
         let enc_path = dir.join("card-key-encryption.key");
         let link_path = dir.join("link-secret.key");
+        let log_path = dir.join("evidence-log-signing.key");
         let (enc, created_enc) = load_or_create(&enc_path)?;
         let (link, created_link) = load_or_create(&link_path)?;
-        let vault = Vault::from_keys(enc, link);
+        let (log, created_log) = load_or_create(&log_path)?;
+        let mut vault = Vault::from_keys(enc, link);
+        vault.log_signer = danbao_evidence::LogSigner::from_secret_bytes(crate::evidence::LOG_NAME, &log)
+            .map_err(|_| VaultError::BadKeyFile(log_path.clone()))?;
         Ok((
             vault,
             KeyFiles {
                 encryption_key: enc_path,
                 link_secret: link_path,
-                created: created_enc || created_link,
+                evidence_signing_key: log_path,
+                created: created_enc || created_link || created_log,
             },
         ))
     }
 
+    /// A vault from key material in memory (tests). The log signing key is derived from
+    /// the link secret here; `open` keeps it in a file of its own.
     pub fn from_keys(encryption_key: [u8; 32], link_secret: [u8; 32]) -> Vault {
         // The key id is a fingerprint of the key, so rotated keys can be told apart.
         let key_id = hex::encode(&Sha256::digest(encryption_key)[..8]);
+        let derived: [u8; 32] = Sha256::new()
+            .chain_update(b"danbao evidence log key\n")
+            .chain_update(link_secret)
+            .finalize()
+            .into();
+        // A 32-byte Ed25519 seed is always valid; the name is a constant that parses.
+        let log_signer = match danbao_evidence::LogSigner::from_secret_bytes(crate::evidence::LOG_NAME, &derived) {
+            Ok(s) => s,
+            Err(e) => unreachable!("constant log name is valid: {e}"),
+        };
         Vault {
             key_id,
             cipher: Aes256Gcm::new(&encryption_key.into()),
             link_secret,
+            log_signer,
         }
+    }
+
+    pub fn log_signer(&self) -> &danbao_evidence::LogSigner {
+        &self.log_signer
     }
 
     /// Encrypts a card key; returns (key id, nonce hex, ciphertext hex).

@@ -1,6 +1,7 @@
 //! The `danbao` command.
 
 mod chaos;
+mod dossier;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -78,6 +79,28 @@ enum Command {
         /// The sandbox gateway's URL (a running `danbao serve` has it at <url>/sandbox).
         #[arg(long, default_value = "http://127.0.0.1:8080/sandbox", env = "DANBAO_SANDBOX_URL")]
         sandbox_url: String,
+    },
+    /// Verify a receipt (or a whole dossier folder) offline, with only the log's key.
+    Verify {
+        /// A receipt file (c2sp.org/tlog-proof@v1), or a folder written by export-dossier.
+        receipt: PathBuf,
+        /// The log's verifier key: the vkey text, or a file holding it.
+        #[arg(long)]
+        key: String,
+        /// A file whose SHA-256 the receipt's leaf must commit to (an evidence attachment).
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Write a self-contained dossier (timeline, receipts, checkpoint, public key) that
+    /// `danbao verify` accepts whole.
+    ExportDossier {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        order: String,
+        /// Where to write it (default ./dossier-<order>).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Ledger commands.
     Ledger {
@@ -291,6 +314,66 @@ async fn seed_demo(app: &danbao_app::App) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Opens the app on a data directory for an offline tool (no gateway is reached).
+async fn offline_app(data: &DataArgs, sandbox_url: &str) -> anyhow::Result<danbao_app::App> {
+    let store = open_store(data).await?;
+    let keys = keys_dir(data);
+    let (vault, _) = Vault::open(&keys).context("opening the key files")?;
+    let (merchant_key, _) =
+        load_or_create(&keys.join("sandbox-merchant.key")).context("opening the sandbox merchant key")?;
+    let provider = danbao_app::payments::SandboxProvider::new(sandbox_url, merchant_key.to_vec());
+    // Keep the published rule set as it is: a tool must not publish a new version.
+    let rules = {
+        let mut tx = store.begin().await?;
+        let latest = tx.latest_rule_set().await?;
+        tx.commit().await?;
+        match latest {
+            Some(row) => RuleSet::parse(&row.body)?,
+            None => RuleSet::default_rules()?,
+        }
+    };
+    Ok(danbao_app::App::start(
+        store,
+        Arc::new(SystemClock),
+        vault,
+        Arc::new(provider),
+        danbao_app::AppConfig {
+            public_url: String::new(),
+        },
+        rules,
+    )
+    .await?)
+}
+
+async fn export_dossier(data: DataArgs, order: String, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    use danbao_app::clock::Clock;
+    let app = offline_app(&data, "http://127.0.0.1:0").await?;
+    let timeline = app.order_timeline_for_operator(&order).await?;
+    if !timeline.intact {
+        eprintln!("warning: this order's timeline does not verify; the dossier shows why");
+    }
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("dossier-{order}")));
+    let now = danbao_app::clock::rfc3339(SystemClock.now_ms());
+    dossier::write_dossier(
+        &out,
+        &format!("order:{order}"),
+        &app.log_signer().vkey(),
+        &timeline,
+        &now,
+    )?;
+    println!(
+        "dossier written to {} ({} events)",
+        out.display(),
+        timeline.events.len()
+    );
+    println!(
+        "verify it with: danbao verify {} --key '{}'",
+        out.display(),
+        app.log_signer().vkey()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn reconcile(
     data: DataArgs,
     from: Option<String>,
@@ -307,33 +390,7 @@ async fn reconcile(
     };
     let from = parse("from", from, now - 24 * 3_600_000)?;
     let to = parse("to", to, now)?;
-    let store = open_store(&data).await?;
-    let keys = keys_dir(&data);
-    let (vault, _) = Vault::open(&keys).context("opening the key files")?;
-    let (merchant_key, _) =
-        load_or_create(&keys.join("sandbox-merchant.key")).context("opening the sandbox merchant key")?;
-    let provider = danbao_app::payments::SandboxProvider::new(&sandbox_url, merchant_key.to_vec());
-    // Keep the published rule set as it is: reconciling must not publish a new version.
-    let rules = {
-        let mut tx = store.begin().await?;
-        let latest = tx.latest_rule_set().await?;
-        tx.commit().await?;
-        match latest {
-            Some(row) => RuleSet::parse(&row.body)?,
-            None => RuleSet::default_rules()?,
-        }
-    };
-    let app = danbao_app::App::start(
-        store,
-        Arc::new(SystemClock),
-        vault,
-        Arc::new(provider),
-        danbao_app::AppConfig {
-            public_url: String::new(),
-        },
-        rules,
-    )
-    .await?;
+    let app = offline_app(&data, &sandbox_url).await?;
     let r = app.reconcile(from, to).await?;
     println!("reconciliation {} ({} to {})", r.id, r.from, r.to);
     println!("  matched:             {}", r.matched);
@@ -375,6 +432,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Chaos(args) => return chaos::run(args).await,
+        Command::Verify { receipt, key, file } => return dossier::verify(&receipt, &key, file.as_deref()),
+        Command::ExportDossier { data, order, out } => return export_dossier(data, order, out).await,
         Command::Reconcile {
             data,
             from,

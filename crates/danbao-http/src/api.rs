@@ -39,6 +39,10 @@ pub fn routes() -> Router<App> {
         .route("/orders/{id}/cancel", post(cancel))
         .route("/payments/{provider}/notify", post(notify))
         .route("/rules", get(rules))
+        .route("/evidence/checkpoint", get(evidence_checkpoint))
+        .route("/evidence/key", get(evidence_key))
+        .route("/evidence/receipts/{leaf}", get(evidence_receipt))
+        .route("/evidence/consistency", get(evidence_consistency))
         .route("/orders/{id}/payments", post(new_payment_attempt))
         .route("/admin/ledger/check", get(ledger_check))
         .route("/admin/stats", get(admin_stats))
@@ -232,13 +236,13 @@ async fn order(
     Ok(Json(app.order(&caller, &id).await?))
 }
 
+/// The order's events, each with its receipt and checked against the evidence log.
 async fn timeline(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
     Path(id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
-    let events = app.timeline(&caller, &id).await?;
-    Ok(Json(serde_json::json!({"order_id": id, "events": events})))
+) -> ApiResult<Json<danbao_app::evidence::Timeline>> {
+    Ok(Json(app.order_timeline(&caller, &id).await?))
 }
 
 async fn delivery(
@@ -424,4 +428,58 @@ async fn retry_job(
 async fn security_events(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {
     let items = app.security_events(&caller).await?;
     Ok(Json(serde_json::json!({"items": items})))
+}
+
+fn text(body: String) -> Response {
+    (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// The latest checkpoint as a C2SP signed note.
+async fn evidence_checkpoint(State(app): State<App>) -> ApiResult<Response> {
+    Ok(text(app.evidence_checkpoint().await?))
+}
+
+/// The log's verifier key in signed-note vkey form.
+async fn evidence_key(State(app): State<App>) -> Response {
+    text(format!("{}\n", app.log_signer().vkey()))
+}
+
+async fn evidence_receipt(State(app): State<App>, Path(leaf): Path<String>) -> ApiResult<Response> {
+    let index: u64 = leaf
+        .parse()
+        .map_err(|_| AppError::invalid("leaf", "a leaf index: a whole number"))?;
+    Ok(text(app.evidence_receipt(index).await?))
+}
+
+#[derive(Deserialize)]
+struct ConsistencyQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// A consistency proof between two signed checkpoints: the two notes, then the proof
+/// hashes in base64, one per line.
+async fn evidence_consistency(State(app): State<App>, Query(q): Query<ConsistencyQuery>) -> ApiResult<Response> {
+    let parse = |field: &'static str, v: Option<String>| -> Result<u64, Problem> {
+        v.and_then(|s| s.parse().ok())
+            .ok_or_else(|| AppError::invalid(field, "a checkpoint size: a whole number").into())
+    };
+    let from = parse("from", q.from)?;
+    let to = parse("to", q.to)?;
+    let proof = app.evidence_consistency(from, to).await?;
+    let mut out = String::new();
+    for h in proof {
+        out.push_str(&base64_line(&h));
+    }
+    Ok(text(out))
+}
+
+fn base64_line(h: &[u8; 32]) -> String {
+    use base64::Engine;
+    format!("{}\n", base64::engine::general_purpose::STANDARD.encode(h))
 }

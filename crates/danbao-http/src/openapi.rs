@@ -66,7 +66,12 @@ pub fn paths() -> Vec<(&'static str, &'static str, &'static str, bool)> {
             "Read an order (its buyer, its seller, or ?access_token=)",
             false,
         ),
-        ("/api/v1/orders/{id}/timeline", "get", "The order's events", false),
+        (
+            "/api/v1/orders/{id}/timeline",
+            "get",
+            "The order's events, each with its receipt and checked against the evidence log",
+            false,
+        ),
         (
             "/api/v1/orders/{id}/delivery",
             "get",
@@ -87,6 +92,30 @@ pub fn paths() -> Vec<(&'static str, &'static str, &'static str, bool)> {
             false,
         ),
         ("/api/v1/rules", "get", "The published rule set", false),
+        (
+            "/api/v1/evidence/checkpoint",
+            "get",
+            "The evidence log's latest checkpoint, a C2SP signed note (text/plain)",
+            false,
+        ),
+        (
+            "/api/v1/evidence/key",
+            "get",
+            "The log's verifier key, signed-note vkey form (text/plain)",
+            false,
+        ),
+        (
+            "/api/v1/evidence/receipts/{leaf}",
+            "get",
+            "Receipt for leaf N: c2sp.org/tlog-proof@v1 with the leaf record in extra",
+            false,
+        ),
+        (
+            "/api/v1/evidence/consistency",
+            "get",
+            "Consistency proof between checkpoint sizes ?from=&to= (base64 hashes, one per line)",
+            false,
+        ),
         (
             "/api/v1/orders/{id}/payments",
             "post",

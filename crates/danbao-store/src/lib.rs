@@ -162,6 +162,15 @@ impl Store {
         }
     }
 
+    /// Runs one SQL statement as is. For tools and for the tests that play an attacker
+    /// with direct database access; the application never calls it.
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
+        Ok(match self {
+            Store::Sqlite(p) => sqlx::query(sql).execute(p).await?.rows_affected(),
+            Store::Postgres(p) => sqlx::query(sql).execute(p).await?.rows_affected(),
+        })
+    }
+
     pub async fn close(&self) {
         match self {
             Store::Sqlite(p) => p.close().await,
@@ -304,6 +313,24 @@ tx_methods! {
 
     fn insert_security_event(kind: &str, detail: &str, at: i64) -> ();
     fn security_events(limit: i64) -> Vec<(String, String, String, i64)>;
+
+    fn evidence_enqueue(id: &str, case_id: &str, record: &str, leaf_hash: &str, now: i64) -> ();
+    fn evidence_case_head(case_id: &str) -> Option<String>;
+    fn set_evidence_case_head(case_id: &str, leaf_hash: &str) -> ();
+    fn evidence_state() -> (i64, String);
+    fn set_evidence_state(size: i64, frontier: &str) -> ();
+    fn evidence_queue_batch(limit: i64) -> Vec<(String, String, String, String)>;
+    fn evidence_dequeue(id: &str) -> ();
+    fn count_evidence_queue() -> i64;
+    fn insert_evidence_leaf(idx: i64, leaf_hash: &str, case_id: &str, record: &str, now: i64) -> ();
+    fn insert_evidence_node(level: i64, idx: i64, hash: &str) -> ();
+    fn evidence_node(level: i64, idx: i64) -> Option<String>;
+    fn evidence_leaf(idx: i64) -> Option<(i64, String, String, String)>;
+    fn evidence_leaf_by_hash(leaf_hash: &str) -> Option<(i64, String, String, String)>;
+    fn latest_evidence_checkpoint() -> Option<(i64, String, String)>;
+    fn evidence_checkpoint(size: i64) -> Option<(i64, String, String)>;
+    fn insert_evidence_checkpoint(size: i64, root: &str, note: &str, now: i64) -> ();
+    fn insert_order_event_with_leaf(order: &OrderId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
 }
 
 /// Rebuilds a stored entry; kept here so both databases read entries the same way.

@@ -90,6 +90,8 @@ pub struct OrderEventRow {
     pub kind: String,
     pub detail: String,
     pub at: i64,
+    /// The event's leaf in the evidence log.
+    pub leaf_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -54,7 +54,30 @@ impl TestApp {
         let store = Store::connect(&format!("sqlite:{}", dir.join("danbao.db").display()), None)
             .await
             .unwrap();
-        TestApp::boot(store, Db::Sqlite { dir }, RuleSet::default_rules().unwrap()).await
+        // Real key files, so that the CLI's offline tools can open this data directory.
+        let (vault, _) = Vault::open(&dir.join("keys")).unwrap();
+        TestApp::boot(store, Db::Sqlite { dir }, RuleSet::default_rules().unwrap(), vault).await
+    }
+
+    /// The SQLite data directory (database and key files), for the CLI's offline tools.
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        match &self.db {
+            Db::Sqlite { dir } => Some(dir),
+            Db::Postgres { .. } => None,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.db, Db::Postgres { .. })
+    }
+
+    /// Runs SQL straight against the database, as an attacker with access would.
+    pub async fn sql(&self, statement: &str) -> u64 {
+        self.app()
+            .store
+            .execute_raw(statement)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"))
     }
 
     /// None (and a printed note) when DANBAO_TEST_DATABASE_URL is not set.
@@ -65,10 +88,18 @@ impl TestApp {
         };
         let schema = danbao_store::create_pg_schema(&url, "e2e").await.unwrap();
         let store = Store::connect(&url, Some(&schema)).await.unwrap();
-        Some(TestApp::boot(store, Db::Postgres { url, schema }, RuleSet::default_rules().unwrap()).await)
+        Some(
+            TestApp::boot(
+                store,
+                Db::Postgres { url, schema },
+                RuleSet::default_rules().unwrap(),
+                Vault::from_keys([1; 32], [2; 32]),
+            )
+            .await,
+        )
     }
 
-    async fn boot(store: Store, db: Db, rules: RuleSet) -> TestApp {
+    async fn boot(store: Store, db: Db, rules: RuleSet, vault: Vault) -> TestApp {
         // Tests start at the real time, so that the sandbox (which keeps real time, like
         // any outside provider) and the platform agree on statement periods; after that
         // only the test moves the platform's clock.
@@ -77,7 +108,7 @@ impl TestApp {
         let server = start(ServerConfig {
             store,
             clock: Arc::new(clock.clone()),
-            vault: Vault::from_keys([1; 32], [2; 32]),
+            vault,
             listener,
             public_url: None,
             rules,

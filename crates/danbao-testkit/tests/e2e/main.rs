@@ -20,5 +20,6 @@ macro_rules! on_both_databases {
 }
 
 mod browser;
+mod evidence;
 mod no_drop;
 mod purchase;

@@ -1,0 +1,421 @@
+//! The evidence log (SPEC §11) as the platform runs it: leaves written with the events
+//! that cause them, one sequencer appending them in batches to the insert-only tables,
+//! checkpoints signed only after checking consistency with the previous one, receipts,
+//! and timelines whose every event is checked against the log.
+
+use crate::auth::Caller;
+use crate::clock::rfc3339;
+use crate::{App, AppError, AppResult};
+use danbao_evidence::{
+    consistency_proof, inclusion_proof, nodes_to_store_after_append, open_checkpoint, sha256_hex, verify_consistency,
+    verify_receipt, Checkpoint, CompactRange, Hash, LeafFields, LeafRecord, LogSigner, LogVerifier, NodeReader,
+    ProofError, Receipt,
+};
+use danbao_store::Tx;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// The log's name: the checkpoint origin and the signing key's name.
+pub const LOG_NAME: &str = "danbao.dev/evidence-log";
+/// Leaves appended per sequencer transaction: bounds how long it holds the log's lock.
+const SEQUENCE_BATCH: i64 = 2_000;
+/// A proof reads O(log n) nodes; this bounds the fetch loop far above that.
+const NODE_FETCHES_MAX: usize = 256;
+
+fn internal(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(e.to_string())
+}
+
+fn hex32(text: &str) -> AppResult<Hash> {
+    let bytes = hex::decode(text).map_err(internal)?;
+    bytes.try_into().map_err(|_| internal("a stored hash is not 32 bytes"))
+}
+
+/// Writes a leaf for an event in the caller's transaction, chained to the case's last
+/// leaf. Returns the leaf hash (hex), which the event row keeps.
+pub(crate) async fn append_leaf(
+    tx: &mut Tx,
+    case_id: &str,
+    kind: &str,
+    refs: BTreeMap<String, String>,
+    content: &[u8],
+    now: i64,
+) -> AppResult<String> {
+    let prev = tx.evidence_case_head(case_id).await?;
+    let record = LeafRecord::new(LeafFields {
+        case: case_id.to_string(),
+        kind: kind.to_string(),
+        refs,
+        content_sha256: sha256_hex(content),
+        at_ms: now,
+        prev_leaf_hash: prev,
+        salt: LeafRecord::new_salt(&mut rand::rngs::OsRng),
+    })
+    .map_err(internal)?;
+    let hash = record.leaf_hash_hex();
+    tx.evidence_enqueue(
+        &uuid::Uuid::now_v7().to_string(),
+        case_id,
+        &record.to_canonical(),
+        &hash,
+        now,
+    )
+    .await?;
+    tx.set_evidence_case_head(case_id, &hash).await?;
+    Ok(hash)
+}
+
+/// Runs a proof computation against stored nodes, fetching each node it asks for (the
+/// proof functions are pure and synchronous; the database is not).
+async fn with_nodes<T>(tx: &mut Tx, f: impl Fn(&dyn NodeReader) -> Result<T, ProofError>) -> AppResult<T> {
+    struct Cache(HashMap<(u32, u64), Hash>);
+    impl NodeReader for Cache {
+        fn node(&self, level: u32, index: u64) -> Result<Hash, ProofError> {
+            self.0
+                .get(&(level, index))
+                .copied()
+                .ok_or(ProofError::NodeMissing { level, index })
+        }
+    }
+    let mut cache = Cache(HashMap::new());
+    for _ in 0..NODE_FETCHES_MAX {
+        match f(&cache) {
+            Ok(v) => return Ok(v),
+            Err(ProofError::NodeMissing { level, index }) => {
+                let l = i64::from(level);
+                let i = i64::try_from(index).map_err(internal)?;
+                let Some(hash) = tx.evidence_node(l, i).await? else {
+                    return Err(internal(format!("evidence node ({level}, {index}) is missing")));
+                };
+                cache.0.insert((level, index), hex32(&hash)?);
+            }
+            Err(e) => return Err(internal(e)),
+        }
+    }
+    Err(internal("a proof needed more nodes than any proof can"))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    pub seq: i64,
+    pub kind: String,
+    pub at: String,
+    pub detail: serde_json::Value,
+    /// The exact text the leaf's `content_sha256` commits to.
+    pub detail_json: String,
+    pub leaf_index: Option<u64>,
+    /// The `c2sp.org/tlog-proof@v1` receipt for this event.
+    pub receipt: Option<String>,
+    pub verified: bool,
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Timeline {
+    pub order_id: String,
+    /// Every event is in the log, unaltered, in an unbroken chain.
+    pub intact: bool,
+    pub checkpoint: Option<String>,
+    pub events: Vec<TimelineEntry>,
+}
+
+impl App {
+    pub fn log_verifier(&self) -> LogVerifier {
+        self.vault.log_signer().verifier()
+    }
+
+    pub fn log_signer(&self) -> &LogSigner {
+        self.vault.log_signer()
+    }
+
+    /// Appends every queued leaf, then signs a checkpoint for the new size — after
+    /// checking that the new tree is consistent with the last signed one. Safe to run
+    /// from several processes: the sequencer row lock makes them take turns.
+    pub async fn sequence_evidence(&self) -> AppResult<Option<String>> {
+        loop {
+            let now = self.now();
+            let mut tx = self.store.begin().await?;
+            let (size, frontier) = tx.evidence_state().await?;
+            let batch = tx.evidence_queue_batch(SEQUENCE_BATCH).await?;
+            if batch.is_empty() {
+                tx.commit().await?;
+                break;
+            }
+            let range = CompactRange::from_hex(&frontier).map_err(internal)?;
+            if range.size() != u64::try_from(size).map_err(internal)? {
+                return Err(internal("the sequencer's frontier does not match its size"));
+            }
+            let mut hashes = Vec::with_capacity(batch.len());
+            for (_, _, record, leaf_hash) in &batch {
+                // A queued record that no longer hashes to what was queued was altered.
+                let parsed = LeafRecord::parse_canonical(record).map_err(internal)?;
+                if &parsed.leaf_hash_hex() != leaf_hash {
+                    return Err(internal(format!("queued leaf {leaf_hash} was altered")));
+                }
+                hashes.push(parsed.leaf_hash());
+            }
+            let (next, nodes) = nodes_to_store_after_append(&range, &hashes).map_err(internal)?;
+            for (i, (id, case_id, record, leaf_hash)) in batch.iter().enumerate() {
+                let idx = size + i64::try_from(i).map_err(internal)?;
+                tx.insert_evidence_leaf(idx, leaf_hash, case_id, record, now).await?;
+                tx.evidence_dequeue(id).await?;
+            }
+            for n in nodes {
+                tx.insert_evidence_node(
+                    i64::from(n.level),
+                    i64::try_from(n.index).map_err(internal)?,
+                    &hex::encode(n.hash),
+                )
+                .await?;
+            }
+            tx.set_evidence_state(i64::try_from(next.size()).map_err(internal)?, &next.to_hex())
+                .await?;
+            tx.commit().await?;
+        }
+        self.sign_checkpoint().await
+    }
+
+    async fn sign_checkpoint(&self) -> AppResult<Option<String>> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let (size, frontier) = tx.evidence_state().await?;
+        let latest = tx.latest_evidence_checkpoint().await?;
+        if size == 0 || latest.as_ref().is_some_and(|(s, _, _)| *s == size) {
+            tx.commit().await?;
+            return Ok(latest.map(|(_, _, note)| note));
+        }
+        let range = CompactRange::from_hex(&frontier).map_err(internal)?;
+        let root = range.root();
+        if let Some((old_size, old_root, old_note)) = &latest {
+            // The old checkpoint must still open with our key, and the tree as stored now
+            // must extend it: otherwise the log was rewritten, and we refuse to sign.
+            let old = open_checkpoint(old_note, &self.log_verifier()).map_err(|e| {
+                AppError::Internal(format!("the last checkpoint (size {old_size}) does not verify: {e}"))
+            })?;
+            if hex::encode(old.root()) != *old_root {
+                return Err(internal(
+                    "the last checkpoint's stored root differs from its signed root",
+                ));
+            }
+            let (s1, s2) = (old.size(), range.size());
+            let proof = with_nodes(&mut tx, |r| consistency_proof(r, s1, s2)).await?;
+            if let Err(e) = verify_consistency(s1, s2, &proof, old.root(), &root) {
+                let detail = serde_json::json!({"old_size": s1, "new_size": s2, "error": e.to_string()});
+                tx.commit().await?;
+                let mut tx = self.store.begin().await?;
+                tx.insert_security_event("evidence_log_inconsistent", &detail.to_string(), now)
+                    .await?;
+                tx.commit().await?;
+                return Err(AppError::Internal(format!(
+                    "the evidence log is not consistent with checkpoint {s1}: {e}; refusing to sign"
+                )));
+            }
+        }
+        let note = Checkpoint::new(LOG_NAME, range.size(), root)
+            .map_err(internal)?
+            .sign(self.log_signer());
+        tx.insert_evidence_checkpoint(size, &hex::encode(root), &note, now)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(note))
+    }
+
+    /// The latest signed checkpoint, after sequencing whatever is queued (on demand).
+    pub async fn evidence_checkpoint(&self) -> AppResult<String> {
+        self.sequence_evidence()
+            .await?
+            .ok_or(AppError::NotFound("checkpoint (the log is empty)"))
+    }
+
+    /// The receipt (`c2sp.org/tlog-proof@v1`) for leaf `index`, against the latest checkpoint.
+    pub async fn evidence_receipt(&self, index: u64) -> AppResult<String> {
+        self.sequence_evidence().await?;
+        let mut tx = self.store.begin().await?;
+        let receipt = self.receipt_in(&mut tx, index).await?;
+        tx.commit().await?;
+        receipt.ok_or(AppError::NotFound("leaf"))
+    }
+
+    async fn receipt_in(&self, tx: &mut Tx, index: u64) -> AppResult<Option<String>> {
+        let Some((size, _, note)) = tx.latest_evidence_checkpoint().await? else {
+            return Ok(None);
+        };
+        let size = u64::try_from(size).map_err(internal)?;
+        if index >= size {
+            return Ok(None);
+        }
+        let Some((_, _, _, record)) = tx.evidence_leaf(i64::try_from(index).map_err(internal)?).await? else {
+            return Ok(None);
+        };
+        let leaf = LeafRecord::parse_canonical(&record).map_err(internal)?;
+        let proof = with_nodes(tx, |r| inclusion_proof(r, index, size)).await?;
+        Ok(Some(
+            Receipt {
+                leaf,
+                index,
+                proof,
+                checkpoint_note: note,
+            }
+            .to_text(),
+        ))
+    }
+
+    /// A consistency proof between two checkpoint sizes, base64 hashes one per line.
+    pub async fn evidence_consistency(&self, from: u64, to: u64) -> AppResult<Vec<Hash>> {
+        self.sequence_evidence().await?;
+        let mut tx = self.store.begin().await?;
+        let size = tx.latest_evidence_checkpoint().await?.map(|c| c.0).unwrap_or(0);
+        if from == 0 || from > to || to > u64::try_from(size).map_err(internal)? {
+            return Err(AppError::invalid("from/to", format!("need 0 < from ≤ to ≤ {size}")));
+        }
+        if tx
+            .evidence_checkpoint(i64::try_from(from).map_err(internal)?)
+            .await?
+            .is_none()
+            || tx
+                .evidence_checkpoint(i64::try_from(to).map_err(internal)?)
+                .await?
+                .is_none()
+        {
+            return Err(AppError::NotFound("checkpoint of that size"));
+        }
+        let proof = with_nodes(&mut tx, |r| consistency_proof(r, from, to)).await?;
+        tx.commit().await?;
+        Ok(proof)
+    }
+
+    pub async fn evidence_checkpoint_of_size(&self, size: u64) -> AppResult<String> {
+        let mut tx = self.store.begin().await?;
+        let cp = tx.evidence_checkpoint(i64::try_from(size).map_err(internal)?).await?;
+        tx.commit().await?;
+        cp.map(|c| c.2).ok_or(AppError::NotFound("checkpoint of that size"))
+    }
+
+    /// An order's events, each with its receipt and checked against the log: the event's
+    /// details hash to what the leaf committed, the leaf is the one the event names, the
+    /// chain of the case is unbroken, and the receipt verifies with our public key.
+    pub async fn order_timeline(&self, caller: &Caller, id: &str) -> AppResult<Timeline> {
+        let events = self.timeline(caller, id).await?;
+        self.checked_timeline(id, events).await
+    }
+
+    /// The timeline for an operator's tool (`danbao export-dossier`), on the same checks.
+    pub async fn order_timeline_for_operator(&self, id: &str) -> AppResult<Timeline> {
+        let order_id = danbao_domain::OrderId::parse(id).ok_or(AppError::NotFound("order"))?;
+        let mut tx = self.store.begin().await?;
+        if tx.order(&order_id, false).await?.is_none() {
+            return Err(AppError::NotFound("order"));
+        }
+        let rows = tx.order_events(&order_id).await?;
+        tx.commit().await?;
+        let events = rows
+            .into_iter()
+            .map(|e| crate::TimelineEvent {
+                seq: e.seq,
+                kind: e.kind,
+                at: rfc3339(e.at),
+                detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
+            })
+            .collect();
+        self.checked_timeline(id, events).await
+    }
+
+    async fn checked_timeline(&self, id: &str, events: Vec<crate::TimelineEvent>) -> AppResult<Timeline> {
+        self.sequence_evidence().await?;
+        let order_id = danbao_domain::OrderId::parse(id).ok_or(AppError::NotFound("order"))?;
+        let mut tx = self.store.begin().await?;
+        let rows = tx.order_events(&order_id).await?;
+        let head = tx.evidence_case_head(&format!("order:{order_id}")).await?;
+        let checkpoint = tx.latest_evidence_checkpoint().await?.map(|c| c.2);
+        let verifier = self.log_verifier();
+        let mut out = Vec::with_capacity(rows.len());
+        let mut prev: Option<String> = None;
+        let mut intact = true;
+        for (row, shown) in rows.iter().zip(events) {
+            let problem;
+            let mut leaf_index = None;
+            let mut receipt = None;
+            match &row.leaf_hash {
+                None => problem = Some("this event was never written to the evidence log".to_string()),
+                Some(hash) => match tx.evidence_leaf_by_hash(hash).await? {
+                    None => problem = Some("this event's leaf is missing from the evidence log".to_string()),
+                    Some((idx, _, _, record)) => {
+                        let index = u64::try_from(idx).map_err(internal)?;
+                        leaf_index = Some(index);
+                        receipt = self.receipt_in(&mut tx, index).await?;
+                        problem = check_event(
+                            &record,
+                            hash,
+                            &row.detail,
+                            prev.as_deref(),
+                            receipt.as_deref(),
+                            &verifier,
+                        );
+                    }
+                },
+            }
+            prev = row.leaf_hash.clone();
+            intact &= problem.is_none();
+            out.push(TimelineEntry {
+                seq: shown.seq,
+                kind: shown.kind,
+                at: shown.at,
+                detail: shown.detail,
+                detail_json: row.detail.clone(),
+                leaf_index,
+                receipt,
+                verified: problem.is_none(),
+                problem,
+            });
+        }
+        if head.is_some() && head != prev {
+            intact = false;
+            if let Some(last) = out.last_mut() {
+                last.verified = false;
+                last.problem = Some("events after this one are missing from the timeline".to_string());
+            }
+        }
+        tx.commit().await?;
+        Ok(Timeline {
+            order_id: order_id.to_string(),
+            intact,
+            checkpoint,
+            events: out,
+        })
+    }
+}
+
+/// What is wrong with one event, if anything.
+fn check_event(
+    record: &str,
+    leaf_hash: &str,
+    detail: &str,
+    prev: Option<&str>,
+    receipt: Option<&str>,
+    verifier: &LogVerifier,
+) -> Option<String> {
+    let leaf = match LeafRecord::parse_canonical(record) {
+        Ok(l) => l,
+        Err(e) => return Some(format!("the log's record of this event is unreadable: {e}")),
+    };
+    if leaf.leaf_hash_hex() != leaf_hash {
+        return Some("the log's record of this event was altered".to_string());
+    }
+    if leaf.content_sha256() != sha256_hex(detail.as_bytes()) {
+        return Some("this event's details were altered after they were logged".to_string());
+    }
+    if leaf.prev_leaf_hash() != prev {
+        return Some("an event before this one is missing or was altered".to_string());
+    }
+    match receipt {
+        None => Some("no receipt: the leaf is not under a signed checkpoint".to_string()),
+        Some(r) => verify_receipt(r, verifier)
+            .err()
+            .map(|e| format!("the receipt does not verify: {e}")),
+    }
+}
+
+/// Times as the receipts show them.
+pub fn at_text(ms: i64) -> String {
+    rfc3339(ms)
+}
