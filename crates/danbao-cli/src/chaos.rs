@@ -473,7 +473,14 @@ struct OrderRecord {
     amount_minor: i64,
     /// When the sandbox says it was paid; `None` if paying failed.
     paid_at: Option<String>,
+    /// Every `SECOND_PAYMENT_EVERY`th order is paid twice, through a second payment
+    /// attempt: the platform must refund one of the two, automatically.
+    second_payment: Option<String>,
+    second_paid: bool,
 }
+
+/// One order in this many is paid twice (the refund path under chaos).
+const SECOND_PAYMENT_EVERY: usize = 25;
 
 #[derive(Default)]
 struct Counters {
@@ -537,7 +544,13 @@ async fn buyer_task(s: Arc<Shared>) {
             Checkout::Order(mut record) => {
                 c.placed.fetch_add(1, Ordering::SeqCst);
                 c.done.fetch_add(1, Ordering::SeqCst);
+                if i % SECOND_PAYMENT_EVERY == SECOND_PAYMENT_EVERY - 1 {
+                    record.second_payment = second_attempt(&s, &record).await;
+                }
                 record.paid_at = pay(&s, &record.payment_id).await;
+                if let Some(second) = record.second_payment.clone() {
+                    record.second_paid = pay(&s, &second).await.is_some();
+                }
                 if record.paid_at.is_some() {
                     c.paid.fetch_add(1, Ordering::SeqCst);
                 } else {
@@ -613,6 +626,8 @@ async fn place(s: &Shared, i: usize, buyer: usize) -> Checkout {
                         payment_id: v.get("payment")?.get("payment_id")?.as_str()?.to_string(),
                         amount_minor: v.get("amount_minor")?.as_i64()?,
                         paid_at: None,
+                        second_payment: None,
+                        second_paid: false,
                     })
                 })();
                 return match record {
@@ -647,6 +662,26 @@ async fn place(s: &Shared, i: usize, buyer: usize) -> Checkout {
         s.counters.retries.fetch_add(1, Ordering::SeqCst);
         backoff().await;
     }
+}
+
+/// A second payment attempt for an unpaid order (the buyer reopened the cashier).
+async fn second_attempt(s: &Shared, r: &OrderRecord) -> Option<String> {
+    let path = format!("/api/v1/orders/{}/payments", r.order_id);
+    let token = &s.buyer_tokens[r.buyer];
+    let deadline = Instant::now() + s.order_timeout;
+    while Instant::now() < deadline {
+        match s.api.call_raw(Method::POST, &path, Some(token), Some(&json!({}))).await {
+            Ok(a) if a.status == StatusCode::CREATED => {
+                return a.body.get("payment_id").and_then(Value::as_str).map(str::to_string);
+            }
+            Ok(a) if !a.status.is_server_error() => {
+                s.note(format!("second attempt for {}: {} {}", r.order_id, a.status, a.body));
+                return None;
+            }
+            _ => backoff().await,
+        }
+    }
+    None
 }
 
 /// Presses Pay at the cashier; the gateway's paid_at, or `None` if it never succeeded.
@@ -896,6 +931,18 @@ fn parse_admin_order(v: &Value, payment_id: &str) -> OrderState {
 /// Delivered, or refunded with every refund confirmed. Without the admin endpoint the
 /// refunds are not visible, so the gateway is asked.
 async fn settled(s: &Shared, state: &OrderState, r: &OrderRecord) -> bool {
+    if r.second_paid {
+        // One of the two payments must come back, whatever happened to the order.
+        let Some(second) = &r.second_payment else { return false };
+        let back = match s.sandbox.view(second).await {
+            Ok(v) => v.refunded_minor == r.amount_minor,
+            Err(_) => false,
+        };
+        let first_back = refunded_at_sandbox(s, r).await == Some(true);
+        if !(back || first_back) {
+            return false;
+        }
+    }
     if state.delivered() {
         return true;
     }
@@ -1289,8 +1336,32 @@ async fn run_in(args: &ChaosArgs, run_id: &str, dir: &Path, schema: Option<&str>
     let mut refunded = 0;
     let mut delivered_and_refunded = 0;
     let mut lost: Vec<usize> = Vec::new();
+    let mut second_paid = 0;
+    let mut second_refunded = 0;
     for &i in &accepted {
         let r = &records[i];
+        if r.second_paid {
+            second_paid += 1;
+            let second_back = match &r.second_payment {
+                Some(p) => shared
+                    .sandbox
+                    .view(p)
+                    .await
+                    .is_ok_and(|v| v.refunded_minor == r.amount_minor),
+                None => false,
+            };
+            let first_back = refunded_at_sandbox(&shared, r).await == Some(true);
+            let state = states.get(&i).cloned().unwrap_or_default();
+            // Paid twice: one payment must have come back, and the order (paid once) must
+            // be delivered — either of the two may be the one kept, as notifications race.
+            if (second_back || first_back) && !(second_back && first_back) && state.delivered() {
+                second_refunded += 1;
+                delivered.push(r);
+            } else {
+                lost.push(i);
+            }
+            continue;
+        }
         let state = states.get(&i).cloned().unwrap_or_default();
         let refund_ok = if state.refund_like() {
             refunded_at_sandbox(&shared, r).await == Some(true)
@@ -1425,7 +1496,17 @@ async fn run_in(args: &ChaosArgs, run_id: &str, dir: &Path, schema: Option<&str>
     }
     out!(lines, "payments_paid_at_cashier", "{}", paid_here.len());
     out!(lines, "payments_pay_failed", "{}", c.pay_failed.load(Ordering::SeqCst));
-    out!(lines, "payments_accepted_by_sandbox", "{}", accepted.len());
+    out!(
+        lines,
+        "payments_accepted_by_sandbox",
+        "{}",
+        accepted.len() + second_paid
+    );
+    out!(
+        lines,
+        "orders_paid_twice",
+        "{second_paid} (the extra payment refunded automatically and confirmed at the sandbox: {second_refunded})"
+    );
     out!(lines, "paid_but_missing_from_statement", "{paid_not_in_statement}");
     out!(lines, "settle_secs", "{settle_secs:.1}");
     out!(lines, "unsettled_at_deadline", "{}", pending.len());
