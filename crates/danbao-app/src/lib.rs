@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod clock;
 pub mod evidence;
+pub mod files;
 pub mod jobs;
 pub mod orders;
 pub mod payments;

@@ -869,6 +869,31 @@ impl App {
         Ok(order_view(order, party, None, Vec::new()))
     }
 
+    /// The seller declines a paid order rather than deliver it: a full refund, at once.
+    pub async fn seller_decline(&self, caller: &Caller, id: &str, reason: &str) -> AppResult<OrderView> {
+        let seller = require_role(caller, Role::Seller)?.clone();
+        check_len("reason", reason, 1, NOTE_LEN_MAX)?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let (mut order, party) = self.order_for(&mut tx, &Caller::User(seller), id, true).await?;
+        if party != Party::Seller {
+            return Err(AppError::NotFound("order"));
+        }
+        let rules = self.rules_version(order.rule_version).await?;
+        record_event(
+            &mut tx,
+            &order.id,
+            "declined_by_seller",
+            serde_json::json!({"reason_sha256": sha256_hex(reason)}),
+            now,
+        )
+        .await?;
+        self.apply_event(&mut tx, &mut order, OrderEvent::SellerDeclined, &rules, now)
+            .await?;
+        tx.commit().await?;
+        Ok(order_view(order, party, None, Vec::new()))
+    }
+
     // ---- payments ----
 
     /// The one notification path (SPEC §4). The signature is checked over the raw bytes

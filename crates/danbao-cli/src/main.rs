@@ -239,10 +239,12 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
         if files.created { " (generated now)" } else { "" }
     );
     println!("  link secret: {}", files.link_secret.display());
+    println!("  evidence log signing key: {}", files.evidence_signing_key.display());
+    println!("  evidence log public key: {}", server.app.log_signer().vkey());
     println!("  sandbox merchant key: {}", merchant_key_path.display());
     println!("  rule set version: {}", server.app.current_rules().version);
     if seed {
-        seed_demo(&server.app).await?;
+        seed_demo(&server.app, &server.url, &merchant_key).await?;
         println!();
         println!("Demo shop seeded. Open the storefront: {}/", server.url);
         println!("  seller: demo_seller / demo-password");
@@ -259,14 +261,14 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
 }
 
 /// Seeds the demo shop once; running `danbao demo` again reuses it.
-async fn seed_demo(app: &danbao_app::App) -> anyhow::Result<()> {
+async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> anyhow::Result<()> {
     let password = "demo-password";
     let seller = match app.register("demo_seller", password, Role::Seller).await {
         Ok(u) => u,
         Err(danbao_app::AppError::Conflict(_)) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    app.register("demo_buyer", password, Role::Buyer).await?;
+    let buyer = Caller::User(app.register("demo_buyer", password, Role::Buyer).await?);
     app.create_account("demo_admin", password, Role::Admin).await?;
     let seller = Caller::User(seller);
     let card = app
@@ -299,18 +301,77 @@ async fn seed_demo(app: &danbao_app::App) -> anyhow::Result<()> {
         .await?;
     let keys: String = (1..=10).map(|i| format!("STEAM-100-{i:04}-DEMO\n")).collect();
     app.import_card_keys(&seller, &steam.id, &keys).await?;
-    app.create_product(
-        &seller,
-        NewProduct {
-            title: "原神 创世结晶 代充 6480".into(),
-            description: "人工代充，24 小时内到账。请填写 UID 和服务器。".into(),
-            category: "top_up".into(),
-            price_minor: 64800,
-            delivery_kind: "manual".into(),
-            manual_fields: vec!["UID".into(), "服务器".into()],
-        },
-    )
-    .await?;
+    let top_up = app
+        .create_product(
+            &seller,
+            NewProduct {
+                title: "原神 创世结晶 代充 6480".into(),
+                description: "人工代充，24 小时内到账。请填写 UID 和服务器。".into(),
+                category: "top_up".into(),
+                price_minor: 64800,
+                delivery_kind: "manual".into(),
+                manual_fields: vec!["UID".into(), "服务器".into()],
+            },
+        )
+        .await?;
+
+    // Two finished orders, so a new user sees timelines with receipts at once: one bought,
+    // revealed and confirmed; one the seller declined, refunded through the sandbox.
+    let gateway = danbao_sandbox::client::SandboxClient::new(format!("{url}/sandbox"), merchant_key.to_vec());
+    let wait_for = |id: String, status: danbao_domain::OrderStatus| {
+        let buyer = buyer.clone();
+        async move {
+            for _ in 0..100 {
+                if app.order(&buyer, &id).await?.status == status {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            anyhow::bail!("demo order {id} never became {status}")
+        }
+    };
+    let bought = app
+        .place_order(
+            &buyer,
+            danbao_app::PlaceOrder {
+                product_id: steam.id.clone(),
+                quantity: 1,
+                ..Default::default()
+            },
+        )
+        .await?;
+    gateway.pay(&bought.payment.payment_id).await?;
+    wait_for(bought.id.clone(), danbao_domain::OrderStatus::Delivered).await?;
+    app.reveal_delivery(&buyer, &bought.id).await?;
+    app.confirm(&buyer, &bought.id).await?;
+
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("UID".to_string(), "100000001".to_string());
+    fields.insert("服务器".to_string(), "天空岛".to_string());
+    let declined = app
+        .place_order(
+            &buyer,
+            danbao_app::PlaceOrder {
+                product_id: top_up.id.clone(),
+                quantity: 1,
+                delivery_fields: fields,
+                ..Default::default()
+            },
+        )
+        .await?;
+    gateway.pay(&declined.payment.payment_id).await?;
+    wait_for(declined.id.clone(), danbao_domain::OrderStatus::Paid).await?;
+    app.seller_decline(&seller, &declined.id, "该区服暂时无法代充").await?;
+    app.run_due_jobs().await?;
+    app.sequence_evidence().await?;
+    println!("  demo orders: {} (completed), {} (refunded)", bought.id, declined.id);
+    println!("  their timelines with receipts: log in as demo_buyer (POST {url}/api/v1/sessions) and GET {url}/api/v1/orders/<id>/timeline,");
+    println!(
+        "  or: danbao export-dossier --order {} && danbao verify dossier-{} --key '{}'",
+        bought.id,
+        bought.id,
+        app.log_signer().vkey()
+    );
     Ok(())
 }
 

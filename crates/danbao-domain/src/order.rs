@@ -125,6 +125,9 @@ pub enum OrderEvent {
     DeliveryDeadlinePassed,
     /// A paid order could not be fulfilled (e.g. stock ran out); the buyer gets the money back.
     FulfilmentFailed,
+    /// The seller declines a paid order instead of delivering it (e.g. a top-up they
+    /// cannot do): the buyer is refunded in full at once.
+    SellerDeclined,
 }
 
 /// What the caller must do, in the same transaction, because of a transition.
@@ -193,6 +196,7 @@ pub fn transition(
         (S::PendingPayment, E::Cancelled) => (S::Cancelled, vec![Effect::ReleaseStock]),
         (S::Paid, E::DeliveryDeadlinePassed) => (S::Refunded, vec![Effect::RefundEscrowInFull, Effect::ReleaseStock]),
         (S::Paid, E::FulfilmentFailed) => (S::Refunded, vec![Effect::RefundEscrowInFull]),
+        (S::Paid, E::SellerDeclined) => (S::Refunded, vec![Effect::RefundEscrowInFull, Effect::ReleaseStock]),
         _ => return Err(IllegalTransition { from, event }),
     };
     Ok(next)
@@ -332,6 +336,7 @@ mod tests {
             (S::PendingPayment, E::Cancelled),
             (S::Paid, E::DeliveryDeadlinePassed),
             (S::Paid, E::FulfilmentFailed),
+            (S::Paid, E::SellerDeclined),
             (S::Expired, E::LatePaymentCaptured),
             (S::Cancelled, E::LatePaymentCaptured),
         ];
@@ -345,6 +350,7 @@ mod tests {
             E::Cancelled,
             E::DeliveryDeadlinePassed,
             E::FulfilmentFailed,
+            E::SellerDeclined,
         ];
         let mut illegal = 0;
         for from in S::ALL {

@@ -30,6 +30,7 @@ pub fn routes() -> Router<App> {
             post(import_card_keys).layer(axum::extract::DefaultBodyLimit::max(CARD_KEYS_BODY_MAX_BYTES)),
         )
         .route("/seller/orders/{id}/deliver", post(seller_deliver))
+        .route("/seller/orders/{id}/decline", post(seller_decline))
         .route("/orders", post(place_order).get(my_orders))
         .route("/orders/lookup", post(lookup_order))
         .route("/orders/{id}", get(order))
@@ -285,6 +286,21 @@ async fn seller_deliver(
     ApiJson(b): ApiJson<DeliverBody>,
 ) -> ApiResult<Json<danbao_app::OrderView>> {
     Ok(Json(app.seller_deliver(&caller, &id, &b.note).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeclineBody {
+    reason: String,
+}
+
+async fn seller_decline(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<DeclineBody>,
+) -> ApiResult<Json<danbao_app::OrderView>> {
+    Ok(Json(app.seller_decline(&caller, &id, &b.reason).await?))
 }
 
 /// A provider's notification. The raw bytes go to the one notification path; the

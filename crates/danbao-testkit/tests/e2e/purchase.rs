@@ -16,6 +16,7 @@ on_both_databases!(
     fifty_buyers_race_for_ten_keys,
     a_person_buys_through_the_pages,
     buyer_cancels_an_unpaid_order,
+    seller_declines_a_paid_order,
 );
 
 async fn guest_buys_a_card_key_and_confirms(t: TestApp) {
@@ -798,5 +799,66 @@ async fn buyer_cancels_an_unpaid_order(t: TestApp) {
         )
         .await;
     assert_eq!(again.status, 409);
+    t.finish().await;
+}
+
+async fn seller_declines_a_paid_order(t: TestApp) {
+    let (seller_token, seller_id) = t.user("seller11", "seller").await;
+    let (buyer_token, _) = t.user("buyer11", "buyer").await;
+    let r = t
+        .post(
+            "/api/v1/seller/products",
+            Some(&seller_token),
+            json!({"title": "代充", "category": "top_up", "price_minor": 3000, "delivery_kind": "manual"}),
+        )
+        .await;
+    let product = r.body["id"].as_str().unwrap().to_string();
+    let placed = t
+        .post(
+            "/api/v1/orders",
+            Some(&buyer_token),
+            json!({"product_id": product, "quantity": 1}),
+        )
+        .await;
+    let id = placed.body["id"].as_str().unwrap().to_string();
+    let payment = placed.body["payment"]["payment_id"].as_str().unwrap().to_string();
+    // Not paid yet: nothing to decline.
+    let early = t
+        .post(
+            &format!("/api/v1/seller/orders/{id}/decline"),
+            Some(&seller_token),
+            json!({"reason": "无法代充"}),
+        )
+        .await;
+    assert_eq!(early.status, 409, "{}", early.text);
+    t.pay(&payment).await;
+    t.wait_for_status(&format!("/api/v1/orders/{id}"), Some(&buyer_token), "paid")
+        .await;
+    let by_buyer = t
+        .post(
+            &format!("/api/v1/seller/orders/{id}/decline"),
+            Some(&buyer_token),
+            json!({"reason": "x"}),
+        )
+        .await;
+    assert_eq!(by_buyer.status, 403);
+    let r = t
+        .post(
+            &format!("/api/v1/seller/orders/{id}/decline"),
+            Some(&seller_token),
+            json!({"reason": "无法代充"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "refunded");
+    t.settle_refunds().await;
+    let o = t.get(&format!("/api/v1/orders/{id}"), Some(&buyer_token)).await;
+    assert_eq!(o.body["refunds"][0]["status"], "confirmed");
+    assert_eq!(
+        t.get(&format!("/sandbox/payments/{payment}"), None).await.body["refunded_minor"],
+        3000
+    );
+    let seller = TestApp::seller_account(&seller_id);
+    assert_eq!(t.balance(&danbao_domain::Account::Escrow(seller)).await, 0);
     t.finish().await;
 }
