@@ -102,3 +102,93 @@ async fn ledger_check_passes_then_catches_a_tampered_balance() {
     assert!(err.contains("unsupported database url"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A buyer's dossier, exported from a real server's data directory, verifies offline
+/// whole; a tampered one, or one checked against another key, does not — and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exported_dossier_verifies_offline_and_tampering_is_named() {
+    use serde_json::json;
+    let t = danbao_testkit::TestApp::sqlite().await;
+    let (seller, _) = t.user("dossier_seller", "seller").await;
+    let product = t.card_product(&seller, 4200, 1).await;
+    let placed = t.guest_order(&product, 1).await;
+    let id = placed.body["id"].as_str().unwrap().to_string();
+    let token = placed.body["access_token"].as_str().unwrap().to_string();
+    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+    t.wait_for_status(&format!("/api/v1/orders/{id}?access_token={token}"), None, "delivered")
+        .await;
+    t.post(
+        &format!("/api/v1/orders/{id}/confirm?access_token={token}"),
+        None,
+        json!({}),
+    )
+    .await;
+    let vkey = t.get("/api/v1/evidence/key", None).await.text.trim().to_string();
+    let data = t.data_dir().unwrap().to_str().unwrap().to_string();
+    let out = std::env::temp_dir().join(format!("danbao-dossier-{}", uuid::Uuid::new_v4().simple()));
+    let out_s = out.to_str().unwrap();
+
+    let (code, stdout, stderr) = danbao(&["export-dossier", "--data-dir", &data, "--order", &id, "--out", out_s]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(out.join("dossier.json").exists() && out.join("key.vkey").exists() && out.join("checkpoint.txt").exists());
+
+    let (code, stdout, _) = danbao(&["verify", out_s, "--key", &vkey]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("dossier ok: 5 events"), "{stdout}");
+    // One receipt on its own, with the key in a file.
+    let receipt = out.join("receipts").join("0001-created.txt");
+    let (code, stdout, _) = danbao(&[
+        "verify",
+        receipt.to_str().unwrap(),
+        "--key",
+        out.join("key.vkey").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.starts_with("ok: leaf 0 (order.created"), "{stdout}");
+
+    // Another key: the checkpoint signature check fails, and says so.
+    let other = danbao_evidence::LogSigner::generate("danbao.dev/evidence-log", &mut rand::rngs::OsRng).unwrap();
+    let (code, stdout, _) = danbao(&["verify", receipt.to_str().unwrap(), "--key", &other.vkey()]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("verification failed") && stdout.contains("checkpoint"),
+        "{stdout}"
+    );
+    // A --file that is not what the leaf committed to.
+    let stray = out.join("stray.txt");
+    std::fs::write(&stray, "not the evidence").unwrap();
+    let (code, stdout, _) = danbao(&[
+        "verify",
+        receipt.to_str().unwrap(),
+        "--key",
+        &vkey,
+        "--file",
+        stray.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("does not match the receipt"), "{stdout}");
+
+    // Someone edits an event in the dossier: exactly that event fails.
+    let path = out.join("dossier.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("4200", "1", 1)).unwrap();
+    let (code, stdout, _) = danbao(&["verify", out_s, "--key", &vkey]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("FAIL #1 created") && stdout.contains("do not match what the log committed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 problem(s)"), "{stdout}");
+
+    let (code, _, stderr) = danbao(&[
+        "export-dossier",
+        "--data-dir",
+        &data,
+        "--order",
+        "01a21352-2fff-72b0-bebc-9c2cf2ac64a1",
+    ]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not found"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&out);
+    t.finish().await;
+}
