@@ -120,6 +120,32 @@ pub struct Timeline {
 }
 
 impl App {
+    /// For `danbao bench`: queues `n` synthetic leaves of one case, in transactions of
+    /// `per_tx`, as the order path would.
+    pub async fn bench_queue_leaves(&self, case_id: &str, n: usize, per_tx: usize) -> AppResult<()> {
+        let mut left = n;
+        while left > 0 {
+            let now = self.now();
+            let mut tx = self.store.begin().await?;
+            for _ in 0..left.min(per_tx.max(1)) {
+                let mut refs = BTreeMap::new();
+                refs.insert("bench".to_string(), "1".to_string());
+                append_leaf(
+                    &mut tx,
+                    case_id,
+                    "bench.leaf",
+                    refs,
+                    uuid::Uuid::now_v7().as_bytes(),
+                    now,
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            left = left.saturating_sub(per_tx.max(1));
+        }
+        Ok(())
+    }
+
     pub fn log_verifier(&self) -> LogVerifier {
         self.vault.log_signer().verifier()
     }

@@ -1,5 +1,6 @@
 //! The `danbao` command.
 
+mod bench;
 mod chaos;
 mod dossier;
 
@@ -107,6 +108,8 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Benchmarks (figures as ratios against a baseline of the same run).
+    Bench(bench::BenchArgs),
     /// Create an account of any role (arbitrator and admin accounts are made only here).
     CreateAccount {
         #[command(flatten)]
@@ -493,6 +496,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Chaos(args) => return chaos::run(args).await,
+        Command::Bench(args) => return bench::run(args).await,
         Command::Verify { receipt, key, file } => return dossier::verify(&receipt, &key, file.as_deref()),
         Command::ExportDossier { data, order, out } => return export_dossier(data, order, out).await,
         Command::Reconcile {
