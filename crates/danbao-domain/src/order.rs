@@ -128,6 +128,12 @@ pub enum OrderEvent {
     /// The seller declines a paid order instead of delivering it (e.g. a top-up they
     /// cannot do): the buyer is refunded in full at once.
     SellerDeclined,
+    /// The buyer opened a complaint: the money is frozen and the order's clocks pause.
+    ComplaintOpened,
+    /// The buyer withdrew the complaint: the order returns to where it was.
+    ComplaintWithdrawn { restore: OrderStatus },
+    /// A ruling settled the complaint; the order ends as the ruling says.
+    ComplaintRuled { outcome: OrderStatus },
 }
 
 /// What the caller must do, in the same transaction, because of a transition.
@@ -197,6 +203,17 @@ pub fn transition(
         (S::Paid, E::DeliveryDeadlinePassed) => (S::Refunded, vec![Effect::RefundEscrowInFull, Effect::ReleaseStock]),
         (S::Paid, E::FulfilmentFailed) => (S::Refunded, vec![Effect::RefundEscrowInFull]),
         (S::Paid, E::SellerDeclined) => (S::Refunded, vec![Effect::RefundEscrowInFull, Effect::ReleaseStock]),
+        // The complaint itself moves the money (freeze, unfreeze, settlement); the order
+        // only records where it stands.
+        (S::Paid | S::Delivered | S::Completed, E::ComplaintOpened) => (S::Disputed, vec![]),
+        (S::Disputed, E::ComplaintWithdrawn { restore }) if matches!(restore, S::Paid | S::Delivered | S::Completed) => {
+            (restore, vec![])
+        }
+        (S::Disputed, E::ComplaintRuled { outcome })
+            if matches!(outcome, S::Refunded | S::Completed | S::PartiallyRefunded) =>
+        {
+            (outcome, vec![])
+        }
         _ => return Err(IllegalTransition { from, event }),
     };
     Ok(next)
@@ -337,6 +354,9 @@ mod tests {
             (S::Paid, E::DeliveryDeadlinePassed),
             (S::Paid, E::FulfilmentFailed),
             (S::Paid, E::SellerDeclined),
+            (S::Paid, E::ComplaintOpened),
+            (S::Delivered, E::ComplaintOpened),
+            (S::Completed, E::ComplaintOpened),
             (S::Expired, E::LatePaymentCaptured),
             (S::Cancelled, E::LatePaymentCaptured),
         ];
@@ -351,6 +371,7 @@ mod tests {
             E::DeliveryDeadlinePassed,
             E::FulfilmentFailed,
             E::SellerDeclined,
+            E::ComplaintOpened,
         ];
         let mut illegal = 0;
         for from in S::ALL {
@@ -365,6 +386,24 @@ mod tests {
             }
         }
         assert_eq!(illegal, S::ALL.len() * events.len() - legal.len());
+    }
+
+    #[test]
+    fn complaints_move_the_order_and_back() {
+        for from in [S::Paid, S::Delivered, S::Completed] {
+            check(from, E::ComplaintOpened, CardKey, Ok((S::Disputed, vec![])));
+            check(S::Disputed, E::ComplaintWithdrawn { restore: from }, CardKey, Ok((from, vec![])));
+        }
+        for outcome in [S::Refunded, S::Completed, S::PartiallyRefunded] {
+            check(S::Disputed, E::ComplaintRuled { outcome }, Manual, Ok((outcome, vec![])));
+        }
+        // Nowhere else to go back to, and nothing else a ruling can mean.
+        let bad = E::ComplaintWithdrawn { restore: S::Expired };
+        check(S::Disputed, bad, CardKey, Err(IllegalTransition { from: S::Disputed, event: bad }));
+        let bad = E::ComplaintRuled { outcome: S::Paid };
+        check(S::Disputed, bad, CardKey, Err(IllegalTransition { from: S::Disputed, event: bad }));
+        let again = E::ComplaintOpened;
+        check(S::Disputed, again, CardKey, Err(IllegalTransition { from: S::Disputed, event: again }));
     }
 
     #[test]
