@@ -71,6 +71,8 @@ pub type AppResult<T> = Result<T, AppError>;
 pub struct AppConfig {
     /// The externally visible base URL of this server, e.g. `http://127.0.0.1:8080`.
     pub public_url: String,
+    /// Where evidence attachments are stored (content-addressed); None: none accepted.
+    pub files_dir: Option<std::path::PathBuf>,
 }
 
 pub struct AppInner {
@@ -79,6 +81,7 @@ pub struct AppInner {
     pub vault: vault::Vault,
     pub provider: Arc<dyn payments::PaymentProvider>,
     pub config: AppConfig,
+    pub files: Option<files::FileStore>,
     /// Rule sets by version; published versions never change, so caching is safe.
     rules: RwLock<BTreeMap<i64, Arc<RuleSet>>>,
     current_rules: RwLock<Arc<RuleSet>>,
@@ -122,6 +125,10 @@ impl App {
             }
         };
         tx.commit().await?;
+        let files = match &config.files_dir {
+            Some(dir) => Some(files::FileStore::open(dir).map_err(|e| AppError::Internal(e.to_string()))?),
+            None => None,
+        };
         let current = Arc::new(current);
         let mut by_version = BTreeMap::new();
         by_version.insert(current.version, current.clone());
@@ -131,6 +138,7 @@ impl App {
             vault,
             provider,
             config,
+            files,
             rules: RwLock::new(by_version),
             current_rules: RwLock::new(current),
         })))

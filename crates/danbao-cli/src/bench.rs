@@ -53,6 +53,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         )),
         danbao_app::AppConfig {
             public_url: String::new(),
+            files_dir: None,
         },
         RuleSet::default_rules()?,
     )

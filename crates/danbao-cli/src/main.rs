@@ -232,6 +232,7 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
         rules,
         gateway,
         worker_interval: Some(Duration::from_millis(500)),
+        files_dir: Some(args.data.data_dir.join("files")),
     })
     .await?;
     println!("Danbao is running at {}", server.url);
@@ -403,6 +404,7 @@ async fn offline_app(data: &DataArgs, sandbox_url: &str) -> anyhow::Result<danba
         Arc::new(provider),
         danbao_app::AppConfig {
             public_url: String::new(),
+            files_dir: Some(data.data_dir.join("files")),
         },
         rules,
     )

@@ -206,7 +206,9 @@ pub fn transition(
         // The complaint itself moves the money (freeze, unfreeze, settlement); the order
         // only records where it stands.
         (S::Paid | S::Delivered | S::Completed, E::ComplaintOpened) => (S::Disputed, vec![]),
-        (S::Disputed, E::ComplaintWithdrawn { restore }) if matches!(restore, S::Paid | S::Delivered | S::Completed) => {
+        (S::Disputed, E::ComplaintWithdrawn { restore })
+            if matches!(restore, S::Paid | S::Delivered | S::Completed) =>
+        {
             (restore, vec![])
         }
         (S::Disputed, E::ComplaintRuled { outcome })
@@ -392,18 +394,52 @@ mod tests {
     fn complaints_move_the_order_and_back() {
         for from in [S::Paid, S::Delivered, S::Completed] {
             check(from, E::ComplaintOpened, CardKey, Ok((S::Disputed, vec![])));
-            check(S::Disputed, E::ComplaintWithdrawn { restore: from }, CardKey, Ok((from, vec![])));
+            check(
+                S::Disputed,
+                E::ComplaintWithdrawn { restore: from },
+                CardKey,
+                Ok((from, vec![])),
+            );
         }
         for outcome in [S::Refunded, S::Completed, S::PartiallyRefunded] {
-            check(S::Disputed, E::ComplaintRuled { outcome }, Manual, Ok((outcome, vec![])));
+            check(
+                S::Disputed,
+                E::ComplaintRuled { outcome },
+                Manual,
+                Ok((outcome, vec![])),
+            );
         }
         // Nowhere else to go back to, and nothing else a ruling can mean.
         let bad = E::ComplaintWithdrawn { restore: S::Expired };
-        check(S::Disputed, bad, CardKey, Err(IllegalTransition { from: S::Disputed, event: bad }));
+        check(
+            S::Disputed,
+            bad,
+            CardKey,
+            Err(IllegalTransition {
+                from: S::Disputed,
+                event: bad,
+            }),
+        );
         let bad = E::ComplaintRuled { outcome: S::Paid };
-        check(S::Disputed, bad, CardKey, Err(IllegalTransition { from: S::Disputed, event: bad }));
+        check(
+            S::Disputed,
+            bad,
+            CardKey,
+            Err(IllegalTransition {
+                from: S::Disputed,
+                event: bad,
+            }),
+        );
         let again = E::ComplaintOpened;
-        check(S::Disputed, again, CardKey, Err(IllegalTransition { from: S::Disputed, event: again }));
+        check(
+            S::Disputed,
+            again,
+            CardKey,
+            Err(IllegalTransition {
+                from: S::Disputed,
+                event: again,
+            }),
+        );
     }
 
     #[test]

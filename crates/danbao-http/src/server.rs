@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub gateway: Gateway,
     /// `None`: no background worker (tests run due jobs themselves).
     pub worker_interval: Option<Duration>,
+    /// Where evidence attachments are kept.
+    pub files_dir: Option<std::path::PathBuf>,
 }
 
 pub struct RunningServer {
@@ -108,6 +110,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         Arc::new(provider),
         AppConfig {
             public_url: url.clone(),
+            files_dir: cfg.files_dir,
         },
         cfg.rules,
     )

@@ -331,6 +331,21 @@ tx_methods! {
     fn evidence_checkpoint(size: i64) -> Option<(i64, String, String)>;
     fn insert_evidence_checkpoint(size: i64, root: &str, note: &str, now: i64) -> ();
     fn insert_order_event_with_leaf(order: &OrderId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
+
+    fn insert_complaint(c: &ComplaintRow) -> ();
+    fn complaint(id: &str, lock: bool) -> Option<ComplaintRow>;
+    fn update_complaint(c: &ComplaintRow) -> ();
+    fn complaints_for_order(order: &OrderId) -> Vec<ComplaintRow>;
+    fn complaint_queue(limit: i64) -> Vec<ComplaintRow>;
+    fn collective_complaints(seller: &UserId, since: i64) -> Vec<ComplaintRow>;
+    fn open_complaints_of_seller(seller: &UserId) -> Vec<ComplaintRow>;
+    fn insert_complaint_event(complaint_id: &str, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
+    fn complaint_events(complaint_id: &str) -> Vec<ComplaintEventRow>;
+    fn insert_complaint_evidence(e: &ComplaintEvidenceRow) -> ();
+    fn complaint_evidence(complaint_id: &str) -> Vec<ComplaintEvidenceRow>;
+    fn seller_standing(seller: &UserId, lock: bool) -> Option<SellerStandingRow>;
+    fn set_seller_standing(s: &SellerStandingRow) -> ();
+    fn open_orders_of_seller(seller: &UserId) -> Vec<OrderRow>;
 }
 
 /// Rebuilds a stored entry; kept here so both databases read entries the same way.

@@ -203,3 +203,61 @@ pub struct ReconciliationItemRow {
     pub resolved_at: Option<i64>,
     pub created_at: i64,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplaintRow {
+    pub id: String,
+    pub order_id: OrderId,
+    pub seller_id: UserId,
+    pub buyer_id: Option<UserId>,
+    pub kind: String,
+    pub stage: String,
+    pub deadline_at: Option<i64>,
+    pub prior_order_status: String,
+    pub paused_remaining_ms: Option<i64>,
+    pub frozen_sources: String,
+    pub amount_minor: i64,
+    pub proposal: String,
+    pub ruling: Option<String>,
+    pub ruled_by: Option<String>,
+    pub ruling_reason: Option<String>,
+    pub rule_version: i64,
+    pub group_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub resolved_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplaintEvidenceRow {
+    pub id: String,
+    pub complaint_id: String,
+    pub party: String,
+    pub kind: String,
+    pub body: Option<String>,
+    pub file_sha256: Option<String>,
+    pub media_type: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub leaf_hash: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplaintEventRow {
+    pub id: String,
+    pub complaint_id: String,
+    pub seq: i64,
+    pub kind: String,
+    pub detail: String,
+    pub at: i64,
+    pub leaf_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SellerStandingRow {
+    pub seller_id: UserId,
+    pub status: String,
+    pub reason: String,
+    pub frozen_available_minor: i64,
+    pub updated_at: i64,
+}

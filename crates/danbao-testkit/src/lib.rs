@@ -100,6 +100,10 @@ impl TestApp {
     }
 
     async fn boot(store: Store, db: Db, rules: RuleSet, vault: Vault) -> TestApp {
+        let files_dir = match &db {
+            Db::Sqlite { dir } => dir.join("files"),
+            Db::Postgres { schema, .. } => std::env::temp_dir().join(format!("danbao-files-{schema}")),
+        };
         // Tests start at the real time, so that the sandbox (which keeps real time, like
         // any outside provider) and the platform agree on statement periods; after that
         // only the test moves the platform's clock.
@@ -117,6 +121,7 @@ impl TestApp {
                 time_scale: 1000.0,
             },
             worker_interval: None,
+            files_dir: Some(files_dir),
         })
         .await
         .unwrap();
@@ -373,7 +378,10 @@ impl TestApp {
             Db::Sqlite { dir } => {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            Db::Postgres { url, schema } => danbao_store::drop_pg_schema(&url, &schema).await.unwrap(),
+            Db::Postgres { url, schema } => {
+                danbao_store::drop_pg_schema(&url, &schema).await.unwrap();
+                let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("danbao-files-{schema}")));
+            }
         }
     }
 }
