@@ -286,6 +286,18 @@ impl App {
         ))
     }
 
+    /// The receipt of the leaf with this hash (sequencing it first if needed).
+    pub async fn receipt_for_leaf(&self, leaf_hash: &str) -> AppResult<Option<String>> {
+        self.sequence_evidence().await?;
+        let mut tx = self.store.begin().await?;
+        let receipt = match tx.evidence_leaf_by_hash(leaf_hash).await? {
+            Some((idx, ..)) => self.receipt_in(&mut tx, u64::try_from(idx).map_err(internal)?).await?,
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(receipt)
+    }
+
     /// A consistency proof between two checkpoint sizes, base64 hashes one per line.
     pub async fn evidence_consistency(&self, from: u64, to: u64) -> AppResult<Vec<Hash>> {
         self.sequence_evidence().await?;
@@ -439,6 +451,12 @@ fn check_event(
             .err()
             .map(|e| format!("the receipt does not verify: {e}")),
     }
+}
+
+/// A reason's hash for the log: the log commits to what was written without carrying
+/// the words (which may name people).
+pub fn reason_hash(reason: Option<&str>) -> Option<String> {
+    reason.map(|r| sha256_hex(r.as_bytes()))
 }
 
 /// Times as the receipts show them.

@@ -31,6 +31,8 @@ pub enum Job {
     Refund(RefundId),
     /// Active query (补单) for one payment attempt; several are scheduled per attempt.
     QueryPayment(String),
+    /// A complaint stage's deadline.
+    ComplaintDeadline(String),
 }
 
 impl Job {
@@ -41,6 +43,7 @@ impl Job {
             Job::DeliveryDeadline(_) => "delivery_deadline",
             Job::Refund(_) => "refund",
             Job::QueryPayment(_) => "query_payment",
+            Job::ComplaintDeadline(_) => "complaint_deadline",
         }
     }
 
@@ -48,7 +51,7 @@ impl Job {
         match self {
             Job::ExpireOrder(o) | Job::AutoConfirm(o) | Job::DeliveryDeadline(o) => o.as_str(),
             Job::Refund(r) => r.as_str(),
-            Job::QueryPayment(a) => a.as_str(),
+            Job::QueryPayment(a) | Job::ComplaintDeadline(a) => a.as_str(),
         }
     }
 
@@ -60,6 +63,7 @@ impl Job {
             "delivery_deadline" => Job::DeliveryDeadline(OrderId::parse(id)?),
             "refund" => Job::Refund(RefundId::parse(id)?),
             "query_payment" => Job::QueryPayment(uuid::Uuid::parse_str(id).ok()?.to_string()),
+            "complaint_deadline" => Job::ComplaintDeadline(uuid::Uuid::parse_str(id).ok()?.to_string()),
             _ => return None,
         })
     }
@@ -203,6 +207,7 @@ impl App {
             }
             Job::Refund(id) => self.execute_refund(id).await,
             Job::QueryPayment(attempt) => self.query_payment(attempt).await,
+            Job::ComplaintDeadline(id) => self.complaint_deadline(id).await.map(|_| ()).map_err(JobFailure::from),
         }
     }
 

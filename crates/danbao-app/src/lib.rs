@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod clock;
+pub mod complaints;
 pub mod evidence;
 pub mod files;
 pub mod jobs;

@@ -303,9 +303,14 @@ impl App {
         let id = ProductId::parse(id).ok_or(AppError::NotFound("product"))?;
         let mut tx = self.store.begin().await?;
         let row = tx.product(&id, false).await?;
+        // A frozen or banned seller's listings are hidden.
+        let listed = match &row {
+            Some(p) => p.status == "active" && self.seller_active(&mut tx, &p.seller_id).await?,
+            None => false,
+        };
         tx.commit().await?;
         match row {
-            Some(p) if p.status == "active" => Ok(ProductView::from_row(p)),
+            Some(p) if listed => Ok(ProductView::from_row(p)),
             _ => Err(AppError::NotFound("product")),
         }
     }
@@ -480,6 +485,10 @@ impl App {
             .ok_or(AppError::NotFound("product"))?;
         if buyer.as_ref().is_some_and(|b| b.id == product.seller_id) {
             return Err(AppError::Forbidden("sellers cannot buy their own products"));
+        }
+        if !self.seller_active(&mut tx, &product.seller_id).await? {
+            // A frozen or banned seller's listings are hidden; a direct link finds nothing.
+            return Err(AppError::NotFound("product"));
         }
         let kind = DeliveryKind::parse(&product.delivery_kind)
             .ok_or_else(|| AppError::Internal("bad delivery kind".into()))?;
@@ -1175,13 +1184,15 @@ impl App {
                 }
                 Effect::ReleaseEscrowToSeller => {
                     let fee_bps = rules.fee_bps(&order.category);
-                    let entry = posting::release(
-                        &order.id,
-                        &order.seller_id,
-                        Money::from_minor(order.amount_minor),
-                        fee_bps,
-                    )?;
+                    let amount = Money::from_minor(order.amount_minor);
+                    let entry = posting::release(&order.id, &order.seller_id, amount, fee_bps)?;
                     tx.post_entry(&entry, now).await?;
+                    // A frozen seller's release lands in frozen, not in what they can withdraw.
+                    let fee = amount
+                        .apply_bps(fee_bps)
+                        .map_err(|e| AppError::Internal(e.to_string()))?;
+                    let net = amount.checked_sub(fee).map_err(|e| AppError::Internal(e.to_string()))?;
+                    self.hold_release_if_frozen(tx, &order.seller_id, net, now).await?;
                     order.completed_at = Some(now);
                     record_event(
                         tx,

@@ -128,6 +128,8 @@ pub enum OrderEvent {
     /// The seller declines a paid order instead of delivering it (e.g. a top-up they
     /// cannot do): the buyer is refunded in full at once.
     SellerDeclined,
+    /// The seller was banned for fraud: every open order is refunded in full.
+    SellerBanned,
     /// The buyer opened a complaint: the money is frozen and the order's clocks pause.
     ComplaintOpened,
     /// The buyer withdrew the complaint: the order returns to where it was.
@@ -203,6 +205,7 @@ pub fn transition(
         (S::Paid, E::DeliveryDeadlinePassed) => (S::Refunded, vec![Effect::RefundEscrowInFull, Effect::ReleaseStock]),
         (S::Paid, E::FulfilmentFailed) => (S::Refunded, vec![Effect::RefundEscrowInFull]),
         (S::Paid, E::SellerDeclined) => (S::Refunded, vec![Effect::RefundEscrowInFull, Effect::ReleaseStock]),
+        (S::Paid | S::Delivered, E::SellerBanned) => (S::Refunded, vec![Effect::RefundEscrowInFull]),
         // The complaint itself moves the money (freeze, unfreeze, settlement); the order
         // only records where it stands.
         (S::Paid | S::Delivered | S::Completed, E::ComplaintOpened) => (S::Disputed, vec![]),
@@ -357,6 +360,8 @@ mod tests {
             (S::Paid, E::FulfilmentFailed),
             (S::Paid, E::SellerDeclined),
             (S::Paid, E::ComplaintOpened),
+            (S::Paid, E::SellerBanned),
+            (S::Delivered, E::SellerBanned),
             (S::Delivered, E::ComplaintOpened),
             (S::Completed, E::ComplaintOpened),
             (S::Expired, E::LatePaymentCaptured),
@@ -374,6 +379,7 @@ mod tests {
             E::FulfilmentFailed,
             E::SellerDeclined,
             E::ComplaintOpened,
+            E::SellerBanned,
         ];
         let mut illegal = 0;
         for from in S::ALL {
@@ -388,6 +394,18 @@ mod tests {
             }
         }
         assert_eq!(illegal, S::ALL.len() * events.len() - legal.len());
+    }
+
+    #[test]
+    fn a_ban_refunds_open_orders() {
+        for from in [S::Paid, S::Delivered] {
+            check(
+                from,
+                E::SellerBanned,
+                CardKey,
+                Ok((S::Refunded, vec![Effect::RefundEscrowInFull])),
+            );
+        }
     }
 
     #[test]

@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 
 /// JSON bodies are small; a larger one is a mistake or an attack.
 pub const JSON_BODY_MAX_BYTES: usize = 64 * 1024;
+/// An evidence file of the largest allowed size fits in this.
+pub const EVIDENCE_BODY_MAX_BYTES: usize = danbao_app::files::FILE_BYTES_MAX + 64 * 1024;
 /// A card-key import of the largest allowed size (10 000 keys) fits in this.
 pub const CARD_KEYS_BODY_MAX_BYTES: usize = 6 * 1024 * 1024;
 
@@ -39,6 +41,21 @@ pub fn routes() -> Router<App> {
         .route("/orders/{id}/confirm", post(confirm))
         .route("/orders/{id}/cancel", post(cancel))
         .route("/payments/{provider}/notify", post(notify))
+        .route("/orders/{id}/complaints", post(open_complaint).get(order_complaints))
+        .route("/complaints/{id}", get(complaint))
+        .route(
+            "/complaints/{id}/evidence",
+            post(add_evidence).layer(axum::extract::DefaultBodyLimit::max(EVIDENCE_BODY_MAX_BYTES)),
+        )
+        .route("/complaints/{id}/files/{sha256}", get(complaint_file))
+        .route("/complaints/{id}/response", post(complaint_response))
+        .route("/complaints/{id}/withdraw", post(complaint_withdraw))
+        .route("/complaints/{id}/steps", post(complaint_step))
+        .route("/complaints/{id}/ruling", post(complaint_ruling))
+        .route("/arbitration/queue", get(arbitration_queue))
+        .route("/admin/sellers/{id}/freeze", post(freeze_seller))
+        .route("/admin/sellers/{id}/unfreeze", post(unfreeze_seller))
+        .route("/admin/sellers/{id}/ban", post(ban_seller))
         .route("/rules", get(rules))
         .route("/evidence/checkpoint", get(evidence_checkpoint))
         .route("/evidence/key", get(evidence_key))
@@ -498,4 +515,200 @@ async fn evidence_consistency(State(app): State<App>, Query(q): Query<Consistenc
 fn base64_line(h: &[u8; 32]) -> String {
     use base64::Engine;
     format!("{}\n", base64::engine::general_purpose::STANDARD.encode(h))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenComplaintBody {
+    kind: String,
+    description: Option<String>,
+}
+
+async fn open_complaint(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<OpenComplaintBody>,
+) -> ApiResult<Response> {
+    let c = app
+        .open_complaint(&caller, &id, &b.kind, b.description.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(c)).into_response())
+}
+
+async fn order_complaints(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let items = app.complaints_of_order(&caller, &id).await?;
+    Ok(Json(serde_json::json!({"items": items})))
+}
+
+async fn complaint(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+) -> ApiResult<Json<danbao_app::complaints::ComplaintView>> {
+    Ok(Json(app.complaint(&caller, &id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextEvidenceBody {
+    kind: String,
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct FileEvidenceQuery {
+    kind: Option<String>,
+    sha256: Option<String>,
+}
+
+/// Evidence: JSON `{kind, text}`, or a file as the raw body with `?kind=` and optionally
+/// `?sha256=` (checked). Returns the evidence item and its receipt.
+async fn add_evidence(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+    Query(q): Query<FileEvidenceQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let is_json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    let item = if is_json {
+        let b: TextEvidenceBody = serde_json::from_slice(&body).map_err(|e| crate::problem::bad_json(e.to_string()))?;
+        app.add_evidence(&caller, &id, &b.kind, Some(&b.text), None).await?
+    } else {
+        let kind = q.kind.unwrap_or_else(|| "file".to_string());
+        let file = danbao_app::complaints::Attachment {
+            bytes: body.to_vec(),
+            claimed_sha256: q.sha256,
+        };
+        app.add_evidence(&caller, &id, &kind, None, Some(file)).await?
+    };
+    let receipt = app.receipt_for_leaf(&item.leaf_hash).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"evidence": item, "receipt": receipt})),
+    )
+        .into_response())
+}
+
+async fn complaint_file(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path((id, sha256)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (bytes, media_type) = app.complaint_file(&caller, &id, &sha256).await?;
+    Ok((
+        StatusCode::OK,
+        [
+            (axum::http::header::CONTENT_TYPE, media_type),
+            (axum::http::header::CONTENT_DISPOSITION, "attachment".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextBody {
+    text: String,
+}
+
+async fn complaint_response(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<TextBody>,
+) -> ApiResult<Json<danbao_app::complaints::ComplaintView>> {
+    Ok(Json(app.seller_respond(&caller, &id, &b.text).await?))
+}
+
+async fn complaint_withdraw(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+) -> ApiResult<Json<danbao_app::complaints::ComplaintView>> {
+    Ok(Json(app.withdraw_complaint(&caller, &id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepBody {
+    step: String,
+    note: String,
+}
+
+async fn complaint_step(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<StepBody>,
+) -> ApiResult<Json<danbao_app::complaints::ComplaintView>> {
+    Ok(Json(app.arbitrator_step(&caller, &id, &b.step, &b.note).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulingBody {
+    kind: String,
+    buyer_bps: Option<i64>,
+    refund_bps: Option<i64>,
+    reason: String,
+}
+
+async fn complaint_ruling(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<RulingBody>,
+) -> ApiResult<Json<danbao_app::complaints::ComplaintView>> {
+    let ruling = danbao_domain::complaint::Ruling::parse(&b.kind, b.buyer_bps.or(b.refund_bps))
+        .map_err(|e| AppError::invalid("ruling", e.to_string()))?;
+    Ok(Json(app.rule_complaint(&caller, &id, ruling, &b.reason).await?))
+}
+
+async fn arbitration_queue(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {
+    let items = app.complaint_queue(&caller).await?;
+    Ok(Json(serde_json::json!({"items": items})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReasonBody {
+    reason: String,
+}
+
+async fn freeze_seller(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ReasonBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(app.freeze_seller(&caller, &id, &b.reason).await?))
+}
+
+async fn unfreeze_seller(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ReasonBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(app.unfreeze_seller(&caller, &id, &b.reason).await?))
+}
+
+async fn ban_seller(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ReasonBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(app.ban_seller(&caller, &id, &b.reason).await?))
 }

@@ -278,11 +278,13 @@ impl TestApp {
 
     /// An admin account made the way operators make them (not by self-registration).
     pub async fn admin(&self) -> String {
-        let name = format!("admin{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        self.app()
-            .create_account(&name, "admin-password", danbao_app::Role::Admin)
-            .await
-            .unwrap();
+        self.staff(danbao_app::Role::Admin).await
+    }
+
+    /// An arbitrator or admin account (made by the operator, never self-registered).
+    pub async fn staff(&self, role: danbao_app::Role) -> String {
+        let name = format!("staff{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        self.app().create_account(&name, "admin-password", role).await.unwrap();
         let r = self
             .post(
                 "/api/v1/sessions",

@@ -20,6 +20,7 @@ macro_rules! on_both_databases {
 }
 
 mod browser;
+mod complaints;
 mod evidence;
 mod no_drop;
 mod purchase;

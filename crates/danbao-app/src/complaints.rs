@@ -1,0 +1,1095 @@
+//! Complaints (投诉) and arbitration (SPEC §6) on the ledger and the evidence log:
+//! opening freezes the money, stages and deadlines move through the one transition
+//! function, triage proposes (and decides clear cases), arbitrators rule, and fraud is
+//! answered by freezing or banning the seller.
+
+use crate::auth::{Caller, Role, User};
+use crate::clock::rfc3339;
+use crate::jobs::Job;
+use crate::orders::record_event;
+use crate::{App, AppError, AppResult};
+use danbao_domain::complaint::{
+    check_open, opening_deadline, settle, transition, triage, ComplaintEffect, ComplaintEvent, ComplaintKind,
+    OrderFacts, Proposal, Ruling, Stage, TriageFacts,
+};
+use danbao_domain::ledger::rules::{self as posting, FrozenSources};
+use danbao_domain::{Account, DeliveryKind, Money, OrderEvent, OrderId, OrderStatus, RefundId, RuleSet, UserId};
+use danbao_store::{ComplaintEvidenceRow, ComplaintRow, OrderRow, RefundRow, SellerStandingRow, Tx};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+const TEXT_LEN_MAX: usize = 4000;
+const EVIDENCE_KIND_LEN_MAX: usize = 40;
+const QUEUE_SIZE_MAX: i64 = 200;
+
+/// Who looks at a complaint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Buyer,
+    Seller,
+    Staff,
+}
+
+impl Side {
+    fn as_str(self) -> &'static str {
+        match self {
+            Side::Buyer => "buyer",
+            Side::Seller => "seller",
+            Side::Staff => "arbitrator",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceView {
+    pub id: String,
+    pub party: String,
+    pub kind: String,
+    pub text: Option<String>,
+    pub file_sha256: Option<String>,
+    pub media_type: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub at: String,
+    pub leaf_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ComplaintEventView {
+    pub seq: i64,
+    pub kind: String,
+    pub at: String,
+    pub detail: serde_json::Value,
+    pub leaf_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ComplaintView {
+    pub id: String,
+    pub order_id: String,
+    pub seller_id: String,
+    pub kind: String,
+    pub stage: String,
+    pub deadline_at: Option<String>,
+    pub amount_minor: i64,
+    pub frozen: serde_json::Value,
+    pub proposal: serde_json::Value,
+    pub ruling: Option<serde_json::Value>,
+    pub ruled_by: Option<String>,
+    pub ruling_reason: Option<String>,
+    pub rule_version: i64,
+    pub group_id: Option<String>,
+    pub created_at: String,
+    pub resolved_at: Option<String>,
+    pub viewer: &'static str,
+    pub evidence: Vec<EvidenceView>,
+    pub events: Vec<ComplaintEventView>,
+}
+
+/// What a piece of evidence is: words, or a stored file.
+enum EvidenceBody<'a> {
+    Text(&'a str),
+    File(&'a crate::files::StoredFile),
+}
+
+/// An attachment as received: its bytes and the hash the client says they have.
+pub struct Attachment {
+    pub bytes: Vec<u8>,
+    pub claimed_sha256: Option<String>,
+}
+
+fn stage_of(c: &ComplaintRow) -> AppResult<Stage> {
+    Stage::parse(&c.stage).ok_or_else(|| AppError::Internal(format!("complaint {} has stage {}", c.id, c.stage)))
+}
+
+fn json<T: Serialize>(v: &T) -> AppResult<String> {
+    serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
+}
+
+fn text_ok(field: &'static str, text: &str) -> AppResult<()> {
+    let n = text.chars().count();
+    if n == 0 || n > TEXT_LEN_MAX {
+        return Err(AppError::invalid(field, format!("1 to {TEXT_LEN_MAX} characters")));
+    }
+    Ok(())
+}
+
+/// Records a complaint event and its evidence-log leaf (case `complaint:<id>`).
+async fn complaint_event(
+    tx: &mut Tx,
+    c: &ComplaintRow,
+    kind: &str,
+    detail: serde_json::Value,
+    now: i64,
+) -> AppResult<String> {
+    let detail = detail.to_string();
+    let mut refs = BTreeMap::new();
+    refs.insert("complaint_id".to_string(), c.id.clone());
+    refs.insert("order_id".to_string(), c.order_id.to_string());
+    let leaf = crate::evidence::append_leaf(
+        tx,
+        &format!("complaint:{}", c.id),
+        &format!("complaint.{kind}"),
+        refs,
+        detail.as_bytes(),
+        now,
+    )
+    .await?;
+    tx.insert_complaint_event(&c.id, kind, &detail, now, &leaf).await?;
+    Ok(leaf)
+}
+
+impl App {
+    fn side_of(&self, caller: &Caller, order: &OrderRow) -> Option<Side> {
+        match caller {
+            Caller::User(u) if matches!(u.role, Role::Arbitrator | Role::Admin) => Some(Side::Staff),
+            Caller::User(u) if order.buyer_id.as_ref() == Some(&u.id) => Some(Side::Buyer),
+            Caller::User(u) if order.seller_id == u.id => Some(Side::Seller),
+            Caller::GuestToken(t)
+                if order.buyer_id.is_none() && self.vault.check_order_access_token(order.id.as_str(), t) =>
+            {
+                Some(Side::Buyer)
+            }
+            _ => None,
+        }
+    }
+
+    /// Loads a complaint the caller may see (its parties and staff); anyone else: not found.
+    async fn complaint_for(
+        &self,
+        tx: &mut Tx,
+        caller: &Caller,
+        id: &str,
+        lock: bool,
+    ) -> AppResult<(ComplaintRow, OrderRow, Side)> {
+        let not_found = || AppError::NotFound("complaint");
+        uuid::Uuid::parse_str(id).map_err(|_| not_found())?;
+        let c = tx.complaint(id, lock).await?.ok_or_else(not_found)?;
+        let order = tx.order(&c.order_id, lock).await?.ok_or_else(not_found)?;
+        let side = self.side_of(caller, &order).ok_or_else(not_found)?;
+        Ok((c, order, side))
+    }
+
+    /// Opens a complaint: checks who and when, freezes the money in the same transaction,
+    /// pauses the order's clocks, runs triage (deciding clear cases at once), and applies
+    /// the collective-complaint rule.
+    pub async fn open_complaint(
+        &self,
+        caller: &Caller,
+        order_id: &str,
+        kind: &str,
+        description: Option<&str>,
+    ) -> AppResult<ComplaintView> {
+        let kind = ComplaintKind::parse(kind)
+            .ok_or_else(|| AppError::invalid("kind", "not_delivered, not_as_described, fraud or other"))?;
+        if let Some(d) = description {
+            text_ok("description", d)?;
+        }
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let oid = OrderId::parse(order_id).ok_or(AppError::NotFound("order"))?;
+        let mut order = tx.order(&oid, true).await?.ok_or(AppError::NotFound("order"))?;
+        if self.side_of(caller, &order) != Some(Side::Buyer) {
+            return Err(AppError::NotFound("order"));
+        }
+        let rules = self.rules_version(order.rule_version).await?;
+        let delivery_kind =
+            DeliveryKind::parse(&order.delivery_kind).ok_or_else(|| AppError::Internal("delivery kind".into()))?;
+        let facts = OrderFacts {
+            status: order.status,
+            delivery_kind,
+            paid_at: order.paid_at,
+            delivered_at: order.delivered_at,
+            completed_at: order.completed_at,
+        };
+        check_open(kind, &facts, &rules, now).map_err(|e| AppError::Conflict(e.to_string()))?;
+        let amount = Money::from_minor(order.amount_minor);
+        let seller = order.seller_id.clone();
+        let sources = match order.status {
+            OrderStatus::Completed => {
+                let fee = amount
+                    .apply_bps(rules.fee_bps(&order.category))
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                let seller_part = amount.checked_sub(fee).map_err(|e| AppError::Internal(e.to_string()))?;
+                let available = Account::Available(seller.clone());
+                let deposit = Account::Deposit(seller.clone());
+                let available = Money::from_minor(available.normal_balance(tx.account_balance(&available).await?));
+                let deposit = Money::from_minor(deposit.normal_balance(tx.account_balance(&deposit).await?));
+                FrozenSources::for_completed(seller_part, fee, available, deposit)
+            }
+            _ => FrozenSources {
+                escrow: amount,
+                ..FrozenSources::default()
+            },
+        };
+        tx.post_entry(&posting::complaint_freeze(&order.id, &seller, sources)?, now)
+            .await?;
+        let paused_remaining_ms = match order.status {
+            OrderStatus::Paid => order.deliver_by.map(|d| (d - now).max(0)),
+            OrderStatus::Delivered => order.auto_confirm_at.map(|d| (d - now).max(0)),
+            _ => None,
+        };
+        let prior = order.status;
+        self.apply_event(&mut tx, &mut order, OrderEvent::ComplaintOpened, &rules, now)
+            .await?;
+        let deadline = opening_deadline(&rules, now);
+        let mut c = ComplaintRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            order_id: order.id.clone(),
+            seller_id: seller.clone(),
+            buyer_id: order.buyer_id.clone(),
+            kind: kind.as_str().to_string(),
+            stage: Stage::AwaitingSeller.as_str().to_string(),
+            deadline_at: Some(deadline),
+            prior_order_status: prior.as_str().to_string(),
+            paused_remaining_ms,
+            frozen_sources: json(&sources)?,
+            amount_minor: amount.minor(),
+            proposal: "{}".into(),
+            ruling: None,
+            ruled_by: None,
+            ruling_reason: None,
+            rule_version: rules.version,
+            group_id: None,
+            created_at: now,
+            updated_at: now,
+            resolved_at: None,
+        };
+        tx.insert_complaint(&c).await?;
+        complaint_event(&mut tx, &c, "opened", serde_json::json!({"kind": kind.as_str(), "frozen_minor": amount.minor(), "sources": sources, "deadline_at": deadline}), now).await?;
+        record_event(
+            &mut tx,
+            &order.id,
+            "complaint_opened",
+            serde_json::json!({"complaint_id": c.id, "kind": kind.as_str()}),
+            now,
+        )
+        .await?;
+        Job::ComplaintDeadline(c.id.clone())
+            .enqueue_at(&mut tx, deadline, now)
+            .await?;
+        if let Some(d) = description {
+            self.insert_evidence(&mut tx, &c, Side::Buyer, "description", EvidenceBody::Text(d), now)
+                .await?;
+        }
+        self.collective_rule(&mut tx, &mut c, now).await?;
+        self.retriage(&mut tx, &mut c, &order, &rules, now).await?;
+        tx.commit().await?;
+        self.complaint(caller, &c.id).await
+    }
+
+    async fn insert_evidence(
+        &self,
+        tx: &mut Tx,
+        c: &ComplaintRow,
+        side: Side,
+        kind: &str,
+        body: EvidenceBody<'_>,
+        now: i64,
+    ) -> AppResult<ComplaintEvidenceRow> {
+        let (text, file) = match body {
+            EvidenceBody::Text(t) => (Some(t), None),
+            EvidenceBody::File(f) => (None, Some(f)),
+        };
+        // The leaf commits to the text, or to the file's hash; never to who wrote it.
+        let content = match (text, file) {
+            (Some(t), _) => t.as_bytes().to_vec(),
+            (None, Some(f)) => f.sha256.as_bytes().to_vec(),
+            (None, None) => return Err(AppError::invalid("evidence", "text or a file")),
+        };
+        let mut refs = BTreeMap::new();
+        refs.insert("complaint_id".to_string(), c.id.clone());
+        refs.insert("evidence_kind".to_string(), kind.to_string());
+        if let Some(f) = file {
+            refs.insert("file_sha256".to_string(), f.sha256.clone());
+        }
+        let leaf = crate::evidence::append_leaf(
+            tx,
+            &format!("complaint:{}", c.id),
+            "complaint.evidence",
+            refs,
+            &content,
+            now,
+        )
+        .await?;
+        let row = ComplaintEvidenceRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            complaint_id: c.id.clone(),
+            party: side.as_str().to_string(),
+            kind: kind.to_string(),
+            body: text.map(str::to_string),
+            file_sha256: file.map(|f| f.sha256.clone()),
+            media_type: file.map(|f| f.media_type.clone()),
+            size_bytes: file.map(|f| i64::try_from(f.size).unwrap_or(i64::MAX)),
+            leaf_hash: leaf,
+            created_at: now,
+        };
+        tx.insert_complaint_evidence(&row).await?;
+        Ok(row)
+    }
+
+    /// Triage (预审) from the platform's own records; a clear case is decided at once.
+    async fn retriage(
+        &self,
+        tx: &mut Tx,
+        c: &mut ComplaintRow,
+        order: &OrderRow,
+        rules: &RuleSet,
+        now: i64,
+    ) -> AppResult<()> {
+        let kind = ComplaintKind::parse(&c.kind).ok_or_else(|| AppError::Internal("complaint kind".into()))?;
+        let evidence = tx.complaint_evidence(&c.id).await?;
+        let revealed = tx.count_key_reveals(&order.id).await? > 0;
+        let facts = TriageFacts {
+            kind,
+            delivery_recorded: order.delivered_at.is_some(),
+            delivery_revealed: revealed,
+            seller_answered: evidence.iter().any(|e| e.party == "seller"),
+            past_delivery_deadline: order.delivered_at.is_none() && order.deliver_by.is_some_and(|d| d <= now),
+            evidence_kinds: evidence.iter().map(|e| e.kind.clone()).collect(),
+        };
+        let proposal: Proposal = triage(&facts, rules);
+        c.proposal = json(&proposal)?;
+        c.updated_at = now;
+        tx.update_complaint(c).await?;
+        if proposal.decide_now && stage_of(c)?.is_open() {
+            if let Some(r) = proposal.ruling {
+                let reason = format!("automatic triage: {}", proposal.reasons.join("; "));
+                self.rule_in(tx, c, r, "system:triage", &reason, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// N distinct buyers with not_delivered / fraud complaints against one seller within
+    /// the window: the seller is frozen pending review and the cases grouped.
+    async fn collective_rule(&self, tx: &mut Tx, c: &mut ComplaintRow, now: i64) -> AppResult<()> {
+        let rules = self.current_rules();
+        let window = rules.complaints.collective_window_hours * 3_600_000;
+        let recent = tx.collective_complaints(&c.seller_id, now - window).await?;
+        let buyers: BTreeSet<String> = recent
+            .iter()
+            .map(|x| match &x.buyer_id {
+                Some(b) => format!("user:{b}"),
+                None => format!("guest:{}", x.order_id),
+            })
+            .collect();
+        if i64::try_from(buyers.len()).unwrap_or(0) < rules.complaints.collective_buyers {
+            return Ok(());
+        }
+        let group = format!(
+            "collective:{}:{}",
+            c.seller_id,
+            recent.first().map(|x| x.id.as_str()).unwrap_or(&c.id)
+        );
+        for mut x in recent {
+            if x.id == c.id {
+                c.group_id = Some(group.clone());
+                c.updated_at = now;
+                tx.update_complaint(c).await?;
+            } else if stage_of(&x)?.is_open() && x.group_id.is_none() {
+                x.group_id = Some(group.clone());
+                x.updated_at = now;
+                tx.update_complaint(&x).await?;
+            }
+        }
+        self.freeze_seller_in(
+            tx,
+            &c.seller_id,
+            &format!(
+                "collective complaints: {} buyers within {} h",
+                buyers.len(),
+                rules.complaints.collective_window_hours
+            ),
+            now,
+        )
+        .await
+    }
+
+    /// Adds evidence (text, or a file stored content-addressed) from a party; the
+    /// response carries the leaf hash and, once sequenced, a receipt is available.
+    pub async fn add_evidence(
+        &self,
+        caller: &Caller,
+        id: &str,
+        kind: &str,
+        text: Option<&str>,
+        file: Option<Attachment>,
+    ) -> AppResult<EvidenceView> {
+        if kind.is_empty()
+            || kind.len() > EVIDENCE_KIND_LEN_MAX
+            || !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            return Err(AppError::invalid(
+                "kind",
+                "a short lowercase word, e.g. description or screenshot",
+            ));
+        }
+        if let Some(t) = text {
+            text_ok("text", t)?;
+        }
+        let stored = match file {
+            Some(f) => {
+                let store = self
+                    .files
+                    .as_ref()
+                    .ok_or(AppError::Forbidden("this server accepts no files"))?;
+                Some(store.put(&f.bytes, f.claimed_sha256.as_deref()).map_err(|e| match e {
+                    crate::files::FileError::Io(io) => AppError::Internal(io.to_string()),
+                    other => AppError::invalid("file", other.to_string()),
+                })?)
+            }
+            None => None,
+        };
+        if text.is_none() && stored.is_none() {
+            return Err(AppError::invalid("evidence", "send text or a file"));
+        }
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let (mut c, order, side) = self.complaint_for(&mut tx, caller, id, true).await?;
+        let stage = stage_of(&c)?;
+        if !stage.is_open() {
+            return Err(AppError::Conflict(format!(
+                "the complaint is {stage}; evidence is closed"
+            )));
+        }
+        let body = match (text, stored.as_ref()) {
+            (Some(t), _) => EvidenceBody::Text(t),
+            (None, Some(f)) => EvidenceBody::File(f),
+            (None, None) => return Err(AppError::invalid("evidence", "send text or a file")),
+        };
+        let row = self.insert_evidence(&mut tx, &c, side, kind, body, now).await?;
+        complaint_event(
+            &mut tx,
+            &c,
+            "evidence_added",
+            serde_json::json!({"party": side.as_str(), "kind": kind, "evidence_id": row.id}),
+            now,
+        )
+        .await?;
+        // The buyer's answer to a request for evidence moves the case back to review.
+        if side == Side::Buyer && stage == Stage::AwaitingBuyer {
+            self.complaint_transition(&mut tx, &mut c, ComplaintEvent::BuyerResponded, now)
+                .await?;
+        }
+        let rules = self.rules_version(c.rule_version).await?;
+        self.retriage(&mut tx, &mut c, &order, &rules, now).await?;
+        tx.commit().await?;
+        Ok(evidence_view(row))
+    }
+
+    /// The seller's answer: evidence, and the case goes to review.
+    pub async fn seller_respond(&self, caller: &Caller, id: &str, text: &str) -> AppResult<ComplaintView> {
+        text_ok("text", text)?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let (mut c, order, side) = self.complaint_for(&mut tx, caller, id, true).await?;
+        if side != Side::Seller {
+            return Err(AppError::Forbidden("only the seller answers a complaint"));
+        }
+        self.insert_evidence(
+            &mut tx,
+            &c,
+            Side::Seller,
+            "seller_response",
+            EvidenceBody::Text(text),
+            now,
+        )
+        .await?;
+        self.complaint_transition(&mut tx, &mut c, ComplaintEvent::SellerResponded, now)
+            .await?;
+        let rules = self.rules_version(c.rule_version).await?;
+        self.retriage(&mut tx, &mut c, &order, &rules, now).await?;
+        tx.commit().await?;
+        self.complaint(caller, id).await
+    }
+
+    /// The buyer withdraws: the frozen money goes back where it came from and the order's
+    /// clocks resume with the time they had left.
+    pub async fn withdraw_complaint(&self, caller: &Caller, id: &str) -> AppResult<ComplaintView> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let (mut c, _, side) = self.complaint_for(&mut tx, caller, id, true).await?;
+        if side != Side::Buyer {
+            return Err(AppError::Forbidden("only the buyer withdraws a complaint"));
+        }
+        self.complaint_transition(&mut tx, &mut c, ComplaintEvent::Withdrawn, now)
+            .await?;
+        tx.commit().await?;
+        self.complaint(caller, id).await
+    }
+
+    /// Arbitrator steps: ask the buyer for more evidence, start or finish an appraisal.
+    pub async fn arbitrator_step(&self, caller: &Caller, id: &str, step: &str, note: &str) -> AppResult<ComplaintView> {
+        let staff = require_staff(caller)?;
+        text_ok("note", note)?;
+        let event = match step {
+            "ask_buyer" => ComplaintEvent::BuyerAsked,
+            "start_appraisal" => ComplaintEvent::AppraisalStarted,
+            "finish_appraisal" => ComplaintEvent::AppraisalFinished,
+            _ => {
+                return Err(AppError::invalid(
+                    "step",
+                    "ask_buyer, start_appraisal or finish_appraisal",
+                ))
+            }
+        };
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let (mut c, _, _) = self.complaint_for(&mut tx, caller, id, true).await?;
+        self.insert_evidence(&mut tx, &c, Side::Staff, step, EvidenceBody::Text(note), now)
+            .await?;
+        complaint_event(
+            &mut tx,
+            &c,
+            step,
+            serde_json::json!({"by": format!("user:{}", staff.id)}),
+            now,
+        )
+        .await?;
+        self.complaint_transition(&mut tx, &mut c, event, now).await?;
+        tx.commit().await?;
+        self.complaint(caller, id).await
+    }
+
+    /// A ruling by an arbitrator. Two arbitrators at once: the complaint row lock makes
+    /// them take turns, and the second finds it resolved (a clear conflict).
+    pub async fn rule_complaint(
+        &self,
+        caller: &Caller,
+        id: &str,
+        ruling: Ruling,
+        reason: &str,
+    ) -> AppResult<ComplaintView> {
+        let staff = require_staff(caller)?.clone();
+        text_ok("reason", reason)?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let (mut c, _, _) = self.complaint_for(&mut tx, caller, id, true).await?;
+        self.rule_in(&mut tx, &mut c, ruling, &format!("user:{}", staff.id), reason, now)
+            .await?;
+        tx.commit().await?;
+        self.complaint(caller, id).await
+    }
+
+    async fn rule_in(
+        &self,
+        tx: &mut Tx,
+        c: &mut ComplaintRow,
+        ruling: Ruling,
+        by: &str,
+        reason: &str,
+        now: i64,
+    ) -> AppResult<()> {
+        let stage = stage_of(c)?;
+        if !stage.is_open() {
+            return Err(AppError::Conflict(format!(
+                "the complaint is already {stage}; it cannot be ruled again"
+            )));
+        }
+        c.ruled_by = Some(by.to_string());
+        c.ruling_reason = Some(reason.to_string());
+        self.complaint_transition(tx, c, ComplaintEvent::Ruled(ruling), now)
+            .await
+    }
+
+    /// The complaint's one transition function, and its effects, in the caller's transaction.
+    async fn complaint_transition(
+        &self,
+        tx: &mut Tx,
+        c: &mut ComplaintRow,
+        event: ComplaintEvent,
+        now: i64,
+    ) -> AppResult<()> {
+        let rules = self.rules_version(c.rule_version).await?;
+        let (next, effects) =
+            transition(stage_of(c)?, event, &rules, now).map_err(|e| AppError::Conflict(e.to_string()))?;
+        let from = c.stage.clone();
+        c.stage = next.as_str().to_string();
+        c.updated_at = now;
+        for effect in effects {
+            match effect {
+                ComplaintEffect::Deadline { at } => {
+                    c.deadline_at = Some(at);
+                    Job::ComplaintDeadline(c.id.clone()).enqueue_at(tx, at, now).await?;
+                }
+                ComplaintEffect::NoDeadline => c.deadline_at = None,
+                ComplaintEffect::Execute(r) => self.execute_ruling(tx, c, r, &rules, now).await?,
+                ComplaintEffect::ReturnFrozen => self.return_frozen(tx, c, &rules, now).await?,
+            }
+        }
+        tx.update_complaint(c).await?;
+        complaint_event(
+            tx,
+            c,
+            "stage",
+            serde_json::json!({"from": from, "to": c.stage, "event": format!("{event:?}")}),
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Carries out a ruling on the ledger, atomically: the buyer's part to a refund at
+    /// the provider, the seller's part (less the fee) to the seller, the fee to the platform.
+    async fn execute_ruling(
+        &self,
+        tx: &mut Tx,
+        c: &mut ComplaintRow,
+        ruling: Ruling,
+        rules: &RuleSet,
+        now: i64,
+    ) -> AppResult<()> {
+        let mut order = tx.order(&c.order_id, true).await?.ok_or(AppError::NotFound("order"))?;
+        let sources: FrozenSources =
+            serde_json::from_str(&c.frozen_sources).map_err(|e| AppError::Internal(e.to_string()))?;
+        let amount = Money::from_minor(c.amount_minor);
+        let fee_bps = rules.fee_bps(&order.category);
+        let s = settle(amount, ruling, fee_bps).map_err(|e| AppError::Internal(e.to_string()))?;
+        let payment = tx
+            .payments_for_order(&order.id)
+            .await?
+            .into_iter()
+            .find(|p| p.outcome.starts_with("captured"))
+            .ok_or_else(|| AppError::Internal(format!("order {} has no captured payment", order.id)))?;
+        let refund_id = s.to_buyer.is_positive().then(RefundId::generate);
+        let entry = posting::ruling_settlement(
+            &order.id,
+            refund_id.as_ref(),
+            &c.seller_id,
+            &payment.provider,
+            s,
+            sources.receivable,
+        )?;
+        tx.post_entry(&entry, now).await?;
+        if let Some(rid) = &refund_id {
+            tx.insert_refund(&RefundRow {
+                id: rid.to_string(),
+                order_id: Some(order.id.to_string()),
+                payment_id: payment.id.clone(),
+                provider: payment.provider.clone(),
+                provider_payment_id: payment.provider_payment_id.clone(),
+                amount_minor: s.to_buyer.minor(),
+                reason: format!("ruling:{}", ruling.kind()),
+                status: "requested".into(),
+                created_at: now,
+                confirmed_at: None,
+            })
+            .await?;
+            Job::Refund(rid.clone()).enqueue(tx, now, now).await?;
+        }
+        // A frozen or banned seller gets nothing out: their part stays held.
+        self.hold_if_frozen(tx, &c.seller_id, s.to_seller, now).await?;
+        let outcome = ruling.order_outcome();
+        self.apply_event(tx, &mut order, OrderEvent::ComplaintRuled { outcome }, rules, now)
+            .await?;
+        if outcome == OrderStatus::Completed && order.completed_at.is_none() {
+            order.completed_at = Some(now);
+            tx.update_order(&order).await?;
+        }
+        c.ruling = Some(json(&ruling)?);
+        c.resolved_at = Some(now);
+        let detail = serde_json::json!({
+            "ruling": ruling, "to_buyer_minor": s.to_buyer.minor(), "to_seller_minor": s.to_seller.minor(),
+            "fee_minor": s.fee.minor(), "by": c.ruled_by, "reason_sha256": crate::evidence::reason_hash(c.ruling_reason.as_deref()),
+            "rule_version": c.rule_version,
+        });
+        complaint_event(tx, c, "ruled", detail.clone(), now).await?;
+        record_event(tx, &order.id, "complaint_ruled", detail, now).await?;
+        Ok(())
+    }
+
+    /// Withdrawal: the money back where it was, the order back where it was, its clock
+    /// re-armed with the time it had left.
+    async fn return_frozen(&self, tx: &mut Tx, c: &mut ComplaintRow, rules: &RuleSet, now: i64) -> AppResult<()> {
+        let mut order = tx.order(&c.order_id, true).await?.ok_or(AppError::NotFound("order"))?;
+        let sources: FrozenSources =
+            serde_json::from_str(&c.frozen_sources).map_err(|e| AppError::Internal(e.to_string()))?;
+        tx.post_entry(&posting::complaint_unfreeze(&order.id, &c.seller_id, sources)?, now)
+            .await?;
+        let restore =
+            OrderStatus::parse(&c.prior_order_status).ok_or_else(|| AppError::Internal("prior status".into()))?;
+        self.apply_event(tx, &mut order, OrderEvent::ComplaintWithdrawn { restore }, rules, now)
+            .await?;
+        let remaining = c.paused_remaining_ms.unwrap_or(0);
+        match restore {
+            OrderStatus::Delivered => {
+                order.auto_confirm_at = Some(now + remaining);
+                Job::AutoConfirm(order.id.clone())
+                    .enqueue_at(tx, now + remaining, now)
+                    .await?;
+            }
+            OrderStatus::Paid => {
+                order.deliver_by = Some(now + remaining);
+                Job::DeliveryDeadline(order.id.clone())
+                    .enqueue_at(tx, now + remaining, now)
+                    .await?;
+            }
+            _ => {}
+        }
+        tx.update_order(&order).await?;
+        record_event(
+            tx,
+            &order.id,
+            "complaint_withdrawn",
+            serde_json::json!({"complaint_id": c.id}),
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A deadline: the default ruling when a party stayed silent, or back to review.
+    pub(crate) async fn complaint_deadline(&self, id: &str) -> AppResult<bool> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let Some(mut c) = tx.complaint(id, true).await? else {
+            return Ok(true);
+        };
+        let event = match stage_of(&c)? {
+            Stage::AwaitingSeller => ComplaintEvent::SellerDeadlinePassed,
+            Stage::AwaitingBuyer => ComplaintEvent::BuyerDeadlinePassed,
+            Stage::Appraisal => ComplaintEvent::AppraisalDeadlinePassed,
+            _ => return Ok(true),
+        };
+        match c.deadline_at {
+            Some(d) if d <= now => {}
+            // Not yet due (or a stage whose deadline moved): this timer is moot.
+            _ => return Ok(true),
+        }
+        if matches!(
+            event,
+            ComplaintEvent::SellerDeadlinePassed | ComplaintEvent::BuyerDeadlinePassed
+        ) {
+            c.ruled_by = Some("system:deadline".into());
+            c.ruling_reason = Some(match event {
+                ComplaintEvent::SellerDeadlinePassed => "the seller did not answer in time".into(),
+                _ => "the buyer did not send the evidence asked for in time".into(),
+            });
+        }
+        self.complaint_transition(&mut tx, &mut c, event, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// An evidence file, to the complaint's parties and staff only.
+    pub async fn complaint_file(&self, caller: &Caller, id: &str, sha256: &str) -> AppResult<(Vec<u8>, String)> {
+        let mut tx = self.store.begin().await?;
+        let (c, _, _) = self.complaint_for(&mut tx, caller, id, false).await?;
+        let evidence = tx.complaint_evidence(&c.id).await?;
+        tx.commit().await?;
+        let item = evidence
+            .into_iter()
+            .find(|e| e.file_sha256.as_deref() == Some(sha256))
+            .ok_or(AppError::NotFound("file"))?;
+        let store = self.files.as_ref().ok_or(AppError::NotFound("file"))?;
+        let bytes = store
+            .get(sha256)
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .ok_or(AppError::NotFound("file"))?;
+        Ok((
+            bytes,
+            item.media_type.unwrap_or_else(|| "application/octet-stream".into()),
+        ))
+    }
+
+    pub async fn complaint(&self, caller: &Caller, id: &str) -> AppResult<ComplaintView> {
+        let mut tx = self.store.begin().await?;
+        let (c, _, side) = self.complaint_for(&mut tx, caller, id, false).await?;
+        let evidence = tx.complaint_evidence(&c.id).await?;
+        let events = tx.complaint_events(&c.id).await?;
+        tx.commit().await?;
+        Ok(complaint_view(c, side, evidence, events))
+    }
+
+    pub async fn complaints_of_order(&self, caller: &Caller, order_id: &str) -> AppResult<Vec<ComplaintView>> {
+        let mut tx = self.store.begin().await?;
+        let oid = OrderId::parse(order_id).ok_or(AppError::NotFound("order"))?;
+        let order = tx.order(&oid, false).await?.ok_or(AppError::NotFound("order"))?;
+        let side = self.side_of(caller, &order).ok_or(AppError::NotFound("order"))?;
+        let rows = tx.complaints_for_order(&oid).await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|c| complaint_view(c, side, Vec::new(), Vec::new()))
+            .collect())
+    }
+
+    /// The arbitrator's queue: open cases, soonest deadline first, with triage's proposal.
+    pub async fn complaint_queue(&self, caller: &Caller) -> AppResult<Vec<ComplaintView>> {
+        require_staff(caller)?;
+        let mut tx = self.store.begin().await?;
+        let rows = tx.complaint_queue(QUEUE_SIZE_MAX).await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|c| complaint_view(c, Side::Staff, Vec::new(), Vec::new()))
+            .collect())
+    }
+
+    // ---- fraud response ----
+
+    /// Moves what a frozen seller would be paid into frozen instead.
+    async fn hold_if_frozen(&self, tx: &mut Tx, seller: &UserId, amount: Money, now: i64) -> AppResult<()> {
+        if !amount.is_positive() {
+            return Ok(());
+        }
+        let Some(mut s) = tx.seller_standing(seller, true).await? else {
+            return Ok(());
+        };
+        if s.status == "active" {
+            return Ok(());
+        }
+        let entry = danbao_domain::JournalEntry::builder(danbao_domain::EntryKind::ComplaintFreeze, Default::default())
+            .transfer(
+                Account::Available(seller.clone()),
+                Account::Frozen(seller.clone()),
+                amount,
+            )
+            .build()?;
+        tx.post_entry(&entry, now).await?;
+        s.frozen_available_minor += amount.minor();
+        s.updated_at = now;
+        tx.set_seller_standing(&s).await?;
+        Ok(())
+    }
+
+    async fn freeze_seller_in(&self, tx: &mut Tx, seller: &UserId, reason: &str, now: i64) -> AppResult<()> {
+        let current = tx.seller_standing(seller, true).await?;
+        if current.as_ref().is_some_and(|s| s.status != "active") {
+            return Ok(());
+        }
+        let available = Account::Available(seller.clone());
+        let held = Money::from_minor(available.normal_balance(tx.account_balance(&available).await?));
+        if held.is_positive() {
+            let entry =
+                danbao_domain::JournalEntry::builder(danbao_domain::EntryKind::ComplaintFreeze, Default::default())
+                    .transfer(available, Account::Frozen(seller.clone()), held)
+                    .build()?;
+            tx.post_entry(&entry, now).await?;
+        }
+        tx.set_seller_standing(&SellerStandingRow {
+            seller_id: seller.clone(),
+            status: "frozen".into(),
+            reason: reason.to_string(),
+            frozen_available_minor: held.minor(),
+            updated_at: now,
+        })
+        .await?;
+        tx.insert_security_event(
+            "seller_frozen",
+            &serde_json::json!({"seller_id": seller, "reason": reason}).to_string(),
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Emergency freeze: listings hidden, new orders and releases stopped, the available
+    /// balance held. Refunds to buyers still flow.
+    pub async fn freeze_seller(&self, caller: &Caller, seller_id: &str, reason: &str) -> AppResult<serde_json::Value> {
+        require_staff(caller)?;
+        text_ok("reason", reason)?;
+        let seller = self.seller_user(seller_id).await?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        self.freeze_seller_in(&mut tx, &seller, reason, now).await?;
+        tx.commit().await?;
+        self.seller_standing_view(&seller).await
+    }
+
+    pub async fn unfreeze_seller(
+        &self,
+        caller: &Caller,
+        seller_id: &str,
+        reason: &str,
+    ) -> AppResult<serde_json::Value> {
+        require_staff(caller)?;
+        text_ok("reason", reason)?;
+        let seller = self.seller_user(seller_id).await?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let Some(mut s) = tx.seller_standing(&seller, true).await? else {
+            return Err(AppError::Conflict("the seller is not frozen".into()));
+        };
+        match s.status.as_str() {
+            "frozen" => {}
+            "banned" => return Err(AppError::Conflict("a ban is one-way".into())),
+            _ => return Err(AppError::Conflict("the seller is not frozen".into())),
+        }
+        let back = Money::from_minor(s.frozen_available_minor);
+        if back.is_positive() {
+            let entry =
+                danbao_domain::JournalEntry::builder(danbao_domain::EntryKind::ComplaintUnfreeze, Default::default())
+                    .transfer(
+                        Account::Frozen(seller.clone()),
+                        Account::Available(seller.clone()),
+                        back,
+                    )
+                    .build()?;
+            tx.post_entry(&entry, now).await?;
+        }
+        s.status = "active".into();
+        s.reason = reason.to_string();
+        s.frozen_available_minor = 0;
+        s.updated_at = now;
+        tx.set_seller_standing(&s).await?;
+        tx.commit().await?;
+        self.seller_standing_view(&seller).await
+    }
+
+    /// Confirmed fraud: the seller is banned (one-way) and every open order is refunded
+    /// in full — open complaints by a full-refund ruling, other paid orders from escrow.
+    /// What a refund took beyond the seller's own money stays booked as a receivable.
+    pub async fn ban_seller(&self, caller: &Caller, seller_id: &str, reason: &str) -> AppResult<serde_json::Value> {
+        let staff = require_staff(caller)?.clone();
+        text_ok("reason", reason)?;
+        let seller = self.seller_user(seller_id).await?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        self.freeze_seller_in(&mut tx, &seller, reason, now).await?;
+        let Some(mut standing) = tx.seller_standing(&seller, true).await? else {
+            return Err(AppError::Internal("no standing after freezing".into()));
+        };
+        standing.status = "banned".into();
+        standing.reason = reason.to_string();
+        standing.updated_at = now;
+        tx.set_seller_standing(&standing).await?;
+        let by = format!("user:{}", staff.id);
+        for mut c in tx.open_complaints_of_seller(&seller).await? {
+            self.rule_in(
+                &mut tx,
+                &mut c,
+                Ruling::RefundFull,
+                &by,
+                &format!("seller banned: {reason}"),
+                now,
+            )
+            .await?;
+        }
+        let mut refunded = 0;
+        for mut order in tx.open_orders_of_seller(&seller).await? {
+            if order.status == OrderStatus::Disputed {
+                continue;
+            }
+            let rules = self.rules_version(order.rule_version).await?;
+            record_event(
+                &mut tx,
+                &order.id,
+                "seller_banned",
+                serde_json::json!({"reason_sha256": crate::evidence::reason_hash(Some(reason))}),
+                now,
+            )
+            .await?;
+            self.apply_event(&mut tx, &mut order, OrderEvent::SellerBanned, &rules, now)
+                .await?;
+            refunded += 1;
+        }
+        tx.commit().await?;
+        let mut v = self.seller_standing_view(&seller).await?;
+        v["orders_refunded"] = serde_json::json!(refunded);
+        Ok(v)
+    }
+
+    async fn seller_user(&self, seller_id: &str) -> AppResult<UserId> {
+        let id = UserId::parse(seller_id).ok_or(AppError::NotFound("seller"))?;
+        let mut tx = self.store.begin().await?;
+        let user = tx.user_by_id(&id).await?;
+        tx.commit().await?;
+        match user {
+            Some(u) if u.role == "seller" => Ok(id),
+            _ => Err(AppError::NotFound("seller")),
+        }
+    }
+
+    async fn seller_standing_view(&self, seller: &UserId) -> AppResult<serde_json::Value> {
+        let mut tx = self.store.begin().await?;
+        let s = tx.seller_standing(seller, false).await?;
+        let frozen = Account::Frozen(seller.clone());
+        let frozen = frozen.normal_balance(tx.account_balance(&frozen).await?);
+        tx.commit().await?;
+        Ok(match s {
+            Some(s) => serde_json::json!({"seller_id": seller, "status": s.status, "reason": s.reason,
+                "frozen_minor": frozen, "updated_at": rfc3339(s.updated_at)}),
+            None => serde_json::json!({"seller_id": seller, "status": "active", "frozen_minor": frozen}),
+        })
+    }
+
+    /// Whether a seller may take new orders and be paid.
+    pub(crate) async fn seller_active(&self, tx: &mut Tx, seller: &UserId) -> AppResult<bool> {
+        Ok(tx
+            .seller_standing(seller, false)
+            .await?
+            .is_none_or(|s| s.status == "active"))
+    }
+
+    pub(crate) async fn hold_release_if_frozen(
+        &self,
+        tx: &mut Tx,
+        seller: &UserId,
+        amount: Money,
+        now: i64,
+    ) -> AppResult<()> {
+        self.hold_if_frozen(tx, seller, amount, now).await
+    }
+}
+
+fn require_staff(caller: &Caller) -> AppResult<&User> {
+    match caller {
+        Caller::User(u) if matches!(u.role, Role::Arbitrator | Role::Admin) => Ok(u),
+        Caller::User(_) => Err(AppError::Forbidden("arbitrators only")),
+        _ => Err(AppError::Unauthenticated),
+    }
+}
+
+fn evidence_view(e: ComplaintEvidenceRow) -> EvidenceView {
+    EvidenceView {
+        id: e.id,
+        party: e.party,
+        kind: e.kind,
+        text: e.body,
+        file_sha256: e.file_sha256,
+        media_type: e.media_type,
+        size_bytes: e.size_bytes,
+        at: rfc3339(e.created_at),
+        leaf_hash: e.leaf_hash,
+    }
+}
+
+fn complaint_view(
+    c: ComplaintRow,
+    side: Side,
+    evidence: Vec<ComplaintEvidenceRow>,
+    events: Vec<danbao_store::ComplaintEventRow>,
+) -> ComplaintView {
+    let parse = |s: &str| serde_json::from_str(s).unwrap_or(serde_json::Value::Null);
+    ComplaintView {
+        frozen: parse(&c.frozen_sources),
+        proposal: parse(&c.proposal),
+        ruling: c.ruling.as_deref().map(parse),
+        id: c.id,
+        order_id: c.order_id.to_string(),
+        seller_id: c.seller_id.to_string(),
+        kind: c.kind,
+        stage: c.stage,
+        deadline_at: c.deadline_at.map(rfc3339),
+        amount_minor: c.amount_minor,
+        ruled_by: c.ruled_by,
+        ruling_reason: c.ruling_reason,
+        rule_version: c.rule_version,
+        group_id: c.group_id,
+        created_at: rfc3339(c.created_at),
+        resolved_at: c.resolved_at.map(rfc3339),
+        viewer: side.as_str(),
+        evidence: evidence.into_iter().map(evidence_view).collect(),
+        events: events
+            .into_iter()
+            .map(|e| ComplaintEventView {
+                seq: e.seq,
+                kind: e.kind,
+                at: rfc3339(e.at),
+                detail: parse(&e.detail),
+                leaf_hash: e.leaf_hash,
+            })
+            .collect(),
+    }
+}

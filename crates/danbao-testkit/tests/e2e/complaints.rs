@@ -1,0 +1,551 @@
+//! Complaints and arbitration (issue 5): the money frozen on opening, every stage and
+//! deadline default, every ruling with exact ledger amounts, the fraud response.
+
+use danbao_app::Role;
+use danbao_domain::Account;
+use danbao_testkit::{Resp, TestApp, HOUR_MS};
+use serde_json::{json, Value};
+
+on_both_databases!(
+    a_split_ruling_moves_exact_amounts,
+    a_silent_seller_loses_and_a_silent_buyer_loses,
+    withdrawal_returns_the_money_and_resumes_the_clock,
+    after_sales_complaint_freezes_available_then_receivable,
+    triage_decides_a_clear_not_delivered_case,
+    two_arbitrators_ruling_at_once_one_wins,
+    collective_complaints_freeze_the_seller_and_a_ban_refunds_everyone,
+    bad_complaints_are_refused,
+);
+
+struct Shop {
+    seller_token: String,
+    seller: danbao_domain::UserId,
+    buyer_token: String,
+}
+
+async fn shop(t: &TestApp, tag: &str) -> Shop {
+    let (seller_token, seller_id) = t.user(&format!("{tag}_s"), "seller").await;
+    let (buyer_token, _) = t.user(&format!("{tag}_b"), "buyer").await;
+    Shop {
+        seller_token,
+        seller: TestApp::seller_account(&seller_id),
+        buyer_token,
+    }
+}
+
+/// A delivered card-key order of 100.00 for the shop's buyer; returns its id.
+async fn delivered(t: &TestApp, s: &Shop) -> String {
+    let product = t.card_product(&s.seller_token, 10_000, 1).await;
+    let placed = t
+        .post(
+            "/api/v1/orders",
+            Some(&s.buyer_token),
+            json!({"product_id": product, "quantity": 1}),
+        )
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let id = placed.body["id"].as_str().unwrap().to_string();
+    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+    t.wait_for_status(&format!("/api/v1/orders/{id}"), Some(&s.buyer_token), "delivered")
+        .await;
+    t.get(&format!("/api/v1/orders/{id}/delivery"), Some(&s.buyer_token))
+        .await;
+    id
+}
+
+async fn open(t: &TestApp, token: &str, order: &str, kind: &str) -> Resp {
+    t.post(
+        &format!("/api/v1/orders/{order}/complaints"),
+        Some(token),
+        json!({"kind": kind, "description": "卡密显示已被使用"}),
+    )
+    .await
+}
+
+fn id_of(r: &Resp) -> String {
+    assert!(r.status == 201 || r.status == 200, "{}", r.text);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+async fn complaint(t: &TestApp, token: &str, id: &str) -> Value {
+    let r = t.get(&format!("/api/v1/complaints/{id}"), Some(token)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body
+}
+
+async fn order_status(t: &TestApp, token: &str, order: &str) -> String {
+    t.get(&format!("/api/v1/orders/{order}"), Some(token)).await.body["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn a_split_ruling_moves_exact_amounts(t: TestApp) {
+    let s = shop(&t, "split").await;
+    let order = delivered(&t, &s).await;
+    let opened = open(&t, &s.buyer_token, &order, "not_as_described").await;
+    assert_eq!(opened.status, 201, "{}", opened.text);
+    let id = id_of(&opened);
+    assert_eq!(opened.body["stage"], "awaiting_seller");
+    assert!(opened.body["deadline_at"].is_string());
+    assert_eq!(opened.body["proposal"]["completeness_pct"], 50, "{}", opened.text);
+    // The money is frozen in the same transaction, and the order is disputed.
+    assert_eq!(t.balance(&Account::Escrow(s.seller.clone())).await, 0);
+    assert_eq!(t.balance(&Account::Frozen(s.seller.clone())).await, 10_000);
+    assert_eq!(order_status(&t, &s.buyer_token, &order).await, "disputed");
+    // Auto-confirm is paused: a day later the order is still disputed.
+    t.advance(25 * HOUR_MS);
+    t.run_due_jobs().await;
+    assert_eq!(order_status(&t, &s.buyer_token, &order).await, "disputed");
+
+    // A screenshot, checked against the hash the buyer sent, with a receipt.
+    let png: &[u8] = &[
+        0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0, 1,
+    ];
+    let sha = danbao_evidence::sha256_hex(png);
+    let up = t
+        .raw(
+            t.http
+                .post(format!(
+                    "{}/api/v1/complaints/{id}/evidence?kind=screenshot&sha256={sha}",
+                    t.url
+                ))
+                .bearer_auth(&s.buyer_token)
+                .header("content-type", "image/png")
+                .body(png.to_vec()),
+        )
+        .await;
+    assert_eq!(up.status, 201, "{}", up.text);
+    assert_eq!(up.body["evidence"]["media_type"], "image/png");
+    let vkey = t.get("/api/v1/evidence/key", None).await.text;
+    let v = danbao_evidence::LogVerifier::from_vkey(vkey.trim()).unwrap();
+    let receipt = danbao_evidence::verify_receipt(up.body["receipt"].as_str().unwrap(), &v).unwrap();
+    assert_eq!(
+        receipt.leaf.content_sha256(),
+        danbao_evidence::sha256_hex(sha.as_bytes())
+    );
+    let file = t
+        .raw(
+            t.http
+                .get(format!("{}/api/v1/complaints/{id}/files/{sha}", t.url))
+                .bearer_auth(&s.seller_token),
+        )
+        .await;
+    assert_eq!(file.status, 200);
+    assert_eq!(
+        complaint(&t, &s.buyer_token, &id).await["proposal"]["completeness_pct"],
+        100
+    );
+
+    let answered = t
+        .post(
+            &format!("/api/v1/complaints/{id}/response"),
+            Some(&s.seller_token),
+            json!({"text": "卡密发货时有效"}),
+        )
+        .await;
+    assert_eq!(answered.status, 200, "{}", answered.text);
+    assert_eq!(answered.body["stage"], "under_review");
+
+    let arb = t.staff(Role::Arbitrator).await;
+    let queue = t.get("/api/v1/arbitration/queue", Some(&arb)).await;
+    assert_eq!(queue.body["items"][0]["id"], id.as_str());
+    let ruled = t
+        .post(
+            &format!("/api/v1/complaints/{id}/ruling"),
+            Some(&arb),
+            json!({"kind": "split", "buyer_bps": 3000, "reason": "卡密部分可用"}),
+        )
+        .await;
+    assert_eq!(ruled.status, 200, "{}", ruled.text);
+    assert_eq!(ruled.body["stage"], "resolved");
+    assert_eq!(ruled.body["ruling"], json!({"kind": "split", "buyer_bps": 3000}));
+    assert!(ruled.body["ruled_by"].as_str().unwrap().starts_with("user:"));
+    assert_eq!(ruled.body["rule_version"], 1);
+    // 30 % of 100.00 to the buyer; the seller's 70.00 less 5 % fee.
+    assert_eq!(t.balance(&Account::Frozen(s.seller.clone())).await, 0);
+    assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 6_650);
+    assert_eq!(t.balance(&Account::PlatformFees).await, 350);
+    assert_eq!(t.balance(&Account::RefundsPending("sandbox".into())).await, 3_000);
+    t.settle_refunds().await;
+    assert_eq!(t.balance(&Account::RefundsPending("sandbox".into())).await, 0);
+    assert_eq!(order_status(&t, &s.buyer_token, &order).await, "partially_refunded");
+    let again = t
+        .post(
+            &format!("/api/v1/complaints/{id}/ruling"),
+            Some(&arb),
+            json!({"kind": "refund_full", "reason": "again"}),
+        )
+        .await;
+    assert_eq!(again.status, 409, "{}", again.text);
+    // The whole case is on the log: every event and evidence item has a leaf.
+    let c = complaint(&t, &s.buyer_token, &id).await;
+    assert!(c["events"].as_array().unwrap().len() >= 5, "{c}");
+    assert_eq!(c["evidence"].as_array().unwrap().len(), 3);
+    t.finish().await;
+}
+
+async fn a_silent_seller_loses_and_a_silent_buyer_loses(t: TestApp) {
+    let s = shop(&t, "silent").await;
+    let first = delivered(&t, &s).await;
+    let id = id_of(&open(&t, &s.buyer_token, &first, "not_as_described").await);
+    t.advance(48 * HOUR_MS - 1);
+    t.run_due_jobs().await;
+    assert_eq!(complaint(&t, &s.buyer_token, &id).await["stage"], "awaiting_seller");
+    t.advance(1);
+    t.run_due_jobs().await;
+    let c = complaint(&t, &s.buyer_token, &id).await;
+    assert_eq!(c["stage"], "resolved");
+    assert_eq!(c["ruling"]["kind"], "refund_full");
+    assert_eq!(c["ruled_by"], "system:deadline");
+    assert_eq!(order_status(&t, &s.buyer_token, &first).await, "refunded");
+
+    let second = delivered(&t, &s).await;
+    let id = id_of(&open(&t, &s.buyer_token, &second, "other").await);
+    t.post(
+        &format!("/api/v1/complaints/{id}/response"),
+        Some(&s.seller_token),
+        json!({"text": "已发货"}),
+    )
+    .await;
+    let arb = t.staff(Role::Arbitrator).await;
+    let asked = t
+        .post(
+            &format!("/api/v1/complaints/{id}/steps"),
+            Some(&arb),
+            json!({"step": "ask_buyer", "note": "请提供截图"}),
+        )
+        .await;
+    assert_eq!(asked.body["stage"], "awaiting_buyer", "{}", asked.text);
+    t.advance(72 * HOUR_MS);
+    t.run_due_jobs().await;
+    let c = complaint(&t, &s.buyer_token, &id).await;
+    assert_eq!(c["ruling"]["kind"], "release_to_seller", "{c}");
+    assert_eq!(order_status(&t, &s.buyer_token, &second).await, "completed");
+    assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 9_500);
+    t.settle_refunds().await;
+    t.finish().await;
+}
+
+async fn withdrawal_returns_the_money_and_resumes_the_clock(t: TestApp) {
+    let s = shop(&t, "withdraw").await;
+    let order = delivered(&t, &s).await;
+    t.advance(10 * HOUR_MS);
+    let id = id_of(&open(&t, &s.buyer_token, &order, "not_as_described").await);
+    let arb = t.staff(Role::Arbitrator).await;
+    t.post(
+        &format!("/api/v1/complaints/{id}/response"),
+        Some(&s.seller_token),
+        json!({"text": "ok"}),
+    )
+    .await;
+    let appraisal = t
+        .post(
+            &format!("/api/v1/complaints/{id}/steps"),
+            Some(&arb),
+            json!({"step": "start_appraisal", "note": "第三方鉴定"}),
+        )
+        .await;
+    assert_eq!(appraisal.body["stage"], "appraisal", "{}", appraisal.text);
+    t.advance(7 * 24 * HOUR_MS);
+    t.run_due_jobs().await;
+    assert_eq!(complaint(&t, &s.buyer_token, &id).await["stage"], "under_review");
+    let w = t
+        .post(
+            &format!("/api/v1/complaints/{id}/withdraw"),
+            Some(&s.buyer_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(w.status, 200, "{}", w.text);
+    assert_eq!(w.body["stage"], "withdrawn");
+    assert_eq!(t.balance(&Account::Escrow(s.seller.clone())).await, 10_000);
+    assert_eq!(t.balance(&Account::Frozen(s.seller.clone())).await, 0);
+    assert_eq!(order_status(&t, &s.buyer_token, &order).await, "delivered");
+    // 14 h of the acceptance window were left when the complaint paused it.
+    t.advance(14 * HOUR_MS - 1);
+    t.run_due_jobs().await;
+    assert_eq!(order_status(&t, &s.buyer_token, &order).await, "delivered");
+    t.advance(1);
+    t.run_due_jobs().await;
+    assert_eq!(order_status(&t, &s.buyer_token, &order).await, "completed");
+    let late = t
+        .post(
+            &format!("/api/v1/complaints/{id}/withdraw"),
+            Some(&s.buyer_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(late.status, 409);
+    t.finish().await;
+}
+
+async fn after_sales_complaint_freezes_available_then_receivable(t: TestApp) {
+    let s = shop(&t, "aftersales").await;
+    let a = delivered(&t, &s).await;
+    let b = delivered(&t, &s).await;
+    for o in [&a, &b] {
+        t.post(&format!("/api/v1/orders/{o}/confirm"), Some(&s.buyer_token), json!({}))
+            .await;
+    }
+    assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 19_000);
+    // The first after-sales complaint takes the seller's 95.00 and the 5.00 fee back.
+    let ca = id_of(&open(&t, &s.buyer_token, &a, "not_as_described").await);
+    assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 9_500);
+    assert_eq!(t.balance(&Account::PlatformFees).await, 500);
+    assert_eq!(t.balance(&Account::Frozen(s.seller.clone())).await, 10_000);
+    let arb = t.staff(Role::Arbitrator).await;
+    t.post(
+        &format!("/api/v1/complaints/{ca}/ruling"),
+        Some(&arb),
+        json!({"kind": "refund_full", "reason": "无效卡密"}),
+    )
+    .await;
+    // Now the seller has 95.00; a second complaint takes it, and nothing more is there.
+    let cb = id_of(&open(&t, &s.buyer_token, &b, "not_as_described").await);
+    assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 0);
+    let c = complaint(&t, &s.buyer_token, &cb).await;
+    assert_eq!(c["frozen"]["available"], 9_500, "{c}");
+    assert_eq!(c["frozen"]["receivable"], 0);
+    // Before it is decided, the first complaint's buyer is refunded 100.00 in full.
+    t.settle_refunds().await;
+    assert_eq!(t.balance(&Account::Provider("sandbox".into())).await, 10_000);
+    // A ruling for the seller gives the 95.00 back and the fee to the platform.
+    let r = t
+        .post(
+            &format!("/api/v1/complaints/{cb}/ruling"),
+            Some(&arb),
+            json!({"kind": "release_to_seller", "reason": "卡密有效"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 9_500);
+    assert_eq!(t.balance(&Account::PlatformFees).await, 500);
+    assert_eq!(order_status(&t, &s.buyer_token, &b).await, "completed");
+    t.finish().await;
+}
+
+async fn triage_decides_a_clear_not_delivered_case(t: TestApp) {
+    let s = shop(&t, "triage").await;
+    let r = t
+        .post(
+            "/api/v1/seller/products",
+            Some(&s.seller_token),
+            json!({"title": "代充", "category": "top_up", "price_minor": 5_000, "delivery_kind": "manual"}),
+        )
+        .await;
+    let product = r.body["id"].as_str().unwrap().to_string();
+    let placed = t
+        .post(
+            "/api/v1/orders",
+            Some(&s.buyer_token),
+            json!({"product_id": product, "quantity": 1}),
+        )
+        .await;
+    let order = placed.body["id"].as_str().unwrap().to_string();
+    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+    t.wait_for_status(&format!("/api/v1/orders/{order}"), Some(&s.buyer_token), "paid")
+        .await;
+    // Too early: not_delivered opens 2 h after payment.
+    let early = open(&t, &s.buyer_token, &order, "not_delivered").await;
+    assert_eq!(early.status, 409, "{}", early.text);
+    t.advance(3 * HOUR_MS);
+    let opened = open(&t, &s.buyer_token, &order, "not_delivered").await;
+    let id = id_of(&opened);
+    assert_eq!(opened.body["proposal"]["ruling"]["kind"], "refund_full");
+    assert_eq!(opened.body["proposal"]["decide_now"], false);
+    // Past the delivery deadline with still no delivery: the next look decides at once.
+    t.advance(22 * HOUR_MS);
+    t.run_due_jobs().await;
+    let more = t
+        .post(
+            &format!("/api/v1/complaints/{id}/evidence"),
+            Some(&s.buyer_token),
+            json!({"kind": "description", "text": "还是没到账"}),
+        )
+        .await;
+    assert_eq!(more.status, 201, "{}", more.text);
+    let c = complaint(&t, &s.buyer_token, &id).await;
+    assert_eq!(c["stage"], "resolved", "{c}");
+    assert_eq!(c["ruled_by"], "system:triage");
+    assert_eq!(order_status(&t, &s.buyer_token, &order).await, "refunded");
+    t.settle_refunds().await;
+    t.finish().await;
+}
+
+async fn two_arbitrators_ruling_at_once_one_wins(t: TestApp) {
+    let s = shop(&t, "race").await;
+    let order = delivered(&t, &s).await;
+    let id = id_of(&open(&t, &s.buyer_token, &order, "fraud").await);
+    let (a1, a2) = (t.staff(Role::Arbitrator).await, t.staff(Role::Arbitrator).await);
+    let path = format!("/api/v1/complaints/{id}/ruling");
+    let (r1, r2) = tokio::join!(
+        t.post(&path, Some(&a1), json!({"kind": "refund_full", "reason": "A"})),
+        t.post(&path, Some(&a2), json!({"kind": "release_to_seller", "reason": "B"}))
+    );
+    let mut statuses = [r1.status, r2.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{} / {}", r1.text, r2.text);
+    let loser = if r1.status == 409 { &r1 } else { &r2 };
+    assert!(
+        loser.text.contains("cannot be ruled again") || loser.text.contains("cannot take"),
+        "{}",
+        loser.text
+    );
+    t.settle_refunds().await;
+    t.finish().await;
+}
+
+async fn collective_complaints_freeze_the_seller_and_a_ban_refunds_everyone(t: TestApp) {
+    let (seller_token, seller_id) = t.user("crowd_s", "seller").await;
+    let seller = TestApp::seller_account(&seller_id);
+    let product = t.card_product(&seller_token, 2_000, 8).await;
+    let mut orders = Vec::new();
+    for i in 0..6 {
+        let (buyer, _) = t.user(&format!("crowd_b{i}"), "buyer").await;
+        let placed = t
+            .post(
+                "/api/v1/orders",
+                Some(&buyer),
+                json!({"product_id": product, "quantity": 1}),
+            )
+            .await;
+        let id = placed.body["id"].as_str().unwrap().to_string();
+        t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+        t.wait_for_status(&format!("/api/v1/orders/{id}"), Some(&buyer), "delivered")
+            .await;
+        orders.push((buyer, id));
+    }
+    let mut complaints = Vec::new();
+    for (buyer, id) in &orders[..4] {
+        complaints.push(id_of(&open(&t, buyer, id, "fraud").await));
+    }
+    assert_eq!(t.get(&format!("/api/v1/products/{product}"), None).await.status, 200);
+    // The fifth distinct buyer within 24 h trips the rule.
+    complaints.push(id_of(&open(&t, &orders[4].0, &orders[4].1, "fraud").await));
+    let arb = t.staff(Role::Arbitrator).await;
+    let queue = t.get("/api/v1/arbitration/queue", Some(&arb)).await;
+    let groups: std::collections::BTreeSet<&str> = queue.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["group_id"].as_str().unwrap_or("none"))
+        .collect();
+    assert_eq!(groups.len(), 1, "one group for one arbitrator: {groups:?}");
+    assert!(groups.iter().next().unwrap().starts_with("collective:"));
+    // Frozen: listings hidden, new orders refused.
+    assert_eq!(t.get(&format!("/api/v1/products/{product}"), None).await.status, 404);
+    let refused = t.guest_order(&product, 1).await;
+    assert_eq!(refused.status, 404, "{}", refused.text);
+    // Confirmed fraud: a ban refunds every open order, disputed or not.
+    let banned = t
+        .post(
+            &format!("/api/v1/admin/sellers/{seller_id}/ban"),
+            Some(&arb),
+            json!({"reason": "批量售卖已使用卡密"}),
+        )
+        .await;
+    assert_eq!(banned.status, 200, "{}", banned.text);
+    assert_eq!(banned.body["status"], "banned");
+    assert_eq!(banned.body["orders_refunded"], 1, "the one undisputed open order");
+    for (buyer, id) in &orders {
+        assert_eq!(order_status(&t, buyer, id).await, "refunded");
+    }
+    t.settle_refunds().await;
+    assert_eq!(t.balance(&Account::Escrow(seller.clone())).await, 0);
+    assert_eq!(t.balance(&Account::Frozen(seller.clone())).await, 0);
+    assert_eq!(t.balance(&Account::Provider("sandbox".into())).await, 0);
+    let unban = t
+        .post(
+            &format!("/api/v1/admin/sellers/{seller_id}/unfreeze"),
+            Some(&arb),
+            json!({"reason": "x"}),
+        )
+        .await;
+    assert_eq!(unban.status, 409, "a ban is one-way");
+    t.finish().await;
+}
+
+async fn bad_complaints_are_refused(t: TestApp) {
+    let s = shop(&t, "badc").await;
+    let order = delivered(&t, &s).await;
+    let (stranger, _) = t.user("badc_x", "buyer").await;
+    assert_eq!(open(&t, &stranger, &order, "fraud").await.status, 404);
+    assert_eq!(open(&t, &s.seller_token, &order, "fraud").await.status, 404);
+    assert_eq!(open(&t, &s.buyer_token, &order, "bogus").await.status, 422);
+    // An unpaid order.
+    let product = t.card_product(&s.seller_token, 500, 1).await;
+    let unpaid = t
+        .post(
+            "/api/v1/orders",
+            Some(&s.buyer_token),
+            json!({"product_id": product, "quantity": 1}),
+        )
+        .await;
+    let unpaid = unpaid.body["id"].as_str().unwrap();
+    assert_eq!(open(&t, &s.buyer_token, unpaid, "fraud").await.status, 409);
+    let id = id_of(&open(&t, &s.buyer_token, &order, "not_as_described").await);
+    // A second open complaint on the same order.
+    let second = open(&t, &s.buyer_token, &order, "fraud").await;
+    assert_eq!(second.status, 409, "{}", second.text);
+    // A ruling by a non-arbitrator; basis points out of range.
+    let path = format!("/api/v1/complaints/{id}/ruling");
+    assert_eq!(
+        t.post(
+            &path,
+            Some(&s.buyer_token),
+            json!({"kind": "refund_full", "reason": "x"})
+        )
+        .await
+        .status,
+        403
+    );
+    let arb = t.staff(Role::Arbitrator).await;
+    for bps in [10_001, -1] {
+        let r = t
+            .post(
+                &path,
+                Some(&arb),
+                json!({"kind": "split", "buyer_bps": bps, "reason": "x"}),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.text);
+    }
+    // Evidence with a hash that does not match, an executable, and one over the limit.
+    let url = format!("{}/api/v1/complaints/{id}/evidence", t.url);
+    let wrong = t
+        .raw(
+            t.http
+                .post(format!("{url}?kind=screenshot&sha256=00"))
+                .bearer_auth(&s.buyer_token)
+                .body("hello"),
+        )
+        .await;
+    assert_eq!(wrong.status, 422, "{}", wrong.text);
+    let elf = t
+        .raw(
+            t.http
+                .post(format!("{url}?kind=file"))
+                .bearer_auth(&s.buyer_token)
+                .body(vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0]),
+        )
+        .await;
+    assert_eq!(elf.status, 422, "{}", elf.text);
+    let huge = t
+        .raw(
+            t.http
+                .post(format!("{url}?kind=file"))
+                .bearer_auth(&s.buyer_token)
+                .body(vec![b'a'; danbao_app::files::FILE_BYTES_MAX + 1]),
+        )
+        .await;
+    assert_eq!(huge.status, 422, "{}", huge.text);
+    assert!(huge.text.contains("at most"), "{}", huge.text);
+    assert_eq!(
+        t.get(&format!("/api/v1/complaints/{id}"), Some(&stranger)).await.status,
+        404
+    );
+    // Nothing above moved money: the order's 100.00 is frozen, once.
+    assert_eq!(t.balance(&Account::Frozen(s.seller.clone())).await, 10_000);
+    t.finish().await;
+}
