@@ -85,6 +85,16 @@ pub struct ComplaintView {
     pub events: Vec<ComplaintEventView>,
 }
 
+/// One leaf of a complaint's case, for a dossier.
+pub struct DossierItem {
+    pub index: u64,
+    pub kind: String,
+    pub at: String,
+    /// The exact text the leaf's content hash commits to.
+    pub content: String,
+    pub receipt: String,
+}
+
 /// What a piece of evidence is: words, or a stored file.
 enum EvidenceBody<'a> {
     Text(&'a str),
@@ -790,6 +800,62 @@ impl App {
             bytes,
             item.media_type.unwrap_or_else(|| "application/octet-stream".into()),
         ))
+    }
+
+    /// Everything of one complaint for `danbao export-dossier --complaint`: each leaf of
+    /// the case in log order, with the text its content hash commits to and its receipt,
+    /// plus the evidence files.
+    pub async fn complaint_dossier(&self, id: &str) -> AppResult<(Vec<DossierItem>, Vec<(String, String, Vec<u8>)>)> {
+        self.sequence_evidence().await?;
+        let mut tx = self.store.begin().await?;
+        let c = tx.complaint(id, false).await?.ok_or(AppError::NotFound("complaint"))?;
+        let events = tx.complaint_events(&c.id).await?;
+        let evidence = tx.complaint_evidence(&c.id).await?;
+        tx.commit().await?;
+        let mut items = Vec::new();
+        for e in events {
+            items.push((e.leaf_hash, format!("complaint.{}", e.kind), e.at, e.detail));
+        }
+        let mut files = Vec::new();
+        for e in evidence {
+            let content = match (&e.body, &e.file_sha256) {
+                (Some(text), _) => text.clone(),
+                (None, Some(sha)) => {
+                    if let Some(store) = &self.files {
+                        if let Some(bytes) = store.get(sha).map_err(|x| AppError::Internal(x.to_string()))? {
+                            files.push((sha.clone(), e.media_type.clone().unwrap_or_default(), bytes));
+                        }
+                    }
+                    sha.clone()
+                }
+                (None, None) => String::new(),
+            };
+            items.push((
+                e.leaf_hash,
+                format!("evidence.{}.{}", e.party, e.kind),
+                e.created_at,
+                content,
+            ));
+        }
+        let mut out = Vec::new();
+        for (leaf, kind, at, content) in items {
+            let receipt = self
+                .receipt_for_leaf(&leaf)
+                .await?
+                .ok_or_else(|| AppError::Internal(format!("leaf {leaf} has no receipt")))?;
+            let index = danbao_evidence::Receipt::parse(&receipt)
+                .map_err(|x| AppError::Internal(x.to_string()))?
+                .index;
+            out.push(DossierItem {
+                index,
+                kind,
+                at: rfc3339(at),
+                content,
+                receipt,
+            });
+        }
+        out.sort_by_key(|i| i.index);
+        Ok((out, files))
     }
 
     pub async fn complaint(&self, caller: &Caller, id: &str) -> AppResult<ComplaintView> {

@@ -158,6 +158,77 @@ fn verify_dossier(dir: &Path, verifier: &LogVerifier) -> anyhow::Result<ExitCode
     }
 }
 
+/// One entry of a bundle: what the leaf committed to, and its receipt.
+pub struct BundleItem {
+    pub seq: i64,
+    pub kind: String,
+    pub at: String,
+    pub content: String,
+    pub receipt: String,
+}
+
+/// Writes a bundle: every leaf with its receipt, the files, the checkpoint and the key.
+pub fn write_bundle(
+    out: &Path,
+    case: &str,
+    vkey: &str,
+    checkpoint: &str,
+    items: &[BundleItem],
+    files: &[(String, String, Vec<u8>)],
+    now: &str,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out.join("receipts")).with_context(|| format!("creating {}", out.display()))?;
+    let mut events = Vec::new();
+    for e in items {
+        let name = format!("receipts/{:04}-{}.txt", e.seq, e.kind);
+        std::fs::write(out.join(&name), &e.receipt)?;
+        events.push(DossierEvent {
+            seq: e.seq,
+            kind: e.kind.clone(),
+            at: e.at.clone(),
+            detail_json: e.content.clone(),
+            receipt_file: name,
+        });
+    }
+    let mut listed = Vec::new();
+    if !files.is_empty() {
+        std::fs::create_dir_all(out.join("files"))?;
+    }
+    for (sha, media_type, bytes) in files {
+        let path = format!("files/{sha}");
+        std::fs::write(out.join(&path), bytes)?;
+        listed.push(DossierFile {
+            path,
+            sha256: sha.clone(),
+            media_type: media_type.clone(),
+        });
+    }
+    std::fs::write(out.join("checkpoint.txt"), checkpoint)?;
+    std::fs::write(out.join("key.vkey"), format!("{vkey}\n"))?;
+    let d = Dossier {
+        format: DOSSIER_FORMAT.to_string(),
+        case: case.to_string(),
+        exported_at: now.to_string(),
+        log: danbao_app::evidence::LOG_NAME.to_string(),
+        vkey: vkey.to_string(),
+        checkpoint: checkpoint.to_string(),
+        events,
+        files: listed,
+    };
+    std::fs::write(out.join("dossier.json"), serde_json::to_string_pretty(&d)?)?;
+    std::fs::write(
+        out.join("README.txt"),
+        format!(
+            "Danbao dossier for {case}.\n\nEvery entry carries a receipt (c2sp.org/tlog-proof@v1) proving it is in the\n\
+             evidence log under a checkpoint signed by the log's key; files are named by their SHA-256.\n\
+             Check it offline:\n\n    danbao verify {} --key key.vkey\n\n\
+             (better: --key with the key you got from the platform yourself, not the copy in this folder)\n",
+            out.display()
+        ),
+    )?;
+    Ok(())
+}
+
 /// Writes the bundle for one order.
 pub fn write_dossier(
     out: &Path,
@@ -166,51 +237,26 @@ pub fn write_dossier(
     timeline: &danbao_app::evidence::Timeline,
     now: &str,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(out.join("receipts")).with_context(|| format!("creating {}", out.display()))?;
     let checkpoint = timeline
         .checkpoint
         .clone()
         .ok_or_else(|| anyhow::anyhow!("the evidence log has no checkpoint yet"))?;
-    let mut events = Vec::new();
+    let mut items = Vec::new();
     for e in &timeline.events {
-        let receipt = e.receipt.as_ref().ok_or_else(|| {
+        let receipt = e.receipt.clone().ok_or_else(|| {
             anyhow::anyhow!(
                 "event #{} has no receipt: {}",
                 e.seq,
                 e.problem.clone().unwrap_or_default()
             )
         })?;
-        let name = format!("receipts/{:04}-{}.txt", e.seq, e.kind);
-        std::fs::write(out.join(&name), receipt)?;
-        events.push(DossierEvent {
+        items.push(BundleItem {
             seq: e.seq,
             kind: e.kind.clone(),
             at: e.at.clone(),
-            detail_json: e.detail_json.clone(),
-            receipt_file: name,
+            content: e.detail_json.clone(),
+            receipt,
         });
     }
-    std::fs::write(out.join("checkpoint.txt"), &checkpoint)?;
-    std::fs::write(out.join("key.vkey"), format!("{vkey}\n"))?;
-    let d = Dossier {
-        format: DOSSIER_FORMAT.to_string(),
-        case: case.to_string(),
-        exported_at: now.to_string(),
-        log: danbao_app::evidence::LOG_NAME.to_string(),
-        vkey: vkey.to_string(),
-        checkpoint,
-        events,
-        files: Vec::new(),
-    };
-    std::fs::write(out.join("dossier.json"), serde_json::to_string_pretty(&d)?)?;
-    std::fs::write(
-        out.join("README.txt"),
-        format!(
-            "Danbao dossier for {case}.\n\nEvery event carries a receipt (c2sp.org/tlog-proof@v1) proving it is in the\n\
-             evidence log under a checkpoint signed by the log's key. Check it offline:\n\n    danbao verify {} --key key.vkey\n\n\
-             (better: --key with the key you got from the platform yourself, not the copy in this folder)\n",
-            out.display()
-        ),
-    )?;
-    Ok(())
+    write_bundle(out, case, vkey, &checkpoint, &items, &[], now)
 }

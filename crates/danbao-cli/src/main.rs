@@ -97,9 +97,13 @@ enum Command {
     ExportDossier {
         #[command(flatten)]
         data: DataArgs,
+        /// The order whose timeline to export.
+        #[arg(long, conflicts_with = "complaint", required_unless_present = "complaint")]
+        order: Option<String>,
+        /// The complaint whose case (events, evidence and files, ruling) to export.
         #[arg(long)]
-        order: String,
-        /// Where to write it (default ./dossier-<order>).
+        complaint: Option<String>,
+        /// Where to write it (default ./dossier-<id>).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -411,32 +415,56 @@ async fn offline_app(data: &DataArgs, sandbox_url: &str) -> anyhow::Result<danba
     .await?)
 }
 
-async fn export_dossier(data: DataArgs, order: String, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+async fn export_dossier(
+    data: DataArgs,
+    order: Option<String>,
+    complaint: Option<String>,
+    out: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     use danbao_app::clock::Clock;
     let app = offline_app(&data, "http://127.0.0.1:0").await?;
-    let timeline = app.order_timeline_for_operator(&order).await?;
-    if !timeline.intact {
-        eprintln!("warning: this order's timeline does not verify; the dossier shows why");
-    }
-    let out = out.unwrap_or_else(|| PathBuf::from(format!("dossier-{order}")));
     let now = danbao_app::clock::rfc3339(SystemClock.now_ms());
-    dossier::write_dossier(
-        &out,
-        &format!("order:{order}"),
-        &app.log_signer().vkey(),
-        &timeline,
-        &now,
-    )?;
-    println!(
-        "dossier written to {} ({} events)",
-        out.display(),
-        timeline.events.len()
-    );
-    println!(
-        "verify it with: danbao verify {} --key '{}'",
-        out.display(),
-        app.log_signer().vkey()
-    );
+    let vkey = app.log_signer().vkey();
+    let (out, count) = match (order, complaint) {
+        (Some(order), _) => {
+            let timeline = app.order_timeline_for_operator(&order).await?;
+            if !timeline.intact {
+                eprintln!("warning: this order's timeline does not verify; the dossier shows why");
+            }
+            let out = out.unwrap_or_else(|| PathBuf::from(format!("dossier-{order}")));
+            dossier::write_dossier(&out, &format!("order:{order}"), &vkey, &timeline, &now)?;
+            (out, timeline.events.len())
+        }
+        (None, Some(id)) => {
+            let (items, files) = app.complaint_dossier(&id).await?;
+            let checkpoint = app.evidence_checkpoint().await?;
+            let items: Vec<dossier::BundleItem> = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, it)| dossier::BundleItem {
+                    seq: i64::try_from(i + 1).unwrap_or(i64::MAX),
+                    kind: it.kind,
+                    at: it.at,
+                    content: it.content,
+                    receipt: it.receipt,
+                })
+                .collect();
+            let out = out.unwrap_or_else(|| PathBuf::from(format!("dossier-{id}")));
+            dossier::write_bundle(
+                &out,
+                &format!("complaint:{id}"),
+                &vkey,
+                &checkpoint,
+                &items,
+                &files,
+                &now,
+            )?;
+            (out, items.len())
+        }
+        (None, None) => anyhow::bail!("give --order or --complaint"),
+    };
+    println!("dossier written to {} ({count} entries)", out.display());
+    println!("verify it with: danbao verify {} --key '{vkey}'", out.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -500,7 +528,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Chaos(args) => return chaos::run(args).await,
         Command::Bench(args) => return bench::run(args).await,
         Command::Verify { receipt, key, file } => return dossier::verify(&receipt, &key, file.as_deref()),
-        Command::ExportDossier { data, order, out } => return export_dossier(data, order, out).await,
+        Command::ExportDossier {
+            data,
+            order,
+            complaint,
+            out,
+        } => return export_dossier(data, order, complaint, out).await,
         Command::Reconcile {
             data,
             from,

@@ -192,3 +192,86 @@ async fn exported_dossier_verifies_offline_and_tampering_is_named() {
     let _ = std::fs::remove_dir_all(&out);
     t.finish().await;
 }
+
+/// A complaint's dossier carries its events, evidence (text and files) and ruling, and
+/// verifies whole offline; a swapped file is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn complaint_dossier_includes_everything_and_verifies() {
+    use serde_json::json;
+    let t = danbao_testkit::TestApp::sqlite().await;
+    let (seller, _) = t.user("cd_seller", "seller").await;
+    let (buyer, _) = t.user("cd_buyer", "buyer").await;
+    let product = t.card_product(&seller, 3000, 1).await;
+    let placed = t
+        .post(
+            "/api/v1/orders",
+            Some(&buyer),
+            json!({"product_id": product, "quantity": 1}),
+        )
+        .await;
+    let order = placed.body["id"].as_str().unwrap().to_string();
+    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+    t.wait_for_status(&format!("/api/v1/orders/{order}"), Some(&buyer), "delivered")
+        .await;
+    let opened = t
+        .post(
+            &format!("/api/v1/orders/{order}/complaints"),
+            Some(&buyer),
+            json!({"kind": "fraud", "description": "假卡"}),
+        )
+        .await;
+    let id = opened.body["id"].as_str().unwrap().to_string();
+    let up = t
+        .raw(
+            t.http
+                .post(format!("{}/api/v1/complaints/{id}/evidence?kind=screenshot", t.url))
+                .bearer_auth(&buyer)
+                .body("聊天记录：卖家承认卡密已售出两次"),
+        )
+        .await;
+    assert_eq!(up.status, 201, "{}", up.text);
+    let arb = t.staff(danbao_app::Role::Arbitrator).await;
+    let r = t
+        .post(
+            &format!("/api/v1/complaints/{id}/ruling"),
+            Some(&arb),
+            json!({"kind": "refund_full", "reason": "证据充分"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    t.settle_refunds().await;
+    let vkey = t.get("/api/v1/evidence/key", None).await.text.trim().to_string();
+    let data = t.data_dir().unwrap().to_str().unwrap().to_string();
+    let out = std::env::temp_dir().join(format!("danbao-cdossier-{}", uuid::Uuid::new_v4().simple()));
+    let out_s = out.to_str().unwrap();
+    let (code, stdout, stderr) = danbao(&[
+        "export-dossier",
+        "--data-dir",
+        &data,
+        "--complaint",
+        &id,
+        "--out",
+        out_s,
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, _) = danbao(&["verify", out_s, "--key", &vkey]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("complaint.ruled") && stdout.contains("evidence.buyer.screenshot"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok   file files/"), "{stdout}");
+    // Swap the evidence file for another.
+    let file = std::fs::read_dir(out.join("files"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&file, "卖家没有承认").unwrap();
+    let (code, stdout, _) = danbao(&["verify", out_s, "--key", &vkey]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("FAIL file"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&out);
+    t.finish().await;
+}
