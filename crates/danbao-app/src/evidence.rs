@@ -255,10 +255,16 @@ impl App {
 
     /// The receipt (`c2sp.org/tlog-proof@v1`) for leaf `index`, against the latest checkpoint.
     pub async fn evidence_receipt(&self, index: u64) -> AppResult<String> {
-        self.sequence_evidence().await?;
         let mut tx = self.store.begin().await?;
-        let receipt = self.receipt_in(&mut tx, index).await?;
+        let mut receipt = self.receipt_in(&mut tx, index).await?;
         tx.commit().await?;
+        if receipt.is_none() {
+            // Not under a checkpoint yet: sequence what is queued, then look again.
+            self.sequence_evidence().await?;
+            let mut tx = self.store.begin().await?;
+            receipt = self.receipt_in(&mut tx, index).await?;
+            tx.commit().await?;
+        }
         receipt.ok_or(AppError::NotFound("leaf"))
     }
 
