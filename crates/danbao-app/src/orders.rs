@@ -645,11 +645,8 @@ impl App {
     pub async fn cancel(&self, caller: &Caller, id: &str) -> AppResult<OrderView> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let (mut order, party) = self.order_for(&mut tx, caller, id, true).await?;
-        if party != Party::Buyer {
-            return Err(AppError::NotFound("order"));
-        }
-        let rules = self.rules_version(order.rule_version).await?;
+        let (mut order, rules) = self.order_as(&mut tx, caller, id, Party::Buyer).await?;
+        let party = Party::Buyer;
         self.apply_event(&mut tx, &mut order, OrderEvent::Cancelled, &rules, now)
             .await?;
         record_event(
@@ -738,6 +735,22 @@ impl App {
         let order = tx.order(&id, lock).await?.ok_or(AppError::NotFound("order"))?;
         let party = self.party(caller, &order).ok_or(AppError::NotFound("order"))?;
         Ok((order, party))
+    }
+
+    /// Loads and locks an order for an action only `party` may take, with its rule set.
+    async fn order_as(
+        &self,
+        tx: &mut Tx,
+        caller: &Caller,
+        id: &str,
+        party: Party,
+    ) -> AppResult<(OrderRow, std::sync::Arc<RuleSet>)> {
+        let (order, is) = self.order_for(tx, caller, id, true).await?;
+        if is != party {
+            return Err(AppError::NotFound("order"));
+        }
+        let rules = self.rules_version(order.rule_version).await?;
+        Ok((order, rules))
     }
 
     pub async fn order(&self, caller: &Caller, id: &str) -> AppResult<OrderView> {
@@ -838,11 +851,8 @@ impl App {
     pub async fn confirm(&self, caller: &Caller, id: &str) -> AppResult<OrderView> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let (mut order, party) = self.order_for(&mut tx, caller, id, true).await?;
-        if party != Party::Buyer {
-            return Err(AppError::NotFound("order"));
-        }
-        let rules = self.rules_version(order.rule_version).await?;
+        let (mut order, rules) = self.order_as(&mut tx, caller, id, Party::Buyer).await?;
+        let party = Party::Buyer;
         self.apply_event(&mut tx, &mut order, OrderEvent::Confirmed, &rules, now)
             .await?;
         record_event(&mut tx, &order.id, "confirmed", serde_json::json!({"by": "buyer"}), now).await?;
@@ -855,14 +865,11 @@ impl App {
         check_len("note", note, 1, NOTE_LEN_MAX)?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let (mut order, party) = self.order_for(&mut tx, &Caller::User(seller), id, true).await?;
-        if party != Party::Seller {
-            return Err(AppError::NotFound("order"));
-        }
+        let (mut order, rules) = self.order_as(&mut tx, &Caller::User(seller), id, Party::Seller).await?;
+        let party = Party::Seller;
         if delivery_kind(&order)? != DeliveryKind::Manual {
             return Err(AppError::Conflict("card_key orders are delivered automatically".into()));
         }
-        let rules = self.rules_version(order.rule_version).await?;
         order.delivery_note = Some(note.to_string());
         self.apply_event(&mut tx, &mut order, OrderEvent::Delivered, &rules, now)
             .await?;
@@ -884,11 +891,8 @@ impl App {
         check_len("reason", reason, 1, NOTE_LEN_MAX)?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let (mut order, party) = self.order_for(&mut tx, &Caller::User(seller), id, true).await?;
-        if party != Party::Seller {
-            return Err(AppError::NotFound("order"));
-        }
-        let rules = self.rules_version(order.rule_version).await?;
+        let (mut order, rules) = self.order_as(&mut tx, &Caller::User(seller), id, Party::Seller).await?;
+        let party = Party::Seller;
         record_event(
             &mut tx,
             &order.id,
