@@ -1,5 +1,6 @@
 //! Server-rendered pages (zh-CN): the storefront, product pages with guest checkout,
-//! the order page (pay, reveal, confirm, refunds, timeline) and 查单 (guest lookup).
+//! the order page (pay, reveal, confirm, refunds, complaints, timeline), the complaint
+//! page for guest buyers (evidence, withdrawal, triage, ruling) and 查单 (guest lookup).
 //!
 //! A handler parses the form, calls one use case and renders a template. Every error
 //! becomes a friendly Chinese page with the matching status; internal causes go to the
@@ -12,6 +13,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use danbao_app::complaints::ComplaintView;
 use danbao_app::{App, AppError, Caller, DeliveryItem, OrderView, PlaceOrder, ProductView, TimelineEvent};
 use danbao_domain::{Money, OrderStatus};
 use serde::Deserialize;
@@ -32,6 +34,10 @@ pub fn routes() -> Router<App> {
         .route("/orders/{id}", get(order_page))
         .route("/orders/{id}/reveal", post(reveal))
         .route("/orders/{id}/confirm", post(confirm))
+        .route("/orders/{id}/complaints", post(open_complaint))
+        .route("/complaints/{id}", get(complaint_page))
+        .route("/complaints/{id}/evidence", post(add_evidence))
+        .route("/complaints/{id}/withdraw", post(withdraw_complaint))
         .route("/lookup", get(lookup_form).post(lookup))
 }
 
@@ -52,15 +58,23 @@ impl PageError {
     }
 
     fn order_not_found() -> PageError {
-        PageError::new(StatusCode::NOT_FOUND, "订单不存在")
+        PageError::new(StatusCode::NOT_FOUND, ORDER_NOT_FOUND)
+    }
+
+    fn complaint_not_found() -> PageError {
+        PageError::new(StatusCode::NOT_FOUND, COMPLAINT_NOT_FOUND)
     }
 }
+
+const ORDER_NOT_FOUND: &str = "订单不存在";
+const COMPLAINT_NOT_FOUND: &str = "投诉不存在";
 
 impl From<AppError> for PageError {
     fn from(e: AppError) -> PageError {
         use StatusCode as S;
         match e {
             AppError::NotFound("order") => PageError::order_not_found(),
+            AppError::NotFound("complaint") => PageError::complaint_not_found(),
             AppError::NotFound("product") => PageError::new(S::NOT_FOUND, "商品不存在或已下架"),
             AppError::NotFound(_) => PageError::new(S::NOT_FOUND, "您要找的内容不存在"),
             AppError::Validation { field, message } => PageError::new(
@@ -94,7 +108,8 @@ impl From<AppError> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let title = match self.status {
-            StatusCode::NOT_FOUND if self.message == "订单不存在" => "订单不存在",
+            StatusCode::NOT_FOUND if self.message == ORDER_NOT_FOUND => ORDER_NOT_FOUND,
+            StatusCode::NOT_FOUND if self.message == COMPLAINT_NOT_FOUND => COMPLAINT_NOT_FOUND,
             StatusCode::NOT_FOUND => "未找到",
             s if s.is_server_error() => "系统繁忙",
             _ => "无法完成操作",
@@ -116,6 +131,10 @@ fn field_zh(field: &str) -> &'static str {
         "cursor" => "分页参数",
         "product" => "商品",
         "amount" => "金额",
+        "kind" => "类型",
+        "description" => "问题描述",
+        "text" => "证据内容",
+        "evidence" => "证据",
         _ => "输入内容",
     }
 }
@@ -123,10 +142,15 @@ fn field_zh(field: &str) -> &'static str {
 /// The use cases' validation messages in Chinese, for the shapes they take; anything
 /// else is shown as written.
 fn message_zh(message: &str) -> String {
+    if let Some((lo, hi)) = message
+        .strip_prefix("must be ")
+        .unwrap_or(message)
+        .strip_suffix(" characters")
+        .and_then(|r| r.split_once(" to "))
+    {
+        return format!("长度须为 {lo} 到 {hi} 个字符");
+    }
     if let Some(rest) = message.strip_prefix("must be ") {
-        if let Some((lo, hi)) = rest.strip_suffix(" characters").and_then(|r| r.split_once(" to ")) {
-            return format!("长度须为 {lo} 到 {hi} 个字符");
-        }
         if let Some((lo, hi)) = rest.split_once(" to ") {
             return format!("须在 {lo} 到 {hi} 之间");
         }
@@ -284,12 +308,19 @@ fn event_label(kind: &str) -> String {
         "refund_confirmed" => "退款已到账",
         "payment_refused" => "付款未被接受，将原路退回",
         "payment_mismatch" => "付款金额与订单不符，待人工核查",
+        "complaint_opened" => "买家发起投诉，款项已冻结",
+        "complaint_withdrawn" => "投诉已撤回，款项解冻，订单恢复",
+        "complaint_ruled" => "投诉已裁决，款项按裁决结算",
+        "seller_banned" => "卖家因违规被封禁，订单全额退款",
         other => other,
     }
     .to_string()
 }
 
 fn refund_reason_zh(reason: &str) -> String {
+    if reason.starts_with("ruling:") {
+        return "投诉裁决退款".to_string();
+    }
     match reason {
         "order_refunded" => "订单退款",
         "unknown_order" => "无法对应订单的付款",
@@ -343,14 +374,492 @@ fn event_detail(detail: &serde_json::Value) -> Option<String> {
                 "system" => "系统自动".to_string(),
                 "seller" => "卖家".to_string(),
                 "buyer" => "买家".to_string(),
+                t if t.starts_with("system:") || t.starts_with("user:") => format!("裁决方 {}", ruled_by_zh(t)),
                 _ => format!("by: {text}"),
             },
+            ("complaint_id", _) => format!("投诉单号 {text}"),
+            ("kind", _) => format!("投诉类型 {}", complaint_kind_zh(&text)),
+            ("ruling", _) => format!("裁决 {}", ruling_label(v).unwrap_or_else(|| text.clone())),
+            ("to_buyer_minor", Some(m)) => format!("退给买家 ¥{}", yuan(m)),
+            ("to_seller_minor", Some(m)) => format!("结算给卖家 ¥{}", yuan(m)),
+            ("fee_minor", Some(m)) => format!("平台服务费 ¥{}", yuan(m)),
+            ("reason_sha256", _) => format!("理由摘要 SHA-256: {text}"),
             ("reason", _) => format!("原因 {}", refund_reason_zh(&text)),
             _ => format!("{k}: {text}"),
         };
         parts.push(part);
     }
     (!parts.is_empty()).then(|| parts.join("；"))
+}
+
+// ---- complaints: words and view models ----
+
+fn complaint_kind_zh(kind: &str) -> String {
+    match kind {
+        "not_delivered" => "未发货",
+        "not_as_described" => "货不对板",
+        "fraud" => "欺诈",
+        "other" => "其他",
+        other => other,
+    }
+    .to_string()
+}
+
+fn complaint_stage_zh(stage: &str) -> String {
+    match stage {
+        "awaiting_seller" => "等待卖家回应",
+        "under_review" => "平台审核中",
+        "awaiting_buyer" => "等待买家补充证据",
+        "appraisal" => "第三方鉴定中",
+        "resolved" => "已裁决",
+        "withdrawn" => "已撤诉",
+        other => other,
+    }
+    .to_string()
+}
+
+fn stage_is_open(stage: &str) -> bool {
+    !matches!(stage, "resolved" | "withdrawn")
+}
+
+fn party_zh(party: &str) -> &'static str {
+    match party {
+        "buyer" => "买家",
+        "seller" => "卖家",
+        _ => "平台",
+    }
+}
+
+fn evidence_kind_zh(kind: &str) -> String {
+    match kind {
+        "description" => "问题描述",
+        "screenshot" => "截图",
+        "screenshot_note" => "截图说明",
+        "seller_response" => "卖家答复",
+        "ask_buyer" => "平台要求补充证据",
+        "start_appraisal" => "启动第三方鉴定",
+        "finish_appraisal" => "第三方鉴定结论",
+        other => other,
+    }
+    .to_string()
+}
+
+/// Basis points as a percentage: 5000 → "50%", 3250 → "32.5%".
+fn percent(bps: i64) -> String {
+    let whole = bps / 100;
+    match bps % 100 {
+        0 => format!("{whole}%"),
+        r if r % 10 == 0 => format!("{whole}.{}%", r / 10),
+        r => format!("{whole}.{r:02}%"),
+    }
+}
+
+/// A ruling (`{"kind": "split", "buyer_bps": 5000}`) in words.
+fn ruling_label(v: &serde_json::Value) -> Option<String> {
+    let kind = v.get("kind")?.as_str()?;
+    let bps = |name: &str| v.get(name).and_then(serde_json::Value::as_i64);
+    Some(match kind {
+        "refund_full" => "全额退款".to_string(),
+        "release_to_seller" => "放款给卖家".to_string(),
+        "split" => match bps("buyer_bps") {
+            Some(b) => format!("按比例分配（买家 {}，卖家 {}）", percent(b), percent(10_000 - b)),
+            None => "按比例分配".to_string(),
+        },
+        "redeliver" => match bps("refund_bps") {
+            Some(b) if b > 0 => format!("重新发货（并退还买家 {}）", percent(b)),
+            _ => "重新发货".to_string(),
+        },
+        other => other.to_string(),
+    })
+}
+
+fn ruled_by_zh(by: &str) -> String {
+    match by {
+        "system:triage" => "系统自动预审".to_string(),
+        "system:deadline" => "系统（期限届满，按规则默认裁决）".to_string(),
+        b if b.starts_with("user:") => "平台仲裁员".to_string(),
+        b if b.starts_with("system") => "系统".to_string(),
+        _ => "平台".to_string(),
+    }
+}
+
+/// Triage's reasons (from the domain, in English) as shown to a buyer.
+const TRIAGE_REASONS: [(&str, &str); 8] = [
+    (
+        "no delivery on record and the delivery deadline has passed",
+        "没有发货记录，且已超过发货期限",
+    ),
+    (
+        "no delivery on record yet; the seller may still deliver or answer",
+        "暂无发货记录，卖家仍可发货或回应",
+    ),
+    (
+        "a delivery is on record and the buyer revealed it",
+        "有发货记录，且买家已查看发货内容",
+    ),
+    (
+        "a delivery is on record but the buyer never revealed it",
+        "有发货记录，但买家从未查看发货内容",
+    ),
+    (
+        "the delivered goods were never revealed to the buyer",
+        "买家从未查看过发货内容",
+    ),
+    ("fraud alleged and no delivery on record", "投诉欺诈，且没有发货记录"),
+    (
+        "both sides have spoken; an arbitrator weighs the evidence",
+        "双方均已陈述，由仲裁员审核证据",
+    ),
+    ("waiting for the seller's answer", "等待卖家回应"),
+];
+
+fn triage_reason_zh(reason: &str) -> String {
+    if let Some(missing) = reason.strip_prefix("evidence still missing: ") {
+        let kinds: Vec<String> = missing.split(", ").map(evidence_kind_zh).collect();
+        return format!("仍缺少证据：{}", kinds.join("、"));
+    }
+    TRIAGE_REASONS
+        .iter()
+        .find(|(en, _)| *en == reason)
+        .map_or_else(|| reason.to_string(), |(_, zh)| (*zh).to_string())
+}
+
+/// A ruling's recorded reason: an arbitrator's own words as written; the system's
+/// reasons in Chinese.
+fn ruling_reason_zh(reason: &str) -> String {
+    if let Some(rest) = reason.strip_prefix("automatic triage: ") {
+        // Reasons are joined with "; ", which some reasons contain: translate those first.
+        let mut rest = rest.to_string();
+        for (en, zh) in TRIAGE_REASONS {
+            rest = rest.replace(en, zh);
+        }
+        let parts: Vec<String> = rest.split("; ").map(triage_reason_zh).collect();
+        return format!("自动预审：{}", parts.join("；"));
+    }
+    if let Some(why) = reason.strip_prefix("seller banned: ") {
+        return format!("卖家因违规被封禁：{why}");
+    }
+    match reason {
+        "the seller did not answer in time" => "卖家未在期限内回应".to_string(),
+        "the buyer did not send the evidence asked for in time" => "买家未在期限内补充证据".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Why a complaint action was refused (the use cases' conflict messages), in Chinese.
+fn complaint_conflict_zh(why: &str) -> String {
+    if let Some(from) = why
+        .strip_prefix("not_delivered can be opened from ")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse::<i64>().ok())
+    {
+        let at = TimeView::new(&danbao_app::clock::rfc3339(from));
+        return format!("付款后需等待一段时间才能以“未发货”投诉，请于 {} 之后再试", at.display);
+    }
+    let text = match why {
+        "the order is not paid" => "订单尚未付款，不能投诉",
+        "the order already has an open complaint" => "该订单已有处理中的投诉，请在投诉列表中查看",
+        "nothing has been delivered yet" => "卖家尚未发货，暂不能以“货不对板”投诉",
+        "the after-sales window has closed" => "已过售后期，不能再投诉",
+        w if w.starts_with("not_delivered applies to manual orders") => {
+            "卡密订单付款后即自动发货，不能以“未发货”投诉；卡密无效或已被使用请选择“货不对板”"
+        }
+        w if w.starts_with("the order is ") && w.ends_with("can no longer be complained about") => {
+            "订单已结束，不能再投诉"
+        }
+        w if w.ends_with("evidence is closed") => "投诉已结束，不能再补充证据",
+        w if w.starts_with("a complaint that is resolved") || w.starts_with("a complaint that is withdrawn") => {
+            "投诉已结束（已裁决或已撤诉），不能再进行这个操作"
+        }
+        w if w.starts_with("the complaint is already") => "投诉已结束，不能再进行这个操作",
+        _ => "投诉当前的进度不允许这个操作，请刷新页面后查看最新进度",
+    };
+    text.to_string()
+}
+
+/// A complaint use case's error as a page error; `kind_message` explains a bad `kind`.
+fn complaint_error(e: AppError, kind_message: &str) -> PageError {
+    match e {
+        AppError::Validation { field: "kind", .. } => PageError::new(StatusCode::UNPROCESSABLE_ENTITY, kind_message),
+        AppError::Conflict(why) => PageError::new(StatusCode::CONFLICT, complaint_conflict_zh(&why)),
+        AppError::IllegalTransition(_) => PageError::new(StatusCode::CONFLICT, complaint_conflict_zh("")),
+        other => other.into(),
+    }
+}
+
+/// A complaint in the order page's list.
+struct ComplaintItem {
+    id: String,
+    kind_label: String,
+    stage_label: String,
+    open: bool,
+    created_at: TimeView,
+    url: Option<String>,
+}
+
+struct KindOption {
+    value: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+/// What the buyer typed into a complaint or evidence form, kept when it is refused.
+#[derive(Default)]
+struct Draft {
+    kind: String,
+    text: String,
+}
+
+/// Who must act by when.
+struct DeadlineView {
+    before: &'static str,
+    at: TimeView,
+    after: &'static str,
+    otherwise: Option<&'static str>,
+}
+
+struct ProposalView {
+    ruling: Option<String>,
+    decide_now: bool,
+    completeness_pct: i64,
+    reasons: Vec<String>,
+}
+
+struct RulingView {
+    label: String,
+    by: Option<String>,
+    reason: Option<String>,
+    at: Option<TimeView>,
+}
+
+struct EvidenceItem {
+    party: &'static str,
+    kind_label: String,
+    text: Option<String>,
+    file: Option<String>,
+    at: TimeView,
+}
+
+struct ComplaintDetail {
+    id: String,
+    order_id: String,
+    kind_label: String,
+    stage_label: String,
+    open: bool,
+    deadline: Option<DeadlineView>,
+    amount: String,
+    amount_label: &'static str,
+    money_note: &'static str,
+    created_at: TimeView,
+    proposal: Option<ProposalView>,
+    ruling: Option<RulingView>,
+    evidence: Vec<EvidenceItem>,
+    events: Vec<EventItem>,
+}
+
+fn complaint_url(id: &str, token: &str) -> Option<String> {
+    (valid_id(id) && valid_token(token)).then(|| format!("/complaints/{id}?access_token={token}"))
+}
+
+fn complaint_items(list: &[ComplaintView], token: &str) -> Vec<ComplaintItem> {
+    list.iter()
+        .map(|c| ComplaintItem {
+            id: c.id.clone(),
+            kind_label: complaint_kind_zh(&c.kind),
+            stage_label: complaint_stage_zh(&c.stage),
+            open: stage_is_open(&c.stage),
+            created_at: TimeView::new(&c.created_at),
+            url: complaint_url(&c.id, token),
+        })
+        .collect()
+}
+
+/// The kinds a buyer may pick for this order: `not_delivered` only on manual orders (a
+/// card-key order is delivered at payment), `not_as_described` once something was
+/// delivered. The use case checks again.
+fn complaint_kinds(o: &OrderView, selected: &str) -> Vec<KindOption> {
+    let mut kinds = Vec::new();
+    if o.delivery_kind == "manual" && o.status != OrderStatus::Completed {
+        kinds.push(("not_delivered", "未发货"));
+    }
+    if o.delivered_at.is_some() {
+        kinds.push(("not_as_described", "货不对板（含卡密无效、已被使用）"));
+    }
+    kinds.push(("fraud", "欺诈"));
+    kinds.push(("other", "其他"));
+    let selected = if kinds.iter().any(|(v, _)| *v == selected) {
+        selected
+    } else {
+        kinds.first().map_or("", |(v, _)| *v)
+    };
+    kinds
+        .into_iter()
+        .map(|(value, label)| KindOption {
+            value,
+            label,
+            selected: value == selected,
+        })
+        .collect()
+}
+
+fn deadline_view(stage: &str, at: Option<&str>) -> Option<DeadlineView> {
+    let at = TimeView::new(at?);
+    let (before, after, otherwise) = match stage {
+        "awaiting_seller" => ("卖家须在", "前回应", Some("卖家逾期未回应，将按规则判定全额退款给您。")),
+        "awaiting_buyer" => ("您须在", "前补充证据", Some("逾期未补充证据，将按规则判定放款给卖家。")),
+        "appraisal" => ("第三方鉴定须在", "前完成", None),
+        s if stage_is_open(s) => ("平台将在", "前处理", None),
+        _ => return None,
+    };
+    Some(DeadlineView {
+        before,
+        at,
+        after,
+        otherwise,
+    })
+}
+
+fn proposal_view(p: &serde_json::Value) -> Option<ProposalView> {
+    let obj = p.as_object()?;
+    if obj.is_empty() {
+        return None;
+    }
+    Some(ProposalView {
+        ruling: obj.get("ruling").and_then(ruling_label),
+        decide_now: obj
+            .get("decide_now")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false),
+        completeness_pct: obj
+            .get("completeness_pct")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(0),
+        reasons: obj
+            .get("reasons")
+            .and_then(serde_json::Value::as_array)
+            .map(|rs| rs.iter().filter_map(|r| r.as_str()).map(triage_reason_zh).collect())
+            .unwrap_or_default(),
+    })
+}
+
+fn complaint_event_label(kind: &str) -> String {
+    match kind {
+        "opened" => "发起投诉，订单款项已冻结",
+        "evidence_added" => "提交证据",
+        "stage" => "进度更新",
+        "ruled" => "裁决已执行",
+        "ask_buyer" => "平台要求买家补充证据",
+        "start_appraisal" => "启动第三方鉴定",
+        "finish_appraisal" => "第三方鉴定完成",
+        other => other,
+    }
+    .to_string()
+}
+
+/// A complaint event's detail in words; ids and hashes of the money's sources stay in
+/// the evidence log.
+fn complaint_event_detail(detail: &serde_json::Value) -> Option<String> {
+    let obj = detail.as_object()?;
+    let text = |k: &str| obj.get(k).and_then(serde_json::Value::as_str);
+    let mut parts = Vec::new();
+    if let (Some(from), Some(to)) = (text("from"), text("to")) {
+        parts.push(format!("{} → {}", complaint_stage_zh(from), complaint_stage_zh(to)));
+    }
+    for (k, v) in obj {
+        let n = v.as_i64();
+        let part = match (k.as_str(), n) {
+            ("from" | "to" | "event" | "sources" | "evidence_id" | "rule_version", _) => continue,
+            ("kind", _) if obj.contains_key("party") => {
+                format!("证据类型 {}", evidence_kind_zh(v.as_str().unwrap_or_default()))
+            }
+            ("kind", _) => format!("投诉类型 {}", complaint_kind_zh(v.as_str().unwrap_or_default())),
+            ("party", _) => format!("提交方 {}", party_zh(v.as_str().unwrap_or_default())),
+            ("frozen_minor", Some(m)) => format!("冻结金额 ¥{}", yuan(m)),
+            ("deadline_at", Some(ms)) => format!(
+                "卖家回应期限 {}",
+                TimeView::new(&danbao_app::clock::rfc3339(ms)).display
+            ),
+            ("ruling", _) => format!("裁决 {}", ruling_label(v).unwrap_or_default()),
+            ("to_buyer_minor", Some(m)) => format!("退给买家 ¥{}", yuan(m)),
+            ("to_seller_minor", Some(m)) => format!("结算给卖家 ¥{}", yuan(m)),
+            ("fee_minor", Some(m)) => format!("平台服务费 ¥{}", yuan(m)),
+            ("by", _) => match v.as_str() {
+                Some(by) => format!("裁决方 {}", ruled_by_zh(by)),
+                None => continue,
+            },
+            ("reason_sha256", _) => match v.as_str() {
+                Some(h) => format!("理由摘要 SHA-256: {h}"),
+                None => continue,
+            },
+            (other, _) => format!("{other}: {}", v.as_str().map_or_else(|| v.to_string(), str::to_string)),
+        };
+        parts.push(part);
+    }
+    (!parts.is_empty()).then(|| parts.join("；"))
+}
+
+fn complaint_detail(c: ComplaintView) -> ComplaintDetail {
+    let open = stage_is_open(&c.stage);
+    let (amount_label, money_note) = match c.stage.as_str() {
+        "withdrawn" => ("涉及金额", "您已撤诉：冻结的款项已退回原处，订单恢复到投诉前的状态。"),
+        "resolved" => ("涉及金额", "已按裁决结算：退给您的部分将原路退回。"),
+        _ => ("冻结金额", "投诉处理期间，该订单的款项由平台冻结，直至裁决。"),
+    };
+    let ruling = match (&c.ruling, c.stage.as_str()) {
+        (Some(r), _) => Some(RulingView {
+            label: ruling_label(r).unwrap_or_else(|| "已裁决".to_string()),
+            by: c.ruled_by.as_deref().map(ruled_by_zh),
+            reason: c.ruling_reason.as_deref().map(ruling_reason_zh),
+            at: c.resolved_at.as_deref().map(TimeView::new),
+        }),
+        _ => None,
+    };
+    ComplaintDetail {
+        deadline: if open {
+            deadline_view(&c.stage, c.deadline_at.as_deref())
+        } else {
+            None
+        },
+        kind_label: complaint_kind_zh(&c.kind),
+        stage_label: complaint_stage_zh(&c.stage),
+        open,
+        amount: yuan(c.amount_minor),
+        amount_label,
+        money_note,
+        created_at: TimeView::new(&c.created_at),
+        // A withdrawn case has nothing left to propose.
+        proposal: if c.stage == "withdrawn" {
+            None
+        } else {
+            proposal_view(&c.proposal)
+        },
+        ruling,
+        evidence: c
+            .evidence
+            .iter()
+            .map(|e| EvidenceItem {
+                party: party_zh(&e.party),
+                kind_label: evidence_kind_zh(&e.kind),
+                text: e.text.clone(),
+                file: e.file_sha256.as_ref().map(|sha| {
+                    let media = e.media_type.as_deref().unwrap_or("未知类型");
+                    format!("文件 sha256 {sha}（{media}）")
+                }),
+                at: TimeView::new(&e.at),
+            })
+            .collect(),
+        events: c
+            .events
+            .iter()
+            .map(|e| EventItem {
+                at: TimeView::new(&e.at),
+                label: complaint_event_label(&e.kind),
+                detail: complaint_event_detail(&e.detail),
+            })
+            .collect(),
+        id: c.id,
+        order_id: c.order_id,
+    }
 }
 
 // ---- templates ----
@@ -392,7 +901,22 @@ struct OrderPage {
     can_confirm: bool,
     revealed: Option<Vec<RevealedItem>>,
     refunds: Vec<RefundItem>,
+    complaints: Vec<ComplaintItem>,
+    can_complain: bool,
+    complaint_kinds: Vec<KindOption>,
+    complaint_text: String,
     timeline: Vec<EventItem>,
+    error: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "complaint.html")]
+struct ComplaintPage {
+    c: ComplaintDetail,
+    token: String,
+    order_url: Option<String>,
+    evidence_kinds: Vec<KindOption>,
+    evidence_text: String,
     error: Option<String>,
 }
 
@@ -547,9 +1071,18 @@ struct TokenForm {
 
 /// The caller for a guest token, or "order not found" for a missing or malformed one.
 fn guest(token: Option<&str>) -> Result<(Caller, String), PageError> {
+    guest_token(token).ok_or_else(PageError::order_not_found)
+}
+
+/// The caller for a guest token, or "complaint not found" for a missing or malformed one.
+fn guest_of_complaint(token: Option<&str>) -> Result<(Caller, String), PageError> {
+    guest_token(token).ok_or_else(PageError::complaint_not_found)
+}
+
+fn guest_token(token: Option<&str>) -> Option<(Caller, String)> {
     match token {
-        Some(t) if valid_token(t) => Ok((Caller::GuestToken(t.to_string()), t.to_string())),
-        _ => Err(PageError::order_not_found()),
+        Some(t) if valid_token(t) => Some((Caller::GuestToken(t.to_string()), t.to_string())),
+        _ => None,
     }
 }
 
@@ -563,19 +1096,46 @@ async fn render_order(
     revealed: Option<Vec<DeliveryItem>>,
     error: Option<String>,
 ) -> Result<Response, PageError> {
+    let extras = OrderExtras {
+        revealed,
+        error,
+        draft: Draft::default(),
+    };
+    render_order_with(app, caller, token, id, status, extras).await
+}
+
+/// What an order page shows besides the order: goods just revealed, an error, and a
+/// refused complaint form filled in again.
+#[derive(Default)]
+struct OrderExtras {
+    revealed: Option<Vec<DeliveryItem>>,
+    error: Option<String>,
+    draft: Draft,
+}
+
+async fn render_order_with(
+    app: &App,
+    caller: &Caller,
+    token: &str,
+    id: &str,
+    status: StatusCode,
+    extras: OrderExtras,
+) -> Result<Response, PageError> {
     let order = app.order(caller, id).await?;
     let events = app.timeline(caller, id).await?;
-    let page = order_page_for(order, events, token, revealed, error);
+    let complaints = app.complaints_of_order(caller, id).await?;
+    let page = order_page_for(order, events, &complaints, token, extras);
     Ok((status, private_headers(), page).into_response())
 }
 
 fn order_page_for(
     o: OrderView,
     events: Vec<TimelineEvent>,
+    complaints: &[ComplaintView],
     token: &str,
-    revealed: Option<Vec<DeliveryItem>>,
-    error: Option<String>,
+    extras: OrderExtras,
 ) -> OrderPage {
+    let OrderExtras { revealed, error, draft } = extras;
     let mut times = Vec::new();
     let mut push = |label: &'static str, t: Option<&String>| {
         if let Some(t) = t {
@@ -654,6 +1214,11 @@ fn order_page_for(
             })
             .collect()
     });
+    let can_complain = matches!(
+        o.status,
+        OrderStatus::Paid | OrderStatus::Delivered | OrderStatus::Completed
+    );
+    let complaint_kinds = complaint_kinds(&o, &draft.kind);
     OrderPage {
         order: OrderItem {
             status_label: o.status_label.clone(),
@@ -672,6 +1237,10 @@ fn order_page_for(
         can_confirm,
         revealed,
         refunds,
+        complaints: complaint_items(complaints, token),
+        can_complain,
+        complaint_kinds,
+        complaint_text: draft.text,
         timeline,
         error,
     }
@@ -725,6 +1294,170 @@ async fn confirm(
                 return Err(e);
             }
             render_order(&app, &caller, &token, &id, e.status, None, Some(e.message)).await
+        }
+    }
+}
+
+// ---- complaints (guest buyers) ----
+
+#[derive(Deserialize)]
+struct ComplaintForm {
+    #[serde(default)]
+    access_token: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Deserialize)]
+struct EvidenceForm {
+    #[serde(default)]
+    access_token: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// A textarea's text as stored: browsers send CRLF line ends, surrounding blanks dropped.
+fn form_text(text: &str) -> String {
+    text.replace("\r\n", "\n").trim().to_string()
+}
+
+/// A redirect carrying an access token: not cached, not leaked through the Referer.
+fn private_redirect(url: &str) -> Response {
+    (private_headers(), Redirect::to(url)).into_response()
+}
+
+/// Whether a refused action is shown on its page again (with the message) rather than
+/// as an error page: not for "not found" (nothing to show) nor server errors.
+fn shown_on_page(e: &PageError) -> bool {
+    e.status != StatusCode::NOT_FOUND && !e.status.is_server_error()
+}
+
+async fn open_complaint(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Form(form): Form<ComplaintForm>,
+) -> Result<Response, PageError> {
+    let (caller, token) = guest(Some(&form.access_token))?;
+    let description = form_text(&form.description);
+    match app.open_complaint(&caller, &id, &form.kind, Some(&description)).await {
+        Ok(c) => match complaint_url(&c.id, &token) {
+            Some(url) => Ok(private_redirect(&url)),
+            None => Err(PageError::complaint_not_found()),
+        },
+        Err(e) => {
+            let e = complaint_error(e, "请选择投诉类型");
+            if !shown_on_page(&e) {
+                return Err(e);
+            }
+            let extras = OrderExtras {
+                revealed: None,
+                error: Some(e.message),
+                draft: Draft {
+                    kind: form.kind,
+                    text: description,
+                },
+            };
+            render_order_with(&app, &caller, &token, &id, e.status, extras).await
+        }
+    }
+}
+
+async fn render_complaint(
+    app: &App,
+    caller: &Caller,
+    token: &str,
+    id: &str,
+    status: StatusCode,
+    draft: Draft,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let c = app
+        .complaint(caller, id)
+        .await
+        .map_err(|e| complaint_error(e, "请选择证据类型"))?;
+    let selected = if draft.kind.is_empty() {
+        "description"
+    } else {
+        draft.kind.as_str()
+    };
+    let evidence_kinds = [("description", "问题描述"), ("screenshot_note", "截图说明")]
+        .into_iter()
+        .map(|(value, label)| KindOption {
+            value,
+            label,
+            selected: value == selected,
+        })
+        .collect();
+    let page = ComplaintPage {
+        order_url: order_url(&c.order_id, token),
+        c: complaint_detail(c),
+        token: token.to_string(),
+        evidence_kinds,
+        evidence_text: draft.text,
+        error,
+    };
+    Ok((status, private_headers(), page).into_response())
+}
+
+/// The complaint page's address in canonical form, for a complaint the caller just acted on.
+async fn complaint_location(app: &App, caller: &Caller, id: &str, token: &str) -> Result<String, PageError> {
+    if let Some(url) = complaint_url(id, token) {
+        return Ok(url);
+    }
+    let c = app.complaint(caller, id).await?;
+    complaint_url(&c.id, token).ok_or_else(PageError::complaint_not_found)
+}
+
+async fn complaint_page(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, PageError> {
+    let (caller, token) = guest_of_complaint(q.access_token.as_deref())?;
+    render_complaint(&app, &caller, &token, &id, StatusCode::OK, Draft::default(), None).await
+}
+
+async fn add_evidence(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Form(form): Form<EvidenceForm>,
+) -> Result<Response, PageError> {
+    let (caller, token) = guest_of_complaint(Some(&form.access_token))?;
+    let text = form_text(&form.text);
+    match app.add_evidence(&caller, &id, &form.kind, Some(&text), None).await {
+        Ok(_) => Ok(private_redirect(&complaint_location(&app, &caller, &id, &token).await?)),
+        Err(e) => {
+            let e = complaint_error(e, "请选择证据类型");
+            if !shown_on_page(&e) {
+                return Err(e);
+            }
+            let draft = Draft { kind: form.kind, text };
+            render_complaint(&app, &caller, &token, &id, e.status, draft, Some(e.message)).await
+        }
+    }
+}
+
+async fn withdraw_complaint(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    let (caller, token) = guest_of_complaint(Some(&form.access_token))?;
+    match app.withdraw_complaint(&caller, &id).await {
+        Ok(c) => match complaint_url(&c.id, &token) {
+            Some(url) => Ok(private_redirect(&url)),
+            None => Err(PageError::complaint_not_found()),
+        },
+        Err(e) => {
+            let e = complaint_error(e, "请选择证据类型");
+            if !shown_on_page(&e) {
+                return Err(e);
+            }
+            render_complaint(&app, &caller, &token, &id, e.status, Draft::default(), Some(e.message)).await
         }
     }
 }
@@ -799,6 +1532,52 @@ mod tests {
         assert!(is_http_url("http://127.0.0.1:8080/sandbox/cashier/p1"));
         assert!(!is_http_url("javascript:alert(1)"));
         assert!(!is_http_url("http://a b"));
+    }
+
+    #[test]
+    fn complaints_read_in_chinese() {
+        assert_eq!(percent(5000), "50%");
+        assert_eq!(percent(3250), "32.5%");
+        assert_eq!(percent(3333), "33.33%");
+        let split = serde_json::json!({"kind": "split", "buyer_bps": 6000});
+        assert_eq!(
+            ruling_label(&split).as_deref(),
+            Some("按比例分配（买家 60%，卖家 40%）")
+        );
+        let full = serde_json::json!({"kind": "refund_full"});
+        assert_eq!(ruling_label(&full).as_deref(), Some("全额退款"));
+        assert_eq!(ruling_label(&serde_json::Value::Null), None);
+        assert_eq!(
+            triage_reason_zh("evidence still missing: description, screenshot"),
+            "仍缺少证据：问题描述、截图"
+        );
+        assert_eq!(
+            ruling_reason_zh(
+                "automatic triage: no delivery on record and the delivery deadline has passed; \
+                 both sides have spoken; an arbitrator weighs the evidence"
+            ),
+            "自动预审：没有发货记录，且已超过发货期限；双方均已陈述，由仲裁员审核证据"
+        );
+        assert_eq!(ruling_reason_zh("货不对板属实"), "货不对板属实");
+        assert_eq!(ruled_by_zh("user:0190"), "平台仲裁员");
+        assert_eq!(
+            complaint_conflict_zh("the after-sales window has closed"),
+            "已过售后期，不能再投诉"
+        );
+        assert!(complaint_conflict_zh("not_delivered can be opened from 0 (ms since epoch)").contains("1970-01-01"));
+        assert_eq!(complaint_stage_zh("awaiting_buyer"), "等待买家补充证据");
+        assert_eq!(complaint_kind_zh("not_as_described"), "货不对板");
+    }
+
+    #[test]
+    fn complaint_links_carry_only_checked_text() {
+        assert_eq!(
+            complaint_url("01a2-ff", "00ff").as_deref(),
+            Some("/complaints/01a2-ff?access_token=00ff")
+        );
+        assert_eq!(complaint_url("a/b", "00ff"), None);
+        assert_eq!(complaint_url("01a2", "00FF"), None);
+        assert_eq!(form_text("  a\r\nb \r\n"), "a\nb");
     }
 
     #[test]
