@@ -15,6 +15,7 @@ on_both_databases!(
     two_arbitrators_ruling_at_once_one_wins,
     collective_complaints_freeze_the_seller_and_a_ban_refunds_everyone,
     bad_complaints_are_refused,
+    a_guest_complains_through_the_pages,
 );
 
 struct Shop {
@@ -547,5 +548,107 @@ async fn bad_complaints_are_refused(t: TestApp) {
     );
     // Nothing above moved money: the order's 100.00 is frozen, once.
     assert_eq!(t.balance(&Account::Frozen(s.seller.clone())).await, 10_000);
+    t.finish().await;
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            let enc: String = v
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            format!("{k}={enc}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+async fn a_guest_complains_through_the_pages(t: TestApp) {
+    let (seller, _) = t.user("pages_s", "seller").await;
+    let product = t.card_product(&seller, 5_800, 1).await;
+    let placed = t.guest_order(&product, 1).await;
+    let order = placed.body["id"].as_str().unwrap().to_string();
+    let token = placed.body["access_token"].as_str().unwrap().to_string();
+    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+    t.wait_for_status(
+        &format!("/api/v1/orders/{order}?access_token={token}"),
+        None,
+        "delivered",
+    )
+    .await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = |path: String, body: String| {
+        browser
+            .post(format!("{}{path}", t.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    };
+    let page = t
+        .raw(browser.get(format!("{}/orders/{order}?access_token={token}", t.url)))
+        .await;
+    assert!(page.text.contains("提交投诉"), "{}", page.text);
+    let opened = t
+        .raw(post(
+            format!("/orders/{order}/complaints"),
+            form(&[
+                ("access_token", &token),
+                ("kind", "not_as_described"),
+                ("description", "卡密提示已被使用"),
+            ]),
+        ))
+        .await;
+    assert_eq!(opened.status, 303, "{}", opened.text);
+    let location = opened.headers.get("location").unwrap().to_str().unwrap().to_string();
+    assert!(location.starts_with("/complaints/"), "{location}");
+    let page = t.raw(browser.get(format!("{}{location}", t.url))).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text.contains("等待卖家回应") && page.text.contains("58.00"),
+        "{}",
+        page.text
+    );
+    let id = location
+        .trim_start_matches("/complaints/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let added = t
+        .raw(post(
+            format!("/complaints/{id}/evidence"),
+            form(&[
+                ("access_token", &token),
+                ("kind", "description"),
+                ("text", "兑换时提示已使用"),
+            ]),
+        ))
+        .await;
+    assert_eq!(added.status, 303, "{}", added.text);
+    let withdrawn = t
+        .raw(post(
+            format!("/complaints/{id}/withdraw"),
+            form(&[("access_token", &token)]),
+        ))
+        .await;
+    assert_eq!(withdrawn.status, 303, "{}", withdrawn.text);
+    let page = t.raw(browser.get(format!("{}{location}", t.url))).await;
+    assert!(page.text.contains("已撤诉"), "{}", page.text);
+    // Without the token nothing is shown.
+    let stranger = t
+        .raw(browser.get(format!("{}/complaints/{id}?access_token=00", t.url)))
+        .await;
+    assert_eq!(stranger.status, 404);
+    let api = t
+        .get(&format!("/api/v1/complaints/{id}?access_token={token}"), None)
+        .await;
+    assert_eq!(api.body["evidence"].as_array().unwrap().len(), 2, "{}", api.text);
     t.finish().await;
 }
