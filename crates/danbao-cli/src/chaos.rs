@@ -1465,7 +1465,7 @@ async fn run_in(args: &ChaosArgs, run_id: &str, dir: &Path, schema: Option<&str>
     out!(
         lines,
         "checkout_retries",
-        "{} ({} of them after a 502 while the gateway was down: each left an unpaid order holding a key until it expires)",
+        "{} ({} of them after a 502 while the gateway was down: the platform cancelled each such order at once, returning its stock)",
         c.retries.load(Ordering::SeqCst),
         c.provider_unavailable.load(Ordering::SeqCst)
     );
