@@ -78,6 +78,8 @@ pub struct ComplaintView {
     pub ruling_reason: Option<String>,
     pub rule_version: i64,
     pub group_id: Option<String>,
+    /// The arbitrator who took the case.
+    pub assigned_to: Option<String>,
     pub created_at: String,
     pub resolved_at: Option<String>,
     pub viewer: &'static str,
@@ -260,6 +262,7 @@ impl App {
             ruling_reason: None,
             rule_version: rules.version,
             group_id: None,
+            assigned_to: None,
             created_at: now,
             updated_at: now,
             resolved_at: None,
@@ -546,6 +549,7 @@ impl App {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let (mut c, _, _) = self.complaint_for(&mut tx, caller, id, true).await?;
+        check_assignment(&c, staff)?;
         self.insert_evidence(&mut tx, &c, Side::Staff, step, EvidenceBody::Text(note), now)
             .await?;
         complaint_event(
@@ -557,6 +561,41 @@ impl App {
         )
         .await?;
         self.complaint_transition(&mut tx, &mut c, event, now).await?;
+        tx.commit().await?;
+        self.complaint(caller, id).await
+    }
+
+    /// An arbitrator takes a case — and, for a collective group, every open case of the
+    /// group, so one arbitrator decides them together. A case another arbitrator holds
+    /// is refused (an admin may take it over).
+    pub async fn assign_complaint(&self, caller: &Caller, id: &str) -> AppResult<ComplaintView> {
+        let staff = require_staff(caller)?.clone();
+        let me = format!("user:{}", staff.id);
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let (c, _, _) = self.complaint_for(&mut tx, caller, id, true).await?;
+        if !stage_of(&c)?.is_open() {
+            return Err(AppError::Conflict("the complaint is closed".into()));
+        }
+        let cases = match &c.group_id {
+            Some(g) => tx.open_complaints_in_group(g).await?,
+            None => vec![c],
+        };
+        for mut x in cases {
+            match &x.assigned_to {
+                Some(other) if *other != me && staff.role != Role::Admin => {
+                    return Err(AppError::Conflict(format!(
+                        "complaint {} is assigned to another arbitrator",
+                        x.id
+                    )));
+                }
+                _ => {}
+            }
+            x.assigned_to = Some(me.clone());
+            x.updated_at = now;
+            tx.update_complaint(&x).await?;
+            complaint_event(&mut tx, &x, "assigned", serde_json::json!({"to": me}), now).await?;
+        }
         tx.commit().await?;
         self.complaint(caller, id).await
     }
@@ -575,6 +614,7 @@ impl App {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let (mut c, _, _) = self.complaint_for(&mut tx, caller, id, true).await?;
+        check_assignment(&c, &staff)?;
         self.rule_in(&mut tx, &mut c, ruling, &format!("user:{}", staff.id), reason, now)
             .await?;
         tx.commit().await?;
@@ -1099,6 +1139,16 @@ impl App {
     }
 }
 
+/// A case taken by one arbitrator is decided by that arbitrator (or an admin).
+fn check_assignment(c: &ComplaintRow, staff: &User) -> AppResult<()> {
+    match &c.assigned_to {
+        Some(who) if *who != format!("user:{}", staff.id) && staff.role != Role::Admin => {
+            Err(AppError::Conflict("this case is assigned to another arbitrator".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn require_staff(caller: &Caller) -> AppResult<&User> {
     match caller {
         Caller::User(u) if matches!(u.role, Role::Arbitrator | Role::Admin) => Ok(u),
@@ -1143,6 +1193,7 @@ fn complaint_view(
         ruling_reason: c.ruling_reason,
         rule_version: c.rule_version,
         group_id: c.group_id,
+        assigned_to: c.assigned_to,
         created_at: rfc3339(c.created_at),
         resolved_at: c.resolved_at.map(rfc3339),
         viewer: side.as_str(),

@@ -52,6 +52,7 @@ pub fn routes() -> Router<App> {
         .route("/complaints/{id}/withdraw", post(complaint_withdraw))
         .route("/complaints/{id}/steps", post(complaint_step))
         .route("/complaints/{id}/ruling", post(complaint_ruling))
+        .route("/complaints/{id}/assign", post(complaint_assign))
         .route("/arbitration/queue", get(arbitration_queue))
         .route("/admin/sellers/{id}/freeze", post(freeze_seller))
         .route("/admin/sellers/{id}/unfreeze", post(unfreeze_seller))
@@ -673,6 +674,14 @@ async fn complaint_ruling(
     let ruling = danbao_domain::complaint::Ruling::parse(&b.kind, b.buyer_bps.or(b.refund_bps))
         .map_err(|e| AppError::invalid("ruling", e.to_string()))?;
     Ok(Json(app.rule_complaint(&caller, &id, ruling, &b.reason).await?))
+}
+
+async fn complaint_assign(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+) -> ApiResult<Json<danbao_app::complaints::ComplaintView>> {
+    Ok(Json(app.assign_complaint(&caller, &id).await?))
 }
 
 async fn arbitration_queue(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {

@@ -339,6 +339,7 @@ tx_methods! {
     fn complaint_queue(limit: i64) -> Vec<ComplaintRow>;
     fn collective_complaints(seller: &UserId, since: i64) -> Vec<ComplaintRow>;
     fn open_complaints_of_seller(seller: &UserId) -> Vec<ComplaintRow>;
+    fn open_complaints_in_group(group_id: &str) -> Vec<ComplaintRow>;
     fn insert_complaint_event(complaint_id: &str, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
     fn complaint_events(complaint_id: &str) -> Vec<ComplaintEventRow>;
     fn insert_complaint_evidence(e: &ComplaintEvidenceRow) -> ();

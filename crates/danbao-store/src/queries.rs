@@ -1327,6 +1327,7 @@ fn complaint_from(r: &Row) -> Result<ComplaintRow> {
         ruling_reason: r.try_get("ruling_reason")?,
         rule_version: r.try_get("rule_version")?,
         group_id: r.try_get("group_id")?,
+        assigned_to: r.try_get("assigned_to")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         resolved_at: r.try_get("resolved_at")?,
@@ -1336,8 +1337,8 @@ fn complaint_from(r: &Row) -> Result<ComplaintRow> {
 pub async fn insert_complaint(tx: &mut Conn, c: &ComplaintRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO complaints (id, order_id, seller_id, buyer_id, kind, stage, deadline_at, prior_order_status, paused_remaining_ms, \
-         frozen_sources, amount_minor, proposal, ruling, ruled_by, ruling_reason, rule_version, group_id, created_at, updated_at, resolved_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+         frozen_sources, amount_minor, proposal, ruling, ruled_by, ruling_reason, rule_version, group_id, assigned_to, created_at, updated_at, resolved_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
     )
     .bind(&c.id)
     .bind(c.order_id.as_str())
@@ -1356,6 +1357,7 @@ pub async fn insert_complaint(tx: &mut Conn, c: &ComplaintRow) -> Result<()> {
     .bind(&c.ruling_reason)
     .bind(c.rule_version)
     .bind(&c.group_id)
+    .bind(&c.assigned_to)
     .bind(c.created_at)
     .bind(c.updated_at)
     .bind(c.resolved_at)
@@ -1374,7 +1376,7 @@ pub async fn complaint(tx: &mut Conn, id: &str, lock: bool) -> Result<Option<Com
 pub async fn update_complaint(tx: &mut Conn, c: &ComplaintRow) -> Result<()> {
     sqlx::query(
         "UPDATE complaints SET stage = $2, deadline_at = $3, proposal = $4, ruling = $5, ruled_by = $6, ruling_reason = $7, \
-         group_id = $8, updated_at = $9, resolved_at = $10 WHERE id = $1",
+         group_id = $8, updated_at = $9, resolved_at = $10, assigned_to = $11 WHERE id = $1",
     )
     .bind(&c.id)
     .bind(&c.stage)
@@ -1386,6 +1388,7 @@ pub async fn update_complaint(tx: &mut Conn, c: &ComplaintRow) -> Result<()> {
     .bind(&c.group_id)
     .bind(c.updated_at)
     .bind(c.resolved_at)
+    .bind(&c.assigned_to)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -1420,6 +1423,15 @@ pub async fn collective_complaints(tx: &mut Conn, seller: &UserId, since: i64) -
     .bind(since)
     .fetch_all(&mut **tx)
     .await?;
+    rows.iter().map(complaint_from).collect()
+}
+
+pub async fn open_complaints_in_group(tx: &mut Conn, group_id: &str) -> Result<Vec<ComplaintRow>> {
+    let sql = format!(
+        "SELECT * FROM complaints WHERE group_id = $1 AND stage NOT IN ('resolved', 'withdrawn') ORDER BY created_at{}",
+        DIALECT.for_update
+    );
+    let rows = sqlx::query(&sql).bind(group_id).fetch_all(&mut **tx).await?;
     rows.iter().map(complaint_from).collect()
 }
 

@@ -223,6 +223,7 @@ pub struct ComplaintRow {
     pub ruling_reason: Option<String>,
     pub rule_version: i64,
     pub group_id: Option<String>,
+    pub assigned_to: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub resolved_at: Option<i64>,

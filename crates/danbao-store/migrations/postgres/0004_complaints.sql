@@ -20,6 +20,8 @@ CREATE TABLE complaints (
     ruling_reason TEXT,
     rule_version BIGINT NOT NULL,
     group_id TEXT,
+    -- The arbitrator who took the case (and, for a group, every case of the group).
+    assigned_to TEXT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     resolved_at BIGINT

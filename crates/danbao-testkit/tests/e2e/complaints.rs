@@ -434,6 +434,37 @@ async fn collective_complaints_freeze_the_seller_and_a_ban_refunds_everyone(t: T
         .collect();
     assert_eq!(groups.len(), 1, "one group for one arbitrator: {groups:?}");
     assert!(groups.iter().next().unwrap().starts_with("collective:"));
+    // One arbitrator takes one case, and with it the whole group; another cannot rule.
+    let taken = t
+        .post(
+            &format!("/api/v1/complaints/{}/assign", complaints[0]),
+            Some(&arb),
+            json!({}),
+        )
+        .await;
+    assert_eq!(taken.status, 200, "{}", taken.text);
+    let other = t.staff(Role::Arbitrator).await;
+    for c in &complaints {
+        assert_eq!(complaint(&t, &arb, c).await["assigned_to"], taken.body["assigned_to"]);
+    }
+    let refused = t
+        .post(
+            &format!("/api/v1/complaints/{}/ruling", complaints[3]),
+            Some(&other),
+            json!({"kind": "release_to_seller", "reason": "x"}),
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    assert_eq!(
+        t.post(
+            &format!("/api/v1/complaints/{}/assign", complaints[2]),
+            Some(&other),
+            json!({})
+        )
+        .await
+        .status,
+        409
+    );
     // Frozen: listings hidden, new orders refused.
     assert_eq!(t.get(&format!("/api/v1/products/{product}"), None).await.status, 404);
     let refused = t.guest_order(&product, 1).await;
