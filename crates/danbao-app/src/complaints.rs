@@ -1090,9 +1090,13 @@ impl App {
                 .await?;
             refunded += 1;
         }
+        // Frozen funds paid first (the rulings above); then what the seller still owes
+        // is covered by the deposit, then the compensation fund, the rest a loss.
+        let shortfall = self.settle_banned_receivable(&mut tx, &seller, now).await?;
         tx.commit().await?;
         let mut v = self.seller_standing_view(&seller).await?;
         v["orders_refunded"] = serde_json::json!(refunded);
+        v["shortfall"] = shortfall;
         Ok(v)
     }
 

@@ -33,6 +33,8 @@ pub enum Job {
     QueryPayment(String),
     /// A complaint stage's deadline.
     ComplaintDeadline(String),
+    /// A withdrawal's payout at the provider.
+    Payout(String),
 }
 
 impl Job {
@@ -44,6 +46,7 @@ impl Job {
             Job::Refund(_) => "refund",
             Job::QueryPayment(_) => "query_payment",
             Job::ComplaintDeadline(_) => "complaint_deadline",
+            Job::Payout(_) => "payout",
         }
     }
 
@@ -51,7 +54,7 @@ impl Job {
         match self {
             Job::ExpireOrder(o) | Job::AutoConfirm(o) | Job::DeliveryDeadline(o) => o.as_str(),
             Job::Refund(r) => r.as_str(),
-            Job::QueryPayment(a) | Job::ComplaintDeadline(a) => a.as_str(),
+            Job::QueryPayment(a) | Job::ComplaintDeadline(a) | Job::Payout(a) => a.as_str(),
         }
     }
 
@@ -64,6 +67,7 @@ impl Job {
             "refund" => Job::Refund(RefundId::parse(id)?),
             "query_payment" => Job::QueryPayment(uuid::Uuid::parse_str(id).ok()?.to_string()),
             "complaint_deadline" => Job::ComplaintDeadline(uuid::Uuid::parse_str(id).ok()?.to_string()),
+            "payout" => Job::Payout(uuid::Uuid::parse_str(id).ok()?.to_string()),
             _ => return None,
         })
     }
@@ -208,6 +212,7 @@ impl App {
             Job::Refund(id) => self.execute_refund(id).await,
             Job::QueryPayment(attempt) => self.query_payment(attempt).await,
             Job::ComplaintDeadline(id) => self.complaint_deadline(id).await.map(|_| ()).map_err(JobFailure::from),
+            Job::Payout(id) => self.execute_payout(id).await.map_err(JobFailure::Retry),
         }
     }
 

@@ -9,6 +9,7 @@ pub mod complaints;
 pub mod evidence;
 pub mod files;
 pub mod jobs;
+pub mod money;
 pub mod orders;
 pub mod payments;
 pub mod vault;

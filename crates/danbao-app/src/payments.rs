@@ -65,6 +65,13 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// The provider's statement of successful payments in [from, to) (ms since epoch),
     /// each line already verified (the statement is signed as a whole).
     fn statement(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>>;
+    /// Pays a seller out (a withdrawal); idempotent on `request_id`.
+    fn payout(
+        &self,
+        request_id: String,
+        amount_minor: i64,
+        account: String,
+    ) -> BoxFuture<'_, Result<(), ProviderError>>;
 }
 
 /// A notification as the provider signed it: raw bytes and the signature over them.
@@ -212,6 +219,30 @@ impl PaymentProvider for SandboxProvider {
                     verified_from(n, raw)
                 })
                 .collect()
+        })
+    }
+
+    fn payout(
+        &self,
+        request_id: String,
+        amount_minor: i64,
+        account: String,
+    ) -> BoxFuture<'_, Result<(), ProviderError>> {
+        Box::pin(async move {
+            let view = self
+                .client
+                .payout(&danbao_sandbox::wire::PayoutRequest {
+                    request_id,
+                    amount_minor,
+                    account,
+                })
+                .await
+                .map_err(map_client_error)?;
+            if view.status == "succeeded" {
+                Ok(())
+            } else {
+                Err(ProviderError::Unavailable(format!("payout is {}", view.status)))
+            }
         })
     }
 

@@ -134,10 +134,22 @@ pub enum EntryKind {
     ComplaintUnfreeze,
     /// A ruling divides the frozen money between buyer (refund), seller and fee.
     RulingSettlement,
+    /// A seller asked to withdraw: available → payouts pending at the provider.
+    WithdrawalRequested,
+    /// The provider paid the seller out.
+    WithdrawalConfirmed,
+    /// A payout failed for good: the money goes back to the seller's available balance.
+    WithdrawalReturned,
+    /// A seller locked part of their available balance as a security deposit (保证金).
+    DepositLocked,
+    /// The platform put fee income into the compensation fund (先行赔付).
+    CompensationFunded,
+    /// What a banned seller owed was covered: from their deposit, then the fund, the rest a loss.
+    ReceivableSettled,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 8] = [
+    pub const ALL: [EntryKind; 14] = [
         EntryKind::Capture,
         EntryKind::Release,
         EntryKind::RefundRequested,
@@ -146,6 +158,12 @@ impl EntryKind {
         EntryKind::ComplaintFreeze,
         EntryKind::ComplaintUnfreeze,
         EntryKind::RulingSettlement,
+        EntryKind::WithdrawalRequested,
+        EntryKind::WithdrawalConfirmed,
+        EntryKind::WithdrawalReturned,
+        EntryKind::DepositLocked,
+        EntryKind::CompensationFunded,
+        EntryKind::ReceivableSettled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -158,6 +176,12 @@ impl EntryKind {
             EntryKind::ComplaintFreeze => "complaint_freeze",
             EntryKind::ComplaintUnfreeze => "complaint_unfreeze",
             EntryKind::RulingSettlement => "ruling_settlement",
+            EntryKind::WithdrawalRequested => "withdrawal_requested",
+            EntryKind::WithdrawalConfirmed => "withdrawal_confirmed",
+            EntryKind::WithdrawalReturned => "withdrawal_returned",
+            EntryKind::DepositLocked => "deposit_locked",
+            EntryKind::CompensationFunded => "compensation_funded",
+            EntryKind::ReceivableSettled => "receivable_settled",
         }
     }
 
@@ -541,6 +565,43 @@ pub mod rules {
             .build()
     }
 
+    /// Seller-level movements (no order): each one transfer of a given kind.
+    pub fn seller_transfer(
+        kind: EntryKind,
+        debit: Account,
+        credit: Account,
+        amount: Money,
+    ) -> Result<JournalEntry, LedgerError> {
+        JournalEntry::builder(kind, EntryRefs::default())
+            .transfer(debit, credit, amount)
+            .build()
+    }
+
+    /// Covers what a banned seller owes: from the deposit, then the compensation fund,
+    /// and whatever is left is the platform's loss. Returns the entry and how much each
+    /// source paid.
+    pub fn settle_receivable(
+        seller: &UserId,
+        owed: Money,
+        deposit: Money,
+        fund: Money,
+    ) -> Result<(Option<JournalEntry>, [Money; 3]), LedgerError> {
+        if !owed.is_positive() {
+            return Ok((None, [Money::ZERO; 3]));
+        }
+        let from_deposit = owed.min(deposit.max(Money::ZERO));
+        let rest = Money::from_minor(owed.minor() - from_deposit.minor());
+        let from_fund = rest.min(fund.max(Money::ZERO));
+        let loss = Money::from_minor(rest.minor() - from_fund.minor());
+        let receivable = Account::Receivable(seller.clone());
+        let entry = JournalEntry::builder(EntryKind::ReceivableSettled, EntryRefs::default())
+            .transfer_if_positive(Account::Deposit(seller.clone()), receivable.clone(), from_deposit)
+            .transfer_if_positive(Account::CompensationFund, receivable.clone(), from_fund)
+            .transfer_if_positive(Account::Losses, receivable, loss)
+            .build()?;
+        Ok((Some(entry), [from_deposit, from_fund, loss]))
+    }
+
     pub fn refund_confirmed(
         order: Option<&OrderId>,
         refund: &RefundId,
@@ -782,6 +843,60 @@ mod tests {
             })
         ));
         assert!(l.entries().is_empty());
+    }
+
+    #[test]
+    fn a_receivable_is_covered_by_deposit_then_fund_then_loss() {
+        let s = seller();
+        let (e, parts) = rules::settle_receivable(
+            &s,
+            Money::from_minor(5500),
+            Money::from_minor(1000),
+            Money::from_minor(300),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parts.map(|m| m.minor()), [1000, 300, 4200]);
+        let e = e.unwrap_or_else(|| panic!("an entry"));
+        let mut l = Ledger::default();
+        // The receivable (owed 5500), the deposit (1000) and the fund (300), as they stood.
+        l.post(
+            rules::seller_transfer(
+                EntryKind::ComplaintFreeze,
+                Account::Receivable(s.clone()),
+                Account::Frozen(s.clone()),
+                Money::from_minor(5500),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        l.post(
+            rules::seller_transfer(
+                EntryKind::DepositLocked,
+                Account::Provider("p".into()),
+                Account::Deposit(s.clone()),
+                Money::from_minor(1000),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        l.post(
+            rules::seller_transfer(
+                EntryKind::CompensationFunded,
+                Account::Provider("p".into()),
+                Account::CompensationFund,
+                Money::from_minor(300),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        l.post(e).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(l.balance(&Account::Receivable(s.clone())), 0);
+        assert_eq!(l.balance(&Account::Deposit(s)), 0);
+        assert_eq!(l.balance(&Account::CompensationFund), 0);
+        assert_eq!(l.balance(&Account::Losses), 4200);
+        let (none, _) = rules::settle_receivable(&seller(), Money::ZERO, Money::ZERO, Money::ZERO)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(none.is_none());
     }
 
     #[test]

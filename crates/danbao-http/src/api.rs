@@ -54,6 +54,10 @@ pub fn routes() -> Router<App> {
         .route("/complaints/{id}/ruling", post(complaint_ruling))
         .route("/complaints/{id}/assign", post(complaint_assign))
         .route("/arbitration/queue", get(arbitration_queue))
+        .route("/seller/balance", get(seller_balance))
+        .route("/seller/deposit", post(seller_deposit))
+        .route("/seller/withdrawals", post(seller_withdraw))
+        .route("/admin/compensation-fund", post(fund_compensation))
         .route("/admin/sellers/{id}/freeze", post(freeze_seller))
         .route("/admin/sellers/{id}/unfreeze", post(unfreeze_seller))
         .route("/admin/sellers/{id}/ban", post(ban_seller))
@@ -720,4 +724,39 @@ async fn ban_seller(
     ApiJson(b): ApiJson<ReasonBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(app.ban_seller(&caller, &id, &b.reason).await?))
+}
+
+async fn seller_balance(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(app.seller_balance(&caller).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AmountBody {
+    amount_minor: i64,
+}
+
+async fn seller_deposit(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    ApiJson(b): ApiJson<AmountBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(app.lock_deposit(&caller, b.amount_minor).await?))
+}
+
+async fn seller_withdraw(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    ApiJson(b): ApiJson<AmountBody>,
+) -> ApiResult<Response> {
+    let w = app.withdraw(&caller, b.amount_minor).await?;
+    Ok((StatusCode::CREATED, Json(w)).into_response())
+}
+
+async fn fund_compensation(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    ApiJson(b): ApiJson<AmountBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(app.fund_compensation(&caller, b.amount_minor).await?))
 }

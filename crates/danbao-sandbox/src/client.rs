@@ -152,6 +152,15 @@ impl SandboxClient {
         decode(&ok(reply)?.body)
     }
 
+    /// Pays a seller out (a withdrawal), once per request_id.
+    pub async fn payout(&self, req: &crate::wire::PayoutRequest) -> Result<crate::wire::PayoutView, ClientError> {
+        let body = encode(req)?;
+        let reply = self
+            .send(Method::POST, "/api/payouts", &[], Some(body), Auth::Signed)
+            .await?;
+        decode(&ok(reply)?.body)
+    }
+
     /// The refund made for `request_id`, or `None` if there is none.
     pub async fn get_refund(&self, request_id: &str) -> Result<Option<RefundView>, ClientError> {
         let path = format!("/api/refunds/{}", path_segment(request_id));

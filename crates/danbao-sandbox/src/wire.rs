@@ -130,6 +130,26 @@ pub struct RefundView {
     pub status: String,
 }
 
+/// A payout to a merchant's seller (a withdrawal), made once per request_id.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PayoutRequest {
+    pub request_id: String,
+    pub amount_minor: i64,
+    /// Where the money goes (an account reference at the gateway).
+    pub account: String,
+}
+
+/// A payout as the gateway recorded it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PayoutView {
+    pub payout_id: String,
+    pub request_id: String,
+    pub amount_minor: i64,
+    pub account: String,
+    /// Always `"succeeded"`: sandbox payouts settle at once.
+    pub status: String,
+}
+
 /// The fault knobs. Percentages are 0..=100; the default is everything off.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
 #[serde(default)]

@@ -1008,3 +1008,24 @@ async fn odd_requests_get_json_4xx_answers() {
     let (status, err) = api_error(huge).await;
     assert_eq!((status, err.error.as_str()), (413, "body_too_large"));
 }
+
+#[tokio::test]
+async fn payouts_are_idempotent_and_signed() {
+    let gw = Gw::start(FAST).await;
+    let req = |amount_minor, account: &str| danbao_sandbox::wire::PayoutRequest {
+        request_id: "payout-1".to_owned(),
+        amount_minor,
+        account: account.to_owned(),
+    };
+    let first = gw.client.payout(&req(1500, "seller-1")).await.unwrap();
+    assert_eq!(first.status, "succeeded");
+    assert!(first.payout_id.starts_with("sbo_"));
+    let again = gw.client.payout(&req(1500, "seller-1")).await.unwrap();
+    assert_eq!(again, first, "the same request_id is the same payout");
+    assert_rejected(
+        gw.client.payout(&req(1600, "seller-1")).await,
+        409,
+        "request_id_conflict",
+    );
+    assert_rejected(gw.client.payout(&req(0, "seller-1")).await, 400, "invalid_request");
+}

@@ -340,6 +340,9 @@ tx_methods! {
     fn collective_complaints(seller: &UserId, since: i64) -> Vec<ComplaintRow>;
     fn open_complaints_of_seller(seller: &UserId) -> Vec<ComplaintRow>;
     fn open_complaints_in_group(group_id: &str) -> Vec<ComplaintRow>;
+    fn insert_withdrawal(id: &str, seller: &UserId, provider: &str, amount_minor: i64, now: i64) -> ();
+    fn withdrawal(id: &str, lock: bool) -> Option<(String, String, String, i64, String)>;
+    fn settle_withdrawal(id: &str, status: &str, now: i64) -> ();
     fn insert_complaint_event(complaint_id: &str, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
     fn complaint_events(complaint_id: &str) -> Vec<ComplaintEventRow>;
     fn insert_complaint_evidence(e: &ComplaintEvidenceRow) -> ();

@@ -127,6 +127,7 @@ impl Sandbox {
             .route("/api/payments", post(api_create_payment).get(api_list_payments))
             .route("/api/payments/{payment_id}", get(api_query_payment))
             .route("/api/refunds", post(api_refund))
+            .route("/api/payouts", post(api_payout))
             .route("/api/refunds/{request_id}", get(api_get_refund))
             .route("/api/statements", get(api_statement))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -323,6 +324,11 @@ impl From<GatewayError> for ApiErr {
                 StatusCode::CONFLICT,
                 "request_id_conflict",
                 "a refund with this request_id exists for another payment or amount",
+            ),
+            E::PayoutRequestConflict => ApiErr::new(
+                StatusCode::CONFLICT,
+                "request_id_conflict",
+                "a payout with this request_id exists with another amount or account",
             ),
             E::NotPaid => ApiErr::new(StatusCode::CONFLICT, "not_paid", "the payment is not paid"),
             E::RefundExceedsPayment => ApiErr::new(
@@ -632,6 +638,19 @@ fn refund(sb: &Sandbox, body: &[u8]) -> Result<(StatusCode, RefundView), ApiErr>
         amount_minor = view.amount_minor,
         "sandbox refund"
     );
+    Ok((StatusCode::OK, view))
+}
+
+async fn api_payout(State(sb): State<Sandbox>, req: MerchantRequest) -> Response {
+    sb.signed_result(payout(&sb, &req.body))
+}
+
+fn payout(sb: &Sandbox, body: &[u8]) -> Result<(StatusCode, crate::wire::PayoutView), ApiErr> {
+    let request: crate::wire::PayoutRequest = decode_json(body)?;
+    let view = sb
+        .store()
+        .payout(&request, || format!("sbo_{}", uuid::Uuid::now_v7().simple()))?;
+    tracing::info!(request_id = %view.request_id, amount_minor = view.amount_minor, "sandbox payout");
     Ok((StatusCode::OK, view))
 }
 

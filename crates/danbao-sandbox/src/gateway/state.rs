@@ -34,6 +34,8 @@ pub(crate) enum GatewayError {
     OutTradeNoConflict,
     /// The request_id exists for another payment or amount.
     RefundRequestConflict,
+    /// The payout request_id exists with another amount or account.
+    PayoutRequestConflict,
     NotPaid,
     RefundExceedsPayment,
     Capacity,
@@ -117,9 +119,49 @@ pub(crate) struct Store {
     payments: HashMap<String, Payment>,
     by_out_trade_no: HashMap<String, String>,
     refunds: HashMap<String, RefundView>,
+    payouts: HashMap<String, crate::wire::PayoutView>,
 }
 
 impl Store {
+    /// Pays a merchant's seller out, once per request_id.
+    pub(crate) fn payout(
+        &mut self,
+        req: &crate::wire::PayoutRequest,
+        new_id: impl FnOnce() -> String,
+    ) -> Result<crate::wire::PayoutView, GatewayError> {
+        if req.request_id.is_empty() || req.request_id.chars().count() > REQUEST_ID_LEN_MAX {
+            return Err(GatewayError::Invalid(format!(
+                "request_id must be 1..={REQUEST_ID_LEN_MAX} characters"
+            )));
+        }
+        if req.amount_minor <= 0 {
+            return Err(GatewayError::Invalid(
+                "amount_minor must be greater than zero".to_owned(),
+            ));
+        }
+        if req.account.is_empty() || req.account.chars().count() > REQUEST_ID_LEN_MAX {
+            return Err(GatewayError::Invalid("account must be 1..=64 characters".to_owned()));
+        }
+        if let Some(existing) = self.payouts.get(&req.request_id) {
+            if existing.amount_minor != req.amount_minor || existing.account != req.account {
+                return Err(GatewayError::PayoutRequestConflict);
+            }
+            return Ok(existing.clone());
+        }
+        if self.payouts.len() >= MAX_REFUNDS {
+            return Err(GatewayError::Capacity);
+        }
+        let view = crate::wire::PayoutView {
+            payout_id: new_id(),
+            request_id: req.request_id.clone(),
+            amount_minor: req.amount_minor,
+            account: req.account.clone(),
+            status: "succeeded".to_owned(),
+        };
+        self.payouts.insert(req.request_id.clone(), view.clone());
+        Ok(view)
+    }
+
     pub(crate) fn payment(&self, payment_id: &str) -> Result<&Payment, GatewayError> {
         self.payments.get(payment_id).ok_or(GatewayError::UnknownPayment)
     }

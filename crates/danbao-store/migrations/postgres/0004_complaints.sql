@@ -63,3 +63,14 @@ CREATE TABLE seller_standing (
     frozen_available_minor BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
+
+-- Withdrawals (提现): paid out through the provider, confirmed asynchronously.
+CREATE TABLE withdrawals (
+    id TEXT PRIMARY KEY,
+    seller_id TEXT NOT NULL REFERENCES users(id),
+    provider TEXT NOT NULL,
+    amount_minor BIGINT NOT NULL CHECK (amount_minor > 0),
+    status TEXT NOT NULL CHECK (status IN ('requested', 'confirmed', 'returned')),
+    created_at BIGINT NOT NULL,
+    settled_at BIGINT
+);

@@ -16,6 +16,7 @@ on_both_databases!(
     collective_complaints_freeze_the_seller_and_a_ban_refunds_everyone,
     bad_complaints_are_refused,
     a_guest_complains_through_the_pages,
+    a_ban_with_a_deposit_too_small_books_the_rest_as_loss,
 );
 
 struct Shop {
@@ -681,5 +682,107 @@ async fn a_guest_complains_through_the_pages(t: TestApp) {
         .get(&format!("/api/v1/complaints/{id}?access_token={token}"), None)
         .await;
     assert_eq!(api.body["evidence"].as_array().unwrap().len(), 2, "{}", api.text);
+    t.finish().await;
+}
+
+async fn a_ban_with_a_deposit_too_small_books_the_rest_as_loss(t: TestApp) {
+    let s = shop(&t, "shortfall").await;
+    let first = delivered(&t, &s).await;
+    let second = delivered(&t, &s).await;
+    for o in [&first, &second] {
+        t.post(&format!("/api/v1/orders/{o}/confirm"), Some(&s.buyer_token), json!({}))
+            .await;
+    }
+    let balance = t.get("/api/v1/seller/balance", Some(&s.seller_token)).await;
+    assert_eq!(balance.body["available_minor"], 19_000);
+    // Withdrawals: at least ¥10, paid out through the provider, confirmed by a job.
+    let small = t
+        .post(
+            "/api/v1/seller/withdrawals",
+            Some(&s.seller_token),
+            json!({"amount_minor": 999}),
+        )
+        .await;
+    assert_eq!(small.status, 422, "{}", small.text);
+    let too_much = t
+        .post(
+            "/api/v1/seller/withdrawals",
+            Some(&s.seller_token),
+            json!({"amount_minor": 50_000}),
+        )
+        .await;
+    assert_eq!(too_much.status, 409, "{}", too_much.text);
+    let w = t
+        .post(
+            "/api/v1/seller/withdrawals",
+            Some(&s.seller_token),
+            json!({"amount_minor": 15_000}),
+        )
+        .await;
+    assert_eq!(w.status, 201, "{}", w.text);
+    assert_eq!(t.balance(&Account::PayoutsPending("sandbox".into())).await, 15_000);
+    t.run_due_jobs().await;
+    assert_eq!(t.balance(&Account::PayoutsPending("sandbox".into())).await, 0);
+    assert_eq!(t.balance(&Account::Provider("sandbox".into())).await, 5_000);
+    // A small deposit, and a small compensation fund.
+    let d = t
+        .post(
+            "/api/v1/seller/deposit",
+            Some(&s.seller_token),
+            json!({"amount_minor": 2_000}),
+        )
+        .await;
+    assert_eq!(d.status, 200, "{}", d.text);
+    assert_eq!(d.body["available_minor"], 2_000);
+    assert_eq!(d.body["deposit_minor"], 2_000);
+    let admin = t.admin().await;
+    let f = t
+        .post(
+            "/api/v1/admin/compensation-fund",
+            Some(&admin),
+            json!({"amount_minor": 300}),
+        )
+        .await;
+    assert_eq!(f.status, 200, "{}", f.text);
+    // An after-sales complaint: the seller's 95.00 comes from available (20.00), then the
+    // deposit (20.00), and the 55.00 they no longer have becomes a receivable.
+    let id = id_of(&open(&t, &s.buyer_token, &first, "not_as_described").await);
+    let c = complaint(&t, &s.buyer_token, &id).await;
+    assert_eq!(
+        c["frozen"],
+        json!({"escrow": 0, "available": 2_000, "deposit": 2_000, "receivable": 5_500, "fee": 500})
+    );
+    // Confirmed fraud: the ban refunds the open case in full; what the seller owes is
+    // covered by what is left of the deposit (nothing), then the fund (3.00); 52.00 is a loss.
+    let arb = t.staff(Role::Arbitrator).await;
+    let seller_id = s.seller.to_string();
+    let banned = t
+        .post(
+            &format!("/api/v1/admin/sellers/{seller_id}/ban"),
+            Some(&arb),
+            json!({"reason": "售卖已使用卡密"}),
+        )
+        .await;
+    assert_eq!(banned.status, 200, "{}", banned.text);
+    assert_eq!(
+        banned.body["shortfall"],
+        json!({"owed_minor": 5_500, "from_frozen_minor": 0, "from_deposit_minor": 0, "from_compensation_fund_minor": 300, "loss_minor": 5_200})
+    );
+    assert_eq!(t.balance(&Account::Receivable(s.seller.clone())).await, 0);
+    assert_eq!(t.balance(&Account::CompensationFund).await, 0);
+    assert_eq!(t.balance(&Account::Losses).await, 5_200);
+    assert_eq!(order_status(&t, &s.buyer_token, &first).await, "refunded");
+    assert_eq!(order_status(&t, &s.buyer_token, &second).await, "completed");
+    t.settle_refunds().await;
+    // The buyer got the full 100.00 back; a banned seller withdraws nothing.
+    assert_eq!(t.balance(&Account::RefundsPending("sandbox".into())).await, 0);
+    let w = t
+        .post(
+            "/api/v1/seller/withdrawals",
+            Some(&s.seller_token),
+            json!({"amount_minor": 1_000}),
+        )
+        .await;
+    assert_eq!(w.status, 409, "{}", w.text);
     t.finish().await;
 }
