@@ -1,6 +1,11 @@
 //! Server-rendered pages (zh-CN): the storefront, product pages with guest checkout,
 //! the order page (pay, reveal, confirm, refunds, complaints, timeline), the complaint
-//! page for guest buyers (evidence, withdrawal, triage, ruling) and 查单 (guest lookup).
+//! page (evidence, withdrawal, the seller's answer, triage, ruling), 查单 (guest lookup)
+//! and the login for account holders (a session cookie) with their own order list.
+//!
+//! A page's viewer is a guest holding an order's access token (in the URL or a hidden
+//! form field), or else an account holder with the `danbao_session` cookie; links and
+//! forms for an account holder carry no token.
 //!
 //! A handler parses the form, calls one use case and renders a template. Every error
 //! becomes a friendly Chinese page with the matching status; internal causes go to the
@@ -9,12 +14,12 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use danbao_app::complaints::ComplaintView;
-use danbao_app::{App, AppError, Caller, DeliveryItem, OrderView, PlaceOrder, ProductView, TimelineEvent};
+use danbao_app::{App, AppError, Caller, DeliveryItem, OrderView, PlaceOrder, ProductView, Role, TimelineEvent, User};
 use danbao_domain::{Money, OrderStatus};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -25,6 +30,12 @@ const PAGE_SIZE: i64 = 20;
 const FIELD_PREFIX: &str = "field_";
 /// An access token is a hex HMAC; anything much longer is not one.
 const TOKEN_LEN_MAX: usize = 128;
+/// The web session cookie: a bearer token from logging in, kept where scripts cannot read it.
+const SESSION_COOKIE: &str = "danbao_session";
+/// As long as the token it carries (30 days).
+const SESSION_MAX_AGE_S: i64 = 30 * 24 * 3600;
+/// Bounds what a login form can make argon2 chew on.
+const LOGIN_FIELD_MAX: usize = 512;
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -38,7 +49,11 @@ pub fn routes() -> Router<App> {
         .route("/complaints/{id}", get(complaint_page))
         .route("/complaints/{id}/evidence", post(add_evidence))
         .route("/complaints/{id}/withdraw", post(withdraw_complaint))
+        .route("/complaints/{id}/response", post(seller_response))
         .route("/lookup", get(lookup_form).post(lookup))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/account", get(account_page))
 }
 
 // ---- errors ----
@@ -655,13 +670,27 @@ struct ComplaintDetail {
     ruling: Option<RulingView>,
     evidence: Vec<EvidenceItem>,
     events: Vec<EventItem>,
+    /// The buyer adds evidence and may withdraw.
+    is_buyer: bool,
+    /// The seller may answer while the case waits for them or is under review.
+    can_respond: bool,
 }
 
-fn complaint_url(id: &str, token: &str) -> Option<String> {
-    (valid_id(id) && valid_token(token)).then(|| format!("/complaints/{id}?access_token={token}"))
+/// A complaint page's address: with the guest's access token, or bare for an account holder.
+fn complaint_url(id: &str, token: Option<&str>) -> Option<String> {
+    page_url("complaints", id, token)
 }
 
-fn complaint_items(list: &[ComplaintView], token: &str) -> Vec<ComplaintItem> {
+fn page_url(kind: &str, id: &str, token: Option<&str>) -> Option<String> {
+    match token {
+        _ if !valid_id(id) => None,
+        None => Some(format!("/{kind}/{id}")),
+        Some(t) if valid_token(t) => Some(format!("/{kind}/{id}?access_token={t}")),
+        Some(_) => None,
+    }
+}
+
+fn complaint_items(list: &[ComplaintView], token: Option<&str>) -> Vec<ComplaintItem> {
     list.iter()
         .map(|c| ComplaintItem {
             id: c.id.clone(),
@@ -702,10 +731,16 @@ fn complaint_kinds(o: &OrderView, selected: &str) -> Vec<KindOption> {
         .collect()
 }
 
-fn deadline_view(stage: &str, at: Option<&str>) -> Option<DeadlineView> {
+fn deadline_view(stage: &str, at: Option<&str>, seller: bool) -> Option<DeadlineView> {
     let at = TimeView::new(at?);
     let (before, after, otherwise) = match stage {
+        "awaiting_seller" if seller => ("您须在", "前回应", Some("逾期未回应，将按规则判定全额退款给买家。")),
         "awaiting_seller" => ("卖家须在", "前回应", Some("卖家逾期未回应，将按规则判定全额退款给您。")),
+        "awaiting_buyer" if seller => (
+            "买家须在",
+            "前补充证据",
+            Some("买家逾期未补充证据，将按规则判定放款给您。"),
+        ),
         "awaiting_buyer" => ("您须在", "前补充证据", Some("逾期未补充证据，将按规则判定放款给卖家。")),
         "appraisal" => ("第三方鉴定须在", "前完成", None),
         s if stage_is_open(s) => ("平台将在", "前处理", None),
@@ -800,11 +835,16 @@ fn complaint_event_detail(detail: &serde_json::Value) -> Option<String> {
 
 fn complaint_detail(c: ComplaintView) -> ComplaintDetail {
     let open = stage_is_open(&c.stage);
+    let seller = c.viewer == "seller";
     let (amount_label, money_note) = match c.stage.as_str() {
+        "withdrawn" if seller => ("涉及金额", "买家已撤诉：冻结的款项已退回原处，订单恢复到投诉前的状态。"),
         "withdrawn" => ("涉及金额", "您已撤诉：冻结的款项已退回原处，订单恢复到投诉前的状态。"),
+        "resolved" if seller => ("涉及金额", "已按裁决结算：结算给您的部分计入您的账户余额。"),
         "resolved" => ("涉及金额", "已按裁决结算：退给您的部分将原路退回。"),
         _ => ("冻结金额", "投诉处理期间，该订单的款项由平台冻结，直至裁决。"),
     };
+    let is_buyer = c.viewer == "buyer";
+    let can_respond = seller && matches!(c.stage.as_str(), "awaiting_seller" | "under_review");
     let ruling = match (&c.ruling, c.stage.as_str()) {
         (Some(r), _) => Some(RulingView {
             label: ruling_label(r).unwrap_or_else(|| "已裁决".to_string()),
@@ -816,7 +856,7 @@ fn complaint_detail(c: ComplaintView) -> ComplaintDetail {
     };
     ComplaintDetail {
         deadline: if open {
-            deadline_view(&c.stage, c.deadline_at.as_deref())
+            deadline_view(&c.stage, c.deadline_at.as_deref(), seller)
         } else {
             None
         },
@@ -857,6 +897,8 @@ fn complaint_detail(c: ComplaintView) -> ComplaintDetail {
                 detail: complaint_event_detail(&e.detail),
             })
             .collect(),
+        is_buyer,
+        can_respond,
         id: c.id,
         order_id: c.order_id,
     }
@@ -893,7 +935,10 @@ struct ProductPage {
 #[template(path = "order.html")]
 struct OrderPage {
     order: OrderItem,
-    token: String,
+    /// The guest's access token for the forms; `None` for an account holder.
+    token: Option<String>,
+    /// Whether the viewer is the buyer (who reveals, confirms and complains).
+    is_buyer: bool,
     times: Vec<TimeRow>,
     fields: Vec<InfoRow>,
     pay_url: Option<String>,
@@ -913,10 +958,13 @@ struct OrderPage {
 #[template(path = "complaint.html")]
 struct ComplaintPage {
     c: ComplaintDetail,
-    token: String,
+    /// The guest's access token for the forms; `None` for an account holder.
+    token: Option<String>,
     order_url: Option<String>,
     evidence_kinds: Vec<KindOption>,
     evidence_text: String,
+    /// The seller's answer, kept when it is refused.
+    response_text: String,
     error: Option<String>,
 }
 
@@ -1054,8 +1102,9 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-fn order_url(id: &str, token: &str) -> Option<String> {
-    (valid_id(id) && valid_token(token)).then(|| format!("/orders/{id}?access_token={token}"))
+/// An order page's address: with the guest's access token, or bare for an account holder.
+fn order_url(id: &str, token: Option<&str>) -> Option<String> {
+    page_url("orders", id, token)
 }
 
 #[derive(Deserialize)]
@@ -1069,28 +1118,72 @@ struct TokenForm {
     access_token: String,
 }
 
-/// The caller for a guest token, or "order not found" for a missing or malformed one.
-fn guest(token: Option<&str>) -> Result<(Caller, String), PageError> {
-    guest_token(token).ok_or_else(PageError::order_not_found)
+/// Who is looking at a page: the caller, and the access token that links back to it
+/// (`None` for an account holder, whose session cookie goes along by itself).
+struct Viewer {
+    caller: Caller,
+    token: Option<String>,
 }
 
-/// The caller for a guest token, or "complaint not found" for a missing or malformed one.
-fn guest_of_complaint(token: Option<&str>) -> Result<(Caller, String), PageError> {
-    guest_token(token).ok_or_else(PageError::complaint_not_found)
-}
-
-fn guest_token(token: Option<&str>) -> Option<(Caller, String)> {
-    match token {
-        Some(t) if valid_token(t) => Some((Caller::GuestToken(t.to_string()), t.to_string())),
-        _ => None,
+impl Viewer {
+    fn token(&self) -> Option<&str> {
+        self.token.as_deref()
     }
+}
+
+/// The session cookie's token, if one that could be a token was sent.
+fn session_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+        .find(|t| valid_token(t))
+}
+
+/// The account holder whose session cookie came with the request, if it is valid.
+async fn session_user(app: &App, headers: &HeaderMap) -> Result<Option<User>, PageError> {
+    match session_token(headers) {
+        Some(t) => Ok(app.authenticate(t).await?),
+        None => Ok(None),
+    }
+}
+
+/// The page's viewer: a well-formed access token (query or form field) makes a guest;
+/// else a valid session cookie makes an account holder; else nobody.
+async fn viewer(app: &App, headers: &HeaderMap, token: Option<&str>) -> Result<Option<Viewer>, PageError> {
+    if let Some(t) = token.filter(|t| valid_token(t)) {
+        return Ok(Some(Viewer {
+            caller: Caller::GuestToken(t.to_string()),
+            token: Some(t.to_string()),
+        }));
+    }
+    Ok(session_user(app, headers).await?.map(|u| Viewer {
+        caller: Caller::User(u),
+        token: None,
+    }))
+}
+
+/// The viewer of an order page, or "order not found" for nobody.
+async fn order_viewer(app: &App, headers: &HeaderMap, token: Option<&str>) -> Result<Viewer, PageError> {
+    viewer(app, headers, token)
+        .await?
+        .ok_or_else(PageError::order_not_found)
+}
+
+/// The viewer of a complaint page, or "complaint not found" for nobody.
+async fn complaint_viewer(app: &App, headers: &HeaderMap, token: Option<&str>) -> Result<Viewer, PageError> {
+    viewer(app, headers, token)
+        .await?
+        .ok_or_else(PageError::complaint_not_found)
 }
 
 /// Renders the order page; `revealed` holds the goods just revealed, if any.
 async fn render_order(
     app: &App,
     caller: &Caller,
-    token: &str,
+    token: Option<&str>,
     id: &str,
     status: StatusCode,
     revealed: Option<Vec<DeliveryItem>>,
@@ -1116,14 +1209,16 @@ struct OrderExtras {
 async fn render_order_with(
     app: &App,
     caller: &Caller,
-    token: &str,
+    token: Option<&str>,
     id: &str,
     status: StatusCode,
     extras: OrderExtras,
 ) -> Result<Response, PageError> {
-    let order = app.order(caller, id).await?;
+    // The log first, the order last: the status shown is never older than the log
+    // beside it (an order paid and delivered between two reads shows as delivered).
     let events = app.timeline(caller, id).await?;
     let complaints = app.complaints_of_order(caller, id).await?;
+    let order = app.order(caller, id).await?;
     let page = order_page_for(order, events, &complaints, token, extras);
     Ok((status, private_headers(), page).into_response())
 }
@@ -1132,7 +1227,7 @@ fn order_page_for(
     o: OrderView,
     events: Vec<TimelineEvent>,
     complaints: &[ComplaintView],
-    token: &str,
+    token: Option<&str>,
     extras: OrderExtras,
 ) -> OrderPage {
     let OrderExtras { revealed, error, draft } = extras;
@@ -1174,6 +1269,7 @@ fn order_page_for(
         OrderStatus::Delivered | OrderStatus::Completed | OrderStatus::Disputed
     );
     let can_confirm = o.status == OrderStatus::Delivered;
+    let is_buyer = o.viewer == "buyer";
     let fields = o
         .delivery_fields
         .iter()
@@ -1229,7 +1325,8 @@ fn order_page_for(
             product_id: o.product_id.clone(),
             id: o.id,
         },
-        token: token.to_string(),
+        token: token.map(str::to_string),
+        is_buyer,
         times,
         fields,
         pay_url,
@@ -1249,30 +1346,34 @@ fn order_page_for(
 async fn order_page(
     State(app): State<App>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
-    let (caller, token) = guest(q.access_token.as_deref())?;
-    render_order(&app, &caller, &token, &id, StatusCode::OK, None, None).await
+    let v = order_viewer(&app, &headers, q.access_token.as_deref()).await?;
+    let (caller, token) = (&v.caller, v.token());
+    render_order(&app, caller, token, &id, StatusCode::OK, None, None).await
 }
 
 async fn reveal(
     State(app): State<App>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
-    let (caller, token) = guest(Some(&form.access_token))?;
-    match app.reveal_delivery(&caller, &id).await {
-        Ok(items) => render_order(&app, &caller, &token, &id, StatusCode::OK, Some(items), None).await,
+    let v = order_viewer(&app, &headers, Some(&form.access_token)).await?;
+    let (caller, token) = (&v.caller, v.token());
+    match app.reveal_delivery(caller, &id).await {
+        Ok(items) => render_order(&app, caller, token, &id, StatusCode::OK, Some(items), None).await,
         Err(AppError::Conflict(_)) => {
             let message = "订单尚未发货，暂无可查看的内容".to_string();
-            render_order(&app, &caller, &token, &id, StatusCode::CONFLICT, None, Some(message)).await
+            render_order(&app, caller, token, &id, StatusCode::CONFLICT, None, Some(message)).await
         }
         Err(e) => {
             let e = PageError::from(e);
             if e.status == StatusCode::NOT_FOUND || e.status.is_server_error() {
                 return Err(e);
             }
-            render_order(&app, &caller, &token, &id, e.status, None, Some(e.message)).await
+            render_order(&app, caller, token, &id, e.status, None, Some(e.message)).await
         }
     }
 }
@@ -1280,11 +1381,13 @@ async fn reveal(
 async fn confirm(
     State(app): State<App>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
-    let (caller, token) = guest(Some(&form.access_token))?;
-    match app.confirm(&caller, &id).await {
-        Ok(order) => match order_url(&order.id, &token) {
+    let v = order_viewer(&app, &headers, Some(&form.access_token)).await?;
+    let (caller, token) = (&v.caller, v.token());
+    match app.confirm(caller, &id).await {
+        Ok(order) => match order_url(&order.id, token) {
             Some(url) => Ok(Redirect::to(&url).into_response()),
             None => Err(PageError::order_not_found()),
         },
@@ -1293,7 +1396,7 @@ async fn confirm(
             if e.status == StatusCode::NOT_FOUND || e.status.is_server_error() {
                 return Err(e);
             }
-            render_order(&app, &caller, &token, &id, e.status, None, Some(e.message)).await
+            render_order(&app, caller, token, &id, e.status, None, Some(e.message)).await
         }
     }
 }
@@ -1339,12 +1442,14 @@ fn shown_on_page(e: &PageError) -> bool {
 async fn open_complaint(
     State(app): State<App>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Form(form): Form<ComplaintForm>,
 ) -> Result<Response, PageError> {
-    let (caller, token) = guest(Some(&form.access_token))?;
+    let v = order_viewer(&app, &headers, Some(&form.access_token)).await?;
+    let (caller, token) = (&v.caller, v.token());
     let description = form_text(&form.description);
-    match app.open_complaint(&caller, &id, &form.kind, Some(&description)).await {
-        Ok(c) => match complaint_url(&c.id, &token) {
+    match app.open_complaint(caller, &id, &form.kind, Some(&description)).await {
+        Ok(c) => match complaint_url(&c.id, token) {
             Some(url) => Ok(private_redirect(&url)),
             None => Err(PageError::complaint_not_found()),
         },
@@ -1361,7 +1466,7 @@ async fn open_complaint(
                     text: description,
                 },
             };
-            render_order_with(&app, &caller, &token, &id, e.status, extras).await
+            render_order_with(&app, caller, token, &id, e.status, extras).await
         }
     }
 }
@@ -1369,7 +1474,7 @@ async fn open_complaint(
 async fn render_complaint(
     app: &App,
     caller: &Caller,
-    token: &str,
+    token: Option<&str>,
     id: &str,
     status: StatusCode,
     draft: Draft,
@@ -1392,19 +1497,26 @@ async fn render_complaint(
             selected: value == selected,
         })
         .collect();
+    // Only one side's form is shown, so the draft goes back into that one.
+    let (evidence_text, response_text) = if c.viewer == "seller" {
+        (String::new(), draft.text)
+    } else {
+        (draft.text, String::new())
+    };
     let page = ComplaintPage {
         order_url: order_url(&c.order_id, token),
         c: complaint_detail(c),
-        token: token.to_string(),
+        token: token.map(str::to_string),
         evidence_kinds,
-        evidence_text: draft.text,
+        evidence_text,
+        response_text,
         error,
     };
     Ok((status, private_headers(), page).into_response())
 }
 
 /// The complaint page's address in canonical form, for a complaint the caller just acted on.
-async fn complaint_location(app: &App, caller: &Caller, id: &str, token: &str) -> Result<String, PageError> {
+async fn complaint_location(app: &App, caller: &Caller, id: &str, token: Option<&str>) -> Result<String, PageError> {
     if let Some(url) = complaint_url(id, token) {
         return Ok(url);
     }
@@ -1415,28 +1527,32 @@ async fn complaint_location(app: &App, caller: &Caller, id: &str, token: &str) -
 async fn complaint_page(
     State(app): State<App>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
-    let (caller, token) = guest_of_complaint(q.access_token.as_deref())?;
-    render_complaint(&app, &caller, &token, &id, StatusCode::OK, Draft::default(), None).await
+    let v = complaint_viewer(&app, &headers, q.access_token.as_deref()).await?;
+    let (caller, token) = (&v.caller, v.token());
+    render_complaint(&app, caller, token, &id, StatusCode::OK, Draft::default(), None).await
 }
 
 async fn add_evidence(
     State(app): State<App>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Form(form): Form<EvidenceForm>,
 ) -> Result<Response, PageError> {
-    let (caller, token) = guest_of_complaint(Some(&form.access_token))?;
+    let v = complaint_viewer(&app, &headers, Some(&form.access_token)).await?;
+    let (caller, token) = (&v.caller, v.token());
     let text = form_text(&form.text);
-    match app.add_evidence(&caller, &id, &form.kind, Some(&text), None).await {
-        Ok(_) => Ok(private_redirect(&complaint_location(&app, &caller, &id, &token).await?)),
+    match app.add_evidence(caller, &id, &form.kind, Some(&text), None).await {
+        Ok(_) => Ok(private_redirect(&complaint_location(&app, caller, &id, token).await?)),
         Err(e) => {
             let e = complaint_error(e, "请选择证据类型");
             if !shown_on_page(&e) {
                 return Err(e);
             }
             let draft = Draft { kind: form.kind, text };
-            render_complaint(&app, &caller, &token, &id, e.status, draft, Some(e.message)).await
+            render_complaint(&app, caller, token, &id, e.status, draft, Some(e.message)).await
         }
     }
 }
@@ -1444,11 +1560,13 @@ async fn add_evidence(
 async fn withdraw_complaint(
     State(app): State<App>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
-    let (caller, token) = guest_of_complaint(Some(&form.access_token))?;
-    match app.withdraw_complaint(&caller, &id).await {
-        Ok(c) => match complaint_url(&c.id, &token) {
+    let v = complaint_viewer(&app, &headers, Some(&form.access_token)).await?;
+    let (caller, token) = (&v.caller, v.token());
+    match app.withdraw_complaint(caller, &id).await {
+        Ok(c) => match complaint_url(&c.id, token) {
             Some(url) => Ok(private_redirect(&url)),
             None => Err(PageError::complaint_not_found()),
         },
@@ -1457,7 +1575,44 @@ async fn withdraw_complaint(
             if !shown_on_page(&e) {
                 return Err(e);
             }
-            render_complaint(&app, &caller, &token, &id, e.status, Draft::default(), Some(e.message)).await
+            render_complaint(&app, caller, token, &id, e.status, Draft::default(), Some(e.message)).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ResponseForm {
+    #[serde(default)]
+    access_token: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// The seller's answer to a complaint; the use case refuses anyone else.
+async fn seller_response(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<ResponseForm>,
+) -> Result<Response, PageError> {
+    let v = complaint_viewer(&app, &headers, Some(&form.access_token)).await?;
+    let (caller, token) = (&v.caller, v.token());
+    let text = form_text(&form.text);
+    match app.seller_respond(caller, &id, &text).await {
+        Ok(c) => match complaint_url(&c.id, token) {
+            Some(url) => Ok(private_redirect(&url)),
+            None => Err(PageError::complaint_not_found()),
+        },
+        Err(e) => {
+            let e = complaint_error(e, "请选择证据类型");
+            if !shown_on_page(&e) {
+                return Err(e);
+            }
+            let draft = Draft {
+                kind: String::new(),
+                text,
+            };
+            render_complaint(&app, caller, token, &id, e.status, draft, Some(e.message)).await
         }
     }
 }
@@ -1491,7 +1646,7 @@ async fn lookup(State(app): State<App>, Form(form): Form<LookupForm>) -> Result<
     {
         // Canonical id from the order itself, so the redirect carries only our own text.
         Ok(token) => match app.order(&Caller::GuestToken(token.clone()), order_id).await {
-            Ok(order) => Ok(order_url(&order.id, &token)),
+            Ok(order) => Ok(order_url(&order.id, Some(&token))),
             Err(e) => Err(e),
         },
         Err(e) => Err(e),
@@ -1510,6 +1665,144 @@ async fn lookup(State(app): State<App>, Form(form): Form<LookupForm>) -> Result<
             .into_response()),
         Err(e) => Err(e.into()),
     }
+}
+
+// ---- accounts: login, logout, my orders ----
+
+fn role_zh(role: Role) -> &'static str {
+    match role {
+        Role::Buyer => "买家",
+        Role::Seller => "卖家",
+        Role::Arbitrator => "仲裁员",
+        Role::Admin => "管理员",
+    }
+}
+
+/// The `Set-Cookie` value that stores a session token, or (with `None`) forgets it.
+/// HttpOnly keeps it from scripts; SameSite=Lax keeps other sites' forms from posting
+/// with it.
+fn session_cookie(token: Option<&str>) -> Result<HeaderValue, PageError> {
+    let (value, max_age) = match token {
+        Some(t) if valid_token(t) => (t, SESSION_MAX_AGE_S),
+        Some(_) => {
+            tracing::error!("login returned a token that is not lower-case hex");
+            return Err(PageError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "系统繁忙，请稍后重试",
+            ));
+        }
+        None => ("", 0),
+    };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}"
+    ))
+    .map_err(|_| PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "系统繁忙，请稍后重试"))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    username: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn login_form() -> Response {
+    let page = LoginPage {
+        username: String::new(),
+        error: None,
+    };
+    (private_headers(), page).into_response()
+}
+
+async fn login(State(app): State<App>, Form(form): Form<LoginForm>) -> Result<Response, PageError> {
+    let username = form.username.trim();
+    let result = if username.len() > LOGIN_FIELD_MAX || form.password.len() > LOGIN_FIELD_MAX {
+        Err(AppError::BadCredentials)
+    } else {
+        app.login(username, &form.password).await
+    };
+    match result {
+        Ok((token, _user)) => {
+            let cookie = session_cookie(Some(&token))?;
+            Ok((
+                private_headers(),
+                [(header::SET_COOKIE, cookie)],
+                Redirect::to("/account"),
+            )
+                .into_response())
+        }
+        Err(AppError::BadCredentials | AppError::Unauthenticated | AppError::Validation { .. }) => Ok((
+            StatusCode::UNAUTHORIZED,
+            private_headers(),
+            LoginPage {
+                username: username.chars().take(64).collect(),
+                error: Some("用户名或密码错误".to_string()),
+            },
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Forgets the session cookie in this browser. (The token itself stays valid until it
+/// expires: the app has no use case to revoke one.)
+async fn logout() -> Result<Response, PageError> {
+    let cookie = session_cookie(None)?;
+    Ok((private_headers(), [(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
+}
+
+struct AccountOrder {
+    id: String,
+    url: Option<String>,
+    status_label: String,
+    amount: String,
+    quantity: i64,
+    kind_label: &'static str,
+    created_at: TimeView,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "account.html")]
+struct AccountPage {
+    username: String,
+    role_label: &'static str,
+    is_seller: bool,
+    orders: Vec<AccountOrder>,
+}
+
+async fn account_page(State(app): State<App>, headers: HeaderMap) -> Result<Response, PageError> {
+    let Some(user) = session_user(&app, &headers).await? else {
+        return Ok((private_headers(), Redirect::to("/login")).into_response());
+    };
+    let username = user.username.clone();
+    let role = user.role;
+    let orders = app.orders_of(&Caller::User(user)).await?;
+    let page = AccountPage {
+        username,
+        role_label: role_zh(role),
+        is_seller: role == Role::Seller,
+        orders: orders
+            .into_iter()
+            .map(|o| AccountOrder {
+                url: order_url(&o.id, None),
+                status_label: o.status_label,
+                amount: yuan(o.amount_minor),
+                quantity: o.quantity,
+                kind_label: kind_label(&o.delivery_kind),
+                created_at: TimeView::new(&o.created_at),
+                id: o.id,
+            })
+            .collect(),
+    };
+    Ok((private_headers(), page).into_response())
 }
 
 #[cfg(test)]
@@ -1572,12 +1865,39 @@ mod tests {
     #[test]
     fn complaint_links_carry_only_checked_text() {
         assert_eq!(
-            complaint_url("01a2-ff", "00ff").as_deref(),
+            complaint_url("01a2-ff", Some("00ff")).as_deref(),
             Some("/complaints/01a2-ff?access_token=00ff")
         );
-        assert_eq!(complaint_url("a/b", "00ff"), None);
-        assert_eq!(complaint_url("01a2", "00FF"), None);
+        assert_eq!(complaint_url("a/b", Some("00ff")), None);
+        assert_eq!(complaint_url("01a2", Some("00FF")), None);
+        assert_eq!(order_url("01a2", None).as_deref(), Some("/orders/01a2"));
+        assert_eq!(order_url("a?b", None), None);
         assert_eq!(form_text("  a\r\nb \r\n"), "a\nb");
+    }
+
+    #[test]
+    fn the_session_cookie_is_read_and_written_strictly() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; danbao_session=00ff; b=2"),
+        );
+        assert_eq!(session_token(&headers), Some("00ff"));
+        headers.insert(header::COOKIE, HeaderValue::from_static("danbao_session=x;y"));
+        assert_eq!(session_token(&headers), None);
+        headers.insert(header::COOKIE, HeaderValue::from_static("xdanbao_session=00ff"));
+        assert_eq!(session_token(&headers), None);
+        let set = session_cookie(Some("00ff")).map(|v| v.to_str().map(str::to_string).ok());
+        assert_eq!(
+            set.ok().flatten().as_deref(),
+            Some("danbao_session=00ff; HttpOnly; SameSite=Lax; Path=/; Max-Age=2592000")
+        );
+        assert!(session_cookie(Some("00ff\r\nX: y")).is_err());
+        let cleared = session_cookie(None).map(|v| v.to_str().map(str::to_string).ok());
+        assert_eq!(
+            cleared.ok().flatten().as_deref(),
+            Some("danbao_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0")
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ on_both_databases!(
     bad_complaints_are_refused,
     a_guest_complains_through_the_pages,
     a_ban_with_a_deposit_too_small_books_the_rest_as_loss,
+    a_seller_answers_through_the_pages,
 );
 
 struct Shop {
@@ -784,5 +785,207 @@ async fn a_ban_with_a_deposit_too_small_books_the_rest_as_loss(t: TestApp) {
         )
         .await;
     assert_eq!(w.status, 409, "{}", w.text);
+    t.finish().await;
+}
+
+/// Logs in through the login page; returns the response and the session cookie it set.
+async fn page_login(t: &TestApp, browser: &reqwest::Client, username: &str, password: &str) -> (Resp, Option<String>) {
+    let r = t
+        .raw(
+            browser
+                .post(format!("{}/login", t.url))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&[("username", username), ("password", password)])),
+        )
+        .await;
+    let cookie = r
+        .headers
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_string())
+        .map(|set| {
+            assert!(
+                set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"),
+                "{set}"
+            );
+            set.split(';').next().unwrap().to_string()
+        });
+    (r, cookie)
+}
+
+async fn a_seller_answers_through_the_pages(t: TestApp) {
+    let (seller, _) = t.user("answer_s", "seller").await;
+    t.user("answer_x", "buyer").await;
+    let product = t.card_product(&seller, 3000, 1).await;
+    let placed = t.guest_order(&product, 1).await;
+    let order = placed.body["id"].as_str().unwrap().to_string();
+    let token = placed.body["access_token"].as_str().unwrap().to_string();
+    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+    t.wait_for_status(
+        &format!("/api/v1/orders/{order}?access_token={token}"),
+        None,
+        "delivered",
+    )
+    .await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = |path: String, body: String| {
+        browser
+            .post(format!("{}{path}", t.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    };
+    // The guest complains through the pages.
+    let opened = t
+        .raw(post(
+            format!("/orders/{order}/complaints"),
+            form(&[
+                ("access_token", &token),
+                ("kind", "not_as_described"),
+                ("description", "卡密无法兑换"),
+            ]),
+        ))
+        .await;
+    assert_eq!(opened.status, 303, "{}", opened.text);
+    let location = opened.headers.get("location").unwrap().to_str().unwrap().to_string();
+    let id = location
+        .trim_start_matches("/complaints/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    // Nobody logged in: to the login page.
+    let anonymous = t.raw(browser.get(format!("{}/account", t.url))).await;
+    assert_eq!(anonymous.status, 303);
+    assert_eq!(anonymous.headers.get("location").unwrap(), "/login");
+    let form_page = t.raw(browser.get(format!("{}/login", t.url))).await;
+    assert_eq!(form_page.status, 200);
+    assert!(form_page.text.contains("name=\"password\""), "{}", form_page.text);
+    // A wrong password: the form again.
+    let (wrong, cookie) = page_login(&t, &browser, "answer_s", "wrong-horse").await;
+    assert_eq!(wrong.status, 401, "{}", wrong.text);
+    assert!(wrong.text.contains("用户名或密码错误"), "{}", wrong.text);
+    assert!(cookie.is_none());
+    // The seller logs in and sees the sale.
+    let (ok, cookie) = page_login(&t, &browser, "answer_s", "correct-horse").await;
+    assert_eq!(ok.status, 303, "{}", ok.text);
+    assert_eq!(ok.headers.get("location").unwrap(), "/account");
+    let set = ok.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(set.contains("Max-Age=2592000"), "{set}");
+    let cookie = cookie.unwrap();
+    assert!(cookie.starts_with("danbao_session="), "{cookie}");
+    let get = |path: String, cookie: &str| browser.get(format!("{}{path}", t.url)).header("cookie", cookie);
+    let account = t.raw(get("/account".into(), &cookie)).await;
+    assert_eq!(account.status, 200, "{}", account.text);
+    assert_eq!(account.headers.get("cache-control").unwrap(), "no-store");
+    assert!(
+        account.text.contains("answer_s") && account.text.contains("卖家"),
+        "{}",
+        account.text
+    );
+    assert!(
+        account.text.contains(&format!("href=\"/orders/{order}\"")),
+        "{}",
+        account.text
+    );
+    assert!(!account.text.contains("access_token"), "{}", account.text);
+    let order_page = t.raw(get(format!("/orders/{order}"), &cookie)).await;
+    assert_eq!(order_page.status, 200, "{}", order_page.text);
+    assert_eq!(order_page.headers.get("referrer-policy").unwrap(), "no-referrer");
+    assert!(
+        order_page.text.contains(&format!("href=\"/complaints/{id}\"")),
+        "{}",
+        order_page.text
+    );
+    assert!(!order_page.text.contains("access_token"), "{}", order_page.text);
+    // The complaint waits for the seller, who gets the answer form and not the buyer's.
+    let page = t.raw(get(format!("/complaints/{id}"), &cookie)).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("等待卖家回应") && page.text.contains("卖家回应"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains(&format!("action=\"/complaints/{id}/response\"")),
+        "{}",
+        page.text
+    );
+    assert!(
+        !page.text.contains(&format!("/complaints/{id}/evidence")),
+        "{}",
+        page.text
+    );
+    assert!(
+        !page.text.contains(&format!("/complaints/{id}/withdraw")),
+        "{}",
+        page.text
+    );
+    // The guest holding the order's token is not the seller.
+    let refused = t
+        .raw(post(
+            format!("/complaints/{id}/response"),
+            form(&[("access_token", &token), ("text", "冒充卖家")]),
+        ))
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    // An empty answer is refused on the page.
+    let empty = t
+        .raw(post(format!("/complaints/{id}/response"), form(&[("text", "  ")])).header("cookie", &cookie))
+        .await;
+    assert_eq!(empty.status, 422, "{}", empty.text);
+    assert!(empty.text.contains("卖家回应"), "{}", empty.text);
+    let answered = t
+        .raw(
+            post(
+                format!("/complaints/{id}/response"),
+                form(&[("text", "卡密已自动发放，<b>请核对</b>")]),
+            )
+            .header("cookie", &cookie),
+        )
+        .await;
+    assert_eq!(answered.status, 303, "{}", answered.text);
+    assert_eq!(answered.headers.get("location").unwrap(), &format!("/complaints/{id}"));
+    let api = t
+        .get(&format!("/api/v1/complaints/{id}?access_token={token}"), None)
+        .await;
+    assert_eq!(api.body["stage"], "under_review", "{}", api.text);
+    let page = t.raw(get(format!("/complaints/{id}"), &cookie)).await;
+    assert!(
+        page.text.contains("平台审核中") && page.text.contains("请核对") && !page.text.contains("<b>请核对"),
+        "{}",
+        page.text
+    );
+    // A logged-in stranger sees nothing, and cannot answer.
+    let (_, stranger) = page_login(&t, &browser, "answer_x", "correct-horse").await;
+    let stranger = stranger.unwrap();
+    let page = t.raw(get(format!("/complaints/{id}"), &stranger)).await;
+    assert_eq!(page.status, 404, "{}", page.text);
+    let page = t.raw(get(format!("/orders/{order}"), &stranger)).await;
+    assert_eq!(page.status, 404, "{}", page.text);
+    let answer = t
+        .raw(post(format!("/complaints/{id}/response"), form(&[("text", "x")])).header("cookie", &stranger))
+        .await;
+    assert_eq!(answer.status, 404, "{}", answer.text);
+    // A cookie that is not a session is nobody.
+    let forged = t
+        .raw(get(
+            format!("/complaints/{id}"),
+            &format!("danbao_session={}", "0".repeat(64)),
+        ))
+        .await;
+    assert_eq!(forged.status, 404);
+    // Logging out forgets the cookie.
+    let out = t
+        .raw(post("/logout".into(), String::new()).header("cookie", &cookie))
+        .await;
+    assert_eq!(out.status, 303);
+    assert_eq!(out.headers.get("location").unwrap(), "/");
+    let set = out.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(
+        set.starts_with("danbao_session=;") && set.contains("Max-Age=0"),
+        "{set}"
+    );
     t.finish().await;
 }
