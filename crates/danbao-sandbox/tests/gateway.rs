@@ -127,8 +127,10 @@ impl Gw {
             sandbox,
             base,
             receiver: Receiver::start().await,
+            // No connection reuse: after an early 413 the server closes the connection.
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(0)
                 .build()
                 .unwrap(),
         }
