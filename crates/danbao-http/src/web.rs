@@ -48,6 +48,12 @@ pub fn routes() -> Router<App> {
         .route("/orders/{id}/complaints", post(open_complaint))
         .route("/complaints/{id}", get(complaint_page))
         .route("/complaints/{id}/evidence", post(add_evidence))
+        .route(
+            "/complaints/{id}/files",
+            post(add_evidence_file).layer(axum::extract::DefaultBodyLimit::max(
+                crate::api::EVIDENCE_BODY_MAX_BYTES,
+            )),
+        )
         .route("/complaints/{id}/withdraw", post(withdraw_complaint))
         .route("/complaints/{id}/response", post(seller_response))
         .route("/lookup", get(lookup_form).post(lookup))
@@ -1553,6 +1559,42 @@ async fn add_evidence(
             }
             let draft = Draft { kind: form.kind, text };
             render_complaint(&app, caller, token, &id, e.status, draft, Some(e.message)).await
+        }
+    }
+}
+
+/// A screenshot or other file as evidence (multipart form: access_token, file). The file
+/// is stored content-addressed and its type sniffed from its bytes.
+async fn add_evidence_file(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    mut multipart: axum::extract::Multipart,
+) -> Result<Response, PageError> {
+    let unreadable = || PageError::new(StatusCode::BAD_REQUEST, "上传的表单无法读取");
+    let mut token = String::new();
+    let mut bytes: Option<Vec<u8>> = None;
+    while let Some(field) = multipart.next_field().await.map_err(|_| unreadable())? {
+        match field.name() {
+            Some("access_token") => token = field.text().await.map_err(|_| unreadable())?,
+            Some("file") => bytes = Some(field.bytes().await.map_err(|_| unreadable())?.to_vec()),
+            _ => {}
+        }
+    }
+    let v = complaint_viewer(&app, &headers, Some(&token)).await?;
+    let (caller, token) = (&v.caller, v.token());
+    let file = danbao_app::complaints::Attachment {
+        bytes: bytes.unwrap_or_default(),
+        claimed_sha256: None,
+    };
+    match app.add_evidence(caller, &id, "screenshot", None, Some(file)).await {
+        Ok(_) => Ok(private_redirect(&complaint_location(&app, caller, &id, token).await?)),
+        Err(e) => {
+            let e = complaint_error(e, "请选择证据类型");
+            if !shown_on_page(&e) {
+                return Err(e);
+            }
+            render_complaint(&app, caller, token, &id, e.status, Draft::default(), Some(e.message)).await
         }
     }
 }

@@ -665,6 +665,32 @@ async fn a_guest_complains_through_the_pages(t: TestApp) {
         ))
         .await;
     assert_eq!(added.status, 303, "{}", added.text);
+    // A screenshot uploaded from the page (multipart) completes the evidence.
+    let png: &[u8] = &[
+        0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0, 1,
+    ];
+    let mut body = format!(
+        "--XBOUNDARY\r\nContent-Disposition: form-data; name=\"access_token\"\r\n\r\n{token}\r\n\
+         --XBOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(png);
+    body.extend_from_slice(b"\r\n--XBOUNDARY--\r\n");
+    let uploaded = t
+        .raw(
+            browser
+                .post(format!("{}/complaints/{id}/files", t.url))
+                .header("content-type", "multipart/form-data; boundary=XBOUNDARY")
+                .body(body),
+        )
+        .await;
+    assert_eq!(uploaded.status, 303, "{}", uploaded.text);
+    let api = t
+        .get(&format!("/api/v1/complaints/{id}?access_token={token}"), None)
+        .await;
+    assert_eq!(api.body["proposal"]["completeness_pct"], 100, "{}", api.text);
+    let page = t.raw(browser.get(format!("{}{location}", t.url))).await;
+    assert!(page.text.contains("image/png"), "{}", page.text);
     let withdrawn = t
         .raw(post(
             format!("/complaints/{id}/withdraw"),
@@ -682,7 +708,7 @@ async fn a_guest_complains_through_the_pages(t: TestApp) {
     let api = t
         .get(&format!("/api/v1/complaints/{id}?access_token={token}"), None)
         .await;
-    assert_eq!(api.body["evidence"].as_array().unwrap().len(), 2, "{}", api.text);
+    assert_eq!(api.body["evidence"].as_array().unwrap().len(), 3, "{}", api.text);
     t.finish().await;
 }
 
