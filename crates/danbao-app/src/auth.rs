@@ -163,7 +163,8 @@ async fn insert_user(tx: &mut danbao_store::Tx, row: &UserRow) -> AppResult<()> 
 }
 
 impl App {
-    /// Self-registration is for buyers and sellers; staff accounts come from the CLI.
+    /// Makes an account. The API lets buyers and sellers register themselves; staff
+    /// accounts are made only by the CLI and the demo.
     pub async fn register(&self, username: &str, password: &str, role: Role) -> AppResult<User> {
         let row = new_user_row(username, password, role, self.now()).await?;
         let mut tx = self.store.begin().await?;
@@ -204,11 +205,6 @@ impl App {
         let row = tx.user_by_token(&token_hash(token), self.now()).await?;
         tx.commit().await?;
         row.map(user_from_row).transpose()
-    }
-
-    /// Makes a staff account (arbitrator, admin) or any account, for the CLI and demo.
-    pub async fn create_account(&self, username: &str, password: &str, role: Role) -> AppResult<User> {
-        self.register(username, password, role).await
     }
 }
 

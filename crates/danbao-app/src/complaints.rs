@@ -13,7 +13,9 @@ use danbao_domain::complaint::{
     OrderFacts, Proposal, Ruling, Stage, TriageFacts,
 };
 use danbao_domain::ledger::rules::{self as posting, FrozenSources};
-use danbao_domain::{Account, DeliveryKind, Money, OrderEvent, OrderId, OrderStatus, RefundId, RuleSet, UserId};
+use danbao_domain::{
+    Account, DeliveryKind, EntryKind, Money, OrderEvent, OrderId, OrderStatus, RefundId, RuleSet, UserId,
+};
 use danbao_store::{ComplaintEvidenceRow, ComplaintRow, OrderRow, RefundRow, SellerStandingRow, Tx};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -945,13 +947,12 @@ impl App {
         if s.status == "active" {
             return Ok(());
         }
-        let entry = danbao_domain::JournalEntry::builder(danbao_domain::EntryKind::ComplaintFreeze, Default::default())
-            .transfer(
-                Account::Available(seller.clone()),
-                Account::Frozen(seller.clone()),
-                amount,
-            )
-            .build()?;
+        let entry = posting::seller_transfer(
+            EntryKind::SellerFrozen,
+            Account::Available(seller.clone()),
+            Account::Frozen(seller.clone()),
+            amount,
+        )?;
         tx.post_entry(&entry, now).await?;
         s.frozen_available_minor += amount.minor();
         s.updated_at = now;
@@ -967,10 +968,12 @@ impl App {
         let available = Account::Available(seller.clone());
         let held = Money::from_minor(available.normal_balance(tx.account_balance(&available).await?));
         if held.is_positive() {
-            let entry =
-                danbao_domain::JournalEntry::builder(danbao_domain::EntryKind::ComplaintFreeze, Default::default())
-                    .transfer(available, Account::Frozen(seller.clone()), held)
-                    .build()?;
+            let entry = posting::seller_transfer(
+                EntryKind::SellerFrozen,
+                available,
+                Account::Frozen(seller.clone()),
+                held,
+            )?;
             tx.post_entry(&entry, now).await?;
         }
         tx.set_seller_standing(&SellerStandingRow {
@@ -1024,14 +1027,12 @@ impl App {
         }
         let back = Money::from_minor(s.frozen_available_minor);
         if back.is_positive() {
-            let entry =
-                danbao_domain::JournalEntry::builder(danbao_domain::EntryKind::ComplaintUnfreeze, Default::default())
-                    .transfer(
-                        Account::Frozen(seller.clone()),
-                        Account::Available(seller.clone()),
-                        back,
-                    )
-                    .build()?;
+            let entry = posting::seller_transfer(
+                EntryKind::SellerUnfrozen,
+                Account::Frozen(seller.clone()),
+                Account::Available(seller.clone()),
+                back,
+            )?;
             tx.post_entry(&entry, now).await?;
         }
         s.status = "active".into();

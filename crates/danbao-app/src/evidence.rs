@@ -4,7 +4,6 @@
 //! and timelines whose every event is checked against the log.
 
 use crate::auth::Caller;
-use crate::clock::rfc3339;
 use crate::{App, AppError, AppResult};
 use danbao_evidence::{
     consistency_proof, inclusion_proof, nodes_to_store_after_append, open_checkpoint, sha256_hex, verify_consistency,
@@ -328,54 +327,38 @@ impl App {
         Ok(proof)
     }
 
-    pub async fn evidence_checkpoint_of_size(&self, size: u64) -> AppResult<String> {
-        let mut tx = self.store.begin().await?;
-        let cp = tx.evidence_checkpoint(i64::try_from(size).map_err(internal)?).await?;
-        tx.commit().await?;
-        cp.map(|c| c.2).ok_or(AppError::NotFound("checkpoint of that size"))
-    }
-
     /// An order's events, each with its receipt and checked against the log: the event's
     /// details hash to what the leaf committed, the leaf is the one the event names, the
-    /// chain of the case is unbroken, and the receipt verifies with our public key.
+    /// chain of the case is unbroken, and the receipt verifies with our public key. To the
+    /// order's buyer and seller only.
     pub async fn order_timeline(&self, caller: &Caller, id: &str) -> AppResult<Timeline> {
-        let events = self.timeline(caller, id).await?;
-        self.checked_timeline(id, events).await
+        let order = self.visible_order_id(caller, id).await?;
+        self.checked_timeline(&order).await
     }
 
     /// The timeline for an operator's tool (`danbao export-dossier`), on the same checks.
     pub async fn order_timeline_for_operator(&self, id: &str) -> AppResult<Timeline> {
         let order_id = danbao_domain::OrderId::parse(id).ok_or(AppError::NotFound("order"))?;
         let mut tx = self.store.begin().await?;
-        if tx.order(&order_id, false).await?.is_none() {
+        let exists = tx.order(&order_id, false).await?.is_some();
+        tx.commit().await?;
+        if !exists {
             return Err(AppError::NotFound("order"));
         }
-        let rows = tx.order_events(&order_id).await?;
-        tx.commit().await?;
-        let events = rows
-            .into_iter()
-            .map(|e| crate::TimelineEvent {
-                seq: e.seq,
-                kind: e.kind,
-                at: rfc3339(e.at),
-                detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
-            })
-            .collect();
-        self.checked_timeline(id, events).await
+        self.checked_timeline(&order_id).await
     }
 
-    async fn checked_timeline(&self, id: &str, events: Vec<crate::TimelineEvent>) -> AppResult<Timeline> {
+    async fn checked_timeline(&self, order_id: &danbao_domain::OrderId) -> AppResult<Timeline> {
         self.sequence_evidence().await?;
-        let order_id = danbao_domain::OrderId::parse(id).ok_or(AppError::NotFound("order"))?;
         let mut tx = self.store.begin().await?;
-        let rows = tx.order_events(&order_id).await?;
+        let rows = tx.order_events(order_id).await?;
         let head = tx.evidence_case_head(&format!("order:{order_id}")).await?;
         let checkpoint = tx.latest_evidence_checkpoint().await?.map(|c| c.2);
         let verifier = self.log_verifier();
         let mut out = Vec::with_capacity(rows.len());
         let mut prev: Option<String> = None;
         let mut intact = true;
-        for (row, shown) in rows.iter().zip(events) {
+        for row in rows {
             let problem;
             let mut leaf_index = None;
             let mut receipt = None;
@@ -400,12 +383,14 @@ impl App {
             }
             prev = row.leaf_hash.clone();
             intact &= problem.is_none();
+            let detail_json = row.detail.clone();
+            let shown = crate::TimelineEvent::from(row);
             out.push(TimelineEntry {
                 seq: shown.seq,
                 kind: shown.kind,
                 at: shown.at,
                 detail: shown.detail,
-                detail_json: row.detail.clone(),
+                detail_json,
                 leaf_index,
                 receipt,
                 verified: problem.is_none(),
@@ -463,9 +448,4 @@ fn check_event(
 /// the words (which may name people).
 pub fn reason_hash(reason: Option<&str>) -> Option<String> {
     reason.map(|r| sha256_hex(r.as_bytes()))
-}
-
-/// Times as the receipts show them.
-pub fn at_text(ms: i64) -> String {
-    rfc3339(ms)
 }

@@ -179,6 +179,15 @@ impl App {
     pub async fn ledger_check(&self) -> AppResult<Vec<danbao_domain::ledger::Violation>> {
         ledger_check(&self.store).await
     }
+
+    /// The ledger check over the API: admins only.
+    pub async fn ledger_check_as(&self, caller: &Caller) -> AppResult<Vec<danbao_domain::ledger::Violation>> {
+        match caller {
+            Caller::User(u) if u.role == Role::Admin => self.ledger_check().await,
+            Caller::User(_) => Err(AppError::Forbidden("admins only")),
+            _ => Err(AppError::Unauthenticated),
+        }
+    }
 }
 
 async fn publish(tx: &mut danbao_store::Tx, rules: &RuleSet, now: i64) -> AppResult<()> {

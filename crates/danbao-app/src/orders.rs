@@ -148,6 +148,17 @@ pub struct TimelineEvent {
     pub detail: serde_json::Value,
 }
 
+impl From<danbao_store::OrderEventRow> for TimelineEvent {
+    fn from(e: danbao_store::OrderEventRow) -> TimelineEvent {
+        TimelineEvent {
+            seq: e.seq,
+            kind: e.kind,
+            at: rfc3339(e.at),
+            detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {
     pub imported: usize,
@@ -781,15 +792,15 @@ impl App {
         let (order, _) = self.order_for(&mut tx, caller, id, false).await?;
         let events = tx.order_events(&order.id).await?;
         tx.commit().await?;
-        Ok(events
-            .into_iter()
-            .map(|e| TimelineEvent {
-                seq: e.seq,
-                kind: e.kind,
-                at: rfc3339(e.at),
-                detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
-            })
-            .collect())
+        Ok(events.into_iter().map(TimelineEvent::from).collect())
+    }
+
+    /// The id of an order the caller is a party to (anyone else: not found).
+    pub(crate) async fn visible_order_id(&self, caller: &Caller, id: &str) -> AppResult<OrderId> {
+        let mut tx = self.store.begin().await?;
+        let (order, _) = self.order_for(&mut tx, caller, id, false).await?;
+        tx.commit().await?;
+        Ok(order.id)
     }
 
     /// Shows the delivered goods to the buyer, and records that they were shown: a
@@ -1306,8 +1317,7 @@ pub(crate) async fn record_event(
         now,
     )
     .await?;
-    tx.insert_order_event_with_leaf(order, kind, &detail, now, &leaf)
-        .await?;
+    tx.insert_order_event(order, kind, &detail, now, &leaf).await?;
     Ok(())
 }
 

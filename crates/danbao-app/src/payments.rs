@@ -109,6 +109,15 @@ fn verified_from(n: danbao_sandbox::wire::Notification, raw: String) -> Result<V
     })
 }
 
+/// A refund or payout the provider has not (yet) settled is worth asking about again.
+fn settled(what: &str, status: &str) -> Result<(), ProviderError> {
+    if status == "succeeded" {
+        Ok(())
+    } else {
+        Err(ProviderError::Unavailable(format!("{what} is {status}")))
+    }
+}
+
 pub struct SandboxProvider {
     client: danbao_sandbox::client::SandboxClient,
     merchant_key: Vec<u8>,
@@ -238,11 +247,7 @@ impl PaymentProvider for SandboxProvider {
                 })
                 .await
                 .map_err(map_client_error)?;
-            if view.status == "succeeded" {
-                Ok(())
-            } else {
-                Err(ProviderError::Unavailable(format!("payout is {}", view.status)))
-            }
+            settled("payout", &view.status)
         })
     }
 
@@ -257,11 +262,7 @@ impl PaymentProvider for SandboxProvider {
                 })
                 .await
                 .map_err(map_client_error)?;
-            if view.status == "succeeded" {
-                Ok(())
-            } else {
-                Err(ProviderError::Unavailable(format!("refund is {}", view.status)))
-            }
+            settled("refund", &view.status)
         })
     }
 }

@@ -277,19 +277,20 @@ async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> any
         Err(e) => return Err(e.into()),
     };
     let buyer = Caller::User(app.register("demo_buyer", password, Role::Buyer).await?);
-    app.create_account("demo_admin", password, Role::Admin).await?;
+    app.register("demo_admin", password, Role::Admin).await?;
     let seller = Caller::User(seller);
+    let card_product = |title: &'static str, description: &'static str, price_minor: i64| NewProduct {
+        title: title.into(),
+        description: description.into(),
+        category: "game_cards".into(),
+        price_minor,
+        delivery_kind: "card_key".into(),
+        manual_fields: vec![],
+    };
     let card = app
         .create_product(
             &seller,
-            NewProduct {
-                title: "王者荣耀 点券卡 60元".into(),
-                description: "卡密自动发货，付款后立即可见。".into(),
-                category: "game_cards".into(),
-                price_minor: 5800,
-                delivery_kind: "card_key".into(),
-                manual_fields: vec![],
-            },
+            card_product("王者荣耀 点券卡 60元", "卡密自动发货，付款后立即可见。", 5800),
         )
         .await?;
     let keys: String = (1..=20).map(|i| format!("WZRY-60-DEMO-{i:04}-XKCD\n")).collect();
@@ -297,14 +298,7 @@ async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> any
     let steam = app
         .create_product(
             &seller,
-            NewProduct {
-                title: "Steam 钱包充值码 ¥100".into(),
-                description: "国区 Steam 钱包充值码。".into(),
-                category: "game_cards".into(),
-                price_minor: 9500,
-                delivery_kind: "card_key".into(),
-                manual_fields: vec![],
-            },
+            card_product("Steam 钱包充值码 ¥100", "国区 Steam 钱包充值码。", 9500),
         )
         .await?;
     let keys: String = (1..=10).map(|i| format!("STEAM-100-{i:04}-DEMO\n")).collect();

@@ -146,10 +146,14 @@ pub enum EntryKind {
     CompensationFunded,
     /// What a banned seller owed was covered: from their deposit, then the fund, the rest a loss.
     ReceivableSettled,
+    /// A seller freeze holds the seller's available balance (and what is released to them later).
+    SellerFrozen,
+    /// A lifted freeze gives the held balance back.
+    SellerUnfrozen,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 14] = [
+    pub const ALL: [EntryKind; 16] = [
         EntryKind::Capture,
         EntryKind::Release,
         EntryKind::RefundRequested,
@@ -164,6 +168,8 @@ impl EntryKind {
         EntryKind::DepositLocked,
         EntryKind::CompensationFunded,
         EntryKind::ReceivableSettled,
+        EntryKind::SellerFrozen,
+        EntryKind::SellerUnfrozen,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -182,6 +188,8 @@ impl EntryKind {
             EntryKind::DepositLocked => "deposit_locked",
             EntryKind::CompensationFunded => "compensation_funded",
             EntryKind::ReceivableSettled => "receivable_settled",
+            EntryKind::SellerFrozen => "seller_frozen",
+            EntryKind::SellerUnfrozen => "seller_unfrozen",
         }
     }
 

@@ -264,7 +264,6 @@ tx_methods! {
     fn orders_for_buyer(buyer: &UserId, limit: i64) -> Vec<OrderRow>;
     fn orders_for_seller(seller: &UserId, limit: i64) -> Vec<OrderRow>;
     fn order_statuses() -> Vec<(String, String)>;
-    fn insert_order_event(order: &OrderId, kind: &str, detail: &str, at: i64) -> ();
     fn order_events(order: &OrderId) -> Vec<OrderEventRow>;
     fn insert_key_reveal(order: &OrderId, viewer: &str, at: i64) -> ();
     fn count_key_reveals(order: &OrderId) -> i64;
@@ -321,7 +320,6 @@ tx_methods! {
     fn set_evidence_state(size: i64, frontier: &str) -> ();
     fn evidence_queue_batch(limit: i64) -> Vec<(String, String, String, String)>;
     fn evidence_dequeue(id: &str) -> ();
-    fn count_evidence_queue() -> i64;
     fn insert_evidence_leaf(idx: i64, leaf_hash: &str, case_id: &str, record: &str, now: i64) -> ();
     fn insert_evidence_node(level: i64, idx: i64, hash: &str) -> ();
     fn evidence_node(level: i64, idx: i64) -> Option<String>;
@@ -330,7 +328,7 @@ tx_methods! {
     fn latest_evidence_checkpoint() -> Option<(i64, String, String)>;
     fn evidence_checkpoint(size: i64) -> Option<(i64, String, String)>;
     fn insert_evidence_checkpoint(size: i64, root: &str, note: &str, now: i64) -> ();
-    fn insert_order_event_with_leaf(order: &OrderId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
+    fn insert_order_event(order: &OrderId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
 
     fn insert_complaint(c: &ComplaintRow) -> ();
     fn complaint(id: &str, lock: bool) -> Option<ComplaintRow>;

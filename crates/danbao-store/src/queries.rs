@@ -424,21 +424,6 @@ pub async fn order_statuses(tx: &mut Conn) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-pub async fn insert_order_event(tx: &mut Conn, order: &OrderId, kind: &str, detail: &str, at: i64) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO order_events (id, order_id, seq, kind, detail, at) \
-         VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM order_events WHERE order_id = $2), $3, $4, $5)",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(order.as_str())
-    .bind(kind)
-    .bind(detail)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 pub async fn order_events(tx: &mut Conn, order: &OrderId) -> Result<Vec<OrderEventRow>> {
     let rows = sqlx::query("SELECT * FROM order_events WHERE order_id = $1 ORDER BY seq")
         .bind(order.as_str())
@@ -1203,11 +1188,6 @@ pub async fn evidence_dequeue(tx: &mut Conn, id: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn count_evidence_queue(tx: &mut Conn) -> Result<i64> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM evidence_queue").fetch_one(&mut **tx).await?;
-    Ok(row.try_get("n")?)
-}
-
 pub async fn insert_evidence_leaf(tx: &mut Conn, idx: i64, leaf_hash: &str, case_id: &str, record: &str, now: i64) -> Result<()> {
     sqlx::query("INSERT INTO evidence_leaves (idx, leaf_hash, case_id, record, sequenced_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(idx)
@@ -1290,7 +1270,8 @@ pub async fn insert_evidence_checkpoint(tx: &mut Conn, size: i64, root: &str, no
     Ok(())
 }
 
-pub async fn insert_order_event_with_leaf(tx: &mut Conn, order: &OrderId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> Result<()> {
+/// An order event and the leaf it was logged as (every event is logged).
+pub async fn insert_order_event(tx: &mut Conn, order: &OrderId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO order_events (id, order_id, seq, kind, detail, at, leaf_hash) \
          VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM order_events WHERE order_id = $2), $3, $4, $5, $6)",

@@ -261,10 +261,10 @@ async fn story(store: &Store) {
     {
         let mut tx = store.begin().await.unwrap();
         tx.update_order(&order).await.unwrap();
-        tx.insert_order_event(&order.id, "paid", "{\"txn\":\"t-1\"}", T0 + 1)
+        tx.insert_order_event(&order.id, "paid", "{\"txn\":\"t-1\"}", T0 + 1, "leaf-1")
             .await
             .unwrap();
-        tx.insert_order_event(&order.id, "delivered", "{}", T0 + 2)
+        tx.insert_order_event(&order.id, "delivered", "{}", T0 + 2, "leaf-2")
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -281,6 +281,7 @@ async fn story(store: &Store) {
         );
         assert_eq!(events[0].detail, "{\"txn\":\"t-1\"}");
         assert_eq!(events[1].at, T0 + 2);
+        assert_eq!(events[1].leaf_hash.as_deref(), Some("leaf-2"));
         assert!(events.iter().all(|e| e.order_id == order.id));
         assert_eq!(tx.orders_for_buyer(&buyer.id, 10).await.unwrap(), vec![order.clone()]);
         assert_eq!(tx.orders_for_seller(&seller.id, 10).await.unwrap(), vec![order.clone()]);

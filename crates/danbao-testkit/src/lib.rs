@@ -286,7 +286,7 @@ impl TestApp {
     /// An arbitrator or admin account (made by the operator, never self-registered).
     pub async fn staff(&self, role: danbao_app::Role) -> String {
         let name = format!("staff{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        self.app().create_account(&name, "admin-password", role).await.unwrap();
+        self.app().register(&name, "admin-password", role).await.unwrap();
         let r = self
             .post(
                 "/api/v1/sessions",
@@ -388,6 +388,23 @@ impl TestApp {
             }
         }
     }
+}
+
+/// An `application/x-www-form-urlencoded` body, as a browser sends a form.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    fn enc(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 async fn into_resp(r: reqwest::Response) -> Resp {

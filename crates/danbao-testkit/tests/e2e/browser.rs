@@ -11,6 +11,11 @@ async fn a_person_buys_in_chromium() {
     let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui-tests");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !Path::new(&chromium).exists() || !ui.join("node_modules/playwright-core").exists() {
+        // CI installs both, so there a missing browser is a failure, not a skip.
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run the browser test: install chromium and run `npm ci` in ui-tests/"
+        );
         println!("browser test skipped: needs {chromium} and `npm ci` in ui-tests/");
         return;
     }

@@ -3,6 +3,7 @@
 
 use danbao_app::Role;
 use danbao_domain::Account;
+use danbao_testkit::form;
 use danbao_testkit::{Resp, TestApp, HOUR_MS};
 use serde_json::{json, Value};
 
@@ -582,23 +583,6 @@ async fn bad_complaints_are_refused(t: TestApp) {
     // Nothing above moved money: the order's 100.00 is frozen, once.
     assert_eq!(t.balance(&Account::Frozen(s.seller.clone())).await, 10_000);
     t.finish().await;
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            let enc: String = v
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-                    _ => format!("%{b:02X}"),
-                })
-                .collect();
-            format!("{k}={enc}")
-        })
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 async fn a_guest_complains_through_the_pages(t: TestApp) {

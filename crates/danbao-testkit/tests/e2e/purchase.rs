@@ -2,6 +2,7 @@
 //! expiry, bad input, the race for stock, and the pages.
 
 use danbao_domain::Account;
+use danbao_testkit::form;
 use danbao_testkit::{TestApp, HOUR_MS};
 use serde_json::json;
 
@@ -619,22 +620,6 @@ async fn fifty_buyers_race_for_ten_keys(t: TestApp) {
         0
     );
     t.finish().await;
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    fn enc(s: &str) -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    }
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 /// The whole purchase as a person does it in a browser: list → product → buy form →
