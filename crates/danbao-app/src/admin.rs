@@ -7,7 +7,7 @@ use crate::jobs::Job;
 use crate::orders::record_event;
 use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;
-use danbao_domain::{Money, OrderId, PaymentId, RefundId};
+use danbao_domain::{Money, OrderId, PaymentId, RefundId, Refusal};
 use danbao_store::{CountOf, ReconciliationItemRow, ReconciliationRunRow, RefundRow};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,6 +21,35 @@ fn require_admin(caller: &Caller) -> AppResult<&User> {
         Caller::User(_) => Err(AppError::Forbidden("admins only")),
         _ => Err(AppError::Unauthenticated),
     }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReconciliationOverview {
+    /// The latest runs, newest first.
+    pub runs: Vec<ReconciliationReport>,
+    pub open_exceptions: Vec<ReconciliationItemView>,
+}
+
+/// Where things stand, for an operator.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub orders_by_status: BTreeMap<String, i64>,
+    pub payments_by_outcome: BTreeMap<String, i64>,
+    pub refunds_by_status: BTreeMap<String, i64>,
+    pub jobs_by_status: BTreeMap<String, i64>,
+    pub open_exceptions_by_kind: BTreeMap<String, i64>,
+    /// Must be 0.
+    pub keys_allocated_twice: i64,
+}
+
+/// A refused notification or another security event.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecurityEventView {
+    pub id: String,
+    pub kind: String,
+    pub at: String,
+    /// The event's recorded facts, as JSON.
+    pub detail: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -237,7 +266,7 @@ impl App {
     }
 
     /// The latest runs and every open exception.
-    pub async fn reconciliation_overview(&self, caller: &Caller) -> AppResult<serde_json::Value> {
+    pub async fn reconciliation_overview(&self, caller: &Caller) -> AppResult<ReconciliationOverview> {
         require_admin(caller)?;
         let mut tx = self.store.begin().await?;
         let runs = tx.reconciliation_runs(20).await?;
@@ -245,7 +274,10 @@ impl App {
         tx.commit().await?;
         let runs: Vec<ReconciliationReport> = runs.into_iter().map(|r| report(r, Vec::new())).collect();
         let open: Vec<ReconciliationItemView> = open.into_iter().map(Into::into).collect();
-        Ok(serde_json::json!({"runs": runs, "open_exceptions": open}))
+        Ok(ReconciliationOverview {
+            runs,
+            open_exceptions: open,
+        })
     }
 
     /// Resolves an exception. `refund` (for an amount mismatch) sends the money the
@@ -268,7 +300,7 @@ impl App {
             .await?
             .ok_or(AppError::NotFound("reconciliation exception"))?;
         if item.status != "open" {
-            return Err(AppError::Conflict("this exception is already resolved".into()));
+            return Err(Refusal::ExceptionResolved.into());
         }
         let resolution = match action {
             "acknowledge" => format!("acknowledged: {note}"),
@@ -276,16 +308,16 @@ impl App {
                 let payment_id = item
                     .payment_id
                     .clone()
-                    .ok_or_else(|| AppError::Conflict("no payment to refund".into()))?;
+                    .ok_or(AppError::Refused(Refusal::NoPaymentToRefund))?;
                 let payment = tx
                     .payment(&payment_id)
                     .await?
-                    .ok_or_else(|| AppError::Conflict("no payment to refund".into()))?;
+                    .ok_or(AppError::Refused(Refusal::NoPaymentToRefund))?;
                 if payment.outcome != "amount_mismatch" {
-                    return Err(AppError::Conflict(format!(
-                        "the payment is {}, not an unaccepted mismatch",
-                        payment.outcome
-                    )));
+                    return Err(Refusal::PaymentNotMismatched {
+                        outcome: payment.outcome.clone(),
+                    }
+                    .into());
                 }
                 let refund_id = RefundId::generate();
                 let order = tx.payment_attempt(&payment.out_trade_no).await?.map(|a| a.order_id);
@@ -369,7 +401,7 @@ impl App {
 
     /// Where things stand: orders by status, payments by outcome, refunds, jobs, open
     /// exceptions, keys allocated twice (must be 0).
-    pub async fn stats(&self, caller: &Caller) -> AppResult<serde_json::Value> {
+    pub async fn stats(&self, caller: &Caller) -> AppResult<Stats> {
         require_admin(caller)?;
         let mut tx = self.store.begin().await?;
         let to_map = |v: Vec<(String, i64)>| v.into_iter().collect::<BTreeMap<String, i64>>();
@@ -380,27 +412,29 @@ impl App {
         let exceptions = to_map(tx.count_by(CountOf::OpenExceptions).await?);
         let twice = tx.keys_allocated_twice().await?;
         tx.commit().await?;
-        Ok(serde_json::json!({
-            "orders_by_status": orders,
-            "payments_by_outcome": payments,
-            "refunds_by_status": refunds,
-            "jobs_by_status": jobs,
-            "open_exceptions_by_kind": exceptions,
-            "keys_allocated_twice": twice,
-        }))
+        Ok(Stats {
+            orders_by_status: orders,
+            payments_by_outcome: payments,
+            refunds_by_status: refunds,
+            jobs_by_status: jobs,
+            open_exceptions_by_kind: exceptions,
+            keys_allocated_twice: twice,
+        })
     }
 
     /// Refused notifications and other security events, newest first.
-    pub async fn security_events(&self, caller: &Caller) -> AppResult<Vec<serde_json::Value>> {
+    pub async fn security_events(&self, caller: &Caller) -> AppResult<Vec<SecurityEventView>> {
         require_admin(caller)?;
         let mut tx = self.store.begin().await?;
         let rows = tx.security_events(200).await?;
         tx.commit().await?;
         Ok(rows
             .into_iter()
-            .map(|(id, kind, detail, at)| {
-                serde_json::json!({"id": id, "kind": kind, "at": rfc3339(at),
-                    "detail": serde_json::from_str::<serde_json::Value>(&detail).unwrap_or(serde_json::Value::Null)})
+            .map(|(id, kind, detail, at)| SecurityEventView {
+                id,
+                kind,
+                at: rfc3339(at),
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
             })
             .collect())
     }

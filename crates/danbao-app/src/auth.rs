@@ -107,7 +107,10 @@ pub fn validate_password(field: &'static str, password: &str) -> AppResult<()> {
     if !(PASSWORD_LEN_MIN..=PASSWORD_LEN_MAX).contains(&n) {
         return Err(AppError::invalid(
             field,
-            format!("must be {PASSWORD_LEN_MIN} to {PASSWORD_LEN_MAX} characters"),
+            crate::Invalid::Length {
+                min: PASSWORD_LEN_MIN,
+                max: PASSWORD_LEN_MAX,
+            },
         ));
     }
     Ok(())
@@ -157,7 +160,7 @@ async fn new_user_row(username: &str, password: &str, role: Role, now: i64) -> A
 
 async fn insert_user(tx: &mut danbao_store::Tx, row: &UserRow) -> AppResult<()> {
     tx.insert_user(row).await.map_err(|e| match e {
-        danbao_store::StoreError::Conflict(_) => AppError::Conflict("username is taken".into()),
+        danbao_store::StoreError::Conflict(_) => AppError::Refused(danbao_domain::Refusal::UsernameTaken),
         other => other.into(),
     })
 }

@@ -10,13 +10,11 @@ use crate::orders::record_event;
 use crate::{App, AppError, AppResult};
 use danbao_domain::complaint::{
     check_open, opening_deadline, settle, transition, triage, ComplaintEffect, ComplaintEvent, ComplaintKind,
-    OrderFacts, Proposal, Ruling, Stage, TriageFacts,
+    OrderFacts, Proposal, Ruling, RulingReason, Stage, TriageFacts,
 };
 use danbao_domain::ledger::rules::{self as posting, FrozenSources};
-use danbao_domain::{
-    Account, DeliveryKind, EntryKind, Money, OrderEvent, OrderId, OrderStatus, RefundId, RuleSet, UserId,
-};
-use danbao_store::{ComplaintEvidenceRow, ComplaintRow, OrderRow, RefundRow, SellerStandingRow, Tx};
+use danbao_domain::{Account, DeliveryKind, Money, OrderEvent, OrderId, OrderStatus, RefundId, Refusal, RuleSet};
+use danbao_store::{ComplaintEvidenceRow, ComplaintRow, OrderRow, RefundRow, Tx};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -74,10 +72,11 @@ pub struct ComplaintView {
     pub deadline_at: Option<String>,
     pub amount_minor: i64,
     pub frozen: serde_json::Value,
-    pub proposal: serde_json::Value,
+    /// Triage's proposal; none before the first triage.
+    pub proposal: Option<Proposal>,
     pub ruling: Option<serde_json::Value>,
     pub ruled_by: Option<String>,
-    pub ruling_reason: Option<String>,
+    pub ruling_reason: Option<RulingReason>,
     pub rule_version: i64,
     pub group_id: Option<String>,
     /// The arbitrator who took the case.
@@ -119,10 +118,16 @@ fn json<T: Serialize>(v: &T) -> AppResult<String> {
     serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
 }
 
-fn text_ok(field: &'static str, text: &str) -> AppResult<()> {
+pub(crate) fn text_ok(field: &'static str, text: &str) -> AppResult<()> {
     let n = text.chars().count();
     if n == 0 || n > TEXT_LEN_MAX {
-        return Err(AppError::invalid(field, format!("1 to {TEXT_LEN_MAX} characters")));
+        return Err(AppError::invalid(
+            field,
+            crate::Invalid::Length {
+                min: 1,
+                max: TEXT_LEN_MAX,
+            },
+        ));
     }
     Ok(())
 }
@@ -215,7 +220,7 @@ impl App {
             delivered_at: order.delivered_at,
             completed_at: order.completed_at,
         };
-        check_open(kind, &facts, &rules, now).map_err(|e| AppError::Conflict(e.to_string()))?;
+        check_open(kind, &facts, &rules, now).map_err(Refusal::CannotOpen)?;
         let amount = Money::from_minor(order.amount_minor);
         let seller = order.seller_id.clone();
         let sources = match order.status {
@@ -368,7 +373,9 @@ impl App {
         tx.update_complaint(c).await?;
         if proposal.decide_now && stage_of(c)?.is_open() {
             if let Some(r) = proposal.ruling {
-                let reason = format!("automatic triage: {}", proposal.reasons.join("; "));
+                let reason = RulingReason::Triage {
+                    reasons: proposal.reasons.clone(),
+                };
                 self.rule_in(tx, c, r, "system:triage", &reason, now).await?;
             }
         }
@@ -463,9 +470,7 @@ impl App {
         let (mut c, order, side) = self.complaint_for(&mut tx, caller, id, true).await?;
         let stage = stage_of(&c)?;
         if !stage.is_open() {
-            return Err(AppError::Conflict(format!(
-                "the complaint is {stage}; evidence is closed"
-            )));
+            return Err(Refusal::ComplaintClosed { stage }.into());
         }
         let body = match (text, stored.as_ref()) {
             (Some(t), _) => EvidenceBody::Text(t),
@@ -577,7 +582,7 @@ impl App {
         let mut tx = self.store.begin().await?;
         let (c, _, _) = self.complaint_for(&mut tx, caller, id, true).await?;
         if !stage_of(&c)?.is_open() {
-            return Err(AppError::Conflict("the complaint is closed".into()));
+            return Err(Refusal::ComplaintClosed { stage: stage_of(&c)? }.into());
         }
         let cases = match &c.group_id {
             Some(g) => tx.open_complaints_in_group(g).await?,
@@ -586,10 +591,7 @@ impl App {
         for mut x in cases {
             match &x.assigned_to {
                 Some(other) if *other != me && staff.role != Role::Admin => {
-                    return Err(AppError::Conflict(format!(
-                        "complaint {} is assigned to another arbitrator",
-                        x.id
-                    )));
+                    return Err(Refusal::AssignedElsewhere.into());
                 }
                 _ => {}
             }
@@ -617,29 +619,30 @@ impl App {
         let mut tx = self.store.begin().await?;
         let (mut c, _, _) = self.complaint_for(&mut tx, caller, id, true).await?;
         check_assignment(&c, &staff)?;
-        self.rule_in(&mut tx, &mut c, ruling, &format!("user:{}", staff.id), reason, now)
+        let reason = RulingReason::Arbitrator {
+            text: reason.to_string(),
+        };
+        self.rule_in(&mut tx, &mut c, ruling, &format!("user:{}", staff.id), &reason, now)
             .await?;
         tx.commit().await?;
         self.complaint(caller, id).await
     }
 
-    async fn rule_in(
+    pub(crate) async fn rule_in(
         &self,
         tx: &mut Tx,
         c: &mut ComplaintRow,
         ruling: Ruling,
         by: &str,
-        reason: &str,
+        reason: &RulingReason,
         now: i64,
     ) -> AppResult<()> {
         let stage = stage_of(c)?;
         if !stage.is_open() {
-            return Err(AppError::Conflict(format!(
-                "the complaint is already {stage}; it cannot be ruled again"
-            )));
+            return Err(Refusal::ComplaintClosed { stage }.into());
         }
         c.ruled_by = Some(by.to_string());
-        c.ruling_reason = Some(reason.to_string());
+        c.ruling_reason = Some(reason.to_stored());
         self.complaint_transition(tx, c, ComplaintEvent::Ruled(ruling), now)
             .await
     }
@@ -653,8 +656,7 @@ impl App {
         now: i64,
     ) -> AppResult<()> {
         let rules = self.rules_version(c.rule_version).await?;
-        let (next, effects) =
-            transition(stage_of(c)?, event, &rules, now).map_err(|e| AppError::Conflict(e.to_string()))?;
+        let (next, effects) = transition(stage_of(c)?, event, &rules, now).map_err(Refusal::Complaint)?;
         let from = c.stage.clone();
         c.stage = next.as_str().to_string();
         c.updated_at = now;
@@ -730,7 +732,7 @@ impl App {
             Job::Refund(rid.clone()).enqueue(tx, now, now).await?;
         }
         // A frozen or banned seller gets nothing out: their part stays held.
-        self.hold_if_frozen(tx, &c.seller_id, s.to_seller, now).await?;
+        self.hold_release_if_frozen(tx, &c.seller_id, s.to_seller, now).await?;
         let outcome = ruling.order_outcome();
         self.apply_event(tx, &mut order, OrderEvent::ComplaintRuled { outcome }, rules, now)
             .await?;
@@ -813,10 +815,11 @@ impl App {
             ComplaintEvent::SellerDeadlinePassed | ComplaintEvent::BuyerDeadlinePassed
         ) {
             c.ruled_by = Some("system:deadline".into());
-            c.ruling_reason = Some(match event {
-                ComplaintEvent::SellerDeadlinePassed => "the seller did not answer in time".into(),
-                _ => "the buyer did not send the evidence asked for in time".into(),
-            });
+            let reason = match event {
+                ComplaintEvent::SellerDeadlinePassed => RulingReason::SellerSilent,
+                _ => RulingReason::BuyerSilent,
+            };
+            c.ruling_reason = Some(reason.to_stored());
         }
         self.complaint_transition(&mut tx, &mut c, event, now).await?;
         tx.commit().await?;
@@ -933,228 +936,19 @@ impl App {
             .map(|c| complaint_view(c, Side::Staff, Vec::new(), Vec::new()))
             .collect())
     }
-
-    // ---- fraud response ----
-
-    /// Moves what a frozen seller would be paid into frozen instead.
-    async fn hold_if_frozen(&self, tx: &mut Tx, seller: &UserId, amount: Money, now: i64) -> AppResult<()> {
-        if !amount.is_positive() {
-            return Ok(());
-        }
-        let Some(mut s) = tx.seller_standing(seller, true).await? else {
-            return Ok(());
-        };
-        if s.status == "active" {
-            return Ok(());
-        }
-        let entry = posting::seller_transfer(
-            EntryKind::SellerFrozen,
-            Account::Available(seller.clone()),
-            Account::Frozen(seller.clone()),
-            amount,
-        )?;
-        tx.post_entry(&entry, now).await?;
-        s.frozen_available_minor += amount.minor();
-        s.updated_at = now;
-        tx.set_seller_standing(&s).await?;
-        Ok(())
-    }
-
-    async fn freeze_seller_in(&self, tx: &mut Tx, seller: &UserId, reason: &str, now: i64) -> AppResult<()> {
-        let current = tx.seller_standing(seller, true).await?;
-        if current.as_ref().is_some_and(|s| s.status != "active") {
-            return Ok(());
-        }
-        let available = Account::Available(seller.clone());
-        let held = Money::from_minor(available.normal_balance(tx.account_balance(&available).await?));
-        if held.is_positive() {
-            let entry = posting::seller_transfer(
-                EntryKind::SellerFrozen,
-                available,
-                Account::Frozen(seller.clone()),
-                held,
-            )?;
-            tx.post_entry(&entry, now).await?;
-        }
-        tx.set_seller_standing(&SellerStandingRow {
-            seller_id: seller.clone(),
-            status: "frozen".into(),
-            reason: reason.to_string(),
-            frozen_available_minor: held.minor(),
-            updated_at: now,
-        })
-        .await?;
-        tx.insert_security_event(
-            "seller_frozen",
-            &serde_json::json!({"seller_id": seller, "reason": reason}).to_string(),
-            now,
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Emergency freeze: listings hidden, new orders and releases stopped, the available
-    /// balance held. Refunds to buyers still flow.
-    pub async fn freeze_seller(&self, caller: &Caller, seller_id: &str, reason: &str) -> AppResult<serde_json::Value> {
-        require_staff(caller)?;
-        text_ok("reason", reason)?;
-        let seller = self.seller_user(seller_id).await?;
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
-        self.freeze_seller_in(&mut tx, &seller, reason, now).await?;
-        tx.commit().await?;
-        self.seller_standing_view(&seller).await
-    }
-
-    pub async fn unfreeze_seller(
-        &self,
-        caller: &Caller,
-        seller_id: &str,
-        reason: &str,
-    ) -> AppResult<serde_json::Value> {
-        require_staff(caller)?;
-        text_ok("reason", reason)?;
-        let seller = self.seller_user(seller_id).await?;
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
-        let Some(mut s) = tx.seller_standing(&seller, true).await? else {
-            return Err(AppError::Conflict("the seller is not frozen".into()));
-        };
-        match s.status.as_str() {
-            "frozen" => {}
-            "banned" => return Err(AppError::Conflict("a ban is one-way".into())),
-            _ => return Err(AppError::Conflict("the seller is not frozen".into())),
-        }
-        let back = Money::from_minor(s.frozen_available_minor);
-        if back.is_positive() {
-            let entry = posting::seller_transfer(
-                EntryKind::SellerUnfrozen,
-                Account::Frozen(seller.clone()),
-                Account::Available(seller.clone()),
-                back,
-            )?;
-            tx.post_entry(&entry, now).await?;
-        }
-        s.status = "active".into();
-        s.reason = reason.to_string();
-        s.frozen_available_minor = 0;
-        s.updated_at = now;
-        tx.set_seller_standing(&s).await?;
-        tx.commit().await?;
-        self.seller_standing_view(&seller).await
-    }
-
-    /// Confirmed fraud: the seller is banned (one-way) and every open order is refunded
-    /// in full — open complaints by a full-refund ruling, other paid orders from escrow.
-    /// What a refund took beyond the seller's own money stays booked as a receivable.
-    pub async fn ban_seller(&self, caller: &Caller, seller_id: &str, reason: &str) -> AppResult<serde_json::Value> {
-        let staff = require_staff(caller)?.clone();
-        text_ok("reason", reason)?;
-        let seller = self.seller_user(seller_id).await?;
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
-        self.freeze_seller_in(&mut tx, &seller, reason, now).await?;
-        let Some(mut standing) = tx.seller_standing(&seller, true).await? else {
-            return Err(AppError::Internal("no standing after freezing".into()));
-        };
-        standing.status = "banned".into();
-        standing.reason = reason.to_string();
-        standing.updated_at = now;
-        tx.set_seller_standing(&standing).await?;
-        let by = format!("user:{}", staff.id);
-        for mut c in tx.open_complaints_of_seller(&seller).await? {
-            self.rule_in(
-                &mut tx,
-                &mut c,
-                Ruling::RefundFull,
-                &by,
-                &format!("seller banned: {reason}"),
-                now,
-            )
-            .await?;
-        }
-        let mut refunded = 0;
-        for mut order in tx.open_orders_of_seller(&seller).await? {
-            if order.status == OrderStatus::Disputed {
-                continue;
-            }
-            let rules = self.rules_version(order.rule_version).await?;
-            record_event(
-                &mut tx,
-                &order.id,
-                "seller_banned",
-                serde_json::json!({"reason_sha256": crate::evidence::reason_hash(Some(reason))}),
-                now,
-            )
-            .await?;
-            self.apply_event(&mut tx, &mut order, OrderEvent::SellerBanned, &rules, now)
-                .await?;
-            refunded += 1;
-        }
-        // Frozen funds paid first (the rulings above); then what the seller still owes
-        // is covered by the deposit, then the compensation fund, the rest a loss.
-        let shortfall = self.settle_banned_receivable(&mut tx, &seller, now).await?;
-        tx.commit().await?;
-        let mut v = self.seller_standing_view(&seller).await?;
-        v["orders_refunded"] = serde_json::json!(refunded);
-        v["shortfall"] = shortfall;
-        Ok(v)
-    }
-
-    async fn seller_user(&self, seller_id: &str) -> AppResult<UserId> {
-        let id = UserId::parse(seller_id).ok_or(AppError::NotFound("seller"))?;
-        let mut tx = self.store.begin().await?;
-        let user = tx.user_by_id(&id).await?;
-        tx.commit().await?;
-        match user {
-            Some(u) if u.role == "seller" => Ok(id),
-            _ => Err(AppError::NotFound("seller")),
-        }
-    }
-
-    async fn seller_standing_view(&self, seller: &UserId) -> AppResult<serde_json::Value> {
-        let mut tx = self.store.begin().await?;
-        let s = tx.seller_standing(seller, false).await?;
-        let frozen = Account::Frozen(seller.clone());
-        let frozen = frozen.normal_balance(tx.account_balance(&frozen).await?);
-        tx.commit().await?;
-        Ok(match s {
-            Some(s) => serde_json::json!({"seller_id": seller, "status": s.status, "reason": s.reason,
-                "frozen_minor": frozen, "updated_at": rfc3339(s.updated_at)}),
-            None => serde_json::json!({"seller_id": seller, "status": "active", "frozen_minor": frozen}),
-        })
-    }
-
-    /// Whether a seller may take new orders and be paid.
-    pub(crate) async fn seller_active(&self, tx: &mut Tx, seller: &UserId) -> AppResult<bool> {
-        Ok(tx
-            .seller_standing(seller, false)
-            .await?
-            .is_none_or(|s| s.status == "active"))
-    }
-
-    pub(crate) async fn hold_release_if_frozen(
-        &self,
-        tx: &mut Tx,
-        seller: &UserId,
-        amount: Money,
-        now: i64,
-    ) -> AppResult<()> {
-        self.hold_if_frozen(tx, seller, amount, now).await
-    }
 }
 
 /// A case taken by one arbitrator is decided by that arbitrator (or an admin).
 fn check_assignment(c: &ComplaintRow, staff: &User) -> AppResult<()> {
     match &c.assigned_to {
         Some(who) if *who != format!("user:{}", staff.id) && staff.role != Role::Admin => {
-            Err(AppError::Conflict("this case is assigned to another arbitrator".into()))
+            Err(Refusal::AssignedElsewhere.into())
         }
         _ => Ok(()),
     }
 }
 
-fn require_staff(caller: &Caller) -> AppResult<&User> {
+pub(crate) fn require_staff(caller: &Caller) -> AppResult<&User> {
     match caller {
         Caller::User(u) if matches!(u.role, Role::Arbitrator | Role::Admin) => Ok(u),
         Caller::User(_) => Err(AppError::Forbidden("arbitrators only")),
@@ -1185,7 +979,7 @@ fn complaint_view(
     let parse = |s: &str| serde_json::from_str(s).unwrap_or(serde_json::Value::Null);
     ComplaintView {
         frozen: parse(&c.frozen_sources),
-        proposal: parse(&c.proposal),
+        proposal: serde_json::from_str(&c.proposal).ok(),
         ruling: c.ruling.as_deref().map(parse),
         id: c.id,
         order_id: c.order_id.to_string(),
@@ -1195,7 +989,7 @@ fn complaint_view(
         deadline_at: c.deadline_at.map(rfc3339),
         amount_minor: c.amount_minor,
         ruled_by: c.ruled_by,
-        ruling_reason: c.ruling_reason,
+        ruling_reason: c.ruling_reason.as_deref().map(RulingReason::from_stored),
         rule_version: c.rule_version,
         group_id: c.group_id,
         assigned_to: c.assigned_to,

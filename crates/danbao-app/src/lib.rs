@@ -12,10 +12,11 @@ pub mod jobs;
 pub mod money;
 pub mod orders;
 pub mod payments;
+pub mod sellers;
 pub mod vault;
 
 use clock::Clock;
-use danbao_domain::{IllegalTransition, LedgerError, RuleSet};
+use danbao_domain::{IllegalTransition, LedgerError, Refusal, RuleSet};
 use danbao_store::{Store, StoreError};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -29,18 +30,15 @@ pub use orders::*;
 pub enum AppError {
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("invalid {field}: {message}")]
-    Validation { field: &'static str, message: String },
-    #[error("not enough stock")]
-    OutOfStock,
+    #[error("invalid {field}: {problem}")]
+    Validation { field: &'static str, problem: Invalid },
+    /// A business rule says no; the refusal is a value with a stable code.
     #[error(transparent)]
-    IllegalTransition(#[from] IllegalTransition),
+    Refused(#[from] Refusal),
     #[error("authentication required")]
     Unauthenticated,
     #[error("not allowed: {0}")]
     Forbidden(&'static str),
-    #[error("conflict: {0}")]
-    Conflict(String),
     #[error("wrong username or password")]
     BadCredentials,
     #[error("the payment provider is unavailable: {0}")]
@@ -57,12 +55,52 @@ pub enum AppError {
     Internal(String),
 }
 
+impl From<IllegalTransition> for AppError {
+    fn from(t: IllegalTransition) -> AppError {
+        AppError::Refused(Refusal::Order(t))
+    }
+}
+
 impl AppError {
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> AppError {
+    pub fn invalid(field: &'static str, problem: impl Into<Invalid>) -> AppError {
         AppError::Validation {
             field,
-            message: message.into(),
+            problem: problem.into(),
         }
+    }
+}
+
+/// What is wrong with a field: the common shapes as values (the pages translate them),
+/// anything else said in English for API clients and shown as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("must be {min} to {max} characters")]
+    Length { min: usize, max: usize },
+    #[error("must be {min} to {max}")]
+    Range { min: i64, max: i64 },
+    #[error("{name} is required")]
+    Required { name: String },
+    #[error("{name} is not a field of this product")]
+    NotAField { name: String },
+    #[error("must not contain control characters")]
+    ControlCharacters,
+    #[error("amount too large")]
+    AmountTooLarge,
+    #[error("not a cursor from this API")]
+    BadCursor,
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<&str> for Invalid {
+    fn from(text: &str) -> Invalid {
+        Invalid::Other(text.to_string())
+    }
+}
+
+impl From<String> for Invalid {
+    fn from(text: String) -> Invalid {
+        Invalid::Other(text)
     }
 }
 

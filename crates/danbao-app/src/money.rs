@@ -6,8 +6,9 @@ use crate::auth::{Caller, Role};
 use crate::jobs::Job;
 use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;
-use danbao_domain::{Account, EntryKind, Money, UserId};
+use danbao_domain::{Account, EntryKind, Money, Refusal, Standing, UserId};
 use danbao_store::Tx;
+use serde::Serialize;
 
 /// The smallest withdrawal: ¥10 (SPEC §7).
 pub const WITHDRAWAL_MINOR_MIN: i64 = 1_000;
@@ -31,25 +32,49 @@ fn positive(field: &'static str, amount_minor: i64) -> AppResult<Money> {
     Ok(Money::from_minor(amount_minor))
 }
 
+/// A seller's money, as the seller reads it (each figure the account's normal balance).
+#[derive(Debug, Clone, Serialize)]
+pub struct BalanceView {
+    pub available_minor: i64,
+    pub escrow_minor: i64,
+    pub frozen_minor: i64,
+    pub deposit_minor: i64,
+    /// What the seller owes the platform (a receivable).
+    pub owed_minor: i64,
+    pub standing: Standing,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WithdrawalView {
+    pub id: String,
+    pub amount_minor: i64,
+    pub status: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CompensationFundView {
+    pub compensation_fund_minor: i64,
+}
+
 impl App {
-    pub async fn seller_balance(&self, caller: &Caller) -> AppResult<serde_json::Value> {
+    pub async fn seller_balance(&self, caller: &Caller) -> AppResult<BalanceView> {
         let seller = seller_of(caller)?;
         let mut tx = self.store.begin().await?;
-        let v = serde_json::json!({
-            "available_minor": balance_of(&mut tx, &Account::Available(seller.clone())).await?,
-            "escrow_minor": balance_of(&mut tx, &Account::Escrow(seller.clone())).await?,
-            "frozen_minor": balance_of(&mut tx, &Account::Frozen(seller.clone())).await?,
-            "deposit_minor": balance_of(&mut tx, &Account::Deposit(seller.clone())).await?,
-            "owed_minor": balance_of(&mut tx, &Account::Receivable(seller.clone())).await?,
-            "standing": tx.seller_standing(&seller, false).await?.map(|s| s.status).unwrap_or_else(|| "active".into()),
-        });
+        let v = BalanceView {
+            available_minor: balance_of(&mut tx, &Account::Available(seller.clone())).await?,
+            escrow_minor: balance_of(&mut tx, &Account::Escrow(seller.clone())).await?,
+            frozen_minor: balance_of(&mut tx, &Account::Frozen(seller.clone())).await?,
+            deposit_minor: balance_of(&mut tx, &Account::Deposit(seller.clone())).await?,
+            owed_minor: balance_of(&mut tx, &Account::Receivable(seller.clone())).await?,
+            standing: self.standing(&mut tx, &seller).await?,
+        };
         tx.commit().await?;
         Ok(v)
     }
 
     /// Locks part of the available balance as the security deposit, which pays buyers
     /// first when the seller's own funds fall short.
-    pub async fn lock_deposit(&self, caller: &Caller, amount_minor: i64) -> AppResult<serde_json::Value> {
+    pub async fn lock_deposit(&self, caller: &Caller, amount_minor: i64) -> AppResult<BalanceView> {
         let seller = seller_of(caller)?;
         let amount = positive("amount_minor", amount_minor)?;
         let mut tx = self.store.begin().await?;
@@ -60,7 +85,7 @@ impl App {
             amount,
         )?;
         tx.post_entry(&entry, self.now()).await.map_err(|e| match e {
-            danbao_store::StoreError::Ledger(_) => AppError::Conflict("not enough available balance".into()),
+            danbao_store::StoreError::Ledger(_) => AppError::Refused(Refusal::InsufficientBalance),
             other => other.into(),
         })?;
         tx.commit().await?;
@@ -69,7 +94,7 @@ impl App {
 
     /// A withdrawal: refused while frozen or banned; the money waits in payouts pending
     /// until the provider confirms, and comes back if the payout fails for good.
-    pub async fn withdraw(&self, caller: &Caller, amount_minor: i64) -> AppResult<serde_json::Value> {
+    pub async fn withdraw(&self, caller: &Caller, amount_minor: i64) -> AppResult<WithdrawalView> {
         let seller = seller_of(caller)?;
         let amount = positive("amount_minor", amount_minor)?;
         if amount.minor() < WITHDRAWAL_MINOR_MIN {
@@ -82,10 +107,9 @@ impl App {
         let id = uuid::Uuid::now_v7().to_string();
         let provider = self.provider.name();
         let mut tx = self.store.begin().await?;
-        if !self.seller_active(&mut tx, &seller).await? {
-            return Err(AppError::Conflict(
-                "withdrawals are stopped while the seller is frozen or banned".into(),
-            ));
+        let standing = self.standing(&mut tx, &seller).await?;
+        if !standing.is_active() {
+            return Err(Refusal::WithdrawalsStopped { standing }.into());
         }
         let entry = posting::seller_transfer(
             EntryKind::WithdrawalRequested,
@@ -94,14 +118,18 @@ impl App {
             amount,
         )?;
         tx.post_entry(&entry, now).await.map_err(|e| match e {
-            danbao_store::StoreError::Ledger(_) => AppError::Conflict("not enough available balance".into()),
+            danbao_store::StoreError::Ledger(_) => AppError::Refused(Refusal::InsufficientBalance),
             other => other.into(),
         })?;
         tx.insert_withdrawal(&id, &seller, provider, amount.minor(), now)
             .await?;
         Job::Payout(id.clone()).enqueue(&mut tx, now, now).await?;
         tx.commit().await?;
-        Ok(serde_json::json!({"id": id, "amount_minor": amount.minor(), "status": "requested"}))
+        Ok(WithdrawalView {
+            id,
+            amount_minor: amount.minor(),
+            status: "requested",
+        })
     }
 
     /// The payout job: at the provider first (request id from the withdrawal), then booked.
@@ -183,7 +211,7 @@ impl App {
     }
 
     /// Moves platform fee income into the compensation fund.
-    pub async fn fund_compensation(&self, caller: &Caller, amount_minor: i64) -> AppResult<serde_json::Value> {
+    pub async fn fund_compensation(&self, caller: &Caller, amount_minor: i64) -> AppResult<CompensationFundView> {
         match caller {
             Caller::User(u) if u.role == Role::Admin => {}
             Caller::User(_) => return Err(AppError::Forbidden("admins only")),
@@ -193,7 +221,10 @@ impl App {
         let mut tx = self.store.begin().await?;
         let fees = balance_of(&mut tx, &Account::PlatformFees).await?;
         if fees < amount.minor() {
-            return Err(AppError::Conflict(format!("the platform has {fees} in fees")));
+            return Err(Refusal::FeesShort {
+                fees: Money::from_minor(fees),
+            }
+            .into());
         }
         let entry = posting::seller_transfer(
             EntryKind::CompensationFunded,
@@ -204,44 +235,8 @@ impl App {
         tx.post_entry(&entry, self.now()).await?;
         let fund = balance_of(&mut tx, &Account::CompensationFund).await?;
         tx.commit().await?;
-        Ok(serde_json::json!({"compensation_fund_minor": fund}))
-    }
-
-    /// After a ban: what the seller owes is covered by their deposit, then the fund;
-    /// the rest is the platform's loss.
-    pub(crate) async fn settle_banned_receivable(
-        &self,
-        tx: &mut Tx,
-        seller: &UserId,
-        now: i64,
-    ) -> AppResult<serde_json::Value> {
-        let mut owed = Money::from_minor(balance_of(tx, &Account::Receivable(seller.clone())).await?);
-        // The seller's own frozen money (held by the freeze) pays first.
-        let mut from_frozen = Money::ZERO;
-        if let Some(mut standing) = tx.seller_standing(seller, true).await? {
-            from_frozen = owed.min(Money::from_minor(standing.frozen_available_minor.max(0)));
-            if from_frozen.is_positive() {
-                let e = posting::seller_transfer(
-                    EntryKind::ReceivableSettled,
-                    Account::Frozen(seller.clone()),
-                    Account::Receivable(seller.clone()),
-                    from_frozen,
-                )?;
-                tx.post_entry(&e, now).await?;
-                standing.frozen_available_minor -= from_frozen.minor();
-                tx.set_seller_standing(&standing).await?;
-                owed = Money::from_minor(owed.minor() - from_frozen.minor());
-            }
-        }
-        let deposit = Money::from_minor(balance_of(tx, &Account::Deposit(seller.clone())).await?);
-        let fund = Money::from_minor(balance_of(tx, &Account::CompensationFund).await?);
-        let (entry, [from_deposit, from_fund, loss]) = posting::settle_receivable(seller, owed, deposit, fund)?;
-        if let Some(e) = entry {
-            tx.post_entry(&e, now).await?;
-        }
-        Ok(
-            serde_json::json!({"owed_minor": owed.minor() + from_frozen.minor(), "from_frozen_minor": from_frozen.minor(), "from_deposit_minor": from_deposit.minor(),
-            "from_compensation_fund_minor": from_fund.minor(), "loss_minor": loss.minor()}),
-        )
+        Ok(CompensationFundView {
+            compensation_fund_minor: fund,
+        })
     }
 }

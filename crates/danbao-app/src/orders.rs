@@ -9,7 +9,7 @@ use danbao_domain::ledger::rules as posting;
 use danbao_domain::order::transition;
 use danbao_domain::payment::{decide, PayableOrder, PaymentDecision, UnacceptedReason};
 use danbao_domain::{
-    DeliveryKind, Effect, Money, OrderEvent, OrderId, OrderStatus, PaymentId, ProductId, RefundId, RuleSet,
+    DeliveryKind, Effect, Money, OrderEvent, OrderId, OrderStatus, PaymentId, ProductId, RefundId, Refusal, RuleSet,
 };
 use danbao_store::{CardKeyRow, OrderRow, PaymentAttemptRow, PaymentRow, ProductRow, RefundRow, Tx};
 use serde::Serialize;
@@ -206,13 +206,13 @@ enum Party {
 fn check_len(field: &'static str, value: &str, min: usize, max: usize) -> AppResult<()> {
     let n = value.chars().count();
     if n < min || n > max {
-        return Err(AppError::invalid(field, format!("must be {min} to {max} characters")));
+        return Err(AppError::invalid(field, crate::Invalid::Length { min, max }));
     }
     if value
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
     {
-        return Err(AppError::invalid(field, "must not contain control characters"));
+        return Err(AppError::invalid(field, crate::Invalid::ControlCharacters));
     }
     Ok(())
 }
@@ -292,9 +292,7 @@ impl App {
     ) -> AppResult<(Vec<ProductView>, Option<String>)> {
         let limit = limit.clamp(1, PAGE_SIZE_MAX);
         let cursor = match cursor {
-            Some(c) => {
-                Some(ProductId::parse(c).ok_or_else(|| AppError::invalid("cursor", "not a cursor from this API"))?)
-            }
+            Some(c) => Some(ProductId::parse(c).ok_or_else(|| AppError::invalid("cursor", crate::Invalid::BadCursor))?),
             None => None,
         };
         let mut tx = self.store.begin().await?;
@@ -469,7 +467,10 @@ impl App {
         if !(1..=rules.orders.max_quantity).contains(&req.quantity) {
             return Err(AppError::invalid(
                 "quantity",
-                format!("must be 1 to {}", rules.orders.max_quantity),
+                crate::Invalid::Range {
+                    min: 1,
+                    max: rules.orders.max_quantity,
+                },
             ));
         }
         let (buyer, guest) = match caller {
@@ -506,9 +507,9 @@ impl App {
         let fields = validate_delivery_fields(&product, &req.delivery_fields)?;
         let amount = Money::from_minor(product.price_minor)
             .checked_mul(req.quantity)
-            .map_err(|_| AppError::invalid("quantity", "amount too large"))?;
+            .map_err(|_| AppError::invalid("quantity", crate::Invalid::AmountTooLarge))?;
         if kind == DeliveryKind::CardKey && !tx.reserve_stock(&product_id, req.quantity).await? {
-            return Err(AppError::OutOfStock);
+            return Err(Refusal::OutOfStock.into());
         }
         let order = OrderRow {
             id: order_id.clone(),
@@ -681,10 +682,7 @@ impl App {
             return Err(AppError::NotFound("order"));
         }
         if order.status != OrderStatus::PendingPayment {
-            return Err(AppError::Conflict(format!(
-                "the order is {} and takes no payment",
-                order.status
-            )));
+            return Err(Refusal::NoPaymentExpected { status: order.status }.into());
         }
         let rules = self.rules_version(order.rule_version).await?;
         let attempt = self.new_attempt(&mut tx, &order, &rules, now).await?;
@@ -816,10 +814,7 @@ impl App {
             order.status,
             OrderStatus::Delivered | OrderStatus::Completed | OrderStatus::Disputed
         ) {
-            return Err(AppError::Conflict(format!(
-                "the order is {} and has nothing delivered to show",
-                order.status
-            )));
+            return Err(Refusal::NothingDelivered { status: order.status }.into());
         }
         let mut items = Vec::new();
         match delivery_kind(&order)? {
@@ -879,7 +874,7 @@ impl App {
         let (mut order, rules) = self.order_as(&mut tx, &Caller::User(seller), id, Party::Seller).await?;
         let party = Party::Seller;
         if delivery_kind(&order)? != DeliveryKind::Manual {
-            return Err(AppError::Conflict("card_key orders are delivered automatically".into()));
+            return Err(Refusal::DeliveredAutomatically.into());
         }
         order.delivery_note = Some(note.to_string());
         self.apply_event(&mut tx, &mut order, OrderEvent::Delivered, &rules, now)
@@ -1282,7 +1277,10 @@ fn validate_delivery_fields(
     for name in &wanted {
         let value = given.get(name).map(|v| v.trim()).unwrap_or("");
         if value.is_empty() {
-            return Err(AppError::invalid("delivery_fields", format!("{name} is required")));
+            return Err(AppError::invalid(
+                "delivery_fields",
+                crate::Invalid::Required { name: name.clone() },
+            ));
         }
         check_len("delivery_fields", value, 1, FIELD_VALUE_LEN_MAX)?;
         out.insert(name.clone(), value.to_string());
@@ -1290,7 +1288,7 @@ fn validate_delivery_fields(
     if let Some(extra) = given.keys().find(|k| !wanted.contains(k)) {
         return Err(AppError::invalid(
             "delivery_fields",
-            format!("{extra} is not a field of this product"),
+            crate::Invalid::NotAField { name: extra.clone() },
         ));
     }
     Ok(out)

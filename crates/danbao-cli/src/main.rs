@@ -273,7 +273,7 @@ async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> any
     let password = "demo-password";
     let seller = match app.register("demo_seller", password, Role::Seller).await {
         Ok(u) => u,
-        Err(danbao_app::AppError::Conflict(_)) => return Ok(()),
+        Err(danbao_app::AppError::Refused(danbao_domain::Refusal::UsernameTaken)) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
     let buyer = Caller::User(app.register("demo_buyer", password, Role::Buyer).await?);

@@ -364,17 +364,37 @@ pub struct TriageFacts {
     pub evidence_kinds: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Why triage proposes what it proposes: a closed list, shown to people through the
+/// message catalog, never as text built here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum TriageReason {
+    /// Evidence the rule set requires for this kind is still missing.
+    EvidenceMissing {
+        kinds: Vec<String>,
+    },
+    NoDeliveryPastDeadline,
+    NoDeliveryYet,
+    DeliveredAndRevealed,
+    DeliveredNotRevealed,
+    NeverRevealed,
+    FraudWithoutDelivery,
+    BothSidesSpoke,
+    AwaitingSeller,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
     pub ruling: Option<Ruling>,
     /// A clear case, decided at once without waiting for an arbitrator.
     pub decide_now: bool,
     /// Share of the rule set's required evidence present, 0..=100.
     pub completeness_pct: i64,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<TriageReason>,
 }
 
 pub fn triage(f: &TriageFacts, rules: &RuleSet) -> Proposal {
+    use TriageReason as R;
     let required = rules
         .complaints
         .evidence
@@ -388,52 +408,78 @@ pub fn triage(f: &TriageFacts, rules: &RuleSet) -> Proposal {
         i64::try_from(present * 100 / required.len()).unwrap_or(0)
     };
     let mut reasons = Vec::new();
-    let missing: Vec<&String> = required.iter().filter(|r| !f.evidence_kinds.contains(r)).collect();
+    let missing: Vec<String> = required
+        .iter()
+        .filter(|r| !f.evidence_kinds.contains(r))
+        .cloned()
+        .collect();
     if !missing.is_empty() {
-        reasons.push(format!(
-            "evidence still missing: {}",
-            missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-        ));
+        reasons.push(R::EvidenceMissing { kinds: missing });
     }
-    let (ruling, decide_now) = match f.kind {
+    let (reason, ruling, decide_now) = match f.kind {
         ComplaintKind::NotDelivered if !f.delivery_recorded && f.past_delivery_deadline => {
-            reasons.push("no delivery on record and the delivery deadline has passed".into());
-            (Some(Ruling::RefundFull), true)
+            (R::NoDeliveryPastDeadline, Some(Ruling::RefundFull), true)
         }
-        ComplaintKind::NotDelivered if !f.delivery_recorded => {
-            reasons.push("no delivery on record yet; the seller may still deliver or answer".into());
-            (Some(Ruling::RefundFull), false)
-        }
+        ComplaintKind::NotDelivered if !f.delivery_recorded => (R::NoDeliveryYet, Some(Ruling::RefundFull), false),
         ComplaintKind::NotDelivered if f.delivery_revealed => {
-            reasons.push("a delivery is on record and the buyer revealed it".into());
-            (Some(Ruling::ReleaseToSeller), false)
+            (R::DeliveredAndRevealed, Some(Ruling::ReleaseToSeller), false)
         }
-        ComplaintKind::NotDelivered => {
-            reasons.push("a delivery is on record but the buyer never revealed it".into());
-            (None, false)
-        }
-        ComplaintKind::NotAsDescribed | ComplaintKind::Other if !f.delivery_revealed => {
-            reasons.push("the delivered goods were never revealed to the buyer".into());
-            (None, false)
-        }
-        ComplaintKind::Fraud if !f.delivery_recorded => {
-            reasons.push("fraud alleged and no delivery on record".into());
-            (Some(Ruling::RefundFull), false)
-        }
-        _ => {
-            if f.seller_answered {
-                reasons.push("both sides have spoken; an arbitrator weighs the evidence".into());
-            } else {
-                reasons.push("waiting for the seller's answer".into());
-            }
-            (None, false)
-        }
+        ComplaintKind::NotDelivered => (R::DeliveredNotRevealed, None, false),
+        ComplaintKind::NotAsDescribed | ComplaintKind::Other if !f.delivery_revealed => (R::NeverRevealed, None, false),
+        ComplaintKind::Fraud if !f.delivery_recorded => (R::FraudWithoutDelivery, Some(Ruling::RefundFull), false),
+        _ if f.seller_answered => (R::BothSidesSpoke, None, false),
+        _ => (R::AwaitingSeller, None, false),
     };
+    reasons.push(reason);
     Proposal {
         ruling,
         decide_now,
         completeness_pct,
         reasons,
+    }
+}
+
+/// Why a complaint was ruled as it was: an arbitrator's own words, or one of the
+/// system's grounds. Stored as JSON; a stored text that is not one of these is an
+/// arbitrator's words from before grounds were typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum RulingReason {
+    Arbitrator {
+        text: String,
+    },
+    /// Default when the seller did not answer in time.
+    SellerSilent,
+    /// Default when the buyer, asked for evidence, did not send it in time.
+    BuyerSilent,
+    /// A clear case decided by triage at once.
+    Triage {
+        reasons: Vec<TriageReason>,
+    },
+    /// Every open case of a banned seller is refunded; `text` is the ban's reason.
+    SellerBanned {
+        text: String,
+    },
+}
+
+impl RulingReason {
+    /// The stored form (what the evidence log's reason hash commits to).
+    pub fn to_stored(&self) -> String {
+        match self {
+            RulingReason::Arbitrator { text } => text.clone(),
+            other => serde_json::to_string(other).unwrap_or_default(),
+        }
+    }
+
+    pub fn from_stored(text: &str) -> RulingReason {
+        if text.starts_with('{') {
+            if let Ok(r) = serde_json::from_str::<RulingReason>(text) {
+                if !matches!(r, RulingReason::Arbitrator { .. }) {
+                    return r;
+                }
+            }
+        }
+        RulingReason::Arbitrator { text: text.to_string() }
     }
 }
 
@@ -706,6 +752,46 @@ mod tests {
             &r,
         );
         assert_eq!((p.ruling, p.decide_now, p.completeness_pct), (None, false, 50));
-        assert!(p.reasons.iter().any(|x| x.contains("screenshot")), "{:?}", p.reasons);
+        assert_eq!(
+            p.reasons,
+            vec![
+                TriageReason::EvidenceMissing {
+                    kinds: vec!["screenshot".into()]
+                },
+                TriageReason::AwaitingSeller
+            ]
+        );
+    }
+
+    #[test]
+    fn ruling_reasons_are_stored_as_values_and_words_stay_words() {
+        for r in [
+            RulingReason::SellerSilent,
+            RulingReason::BuyerSilent,
+            RulingReason::Triage {
+                reasons: vec![TriageReason::NoDeliveryPastDeadline],
+            },
+            RulingReason::SellerBanned {
+                text: "fraud ring".into(),
+            },
+            RulingReason::Arbitrator {
+                text: "the key was used before delivery".into(),
+            },
+        ] {
+            assert_eq!(RulingReason::from_stored(&r.to_stored()), r);
+        }
+        // An arbitrator's words are never read as a system ground, even when they look
+        // like one.
+        let sneaky = r#"{"code":"arbitrator","text":"x"}"#;
+        assert_eq!(
+            RulingReason::from_stored(sneaky),
+            RulingReason::Arbitrator { text: sneaky.into() }
+        );
+        assert_eq!(
+            RulingReason::from_stored("the seller did not answer in time"),
+            RulingReason::Arbitrator {
+                text: "the seller did not answer in time".into()
+            }
+        );
     }
 }

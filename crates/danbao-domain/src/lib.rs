@@ -9,13 +9,17 @@ pub mod ledger;
 pub mod money;
 pub mod order;
 pub mod payment;
+pub mod refusal;
 pub mod rules;
+pub mod seller;
 
 pub use ids::*;
 pub use ledger::{Account, EntryKind, JournalEntry, Ledger, LedgerError, Posting};
 pub use money::{Money, MoneyError};
 pub use order::{DeliveryKind, Effect, IllegalTransition, OrderEvent, OrderStatus};
+pub use refusal::{Refusal, RefusalField};
 pub use rules::{RuleSet, RulesError};
+pub use seller::{Standing, StandingChange, StandingEffect};
 
 /// Milliseconds since the Unix epoch, UTC. The one time type of the domain.
 pub type TimestampMs = i64;

@@ -371,7 +371,10 @@ async fn new_payment_attempt(
     Ok((StatusCode::CREATED, Json(payment)).into_response())
 }
 
-async fn admin_stats(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {
+async fn admin_stats(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+) -> ApiResult<Json<danbao_app::admin::Stats>> {
     Ok(Json(app.stats(&caller).await?))
 }
 
@@ -386,7 +389,7 @@ async fn admin_order(
 async fn reconciliation_overview(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<danbao_app::admin::ReconciliationOverview>> {
     Ok(Json(app.reconciliation_overview(&caller).await?))
 }
 
@@ -699,7 +702,7 @@ async fn freeze_seller(
     CallerExt(caller): CallerExt,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ReasonBody>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<danbao_app::sellers::StandingView>> {
     Ok(Json(app.freeze_seller(&caller, &id, &b.reason).await?))
 }
 
@@ -708,7 +711,7 @@ async fn unfreeze_seller(
     CallerExt(caller): CallerExt,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ReasonBody>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<danbao_app::sellers::StandingView>> {
     Ok(Json(app.unfreeze_seller(&caller, &id, &b.reason).await?))
 }
 
@@ -717,11 +720,14 @@ async fn ban_seller(
     CallerExt(caller): CallerExt,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ReasonBody>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<danbao_app::sellers::BanView>> {
     Ok(Json(app.ban_seller(&caller, &id, &b.reason).await?))
 }
 
-async fn seller_balance(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {
+async fn seller_balance(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+) -> ApiResult<Json<danbao_app::money::BalanceView>> {
     Ok(Json(app.seller_balance(&caller).await?))
 }
 
@@ -735,7 +741,7 @@ async fn seller_deposit(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
     ApiJson(b): ApiJson<AmountBody>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<danbao_app::money::BalanceView>> {
     Ok(Json(app.lock_deposit(&caller, b.amount_minor).await?))
 }
 
@@ -752,6 +758,6 @@ async fn fund_compensation(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
     ApiJson(b): ApiJson<AmountBody>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<danbao_app::money::CompensationFundView>> {
     Ok(Json(app.fund_compensation(&caller, b.amount_minor).await?))
 }

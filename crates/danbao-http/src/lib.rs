@@ -1,6 +1,7 @@
 //! Danbao's HTTP edge. Only this crate knows HTTP; it never touches storage directly.
 
 pub mod api;
+pub mod catalog;
 pub mod extract;
 pub mod idempotency;
 pub mod openapi;

@@ -4,6 +4,7 @@
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use danbao_app::AppError;
+use danbao_domain::{Refusal, RefusalField};
 
 pub const PROBLEM_BASE: &str = "https://danbao.dev/problems/";
 
@@ -13,6 +14,8 @@ pub struct Problem {
     pub code: &'static str,
     pub title: &'static str,
     pub detail: String,
+    /// Extension members (RFC 9457 §3.2): a refusal's data, typed.
+    pub fields: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl Problem {
@@ -22,18 +25,24 @@ impl Problem {
             code,
             title,
             detail: detail.into(),
+            fields: Vec::new(),
         }
     }
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "type": format!("{PROBLEM_BASE}{}", self.code),
             "title": self.title,
             "status": self.status.as_u16(),
             "detail": self.detail,
         });
+        if let Some(obj) = body.as_object_mut() {
+            for (k, v) in self.fields {
+                obj.insert(k.to_string(), v);
+            }
+        }
         (
             self.status,
             [(header::CONTENT_TYPE, "application/problem+json")],
@@ -50,19 +59,17 @@ impl From<AppError> for Problem {
             AppError::NotFound(what) => {
                 Problem::new(S::NOT_FOUND, "not-found", "Not found", format!("{what} not found"))
             }
-            AppError::Validation { field, message } => Problem::new(
-                S::UNPROCESSABLE_ENTITY,
-                "validation",
-                "Invalid request",
-                format!("{field}: {message}"),
-            ),
-            AppError::OutOfStock => Problem::new(S::CONFLICT, "out-of-stock", "Out of stock", "not enough stock"),
-            AppError::IllegalTransition(t) => Problem::new(
-                S::CONFLICT,
-                "illegal-transition",
-                "Not possible in this state",
-                t.to_string(),
-            ),
+            AppError::Validation { field, problem } => {
+                let mut p = Problem::new(
+                    S::UNPROCESSABLE_ENTITY,
+                    "validation",
+                    "Invalid request",
+                    format!("{field}: {problem}"),
+                );
+                p.fields.push(("field", serde_json::json!(field)));
+                p
+            }
+            AppError::Refused(r) => refusal(&r),
             AppError::Unauthenticated => Problem::new(
                 S::UNAUTHORIZED,
                 "unauthenticated",
@@ -70,7 +77,6 @@ impl From<AppError> for Problem {
                 "send Authorization: Bearer <token>",
             ),
             AppError::Forbidden(why) => Problem::new(S::FORBIDDEN, "forbidden", "Not allowed", why),
-            AppError::Conflict(why) => Problem::new(S::CONFLICT, "conflict", "Conflict", why),
             AppError::BadCredentials => Problem::new(
                 S::UNAUTHORIZED,
                 "bad-credentials",
@@ -106,6 +112,20 @@ impl From<AppError> for Problem {
             }
         }
     }
+}
+
+/// A business refusal: 409, its stable type, its English text, its data as fields.
+fn refusal(r: &Refusal) -> Problem {
+    let mut p = Problem::new(StatusCode::CONFLICT, r.code(), "Not possible", r.to_string());
+    for (name, value) in r.fields() {
+        let value = match value {
+            RefusalField::Text(t) => serde_json::json!(t),
+            RefusalField::Minor(m) => serde_json::json!(m),
+            RefusalField::Time(ms) => serde_json::json!(danbao_app::clock::rfc3339(ms)),
+        };
+        p.fields.push((name, value));
+    }
+    p
 }
 
 pub type ApiResult<T> = Result<T, Problem>;

@@ -11,6 +11,9 @@
 //! becomes a friendly Chinese page with the matching status; internal causes go to the
 //! log, never to the page. Askama escapes everything; no user text is marked safe.
 
+use crate::catalog::{
+    display_time, evidence_kind_zh, field_zh, invalid_zh, refusal_zh, ruling_reason_zh, triage_reason_zh,
+};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, State};
@@ -20,7 +23,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use danbao_app::complaints::ComplaintView;
 use danbao_app::{App, AppError, Caller, DeliveryItem, OrderView, PlaceOrder, ProductView, Role, TimelineEvent, User};
-use danbao_domain::{Money, OrderStatus};
+use danbao_domain::complaint::Proposal;
+use danbao_domain::{Money, OrderStatus, Refusal};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -98,14 +102,11 @@ impl From<AppError> for PageError {
             AppError::NotFound("complaint") => PageError::complaint_not_found(),
             AppError::NotFound("product") => PageError::new(S::NOT_FOUND, "商品不存在或已下架"),
             AppError::NotFound(_) => PageError::new(S::NOT_FOUND, "您要找的内容不存在"),
-            AppError::Validation { field, message } => PageError::new(
+            AppError::Validation { field, problem } => PageError::new(
                 S::UNPROCESSABLE_ENTITY,
-                format!("{}：{}", field_zh(field), message_zh(&message)),
+                format!("{}：{}", field_zh(field), invalid_zh(&problem)),
             ),
-            AppError::OutOfStock => PageError::new(S::CONFLICT, "库存不足，请减少购买数量或稍后再试"),
-            AppError::IllegalTransition(_) | AppError::Conflict(_) => {
-                PageError::new(S::CONFLICT, "订单当前的状态不允许这个操作，请刷新页面后查看最新状态")
-            }
+            AppError::Refused(r) => PageError::new(S::CONFLICT, refusal_zh(&r)),
             AppError::Unauthenticated | AppError::BadCredentials => {
                 PageError::new(S::UNAUTHORIZED, "请先登录后再进行此操作")
             }
@@ -143,53 +144,6 @@ impl IntoResponse for PageError {
     }
 }
 
-fn field_zh(field: &str) -> &'static str {
-    match field {
-        "quantity" => "购买数量",
-        "contact" => "联系方式",
-        "query_password" => "查单密码",
-        "delivery_fields" => "收货信息",
-        "cursor" => "分页参数",
-        "product" => "商品",
-        "amount" => "金额",
-        "kind" => "类型",
-        "description" => "问题描述",
-        "text" => "证据内容",
-        "evidence" => "证据",
-        _ => "输入内容",
-    }
-}
-
-/// The use cases' validation messages in Chinese, for the shapes they take; anything
-/// else is shown as written.
-fn message_zh(message: &str) -> String {
-    if let Some((lo, hi)) = message
-        .strip_prefix("must be ")
-        .unwrap_or(message)
-        .strip_suffix(" characters")
-        .and_then(|r| r.split_once(" to "))
-    {
-        return format!("长度须为 {lo} 到 {hi} 个字符");
-    }
-    if let Some(rest) = message.strip_prefix("must be ") {
-        if let Some((lo, hi)) = rest.split_once(" to ") {
-            return format!("须在 {lo} 到 {hi} 之间");
-        }
-    }
-    if let Some(name) = message.strip_suffix(" is required") {
-        return format!("请填写“{name}”");
-    }
-    if let Some(name) = message.strip_suffix(" is not a field of this product") {
-        return format!("“{name}”不是本商品需要填写的信息");
-    }
-    match message {
-        "must not contain control characters" => "不能包含控制字符".to_string(),
-        "amount too large" => "金额过大".to_string(),
-        "not a cursor from this API" => "无效的分页参数".to_string(),
-        other => other.to_string(),
-    }
-}
-
 /// Pages that may show an order's secret link or goods: never cached, never leaked
 /// through the Referer header.
 fn private_headers() -> [(header::HeaderName, &'static str); 2] {
@@ -221,19 +175,7 @@ struct TimeView {
 
 impl TimeView {
     fn new(rfc3339: &str) -> TimeView {
-        // "2025-01-02T03:04:05.678Z" → "2025-01-02 03:04:05 UTC"
-        let mut display = rfc3339.replacen('T', " ", 1);
-        if let Some(dot) = display.find('.') {
-            let tail: String = display[dot..]
-                .chars()
-                .skip_while(|c| *c == '.' || c.is_ascii_digit())
-                .collect();
-            display.truncate(dot);
-            display.push_str(&tail);
-        }
-        if let Some(stripped) = display.strip_suffix('Z') {
-            display = format!("{stripped} UTC");
-        }
+        let display = display_time(rfc3339);
         TimeView {
             rfc3339: rfc3339.to_string(),
             display,
@@ -451,20 +393,6 @@ fn party_zh(party: &str) -> &'static str {
     }
 }
 
-fn evidence_kind_zh(kind: &str) -> String {
-    match kind {
-        "description" => "问题描述",
-        "screenshot" => "截图",
-        "screenshot_note" => "截图说明",
-        "seller_response" => "卖家答复",
-        "ask_buyer" => "平台要求补充证据",
-        "start_appraisal" => "启动第三方鉴定",
-        "finish_appraisal" => "第三方鉴定结论",
-        other => other,
-    }
-    .to_string()
-}
-
 /// Basis points as a percentage: 5000 → "50%", 3250 → "32.5%".
 fn percent(bps: i64) -> String {
     let whole = bps / 100;
@@ -504,106 +432,10 @@ fn ruled_by_zh(by: &str) -> String {
     }
 }
 
-/// Triage's reasons (from the domain, in English) as shown to a buyer.
-const TRIAGE_REASONS: [(&str, &str); 8] = [
-    (
-        "no delivery on record and the delivery deadline has passed",
-        "没有发货记录，且已超过发货期限",
-    ),
-    (
-        "no delivery on record yet; the seller may still deliver or answer",
-        "暂无发货记录，卖家仍可发货或回应",
-    ),
-    (
-        "a delivery is on record and the buyer revealed it",
-        "有发货记录，且买家已查看发货内容",
-    ),
-    (
-        "a delivery is on record but the buyer never revealed it",
-        "有发货记录，但买家从未查看发货内容",
-    ),
-    (
-        "the delivered goods were never revealed to the buyer",
-        "买家从未查看过发货内容",
-    ),
-    ("fraud alleged and no delivery on record", "投诉欺诈，且没有发货记录"),
-    (
-        "both sides have spoken; an arbitrator weighs the evidence",
-        "双方均已陈述，由仲裁员审核证据",
-    ),
-    ("waiting for the seller's answer", "等待卖家回应"),
-];
-
-fn triage_reason_zh(reason: &str) -> String {
-    if let Some(missing) = reason.strip_prefix("evidence still missing: ") {
-        let kinds: Vec<String> = missing.split(", ").map(evidence_kind_zh).collect();
-        return format!("仍缺少证据：{}", kinds.join("、"));
-    }
-    TRIAGE_REASONS
-        .iter()
-        .find(|(en, _)| *en == reason)
-        .map_or_else(|| reason.to_string(), |(_, zh)| (*zh).to_string())
-}
-
-/// A ruling's recorded reason: an arbitrator's own words as written; the system's
-/// reasons in Chinese.
-fn ruling_reason_zh(reason: &str) -> String {
-    if let Some(rest) = reason.strip_prefix("automatic triage: ") {
-        // Reasons are joined with "; ", which some reasons contain: translate those first.
-        let mut rest = rest.to_string();
-        for (en, zh) in TRIAGE_REASONS {
-            rest = rest.replace(en, zh);
-        }
-        let parts: Vec<String> = rest.split("; ").map(triage_reason_zh).collect();
-        return format!("自动预审：{}", parts.join("；"));
-    }
-    if let Some(why) = reason.strip_prefix("seller banned: ") {
-        return format!("卖家因违规被封禁：{why}");
-    }
-    match reason {
-        "the seller did not answer in time" => "卖家未在期限内回应".to_string(),
-        "the buyer did not send the evidence asked for in time" => "买家未在期限内补充证据".to_string(),
-        other => other.to_string(),
-    }
-}
-
-/// Why a complaint action was refused (the use cases' conflict messages), in Chinese.
-fn complaint_conflict_zh(why: &str) -> String {
-    if let Some(from) = why
-        .strip_prefix("not_delivered can be opened from ")
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|n| n.parse::<i64>().ok())
-    {
-        let at = TimeView::new(&danbao_app::clock::rfc3339(from));
-        return format!("付款后需等待一段时间才能以“未发货”投诉，请于 {} 之后再试", at.display);
-    }
-    let text = match why {
-        "the order is not paid" => "订单尚未付款，不能投诉",
-        "the order already has an open complaint" => "该订单已有处理中的投诉，请在投诉列表中查看",
-        "nothing has been delivered yet" => "卖家尚未发货，暂不能以“货不对板”投诉",
-        "the after-sales window has closed" => "已过售后期，不能再投诉",
-        w if w.starts_with("not_delivered applies to manual orders") => {
-            "卡密订单付款后即自动发货，不能以“未发货”投诉；卡密无效或已被使用请选择“货不对板”"
-        }
-        w if w.starts_with("the order is ") && w.ends_with("can no longer be complained about") => {
-            "订单已结束，不能再投诉"
-        }
-        w if w.ends_with("evidence is closed") => "投诉已结束，不能再补充证据",
-        w if w.starts_with("a complaint that is resolved") || w.starts_with("a complaint that is withdrawn") => {
-            "投诉已结束（已裁决或已撤诉），不能再进行这个操作"
-        }
-        w if w.starts_with("the complaint is already") => "投诉已结束，不能再进行这个操作",
-        _ => "投诉当前的进度不允许这个操作，请刷新页面后查看最新进度",
-    };
-    text.to_string()
-}
-
 /// A complaint use case's error as a page error; `kind_message` explains a bad `kind`.
 fn complaint_error(e: AppError, kind_message: &str) -> PageError {
     match e {
         AppError::Validation { field: "kind", .. } => PageError::new(StatusCode::UNPROCESSABLE_ENTITY, kind_message),
-        AppError::Conflict(why) => PageError::new(StatusCode::CONFLICT, complaint_conflict_zh(&why)),
-        AppError::IllegalTransition(_) => PageError::new(StatusCode::CONFLICT, complaint_conflict_zh("")),
         other => other.into(),
     }
 }
@@ -760,27 +592,14 @@ fn deadline_view(stage: &str, at: Option<&str>, seller: bool) -> Option<Deadline
     })
 }
 
-fn proposal_view(p: &serde_json::Value) -> Option<ProposalView> {
-    let obj = p.as_object()?;
-    if obj.is_empty() {
-        return None;
+fn proposal_view(p: &Proposal) -> ProposalView {
+    let ruling = p.ruling.and_then(|r| serde_json::to_value(r).ok());
+    ProposalView {
+        ruling: ruling.as_ref().and_then(ruling_label),
+        decide_now: p.decide_now,
+        completeness_pct: p.completeness_pct,
+        reasons: p.reasons.iter().map(triage_reason_zh).collect(),
     }
-    Some(ProposalView {
-        ruling: obj.get("ruling").and_then(ruling_label),
-        decide_now: obj
-            .get("decide_now")
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false),
-        completeness_pct: obj
-            .get("completeness_pct")
-            .and_then(serde_json::Value::as_i64)
-            .unwrap_or(0),
-        reasons: obj
-            .get("reasons")
-            .and_then(serde_json::Value::as_array)
-            .map(|rs| rs.iter().filter_map(|r| r.as_str()).map(triage_reason_zh).collect())
-            .unwrap_or_default(),
-    })
 }
 
 fn complaint_event_label(kind: &str) -> String {
@@ -855,7 +674,7 @@ fn complaint_detail(c: ComplaintView) -> ComplaintDetail {
         (Some(r), _) => Some(RulingView {
             label: ruling_label(r).unwrap_or_else(|| "已裁决".to_string()),
             by: c.ruled_by.as_deref().map(ruled_by_zh),
-            reason: c.ruling_reason.as_deref().map(ruling_reason_zh),
+            reason: c.ruling_reason.as_ref().map(ruling_reason_zh),
             at: c.resolved_at.as_deref().map(TimeView::new),
         }),
         _ => None,
@@ -877,7 +696,7 @@ fn complaint_detail(c: ComplaintView) -> ComplaintDetail {
         proposal: if c.stage == "withdrawn" {
             None
         } else {
-            proposal_view(&c.proposal)
+            c.proposal.as_ref().map(proposal_view)
         },
         ruling,
         evidence: c
@@ -1370,7 +1189,7 @@ async fn reveal(
     let (caller, token) = (&v.caller, v.token());
     match app.reveal_delivery(caller, &id).await {
         Ok(items) => render_order(&app, caller, token, &id, StatusCode::OK, Some(items), None).await,
-        Err(AppError::Conflict(_)) => {
+        Err(AppError::Refused(Refusal::NothingDelivered { .. })) => {
             let message = "订单尚未发货，暂无可查看的内容".to_string();
             render_order(&app, caller, token, &id, StatusCode::CONFLICT, None, Some(message)).await
         }
@@ -1852,13 +1671,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn validation_messages_read_in_chinese() {
-        assert_eq!(message_zh("must be 3 to 64 characters"), "长度须为 3 到 64 个字符");
-        assert_eq!(message_zh("must be 1 to 10"), "须在 1 到 10 之间");
-        assert_eq!(message_zh("游戏账号 is required"), "请填写“游戏账号”");
-    }
-
-    #[test]
     fn tokens_and_urls_are_checked() {
         assert!(valid_token("00ff"));
         assert!(!valid_token("00FF"));
@@ -1882,24 +1694,7 @@ mod tests {
         let full = serde_json::json!({"kind": "refund_full"});
         assert_eq!(ruling_label(&full).as_deref(), Some("全额退款"));
         assert_eq!(ruling_label(&serde_json::Value::Null), None);
-        assert_eq!(
-            triage_reason_zh("evidence still missing: description, screenshot"),
-            "仍缺少证据：问题描述、截图"
-        );
-        assert_eq!(
-            ruling_reason_zh(
-                "automatic triage: no delivery on record and the delivery deadline has passed; \
-                 both sides have spoken; an arbitrator weighs the evidence"
-            ),
-            "自动预审：没有发货记录，且已超过发货期限；双方均已陈述，由仲裁员审核证据"
-        );
-        assert_eq!(ruling_reason_zh("货不对板属实"), "货不对板属实");
         assert_eq!(ruled_by_zh("user:0190"), "平台仲裁员");
-        assert_eq!(
-            complaint_conflict_zh("the after-sales window has closed"),
-            "已过售后期，不能再投诉"
-        );
-        assert!(complaint_conflict_zh("not_delivered can be opened from 0 (ms since epoch)").contains("1970-01-01"));
         assert_eq!(complaint_stage_zh("awaiting_buyer"), "等待买家补充证据");
         assert_eq!(complaint_kind_zh("not_as_described"), "货不对板");
     }

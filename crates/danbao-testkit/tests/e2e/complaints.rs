@@ -353,6 +353,14 @@ async fn triage_decides_a_clear_not_delivered_case(t: TestApp) {
     // Too early: not_delivered opens 2 h after payment.
     let early = open(&t, &s.buyer_token, &order, "not_delivered").await;
     assert_eq!(early.status, 409, "{}", early.text);
+    assert_eq!(
+        early.body["type"], "https://danbao.dev/problems/complaint-too-early",
+        "{}",
+        early.text
+    );
+    // When it opens is a timestamp field, two hours after payment.
+    let opens_at = early.body["opens_at"].as_str().unwrap_or_default();
+    assert!(opens_at.ends_with('Z') && opens_at.len() >= 20, "{}", early.text);
     t.advance(3 * HOUR_MS);
     let opened = open(&t, &s.buyer_token, &order, "not_delivered").await;
     let id = id_of(&opened);
@@ -372,6 +380,13 @@ async fn triage_decides_a_clear_not_delivered_case(t: TestApp) {
     let c = complaint(&t, &s.buyer_token, &id).await;
     assert_eq!(c["stage"], "resolved", "{c}");
     assert_eq!(c["ruled_by"], "system:triage");
+    assert_eq!(c["ruling_reason"]["code"], "triage", "{c}");
+    assert!(
+        c["ruling_reason"]["reasons"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|x| x["code"] == "no_delivery_past_deadline")),
+        "{c}"
+    );
     assert_eq!(order_status(&t, &s.buyer_token, &order).await, "refunded");
     t.settle_refunds().await;
     t.finish().await;
@@ -391,11 +406,12 @@ async fn two_arbitrators_ruling_at_once_one_wins(t: TestApp) {
     statuses.sort();
     assert_eq!(statuses, [200, 409], "{} / {}", r1.text, r2.text);
     let loser = if r1.status == 409 { &r1 } else { &r2 };
-    assert!(
-        loser.text.contains("cannot be ruled again") || loser.text.contains("cannot take"),
+    assert_eq!(
+        loser.body["type"], "https://danbao.dev/problems/complaint-closed",
         "{}",
         loser.text
     );
+    assert_eq!(loser.body["stage"], "resolved", "{}", loser.text);
     t.settle_refunds().await;
     t.finish().await;
 }

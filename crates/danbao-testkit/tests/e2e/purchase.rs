@@ -469,12 +469,12 @@ async fn bad_input_is_refused_and_changes_nothing(t: TestApp) {
         "unauthenticated",
     );
     // Not delivered yet: nothing to reveal, nothing to confirm.
-    problem(
-        &t.get(&format!("/api/v1/orders/{id}/delivery"), Some(&buyer_token))
-            .await,
-        409,
-        "conflict",
-    );
+    let nothing = t
+        .get(&format!("/api/v1/orders/{id}/delivery"), Some(&buyer_token))
+        .await;
+    problem(&nothing, 409, "nothing-delivered");
+    // A refusal's data travels as fields, not inside its text.
+    assert_eq!(nothing.body["status"], "pending_payment", "{}", nothing.text);
     problem(
         &t.post(&format!("/api/v1/orders/{id}/confirm"), Some(&buyer_token), json!({}))
             .await,

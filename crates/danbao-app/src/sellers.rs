@@ -1,0 +1,337 @@
+//! A seller's standing (SPEC §6, fraud response): freeze, unfreeze and ban through the
+//! domain's one transition function (`danbao_domain::seller::transition`), whose effects
+//! are carried out here on the ledger, in the caller's transaction.
+
+use crate::auth::Caller;
+use crate::clock::rfc3339;
+use crate::complaints::{require_staff, text_ok};
+use crate::orders::record_event;
+use crate::{App, AppError, AppResult};
+use danbao_domain::complaint::{Ruling, RulingReason};
+use danbao_domain::ledger::rules as posting;
+use danbao_domain::seller::{transition, Standing, StandingChange, StandingEffect};
+use danbao_domain::{Account, EntryKind, Money, OrderEvent, OrderStatus, Refusal, UserId};
+use danbao_store::{SellerStandingRow, Tx};
+use serde::Serialize;
+
+/// A seller's standing as staff and the seller see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StandingView {
+    pub seller_id: String,
+    pub status: Standing,
+    /// Why staff (or the collective rule) changed it; none for a seller never frozen.
+    pub reason: Option<String>,
+    pub frozen_minor: i64,
+    pub updated_at: Option<String>,
+}
+
+/// How a banned seller's debt to the platform was covered.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShortfallView {
+    pub owed_minor: i64,
+    pub from_frozen_minor: i64,
+    pub from_deposit_minor: i64,
+    pub from_compensation_fund_minor: i64,
+    pub loss_minor: i64,
+}
+
+/// The outcome of a ban.
+#[derive(Debug, Clone, Serialize)]
+pub struct BanView {
+    #[serde(flatten)]
+    pub standing: StandingView,
+    pub orders_refunded: i64,
+    pub shortfall: ShortfallView,
+}
+
+fn standing_of(row: Option<&SellerStandingRow>) -> AppResult<Standing> {
+    match row {
+        None => Ok(Standing::Active),
+        Some(r) => Standing::parse(&r.status)
+            .ok_or_else(|| AppError::Internal(format!("seller {} has standing {:?}", r.seller_id, r.status))),
+    }
+}
+
+impl App {
+    /// The standing of a seller, read in the caller's transaction.
+    pub(crate) async fn standing(&self, tx: &mut Tx, seller: &UserId) -> AppResult<Standing> {
+        standing_of(tx.seller_standing(seller, false).await?.as_ref())
+    }
+
+    /// Whether a seller may take new orders and be paid.
+    pub(crate) async fn seller_active(&self, tx: &mut Tx, seller: &UserId) -> AppResult<bool> {
+        Ok(self.standing(tx, seller).await?.is_active())
+    }
+
+    /// Moves what a frozen (or banned) seller would be paid into frozen instead.
+    pub(crate) async fn hold_release_if_frozen(
+        &self,
+        tx: &mut Tx,
+        seller: &UserId,
+        amount: Money,
+        now: i64,
+    ) -> AppResult<()> {
+        if !amount.is_positive() {
+            return Ok(());
+        }
+        let Some(mut s) = tx.seller_standing(seller, true).await? else {
+            return Ok(());
+        };
+        if standing_of(Some(&s))?.is_active() {
+            return Ok(());
+        }
+        let entry = posting::seller_transfer(
+            EntryKind::SellerFrozen,
+            Account::Available(seller.clone()),
+            Account::Frozen(seller.clone()),
+            amount,
+        )?;
+        tx.post_entry(&entry, now).await?;
+        s.frozen_available_minor += amount.minor();
+        s.updated_at = now;
+        tx.set_seller_standing(&s).await?;
+        Ok(())
+    }
+
+    /// One standing change and its effects, in the caller's transaction: the money
+    /// moves first, then the standing is written (so rulings and refunds below see it),
+    /// then a ban's refunds and settlement. Returns, for a ban, how many orders were
+    /// refunded and how the seller's debt was covered.
+    pub(crate) async fn change_standing(
+        &self,
+        tx: &mut Tx,
+        seller: &UserId,
+        change: StandingChange,
+        reason: &str,
+        by: &str,
+        now: i64,
+    ) -> AppResult<Option<(i64, ShortfallView)>> {
+        let row = tx.seller_standing(seller, true).await?;
+        let from = standing_of(row.as_ref())?;
+        let (next, effects) = transition(from, change).map_err(Refusal::Standing)?;
+        if effects.is_empty() {
+            return Ok(None);
+        }
+        let mut held = Money::from_minor(row.as_ref().map_or(0, |r| r.frozen_available_minor));
+        for effect in &effects {
+            match effect {
+                StandingEffect::HoldAvailable => {
+                    let available = Account::Available(seller.clone());
+                    let amount = Money::from_minor(available.normal_balance(tx.account_balance(&available).await?));
+                    if amount.is_positive() {
+                        let entry = posting::seller_transfer(
+                            EntryKind::SellerFrozen,
+                            available,
+                            Account::Frozen(seller.clone()),
+                            amount,
+                        )?;
+                        tx.post_entry(&entry, now).await?;
+                    }
+                    held = held
+                        .checked_add(amount)
+                        .map_err(|e| AppError::Internal(e.to_string()))?;
+                    tx.insert_security_event(
+                        "seller_frozen",
+                        &serde_json::json!({"seller_id": seller, "reason": reason}).to_string(),
+                        now,
+                    )
+                    .await?;
+                }
+                StandingEffect::ReturnHeld => {
+                    if held.is_positive() {
+                        let entry = posting::seller_transfer(
+                            EntryKind::SellerUnfrozen,
+                            Account::Frozen(seller.clone()),
+                            Account::Available(seller.clone()),
+                            held,
+                        )?;
+                        tx.post_entry(&entry, now).await?;
+                    }
+                    held = Money::ZERO;
+                }
+                StandingEffect::RefundOpenOrders | StandingEffect::SettleReceivable => {}
+            }
+        }
+        tx.set_seller_standing(&SellerStandingRow {
+            seller_id: seller.clone(),
+            status: next.as_str().to_string(),
+            reason: reason.to_string(),
+            frozen_available_minor: held.minor(),
+            updated_at: now,
+        })
+        .await?;
+        let mut refunded = None;
+        let mut shortfall = None;
+        for effect in effects {
+            match effect {
+                StandingEffect::RefundOpenOrders => {
+                    refunded = Some(self.refund_open_orders(tx, seller, reason, by, now).await?);
+                }
+                StandingEffect::SettleReceivable => {
+                    shortfall = Some(self.settle_banned_receivable(tx, seller, now).await?);
+                }
+                StandingEffect::HoldAvailable | StandingEffect::ReturnHeld => {}
+            }
+        }
+        Ok(refunded.zip(shortfall))
+    }
+
+    /// A ban refunds every open order in full: open complaints by a full-refund ruling,
+    /// other paid orders from escrow.
+    async fn refund_open_orders(
+        &self,
+        tx: &mut Tx,
+        seller: &UserId,
+        reason: &str,
+        by: &str,
+        now: i64,
+    ) -> AppResult<i64> {
+        let ground = RulingReason::SellerBanned {
+            text: reason.to_string(),
+        };
+        for mut c in tx.open_complaints_of_seller(seller).await? {
+            self.rule_in(tx, &mut c, Ruling::RefundFull, by, &ground, now).await?;
+        }
+        let mut refunded = 0;
+        for mut order in tx.open_orders_of_seller(seller).await? {
+            if order.status == OrderStatus::Disputed {
+                continue;
+            }
+            let rules = self.rules_version(order.rule_version).await?;
+            record_event(
+                tx,
+                &order.id,
+                "seller_banned",
+                serde_json::json!({"reason_sha256": crate::evidence::reason_hash(Some(reason))}),
+                now,
+            )
+            .await?;
+            self.apply_event(tx, &mut order, OrderEvent::SellerBanned, &rules, now)
+                .await?;
+            refunded += 1;
+        }
+        Ok(refunded)
+    }
+
+    /// After a ban: what the seller owes is covered by the money the freeze held, then
+    /// the deposit, then the compensation fund; the rest is the platform's loss.
+    async fn settle_banned_receivable(&self, tx: &mut Tx, seller: &UserId, now: i64) -> AppResult<ShortfallView> {
+        let receivable = Account::Receivable(seller.clone());
+        let mut owed = Money::from_minor(receivable.normal_balance(tx.account_balance(&receivable).await?));
+        let mut from_frozen = Money::ZERO;
+        if let Some(mut standing) = tx.seller_standing(seller, true).await? {
+            from_frozen = owed.min(Money::from_minor(standing.frozen_available_minor.max(0)));
+            if from_frozen.is_positive() {
+                let e = posting::seller_transfer(
+                    EntryKind::ReceivableSettled,
+                    Account::Frozen(seller.clone()),
+                    Account::Receivable(seller.clone()),
+                    from_frozen,
+                )?;
+                tx.post_entry(&e, now).await?;
+                standing.frozen_available_minor -= from_frozen.minor();
+                tx.set_seller_standing(&standing).await?;
+                owed = owed
+                    .checked_sub(from_frozen)
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+            }
+        }
+        let deposit_account = Account::Deposit(seller.clone());
+        let deposit = Money::from_minor(deposit_account.normal_balance(tx.account_balance(&deposit_account).await?));
+        let fund = Money::from_minor(
+            Account::CompensationFund.normal_balance(tx.account_balance(&Account::CompensationFund).await?),
+        );
+        let (entry, [from_deposit, from_fund, loss]) = posting::settle_receivable(seller, owed, deposit, fund)?;
+        if let Some(e) = entry {
+            tx.post_entry(&e, now).await?;
+        }
+        Ok(ShortfallView {
+            owed_minor: owed.minor() + from_frozen.minor(),
+            from_frozen_minor: from_frozen.minor(),
+            from_deposit_minor: from_deposit.minor(),
+            from_compensation_fund_minor: from_fund.minor(),
+            loss_minor: loss.minor(),
+        })
+    }
+
+    /// Emergency freeze: listings hidden, new orders and releases stopped, the available
+    /// balance held. Refunds to buyers still flow.
+    pub async fn freeze_seller(&self, caller: &Caller, seller_id: &str, reason: &str) -> AppResult<StandingView> {
+        self.staff_changes_standing(caller, seller_id, StandingChange::Freeze, reason)
+            .await
+            .map(|(v, _)| v)
+    }
+
+    pub async fn unfreeze_seller(&self, caller: &Caller, seller_id: &str, reason: &str) -> AppResult<StandingView> {
+        self.staff_changes_standing(caller, seller_id, StandingChange::Unfreeze, reason)
+            .await
+            .map(|(v, _)| v)
+    }
+
+    /// Confirmed fraud: the seller is banned (one-way) and every open order is refunded
+    /// in full. What a refund took beyond the seller's own money is covered by the
+    /// deposit, then the compensation fund, the rest booked as a loss.
+    pub async fn ban_seller(&self, caller: &Caller, seller_id: &str, reason: &str) -> AppResult<BanView> {
+        let (standing, outcome) = self
+            .staff_changes_standing(caller, seller_id, StandingChange::Ban, reason)
+            .await?;
+        let (orders_refunded, shortfall) = outcome.ok_or_else(|| AppError::Internal("a ban settled nothing".into()))?;
+        Ok(BanView {
+            standing,
+            orders_refunded,
+            shortfall,
+        })
+    }
+
+    /// The collective-complaint rule's freeze, in the complaint's transaction.
+    pub(crate) async fn freeze_seller_in(&self, tx: &mut Tx, seller: &UserId, reason: &str, now: i64) -> AppResult<()> {
+        self.change_standing(tx, seller, StandingChange::Freeze, reason, "system:collective", now)
+            .await?;
+        Ok(())
+    }
+
+    async fn staff_changes_standing(
+        &self,
+        caller: &Caller,
+        seller_id: &str,
+        change: StandingChange,
+        reason: &str,
+    ) -> AppResult<(StandingView, Option<(i64, ShortfallView)>)> {
+        let staff = require_staff(caller)?.clone();
+        text_ok("reason", reason)?;
+        let seller = self.seller_user(seller_id).await?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let outcome = self
+            .change_standing(&mut tx, &seller, change, reason, &format!("user:{}", staff.id), now)
+            .await?;
+        tx.commit().await?;
+        Ok((self.standing_view(&seller).await?, outcome))
+    }
+
+    async fn seller_user(&self, seller_id: &str) -> AppResult<UserId> {
+        let id = UserId::parse(seller_id).ok_or(AppError::NotFound("seller"))?;
+        let mut tx = self.store.begin().await?;
+        let user = tx.user_by_id(&id).await?;
+        tx.commit().await?;
+        match user {
+            Some(u) if u.role == "seller" => Ok(id),
+            _ => Err(AppError::NotFound("seller")),
+        }
+    }
+
+    pub(crate) async fn standing_view(&self, seller: &UserId) -> AppResult<StandingView> {
+        let mut tx = self.store.begin().await?;
+        let s = tx.seller_standing(seller, false).await?;
+        let frozen = Account::Frozen(seller.clone());
+        let frozen = frozen.normal_balance(tx.account_balance(&frozen).await?);
+        tx.commit().await?;
+        Ok(StandingView {
+            seller_id: seller.to_string(),
+            status: standing_of(s.as_ref())?,
+            reason: s.as_ref().map(|s| s.reason.clone()),
+            frozen_minor: frozen,
+            updated_at: s.as_ref().map(|s| rfc3339(s.updated_at)),
+        })
+    }
+}

@@ -1,0 +1,239 @@
+//! Every business refusal a person can meet, as a closed list of values.
+//!
+//! A use case that says "no" for a business reason returns one of these; the HTTP edge
+//! maps each variant once to a stable problem `type` (its [`Refusal::code`]) with the
+//! variant's data as fields, and the pages show the message catalog's text for it. No
+//! layer reads a refusal's text back: the text is for people, the value is for code.
+
+use crate::complaint::{IllegalComplaintTransition, OpenRefusal, Stage};
+use crate::order::{IllegalTransition, OrderStatus};
+use crate::seller::{IllegalStandingChange, Standing};
+use crate::{Money, TimestampMs};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    // Accounts.
+    #[error("the username is taken")]
+    UsernameTaken,
+
+    // Orders.
+    #[error("not enough stock")]
+    OutOfStock,
+    #[error(transparent)]
+    Order(#[from] IllegalTransition),
+    #[error("the order is {status} and takes no payment")]
+    NoPaymentExpected { status: OrderStatus },
+    #[error("the order is {status} and has nothing delivered to show")]
+    NothingDelivered { status: OrderStatus },
+    #[error("card_key orders are delivered automatically")]
+    DeliveredAutomatically,
+
+    // Complaints.
+    #[error(transparent)]
+    CannotOpen(#[from] OpenRefusal),
+    #[error(transparent)]
+    Complaint(#[from] IllegalComplaintTransition),
+    #[error("the complaint is {stage}; it takes no more actions")]
+    ComplaintClosed { stage: Stage },
+    #[error("this case is assigned to another arbitrator")]
+    AssignedElsewhere,
+
+    // Seller money and standing.
+    #[error("not enough available balance")]
+    InsufficientBalance,
+    #[error("withdrawals are stopped while the seller is {standing}")]
+    WithdrawalsStopped { standing: Standing },
+    #[error(transparent)]
+    Standing(#[from] IllegalStandingChange),
+    #[error("the platform holds only {fees} in fees")]
+    FeesShort { fees: Money },
+
+    // Reconciliation.
+    #[error("this exception is already resolved")]
+    ExceptionResolved,
+    #[error("there is no payment to refund")]
+    NoPaymentToRefund,
+    #[error("the payment is {outcome}, not an unaccepted amount mismatch")]
+    PaymentNotMismatched { outcome: String },
+}
+
+impl Refusal {
+    /// The stable problem `type` slug (`https://danbao.dev/problems/<code>`). Never change
+    /// one: clients branch on it.
+    pub fn code(&self) -> &'static str {
+        use Refusal as R;
+        match self {
+            R::UsernameTaken => "username-taken",
+            R::OutOfStock => "out-of-stock",
+            R::Order(_) => "illegal-transition",
+            R::NoPaymentExpected { .. } => "order-takes-no-payment",
+            R::NothingDelivered { .. } => "nothing-delivered",
+            R::DeliveredAutomatically => "delivered-automatically",
+            R::CannotOpen(o) => match o {
+                OpenRefusal::NotPaid => "complaint-order-not-paid",
+                OpenRefusal::AlreadyOpen => "complaint-already-open",
+                OpenRefusal::Finished(_) => "complaint-order-finished",
+                OpenRefusal::TooEarly { .. } => "complaint-too-early",
+                OpenRefusal::DeliveredAutomatically => "complaint-kind-not-applicable",
+                OpenRefusal::NotDeliveredYet => "complaint-nothing-delivered",
+                OpenRefusal::WindowClosed => "complaint-window-closed",
+            },
+            R::Complaint(_) => "complaint-illegal-transition",
+            R::ComplaintClosed { .. } => "complaint-closed",
+            R::AssignedElsewhere => "complaint-assigned-elsewhere",
+            R::InsufficientBalance => "insufficient-balance",
+            R::WithdrawalsStopped { .. } => "withdrawals-stopped",
+            R::Standing(_) => "seller-standing",
+            R::FeesShort { .. } => "fees-short",
+            R::ExceptionResolved => "exception-resolved",
+            R::NoPaymentToRefund => "no-payment-to-refund",
+            R::PaymentNotMismatched { .. } => "payment-not-mismatched",
+        }
+    }
+
+    /// The variant's data, as the extension members of its problem document.
+    pub fn fields(&self) -> Vec<(&'static str, RefusalField)> {
+        use Refusal as R;
+        use RefusalField as F;
+        match self {
+            R::Order(t) => vec![
+                ("status", F::Text(t.from.as_str().into())),
+                ("event", F::Text(format!("{:?}", t.event))),
+            ],
+            R::NoPaymentExpected { status } | R::NothingDelivered { status } => {
+                vec![("status", F::Text(status.as_str().into()))]
+            }
+            R::CannotOpen(OpenRefusal::Finished(status)) => vec![("status", F::Text(status.as_str().into()))],
+            R::CannotOpen(OpenRefusal::TooEarly { from_ms }) => vec![("opens_at", F::Time(*from_ms))],
+            R::Complaint(t) => vec![
+                ("stage", F::Text(t.from.as_str().into())),
+                ("event", F::Text(format!("{:?}", t.event))),
+            ],
+            R::ComplaintClosed { stage } => vec![("stage", F::Text(stage.as_str().into()))],
+            R::WithdrawalsStopped { standing } => vec![("standing", F::Text(standing.as_str().into()))],
+            R::Standing(c) => vec![("standing", F::Text(c.from.as_str().into()))],
+            R::FeesShort { fees } => vec![("fees_minor", F::Minor(fees.minor()))],
+            R::PaymentNotMismatched { outcome } => vec![("outcome", F::Text(outcome.clone()))],
+            R::UsernameTaken
+            | R::OutOfStock
+            | R::DeliveredAutomatically
+            | R::CannotOpen(_)
+            | R::AssignedElsewhere
+            | R::InsufficientBalance
+            | R::ExceptionResolved
+            | R::NoPaymentToRefund => Vec::new(),
+        }
+    }
+
+    /// Every problem type a refusal can carry, for the API document.
+    pub const CODES: [&'static str; 23] = [
+        "username-taken",
+        "out-of-stock",
+        "illegal-transition",
+        "order-takes-no-payment",
+        "nothing-delivered",
+        "delivered-automatically",
+        "complaint-order-not-paid",
+        "complaint-already-open",
+        "complaint-order-finished",
+        "complaint-too-early",
+        "complaint-kind-not-applicable",
+        "complaint-nothing-delivered",
+        "complaint-window-closed",
+        "complaint-illegal-transition",
+        "complaint-closed",
+        "complaint-assigned-elsewhere",
+        "insufficient-balance",
+        "withdrawals-stopped",
+        "seller-standing",
+        "fees-short",
+        "exception-resolved",
+        "no-payment-to-refund",
+        "payment-not-mismatched",
+    ];
+}
+
+/// One datum of a refusal, typed so the edge can render it (a time as RFC 3339).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefusalField {
+    Text(String),
+    Minor(i64),
+    Time(TimestampMs),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::complaint::ComplaintEvent;
+    use crate::order::OrderEvent;
+    use std::collections::BTreeSet;
+
+    /// One value of every variant (and every `OpenRefusal`), so a new variant must be
+    /// added here and given a code.
+    fn every_refusal() -> Vec<Refusal> {
+        use OpenRefusal as O;
+        vec![
+            Refusal::UsernameTaken,
+            Refusal::OutOfStock,
+            Refusal::Order(IllegalTransition {
+                from: OrderStatus::Completed,
+                event: OrderEvent::Confirmed,
+            }),
+            Refusal::NoPaymentExpected {
+                status: OrderStatus::Paid,
+            },
+            Refusal::NothingDelivered {
+                status: OrderStatus::Paid,
+            },
+            Refusal::DeliveredAutomatically,
+            O::NotPaid.into(),
+            O::AlreadyOpen.into(),
+            O::Finished(OrderStatus::Refunded).into(),
+            O::TooEarly { from_ms: 7_200_000 }.into(),
+            O::DeliveredAutomatically.into(),
+            O::NotDeliveredYet.into(),
+            O::WindowClosed.into(),
+            Refusal::Complaint(IllegalComplaintTransition {
+                from: Stage::Resolved,
+                event: ComplaintEvent::Withdrawn,
+            }),
+            Refusal::ComplaintClosed { stage: Stage::Resolved },
+            Refusal::AssignedElsewhere,
+            Refusal::InsufficientBalance,
+            Refusal::WithdrawalsStopped {
+                standing: Standing::Frozen,
+            },
+            Refusal::Standing(IllegalStandingChange {
+                from: Standing::Banned,
+                change: crate::seller::StandingChange::Unfreeze,
+            }),
+            Refusal::FeesShort {
+                fees: Money::from_minor(12),
+            },
+            Refusal::ExceptionResolved,
+            Refusal::NoPaymentToRefund,
+            Refusal::PaymentNotMismatched {
+                outcome: "captured".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_refusal_has_its_own_listed_code() {
+        let all = every_refusal();
+        let codes: BTreeSet<&str> = all.iter().map(Refusal::code).collect();
+        assert_eq!(codes.len(), all.len(), "two refusals share a code");
+        assert_eq!(codes, Refusal::CODES.into_iter().collect::<BTreeSet<_>>());
+    }
+
+    #[test]
+    fn data_travels_as_fields_not_text() {
+        let early: Refusal = OpenRefusal::TooEarly { from_ms: 7_200_000 }.into();
+        assert_eq!(early.fields(), vec![("opens_at", RefusalField::Time(7_200_000))]);
+        let short = Refusal::FeesShort {
+            fees: Money::from_minor(12),
+        };
+        assert_eq!(short.fields(), vec![("fees_minor", RefusalField::Minor(12))]);
+        assert!(Refusal::InsufficientBalance.fields().is_empty());
+    }
+}
