@@ -3,8 +3,8 @@
 
 use crate::auth::{Caller, Role, User};
 use crate::clock::rfc3339;
+use crate::evidence::record_event;
 use crate::jobs::Job;
-use crate::orders::record_event;
 use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;
 use danbao_domain::{Money, OrderId, PaymentId, RefundId, Refusal};

@@ -5,8 +5,8 @@
 
 use crate::auth::{Caller, Role, User};
 use crate::clock::rfc3339;
+use crate::evidence::record_event;
 use crate::jobs::Job;
-use crate::orders::record_event;
 use crate::{App, AppError, AppResult};
 use danbao_domain::complaint::{
     check_open, opening_deadline, settle, transition, triage, ComplaintEffect, ComplaintEvent, ComplaintKind,
@@ -225,10 +225,10 @@ impl App {
         let seller = order.seller_id.clone();
         let sources = match order.status {
             OrderStatus::Completed => {
-                let fee = amount
-                    .apply_bps(rules.fee_bps(&order.category))
+                let split = amount
+                    .split_fee(rules.fee_bps(&order.category))
                     .map_err(|e| AppError::Internal(e.to_string()))?;
-                let seller_part = amount.checked_sub(fee).map_err(|e| AppError::Internal(e.to_string()))?;
+                let (seller_part, fee) = (split.to_seller, split.fee);
                 let available = Account::Available(seller.clone());
                 let deposit = Account::Deposit(seller.clone());
                 let available = Money::from_minor(available.normal_balance(tx.account_balance(&available).await?));

@@ -5,6 +5,7 @@
 
 use crate::auth::Caller;
 use crate::{App, AppError, AppResult};
+use danbao_domain::OrderId;
 use danbao_evidence::{
     consistency_proof, inclusion_proof, nodes_to_store_after_append, open_checkpoint, sha256_hex, verify_consistency,
     verify_receipt, Checkpoint, CompactRange, Hash, LeafFields, LeafRecord, LogSigner, LogVerifier, NodeReader,
@@ -448,4 +449,29 @@ fn check_event(
 /// the words (which may name people).
 pub fn reason_hash(reason: Option<&str>) -> Option<String> {
     reason.map(|r| sha256_hex(r.as_bytes()))
+}
+
+/// Records an order event on its timeline and, in the same transaction, as a leaf of
+/// the evidence log that commits to the event's details (ids and hashes, no personal data).
+pub(crate) async fn record_event(
+    tx: &mut Tx,
+    order: &OrderId,
+    kind: &str,
+    detail: serde_json::Value,
+    now: i64,
+) -> AppResult<()> {
+    let detail = detail.to_string();
+    let mut refs = BTreeMap::new();
+    refs.insert("order_id".to_string(), order.to_string());
+    let leaf = append_leaf(
+        tx,
+        &format!("order:{order}"),
+        &format!("order.{kind}"),
+        refs,
+        detail.as_bytes(),
+        now,
+    )
+    .await?;
+    tx.insert_order_event(order, kind, &detail, now, &leaf).await?;
+    Ok(())
 }

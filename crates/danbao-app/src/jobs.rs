@@ -2,7 +2,7 @@
 //! outbox of outside calls (refunds). Jobs live in the database, are leased, retried
 //! with backoff, and dead-lettered where an admin can see them — never dropped.
 
-use crate::orders::record_event;
+use crate::evidence::record_event;
 use crate::payments::{ProviderError, RefundCommand};
 use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;

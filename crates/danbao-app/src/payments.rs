@@ -1,7 +1,17 @@
-//! The payment provider trait (SPEC §4) and its sandbox adapter. Real rails (EPay,
-//! Alipay, WeChat Pay) come as further adapters behind the same trait.
+//! Payments (SPEC §4): the one notification path that every source (webhook, active
+//! query, statement line) goes through, the provider trait, and its sandbox adapter.
+//! Real rails (EPay, Alipay, WeChat Pay) come as further adapters behind the same trait.
 
+use crate::evidence::record_event;
+use crate::jobs::Job;
+use crate::orders::{delivery_kind, sha256_hex};
+use crate::{App, AppError, AppResult};
+use danbao_domain::ledger::rules as posting;
+use danbao_domain::payment::{decide, PayableOrder, PaymentDecision, UnacceptedReason};
+use danbao_domain::{DeliveryKind, Money, OrderEvent, OrderId, PaymentId, RefundId, RuleSet};
+use danbao_store::{OrderRow, PaymentRow, RefundRow, Tx};
 use futures::future::BoxFuture;
+use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -264,5 +274,231 @@ impl PaymentProvider for SandboxProvider {
                 .map_err(map_client_error)?;
             settled("refund", &view.status)
         })
+    }
+}
+
+impl App {
+    /// The one notification path (SPEC §4). The signature is checked over the raw bytes
+    /// before anything else; the payment is recorded first and deduplicated on
+    /// (provider, transaction id); then the domain decides. Returns the acknowledgement
+    /// body only after the commit.
+    pub async fn apply_notification(
+        &self,
+        source: &str,
+        body: &[u8],
+        signature: Option<&str>,
+    ) -> AppResult<&'static str> {
+        let now = self.now();
+        let verified = match self.provider.verify_notification(body, signature) {
+            Ok(v) => v,
+            Err(e) => {
+                let detail = serde_json::json!({"source": source, "error": e.to_string(), "body_sha256": hex::encode(Sha256::digest(body)), "bytes": body.len()});
+                let mut tx = self.store.begin().await?;
+                tx.insert_security_event("notification_refused", &detail.to_string(), now)
+                    .await?;
+                tx.commit().await?;
+                tracing::warn!(source, error = %e, "payment notification refused");
+                return Err(match e {
+                    ProviderError::BadSignature => AppError::BadSignature,
+                    other => AppError::BadNotification(other.to_string()),
+                });
+            }
+        };
+        self.apply_payment(source, verified).await?;
+        Ok(self.provider.acknowledgement())
+    }
+
+    /// The rest of the one path, for a payment whose signature has been verified (a
+    /// webhook, an active query, or a line of a signed statement). Returns the platform's
+    /// payment id, or None when it was a repeat that changed nothing.
+    pub async fn apply_payment(&self, source: &str, verified: VerifiedPayment) -> AppResult<Option<PaymentId>> {
+        let now = self.now();
+        let provider = self.provider.name();
+        let payment_id = PaymentId::generate();
+        let mut tx = self.store.begin().await?;
+        // out_trade_no is the attempt id; the attempt names the order.
+        let order_id = tx.payment_attempt(&verified.out_trade_no).await?.map(|a| a.order_id);
+        let payment = PaymentRow {
+            id: payment_id.to_string(),
+            provider: provider.to_string(),
+            provider_txn_id: verified.provider_txn_id.clone(),
+            provider_payment_id: verified.provider_payment_id.clone(),
+            out_trade_no: verified.out_trade_no.clone(),
+            order_id: order_id.as_ref().map(|o| o.to_string()),
+            amount_minor: verified.amount_minor,
+            currency: verified.currency.clone(),
+            outcome: "received".into(),
+            source: source.to_string(),
+            raw: verified.raw.clone(),
+            received_at: now,
+        };
+        if !tx.insert_payment(&payment).await? {
+            // A repeat: already applied. Acknowledge and change nothing.
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let mut order = match &order_id {
+            Some(id) => tx.order(id, true).await?,
+            None => None,
+        };
+        let decision = decide(
+            order.as_ref().map(|o| PayableOrder {
+                status: o.status,
+                amount_minor: o.amount_minor,
+                currency: &o.currency,
+            }),
+            verified.amount_minor,
+            &verified.currency,
+        );
+        let outcome = match (decision, order.as_mut()) {
+            (PaymentDecision::Capture, Some(order)) => {
+                let rules = self.rules_version(order.rule_version).await?;
+                self.capture(&mut tx, order, &payment, OrderEvent::PaymentCaptured, &rules, now)
+                    .await?;
+                "captured"
+            }
+            (PaymentDecision::CaptureIfStockAllows, Some(order)) => {
+                let rules = self.rules_version(order.rule_version).await?;
+                let kind = delivery_kind(order)?;
+                let stock_ok =
+                    kind == DeliveryKind::Manual || tx.reserve_stock(&order.product_id, order.quantity).await?;
+                if stock_ok {
+                    // The stock was just reserved above; the transition's ReserveStock
+                    // effect is satisfied by that.
+                    self.capture(&mut tx, order, &payment, OrderEvent::LatePaymentCaptured, &rules, now)
+                        .await?;
+                    "captured_late"
+                } else {
+                    self.refuse_payment(&mut tx, &payment, Some(&order.id), UnacceptedReason::OutOfStock, now)
+                        .await?;
+                    "refund_unaccepted"
+                }
+            }
+            (PaymentDecision::Refund(reason), order) => {
+                let order_ref = order.map(|o| o.id.clone());
+                self.refuse_payment(&mut tx, &payment, order_ref.as_ref(), reason, now)
+                    .await?;
+                "refund_unaccepted"
+            }
+            (PaymentDecision::Mismatch, order) => {
+                if let Some(o) = order {
+                    record_event(
+                        &mut tx,
+                        &o.id,
+                        "payment_mismatch",
+                        serde_json::json!({"paid_minor": verified.amount_minor, "currency": verified.currency}),
+                        now,
+                    )
+                    .await?;
+                }
+                tracing::warn!(payment = %payment_id, "payment amount or currency does not match the order");
+                tx.insert_reconciliation_item(&danbao_store::ReconciliationItemRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    run_id: None,
+                    kind: "amount_mismatch".into(),
+                    provider: provider.to_string(),
+                    provider_txn_id: verified.provider_txn_id.clone(),
+                    payment_id: Some(payment_id.to_string()),
+                    detail: serde_json::json!({
+                        "source": source,
+                        "out_trade_no": verified.out_trade_no,
+                        "paid_minor": verified.amount_minor,
+                        "currency": verified.currency,
+                    })
+                    .to_string(),
+                    status: "open".into(),
+                    resolution: None,
+                    resolved_by: None,
+                    resolved_at: None,
+                    created_at: now,
+                })
+                .await?;
+                "amount_mismatch"
+            }
+            (PaymentDecision::Capture | PaymentDecision::CaptureIfStockAllows, None) => {
+                return Err(AppError::Internal("capture decided without an order".into()))
+            }
+        };
+        tx.update_payment_outcome(payment_id.as_str(), outcome).await?;
+        tx.commit().await?;
+        Ok(Some(payment_id))
+    }
+
+    /// Captures a payment into escrow and carries out the transition's effects, in the
+    /// caller's transaction: for card keys, allocation and delivery happen right here.
+    async fn capture(
+        &self,
+        tx: &mut Tx,
+        order: &mut OrderRow,
+        payment: &PaymentRow,
+        event: OrderEvent,
+        rules: &RuleSet,
+        now: i64,
+    ) -> AppResult<()> {
+        let payment_id = PaymentId::from_trusted(payment.id.clone());
+        let entry = posting::capture(
+            &order.id,
+            &payment_id,
+            &order.seller_id,
+            self.provider.name(),
+            Money::from_minor(order.amount_minor),
+        )?;
+        tx.post_entry(&entry, now).await?;
+        order.paid_at = Some(now);
+        record_event(
+            tx,
+            &order.id,
+            "paid",
+            // The hash of the provider's signed record commits to exactly what was paid.
+            serde_json::json!({"payment_id": payment.id, "amount_minor": order.amount_minor,
+                "provider_txn_id": payment.provider_txn_id, "payment_record_sha256": sha256_hex(&payment.raw)}),
+            now,
+        )
+        .await?;
+        self.apply_event(tx, order, event, rules, now).await
+    }
+
+    /// A payment the platform cannot keep: book it as owed back and queue the refund.
+    async fn refuse_payment(
+        &self,
+        tx: &mut Tx,
+        payment: &PaymentRow,
+        order: Option<&OrderId>,
+        reason: UnacceptedReason,
+        now: i64,
+    ) -> AppResult<()> {
+        let refund_id = RefundId::generate();
+        let amount = Money::non_negative(payment.amount_minor)
+            .map_err(|_| AppError::BadNotification("negative amount".into()))?;
+        if !amount.is_positive() {
+            // Nothing was paid, so there is nothing to give back.
+            return Ok(());
+        }
+        let entry = posting::unaccepted_payment(
+            order,
+            &PaymentId::from_trusted(payment.id.clone()),
+            &refund_id,
+            &payment.provider,
+            amount,
+        )?;
+        tx.post_entry(&entry, now).await?;
+        tx.insert_refund(&RefundRow {
+            id: refund_id.to_string(),
+            order_id: order.map(|o| o.to_string()),
+            payment_id: payment.id.clone(),
+            provider: payment.provider.clone(),
+            provider_payment_id: payment.provider_payment_id.clone(),
+            amount_minor: amount.minor(),
+            reason: reason.as_str().to_string(),
+            status: "requested".into(),
+            created_at: now,
+            confirmed_at: None,
+        })
+        .await?;
+        Job::Refund(refund_id.clone()).enqueue(tx, now, now).await?;
+        if let Some(o) = order {
+            record_event(tx, o, "payment_refused", serde_json::json!({"reason": reason.as_str(), "refund_id": refund_id.as_str(), "amount_minor": amount.minor()}), now).await?;
+        }
+        Ok(())
     }
 }

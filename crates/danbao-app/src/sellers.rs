@@ -5,7 +5,7 @@
 use crate::auth::Caller;
 use crate::clock::rfc3339;
 use crate::complaints::{require_staff, text_ok};
-use crate::orders::record_event;
+use crate::evidence::record_event;
 use crate::{App, AppError, AppResult};
 use danbao_domain::complaint::{Ruling, RulingReason};
 use danbao_domain::ledger::rules as posting;

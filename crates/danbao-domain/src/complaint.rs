@@ -185,12 +185,11 @@ pub struct Settlement {
 
 pub fn settle(amount: Money, ruling: Ruling, fee_bps: i64) -> Result<Settlement, MoneyError> {
     let to_buyer = amount.apply_bps(ruling.buyer_bps())?;
-    let seller_gross = amount.checked_sub(to_buyer)?;
-    let fee = seller_gross.apply_bps(fee_bps)?;
+    let seller = amount.checked_sub(to_buyer)?.split_fee(fee_bps)?;
     Ok(Settlement {
         to_buyer,
-        to_seller: seller_gross.checked_sub(fee)?,
-        fee,
+        to_seller: seller.to_seller,
+        fee: seller.fee,
     })
 }
 

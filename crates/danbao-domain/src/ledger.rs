@@ -399,8 +399,7 @@ pub mod rules {
 
     /// Escrow to the seller, with the fee (rounded half-even) to the platform.
     pub fn release(order: &OrderId, seller: &UserId, amount: Money, fee_bps: i64) -> Result<JournalEntry, LedgerError> {
-        let fee = amount.apply_bps(fee_bps).map_err(|_| LedgerError::Overflow)?;
-        let to_seller = amount.checked_sub(fee).map_err(|_| LedgerError::Overflow)?;
+        let crate::money::FeeSplit { to_seller, fee } = amount.split_fee(fee_bps).map_err(|_| LedgerError::Overflow)?;
         JournalEntry::builder(
             EntryKind::Release,
             EntryRefs {

@@ -15,7 +15,7 @@ pub mod seller;
 
 pub use ids::*;
 pub use ledger::{Account, EntryKind, JournalEntry, Ledger, LedgerError, Posting};
-pub use money::{Money, MoneyError};
+pub use money::{FeeSplit, Money, MoneyError};
 pub use order::{DeliveryKind, Effect, IllegalTransition, OrderEvent, OrderStatus};
 pub use refusal::{Refusal, RefusalField};
 pub use rules::{RuleSet, RulesError};

@@ -56,6 +56,17 @@ impl Money {
         self.0 > 0
     }
 
+    /// What a release of `self` pays: the seller's net and the platform's fee, the fee
+    /// being `fee_bps` of `self` rounded half-even (SPEC §5). The one place the net
+    /// after fee is computed.
+    pub fn split_fee(self, fee_bps: i64) -> Result<FeeSplit, MoneyError> {
+        let fee = self.apply_bps(fee_bps)?;
+        Ok(FeeSplit {
+            to_seller: self.checked_sub(fee)?,
+            fee,
+        })
+    }
+
     /// `self × bps / 10 000`, rounded half to even at the minor unit (SPEC §5).
     pub fn apply_bps(self, bps: i64) -> Result<Money, MoneyError> {
         if !(0..=BPS_WHOLE).contains(&bps) {
@@ -81,6 +92,13 @@ impl Money {
     }
 }
 
+/// A released amount, split between the seller and the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeeSplit {
+    pub to_seller: Money,
+    pub fee: Money,
+}
+
 impl fmt::Display for Money {
     /// Yuan with two decimals, e.g. `12.34`; the currency is shown by the caller.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -99,6 +117,26 @@ mod tests {
             Money::from_minor(amount).apply_bps(bps),
             Ok(Money::from_minor(expected)),
             "{amount} × {bps} bps"
+        );
+    }
+
+    #[test]
+    fn a_release_splits_into_net_and_fee_that_add_up() {
+        // 5 % of 10 050 is 502.5 → 502 (half to even); the seller gets the rest.
+        assert_eq!(
+            Money::from_minor(10_050).split_fee(500),
+            Ok(FeeSplit {
+                to_seller: Money::from_minor(9_548),
+                fee: Money::from_minor(502),
+            })
+        );
+        for (amount, bps) in [(1, 500), (99, 10_000), (12_345, 0), (7, 3_333)] {
+            let s = Money::from_minor(amount).split_fee(bps);
+            assert!(s.is_ok_and(|s| s.to_seller.minor() + s.fee.minor() == amount));
+        }
+        assert_eq!(
+            Money::from_minor(1).split_fee(10_001),
+            Err(MoneyError::BpsOutOfRange(10_001))
         );
     }
 
