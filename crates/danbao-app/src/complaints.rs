@@ -242,11 +242,8 @@ impl App {
         };
         tx.post_entry(&posting::complaint_freeze(&order.id, &seller, sources)?, now)
             .await?;
-        let paused_remaining_ms = match order.status {
-            OrderStatus::Paid => order.deliver_by.map(|d| (d - now).max(0)),
-            OrderStatus::Delivered => order.auto_confirm_at.map(|d| (d - now).max(0)),
-            _ => None,
-        };
+        let paused_remaining_ms =
+            danbao_domain::order::remaining_on_clock(order.status, order.deliver_by, order.auto_confirm_at, now);
         let prior = order.status;
         self.apply_event(&mut tx, &mut order, OrderEvent::ComplaintOpened, &rules, now)
             .await?;
@@ -762,25 +759,15 @@ impl App {
             .await?;
         let restore =
             OrderStatus::parse(&c.prior_order_status).ok_or_else(|| AppError::Internal("prior status".into()))?;
-        self.apply_event(tx, &mut order, OrderEvent::ComplaintWithdrawn { restore }, rules, now)
-            .await?;
-        let remaining = c.paused_remaining_ms.unwrap_or(0);
-        match restore {
-            OrderStatus::Delivered => {
-                order.auto_confirm_at = Some(now + remaining);
-                Job::AutoConfirm(order.id.clone())
-                    .enqueue_at(tx, now + remaining, now)
-                    .await?;
-            }
-            OrderStatus::Paid => {
-                order.deliver_by = Some(now + remaining);
-                Job::DeliveryDeadline(order.id.clone())
-                    .enqueue_at(tx, now + remaining, now)
-                    .await?;
-            }
-            _ => {}
-        }
-        tx.update_order(&order).await?;
+        let remaining_ms = c.paused_remaining_ms.unwrap_or(0);
+        self.apply_event(
+            tx,
+            &mut order,
+            OrderEvent::ComplaintWithdrawn { restore, remaining_ms },
+            rules,
+            now,
+        )
+        .await?;
         record_event(
             tx,
             &order.id,

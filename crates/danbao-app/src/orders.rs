@@ -934,8 +934,6 @@ impl App {
                         tx.release_stock(&order.product_id, order.quantity).await?;
                     }
                 }
-                // Reserved by the caller before the transition (it needs the answer).
-                Effect::ReserveStock => {}
                 Effect::AllocateKeys => {
                     // Lock the product so concurrent allocations of it take turns.
                     tx.product(&order.product_id, true).await?;
@@ -959,12 +957,13 @@ impl App {
                 }
                 Effect::ScheduleDeliveryDeadline { at } => {
                     order.deliver_by = Some(at);
-                    Job::DeliveryDeadline(order.id.clone()).enqueue(tx, at, now).await?;
+                    Job::DeliveryDeadline(order.id.clone()).enqueue_at(tx, at, now).await?;
                 }
                 Effect::ScheduleAutoConfirm { at } => {
-                    order.delivered_at = Some(now);
+                    // Set on delivery; a withdrawn complaint resuming the window keeps it.
+                    order.delivered_at.get_or_insert(now);
                     order.auto_confirm_at = Some(at);
-                    Job::AutoConfirm(order.id.clone()).enqueue(tx, at, now).await?;
+                    Job::AutoConfirm(order.id.clone()).enqueue_at(tx, at, now).await?;
                 }
                 Effect::ReleaseEscrowToSeller => {
                     let fee_bps = rules.fee_bps(&order.category);

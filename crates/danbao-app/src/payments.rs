@@ -363,8 +363,6 @@ impl App {
                 let stock_ok =
                     kind == DeliveryKind::Manual || tx.reserve_stock(&order.product_id, order.quantity).await?;
                 if stock_ok {
-                    // The stock was just reserved above; the transition's ReserveStock
-                    // effect is satisfied by that.
                     self.capture(&mut tx, order, &payment, OrderEvent::LatePaymentCaptured, &rules, now)
                         .await?;
                     "captured_late"

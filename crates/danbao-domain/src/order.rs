@@ -132,8 +132,9 @@ pub enum OrderEvent {
     SellerBanned,
     /// The buyer opened a complaint: the money is frozen and the order's clocks pause.
     ComplaintOpened,
-    /// The buyer withdrew the complaint: the order returns to where it was.
-    ComplaintWithdrawn { restore: OrderStatus },
+    /// The buyer withdrew the complaint: the order returns to where it was, and the
+    /// clock the complaint paused runs again with the time it had left.
+    ComplaintWithdrawn { restore: OrderStatus, remaining_ms: i64 },
     /// A ruling settled the complaint; the order ends as the ruling says.
     ComplaintRuled { outcome: OrderStatus },
 }
@@ -143,8 +144,6 @@ pub enum OrderEvent {
 pub enum Effect {
     /// Return the reserved units to the product's stock.
     ReleaseStock,
-    /// Take the units out of the stock again (a late payment revives an expired order).
-    ReserveStock,
     /// Allocate card keys and deliver at once (card_key products).
     AllocateKeys,
     /// Start the manual delivery deadline.
@@ -162,6 +161,21 @@ pub enum Effect {
 pub struct IllegalTransition {
     pub from: OrderStatus,
     pub event: OrderEvent,
+}
+
+/// The time left on the clock a complaint pauses: the delivery deadline of a paid
+/// order, the acceptance window of a delivered one; none for any other status.
+pub fn remaining_on_clock(
+    status: OrderStatus,
+    deliver_by: Option<TimestampMs>,
+    auto_confirm_at: Option<TimestampMs>,
+    now: TimestampMs,
+) -> Option<i64> {
+    match status {
+        OrderStatus::Paid => deliver_by.map(|d| (d - now).max(0)),
+        OrderStatus::Delivered => auto_confirm_at.map(|d| (d - now).max(0)),
+        _ => None,
+    }
 }
 
 /// The one transition function of an order.
@@ -187,7 +201,9 @@ pub fn transition(
         (S::Expired | S::Cancelled, E::LatePaymentCaptured) => (
             S::Paid,
             match kind {
-                DeliveryKind::CardKey => vec![Effect::ReserveStock, Effect::AllocateKeys],
+                // The units were reserved again before this event: whether they could
+                // be is what `payment::decide`'s CaptureIfStockAllows asks the caller.
+                DeliveryKind::CardKey => vec![Effect::AllocateKeys],
                 DeliveryKind::Manual => vec![Effect::ScheduleDeliveryDeadline {
                     at: now.saturating_add(rules.delivery_deadline_ms()),
                 }],
@@ -209,10 +225,14 @@ pub fn transition(
         // The complaint itself moves the money (freeze, unfreeze, settlement); the order
         // only records where it stands.
         (S::Paid | S::Delivered | S::Completed, E::ComplaintOpened) => (S::Disputed, vec![]),
-        (S::Disputed, E::ComplaintWithdrawn { restore })
-            if matches!(restore, S::Paid | S::Delivered | S::Completed) =>
-        {
-            (restore, vec![])
+        (S::Disputed, E::ComplaintWithdrawn { restore, remaining_ms }) => {
+            let at = now.saturating_add(remaining_ms.max(0));
+            match restore {
+                S::Paid => (restore, vec![Effect::ScheduleDeliveryDeadline { at }]),
+                S::Delivered => (restore, vec![Effect::ScheduleAutoConfirm { at }]),
+                S::Completed => (restore, vec![]),
+                _ => return Err(IllegalTransition { from, event }),
+            }
         }
         (S::Disputed, E::ComplaintRuled { outcome })
             if matches!(outcome, S::Refunded | S::Completed | S::PartiallyRefunded) =>
@@ -270,7 +290,7 @@ mod tests {
                 from,
                 E::LatePaymentCaptured,
                 CardKey,
-                Ok((S::Paid, vec![Effect::ReserveStock, Effect::AllocateKeys])),
+                Ok((S::Paid, vec![Effect::AllocateKeys])),
             );
             check(
                 from,
@@ -412,13 +432,29 @@ mod tests {
     fn complaints_move_the_order_and_back() {
         for from in [S::Paid, S::Delivered, S::Completed] {
             check(from, E::ComplaintOpened, CardKey, Ok((S::Disputed, vec![])));
-            check(
-                S::Disputed,
-                E::ComplaintWithdrawn { restore: from },
-                CardKey,
-                Ok((from, vec![])),
-            );
         }
+        // Withdrawal resumes the paused clock with the time it had left.
+        let back = |restore| E::ComplaintWithdrawn {
+            restore,
+            remaining_ms: 5_000,
+        };
+        let at = NOW + 5_000;
+        check(
+            S::Disputed,
+            back(S::Paid),
+            Manual,
+            Ok((S::Paid, vec![Effect::ScheduleDeliveryDeadline { at }])),
+        );
+        check(
+            S::Disputed,
+            back(S::Delivered),
+            CardKey,
+            Ok((S::Delivered, vec![Effect::ScheduleAutoConfirm { at }])),
+        );
+        check(S::Disputed, back(S::Completed), CardKey, Ok((S::Completed, vec![])));
+        assert_eq!(remaining_on_clock(S::Delivered, None, Some(NOW + 9), NOW), Some(9));
+        assert_eq!(remaining_on_clock(S::Paid, Some(NOW - 9), None, NOW), Some(0));
+        assert_eq!(remaining_on_clock(S::Completed, None, Some(NOW + 9), NOW), None);
         for outcome in [S::Refunded, S::Completed, S::PartiallyRefunded] {
             check(
                 S::Disputed,
@@ -428,7 +464,10 @@ mod tests {
             );
         }
         // Nowhere else to go back to, and nothing else a ruling can mean.
-        let bad = E::ComplaintWithdrawn { restore: S::Expired };
+        let bad = E::ComplaintWithdrawn {
+            restore: S::Expired,
+            remaining_ms: 0,
+        };
         check(
             S::Disputed,
             bad,

@@ -7,8 +7,10 @@ use crate::order::OrderStatus;
 pub enum PaymentDecision {
     /// The order was waiting for this payment: capture it into escrow.
     Capture,
-    /// The order expired or was cancelled; capture it if stock still allows,
-    /// otherwise refund (the caller knows the stock).
+    /// The order expired or was cancelled and its stock went back: the caller takes
+    /// the units out of stock again (an atomic reserve) and, if it could, captures with
+    /// `OrderEvent::LatePaymentCaptured`; if it could not, refunds as
+    /// `UnacceptedReason::OutOfStock`.
     CaptureIfStockAllows,
     /// Money the platform cannot accept: refund it in full, automatically.
     Refund(UnacceptedReason),
