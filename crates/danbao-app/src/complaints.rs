@@ -9,8 +9,8 @@ use crate::evidence::record_event;
 use crate::jobs::Job;
 use crate::{App, AppError, AppResult};
 use danbao_domain::complaint::{
-    check_open, opening_deadline, settle, transition, triage, ComplaintEffect, ComplaintEvent, ComplaintKind,
-    OrderFacts, Proposal, Ruling, RulingReason, Stage, TriageFacts,
+    check_open, opening_deadline, settle, transition, triage, ComplaintAction, ComplaintEffect, ComplaintEvent,
+    ComplaintKind, OrderFacts, Proposal, Ruling, RulingReason, Side, Stage, TriageFacts,
 };
 use danbao_domain::ledger::rules::{self as posting, FrozenSources};
 use danbao_domain::{Account, DeliveryKind, Money, OrderEvent, OrderId, OrderStatus, RefundId, Refusal, RuleSet};
@@ -23,20 +23,12 @@ const EVIDENCE_KIND_LEN_MAX: usize = 40;
 const QUEUE_SIZE_MAX: i64 = 200;
 
 /// Who looks at a complaint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    Buyer,
-    Seller,
-    Staff,
-}
-
-impl Side {
-    fn as_str(self) -> &'static str {
-        match self {
-            Side::Buyer => "buyer",
-            Side::Seller => "seller",
-            Side::Staff => "arbitrator",
-        }
+/// How a side is named in evidence rows, log leaves and views (staff act as arbitrators).
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Buyer => "buyer",
+        Side::Seller => "seller",
+        Side::Staff => "arbitrator",
     }
 }
 
@@ -86,6 +78,8 @@ pub struct ComplaintView {
     pub viewer: &'static str,
     pub evidence: Vec<EvidenceView>,
     pub events: Vec<ComplaintEventView>,
+    /// What the viewer may do now (the domain's rules; the use cases check again).
+    pub actions: Vec<ComplaintAction>,
 }
 
 /// One leaf of a complaint's case, for a dossier.
@@ -331,7 +325,7 @@ impl App {
         let row = ComplaintEvidenceRow {
             id: uuid::Uuid::now_v7().to_string(),
             complaint_id: c.id.clone(),
-            party: side.as_str().to_string(),
+            party: side_name(side).to_string(),
             kind: kind.to_string(),
             body: text.map(str::to_string),
             file_sha256: file.map(|f| f.sha256.clone()),
@@ -479,7 +473,7 @@ impl App {
             &mut tx,
             &c,
             "evidence_added",
-            serde_json::json!({"party": side.as_str(), "kind": kind, "evidence_id": row.id}),
+            serde_json::json!({"party": side_name(side), "kind": kind, "evidence_id": row.id}),
             now,
         )
         .await?;
@@ -964,7 +958,9 @@ fn complaint_view(
     events: Vec<danbao_store::ComplaintEventRow>,
 ) -> ComplaintView {
     let parse = |s: &str| serde_json::from_str(s).unwrap_or(serde_json::Value::Null);
+    let actions = Stage::parse(&c.stage).map_or_else(Vec::new, |s| danbao_domain::complaint::actions(s, side));
     ComplaintView {
+        actions,
         frozen: parse(&c.frozen_sources),
         proposal: serde_json::from_str(&c.proposal).ok(),
         ruling: c.ruling.as_deref().map(parse),
@@ -982,7 +978,7 @@ fn complaint_view(
         assigned_to: c.assigned_to,
         created_at: rfc3339(c.created_at),
         resolved_at: c.resolved_at.map(rfc3339),
-        viewer: side.as_str(),
+        viewer: side_name(side),
         evidence: evidence.into_iter().map(evidence_view).collect(),
         events: events
             .into_iter()

@@ -112,6 +112,10 @@ pub struct OrderView {
     pub completed_at: Option<String>,
     pub payment: Option<PaymentInfo>,
     pub refunds: Vec<RefundView>,
+    /// What the viewer may do now (the domain's rules; the use cases check again).
+    pub actions: Vec<OrderAction>,
+    /// The complaint kinds offered to the buyer, when `complain` is an action.
+    pub complaint_kinds: Vec<danbao_domain::complaint::ComplaintKind>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -196,12 +200,7 @@ pub struct PlaceOrder {
     pub delivery_fields: BTreeMap<String, String>,
 }
 
-/// Which party of an order the caller is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Party {
-    Buyer,
-    Seller,
-}
+use danbao_domain::order::{OrderAction, Party};
 
 fn check_len(field: &'static str, value: &str, min: usize, max: usize) -> AppResult<()> {
     let n = value.chars().count();
@@ -1071,12 +1070,27 @@ fn validate_delivery_fields(
 pub(crate) fn admin_order_view(o: OrderRow, attempt: Option<PaymentAttemptRow>, refunds: Vec<RefundRow>) -> OrderView {
     let mut v = order_view(o, Party::Seller, attempt, refunds);
     v.viewer = "admin";
+    v.actions.clear();
     v
 }
 
 fn order_view(o: OrderRow, party: Party, attempt: Option<PaymentAttemptRow>, refunds: Vec<RefundRow>) -> OrderView {
     let opt = |t: Option<i64>| t.map(rfc3339);
+    let kind = DeliveryKind::parse(&o.delivery_kind);
+    let actions = kind.map_or_else(Vec::new, |k| danbao_domain::order::actions(o.status, k, party));
+    let complaint_kinds = match (kind, actions.contains(&OrderAction::Complain)) {
+        (Some(delivery_kind), true) => danbao_domain::complaint::offered_kinds(&danbao_domain::complaint::OrderFacts {
+            status: o.status,
+            delivery_kind,
+            paid_at: o.paid_at,
+            delivered_at: o.delivered_at,
+            completed_at: o.completed_at,
+        }),
+        _ => Vec::new(),
+    };
     OrderView {
+        actions,
+        complaint_kinds,
         id: o.id.to_string(),
         status: o.status,
         status_label: o.status.label_zh().to_string(),

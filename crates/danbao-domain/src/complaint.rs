@@ -221,6 +221,62 @@ pub enum OpenRefusal {
     WindowClosed,
 }
 
+/// The kinds a buyer is offered for an order: `not_delivered` only on a manual order
+/// not yet completed (a card-key order is delivered at payment), `not_as_described`
+/// once something was delivered. Timing (too early, window closed) is `check_open`'s.
+pub fn offered_kinds(o: &OrderFacts) -> Vec<ComplaintKind> {
+    let mut kinds = Vec::new();
+    if o.delivery_kind == DeliveryKind::Manual && o.status != OrderStatus::Completed {
+        kinds.push(ComplaintKind::NotDelivered);
+    }
+    if o.delivered_at.is_some() {
+        kinds.push(ComplaintKind::NotAsDescribed);
+    }
+    kinds.push(ComplaintKind::Fraud);
+    kinds.push(ComplaintKind::Other);
+    kinds
+}
+
+/// Who looks at a complaint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Buyer,
+    Seller,
+    /// Arbitrators and admins.
+    Staff,
+}
+
+/// What a side may do with a complaint now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComplaintAction {
+    AddEvidence,
+    /// The seller's answer.
+    Respond,
+    Withdraw,
+    /// Take the case (arbitrators).
+    Take,
+    Rule,
+    AskBuyer,
+}
+
+pub fn actions(stage: Stage, side: Side) -> Vec<ComplaintAction> {
+    use ComplaintAction as A;
+    if !stage.is_open() {
+        return vec![];
+    }
+    match side {
+        Side::Buyer => vec![A::AddEvidence, A::Withdraw],
+        Side::Seller if matches!(stage, Stage::AwaitingSeller | Stage::UnderReview) => {
+            vec![A::AddEvidence, A::Respond]
+        }
+        Side::Seller => vec![A::AddEvidence],
+        Side::Staff if stage == Stage::UnderReview => vec![A::Take, A::Rule, A::AskBuyer],
+        Side::Staff => vec![A::Take, A::Rule],
+    }
+}
+
 /// When each kind may be opened (SPEC §6).
 pub fn check_open(kind: ComplaintKind, o: &OrderFacts, rules: &RuleSet, now: TimestampMs) -> Result<(), OpenRefusal> {
     use OrderStatus as S;
@@ -760,6 +816,49 @@ mod tests {
                 TriageReason::AwaitingSeller
             ]
         );
+    }
+
+    #[test]
+    fn each_side_may_act_while_the_complaint_is_open() {
+        use ComplaintAction as A;
+        assert_eq!(
+            actions(Stage::AwaitingSeller, Side::Seller),
+            vec![A::AddEvidence, A::Respond]
+        );
+        assert_eq!(actions(Stage::AwaitingBuyer, Side::Seller), vec![A::AddEvidence]);
+        assert_eq!(
+            actions(Stage::AwaitingBuyer, Side::Buyer),
+            vec![A::AddEvidence, A::Withdraw]
+        );
+        assert_eq!(
+            actions(Stage::UnderReview, Side::Staff),
+            vec![A::Take, A::Rule, A::AskBuyer]
+        );
+        for side in [Side::Buyer, Side::Seller, Side::Staff] {
+            assert_eq!(actions(Stage::Resolved, side), vec![]);
+            assert_eq!(actions(Stage::Withdrawn, side), vec![]);
+        }
+    }
+
+    #[test]
+    fn offered_kinds_follow_the_delivery() {
+        let manual_paid = OrderFacts {
+            status: OrderStatus::Paid,
+            delivery_kind: DeliveryKind::Manual,
+            paid_at: Some(NOW),
+            delivered_at: None,
+            completed_at: None,
+        };
+        use ComplaintKind as K;
+        assert_eq!(offered_kinds(&manual_paid), vec![K::NotDelivered, K::Fraud, K::Other]);
+        let card_done = OrderFacts {
+            status: OrderStatus::Completed,
+            delivery_kind: DeliveryKind::CardKey,
+            delivered_at: Some(NOW),
+            completed_at: Some(NOW),
+            ..manual_paid
+        };
+        assert_eq!(offered_kinds(&card_done), vec![K::NotAsDescribed, K::Fraud, K::Other]);
     }
 
     #[test]

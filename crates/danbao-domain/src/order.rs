@@ -163,6 +163,48 @@ pub struct IllegalTransition {
     pub event: OrderEvent,
 }
 
+/// Who looks at an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    Buyer,
+    Seller,
+}
+
+/// What a party may do with an order now; the pages show these, the use cases check
+/// the same rules again (through `transition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderAction {
+    /// Open the cashier (again).
+    Pay,
+    Cancel,
+    /// See the delivered goods (recorded).
+    Reveal,
+    Confirm,
+    /// Open a complaint; which kinds, `complaint::offered_kinds` says.
+    Complain,
+    /// Manual delivery by the seller.
+    Deliver,
+    /// The seller declines a paid order (full refund).
+    Decline,
+}
+
+pub fn actions(status: OrderStatus, kind: DeliveryKind, party: Party) -> Vec<OrderAction> {
+    use OrderAction as A;
+    use OrderStatus as S;
+    match (party, status) {
+        (Party::Buyer, S::PendingPayment) => vec![A::Pay, A::Cancel],
+        (Party::Buyer, S::Paid) => vec![A::Complain],
+        (Party::Buyer, S::Delivered) => vec![A::Reveal, A::Confirm, A::Complain],
+        (Party::Buyer, S::Completed) => vec![A::Reveal, A::Complain],
+        (Party::Buyer, S::Disputed) => vec![A::Reveal],
+        (Party::Seller, S::Paid) if kind == DeliveryKind::Manual => vec![A::Deliver, A::Decline],
+        (Party::Seller, S::Paid) => vec![A::Decline],
+        _ => vec![],
+    }
+}
+
 /// The time left on the clock a complaint pauses: the delivery deadline of a paid
 /// order, the acceptance window of a delivered one; none for any other status.
 pub fn remaining_on_clock(
@@ -247,6 +289,49 @@ pub fn transition(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_party_may_do_what_the_status_allows() {
+        use OrderAction as A;
+        let buyer = |s| actions(s, DeliveryKind::CardKey, Party::Buyer);
+        assert_eq!(buyer(OrderStatus::PendingPayment), vec![A::Pay, A::Cancel]);
+        assert_eq!(buyer(OrderStatus::Delivered), vec![A::Reveal, A::Confirm, A::Complain]);
+        assert_eq!(buyer(OrderStatus::Refunded), vec![]);
+        assert_eq!(
+            actions(OrderStatus::Paid, DeliveryKind::Manual, Party::Seller),
+            vec![A::Deliver, A::Decline]
+        );
+        assert_eq!(
+            actions(OrderStatus::Paid, DeliveryKind::CardKey, Party::Seller),
+            vec![A::Decline]
+        );
+        assert_eq!(
+            actions(OrderStatus::Delivered, DeliveryKind::Manual, Party::Seller),
+            vec![]
+        );
+        // Every action offered is one the transition function accepts.
+        let r = rules();
+        for s in OrderStatus::ALL {
+            for kind in [DeliveryKind::CardKey, DeliveryKind::Manual] {
+                for party in [Party::Buyer, Party::Seller] {
+                    for a in actions(s, kind, party) {
+                        let event = match a {
+                            A::Cancel => OrderEvent::Cancelled,
+                            A::Confirm => OrderEvent::Confirmed,
+                            A::Complain => OrderEvent::ComplaintOpened,
+                            A::Deliver => OrderEvent::Delivered,
+                            A::Decline => OrderEvent::SellerDeclined,
+                            A::Pay | A::Reveal => continue,
+                        };
+                        assert!(
+                            transition(s, event, kind, &r, NOW).is_ok(),
+                            "{s:?} {kind:?} {party:?} {a:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
     use DeliveryKind::{CardKey, Manual};
     use OrderEvent as E;
     use OrderStatus as S;
