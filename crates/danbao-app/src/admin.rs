@@ -23,7 +23,7 @@ fn require_admin(caller: &Caller) -> AppResult<&User> {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReconciliationItemView {
     pub id: String,
     pub run_id: Option<String>,
@@ -58,7 +58,7 @@ impl From<ReconciliationItemRow> for ReconciliationItemView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReconciliationReport {
     pub id: String,
     pub provider: String,
@@ -88,7 +88,7 @@ fn report(run: ReconciliationRunRow, items: Vec<ReconciliationItemRow>) -> Recon
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AdminPaymentView {
     pub id: String,
     pub provider_payment_id: String,
@@ -101,7 +101,7 @@ pub struct AdminPaymentView {
     pub received_at: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AdminOrderView {
     pub order: crate::OrderView,
     pub payments: Vec<AdminPaymentView>,

@@ -42,7 +42,7 @@ impl Side {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EvidenceView {
     pub id: String,
     pub party: String,
@@ -55,7 +55,7 @@ pub struct EvidenceView {
     pub leaf_hash: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ComplaintEventView {
     pub seq: i64,
     pub kind: String,
@@ -64,7 +64,7 @@ pub struct ComplaintEventView {
     pub leaf_hash: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ComplaintView {
     pub id: String,
     pub order_id: String,

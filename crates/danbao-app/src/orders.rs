@@ -33,7 +33,7 @@ pub const PAGE_SIZE_MAX: i64 = 100;
 
 // ---- views ----
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProductView {
     pub id: String,
     pub seller_id: String,
@@ -68,14 +68,14 @@ impl ProductView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PaymentInfo {
     pub provider: String,
     pub payment_id: String,
     pub cashier_url: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RefundView {
     pub id: String,
     pub amount_minor: i64,
@@ -85,9 +85,10 @@ pub struct RefundView {
     pub confirmed_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OrderView {
     pub id: String,
+    #[schema(value_type = String)]
     pub status: OrderStatus,
     pub status_label: String,
     pub product_id: String,
@@ -114,15 +115,16 @@ pub struct OrderView {
     pub refunds: Vec<RefundView>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RiskView {
     pub level: &'static str,
     pub reasons: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PlacedOrder {
     pub id: String,
+    #[schema(value_type = String)]
     pub status: OrderStatus,
     pub amount_minor: i64,
     pub currency: String,
@@ -134,7 +136,7 @@ pub struct PlacedOrder {
     pub access_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeliveryItem {
     pub kind: &'static str,
     pub content: String,
@@ -159,7 +161,7 @@ impl From<danbao_store::OrderEventRow> for TimelineEvent {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     pub imported: usize,
     pub duplicates: usize,
@@ -177,7 +179,7 @@ pub struct NewProduct {
     pub manual_fields: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductEdit {
     pub title: Option<String>,
