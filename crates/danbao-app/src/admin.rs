@@ -23,7 +23,7 @@ fn require_admin(caller: &Caller) -> AppResult<&User> {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReconciliationOverview {
     /// The latest runs, newest first.
     pub runs: Vec<ReconciliationReport>,
@@ -31,7 +31,7 @@ pub struct ReconciliationOverview {
 }
 
 /// Where things stand, for an operator.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Stats {
     pub orders_by_status: BTreeMap<String, i64>,
     pub payments_by_outcome: BTreeMap<String, i64>,
@@ -43,7 +43,7 @@ pub struct Stats {
 }
 
 /// A refused notification or another security event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SecurityEventView {
     pub id: String,
     pub kind: String,
@@ -52,7 +52,7 @@ pub struct SecurityEventView {
     pub detail: serde_json::Value,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReconciliationItemView {
     pub id: String,
     pub run_id: Option<String>,
@@ -87,7 +87,7 @@ impl From<ReconciliationItemRow> for ReconciliationItemView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReconciliationReport {
     pub id: String,
     pub provider: String,
@@ -117,7 +117,7 @@ fn report(run: ReconciliationRunRow, items: Vec<ReconciliationItemRow>) -> Recon
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AdminPaymentView {
     pub id: String,
     pub provider_payment_id: String,
@@ -130,7 +130,7 @@ pub struct AdminPaymentView {
     pub received_at: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AdminOrderView {
     pub order: crate::OrderView,
     pub payments: Vec<AdminPaymentView>,

@@ -15,7 +15,7 @@ const PASSWORD_LEN_MIN: usize = 8;
 /// Bounds the work a login request can ask of argon2.
 const PASSWORD_LEN_MAX: usize = 128;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Buyer,

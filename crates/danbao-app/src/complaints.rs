@@ -32,7 +32,7 @@ fn side_name(side: Side) -> &'static str {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EvidenceView {
     pub id: String,
     pub party: String,
@@ -45,7 +45,7 @@ pub struct EvidenceView {
     pub leaf_hash: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ComplaintEventView {
     pub seq: i64,
     pub kind: String,
@@ -54,7 +54,7 @@ pub struct ComplaintEventView {
     pub leaf_hash: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ComplaintView {
     pub id: String,
     pub order_id: String,
@@ -65,9 +65,13 @@ pub struct ComplaintView {
     pub amount_minor: i64,
     pub frozen: serde_json::Value,
     /// Triage's proposal; none before the first triage.
+    /// `{ruling, decide_now, completeness_pct, reasons: [{code, …}]}`.
+    #[schema(value_type = Option<Object>)]
     pub proposal: Option<Proposal>,
     pub ruling: Option<serde_json::Value>,
     pub ruled_by: Option<String>,
+    /// `{code: "arbitrator", text}`, or a system ground such as `{code: "seller_silent"}`.
+    #[schema(value_type = Option<Object>)]
     pub ruling_reason: Option<RulingReason>,
     pub rule_version: i64,
     pub group_id: Option<String>,
@@ -79,6 +83,8 @@ pub struct ComplaintView {
     pub evidence: Vec<EvidenceView>,
     pub events: Vec<ComplaintEventView>,
     /// What the viewer may do now (the domain's rules; the use cases check again).
+    /// e.g. `add_evidence`, `respond`, `withdraw`, `take`, `rule`, `ask_buyer`.
+    #[schema(value_type = Vec<String>)]
     pub actions: Vec<ComplaintAction>,
 }
 

@@ -95,7 +95,7 @@ async fn with_nodes<T>(tx: &mut Tx, f: impl Fn(&dyn NodeReader) -> Result<T, Pro
     Err(internal("a proof needed more nodes than any proof can"))
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
     pub seq: i64,
     pub kind: String,
@@ -110,7 +110,7 @@ pub struct TimelineEntry {
     pub problem: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Timeline {
     pub order_id: String,
     /// Every event is in the log, unaltered, in an unbroken chain.

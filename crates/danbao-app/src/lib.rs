@@ -22,6 +22,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 pub use auth::{Caller, Role, User};
+/// What the HTTP edge needs of storage without depending on it: the store to start an
+/// `App` with, and the state of an idempotency key.
+pub mod storage {
+    pub use danbao_store::{IdempotencyState, Store};
+}
 pub use orders::*;
 
 /// Every way a use case can fail. The HTTP edge maps each variant once to a status and

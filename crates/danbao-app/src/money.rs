@@ -33,7 +33,7 @@ fn positive(field: &'static str, amount_minor: i64) -> AppResult<Money> {
 }
 
 /// A seller's money, as the seller reads it (each figure the account's normal balance).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BalanceView {
     pub available_minor: i64,
     pub escrow_minor: i64,
@@ -41,17 +41,19 @@ pub struct BalanceView {
     pub deposit_minor: i64,
     /// What the seller owes the platform (a receivable).
     pub owed_minor: i64,
+    /// `active`, `frozen` or `banned`.
+    #[schema(value_type = String)]
     pub standing: Standing,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WithdrawalView {
     pub id: String,
     pub amount_minor: i64,
     pub status: &'static str,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CompensationFundView {
     pub compensation_fund_minor: i64,
 }

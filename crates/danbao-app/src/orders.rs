@@ -33,7 +33,7 @@ pub const PAGE_SIZE_MAX: i64 = 100;
 
 // ---- views ----
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProductView {
     pub id: String,
     pub seller_id: String,
@@ -68,14 +68,14 @@ impl ProductView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PaymentInfo {
     pub provider: String,
     pub payment_id: String,
     pub cashier_url: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RefundView {
     pub id: String,
     pub amount_minor: i64,
@@ -85,9 +85,10 @@ pub struct RefundView {
     pub confirmed_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OrderView {
     pub id: String,
+    #[schema(value_type = String)]
     pub status: OrderStatus,
     pub status_label: String,
     pub product_id: String,
@@ -113,20 +114,24 @@ pub struct OrderView {
     pub payment: Option<PaymentInfo>,
     pub refunds: Vec<RefundView>,
     /// What the viewer may do now (the domain's rules; the use cases check again).
+    /// e.g. `pay`, `cancel`, `reveal`, `confirm`, `complain`, `deliver`, `decline`.
+    #[schema(value_type = Vec<String>)]
     pub actions: Vec<OrderAction>,
     /// The complaint kinds offered to the buyer, when `complain` is an action.
+    #[schema(value_type = Vec<String>)]
     pub complaint_kinds: Vec<danbao_domain::complaint::ComplaintKind>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RiskView {
     pub level: &'static str,
     pub reasons: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PlacedOrder {
     pub id: String,
+    #[schema(value_type = String)]
     pub status: OrderStatus,
     pub amount_minor: i64,
     pub currency: String,
@@ -138,7 +143,7 @@ pub struct PlacedOrder {
     pub access_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeliveryItem {
     pub kind: &'static str,
     pub content: String,
@@ -163,7 +168,7 @@ impl From<danbao_store::OrderEventRow> for TimelineEvent {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     pub imported: usize,
     pub duplicates: usize,
@@ -181,7 +186,7 @@ pub struct NewProduct {
     pub manual_fields: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductEdit {
     pub title: Option<String>,

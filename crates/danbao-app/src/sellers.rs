@@ -15,9 +15,11 @@ use danbao_store::{SellerStandingRow, Tx};
 use serde::Serialize;
 
 /// A seller's standing as staff and the seller see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StandingView {
     pub seller_id: String,
+    /// `active`, `frozen` or `banned`.
+    #[schema(value_type = String)]
     pub status: Standing,
     /// Why staff (or the collective rule) changed it; none for a seller never frozen.
     pub reason: Option<String>,
@@ -26,7 +28,7 @@ pub struct StandingView {
 }
 
 /// How a banned seller's debt to the platform was covered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ShortfallView {
     pub owed_minor: i64,
     pub from_frozen_minor: i64,
@@ -36,7 +38,7 @@ pub struct ShortfallView {
 }
 
 /// The outcome of a ban.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BanView {
     #[serde(flatten)]
     pub standing: StandingView,

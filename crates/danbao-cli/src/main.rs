@@ -66,6 +66,8 @@ enum Command {
     Demo(ServeArgs),
     /// Apply database migrations and exit.
     Migrate(DataArgs),
+    /// Print the OpenAPI document that `serve` serves at /api/openapi.json, and exit.
+    Openapi,
     /// Reconcile the provider's statement for a period against the platform's payments:
     /// payments missing on the platform are applied now, the rest is reported.
     Reconcile {
@@ -503,6 +505,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(data) => {
             let store = open_store(&data).await?;
             println!("migrations applied ({})", store.kind());
+        }
+        Command::Openapi => {
+            let doc = danbao_http::openapi_document()
+                .to_pretty_json()
+                .context("serialising the OpenAPI document")?;
+            println!("{doc}");
         }
         Command::Ledger {
             command: LedgerCommand::Check(data),

@@ -211,7 +211,7 @@ pub enum OpenRefusal {
     AlreadyOpen,
     #[error("the order is {0} and can no longer be complained about")]
     Finished(OrderStatus),
-    #[error("not_delivered can be opened from {from_ms} (ms since epoch)")]
+    #[error("not_delivered cannot be opened yet; it opens at opens_at")]
     TooEarly { from_ms: TimestampMs },
     #[error("not_delivered applies to manual orders; a card_key order is delivered at payment")]
     DeliveredAutomatically,

@@ -1,16 +1,24 @@
 //! The JSON API under /api/v1. A handler parses, calls one use case, maps the result.
 
 use crate::extract::{ApiJson, CallerExt};
+use crate::openapi::{Binary, Problems};
 use crate::problem::{ApiResult, Problem};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use danbao_app::{App, AppError, Caller, NewProduct, PlaceOrder, Role};
-use serde::Deserialize;
+use axum::Json;
+use danbao_app::{
+    App, AppError, Caller, DeliveryItem, ImportReport, NewProduct, OrderView, PaymentInfo, PlaceOrder, PlacedOrder,
+    ProductEdit, ProductView, Role,
+};
+use danbao_domain::ids::UserId;
+use danbao_domain::{OrderStatus, RuleSet};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 /// JSON bodies are small; a larger one is a mistake or an attack.
 pub const JSON_BODY_MAX_BYTES: usize = 64 * 1024;
@@ -19,66 +27,71 @@ pub const EVIDENCE_BODY_MAX_BYTES: usize = danbao_app::files::FILE_BYTES_MAX + 6
 /// A card-key import of the largest allowed size (10 000 keys) fits in this.
 pub const CARD_KEYS_BODY_MAX_BYTES: usize = 6 * 1024 * 1024;
 
-pub fn routes() -> Router<App> {
-    Router::new()
-        .route("/accounts", post(register))
-        .route("/sessions", post(login))
-        .route("/products", get(list_products))
-        .route("/products/{id}", get(product))
-        .route("/seller/products", post(create_product).get(seller_products))
-        .route("/seller/products/{id}", axum::routing::patch(update_product))
-        .route(
-            "/seller/products/{id}/card-keys",
-            post(import_card_keys).layer(axum::extract::DefaultBodyLimit::max(CARD_KEYS_BODY_MAX_BYTES)),
-        )
-        .route("/seller/orders/{id}/deliver", post(seller_deliver))
-        .route("/seller/orders/{id}/decline", post(seller_decline))
-        .route("/orders", post(place_order).get(my_orders))
-        .route("/orders/lookup", post(lookup_order))
-        .route("/orders/{id}", get(order))
-        .route("/orders/{id}/timeline", get(timeline))
-        .route("/orders/{id}/delivery", get(delivery))
-        .route("/orders/{id}/confirm", post(confirm))
-        .route("/orders/{id}/cancel", post(cancel))
-        .route("/payments/{provider}/notify", post(notify))
-        .route("/orders/{id}/complaints", post(open_complaint).get(order_complaints))
-        .route("/complaints/{id}", get(complaint))
-        .route(
-            "/complaints/{id}/evidence",
-            post(add_evidence).layer(axum::extract::DefaultBodyLimit::max(EVIDENCE_BODY_MAX_BYTES)),
-        )
-        .route("/complaints/{id}/files/{sha256}", get(complaint_file))
-        .route("/complaints/{id}/response", post(complaint_response))
-        .route("/complaints/{id}/withdraw", post(complaint_withdraw))
-        .route("/complaints/{id}/steps", post(complaint_step))
-        .route("/complaints/{id}/ruling", post(complaint_ruling))
-        .route("/complaints/{id}/assign", post(complaint_assign))
-        .route("/arbitration/queue", get(arbitration_queue))
-        .route("/seller/balance", get(seller_balance))
-        .route("/seller/deposit", post(seller_deposit))
-        .route("/seller/withdrawals", post(seller_withdraw))
-        .route("/admin/compensation-fund", post(fund_compensation))
-        .route("/admin/sellers/{id}/freeze", post(freeze_seller))
-        .route("/admin/sellers/{id}/unfreeze", post(unfreeze_seller))
-        .route("/admin/sellers/{id}/ban", post(ban_seller))
-        .route("/rules", get(rules))
-        .route("/evidence/checkpoint", get(evidence_checkpoint))
-        .route("/evidence/key", get(evidence_key))
-        .route("/evidence/receipts/{leaf}", get(evidence_receipt))
-        .route("/evidence/consistency", get(evidence_consistency))
-        .route("/orders/{id}/payments", post(new_payment_attempt))
-        .route("/admin/ledger/check", get(ledger_check))
-        .route("/admin/stats", get(admin_stats))
-        .route("/admin/orders/{id}", get(admin_order))
-        .route("/admin/reconciliation", get(reconciliation_overview))
-        .route("/admin/reconciliation/statements", post(reconcile))
-        .route("/admin/reconciliation/exceptions/{id}/resolve", post(resolve_exception))
-        .route("/admin/jobs", get(admin_jobs))
-        .route("/admin/security-events", get(security_events))
-        .route("/admin/jobs/{id}/retry", post(retry_job))
+/// Every route of the JSON API, each with its OpenAPI operation: the router and the
+/// document are built from these same `routes!` calls.
+pub fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(list_products))
+        .routes(routes!(product))
+        .routes(routes!(create_product, seller_products))
+        .routes(routes!(update_product))
+        .routes(routes!(import_card_keys).layer(axum::extract::DefaultBodyLimit::max(CARD_KEYS_BODY_MAX_BYTES)))
+        .routes(routes!(seller_deliver))
+        .routes(routes!(seller_decline))
+        .routes(routes!(place_order, my_orders))
+        .routes(routes!(lookup_order))
+        .routes(routes!(order))
+        .routes(routes!(timeline))
+        .routes(routes!(delivery))
+        .routes(routes!(confirm))
+        .routes(routes!(cancel))
+        .routes(routes!(notify))
+        .routes(routes!(open_complaint, order_complaints))
+        .routes(routes!(complaint))
+        .routes(routes!(add_evidence).layer(axum::extract::DefaultBodyLimit::max(EVIDENCE_BODY_MAX_BYTES)))
+        .routes(routes!(complaint_file))
+        .routes(routes!(complaint_response))
+        .routes(routes!(complaint_withdraw))
+        .routes(routes!(complaint_step))
+        .routes(routes!(complaint_ruling))
+        .routes(routes!(complaint_assign))
+        .routes(routes!(arbitration_queue))
+        .routes(routes!(seller_balance))
+        .routes(routes!(seller_deposit))
+        .routes(routes!(seller_withdraw))
+        .routes(routes!(fund_compensation))
+        .routes(routes!(freeze_seller))
+        .routes(routes!(unfreeze_seller))
+        .routes(routes!(ban_seller))
+        .routes(routes!(rules))
+        .routes(routes!(evidence_checkpoint))
+        .routes(routes!(evidence_key))
+        .routes(routes!(evidence_receipt))
+        .routes(routes!(evidence_consistency))
+        .routes(routes!(new_payment_attempt))
+        .routes(routes!(ledger_check))
+        .routes(routes!(admin_stats))
+        .routes(routes!(admin_order))
+        .routes(routes!(reconciliation_overview))
+        .routes(routes!(reconcile))
+        .routes(routes!(resolve_exception))
+        .routes(routes!(admin_jobs))
+        .routes(routes!(security_events))
+        .routes(routes!(retry_job))
 }
 
-#[derive(Deserialize)]
+/// A guest's secret link token, accepted wherever a bearer token is not sent.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "documents the query parameter that CallerExt reads")]
+struct AccessToken {
+    /// The order's access token (guests).
+    access_token: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegisterBody {
     username: String,
@@ -86,6 +99,13 @@ struct RegisterBody {
     role: String,
 }
 
+/// Register a buyer or seller account.
+#[utoipa::path(
+    post,
+    path = "/accounts",
+    request_body = RegisterBody,
+    responses((status = 201, description = "The new account", body = AccountView), Problems)
+)]
 async fn register(State(app): State<App>, ApiJson(b): ApiJson<RegisterBody>) -> ApiResult<Response> {
     let role = match b.role.as_str() {
         "buyer" => Role::Buyer,
@@ -95,41 +115,75 @@ async fn register(State(app): State<App>, ApiJson(b): ApiJson<RegisterBody>) -> 
     let user = app.register(&b.username, &b.password, role).await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({"id": user.id, "username": user.username, "role": user.role})),
+        Json(AccountView {
+            id: user.id,
+            username: user.username,
+            role: user.role,
+        }),
     )
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginBody {
     username: String,
     password: String,
 }
 
-async fn login(State(app): State<App>, ApiJson(b): ApiJson<LoginBody>) -> ApiResult<Json<serde_json::Value>> {
+/// Log in; returns a bearer token.
+#[utoipa::path(
+    post,
+    path = "/sessions",
+    request_body = LoginBody,
+    responses((status = 200, description = "A bearer token", body = SessionView), Problems)
+)]
+async fn login(State(app): State<App>, ApiJson(b): ApiJson<LoginBody>) -> ApiResult<Json<SessionView>> {
     let (token, user) = app.login(&b.username, &b.password).await?;
-    Ok(Json(
-        serde_json::json!({"token": token, "user": {"id": user.id, "username": user.username, "role": user.role}}),
-    ))
+    Ok(Json(SessionView {
+        token,
+        user: AccountView {
+            id: user.id,
+            username: user.username,
+            role: user.role,
+        },
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
     cursor: Option<String>,
     limit: Option<i64>,
 }
 
-async fn list_products(State(app): State<App>, Query(q): Query<PageQuery>) -> ApiResult<Json<serde_json::Value>> {
+/// Browse active products (cursor paging)
+#[utoipa::path(
+    get,
+    path = "/products",
+    params(PageQuery),
+    responses((status = 200, description = "A page of products", body = ProductPage), Problems)
+)]
+async fn list_products(State(app): State<App>, Query(q): Query<PageQuery>) -> ApiResult<Json<ProductPage>> {
     let (items, next) = app.list_products(q.cursor.as_deref(), q.limit.unwrap_or(20)).await?;
-    Ok(Json(serde_json::json!({"items": items, "next_cursor": next})))
+    Ok(Json(ProductPage {
+        items,
+        next_cursor: next,
+    }))
 }
 
+/// One product.
+#[utoipa::path(
+    get,
+    path = "/products/{id}",
+    params(("id" = String, Path, description = "The product id (or order number)")),
+    responses((status = 200, description = "The product", body = ProductView), Problems)
+)]
 async fn product(State(app): State<App>, Path(id): Path<String>) -> ApiResult<Json<danbao_app::ProductView>> {
     Ok(Json(app.product(&id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProductBody {
     title: String,
@@ -142,6 +196,14 @@ struct ProductBody {
     manual_fields: Vec<String>,
 }
 
+/// List a product (seller)
+#[utoipa::path(
+    post,
+    path = "/seller/products",
+    request_body = ProductBody,
+    security(("bearer" = [])),
+    responses((status = 201, description = "The new listing", body = ProductView), Problems)
+)]
 async fn create_product(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -163,6 +225,15 @@ async fn create_product(
     Ok((StatusCode::CREATED, Json(p)).into_response())
 }
 
+/// Edit a listing: title, description, category, price, active/hidden.
+#[utoipa::path(
+    patch,
+    path = "/seller/products/{id}",
+    params(("id" = String, Path, description = "The product id (or order number)")),
+    request_body = ProductEdit,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The listing as edited", body = ProductView), Problems)
+)]
 async fn update_product(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -172,11 +243,30 @@ async fn update_product(
     Ok(Json(app.update_product(&caller, &id, edit).await?))
 }
 
-async fn seller_products(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {
+/// The seller's products.
+#[utoipa::path(
+    get,
+    path = "/seller/products",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The seller's products", body = ProductPage), Problems)
+)]
+async fn seller_products(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<ProductPage>> {
     let items = app.seller_products(&caller).await?;
-    Ok(Json(serde_json::json!({"items": items, "next_cursor": null})))
+    Ok(Json(ProductPage {
+        items,
+        next_cursor: None,
+    }))
 }
 
+/// Bulk import card keys, text/plain, one per line.
+#[utoipa::path(
+    post,
+    path = "/seller/products/{id}/card-keys",
+    params(("id" = String, Path, description = "The product id (or order number)")),
+    request_body(content = String, content_type = "text/plain", description = "One card key per line"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "How many keys were imported", body = ImportReport), Problems)
+)]
 async fn import_card_keys(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -187,7 +277,7 @@ async fn import_card_keys(
     Ok(Json(app.import_card_keys(&caller, &id, text).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OrderBody {
     product_id: String,
@@ -198,6 +288,14 @@ struct OrderBody {
     delivery_fields: BTreeMap<String, String>,
 }
 
+/// Create an order (buyer or guest); the server computes the amount.
+#[utoipa::path(
+    post,
+    path = "/orders",
+    request_body = OrderBody,
+    security((), ("bearer" = [])),
+    responses((status = 201, description = "The order with its payment instructions and risk assessment", body = PlacedOrder), Problems)
+)]
 async fn place_order(State(app): State<App>, CallerExt(caller): CallerExt, body: Bytes) -> ApiResult<Response> {
     // Parsed by hand so that a client-sent price gets a clear refusal rather than a
     // generic unknown-field error: the server alone computes the amount.
@@ -230,12 +328,22 @@ async fn place_order(State(app): State<App>, CallerExt(caller): CallerExt, body:
     Ok((StatusCode::CREATED, Json(placed)).into_response())
 }
 
-async fn my_orders(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {
+/// The caller's orders.
+#[utoipa::path(
+    get,
+    path = "/orders",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller's orders", body = OrderList), Problems)
+)]
+async fn my_orders(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<OrderList>> {
     let items = app.orders_of(&caller).await?;
-    Ok(Json(serde_json::json!({"items": items, "next_cursor": null})))
+    Ok(Json(OrderList {
+        items,
+        next_cursor: None,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LookupBody {
     order_id: String,
@@ -243,14 +351,32 @@ struct LookupBody {
     query_password: String,
 }
 
-async fn lookup_order(State(app): State<App>, ApiJson(b): ApiJson<LookupBody>) -> ApiResult<Json<serde_json::Value>> {
+/// Guest order lookup (查单) with contact and query password.
+#[utoipa::path(
+    post,
+    path = "/orders/lookup",
+    request_body = LookupBody,
+    responses((status = 200, description = "The order and its access token", body = LookupView), Problems)
+)]
+async fn lookup_order(State(app): State<App>, ApiJson(b): ApiJson<LookupBody>) -> ApiResult<Json<LookupView>> {
     let token = app
         .lookup_guest_order(&b.order_id, &b.contact, &b.query_password)
         .await?;
     let order = app.order(&Caller::GuestToken(token.clone()), &b.order_id).await?;
-    Ok(Json(serde_json::json!({"access_token": token, "order": order})))
+    Ok(Json(LookupView {
+        access_token: token,
+        order,
+    }))
 }
 
+/// Read an order (its buyer, its seller, or ?access_token=)
+#[utoipa::path(
+    get,
+    path = "/orders/{id}",
+    params(("id" = String, Path, description = "The order id (or order number)"), AccessToken),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The order", body = OrderView), Problems)
+)]
 async fn order(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -260,6 +386,13 @@ async fn order(
 }
 
 /// The order's events, each with its receipt and checked against the evidence log.
+#[utoipa::path(
+    get,
+    path = "/orders/{id}/timeline",
+    params(("id" = String, Path, description = "The order id (or order number)"), AccessToken),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The timeline", body = danbao_app::evidence::Timeline), Problems)
+)]
 async fn timeline(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -268,39 +401,78 @@ async fn timeline(
     Ok(Json(app.order_timeline(&caller, &id).await?))
 }
 
+/// Reveal delivered goods to the buyer (recorded)
+#[utoipa::path(
+    get,
+    path = "/orders/{id}/delivery",
+    params(("id" = String, Path, description = "The order id (or order number)"), AccessToken),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The delivered goods", body = DeliveryView), Problems)
+)]
 async fn delivery(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
     Path(id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<DeliveryView>> {
     let items = app.reveal_delivery(&caller, &id).await?;
-    Ok(Json(serde_json::json!({"items": items})))
+    Ok(Json(DeliveryView { items }))
 }
 
+/// Accept the goods (buyer)
+#[utoipa::path(
+    post,
+    path = "/orders/{id}/confirm",
+    params(("id" = String, Path, description = "The order id (or order number)"), AccessToken),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The order, completed", body = OrderStatusView), Problems)
+)]
 async fn confirm(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
     Path(id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<OrderStatusView>> {
     let order = app.confirm(&caller, &id).await?;
-    Ok(Json(serde_json::json!({"id": order.id, "status": order.status})))
+    Ok(Json(OrderStatusView {
+        id: order.id,
+        status: order.status,
+    }))
 }
 
+/// Cancel an unpaid order (buyer); the stock goes back.
+#[utoipa::path(
+    post,
+    path = "/orders/{id}/cancel",
+    params(("id" = String, Path, description = "The order id (or order number)"), AccessToken),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The order, cancelled", body = OrderStatusView), Problems)
+)]
 async fn cancel(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
     Path(id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<OrderStatusView>> {
     let order = app.cancel(&caller, &id).await?;
-    Ok(Json(serde_json::json!({"id": order.id, "status": order.status})))
+    Ok(Json(OrderStatusView {
+        id: order.id,
+        status: order.status,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DeliverBody {
     note: String,
 }
 
+/// Manual delivery with a note (seller)
+#[utoipa::path(
+    post,
+    path = "/seller/orders/{id}/deliver",
+    params(("id" = String, Path, description = "The order id (or order number)")),
+    request_body = DeliverBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The order, delivered", body = OrderView), Problems)
+)]
 async fn seller_deliver(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -310,12 +482,21 @@ async fn seller_deliver(
     Ok(Json(app.seller_deliver(&caller, &id, &b.note).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DeclineBody {
     reason: String,
 }
 
+/// Decline a manual order (seller): the buyer is refunded.
+#[utoipa::path(
+    post,
+    path = "/seller/orders/{id}/decline",
+    params(("id" = String, Path, description = "The order id (or order number)")),
+    request_body = DeclineBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The order, declined and refunded", body = OrderView), Problems)
+)]
 async fn seller_decline(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -327,6 +508,13 @@ async fn seller_decline(
 
 /// A provider's notification. The raw bytes go to the one notification path; the
 /// acknowledgement is the rail's own, sent only after the commit.
+#[utoipa::path(
+    post,
+    path = "/payments/{provider}/notify",
+    params(("provider" = String, Path, description = "The payment rail, e.g. sandbox")),
+    request_body(content = String, content_type = "application/octet-stream", description = "The notification exactly as the rail sends it; its signature is checked over these bytes"),
+    responses((status = 200, description = "The rail's acknowledgement, sent after the commit", body = String, content_type = "text/plain"), Problems)
+)]
 async fn notify(
     State(app): State<App>,
     Path(provider): Path<String>,
@@ -343,25 +531,49 @@ async fn notify(
     Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/plain")], ack).into_response())
 }
 
-async fn rules(State(app): State<App>) -> ApiResult<Json<serde_json::Value>> {
+/// The published rule set.
+#[utoipa::path(
+    get,
+    path = "/rules",
+    responses((status = 200, description = "The current rule set", body = RulesView), Problems)
+)]
+async fn rules(State(app): State<App>) -> ApiResult<Json<RulesView>> {
     let rules = app.current_rules();
-    Ok(Json(serde_json::json!({
-        "version": rules.version,
-        "content_hash": rules.content_hash(),
-        "rules": &*rules,
-    })))
+    Ok(Json(RulesView {
+        version: rules.version,
+        content_hash: rules.content_hash(),
+        rules: (*rules).clone(),
+    }))
 }
 
-async fn ledger_check(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {
+/// Ledger invariants (admin)
+#[utoipa::path(
+    get,
+    path = "/admin/ledger/check",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Whether every invariant holds, and what does not", body = LedgerCheckView), Problems)
+)]
+async fn ledger_check(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<LedgerCheckView>> {
     let violations = app.ledger_check_as(&caller).await?;
     let list: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
-    Ok(Json(serde_json::json!({"ok": list.is_empty(), "violations": list})))
+    Ok(Json(LedgerCheckView {
+        ok: list.is_empty(),
+        violations: list,
+    }))
 }
 
 pub fn not_found_fallback() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such route")
 }
 
+/// A new payment attempt for an unpaid order (its buyer)
+#[utoipa::path(
+    post,
+    path = "/orders/{id}/payments",
+    params(("id" = String, Path, description = "The order id (or order number)"), AccessToken),
+    security((), ("bearer" = [])),
+    responses((status = 201, description = "The new payment attempt", body = PaymentInfo), Problems)
+)]
 async fn new_payment_attempt(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -371,6 +583,13 @@ async fn new_payment_attempt(
     Ok((StatusCode::CREATED, Json(payment)).into_response())
 }
 
+/// Orders, payments, refunds, jobs and exceptions by state (admin)
+#[utoipa::path(
+    get,
+    path = "/admin/stats",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Counts by state", body = danbao_app::admin::Stats), Problems)
+)]
 async fn admin_stats(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -378,6 +597,14 @@ async fn admin_stats(
     Ok(Json(app.stats(&caller).await?))
 }
 
+/// Any order with its payments and refunds (admin)
+#[utoipa::path(
+    get,
+    path = "/admin/orders/{id}",
+    params(("id" = String, Path, description = "The order id (or order number)")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The order, its payments and refunds", body = danbao_app::admin::AdminOrderView), Problems)
+)]
 async fn admin_order(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -386,6 +613,13 @@ async fn admin_order(
     Ok(Json(app.admin_order(&caller, &id).await?))
 }
 
+/// Latest reconciliation runs and open exceptions (admin)
+#[utoipa::path(
+    get,
+    path = "/admin/reconciliation",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Runs and open exceptions", body = danbao_app::admin::ReconciliationOverview), Problems)
+)]
 async fn reconciliation_overview(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -393,7 +627,7 @@ async fn reconciliation_overview(
     Ok(Json(app.reconciliation_overview(&caller).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PeriodBody {
     from: String,
@@ -405,6 +639,14 @@ fn parse_time(field: &'static str, text: &str) -> Result<i64, Problem> {
         .ok_or_else(|| AppError::invalid(field, "an RFC 3339 time, e.g. 2026-11-01T00:00:00Z").into())
 }
 
+/// Reconcile the provider's statement for {from, to} (admin)
+#[utoipa::path(
+    post,
+    path = "/admin/reconciliation/statements",
+    request_body = PeriodBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The run and its differences", body = danbao_app::admin::ReconciliationReport), Problems)
+)]
 async fn reconcile(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -415,13 +657,22 @@ async fn reconcile(
     Ok(Json(app.reconcile_as(&caller, from, to).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ResolveBody {
     action: String,
     note: String,
 }
 
+/// Resolve an exception: {action: refund|acknowledge, note} (admin)
+#[utoipa::path(
+    post,
+    path = "/admin/reconciliation/exceptions/{id}/resolve",
+    params(("id" = String, Path, description = "The exception id (or order number)")),
+    request_body = ResolveBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The exception, resolved", body = danbao_app::admin::ReconciliationItemView), Problems)
+)]
 async fn resolve_exception(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -431,39 +682,68 @@ async fn resolve_exception(
     Ok(Json(app.resolve_exception(&caller, &id, &b.action, &b.note).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct JobsQuery {
     status: Option<String>,
 }
 
+/// Jobs by ?status= (default dead: the dead-letter queue) (admin)
+#[utoipa::path(
+    get,
+    path = "/admin/jobs",
+    params(JobsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The jobs", body = JobList), Problems)
+)]
 async fn admin_jobs(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
     Query(q): Query<JobsQuery>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<JobList>> {
     let rows = app.admin_jobs(&caller, q.status.as_deref().unwrap_or("dead")).await?;
-    let items: Vec<serde_json::Value> = rows
+    let items = rows
         .into_iter()
-        .map(|j| {
-            serde_json::json!({"id": j.id, "kind": j.kind, "subject": j.payload, "status": j.status,
-                "attempts": j.attempts, "last_error": j.last_error, "run_at": danbao_app::clock::rfc3339(j.run_at)})
+        .map(|j| JobView {
+            id: j.id,
+            kind: j.kind,
+            subject: j.payload,
+            status: j.status,
+            attempts: j.attempts,
+            last_error: j.last_error,
+            run_at: danbao_app::clock::rfc3339(j.run_at),
         })
         .collect();
-    Ok(Json(serde_json::json!({"items": items})))
+    Ok(Json(JobList { items }))
 }
 
+/// Requeue a dead-lettered job (admin)
+#[utoipa::path(
+    post,
+    path = "/admin/jobs/{id}/retry",
+    params(("id" = String, Path, description = "The job id (or order number)")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The job, queued again", body = RetriedJob), Problems)
+)]
 async fn retry_job(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
     Path(id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<RetriedJob>> {
     app.retry_dead_job(&caller, &id).await?;
-    Ok(Json(serde_json::json!({"id": id, "status": "queued"})))
+    Ok(Json(RetriedJob { id, status: "queued" }))
 }
 
-async fn security_events(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {
+/// Security events: bad signatures and the like (admin)
+#[utoipa::path(
+    get,
+    path = "/admin/security-events",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Recent security events", body = SecurityEventList), Problems)
+)]
+async fn security_events(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<SecurityEventList>> {
     let items = app.security_events(&caller).await?;
-    Ok(Json(serde_json::json!({"items": items})))
+    Ok(Json(SecurityEventList { items }))
 }
 
 fn text(body: String) -> Response {
@@ -476,15 +756,32 @@ fn text(body: String) -> Response {
 }
 
 /// The latest checkpoint as a C2SP signed note.
+#[utoipa::path(
+    get,
+    path = "/evidence/checkpoint",
+    responses((status = 200, description = "A C2SP signed note", body = String, content_type = "text/plain"), Problems)
+)]
 async fn evidence_checkpoint(State(app): State<App>) -> ApiResult<Response> {
     Ok(text(app.evidence_checkpoint().await?))
 }
 
 /// The log's verifier key in signed-note vkey form.
+#[utoipa::path(
+    get,
+    path = "/evidence/key",
+    responses((status = 200, description = "The vkey line", body = String, content_type = "text/plain"), Problems)
+)]
 async fn evidence_key(State(app): State<App>) -> Response {
     text(format!("{}\n", app.log_signer().vkey()))
 }
 
+/// Receipt for leaf N: c2sp.org/tlog-proof@v1 with the leaf record in extra.
+#[utoipa::path(
+    get,
+    path = "/evidence/receipts/{leaf}",
+    params(("leaf" = u64, Path, description = "The leaf index")),
+    responses((status = 200, description = "A c2sp.org/tlog-proof@v1 receipt with the leaf record in extra", body = String, content_type = "text/plain"), Problems)
+)]
 async fn evidence_receipt(State(app): State<App>, Path(leaf): Path<String>) -> ApiResult<Response> {
     let index: u64 = leaf
         .parse()
@@ -492,7 +789,8 @@ async fn evidence_receipt(State(app): State<App>, Path(leaf): Path<String>) -> A
     Ok(text(app.evidence_receipt(index).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ConsistencyQuery {
     from: Option<String>,
     to: Option<String>,
@@ -500,6 +798,12 @@ struct ConsistencyQuery {
 
 /// A consistency proof between two signed checkpoints: the two notes, then the proof
 /// hashes in base64, one per line.
+#[utoipa::path(
+    get,
+    path = "/evidence/consistency",
+    params(ConsistencyQuery),
+    responses((status = 200, description = "The two notes, then the proof hashes in base64, one per line", body = String, content_type = "text/plain"), Problems)
+)]
 async fn evidence_consistency(State(app): State<App>, Query(q): Query<ConsistencyQuery>) -> ApiResult<Response> {
     let parse = |field: &'static str, v: Option<String>| -> Result<u64, Problem> {
         v.and_then(|s| s.parse().ok())
@@ -520,13 +824,22 @@ fn base64_line(h: &[u8; 32]) -> String {
     format!("{}\n", base64::engine::general_purpose::STANDARD.encode(h))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OpenComplaintBody {
     kind: String,
     description: Option<String>,
 }
 
+/// Open a complaint {kind, description?} (its buyer): freezes the money.
+#[utoipa::path(
+    post,
+    path = "/orders/{id}/complaints",
+    params(("id" = String, Path, description = "The order id (or order number)"), AccessToken),
+    request_body = OpenComplaintBody,
+    security((), ("bearer" = [])),
+    responses((status = 201, description = "The new complaint", body = danbao_app::complaints::ComplaintView), Problems)
+)]
 async fn open_complaint(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -539,15 +852,31 @@ async fn open_complaint(
     Ok((StatusCode::CREATED, Json(c)).into_response())
 }
 
+/// The order's complaints (its parties)
+#[utoipa::path(
+    get,
+    path = "/orders/{id}/complaints",
+    params(("id" = String, Path, description = "The order id (or order number)"), AccessToken),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The order's complaints", body = ComplaintList), Problems)
+)]
 async fn order_complaints(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
     Path(id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<ComplaintList>> {
     let items = app.complaints_of_order(&caller, &id).await?;
-    Ok(Json(serde_json::json!({"items": items})))
+    Ok(Json(ComplaintList { items }))
 }
 
+/// A complaint: stage, deadline, evidence, proposal, ruling (parties, arbitrators)
+#[utoipa::path(
+    get,
+    path = "/complaints/{id}",
+    params(("id" = String, Path, description = "The complaint id (or order number)"), AccessToken),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The complaint", body = danbao_app::complaints::ComplaintView), Problems)
+)]
 async fn complaint(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -556,14 +885,15 @@ async fn complaint(
     Ok(Json(app.complaint(&caller, &id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TextEvidenceBody {
     kind: String,
     text: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FileEvidenceQuery {
     kind: Option<String>,
     sha256: Option<String>,
@@ -571,6 +901,14 @@ struct FileEvidenceQuery {
 
 /// Evidence: JSON `{kind, text}`, or a file as the raw body with `?kind=` and optionally
 /// `?sha256=` (checked). Returns the evidence item and its receipt.
+#[utoipa::path(
+    post,
+    path = "/complaints/{id}/evidence",
+    params(("id" = String, Path, description = "The complaint id (or order number)"), AccessToken, FileEvidenceQuery),
+    request_body(content((TextEvidenceBody = "application/json"), (Binary = "application/octet-stream")), description = "JSON {kind, text}, or a file as the raw body"),
+    security((), ("bearer" = [])),
+    responses((status = 201, description = "The evidence item and its receipt", body = EvidenceAdded), Problems)
+)]
 async fn add_evidence(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -597,11 +935,22 @@ async fn add_evidence(
     let receipt = app.receipt_for_leaf(&item.leaf_hash).await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({"evidence": item, "receipt": receipt})),
+        Json(EvidenceAdded {
+            evidence: item,
+            receipt,
+        }),
     )
         .into_response())
 }
 
+/// An evidence file (parties, arbitrators)
+#[utoipa::path(
+    get,
+    path = "/complaints/{id}/files/{sha256}",
+    params(("id" = String, Path, description = "The complaint id (or order number)"), ("sha256" = String, Path, description = "The file's SHA-256, hex"), AccessToken),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The file, as an attachment", body = Binary, content_type = "application/octet-stream"), Problems)
+)]
 async fn complaint_file(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -619,12 +968,21 @@ async fn complaint_file(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TextBody {
     text: String,
 }
 
+/// The seller's answer {text}
+#[utoipa::path(
+    post,
+    path = "/complaints/{id}/response",
+    params(("id" = String, Path, description = "The complaint id (or order number)")),
+    request_body = TextBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The complaint", body = danbao_app::complaints::ComplaintView), Problems)
+)]
 async fn complaint_response(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -634,6 +992,14 @@ async fn complaint_response(
     Ok(Json(app.seller_respond(&caller, &id, &b.text).await?))
 }
 
+/// The buyer withdraws: money back where it was.
+#[utoipa::path(
+    post,
+    path = "/complaints/{id}/withdraw",
+    params(("id" = String, Path, description = "The complaint id (or order number)"), AccessToken),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The complaint, withdrawn", body = danbao_app::complaints::ComplaintView), Problems)
+)]
 async fn complaint_withdraw(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -642,13 +1008,22 @@ async fn complaint_withdraw(
     Ok(Json(app.withdraw_complaint(&caller, &id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StepBody {
     step: String,
     note: String,
 }
 
+/// Arbitrator step {step: ask_buyer|start_appraisal|finish_appraisal, note}
+#[utoipa::path(
+    post,
+    path = "/complaints/{id}/steps",
+    params(("id" = String, Path, description = "The complaint id (or order number)")),
+    request_body = StepBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The complaint", body = danbao_app::complaints::ComplaintView), Problems)
+)]
 async fn complaint_step(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -658,7 +1033,7 @@ async fn complaint_step(
     Ok(Json(app.arbitrator_step(&caller, &id, &b.step, &b.note).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RulingBody {
     kind: String,
@@ -667,6 +1042,15 @@ struct RulingBody {
     reason: String,
 }
 
+/// Ruling {kind: refund_full|release_to_seller|split|redeliver, buyer_bps|refund_bps, reason} (arbitrator)
+#[utoipa::path(
+    post,
+    path = "/complaints/{id}/ruling",
+    params(("id" = String, Path, description = "The complaint id (or order number)")),
+    request_body = RulingBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The complaint, ruled", body = danbao_app::complaints::ComplaintView), Problems)
+)]
 async fn complaint_ruling(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -678,6 +1062,14 @@ async fn complaint_ruling(
     Ok(Json(app.rule_complaint(&caller, &id, ruling, &b.reason).await?))
 }
 
+/// Take a complaint (arbitrator)
+#[utoipa::path(
+    post,
+    path = "/complaints/{id}/assign",
+    params(("id" = String, Path, description = "The complaint id (or order number)")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The complaint, assigned to the caller", body = danbao_app::complaints::ComplaintView), Problems)
+)]
 async fn complaint_assign(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -686,17 +1078,33 @@ async fn complaint_assign(
     Ok(Json(app.assign_complaint(&caller, &id).await?))
 }
 
-async fn arbitration_queue(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<serde_json::Value>> {
+/// Open complaints by deadline with triage's proposal (arbitrator)
+#[utoipa::path(
+    get,
+    path = "/arbitration/queue",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Open complaints", body = ComplaintList), Problems)
+)]
+async fn arbitration_queue(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiResult<Json<ComplaintList>> {
     let items = app.complaint_queue(&caller).await?;
-    Ok(Json(serde_json::json!({"items": items})))
+    Ok(Json(ComplaintList { items }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReasonBody {
     reason: String,
 }
 
+/// Emergency freeze of a seller {reason} (arbitrator, admin)
+#[utoipa::path(
+    post,
+    path = "/admin/sellers/{id}/freeze",
+    params(("id" = String, Path, description = "The seller id (or order number)")),
+    request_body = ReasonBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The seller's standing", body = danbao_app::sellers::StandingView), Problems)
+)]
 async fn freeze_seller(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -706,6 +1114,15 @@ async fn freeze_seller(
     Ok(Json(app.freeze_seller(&caller, &id, &b.reason).await?))
 }
 
+/// Lift a freeze {reason} (arbitrator, admin)
+#[utoipa::path(
+    post,
+    path = "/admin/sellers/{id}/unfreeze",
+    params(("id" = String, Path, description = "The seller id (or order number)")),
+    request_body = ReasonBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The seller's standing", body = danbao_app::sellers::StandingView), Problems)
+)]
 async fn unfreeze_seller(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -715,6 +1132,15 @@ async fn unfreeze_seller(
     Ok(Json(app.unfreeze_seller(&caller, &id, &b.reason).await?))
 }
 
+/// Ban a seller for fraud and refund every open order {reason} (arbitrator, admin)
+#[utoipa::path(
+    post,
+    path = "/admin/sellers/{id}/ban",
+    params(("id" = String, Path, description = "The seller id (or order number)")),
+    request_body = ReasonBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "What the ban did", body = danbao_app::sellers::BanView), Problems)
+)]
 async fn ban_seller(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -724,6 +1150,13 @@ async fn ban_seller(
     Ok(Json(app.ban_seller(&caller, &id, &b.reason).await?))
 }
 
+/// The seller's balances (seller)
+#[utoipa::path(
+    get,
+    path = "/seller/balance",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The seller's balances", body = danbao_app::money::BalanceView), Problems)
+)]
 async fn seller_balance(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -731,12 +1164,20 @@ async fn seller_balance(
     Ok(Json(app.seller_balance(&caller).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AmountBody {
     amount_minor: i64,
 }
 
+/// Lock part of the available balance as a deposit (seller)
+#[utoipa::path(
+    post,
+    path = "/seller/deposit",
+    request_body = AmountBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The deposit", body = danbao_app::money::BalanceView), Problems)
+)]
 async fn seller_deposit(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -745,6 +1186,14 @@ async fn seller_deposit(
     Ok(Json(app.lock_deposit(&caller, b.amount_minor).await?))
 }
 
+/// Withdraw from the available balance (seller)
+#[utoipa::path(
+    post,
+    path = "/seller/withdrawals",
+    request_body = AmountBody,
+    security(("bearer" = [])),
+    responses((status = 201, description = "The withdrawal", body = danbao_app::money::WithdrawalView), Problems)
+)]
 async fn seller_withdraw(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
@@ -754,10 +1203,122 @@ async fn seller_withdraw(
     Ok((StatusCode::CREATED, Json(w)).into_response())
 }
 
+/// Pay into the compensation fund (admin)
+#[utoipa::path(
+    post,
+    path = "/admin/compensation-fund",
+    request_body = AmountBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The fund", body = danbao_app::money::CompensationFundView), Problems)
+)]
 async fn fund_compensation(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
     ApiJson(b): ApiJson<AmountBody>,
 ) -> ApiResult<Json<danbao_app::money::CompensationFundView>> {
     Ok(Json(app.fund_compensation(&caller, b.amount_minor).await?))
+}
+
+// ---- response bodies the use cases do not shape themselves ----
+
+/// An account, as registration and login show it.
+#[derive(Serialize, ToSchema)]
+struct AccountView {
+    #[schema(value_type = String)]
+    id: UserId,
+    username: String,
+    role: Role,
+}
+
+#[derive(Serialize, ToSchema)]
+struct SessionView {
+    /// Send it as `Authorization: Bearer <token>`.
+    token: String,
+    user: AccountView,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ProductPage {
+    items: Vec<ProductView>,
+    /// Pass as `?cursor=` for the next page; null on the last one.
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct OrderList {
+    items: Vec<OrderView>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct LookupView {
+    /// Opens the order as a guest (`?access_token=`).
+    access_token: String,
+    order: OrderView,
+}
+
+#[derive(Serialize, ToSchema)]
+struct DeliveryView {
+    items: Vec<DeliveryItem>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct OrderStatusView {
+    id: String,
+    #[schema(value_type = String)]
+    status: OrderStatus,
+}
+
+#[derive(Serialize, ToSchema)]
+struct RulesView {
+    version: i64,
+    content_hash: String,
+    /// The rule set (SPEC §10), as published.
+    #[schema(value_type = Object)]
+    rules: RuleSet,
+}
+
+#[derive(Serialize, ToSchema)]
+struct LedgerCheckView {
+    ok: bool,
+    violations: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct JobView {
+    id: String,
+    kind: String,
+    subject: String,
+    status: String,
+    attempts: i64,
+    last_error: Option<String>,
+    run_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct JobList {
+    items: Vec<JobView>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct RetriedJob {
+    id: String,
+    status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+struct SecurityEventList {
+    items: Vec<danbao_app::admin::SecurityEventView>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ComplaintList {
+    items: Vec<danbao_app::complaints::ComplaintView>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct EvidenceAdded {
+    evidence: danbao_app::complaints::EvidenceView,
+    /// The `c2sp.org/tlog-proof@v1` receipt, once the evidence is in the log.
+    receipt: Option<String>,
 }

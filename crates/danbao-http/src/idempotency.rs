@@ -7,8 +7,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use danbao_app::storage::IdempotencyState;
 use danbao_app::App;
-use danbao_store::IdempotencyState;
 use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 

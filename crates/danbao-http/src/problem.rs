@@ -8,6 +8,34 @@ use danbao_domain::{Refusal, RefusalField};
 
 pub const PROBLEM_BASE: &str = "https://danbao.dev/problems/";
 
+/// The problem types the edge itself gives (the refusals' are `Refusal::CODES`).
+pub const EDGE_CODES: [&str; 15] = [
+    "not-found",
+    "validation",
+    "unauthenticated",
+    "forbidden",
+    "bad-credentials",
+    "provider-unavailable",
+    "bad-signature",
+    "bad-notification",
+    "internal",
+    "invalid-json",
+    "unsupported-media-type",
+    "payload-too-large",
+    "invalid-idempotency-key",
+    "idempotency-key-reused",
+    "idempotency-in-progress",
+];
+
+/// Every problem `type` URI this API can answer with, for its document.
+pub fn all_types() -> Vec<String> {
+    EDGE_CODES
+        .iter()
+        .chain(Refusal::CODES.iter())
+        .map(|c| format!("{PROBLEM_BASE}{c}"))
+        .collect()
+}
+
 #[derive(Debug)]
 pub struct Problem {
     pub status: StatusCode,
@@ -132,4 +160,45 @@ pub type ApiResult<T> = Result<T, Problem>;
 
 pub fn bad_json(detail: impl Into<String>) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, "invalid-json", "Malformed JSON", detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use danbao_domain::complaint::OpenRefusal;
+
+    #[test]
+    fn every_error_maps_to_a_listed_type_with_its_status() {
+        let cases: Vec<(AppError, u16)> = vec![
+            (AppError::NotFound("order"), 404),
+            (AppError::invalid("quantity", danbao_app::Invalid::BadCursor), 422),
+            (AppError::Unauthenticated, 401),
+            (AppError::Forbidden("admins only"), 403),
+            (AppError::BadCredentials, 401),
+            (AppError::ProviderUnavailable("down".into()), 502),
+            (AppError::BadSignature, 401),
+            (AppError::BadNotification("x".into()), 400),
+            (AppError::Internal("x".into()), 500),
+            (Refusal::OutOfStock.into(), 409),
+            (Refusal::from(OpenRefusal::TooEarly { from_ms: 0 }).into(), 409),
+        ];
+        let types = all_types();
+        for (e, status) in cases {
+            let p = Problem::from(e);
+            assert_eq!(p.status.as_u16(), status, "{}", p.code);
+            assert!(
+                types.contains(&format!("{PROBLEM_BASE}{}", p.code)),
+                "{} is not listed",
+                p.code
+            );
+        }
+    }
+
+    #[test]
+    fn a_refusal_carries_its_data_as_members() {
+        let p = Problem::from(AppError::from(Refusal::from(OpenRefusal::TooEarly { from_ms: 0 })));
+        assert_eq!(p.code, "complaint-too-early");
+        assert_eq!(p.fields, vec![("opens_at", serde_json::json!("1970-01-01T00:00:00Z"))]);
+        assert_eq!(p.detail, "not_delivered cannot be opened yet; it opens at opens_at");
+    }
 }

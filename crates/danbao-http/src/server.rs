@@ -3,11 +3,11 @@
 
 use danbao_app::clock::Clock;
 use danbao_app::payments::SandboxProvider;
+use danbao_app::storage::Store;
 use danbao_app::vault::Vault;
 use danbao_app::{App, AppConfig};
 use danbao_domain::RuleSet;
 use danbao_sandbox::gateway::{Sandbox, SandboxConfig};
-use danbao_store::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -23,4 +23,5 @@ mod browser;
 mod complaints;
 mod evidence;
 mod no_drop;
+mod openapi;
 mod purchase;

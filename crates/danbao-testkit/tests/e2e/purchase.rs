@@ -575,13 +575,6 @@ async fn bad_input_is_refused_and_changes_nothing(t: TestApp) {
     assert_eq!(t.get("/readyz", None).await.status, 200);
     let rules = t.get("/api/v1/rules", None).await;
     assert_eq!(rules.body["rules"]["orders"]["payment_window_minutes"], 15);
-    let openapi = t.get("/api/openapi.json", None).await;
-    for (path, method, _, _) in danbao_http::openapi::paths() {
-        assert!(
-            openapi.body["paths"][path][method].is_object(),
-            "{method} {path} missing from OpenAPI"
-        );
-    }
     t.finish().await;
 }
 

@@ -1,0 +1,533 @@
+//! The complaint pages: opening one from an order, evidence (text or a file), withdrawal,
+//! the seller's answer, and the page itself (stage, deadline, triage, ruling).
+
+use super::error::{complaint_error, PageError};
+use super::orders::{render_order_with, OrderExtras};
+use super::session::{complaint_viewer, order_viewer};
+use super::zh::{
+    complaint_event_detail, complaint_event_label, complaint_kind_zh, complaint_stage_zh, evidence_kind_zh, party_zh,
+    ruled_by_zh, ruling_label, ruling_reason_zh, triage_reason_zh,
+};
+use super::{order_url, page_url, private_headers, yuan, EventItem, TimeView, TokenForm, TokenQuery};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use danbao_app::complaints::ComplaintView;
+use danbao_app::{App, Caller, OrderView};
+use danbao_domain::complaint::{ComplaintAction, ComplaintKind, Proposal};
+use serde::Deserialize;
+
+fn stage_is_open(stage: &str) -> bool {
+    !matches!(stage, "resolved" | "withdrawn")
+}
+
+/// A complaint in the order page's list.
+pub(super) struct ComplaintItem {
+    pub(super) id: String,
+    pub(super) kind_label: String,
+    pub(super) stage_label: String,
+    pub(super) open: bool,
+    pub(super) created_at: TimeView,
+    pub(super) url: Option<String>,
+}
+
+pub(super) struct KindOption {
+    pub(super) value: &'static str,
+    pub(super) label: &'static str,
+    pub(super) selected: bool,
+}
+
+/// What the buyer typed into a complaint or evidence form, kept when it is refused.
+#[derive(Default)]
+pub(super) struct Draft {
+    pub(super) kind: String,
+    pub(super) text: String,
+}
+
+/// Who must act by when.
+struct DeadlineView {
+    before: &'static str,
+    at: TimeView,
+    after: &'static str,
+    otherwise: Option<&'static str>,
+}
+
+struct ProposalView {
+    ruling: Option<String>,
+    decide_now: bool,
+    completeness_pct: i64,
+    reasons: Vec<String>,
+}
+
+struct RulingView {
+    label: String,
+    by: Option<String>,
+    reason: Option<String>,
+    at: Option<TimeView>,
+}
+
+struct EvidenceItem {
+    party: &'static str,
+    kind_label: String,
+    text: Option<String>,
+    file: Option<String>,
+    at: TimeView,
+}
+
+struct ComplaintDetail {
+    id: String,
+    order_id: String,
+    kind_label: String,
+    stage_label: String,
+    open: bool,
+    deadline: Option<DeadlineView>,
+    amount: String,
+    amount_label: &'static str,
+    money_note: &'static str,
+    created_at: TimeView,
+    proposal: Option<ProposalView>,
+    ruling: Option<RulingView>,
+    evidence: Vec<EvidenceItem>,
+    events: Vec<EventItem>,
+    /// The buyer adds evidence and may withdraw.
+    is_buyer: bool,
+    /// The seller may answer while the case waits for them or is under review.
+    can_respond: bool,
+}
+
+/// A complaint page's address: with the guest's access token, or bare for an account holder.
+fn complaint_url(id: &str, token: Option<&str>) -> Option<String> {
+    page_url("complaints", id, token)
+}
+
+pub(super) fn complaint_items(list: &[ComplaintView], token: Option<&str>) -> Vec<ComplaintItem> {
+    list.iter()
+        .map(|c| ComplaintItem {
+            id: c.id.clone(),
+            kind_label: complaint_kind_zh(&c.kind),
+            stage_label: complaint_stage_zh(&c.stage),
+            open: stage_is_open(&c.stage),
+            created_at: TimeView::new(&c.created_at),
+            url: complaint_url(&c.id, token),
+        })
+        .collect()
+}
+
+/// The kinds the domain offers the buyer for this order (`complaint::offered_kinds`),
+/// with the one picked last selected. The use case checks again.
+pub(super) fn complaint_kinds(o: &OrderView, selected: &str) -> Vec<KindOption> {
+    let kinds: Vec<(&'static str, &'static str)> = o
+        .complaint_kinds
+        .iter()
+        .map(|k| {
+            let label = match k {
+                ComplaintKind::NotDelivered => "未发货",
+                ComplaintKind::NotAsDescribed => "货不对板（含卡密无效、已被使用）",
+                ComplaintKind::Fraud => "欺诈",
+                ComplaintKind::Other => "其他",
+            };
+            (k.as_str(), label)
+        })
+        .collect();
+    let selected = if kinds.iter().any(|(v, _)| *v == selected) {
+        selected
+    } else {
+        kinds.first().map_or("", |(v, _)| *v)
+    };
+    kinds
+        .into_iter()
+        .map(|(value, label)| KindOption {
+            value,
+            label,
+            selected: value == selected,
+        })
+        .collect()
+}
+
+fn deadline_view(stage: &str, at: Option<&str>, seller: bool) -> Option<DeadlineView> {
+    let at = TimeView::new(at?);
+    let (before, after, otherwise) = match stage {
+        "awaiting_seller" if seller => ("您须在", "前回应", Some("逾期未回应，将按规则判定全额退款给买家。")),
+        "awaiting_seller" => ("卖家须在", "前回应", Some("卖家逾期未回应，将按规则判定全额退款给您。")),
+        "awaiting_buyer" if seller => (
+            "买家须在",
+            "前补充证据",
+            Some("买家逾期未补充证据，将按规则判定放款给您。"),
+        ),
+        "awaiting_buyer" => ("您须在", "前补充证据", Some("逾期未补充证据，将按规则判定放款给卖家。")),
+        "appraisal" => ("第三方鉴定须在", "前完成", None),
+        s if stage_is_open(s) => ("平台将在", "前处理", None),
+        _ => return None,
+    };
+    Some(DeadlineView {
+        before,
+        at,
+        after,
+        otherwise,
+    })
+}
+
+fn proposal_view(p: &Proposal) -> ProposalView {
+    let ruling = p.ruling.and_then(|r| serde_json::to_value(r).ok());
+    ProposalView {
+        ruling: ruling.as_ref().and_then(ruling_label),
+        decide_now: p.decide_now,
+        completeness_pct: p.completeness_pct,
+        reasons: p.reasons.iter().map(triage_reason_zh).collect(),
+    }
+}
+
+fn complaint_detail(c: ComplaintView) -> ComplaintDetail {
+    let open = stage_is_open(&c.stage);
+    let seller = c.viewer == "seller";
+    let (amount_label, money_note) = match c.stage.as_str() {
+        "withdrawn" if seller => ("涉及金额", "买家已撤诉：冻结的款项已退回原处，订单恢复到投诉前的状态。"),
+        "withdrawn" => ("涉及金额", "您已撤诉：冻结的款项已退回原处，订单恢复到投诉前的状态。"),
+        "resolved" if seller => ("涉及金额", "已按裁决结算：结算给您的部分计入您的账户余额。"),
+        "resolved" => ("涉及金额", "已按裁决结算：退给您的部分将原路退回。"),
+        _ => ("冻结金额", "投诉处理期间，该订单的款项由平台冻结，直至裁决。"),
+    };
+    let is_buyer = c.viewer == "buyer";
+    let can_respond = c.actions.contains(&ComplaintAction::Respond);
+    let ruling = match (&c.ruling, c.stage.as_str()) {
+        (Some(r), _) => Some(RulingView {
+            label: ruling_label(r).unwrap_or_else(|| "已裁决".to_string()),
+            by: c.ruled_by.as_deref().map(ruled_by_zh),
+            reason: c.ruling_reason.as_ref().map(ruling_reason_zh),
+            at: c.resolved_at.as_deref().map(TimeView::new),
+        }),
+        _ => None,
+    };
+    ComplaintDetail {
+        deadline: if open {
+            deadline_view(&c.stage, c.deadline_at.as_deref(), seller)
+        } else {
+            None
+        },
+        kind_label: complaint_kind_zh(&c.kind),
+        stage_label: complaint_stage_zh(&c.stage),
+        open,
+        amount: yuan(c.amount_minor),
+        amount_label,
+        money_note,
+        created_at: TimeView::new(&c.created_at),
+        // A withdrawn case has nothing left to propose.
+        proposal: if c.stage == "withdrawn" {
+            None
+        } else {
+            c.proposal.as_ref().map(proposal_view)
+        },
+        ruling,
+        evidence: c
+            .evidence
+            .iter()
+            .map(|e| EvidenceItem {
+                party: party_zh(&e.party),
+                kind_label: evidence_kind_zh(&e.kind),
+                text: e.text.clone(),
+                file: e.file_sha256.as_ref().map(|sha| {
+                    let media = e.media_type.as_deref().unwrap_or("未知类型");
+                    format!("文件 sha256 {sha}（{media}）")
+                }),
+                at: TimeView::new(&e.at),
+            })
+            .collect(),
+        events: c
+            .events
+            .iter()
+            .map(|e| EventItem {
+                at: TimeView::new(&e.at),
+                label: complaint_event_label(&e.kind),
+                detail: complaint_event_detail(&e.detail),
+            })
+            .collect(),
+        is_buyer,
+        can_respond,
+        id: c.id,
+        order_id: c.order_id,
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "complaint.html")]
+struct ComplaintPage {
+    c: ComplaintDetail,
+    /// The guest's access token for the forms; `None` for an account holder.
+    token: Option<String>,
+    order_url: Option<String>,
+    evidence_kinds: Vec<KindOption>,
+    evidence_text: String,
+    /// The seller's answer, kept when it is refused.
+    response_text: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ComplaintForm {
+    #[serde(default)]
+    access_token: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct EvidenceForm {
+    #[serde(default)]
+    access_token: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// A textarea's text as stored: browsers send CRLF line ends, surrounding blanks dropped.
+fn form_text(text: &str) -> String {
+    text.replace("\r\n", "\n").trim().to_string()
+}
+
+/// A redirect carrying an access token: not cached, not leaked through the Referer.
+fn private_redirect(url: &str) -> Response {
+    (private_headers(), Redirect::to(url)).into_response()
+}
+
+/// Whether a refused action is shown on its page again (with the message) rather than
+/// as an error page: not for "not found" (nothing to show) nor server errors.
+fn shown_on_page(e: &PageError) -> bool {
+    e.status != StatusCode::NOT_FOUND && !e.status.is_server_error()
+}
+
+pub(super) async fn open_complaint(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<ComplaintForm>,
+) -> Result<Response, PageError> {
+    let v = order_viewer(&app, &headers, Some(&form.access_token)).await?;
+    let (caller, token) = (&v.caller, v.token());
+    let description = form_text(&form.description);
+    match app.open_complaint(caller, &id, &form.kind, Some(&description)).await {
+        Ok(c) => match complaint_url(&c.id, token) {
+            Some(url) => Ok(private_redirect(&url)),
+            None => Err(PageError::complaint_not_found()),
+        },
+        Err(e) => {
+            let e = complaint_error(e, "请选择投诉类型");
+            if !shown_on_page(&e) {
+                return Err(e);
+            }
+            let extras = OrderExtras {
+                revealed: None,
+                error: Some(e.message),
+                draft: Draft {
+                    kind: form.kind,
+                    text: description,
+                },
+            };
+            render_order_with(&app, caller, token, &id, e.status, extras).await
+        }
+    }
+}
+
+async fn render_complaint(
+    app: &App,
+    caller: &Caller,
+    token: Option<&str>,
+    id: &str,
+    status: StatusCode,
+    draft: Draft,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let c = app
+        .complaint(caller, id)
+        .await
+        .map_err(|e| complaint_error(e, "请选择证据类型"))?;
+    let selected = if draft.kind.is_empty() {
+        "description"
+    } else {
+        draft.kind.as_str()
+    };
+    let evidence_kinds = [("description", "问题描述"), ("screenshot_note", "截图说明")]
+        .into_iter()
+        .map(|(value, label)| KindOption {
+            value,
+            label,
+            selected: value == selected,
+        })
+        .collect();
+    // Only one side's form is shown, so the draft goes back into that one.
+    let (evidence_text, response_text) = if c.viewer == "seller" {
+        (String::new(), draft.text)
+    } else {
+        (draft.text, String::new())
+    };
+    let page = ComplaintPage {
+        order_url: order_url(&c.order_id, token),
+        c: complaint_detail(c),
+        token: token.map(str::to_string),
+        evidence_kinds,
+        evidence_text,
+        response_text,
+        error,
+    };
+    Ok((status, private_headers(), page).into_response())
+}
+
+/// The complaint page's address in canonical form, for a complaint the caller just acted on.
+async fn complaint_location(app: &App, caller: &Caller, id: &str, token: Option<&str>) -> Result<String, PageError> {
+    if let Some(url) = complaint_url(id, token) {
+        return Ok(url);
+    }
+    let c = app.complaint(caller, id).await?;
+    complaint_url(&c.id, token).ok_or_else(PageError::complaint_not_found)
+}
+
+pub(super) async fn complaint_page(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, PageError> {
+    let v = complaint_viewer(&app, &headers, q.access_token.as_deref()).await?;
+    let (caller, token) = (&v.caller, v.token());
+    render_complaint(&app, caller, token, &id, StatusCode::OK, Draft::default(), None).await
+}
+
+pub(super) async fn add_evidence(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<EvidenceForm>,
+) -> Result<Response, PageError> {
+    let v = complaint_viewer(&app, &headers, Some(&form.access_token)).await?;
+    let (caller, token) = (&v.caller, v.token());
+    let text = form_text(&form.text);
+    match app.add_evidence(caller, &id, &form.kind, Some(&text), None).await {
+        Ok(_) => Ok(private_redirect(&complaint_location(&app, caller, &id, token).await?)),
+        Err(e) => {
+            let e = complaint_error(e, "请选择证据类型");
+            if !shown_on_page(&e) {
+                return Err(e);
+            }
+            let draft = Draft { kind: form.kind, text };
+            render_complaint(&app, caller, token, &id, e.status, draft, Some(e.message)).await
+        }
+    }
+}
+
+/// A screenshot or other file as evidence (multipart form: access_token, file). The file
+/// is stored content-addressed and its type sniffed from its bytes.
+pub(super) async fn add_evidence_file(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    mut multipart: axum::extract::Multipart,
+) -> Result<Response, PageError> {
+    let unreadable = || PageError::new(StatusCode::BAD_REQUEST, "上传的表单无法读取");
+    let mut token = String::new();
+    let mut bytes: Option<Vec<u8>> = None;
+    while let Some(field) = multipart.next_field().await.map_err(|_| unreadable())? {
+        match field.name() {
+            Some("access_token") => token = field.text().await.map_err(|_| unreadable())?,
+            Some("file") => bytes = Some(field.bytes().await.map_err(|_| unreadable())?.to_vec()),
+            _ => {}
+        }
+    }
+    let v = complaint_viewer(&app, &headers, Some(&token)).await?;
+    let (caller, token) = (&v.caller, v.token());
+    let file = danbao_app::complaints::Attachment {
+        bytes: bytes.unwrap_or_default(),
+        claimed_sha256: None,
+    };
+    match app.add_evidence(caller, &id, "screenshot", None, Some(file)).await {
+        Ok(_) => Ok(private_redirect(&complaint_location(&app, caller, &id, token).await?)),
+        Err(e) => {
+            let e = complaint_error(e, "请选择证据类型");
+            if !shown_on_page(&e) {
+                return Err(e);
+            }
+            render_complaint(&app, caller, token, &id, e.status, Draft::default(), Some(e.message)).await
+        }
+    }
+}
+
+pub(super) async fn withdraw_complaint(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    let v = complaint_viewer(&app, &headers, Some(&form.access_token)).await?;
+    let (caller, token) = (&v.caller, v.token());
+    match app.withdraw_complaint(caller, &id).await {
+        Ok(c) => match complaint_url(&c.id, token) {
+            Some(url) => Ok(private_redirect(&url)),
+            None => Err(PageError::complaint_not_found()),
+        },
+        Err(e) => {
+            let e = complaint_error(e, "请选择证据类型");
+            if !shown_on_page(&e) {
+                return Err(e);
+            }
+            render_complaint(&app, caller, token, &id, e.status, Draft::default(), Some(e.message)).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct ResponseForm {
+    #[serde(default)]
+    access_token: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// The seller's answer to a complaint; the use case refuses anyone else.
+pub(super) async fn seller_response(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<ResponseForm>,
+) -> Result<Response, PageError> {
+    let v = complaint_viewer(&app, &headers, Some(&form.access_token)).await?;
+    let (caller, token) = (&v.caller, v.token());
+    let text = form_text(&form.text);
+    match app.seller_respond(caller, &id, &text).await {
+        Ok(c) => match complaint_url(&c.id, token) {
+            Some(url) => Ok(private_redirect(&url)),
+            None => Err(PageError::complaint_not_found()),
+        },
+        Err(e) => {
+            let e = complaint_error(e, "请选择证据类型");
+            if !shown_on_page(&e) {
+                return Err(e);
+            }
+            let draft = Draft {
+                kind: String::new(),
+                text,
+            };
+            render_complaint(&app, caller, token, &id, e.status, draft, Some(e.message)).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn complaint_links_carry_only_checked_text() {
+        assert_eq!(
+            complaint_url("01a2-ff", Some("00ff")).as_deref(),
+            Some("/complaints/01a2-ff?access_token=00ff")
+        );
+        assert_eq!(complaint_url("a/b", Some("00ff")), None);
+        assert_eq!(complaint_url("01a2", Some("00FF")), None);
+        assert_eq!(order_url("01a2", None).as_deref(), Some("/orders/01a2"));
+        assert_eq!(order_url("a?b", None), None);
+        assert_eq!(form_text("  a\r\nb \r\n"), "a\nb");
+    }
+}

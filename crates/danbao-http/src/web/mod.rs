@@ -1,0 +1,166 @@
+//! Server-rendered pages (zh-CN): the storefront, product pages with guest checkout,
+//! the order page (pay, reveal, confirm, refunds, complaints, timeline), the complaint
+//! page (evidence, withdrawal, the seller's answer, triage, ruling), 查单 (guest lookup)
+//! and the login for account holders (a session cookie) with their own order list.
+//!
+//! A page's viewer is a guest holding an order's access token (in the URL or a hidden
+//! form field), or else an account holder with the `danbao_session` cookie; links and
+//! forms for an account holder carry no token.
+//!
+//! A handler parses the form, calls one use case and renders a template. Every error
+//! becomes a friendly Chinese page with the matching status; internal causes go to the
+//! log, never to the page. Askama escapes everything; no user text is marked safe.
+
+mod account;
+mod complaints;
+mod error;
+mod orders;
+mod session;
+mod shop;
+mod zh;
+
+use axum::http::header;
+use axum::routing::{get, post};
+use axum::Router;
+use danbao_app::App;
+use danbao_domain::Money;
+use serde::Deserialize;
+
+/// An access token is a hex HMAC; anything much longer is not one.
+const TOKEN_LEN_MAX: usize = 128;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/", get(shop::index))
+        .route("/products/{id}", get(shop::product_page))
+        .route("/products/{id}/buy", post(shop::buy))
+        .route("/orders/{id}", get(orders::order_page))
+        .route("/orders/{id}/reveal", post(orders::reveal))
+        .route("/orders/{id}/confirm", post(orders::confirm))
+        .route("/orders/{id}/complaints", post(complaints::open_complaint))
+        .route("/complaints/{id}", get(complaints::complaint_page))
+        .route("/complaints/{id}/evidence", post(complaints::add_evidence))
+        .route(
+            "/complaints/{id}/files",
+            post(complaints::add_evidence_file).layer(axum::extract::DefaultBodyLimit::max(
+                crate::api::EVIDENCE_BODY_MAX_BYTES,
+            )),
+        )
+        .route("/complaints/{id}/withdraw", post(complaints::withdraw_complaint))
+        .route("/complaints/{id}/response", post(complaints::seller_response))
+        .route("/lookup", get(orders::lookup_form).post(orders::lookup))
+        .route("/login", get(session::login_form).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/account", get(account::account_page))
+}
+
+/// Pages that may show an order's secret link or goods: never cached, never leaked
+/// through the Referer header.
+fn private_headers() -> [(header::HeaderName, &'static str); 2] {
+    [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ]
+}
+
+fn yuan(minor: i64) -> String {
+    Money::from_minor(minor).to_string()
+}
+
+/// A time as RFC 3339 (for `<time datetime>`) and as shown.
+struct TimeView {
+    rfc3339: String,
+    display: String,
+}
+
+impl TimeView {
+    fn new(rfc3339: &str) -> TimeView {
+        // "2025-01-02T03:04:05.678Z" → "2025-01-02 03:04:05 UTC"
+        let mut display = rfc3339.replacen('T', " ", 1);
+        if let Some(dot) = display.find('.') {
+            let tail: String = display[dot..]
+                .chars()
+                .skip_while(|c| *c == '.' || c.is_ascii_digit())
+                .collect();
+            display.truncate(dot);
+            display.push_str(&tail);
+        }
+        if let Some(stripped) = display.strip_suffix('Z') {
+            display = format!("{stripped} UTC");
+        }
+        TimeView {
+            rfc3339: rfc3339.to_string(),
+            display,
+        }
+    }
+}
+
+struct EventItem {
+    at: TimeView,
+    label: String,
+    detail: Option<String>,
+}
+
+fn page_url(kind: &str, id: &str, token: Option<&str>) -> Option<String> {
+    match token {
+        _ if !valid_id(id) => None,
+        None => Some(format!("/{kind}/{id}")),
+        Some(t) if valid_token(t) => Some(format!("/{kind}/{id}?access_token={t}")),
+        Some(_) => None,
+    }
+}
+
+/// Only plain web addresses become links or redirects: no `javascript:` and no header
+/// injection, whatever a provider answers.
+fn is_http_url(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://")) && url.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// A guest's access token is lower-case hex; anything else is not looked at.
+fn valid_token(token: &str) -> bool {
+    !token.is_empty() && token.len() <= TOKEN_LEN_MAX && token.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Ids go into paths and headers only in their canonical UUID form.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// An order page's address: with the guest's access token, or bare for an account holder.
+fn order_url(id: &str, token: Option<&str>) -> Option<String> {
+    page_url("orders", id, token)
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    access_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    #[serde(default)]
+    access_token: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_and_urls_are_checked() {
+        assert!(valid_token("00ff"));
+        assert!(!valid_token("00FF"));
+        assert!(!valid_token("ab\r\nSet-Cookie: x"));
+        assert!(!valid_token(""));
+        assert!(is_http_url("http://127.0.0.1:8080/sandbox/cashier/p1"));
+        assert!(!is_http_url("javascript:alert(1)"));
+        assert!(!is_http_url("http://a b"));
+    }
+
+    #[test]
+    fn times_are_shown_plainly() {
+        let t = TimeView::new("2025-01-02T03:04:05.678Z");
+        assert_eq!(t.display, "2025-01-02 03:04:05 UTC");
+        assert_eq!(TimeView::new("2025-01-02T03:04:05Z").display, "2025-01-02 03:04:05 UTC");
+    }
+}

@@ -1,0 +1,346 @@
+//! The order page (pay, reveal, confirm, refunds, complaints, timeline) and 查单.
+
+use super::complaints::{complaint_items, complaint_kinds, ComplaintItem, Draft, KindOption};
+use super::error::PageError;
+use super::session::order_viewer;
+use super::zh::{event_detail, event_label, kind_label, refund_reason_zh, refund_status_zh};
+use super::{is_http_url, order_url, private_headers, yuan, EventItem, TimeView, TokenForm, TokenQuery};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use danbao_app::complaints::ComplaintView;
+use danbao_app::{App, AppError, Caller, DeliveryItem, OrderView, TimelineEvent};
+use danbao_domain::order::OrderAction;
+use danbao_domain::{OrderStatus, Refusal};
+use serde::Deserialize;
+
+struct InfoRow {
+    label: String,
+    value: String,
+}
+
+struct TimeRow {
+    label: &'static str,
+    rfc3339: String,
+    display: String,
+}
+
+struct OrderItem {
+    id: String,
+    status_label: String,
+    amount: String,
+    unit_price: String,
+    quantity: i64,
+    kind_label: &'static str,
+    product_id: String,
+}
+
+struct RefundItem {
+    amount: String,
+    reason: String,
+    status: String,
+    created_at: TimeView,
+    confirmed_at: Option<TimeView>,
+}
+
+struct RevealedItem {
+    kind_label: &'static str,
+    content: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "order.html")]
+struct OrderPage {
+    order: OrderItem,
+    /// The guest's access token for the forms; `None` for an account holder.
+    token: Option<String>,
+    /// Whether the viewer is the buyer (who reveals, confirms and complains).
+    is_buyer: bool,
+    times: Vec<TimeRow>,
+    fields: Vec<InfoRow>,
+    pay_url: Option<String>,
+    can_reveal: bool,
+    can_confirm: bool,
+    revealed: Option<Vec<RevealedItem>>,
+    refunds: Vec<RefundItem>,
+    complaints: Vec<ComplaintItem>,
+    can_complain: bool,
+    complaint_kinds: Vec<KindOption>,
+    complaint_text: String,
+    timeline: Vec<EventItem>,
+    error: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "lookup.html")]
+struct LookupPage {
+    order_id: String,
+    contact: String,
+    error: Option<String>,
+}
+
+/// Renders the order page; `revealed` holds the goods just revealed, if any.
+async fn render_order(
+    app: &App,
+    caller: &Caller,
+    token: Option<&str>,
+    id: &str,
+    status: StatusCode,
+    revealed: Option<Vec<DeliveryItem>>,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let extras = OrderExtras {
+        revealed,
+        error,
+        draft: Draft::default(),
+    };
+    render_order_with(app, caller, token, id, status, extras).await
+}
+
+/// What an order page shows besides the order: goods just revealed, an error, and a
+/// refused complaint form filled in again.
+#[derive(Default)]
+pub(super) struct OrderExtras {
+    pub(super) revealed: Option<Vec<DeliveryItem>>,
+    pub(super) error: Option<String>,
+    pub(super) draft: Draft,
+}
+
+pub(super) async fn render_order_with(
+    app: &App,
+    caller: &Caller,
+    token: Option<&str>,
+    id: &str,
+    status: StatusCode,
+    extras: OrderExtras,
+) -> Result<Response, PageError> {
+    // The log first, the order last: the status shown is never older than the log
+    // beside it (an order paid and delivered between two reads shows as delivered).
+    let events = app.timeline(caller, id).await?;
+    let complaints = app.complaints_of_order(caller, id).await?;
+    let order = app.order(caller, id).await?;
+    let page = order_page_for(order, events, &complaints, token, extras);
+    Ok((status, private_headers(), page).into_response())
+}
+
+fn order_page_for(
+    o: OrderView,
+    events: Vec<TimelineEvent>,
+    complaints: &[ComplaintView],
+    token: Option<&str>,
+    extras: OrderExtras,
+) -> OrderPage {
+    let OrderExtras { revealed, error, draft } = extras;
+    let mut times = Vec::new();
+    let mut push = |label: &'static str, t: Option<&String>| {
+        if let Some(t) = t {
+            let v = TimeView::new(t);
+            times.push(TimeRow {
+                label,
+                rfc3339: v.rfc3339,
+                display: v.display,
+            });
+        }
+    };
+    let pending = o.status == OrderStatus::PendingPayment;
+    push("下单时间", Some(&o.created_at));
+    if pending {
+        push("支付截止", Some(&o.expires_at));
+    }
+    push("付款时间", o.paid_at.as_ref());
+    if o.status == OrderStatus::Paid {
+        push("发货截止", o.deliver_by.as_ref());
+    }
+    push("发货时间", o.delivered_at.as_ref());
+    if o.status == OrderStatus::Delivered {
+        push("自动确认收货", o.auto_confirm_at.as_ref());
+    }
+    push("完成时间", o.completed_at.as_ref());
+    let pay_url = if pending {
+        o.payment
+            .as_ref()
+            .map(|p| p.cashier_url.clone())
+            .filter(|u| is_http_url(u))
+    } else {
+        None
+    };
+    let can_reveal = o.actions.contains(&OrderAction::Reveal);
+    let can_confirm = o.actions.contains(&OrderAction::Confirm);
+    let is_buyer = o.viewer == "buyer";
+    let fields = o
+        .delivery_fields
+        .iter()
+        .map(|(k, v)| InfoRow {
+            label: k.clone(),
+            value: v.clone(),
+        })
+        .collect();
+    let refunds = o
+        .refunds
+        .iter()
+        .map(|r| RefundItem {
+            amount: yuan(r.amount_minor),
+            reason: refund_reason_zh(&r.reason),
+            status: refund_status_zh(&r.status),
+            created_at: TimeView::new(&r.created_at),
+            confirmed_at: r.confirmed_at.as_deref().map(TimeView::new),
+        })
+        .collect();
+    let timeline = events
+        .iter()
+        .map(|e| EventItem {
+            at: TimeView::new(&e.at),
+            label: event_label(&e.kind),
+            detail: event_detail(&e.detail),
+        })
+        .collect();
+    let revealed = revealed.map(|items| {
+        items
+            .into_iter()
+            .map(|i| RevealedItem {
+                kind_label: match i.kind {
+                    "card_key" => "卡密",
+                    "note" => "发货说明",
+                    _ => "内容",
+                },
+                content: i.content,
+            })
+            .collect()
+    });
+    let can_complain = o.actions.contains(&OrderAction::Complain);
+    let complaint_kinds = complaint_kinds(&o, &draft.kind);
+    OrderPage {
+        order: OrderItem {
+            status_label: o.status_label.clone(),
+            amount: yuan(o.amount_minor),
+            unit_price: yuan(o.unit_price_minor),
+            quantity: o.quantity,
+            kind_label: kind_label(&o.delivery_kind),
+            product_id: o.product_id.clone(),
+            id: o.id,
+        },
+        token: token.map(str::to_string),
+        is_buyer,
+        times,
+        fields,
+        pay_url,
+        can_reveal,
+        can_confirm,
+        revealed,
+        refunds,
+        complaints: complaint_items(complaints, token),
+        can_complain,
+        complaint_kinds,
+        complaint_text: draft.text,
+        timeline,
+        error,
+    }
+}
+
+pub(super) async fn order_page(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, PageError> {
+    let v = order_viewer(&app, &headers, q.access_token.as_deref()).await?;
+    let (caller, token) = (&v.caller, v.token());
+    render_order(&app, caller, token, &id, StatusCode::OK, None, None).await
+}
+
+pub(super) async fn reveal(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    let v = order_viewer(&app, &headers, Some(&form.access_token)).await?;
+    let (caller, token) = (&v.caller, v.token());
+    match app.reveal_delivery(caller, &id).await {
+        Ok(items) => render_order(&app, caller, token, &id, StatusCode::OK, Some(items), None).await,
+        Err(AppError::Refused(Refusal::NothingDelivered { .. })) => {
+            let message = "订单尚未发货，暂无可查看的内容".to_string();
+            render_order(&app, caller, token, &id, StatusCode::CONFLICT, None, Some(message)).await
+        }
+        Err(e) => {
+            let e = PageError::from(e);
+            if e.status == StatusCode::NOT_FOUND || e.status.is_server_error() {
+                return Err(e);
+            }
+            render_order(&app, caller, token, &id, e.status, None, Some(e.message)).await
+        }
+    }
+}
+
+pub(super) async fn confirm(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    let v = order_viewer(&app, &headers, Some(&form.access_token)).await?;
+    let (caller, token) = (&v.caller, v.token());
+    match app.confirm(caller, &id).await {
+        Ok(order) => match order_url(&order.id, token) {
+            Some(url) => Ok(Redirect::to(&url).into_response()),
+            None => Err(PageError::order_not_found()),
+        },
+        Err(e) => {
+            let e = PageError::from(e);
+            if e.status == StatusCode::NOT_FOUND || e.status.is_server_error() {
+                return Err(e);
+            }
+            render_order(&app, caller, token, &id, e.status, None, Some(e.message)).await
+        }
+    }
+}
+
+pub(super) async fn lookup_form() -> Response {
+    LookupPage {
+        order_id: String::new(),
+        contact: String::new(),
+        error: None,
+    }
+    .into_response()
+}
+
+#[derive(Deserialize)]
+pub(super) struct LookupForm {
+    #[serde(default)]
+    order_id: String,
+    #[serde(default)]
+    contact: String,
+    #[serde(default)]
+    query_password: String,
+}
+
+pub(super) async fn lookup(State(app): State<App>, Form(form): Form<LookupForm>) -> Result<Response, PageError> {
+    let order_id = form.order_id.trim();
+    let found = match app
+        .lookup_guest_order(order_id, &form.contact, &form.query_password)
+        .await
+    {
+        // Canonical id from the order itself, so the redirect carries only our own text.
+        Ok(token) => match app.order(&Caller::GuestToken(token.clone()), order_id).await {
+            Ok(order) => Ok(order_url(&order.id, Some(&token))),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok(Some(url)) => Ok(Redirect::to(&url).into_response()),
+        Ok(None) | Err(AppError::NotFound(_)) => Ok((
+            StatusCode::NOT_FOUND,
+            private_headers(),
+            LookupPage {
+                order_id: form.order_id.clone(),
+                contact: form.contact.clone(),
+                error: Some("订单不存在或密码错误".to_string()),
+            },
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,174 @@
+//! The storefront: the product list, a product page and guest checkout.
+
+use super::error::PageError;
+use super::zh::kind_label;
+use super::{is_http_url, private_headers, yuan};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use danbao_app::{App, Caller, PlaceOrder, ProductView};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// Products per storefront page.
+const PAGE_SIZE: i64 = 20;
+/// Form fields that carry a manual product's delivery fields are named `field_<name>`.
+const FIELD_PREFIX: &str = "field_";
+
+struct ProductItem {
+    id: String,
+    title: String,
+    description: String,
+    category: String,
+    price: String,
+    kind_label: &'static str,
+    stock: Option<i64>,
+    sold_out: bool,
+}
+
+impl ProductItem {
+    fn new(p: &ProductView) -> ProductItem {
+        ProductItem {
+            id: p.id.clone(),
+            title: p.title.clone(),
+            description: p.description.clone(),
+            category: p.category.clone(),
+            price: yuan(p.price_minor),
+            kind_label: kind_label(&p.delivery_kind),
+            stock: p.stock,
+            sold_out: p.stock.is_some_and(|n| n <= 0),
+        }
+    }
+}
+
+struct FieldInput {
+    label: String,
+    input_name: String,
+    value: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "index.html")]
+struct IndexPage {
+    products: Vec<ProductItem>,
+    next_cursor: Option<String>,
+    first_page: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "product.html")]
+struct ProductPage {
+    product: ProductItem,
+    fields: Vec<FieldInput>,
+    quantity: String,
+    contact: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct PageQuery {
+    cursor: Option<String>,
+}
+
+pub(super) async fn index(State(app): State<App>, Query(q): Query<PageQuery>) -> Result<Response, PageError> {
+    let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
+    let (items, next) = app.list_products(cursor, PAGE_SIZE).await?;
+    Ok(IndexPage {
+        products: items.iter().map(ProductItem::new).collect(),
+        next_cursor: next,
+        first_page: cursor.is_none(),
+    }
+    .into_response())
+}
+
+fn product_page_for(p: &ProductView, values: &HashMap<String, String>, error: Option<String>) -> ProductPage {
+    let value = |name: &str| values.get(name).cloned().unwrap_or_default();
+    let fields = if p.delivery_kind == "manual" {
+        p.manual_fields
+            .iter()
+            .map(|f| {
+                let input_name = format!("{FIELD_PREFIX}{f}");
+                FieldInput {
+                    label: f.clone(),
+                    value: value(&input_name),
+                    input_name,
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let quantity = values
+        .get("quantity")
+        .filter(|q| !q.trim().is_empty())
+        .cloned()
+        .unwrap_or_else(|| "1".to_string());
+    ProductPage {
+        product: ProductItem::new(p),
+        fields,
+        quantity,
+        contact: value("contact"),
+        error,
+    }
+}
+
+pub(super) async fn product_page(State(app): State<App>, Path(id): Path<String>) -> Result<Response, PageError> {
+    let p = app.product(&id).await?;
+    Ok(product_page_for(&p, &HashMap::new(), None).into_response())
+}
+
+pub(super) async fn buy(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let product = app.product(&id).await?;
+    let fail = |e: PageError| {
+        (
+            e.status,
+            private_headers(),
+            product_page_for(&product, &form, Some(e.message)),
+        )
+            .into_response()
+    };
+    let quantity = match form.get("quantity").map(|q| q.trim()).unwrap_or("1").parse::<i64>() {
+        Ok(n) => n,
+        Err(_) => {
+            return Ok(fail(PageError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "购买数量：请填写正整数",
+            )))
+        }
+    };
+    let delivery_fields: BTreeMap<String, String> = form
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix(FIELD_PREFIX).map(|name| (name.to_string(), v.clone())))
+        .collect();
+    let placed = app
+        .place_order(
+            &Caller::Anonymous,
+            PlaceOrder {
+                product_id: product.id.clone(),
+                quantity,
+                contact: form.get("contact").cloned(),
+                query_password: form.get("query_password").cloned(),
+                delivery_fields,
+            },
+        )
+        .await;
+    match placed {
+        Ok(placed) if is_http_url(&placed.payment.cashier_url) => {
+            Ok(Redirect::to(&placed.payment.cashier_url).into_response())
+        }
+        Ok(placed) => {
+            tracing::error!(order = %placed.id, "the provider returned a cashier URL that is not http(s)");
+            Ok(fail(PageError::new(
+                StatusCode::BAD_GATEWAY,
+                "支付通道返回了无效的收银台地址，请稍后通过查单完成支付",
+            )))
+        }
+        Err(e) => Ok(fail(e.into())),
+    }
+}
