@@ -15,8 +15,9 @@
 //! The phases live in their own modules: [`processes`] (the two children: start, SIGKILL,
 //! restart), [`load`] (setup, then placing and paying the orders), [`faults`] (the sandbox's
 //! knobs and the kills, timed by the load) and [`verify`] (settling, the checks and the
-//! summary). A missing endpoint or an answer of an unexpected shape is an error that fails
-//! the run; nothing is reported as skipped.
+//! summary), with [`api`] the platform's API as they all call it. A missing endpoint or an
+//! answer of an unexpected shape is an error that fails the run; nothing is reported as
+//! skipped.
 
 mod api;
 mod faults;
