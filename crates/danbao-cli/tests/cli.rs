@@ -275,3 +275,40 @@ async fn complaint_dossier_includes_everything_and_verifies() {
     let _ = std::fs::remove_dir_all(&out);
     t.finish().await;
 }
+
+/// Logs go to stderr with no colour codes when it is not a terminal (here a pipe), and with
+/// `--log-format json` every log line is one JSON object. `migrate` with sqlx's statements
+/// at debug level is a command that logs several lines and exits at once.
+#[test]
+fn logs_are_plain_off_a_terminal_and_json_on_request() {
+    let dir = std::env::temp_dir().join(format!("danbao-cli-logs-{}", uuid::Uuid::new_v4().simple()));
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_danbao"))
+            .args(extra)
+            .args(["migrate", "--data-dir", &dir.display().to_string()])
+            .env("RUST_LOG", "info,sqlx=debug")
+            .env_remove("DANBAO_DATABASE_URL")
+            .env_remove("DANBAO_DATA_DIR")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert_eq!(stdout, "migrations applied (sqlite)\n", "{stderr}");
+        stderr
+    };
+
+    let text = run(&[]);
+    assert!(text.contains("sqlx::query"), "no log lines:\n{text}");
+    assert!(!text.contains("\x1b["), "colour codes in piped logs:\n{text:?}");
+
+    let json = run(&["--log-format", "json"]);
+    let lines: Vec<&str> = json.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 2, "too few log lines:\n{json}");
+    for line in &lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v["level"].is_string() && v["target"].is_string(), "{line}");
+    }
+    assert!(!json.contains("\x1b["), "{json:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

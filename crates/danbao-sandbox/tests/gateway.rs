@@ -178,6 +178,16 @@ impl Gw {
             .unwrap()
     }
 
+    /// Waits until the gateway has nothing left to send for this payment (its schedule ended
+    /// and every resend finished, each attempt recorded), failing after [`DEADLINE`]. From
+    /// then on what the receiver got is final, so a test can count it without waiting a
+    /// while to see that nothing more comes.
+    async fn settled(&self, payment_id: &str) {
+        tokio::time::timeout(DEADLINE, self.sandbox.deliveries_settled(payment_id))
+            .await
+            .unwrap_or_else(|_| panic!("deliveries for {payment_id} never ended"));
+    }
+
     async fn attempts(&self, payment_id: &str) -> Vec<String> {
         let view = self.client.view(payment_id).await.unwrap();
         view.notifications.into_iter().map(|a| a.outcome).collect()
@@ -269,12 +279,13 @@ async fn cashier_pay_delivers_exactly_one_signed_notification() {
     })
     .await;
 
-    // Paying again makes no second trade and no second notification.
+    // Paying again makes no second trade and no second notification: the one schedule
+    // ended with the acknowledgement, and the second Pay started none.
     let again = gw.client.pay(&created.payment_id).await.unwrap();
     assert_eq!(again.trade_no, view.trade_no);
     assert_eq!(again.paid_at, view.paid_at);
-    // The first resend would come after 24 ms at this time scale.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    gw.settled(&created.payment_id).await;
+    assert_eq!(gw.attempts(&created.payment_id).await, ["acknowledged"]);
     assert_eq!(gw.receiver.got().len(), 1);
 
     let page = gw
@@ -363,8 +374,9 @@ async fn unacknowledged_notification_is_resent_until_acknowledged() {
         .iter()
         .all(|r| Some(&r.notification.trade_no) == paid.trade_no.as_ref()));
 
-    // Acknowledged: no more resends (the next would have come within 0.7 s).
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Acknowledged: the schedule ends there, so what was received is all there is.
+    gw.settled(&paid.payment_id).await;
+    assert_eq!(gw.attempts(&paid.payment_id).await.len(), received.len());
     assert_eq!(gw.receiver.got().len(), received.len());
 }
 
@@ -374,11 +386,8 @@ async fn the_gateway_gives_up_after_the_schedule() {
     let gw = Gw::start(100_000.0).await;
     gw.receiver.set_accept(false);
     let paid = gw.paid("order-never", 500).await;
-    until("eight attempts", || async {
-        gw.attempts(&paid.payment_id).await.len() == 8
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The schedule ends by itself after the first send and seven resends.
+    gw.settled(&paid.payment_id).await;
     let attempts = gw.attempts(&paid.payment_id).await;
     assert_eq!(attempts.len(), 8, "{attempts:?}");
     assert!(attempts.iter().all(|o| o.starts_with("rejected: ")));
@@ -735,10 +744,10 @@ async fn duplicate_all_delivers_each_notification_twice() {
     let got = gw.receiver.got();
     assert_eq!(got[0].notification, got[1].notification);
     assert!(got.iter().all(|r| r.signature_ok));
-    // Both copies were acknowledged, so nothing more comes.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(gw.receiver.got().len(), 2);
+    // Both copies were acknowledged, so the schedule ends and nothing more comes.
+    gw.settled(&paid.payment_id).await;
     assert_eq!(gw.attempts(&paid.payment_id).await, ["acknowledged", "acknowledged"]);
+    assert_eq!(gw.receiver.got().len(), 2);
 }
 
 #[tokio::test]

@@ -21,6 +21,28 @@ pub const MERCHANT_KEY: &[u8] = b"test-merchant-key";
 const ASYNC_WAIT: Duration = Duration::from_secs(20);
 pub const HOUR_MS: i64 = 3_600_000;
 
+/// The one decision whether a test that needs PostgreSQL runs: the URL in
+/// DANBAO_TEST_DATABASE_URL, or None after printing that `what` was skipped. Under CI
+/// (the `CI` variable is set, as CI services do) a missing URL is a failure instead:
+/// CI starts PostgreSQL, so a quiet skip there would hide a broken setup. A URL that
+/// is set but unreachable fails wherever the test first connects, CI or not.
+/// (danbao-store's story test keeps a copy of this: it cannot depend on this crate,
+/// which depends on danbao-store.)
+pub fn postgres_test_url(what: &str) -> Option<String> {
+    match std::env::var(TEST_DATABASE_ENV) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{what} must run under CI: set {TEST_DATABASE_ENV} to a reachable PostgreSQL \
+                 (e.g. postgres://postgres@127.0.0.1:5432/test)"
+            );
+            println!("{what} skipped: {TEST_DATABASE_ENV} is not set");
+            None
+        }
+    }
+}
+
 pub enum Db {
     Sqlite { dir: PathBuf },
     Postgres { url: String, schema: String },
@@ -80,13 +102,13 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("{statement}: {e}"))
     }
 
-    /// None (and a printed note) when DANBAO_TEST_DATABASE_URL is not set.
+    /// None (and a printed note) when DANBAO_TEST_DATABASE_URL is not set, outside CI;
+    /// see [`postgres_test_url`].
     pub async fn postgres() -> Option<TestApp> {
-        let Ok(url) = std::env::var(TEST_DATABASE_ENV) else {
-            println!("PostgreSQL test skipped: {TEST_DATABASE_ENV} is not set");
-            return None;
-        };
-        let schema = danbao_store::create_pg_schema(&url, "e2e").await.unwrap();
+        let url = postgres_test_url("PostgreSQL test")?;
+        let schema = danbao_store::create_pg_schema(&url, "e2e")
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {TEST_DATABASE_ENV}={url}: {e}"));
         let store = Store::connect(&url, Some(&schema)).await.unwrap();
         Some(
             TestApp::boot(

@@ -9,6 +9,7 @@ mod cashier;
 mod notify;
 mod state;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
@@ -81,6 +82,31 @@ struct Inner {
     store: Mutex<Store>,
     /// For notifications to merchants.
     http: reqwest::Client,
+    /// Delivery tasks (a resend schedule, a manual resend) per payment that have not ended,
+    /// counted from before they are spawned; a payment leaves the map when its count is 0.
+    /// Watched, so that "nothing more will be sent" is an event one can wait for.
+    deliveries: tokio::sync::watch::Sender<HashMap<String, usize>>,
+}
+
+/// Counts one delivery task for a payment from before it is spawned until it ends (or is
+/// cancelled with its runtime): dropping it is the event [`Sandbox::deliveries_settled`]
+/// waits for.
+struct Delivering {
+    sandbox: Sandbox,
+    payment_id: String,
+}
+
+impl Drop for Delivering {
+    fn drop(&mut self) {
+        self.sandbox.inner.deliveries.send_modify(|tasks| {
+            if let Some(n) = tasks.get_mut(&self.payment_id) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    tasks.remove(&self.payment_id);
+                }
+            }
+        });
+    }
 }
 
 fn outage_end(f: &Faults) -> Option<std::time::Instant> {
@@ -112,6 +138,7 @@ impl Sandbox {
                 faults: Mutex::new(cfg.faults),
                 store: Mutex::new(Store::default()),
                 http,
+                deliveries: tokio::sync::watch::Sender::new(HashMap::new()),
             }),
         }
     }
@@ -165,6 +192,36 @@ impl Sandbox {
             }
         }
         f.clone()
+    }
+
+    /// Resolves once no notification for this payment is being sent or waiting for its next
+    /// resend: the schedule has ended (acknowledged, or given up after the last resend) and
+    /// every manual resend has finished, with each attempt recorded. Nothing more is sent
+    /// for it after that unless someone asks for a resend. Returns at once for a payment
+    /// that has no delivery. Tests wait on this to show that nothing more arrives, instead
+    /// of waiting a while and seeing nothing.
+    pub async fn deliveries_settled(&self, payment_id: &str) {
+        let mut tasks = self.inner.deliveries.subscribe();
+        // The sender lives in `inner`, which `self` keeps alive: the channel cannot close.
+        let _ = tasks.wait_for(|tasks| !tasks.contains_key(payment_id)).await;
+    }
+
+    /// Runs one delivery task for `payment_id` in the background, counted until it ends.
+    fn spawn_delivery<F>(&self, payment_id: &str, delivery: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.inner.deliveries.send_modify(|tasks| {
+            *tasks.entry(payment_id.to_owned()).or_default() += 1;
+        });
+        let counted = Delivering {
+            sandbox: self.clone(),
+            payment_id: payment_id.to_owned(),
+        };
+        tokio::spawn(async move {
+            delivery.await;
+            drop(counted);
+        });
     }
 
     fn store(&self) -> MutexGuard<'_, Store> {
@@ -409,7 +466,7 @@ async fn pay(State(sb): State<Sandbox>, PathId(payment_id): PathId, headers: Hea
     match newly_paid {
         Ok(true) => {
             tracing::info!(%payment_id, "sandbox payment succeeded");
-            tokio::spawn(notify::deliver_on_schedule(sb.clone(), payment_id.clone()));
+            sb.spawn_delivery(&payment_id, notify::deliver_on_schedule(sb.clone(), payment_id.clone()));
         }
         Ok(false) => {}
         Err(e) => return ApiErr::from(e).into_response(),
@@ -448,7 +505,7 @@ async fn renotify(State(sb): State<Sandbox>, PathId(payment_id): PathId) -> Resp
     if view.status != "succeeded" {
         return ApiErr::from(GatewayError::NotPaid).into_response();
     }
-    tokio::spawn(notify::deliver_once(sb.clone(), payment_id));
+    sb.spawn_delivery(&payment_id, notify::deliver_once(sb.clone(), payment_id.clone()));
     (StatusCode::ACCEPTED, Json(view)).into_response()
 }
 

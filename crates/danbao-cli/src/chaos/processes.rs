@@ -1,0 +1,272 @@
+//! The processes phase: the sandbox gateway and the platform server as child processes of
+//! this executable, started, killed with SIGKILL and restarted, and always cleaned up.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use danbao_sandbox::client::SandboxClient;
+use reqwest::StatusCode;
+use tokio::process::{Child, Command};
+
+use super::{lock, ChaosArgs, CHILD_ENV_REMOVED, READY_POLL_MS, READY_TIMEOUT_MS};
+
+#[derive(Default)]
+pub(super) struct Children {
+    pub(super) sandbox: Option<Child>,
+    pub(super) server: Option<Child>,
+}
+
+/// Kills both children however `run_in` ends, an early `?` included.
+pub(super) struct ChildGuard(Arc<Mutex<Children>>);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let mut guard = lock(&self.0);
+        let children = &mut *guard;
+        for child in [children.sandbox.as_mut(), children.server.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = child.start_kill();
+        }
+    }
+}
+
+/// Kills both children and waits for them, so that none is left behind as a zombie.
+pub(super) async fn shutdown(children: &Mutex<Children>) {
+    let taken = {
+        let mut c = lock(children);
+        [c.sandbox.take(), c.server.take()]
+    };
+    for mut child in taken.into_iter().flatten() {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+    }
+}
+
+/// How to start the platform server, again and again.
+pub(super) struct Platform {
+    pub(super) exe: PathBuf,
+    pub(super) dir: PathBuf,
+    pub(super) args: Vec<String>,
+    pub(super) base_url: String,
+    pub(super) children: Arc<Mutex<Children>>,
+    pub(super) starts: AtomicUsize,
+    /// Bumped at every start: a request that got no answer from an earlier generation
+    /// reached a process that is now dead.
+    pub(super) generation: AtomicU64,
+    pub(super) kills: AtomicUsize,
+}
+
+pub(super) fn child_command(exe: &Path, args: &[String], log: &Path) -> anyhow::Result<Command> {
+    let file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    let err = file.try_clone().context("duplicating a log file handle")?;
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(file))
+        .stderr(Stdio::from(err))
+        .kill_on_drop(true);
+    for var in CHILD_ENV_REMOVED {
+        cmd.env_remove(var);
+    }
+    Ok(cmd)
+}
+
+impl Platform {
+    pub(super) fn start(&self) -> anyhow::Result<()> {
+        let n = self.starts.fetch_add(1, Ordering::SeqCst) + 1;
+        let log = self.dir.join(format!("server-{n}.log"));
+        let child = child_command(&self.exe, &self.args, &log)?
+            .spawn()
+            .context("starting the platform server")?;
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        lock(&self.children).server = Some(child);
+        Ok(())
+    }
+
+    pub(super) async fn wait_ready(&self, http: &reqwest::Client) -> anyhow::Result<()> {
+        let url = format!("{}/readyz", self.base_url);
+        wait_until_ok(http, &url, || {
+            lock(&self.children)
+                .server
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+                .map(|status| format!("the server exited ({status}); see {}", self.dir.display()))
+        })
+        .await
+        .context("waiting for the platform server to be ready")
+    }
+
+    /// SIGKILL (what `start_kill` sends on Unix), and wait for the process to be gone.
+    pub(super) async fn kill(&self) -> anyhow::Result<()> {
+        let child = lock(&self.children).server.take();
+        if let Some(mut child) = child {
+            child.start_kill().context("killing the platform server")?;
+            child.wait().await.context("waiting for the killed server")?;
+            self.kills.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+/// Polls `url` until it answers 200; `exited` reports a child that died meanwhile.
+pub(super) async fn wait_until_ok(
+    http: &reqwest::Client,
+    url: &str,
+    exited: impl Fn() -> Option<String>,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_millis(READY_TIMEOUT_MS);
+    loop {
+        if let Some(why) = exited() {
+            bail!("{why}");
+        }
+        if let Ok(resp) = http.get(url).send().await {
+            if resp.status() == StatusCode::OK {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("{url} did not answer 200 within {READY_TIMEOUT_MS} ms");
+        }
+        tokio::time::sleep(Duration::from_millis(READY_POLL_MS)).await;
+    }
+}
+
+pub(super) fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// The default rule set with the active-query schedule shortened to seconds. A rule set
+/// without those settings is an error: the run would silently test the slow schedule.
+pub(super) fn chaos_rules() -> anyhow::Result<String> {
+    let mut text = danbao_domain::rules::DEFAULT_RULES_TOML.to_string();
+    for (from, to, name) in [
+        (
+            "active_query_schedule_seconds = [60, 300, 900]",
+            "active_query_schedule_seconds = [2, 5, 10]",
+            "payments.active_query_schedule_seconds",
+        ),
+        (
+            "query_after_expiry_seconds = 60",
+            "query_after_expiry_seconds = 5",
+            "payments.query_after_expiry_seconds",
+        ),
+    ] {
+        if !text.contains(from) {
+            bail!("the default rule set has no `{from}` ({name}): the chaos rules cannot shorten it");
+        }
+        text = text.replace(from, to);
+    }
+    Ok(text)
+}
+
+/// Both children up and answering. The server is started again and again through
+/// `platform`; `guard` kills both however the run ends, an early `?` included.
+pub(super) struct Processes {
+    pub(super) children: Arc<Mutex<Children>>,
+    pub(super) guard: ChildGuard,
+    pub(super) sandbox: SandboxClient,
+    pub(super) platform: Platform,
+    /// `--data-dir` (and `--database-url`) for offline commands on the run's data.
+    pub(super) data_args: Vec<String>,
+}
+
+/// Writes the merchant key both children read and the chaos rule set, then starts the
+/// sandbox gateway and the platform server and waits until each answers.
+pub(super) async fn start(
+    args: &ChaosArgs,
+    run_id: &str,
+    dir: &Path,
+    exe: &Path,
+    http: &reqwest::Client,
+) -> anyhow::Result<Processes> {
+    // The merchant key both children read.
+    let key_path = dir.join("keys").join("sandbox-merchant.key");
+    let (merchant_key, _) = danbao_app::vault::load_or_create(&key_path).context("creating the merchant key")?;
+    let rules = chaos_rules()?;
+    let rules_path = dir.join("chaos-rules.toml");
+    std::fs::write(&rules_path, rules).with_context(|| format!("writing {}", rules_path.display()))?;
+
+    let children = Arc::new(Mutex::new(Children::default()));
+    let guard = ChildGuard(children.clone());
+
+    // 1. The sandbox gateway.
+    let sandbox_port = free_port()?;
+    let sandbox_url = format!("http://127.0.0.1:{sandbox_port}");
+    let sandbox_args: Vec<String> = [
+        "sandbox-gateway",
+        "--port",
+        &sandbox_port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--merchant-key-file",
+        &key_path.display().to_string(),
+        "--time-scale",
+        &args.time_scale.to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let child = child_command(exe, &sandbox_args, &dir.join("sandbox.log"))?
+        .spawn()
+        .context("starting the sandbox gateway")?;
+    lock(&children).sandbox = Some(child);
+    eprintln!("chaos run {run_id}: sandbox gateway at {sandbox_url}");
+    wait_until_ok(http, &format!("{sandbox_url}/admin/faults"), || {
+        lock(&children)
+            .sandbox
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+            .map(|status| format!("the sandbox gateway exited ({status})"))
+    })
+    .await
+    .context("waiting for the sandbox gateway")?;
+    let sandbox = SandboxClient::new(sandbox_url.clone(), merchant_key.to_vec());
+
+    // 2. The platform server.
+    let server_port = free_port()?;
+    let mut server_args: Vec<String> = vec![
+        "serve".into(),
+        "--port".into(),
+        server_port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--data-dir".into(),
+        dir.display().to_string(),
+        "--sandbox-url".into(),
+        sandbox_url.clone(),
+        "--rules".into(),
+        rules_path.display().to_string(),
+    ];
+    let mut data_args = vec!["--data-dir".to_string(), dir.display().to_string()];
+    if let Some(url) = &args.database {
+        server_args.extend(["--database-url".to_string(), url.clone()]);
+        data_args.extend(["--database-url".to_string(), url.clone()]);
+    }
+    let platform = Platform {
+        exe: exe.to_path_buf(),
+        dir: dir.to_path_buf(),
+        args: server_args,
+        base_url: format!("http://127.0.0.1:{server_port}"),
+        children: children.clone(),
+        starts: AtomicUsize::new(0),
+        generation: AtomicU64::new(0),
+        kills: AtomicUsize::new(0),
+    };
+    platform.start()?;
+    platform.wait_ready(http).await?;
+    eprintln!("chaos run {run_id}: platform server at {}", platform.base_url);
+    Ok(Processes {
+        children,
+        guard,
+        sandbox,
+        platform,
+        data_args,
+    })
+}
