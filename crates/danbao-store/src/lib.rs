@@ -1,6 +1,6 @@
 //! Storage for Danbao on SQLite (the default) and PostgreSQL (production).
 //!
-//! The SQL is written once, in `queries.rs`, in the subset both databases speak
+//! The SQL is written once, in `queries/` (one file per aggregate), in the subset both databases speak
 //! (`$n` parameters, BIGINT/INTEGER, TEXT, `ON CONFLICT`, `RETURNING`), and compiled
 //! twice: once against `sqlx::Sqlite` and once against `sqlx::Postgres`, each with its
 //! own migrations. Where the dialects differ (row locks, `SKIP LOCKED`) a per-database
@@ -69,6 +69,29 @@ struct Dialect {
     skip_locked: &'static str,
 }
 
+/// The SQL, one file per aggregate, written once and expanded into each database module
+/// below; `common.rs` holds what they share (`Conn`, `Row`, `corrupt`).
+macro_rules! queries {
+    () => {
+        include!("queries/common.rs");
+        include!("queries/users.rs");
+        include!("queries/rules.rs");
+        include!("queries/catalog.rs");
+        include!("queries/orders.rs");
+        include!("queries/payments.rs");
+        include!("queries/reconciliation.rs");
+        include!("queries/admin.rs");
+        include!("queries/ledger.rs");
+        include!("queries/jobs.rs");
+        include!("queries/idempotency.rs");
+        include!("queries/security.rs");
+        include!("queries/evidence.rs");
+        include!("queries/complaints.rs");
+        include!("queries/sellers.rs");
+        include!("queries/withdrawals.rs");
+    };
+}
+
 pub mod sqlite {
     use super::*;
     type Db = sqlx::Sqlite;
@@ -76,7 +99,7 @@ pub mod sqlite {
         for_update: "",
         skip_locked: "",
     };
-    include!("queries.rs");
+    queries!();
 }
 
 pub mod postgres {
@@ -86,7 +109,7 @@ pub mod postgres {
         for_update: " FOR UPDATE",
         skip_locked: " FOR UPDATE SKIP LOCKED",
     };
-    include!("queries.rs");
+    queries!();
 }
 
 /// A connection pool to one of the two databases.
