@@ -404,7 +404,11 @@ impl App {
     pub async fn stats(&self, caller: &Caller) -> AppResult<Stats> {
         require_admin(caller)?;
         let mut tx = self.store.begin().await?;
-        let to_map = |v: Vec<(String, i64)>| v.into_iter().collect::<BTreeMap<String, i64>>();
+        let to_map = |v: Vec<danbao_store::CountRow>| {
+            v.into_iter()
+                .map(|c| (c.key, c.count))
+                .collect::<BTreeMap<String, i64>>()
+        };
         let orders = to_map(tx.order_status_counts().await?);
         let payments = to_map(tx.count_by(CountOf::PaymentOutcomes).await?);
         let refunds = to_map(tx.count_by(CountOf::RefundStatuses).await?);
@@ -430,11 +434,11 @@ impl App {
         tx.commit().await?;
         Ok(rows
             .into_iter()
-            .map(|(id, kind, detail, at)| SecurityEventView {
-                id,
-                kind,
-                at: rfc3339(at),
-                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+            .map(|e| SecurityEventView {
+                id: e.id,
+                kind: e.kind,
+                at: rfc3339(e.at),
+                detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
             })
             .collect())
     }

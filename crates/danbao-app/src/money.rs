@@ -137,10 +137,11 @@ impl App {
         let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
         let w = tx.withdrawal(id, false).await.map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
-        let Some((_, seller, provider, amount, status)) = w else {
+        let Some(w) = w else {
             return Ok(());
         };
-        if status != "requested" {
+        let (seller, provider, amount) = (w.seller_id, w.provider, w.amount_minor);
+        if w.status != "requested" {
             return Ok(());
         }
         let paid = self
@@ -158,8 +159,8 @@ impl App {
             };
         }
         let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
-        if let Some((_, _, _, _, status)) = tx.withdrawal(id, true).await.map_err(|e| e.to_string())? {
-            if status == "requested" {
+        if let Some(w) = tx.withdrawal(id, true).await.map_err(|e| e.to_string())? {
+            if w.status == "requested" {
                 let entry = posting::seller_transfer(
                     EntryKind::WithdrawalConfirmed,
                     Account::PayoutsPending(provider.clone()),
@@ -180,19 +181,19 @@ impl App {
     async fn return_payout(
         &self,
         id: &str,
-        seller: &str,
+        seller: &UserId,
         provider: &str,
         amount: i64,
         now: i64,
         why: &str,
     ) -> Result<(), String> {
         let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
-        if let Some((_, _, _, _, status)) = tx.withdrawal(id, true).await.map_err(|e| e.to_string())? {
-            if status == "requested" {
+        if let Some(w) = tx.withdrawal(id, true).await.map_err(|e| e.to_string())? {
+            if w.status == "requested" {
                 let entry = posting::seller_transfer(
                     EntryKind::WithdrawalReturned,
                     Account::PayoutsPending(provider.to_string()),
-                    Account::Available(UserId::from_trusted(seller.to_string())),
+                    Account::Available(seller.clone()),
                     Money::from_minor(amount),
                 )
                 .map_err(|e| e.to_string())?;

@@ -286,7 +286,7 @@ tx_methods! {
     fn update_order(o: &OrderRow) -> ();
     fn orders_for_buyer(buyer: &UserId, limit: i64) -> Vec<OrderRow>;
     fn orders_for_seller(seller: &UserId, limit: i64) -> Vec<OrderRow>;
-    fn order_statuses() -> Vec<(String, String)>;
+    fn order_statuses() -> Vec<OrderStatusRow>;
     fn order_events(order: &OrderId) -> Vec<OrderEventRow>;
     fn insert_key_reveal(order: &OrderId, viewer: &str, at: i64) -> ();
     fn count_key_reveals(order: &OrderId) -> i64;
@@ -305,8 +305,8 @@ tx_methods! {
     fn reconciliation_item(id: &str, lock: bool) -> Option<ReconciliationItemRow>;
     fn reconciliation_items(status: Option<&str>, run_id: Option<&str>, limit: i64) -> Vec<ReconciliationItemRow>;
     fn resolve_reconciliation_item(id: &str, resolution: &str, by: &str, at: i64) -> ();
-    fn order_status_counts() -> Vec<(String, i64)>;
-    fn count_by(what: CountOf) -> Vec<(String, i64)>;
+    fn order_status_counts() -> Vec<CountRow>;
+    fn count_by(what: CountOf) -> Vec<CountRow>;
     fn keys_allocated_twice() -> i64;
     fn requeue_job(id: &str, now: i64) -> bool;
     fn insert_payment(p: &PaymentRow) -> bool;
@@ -334,22 +334,22 @@ tx_methods! {
     fn idempotency_abandon(scope: &str, key: &str) -> ();
 
     fn insert_security_event(kind: &str, detail: &str, at: i64) -> ();
-    fn security_events(limit: i64) -> Vec<(String, String, String, i64)>;
+    fn security_events(limit: i64) -> Vec<SecurityEventRow>;
 
     fn evidence_enqueue(id: &str, case_id: &str, record: &str, leaf_hash: &str, now: i64) -> ();
     fn evidence_case_head(case_id: &str) -> Option<String>;
     fn set_evidence_case_head(case_id: &str, leaf_hash: &str) -> ();
-    fn evidence_state() -> (i64, String);
+    fn evidence_state() -> EvidenceStateRow;
     fn set_evidence_state(size: i64, frontier: &str) -> ();
-    fn evidence_queue_batch(limit: i64) -> Vec<(String, String, String, String)>;
+    fn evidence_queue_batch(limit: i64) -> Vec<EvidenceQueueRow>;
     fn evidence_dequeue(id: &str) -> ();
     fn insert_evidence_leaf(idx: i64, leaf_hash: &str, case_id: &str, record: &str, now: i64) -> ();
     fn insert_evidence_node(level: i64, idx: i64, hash: &str) -> ();
     fn evidence_node(level: i64, idx: i64) -> Option<String>;
-    fn evidence_leaf(idx: i64) -> Option<(i64, String, String, String)>;
-    fn evidence_leaf_by_hash(leaf_hash: &str) -> Option<(i64, String, String, String)>;
-    fn latest_evidence_checkpoint() -> Option<(i64, String, String)>;
-    fn evidence_checkpoint(size: i64) -> Option<(i64, String, String)>;
+    fn evidence_leaf(idx: i64) -> Option<EvidenceLeafRow>;
+    fn evidence_leaf_by_hash(leaf_hash: &str) -> Option<EvidenceLeafRow>;
+    fn latest_evidence_checkpoint() -> Option<EvidenceCheckpointRow>;
+    fn evidence_checkpoint(size: i64) -> Option<EvidenceCheckpointRow>;
     fn insert_evidence_checkpoint(size: i64, root: &str, note: &str, now: i64) -> ();
     fn insert_order_event(order: &OrderId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
 
@@ -362,7 +362,7 @@ tx_methods! {
     fn open_complaints_of_seller(seller: &UserId) -> Vec<ComplaintRow>;
     fn open_complaints_in_group(group_id: &str) -> Vec<ComplaintRow>;
     fn insert_withdrawal(id: &str, seller: &UserId, provider: &str, amount_minor: i64, now: i64) -> ();
-    fn withdrawal(id: &str, lock: bool) -> Option<(String, String, String, i64, String)>;
+    fn withdrawal(id: &str, lock: bool) -> Option<WithdrawalRow>;
     fn settle_withdrawal(id: &str, status: &str, now: i64) -> ();
     fn insert_complaint_event(complaint_id: &str, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
     fn complaint_events(complaint_id: &str) -> Vec<ComplaintEventRow>;

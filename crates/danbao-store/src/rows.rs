@@ -262,3 +262,75 @@ pub struct SellerStandingRow {
     pub frozen_available_minor: i64,
     pub updated_at: i64,
 }
+
+/// An order's id and stored status, for the ledger check (the status is kept as text so
+/// that an unknown one is reported, not hidden).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderStatusRow {
+    pub order_id: OrderId,
+    pub status: String,
+}
+
+/// One group of a `GROUP BY … COUNT(*)`: the group's value and how many rows it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountRow {
+    pub key: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityEventRow {
+    pub id: String,
+    pub kind: String,
+    /// A JSON object.
+    pub detail: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithdrawalRow {
+    pub id: String,
+    pub seller_id: UserId,
+    pub provider: String,
+    pub amount_minor: i64,
+    /// requested, confirmed, returned.
+    pub status: String,
+}
+
+/// The evidence log sequencer's state: the tree size and its compact-range frontier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceStateRow {
+    pub size: i64,
+    /// Hex of the compact range.
+    pub frontier: String,
+}
+
+/// A leaf waiting to be sequenced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceQueueRow {
+    pub id: String,
+    pub case_id: String,
+    /// The canonical leaf record.
+    pub record: String,
+    pub leaf_hash: String,
+}
+
+/// A sequenced leaf of the evidence log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceLeafRow {
+    pub idx: i64,
+    pub leaf_hash: String,
+    pub case_id: String,
+    /// The canonical leaf record.
+    pub record: String,
+}
+
+/// A signed checkpoint of the evidence log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceCheckpointRow {
+    pub size: i64,
+    /// Hex of the tree root.
+    pub root: String,
+    /// The signed note.
+    pub note: String,
+}

@@ -593,12 +593,7 @@ async fn story(store: &Store) {
             .await
             .unwrap()
             .into_iter()
-            .map(|(id, st)| {
-                (
-                    OrderId::from_trusted(id),
-                    OrderStatus::parse(&st).expect("known status"),
-                )
-            })
+            .map(|row| (row.order_id, OrderStatus::parse(&row.status).expect("known status")))
             .collect();
         assert_eq!(statuses.get(&order.id), Some(&OrderStatus::Completed));
         assert_eq!(statuses.get(&order_b.id), Some(&OrderStatus::Refunded));

@@ -1,13 +1,13 @@
 // SQL for admin overview counts and operator actions. Included into `mod sqlite` and `mod postgres` by lib.rs; see common.rs.
 
-pub async fn order_status_counts(tx: &mut Conn) -> Result<Vec<(String, i64)>> {
+pub async fn order_status_counts(tx: &mut Conn) -> Result<Vec<CountRow>> {
     let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY status")
         .fetch_all(&mut **tx)
         .await?;
-    rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
+    rows.iter().map(|r| Ok(CountRow { key: r.try_get("status")?, count: r.try_get("n")? })).collect()
 }
 
-pub async fn count_by(tx: &mut Conn, table_and_column: CountOf) -> Result<Vec<(String, i64)>> {
+pub async fn count_by(tx: &mut Conn, table_and_column: CountOf) -> Result<Vec<CountRow>> {
     let sql = match table_and_column {
         CountOf::PaymentOutcomes => "SELECT outcome AS k, COUNT(*) AS n FROM payments GROUP BY outcome ORDER BY outcome",
         CountOf::RefundStatuses => "SELECT status AS k, COUNT(*) AS n FROM refunds GROUP BY status ORDER BY status",
@@ -15,7 +15,7 @@ pub async fn count_by(tx: &mut Conn, table_and_column: CountOf) -> Result<Vec<(S
         CountOf::OpenExceptions => "SELECT kind AS k, COUNT(*) AS n FROM reconciliation_items WHERE status = 'open' GROUP BY kind ORDER BY kind",
     };
     let rows = sqlx::query(sql).fetch_all(&mut **tx).await?;
-    rows.iter().map(|r| Ok((r.try_get("k")?, r.try_get("n")?))).collect()
+    rows.iter().map(|r| Ok(CountRow { key: r.try_get("k")?, count: r.try_get("n")? })).collect()
 }
 
 /// Keys that belong to more than one order, or orders holding a key twice: must be zero.

@@ -34,11 +34,14 @@ pub async fn set_evidence_case_head(tx: &mut Conn, case_id: &str, leaf_hash: &st
     Ok(())
 }
 
-/// The sequencer's row, locked: (size, frontier hex).
-pub async fn evidence_state(tx: &mut Conn) -> Result<(i64, String)> {
+/// The sequencer's row, locked.
+pub async fn evidence_state(tx: &mut Conn) -> Result<EvidenceStateRow> {
     let sql = format!("SELECT size, frontier FROM evidence_state WHERE id = 1{}", DIALECT.for_update);
     let row = sqlx::query(&sql).fetch_one(&mut **tx).await?;
-    Ok((row.try_get("size")?, row.try_get("frontier")?))
+    Ok(EvidenceStateRow {
+        size: row.try_get("size")?,
+        frontier: row.try_get("frontier")?,
+    })
 }
 
 pub async fn set_evidence_state(tx: &mut Conn, size: i64, frontier: &str) -> Result<()> {
@@ -50,14 +53,21 @@ pub async fn set_evidence_state(tx: &mut Conn, size: i64, frontier: &str) -> Res
     Ok(())
 }
 
-/// The oldest queued leaves: (queue id, case, record, leaf hash).
-pub async fn evidence_queue_batch(tx: &mut Conn, limit: i64) -> Result<Vec<(String, String, String, String)>> {
+/// The oldest queued leaves.
+pub async fn evidence_queue_batch(tx: &mut Conn, limit: i64) -> Result<Vec<EvidenceQueueRow>> {
     let rows = sqlx::query("SELECT id, case_id, record, leaf_hash FROM evidence_queue ORDER BY id LIMIT $1")
         .bind(limit)
         .fetch_all(&mut **tx)
         .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("case_id")?, r.try_get("record")?, r.try_get("leaf_hash")?)))
+        .map(|r| {
+            Ok(EvidenceQueueRow {
+                id: r.try_get("id")?,
+                case_id: r.try_get("case_id")?,
+                record: r.try_get("record")?,
+                leaf_hash: r.try_get("leaf_hash")?,
+            })
+        })
         .collect()
 }
 
@@ -103,41 +113,52 @@ pub async fn evidence_node(tx: &mut Conn, level: i64, idx: i64) -> Result<Option
     })
 }
 
-/// (idx, leaf hash, case, record)
-pub async fn evidence_leaf(tx: &mut Conn, idx: i64) -> Result<Option<(i64, String, String, String)>> {
+fn evidence_leaf_from(r: &Row) -> Result<EvidenceLeafRow> {
+    Ok(EvidenceLeafRow {
+        idx: r.try_get("idx")?,
+        leaf_hash: r.try_get("leaf_hash")?,
+        case_id: r.try_get("case_id")?,
+        record: r.try_get("record")?,
+    })
+}
+
+pub async fn evidence_leaf(tx: &mut Conn, idx: i64) -> Result<Option<EvidenceLeafRow>> {
     let row = sqlx::query("SELECT idx, leaf_hash, case_id, record FROM evidence_leaves WHERE idx = $1")
         .bind(idx)
         .fetch_optional(&mut **tx)
         .await?;
-    row.map(|r| Ok((r.try_get("idx")?, r.try_get("leaf_hash")?, r.try_get("case_id")?, r.try_get("record")?)))
-        .transpose()
+    row.as_ref().map(evidence_leaf_from).transpose()
 }
 
-pub async fn evidence_leaf_by_hash(tx: &mut Conn, leaf_hash: &str) -> Result<Option<(i64, String, String, String)>> {
+pub async fn evidence_leaf_by_hash(tx: &mut Conn, leaf_hash: &str) -> Result<Option<EvidenceLeafRow>> {
     let row = sqlx::query("SELECT idx, leaf_hash, case_id, record FROM evidence_leaves WHERE leaf_hash = $1")
         .bind(leaf_hash)
         .fetch_optional(&mut **tx)
         .await?;
-    row.map(|r| Ok((r.try_get("idx")?, r.try_get("leaf_hash")?, r.try_get("case_id")?, r.try_get("record")?)))
-        .transpose()
+    row.as_ref().map(evidence_leaf_from).transpose()
 }
 
-/// (size, root hex, signed note)
-pub async fn latest_evidence_checkpoint(tx: &mut Conn) -> Result<Option<(i64, String, String)>> {
+fn checkpoint_from(r: &Row) -> Result<EvidenceCheckpointRow> {
+    Ok(EvidenceCheckpointRow {
+        size: r.try_get("size")?,
+        root: r.try_get("root")?,
+        note: r.try_get("note")?,
+    })
+}
+
+pub async fn latest_evidence_checkpoint(tx: &mut Conn) -> Result<Option<EvidenceCheckpointRow>> {
     let row = sqlx::query("SELECT size, root, note FROM evidence_checkpoints ORDER BY size DESC LIMIT 1")
         .fetch_optional(&mut **tx)
         .await?;
-    row.map(|r| Ok((r.try_get("size")?, r.try_get("root")?, r.try_get("note")?)))
-        .transpose()
+    row.as_ref().map(checkpoint_from).transpose()
 }
 
-pub async fn evidence_checkpoint(tx: &mut Conn, size: i64) -> Result<Option<(i64, String, String)>> {
+pub async fn evidence_checkpoint(tx: &mut Conn, size: i64) -> Result<Option<EvidenceCheckpointRow>> {
     let row = sqlx::query("SELECT size, root, note FROM evidence_checkpoints WHERE size = $1")
         .bind(size)
         .fetch_optional(&mut **tx)
         .await?;
-    row.map(|r| Ok((r.try_get("size")?, r.try_get("root")?, r.try_get("note")?)))
-        .transpose()
+    row.as_ref().map(checkpoint_from).transpose()
 }
 
 pub async fn insert_evidence_checkpoint(tx: &mut Conn, size: i64, root: &str, note: &str, now: i64) -> Result<()> {

@@ -110,10 +110,15 @@ pub async fn orders_for_seller(tx: &mut Conn, seller: &UserId, limit: i64) -> Re
     rows.iter().map(order_from).collect()
 }
 
-pub async fn order_statuses(tx: &mut Conn) -> Result<Vec<(String, String)>> {
+pub async fn order_statuses(tx: &mut Conn) -> Result<Vec<OrderStatusRow>> {
     let rows = sqlx::query("SELECT id, status FROM orders").fetch_all(&mut **tx).await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("status")?)))
+        .map(|r| {
+            Ok(OrderStatusRow {
+                order_id: OrderId::from_trusted(r.try_get("id")?),
+                status: r.try_get("status")?,
+            })
+        })
         .collect()
 }
 

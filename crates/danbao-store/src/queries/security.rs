@@ -11,12 +11,19 @@ pub async fn insert_security_event(tx: &mut Conn, kind: &str, detail: &str, at: 
     Ok(())
 }
 
-pub async fn security_events(tx: &mut Conn, limit: i64) -> Result<Vec<(String, String, String, i64)>> {
+pub async fn security_events(tx: &mut Conn, limit: i64) -> Result<Vec<SecurityEventRow>> {
     let rows = sqlx::query("SELECT id, kind, detail, at FROM security_events ORDER BY at DESC, id DESC LIMIT $1")
         .bind(limit)
         .fetch_all(&mut **tx)
         .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("kind")?, r.try_get("detail")?, r.try_get("at")?)))
+        .map(|r| {
+            Ok(SecurityEventRow {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                detail: r.try_get("detail")?,
+                at: r.try_get("at")?,
+            })
+        })
         .collect()
 }

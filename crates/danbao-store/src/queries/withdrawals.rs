@@ -1,6 +1,5 @@
 // SQL for withdrawals. Included into `mod sqlite` and `mod postgres` by lib.rs; see common.rs.
 
-/// (id, seller, provider, amount, status)
 pub async fn insert_withdrawal(tx: &mut Conn, id: &str, seller: &UserId, provider: &str, amount_minor: i64, now: i64) -> Result<()> {
     sqlx::query("INSERT INTO withdrawals (id, seller_id, provider, amount_minor, status, created_at, settled_at) VALUES ($1, $2, $3, $4, 'requested', $5, NULL)")
         .bind(id)
@@ -13,11 +12,19 @@ pub async fn insert_withdrawal(tx: &mut Conn, id: &str, seller: &UserId, provide
     Ok(())
 }
 
-pub async fn withdrawal(tx: &mut Conn, id: &str, lock: bool) -> Result<Option<(String, String, String, i64, String)>> {
+pub async fn withdrawal(tx: &mut Conn, id: &str, lock: bool) -> Result<Option<WithdrawalRow>> {
     let sql = format!("SELECT id, seller_id, provider, amount_minor, status FROM withdrawals WHERE id = $1{}", if lock { DIALECT.for_update } else { "" });
     let row = sqlx::query(&sql).bind(id).fetch_optional(&mut **tx).await?;
-    row.map(|r| Ok((r.try_get("id")?, r.try_get("seller_id")?, r.try_get("provider")?, r.try_get("amount_minor")?, r.try_get("status")?)))
-        .transpose()
+    row.map(|r| {
+        Ok(WithdrawalRow {
+            id: r.try_get("id")?,
+            seller_id: UserId::from_trusted(r.try_get("seller_id")?),
+            provider: r.try_get("provider")?,
+            amount_minor: r.try_get("amount_minor")?,
+            status: r.try_get("status")?,
+        })
+    })
+    .transpose()
 }
 
 pub async fn settle_withdrawal(tx: &mut Conn, id: &str, status: &str, now: i64) -> Result<()> {
