@@ -320,7 +320,7 @@ impl App {
                     .into());
                 }
                 let refund_id = RefundId::generate();
-                let order = tx.payment_attempt(&payment.out_trade_no).await?.map(|a| a.order_id);
+                let order = crate::payments::order_of_attempt(&mut tx, &payment.out_trade_no).await?;
                 let entry = posting::unaccepted_payment(
                     order.as_ref(),
                     &PaymentId::from_trusted(payment.id.clone()),

@@ -6,7 +6,7 @@ use crate::auth::{Caller, Role};
 use crate::jobs::Job;
 use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;
-use danbao_domain::{Account, EntryKind, Money, Refusal, Standing, UserId};
+use danbao_domain::{Account, EntryKind, Money, Refusal, Standing, UserId, WithdrawalId};
 use danbao_store::Tx;
 use serde::Serialize;
 
@@ -104,7 +104,7 @@ impl App {
             ));
         }
         let now = self.now();
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = WithdrawalId::generate();
         let provider = self.provider.name();
         let mut tx = self.store.begin().await?;
         let standing = self.standing(&mut tx, &seller).await?;
@@ -126,14 +126,14 @@ impl App {
         Job::Payout(id.clone()).enqueue(&mut tx, now, now).await?;
         tx.commit().await?;
         Ok(WithdrawalView {
-            id,
+            id: id.to_string(),
             amount_minor: amount.minor(),
             status: "requested",
         })
     }
 
     /// The payout job: at the provider first (request id from the withdrawal), then booked.
-    pub(crate) async fn execute_payout(&self, id: &str) -> Result<(), String> {
+    pub(crate) async fn execute_payout(&self, id: &WithdrawalId) -> Result<(), String> {
         let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
         let w = tx.withdrawal(id, false).await.map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
@@ -180,7 +180,7 @@ impl App {
 
     async fn return_payout(
         &self,
-        id: &str,
+        id: &WithdrawalId,
         seller: &UserId,
         provider: &str,
         amount: i64,
@@ -202,7 +202,7 @@ impl App {
                     .await
                     .map_err(|e| e.to_string())?;
                 tracing::warn!(
-                    withdrawal = id,
+                    withdrawal = id.as_str(),
                     reason = why,
                     "payout refused; money returned to the seller"
                 );

@@ -9,7 +9,8 @@ use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;
 use danbao_domain::order::transition;
 use danbao_domain::{
-    DeliveryKind, Effect, Money, OrderEvent, OrderId, OrderStatus, ProductId, RefundId, Refusal, RuleSet,
+    DeliveryKind, Effect, Money, OrderEvent, OrderId, OrderStatus, PaymentAttemptId, ProductId, RefundId, Refusal,
+    RuleSet,
 };
 use danbao_store::{CardKeyRow, OrderRow, PaymentAttemptRow, ProductRow, RefundRow, Tx};
 use serde::Serialize;
@@ -585,7 +586,7 @@ impl App {
         now: i64,
     ) -> AppResult<PaymentAttemptRow> {
         let attempt = PaymentAttemptRow {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: PaymentAttemptId::generate(),
             order_id: order.id.clone(),
             provider: self.provider.name().to_string(),
             provider_payment_id: None,
@@ -616,7 +617,7 @@ impl App {
         let created = self
             .provider
             .create_payment(PaymentRequest {
-                out_trade_no: attempt.id.clone(),
+                out_trade_no: attempt.id.to_string(),
                 amount_minor: order.amount_minor,
                 currency: order.currency.clone(),
                 subject: subject.to_string(),

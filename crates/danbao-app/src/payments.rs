@@ -8,7 +8,7 @@ use crate::orders::{delivery_kind, sha256_hex};
 use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;
 use danbao_domain::payment::{decide, PayableOrder, PaymentDecision, UnacceptedReason};
-use danbao_domain::{DeliveryKind, Money, OrderEvent, OrderId, PaymentId, RefundId, RuleSet};
+use danbao_domain::{DeliveryKind, Money, OrderEvent, OrderId, PaymentAttemptId, PaymentId, RefundId, RuleSet};
 use danbao_store::{OrderRow, PaymentRow, RefundRow, Tx};
 use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
@@ -120,6 +120,15 @@ fn verified_from(n: danbao_sandbox::wire::Notification, raw: String) -> Result<V
 }
 
 /// A refund or payout the provider has not (yet) settled is worth asking about again.
+/// The order a provider's `out_trade_no` pays: it is our payment attempt's id, and the
+/// attempt names the order. Text that is no attempt id names no order.
+pub(crate) async fn order_of_attempt(tx: &mut Tx, out_trade_no: &str) -> AppResult<Option<OrderId>> {
+    let Some(attempt) = PaymentAttemptId::parse(out_trade_no) else {
+        return Ok(None);
+    };
+    Ok(tx.payment_attempt(&attempt).await?.map(|a| a.order_id))
+}
+
 fn settled(what: &str, status: &str) -> Result<(), ProviderError> {
     if status == "succeeded" {
         Ok(())
@@ -316,8 +325,7 @@ impl App {
         let provider = self.provider.name();
         let payment_id = PaymentId::generate();
         let mut tx = self.store.begin().await?;
-        // out_trade_no is the attempt id; the attempt names the order.
-        let order_id = tx.payment_attempt(&verified.out_trade_no).await?.map(|a| a.order_id);
+        let order_id = order_of_attempt(&mut tx, &verified.out_trade_no).await?;
         let payment = PaymentRow {
             id: payment_id.to_string(),
             provider: provider.to_string(),

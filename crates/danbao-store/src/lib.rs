@@ -12,7 +12,9 @@
 //! that no liability goes negative, with the domain's own `apply_to`, at write time.
 
 use danbao_domain::ledger::{EntryRefs, Posting};
-use danbao_domain::{Account, EntryKind, JournalEntry, LedgerError, OrderId, UserId};
+use danbao_domain::{
+    Account, ComplaintId, EntryKind, JournalEntry, LedgerError, OrderId, PaymentAttemptId, UserId, WithdrawalId,
+};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -293,8 +295,8 @@ tx_methods! {
 
     fn insert_payment_attempt(a: &PaymentAttemptRow) -> ();
     fn payment_attempt_for_order(order: &OrderId) -> Option<PaymentAttemptRow>;
-    fn payment_attempt(id: &str) -> Option<PaymentAttemptRow>;
-    fn set_attempt_provider_payment(id: &str, provider_payment_id: &str, cashier_url: &str) -> ();
+    fn payment_attempt(id: &PaymentAttemptId) -> Option<PaymentAttemptRow>;
+    fn set_attempt_provider_payment(id: &PaymentAttemptId, provider_payment_id: &str, cashier_url: &str) -> ();
     fn payment_by_txn(provider: &str, provider_txn_id: &str) -> Option<PaymentRow>;
     fn payment(id: &str) -> Option<PaymentRow>;
     fn count_payments_for_out_trade_no(out_trade_no: &str) -> i64;
@@ -354,20 +356,20 @@ tx_methods! {
     fn insert_order_event(order: &OrderId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
 
     fn insert_complaint(c: &ComplaintRow) -> ();
-    fn complaint(id: &str, lock: bool) -> Option<ComplaintRow>;
+    fn complaint(id: &ComplaintId, lock: bool) -> Option<ComplaintRow>;
     fn update_complaint(c: &ComplaintRow) -> ();
     fn complaints_for_order(order: &OrderId) -> Vec<ComplaintRow>;
     fn complaint_queue(limit: i64) -> Vec<ComplaintRow>;
     fn collective_complaints(seller: &UserId, since: i64) -> Vec<ComplaintRow>;
     fn open_complaints_of_seller(seller: &UserId) -> Vec<ComplaintRow>;
     fn open_complaints_in_group(group_id: &str) -> Vec<ComplaintRow>;
-    fn insert_withdrawal(id: &str, seller: &UserId, provider: &str, amount_minor: i64, now: i64) -> ();
-    fn withdrawal(id: &str, lock: bool) -> Option<WithdrawalRow>;
-    fn settle_withdrawal(id: &str, status: &str, now: i64) -> ();
-    fn insert_complaint_event(complaint_id: &str, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
-    fn complaint_events(complaint_id: &str) -> Vec<ComplaintEventRow>;
+    fn insert_withdrawal(id: &WithdrawalId, seller: &UserId, provider: &str, amount_minor: i64, now: i64) -> ();
+    fn withdrawal(id: &WithdrawalId, lock: bool) -> Option<WithdrawalRow>;
+    fn settle_withdrawal(id: &WithdrawalId, status: &str, now: i64) -> ();
+    fn insert_complaint_event(complaint_id: &ComplaintId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
+    fn complaint_events(complaint_id: &ComplaintId) -> Vec<ComplaintEventRow>;
     fn insert_complaint_evidence(e: &ComplaintEvidenceRow) -> ();
-    fn complaint_evidence(complaint_id: &str) -> Vec<ComplaintEvidenceRow>;
+    fn complaint_evidence(complaint_id: &ComplaintId) -> Vec<ComplaintEvidenceRow>;
     fn seller_standing(seller: &UserId, lock: bool) -> Option<SellerStandingRow>;
     fn set_seller_standing(s: &SellerStandingRow) -> ();
     fn open_orders_of_seller(seller: &UserId) -> Vec<OrderRow>;

@@ -1,7 +1,7 @@
 //! Rows as stored. Ids and states are kept as text here; the application parses them
 //! into domain types at the boundary.
 
-use danbao_domain::{OrderId, OrderStatus, ProductId, UserId};
+use danbao_domain::{ComplaintId, OrderId, OrderStatus, PaymentAttemptId, ProductId, UserId, WithdrawalId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
@@ -97,7 +97,7 @@ pub struct OrderEventRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentAttemptRow {
     /// Also the out_trade_no the provider sees.
-    pub id: String,
+    pub id: PaymentAttemptId,
     pub order_id: OrderId,
     pub provider: String,
     pub provider_payment_id: Option<String>,
@@ -206,7 +206,7 @@ pub struct ReconciliationItemRow {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComplaintRow {
-    pub id: String,
+    pub id: ComplaintId,
     pub order_id: OrderId,
     pub seller_id: UserId,
     pub buyer_id: Option<UserId>,
@@ -232,7 +232,7 @@ pub struct ComplaintRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComplaintEvidenceRow {
     pub id: String,
-    pub complaint_id: String,
+    pub complaint_id: ComplaintId,
     pub party: String,
     pub kind: String,
     pub body: Option<String>,
@@ -246,7 +246,7 @@ pub struct ComplaintEvidenceRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComplaintEventRow {
     pub id: String,
-    pub complaint_id: String,
+    pub complaint_id: ComplaintId,
     pub seq: i64,
     pub kind: String,
     pub detail: String,
@@ -289,7 +289,7 @@ pub struct SecurityEventRow {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WithdrawalRow {
-    pub id: String,
+    pub id: WithdrawalId,
     pub seller_id: UserId,
     pub provider: String,
     pub amount_minor: i64,

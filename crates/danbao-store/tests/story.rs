@@ -309,7 +309,7 @@ async fn story(store: &Store) {
         let mut tx = store.begin().await.unwrap();
         assert_eq!(tx.payments_for_order(&order.id).await.unwrap(), vec![pay.clone()]);
         let attempt = danbao_store::PaymentAttemptRow {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: danbao_domain::PaymentAttemptId::generate(),
             order_id: order.id.clone(),
             provider: PROVIDER.to_string(),
             provider_payment_id: Some("pp-t-1".to_string()),

@@ -2,7 +2,7 @@
 
 fn complaint_from(r: &Row) -> Result<ComplaintRow> {
     Ok(ComplaintRow {
-        id: r.try_get("id")?,
+        id: ComplaintId::from_trusted(r.try_get("id")?),
         order_id: OrderId::from_trusted(r.try_get("order_id")?),
         seller_id: UserId::from_trusted(r.try_get("seller_id")?),
         buyer_id: r.try_get::<Option<String>, _>("buyer_id")?.map(UserId::from_trusted),
@@ -32,7 +32,7 @@ pub async fn insert_complaint(tx: &mut Conn, c: &ComplaintRow) -> Result<()> {
          frozen_sources, amount_minor, proposal, ruling, ruled_by, ruling_reason, rule_version, group_id, assigned_to, created_at, updated_at, resolved_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
     )
-    .bind(&c.id)
+    .bind(c.id.as_str())
     .bind(c.order_id.as_str())
     .bind(c.seller_id.as_str())
     .bind(c.buyer_id.as_ref().map(|b| b.as_str()))
@@ -58,9 +58,9 @@ pub async fn insert_complaint(tx: &mut Conn, c: &ComplaintRow) -> Result<()> {
     Ok(())
 }
 
-pub async fn complaint(tx: &mut Conn, id: &str, lock: bool) -> Result<Option<ComplaintRow>> {
+pub async fn complaint(tx: &mut Conn, id: &ComplaintId, lock: bool) -> Result<Option<ComplaintRow>> {
     let sql = format!("SELECT * FROM complaints WHERE id = $1{}", if lock { DIALECT.for_update } else { "" });
-    let row = sqlx::query(&sql).bind(id).fetch_optional(&mut **tx).await?;
+    let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(&mut **tx).await?;
     row.as_ref().map(complaint_from).transpose()
 }
 
@@ -70,7 +70,7 @@ pub async fn update_complaint(tx: &mut Conn, c: &ComplaintRow) -> Result<()> {
         "UPDATE complaints SET stage = $2, deadline_at = $3, proposal = $4, ruling = $5, ruled_by = $6, ruling_reason = $7, \
          group_id = $8, updated_at = $9, resolved_at = $10, assigned_to = $11 WHERE id = $1",
     )
-    .bind(&c.id)
+    .bind(c.id.as_str())
     .bind(&c.stage)
     .bind(c.deadline_at)
     .bind(&c.proposal)
@@ -137,13 +137,13 @@ pub async fn open_complaints_of_seller(tx: &mut Conn, seller: &UserId) -> Result
     rows.iter().map(complaint_from).collect()
 }
 
-pub async fn insert_complaint_event(tx: &mut Conn, complaint_id: &str, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> Result<()> {
+pub async fn insert_complaint_event(tx: &mut Conn, complaint_id: &ComplaintId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO complaint_events (id, complaint_id, seq, kind, detail, at, leaf_hash) \
          VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM complaint_events WHERE complaint_id = $2), $3, $4, $5, $6)",
     )
     .bind(uuid::Uuid::now_v7().to_string())
-    .bind(complaint_id)
+    .bind(complaint_id.as_str())
     .bind(kind)
     .bind(detail)
     .bind(at)
@@ -153,16 +153,16 @@ pub async fn insert_complaint_event(tx: &mut Conn, complaint_id: &str, kind: &st
     Ok(())
 }
 
-pub async fn complaint_events(tx: &mut Conn, complaint_id: &str) -> Result<Vec<ComplaintEventRow>> {
+pub async fn complaint_events(tx: &mut Conn, complaint_id: &ComplaintId) -> Result<Vec<ComplaintEventRow>> {
     let rows = sqlx::query("SELECT * FROM complaint_events WHERE complaint_id = $1 ORDER BY seq")
-        .bind(complaint_id)
+        .bind(complaint_id.as_str())
         .fetch_all(&mut **tx)
         .await?;
     rows.iter()
         .map(|r| {
             Ok(ComplaintEventRow {
                 id: r.try_get("id")?,
-                complaint_id: r.try_get("complaint_id")?,
+                complaint_id: ComplaintId::from_trusted(r.try_get("complaint_id")?),
                 seq: r.try_get("seq")?,
                 kind: r.try_get("kind")?,
                 detail: r.try_get("detail")?,
@@ -179,7 +179,7 @@ pub async fn insert_complaint_evidence(tx: &mut Conn, e: &ComplaintEvidenceRow) 
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&e.id)
-    .bind(&e.complaint_id)
+    .bind(e.complaint_id.as_str())
     .bind(&e.party)
     .bind(&e.kind)
     .bind(&e.body)
@@ -193,16 +193,16 @@ pub async fn insert_complaint_evidence(tx: &mut Conn, e: &ComplaintEvidenceRow) 
     Ok(())
 }
 
-pub async fn complaint_evidence(tx: &mut Conn, complaint_id: &str) -> Result<Vec<ComplaintEvidenceRow>> {
+pub async fn complaint_evidence(tx: &mut Conn, complaint_id: &ComplaintId) -> Result<Vec<ComplaintEvidenceRow>> {
     let rows = sqlx::query("SELECT * FROM complaint_evidence WHERE complaint_id = $1 ORDER BY created_at, id")
-        .bind(complaint_id)
+        .bind(complaint_id.as_str())
         .fetch_all(&mut **tx)
         .await?;
     rows.iter()
         .map(|r| {
             Ok(ComplaintEvidenceRow {
                 id: r.try_get("id")?,
-                complaint_id: r.try_get("complaint_id")?,
+                complaint_id: ComplaintId::from_trusted(r.try_get("complaint_id")?),
                 party: r.try_get("party")?,
                 kind: r.try_get("kind")?,
                 body: r.try_get("body")?,

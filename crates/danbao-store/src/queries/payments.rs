@@ -2,7 +2,7 @@
 
 fn attempt_from(r: &Row) -> Result<PaymentAttemptRow> {
     Ok(PaymentAttemptRow {
-        id: r.try_get("id")?,
+        id: PaymentAttemptId::from_trusted(r.try_get("id")?),
         order_id: OrderId::from_trusted(r.try_get("order_id")?),
         provider: r.try_get("provider")?,
         provider_payment_id: r.try_get("provider_payment_id")?,
@@ -17,7 +17,7 @@ pub async fn insert_payment_attempt(tx: &mut Conn, a: &PaymentAttemptRow) -> Res
         "INSERT INTO payment_attempts (id, order_id, provider, provider_payment_id, cashier_url, amount_minor, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(&a.id)
+    .bind(a.id.as_str())
     .bind(a.order_id.as_str())
     .bind(&a.provider)
     .bind(&a.provider_payment_id)
@@ -29,18 +29,18 @@ pub async fn insert_payment_attempt(tx: &mut Conn, a: &PaymentAttemptRow) -> Res
     Ok(())
 }
 
-pub async fn payment_attempt(tx: &mut Conn, id: &str) -> Result<Option<PaymentAttemptRow>> {
+pub async fn payment_attempt(tx: &mut Conn, id: &PaymentAttemptId) -> Result<Option<PaymentAttemptRow>> {
     let row = sqlx::query("SELECT * FROM payment_attempts WHERE id = $1")
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&mut **tx)
         .await?;
     row.as_ref().map(attempt_from).transpose()
 }
 
 /// Records what the provider answered for an attempt (its payment id and cashier).
-pub async fn set_attempt_provider_payment(tx: &mut Conn, id: &str, provider_payment_id: &str, cashier_url: &str) -> Result<()> {
+pub async fn set_attempt_provider_payment(tx: &mut Conn, id: &PaymentAttemptId, provider_payment_id: &str, cashier_url: &str) -> Result<()> {
     sqlx::query("UPDATE payment_attempts SET provider_payment_id = $2, cashier_url = $3 WHERE id = $1")
-        .bind(id)
+        .bind(id.as_str())
         .bind(provider_payment_id)
         .bind(cashier_url)
         .execute(&mut **tx)

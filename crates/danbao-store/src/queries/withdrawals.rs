@@ -1,8 +1,8 @@
 // SQL for withdrawals. Included into `mod sqlite` and `mod postgres` by lib.rs; see common.rs.
 
-pub async fn insert_withdrawal(tx: &mut Conn, id: &str, seller: &UserId, provider: &str, amount_minor: i64, now: i64) -> Result<()> {
+pub async fn insert_withdrawal(tx: &mut Conn, id: &WithdrawalId, seller: &UserId, provider: &str, amount_minor: i64, now: i64) -> Result<()> {
     sqlx::query("INSERT INTO withdrawals (id, seller_id, provider, amount_minor, status, created_at, settled_at) VALUES ($1, $2, $3, $4, 'requested', $5, NULL)")
-        .bind(id)
+        .bind(id.as_str())
         .bind(seller.as_str())
         .bind(provider)
         .bind(amount_minor)
@@ -12,12 +12,12 @@ pub async fn insert_withdrawal(tx: &mut Conn, id: &str, seller: &UserId, provide
     Ok(())
 }
 
-pub async fn withdrawal(tx: &mut Conn, id: &str, lock: bool) -> Result<Option<WithdrawalRow>> {
+pub async fn withdrawal(tx: &mut Conn, id: &WithdrawalId, lock: bool) -> Result<Option<WithdrawalRow>> {
     let sql = format!("SELECT id, seller_id, provider, amount_minor, status FROM withdrawals WHERE id = $1{}", if lock { DIALECT.for_update } else { "" });
-    let row = sqlx::query(&sql).bind(id).fetch_optional(&mut **tx).await?;
+    let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(&mut **tx).await?;
     row.map(|r| {
         Ok(WithdrawalRow {
-            id: r.try_get("id")?,
+            id: WithdrawalId::from_trusted(r.try_get("id")?),
             seller_id: UserId::from_trusted(r.try_get("seller_id")?),
             provider: r.try_get("provider")?,
             amount_minor: r.try_get("amount_minor")?,
@@ -27,9 +27,9 @@ pub async fn withdrawal(tx: &mut Conn, id: &str, lock: bool) -> Result<Option<Wi
     .transpose()
 }
 
-pub async fn settle_withdrawal(tx: &mut Conn, id: &str, status: &str, now: i64) -> Result<()> {
+pub async fn settle_withdrawal(tx: &mut Conn, id: &WithdrawalId, status: &str, now: i64) -> Result<()> {
     sqlx::query("UPDATE withdrawals SET status = $2, settled_at = $3 WHERE id = $1")
-        .bind(id)
+        .bind(id.as_str())
         .bind(status)
         .bind(now)
         .execute(&mut **tx)
