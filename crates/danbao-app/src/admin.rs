@@ -191,7 +191,7 @@ impl App {
             let known = tx.payment_by_txn(provider, &line.provider_txn_id).await?;
             tx.commit().await?;
             match known {
-                Some(p) if p.amount_minor == line.amount_minor && p.currency == line.currency => matched += 1,
+                Some(p) if p.amount_minor == line.amount.minor() && p.currency == line.currency => matched += 1,
                 Some(p) => {
                     mismatch += 1;
                     items.push(item(
@@ -199,14 +199,14 @@ impl App {
                         provider,
                         &line.provider_txn_id,
                         Some(p.id),
-                        serde_json::json!({"platform_minor": p.amount_minor, "statement_minor": line.amount_minor, "out_trade_no": line.out_trade_no}),
+                        serde_json::json!({"platform_minor": p.amount_minor, "statement_minor": line.amount.minor(), "out_trade_no": line.out_trade_no}),
                         self.now(),
                         &run_id,
                     ));
                 }
                 None => {
                     let txn = line.provider_txn_id.clone();
-                    let amount = line.amount_minor;
+                    let amount = line.amount.minor();
                     let payment = self.apply_payment("statement", line).await?;
                     applied_late += 1;
                     items.push(item(

@@ -263,7 +263,7 @@ impl App {
             .provider
             .refund(RefundCommand {
                 provider_payment_id: refund.provider_payment_id.clone(),
-                amount_minor: refund.amount_minor,
+                amount: Money::from_minor(refund.amount_minor),
                 request_id: format!("refund-{}", refund.id),
             })
             .await;

@@ -140,7 +140,7 @@ impl App {
         let Some(w) = w else {
             return Ok(());
         };
-        let (seller, provider, amount) = (w.seller_id, w.provider, w.amount_minor);
+        let (seller, provider, amount) = (w.seller_id, w.provider, Money::from_minor(w.amount_minor));
         if w.status != "requested" {
             return Ok(());
         }
@@ -165,7 +165,7 @@ impl App {
                     EntryKind::WithdrawalConfirmed,
                     Account::PayoutsPending(provider.clone()),
                     Account::Provider(provider),
-                    Money::from_minor(amount),
+                    amount,
                 )
                 .map_err(|e| e.to_string())?;
                 tx.post_entry(&entry, now).await.map_err(|e| e.to_string())?;
@@ -183,7 +183,7 @@ impl App {
         id: &WithdrawalId,
         seller: &UserId,
         provider: &str,
-        amount: i64,
+        amount: Money,
         now: i64,
         why: &str,
     ) -> Result<(), String> {
@@ -194,7 +194,7 @@ impl App {
                     EntryKind::WithdrawalReturned,
                     Account::PayoutsPending(provider.to_string()),
                     Account::Available(seller.clone()),
-                    Money::from_minor(amount),
+                    amount,
                 )
                 .map_err(|e| e.to_string())?;
                 tx.post_entry(&entry, now).await.map_err(|e| e.to_string())?;

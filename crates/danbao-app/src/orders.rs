@@ -618,7 +618,7 @@ impl App {
             .provider
             .create_payment(PaymentRequest {
                 out_trade_no: attempt.id.to_string(),
-                amount_minor: order.amount_minor,
+                amount: Money::from_minor(order.amount_minor),
                 currency: order.currency.clone(),
                 subject: subject.to_string(),
                 notify_url: format!("{base}/api/v1/payments/{}/notify", self.provider.name()),

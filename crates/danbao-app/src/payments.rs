@@ -29,7 +29,7 @@ pub enum ProviderError {
 
 pub struct PaymentRequest {
     pub out_trade_no: String,
-    pub amount_minor: i64,
+    pub amount: Money,
     pub currency: String,
     pub subject: String,
     pub notify_url: String,
@@ -47,7 +47,7 @@ pub struct VerifiedPayment {
     pub provider_payment_id: String,
     pub provider_txn_id: String,
     pub out_trade_no: String,
-    pub amount_minor: i64,
+    pub amount: Money,
     pub currency: String,
     /// The raw body, kept with the payment record as evidence.
     pub raw: String,
@@ -55,7 +55,7 @@ pub struct VerifiedPayment {
 
 pub struct RefundCommand {
     pub provider_payment_id: String,
-    pub amount_minor: i64,
+    pub amount: Money,
     /// Derived from our refund id, so a retried refund is the same refund at the provider.
     pub request_id: String,
 }
@@ -76,12 +76,7 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// each line already verified (the statement is signed as a whole).
     fn statement(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>>;
     /// Pays a seller out (a withdrawal); idempotent on `request_id`.
-    fn payout(
-        &self,
-        request_id: String,
-        amount_minor: i64,
-        account: String,
-    ) -> BoxFuture<'_, Result<(), ProviderError>>;
+    fn payout(&self, request_id: String, amount: Money, account: String) -> BoxFuture<'_, Result<(), ProviderError>>;
 }
 
 /// A notification as the provider signed it: raw bytes and the signature over them.
@@ -113,7 +108,7 @@ fn verified_from(n: danbao_sandbox::wire::Notification, raw: String) -> Result<V
         provider_payment_id: n.payment_id,
         provider_txn_id: n.trade_no,
         out_trade_no: n.out_trade_no,
-        amount_minor: n.amount_minor,
+        amount: Money::from_minor(n.amount_minor),
         currency: n.currency,
         raw,
     })
@@ -176,7 +171,7 @@ impl PaymentProvider for SandboxProvider {
                 .client
                 .create_payment(&danbao_sandbox::wire::CreatePayment {
                     out_trade_no: req.out_trade_no,
-                    amount_minor: req.amount_minor,
+                    amount_minor: req.amount.minor(),
                     currency: req.currency,
                     subject: req.subject,
                     notify_url: req.notify_url,
@@ -250,18 +245,13 @@ impl PaymentProvider for SandboxProvider {
         })
     }
 
-    fn payout(
-        &self,
-        request_id: String,
-        amount_minor: i64,
-        account: String,
-    ) -> BoxFuture<'_, Result<(), ProviderError>> {
+    fn payout(&self, request_id: String, amount: Money, account: String) -> BoxFuture<'_, Result<(), ProviderError>> {
         Box::pin(async move {
             let view = self
                 .client
                 .payout(&danbao_sandbox::wire::PayoutRequest {
                     request_id,
-                    amount_minor,
+                    amount_minor: amount.minor(),
                     account,
                 })
                 .await
@@ -276,7 +266,7 @@ impl PaymentProvider for SandboxProvider {
                 .client
                 .refund(&danbao_sandbox::wire::RefundRequest {
                     payment_id: cmd.provider_payment_id,
-                    amount_minor: cmd.amount_minor,
+                    amount_minor: cmd.amount.minor(),
                     request_id: cmd.request_id,
                 })
                 .await
@@ -333,7 +323,7 @@ impl App {
             provider_payment_id: verified.provider_payment_id.clone(),
             out_trade_no: verified.out_trade_no.clone(),
             order_id: order_id.as_ref().map(|o| o.to_string()),
-            amount_minor: verified.amount_minor,
+            amount_minor: verified.amount.minor(),
             currency: verified.currency.clone(),
             outcome: "received".into(),
             source: source.to_string(),
@@ -355,7 +345,7 @@ impl App {
                 amount_minor: o.amount_minor,
                 currency: &o.currency,
             }),
-            verified.amount_minor,
+            verified.amount.minor(),
             &verified.currency,
         );
         let outcome = match (decision, order.as_mut()) {
@@ -392,7 +382,7 @@ impl App {
                         &mut tx,
                         &o.id,
                         "payment_mismatch",
-                        serde_json::json!({"paid_minor": verified.amount_minor, "currency": verified.currency}),
+                        serde_json::json!({"paid_minor": verified.amount.minor(), "currency": verified.currency}),
                         now,
                     )
                     .await?;
@@ -408,7 +398,7 @@ impl App {
                     detail: serde_json::json!({
                         "source": source,
                         "out_trade_no": verified.out_trade_no,
-                        "paid_minor": verified.amount_minor,
+                        "paid_minor": verified.amount.minor(),
                         "currency": verified.currency,
                     })
                     .to_string(),
