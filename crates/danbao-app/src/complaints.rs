@@ -221,7 +221,7 @@ impl App {
             completed_at: order.completed_at,
         };
         check_open(kind, &facts, &rules, now).map_err(Refusal::CannotOpen)?;
-        let amount = Money::from_minor(order.amount_minor);
+        let amount = order.amount;
         let seller = order.seller_id.clone();
         let sources = match order.status {
             OrderStatus::Completed => {
@@ -259,7 +259,7 @@ impl App {
             prior_order_status: prior.as_str().to_string(),
             paused_remaining_ms,
             frozen_sources: json(&sources)?,
-            amount_minor: amount.minor(),
+            amount,
             proposal: "{}".into(),
             ruling: None,
             ruled_by: None,
@@ -695,7 +695,7 @@ impl App {
         let mut order = tx.order(&c.order_id, true).await?.ok_or(AppError::NotFound("order"))?;
         let sources: FrozenSources =
             serde_json::from_str(&c.frozen_sources).map_err(|e| AppError::Internal(e.to_string()))?;
-        let amount = Money::from_minor(c.amount_minor);
+        let amount = c.amount;
         let fee_bps = rules.fee_bps(&order.category);
         let s = settle(amount, ruling, fee_bps).map_err(|e| AppError::Internal(e.to_string()))?;
         let payment = tx
@@ -721,7 +721,7 @@ impl App {
                 payment_id: payment.id.clone(),
                 provider: payment.provider.clone(),
                 provider_payment_id: payment.provider_payment_id.clone(),
-                amount_minor: s.to_buyer.minor(),
+                amount: s.to_buyer,
                 reason: format!("ruling:{}", ruling.kind()),
                 status: "requested".into(),
                 created_at: now,
@@ -984,7 +984,7 @@ fn complaint_view(
         kind: c.kind,
         stage: c.stage,
         deadline_at: c.deadline_at.map(rfc3339),
-        amount_minor: c.amount_minor,
+        amount_minor: c.amount.minor(),
         ruled_by: c.ruled_by,
         ruling_reason: c.ruling_reason.as_deref().map(RulingReason::from_stored),
         rule_version: c.rule_version,

@@ -6,7 +6,7 @@ use crate::evidence::record_event;
 use crate::payments::{ProviderError, RefundCommand};
 use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;
-use danbao_domain::{ComplaintId, Money, OrderEvent, OrderId, OrderStatus, PaymentAttemptId, RefundId, WithdrawalId};
+use danbao_domain::{ComplaintId, OrderEvent, OrderId, OrderStatus, PaymentAttemptId, RefundId, WithdrawalId};
 use danbao_store::{JobRow, NewJob, Tx};
 use futures::StreamExt;
 
@@ -263,7 +263,7 @@ impl App {
             .provider
             .refund(RefundCommand {
                 provider_payment_id: refund.provider_payment_id.clone(),
-                amount: Money::from_minor(refund.amount_minor),
+                amount: refund.amount,
                 request_id: format!("refund-{}", refund.id),
             })
             .await;
@@ -281,13 +281,8 @@ impl App {
             return Ok(());
         }
         let order = refund.order_id.as_deref().and_then(OrderId::parse);
-        let entry = posting::refund_confirmed(
-            order.as_ref(),
-            id,
-            &refund.provider,
-            Money::from_minor(refund.amount_minor),
-        )
-        .map_err(AppError::from)?;
+        let entry =
+            posting::refund_confirmed(order.as_ref(), id, &refund.provider, refund.amount).map_err(AppError::from)?;
         tx.post_entry(&entry, now).await.map_err(AppError::from)?;
         tx.mark_refund_confirmed(id, now).await.map_err(AppError::from)?;
         if let Some(o) = &order {
@@ -295,7 +290,7 @@ impl App {
                 &mut tx,
                 o,
                 "refund_confirmed",
-                serde_json::json!({"refund_id": id.as_str(), "amount_minor": refund.amount_minor}),
+                serde_json::json!({"refund_id": id.as_str(), "amount_minor": refund.amount.minor()}),
                 now,
             )
             .await?;

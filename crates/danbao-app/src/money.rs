@@ -121,8 +121,7 @@ impl App {
             danbao_store::StoreError::Ledger(_) => AppError::Refused(Refusal::InsufficientBalance),
             other => other.into(),
         })?;
-        tx.insert_withdrawal(&id, &seller, provider, amount.minor(), now)
-            .await?;
+        tx.insert_withdrawal(&id, &seller, provider, amount, now).await?;
         Job::Payout(id.clone()).enqueue(&mut tx, now, now).await?;
         tx.commit().await?;
         Ok(WithdrawalView {
@@ -140,7 +139,7 @@ impl App {
         let Some(w) = w else {
             return Ok(());
         };
-        let (seller, provider, amount) = (w.seller_id, w.provider, Money::from_minor(w.amount_minor));
+        let (seller, provider, amount) = (w.seller_id, w.provider, w.amount);
         if w.status != "requested" {
             return Ok(());
         }

@@ -323,7 +323,7 @@ impl App {
             provider_payment_id: verified.provider_payment_id.clone(),
             out_trade_no: verified.out_trade_no.clone(),
             order_id: order_id.as_ref().map(|o| o.to_string()),
-            amount_minor: verified.amount.minor(),
+            amount: verified.amount,
             currency: verified.currency.clone(),
             outcome: "received".into(),
             source: source.to_string(),
@@ -342,7 +342,7 @@ impl App {
         let decision = decide(
             order.as_ref().map(|o| PayableOrder {
                 status: o.status,
-                amount_minor: o.amount_minor,
+                amount_minor: o.amount.minor(),
                 currency: &o.currency,
             }),
             verified.amount.minor(),
@@ -437,7 +437,7 @@ impl App {
             &payment_id,
             &order.seller_id,
             self.provider.name(),
-            Money::from_minor(order.amount_minor),
+            order.amount,
         )?;
         tx.post_entry(&entry, now).await?;
         order.paid_at = Some(now);
@@ -446,7 +446,7 @@ impl App {
             &order.id,
             "paid",
             // The hash of the provider's signed record commits to exactly what was paid.
-            serde_json::json!({"payment_id": payment.id, "amount_minor": order.amount_minor,
+            serde_json::json!({"payment_id": payment.id, "amount_minor": order.amount.minor(),
                 "provider_txn_id": payment.provider_txn_id, "payment_record_sha256": sha256_hex(&payment.raw)}),
             now,
         )
@@ -464,7 +464,7 @@ impl App {
         now: i64,
     ) -> AppResult<()> {
         let refund_id = RefundId::generate();
-        let amount = Money::non_negative(payment.amount_minor)
+        let amount = Money::non_negative(payment.amount.minor())
             .map_err(|_| AppError::BadNotification("negative amount".into()))?;
         if !amount.is_positive() {
             // Nothing was paid, so there is nothing to give back.
@@ -484,7 +484,7 @@ impl App {
             payment_id: payment.id.clone(),
             provider: payment.provider.clone(),
             provider_payment_id: payment.provider_payment_id.clone(),
-            amount_minor: amount.minor(),
+            amount,
             reason: reason.as_str().to_string(),
             status: "requested".into(),
             created_at: now,

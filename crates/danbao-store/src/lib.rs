@@ -363,7 +363,7 @@ tx_methods! {
     fn collective_complaints(seller: &UserId, since: i64) -> Vec<ComplaintRow>;
     fn open_complaints_of_seller(seller: &UserId) -> Vec<ComplaintRow>;
     fn open_complaints_in_group(group_id: &str) -> Vec<ComplaintRow>;
-    fn insert_withdrawal(id: &WithdrawalId, seller: &UserId, provider: &str, amount_minor: i64, now: i64) -> ();
+    fn insert_withdrawal(id: &WithdrawalId, seller: &UserId, provider: &str, amount: danbao_domain::Money, now: i64) -> ();
     fn withdrawal(id: &WithdrawalId, lock: bool) -> Option<WithdrawalRow>;
     fn settle_withdrawal(id: &WithdrawalId, status: &str, now: i64) -> ();
     fn insert_complaint_event(complaint_id: &ComplaintId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();

@@ -1,7 +1,7 @@
 //! Rows as stored. Ids and states are kept as text here; the application parses them
 //! into domain types at the boundary.
 
-use danbao_domain::{ComplaintId, OrderId, OrderStatus, PaymentAttemptId, ProductId, UserId, WithdrawalId};
+use danbao_domain::{ComplaintId, Money, OrderId, OrderStatus, PaymentAttemptId, ProductId, UserId, WithdrawalId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
@@ -27,7 +27,7 @@ pub struct ProductRow {
     pub title: String,
     pub description: String,
     pub category: String,
-    pub price_minor: i64,
+    pub price: Money,
     pub currency: String,
     pub delivery_kind: String,
     /// JSON array of the field names a buyer fills in at checkout (manual products).
@@ -62,8 +62,8 @@ pub struct OrderRow {
     pub guest_contact: Option<String>,
     pub guest_password_hash: Option<String>,
     pub quantity: i64,
-    pub unit_price_minor: i64,
-    pub amount_minor: i64,
+    pub unit_price: Money,
+    pub amount: Money,
     pub currency: String,
     pub delivery_kind: String,
     pub category: String,
@@ -102,7 +102,7 @@ pub struct PaymentAttemptRow {
     pub provider: String,
     pub provider_payment_id: Option<String>,
     pub cashier_url: Option<String>,
-    pub amount_minor: i64,
+    pub amount: Money,
     pub created_at: i64,
 }
 
@@ -114,7 +114,7 @@ pub struct PaymentRow {
     pub provider_payment_id: String,
     pub out_trade_no: String,
     pub order_id: Option<String>,
-    pub amount_minor: i64,
+    pub amount: Money,
     pub currency: String,
     /// What the platform decided: captured, refund_unaccepted, amount_mismatch.
     pub outcome: String,
@@ -131,7 +131,7 @@ pub struct RefundRow {
     pub payment_id: String,
     pub provider: String,
     pub provider_payment_id: String,
-    pub amount_minor: i64,
+    pub amount: Money,
     pub reason: String,
     pub status: String,
     pub created_at: i64,
@@ -216,7 +216,7 @@ pub struct ComplaintRow {
     pub prior_order_status: String,
     pub paused_remaining_ms: Option<i64>,
     pub frozen_sources: String,
-    pub amount_minor: i64,
+    pub amount: Money,
     pub proposal: String,
     pub ruling: Option<String>,
     pub ruled_by: Option<String>,
@@ -292,7 +292,7 @@ pub struct WithdrawalRow {
     pub id: WithdrawalId,
     pub seller_id: UserId,
     pub provider: String,
-    pub amount_minor: i64,
+    pub amount: Money,
     /// requested, confirmed, returned.
     pub status: String,
 }

@@ -7,7 +7,7 @@ fn product_from(r: &Row) -> Result<ProductRow> {
         title: r.try_get("title")?,
         description: r.try_get("description")?,
         category: r.try_get("category")?,
-        price_minor: r.try_get("price_minor")?,
+        price: Money::from_minor(r.try_get("price_minor")?),
         currency: r.try_get("currency")?,
         delivery_kind: r.try_get("delivery_kind")?,
         manual_fields: r.try_get("manual_fields")?,
@@ -27,7 +27,7 @@ pub async fn insert_product(tx: &mut Conn, p: &ProductRow) -> Result<()> {
     .bind(&p.title)
     .bind(&p.description)
     .bind(&p.category)
-    .bind(p.price_minor)
+    .bind(p.price.minor())
     .bind(&p.currency)
     .bind(&p.delivery_kind)
     .bind(&p.manual_fields)
@@ -73,7 +73,7 @@ pub async fn update_product(tx: &mut Conn, p: &ProductRow) -> Result<()> {
         .bind(&p.title)
         .bind(&p.description)
         .bind(&p.category)
-        .bind(p.price_minor)
+        .bind(p.price.minor())
         .bind(&p.status)
         .execute(&mut **tx)
         .await?;

@@ -2,7 +2,7 @@
 // `mod sqlite` (`Db = sqlx::Sqlite`), once inside `mod postgres` (`Db = sqlx::Postgres`).
 // Every statement must be valid on both; differences go through `DIALECT`.
 
-use danbao_domain::{ComplaintId, OrderStatus, PaymentAttemptId, ProductId, RefundId, WithdrawalId};
+use danbao_domain::{ComplaintId, Money, OrderStatus, PaymentAttemptId, ProductId, RefundId, WithdrawalId};
 use sqlx::Row as _;
 
 type Conn = sqlx::Transaction<'static, Db>;

@@ -12,7 +12,7 @@ fn complaint_from(r: &Row) -> Result<ComplaintRow> {
         prior_order_status: r.try_get("prior_order_status")?,
         paused_remaining_ms: r.try_get("paused_remaining_ms")?,
         frozen_sources: r.try_get("frozen_sources")?,
-        amount_minor: r.try_get("amount_minor")?,
+        amount: Money::from_minor(r.try_get("amount_minor")?),
         proposal: r.try_get("proposal")?,
         ruling: r.try_get("ruling")?,
         ruled_by: r.try_get("ruled_by")?,
@@ -42,7 +42,7 @@ pub async fn insert_complaint(tx: &mut Conn, c: &ComplaintRow) -> Result<()> {
     .bind(&c.prior_order_status)
     .bind(c.paused_remaining_ms)
     .bind(&c.frozen_sources)
-    .bind(c.amount_minor)
+    .bind(c.amount.minor())
     .bind(&c.proposal)
     .bind(&c.ruling)
     .bind(&c.ruled_by)

@@ -10,8 +10,8 @@ fn order_from(r: &Row) -> Result<OrderRow> {
         guest_contact: r.try_get("guest_contact")?,
         guest_password_hash: r.try_get("guest_password_hash")?,
         quantity: r.try_get("quantity")?,
-        unit_price_minor: r.try_get("unit_price_minor")?,
-        amount_minor: r.try_get("amount_minor")?,
+        unit_price: Money::from_minor(r.try_get("unit_price_minor")?),
+        amount: Money::from_minor(r.try_get("amount_minor")?),
         currency: r.try_get("currency")?,
         delivery_kind: r.try_get("delivery_kind")?,
         category: r.try_get("category")?,
@@ -44,8 +44,8 @@ pub async fn insert_order(tx: &mut Conn, o: &OrderRow) -> Result<()> {
     .bind(&o.guest_contact)
     .bind(&o.guest_password_hash)
     .bind(o.quantity)
-    .bind(o.unit_price_minor)
-    .bind(o.amount_minor)
+    .bind(o.unit_price.minor())
+    .bind(o.amount.minor())
     .bind(&o.currency)
     .bind(&o.delivery_kind)
     .bind(&o.category)

@@ -7,7 +7,7 @@ fn attempt_from(r: &Row) -> Result<PaymentAttemptRow> {
         provider: r.try_get("provider")?,
         provider_payment_id: r.try_get("provider_payment_id")?,
         cashier_url: r.try_get("cashier_url")?,
-        amount_minor: r.try_get("amount_minor")?,
+        amount: Money::from_minor(r.try_get("amount_minor")?),
         created_at: r.try_get("created_at")?,
     })
 }
@@ -22,7 +22,7 @@ pub async fn insert_payment_attempt(tx: &mut Conn, a: &PaymentAttemptRow) -> Res
     .bind(&a.provider)
     .bind(&a.provider_payment_id)
     .bind(&a.cashier_url)
-    .bind(a.amount_minor)
+    .bind(a.amount.minor())
     .bind(a.created_at)
     .execute(&mut **tx)
     .await?;
@@ -64,7 +64,7 @@ fn payment_from(r: &Row) -> Result<PaymentRow> {
         provider_payment_id: r.try_get("provider_payment_id")?,
         out_trade_no: r.try_get("out_trade_no")?,
         order_id: r.try_get("order_id")?,
-        amount_minor: r.try_get("amount_minor")?,
+        amount: Money::from_minor(r.try_get("amount_minor")?),
         currency: r.try_get("currency")?,
         outcome: r.try_get("outcome")?,
         source: r.try_get("source")?,
@@ -85,7 +85,7 @@ pub async fn insert_payment(tx: &mut Conn, p: &PaymentRow) -> Result<bool> {
     .bind(&p.provider_payment_id)
     .bind(&p.out_trade_no)
     .bind(&p.order_id)
-    .bind(p.amount_minor)
+    .bind(p.amount.minor())
     .bind(&p.currency)
     .bind(&p.outcome)
     .bind(&p.source)
@@ -156,7 +156,7 @@ fn refund_from(r: &Row) -> Result<RefundRow> {
         payment_id: r.try_get("payment_id")?,
         provider: r.try_get("provider")?,
         provider_payment_id: r.try_get("provider_payment_id")?,
-        amount_minor: r.try_get("amount_minor")?,
+        amount: Money::from_minor(r.try_get("amount_minor")?),
         reason: r.try_get("reason")?,
         status: r.try_get("status")?,
         created_at: r.try_get("created_at")?,
@@ -174,7 +174,7 @@ pub async fn insert_refund(tx: &mut Conn, r: &RefundRow) -> Result<()> {
     .bind(&r.payment_id)
     .bind(&r.provider)
     .bind(&r.provider_payment_id)
-    .bind(r.amount_minor)
+    .bind(r.amount.minor())
     .bind(&r.reason)
     .bind(&r.status)
     .bind(r.created_at)

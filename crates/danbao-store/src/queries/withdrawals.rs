@@ -1,11 +1,11 @@
 // SQL for withdrawals. Included into `mod sqlite` and `mod postgres` by lib.rs; see common.rs.
 
-pub async fn insert_withdrawal(tx: &mut Conn, id: &WithdrawalId, seller: &UserId, provider: &str, amount_minor: i64, now: i64) -> Result<()> {
+pub async fn insert_withdrawal(tx: &mut Conn, id: &WithdrawalId, seller: &UserId, provider: &str, amount: Money, now: i64) -> Result<()> {
     sqlx::query("INSERT INTO withdrawals (id, seller_id, provider, amount_minor, status, created_at, settled_at) VALUES ($1, $2, $3, $4, 'requested', $5, NULL)")
         .bind(id.as_str())
         .bind(seller.as_str())
         .bind(provider)
-        .bind(amount_minor)
+        .bind(amount.minor())
         .bind(now)
         .execute(&mut **tx)
         .await?;
@@ -20,7 +20,7 @@ pub async fn withdrawal(tx: &mut Conn, id: &WithdrawalId, lock: bool) -> Result<
             id: WithdrawalId::from_trusted(r.try_get("id")?),
             seller_id: UserId::from_trusted(r.try_get("seller_id")?),
             provider: r.try_get("provider")?,
-            amount_minor: r.try_get("amount_minor")?,
+            amount: Money::from_minor(r.try_get("amount_minor")?),
             status: r.try_get("status")?,
         })
     })
