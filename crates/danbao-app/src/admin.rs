@@ -7,7 +7,7 @@ use crate::evidence::record_event;
 use crate::jobs::Job;
 use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;
-use danbao_domain::{Money, OrderId, PaymentId, RefundId, Refusal};
+use danbao_domain::{OrderId, PaymentId, RefundId, Refusal};
 use danbao_store::{CountOf, ReconciliationItemRow, ReconciliationRunRow, RefundRow};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -191,7 +191,7 @@ impl App {
             let known = tx.payment_by_txn(provider, &line.provider_txn_id).await?;
             tx.commit().await?;
             match known {
-                Some(p) if p.amount_minor == line.amount_minor && p.currency == line.currency => matched += 1,
+                Some(p) if p.amount == line.amount && p.currency == line.currency => matched += 1,
                 Some(p) => {
                     mismatch += 1;
                     items.push(item(
@@ -199,14 +199,14 @@ impl App {
                         provider,
                         &line.provider_txn_id,
                         Some(p.id),
-                        serde_json::json!({"platform_minor": p.amount_minor, "statement_minor": line.amount_minor, "out_trade_no": line.out_trade_no}),
+                        serde_json::json!({"platform_minor": p.amount.minor(), "statement_minor": line.amount.minor(), "out_trade_no": line.out_trade_no}),
                         self.now(),
                         &run_id,
                     ));
                 }
                 None => {
                     let txn = line.provider_txn_id.clone();
-                    let amount = line.amount_minor;
+                    let amount = line.amount.minor();
                     let payment = self.apply_payment("statement", line).await?;
                     applied_late += 1;
                     items.push(item(
@@ -230,7 +230,7 @@ impl App {
                     provider,
                     &p.provider_txn_id,
                     Some(p.id.clone()),
-                    serde_json::json!({"amount_minor": p.amount_minor, "out_trade_no": p.out_trade_no, "outcome": p.outcome}),
+                    serde_json::json!({"amount_minor": p.amount.minor(), "out_trade_no": p.out_trade_no, "outcome": p.outcome}),
                     self.now(),
                     &run_id,
                 ));
@@ -320,13 +320,13 @@ impl App {
                     .into());
                 }
                 let refund_id = RefundId::generate();
-                let order = tx.payment_attempt(&payment.out_trade_no).await?.map(|a| a.order_id);
+                let order = crate::payments::order_of_attempt(&mut tx, &payment.out_trade_no).await?;
                 let entry = posting::unaccepted_payment(
                     order.as_ref(),
                     &PaymentId::from_trusted(payment.id.clone()),
                     &refund_id,
                     &payment.provider,
-                    Money::from_minor(payment.amount_minor),
+                    payment.amount,
                 )?;
                 tx.post_entry(&entry, now).await?;
                 tx.insert_refund(&RefundRow {
@@ -335,7 +335,7 @@ impl App {
                     payment_id: payment.id.clone(),
                     provider: payment.provider.clone(),
                     provider_payment_id: payment.provider_payment_id.clone(),
-                    amount_minor: payment.amount_minor,
+                    amount: payment.amount,
                     reason: "amount_mismatch".into(),
                     status: "requested".into(),
                     created_at: now,
@@ -345,7 +345,7 @@ impl App {
                 tx.update_payment_outcome(&payment.id, "refund_unaccepted").await?;
                 Job::Refund(refund_id.clone()).enqueue(&mut tx, now, now).await?;
                 if let Some(o) = &order {
-                    record_event(&mut tx, o, "payment_refused", serde_json::json!({"reason": "amount_mismatch", "refund_id": refund_id.as_str(), "amount_minor": payment.amount_minor}), now).await?;
+                    record_event(&mut tx, o, "payment_refused", serde_json::json!({"reason": "amount_mismatch", "refund_id": refund_id.as_str(), "amount_minor": payment.amount.minor()}), now).await?;
                 }
                 format!("refunded ({refund_id}): {note}")
             }
@@ -389,7 +389,7 @@ impl App {
                     provider_payment_id: p.provider_payment_id,
                     provider_txn_id: p.provider_txn_id,
                     out_trade_no: p.out_trade_no,
-                    amount_minor: p.amount_minor,
+                    amount_minor: p.amount.minor(),
                     currency: p.currency,
                     outcome: p.outcome,
                     source: p.source,
@@ -404,7 +404,11 @@ impl App {
     pub async fn stats(&self, caller: &Caller) -> AppResult<Stats> {
         require_admin(caller)?;
         let mut tx = self.store.begin().await?;
-        let to_map = |v: Vec<(String, i64)>| v.into_iter().collect::<BTreeMap<String, i64>>();
+        let to_map = |v: Vec<danbao_store::CountRow>| {
+            v.into_iter()
+                .map(|c| (c.key, c.count))
+                .collect::<BTreeMap<String, i64>>()
+        };
         let orders = to_map(tx.order_status_counts().await?);
         let payments = to_map(tx.count_by(CountOf::PaymentOutcomes).await?);
         let refunds = to_map(tx.count_by(CountOf::RefundStatuses).await?);
@@ -430,11 +434,11 @@ impl App {
         tx.commit().await?;
         Ok(rows
             .into_iter()
-            .map(|(id, kind, detail, at)| SecurityEventView {
-                id,
-                kind,
-                at: rfc3339(at),
-                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+            .map(|e| SecurityEventView {
+                id: e.id,
+                kind: e.kind,
+                at: rfc3339(e.at),
+                detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
             })
             .collect())
     }

@@ -13,7 +13,9 @@ use danbao_domain::complaint::{
     ComplaintKind, OrderFacts, Proposal, Ruling, RulingReason, Side, Stage, TriageFacts,
 };
 use danbao_domain::ledger::rules::{self as posting, FrozenSources};
-use danbao_domain::{Account, DeliveryKind, Money, OrderEvent, OrderId, OrderStatus, RefundId, Refusal, RuleSet};
+use danbao_domain::{
+    Account, ComplaintId, DeliveryKind, Money, OrderEvent, OrderId, OrderStatus, RefundId, Refusal, RuleSet,
+};
 use danbao_store::{ComplaintEvidenceRow, ComplaintRow, OrderRow, RefundRow, Tx};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -132,6 +134,11 @@ pub(crate) fn text_ok(field: &'static str, text: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// A complaint id from a client: text that is no complaint id names no complaint.
+fn parse_complaint_id(id: &str) -> AppResult<ComplaintId> {
+    ComplaintId::parse(id).ok_or(AppError::NotFound("complaint"))
+}
+
 /// Records a complaint event and its evidence-log leaf (case `complaint:<id>`).
 async fn complaint_event(
     tx: &mut Tx,
@@ -142,7 +149,7 @@ async fn complaint_event(
 ) -> AppResult<String> {
     let detail = detail.to_string();
     let mut refs = BTreeMap::new();
-    refs.insert("complaint_id".to_string(), c.id.clone());
+    refs.insert("complaint_id".to_string(), c.id.to_string());
     refs.insert("order_id".to_string(), c.order_id.to_string());
     let leaf = crate::evidence::append_leaf(
         tx,
@@ -177,11 +184,10 @@ impl App {
         &self,
         tx: &mut Tx,
         caller: &Caller,
-        id: &str,
+        id: &ComplaintId,
         lock: bool,
     ) -> AppResult<(ComplaintRow, OrderRow, Side)> {
         let not_found = || AppError::NotFound("complaint");
-        uuid::Uuid::parse_str(id).map_err(|_| not_found())?;
         let c = tx.complaint(id, lock).await?.ok_or_else(not_found)?;
         let order = tx.order(&c.order_id, lock).await?.ok_or_else(not_found)?;
         let side = self.side_of(caller, &order).ok_or_else(not_found)?;
@@ -221,7 +227,7 @@ impl App {
             completed_at: order.completed_at,
         };
         check_open(kind, &facts, &rules, now).map_err(Refusal::CannotOpen)?;
-        let amount = Money::from_minor(order.amount_minor);
+        let amount = order.amount;
         let seller = order.seller_id.clone();
         let sources = match order.status {
             OrderStatus::Completed => {
@@ -249,7 +255,7 @@ impl App {
             .await?;
         let deadline = opening_deadline(&rules, now);
         let mut c = ComplaintRow {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: ComplaintId::generate(),
             order_id: order.id.clone(),
             seller_id: seller.clone(),
             buyer_id: order.buyer_id.clone(),
@@ -259,7 +265,7 @@ impl App {
             prior_order_status: prior.as_str().to_string(),
             paused_remaining_ms,
             frozen_sources: json(&sources)?,
-            amount_minor: amount.minor(),
+            amount,
             proposal: "{}".into(),
             ruling: None,
             ruled_by: None,
@@ -291,7 +297,7 @@ impl App {
         self.collective_rule(&mut tx, &mut c, now).await?;
         self.retriage(&mut tx, &mut c, &order, &rules, now).await?;
         tx.commit().await?;
-        self.complaint(caller, &c.id).await
+        self.complaint_seen_by(caller, &c.id).await
     }
 
     async fn insert_evidence(
@@ -314,7 +320,7 @@ impl App {
             (None, None) => return Err(AppError::invalid("evidence", "text or a file")),
         };
         let mut refs = BTreeMap::new();
-        refs.insert("complaint_id".to_string(), c.id.clone());
+        refs.insert("complaint_id".to_string(), c.id.to_string());
         refs.insert("evidence_kind".to_string(), kind.to_string());
         if let Some(f) = file {
             refs.insert("file_sha256".to_string(), f.sha256.clone());
@@ -395,11 +401,7 @@ impl App {
         if i64::try_from(buyers.len()).unwrap_or(0) < rules.complaints.collective_buyers {
             return Ok(());
         }
-        let group = format!(
-            "collective:{}:{}",
-            c.seller_id,
-            recent.first().map(|x| x.id.as_str()).unwrap_or(&c.id)
-        );
+        let group = format!("collective:{}:{}", c.seller_id, recent.first().map_or(&c.id, |x| &x.id));
         for mut x in recent {
             if x.id == c.id {
                 c.group_id = Some(group.clone());
@@ -464,6 +466,7 @@ impl App {
         }
         let now = self.now();
         let mut tx = self.store.begin().await?;
+        let id = &parse_complaint_id(id)?;
         let (mut c, order, side) = self.complaint_for(&mut tx, caller, id, true).await?;
         let stage = stage_of(&c)?;
         if !stage.is_open() {
@@ -499,6 +502,7 @@ impl App {
         text_ok("text", text)?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
+        let id = &parse_complaint_id(id)?;
         let (mut c, order, side) = self.complaint_for(&mut tx, caller, id, true).await?;
         if side != Side::Seller {
             return Err(AppError::Forbidden("only the seller answers a complaint"));
@@ -517,7 +521,7 @@ impl App {
         let rules = self.rules_version(c.rule_version).await?;
         self.retriage(&mut tx, &mut c, &order, &rules, now).await?;
         tx.commit().await?;
-        self.complaint(caller, id).await
+        self.complaint_seen_by(caller, id).await
     }
 
     /// The buyer withdraws: the frozen money goes back where it came from and the order's
@@ -525,6 +529,7 @@ impl App {
     pub async fn withdraw_complaint(&self, caller: &Caller, id: &str) -> AppResult<ComplaintView> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
+        let id = &parse_complaint_id(id)?;
         let (mut c, _, side) = self.complaint_for(&mut tx, caller, id, true).await?;
         if side != Side::Buyer {
             return Err(AppError::Forbidden("only the buyer withdraws a complaint"));
@@ -532,7 +537,7 @@ impl App {
         self.complaint_transition(&mut tx, &mut c, ComplaintEvent::Withdrawn, now)
             .await?;
         tx.commit().await?;
-        self.complaint(caller, id).await
+        self.complaint_seen_by(caller, id).await
     }
 
     /// Arbitrator steps: ask the buyer for more evidence, start or finish an appraisal.
@@ -552,6 +557,7 @@ impl App {
         };
         let now = self.now();
         let mut tx = self.store.begin().await?;
+        let id = &parse_complaint_id(id)?;
         let (mut c, _, _) = self.complaint_for(&mut tx, caller, id, true).await?;
         check_assignment(&c, staff)?;
         self.insert_evidence(&mut tx, &c, Side::Staff, step, EvidenceBody::Text(note), now)
@@ -566,7 +572,7 @@ impl App {
         .await?;
         self.complaint_transition(&mut tx, &mut c, event, now).await?;
         tx.commit().await?;
-        self.complaint(caller, id).await
+        self.complaint_seen_by(caller, id).await
     }
 
     /// An arbitrator takes a case — and, for a collective group, every open case of the
@@ -577,6 +583,7 @@ impl App {
         let me = format!("user:{}", staff.id);
         let now = self.now();
         let mut tx = self.store.begin().await?;
+        let id = &parse_complaint_id(id)?;
         let (c, _, _) = self.complaint_for(&mut tx, caller, id, true).await?;
         if !stage_of(&c)?.is_open() {
             return Err(Refusal::ComplaintClosed { stage: stage_of(&c)? }.into());
@@ -598,7 +605,7 @@ impl App {
             complaint_event(&mut tx, &x, "assigned", serde_json::json!({"to": me}), now).await?;
         }
         tx.commit().await?;
-        self.complaint(caller, id).await
+        self.complaint_seen_by(caller, id).await
     }
 
     /// A ruling by an arbitrator. Two arbitrators at once: the complaint row lock makes
@@ -614,6 +621,7 @@ impl App {
         text_ok("reason", reason)?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
+        let id = &parse_complaint_id(id)?;
         let (mut c, _, _) = self.complaint_for(&mut tx, caller, id, true).await?;
         check_assignment(&c, &staff)?;
         let reason = RulingReason::Arbitrator {
@@ -622,7 +630,7 @@ impl App {
         self.rule_in(&mut tx, &mut c, ruling, &format!("user:{}", staff.id), &reason, now)
             .await?;
         tx.commit().await?;
-        self.complaint(caller, id).await
+        self.complaint_seen_by(caller, id).await
     }
 
     pub(crate) async fn rule_in(
@@ -693,7 +701,7 @@ impl App {
         let mut order = tx.order(&c.order_id, true).await?.ok_or(AppError::NotFound("order"))?;
         let sources: FrozenSources =
             serde_json::from_str(&c.frozen_sources).map_err(|e| AppError::Internal(e.to_string()))?;
-        let amount = Money::from_minor(c.amount_minor);
+        let amount = c.amount;
         let fee_bps = rules.fee_bps(&order.category);
         let s = settle(amount, ruling, fee_bps).map_err(|e| AppError::Internal(e.to_string()))?;
         let payment = tx
@@ -719,7 +727,7 @@ impl App {
                 payment_id: payment.id.clone(),
                 provider: payment.provider.clone(),
                 provider_payment_id: payment.provider_payment_id.clone(),
-                amount_minor: s.to_buyer.minor(),
+                amount: s.to_buyer,
                 reason: format!("ruling:{}", ruling.kind()),
                 status: "requested".into(),
                 created_at: now,
@@ -780,7 +788,7 @@ impl App {
     }
 
     /// A deadline: the default ruling when a party stayed silent, or back to review.
-    pub(crate) async fn complaint_deadline(&self, id: &str) -> AppResult<bool> {
+    pub(crate) async fn complaint_deadline(&self, id: &ComplaintId) -> AppResult<bool> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let Some(mut c) = tx.complaint(id, true).await? else {
@@ -816,6 +824,7 @@ impl App {
     /// An evidence file, to the complaint's parties and staff only.
     pub async fn complaint_file(&self, caller: &Caller, id: &str, sha256: &str) -> AppResult<(Vec<u8>, String)> {
         let mut tx = self.store.begin().await?;
+        let id = &parse_complaint_id(id)?;
         let (c, _, _) = self.complaint_for(&mut tx, caller, id, false).await?;
         let evidence = tx.complaint_evidence(&c.id).await?;
         tx.commit().await?;
@@ -840,7 +849,8 @@ impl App {
     pub async fn complaint_dossier(&self, id: &str) -> AppResult<(Vec<DossierItem>, Vec<(String, String, Vec<u8>)>)> {
         self.sequence_evidence().await?;
         let mut tx = self.store.begin().await?;
-        let c = tx.complaint(id, false).await?.ok_or(AppError::NotFound("complaint"))?;
+        let id = parse_complaint_id(id)?;
+        let c = tx.complaint(&id, false).await?.ok_or(AppError::NotFound("complaint"))?;
         let events = tx.complaint_events(&c.id).await?;
         let evidence = tx.complaint_evidence(&c.id).await?;
         tx.commit().await?;
@@ -891,6 +901,10 @@ impl App {
     }
 
     pub async fn complaint(&self, caller: &Caller, id: &str) -> AppResult<ComplaintView> {
+        self.complaint_seen_by(caller, &parse_complaint_id(id)?).await
+    }
+
+    async fn complaint_seen_by(&self, caller: &Caller, id: &ComplaintId) -> AppResult<ComplaintView> {
         let mut tx = self.store.begin().await?;
         let (c, _, side) = self.complaint_for(&mut tx, caller, id, false).await?;
         let evidence = tx.complaint_evidence(&c.id).await?;
@@ -970,13 +984,13 @@ fn complaint_view(
         frozen: parse(&c.frozen_sources),
         proposal: serde_json::from_str(&c.proposal).ok(),
         ruling: c.ruling.as_deref().map(parse),
-        id: c.id,
+        id: c.id.to_string(),
         order_id: c.order_id.to_string(),
         seller_id: c.seller_id.to_string(),
         kind: c.kind,
         stage: c.stage,
         deadline_at: c.deadline_at.map(rfc3339),
-        amount_minor: c.amount_minor,
+        amount_minor: c.amount.minor(),
         ruled_by: c.ruled_by,
         ruling_reason: c.ruling_reason.as_deref().map(RulingReason::from_stored),
         rule_version: c.rule_version,

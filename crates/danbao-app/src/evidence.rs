@@ -161,7 +161,7 @@ impl App {
         loop {
             let now = self.now();
             let mut tx = self.store.begin().await?;
-            let (size, frontier) = tx.evidence_state().await?;
+            let danbao_store::EvidenceStateRow { size, frontier } = tx.evidence_state().await?;
             let batch = tx.evidence_queue_batch(SEQUENCE_BATCH).await?;
             if batch.is_empty() {
                 tx.commit().await?;
@@ -172,19 +172,20 @@ impl App {
                 return Err(internal("the sequencer's frontier does not match its size"));
             }
             let mut hashes = Vec::with_capacity(batch.len());
-            for (_, _, record, leaf_hash) in &batch {
+            for queued in &batch {
                 // A queued record that no longer hashes to what was queued was altered.
-                let parsed = LeafRecord::parse_canonical(record).map_err(internal)?;
-                if &parsed.leaf_hash_hex() != leaf_hash {
-                    return Err(internal(format!("queued leaf {leaf_hash} was altered")));
+                let parsed = LeafRecord::parse_canonical(&queued.record).map_err(internal)?;
+                if parsed.leaf_hash_hex() != queued.leaf_hash {
+                    return Err(internal(format!("queued leaf {} was altered", queued.leaf_hash)));
                 }
                 hashes.push(parsed.leaf_hash());
             }
             let (next, nodes) = nodes_to_store_after_append(&range, &hashes).map_err(internal)?;
-            for (i, (id, case_id, record, leaf_hash)) in batch.iter().enumerate() {
+            for (i, queued) in batch.iter().enumerate() {
                 let idx = size + i64::try_from(i).map_err(internal)?;
-                tx.insert_evidence_leaf(idx, leaf_hash, case_id, record, now).await?;
-                tx.evidence_dequeue(id).await?;
+                tx.insert_evidence_leaf(idx, &queued.leaf_hash, &queued.case_id, &queued.record, now)
+                    .await?;
+                tx.evidence_dequeue(&queued.id).await?;
             }
             for n in nodes {
                 tx.insert_evidence_node(
@@ -204,15 +205,20 @@ impl App {
     async fn sign_checkpoint(&self) -> AppResult<Option<String>> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let (size, frontier) = tx.evidence_state().await?;
+        let danbao_store::EvidenceStateRow { size, frontier } = tx.evidence_state().await?;
         let latest = tx.latest_evidence_checkpoint().await?;
-        if size == 0 || latest.as_ref().is_some_and(|(s, _, _)| *s == size) {
+        if size == 0 || latest.as_ref().is_some_and(|c| c.size == size) {
             tx.commit().await?;
-            return Ok(latest.map(|(_, _, note)| note));
+            return Ok(latest.map(|c| c.note));
         }
         let range = CompactRange::from_hex(&frontier).map_err(internal)?;
         let root = range.root();
-        if let Some((old_size, old_root, old_note)) = &latest {
+        if let Some(danbao_store::EvidenceCheckpointRow {
+            size: old_size,
+            root: old_root,
+            note: old_note,
+        }) = &latest
+        {
             // The old checkpoint must still open with our key, and the tree as stored now
             // must extend it: otherwise the log was rewritten, and we refuse to sign.
             let old = open_checkpoint(old_note, &self.log_verifier()).map_err(|e| {
@@ -269,17 +275,18 @@ impl App {
     }
 
     async fn receipt_in(&self, tx: &mut Tx, index: u64) -> AppResult<Option<String>> {
-        let Some((size, _, note)) = tx.latest_evidence_checkpoint().await? else {
+        let Some(danbao_store::EvidenceCheckpointRow { size, note, .. }) = tx.latest_evidence_checkpoint().await?
+        else {
             return Ok(None);
         };
         let size = u64::try_from(size).map_err(internal)?;
         if index >= size {
             return Ok(None);
         }
-        let Some((_, _, _, record)) = tx.evidence_leaf(i64::try_from(index).map_err(internal)?).await? else {
+        let Some(stored) = tx.evidence_leaf(i64::try_from(index).map_err(internal)?).await? else {
             return Ok(None);
         };
-        let leaf = LeafRecord::parse_canonical(&record).map_err(internal)?;
+        let leaf = LeafRecord::parse_canonical(&stored.record).map_err(internal)?;
         let proof = with_nodes(tx, |r| inclusion_proof(r, index, size)).await?;
         Ok(Some(
             Receipt {
@@ -297,7 +304,10 @@ impl App {
         self.sequence_evidence().await?;
         let mut tx = self.store.begin().await?;
         let receipt = match tx.evidence_leaf_by_hash(leaf_hash).await? {
-            Some((idx, ..)) => self.receipt_in(&mut tx, u64::try_from(idx).map_err(internal)?).await?,
+            Some(leaf) => {
+                self.receipt_in(&mut tx, u64::try_from(leaf.idx).map_err(internal)?)
+                    .await?
+            }
             None => None,
         };
         tx.commit().await?;
@@ -308,7 +318,7 @@ impl App {
     pub async fn evidence_consistency(&self, from: u64, to: u64) -> AppResult<Vec<Hash>> {
         self.sequence_evidence().await?;
         let mut tx = self.store.begin().await?;
-        let size = tx.latest_evidence_checkpoint().await?.map(|c| c.0).unwrap_or(0);
+        let size = tx.latest_evidence_checkpoint().await?.map(|c| c.size).unwrap_or(0);
         if from == 0 || from > to || to > u64::try_from(size).map_err(internal)? {
             return Err(AppError::invalid("from/to", format!("need 0 < from ≤ to ≤ {size}")));
         }
@@ -354,7 +364,7 @@ impl App {
         let mut tx = self.store.begin().await?;
         let rows = tx.order_events(order_id).await?;
         let head = tx.evidence_case_head(&format!("order:{order_id}")).await?;
-        let checkpoint = tx.latest_evidence_checkpoint().await?.map(|c| c.2);
+        let checkpoint = tx.latest_evidence_checkpoint().await?.map(|c| c.note);
         let verifier = self.log_verifier();
         let mut out = Vec::with_capacity(rows.len());
         let mut prev: Option<String> = None;
@@ -367,12 +377,12 @@ impl App {
                 None => problem = Some("this event was never written to the evidence log".to_string()),
                 Some(hash) => match tx.evidence_leaf_by_hash(hash).await? {
                     None => problem = Some("this event's leaf is missing from the evidence log".to_string()),
-                    Some((idx, _, _, record)) => {
-                        let index = u64::try_from(idx).map_err(internal)?;
+                    Some(leaf) => {
+                        let index = u64::try_from(leaf.idx).map_err(internal)?;
                         leaf_index = Some(index);
                         receipt = self.receipt_in(&mut tx, index).await?;
                         problem = check_event(
-                            &record,
+                            &leaf.record,
                             hash,
                             &row.detail,
                             prev.as_deref(),

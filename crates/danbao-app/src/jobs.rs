@@ -6,7 +6,7 @@ use crate::evidence::record_event;
 use crate::payments::{ProviderError, RefundCommand};
 use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;
-use danbao_domain::{Money, OrderEvent, OrderId, OrderStatus, RefundId};
+use danbao_domain::{ComplaintId, OrderEvent, OrderId, OrderStatus, PaymentAttemptId, RefundId, WithdrawalId};
 use danbao_store::{JobRow, NewJob, Tx};
 use futures::StreamExt;
 
@@ -30,11 +30,11 @@ pub enum Job {
     DeliveryDeadline(OrderId),
     Refund(RefundId),
     /// Active query (补单) for one payment attempt; several are scheduled per attempt.
-    QueryPayment(String),
+    QueryPayment(PaymentAttemptId),
     /// A complaint stage's deadline.
-    ComplaintDeadline(String),
+    ComplaintDeadline(ComplaintId),
     /// A withdrawal's payout at the provider.
-    Payout(String),
+    Payout(WithdrawalId),
 }
 
 impl Job {
@@ -54,7 +54,9 @@ impl Job {
         match self {
             Job::ExpireOrder(o) | Job::AutoConfirm(o) | Job::DeliveryDeadline(o) => o.as_str(),
             Job::Refund(r) => r.as_str(),
-            Job::QueryPayment(a) | Job::ComplaintDeadline(a) | Job::Payout(a) => a.as_str(),
+            Job::QueryPayment(a) => a.as_str(),
+            Job::ComplaintDeadline(c) => c.as_str(),
+            Job::Payout(w) => w.as_str(),
         }
     }
 
@@ -65,9 +67,9 @@ impl Job {
             "auto_confirm" => Job::AutoConfirm(OrderId::parse(id)?),
             "delivery_deadline" => Job::DeliveryDeadline(OrderId::parse(id)?),
             "refund" => Job::Refund(RefundId::parse(id)?),
-            "query_payment" => Job::QueryPayment(uuid::Uuid::parse_str(id).ok()?.to_string()),
-            "complaint_deadline" => Job::ComplaintDeadline(uuid::Uuid::parse_str(id).ok()?.to_string()),
-            "payout" => Job::Payout(uuid::Uuid::parse_str(id).ok()?.to_string()),
+            "query_payment" => Job::QueryPayment(PaymentAttemptId::parse(id)?),
+            "complaint_deadline" => Job::ComplaintDeadline(ComplaintId::parse(id)?),
+            "payout" => Job::Payout(WithdrawalId::parse(id)?),
             _ => return None,
         })
     }
@@ -261,7 +263,7 @@ impl App {
             .provider
             .refund(RefundCommand {
                 provider_payment_id: refund.provider_payment_id.clone(),
-                amount_minor: refund.amount_minor,
+                amount: refund.amount,
                 request_id: format!("refund-{}", refund.id),
             })
             .await;
@@ -279,13 +281,8 @@ impl App {
             return Ok(());
         }
         let order = refund.order_id.as_deref().and_then(OrderId::parse);
-        let entry = posting::refund_confirmed(
-            order.as_ref(),
-            id,
-            &refund.provider,
-            Money::from_minor(refund.amount_minor),
-        )
-        .map_err(AppError::from)?;
+        let entry =
+            posting::refund_confirmed(order.as_ref(), id, &refund.provider, refund.amount).map_err(AppError::from)?;
         tx.post_entry(&entry, now).await.map_err(AppError::from)?;
         tx.mark_refund_confirmed(id, now).await.map_err(AppError::from)?;
         if let Some(o) = &order {
@@ -293,7 +290,7 @@ impl App {
                 &mut tx,
                 o,
                 "refund_confirmed",
-                serde_json::json!({"refund_id": id.as_str(), "amount_minor": refund.amount_minor}),
+                serde_json::json!({"refund_id": id.as_str(), "amount_minor": refund.amount.minor()}),
                 now,
             )
             .await?;
@@ -304,7 +301,7 @@ impl App {
 
     /// Active query (补单): asks the provider about an attempt whose order has not been
     /// paid, and feeds what it says through the one notification path.
-    async fn query_payment(&self, attempt_id: &str) -> Result<(), JobFailure> {
+    async fn query_payment(&self, attempt_id: &PaymentAttemptId) -> Result<(), JobFailure> {
         let mut tx = self.store.begin().await.map_err(AppError::from)?;
         let Some(attempt) = tx.payment_attempt(attempt_id).await.map_err(AppError::from)? else {
             return Err(JobFailure::Permanent(format!(
@@ -313,7 +310,7 @@ impl App {
         };
         let order = tx.order(&attempt.order_id, false).await.map_err(AppError::from)?;
         let already = tx
-            .count_payments_for_out_trade_no(attempt_id)
+            .count_payments_for_out_trade_no(attempt_id.as_str())
             .await
             .map_err(AppError::from)?;
         tx.commit().await.map_err(AppError::from)?;

@@ -304,13 +304,14 @@ pub async fn ledger_check(store: &Store) -> AppResult<Vec<danbao_domain::ledger:
     tx.commit().await?;
     let mut violations = Vec::new();
     let mut by_order = BTreeMap::new();
-    for (id, status) in statuses {
-        match danbao_domain::OrderStatus::parse(&status) {
+    for row in statuses {
+        match danbao_domain::OrderStatus::parse(&row.status) {
             Some(s) => {
-                by_order.insert(danbao_domain::OrderId::from_trusted(id), s);
+                by_order.insert(row.order_id, s);
             }
             None => violations.push(danbao_domain::ledger::Violation(format!(
-                "order {id}: unknown status {status:?}"
+                "order {}: unknown status {:?}",
+                row.order_id, row.status
             ))),
         }
     }

@@ -6,7 +6,7 @@ use crate::auth::{Caller, Role};
 use crate::jobs::Job;
 use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;
-use danbao_domain::{Account, EntryKind, Money, Refusal, Standing, UserId};
+use danbao_domain::{Account, EntryKind, Money, Refusal, Standing, UserId, WithdrawalId};
 use danbao_store::Tx;
 use serde::Serialize;
 
@@ -106,7 +106,7 @@ impl App {
             ));
         }
         let now = self.now();
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = WithdrawalId::generate();
         let provider = self.provider.name();
         let mut tx = self.store.begin().await?;
         let standing = self.standing(&mut tx, &seller).await?;
@@ -123,26 +123,26 @@ impl App {
             danbao_store::StoreError::Ledger(_) => AppError::Refused(Refusal::InsufficientBalance),
             other => other.into(),
         })?;
-        tx.insert_withdrawal(&id, &seller, provider, amount.minor(), now)
-            .await?;
+        tx.insert_withdrawal(&id, &seller, provider, amount, now).await?;
         Job::Payout(id.clone()).enqueue(&mut tx, now, now).await?;
         tx.commit().await?;
         Ok(WithdrawalView {
-            id,
+            id: id.to_string(),
             amount_minor: amount.minor(),
             status: "requested",
         })
     }
 
     /// The payout job: at the provider first (request id from the withdrawal), then booked.
-    pub(crate) async fn execute_payout(&self, id: &str) -> Result<(), String> {
+    pub(crate) async fn execute_payout(&self, id: &WithdrawalId) -> Result<(), String> {
         let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
         let w = tx.withdrawal(id, false).await.map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
-        let Some((_, seller, provider, amount, status)) = w else {
+        let Some(w) = w else {
             return Ok(());
         };
-        if status != "requested" {
+        let (seller, provider, amount) = (w.seller_id, w.provider, w.amount);
+        if w.status != "requested" {
             return Ok(());
         }
         let paid = self
@@ -160,13 +160,13 @@ impl App {
             };
         }
         let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
-        if let Some((_, _, _, _, status)) = tx.withdrawal(id, true).await.map_err(|e| e.to_string())? {
-            if status == "requested" {
+        if let Some(w) = tx.withdrawal(id, true).await.map_err(|e| e.to_string())? {
+            if w.status == "requested" {
                 let entry = posting::seller_transfer(
                     EntryKind::WithdrawalConfirmed,
                     Account::PayoutsPending(provider.clone()),
                     Account::Provider(provider),
-                    Money::from_minor(amount),
+                    amount,
                 )
                 .map_err(|e| e.to_string())?;
                 tx.post_entry(&entry, now).await.map_err(|e| e.to_string())?;
@@ -181,21 +181,21 @@ impl App {
 
     async fn return_payout(
         &self,
-        id: &str,
-        seller: &str,
+        id: &WithdrawalId,
+        seller: &UserId,
         provider: &str,
-        amount: i64,
+        amount: Money,
         now: i64,
         why: &str,
     ) -> Result<(), String> {
         let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
-        if let Some((_, _, _, _, status)) = tx.withdrawal(id, true).await.map_err(|e| e.to_string())? {
-            if status == "requested" {
+        if let Some(w) = tx.withdrawal(id, true).await.map_err(|e| e.to_string())? {
+            if w.status == "requested" {
                 let entry = posting::seller_transfer(
                     EntryKind::WithdrawalReturned,
                     Account::PayoutsPending(provider.to_string()),
-                    Account::Available(UserId::from_trusted(seller.to_string())),
-                    Money::from_minor(amount),
+                    Account::Available(seller.clone()),
+                    amount,
                 )
                 .map_err(|e| e.to_string())?;
                 tx.post_entry(&entry, now).await.map_err(|e| e.to_string())?;
@@ -203,7 +203,7 @@ impl App {
                     .await
                     .map_err(|e| e.to_string())?;
                 tracing::warn!(
-                    withdrawal = id,
+                    withdrawal = id.as_str(),
                     reason = why,
                     "payout refused; money returned to the seller"
                 );

@@ -9,7 +9,8 @@ use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;
 use danbao_domain::order::transition;
 use danbao_domain::{
-    DeliveryKind, Effect, Money, OrderEvent, OrderId, OrderStatus, ProductId, RefundId, Refusal, RuleSet,
+    DeliveryKind, Effect, Money, OrderEvent, OrderId, OrderStatus, PaymentAttemptId, ProductId, RefundId, Refusal,
+    RuleSet,
 };
 use danbao_store::{CardKeyRow, OrderRow, PaymentAttemptRow, ProductRow, RefundRow, Tx};
 use serde::Serialize;
@@ -59,7 +60,7 @@ impl ProductView {
             title: p.title,
             description: p.description,
             category: p.category,
-            price_minor: p.price_minor,
+            price_minor: p.price.minor(),
             currency: p.currency,
             delivery_kind: p.delivery_kind,
             status: p.status,
@@ -275,7 +276,7 @@ impl App {
             title: new.title,
             description: new.description,
             category: new.category,
-            price_minor: new.price_minor,
+            price: Money::from_minor(new.price_minor),
             currency: CURRENCY.to_string(),
             delivery_kind: kind.as_str().to_string(),
             manual_fields: serde_json::to_string(&new.manual_fields).map_err(|e| AppError::Internal(e.to_string()))?,
@@ -442,7 +443,7 @@ impl App {
             product.category = c;
         }
         if let Some(p) = edit.price_minor {
-            product.price_minor = p;
+            product.price = Money::from_minor(p);
         }
         if let Some(st) = edit.status {
             product.status = st;
@@ -509,7 +510,8 @@ impl App {
         let kind = DeliveryKind::parse(&product.delivery_kind)
             .ok_or_else(|| AppError::Internal("bad delivery kind".into()))?;
         let fields = validate_delivery_fields(&product, &req.delivery_fields)?;
-        let amount = Money::from_minor(product.price_minor)
+        let amount = product
+            .price
             .checked_mul(req.quantity)
             .map_err(|_| AppError::invalid("quantity", crate::Invalid::AmountTooLarge))?;
         if kind == DeliveryKind::CardKey && !tx.reserve_stock(&product_id, req.quantity).await? {
@@ -523,8 +525,8 @@ impl App {
             guest_contact: guest.as_ref().map(|g| g.0.clone()),
             guest_password_hash: guest.as_ref().map(|g| g.1.clone()),
             quantity: req.quantity,
-            unit_price_minor: product.price_minor,
-            amount_minor: amount.minor(),
+            unit_price: product.price,
+            amount,
             currency: product.currency.clone(),
             delivery_kind: product.delivery_kind.clone(),
             category: product.category.clone(),
@@ -542,7 +544,7 @@ impl App {
             updated_at: now,
         };
         tx.insert_order(&order).await?;
-        record_event(&mut tx, &order_id, "created", serde_json::json!({"amount_minor": order.amount_minor, "quantity": order.quantity, "rule_version": order.rule_version}), now).await?;
+        record_event(&mut tx, &order_id, "created", serde_json::json!({"amount_minor": order.amount.minor(), "quantity": order.quantity, "rule_version": order.rule_version}), now).await?;
         Job::ExpireOrder(order_id.clone())
             .enqueue(&mut tx, order.expires_at, now)
             .await?;
@@ -567,7 +569,7 @@ impl App {
         Ok(PlacedOrder {
             id: order_id.to_string(),
             status: OrderStatus::PendingPayment,
-            amount_minor: order.amount_minor,
+            amount_minor: order.amount.minor(),
             currency: order.currency,
             rule_version: order.rule_version,
             payment,
@@ -590,12 +592,12 @@ impl App {
         now: i64,
     ) -> AppResult<PaymentAttemptRow> {
         let attempt = PaymentAttemptRow {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: PaymentAttemptId::generate(),
             order_id: order.id.clone(),
             provider: self.provider.name().to_string(),
             provider_payment_id: None,
             cashier_url: None,
-            amount_minor: order.amount_minor,
+            amount: order.amount,
             created_at: now,
         };
         tx.insert_payment_attempt(&attempt).await?;
@@ -621,8 +623,8 @@ impl App {
         let created = self
             .provider
             .create_payment(PaymentRequest {
-                out_trade_no: attempt.id.clone(),
-                amount_minor: order.amount_minor,
+                out_trade_no: attempt.id.to_string(),
+                amount: order.amount,
                 currency: order.currency.clone(),
                 subject: subject.to_string(),
                 notify_url: format!("{base}/api/v1/payments/{}/notify", self.provider.name()),
@@ -971,7 +973,7 @@ impl App {
                 }
                 Effect::ReleaseEscrowToSeller => {
                     let fee_bps = rules.fee_bps(&order.category);
-                    let amount = Money::from_minor(order.amount_minor);
+                    let amount = order.amount;
                     let entry = posting::release(&order.id, &order.seller_id, amount, fee_bps)?;
                     tx.post_entry(&entry, now).await?;
                     // A frozen seller's release lands in frozen, not in what they can withdraw.
@@ -985,7 +987,7 @@ impl App {
                         tx,
                         &order.id,
                         "completed",
-                        serde_json::json!({"fee_bps": fee_bps, "released_minor": order.amount_minor}),
+                        serde_json::json!({"fee_bps": fee_bps, "released_minor": order.amount.minor()}),
                         now,
                     )
                     .await?;
@@ -1011,13 +1013,8 @@ impl App {
                 AppError::Internal(format!("order {} holds escrow but has no captured payment", order.id))
             })?;
         let refund_id = RefundId::generate();
-        let entry = posting::refund_from_escrow(
-            &order.id,
-            &refund_id,
-            &order.seller_id,
-            &payment.provider,
-            Money::from_minor(order.amount_minor),
-        )?;
+        let entry =
+            posting::refund_from_escrow(&order.id, &refund_id, &order.seller_id, &payment.provider, order.amount)?;
         tx.post_entry(&entry, now).await?;
         tx.insert_refund(&RefundRow {
             id: refund_id.to_string(),
@@ -1025,7 +1022,7 @@ impl App {
             payment_id: payment.id.clone(),
             provider: payment.provider.clone(),
             provider_payment_id: payment.provider_payment_id.clone(),
-            amount_minor: order.amount_minor,
+            amount: order.amount,
             reason: "order_refunded".into(),
             status: "requested".into(),
             created_at: now,
@@ -1037,7 +1034,7 @@ impl App {
             tx,
             &order.id,
             "refund_requested",
-            serde_json::json!({"refund_id": refund_id.as_str(), "amount_minor": order.amount_minor}),
+            serde_json::json!({"refund_id": refund_id.as_str(), "amount_minor": order.amount.minor()}),
             now,
         )
         .await?;
@@ -1102,8 +1099,8 @@ fn order_view(o: OrderRow, party: Party, attempt: Option<PaymentAttemptRow>, ref
         product_id: o.product_id.to_string(),
         seller_id: o.seller_id.to_string(),
         quantity: o.quantity,
-        unit_price_minor: o.unit_price_minor,
-        amount_minor: o.amount_minor,
+        unit_price_minor: o.unit_price.minor(),
+        amount_minor: o.amount.minor(),
         currency: o.currency,
         delivery_kind: o.delivery_kind,
         rule_version: o.rule_version,
@@ -1136,7 +1133,7 @@ fn order_view(o: OrderRow, party: Party, attempt: Option<PaymentAttemptRow>, ref
             .into_iter()
             .map(|r| RefundView {
                 id: r.id,
-                amount_minor: r.amount_minor,
+                amount_minor: r.amount.minor(),
                 reason: r.reason,
                 status: r.status,
                 created_at: rfc3339(r.created_at),

@@ -8,7 +8,7 @@ use crate::orders::{delivery_kind, sha256_hex};
 use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;
 use danbao_domain::payment::{decide, PayableOrder, PaymentDecision, UnacceptedReason};
-use danbao_domain::{DeliveryKind, Money, OrderEvent, OrderId, PaymentId, RefundId, RuleSet};
+use danbao_domain::{DeliveryKind, Money, OrderEvent, OrderId, PaymentAttemptId, PaymentId, RefundId, RuleSet};
 use danbao_store::{OrderRow, PaymentRow, RefundRow, Tx};
 use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
@@ -29,7 +29,7 @@ pub enum ProviderError {
 
 pub struct PaymentRequest {
     pub out_trade_no: String,
-    pub amount_minor: i64,
+    pub amount: Money,
     pub currency: String,
     pub subject: String,
     pub notify_url: String,
@@ -47,7 +47,7 @@ pub struct VerifiedPayment {
     pub provider_payment_id: String,
     pub provider_txn_id: String,
     pub out_trade_no: String,
-    pub amount_minor: i64,
+    pub amount: Money,
     pub currency: String,
     /// The raw body, kept with the payment record as evidence.
     pub raw: String,
@@ -55,7 +55,7 @@ pub struct VerifiedPayment {
 
 pub struct RefundCommand {
     pub provider_payment_id: String,
-    pub amount_minor: i64,
+    pub amount: Money,
     /// Derived from our refund id, so a retried refund is the same refund at the provider.
     pub request_id: String,
 }
@@ -76,12 +76,7 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// each line already verified (the statement is signed as a whole).
     fn statement(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>>;
     /// Pays a seller out (a withdrawal); idempotent on `request_id`.
-    fn payout(
-        &self,
-        request_id: String,
-        amount_minor: i64,
-        account: String,
-    ) -> BoxFuture<'_, Result<(), ProviderError>>;
+    fn payout(&self, request_id: String, amount: Money, account: String) -> BoxFuture<'_, Result<(), ProviderError>>;
 }
 
 /// A notification as the provider signed it: raw bytes and the signature over them.
@@ -113,13 +108,22 @@ fn verified_from(n: danbao_sandbox::wire::Notification, raw: String) -> Result<V
         provider_payment_id: n.payment_id,
         provider_txn_id: n.trade_no,
         out_trade_no: n.out_trade_no,
-        amount_minor: n.amount_minor,
+        amount: Money::from_minor(n.amount_minor),
         currency: n.currency,
         raw,
     })
 }
 
 /// A refund or payout the provider has not (yet) settled is worth asking about again.
+/// The order a provider's `out_trade_no` pays: it is our payment attempt's id, and the
+/// attempt names the order. Text that is no attempt id names no order.
+pub(crate) async fn order_of_attempt(tx: &mut Tx, out_trade_no: &str) -> AppResult<Option<OrderId>> {
+    let Some(attempt) = PaymentAttemptId::parse(out_trade_no) else {
+        return Ok(None);
+    };
+    Ok(tx.payment_attempt(&attempt).await?.map(|a| a.order_id))
+}
+
 fn settled(what: &str, status: &str) -> Result<(), ProviderError> {
     if status == "succeeded" {
         Ok(())
@@ -167,7 +171,7 @@ impl PaymentProvider for SandboxProvider {
                 .client
                 .create_payment(&danbao_sandbox::wire::CreatePayment {
                     out_trade_no: req.out_trade_no,
-                    amount_minor: req.amount_minor,
+                    amount_minor: req.amount.minor(),
                     currency: req.currency,
                     subject: req.subject,
                     notify_url: req.notify_url,
@@ -241,18 +245,13 @@ impl PaymentProvider for SandboxProvider {
         })
     }
 
-    fn payout(
-        &self,
-        request_id: String,
-        amount_minor: i64,
-        account: String,
-    ) -> BoxFuture<'_, Result<(), ProviderError>> {
+    fn payout(&self, request_id: String, amount: Money, account: String) -> BoxFuture<'_, Result<(), ProviderError>> {
         Box::pin(async move {
             let view = self
                 .client
                 .payout(&danbao_sandbox::wire::PayoutRequest {
                     request_id,
-                    amount_minor,
+                    amount_minor: amount.minor(),
                     account,
                 })
                 .await
@@ -267,7 +266,7 @@ impl PaymentProvider for SandboxProvider {
                 .client
                 .refund(&danbao_sandbox::wire::RefundRequest {
                     payment_id: cmd.provider_payment_id,
-                    amount_minor: cmd.amount_minor,
+                    amount_minor: cmd.amount.minor(),
                     request_id: cmd.request_id,
                 })
                 .await
@@ -316,8 +315,7 @@ impl App {
         let provider = self.provider.name();
         let payment_id = PaymentId::generate();
         let mut tx = self.store.begin().await?;
-        // out_trade_no is the attempt id; the attempt names the order.
-        let order_id = tx.payment_attempt(&verified.out_trade_no).await?.map(|a| a.order_id);
+        let order_id = order_of_attempt(&mut tx, &verified.out_trade_no).await?;
         let payment = PaymentRow {
             id: payment_id.to_string(),
             provider: provider.to_string(),
@@ -325,7 +323,7 @@ impl App {
             provider_payment_id: verified.provider_payment_id.clone(),
             out_trade_no: verified.out_trade_no.clone(),
             order_id: order_id.as_ref().map(|o| o.to_string()),
-            amount_minor: verified.amount_minor,
+            amount: verified.amount,
             currency: verified.currency.clone(),
             outcome: "received".into(),
             source: source.to_string(),
@@ -344,10 +342,10 @@ impl App {
         let decision = decide(
             order.as_ref().map(|o| PayableOrder {
                 status: o.status,
-                amount_minor: o.amount_minor,
+                amount_minor: o.amount.minor(),
                 currency: &o.currency,
             }),
-            verified.amount_minor,
+            verified.amount.minor(),
             &verified.currency,
         );
         let outcome = match (decision, order.as_mut()) {
@@ -384,7 +382,7 @@ impl App {
                         &mut tx,
                         &o.id,
                         "payment_mismatch",
-                        serde_json::json!({"paid_minor": verified.amount_minor, "currency": verified.currency}),
+                        serde_json::json!({"paid_minor": verified.amount.minor(), "currency": verified.currency}),
                         now,
                     )
                     .await?;
@@ -400,7 +398,7 @@ impl App {
                     detail: serde_json::json!({
                         "source": source,
                         "out_trade_no": verified.out_trade_no,
-                        "paid_minor": verified.amount_minor,
+                        "paid_minor": verified.amount.minor(),
                         "currency": verified.currency,
                     })
                     .to_string(),
@@ -439,7 +437,7 @@ impl App {
             &payment_id,
             &order.seller_id,
             self.provider.name(),
-            Money::from_minor(order.amount_minor),
+            order.amount,
         )?;
         tx.post_entry(&entry, now).await?;
         order.paid_at = Some(now);
@@ -448,7 +446,7 @@ impl App {
             &order.id,
             "paid",
             // The hash of the provider's signed record commits to exactly what was paid.
-            serde_json::json!({"payment_id": payment.id, "amount_minor": order.amount_minor,
+            serde_json::json!({"payment_id": payment.id, "amount_minor": order.amount.minor(),
                 "provider_txn_id": payment.provider_txn_id, "payment_record_sha256": sha256_hex(&payment.raw)}),
             now,
         )
@@ -466,7 +464,7 @@ impl App {
         now: i64,
     ) -> AppResult<()> {
         let refund_id = RefundId::generate();
-        let amount = Money::non_negative(payment.amount_minor)
+        let amount = Money::non_negative(payment.amount.minor())
             .map_err(|_| AppError::BadNotification("negative amount".into()))?;
         if !amount.is_positive() {
             // Nothing was paid, so there is nothing to give back.
@@ -486,7 +484,7 @@ impl App {
             payment_id: payment.id.clone(),
             provider: payment.provider.clone(),
             provider_payment_id: payment.provider_payment_id.clone(),
-            amount_minor: amount.minor(),
+            amount,
             reason: reason.as_str().to_string(),
             status: "requested".into(),
             created_at: now,

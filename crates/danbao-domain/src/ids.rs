@@ -40,7 +40,19 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(UserId, ProductId, OrderId, PaymentId, RefundId, CardKeyId, EntryId, JobId);
+id_type!(
+    UserId,
+    ProductId,
+    OrderId,
+    PaymentId,
+    RefundId,
+    CardKeyId,
+    EntryId,
+    JobId,
+    ComplaintId,
+    WithdrawalId,
+    PaymentAttemptId,
+);
 
 #[cfg(test)]
 mod tests {

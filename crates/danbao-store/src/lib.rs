@@ -1,6 +1,6 @@
 //! Storage for Danbao on SQLite (the default) and PostgreSQL (production).
 //!
-//! The SQL is written once, in `queries.rs`, in the subset both databases speak
+//! The SQL is written once, in `queries/` (one file per aggregate), in the subset both databases speak
 //! (`$n` parameters, BIGINT/INTEGER, TEXT, `ON CONFLICT`, `RETURNING`), and compiled
 //! twice: once against `sqlx::Sqlite` and once against `sqlx::Postgres`, each with its
 //! own migrations. Where the dialects differ (row locks, `SKIP LOCKED`) a per-database
@@ -12,7 +12,9 @@
 //! that no liability goes negative, with the domain's own `apply_to`, at write time.
 
 use danbao_domain::ledger::{EntryRefs, Posting};
-use danbao_domain::{Account, EntryKind, JournalEntry, LedgerError, OrderId, UserId};
+use danbao_domain::{
+    Account, ComplaintId, EntryKind, JournalEntry, LedgerError, OrderId, PaymentAttemptId, UserId, WithdrawalId,
+};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -69,6 +71,29 @@ struct Dialect {
     skip_locked: &'static str,
 }
 
+/// The SQL, one file per aggregate, written once and expanded into each database module
+/// below; `common.rs` holds what they share (`Conn`, `Row`, `corrupt`).
+macro_rules! queries {
+    () => {
+        include!("queries/common.rs");
+        include!("queries/users.rs");
+        include!("queries/rules.rs");
+        include!("queries/catalog.rs");
+        include!("queries/orders.rs");
+        include!("queries/payments.rs");
+        include!("queries/reconciliation.rs");
+        include!("queries/admin.rs");
+        include!("queries/ledger.rs");
+        include!("queries/jobs.rs");
+        include!("queries/idempotency.rs");
+        include!("queries/security.rs");
+        include!("queries/evidence.rs");
+        include!("queries/complaints.rs");
+        include!("queries/sellers.rs");
+        include!("queries/withdrawals.rs");
+    };
+}
+
 pub mod sqlite {
     use super::*;
     type Db = sqlx::Sqlite;
@@ -76,7 +101,7 @@ pub mod sqlite {
         for_update: "",
         skip_locked: "",
     };
-    include!("queries.rs");
+    queries!();
 }
 
 pub mod postgres {
@@ -86,7 +111,7 @@ pub mod postgres {
         for_update: " FOR UPDATE",
         skip_locked: " FOR UPDATE SKIP LOCKED",
     };
-    include!("queries.rs");
+    queries!();
 }
 
 /// A connection pool to one of the two databases.
@@ -263,15 +288,15 @@ tx_methods! {
     fn update_order(o: &OrderRow) -> ();
     fn orders_for_buyer(buyer: &UserId, limit: i64) -> Vec<OrderRow>;
     fn orders_for_seller(seller: &UserId, limit: i64) -> Vec<OrderRow>;
-    fn order_statuses() -> Vec<(String, String)>;
+    fn order_statuses() -> Vec<OrderStatusRow>;
     fn order_events(order: &OrderId) -> Vec<OrderEventRow>;
     fn insert_key_reveal(order: &OrderId, viewer: &str, at: i64) -> ();
     fn count_key_reveals(order: &OrderId) -> i64;
 
     fn insert_payment_attempt(a: &PaymentAttemptRow) -> ();
     fn payment_attempt_for_order(order: &OrderId) -> Option<PaymentAttemptRow>;
-    fn payment_attempt(id: &str) -> Option<PaymentAttemptRow>;
-    fn set_attempt_provider_payment(id: &str, provider_payment_id: &str, cashier_url: &str) -> ();
+    fn payment_attempt(id: &PaymentAttemptId) -> Option<PaymentAttemptRow>;
+    fn set_attempt_provider_payment(id: &PaymentAttemptId, provider_payment_id: &str, cashier_url: &str) -> ();
     fn payment_by_txn(provider: &str, provider_txn_id: &str) -> Option<PaymentRow>;
     fn payment(id: &str) -> Option<PaymentRow>;
     fn count_payments_for_out_trade_no(out_trade_no: &str) -> i64;
@@ -282,8 +307,8 @@ tx_methods! {
     fn reconciliation_item(id: &str, lock: bool) -> Option<ReconciliationItemRow>;
     fn reconciliation_items(status: Option<&str>, run_id: Option<&str>, limit: i64) -> Vec<ReconciliationItemRow>;
     fn resolve_reconciliation_item(id: &str, resolution: &str, by: &str, at: i64) -> ();
-    fn order_status_counts() -> Vec<(String, i64)>;
-    fn count_by(what: CountOf) -> Vec<(String, i64)>;
+    fn order_status_counts() -> Vec<CountRow>;
+    fn count_by(what: CountOf) -> Vec<CountRow>;
     fn keys_allocated_twice() -> i64;
     fn requeue_job(id: &str, now: i64) -> bool;
     fn insert_payment(p: &PaymentRow) -> bool;
@@ -311,40 +336,40 @@ tx_methods! {
     fn idempotency_abandon(scope: &str, key: &str) -> ();
 
     fn insert_security_event(kind: &str, detail: &str, at: i64) -> ();
-    fn security_events(limit: i64) -> Vec<(String, String, String, i64)>;
+    fn security_events(limit: i64) -> Vec<SecurityEventRow>;
 
     fn evidence_enqueue(id: &str, case_id: &str, record: &str, leaf_hash: &str, now: i64) -> ();
     fn evidence_case_head(case_id: &str) -> Option<String>;
     fn set_evidence_case_head(case_id: &str, leaf_hash: &str) -> ();
-    fn evidence_state() -> (i64, String);
+    fn evidence_state() -> EvidenceStateRow;
     fn set_evidence_state(size: i64, frontier: &str) -> ();
-    fn evidence_queue_batch(limit: i64) -> Vec<(String, String, String, String)>;
+    fn evidence_queue_batch(limit: i64) -> Vec<EvidenceQueueRow>;
     fn evidence_dequeue(id: &str) -> ();
     fn insert_evidence_leaf(idx: i64, leaf_hash: &str, case_id: &str, record: &str, now: i64) -> ();
     fn insert_evidence_node(level: i64, idx: i64, hash: &str) -> ();
     fn evidence_node(level: i64, idx: i64) -> Option<String>;
-    fn evidence_leaf(idx: i64) -> Option<(i64, String, String, String)>;
-    fn evidence_leaf_by_hash(leaf_hash: &str) -> Option<(i64, String, String, String)>;
-    fn latest_evidence_checkpoint() -> Option<(i64, String, String)>;
-    fn evidence_checkpoint(size: i64) -> Option<(i64, String, String)>;
+    fn evidence_leaf(idx: i64) -> Option<EvidenceLeafRow>;
+    fn evidence_leaf_by_hash(leaf_hash: &str) -> Option<EvidenceLeafRow>;
+    fn latest_evidence_checkpoint() -> Option<EvidenceCheckpointRow>;
+    fn evidence_checkpoint(size: i64) -> Option<EvidenceCheckpointRow>;
     fn insert_evidence_checkpoint(size: i64, root: &str, note: &str, now: i64) -> ();
     fn insert_order_event(order: &OrderId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
 
     fn insert_complaint(c: &ComplaintRow) -> ();
-    fn complaint(id: &str, lock: bool) -> Option<ComplaintRow>;
+    fn complaint(id: &ComplaintId, lock: bool) -> Option<ComplaintRow>;
     fn update_complaint(c: &ComplaintRow) -> ();
     fn complaints_for_order(order: &OrderId) -> Vec<ComplaintRow>;
     fn complaint_queue(limit: i64) -> Vec<ComplaintRow>;
     fn collective_complaints(seller: &UserId, since: i64) -> Vec<ComplaintRow>;
     fn open_complaints_of_seller(seller: &UserId) -> Vec<ComplaintRow>;
     fn open_complaints_in_group(group_id: &str) -> Vec<ComplaintRow>;
-    fn insert_withdrawal(id: &str, seller: &UserId, provider: &str, amount_minor: i64, now: i64) -> ();
-    fn withdrawal(id: &str, lock: bool) -> Option<(String, String, String, i64, String)>;
-    fn settle_withdrawal(id: &str, status: &str, now: i64) -> ();
-    fn insert_complaint_event(complaint_id: &str, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
-    fn complaint_events(complaint_id: &str) -> Vec<ComplaintEventRow>;
+    fn insert_withdrawal(id: &WithdrawalId, seller: &UserId, provider: &str, amount: danbao_domain::Money, now: i64) -> ();
+    fn withdrawal(id: &WithdrawalId, lock: bool) -> Option<WithdrawalRow>;
+    fn settle_withdrawal(id: &WithdrawalId, status: &str, now: i64) -> ();
+    fn insert_complaint_event(complaint_id: &ComplaintId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
+    fn complaint_events(complaint_id: &ComplaintId) -> Vec<ComplaintEventRow>;
     fn insert_complaint_evidence(e: &ComplaintEvidenceRow) -> ();
-    fn complaint_evidence(complaint_id: &str) -> Vec<ComplaintEvidenceRow>;
+    fn complaint_evidence(complaint_id: &ComplaintId) -> Vec<ComplaintEvidenceRow>;
     fn seller_standing(seller: &UserId, lock: bool) -> Option<SellerStandingRow>;
     fn set_seller_standing(s: &SellerStandingRow) -> ();
     fn open_orders_of_seller(seller: &UserId) -> Vec<OrderRow>;

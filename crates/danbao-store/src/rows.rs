@@ -1,7 +1,7 @@
 //! Rows as stored. Ids and states are kept as text here; the application parses them
 //! into domain types at the boundary.
 
-use danbao_domain::{OrderId, OrderStatus, ProductId, UserId};
+use danbao_domain::{ComplaintId, Money, OrderId, OrderStatus, PaymentAttemptId, ProductId, UserId, WithdrawalId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
@@ -27,7 +27,7 @@ pub struct ProductRow {
     pub title: String,
     pub description: String,
     pub category: String,
-    pub price_minor: i64,
+    pub price: Money,
     pub currency: String,
     pub delivery_kind: String,
     /// JSON array of the field names a buyer fills in at checkout (manual products).
@@ -62,8 +62,8 @@ pub struct OrderRow {
     pub guest_contact: Option<String>,
     pub guest_password_hash: Option<String>,
     pub quantity: i64,
-    pub unit_price_minor: i64,
-    pub amount_minor: i64,
+    pub unit_price: Money,
+    pub amount: Money,
     pub currency: String,
     pub delivery_kind: String,
     pub category: String,
@@ -97,12 +97,12 @@ pub struct OrderEventRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentAttemptRow {
     /// Also the out_trade_no the provider sees.
-    pub id: String,
+    pub id: PaymentAttemptId,
     pub order_id: OrderId,
     pub provider: String,
     pub provider_payment_id: Option<String>,
     pub cashier_url: Option<String>,
-    pub amount_minor: i64,
+    pub amount: Money,
     pub created_at: i64,
 }
 
@@ -114,7 +114,7 @@ pub struct PaymentRow {
     pub provider_payment_id: String,
     pub out_trade_no: String,
     pub order_id: Option<String>,
-    pub amount_minor: i64,
+    pub amount: Money,
     pub currency: String,
     /// What the platform decided: captured, refund_unaccepted, amount_mismatch.
     pub outcome: String,
@@ -131,7 +131,7 @@ pub struct RefundRow {
     pub payment_id: String,
     pub provider: String,
     pub provider_payment_id: String,
-    pub amount_minor: i64,
+    pub amount: Money,
     pub reason: String,
     pub status: String,
     pub created_at: i64,
@@ -206,7 +206,7 @@ pub struct ReconciliationItemRow {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComplaintRow {
-    pub id: String,
+    pub id: ComplaintId,
     pub order_id: OrderId,
     pub seller_id: UserId,
     pub buyer_id: Option<UserId>,
@@ -216,7 +216,7 @@ pub struct ComplaintRow {
     pub prior_order_status: String,
     pub paused_remaining_ms: Option<i64>,
     pub frozen_sources: String,
-    pub amount_minor: i64,
+    pub amount: Money,
     pub proposal: String,
     pub ruling: Option<String>,
     pub ruled_by: Option<String>,
@@ -232,7 +232,7 @@ pub struct ComplaintRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComplaintEvidenceRow {
     pub id: String,
-    pub complaint_id: String,
+    pub complaint_id: ComplaintId,
     pub party: String,
     pub kind: String,
     pub body: Option<String>,
@@ -246,7 +246,7 @@ pub struct ComplaintEvidenceRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComplaintEventRow {
     pub id: String,
-    pub complaint_id: String,
+    pub complaint_id: ComplaintId,
     pub seq: i64,
     pub kind: String,
     pub detail: String,
@@ -261,4 +261,76 @@ pub struct SellerStandingRow {
     pub reason: String,
     pub frozen_available_minor: i64,
     pub updated_at: i64,
+}
+
+/// An order's id and stored status, for the ledger check (the status is kept as text so
+/// that an unknown one is reported, not hidden).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderStatusRow {
+    pub order_id: OrderId,
+    pub status: String,
+}
+
+/// One group of a `GROUP BY … COUNT(*)`: the group's value and how many rows it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountRow {
+    pub key: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityEventRow {
+    pub id: String,
+    pub kind: String,
+    /// A JSON object.
+    pub detail: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithdrawalRow {
+    pub id: WithdrawalId,
+    pub seller_id: UserId,
+    pub provider: String,
+    pub amount: Money,
+    /// requested, confirmed, returned.
+    pub status: String,
+}
+
+/// The evidence log sequencer's state: the tree size and its compact-range frontier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceStateRow {
+    pub size: i64,
+    /// Hex of the compact range.
+    pub frontier: String,
+}
+
+/// A leaf waiting to be sequenced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceQueueRow {
+    pub id: String,
+    pub case_id: String,
+    /// The canonical leaf record.
+    pub record: String,
+    pub leaf_hash: String,
+}
+
+/// A sequenced leaf of the evidence log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceLeafRow {
+    pub idx: i64,
+    pub leaf_hash: String,
+    pub case_id: String,
+    /// The canonical leaf record.
+    pub record: String,
+}
+
+/// A signed checkpoint of the evidence log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceCheckpointRow {
+    pub size: i64,
+    /// Hex of the tree root.
+    pub root: String,
+    /// The signed note.
+    pub note: String,
 }

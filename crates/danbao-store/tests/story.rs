@@ -31,7 +31,7 @@ fn card_key_product(seller: &UserId, title: &str) -> ProductRow {
         title: title.to_string(),
         description: "a game key".to_string(),
         category: "games".to_string(),
-        price_minor: 1000,
+        price: Money::from_minor(1000),
         currency: "CNY".to_string(),
         delivery_kind: "card_key".to_string(),
         manual_fields: "[]".to_string(),
@@ -66,8 +66,8 @@ fn order_row(product: &ProductRow, buyer: &UserId, quantity: i64) -> OrderRow {
         guest_contact: None,
         guest_password_hash: None,
         quantity,
-        unit_price_minor: product.price_minor,
-        amount_minor: product.price_minor * quantity,
+        unit_price: product.price,
+        amount: product.price.checked_mul(quantity).unwrap(),
         currency: product.currency.clone(),
         delivery_kind: product.delivery_kind.clone(),
         category: product.category.clone(),
@@ -94,7 +94,7 @@ fn payment(order: &OrderId, txn: &str) -> PaymentRow {
         provider_payment_id: format!("pp-{txn}"),
         out_trade_no: order.to_string(),
         order_id: Some(order.to_string()),
-        amount_minor: 2000,
+        amount: Money::from_minor(2000),
         currency: "CNY".to_string(),
         outcome: "captured".to_string(),
         source: "webhook".to_string(),
@@ -309,12 +309,12 @@ async fn story(store: &Store) {
         let mut tx = store.begin().await.unwrap();
         assert_eq!(tx.payments_for_order(&order.id).await.unwrap(), vec![pay.clone()]);
         let attempt = danbao_store::PaymentAttemptRow {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: danbao_domain::PaymentAttemptId::generate(),
             order_id: order.id.clone(),
             provider: PROVIDER.to_string(),
             provider_payment_id: Some("pp-t-1".to_string()),
             cashier_url: Some("https://sandbox.invalid/pay/1".to_string()),
-            amount_minor: 2000,
+            amount: Money::from_minor(2000),
             created_at: T0,
         };
         tx.insert_payment_attempt(&attempt).await.unwrap();
@@ -543,7 +543,7 @@ async fn story(store: &Store) {
             payment_id: pay_b.id.clone(),
             provider: PROVIDER.to_string(),
             provider_payment_id: pay_b.provider_payment_id.clone(),
-            amount_minor: 1000,
+            amount: Money::from_minor(1000),
             reason: "seller did not deliver".to_string(),
             status: "requested".to_string(),
             created_at: T0 + 14,
@@ -593,12 +593,7 @@ async fn story(store: &Store) {
             .await
             .unwrap()
             .into_iter()
-            .map(|(id, st)| {
-                (
-                    OrderId::from_trusted(id),
-                    OrderStatus::parse(&st).expect("known status"),
-                )
-            })
+            .map(|row| (row.order_id, OrderStatus::parse(&row.status).expect("known status")))
             .collect();
         assert_eq!(statuses.get(&order.id), Some(&OrderStatus::Completed));
         assert_eq!(statuses.get(&order_b.id), Some(&OrderStatus::Refunded));

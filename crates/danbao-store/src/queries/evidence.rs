@@ -1,0 +1,190 @@
+// SQL for evidence log. Included into `mod sqlite` and `mod postgres` by lib.rs; see common.rs.
+
+pub async fn evidence_enqueue(tx: &mut Conn, id: &str, case_id: &str, record: &str, leaf_hash: &str, now: i64) -> Result<()> {
+    sqlx::query("INSERT INTO evidence_queue (id, case_id, record, leaf_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(id)
+        .bind(case_id)
+        .bind(record)
+        .bind(leaf_hash)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The last leaf hash of a case, locked so that two events of one case chain in order.
+pub async fn evidence_case_head(tx: &mut Conn, case_id: &str) -> Result<Option<String>> {
+    let sql = format!("SELECT leaf_hash FROM evidence_case_heads WHERE case_id = $1{}", DIALECT.for_update);
+    let row = sqlx::query(&sql).bind(case_id).fetch_optional(&mut **tx).await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get("leaf_hash")?),
+        None => None,
+    })
+}
+
+pub async fn set_evidence_case_head(tx: &mut Conn, case_id: &str, leaf_hash: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO evidence_case_heads (case_id, leaf_hash) VALUES ($1, $2) \
+         ON CONFLICT (case_id) DO UPDATE SET leaf_hash = excluded.leaf_hash",
+    )
+    .bind(case_id)
+    .bind(leaf_hash)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The sequencer's row, locked.
+pub async fn evidence_state(tx: &mut Conn) -> Result<EvidenceStateRow> {
+    let sql = format!("SELECT size, frontier FROM evidence_state WHERE id = 1{}", DIALECT.for_update);
+    let row = sqlx::query(&sql).fetch_one(&mut **tx).await?;
+    Ok(EvidenceStateRow {
+        size: row.try_get("size")?,
+        frontier: row.try_get("frontier")?,
+    })
+}
+
+pub async fn set_evidence_state(tx: &mut Conn, size: i64, frontier: &str) -> Result<()> {
+    sqlx::query("UPDATE evidence_state SET size = $1, frontier = $2 WHERE id = 1")
+        .bind(size)
+        .bind(frontier)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The oldest queued leaves.
+pub async fn evidence_queue_batch(tx: &mut Conn, limit: i64) -> Result<Vec<EvidenceQueueRow>> {
+    let rows = sqlx::query("SELECT id, case_id, record, leaf_hash FROM evidence_queue ORDER BY id LIMIT $1")
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(EvidenceQueueRow {
+                id: r.try_get("id")?,
+                case_id: r.try_get("case_id")?,
+                record: r.try_get("record")?,
+                leaf_hash: r.try_get("leaf_hash")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn evidence_dequeue(tx: &mut Conn, id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM evidence_queue WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_evidence_leaf(tx: &mut Conn, idx: i64, leaf_hash: &str, case_id: &str, record: &str, now: i64) -> Result<()> {
+    sqlx::query("INSERT INTO evidence_leaves (idx, leaf_hash, case_id, record, sequenced_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(idx)
+        .bind(leaf_hash)
+        .bind(case_id)
+        .bind(record)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_evidence_node(tx: &mut Conn, level: i64, idx: i64, hash: &str) -> Result<()> {
+    sqlx::query("INSERT INTO evidence_nodes (level, idx, hash) VALUES ($1, $2, $3)")
+        .bind(level)
+        .bind(idx)
+        .bind(hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn evidence_node(tx: &mut Conn, level: i64, idx: i64) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT hash FROM evidence_nodes WHERE level = $1 AND idx = $2")
+        .bind(level)
+        .bind(idx)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get("hash")?),
+        None => None,
+    })
+}
+
+fn evidence_leaf_from(r: &Row) -> Result<EvidenceLeafRow> {
+    Ok(EvidenceLeafRow {
+        idx: r.try_get("idx")?,
+        leaf_hash: r.try_get("leaf_hash")?,
+        case_id: r.try_get("case_id")?,
+        record: r.try_get("record")?,
+    })
+}
+
+pub async fn evidence_leaf(tx: &mut Conn, idx: i64) -> Result<Option<EvidenceLeafRow>> {
+    let row = sqlx::query("SELECT idx, leaf_hash, case_id, record FROM evidence_leaves WHERE idx = $1")
+        .bind(idx)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(evidence_leaf_from).transpose()
+}
+
+pub async fn evidence_leaf_by_hash(tx: &mut Conn, leaf_hash: &str) -> Result<Option<EvidenceLeafRow>> {
+    let row = sqlx::query("SELECT idx, leaf_hash, case_id, record FROM evidence_leaves WHERE leaf_hash = $1")
+        .bind(leaf_hash)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(evidence_leaf_from).transpose()
+}
+
+fn checkpoint_from(r: &Row) -> Result<EvidenceCheckpointRow> {
+    Ok(EvidenceCheckpointRow {
+        size: r.try_get("size")?,
+        root: r.try_get("root")?,
+        note: r.try_get("note")?,
+    })
+}
+
+pub async fn latest_evidence_checkpoint(tx: &mut Conn) -> Result<Option<EvidenceCheckpointRow>> {
+    let row = sqlx::query("SELECT size, root, note FROM evidence_checkpoints ORDER BY size DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(checkpoint_from).transpose()
+}
+
+pub async fn evidence_checkpoint(tx: &mut Conn, size: i64) -> Result<Option<EvidenceCheckpointRow>> {
+    let row = sqlx::query("SELECT size, root, note FROM evidence_checkpoints WHERE size = $1")
+        .bind(size)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(checkpoint_from).transpose()
+}
+
+pub async fn insert_evidence_checkpoint(tx: &mut Conn, size: i64, root: &str, note: &str, now: i64) -> Result<()> {
+    sqlx::query("INSERT INTO evidence_checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(size)
+        .bind(root)
+        .bind(note)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// An order event and the leaf it was logged as (every event is logged).
+pub async fn insert_order_event(tx: &mut Conn, order: &OrderId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO order_events (id, order_id, seq, kind, detail, at, leaf_hash) \
+         VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM order_events WHERE order_id = $2), $3, $4, $5, $6)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(order.as_str())
+    .bind(kind)
+    .bind(detail)
+    .bind(at)
+    .bind(leaf_hash)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

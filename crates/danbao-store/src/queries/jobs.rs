@@ -1,0 +1,91 @@
+// SQL for jobs. Included into `mod sqlite` and `mod postgres` by lib.rs; see common.rs.
+
+fn job_from(r: &Row) -> Result<JobRow> {
+    Ok(JobRow {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        payload: r.try_get("payload")?,
+        run_at: r.try_get("run_at")?,
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        last_error: r.try_get("last_error")?,
+    })
+}
+
+/// Enqueues a job; false when a job with the same dedupe key already exists.
+pub async fn enqueue_job(tx: &mut Conn, job: &NewJob, now: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, dedupe_key, run_at, status, attempts, lease_until, last_error, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'queued', 0, NULL, NULL, $6, $6) ON CONFLICT (dedupe_key) DO NOTHING",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(&job.kind)
+    .bind(&job.payload)
+    .bind(&job.dedupe_key)
+    .bind(job.run_at)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Leases up to `limit` due jobs: queued ones whose time has come, and running ones
+/// whose lease ran out (their worker died). On PostgreSQL, `SKIP LOCKED` lets several
+/// processes claim side by side without taking the same job.
+pub async fn claim_jobs(tx: &mut Conn, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<JobRow>> {
+    let sql = format!(
+        "UPDATE jobs SET status = 'running', lease_until = $2, attempts = attempts + 1, updated_at = $1 \
+         WHERE id IN (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $1) OR (status = 'running' AND lease_until < $1) \
+         ORDER BY run_at LIMIT $3{}) RETURNING *",
+        DIALECT.skip_locked
+    );
+    let rows = sqlx::query(&sql)
+        .bind(now)
+        .bind(now.saturating_add(lease_ms))
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut jobs: Vec<JobRow> = rows.iter().map(job_from).collect::<Result<_>>()?;
+    jobs.sort_by_key(|j| j.run_at);
+    Ok(jobs)
+}
+
+pub async fn finish_job(tx: &mut Conn, id: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE jobs SET status = 'done', lease_until = NULL, dedupe_key = NULL, updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn retry_job(tx: &mut Conn, id: &str, error: &str, run_at: i64, now: i64) -> Result<()> {
+    sqlx::query("UPDATE jobs SET status = 'queued', lease_until = NULL, last_error = $2, run_at = $3, updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(error)
+        .bind(run_at)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Dead-letters a job that keeps failing: kept, visible, never silently dropped.
+pub async fn bury_job(tx: &mut Conn, id: &str, error: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE jobs SET status = 'dead', lease_until = NULL, dedupe_key = NULL, last_error = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(error)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn jobs_by_status(tx: &mut Conn, status: &str, limit: i64) -> Result<Vec<JobRow>> {
+    let rows = sqlx::query("SELECT * FROM jobs WHERE status = $1 ORDER BY run_at LIMIT $2")
+        .bind(status)
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(job_from).collect()
+}

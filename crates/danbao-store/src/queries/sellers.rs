@@ -1,0 +1,41 @@
+// SQL for seller standing. Included into `mod sqlite` and `mod postgres` by lib.rs; see common.rs.
+
+pub async fn seller_standing(tx: &mut Conn, seller: &UserId, lock: bool) -> Result<Option<SellerStandingRow>> {
+    let sql = format!("SELECT * FROM seller_standing WHERE seller_id = $1{}", if lock { DIALECT.for_update } else { "" });
+    let row = sqlx::query(&sql).bind(seller.as_str()).fetch_optional(&mut **tx).await?;
+    row.map(|r| {
+        Ok(SellerStandingRow {
+            seller_id: UserId::from_trusted(r.try_get("seller_id")?),
+            status: r.try_get("status")?,
+            reason: r.try_get("reason")?,
+            frozen_available_minor: r.try_get("frozen_available_minor")?,
+            updated_at: r.try_get("updated_at")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn set_seller_standing(tx: &mut Conn, s: &SellerStandingRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO seller_standing (seller_id, status, reason, frozen_available_minor, updated_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (seller_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, \
+         frozen_available_minor = excluded.frozen_available_minor, updated_at = excluded.updated_at",
+    )
+    .bind(s.seller_id.as_str())
+    .bind(&s.status)
+    .bind(&s.reason)
+    .bind(s.frozen_available_minor)
+    .bind(s.updated_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Orders of a seller that still hold buyers' money (paid, delivered, disputed).
+pub async fn open_orders_of_seller(tx: &mut Conn, seller: &UserId) -> Result<Vec<OrderRow>> {
+    let rows = sqlx::query("SELECT * FROM orders WHERE seller_id = $1 AND status IN ('paid', 'delivered', 'disputed') ORDER BY created_at")
+        .bind(seller.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(order_from).collect()
+}
