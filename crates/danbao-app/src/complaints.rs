@@ -216,7 +216,7 @@ impl App {
         if self.side_of(caller, &order) != Some(Side::Buyer) {
             return Err(AppError::NotFound("order"));
         }
-        let rules = self.rules_version(order.rule_version).await?;
+        let rules = self.rules_version(&mut tx, order.rule_version).await?;
         let delivery_kind =
             DeliveryKind::parse(&order.delivery_kind).ok_or_else(|| AppError::Internal("delivery kind".into()))?;
         let facts = OrderFacts {
@@ -491,7 +491,7 @@ impl App {
             self.complaint_transition(&mut tx, &mut c, ComplaintEvent::BuyerResponded, now)
                 .await?;
         }
-        let rules = self.rules_version(c.rule_version).await?;
+        let rules = self.rules_version(&mut tx, c.rule_version).await?;
         self.retriage(&mut tx, &mut c, &order, &rules, now).await?;
         tx.commit().await?;
         Ok(evidence_view(row))
@@ -518,7 +518,7 @@ impl App {
         .await?;
         self.complaint_transition(&mut tx, &mut c, ComplaintEvent::SellerResponded, now)
             .await?;
-        let rules = self.rules_version(c.rule_version).await?;
+        let rules = self.rules_version(&mut tx, c.rule_version).await?;
         self.retriage(&mut tx, &mut c, &order, &rules, now).await?;
         tx.commit().await?;
         self.complaint_seen_by(caller, id).await
@@ -660,7 +660,7 @@ impl App {
         event: ComplaintEvent,
         now: i64,
     ) -> AppResult<()> {
-        let rules = self.rules_version(c.rule_version).await?;
+        let rules = self.rules_version(tx, c.rule_version).await?;
         let (next, effects) = transition(stage_of(c)?, event, &rules, now).map_err(Refusal::Complaint)?;
         let from = c.stage.clone();
         c.stage = next.as_str().to_string();

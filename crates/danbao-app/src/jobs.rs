@@ -239,7 +239,7 @@ impl App {
         if due(&order) > now {
             return Err(JobFailure::Retry("not due yet".into()));
         }
-        let rules = self.rules_version(order.rule_version).await?;
+        let rules = self.rules_version(&mut tx, order.rule_version).await?;
         record_event(&mut tx, &order.id, label, serde_json::json!({}), now).await?;
         self.apply_event(&mut tx, &mut order, event, &rules, now).await?;
         tx.commit().await.map_err(AppError::from)?;

@@ -169,13 +169,21 @@ impl App {
                 rules
             }
         };
+        // Every published version is loaded now: an order is judged by the version it was
+        // created under, and reading one later would need a second transaction while the
+        // caller's is open (SQLite has one connection: that waits until it times out).
+        let mut by_version = BTreeMap::new();
+        for version in 1..current.version {
+            if let Some(row) = tx.rule_set(version).await? {
+                by_version.insert(version, Arc::new(parse_published(&row.body)?));
+            }
+        }
         tx.commit().await?;
         let files = match &config.files_dir {
             Some(dir) => Some(files::FileStore::open(dir).map_err(|e| AppError::Internal(e.to_string()))?),
             None => None,
         };
         let current = Arc::new(current);
-        let mut by_version = BTreeMap::new();
         by_version.insert(current.version, current.clone());
         Ok(App(Arc::new(AppInner {
             store,
@@ -200,18 +208,17 @@ impl App {
         }
     }
 
-    /// The rule set an order was created under.
-    pub async fn rules_version(&self, version: i64) -> AppResult<Arc<RuleSet>> {
+    /// The rule set an order was created under. Read through the caller's transaction
+    /// when it is not loaded yet (published by another process since this one started).
+    pub async fn rules_version(&self, tx: &mut danbao_store::Tx, version: i64) -> AppResult<Arc<RuleSet>> {
         if let Some(r) = self.rules.read().ok().and_then(|m| m.get(&version).cloned()) {
             return Ok(r);
         }
-        let mut tx = self.store.begin().await?;
         let row = tx
             .rule_set(version)
             .await?
             .ok_or_else(|| AppError::Internal(format!("rule set version {version} is missing")))?;
-        tx.commit().await?;
-        let parsed = Arc::new(RuleSet::parse(&row.body).map_err(|e| AppError::Internal(e.to_string()))?);
+        let parsed = Arc::new(parse_published(&row.body)?);
         if let Ok(mut m) = self.rules.write() {
             m.insert(version, parsed.clone());
         }
@@ -243,6 +250,10 @@ async fn publish(tx: &mut danbao_store::Tx, rules: &RuleSet, now: i64) -> AppRes
     })
     .await?;
     Ok(())
+}
+
+fn parse_published(body: &str) -> AppResult<RuleSet> {
+    RuleSet::parse(body).map_err(|e| AppError::Internal(format!("a published rule set does not parse: {e}")))
 }
 
 fn toml_body(rules: &RuleSet) -> AppResult<String> {

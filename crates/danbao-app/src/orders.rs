@@ -650,7 +650,7 @@ impl App {
             return Ok(());
         };
         if order.status == OrderStatus::PendingPayment {
-            let rules = self.rules_version(order.rule_version).await?;
+            let rules = self.rules_version(&mut tx, order.rule_version).await?;
             self.apply_event(&mut tx, &mut order, OrderEvent::Cancelled, &rules, now)
                 .await?;
             record_event(&mut tx, id, "cancelled", serde_json::json!({"reason": reason}), now).await?;
@@ -690,7 +690,7 @@ impl App {
         if order.status != OrderStatus::PendingPayment {
             return Err(Refusal::NoPaymentExpected { status: order.status }.into());
         }
-        let rules = self.rules_version(order.rule_version).await?;
+        let rules = self.rules_version(&mut tx, order.rule_version).await?;
         let attempt = self.new_attempt(&mut tx, &order, &rules, now).await?;
         let product = tx
             .product(&order.product_id, false)
@@ -764,7 +764,7 @@ impl App {
         if is != party {
             return Err(AppError::NotFound("order"));
         }
-        let rules = self.rules_version(order.rule_version).await?;
+        let rules = self.rules_version(tx, order.rule_version).await?;
         Ok((order, rules))
     }
 

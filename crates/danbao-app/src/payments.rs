@@ -350,13 +350,13 @@ impl App {
         );
         let outcome = match (decision, order.as_mut()) {
             (PaymentDecision::Capture, Some(order)) => {
-                let rules = self.rules_version(order.rule_version).await?;
+                let rules = self.rules_version(&mut tx, order.rule_version).await?;
                 self.capture(&mut tx, order, &payment, OrderEvent::PaymentCaptured, &rules, now)
                     .await?;
                 "captured"
             }
             (PaymentDecision::CaptureIfStockAllows, Some(order)) => {
-                let rules = self.rules_version(order.rule_version).await?;
+                let rules = self.rules_version(&mut tx, order.rule_version).await?;
                 let kind = delivery_kind(order)?;
                 let stock_ok =
                     kind == DeliveryKind::Manual || tx.reserve_stock(&order.product_id, order.quantity).await?;

@@ -199,7 +199,7 @@ impl App {
             if order.status == OrderStatus::Disputed {
                 continue;
             }
-            let rules = self.rules_version(order.rule_version).await?;
+            let rules = self.rules_version(tx, order.rule_version).await?;
             record_event(
                 tx,
                 &order.id,

@@ -121,6 +121,30 @@ impl TestApp {
         )
     }
 
+    /// Stops the server and starts it again on the same database with `rules` (a new
+    /// published version if they differ), as an operator does with `serve --rules`. The
+    /// clock keeps its time; the in-process sandbox starts afresh.
+    pub async fn restart_with_rules(self, rules: RuleSet) -> TestApp {
+        let now = self.clock.now_ms();
+        let TestApp { server, db, .. } = self;
+        server.stop().await;
+        let (store, vault) = match &db {
+            Db::Sqlite { dir } => (
+                Store::connect(&format!("sqlite:{}", dir.join("danbao.db").display()), None)
+                    .await
+                    .unwrap(),
+                Vault::open(&dir.join("keys")).unwrap().0,
+            ),
+            Db::Postgres { url, schema } => (
+                Store::connect(url, Some(schema)).await.unwrap(),
+                Vault::from_keys([1; 32], [2; 32]),
+            ),
+        };
+        let t = TestApp::boot(store, db, rules, vault).await;
+        t.clock.advance_ms(now - t.clock.now_ms());
+        t
+    }
+
     async fn boot(store: Store, db: Db, rules: RuleSet, vault: Vault) -> TestApp {
         let files_dir = match &db {
             Db::Sqlite { dir } => dir.join("files"),

@@ -2,8 +2,9 @@
 //! Each ends with `finish()`: the ledger check is clean and no job was dead-lettered.
 
 use danbao_domain::Account;
+use danbao_domain::RuleSet;
 use danbao_sandbox::wire::Faults;
-use danbao_testkit::{Resp, TestApp};
+use danbao_testkit::{Resp, TestApp, HOUR_MS};
 use serde_json::{json, Value};
 
 on_both_databases!(
@@ -17,6 +18,7 @@ on_both_databases!(
     payment_found_only_by_the_statement,
     bad_notifications_are_refused_and_change_nothing,
     failing_refund_is_dead_lettered_not_dropped,
+    a_rules_change_keeps_orders_in_flight,
 );
 
 const PROVIDER: &str = "sandbox";
@@ -517,4 +519,58 @@ async fn failing_refund_is_dead_lettered_not_dropped(t: TestApp) {
     let queued = t.get("/api/v1/admin/jobs?status=queued", Some(&admin)).await;
     assert!(queued.body["items"].as_array().unwrap().iter().any(|j| j["id"] == job));
     t.finish_with_pending_jobs().await;
+}
+
+/// An operator publishes new rules (`serve --rules`, a restart) while orders made under
+/// the old version are delivered or waiting for their payment: each is still judged by
+/// its own version, and neither confirming nor a late notification stalls or fails.
+async fn a_rules_change_keeps_orders_in_flight(t: TestApp) {
+    let (_, _, product) = shop(&t, "rules_seller", 3).await;
+    let (delivered, delivered_token, payment) = ids(&t.guest_order(&product, 1).await);
+    t.pay(&payment).await;
+    t.wait_for_status(&order_path(&delivered, &delivered_token), None, "delivered")
+        .await;
+    let (waiting, waiting_token, payment) = ids(&t.guest_order(&product, 1).await);
+    let view = gateway_view(&t, &payment).await;
+
+    let v2 = RuleSet::parse(&include_str!("../../../../rules/default.toml").replace(
+        "acceptance_window_card_key_hours = 24",
+        "acceptance_window_card_key_hours = 96",
+    ))
+    .unwrap();
+    let t = t.restart_with_rules(v2).await;
+    assert_eq!(t.get("/api/v1/rules", None).await.body["version"], 2);
+
+    // A version-1 order confirmed under version 2.
+    let r = t
+        .post(
+            &format!("/api/v1/orders/{delivered}/confirm?access_token={delivered_token}"),
+            None,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "completed");
+    // A version-1 order's payment arriving under version 2.
+    assert_eq!(
+        t.notify_signed(&notification(&view, "tx-rules", 1500, "CNY"))
+            .await
+            .text,
+        "success"
+    );
+    let o = t.get(&order_path(&waiting, &waiting_token), None).await;
+    assert_eq!(
+        (o.body["status"].as_str(), o.body["rule_version"].as_i64()),
+        (Some("delivered"), Some(1)),
+        "{}",
+        o.text
+    );
+    // It is judged by version 1: auto-confirmed after 24 h, not version 2's 96 h.
+    t.advance(25 * HOUR_MS);
+    t.run_due_jobs().await;
+    let o = t.get(&order_path(&waiting, &waiting_token), None).await;
+    assert_eq!(o.body["status"], "completed", "{}", o.text);
+    // New orders are made under version 2.
+    assert_eq!(t.guest_order(&product, 1).await.body["rule_version"], 2);
+    t.finish().await;
 }
