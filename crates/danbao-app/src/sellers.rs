@@ -300,6 +300,11 @@ impl App {
         reason: &str,
     ) -> AppResult<(StandingView, Option<(i64, ShortfallView)>)> {
         let staff = require_staff(caller)?.clone();
+        // A ban is one-way and refunds everything: an admin's decision, not an
+        // arbitrator's (who may freeze and unfreeze).
+        if change == StandingChange::Ban && staff.role != crate::auth::Role::Admin {
+            return Err(AppError::Forbidden("admins only"));
+        }
         text_ok("reason", reason)?;
         let seller = self.seller_user(seller_id).await?;
         let now = self.now();

@@ -37,7 +37,36 @@ pub struct KeyFiles {
     pub created: bool,
 }
 
-/// Reads a 32-byte hex key file, creating it (mode 0600) on first use.
+/// Creates a directory (and its parents) readable by this user alone (0700 on Unix),
+/// so that secrets never sit in a world-readable place, not even for a moment.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Creates a new file readable and writable by this user alone (0600 on Unix) from the
+/// start, and writes `bytes` to it; fails if it exists.
+pub fn create_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Reads a 32-byte hex key file, creating it (mode 0600, in a 0700 directory) on first use.
 pub fn load_or_create(path: &Path) -> Result<([u8; 32], bool), VaultError> {
     let io = |source| VaultError::Io {
         path: path.to_path_buf(),
@@ -55,14 +84,9 @@ pub fn load_or_create(path: &Path) -> Result<([u8; 32], bool), VaultError> {
             let mut key = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut key);
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(io)?;
+                create_private_dir(dir).map_err(io)?;
             }
-            std::fs::write(path, hex::encode(key)).map_err(io)?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-            }
+            create_private_file(path, hex::encode(key).as_bytes()).map_err(io)?;
             Ok((key, true))
         }
         Err(e) => Err(io(e)),
@@ -203,5 +227,30 @@ mod tests {
         assert!(v.check_order_access_token("o1", &t));
         assert!(!v.check_order_access_token("o2", &t));
         assert!(!v.check_order_access_token("o1", ""));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn secrets_are_private_from_the_start() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("danbao-vault-{}", uuid::Uuid::new_v4().simple()));
+        let keys = root.join("data").join("keys");
+        let (_, files) = Vault::open(&keys).unwrap_or_else(|e| panic!("{e}"));
+        let mode = |p: &Path| {
+            std::fs::metadata(p)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0)
+        };
+        assert_eq!(mode(&keys), 0o700);
+        assert_eq!(mode(&root.join("data")), 0o700);
+        for f in std::fs::read_dir(&keys).unwrap_or_else(|e| panic!("{e}")) {
+            let path = f.unwrap_or_else(|e| panic!("{e}")).path();
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+        assert!(files.created);
+        // A key that exists is read, never rewritten.
+        let (_, again) = Vault::open(&keys).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!again.created);
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -200,9 +200,18 @@ fn database_url(data: &DataArgs) -> anyhow::Result<String> {
     match &data.database_url {
         Some(u) => Ok(u.clone()),
         None => {
-            std::fs::create_dir_all(&data.data_dir)
+            // The data directory holds the database and the keys: this user's alone
+            // (0700), and the database file 0600 from the start (SQLite gives its WAL
+            // and shared-memory files the database file's mode).
+            danbao_app::vault::create_private_dir(&data.data_dir)
                 .with_context(|| format!("creating the data directory {}", data.data_dir.display()))?;
-            Ok(format!("sqlite:{}", data.data_dir.join("danbao.db").display()))
+            let db = data.data_dir.join("danbao.db");
+            match danbao_app::vault::create_private_file(&db, b"") {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e).with_context(|| format!("creating the database file {}", db.display())),
+            }
+            Ok(format!("sqlite:{}", db.display()))
         }
     }
 }

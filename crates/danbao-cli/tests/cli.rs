@@ -312,3 +312,38 @@ fn logs_are_plain_off_a_terminal_and_json_on_request() {
     assert!(!json.contains("\x1b["), "{json:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The data directory is this user's alone, and the database and key files are created
+/// 0600 (never world-readable, not even for a moment before a chmod).
+#[cfg(unix)]
+#[test]
+fn the_data_directory_and_its_secrets_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir()
+        .join(format!("danbao-cli-perm-{}", uuid::Uuid::new_v4().simple()))
+        .join("data");
+    let data = dir.to_str().unwrap();
+    let (code, out, err) = danbao(&["migrate", "--data-dir", data]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = danbao(&[
+        "create-account",
+        "--data-dir",
+        data,
+        "--username",
+        "ops",
+        "--role",
+        "admin",
+        "--password",
+        "correct-horse-battery",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+}

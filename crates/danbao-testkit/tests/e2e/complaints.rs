@@ -488,11 +488,24 @@ async fn collective_complaints_freeze_the_seller_and_a_ban_refunds_everyone(t: T
     assert_eq!(t.get(&format!("/api/v1/products/{product}"), None).await.status, 404);
     let refused = t.guest_order(&product, 1).await;
     assert_eq!(refused.status, 404, "{}", refused.text);
-    // Confirmed fraud: a ban refunds every open order, disputed or not.
-    let banned = t
+    // Confirmed fraud: a ban refunds every open order, disputed or not. It is an
+    // admin's decision: an arbitrator is refused and nothing changes.
+    let by_arbitrator = t
         .post(
             &format!("/api/v1/admin/sellers/{seller_id}/ban"),
             Some(&arb),
+            json!({"reason": "批量售卖已使用卡密"}),
+        )
+        .await;
+    assert_eq!(by_arbitrator.status, 403, "{}", by_arbitrator.text);
+    for (buyer, id) in &orders {
+        assert_ne!(order_status(&t, buyer, id).await, "refunded");
+    }
+    let admin = t.admin().await;
+    let banned = t
+        .post(
+            &format!("/api/v1/admin/sellers/{seller_id}/ban"),
+            Some(&admin),
             json!({"reason": "批量售卖已使用卡密"}),
         )
         .await;
@@ -781,12 +794,12 @@ async fn a_ban_with_a_deposit_too_small_books_the_rest_as_loss(t: TestApp) {
     );
     // Confirmed fraud: the ban refunds the open case in full; what the seller owes is
     // covered by what is left of the deposit (nothing), then the fund (3.00); 52.00 is a loss.
-    let arb = t.staff(Role::Arbitrator).await;
+    let admin = t.admin().await;
     let seller_id = s.seller.to_string();
     let banned = t
         .post(
             &format!("/api/v1/admin/sellers/{seller_id}/ban"),
-            Some(&arb),
+            Some(&admin),
             json!({"reason": "售卖已使用卡密"}),
         )
         .await;
