@@ -79,6 +79,48 @@ pub trait PaymentProvider: Send + Sync + 'static {
     fn payout(&self, request_id: String, amount: Money, account: String) -> BoxFuture<'_, Result<(), ProviderError>>;
 }
 
+/// No provider configured: no payment can be made, no notification is accepted, nothing
+/// is refunded or paid out (the jobs retry, so a provider configured later picks them up).
+pub struct NoProvider;
+
+impl NoProvider {
+    fn unavailable<T>() -> Result<T, ProviderError> {
+        Err(ProviderError::Unavailable("no payment provider is configured".into()))
+    }
+}
+
+impl PaymentProvider for NoProvider {
+    fn name(&self) -> &'static str {
+        "none"
+    }
+    fn create_payment(&self, _req: PaymentRequest) -> BoxFuture<'_, Result<CreatedPayment, ProviderError>> {
+        Box::pin(async { NoProvider::unavailable() })
+    }
+    fn verify_notification(&self, _body: &[u8], _signature: Option<&str>) -> Result<VerifiedPayment, ProviderError> {
+        Err(ProviderError::BadSignature)
+    }
+    fn acknowledgement(&self) -> &'static str {
+        "success"
+    }
+    fn refund(&self, _cmd: RefundCommand) -> BoxFuture<'_, Result<(), ProviderError>> {
+        Box::pin(async { NoProvider::unavailable() })
+    }
+    fn query_payments(&self, _out_trade_no: String) -> BoxFuture<'_, Result<Vec<SignedNotification>, ProviderError>> {
+        Box::pin(async { NoProvider::unavailable() })
+    }
+    fn statement(&self, _from_ms: i64, _to_ms: i64) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>> {
+        Box::pin(async { NoProvider::unavailable() })
+    }
+    fn payout(
+        &self,
+        _request_id: String,
+        _amount: Money,
+        _account: String,
+    ) -> BoxFuture<'_, Result<(), ProviderError>> {
+        Box::pin(async { NoProvider::unavailable() })
+    }
+}
+
 /// A notification as the provider signed it: raw bytes and the signature over them.
 pub struct SignedNotification {
     pub body: Vec<u8>,

@@ -79,14 +79,19 @@ struct ServeArgs {
     /// A rule set TOML file; published as a new version if it differs from the current one.
     #[arg(long)]
     rules: Option<PathBuf>,
-    /// Use a sandbox gateway running as its own process at this URL instead of in-process.
-    #[arg(long, env = "DANBAO_SANDBOX_URL")]
+    /// Take payments through a sandbox gateway running as its own process at this URL.
+    #[arg(long, env = "DANBAO_SANDBOX_URL", conflicts_with = "sandbox")]
     sandbox_url: Option<String>,
+    /// Mount the in-process sandbox gateway at /sandbox (`demo` always does): anyone who
+    /// can reach the server can then "pay" any order for free. For trying Danbao out.
+    #[arg(long)]
+    sandbox: bool,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server (API, pages, background jobs, in-process sandbox gateway).
+    /// Run the server (API, pages, background jobs); payments through --sandbox-url, or
+    /// the in-process sandbox with --sandbox; with neither, checkout is refused.
     Serve(ServeArgs),
     /// Run the server with a seeded demo shop.
     Demo(ServeArgs),
@@ -254,15 +259,21 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind((args.bind.as_str(), args.port))
         .await
         .with_context(|| format!("listening on {}:{}", args.bind, args.port))?;
-    let gateway = match &args.sandbox_url {
-        Some(url) => Gateway::External {
+    let admin_secret_path = keys.join("sandbox-admin.key");
+    let gateway = match (&args.sandbox_url, args.sandbox || seed) {
+        (Some(url), _) => Gateway::External {
             base_url: url.clone(),
             merchant_key: merchant_key.to_vec(),
         },
-        None => Gateway::InProcess {
-            merchant_key: merchant_key.to_vec(),
-            time_scale: 1.0,
-        },
+        (None, true) => {
+            let (secret, _) = load_or_create(&admin_secret_path).context("opening the sandbox admin secret")?;
+            Gateway::InProcess {
+                merchant_key: merchant_key.to_vec(),
+                time_scale: 1.0,
+                admin_secret: Some(hex::encode(secret)),
+            }
+        }
+        (None, false) => Gateway::None,
     };
     let server = start(ServerConfig {
         store,
@@ -287,6 +298,25 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
     println!("  evidence log signing key: {}", files.evidence_signing_key.display());
     println!("  evidence log public key: {}", server.app.log_signer().vkey());
     println!("  sandbox merchant key: {}", merchant_key_path.display());
+    match (&args.sandbox_url, args.sandbox || seed) {
+        (Some(url), _) => println!("  payments: the sandbox gateway at {url}"),
+        (None, true) => {
+            println!("  payments: the IN-PROCESS SANDBOX at {}/sandbox", server.url);
+            println!(
+                "  fault knobs (PUT /sandbox/admin/faults) need Authorization: Bearer <the secret in {}>",
+                admin_secret_path.display()
+            );
+            if !seed {
+                eprintln!(
+                    "WARNING: --sandbox: anyone who can reach this server can pay any order for free. \
+                     Never use it where real buyers or sellers are."
+                );
+            }
+        }
+        (None, false) => println!(
+            "  payments: NONE configured; checkout is refused. Give --sandbox-url URL (or --sandbox to try it out)."
+        ),
+    }
     println!("  rule set version: {}", server.app.current_rules().version);
     if seed {
         seed_demo(&server.app, &server.url, &merchant_key).await?;

@@ -347,3 +347,128 @@ fn the_data_directory_and_its_secrets_are_private() {
     }
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }
+
+/// Starts `danbao serve` on a free port and returns it with its URL (read from its
+/// first line); the child is killed on drop.
+struct Served(std::process::Child, String);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &std::path::Path, extra: &[&str]) -> Served {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_danbao"))
+        .args(["serve", "--port", "0", "--data-dir", dir.to_str().unwrap()])
+        .args(extra)
+        .env_remove("DANBAO_DATABASE_URL")
+        .env_remove("DANBAO_SANDBOX_URL")
+        .env_remove("DANBAO_PORT")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.strip_prefix("Danbao is running at ").unwrap().trim().to_string();
+    // Keep reading so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Served(child, url)
+}
+
+/// `serve` takes money only through a configured provider: without one there is no
+/// sandbox to "pay" at and checkout is refused; `--sandbox` mounts it, with its fault
+/// knobs behind the admin secret whose file it names.
+#[tokio::test]
+async fn serve_takes_no_money_without_a_provider_and_guards_the_sandbox() {
+    let root = std::env::temp_dir().join(format!("danbao-cli-serve-{}", uuid::Uuid::new_v4().simple()));
+    let http = reqwest::Client::new();
+    let plain = serve(&root.join("plain"), &[]);
+    let u = &plain.1;
+    let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
+        let mut r = http.post(format!("{u}{path}")).json(&body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    let r = post(
+        "/api/v1/accounts",
+        None,
+        serde_json::json!({"username": "s1", "password": "correct-horse", "role": "seller"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let token: serde_json::Value = post(
+        "/api/v1/sessions",
+        None,
+        serde_json::json!({"username": "s1", "password": "correct-horse"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let token = token["token"].as_str().unwrap().to_string();
+    let product: serde_json::Value = post(
+        "/api/v1/seller/products",
+        Some(&token),
+        serde_json::json!({"title": "点卡", "description": "d", "category": "game_cards", "price_minor": 1000, "delivery_kind": "card_key"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let id = product["id"].as_str().unwrap();
+    let r = http
+        .post(format!("{u}/api/v1/seller/products/{id}/card-keys"))
+        .bearer_auth(&token)
+        .header("content-type", "text/plain")
+        .body("KEY-1\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = post(
+        "/api/v1/orders",
+        None,
+        serde_json::json!({"product_id": id, "quantity": 1, "contact": "qq 1", "query_password": "secret123"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 502);
+    let problem: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(problem["type"], "https://danbao.dev/problems/provider-unavailable");
+    for path in ["/sandbox/admin/faults", "/sandbox/cashier/x"] {
+        assert_eq!(
+            http.get(format!("{u}{path}")).send().await.unwrap().status(),
+            404,
+            "{path}"
+        );
+    }
+    drop(plain);
+
+    let dir = root.join("sandbox");
+    let with = serve(&dir, &["--sandbox"]);
+    let faults = format!("{}/sandbox/admin/faults", with.1);
+    let body = r#"{"drop_pct":50}"#;
+    let r = http.put(&faults).body(body).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let secret = std::fs::read_to_string(dir.join("keys").join("sandbox-admin.key")).unwrap();
+    let r = http
+        .put(&faults)
+        .header("authorization", format!("Bearer {}", secret.trim()))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    drop(with);
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -2,7 +2,7 @@
 //! so all three run the same thing.
 
 use danbao_app::clock::Clock;
-use danbao_app::payments::SandboxProvider;
+use danbao_app::payments::{NoProvider, PaymentProvider, SandboxProvider};
 use danbao_app::storage::Store;
 use danbao_app::vault::Vault;
 use danbao_app::{App, AppConfig};
@@ -13,10 +13,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub enum Gateway {
-    /// The sandbox runs inside this process, mounted at /sandbox.
-    InProcess { merchant_key: Vec<u8>, time_scale: f64 },
+    /// The sandbox runs inside this process, mounted at /sandbox: anyone who can reach
+    /// the server can "pay" any order with it (`danbao demo`, `serve --sandbox`, tests).
+    /// With an admin secret, its fault knobs need `Authorization: Bearer <secret>`.
+    InProcess {
+        merchant_key: Vec<u8>,
+        time_scale: f64,
+        admin_secret: Option<String>,
+    },
     /// The sandbox runs elsewhere (`danbao sandbox-gateway`).
     External { base_url: String, merchant_key: Vec<u8> },
+    /// No provider is configured: checkout is refused (provider unavailable) and every
+    /// notification is refused (a gateway with no key configured accepts nothing).
+    None,
 }
 
 pub struct ServerConfig {
@@ -92,6 +101,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         Gateway::InProcess {
             merchant_key,
             time_scale,
+            admin_secret,
         } => {
             let sb = Sandbox::new(SandboxConfig {
                 merchant_key: merchant_key.clone(),
@@ -99,15 +109,27 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                 time_scale,
                 faults: Default::default(),
             });
-            (Some(sb), SandboxProvider::new(&format!("{url}/sandbox"), merchant_key))
+            if let Some(secret) = admin_secret {
+                sb.require_admin_secret(secret);
+            }
+            let provider: Arc<dyn PaymentProvider> =
+                Arc::new(SandboxProvider::new(&format!("{url}/sandbox"), merchant_key));
+            (Some(sb), provider)
         }
-        Gateway::External { base_url, merchant_key } => (None, SandboxProvider::new(&base_url, merchant_key)),
+        Gateway::External { base_url, merchant_key } => {
+            let provider: Arc<dyn PaymentProvider> = Arc::new(SandboxProvider::new(&base_url, merchant_key));
+            (None, provider)
+        }
+        Gateway::None => {
+            let provider: Arc<dyn PaymentProvider> = Arc::new(NoProvider);
+            (None, provider)
+        }
     };
     let app = App::start(
         cfg.store,
         cfg.clock,
         cfg.vault,
-        Arc::new(provider),
+        provider,
         AppConfig {
             public_url: url.clone(),
             files_dir: cfg.files_dir,

@@ -1040,3 +1040,39 @@ async fn payouts_are_idempotent_and_signed() {
     );
     assert_rejected(gw.client.payout(&req(0, "seller-1")).await, 400, "invalid_request");
 }
+
+/// Inside a platform others can reach, the fault knobs need the sandbox's admin secret;
+/// without it, or with another, nothing changes.
+#[tokio::test]
+async fn fault_knobs_need_the_admin_secret_when_one_is_set() {
+    let gw = Gw::start(FAST).await;
+    gw.sandbox.require_admin_secret("s3cret-for-tests".into());
+    let url = format!("{}/admin/faults", gw.base);
+    let body = r#"{"drop_pct":100}"#;
+    for auth in [
+        None,
+        Some("Bearer wrong"),
+        Some("Bearer s3cret-for-test"),
+        Some("s3cret-for-tests"),
+    ] {
+        let mut req = gw.http.put(&url).body(body);
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let response = req.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{auth:?}");
+        let e: ApiError = response.json().await.unwrap();
+        assert_eq!(e.error, "admin_secret_required");
+    }
+    assert_eq!(gw.client.get_faults().await.unwrap(), Faults::default());
+    let ok = gw
+        .http
+        .put(&url)
+        .header("authorization", "Bearer s3cret-for-tests")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(gw.client.get_faults().await.unwrap().drop_pct, 100);
+}

@@ -165,6 +165,7 @@ impl TestApp {
             gateway: Gateway::InProcess {
                 merchant_key: MERCHANT_KEY.to_vec(),
                 time_scale: 1000.0,
+                admin_secret: None,
             },
             worker_interval: None,
             files_dir: Some(files_dir),

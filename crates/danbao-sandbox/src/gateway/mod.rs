@@ -86,6 +86,9 @@ struct Inner {
     /// counted from before they are spawned; a payment leaves the map when its count is 0.
     /// Watched, so that "nothing more will be sent" is an event one can wait for.
     deliveries: tokio::sync::watch::Sender<HashMap<String, usize>>,
+    /// When set, changing the fault knobs needs `Authorization: Bearer <secret>` (the
+    /// in-process sandbox inside a platform that others can reach).
+    admin_secret: RwLock<Option<String>>,
 }
 
 /// Counts one delivery task for a payment from before it is spawned until it ends (or is
@@ -139,6 +142,7 @@ impl Sandbox {
                 store: Mutex::new(Store::default()),
                 http,
                 deliveries: tokio::sync::watch::Sender::new(HashMap::new()),
+                admin_secret: RwLock::new(None),
             }),
         }
     }
@@ -159,6 +163,27 @@ impl Sandbox {
             .route("/api/statements", get(api_statement))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(self.clone())
+    }
+
+    /// From now on, `PUT /admin/faults` needs `Authorization: Bearer <secret>`.
+    pub fn require_admin_secret(&self, secret: String) {
+        let mut s = self.inner.admin_secret.write().unwrap_or_else(|e| e.into_inner());
+        *s = Some(secret);
+    }
+
+    /// Whether a request may change the fault knobs.
+    fn admin_allowed(&self, headers: &HeaderMap) -> bool {
+        use subtle::ConstantTimeEq;
+        let secret = self.inner.admin_secret.read().unwrap_or_else(|e| e.into_inner());
+        let Some(secret) = secret.as_deref() else {
+            return true;
+        };
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        given.len() == secret.len() && bool::from(given.as_bytes().ct_eq(secret.as_bytes()))
     }
 
     /// The platform learns its own port only after binding.
@@ -515,8 +540,17 @@ async fn get_faults(State(sb): State<Sandbox>) -> Json<Faults> {
 
 async fn put_faults(
     State(sb): State<Sandbox>,
+    headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    if !sb.admin_allowed(&headers) {
+        return ApiErr::new(
+            StatusCode::UNAUTHORIZED,
+            "admin_secret_required",
+            "changing the fault knobs needs Authorization: Bearer <the sandbox admin secret>",
+        )
+        .into_response();
+    }
     let body = match body {
         Ok(body) => body,
         Err(rejection) => return body_rejection(rejection).into_response(),
