@@ -111,6 +111,9 @@ impl From<String> for Invalid {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// Marks a stored idempotent response as sealed (`sealed:v1:<key id>:<nonce>:<ciphertext>`).
+const SEALED_PREFIX: &str = "sealed:v1:";
+
 /// Deployment facts the use cases need.
 #[derive(Clone, Debug)]
 pub struct AppConfig {
@@ -273,7 +276,43 @@ impl App {
         let mut tx = self.store.begin().await?;
         let state = tx.idempotency_begin(scope, key, request_hash, self.now()).await?;
         tx.commit().await?;
-        Ok(state)
+        Ok(match state {
+            danbao_store::IdempotencyState::Replay {
+                status,
+                content_type,
+                body,
+            } => danbao_store::IdempotencyState::Replay {
+                status,
+                content_type,
+                body: self.open_stored_response(&body)?,
+            },
+            other => other,
+        })
+    }
+
+    /// Stored responses can hold secrets (a session token, a guest's access token), so
+    /// they are kept encrypted with the vault's key (AES-256-GCM), never in plain text.
+    fn seal_stored_response(&self, body: &str) -> AppResult<String> {
+        let (kid, nonce, ct) = self
+            .vault
+            .encrypt(body)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok(format!("{SEALED_PREFIX}{kid}:{nonce}:{ct}"))
+    }
+
+    fn open_stored_response(&self, stored: &str) -> AppResult<String> {
+        let Some(sealed) = stored.strip_prefix(SEALED_PREFIX) else {
+            // Written before responses were sealed.
+            return Ok(stored.to_string());
+        };
+        let mut parts = sealed.splitn(3, ':');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(kid), Some(nonce), Some(ct)) => self
+                .vault
+                .decrypt(kid, nonce, ct)
+                .map_err(|e| AppError::Internal(e.to_string())),
+            _ => Err(AppError::Internal("a stored response is malformed".into())),
+        }
     }
 
     pub async fn idempotency_complete(
@@ -284,8 +323,10 @@ impl App {
         content_type: &str,
         body: &str,
     ) -> AppResult<()> {
+        let sealed = self.seal_stored_response(body)?;
         let mut tx = self.store.begin().await?;
-        tx.idempotency_complete(scope, key, status, content_type, body).await?;
+        tx.idempotency_complete(scope, key, status, content_type, &sealed)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -18,6 +18,30 @@ const KEY_LEN_MAX: usize = 255;
 /// Requests with a key are buffered to hash them; no API body is larger than this.
 const BODY_MAX_BYTES: usize = 8 * 1024 * 1024;
 
+/// Whose key this is: the same key from two callers is two keys. An account by its
+/// bearer token, a guest by the order token in the URL; an anonymous caller by the
+/// request itself, so one stranger's key can never replay another's response (for an
+/// anonymous caller a reused key with another body is simply a new request). Only a
+/// hash is stored, never the credential.
+fn scope_of(parts: &axum::http::request::Parts, request_hash: &str) -> String {
+    let mut h = Sha256::new();
+    if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
+        h.update(b"authorization\n");
+        h.update(auth.as_bytes());
+    } else if let Some(token) = parts
+        .uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("access_token=")))
+    {
+        h.update(b"order-token\n");
+        h.update(token.as_bytes());
+    } else {
+        h.update(b"anonymous\n");
+        h.update(request_hash.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
 pub async fn middleware(State(app): State<App>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST {
         return next.run(req).await;
@@ -37,13 +61,6 @@ pub async fn middleware(State(app): State<App>, req: Request, next: Next) -> Res
             .into_response()
         }
     };
-    // A key belongs to whoever sent it: the same key from two callers is two keys.
-    let who = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.as_bytes().to_vec())
-        .unwrap_or_default();
-    let scope = hex::encode(Sha256::digest(&who));
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, BODY_MAX_BYTES).await {
         Ok(b) => b,
@@ -64,6 +81,7 @@ pub async fn middleware(State(app): State<App>, req: Request, next: Next) -> Res
     hasher.update(b"\n");
     hasher.update(&bytes);
     let request_hash = hex::encode(hasher.finalize());
+    let scope = scope_of(&parts, &request_hash);
     match app.idempotency_begin(&scope, &key, &request_hash).await {
         Err(e) => Problem::from(e).into_response(),
         Ok(IdempotencyState::Mismatch) => Problem::new(

@@ -561,7 +561,6 @@ async fn bad_input_is_refused_and_changes_nothing(t: TestApp) {
         )
     };
     let product2 = t.card_product(&seller_token, 300, 5).await;
-    let _ = product2;
     let first = send("k-1", 1).await;
     assert_eq!(first.status, 409, "stock is used up by now: {}", first.text);
     let replay = send("k-1", 1).await;
@@ -569,6 +568,38 @@ async fn bad_input_is_refused_and_changes_nothing(t: TestApp) {
     assert_eq!(replay.headers.get("idempotency-replayed").unwrap(), "true");
     assert_eq!(replay.text, first.text);
     problem(&send("k-1", 2).await, 422, "idempotency-key-reused");
+    // Two strangers who happen to pick the same key are two keys: neither gets the
+    // other's response (with its access token), nor a 422.
+    let guest_with_key = |contact: &str| {
+        t.raw(
+            t.http
+                .post(format!("{}/api/v1/orders", t.url))
+                .header("idempotency-key", "checkout-1")
+                .json(
+                    &json!({"product_id": product2, "quantity": 1, "contact": contact, "query_password": "secret123"}),
+                ),
+        )
+    };
+    let a = guest_with_key("qq 111").await;
+    let b = guest_with_key("qq 222").await;
+    assert_eq!((a.status, b.status), (201, 201), "{} / {}", a.text, b.text);
+    assert_ne!(a.body["id"], b.body["id"]);
+    assert!(b.headers.get("idempotency-replayed").is_none());
+    // The same guest retrying gets its own response back.
+    let a_again = guest_with_key("qq 111").await;
+    assert_eq!(a_again.headers.get("idempotency-replayed").unwrap(), "true");
+    assert_eq!(a_again.body["access_token"], a.body["access_token"]);
+    // Stored responses hold no secret in plain text: they are sealed.
+    assert_eq!(
+        t.sql("UPDATE idempotency_keys SET created_at = created_at WHERE response_body LIKE '%access_token%'")
+            .await,
+        0
+    );
+    assert!(
+        t.sql("UPDATE idempotency_keys SET created_at = created_at WHERE response_body LIKE 'sealed:v1:%'")
+            .await
+            >= 3
+    );
 
     problem(&t.get("/api/v1/nope", None).await, 404, "not-found");
     assert_eq!(t.get("/healthz", None).await.status, 200);
