@@ -23,6 +23,10 @@ use std::collections::{BTreeMap, BTreeSet};
 const TEXT_LEN_MAX: usize = 4000;
 const EVIDENCE_KIND_LEN_MAX: usize = 40;
 const QUEUE_SIZE_MAX: i64 = 200;
+/// Files one party may add to one complaint: a case needs a few screenshots, not a
+/// disk's worth (each file is at most `files::FILE_BYTES_MAX`).
+const EVIDENCE_FILES_PER_PARTY_MAX: i64 = 20;
+const EVIDENCE_BYTES_PER_PARTY_MAX: i64 = 50 * 1024 * 1024;
 
 /// Who looks at a complaint.
 /// How a side is named in evidence rows, log leaves and views (staff act as arbitrators).
@@ -448,6 +452,33 @@ impl App {
         if let Some(t) = text {
             text_ok("text", t)?;
         }
+        let id = &parse_complaint_id(id)?;
+        // Authorize first, and check the quota: nothing is written to disk for a complaint
+        // the caller may not add to. (The file is stored outside the transaction below,
+        // which checks everything again.)
+        if let Some(f) = &file {
+            let mut tx = self.store.begin().await?;
+            let (c, _, side) = self.complaint_for(&mut tx, caller, id, false).await?;
+            let stage = stage_of(&c)?;
+            if !stage.is_open() {
+                return Err(Refusal::ComplaintClosed { stage }.into());
+            }
+            let evidence = tx.complaint_evidence(&c.id).await?;
+            tx.commit().await?;
+            let mine = evidence
+                .iter()
+                .filter(|e| e.party == side_name(side) && e.file_sha256.is_some());
+            let files = i64::try_from(mine.clone().count()).unwrap_or(i64::MAX);
+            let bytes: i64 = mine.filter_map(|e| e.size_bytes).sum();
+            let adding = i64::try_from(f.bytes.len()).unwrap_or(i64::MAX);
+            if files >= EVIDENCE_FILES_PER_PARTY_MAX || bytes.saturating_add(adding) > EVIDENCE_BYTES_PER_PARTY_MAX {
+                return Err(Refusal::EvidenceQuota {
+                    max_files: EVIDENCE_FILES_PER_PARTY_MAX,
+                    max_bytes: EVIDENCE_BYTES_PER_PARTY_MAX,
+                }
+                .into());
+            }
+        }
         let stored = match file {
             Some(f) => {
                 let store = self
@@ -466,7 +497,6 @@ impl App {
         }
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let id = &parse_complaint_id(id)?;
         let (mut c, order, side) = self.complaint_for(&mut tx, caller, id, true).await?;
         let stage = stage_of(&c)?;
         if !stage.is_open() {

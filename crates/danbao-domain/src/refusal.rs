@@ -37,6 +37,8 @@ pub enum Refusal {
     ComplaintClosed { stage: Stage },
     #[error("this case is assigned to another arbitrator")]
     AssignedElsewhere,
+    #[error("a party may add at most {max_files} files ({max_bytes} bytes) to one complaint")]
+    EvidenceQuota { max_files: i64, max_bytes: i64 },
 
     // Seller money and standing.
     #[error("not enough available balance")]
@@ -81,6 +83,7 @@ impl Refusal {
             R::Complaint(_) => "complaint-illegal-transition",
             R::ComplaintClosed { .. } => "complaint-closed",
             R::AssignedElsewhere => "complaint-assigned-elsewhere",
+            R::EvidenceQuota { .. } => "evidence-quota",
             R::InsufficientBalance => "insufficient-balance",
             R::WithdrawalsStopped { .. } => "withdrawals-stopped",
             R::Standing(_) => "seller-standing",
@@ -113,6 +116,9 @@ impl Refusal {
             R::WithdrawalsStopped { standing } => vec![("standing", F::Text(standing.as_str().into()))],
             R::Standing(c) => vec![("standing", F::Text(c.from.as_str().into()))],
             R::FeesShort { fees } => vec![("fees_minor", F::Minor(fees.minor()))],
+            R::EvidenceQuota { max_files, max_bytes } => {
+                vec![("max_files", F::Minor(*max_files)), ("max_bytes", F::Minor(*max_bytes))]
+            }
             R::PaymentNotMismatched { outcome } => vec![("outcome", F::Text(outcome.clone()))],
             R::UsernameTaken
             | R::OutOfStock
@@ -126,7 +132,7 @@ impl Refusal {
     }
 
     /// Every problem type a refusal can carry, for the API document.
-    pub const CODES: [&'static str; 23] = [
+    pub const CODES: [&'static str; 24] = [
         "username-taken",
         "out-of-stock",
         "illegal-transition",
@@ -143,6 +149,7 @@ impl Refusal {
         "complaint-illegal-transition",
         "complaint-closed",
         "complaint-assigned-elsewhere",
+        "evidence-quota",
         "insufficient-balance",
         "withdrawals-stopped",
         "seller-standing",
@@ -199,6 +206,10 @@ mod tests {
             }),
             Refusal::ComplaintClosed { stage: Stage::Resolved },
             Refusal::AssignedElsewhere,
+            Refusal::EvidenceQuota {
+                max_files: 20,
+                max_bytes: 50,
+            },
             Refusal::InsufficientBalance,
             Refusal::WithdrawalsStopped {
                 standing: Standing::Frozen,

@@ -312,6 +312,10 @@ pub(super) fn refusal_zh(r: &Refusal) -> String {
         R::Complaint(_) => "投诉当前的进度不允许这个操作，请刷新页面后查看最新进度".into(),
         R::ComplaintClosed { .. } => "投诉已结束（已裁决或已撤诉），不能再进行这个操作".into(),
         R::AssignedElsewhere => "该投诉已由其他仲裁员受理".into(),
+        R::EvidenceQuota { max_files, max_bytes } => format!(
+            "每一方在一个投诉中最多上传 {max_files} 个文件（共 {} MB）",
+            max_bytes / (1024 * 1024)
+        ),
         R::InsufficientBalance => "可用余额不足".into(),
         R::WithdrawalsStopped { standing } => format!("店铺{}，暂停提现", standing_zh(*standing)),
         R::Standing(c) => match c.change {

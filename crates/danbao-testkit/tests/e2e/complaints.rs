@@ -609,9 +609,76 @@ async fn bad_complaints_are_refused(t: TestApp) {
         t.get(&format!("/api/v1/complaints/{id}"), Some(&stranger)).await.status,
         404
     );
+    // A file for a complaint the caller may not add to is refused before anything is
+    // written: a random id, or someone else's case.
+    let files_dir = t.app().config.files_dir.clone().unwrap();
+    let count_files = || walk(&files_dir);
+    let png = |i: u8| -> Vec<u8> {
+        vec![
+            0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0, i,
+        ]
+    };
+    let before = count_files();
+    for (target, token) in [
+        (uuid::Uuid::now_v7().to_string(), s.buyer_token.clone()),
+        (id.clone(), stranger.clone()),
+    ] {
+        let r = t
+            .raw(
+                t.http
+                    .post(format!("{}/api/v1/complaints/{target}/evidence?kind=screenshot", t.url))
+                    .bearer_auth(&token)
+                    .body(png(200)),
+            )
+            .await;
+        assert_eq!(r.status, 404, "{}", r.text);
+    }
+    assert_eq!(count_files(), before, "nothing was stored");
+    // A party adds at most 20 files to one case.
+    for i in 0..20 {
+        let r = t
+            .raw(
+                t.http
+                    .post(format!("{url}?kind=screenshot"))
+                    .bearer_auth(&s.buyer_token)
+                    .body(png(i)),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{i}: {}", r.text);
+    }
+    let stored = count_files();
+    let over = t
+        .raw(
+            t.http
+                .post(format!("{url}?kind=screenshot"))
+                .bearer_auth(&s.buyer_token)
+                .body(png(99)),
+        )
+        .await;
+    assert_eq!(over.status, 409, "{}", over.text);
+    assert_eq!(over.body["type"], "https://danbao.dev/problems/evidence-quota");
+    assert_eq!(over.body["max_files"], 20);
+    assert_eq!(count_files(), stored, "the refused file was not stored");
     // Nothing above moved money: the order's 100.00 is frozen, once.
     assert_eq!(t.balance(&Account::Frozen(s.seller.clone())).await, 10_000);
     t.finish().await;
+}
+
+/// How many files lie under `dir`, at any depth.
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p)
+                } else {
+                    1
+                }
+            })
+            .sum()
+    })
 }
 
 async fn a_guest_complains_through_the_pages(t: TestApp) {
