@@ -31,6 +31,9 @@ const CARD_KEY_LEN_MAX: usize = 512;
 const CONTACT_LEN_MAX: usize = 64;
 const NOTE_LEN_MAX: usize = 2000;
 pub const PAGE_SIZE_MAX: i64 = 100;
+/// Payment attempts per order, the first included: a buyer who closed the cashier may
+/// open it again a few times, not without end.
+pub const PAYMENT_ATTEMPTS_PER_ORDER_MAX: i64 = 5;
 
 // ---- views ----
 
@@ -689,6 +692,13 @@ impl App {
         }
         if order.status != OrderStatus::PendingPayment {
             return Err(Refusal::NoPaymentExpected { status: order.status }.into());
+        }
+        // Each attempt adds state at the gateway and four active-query jobs.
+        if tx.count_payment_attempts(&order.id).await? >= PAYMENT_ATTEMPTS_PER_ORDER_MAX {
+            return Err(Refusal::TooManyPaymentAttempts {
+                max: PAYMENT_ATTEMPTS_PER_ORDER_MAX,
+            }
+            .into());
         }
         let rules = self.rules_version(&mut tx, order.rule_version).await?;
         let attempt = self.new_attempt(&mut tx, &order, &rules, now).await?;

@@ -23,6 +23,8 @@ pub enum Refusal {
     Order(#[from] IllegalTransition),
     #[error("the order is {status} and takes no payment")]
     NoPaymentExpected { status: OrderStatus },
+    #[error("an order takes at most {max} payment attempts")]
+    TooManyPaymentAttempts { max: i64 },
     #[error("the order is {status} and has nothing delivered to show")]
     NothingDelivered { status: OrderStatus },
     #[error("card_key orders are delivered automatically")]
@@ -70,6 +72,7 @@ impl Refusal {
             R::Order(_) => "illegal-transition",
             R::NoPaymentExpected { .. } => "order-takes-no-payment",
             R::NothingDelivered { .. } => "nothing-delivered",
+            R::TooManyPaymentAttempts { .. } => "too-many-payment-attempts",
             R::DeliveredAutomatically => "delivered-automatically",
             R::CannotOpen(o) => match o {
                 OpenRefusal::NotPaid => "complaint-order-not-paid",
@@ -116,6 +119,7 @@ impl Refusal {
             R::WithdrawalsStopped { standing } => vec![("standing", F::Text(standing.as_str().into()))],
             R::Standing(c) => vec![("standing", F::Text(c.from.as_str().into()))],
             R::FeesShort { fees } => vec![("fees_minor", F::Minor(fees.minor()))],
+            R::TooManyPaymentAttempts { max } => vec![("max_attempts", F::Minor(*max))],
             R::EvidenceQuota { max_files, max_bytes } => {
                 vec![("max_files", F::Minor(*max_files)), ("max_bytes", F::Minor(*max_bytes))]
             }
@@ -132,12 +136,13 @@ impl Refusal {
     }
 
     /// Every problem type a refusal can carry, for the API document.
-    pub const CODES: [&'static str; 24] = [
+    pub const CODES: [&'static str; 25] = [
         "username-taken",
         "out-of-stock",
         "illegal-transition",
         "order-takes-no-payment",
         "nothing-delivered",
+        "too-many-payment-attempts",
         "delivered-automatically",
         "complaint-order-not-paid",
         "complaint-already-open",
@@ -192,6 +197,7 @@ mod tests {
             Refusal::NothingDelivered {
                 status: OrderStatus::Paid,
             },
+            Refusal::TooManyPaymentAttempts { max: 5 },
             Refusal::DeliveredAutomatically,
             O::NotPaid.into(),
             O::AlreadyOpen.into(),

@@ -295,6 +295,7 @@ tx_methods! {
 
     fn insert_payment_attempt(a: &PaymentAttemptRow) -> ();
     fn payment_attempt_for_order(order: &OrderId) -> Option<PaymentAttemptRow>;
+    fn count_payment_attempts(order: &OrderId) -> i64;
     fn payment_attempt(id: &PaymentAttemptId) -> Option<PaymentAttemptRow>;
     fn set_attempt_provider_payment(id: &PaymentAttemptId, provider_payment_id: &str, cashier_url: &str) -> ();
     fn payment_by_txn(provider: &str, provider_txn_id: &str) -> Option<PaymentRow>;

@@ -308,6 +308,7 @@ pub(super) fn refusal_zh(r: &Refusal) -> String {
         R::NoPaymentExpected { status } => format!("订单{}，无需付款", order_status_zh(*status)),
         R::NothingDelivered { status } => format!("订单{}，暂无可查看的发货内容", order_status_zh(*status)),
         R::DeliveredAutomatically => "卡密订单付款后自动发货，无需手动发货".into(),
+        R::TooManyPaymentAttempts { max } => format!("该订单已发起 {max} 次支付，请直接在已打开的收银台付款或重新下单"),
         R::CannotOpen(o) => open_refusal_zh(o),
         R::Complaint(_) => "投诉当前的进度不允许这个操作，请刷新页面后查看最新进度".into(),
         R::ComplaintClosed { .. } => "投诉已结束（已裁决或已撤诉），不能再进行这个操作".into(),

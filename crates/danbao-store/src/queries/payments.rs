@@ -56,6 +56,14 @@ pub async fn payment_attempt_for_order(tx: &mut Conn, order: &OrderId) -> Result
     row.as_ref().map(attempt_from).transpose()
 }
 
+pub async fn count_payment_attempts(tx: &mut Conn, order: &OrderId) -> Result<i64> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM payment_attempts WHERE order_id = $1")
+        .bind(order.as_str())
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
 fn payment_from(r: &Row) -> Result<PaymentRow> {
     Ok(PaymentRow {
         id: r.try_get("id")?,

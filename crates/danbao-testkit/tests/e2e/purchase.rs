@@ -18,6 +18,7 @@ on_both_databases!(
     a_person_buys_through_the_pages,
     buyer_cancels_an_unpaid_order,
     seller_declines_a_paid_order,
+    pages_refuse_posts_from_other_sites,
 );
 
 async fn guest_buys_a_card_key_and_confirms(t: TestApp) {
@@ -589,6 +590,16 @@ async fn bad_input_is_refused_and_changes_nothing(t: TestApp) {
     let a_again = guest_with_key("qq 111").await;
     assert_eq!(a_again.headers.get("idempotency-replayed").unwrap(), "true");
     assert_eq!(a_again.body["access_token"], a.body["access_token"]);
+    // A buyer may reopen the cashier a few times, not without end: five attempts in all.
+    let (a_id, a_token) = (a.body["id"].as_str().unwrap(), a.body["access_token"].as_str().unwrap());
+    let again = format!("/api/v1/orders/{a_id}/payments?access_token={a_token}");
+    for _ in 0..4 {
+        let r = t.post(&again, None, json!({})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let capped = t.post(&again, None, json!({})).await;
+    problem(&capped, 409, "too-many-payment-attempts");
+    assert_eq!(capped.body["max_attempts"], 5);
     // Stored responses hold no secret in plain text: they are sealed.
     assert_eq!(
         t.sql("UPDATE idempotency_keys SET created_at = created_at WHERE response_body LIKE '%access_token%'")
@@ -869,5 +880,65 @@ async fn seller_declines_a_paid_order(t: TestApp) {
     );
     let seller = TestApp::seller_account(&seller_id);
     assert_eq!(t.balance(&danbao_domain::Account::Escrow(seller)).await, 0);
+    t.finish().await;
+}
+
+/// A page elsewhere cannot act with a visitor's cookie or log them in (login CSRF): a
+/// form POST whose Origin is another site is refused and changes nothing; every page
+/// says it may not be framed, sniffed or given scripts.
+async fn pages_refuse_posts_from_other_sites(t: TestApp) {
+    let (_, _) = t.user("csrf_buyer", "buyer").await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = |origin: Option<&str>| {
+        let mut r = browser
+            .post(format!("{}/login", t.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("username", "csrf_buyer"), ("password", "correct-horse")]));
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        t.raw(r)
+    };
+    let evil = login(Some("https://evil.example")).await;
+    assert_eq!(evil.status, 403, "{}", evil.text);
+    assert!(evil.headers.get("set-cookie").is_none());
+    let forged = t
+        .raw(
+            browser
+                .post(format!("{}/login", t.url))
+                .header("sec-fetch-site", "cross-site")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&[("username", "csrf_buyer"), ("password", "correct-horse")])),
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.text);
+    // The same form from this site logs in (a browser says so with Sec-Fetch-Site; under
+    // our no-referrer policy its Origin is "null").
+    let ours = t
+        .raw(
+            browser
+                .post(format!("{}/login", t.url))
+                .header("sec-fetch-site", "same-origin")
+                .header("origin", "null")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&[("username", "csrf_buyer"), ("password", "correct-horse")])),
+        )
+        .await;
+    assert!(
+        ours.headers.get("set-cookie").is_some(),
+        "{} {}",
+        ours.status,
+        ours.text
+    );
+    let page = t.get("/", None).await;
+    let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'none'"),
+        "{csp}"
+    );
+    assert_eq!(page.headers.get("x-content-type-options").unwrap(), "nosniff");
     t.finish().await;
 }
