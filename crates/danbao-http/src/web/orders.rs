@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use danbao_app::complaints::ComplaintView;
 use danbao_app::{App, AppError, Caller, DeliveryItem, OrderView, TimelineEvent};
 use danbao_domain::order::OrderAction;
-use danbao_domain::{OrderStatus, Refusal};
+use danbao_domain::OrderStatus;
 use serde::Deserialize;
 
 struct InfoRow {
@@ -260,10 +260,7 @@ pub(super) async fn reveal(
     let (caller, token) = (&v.caller, v.token());
     match app.reveal_delivery(caller, &id).await {
         Ok(items) => render_order(&app, caller, token, &id, StatusCode::OK, Some(items), None).await,
-        Err(AppError::Refused(Refusal::NothingDelivered { .. })) => {
-            let message = "订单尚未发货，暂无可查看的内容".to_string();
-            render_order(&app, caller, token, &id, StatusCode::CONFLICT, None, Some(message)).await
-        }
+        // A refusal (nothing delivered yet) reads as the catalog says, on the order page.
         Err(e) => {
             let e = PageError::from(e);
             if e.status == StatusCode::NOT_FOUND || e.status.is_server_error() {
