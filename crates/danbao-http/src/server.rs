@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub worker_interval: Option<Duration>,
     /// Where evidence attachments are kept.
     pub files_dir: Option<std::path::PathBuf>,
+    /// Rate limits, the password-hashing bound, trusted proxies (`serve --limits FILE`).
+    pub limits: danbao_app::limits::Limits,
 }
 
 pub struct RunningServer {
@@ -133,6 +135,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         AppConfig {
             public_url: url.clone(),
             files_dir: cfg.files_dir,
+            limits: cfg.limits,
         },
         cfg.rules,
     )
@@ -145,7 +148,12 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         let shutdown = async move {
             let _ = http_rx.changed().await;
         };
-        if let Err(e) = axum::serve(cfg.listener, router).with_graceful_shutdown(shutdown).await {
+        // With each connection's peer address: the rate limits and hoarding caps key on it.
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(cfg.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
             tracing::error!(error = %e, "http server stopped");
         }
     }));

@@ -91,6 +91,7 @@ macro_rules! queries {
         include!("queries/complaints.rs");
         include!("queries/sellers.rs");
         include!("queries/withdrawals.rs");
+        include!("queries/limits.rs");
     };
 }
 
@@ -374,6 +375,13 @@ tx_methods! {
     fn seller_standing(seller: &UserId, lock: bool) -> Option<SellerStandingRow>;
     fn set_seller_standing(s: &SellerStandingRow) -> ();
     fn open_orders_of_seller(seller: &UserId) -> Vec<OrderRow>;
+
+    fn set_order_client(order: &OrderId, address: Option<&str>, contact: Option<&str>) -> ();
+    fn unpaid_units(who: HoldKey<'_>, product: Option<&danbao_domain::ProductId>) -> i64;
+    fn query_password_lock(order: &OrderId) -> Option<danbao_domain::limits::QueryPasswordLock>;
+    fn set_query_password_lock(order: &OrderId, lock: &danbao_domain::limits::QueryPasswordLock) -> ();
+    fn clear_query_password_lock(order: &OrderId) -> ();
+    fn count_security_event(kind: &str, bucket: &str, detail: &str, at: i64) -> ();
 }
 
 /// Rebuilds a stored entry; kept here so both databases read entries the same way.

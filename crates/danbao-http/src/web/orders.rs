@@ -5,6 +5,7 @@ use super::error::PageError;
 use super::session::order_viewer;
 use super::zh::{event_detail, event_label, kind_label, refund_reason_zh, refund_status_zh};
 use super::{is_http_url, order_url, private_headers, yuan, EventItem, TimeView, TokenForm, TokenQuery};
+use crate::extract::ClientOrigin;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, State};
@@ -313,10 +314,14 @@ pub(super) struct LookupForm {
     query_password: String,
 }
 
-pub(super) async fn lookup(State(app): State<App>, Form(form): Form<LookupForm>) -> Result<Response, PageError> {
+pub(super) async fn lookup(
+    State(app): State<App>,
+    ClientOrigin(origin): ClientOrigin,
+    Form(form): Form<LookupForm>,
+) -> Result<Response, PageError> {
     let order_id = form.order_id.trim();
     let found = match app
-        .lookup_guest_order(order_id, &form.contact, &form.query_password)
+        .lookup_guest_order(&origin, order_id, &form.contact, &form.query_password)
         .await
     {
         // Canonical id from the order itself, so the redirect carries only our own text.

@@ -2,6 +2,7 @@
 
 use super::error::PageError;
 use super::{private_headers, valid_token};
+use crate::extract::ClientOrigin;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, State};
@@ -122,12 +123,16 @@ pub(super) async fn login_form() -> Response {
     (private_headers(), page).into_response()
 }
 
-pub(super) async fn login(State(app): State<App>, Form(form): Form<LoginForm>) -> Result<Response, PageError> {
+pub(super) async fn login(
+    State(app): State<App>,
+    ClientOrigin(origin): ClientOrigin,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
     let username = form.username.trim();
     let result = if username.len() > LOGIN_FIELD_MAX || form.password.len() > LOGIN_FIELD_MAX {
         Err(AppError::BadCredentials)
     } else {
-        app.login(username, &form.password).await
+        app.login(&origin, username, &form.password).await
     };
     match result {
         Ok((token, _user)) => {

@@ -22,6 +22,7 @@ macro_rules! on_both_databases {
 mod browser;
 mod complaints;
 mod evidence;
+mod limits;
 mod no_drop;
 mod openapi;
 mod purchase;
