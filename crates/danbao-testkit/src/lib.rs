@@ -190,20 +190,25 @@ impl TestApp {
                 Vault::from_keys([1; 32], [2; 32]),
             ),
         };
-        let t = TestApp::boot(store, db, rules, limits, vault).await;
-        t.clock.advance_ms(now - t.clock.now_ms());
-        t
+        // The clock keeps its time from the first instant of the new server: what the
+        // server starts (its rate limiters) must not see time jump backwards.
+        TestApp::boot_at(store, db, rules, limits, vault, now).await
     }
 
     async fn boot(store: Store, db: Db, rules: RuleSet, limits: Limits, vault: Vault) -> TestApp {
+        // Tests start at the real time, so that the sandbox (which keeps real time, like
+        // any outside provider) and the platform agree on statement periods; after that
+        // only the test moves the platform's clock.
+        let now = danbao_app::clock::SystemClock.now_ms();
+        TestApp::boot_at(store, db, rules, limits, vault, now).await
+    }
+
+    async fn boot_at(store: Store, db: Db, rules: RuleSet, limits: Limits, vault: Vault, now: i64) -> TestApp {
         let files_dir = match &db {
             Db::Sqlite { dir } => dir.join("files"),
             Db::Postgres { schema, .. } => std::env::temp_dir().join(format!("danbao-files-{schema}")),
         };
-        // Tests start at the real time, so that the sandbox (which keeps real time, like
-        // any outside provider) and the platform agree on statement periods; after that
-        // only the test moves the platform's clock.
-        let clock = TestClock::new(danbao_app::clock::SystemClock.now_ms());
+        let clock = TestClock::new(now);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = start(ServerConfig {
             store,

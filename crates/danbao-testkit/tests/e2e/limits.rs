@@ -203,7 +203,8 @@ async fn a_locked_query_password_refuses_even_the_right_one(t: TestApp) {
     assert_eq!(lookup(&t, 1, &other, "qq:4242", "guest-pass-1").await.status, 200);
 
     // The lock is in the database: a restarted server keeps it.
-    let t = t.restart_with_rules(t.app().current_rules().as_ref().clone()).await;
+    let same_rules = t.app().current_rules().as_ref().clone();
+    let t = t.restart_with_rules(same_rules).await;
     refused(
         &lookup(&t, 1, &order, "qq:4242", "guest-pass-1").await,
         429,
@@ -290,7 +291,8 @@ async fn unpaid_orders_hold_at_most_a_buyers_cap_and_share(t: TestApp) {
         unpaid_units_per_address_max: 3,
         ..Limits::default()
     };
-    let t = t.restart_with(t.app().current_rules().as_ref().clone(), limits).await;
+    let same_rules = t.app().current_rules().as_ref().clone();
+    let t = t.restart_with(same_rules, limits).await;
     assert_eq!(guest_order_from(&t, 5, &large, 3, "qq:50").await.status, 201);
     let r = guest_order_from(&t, 5, &large, 1, "qq:51").await;
     refused(&r, 409, "unpaid-units-limit");
