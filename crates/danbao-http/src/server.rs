@@ -41,6 +41,9 @@ pub struct ServerConfig {
     pub worker_interval: Option<Duration>,
     /// Where evidence attachments are kept.
     pub files_dir: Option<std::path::PathBuf>,
+    /// Every cookie the pages set carries `Secure` (behind TLS). Also on when the
+    /// public URL is https.
+    pub secure_cookies: bool,
 }
 
 pub struct RunningServer {
@@ -137,7 +140,10 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         cfg.rules,
     )
     .await?;
-    let router = crate::router(app.clone(), sandbox.clone());
+    let pages = crate::web::WebOptions {
+        secure_cookies: cfg.secure_cookies || url.starts_with("https://"),
+    };
+    let router = crate::router_with(app.clone(), sandbox.clone(), pages);
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     let mut http_rx = rx.clone();
