@@ -179,9 +179,9 @@ async def checkout_flood(server, product, flood=64, seconds=15, honest=20):
     return latencies, flood_statuses
 
 
-async def hoarding(server, product, tries=60):
-    """Units one guest contact holds unpaid (orders of 100 until refused), and units one
-    address holds unpaid with a fresh contact for every order."""
+async def hoarding(server, product, other, tries=60):
+    """Units one guest contact holds unpaid of `product` (orders of 100 until refused), and
+    units one address holds unpaid of `other` with a fresh contact for every order."""
     async with session_from("127.0.2.1") as s:
         held = 0
         for _ in range(tries):
@@ -207,7 +207,7 @@ async def hoarding(server, product, tries=60):
             ok = False
             for q in (100, 10, 1):
                 st, _ = await post(s, server.url + "/api/v1/orders",
-                                   {"product_id": product, "quantity": q, "contact": f"rotating-{k}-{q}",
+                                   {"product_id": other, "quantity": q, "contact": f"rotating-{k}-{q}",
                                     "query_password": "hoarder-password"})
                 if st == 201:
                     held += q
@@ -281,8 +281,7 @@ async def measure(binary):
         out["checkout_p50"], out["checkout_p99"] = p50, p99
         print(f"  honest checkout under a 64-way flood: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms; "
               f"flood answers {dict((k, fst.count(k)) for k in sorted(set(fst)))}")
-        stock = await shop(s, 1000)
-        one, rotating = await hoarding(s, stock)
+        one, rotating = await hoarding(s, await shop(s, 1000), await shop(s, 1000))
         out["hoard_contact"], out["hoard_address"] = one, rotating
         print(f"  units held unpaid of a 1000-key product: one contact {one}, one address rotating contacts {rotating}")
         rows, st = await forged_notifications(s)

@@ -81,26 +81,25 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-pub async fn hash_password(password: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| AppError::Internal(format!("argon2: {e}")))
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))?
+fn hash_now(password: &str) -> AppResult<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("argon2: {e}")))
 }
 
-pub async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
+fn verify_now(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// Hashes off the async threads, for the CLI (the server hashes on its hashing threads).
+pub async fn hash_password(password: String) -> AppResult<String> {
+    tokio::task::spawn_blocking(move || hash_now(&password))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
 }
 
 pub fn validate_password(field: &'static str, password: &str) -> AppResult<()> {
@@ -189,14 +188,12 @@ impl App {
     /// Hashes a password when it is this request's turn: a flood of logins or checkouts
     /// queues here instead of running one argon2id (19 MiB) per request at once.
     pub(crate) async fn hash_password(&self, password: String) -> AppResult<String> {
-        let _turn = self.guard.hashing_turn().await?;
-        hash_password(password).await
+        self.guard.hash(move || hash_now(&password)).await?
     }
 
-    /// `verify_password`, in turn like `hash_password`.
+    /// Checks a password against its hash, in turn like `hash_password`.
     pub(crate) async fn verify_password(&self, password: String, hash: String) -> AppResult<bool> {
-        let _turn = self.guard.hashing_turn().await?;
-        Ok(verify_password(password, hash).await)
+        self.guard.hash(move || verify_now(&password, &hash)).await
     }
 
     /// Makes an account. The API lets buyers and sellers register themselves; staff

@@ -220,7 +220,73 @@ impl ActionLimiters {
 /// the limiters' maps without bound.
 const CHECKS_BETWEEN_SWEEPS: u64 = 4096;
 
-/// The rate limiters and the hashing semaphore of one process.
+/// A job for a hashing thread.
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads for password hashing (argon2id, 19 MiB a hash). Fixed, not
+/// tokio's blocking pool: that pool starts a new thread whenever none is idle at that very
+/// instant, and each thread's allocator arena keeps its last 19 MiB, so a flood grew the
+/// process by hundreds of MiB even with only two hashes at a time. Here at most
+/// `password_hashes_at_once` threads ever hash; the rest of a flood waits in the queue,
+/// costing a closure each. The threads end when the app is dropped (the queue closes).
+struct HashingPool {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<HashJob>>,
+    threads: usize,
+}
+
+impl HashingPool {
+    fn new(threads: usize) -> HashingPool {
+        let (tx, rx) = std::sync::mpsc::channel::<HashJob>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        let mut started = 0;
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("password-hashing-{i}"))
+                .spawn(move || loop {
+                    // Holding the lock only to take one job: the others wait for theirs.
+                    let job = match rx.lock() {
+                        Ok(r) => r.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                });
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => tracing::error!(error = %e, "cannot start a password-hashing thread"),
+            }
+        }
+        HashingPool {
+            jobs: std::sync::Mutex::new(tx),
+            threads: started,
+        }
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+        if self.threads == 0 {
+            // No thread could be started: hash on tokio's blocking pool rather than never.
+            return tokio::task::spawn_blocking(f)
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()));
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: HashJob = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        self.jobs
+            .lock()
+            .map_err(|_| AppError::Internal("the hashing queue is poisoned".into()))?
+            .send(job)
+            .map_err(|_| AppError::Internal("the hashing threads have stopped".into()))?;
+        rx.await
+            .map_err(|_| AppError::Internal("a hashing thread dropped its job".into()))
+    }
+}
+
+/// The rate limiters and the password-hashing threads of one process.
 pub struct Guard {
     limits: Limits,
     clock: AppClock,
@@ -228,7 +294,7 @@ pub struct Guard {
     register: ActionLimiters,
     checkout: ActionLimiters,
     lookup: ActionLimiters,
-    hashing: tokio::sync::Semaphore,
+    hashing: HashingPool,
     checks: AtomicU64,
 }
 
@@ -240,7 +306,7 @@ impl Guard {
             register: ActionLimiters::new(limits.register, &clock),
             checkout: ActionLimiters::new(limits.checkout, &clock),
             lookup: ActionLimiters::new(limits.lookup, &clock),
-            hashing: tokio::sync::Semaphore::new(limits.password_hashes_at_once.max(1)),
+            hashing: HashingPool::new(limits.password_hashes_at_once),
             checks: AtomicU64::new(0),
             clock,
             limits,
@@ -299,13 +365,11 @@ impl Guard {
         }
     }
 
-    /// Waits for a turn to hash: at most `password_hashes_at_once` argon2id computations
-    /// (19 MiB each) run at once, whatever the number of requests.
-    pub async fn hashing_turn(&self) -> AppResult<tokio::sync::SemaphorePermit<'_>> {
-        self.hashing
-            .acquire()
-            .await
-            .map_err(|e| AppError::Internal(format!("the hashing semaphore is closed: {e}")))
+    /// Runs a password hash (or check) on the hashing threads, when its turn comes: at most
+    /// `password_hashes_at_once` argon2id computations (19 MiB each) run at once, whatever
+    /// the number of requests.
+    pub async fn hash<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+        self.hashing.run(f).await
     }
 }
 
@@ -423,18 +487,33 @@ mod tests {
         assert!(Limits::parse("nonsense = 1").is_err());
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn no_more_hashes_run_at_once_than_allowed() {
+        use std::sync::atomic::AtomicUsize;
         let limits = Limits {
             password_hashes_at_once: 2,
             ..Limits::default()
         };
         let (g, _) = guard(limits);
-        let a = g.hashing_turn().await;
-        let b = g.hashing_turn().await;
-        assert!(a.is_ok() && b.is_ok());
-        assert_eq!(g.hashing.available_permits(), 0);
-        drop(a);
-        assert_eq!(g.hashing.available_permits(), 1);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let jobs = (0..8).map(|i| {
+            let (running, most) = (running.clone(), most.clone());
+            g.hash(move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                // Long enough for the jobs to overlap if they could.
+                std::thread::sleep(Duration::from_millis(20));
+                running.fetch_sub(1, Ordering::SeqCst);
+                i * 2
+            })
+        });
+        let results: Vec<usize> = futures::future::join_all(jobs)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        assert_eq!(results, (0..8).map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(most.load(Ordering::SeqCst), 2, "two at a time, and they did overlap");
     }
 }
