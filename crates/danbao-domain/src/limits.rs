@@ -77,6 +77,10 @@ pub fn check_hold(
     address_max: Option<i64>,
     rules: &LimitRules,
 ) -> Result<(), Refusal> {
+    // More than there is: the truer answer is that the stock is short, whoever asks.
+    if requested > held.product_free {
+        return Err(Refusal::OutOfStock);
+    }
     let over = |holder: Holder, held: i64, max: i64| {
         (held.saturating_add(requested) > max).then_some(Refusal::UnpaidUnitsLimit {
             holder,
@@ -269,7 +273,11 @@ mod tests {
         check(held, 3, None, refused(3, 5));
         // The last key can always be bought by someone.
         check(stock(1), 1, None, Ok(()));
-        check(stock(1), 2, None, refused(0, 1));
+        // Of two keys, half: one.
+        check(stock(2), 2, None, refused(0, 1));
+        // More than is free is out of stock, whatever the caps say.
+        check(stock(1), 2, None, Err(Refusal::OutOfStock));
+        check(stock(0), 1, None, Err(Refusal::OutOfStock));
     }
 
     #[test]

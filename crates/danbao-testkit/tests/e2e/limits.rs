@@ -92,13 +92,18 @@ async fn wrong_logins_are_rate_limited_per_address_and_per_account(t: TestApp) {
     refused(&limited, 429, "rate-limited");
     assert_eq!(retry_after(&limited), refill_s(limits.login.per_address.per_hour));
     assert_eq!(login(&t, 4, "bob", "correct-horse").await.status, 200);
-    // The login page says it in Chinese, with the same header.
-    let page = t
-        .raw(
+    // The login page says it in Chinese, with the same header (a browser shown the form
+    // first, posting from the limited address).
+    let browser = danbao_testkit::Browser::new(&t);
+    browser.get("/login").await;
+    let token = browser.form_token().unwrap();
+    let page = browser
+        .send(
             t.client_from(3)
                 .post(format!("{}/login", t.url))
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(danbao_testkit::form(&[
+                    ("csrf_token", token.as_str()),
                     ("username", "bob"),
                     ("password", "correct-horse"),
                 ])),
