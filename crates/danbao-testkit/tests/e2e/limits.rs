@@ -15,6 +15,7 @@ on_both_databases!(
     unpaid_orders_hold_at_most_a_buyers_cap_and_share,
     forged_notifications_are_counted_not_stored_one_by_one,
     an_oversized_body_is_refused_before_it_is_buffered,
+    forwarded_for_counts_only_behind_a_trusted_proxy,
 );
 
 fn refused(r: &Resp, status: u16, code: &str) {
@@ -422,5 +423,62 @@ async fn an_oversized_body_is_refused_before_it_is_buffered(t: TestApp) {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["imported"], 4000);
+    t.finish().await;
+}
+
+async fn forwarded_login(t: &TestApp, forwarded_for: &str, username: &str) -> Resp {
+    t.raw(
+        t.http
+            .post(format!("{}/api/v1/sessions", t.url))
+            .header("x-forwarded-for", forwarded_for)
+            .json(&json!({"username": username, "password": "wrong-password"})),
+    )
+    .await
+}
+
+/// Behind a trusted proxy each client named in X-Forwarded-For is its own address; from
+/// anyone else the header is ignored, so a client cannot dodge its limit by inventing one.
+async fn forwarded_for_counts_only_behind_a_trusted_proxy(t: TestApp) {
+    let t = t.with_shipped_limits().await;
+    let burst = Limits::default().login.per_address.burst;
+    // No trusted proxy (the default): every request is 127.0.0.1, whatever it claims.
+    for i in 0..burst {
+        let r = forwarded_login(&t, &format!("203.0.113.{i}"), &format!("nobody{i}")).await;
+        refused(&r, 401, "bad-credentials");
+    }
+    refused(
+        &forwarded_login(&t, "203.0.113.200", "nobody-else").await,
+        429,
+        "rate-limited",
+    );
+
+    // Behind a trusted proxy (this machine), the client it names is the address.
+    let limits = Limits {
+        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+        ..Limits::default()
+    };
+    let same_rules = t.app().current_rules().as_ref().clone();
+    let t = t.restart_with(same_rules, limits).await;
+    for i in 0..burst {
+        let r = forwarded_login(&t, "198.51.100.7", &format!("nobody{i}")).await;
+        refused(&r, 401, "bad-credentials");
+    }
+    refused(
+        &forwarded_login(&t, "198.51.100.7", "nobody-else").await,
+        429,
+        "rate-limited",
+    );
+    // Another client behind the same proxy is not affected; a made-up hop before the
+    // client's does not change who it is.
+    refused(
+        &forwarded_login(&t, "198.51.100.8", "nobody-else").await,
+        401,
+        "bad-credentials",
+    );
+    refused(
+        &forwarded_login(&t, "192.0.2.1, 198.51.100.7", "nobody-else").await,
+        429,
+        "rate-limited",
+    );
     t.finish().await;
 }
