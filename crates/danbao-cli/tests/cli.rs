@@ -135,8 +135,10 @@ async fn exported_dossier_verifies_offline_and_tampering_is_named() {
     let (code, stdout, _) = danbao(&["verify", out_s, "--key", &vkey]);
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("dossier ok: 5 events"), "{stdout}");
-    // One receipt on its own, with the key in a file.
+    // One receipt on its own, with the key in a file: the leaf is sealed, so the receipt
+    // alone proves inclusion and says nothing of the order.
     let receipt = out.join("receipts").join("0001-created.txt");
+    let opening = out.join("receipts").join("0001-created.opening.txt");
     let (code, stdout, _) = danbao(&[
         "verify",
         receipt.to_str().unwrap(),
@@ -144,7 +146,35 @@ async fn exported_dossier_verifies_offline_and_tampering_is_named() {
         out.join("key.vkey").to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.starts_with("ok: leaf 0 (order.created"), "{stdout}");
+    assert!(stdout.starts_with("ok: leaf 0 (sealed) is in the log"), "{stdout}");
+    assert!(!stdout.contains(&id) && stdout.contains("give --opening"), "{stdout}");
+    // With the opening the party got, it also proves what the leaf records.
+    let (code, stdout, _) = danbao(&[
+        "verify",
+        receipt.to_str().unwrap(),
+        "--key",
+        &vkey,
+        "--opening",
+        opening.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("ok: leaf 0 (order.created of order:{id})")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok: the opening matches the leaf"), "{stdout}");
+    // The opening of another leaf does not open this one.
+    let other_opening = out.join("receipts").join("0002-paid.opening.txt");
+    let (code, stdout, _) = danbao(&[
+        "verify",
+        receipt.to_str().unwrap(),
+        "--key",
+        &vkey,
+        "--opening",
+        other_opening.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("the opening does not match"), "{stdout}");
 
     // Another key: the checkpoint signature check fails, and says so.
     let other = danbao_evidence::LogSigner::generate("danbao.dev/evidence-log", &mut rand::rngs::OsRng).unwrap();
@@ -162,11 +192,28 @@ async fn exported_dossier_verifies_offline_and_tampering_is_named() {
         receipt.to_str().unwrap(),
         "--key",
         &vkey,
+        "--opening",
+        opening.to_str().unwrap(),
         "--file",
         stray.to_str().unwrap(),
     ]);
     assert_eq!(code, 1);
     assert!(stdout.contains("does not match the receipt"), "{stdout}");
+
+    // Someone edits an opening in the dossier (the event's time, say): that event fails.
+    let text = std::fs::read_to_string(&opening).unwrap();
+    let at_line = text.lines().find(|l| l.starts_with("at_ms ")).unwrap();
+    let at: i64 = at_line["at_ms ".len()..].parse().unwrap();
+    std::fs::write(&opening, text.replacen(at_line, &format!("at_ms {}", at - 60_000), 1)).unwrap();
+    let (code, stdout, _) = danbao(&["verify", out_s, "--key", &vkey]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("FAIL #1 created")
+            && stdout.contains("the opening does not match the leaf's commitment")
+            && stdout.contains("1 problem(s)"),
+        "{stdout}"
+    );
+    std::fs::write(&opening, text).unwrap();
 
     // Someone edits an event in the dossier: exactly that event fails.
     let path = out.join("dossier.json");
