@@ -956,7 +956,11 @@ impl App {
         let events = tx.complaint_events(&c.id).await?;
         // The parties (and staff) of the case get each leaf's opening with it.
         let mut openings = HashMap::new();
-        for hash in evidence.iter().map(|e| &e.leaf_hash).chain(events.iter().map(|e| &e.leaf_hash)) {
+        for hash in evidence
+            .iter()
+            .map(|e| &e.leaf_hash)
+            .chain(events.iter().map(|e| &e.leaf_hash))
+        {
             if let Some(o) = tx.evidence_opening(hash).await? {
                 openings.insert(hash.clone(), o);
             }

@@ -57,7 +57,9 @@ pub fn read_vkey(arg: &str) -> anyhow::Result<LogVerifier> {
 /// sentence `danbao verify` prints.
 fn event_of(leaf: &danbao_evidence::Leaf, opening: Option<&LeafOpening>) -> Result<EventRecord, String> {
     leaf.event(opening).map_err(|e| match e {
-        OpeningError::Mismatch => "the opening does not match the leaf's commitment (it was altered, or belongs to another leaf)".to_string(),
+        OpeningError::Mismatch => {
+            "the opening does not match the leaf's commitment (it was altered, or belongs to another leaf)".to_string()
+        }
         OpeningError::Sealed => "the leaf is sealed and no opening was given for it".to_string(),
         other => other.to_string(),
     })

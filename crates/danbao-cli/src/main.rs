@@ -680,7 +680,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("sandbox gateway listening at http://{addr}");
             match &state_dir {
                 Some(dir) => println!("  state: {}", dir.display()),
-                None => println!("  state: in memory only (a restart forgets every payment; give --state-dir to keep them)"),
+                None => {
+                    println!("  state: in memory only (a restart forgets every payment; give --state-dir to keep them)")
+                }
             }
             println!(
                 "  merchant key: {}{}",

@@ -43,13 +43,13 @@ pub mod verify;
 
 pub use hash::{empty_root, leaf_hash, node_hash, sha256_hex, Hash};
 pub use leaf::{Leaf, LeafError, LeafFields, LeafRecord, LEAF_FORMAT_LINE};
-pub use sealed::{
-    EventFields, EventRecord, LeafOpening, OpeningError, SealedLeaf, OPENING_FORMAT_LINE, SEALED_LEAF_FORMAT_LINE,
-};
 pub use note::{open_checkpoint, Checkpoint, LogSigner, LogVerifier, NoteError};
 pub use receipt::{
     verify_consistency_between, verify_receipt, ConsistencyCheckError, Receipt, ReceiptError, ReceiptParseError,
     ReceiptSource, VerifiedReceipt, TLOG_PROOF_HEADER,
+};
+pub use sealed::{
+    EventFields, EventRecord, LeafOpening, OpeningError, SealedLeaf, OPENING_FORMAT_LINE, SEALED_LEAF_FORMAT_LINE,
 };
 pub use tree::{
     consistency_proof, consistency_proof_from_leaves, inclusion_proof, inclusion_proof_from_leaves, node_from_position,

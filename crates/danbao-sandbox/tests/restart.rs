@@ -35,7 +35,10 @@ async fn receive(State(m): State<Shared>, headers: HeaderMap, body: Bytes) -> (S
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    assert!(verify(KEY, &body, signature), "notifications stay signed across restarts");
+    assert!(
+        verify(KEY, &body, signature),
+        "notifications stay signed across restarts"
+    );
     let mut m = m.lock().unwrap();
     m.got.push(serde_json::from_slice(&body).unwrap());
     if m.accept {
@@ -183,9 +186,7 @@ fn an_unacknowledged_notification_resumes_its_schedule_after_a_restart() {
     m.lock().unwrap().accept = true;
     let (gateway, base) = start_gateway(&dir);
     let client = SandboxClient::new(base, KEY.to_vec());
-    main.block_on(until("a resumed resend", || {
-        m.lock().unwrap().got.len() > before
-    }));
+    main.block_on(until("a resumed resend", || m.lock().unwrap().got.len() > before));
     main.block_on(async {
         let start = tokio::time::Instant::now();
         loop {
@@ -195,16 +196,16 @@ fn an_unacknowledged_notification_resumes_its_schedule_after_a_restart() {
                 assert!(view.notifications.len() > before, "{:?}", view.notifications);
                 break;
             }
-            assert!(start.elapsed() < DEADLINE, "never acknowledged: {:?}", view.notifications);
+            assert!(
+                start.elapsed() < DEADLINE,
+                "never acknowledged: {:?}",
+                view.notifications
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     });
     let got = m.lock().unwrap().got.clone();
-    assert!(
-        got.iter().all(|n| n.trade_no == got[0].trade_no),
-        "one trade, resent"
-    );
+    assert!(got.iter().all(|n| n.trade_no == got[0].trade_no), "one trade, resent");
     gateway.shutdown_background();
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }
-

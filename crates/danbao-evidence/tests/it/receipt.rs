@@ -3,7 +3,8 @@
 use base64::Engine as _;
 use danbao_evidence::{
     consistency_proof, inclusion_proof, verify_consistency_between, verify_receipt, Checkpoint, CompactRange,
-    ConsistencyCheckError, Leaf, LeafRecord, LogSigner, NoteError, Receipt, ReceiptError, ReceiptParseError, VerifyError,
+    ConsistencyCheckError, Leaf, LeafRecord, LogSigner, NoteError, Receipt, ReceiptError, ReceiptParseError,
+    VerifyError,
 };
 
 use crate::common::{rng, sample_fields, MapStore};

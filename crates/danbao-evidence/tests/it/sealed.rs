@@ -2,8 +2,8 @@
 //! what the leaf says, and any change to it is refused.
 
 use danbao_evidence::{
-    inclusion_proof, sha256_hex, verify_receipt, Checkpoint, CompactRange, EventFields, EventRecord, Leaf,
-    LeafError, LeafOpening, LeafRecord, LogSigner, OpeningError, Receipt, SealedLeaf,
+    inclusion_proof, sha256_hex, verify_receipt, Checkpoint, CompactRange, EventFields, EventRecord, Leaf, LeafError,
+    LeafOpening, LeafRecord, LogSigner, OpeningError, Receipt, SealedLeaf,
 };
 
 use crate::common::{rng, sample_fields, MapStore};
@@ -62,9 +62,18 @@ fn a_changed_opening_is_refused() {
     let other_key = format!("key {}", "ab".repeat(32));
     let edits: Vec<(&str, String)> = vec![
         ("another key", text.replacen(&key_line, &other_key, 1)),
-        ("another case", text.replacen("case order:0190f7a4", "case order:0190f7a5", 1)),
-        ("another kind", text.replacen("kind order.paid", "kind order.refunded", 1)),
-        ("another time", text.replacen("at_ms 1767225600000", "at_ms 1767225600001", 1)),
+        (
+            "another case",
+            text.replacen("case order:0190f7a4", "case order:0190f7a5", 1),
+        ),
+        (
+            "another kind",
+            text.replacen("kind order.paid", "kind order.refunded", 1),
+        ),
+        (
+            "another time",
+            text.replacen("at_ms 1767225600000", "at_ms 1767225600001", 1),
+        ),
         (
             "another content",
             text.replacen(event().content_sha256(), &sha256_hex(b"{}"), 1),
@@ -96,7 +105,10 @@ fn non_canonical_openings_and_sealed_leaves_are_refused() {
             text.replacen(text.lines().nth(1).unwrap(), &format!("key {}", "AB".repeat(32)), 1),
         ),
         ("short key", text.replacen("key ", "key 0", 1)),
-        ("wrong format line", text.replacen("danbao-leaf-opening/v2", "danbao-leaf-opening/v3", 1)),
+        (
+            "wrong format line",
+            text.replacen("danbao-leaf-opening/v2", "danbao-leaf-opening/v3", 1),
+        ),
         ("trailing blank line", format!("{text}\n")),
         ("key after case", {
             let l: Vec<&str> = text.lines().collect();
@@ -111,14 +123,14 @@ fn non_canonical_openings_and_sealed_leaves_are_refused() {
     for (what, bad) in [
         ("extra line", format!("{sealed}salt 00\n")),
         ("no newline", sealed.trim_end().to_owned()),
-        ("upper-case hex", sealed.to_uppercase().replacen("DANBAO-LEAF/V2", "danbao-leaf/v2", 1)),
+        (
+            "upper-case hex",
+            sealed.to_uppercase().replacen("DANBAO-LEAF/V2", "danbao-leaf/v2", 1),
+        ),
     ] {
         assert!(SealedLeaf::parse_canonical(&bad).is_err(), "{what}: accepted {bad:?}");
     }
-    assert_eq!(
-        Leaf::parse_canonical("danbao-leaf/v9\n"),
-        Err(LeafError::UnknownFormat)
-    );
+    assert_eq!(Leaf::parse_canonical("danbao-leaf/v9\n"), Err(LeafError::UnknownFormat));
     // A v1 leaf takes no opening; a v2 leaf says nothing without one.
     let v1 = Leaf::V1(LeafRecord::new(sample_fields(&mut rng(54))).unwrap());
     assert_eq!(v1.event(Some(&opening)), Err(OpeningError::NotSealed));

@@ -163,8 +163,7 @@ impl Sandbox {
 
     /// Records, durably, that scheduled attempt `step` of a payment's notification starts.
     fn mark_scheduled(&self, payment_id: &str, step: usize) {
-        self.store()
-            .mark_scheduled(payment_id, step, OffsetDateTime::now_utc());
+        self.store().mark_scheduled(payment_id, step, OffsetDateTime::now_utc());
     }
 
     fn with_store(cfg: SandboxConfig, store: Store) -> Sandbox {

@@ -171,7 +171,10 @@ enum Entry {
     Payment(Payment),
     /// A refund and the payment it changes, in one line so that a crash keeps both or
     /// neither.
-    Refund { payment: Payment, refund: RefundView },
+    Refund {
+        payment: Payment,
+        refund: RefundView,
+    },
     Payout(PayoutView),
 }
 
@@ -186,9 +189,8 @@ struct Journal {
 
 impl Journal {
     fn append(&mut self, entry: &Entry) -> Result<(), GatewayError> {
-        let fail = |what: &str, e: &dyn std::fmt::Display| {
-            GatewayError::Storage(format!("{what} {}: {e}", JOURNAL_FILE))
-        };
+        let fail =
+            |what: &str, e: &dyn std::fmt::Display| GatewayError::Storage(format!("{what} {}: {e}", JOURNAL_FILE));
         if self.broken {
             return Err(GatewayError::Storage(format!(
                 "{} failed earlier; restart the gateway to recover",
@@ -819,10 +821,7 @@ mod tests {
         assert!(store.payment("p1").is_ok());
         drop(store);
         std::fs::write(&path, format!("not json\n{good}")).unwrap();
-        assert_eq!(
-            Store::open(&dir).unwrap_err().kind(),
-            std::io::ErrorKind::InvalidData
-        );
+        assert_eq!(Store::open(&dir).unwrap_err().kind(), std::io::ErrorKind::InvalidData);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -861,6 +860,9 @@ mod tests {
         );
         // Overdue: due at once.
         let late = t0 + time::Duration::seconds(60);
-        assert_eq!(store.unfinished_schedules(late, delay_after)[1], ("p2".to_owned(), 1, Duration::ZERO));
+        assert_eq!(
+            store.unfinished_schedules(late, delay_after)[1],
+            ("p2".to_owned(), 1, Duration::ZERO)
+        );
     }
 }

@@ -24,5 +24,5 @@ mod complaints;
 mod evidence;
 mod no_drop;
 mod openapi;
-mod purchase;
 mod privacy;
+mod purchase;

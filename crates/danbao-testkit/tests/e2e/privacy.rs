@@ -116,8 +116,14 @@ async fn a_public_receipt_names_nothing_and_its_hashes_cannot_be_guessed(t: Test
     }
     // No leaf names another: the case's leaves cannot be grouped from the public log.
     for e in events {
-        let leaf_hash = verify_receipt(e["receipt"].as_str().unwrap(), &v).unwrap().leaf.leaf_hash_hex();
-        assert!(!published.contains(&leaf_hash), "a leaf of the case is linked in public");
+        let leaf_hash = verify_receipt(e["receipt"].as_str().unwrap(), &v)
+            .unwrap()
+            .leaf
+            .leaf_hash_hex();
+        assert!(
+            !published.contains(&leaf_hash),
+            "a leaf of the case is linked in public"
+        );
     }
 
     // Brute force, as a reader of the log would: try every amount from ¥0.01 to ¥2,000.00
@@ -128,7 +134,10 @@ async fn a_public_receipt_names_nothing_and_its_hashes_cannot_be_guessed(t: Test
         .map(|e| e["detail_json"].as_str().unwrap())
         .filter(|d| d.contains(&format!(":{amount}")))
         .collect();
-    assert!(!with_amount.is_empty(), "no event carries the amount: the search would prove nothing");
+    assert!(
+        !with_amount.is_empty(),
+        "no event carries the amount: the search would prove nothing"
+    );
     for detail in with_amount {
         let mut true_amount_found = false;
         for guess in 1..=200_000_i64 {
@@ -140,7 +149,10 @@ async fn a_public_receipt_names_nothing_and_its_hashes_cannot_be_guessed(t: Test
                 assert_eq!(candidate, detail);
                 true_amount_found = true;
             }
-            assert!(!published_hashes.contains(&hash), "amount {guess} recovered from {detail}");
+            assert!(
+                !published_hashes.contains(&hash),
+                "amount {guess} recovered from {detail}"
+            );
         }
         assert!(true_amount_found);
     }
@@ -211,7 +223,9 @@ async fn the_parties_open_every_event_and_a_changed_opening_is_caught(t: TestApp
         }
     }
     let (stranger, _) = t.user("priv_stranger", "buyer").await;
-    let r = t.get(&format!("/api/v1/orders/{}/timeline", b.order), Some(&stranger)).await;
+    let r = t
+        .get(&format!("/api/v1/orders/{}/timeline", b.order), Some(&stranger))
+        .await;
     assert_eq!(r.status, 404);
 
     // An opening changed to name another order, another kind or other details is refused.
@@ -240,7 +254,8 @@ async fn the_parties_open_every_event_and_a_changed_opening_is_caught(t: TestApp
 
     // Someone with database access rewrites a stored opening: the timeline says so.
     if t.is_postgres() {
-        t.sql("DROP TRIGGER evidence_openings_insert_only ON evidence_openings").await;
+        t.sql("DROP TRIGGER evidence_openings_insert_only ON evidence_openings")
+            .await;
     } else {
         t.sql("DROP TRIGGER evidence_openings_no_update").await;
     }
