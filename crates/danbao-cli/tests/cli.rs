@@ -519,3 +519,60 @@ async fn serve_takes_no_money_without_a_provider_and_guards_the_sandbox() {
     drop(with);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// `danbao sandbox-gateway --state-dir` keeps its books across a restart of the process:
+/// a payment opened before the restart is still there, unpaid, and can be paid after it.
+#[tokio::test]
+async fn the_standalone_sandbox_remembers_its_payments_across_a_restart() {
+    use danbao_sandbox::client::SandboxClient;
+    use danbao_sandbox::wire::CreatePayment;
+    use std::io::BufRead;
+    let root = std::env::temp_dir().join(format!("danbao-cli-gw-{}", uuid::Uuid::new_v4().simple()));
+    let key_file = root.join("keys").join("sandbox-merchant.key");
+    let (key, _) = danbao_app::vault::load_or_create(&key_file).unwrap();
+    let state = root.join("sandbox");
+    let gateway = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_danbao"))
+            .args(["sandbox-gateway", "--port", "0", "--merchant-key-file"])
+            .arg(&key_file)
+            .arg("--state-dir")
+            .arg(&state)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = lines.next().unwrap().unwrap();
+        let url = first
+            .strip_prefix("sandbox gateway listening at ")
+            .unwrap()
+            .trim()
+            .to_string();
+        std::thread::spawn(move || for _ in lines {});
+        Served(child, url)
+    };
+    let first = gateway();
+    let client = SandboxClient::new(first.1.clone(), key.to_vec());
+    let created = client
+        .create_payment(&CreatePayment {
+            out_trade_no: "cli-restart-1".to_owned(),
+            amount_minor: 990,
+            currency: "CNY".to_owned(),
+            subject: "点卡".to_owned(),
+            notify_url: "http://127.0.0.1:9/notify".to_owned(),
+            return_url: String::new(),
+        })
+        .await
+        .unwrap();
+    drop(first); // SIGKILL: no chance to save anything on the way out.
+
+    let second = gateway();
+    let client = SandboxClient::new(second.1.clone(), key.to_vec());
+    let view = client.view(&created.payment_id).await.unwrap();
+    assert_eq!((view.status.as_str(), view.amount_minor), ("created", 990));
+    let paid = client.pay(&created.payment_id).await.unwrap();
+    assert_eq!(paid.status, "succeeded");
+    drop(second);
+    let _ = std::fs::remove_dir_all(&root);
+}
