@@ -43,8 +43,12 @@ try {
   await page.screenshot({ path: `${shots}/2-cashier.png`, fullPage: true });
   await page.locator('form[action*="/pay"] button, form[action*="/pay"] input[type="submit"]').first().click();
 
-  step = "back on the order page, the order is delivered";
-  await page.waitForURL(/\/orders\/[^/]+\?access_token=/);
+  step = "back on the order page (a clean address: the access is in a cookie), the order is delivered";
+  await page.waitForURL(/\/orders\/[^/?]+$/);
+  const orderCookie = (await page.context().cookies()).find((c) => c.name.startsWith("danbao_order_"));
+  if (!orderCookie || !orderCookie.httpOnly || orderCookie.sameSite !== "Lax") {
+    throw new Error("no HttpOnly, SameSite=Lax order cookie after checkout");
+  }
   for (let i = 0; i < 50; i++) {
     if ((await page.content()).includes("已发货")) break;
     await page.waitForTimeout(200);
@@ -63,7 +67,8 @@ try {
 
   step = "confirming receipt completes the order";
   await page.getByRole("button", { name: "确认收货" }).click();
-  await page.waitForURL(/\/orders\/[^/]+\?access_token=/);
+  await page.waitForURL(/\/orders\/[^/?]+$/);
+  await page.waitForLoadState();
   if (!(await page.content()).includes("已完成")) throw new Error("the order did not show 已完成");
   await page.screenshot({ path: `${shots}/5-completed.png`, fullPage: true });
   console.log(`ok: bought and revealed ${key[0]} in chromium`);

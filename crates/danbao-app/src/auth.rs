@@ -215,3 +215,26 @@ impl App {
 /// users as slow as failed logins for known ones.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0k8jRZk3Ckkp4Lq1X0lP5mD0J1nZtJ6zjS1m3jvJ8yQ";
+
+/// Bounds how much a browser secret or form token can be before it is not looked at.
+const BROWSER_SECRET_BYTES: usize = 32;
+
+impl App {
+    /// A fresh random secret that identifies one browser before anyone logs in, so that
+    /// forms (login and checkout included) can be bound to it.
+    pub fn new_browser_secret(&self) -> String {
+        let mut bytes = [0u8; BROWSER_SECRET_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        hex::encode(bytes)
+    }
+
+    /// The anti-forgery token for the forms of a page shown to `binding`.
+    pub fn form_token(&self, binding: &str) -> String {
+        self.vault.form_token(binding)
+    }
+
+    /// Whether a submitted form token was made for `binding` (constant time).
+    pub fn check_form_token(&self, binding: &str, token: &str) -> bool {
+        self.vault.check_form_token(binding, token)
+    }
+}

@@ -555,10 +555,7 @@ impl App {
         tx.commit().await?;
 
         let access_token = guest.as_ref().map(|_| self.vault.order_access_token(order_id.as_str()));
-        let payment = match self
-            .start_payment(&order, &attempt, &product.title, access_token.as_deref())
-            .await
-        {
+        let payment = match self.start_payment(&order, &attempt, &product.title).await {
             Ok(p) => p,
             Err(e @ AppError::ProviderUnavailable(_)) => {
                 // No cashier, so nobody can pay it: give the stock back now rather than
@@ -616,13 +613,11 @@ impl App {
         order: &OrderRow,
         attempt: &PaymentAttemptRow,
         subject: &str,
-        access_token: Option<&str>,
     ) -> AppResult<PaymentInfo> {
         let base = &self.config.public_url;
-        let return_url = match access_token {
-            Some(t) => format!("{base}/orders/{}?access_token={t}", order.id),
-            None => format!("{base}/orders/{}", order.id),
-        };
+        // The gateway sees (and its cashier may print) the return URL, so it carries no
+        // secret: a guest's browser holds the order's access in a cookie instead.
+        let return_url = format!("{base}/orders/{}", order.id);
         let created = self
             .provider
             .create_payment(PaymentRequest {
@@ -707,11 +702,7 @@ impl App {
             .await?
             .ok_or(AppError::NotFound("product"))?;
         tx.commit().await?;
-        let token = match caller {
-            Caller::GuestToken(t) => Some(t.as_str()),
-            _ => None,
-        };
-        self.start_payment(&order, &attempt, &product.title, token).await
+        self.start_payment(&order, &attempt, &product.title).await
     }
 
     /// 查单: a guest proves who they are with contact + query password and gets the
@@ -1132,7 +1123,9 @@ fn order_view(o: OrderRow, party: Party, attempt: Option<PaymentAttemptRow>, ref
         delivered_at: opt(o.delivered_at),
         auto_confirm_at: opt(o.auto_confirm_at),
         completed_at: opt(o.completed_at),
-        payment: attempt.and_then(|a| {
+        // The payment id and cashier open the buyer's payment at the gateway: only the
+        // buyer sees them, never the seller or an operator.
+        payment: attempt.filter(|_| party == Party::Buyer).and_then(|a| {
             Some(PaymentInfo {
                 provider: a.provider,
                 payment_id: a.provider_payment_id?,

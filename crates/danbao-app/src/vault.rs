@@ -195,6 +195,19 @@ impl Vault {
         !token.is_empty() && bool::from(expected.as_bytes().ct_eq(token.as_bytes()))
     }
 
+    /// The anti-forgery token a page puts into its forms: a MAC of what binds the form to
+    /// one browser (its pre-session secret and session token), so another site cannot
+    /// know it.
+    pub fn form_token(&self, binding: &str) -> String {
+        self.mac("form", binding)
+    }
+
+    pub fn check_form_token(&self, binding: &str, token: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let expected = self.form_token(binding);
+        !token.is_empty() && bool::from(expected.as_bytes().ct_eq(token.as_bytes()))
+    }
+
     /// A keyed fingerprint of a card key within its product: finds duplicates without
     /// storing anything a database thief could use to guess keys.
     pub fn card_key_fingerprint(&self, product_id: &str, key: &str) -> String {
@@ -227,6 +240,19 @@ mod tests {
         assert!(v.check_order_access_token("o1", &t));
         assert!(!v.check_order_access_token("o2", &t));
         assert!(!v.check_order_access_token("o1", ""));
+    }
+
+    #[test]
+    fn form_tokens_are_per_binding_and_apart_from_access_tokens() {
+        let v = Vault::from_keys([7; 32], [9; 32]);
+        let t = v.form_token("browser-1\n");
+        assert!(v.check_form_token("browser-1\n", &t));
+        assert!(!v.check_form_token("browser-2\n", &t));
+        assert!(!v.check_form_token("browser-1\n", ""));
+        assert!(!v.check_form_token("browser-1\n", &t[..t.len() - 1]));
+        // The same text under another purpose makes another MAC.
+        assert_ne!(t, v.order_access_token("browser-1\n"));
+        assert_ne!(t, Vault::from_keys([7; 32], [8; 32]).form_token("browser-1\n"));
     }
 
     #[cfg(unix)]

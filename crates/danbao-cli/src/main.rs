@@ -86,6 +86,10 @@ struct ServeArgs {
     /// can reach the server can then "pay" any order for free. For trying Danbao out.
     #[arg(long)]
     sandbox: bool,
+    /// Mark every cookie `Secure`, for a deployment behind TLS (on by itself when
+    /// --public-url is https). Browsers then send cookies over https only.
+    #[arg(long, env = "DANBAO_SECURE_COOKIES")]
+    secure_cookies: bool,
 }
 
 #[derive(Subcommand)]
@@ -295,6 +299,7 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
         gateway,
         worker_interval: Some(Duration::from_millis(500)),
         files_dir: Some(args.data.data_dir.join("files")),
+        secure_cookies: args.secure_cookies,
     })
     .await?;
     println!("Danbao is running at {}", server.url);

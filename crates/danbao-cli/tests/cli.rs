@@ -576,3 +576,64 @@ async fn the_standalone_sandbox_remembers_its_payments_across_a_restart() {
     drop(second);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Behind TLS every cookie is `Secure`: `serve --secure-cookies` marks the browser
+/// cookie a page sets and the session cookie of a login; without the flag (the demo's
+/// plain http) none is.
+#[tokio::test]
+async fn secure_cookies_are_marked_secure_when_asked() {
+    let root = std::env::temp_dir().join(format!("danbao-cli-cookies-{}", uuid::Uuid::new_v4().simple()));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (name, extra, secure) in [("plain", &[][..], false), ("tls", &["--secure-cookies"][..], true)] {
+        let served = serve(&root.join(name), extra);
+        let u = &served.1;
+        let r = http
+            .post(format!("{u}/api/v1/accounts"))
+            .json(&serde_json::json!({"username": "c1", "password": "correct-horse", "role": "buyer"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let page = http.get(format!("{u}/login")).send().await.unwrap();
+        let set: Vec<String> = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        let browser = set
+            .iter()
+            .find(|c| c.starts_with("danbao_browser="))
+            .unwrap_or_else(|| panic!("{set:?}"))
+            .clone();
+        assert_eq!(browser.contains("; Secure"), secure, "{browser}");
+        let html = page.text().await.unwrap();
+        let start = html.find("name=\"csrf_token\" value=\"").unwrap() + "name=\"csrf_token\" value=\"".len();
+        let token = &html[start..start + html[start..].find('"').unwrap()];
+        let login = http
+            .post(format!("{u}/login"))
+            .header("cookie", browser.split(';').next().unwrap())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf_token={token}&username=c1&password=correct-horse"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 303);
+        let session = login
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .find(|c| c.starts_with("danbao_session="))
+            .unwrap();
+        assert_eq!(session.contains("; Secure"), secure, "{session}");
+        assert!(
+            session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+            "{session}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

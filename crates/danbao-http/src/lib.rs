@@ -33,8 +33,14 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     documented(api::routes()).into_openapi()
 }
 
-/// The whole server: API, pages, health, and (in-process) the sandbox gateway.
+/// The whole server: API, pages, health, and (in-process) the sandbox gateway, with the
+/// pages' default options (cookies without `Secure`, as plain http needs).
 pub fn router(app: App, sandbox: Option<danbao_sandbox::gateway::Sandbox>) -> Router {
+    router_with(app, sandbox, web::WebOptions::default())
+}
+
+/// The whole server, with the pages' options.
+pub fn router_with(app: App, sandbox: Option<danbao_sandbox::gateway::Sandbox>, pages: web::WebOptions) -> Router {
     let v1 = api::routes()
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -45,7 +51,10 @@ pub fn router(app: App, sandbox: Option<danbao_sandbox::gateway::Sandbox>) -> Ro
     let (documented, doc) = documented(v1).split_for_parts();
     // Serialising a document of strings and maps cannot fail; an empty body would show it.
     let doc = openapi::DocumentJson(doc.to_json().unwrap_or_default().into());
-    let mut router = documented.layer(Extension(doc)).merge(web::routes()).with_state(app);
+    let mut router = documented
+        .layer(Extension(doc))
+        .merge(web::routes(app.clone(), pages))
+        .with_state(app);
     if let Some(sb) = sandbox {
         router = router.nest("/sandbox", sb.router());
     }

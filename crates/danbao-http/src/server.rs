@@ -45,6 +45,9 @@ pub struct ServerConfig {
     pub worker_interval: Option<Duration>,
     /// Where evidence attachments are kept.
     pub files_dir: Option<std::path::PathBuf>,
+    /// Every cookie the pages set carries `Secure` (behind TLS). Also on when the
+    /// public URL is https.
+    pub secure_cookies: bool,
 }
 
 pub struct RunningServer {
@@ -90,6 +93,14 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+/// Cookies are `Secure` when asked, and whenever people reach the server over https
+/// (a browser would not send them back over plain http anyway).
+fn page_options(secure_cookies: bool, public_url: &str) -> crate::web::WebOptions {
+    crate::web::WebOptions {
+        secure_cookies: secure_cookies || public_url.starts_with("https://"),
     }
 }
 
@@ -146,7 +157,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         cfg.rules,
     )
     .await?;
-    let router = crate::router(app.clone(), sandbox.clone());
+    let router = crate::router_with(app.clone(), sandbox.clone(), page_options(cfg.secure_cookies, &url));
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     let mut http_rx = rx.clone();
@@ -173,4 +184,16 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         shutdown: tx,
         tasks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_options;
+
+    #[test]
+    fn cookies_are_secure_when_asked_or_behind_https() {
+        assert!(!page_options(false, "http://127.0.0.1:8080").secure_cookies);
+        assert!(page_options(true, "http://127.0.0.1:8080").secure_cookies);
+        assert!(page_options(false, "https://shop.example").secure_cookies);
+    }
 }

@@ -205,6 +205,7 @@ impl TestApp {
             },
             worker_interval: None,
             files_dir: Some(files_dir),
+            secure_cookies: false,
         })
         .await
         .unwrap();
@@ -502,4 +503,151 @@ async fn into_resp(r: reqwest::Response) -> Resp {
         text,
         headers,
     }
+}
+
+/// One person's browser on the pages: keeps the cookies the server sets (its own jar, so
+/// a buyer and a seller are two `Browser`s), follows no redirect (each hop is checked by
+/// the test), and remembers the anti-forgery token of the last page it was shown, which
+/// `submit` puts into the form as the page's hidden field would.
+pub struct Browser<'a> {
+    t: &'a TestApp,
+    http: reqwest::Client,
+    jar: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    token: std::sync::Mutex<Option<String>>,
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(t: &'a TestApp) -> Browser<'a> {
+        Browser {
+            t,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            jar: Default::default(),
+            token: Default::default(),
+        }
+    }
+
+    fn url(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with("http://") || path_or_url.starts_with("https://") {
+            path_or_url.to_string()
+        } else {
+            format!("{}{path_or_url}", self.t.url)
+        }
+    }
+
+    /// The `Cookie` header this browser sends.
+    pub fn cookie_header(&self) -> String {
+        let jar = self.jar.lock().unwrap();
+        jar.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// The value of one of its cookies.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar.lock().unwrap().get(name).cloned()
+    }
+
+    /// Every cookie it holds, as `name=value`.
+    pub fn cookies(&self) -> Vec<String> {
+        let jar = self.jar.lock().unwrap();
+        jar.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    }
+
+    /// Puts a cookie in the jar by hand (a forged or copied one).
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.jar.lock().unwrap().insert(name.to_string(), value.to_string());
+    }
+
+    /// The anti-forgery token of the last page that had a form.
+    pub fn form_token(&self) -> Option<String> {
+        self.token.lock().unwrap().clone()
+    }
+
+    /// Sends a request with this browser's cookies and keeps what it is given.
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        let cookies = self.cookie_header();
+        let req = if cookies.is_empty() {
+            req
+        } else {
+            req.header("cookie", cookies)
+        };
+        let r = self.t.raw(req).await;
+        {
+            let mut jar = self.jar.lock().unwrap();
+            for set in r.headers.get_all("set-cookie") {
+                let set = set.to_str().unwrap();
+                let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+                if set.contains("Max-Age=0") {
+                    jar.remove(name);
+                } else {
+                    jar.insert(name.to_string(), value.to_string());
+                }
+            }
+        }
+        if let Some(token) = form_token_in(&r.text) {
+            *self.token.lock().unwrap() = Some(token);
+        }
+        r
+    }
+
+    pub async fn get(&self, path_or_url: &str) -> Resp {
+        self.send(self.http.get(self.url(path_or_url))).await
+    }
+
+    /// A POST to build by hand (headers, body), then `send`.
+    pub fn post(&self, path_or_url: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.url(path_or_url))
+    }
+
+    /// Submits a form as its page would: with the page's anti-forgery token.
+    pub async fn submit(&self, path: &str, pairs: &[(&str, &str)]) -> Resp {
+        let token = self.form_token().expect("a page with a form was shown first");
+        let mut all = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(pairs);
+        self.post_form(path, &all).await
+    }
+
+    /// Posts exactly these form fields (no token added).
+    pub async fn post_form(&self, path: &str, pairs: &[(&str, &str)]) -> Resp {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(pairs)),
+        )
+        .await
+    }
+
+    /// Posts a multipart body (`fields` in order, then `file` as a PNG named s.png).
+    pub async fn post_multipart(&self, path: &str, fields: &[(&str, &str)], file: &[u8]) -> Resp {
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!("--XBOUNDARY\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            b"--XBOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.png\"\r\nContent-Type: image/png\r\n\r\n",
+        );
+        body.extend_from_slice(file);
+        body.extend_from_slice(b"\r\n--XBOUNDARY--\r\n");
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("content-type", "multipart/form-data; boundary=XBOUNDARY")
+                .body(body),
+        )
+        .await
+    }
+}
+
+/// The value of a page's `csrf_token` hidden field, if it has one.
+pub fn form_token_in(html: &str) -> Option<String> {
+    let start = html.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
+    let len = html[start..].find('"')?;
+    Some(html[start..start + len].to_string())
 }

@@ -1,12 +1,13 @@
 //! An account holder's own page: who they are and their orders.
 
 use super::error::PageError;
+use super::forms::PageContext;
 use super::session::session_user;
 use super::zh::{kind_label, role_zh};
 use super::{order_url, private_headers, yuan, TimeView};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use danbao_app::{App, Caller, Role};
@@ -28,23 +29,28 @@ struct AccountPage {
     role_label: &'static str,
     is_seller: bool,
     orders: Vec<AccountOrder>,
+    csrf: String,
 }
 
-pub(super) async fn account_page(State(app): State<App>, headers: HeaderMap) -> Result<Response, PageError> {
+pub(super) async fn account_page(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     let Some(user) = session_user(&app, &headers).await? else {
         return Ok((private_headers(), Redirect::to("/login")).into_response());
     };
     let username = user.username.clone();
     let role = user.role;
     let orders = app.orders_of(&Caller::User(user)).await?;
-    let page = AccountPage {
+    let html = AccountPage {
         username,
         role_label: role_zh(role),
         is_seller: role == Role::Seller,
         orders: orders
             .into_iter()
             .map(|o| AccountOrder {
-                url: order_url(&o.id, None),
+                url: order_url(&o.id),
                 status_label: o.status_label,
                 amount: yuan(o.amount_minor),
                 quantity: o.quantity,
@@ -53,6 +59,7 @@ pub(super) async fn account_page(State(app): State<App>, headers: HeaderMap) -> 
                 id: o.id,
             })
             .collect(),
+        csrf: page.csrf,
     };
-    Ok((private_headers(), page).into_response())
+    Ok((private_headers(), html).into_response())
 }

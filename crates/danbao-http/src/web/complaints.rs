@@ -2,16 +2,17 @@
 //! the seller's answer, and the page itself (stage, deadline, triage, ruling).
 
 use super::error::{complaint_error, PageError};
-use super::orders::{render_order_with, OrderExtras};
+use super::forms::{PageContext, CSRF_FIELD, FORGED_FORM};
+use super::orders::{guest_redirect, render_order_with, OrderExtras};
 use super::session::{complaint_viewer, order_viewer};
 use super::zh::{
     complaint_event_detail, complaint_event_label, complaint_kind_zh, complaint_stage_zh, evidence_kind_zh, party_zh,
     ruled_by_zh, ruling_label, ruling_reason_zh, triage_reason_zh,
 };
-use super::{order_url, page_url, private_headers, yuan, EventItem, TimeView, TokenForm, TokenQuery};
+use super::{order_url, page_url, private_headers, valid_token, yuan, EventItem, TimeView, TokenQuery};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Extension, Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use danbao_app::complaints::ComplaintView;
@@ -97,12 +98,12 @@ struct ComplaintDetail {
     can_respond: bool,
 }
 
-/// A complaint page's address: with the guest's access token, or bare for an account holder.
-fn complaint_url(id: &str, token: Option<&str>) -> Option<String> {
-    page_url("complaints", id, token)
+/// A complaint page's address.
+fn complaint_url(id: &str) -> Option<String> {
+    page_url("complaints", id)
 }
 
-pub(super) fn complaint_items(list: &[ComplaintView], token: Option<&str>) -> Vec<ComplaintItem> {
+pub(super) fn complaint_items(list: &[ComplaintView]) -> Vec<ComplaintItem> {
     list.iter()
         .map(|c| ComplaintItem {
             id: c.id.clone(),
@@ -110,7 +111,7 @@ pub(super) fn complaint_items(list: &[ComplaintView], token: Option<&str>) -> Ve
             stage_label: complaint_stage_zh(&c.stage),
             open: stage_is_open(&c.stage),
             created_at: TimeView::new(&c.created_at),
-            url: complaint_url(&c.id, token),
+            url: complaint_url(&c.id),
         })
         .collect()
 }
@@ -254,8 +255,10 @@ fn complaint_detail(c: ComplaintView) -> ComplaintDetail {
 #[template(path = "complaint.html")]
 struct ComplaintPage {
     c: ComplaintDetail,
-    /// The guest's access token for the forms; `None` for an account holder.
-    token: Option<String>,
+    /// The forms' anti-forgery token.
+    csrf: String,
+    /// A guest buyer, whose browser holds the order (told how to find it elsewhere).
+    guest_buyer: bool,
     order_url: Option<String>,
     evidence_kinds: Vec<KindOption>,
     evidence_text: String,
@@ -267,8 +270,6 @@ struct ComplaintPage {
 #[derive(Deserialize)]
 pub(super) struct ComplaintForm {
     #[serde(default)]
-    access_token: String,
-    #[serde(default)]
     kind: String,
     #[serde(default)]
     description: String,
@@ -276,8 +277,6 @@ pub(super) struct ComplaintForm {
 
 #[derive(Deserialize)]
 pub(super) struct EvidenceForm {
-    #[serde(default)]
-    access_token: String,
     #[serde(default)]
     kind: String,
     #[serde(default)]
@@ -289,7 +288,7 @@ fn form_text(text: &str) -> String {
     text.replace("\r\n", "\n").trim().to_string()
 }
 
-/// A redirect carrying an access token: not cached, not leaked through the Referer.
+/// A redirect to a private page: not cached, not leaked through the Referer.
 fn private_redirect(url: &str) -> Response {
     (private_headers(), Redirect::to(url)).into_response()
 }
@@ -302,15 +301,16 @@ fn shown_on_page(e: &PageError) -> bool {
 
 pub(super) async fn open_complaint(
     State(app): State<App>,
+    Extension(page): Extension<PageContext>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(form): Form<ComplaintForm>,
 ) -> Result<Response, PageError> {
-    let v = order_viewer(&app, &headers, Some(&form.access_token)).await?;
-    let (caller, token) = (&v.caller, v.token());
+    let v = order_viewer(&app, &headers, &id).await?;
+    let caller = &v.caller;
     let description = form_text(&form.description);
     match app.open_complaint(caller, &id, &form.kind, Some(&description)).await {
-        Ok(c) => match complaint_url(&c.id, token) {
+        Ok(c) => match complaint_url(&c.id) {
             Some(url) => Ok(private_redirect(&url)),
             None => Err(PageError::complaint_not_found()),
         },
@@ -327,7 +327,7 @@ pub(super) async fn open_complaint(
                     text: description,
                 },
             };
-            render_order_with(&app, caller, token, &id, e.status, extras).await
+            render_order_with(&app, caller, &page, &id, e.status, extras).await
         }
     }
 }
@@ -335,7 +335,7 @@ pub(super) async fn open_complaint(
 async fn render_complaint(
     app: &App,
     caller: &Caller,
-    token: Option<&str>,
+    page: &PageContext,
     id: &str,
     status: StatusCode,
     draft: Draft,
@@ -364,106 +364,135 @@ async fn render_complaint(
     } else {
         (draft.text, String::new())
     };
-    let page = ComplaintPage {
-        order_url: order_url(&c.order_id, token),
+    let guest_buyer = c.viewer == "buyer" && matches!(caller, Caller::GuestToken(_));
+    let html = ComplaintPage {
+        order_url: order_url(&c.order_id),
         c: complaint_detail(c),
-        token: token.map(str::to_string),
+        csrf: page.csrf.clone(),
+        guest_buyer,
         evidence_kinds,
         evidence_text,
         response_text,
         error,
     };
-    Ok((status, private_headers(), page).into_response())
+    Ok((status, private_headers(), html).into_response())
 }
 
 /// The complaint page's address in canonical form, for a complaint the caller just acted on.
-async fn complaint_location(app: &App, caller: &Caller, id: &str, token: Option<&str>) -> Result<String, PageError> {
-    if let Some(url) = complaint_url(id, token) {
+async fn complaint_location(app: &App, caller: &Caller, id: &str) -> Result<String, PageError> {
+    if let Some(url) = complaint_url(id) {
         return Ok(url);
     }
     let c = app.complaint(caller, id).await?;
-    complaint_url(&c.id, token).ok_or_else(PageError::complaint_not_found)
+    complaint_url(&c.id).ok_or_else(PageError::complaint_not_found)
 }
 
 pub(super) async fn complaint_page(
     State(app): State<App>,
+    Extension(page): Extension<PageContext>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
-    let v = complaint_viewer(&app, &headers, q.access_token.as_deref()).await?;
-    let (caller, token) = (&v.caller, v.token());
-    render_complaint(&app, caller, token, &id, StatusCode::OK, Draft::default(), None).await
+    if let Some(token) = q.access_token {
+        // A guest's secret link: into the cookie of the complaint's order, then on to
+        // the clean address.
+        if !valid_token(&token) {
+            return Err(PageError::complaint_not_found());
+        }
+        let c = app
+            .complaint(&Caller::GuestToken(token.clone()), &id)
+            .await
+            .map_err(|e| complaint_error(e, "请选择证据类型"))?;
+        let url = complaint_url(&c.id).ok_or_else(PageError::complaint_not_found)?;
+        return guest_redirect(&page, &c.order_id, &token, &url);
+    }
+    let v = complaint_viewer(&app, &headers, &id).await?;
+    render_complaint(&app, &v.caller, &page, &id, StatusCode::OK, Draft::default(), None).await
 }
 
 pub(super) async fn add_evidence(
     State(app): State<App>,
+    Extension(page): Extension<PageContext>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(form): Form<EvidenceForm>,
 ) -> Result<Response, PageError> {
-    let v = complaint_viewer(&app, &headers, Some(&form.access_token)).await?;
-    let (caller, token) = (&v.caller, v.token());
+    let v = complaint_viewer(&app, &headers, &id).await?;
+    let caller = &v.caller;
     let text = form_text(&form.text);
     match app.add_evidence(caller, &id, &form.kind, Some(&text), None).await {
-        Ok(_) => Ok(private_redirect(&complaint_location(&app, caller, &id, token).await?)),
+        Ok(_) => Ok(private_redirect(&complaint_location(&app, caller, &id).await?)),
         Err(e) => {
             let e = complaint_error(e, "请选择证据类型");
             if !shown_on_page(&e) {
                 return Err(e);
             }
             let draft = Draft { kind: form.kind, text };
-            render_complaint(&app, caller, token, &id, e.status, draft, Some(e.message)).await
+            render_complaint(&app, caller, &page, &id, e.status, draft, Some(e.message)).await
         }
     }
 }
 
-/// A screenshot or other file as evidence (multipart form: access_token, file). The file
-/// is stored content-addressed and its type sniffed from its bytes.
+/// A screenshot or other file as evidence (multipart form: csrf_token first, then file).
+/// The file is stored content-addressed and its type sniffed from its bytes.
 pub(super) async fn add_evidence_file(
     State(app): State<App>,
+    Extension(page): Extension<PageContext>,
     Path(id): Path<String>,
     headers: HeaderMap,
     mut multipart: axum::extract::Multipart,
 ) -> Result<Response, PageError> {
     let unreadable = || PageError::new(StatusCode::BAD_REQUEST, "上传的表单无法读取");
-    let mut token = String::new();
+    let forged = || PageError::new(StatusCode::FORBIDDEN, FORGED_FORM);
+    // The guard leaves multipart forms to their handler: the token must come first, so
+    // that no file is read for a forged form.
+    let first = multipart
+        .next_field()
+        .await
+        .map_err(|_| unreadable())?
+        .ok_or_else(forged)?;
+    if first.name() != Some(CSRF_FIELD) {
+        return Err(forged());
+    }
+    let token = first.text().await.map_err(|_| unreadable())?;
+    if !page.accepts(&app, &token) {
+        return Err(forged());
+    }
     let mut bytes: Option<Vec<u8>> = None;
     while let Some(field) = multipart.next_field().await.map_err(|_| unreadable())? {
-        match field.name() {
-            Some("access_token") => token = field.text().await.map_err(|_| unreadable())?,
-            Some("file") => bytes = Some(field.bytes().await.map_err(|_| unreadable())?.to_vec()),
-            _ => {}
+        if field.name() == Some("file") {
+            bytes = Some(field.bytes().await.map_err(|_| unreadable())?.to_vec());
         }
     }
-    let v = complaint_viewer(&app, &headers, Some(&token)).await?;
-    let (caller, token) = (&v.caller, v.token());
+    let v = complaint_viewer(&app, &headers, &id).await?;
+    let caller = &v.caller;
     let file = danbao_app::complaints::Attachment {
         bytes: bytes.unwrap_or_default(),
         claimed_sha256: None,
     };
     match app.add_evidence(caller, &id, "screenshot", None, Some(file)).await {
-        Ok(_) => Ok(private_redirect(&complaint_location(&app, caller, &id, token).await?)),
+        Ok(_) => Ok(private_redirect(&complaint_location(&app, caller, &id).await?)),
         Err(e) => {
             let e = complaint_error(e, "请选择证据类型");
             if !shown_on_page(&e) {
                 return Err(e);
             }
-            render_complaint(&app, caller, token, &id, e.status, Draft::default(), Some(e.message)).await
+            render_complaint(&app, caller, &page, &id, e.status, Draft::default(), Some(e.message)).await
         }
     }
 }
 
 pub(super) async fn withdraw_complaint(
     State(app): State<App>,
+    Extension(page): Extension<PageContext>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
-    let v = complaint_viewer(&app, &headers, Some(&form.access_token)).await?;
-    let (caller, token) = (&v.caller, v.token());
+    let v = complaint_viewer(&app, &headers, &id).await?;
+    let caller = &v.caller;
     match app.withdraw_complaint(caller, &id).await {
-        Ok(c) => match complaint_url(&c.id, token) {
+        Ok(c) => match complaint_url(&c.id) {
             Some(url) => Ok(private_redirect(&url)),
             None => Err(PageError::complaint_not_found()),
         },
@@ -472,7 +501,7 @@ pub(super) async fn withdraw_complaint(
             if !shown_on_page(&e) {
                 return Err(e);
             }
-            render_complaint(&app, caller, token, &id, e.status, Draft::default(), Some(e.message)).await
+            render_complaint(&app, caller, &page, &id, e.status, Draft::default(), Some(e.message)).await
         }
     }
 }
@@ -480,23 +509,22 @@ pub(super) async fn withdraw_complaint(
 #[derive(Deserialize)]
 pub(super) struct ResponseForm {
     #[serde(default)]
-    access_token: String,
-    #[serde(default)]
     text: String,
 }
 
 /// The seller's answer to a complaint; the use case refuses anyone else.
 pub(super) async fn seller_response(
     State(app): State<App>,
+    Extension(page): Extension<PageContext>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(form): Form<ResponseForm>,
 ) -> Result<Response, PageError> {
-    let v = complaint_viewer(&app, &headers, Some(&form.access_token)).await?;
-    let (caller, token) = (&v.caller, v.token());
+    let v = complaint_viewer(&app, &headers, &id).await?;
+    let caller = &v.caller;
     let text = form_text(&form.text);
     match app.seller_respond(caller, &id, &text).await {
-        Ok(c) => match complaint_url(&c.id, token) {
+        Ok(c) => match complaint_url(&c.id) {
             Some(url) => Ok(private_redirect(&url)),
             None => Err(PageError::complaint_not_found()),
         },
@@ -509,7 +537,7 @@ pub(super) async fn seller_response(
                 kind: String::new(),
                 text,
             };
-            render_complaint(&app, caller, token, &id, e.status, draft, Some(e.message)).await
+            render_complaint(&app, caller, &page, &id, e.status, draft, Some(e.message)).await
         }
     }
 }
@@ -520,14 +548,11 @@ mod tests {
 
     #[test]
     fn complaint_links_carry_only_checked_text() {
-        assert_eq!(
-            complaint_url("01a2-ff", Some("00ff")).as_deref(),
-            Some("/complaints/01a2-ff?access_token=00ff")
-        );
-        assert_eq!(complaint_url("a/b", Some("00ff")), None);
-        assert_eq!(complaint_url("01a2", Some("00FF")), None);
-        assert_eq!(order_url("01a2", None).as_deref(), Some("/orders/01a2"));
-        assert_eq!(order_url("a?b", None), None);
+        assert_eq!(complaint_url("01a2-ff").as_deref(), Some("/complaints/01a2-ff"));
+        assert_eq!(complaint_url("a/b"), None);
+        assert_eq!(complaint_url("01a2?access_token=00"), None);
+        assert_eq!(order_url("01a2").as_deref(), Some("/orders/01a2"));
+        assert_eq!(order_url("a?b"), None);
         assert_eq!(form_text("  a\r\nb \r\n"), "a\nb");
     }
 }

@@ -3,9 +3,12 @@
 //! page (evidence, withdrawal, the seller's answer, triage, ruling), 查单 (guest lookup)
 //! and the login for account holders (a session cookie) with their own order list.
 //!
-//! A page's viewer is a guest holding an order's access token (in the URL or a hidden
-//! form field), or else an account holder with the `danbao_session` cookie; links and
-//! forms for an account holder carry no token.
+//! A page's viewer is a guest whose browser holds an order's access in an HttpOnly
+//! cookie (`danbao_order_<id>`, set at checkout or 查单, or when a link with
+//! `?access_token=` is opened, which then redirects to the clean address), or else an
+//! account holder with the `danbao_session` cookie. No page address or form carries an
+//! access token, so none sits in history, logs, a Referer or the gateway's return URL.
+//! Every form carries an anti-forgery token (see `forms`).
 //!
 //! A handler parses the form, calls one use case and renders a template. Every error
 //! becomes a friendly Chinese page with the matching status; internal causes go to the
@@ -14,22 +17,27 @@
 mod account;
 mod complaints;
 mod error;
+mod forms;
 mod orders;
 mod session;
 mod shop;
 mod zh;
 
+use axum::extract::State;
 use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use danbao_app::App;
 use danbao_domain::Money;
 use serde::Deserialize;
 
+pub use forms::WebOptions;
+
 /// An access token is a hex HMAC; anything much longer is not one.
 const TOKEN_LEN_MAX: usize = 128;
 
-pub fn routes() -> Router<App> {
+pub fn routes(app: App, opts: WebOptions) -> Router<App> {
     Router::new()
         .route("/", get(shop::index))
         .route("/products/{id}", get(shop::product_page))
@@ -52,7 +60,7 @@ pub fn routes() -> Router<App> {
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))
         .route("/account", get(account::account_page))
-        .layer(axum::middleware::from_fn(guard))
+        .layer(axum::middleware::from_fn_with_state((app, opts), guard))
 }
 
 /// What every page response says to the browser: no framing (clickjacking), no type
@@ -64,14 +72,51 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'none'; st
 /// A form POST from another site is refused before it reaches a handler: browsers send
 /// `Sec-Fetch-Site` (and `Origin`) on every POST, so a page elsewhere cannot act with a
 /// visitor's session cookie or log them in as someone else (login CSRF). Same-origin
-/// posts and clients that send neither header (curl, tests) pass.
-async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    if req.method() == axum::http::Method::POST && cross_site(req.headers()) {
-        return error::PageError::new(axum::http::StatusCode::FORBIDDEN, "来自其他网站的请求已被拒绝").into_response();
+/// posts and clients that send neither header (curl, tests) pass that check, and then
+/// every POST must carry the form token of this browser (`forms`): the Origin check is
+/// the outer wall, the token the inner one.
+async fn guard(
+    State((app, opts)): State<(App, WebOptions)>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    let forbidden = |message: &str| error::PageError::new(StatusCode::FORBIDDEN, message.to_string());
+    let post = req.method() == axum::http::Method::POST;
+    if post && cross_site(req.headers()) {
+        return forbidden("来自其他网站的请求已被拒绝").into_response();
     }
+    let (browser, fresh) = match forms::browser_secret(req.headers()) {
+        Some(b) => (b.to_string(), false),
+        None => (app.new_browser_secret(), true),
+    };
+    let page = forms::PageContext::new(&app, req.headers(), &browser, opts);
+    let set_browser = if fresh {
+        match page.cookie(forms::BROWSER_COOKIE, &browser, None) {
+            Ok(v) => Some(v),
+            Err(e) => return e.into_response(),
+        }
+    } else {
+        None
+    };
+    let mut req = req;
+    if post {
+        match check_form(&app, &page, req).await {
+            Ok(checked) => req = checked,
+            Err(mut refused) => {
+                if let Some(v) = set_browser {
+                    refused.headers_mut().append(header::SET_COOKIE, v);
+                }
+                return refused;
+            }
+        }
+    }
+    req.extensions_mut().insert(page);
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    if let Some(v) = set_browser {
+        h.append(header::SET_COOKIE, v);
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         header::HeaderValue::from_static(CONTENT_SECURITY_POLICY),
@@ -82,6 +127,46 @@ async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> axu
     );
     h.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
     resp
+}
+
+/// A URL-encoded form's token is read from its body here (the body is handed on to the
+/// handler). A multipart form goes only to the evidence file upload, whose handler
+/// checks the token as it reads the fields in order (a file is not buffered here).
+/// Pages post nothing else.
+async fn check_form(
+    app: &App,
+    page: &forms::PageContext,
+    req: axum::extract::Request,
+) -> Result<axum::extract::Request, axum::response::Response> {
+    use axum::http::StatusCode;
+    let forged = || error::PageError::new(StatusCode::FORBIDDEN, forms::FORGED_FORM).into_response();
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("multipart/form-data") {
+        let path = req.uri().path();
+        return if path.starts_with("/complaints/") && path.ends_with("/files") {
+            Ok(req)
+        } else {
+            Err(forged())
+        };
+    }
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
+        return Err(forged());
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, forms::FORM_BODY_MAX_BYTES).await else {
+        return Err(error::PageError::new(StatusCode::PAYLOAD_TOO_LARGE, "提交的内容过长").into_response());
+    };
+    match forms::form_field(&bytes) {
+        Some(token) if page.accepts(app, &token) => {
+            Ok(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes)))
+        }
+        _ => Err(forged()),
+    }
 }
 
 fn cross_site(headers: &axum::http::HeaderMap) -> bool {
@@ -148,13 +233,9 @@ struct EventItem {
     detail: Option<String>,
 }
 
-fn page_url(kind: &str, id: &str, token: Option<&str>) -> Option<String> {
-    match token {
-        _ if !valid_id(id) => None,
-        None => Some(format!("/{kind}/{id}")),
-        Some(t) if valid_token(t) => Some(format!("/{kind}/{id}?access_token={t}")),
-        Some(_) => None,
-    }
+/// A page's address: never with a token (the browser's cookies say who is looking).
+fn page_url(kind: &str, id: &str) -> Option<String> {
+    valid_id(id).then(|| format!("/{kind}/{id}"))
 }
 
 /// Only plain web addresses become links or redirects: no `javascript:` and no header
@@ -173,20 +254,16 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-/// An order page's address: with the guest's access token, or bare for an account holder.
-fn order_url(id: &str, token: Option<&str>) -> Option<String> {
-    page_url("orders", id, token)
+/// An order page's address.
+fn order_url(id: &str) -> Option<String> {
+    page_url("orders", id)
 }
 
+/// A link with `?access_token=` (from an API client, or an old bookmark): the page
+/// moves the token into a cookie and redirects to its clean address.
 #[derive(Deserialize)]
 struct TokenQuery {
     access_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct TokenForm {
-    #[serde(default)]
-    access_token: String,
 }
 
 #[cfg(test)]

@@ -2,12 +2,14 @@
 
 use super::complaints::{complaint_items, complaint_kinds, ComplaintItem, Draft, KindOption};
 use super::error::PageError;
+use super::forms::PageContext;
 use super::session::order_viewer;
 use super::zh::{event_detail, event_label, kind_label, refund_reason_zh, refund_status_zh};
-use super::{is_http_url, order_url, private_headers, yuan, EventItem, TimeView, TokenForm, TokenQuery};
+use super::{is_http_url, order_url, private_headers, valid_token, yuan, EventItem, TimeView, TokenQuery};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Extension, Form, Path, Query, State};
+use axum::http::header;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use danbao_app::complaints::ComplaintView;
@@ -54,8 +56,10 @@ struct RevealedItem {
 #[template(path = "order.html")]
 struct OrderPage {
     order: OrderItem,
-    /// The guest's access token for the forms; `None` for an account holder.
-    token: Option<String>,
+    /// The forms' anti-forgery token.
+    csrf: String,
+    /// A guest buyer, whose browser holds the order (told how to find it elsewhere).
+    guest_buyer: bool,
     /// Whether the viewer is the buyer (who reveals, confirms and complains).
     is_buyer: bool,
     times: Vec<TimeRow>,
@@ -79,13 +83,14 @@ struct LookupPage {
     order_id: String,
     contact: String,
     error: Option<String>,
+    csrf: String,
 }
 
 /// Renders the order page; `revealed` holds the goods just revealed, if any.
 async fn render_order(
     app: &App,
     caller: &Caller,
-    token: Option<&str>,
+    page: &PageContext,
     id: &str,
     status: StatusCode,
     revealed: Option<Vec<DeliveryItem>>,
@@ -96,7 +101,7 @@ async fn render_order(
         error,
         draft: Draft::default(),
     };
-    render_order_with(app, caller, token, id, status, extras).await
+    render_order_with(app, caller, page, id, status, extras).await
 }
 
 /// What an order page shows besides the order: goods just revealed, an error, and a
@@ -111,7 +116,7 @@ pub(super) struct OrderExtras {
 pub(super) async fn render_order_with(
     app: &App,
     caller: &Caller,
-    token: Option<&str>,
+    page: &PageContext,
     id: &str,
     status: StatusCode,
     extras: OrderExtras,
@@ -121,15 +126,15 @@ pub(super) async fn render_order_with(
     let events = app.timeline(caller, id).await?;
     let complaints = app.complaints_of_order(caller, id).await?;
     let order = app.order(caller, id).await?;
-    let page = order_page_for(order, events, &complaints, token, extras);
-    Ok((status, private_headers(), page).into_response())
+    let html = order_page_for(order, events, &complaints, &page.csrf, extras);
+    Ok((status, private_headers(), html).into_response())
 }
 
 fn order_page_for(
     o: OrderView,
     events: Vec<TimelineEvent>,
     complaints: &[ComplaintView],
-    token: Option<&str>,
+    csrf: &str,
     extras: OrderExtras,
 ) -> OrderPage {
     let OrderExtras { revealed, error, draft } = extras;
@@ -169,6 +174,7 @@ fn order_page_for(
     let can_reveal = o.actions.contains(&OrderAction::Reveal);
     let can_confirm = o.actions.contains(&OrderAction::Confirm);
     let is_buyer = o.viewer == "buyer";
+    let guest_buyer = is_buyer && o.guest;
     let fields = o
         .delivery_fields
         .iter()
@@ -221,7 +227,8 @@ fn order_page_for(
             product_id: o.product_id.clone(),
             id: o.id,
         },
-        token: token.map(str::to_string),
+        csrf: csrf.to_string(),
+        guest_buyer,
         is_buyer,
         times,
         fields,
@@ -230,7 +237,7 @@ fn order_page_for(
         can_confirm,
         revealed,
         refunds,
-        complaints: complaint_items(complaints, token),
+        complaints: complaint_items(complaints),
         can_complain,
         complaint_kinds,
         complaint_text: draft.text,
@@ -241,46 +248,71 @@ fn order_page_for(
 
 pub(super) async fn order_page(
     State(app): State<App>,
+    Extension(page): Extension<PageContext>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
-    let v = order_viewer(&app, &headers, q.access_token.as_deref()).await?;
-    let (caller, token) = (&v.caller, v.token());
-    render_order(&app, caller, token, &id, StatusCode::OK, None, None).await
+    if let Some(token) = q.access_token {
+        return open_order_link(&app, &page, &id, &token).await;
+    }
+    let v = order_viewer(&app, &headers, &id).await?;
+    render_order(&app, &v.caller, &page, &id, StatusCode::OK, None, None).await
+}
+
+/// A guest's secret link (`?access_token=`): the token moves into this browser's cookie
+/// for the order, and the browser goes on to the clean address, so the secret stays out
+/// of its history and of any Referer.
+async fn open_order_link(app: &App, page: &PageContext, id: &str, token: &str) -> Result<Response, PageError> {
+    if !valid_token(token) {
+        return Err(PageError::order_not_found());
+    }
+    let order = app.order(&Caller::GuestToken(token.to_string()), id).await?;
+    guest_redirect(
+        page,
+        &order.id,
+        token,
+        &order_url(&order.id).ok_or_else(PageError::order_not_found)?,
+    )
+}
+
+/// A redirect that gives this browser a guest's access to an order.
+pub(super) fn guest_redirect(page: &PageContext, order_id: &str, token: &str, to: &str) -> Result<Response, PageError> {
+    let cookie = page.order_cookie(order_id, token)?;
+    Ok((private_headers(), [(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response())
 }
 
 pub(super) async fn reveal(
     State(app): State<App>,
+    Extension(page): Extension<PageContext>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
-    let v = order_viewer(&app, &headers, Some(&form.access_token)).await?;
-    let (caller, token) = (&v.caller, v.token());
+    let v = order_viewer(&app, &headers, &id).await?;
+    let caller = &v.caller;
     match app.reveal_delivery(caller, &id).await {
-        Ok(items) => render_order(&app, caller, token, &id, StatusCode::OK, Some(items), None).await,
+        Ok(items) => render_order(&app, caller, &page, &id, StatusCode::OK, Some(items), None).await,
         // A refusal (nothing delivered yet) reads as the catalog says, on the order page.
         Err(e) => {
             let e = PageError::from(e);
             if e.status == StatusCode::NOT_FOUND || e.status.is_server_error() {
                 return Err(e);
             }
-            render_order(&app, caller, token, &id, e.status, None, Some(e.message)).await
+            render_order(&app, caller, &page, &id, e.status, None, Some(e.message)).await
         }
     }
 }
 
 pub(super) async fn confirm(
     State(app): State<App>,
+    Extension(page): Extension<PageContext>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
-    let v = order_viewer(&app, &headers, Some(&form.access_token)).await?;
-    let (caller, token) = (&v.caller, v.token());
+    let v = order_viewer(&app, &headers, &id).await?;
+    let caller = &v.caller;
     match app.confirm(caller, &id).await {
-        Ok(order) => match order_url(&order.id, token) {
+        Ok(order) => match order_url(&order.id) {
             Some(url) => Ok(Redirect::to(&url).into_response()),
             None => Err(PageError::order_not_found()),
         },
@@ -289,16 +321,17 @@ pub(super) async fn confirm(
             if e.status == StatusCode::NOT_FOUND || e.status.is_server_error() {
                 return Err(e);
             }
-            render_order(&app, caller, token, &id, e.status, None, Some(e.message)).await
+            render_order(&app, caller, &page, &id, e.status, None, Some(e.message)).await
         }
     }
 }
 
-pub(super) async fn lookup_form() -> Response {
+pub(super) async fn lookup_form(Extension(page): Extension<PageContext>) -> Response {
     LookupPage {
         order_id: String::new(),
         contact: String::new(),
         error: None,
+        csrf: page.csrf,
     }
     .into_response()
 }
@@ -313,7 +346,11 @@ pub(super) struct LookupForm {
     query_password: String,
 }
 
-pub(super) async fn lookup(State(app): State<App>, Form(form): Form<LookupForm>) -> Result<Response, PageError> {
+pub(super) async fn lookup(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    Form(form): Form<LookupForm>,
+) -> Result<Response, PageError> {
     let order_id = form.order_id.trim();
     let found = match app
         .lookup_guest_order(order_id, &form.contact, &form.query_password)
@@ -321,13 +358,13 @@ pub(super) async fn lookup(State(app): State<App>, Form(form): Form<LookupForm>)
     {
         // Canonical id from the order itself, so the redirect carries only our own text.
         Ok(token) => match app.order(&Caller::GuestToken(token.clone()), order_id).await {
-            Ok(order) => Ok(order_url(&order.id, Some(&token))),
+            Ok(order) => Ok(order_url(&order.id).map(|url| (order.id, token, url))),
             Err(e) => Err(e),
         },
         Err(e) => Err(e),
     };
     match found {
-        Ok(Some(url)) => Ok(Redirect::to(&url).into_response()),
+        Ok(Some((id, token, url))) => guest_redirect(&page, &id, &token, &url),
         Ok(None) | Err(AppError::NotFound(_)) => Ok((
             StatusCode::NOT_FOUND,
             private_headers(),
@@ -335,6 +372,7 @@ pub(super) async fn lookup(State(app): State<App>, Form(form): Form<LookupForm>)
                 order_id: form.order_id.clone(),
                 contact: form.contact.clone(),
                 error: Some("订单不存在或密码错误".to_string()),
+                csrf: page.csrf,
             },
         )
             .into_response()),

@@ -1,11 +1,12 @@
 //! The storefront: the product list, a product page and guest checkout.
 
 use super::error::PageError;
+use super::forms::PageContext;
 use super::zh::kind_label;
 use super::{is_http_url, private_headers, yuan};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Extension, Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use danbao_app::{App, Caller, PlaceOrder, ProductView};
@@ -65,6 +66,7 @@ struct ProductPage {
     quantity: String,
     contact: String,
     error: Option<String>,
+    csrf: String,
 }
 
 #[derive(Deserialize)]
@@ -83,7 +85,12 @@ pub(super) async fn index(State(app): State<App>, Query(q): Query<PageQuery>) ->
     .into_response())
 }
 
-fn product_page_for(p: &ProductView, values: &HashMap<String, String>, error: Option<String>) -> ProductPage {
+fn product_page_for(
+    p: &ProductView,
+    values: &HashMap<String, String>,
+    error: Option<String>,
+    csrf: &str,
+) -> ProductPage {
     let value = |name: &str| values.get(name).cloned().unwrap_or_default();
     let fields = if p.delivery_kind == "manual" {
         p.manual_fields
@@ -111,16 +118,22 @@ fn product_page_for(p: &ProductView, values: &HashMap<String, String>, error: Op
         quantity,
         contact: value("contact"),
         error,
+        csrf: csrf.to_string(),
     }
 }
 
-pub(super) async fn product_page(State(app): State<App>, Path(id): Path<String>) -> Result<Response, PageError> {
+pub(super) async fn product_page(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let p = app.product(&id).await?;
-    Ok(product_page_for(&p, &HashMap::new(), None).into_response())
+    Ok(product_page_for(&p, &HashMap::new(), None, &page.csrf).into_response())
 }
 
 pub(super) async fn buy(
     State(app): State<App>,
+    Extension(page): Extension<PageContext>,
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
@@ -129,7 +142,7 @@ pub(super) async fn buy(
         (
             e.status,
             private_headers(),
-            product_page_for(&product, &form, Some(e.message)),
+            product_page_for(&product, &form, Some(e.message), &page.csrf),
         )
             .into_response()
     };
@@ -159,9 +172,12 @@ pub(super) async fn buy(
         )
         .await;
     match placed {
-        Ok(placed) if is_http_url(&placed.payment.cashier_url) => {
-            Ok(Redirect::to(&placed.payment.cashier_url).into_response())
-        }
+        // The guest's access goes into this browser's cookie, never into the cashier's
+        // return URL; the browser comes back to the bare order page with it.
+        Ok(placed) if is_http_url(&placed.payment.cashier_url) => match &placed.access_token {
+            Some(token) => super::orders::guest_redirect(&page, &placed.id, token, &placed.payment.cashier_url),
+            None => Ok(Redirect::to(&placed.payment.cashier_url).into_response()),
+        },
         Ok(placed) => {
             tracing::error!(order = %placed.id, "the provider returned a cashier URL that is not http(s)");
             Ok(fail(PageError::new(

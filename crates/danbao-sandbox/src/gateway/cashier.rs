@@ -16,17 +16,12 @@ pub(crate) fn page(payment: &Payment, public_base_url: &str) -> String {
 </form>"#
             )
         }
+        // Anyone holding the payment id can open this page again after payment (the
+        // merchant knows it too), so it shows nothing that leads to the buyer: no return
+        // link, no contact. The buyer was sent back to the merchant when they paid.
         PaymentStatus::Succeeded { trade_no, .. } => {
             let trade_no = escape(trade_no);
-            let back = if payment.return_url.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    r#"<p><a href="{}">返回商家 (Return to merchant)</a></p>"#,
-                    escape(&payment.return_url)
-                )
-            };
-            format!("<p>状态 (Status): 已支付 (paid)</p>\n<p>交易号 (Trade no.): {trade_no}</p>\n{back}")
+            format!("<p>状态 (Status): 已支付 (paid)</p>\n<p>交易号 (Trade no.): {trade_no}</p>")
         }
     };
     layout(

@@ -538,14 +538,15 @@ async fn payment_view(State(sb): State<Sandbox>, PathId(payment_id): PathId) -> 
 /// out in the background.
 async fn pay(State(sb): State<Sandbox>, PathId(payment_id): PathId, headers: HeaderMap) -> Response {
     let newly_paid = sb.store().pay(&payment_id, new_trade_no, OffsetDateTime::now_utc());
-    match newly_paid {
+    let newly_paid = match newly_paid {
         Ok(true) => {
             tracing::info!(%payment_id, "sandbox payment succeeded");
             sb.spawn_delivery(&payment_id, notify::deliver_on_schedule(sb.clone(), payment_id.clone()));
+            true
         }
-        Ok(false) => {}
+        Ok(false) => false,
         Err(e) => return ApiErr::from(e).into_response(),
-    }
+    };
     let (view, return_url) = {
         let base = sb.public_base_url();
         let store = sb.store();
@@ -559,7 +560,9 @@ async fn pay(State(sb): State<Sandbox>, PathId(payment_id): PathId, headers: Hea
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
     if wants_html {
-        let target = if return_url.is_empty() {
+        // Only the one who paid goes back to the merchant; pressing Pay on a paid payment
+        // (anyone may, with its id) shows the cashier, which names nobody.
+        let target = if return_url.is_empty() || !newly_paid {
             view.cashier_url.clone()
         } else {
             return_url

@@ -3,8 +3,7 @@
 
 use danbao_app::Role;
 use danbao_domain::Account;
-use danbao_testkit::form;
-use danbao_testkit::{Resp, TestApp, HOUR_MS};
+use danbao_testkit::{Browser, Resp, TestApp, HOUR_MS};
 use serde_json::{json, Value};
 
 on_both_databases!(
@@ -695,97 +694,84 @@ async fn a_guest_complains_through_the_pages(t: TestApp) {
         "delivered",
     )
     .await;
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let post = |path: String, body: String| {
-        browser
-            .post(format!("{}{path}", t.url))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-    };
-    let page = t
-        .raw(browser.get(format!("{}/orders/{order}?access_token={token}", t.url)))
-        .await;
+    let browser = Browser::new(&t);
+    // The secret link puts the token into the browser's cookie and goes on to the clean
+    // address.
+    let link = browser.get(&format!("/orders/{order}?access_token={token}")).await;
+    assert_eq!(link.status, 303, "{}", link.text);
+    assert_eq!(link.headers.get("location").unwrap(), &format!("/orders/{order}"));
+    assert_eq!(link.headers.get("referrer-policy").unwrap(), "no-referrer");
+    assert_eq!(browser.cookie(&format!("danbao_order_{order}")), Some(token.clone()));
+    let page = browser.get(&format!("/orders/{order}")).await;
     assert!(page.text.contains("提交投诉"), "{}", page.text);
-    let opened = t
-        .raw(post(
-            format!("/orders/{order}/complaints"),
-            form(&[
-                ("access_token", &token),
-                ("kind", "not_as_described"),
-                ("description", "卡密提示已被使用"),
-            ]),
-        ))
+    assert!(!page.text.contains(&token), "{}", page.text);
+    let opened = browser
+        .submit(
+            &format!("/orders/{order}/complaints"),
+            &[("kind", "not_as_described"), ("description", "卡密提示已被使用")],
+        )
         .await;
     assert_eq!(opened.status, 303, "{}", opened.text);
     let location = opened.headers.get("location").unwrap().to_str().unwrap().to_string();
-    assert!(location.starts_with("/complaints/"), "{location}");
-    let page = t.raw(browser.get(format!("{}{location}", t.url))).await;
+    assert!(
+        location.starts_with("/complaints/") && !location.contains('?'),
+        "{location}"
+    );
+    let page = browser.get(&location).await;
     assert_eq!(page.status, 200);
     assert!(
         page.text.contains("等待卖家回应") && page.text.contains("58.00"),
         "{}",
         page.text
     );
-    let id = location
-        .trim_start_matches("/complaints/")
-        .split('?')
-        .next()
-        .unwrap()
-        .to_string();
-    let added = t
-        .raw(post(
-            format!("/complaints/{id}/evidence"),
-            form(&[
-                ("access_token", &token),
-                ("kind", "description"),
-                ("text", "兑换时提示已使用"),
-            ]),
-        ))
+    let id = location.trim_start_matches("/complaints/").to_string();
+    let added = browser
+        .submit(
+            &format!("/complaints/{id}/evidence"),
+            &[("kind", "description"), ("text", "兑换时提示已使用")],
+        )
         .await;
     assert_eq!(added.status, 303, "{}", added.text);
     // A screenshot uploaded from the page (multipart) completes the evidence.
     let png: &[u8] = &[
         0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0, 1,
     ];
-    let mut body = format!(
-        "--XBOUNDARY\r\nContent-Disposition: form-data; name=\"access_token\"\r\n\r\n{token}\r\n\
-         --XBOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.png\"\r\nContent-Type: image/png\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(png);
-    body.extend_from_slice(b"\r\n--XBOUNDARY--\r\n");
-    let uploaded = t
-        .raw(
-            browser
-                .post(format!("{}/complaints/{id}/files", t.url))
-                .header("content-type", "multipart/form-data; boundary=XBOUNDARY")
-                .body(body),
-        )
+    let page = browser.get(&location).await;
+    let form_token = browser.form_token().unwrap();
+    let files = format!("/complaints/{id}/files");
+    // Without the form's token, or with another, no file is taken.
+    let forged = browser.post_multipart(&files, &[], png).await;
+    assert_eq!(forged.status, 403, "{}", forged.text);
+    let forged = browser
+        .post_multipart(&files, &[("csrf_token", &"0".repeat(64))], png)
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.text);
+    assert!(!page.text.contains("image/png"));
+    let uploaded = browser
+        .post_multipart(&files, &[("csrf_token", &form_token)], png)
         .await;
     assert_eq!(uploaded.status, 303, "{}", uploaded.text);
     let api = t
         .get(&format!("/api/v1/complaints/{id}?access_token={token}"), None)
         .await;
     assert_eq!(api.body["proposal"]["completeness_pct"], 100, "{}", api.text);
-    let page = t.raw(browser.get(format!("{}{location}", t.url))).await;
+    let page = browser.get(&location).await;
     assert!(page.text.contains("image/png"), "{}", page.text);
-    let withdrawn = t
-        .raw(post(
-            format!("/complaints/{id}/withdraw"),
-            form(&[("access_token", &token)]),
-        ))
-        .await;
+    let withdrawn = browser.submit(&format!("/complaints/{id}/withdraw"), &[]).await;
     assert_eq!(withdrawn.status, 303, "{}", withdrawn.text);
-    let page = t.raw(browser.get(format!("{}{location}", t.url))).await;
+    let page = browser.get(&location).await;
     assert!(page.text.contains("已撤诉"), "{}", page.text);
     // Without the token nothing is shown.
-    let stranger = t
-        .raw(browser.get(format!("{}/complaints/{id}?access_token=00", t.url)))
-        .await;
-    assert_eq!(stranger.status, 404);
+    let stranger = Browser::new(&t);
+    let page = stranger.get(&format!("/complaints/{id}?access_token=00")).await;
+    assert_eq!(page.status, 404);
+    assert_eq!(stranger.get(&location).await.status, 404);
+    // The complaint's secret link, too, moves into the cookie and goes on.
+    let later = Browser::new(&t);
+    let link = later.get(&format!("/complaints/{id}?access_token={token}")).await;
+    assert_eq!(link.status, 303, "{}", link.text);
+    assert_eq!(link.headers.get("location").unwrap(), &location);
+    assert_eq!(later.get(&location).await.status, 200);
     let api = t
         .get(&format!("/api/v1/complaints/{id}?access_token={token}"), None)
         .await;
@@ -895,28 +881,26 @@ async fn a_ban_with_a_deposit_too_small_books_the_rest_as_loss(t: TestApp) {
     t.finish().await;
 }
 
-/// Logs in through the login page; returns the response and the session cookie it set.
-async fn page_login(t: &TestApp, browser: &reqwest::Client, username: &str, password: &str) -> (Resp, Option<String>) {
-    let r = t
-        .raw(
-            browser
-                .post(format!("{}/login", t.url))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form(&[("username", username), ("password", password)])),
-        )
+/// Logs in through the login page in `browser`; returns the response.
+async fn page_login(browser: &Browser<'_>, username: &str, password: &str) -> Resp {
+    browser.get("/login").await;
+    let r = browser
+        .submit("/login", &[("username", username), ("password", password)])
         .await;
-    let cookie = r
+    if let Some(set) = r
         .headers
-        .get("set-cookie")
-        .map(|v| v.to_str().unwrap().to_string())
-        .map(|set| {
-            assert!(
-                set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"),
-                "{set}"
-            );
-            set.split(';').next().unwrap().to_string()
-        });
-    (r, cookie)
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("danbao_session="))
+    {
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"),
+            "{set}"
+        );
+        assert!(!set.contains("Secure"), "plain http sets no Secure cookie: {set}");
+    }
+    r
 }
 
 async fn a_seller_answers_through_the_pages(t: TestApp) {
@@ -933,57 +917,49 @@ async fn a_seller_answers_through_the_pages(t: TestApp) {
         "delivered",
     )
     .await;
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let post = |path: String, body: String| {
-        browser
-            .post(format!("{}{path}", t.url))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-    };
     // The guest complains through the pages.
-    let opened = t
-        .raw(post(
-            format!("/orders/{order}/complaints"),
-            form(&[
-                ("access_token", &token),
-                ("kind", "not_as_described"),
-                ("description", "卡密无法兑换"),
-            ]),
-        ))
+    let guest = Browser::new(&t);
+    guest.get(&format!("/orders/{order}?access_token={token}")).await;
+    guest.get(&format!("/orders/{order}")).await;
+    let opened = guest
+        .submit(
+            &format!("/orders/{order}/complaints"),
+            &[("kind", "not_as_described"), ("description", "卡密无法兑换")],
+        )
         .await;
     assert_eq!(opened.status, 303, "{}", opened.text);
     let location = opened.headers.get("location").unwrap().to_str().unwrap().to_string();
-    let id = location
-        .trim_start_matches("/complaints/")
-        .split('?')
-        .next()
-        .unwrap()
-        .to_string();
+    let id = location.trim_start_matches("/complaints/").to_string();
     // Nobody logged in: to the login page.
-    let anonymous = t.raw(browser.get(format!("{}/account", t.url))).await;
+    let browser = Browser::new(&t);
+    let anonymous = browser.get("/account").await;
     assert_eq!(anonymous.status, 303);
     assert_eq!(anonymous.headers.get("location").unwrap(), "/login");
-    let form_page = t.raw(browser.get(format!("{}/login", t.url))).await;
+    let form_page = browser.get("/login").await;
     assert_eq!(form_page.status, 200);
     assert!(form_page.text.contains("name=\"password\""), "{}", form_page.text);
     // A wrong password: the form again.
-    let (wrong, cookie) = page_login(&t, &browser, "answer_s", "wrong-horse").await;
+    let wrong = page_login(&browser, "answer_s", "wrong-horse").await;
     assert_eq!(wrong.status, 401, "{}", wrong.text);
     assert!(wrong.text.contains("用户名或密码错误"), "{}", wrong.text);
-    assert!(cookie.is_none());
+    assert!(browser.cookie("danbao_session").is_none());
     // The seller logs in and sees the sale.
-    let (ok, cookie) = page_login(&t, &browser, "answer_s", "correct-horse").await;
+    let ok = page_login(&browser, "answer_s", "correct-horse").await;
     assert_eq!(ok.status, 303, "{}", ok.text);
     assert_eq!(ok.headers.get("location").unwrap(), "/account");
-    let set = ok.headers.get("set-cookie").unwrap().to_str().unwrap();
-    assert!(set.contains("Max-Age=2592000"), "{set}");
-    let cookie = cookie.unwrap();
-    assert!(cookie.starts_with("danbao_session="), "{cookie}");
-    let get = |path: String, cookie: &str| browser.get(format!("{}{path}", t.url)).header("cookie", cookie);
-    let account = t.raw(get("/account".into(), &cookie)).await;
+    let set: Vec<&str> = ok
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("danbao_session=") && c.contains("Max-Age=2592000")),
+        "{set:?}"
+    );
+    assert!(browser.cookie("danbao_session").is_some());
+    let account = browser.get("/account").await;
     assert_eq!(account.status, 200, "{}", account.text);
     assert_eq!(account.headers.get("cache-control").unwrap(), "no-store");
     assert!(
@@ -997,7 +973,7 @@ async fn a_seller_answers_through_the_pages(t: TestApp) {
         account.text
     );
     assert!(!account.text.contains("access_token"), "{}", account.text);
-    let order_page = t.raw(get(format!("/orders/{order}"), &cookie)).await;
+    let order_page = browser.get(&format!("/orders/{order}")).await;
     assert_eq!(order_page.status, 200, "{}", order_page.text);
     assert_eq!(order_page.headers.get("referrer-policy").unwrap(), "no-referrer");
     assert!(
@@ -1007,7 +983,7 @@ async fn a_seller_answers_through_the_pages(t: TestApp) {
     );
     assert!(!order_page.text.contains("access_token"), "{}", order_page.text);
     // The complaint waits for the seller, who gets the answer form and not the buyer's.
-    let page = t.raw(get(format!("/complaints/{id}"), &cookie)).await;
+    let page = browser.get(&format!("/complaints/{id}")).await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(
         page.text.contains("等待卖家回应") && page.text.contains("卖家回应"),
@@ -1029,27 +1005,27 @@ async fn a_seller_answers_through_the_pages(t: TestApp) {
         "{}",
         page.text
     );
-    // The guest holding the order's token is not the seller.
-    let refused = t
-        .raw(post(
-            format!("/complaints/{id}/response"),
-            form(&[("access_token", &token), ("text", "冒充卖家")]),
-        ))
+    // The guest holding the order's cookie is not the seller.
+    guest.get(&format!("/complaints/{id}")).await;
+    let refused = guest
+        .submit(&format!("/complaints/{id}/response"), &[("text", "冒充卖家")])
         .await;
     assert_eq!(refused.status, 403, "{}", refused.text);
+    assert!(
+        !refused.text.contains("表单已失效"),
+        "refused as not the seller: {}",
+        refused.text
+    );
     // An empty answer is refused on the page.
-    let empty = t
-        .raw(post(format!("/complaints/{id}/response"), form(&[("text", "  ")])).header("cookie", &cookie))
+    let empty = browser
+        .submit(&format!("/complaints/{id}/response"), &[("text", "  ")])
         .await;
     assert_eq!(empty.status, 422, "{}", empty.text);
     assert!(empty.text.contains("卖家回应"), "{}", empty.text);
-    let answered = t
-        .raw(
-            post(
-                format!("/complaints/{id}/response"),
-                form(&[("text", "卡密已自动发放，<b>请核对</b>")]),
-            )
-            .header("cookie", &cookie),
+    let answered = browser
+        .submit(
+            &format!("/complaints/{id}/response"),
+            &[("text", "卡密已自动发放，<b>请核对</b>")],
         )
         .await;
     assert_eq!(answered.status, 303, "{}", answered.text);
@@ -1058,41 +1034,39 @@ async fn a_seller_answers_through_the_pages(t: TestApp) {
         .get(&format!("/api/v1/complaints/{id}?access_token={token}"), None)
         .await;
     assert_eq!(api.body["stage"], "under_review", "{}", api.text);
-    let page = t.raw(get(format!("/complaints/{id}"), &cookie)).await;
+    let page = browser.get(&format!("/complaints/{id}")).await;
     assert!(
         page.text.contains("平台审核中") && page.text.contains("请核对") && !page.text.contains("<b>请核对"),
         "{}",
         page.text
     );
     // A logged-in stranger sees nothing, and cannot answer.
-    let (_, stranger) = page_login(&t, &browser, "answer_x", "correct-horse").await;
-    let stranger = stranger.unwrap();
-    let page = t.raw(get(format!("/complaints/{id}"), &stranger)).await;
+    let stranger = Browser::new(&t);
+    page_login(&stranger, "answer_x", "correct-horse").await;
+    assert!(stranger.cookie("danbao_session").is_some());
+    let page = stranger.get(&format!("/complaints/{id}")).await;
     assert_eq!(page.status, 404, "{}", page.text);
-    let page = t.raw(get(format!("/orders/{order}"), &stranger)).await;
+    let page = stranger.get(&format!("/orders/{order}")).await;
     assert_eq!(page.status, 404, "{}", page.text);
-    let answer = t
-        .raw(post(format!("/complaints/{id}/response"), form(&[("text", "x")])).header("cookie", &stranger))
+    stranger.get("/account").await;
+    let answer = stranger
+        .submit(&format!("/complaints/{id}/response"), &[("text", "x")])
         .await;
     assert_eq!(answer.status, 404, "{}", answer.text);
     // A cookie that is not a session is nobody.
-    let forged = t
-        .raw(get(
-            format!("/complaints/{id}"),
-            &format!("danbao_session={}", "0".repeat(64)),
-        ))
-        .await;
-    assert_eq!(forged.status, 404);
+    let forged = Browser::new(&t);
+    forged.set_cookie("danbao_session", &"0".repeat(64));
+    assert_eq!(forged.get(&format!("/complaints/{id}")).await.status, 404);
     // Logging out forgets the cookie.
-    let out = t
-        .raw(post("/logout".into(), String::new()).header("cookie", &cookie))
-        .await;
-    assert_eq!(out.status, 303);
+    browser.get("/account").await;
+    let out = browser.submit("/logout", &[]).await;
+    assert_eq!(out.status, 303, "{}", out.text);
     assert_eq!(out.headers.get("location").unwrap(), "/");
     let set = out.headers.get("set-cookie").unwrap().to_str().unwrap();
     assert!(
         set.starts_with("danbao_session=;") && set.contains("Max-Age=0"),
         "{set}"
     );
+    assert!(browser.cookie("danbao_session").is_none());
     t.finish().await;
 }

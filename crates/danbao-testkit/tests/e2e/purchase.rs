@@ -3,7 +3,7 @@
 
 use danbao_domain::Account;
 use danbao_testkit::form;
-use danbao_testkit::{TestApp, HOUR_MS};
+use danbao_testkit::{Browser, TestApp, HOUR_MS};
 use serde_json::json;
 
 on_both_databases!(
@@ -659,128 +659,131 @@ async fn fifty_buyers_race_for_ten_keys(t: TestApp) {
 
 /// The whole purchase as a person does it in a browser: list → product → buy form →
 /// sandbox cashier → Pay → order page → reveal → confirm. Redirects are followed by hand
-/// so that each hop is checked.
+/// so that each hop is checked. The guest's access lives in a cookie set at checkout:
+/// no address on the way carries it.
 async fn a_person_buys_through_the_pages(t: TestApp) {
     let (seller_token, _) = t.user("seller9", "seller").await;
     let product = t.card_product(&seller_token, 5800, 2).await;
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let html = |r: &danbao_testkit::Resp| r.text.clone();
+    let browser = Browser::new(&t);
 
-    let index = t.raw(browser.get(format!("{}/", t.url))).await;
+    let index = browser.get("/").await;
     assert_eq!(index.status, 200);
-    assert!(html(&index).contains(&format!("/products/{product}")), "{}", index.text);
-    assert!(html(&index).contains("58.00"));
-    let page = t.raw(browser.get(format!("{}/products/{product}", t.url))).await;
+    assert!(index.text.contains(&format!("/products/{product}")), "{}", index.text);
+    assert!(index.text.contains("58.00"));
+    let page = browser.get(&format!("/products/{product}")).await;
     assert_eq!(page.status, 200);
     assert!(page.text.contains("lang=\"zh-CN\""));
     assert!(page.text.contains(&format!("/products/{product}/buy")));
 
-    let bad = t
-        .raw(
+    let buy = |quantity: &'static str| {
+        let browser = &browser;
+        let path = format!("/products/{product}/buy");
+        async move {
             browser
-                .post(format!("{}/products/{product}/buy", t.url))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form(&[
-                    ("quantity", "9"),
-                    ("contact", "qq 1"),
-                    ("query_password", "pass-word-1"),
-                ])),
-        )
-        .await;
+                .submit(
+                    &path,
+                    &[
+                        ("quantity", quantity),
+                        ("contact", "qq 1"),
+                        ("query_password", "pass-word-1"),
+                    ],
+                )
+                .await
+        }
+    };
+    let bad = buy("9").await;
     assert_eq!(bad.status, 409, "more than the stock: {}", bad.text);
 
-    let bought = t
-        .raw(
-            browser
-                .post(format!("{}/products/{product}/buy", t.url))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form(&[
-                    ("quantity", "1"),
-                    ("contact", "qq 1"),
-                    ("query_password", "pass-word-1"),
-                ])),
-        )
-        .await;
+    let bought = buy("1").await;
     assert_eq!(bought.status, 303, "{}", bought.text);
     let cashier = bought.headers.get("location").unwrap().to_str().unwrap().to_string();
-    let cashier_page = t.raw(browser.get(&cashier)).await;
+    assert!(!cashier.contains("access_token"), "{cashier}");
+    let order_cookie = browser
+        .cookies()
+        .into_iter()
+        .find(|c| c.starts_with("danbao_order_"))
+        .expect("checkout gives the browser the order's cookie");
+    let set = bought
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string());
+    let set: Vec<String> = set.filter(|c| c.starts_with("danbao_order_")).collect();
+    assert!(
+        set.len() == 1 && set[0].contains("HttpOnly") && set[0].contains("SameSite=Lax") && set[0].contains("Path=/"),
+        "{set:?}"
+    );
+    let cashier_page = browser.get(&cashier).await;
     assert_eq!(cashier_page.status, 200);
     let pay_url = cashier.replace("/cashier/", "/payments/") + "/pay";
     assert!(cashier_page.text.contains(&pay_url), "{}", cashier_page.text);
-    let paid = t.raw(browser.post(&pay_url).header("accept", "text/html")).await;
+    let paid = browser.send(browser.post(&pay_url).header("accept", "text/html")).await;
     assert_eq!(paid.status, 303);
     let order_url = paid.headers.get("location").unwrap().to_str().unwrap().to_string();
     assert!(order_url.starts_with(&format!("{}/orders/", t.url)), "{order_url}");
-    let (order_id, token) = {
-        let rest = order_url.split("/orders/").nth(1).unwrap();
-        let (id, q) = rest.split_once("?access_token=").unwrap();
-        (id.to_string(), q.to_string())
-    };
+    assert!(
+        !order_url.contains('?'),
+        "the return URL carries no secret: {order_url}"
+    );
+    let order_id = order_url.rsplit('/').next().unwrap().to_string();
+    assert!(
+        order_cookie.starts_with(&format!("danbao_order_{order_id}=")),
+        "{order_cookie}"
+    );
+    let token = browser.cookie(&format!("danbao_order_{order_id}")).unwrap();
     t.wait_for_status(
         &format!("/api/v1/orders/{order_id}?access_token={token}"),
         None,
         "delivered",
     )
     .await;
-    let order_page = t.raw(browser.get(&order_url)).await;
+    let order_page = browser.get(&order_url).await;
     assert_eq!(order_page.status, 200);
     assert!(order_page.text.contains("已发货"), "{}", order_page.text);
+    assert!(!order_page.text.contains(&token), "the page does not print the secret");
     // Nothing delivered is on the page until the buyer asks for it.
     assert!(!order_page.text.contains(&format!("KEY-{product}-")));
 
-    let revealed = t
-        .raw(
-            browser
-                .post(format!("{}/orders/{order_id}/reveal", t.url))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form(&[("access_token", &token)])),
-        )
-        .await;
-    assert_eq!(revealed.status, 200);
+    let revealed = browser.submit(&format!("/orders/{order_id}/reveal"), &[]).await;
+    assert_eq!(revealed.status, 200, "{}", revealed.text);
     assert!(revealed.text.contains(&format!("KEY-{product}-")), "{}", revealed.text);
 
-    let confirmed = t
-        .raw(
-            browser
-                .post(format!("{}/orders/{order_id}/confirm", t.url))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form(&[("access_token", &token)])),
-        )
-        .await;
-    assert_eq!(confirmed.status, 303);
-    let after = t.raw(browser.get(&order_url)).await;
+    let confirmed = browser.submit(&format!("/orders/{order_id}/confirm"), &[]).await;
+    assert_eq!(confirmed.status, 303, "{}", confirmed.text);
+    let after = browser.get(&order_url).await;
     assert!(after.text.contains("已完成"), "{}", after.text);
 
-    // 查单 with the wrong password shows nothing; the right one leads to the order.
-    let lookup = |pw: &str| {
-        browser
-            .post(format!("{}/lookup", t.url))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[
-                ("order_id", &order_id),
-                ("contact", "qq 1"),
-                ("query_password", pw),
-            ]))
+    // 查单 in another browser: the wrong password shows nothing; the right one gives that
+    // browser the order's cookie and leads to the bare order page.
+    let other = Browser::new(&t);
+    other.get("/lookup").await;
+    let lookup = |pw: &'static str| {
+        let other = &other;
+        let order_id = order_id.clone();
+        async move {
+            other
+                .submit(
+                    "/lookup",
+                    &[("order_id", &order_id), ("contact", "qq 1"), ("query_password", pw)],
+                )
+                .await
+        }
     };
-    assert_eq!(t.raw(lookup("wrong-password")).await.status, 404);
-    let found = t.raw(lookup("pass-word-1")).await;
+    assert_eq!(lookup("wrong-password").await.status, 404);
+    assert!(other.cookie(&format!("danbao_order_{order_id}")).is_none());
+    let found = lookup("pass-word-1").await;
     assert_eq!(found.status, 303);
-    assert!(found
-        .headers
-        .get("location")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .contains(&order_id));
+    assert_eq!(
+        found.headers.get("location").unwrap().to_str().unwrap(),
+        format!("/orders/{order_id}")
+    );
+    assert_eq!(other.get(&format!("/orders/{order_id}")).await.status, 200);
     // Someone else's link shows nothing.
-    let stranger = t
-        .raw(browser.get(format!("{}/orders/{order_id}?access_token=00", t.url)))
-        .await;
-    assert_eq!(stranger.status, 404);
-    assert!(!stranger.text.contains("KEY-"));
+    let stranger = Browser::new(&t);
+    let page = stranger.get(&format!("/orders/{order_id}?access_token=00")).await;
+    assert_eq!(page.status, 404);
+    assert!(!page.text.contains("KEY-"));
+    assert_eq!(stranger.get(&format!("/orders/{order_id}")).await.status, 404);
     t.finish().await;
 }
 
@@ -888,51 +891,33 @@ async fn seller_declines_a_paid_order(t: TestApp) {
 /// says it may not be framed, sniffed or given scripts.
 async fn pages_refuse_posts_from_other_sites(t: TestApp) {
     let (_, _) = t.user("csrf_buyer", "buyer").await;
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let login = |origin: Option<&str>| {
+    let browser = Browser::new(&t);
+    browser.get("/login").await;
+    let token = browser.form_token().unwrap();
+    let login = |headers: &'static [(&'static str, &'static str)]| {
         let mut r = browser
-            .post(format!("{}/login", t.url))
+            .post("/login")
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[("username", "csrf_buyer"), ("password", "correct-horse")]));
-        if let Some(o) = origin {
-            r = r.header("origin", o);
+            .body(form(&[
+                ("csrf_token", &token),
+                ("username", "csrf_buyer"),
+                ("password", "correct-horse"),
+            ]));
+        for (k, v) in headers {
+            r = r.header(*k, *v);
         }
-        t.raw(r)
+        browser.send(r)
     };
-    let evil = login(Some("https://evil.example")).await;
+    let evil = login(&[("origin", "https://evil.example")]).await;
     assert_eq!(evil.status, 403, "{}", evil.text);
     assert!(evil.headers.get("set-cookie").is_none());
-    let forged = t
-        .raw(
-            browser
-                .post(format!("{}/login", t.url))
-                .header("sec-fetch-site", "cross-site")
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form(&[("username", "csrf_buyer"), ("password", "correct-horse")])),
-        )
-        .await;
+    let forged = login(&[("sec-fetch-site", "cross-site")]).await;
     assert_eq!(forged.status, 403, "{}", forged.text);
     // The same form from this site logs in (a browser says so with Sec-Fetch-Site; under
     // our no-referrer policy its Origin is "null").
-    let ours = t
-        .raw(
-            browser
-                .post(format!("{}/login", t.url))
-                .header("sec-fetch-site", "same-origin")
-                .header("origin", "null")
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form(&[("username", "csrf_buyer"), ("password", "correct-horse")])),
-        )
-        .await;
-    assert!(
-        ours.headers.get("set-cookie").is_some(),
-        "{} {}",
-        ours.status,
-        ours.text
-    );
+    let ours = login(&[("sec-fetch-site", "same-origin"), ("origin", "null")]).await;
+    assert_eq!(ours.status, 303, "{}", ours.text);
+    assert!(browser.cookie("danbao_session").is_some());
     let page = t.get("/", None).await;
     let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap();
     assert!(
