@@ -18,7 +18,7 @@ use danbao_domain::{
 };
 use danbao_store::{ComplaintEvidenceRow, ComplaintRow, OrderRow, RefundRow, Tx};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const TEXT_LEN_MAX: usize = 4000;
 const EVIDENCE_KIND_LEN_MAX: usize = 40;
@@ -49,6 +49,9 @@ pub struct EvidenceView {
     pub size_bytes: Option<i64>,
     pub at: String,
     pub leaf_hash: String,
+    /// The opening of the item's sealed evidence-log leaf (`danbao-leaf-opening/v2`),
+    /// for the case's parties: what the public receipt commits to.
+    pub opening: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -58,6 +61,8 @@ pub struct ComplaintEventView {
     pub at: String,
     pub detail: serde_json::Value,
     pub leaf_hash: String,
+    /// The opening of the event's sealed evidence-log leaf.
+    pub opening: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -102,6 +107,8 @@ pub struct DossierItem {
     /// The exact text the leaf's content hash commits to.
     pub content: String,
     pub receipt: String,
+    /// The opening of the sealed leaf (none for an old public one).
+    pub opening: Option<String>,
 }
 
 /// What a piece of evidence is: words, or a stored file.
@@ -523,8 +530,12 @@ impl App {
         }
         let rules = self.rules_version(&mut tx, c.rule_version).await?;
         self.retriage(&mut tx, &mut c, &order, &rules, now).await?;
+        let opening = tx.evidence_opening(&row.leaf_hash).await?;
         tx.commit().await?;
-        Ok(evidence_view(row))
+        Ok(EvidenceView {
+            opening,
+            ..evidence_view(row)
+        })
     }
 
     /// The seller's answer: evidence, and the case goes to review.
@@ -918,12 +929,16 @@ impl App {
             let index = danbao_evidence::Receipt::parse(&receipt)
                 .map_err(|x| AppError::Internal(x.to_string()))?
                 .index;
+            let mut tx = self.store.begin().await?;
+            let opening = tx.evidence_opening(&leaf).await?;
+            tx.commit().await?;
             out.push(DossierItem {
                 index,
                 kind,
                 at: rfc3339(at),
                 content,
                 receipt,
+                opening,
             });
         }
         out.sort_by_key(|i| i.index);
@@ -939,8 +954,26 @@ impl App {
         let (c, _, side) = self.complaint_for(&mut tx, caller, id, false).await?;
         let evidence = tx.complaint_evidence(&c.id).await?;
         let events = tx.complaint_events(&c.id).await?;
+        // The parties (and staff) of the case get each leaf's opening with it.
+        let mut openings = HashMap::new();
+        for hash in evidence
+            .iter()
+            .map(|e| &e.leaf_hash)
+            .chain(events.iter().map(|e| &e.leaf_hash))
+        {
+            if let Some(o) = tx.evidence_opening(hash).await? {
+                openings.insert(hash.clone(), o);
+            }
+        }
         tx.commit().await?;
-        Ok(complaint_view(c, side, evidence, events))
+        let mut view = complaint_view(c, side, evidence, events);
+        for e in &mut view.evidence {
+            e.opening = openings.get(&e.leaf_hash).cloned();
+        }
+        for e in &mut view.events {
+            e.opening = openings.get(&e.leaf_hash).cloned();
+        }
+        Ok(view)
     }
 
     pub async fn complaints_of_order(&self, caller: &Caller, order_id: &str) -> AppResult<Vec<ComplaintView>> {
@@ -998,6 +1031,7 @@ fn evidence_view(e: ComplaintEvidenceRow) -> EvidenceView {
         size_bytes: e.size_bytes,
         at: rfc3339(e.created_at),
         leaf_hash: e.leaf_hash,
+        opening: None,
     }
 }
 
@@ -1038,6 +1072,7 @@ fn complaint_view(
                 at: rfc3339(e.at),
                 detail: parse(&e.detail),
                 leaf_hash: e.leaf_hash,
+                opening: None,
             })
             .collect(),
     }

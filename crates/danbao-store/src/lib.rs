@@ -354,6 +354,8 @@ tx_methods! {
     fn latest_evidence_checkpoint() -> Option<EvidenceCheckpointRow>;
     fn evidence_checkpoint(size: i64) -> Option<EvidenceCheckpointRow>;
     fn insert_evidence_checkpoint(size: i64, root: &str, note: &str, now: i64) -> ();
+    fn insert_evidence_opening(leaf_hash: &str, case_id: &str, opening: &str, now: i64) -> ();
+    fn evidence_opening(leaf_hash: &str) -> Option<String>;
     fn insert_order_event(order: &OrderId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
 
     fn insert_complaint(c: &ComplaintRow) -> ();

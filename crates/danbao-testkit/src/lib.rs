@@ -125,6 +125,20 @@ impl TestApp {
     /// published version if they differ), as an operator does with `serve --rules`. The
     /// clock keeps its time; the in-process sandbox starts afresh.
     pub async fn restart_with_rules(self, rules: RuleSet) -> TestApp {
+        self.restart_at(rules, "127.0.0.1:0").await
+    }
+
+    /// Stops the server and starts it again on the same database, keys, rules and
+    /// address, as an operator restarting `danbao serve` does: what was sent out before
+    /// the restart (cashier links, the notify URL the gateway holds) still reaches it.
+    /// The in-process sandbox comes back with its own books from its state directory.
+    pub async fn restart(self) -> TestApp {
+        let rules = (*self.app().current_rules()).clone();
+        let addr = self.server.addr.to_string();
+        self.restart_at(rules, &addr).await
+    }
+
+    async fn restart_at(self, rules: RuleSet, addr: &str) -> TestApp {
         let now = self.clock.now_ms();
         let TestApp { server, db, .. } = self;
         server.stop().await;
@@ -140,12 +154,16 @@ impl TestApp {
                 Vault::from_keys([1; 32], [2; 32]),
             ),
         };
-        let t = TestApp::boot(store, db, rules, vault).await;
+        let t = TestApp::boot_at(store, db, rules, vault, addr).await;
         t.clock.advance_ms(now - t.clock.now_ms());
         t
     }
 
     async fn boot(store: Store, db: Db, rules: RuleSet, vault: Vault) -> TestApp {
+        TestApp::boot_at(store, db, rules, vault, "127.0.0.1:0").await
+    }
+
+    async fn boot_at(store: Store, db: Db, rules: RuleSet, vault: Vault, addr: &str) -> TestApp {
         let files_dir = match &db {
             Db::Sqlite { dir } => dir.join("files"),
             Db::Postgres { schema, .. } => std::env::temp_dir().join(format!("danbao-files-{schema}")),
@@ -154,7 +172,24 @@ impl TestApp {
         // any outside provider) and the platform agree on statement periods; after that
         // only the test moves the platform's clock.
         let clock = TestClock::new(danbao_app::clock::SystemClock.now_ms());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sandbox_dir = match &db {
+            Db::Sqlite { dir } => dir.join("sandbox"),
+            Db::Postgres { schema, .. } => std::env::temp_dir().join(format!("danbao-sandbox-{schema}")),
+        };
+        // The port a stopped server held is free again at once (Tokio's listeners set
+        // SO_REUSEADDR), unless another test took it meanwhile: retry briefly.
+        let mut tries = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => break l,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    eprintln!("binding {addr}: {e}; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("binding {addr}: {e}"),
+            }
+        };
         let server = start(ServerConfig {
             store,
             clock: Arc::new(clock.clone()),
@@ -166,6 +201,7 @@ impl TestApp {
                 merchant_key: MERCHANT_KEY.to_vec(),
                 time_scale: 1000.0,
                 admin_secret: None,
+                state_dir: Some(sandbox_dir),
             },
             worker_interval: None,
             files_dir: Some(files_dir),
@@ -433,6 +469,7 @@ impl TestApp {
             Db::Postgres { url, schema } => {
                 danbao_store::drop_pg_schema(&url, &schema).await.unwrap();
                 let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("danbao-files-{schema}")));
+                let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("danbao-sandbox-{schema}")));
             }
         }
     }

@@ -117,7 +117,56 @@ fn outage_end(f: &Faults) -> Option<std::time::Instant> {
 }
 
 impl Sandbox {
+    /// A gateway that keeps its books in memory only: a restart forgets every payment.
+    /// Tests of the gateway's own rules use it; anything a buyer pays through uses
+    /// [`Sandbox::open`].
     pub fn new(cfg: SandboxConfig) -> Sandbox {
+        Sandbox::with_store(cfg, Store::default())
+    }
+
+    /// A gateway whose books live in `state_dir` (created private if missing; see
+    /// `state.rs` for the journal), so that a payment created before a restart can still
+    /// be paid after it, and notifications whose resend schedule a restart cut short go on
+    /// where they stopped. Call it inside a Tokio runtime: it starts those deliveries.
+    pub fn open(cfg: SandboxConfig, state_dir: &std::path::Path) -> anyhow::Result<Sandbox> {
+        let store = Store::open(state_dir)
+            .with_context(|| format!("opening the sandbox gateway's state in {}", state_dir.display()))?;
+        let sandbox = Sandbox::with_store(cfg, store);
+        sandbox.resume_deliveries();
+        Ok(sandbox)
+    }
+
+    /// Restarts the resend schedule of every paid payment whose merchant has not
+    /// acknowledged it yet, from the attempt that is due next.
+    fn resume_deliveries(&self) {
+        let pending = self.store().unfinished_schedules(OffsetDateTime::now_utc(), |step| {
+            notify::RESEND_SCHEDULE_S.get(step).map(|s| self.scaled(*s))
+        });
+        if pending.is_empty() {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            tracing::warn!(
+                payments = pending.len(),
+                "no async runtime: unacknowledged notifications are not resumed"
+            );
+            return;
+        }
+        tracing::info!(payments = pending.len(), "resuming unacknowledged notifications");
+        for (payment_id, step, wait) in pending {
+            self.spawn_delivery(
+                &payment_id,
+                notify::deliver_from(self.clone(), payment_id.clone(), step, wait),
+            );
+        }
+    }
+
+    /// Records, durably, that scheduled attempt `step` of a payment's notification starts.
+    fn mark_scheduled(&self, payment_id: &str, step: usize) {
+        self.store().mark_scheduled(payment_id, step, OffsetDateTime::now_utc());
+    }
+
+    fn with_store(cfg: SandboxConfig, store: Store) -> Sandbox {
         let time_scale = if cfg.time_scale.is_finite() && cfg.time_scale > 0.0 {
             cfg.time_scale
         } else {
@@ -139,7 +188,7 @@ impl Sandbox {
                 time_scale,
                 down_until: Mutex::new(outage_end(&cfg.faults)),
                 faults: Mutex::new(cfg.faults),
-                store: Mutex::new(Store::default()),
+                store: Mutex::new(store),
                 http,
                 deliveries: tokio::sync::watch::Sender::new(HashMap::new()),
                 admin_secret: RwLock::new(None),
@@ -423,6 +472,7 @@ impl From<GatewayError> for ApiErr {
                 "capacity_exceeded",
                 "the sandbox holds as many records as it is allowed to",
             ),
+            E::Storage(cause) => ApiErr::internal(cause),
         }
     }
 }

@@ -123,8 +123,9 @@ async fn a_split_ruling_moves_exact_amounts(t: TestApp) {
     let vkey = t.get("/api/v1/evidence/key", None).await.text;
     let v = danbao_evidence::LogVerifier::from_vkey(vkey.trim()).unwrap();
     let receipt = danbao_evidence::verify_receipt(up.body["receipt"].as_str().unwrap(), &v).unwrap();
+    let opening = danbao_evidence::LeafOpening::parse(up.body["evidence"]["opening"].as_str().unwrap()).unwrap();
     assert_eq!(
-        receipt.leaf.content_sha256(),
+        receipt.leaf.event(Some(&opening)).unwrap().content_sha256(),
         danbao_evidence::sha256_hex(sha.as_bytes())
     );
     let file = t

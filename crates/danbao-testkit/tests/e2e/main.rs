@@ -25,4 +25,5 @@ mod complaints;
 mod evidence;
 mod no_drop;
 mod openapi;
+mod privacy;
 mod purchase;
