@@ -14,6 +14,7 @@ pub mod orders;
 pub mod payments;
 pub mod sellers;
 pub mod vault;
+pub mod safeguards;
 
 use clock::Clock;
 use danbao_domain::{IllegalTransition, LedgerError, Refusal, RuleSet};

@@ -97,6 +97,10 @@ struct RegisterBody {
     username: String,
     password: String,
     role: String,
+    /// A contact (QQ, phone, e-mail). A seller's identifies them: a buyer giving it
+    /// cannot buy from their shop (`self-purchase`).
+    #[serde(default)]
+    contact: Option<String>,
 }
 
 /// Register a buyer or seller account.
@@ -112,7 +116,9 @@ async fn register(State(app): State<App>, ApiJson(b): ApiJson<RegisterBody>) -> 
         "seller" => Role::Seller,
         _ => return Err(AppError::invalid("role", "must be buyer or seller").into()),
     };
-    let user = app.register(&b.username, &b.password, role).await?;
+    let user = app
+        .register_with_contact(&b.username, &b.password, role, b.contact.as_deref())
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(AccountView {

@@ -486,8 +486,16 @@ async fn payment_view(State(sb): State<Sandbox>, PathId(payment_id): PathId) -> 
 
 /// What the Pay button does: the payment succeeds at the gateway and its notification goes
 /// out in the background.
-async fn pay(State(sb): State<Sandbox>, PathId(payment_id): PathId, headers: HeaderMap) -> Response {
-    let newly_paid = sb.store().pay(&payment_id, new_trade_no, OffsetDateTime::now_utc());
+async fn pay(
+    State(sb): State<Sandbox>,
+    PathId(payment_id): PathId,
+    Query(who): Query<PayerQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let payer = payer_of(&who, &headers);
+    let newly_paid = sb
+        .store()
+        .pay_as(&payment_id, &payer, new_trade_no, OffsetDateTime::now_utc());
     match newly_paid {
         Ok(true) => {
             tracing::info!(%payment_id, "sandbox payment succeeded");
@@ -519,6 +527,40 @@ async fn pay(State(sb): State<Sandbox>, PathId(payment_id): PathId, headers: Hea
         }
     }
     Json(view).into_response()
+}
+
+/// Who presses Pay: `?payer=NAME`, else the browser's wallet cookie, else the default
+/// wallet. A real gateway knows its payer from their login; the sandbox lets a test (or a
+/// person trying the demo with two browsers) be several payers.
+#[derive(Deserialize, Default)]
+struct PayerQuery {
+    payer: Option<String>,
+}
+
+/// The cookie naming the sandbox wallet a browser pays from.
+const WALLET_COOKIE: &str = "sandbox_wallet";
+/// A payer name is an identifier, not prose: short, printable, no separators.
+const PAYER_LEN_MAX: usize = 64;
+
+fn payer_of(q: &PayerQuery, headers: &HeaderMap) -> String {
+    let valid = |p: &str| {
+        !p.is_empty()
+            && p.len() <= PAYER_LEN_MAX
+            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let from_cookie = headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == WALLET_COOKIE)
+        .map(|(_, v)| v.to_owned());
+    q.payer
+        .clone()
+        .filter(|p| valid(p))
+        .or(from_cookie.filter(|p| valid(p)))
+        .unwrap_or_else(|| crate::wire::DEFAULT_PAYER.to_owned())
 }
 
 /// A merchant dashboard's "resend" button: one extra send now, with a new notify_id.

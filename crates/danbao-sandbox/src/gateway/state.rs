@@ -44,7 +44,12 @@ pub(crate) enum GatewayError {
 #[derive(Debug, Clone)]
 pub(crate) enum PaymentStatus {
     Created,
-    Succeeded { trade_no: String, paid_at: OffsetDateTime },
+    Succeeded {
+        trade_no: String,
+        paid_at: OffsetDateTime,
+        /// The wallet that paid (the notification's `payer_id`).
+        payer_id: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -66,7 +71,7 @@ impl Payment {
     pub(crate) fn view(&self, public_base_url: &str) -> PaymentView {
         let (status, trade_no, paid_at) = match &self.status {
             PaymentStatus::Created => ("created", None, None),
-            PaymentStatus::Succeeded { trade_no, paid_at } => {
+            PaymentStatus::Succeeded { trade_no, paid_at, .. } => {
                 ("succeeded", Some(trade_no.clone()), Some(rfc3339(*paid_at)))
             }
         };
@@ -87,7 +92,12 @@ impl Payment {
 
     /// The notification for this payment, or `None` while it is unpaid.
     pub(crate) fn notification(&self, notify_id: String, now: OffsetDateTime) -> Option<Notification> {
-        let PaymentStatus::Succeeded { trade_no, paid_at } = &self.status else {
+        let PaymentStatus::Succeeded {
+            trade_no,
+            paid_at,
+            payer_id,
+        } = &self.status
+        else {
             return None;
         };
         Some(Notification {
@@ -100,6 +110,7 @@ impl Payment {
             status: "succeeded".to_owned(),
             paid_at: rfc3339(*paid_at),
             sent_at: rfc3339(now),
+            payer_id: Some(payer_id.clone()),
         })
     }
 
@@ -204,11 +215,23 @@ impl Store {
         Ok(Created::New(payment_id))
     }
 
-    /// Marks the payment paid. Returns true only the first time: paying twice makes no
-    /// second trade.
+    /// Marks the payment paid by the default payer (the unit tests' shorthand).
+    #[cfg(test)]
     pub(crate) fn pay(
         &mut self,
         payment_id: &str,
+        trade_no: impl FnOnce() -> String,
+        now: OffsetDateTime,
+    ) -> Result<bool, GatewayError> {
+        self.pay_as(payment_id, crate::wire::DEFAULT_PAYER, trade_no, now)
+    }
+
+    /// Marks the payment paid by `payer_id`. Returns true only the first time: paying
+    /// twice makes no second trade (and does not change who paid).
+    pub(crate) fn pay_as(
+        &mut self,
+        payment_id: &str,
+        payer_id: &str,
         trade_no: impl FnOnce() -> String,
         now: OffsetDateTime,
     ) -> Result<bool, GatewayError> {
@@ -219,6 +242,7 @@ impl Store {
                 payment.status = PaymentStatus::Succeeded {
                     trade_no: trade_no(),
                     paid_at: truncate_to_millis(now),
+                    payer_id: payer_id.to_owned(),
                 };
                 Ok(true)
             }
@@ -301,7 +325,7 @@ impl Store {
             .payments
             .values()
             .filter_map(|p| match &p.status {
-                PaymentStatus::Succeeded { trade_no, paid_at } if *paid_at >= from && *paid_at < to => {
+                PaymentStatus::Succeeded { trade_no, paid_at, .. } if *paid_at >= from && *paid_at < to => {
                     let notification = p.notification(format!("statement-{trade_no}"), now)?;
                     Some((*paid_at, notification))
                 }

@@ -25,3 +25,4 @@ mod evidence;
 mod no_drop;
 mod openapi;
 mod purchase;
+mod abuse;
