@@ -12,9 +12,9 @@ pub mod jobs;
 pub mod money;
 pub mod orders;
 pub mod payments;
+pub mod safeguards;
 pub mod sellers;
 pub mod vault;
-pub mod safeguards;
 
 use clock::Clock;
 use danbao_domain::{IllegalTransition, LedgerError, Refusal, RuleSet};

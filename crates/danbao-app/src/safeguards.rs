@@ -187,8 +187,7 @@ impl App {
         if review.status != "pending" || review.review_due_at > now {
             return Ok(());
         }
-        tx.set_collective_review_status(group, "escalated", None, None)
-            .await?;
+        tx.set_collective_review_status(group, "escalated", None, None).await?;
         tx.insert_security_event(
             "collective_freeze_unreviewed",
             &serde_json::json!({"group_id": group, "seller_id": review.seller_id, "review_due_at": review.review_due_at})

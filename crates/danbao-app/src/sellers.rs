@@ -310,9 +310,7 @@ impl App {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let by = format!("user:{}", staff.id);
-        let outcome = self
-            .change_standing(&mut tx, &seller, change, reason, &by, now)
-            .await?;
+        let outcome = self.change_standing(&mut tx, &seller, change, reason, &by, now).await?;
         // A person has now decided on this seller: an automatic freeze awaiting review is
         // confirmed (freeze, ban) or lifted (unfreeze) by it.
         self.settle_collective_reviews(&mut tx, &seller, change, &by, now)

@@ -188,9 +188,13 @@ mod tests {
 
     #[test]
     fn five_payers_need_the_money_threshold_too() {
-        let cheap: Vec<_> = (0..5).map(|i| guest(&format!("w{i}"), &format!("qq:{i}"), 100)).collect();
+        let cheap: Vec<_> = (0..5)
+            .map(|i| guest(&format!("w{i}"), &format!("qq:{i}"), 100))
+            .collect();
         check(&cheap, 5, 500, false);
-        let enough: Vec<_> = (0..5).map(|i| guest(&format!("w{i}"), &format!("qq:{i}"), 2_000)).collect();
+        let enough: Vec<_> = (0..5)
+            .map(|i| guest(&format!("w{i}"), &format!("qq:{i}"), 2_000))
+            .collect();
         check(&enough, 5, 10_000, true);
         let just_short: Vec<_> = (0..5)
             .map(|i| guest(&format!("w{i}"), &format!("qq:{i}"), if i == 0 { 1_999 } else { 2_000 }))

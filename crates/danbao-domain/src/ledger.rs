@@ -438,7 +438,11 @@ pub mod rules {
                 ..EntryRefs::default()
             },
         )
-        .transfer(Account::Reserve(seller.clone()), Account::Available(seller.clone()), amount)
+        .transfer(
+            Account::Reserve(seller.clone()),
+            Account::Available(seller.clone()),
+            amount,
+        )
         .build()
     }
 
@@ -889,9 +893,13 @@ mod tests {
         let order = OrderId::generate();
         let mut l = Ledger::default();
         let post = |l: &mut Ledger, e: Result<JournalEntry, LedgerError>| {
-            l.post(e.unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+            l.post(e.unwrap_or_else(|e| panic!("{e}")))
+                .unwrap_or_else(|e| panic!("{e}"));
         };
-        post(&mut l, rules::capture(&order, &PaymentId::generate(), &s, "sandbox", Money::from_minor(10_000)));
+        post(
+            &mut l,
+            rules::capture(&order, &PaymentId::generate(), &s, "sandbox", Money::from_minor(10_000)),
+        );
         post(&mut l, rules::release(&order, &s, Money::from_minor(10_000), 500));
         assert_eq!(l.balance(&Account::Reserve(s.clone())), 9_500);
         assert_eq!(l.balance(&Account::Available(s.clone())), 0);
@@ -925,9 +933,7 @@ mod tests {
         assert_eq!(l.balance(&Account::Reserve(s.clone())), 0);
         assert_eq!(l.balance(&Account::Available(s.clone())), 9_500);
         // The reserve cannot pay out more than it holds.
-        let twice = l.post(
-            rules::reserve_release(&order, &s, Money::from_minor(1)).unwrap_or_else(|e| panic!("{e}")),
-        );
+        let twice = l.post(rules::reserve_release(&order, &s, Money::from_minor(1)).unwrap_or_else(|e| panic!("{e}")));
         assert!(matches!(
             twice,
             Err(LedgerError::InsufficientFunds {

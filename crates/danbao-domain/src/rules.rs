@@ -342,7 +342,11 @@ mod tests {
     fn rule_sets_published_before_the_collective_thresholds_still_parse() {
         let old: String = DEFAULT_RULES_TOML
             .lines()
-            .filter(|l| !l.starts_with("collective_amount_minor_min") && !l.starts_with("collective_account_age_days") && !l.starts_with("collective_review_hours"))
+            .filter(|l| {
+                !l.starts_with("collective_amount_minor_min")
+                    && !l.starts_with("collective_account_age_days")
+                    && !l.starts_with("collective_review_hours")
+            })
             .collect::<Vec<_>>()
             .join("\n");
         let r = RuleSet::parse(&old).unwrap_or_else(|e| panic!("{e}"));

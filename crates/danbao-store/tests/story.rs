@@ -468,7 +468,11 @@ async fn story(store: &Store) {
         assert_eq!(reserve.normal_balance(-950), 950);
         // What one order's entries put in an account: its part of the reserve.
         assert_eq!(tx.order_account_sum(&order.id, &reserve).await.unwrap(), -950, "{kind}");
-        assert_eq!(tx.order_account_sum(&order.id, &Account::Losses).await.unwrap(), 0, "{kind}");
+        assert_eq!(
+            tx.order_account_sum(&order.id, &Account::Losses).await.unwrap(),
+            0,
+            "{kind}"
+        );
         assert_eq!(Account::PlatformFees.normal_balance(-50), 50);
         assert_eq!(
             tx.account_balance(&Account::Losses).await.unwrap(),

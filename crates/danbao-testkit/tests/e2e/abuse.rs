@@ -89,10 +89,14 @@ async fn one_payer_or_cheap_orders_freeze_nobody(t: TestApp) {
     assert!(items
         .iter()
         .all(|c| c["group_id"].is_null() && c["collective_review"].is_null()));
-    assert_eq!(t.balance(&Account::Frozen(danbao_testkit::TestApp::seller_account(
-        items[0]["seller_id"].as_str().unwrap()
-    )))
-    .await, 1_000, "only the ten complaints' own money is held");
+    assert_eq!(
+        t.balance(&Account::Frozen(danbao_testkit::TestApp::seller_account(
+            items[0]["seller_id"].as_str().unwrap()
+        )))
+        .await,
+        1_000,
+        "only the ten complaints' own money is held"
+    );
     t.finish().await;
 }
 
@@ -136,16 +140,24 @@ async fn five_payers_with_money_at_stake_freeze_and_the_review_deadline_escalate
     let seen_by_seller = t
         .get(&format!("/api/v1/complaints/{}", complaints[0]), Some(&seller_token))
         .await;
-    assert!(seen_by_seller.body["collective_review"].is_null(), "{}", seen_by_seller.text);
+    assert!(
+        seen_by_seller.body["collective_review"].is_null(),
+        "{}",
+        seen_by_seller.text
+    );
     // Nobody reviews it: one millisecond before the deadline nothing happens ...
     t.advance(4 * HOUR_MS - 1);
     t.run_due_jobs().await;
-    let c = t.get(&format!("/api/v1/complaints/{}", complaints[0]), Some(&arb)).await;
+    let c = t
+        .get(&format!("/api/v1/complaints/{}", complaints[0]), Some(&arb))
+        .await;
     assert_eq!(c.body["collective_review"]["status"], "pending");
     // ... and at the deadline it is escalated to the admins; the freeze stays.
     t.advance(1);
     t.run_due_jobs().await;
-    let c = t.get(&format!("/api/v1/complaints/{}", complaints[0]), Some(&arb)).await;
+    let c = t
+        .get(&format!("/api/v1/complaints/{}", complaints[0]), Some(&arb))
+        .await;
     assert_eq!(c.body["collective_review"]["status"], "escalated", "{}", c.text);
     assert_eq!(standing(&t, &seller_token).await, "frozen");
     let admin = t.admin().await;
@@ -169,7 +181,9 @@ async fn five_payers_with_money_at_stake_freeze_and_the_review_deadline_escalate
         .await;
     assert_eq!(kept.status, 200, "{}", kept.text);
     assert_eq!(kept.body["status"], "frozen");
-    let c = t.get(&format!("/api/v1/complaints/{}", complaints[0]), Some(&arb)).await;
+    let c = t
+        .get(&format!("/api/v1/complaints/{}", complaints[0]), Some(&arb))
+        .await;
     assert_eq!(c.body["collective_review"]["status"], "kept");
     assert!(c.body["collective_review"]["decided_by"]
         .as_str()
@@ -192,12 +206,16 @@ async fn an_arbitrator_lifts_an_automatic_freeze_before_its_deadline(t: TestApp)
     assert_eq!(lifted.status, 200, "{}", lifted.text);
     assert_eq!(standing(&t, &seller_token).await, "active");
     assert_eq!(t.get(&format!("/api/v1/products/{product}"), None).await.status, 200);
-    let c = t.get(&format!("/api/v1/complaints/{}", complaints[4]), Some(&arb)).await;
+    let c = t
+        .get(&format!("/api/v1/complaints/{}", complaints[4]), Some(&arb))
+        .await;
     assert_eq!(c.body["collective_review"]["status"], "lifted", "{}", c.text);
     // The deadline passing later changes nothing: a person already decided.
     t.advance(5 * HOUR_MS);
     t.run_due_jobs().await;
-    let c = t.get(&format!("/api/v1/complaints/{}", complaints[4]), Some(&arb)).await;
+    let c = t
+        .get(&format!("/api/v1/complaints/{}", complaints[4]), Some(&arb))
+        .await;
     assert_eq!(c.body["collective_review"]["status"], "lifted");
     let admin = t.admin().await;
     let events = t.get("/api/v1/admin/security-events", Some(&admin)).await;
@@ -241,7 +259,10 @@ async fn released_money_is_withdrawable_only_after_the_reserve(t: TestApp) {
     let seller = TestApp::seller_account(&seller_id);
     // 100.00 less the 5 % fee: 95.00, all of it reserved.
     let b = balance(&t, &seller_token).await;
-    assert_eq!((b["available_minor"].as_i64(), b["reserved_minor"].as_i64()), (Some(0), Some(9_500)));
+    assert_eq!(
+        (b["available_minor"].as_i64(), b["reserved_minor"].as_i64()),
+        (Some(0), Some(9_500))
+    );
     assert_eq!(t.balance(&Account::PlatformFees).await, 500);
     let refused = t
         .post(
@@ -251,7 +272,10 @@ async fn released_money_is_withdrawable_only_after_the_reserve(t: TestApp) {
         )
         .await;
     assert_eq!(refused.status, 409, "{}", refused.text);
-    assert_eq!(refused.problem_type(), "https://danbao.dev/problems/insufficient-balance");
+    assert_eq!(
+        refused.problem_type(),
+        "https://danbao.dev/problems/insufficient-balance"
+    );
     // The reserve lasts the longest after-sales window (fraud: 14 days).
     t.advance(14 * DAY_MS - 1);
     t.run_due_jobs().await;
@@ -259,7 +283,10 @@ async fn released_money_is_withdrawable_only_after_the_reserve(t: TestApp) {
     t.advance(1);
     t.run_due_jobs().await;
     let b = balance(&t, &seller_token).await;
-    assert_eq!((b["available_minor"].as_i64(), b["reserved_minor"].as_i64()), (Some(9_500), Some(0)));
+    assert_eq!(
+        (b["available_minor"].as_i64(), b["reserved_minor"].as_i64()),
+        (Some(9_500), Some(0))
+    );
     let w = t
         .post(
             "/api/v1/seller/withdrawals",
@@ -290,7 +317,10 @@ async fn a_fraud_complaint_inside_the_window_is_paid_from_the_reserve(t: TestApp
         )
         .await;
     assert_eq!(closed.status, 409, "{}", closed.text);
-    assert_eq!(closed.problem_type(), "https://danbao.dev/problems/complaint-window-closed");
+    assert_eq!(
+        closed.problem_type(),
+        "https://danbao.dev/problems/complaint-window-closed"
+    );
     let opened = t
         .post(
             &format!("/api/v1/orders/{order}/complaints"),
@@ -326,7 +356,10 @@ async fn a_fraud_complaint_inside_the_window_is_paid_from_the_reserve(t: TestApp
     t.advance(5 * DAY_MS);
     t.run_due_jobs().await;
     let b = balance(&t, &seller_token).await;
-    assert_eq!((b["available_minor"].as_i64(), b["reserved_minor"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(
+        (b["available_minor"].as_i64(), b["reserved_minor"].as_i64()),
+        (Some(0), Some(0))
+    );
     // Past fraud's window, a complaint on a completed order is refused.
     let (_, _, buyer2, order2) = completed_order(&t, "toolate").await;
     t.advance(14 * DAY_MS + 1);
@@ -337,7 +370,10 @@ async fn a_fraud_complaint_inside_the_window_is_paid_from_the_reserve(t: TestApp
             json!({"kind": "fraud", "description": "x"}),
         )
         .await;
-    assert_eq!(late.problem_type(), "https://danbao.dev/problems/complaint-window-closed");
+    assert_eq!(
+        late.problem_type(),
+        "https://danbao.dev/problems/complaint-window-closed"
+    );
     t.finish().await;
 }
 
@@ -358,18 +394,39 @@ async fn a_withdrawn_complaint_puts_the_reserve_back_and_it_is_released_later(t:
     t.advance(DAY_MS);
     t.run_due_jobs().await;
     let b = balance(&t, &seller_token).await;
-    assert_eq!((b["available_minor"].as_i64(), b["reserved_minor"].as_i64(), b["frozen_minor"].as_i64()), (Some(0), Some(0), Some(10_000)));
+    assert_eq!(
+        (
+            b["available_minor"].as_i64(),
+            b["reserved_minor"].as_i64(),
+            b["frozen_minor"].as_i64()
+        ),
+        (Some(0), Some(0), Some(10_000))
+    );
     // The buyer withdraws: the money goes back to the reserve, and since the window has
     // passed it is released at once by the next run of jobs.
     let w = t
-        .post(&format!("/api/v1/complaints/{id}/withdraw"), Some(&buyer_token), json!({}))
+        .post(
+            &format!("/api/v1/complaints/{id}/withdraw"),
+            Some(&buyer_token),
+            json!({}),
+        )
         .await;
     assert_eq!(w.status, 200, "{}", w.text);
     let b = balance(&t, &seller_token).await;
-    assert_eq!((b["available_minor"].as_i64(), b["reserved_minor"].as_i64()), (Some(0), Some(9_500)));
+    assert_eq!(
+        (b["available_minor"].as_i64(), b["reserved_minor"].as_i64()),
+        (Some(0), Some(9_500))
+    );
     t.run_due_jobs().await;
     let b = balance(&t, &seller_token).await;
-    assert_eq!((b["available_minor"].as_i64(), b["reserved_minor"].as_i64(), b["frozen_minor"].as_i64()), (Some(9_500), Some(0), Some(0)));
+    assert_eq!(
+        (
+            b["available_minor"].as_i64(),
+            b["reserved_minor"].as_i64(),
+            b["frozen_minor"].as_i64()
+        ),
+        (Some(9_500), Some(0), Some(0))
+    );
     t.finish().await;
 }
 
@@ -401,7 +458,10 @@ async fn a_seller_cannot_buy_from_their_own_shop(t: TestApp) {
         .await;
     assert_eq!(refused.status, 409, "{}", refused.text);
     assert_eq!(refused.problem_type(), SELF_PURCHASE);
-    assert_eq!(t.get(&format!("/api/v1/products/{product}"), None).await.body["stock"], 3);
+    assert_eq!(
+        t.get(&format!("/api/v1/products/{product}"), None).await.body["stock"],
+        3
+    );
     // Through a second account registered with the same contact: refused too.
     let r = t
         .post(

@@ -436,8 +436,11 @@ async fn collective_complaints_freeze_the_seller_and_a_ban_refunds_everyone(t: T
             .await;
         let id = placed.body["id"].as_str().unwrap().to_string();
         // Six buyers paying from six wallets: six real payers.
-        t.pay_as(placed.body["payment"]["payment_id"].as_str().unwrap(), &format!("crowd-wallet-{i}"))
-            .await;
+        t.pay_as(
+            placed.body["payment"]["payment_id"].as_str().unwrap(),
+            &format!("crowd-wallet-{i}"),
+        )
+        .await;
         t.wait_for_status(&format!("/api/v1/orders/{id}"), Some(&buyer), "delivered")
             .await;
         orders.push((buyer, id));

@@ -19,10 +19,10 @@ macro_rules! on_both_databases {
     )*};
 }
 
+mod abuse;
 mod browser;
 mod complaints;
 mod evidence;
 mod no_drop;
 mod openapi;
 mod purchase;
-mod abuse;
