@@ -149,10 +149,8 @@ impl App {
         if w.status != "requested" {
             return Ok(());
         }
-        let paid = self
-            .provider
-            .payout(format!("payout-{id}"), amount, format!("seller:{seller}"))
-            .await;
+        let account = self.payout_account_of(&seller).await.map_err(|e| e.to_string())?;
+        let paid = self.provider.payout(format!("payout-{id}"), amount, account).await;
         let now = self.now();
         if let Err(e) = paid {
             return match e {

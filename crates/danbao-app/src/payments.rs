@@ -387,11 +387,16 @@ impl App {
             Some(id) => tx.order(id, true).await?,
             None => None,
         };
+        let paid_by_its_seller = match (&order, &verified.payer_id) {
+            (Some(o), Some(payer)) => self.seller_identity(&mut tx, &o.seller_id).await?.owns_payer(payer),
+            _ => false,
+        };
         let decision = decide(
             order.as_ref().map(|o| PayableOrder {
                 status: o.status,
                 amount_minor: o.amount.minor(),
                 currency: &o.currency,
+                paid_by_its_seller,
             }),
             verified.amount.minor(),
             &verified.currency,

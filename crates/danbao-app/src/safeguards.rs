@@ -44,6 +44,12 @@ impl From<CollectiveReviewRow> for CollectiveReviewView {
     }
 }
 
+/// Account references are identifiers, not prose.
+fn is_identifier(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// A payer identity as the provider reported it, if it is one.
 pub(crate) fn payer_identity(payer: Option<&str>) -> Option<&str> {
     payer.filter(|p| !p.trim().is_empty() && p.len() <= PAYER_ID_LEN_MAX)
@@ -251,9 +257,7 @@ impl App {
         buyer: Option<&User>,
         guest_contact: Option<&str>,
     ) -> AppResult<()> {
-        let me = SellerIdentity {
-            contact: tx.user_contact(seller).await?,
-        };
+        let me = self.seller_identity(tx, seller).await?;
         if me.contact.is_none() {
             return Ok(());
         }
@@ -268,15 +272,47 @@ impl App {
         Ok(())
     }
 
-    /// Registers an account with a contact (QQ, phone, e-mail): for a seller, the contact
-    /// that identifies them when they try to buy from their own shop.
-    pub async fn register_with_contact(
+    /// What identifies a seller when they pose as a buyer.
+    pub(crate) async fn seller_identity(&self, tx: &mut Tx, seller: &UserId) -> AppResult<SellerIdentity> {
+        Ok(SellerIdentity {
+            contact: tx.user_contact(seller).await?,
+            payout_account: tx.user_payout_account(seller).await?,
+        })
+    }
+
+    /// Where a seller's withdrawals are paid: the payout account they registered, or
+    /// (none registered) the platform's reference for them at the provider.
+    pub(crate) async fn payout_account_of(&self, seller: &UserId) -> AppResult<String> {
+        let mut tx = self.store.begin().await?;
+        let account = tx.user_payout_account(seller).await?;
+        tx.commit().await?;
+        Ok(account.unwrap_or_else(|| format!("seller:{seller}")))
+    }
+
+    /// Registers an account with a contact (QQ, phone, e-mail) and, for a seller, the
+    /// payout account (their wallet at the provider, where withdrawals go). Both identify
+    /// a seller who tries to buy from their own shop: the contact at checkout, the payout
+    /// account when its payment arrives.
+    pub async fn register_with_identity(
         &self,
         username: &str,
         password: &str,
         role: Role,
         contact: Option<&str>,
+        payout_account: Option<&str>,
     ) -> AppResult<User> {
+        let payout_account = match payout_account {
+            None | Some("") => None,
+            Some(a) if role == Role::Seller && payer_identity(Some(a)).is_some() && is_identifier(a) => {
+                Some(a.to_string())
+            }
+            Some(_) => {
+                return Err(AppError::invalid(
+                    "payout_account",
+                    "a seller's account id at the provider: letters, digits, '-' or '_'",
+                ))
+            }
+        };
         let contact = match contact.map(str::trim) {
             None | Some("") => None,
             Some(c) => {
@@ -294,9 +330,14 @@ impl App {
             }
         };
         let user = self.register(username, password, role).await?;
-        if let Some(c) = contact {
+        if contact.is_some() || payout_account.is_some() {
             let mut tx = self.store.begin().await?;
-            tx.set_user_contact(&user.id, &c).await?;
+            if let Some(c) = contact {
+                tx.set_user_contact(&user.id, &c).await?;
+            }
+            if let Some(a) = payout_account {
+                tx.set_user_payout_account(&user.id, &a).await?;
+            }
             tx.commit().await?;
         }
         Ok(user)

@@ -115,12 +115,15 @@ pub fn decide(complaints: &[Complainant], rules: &RuleSet, now: TimestampMs) -> 
     }
 }
 
-/// What identifies a seller as a buyer: the contact they registered. (A payer identity
-/// is known only once a payment arrives, and the platform never sees a seller pay: the
-/// deposit is locked from their balance. So the payer check is left to a later step.)
+/// What identifies a seller as a buyer: the contact they registered (checked at
+/// checkout), and the payout account they registered — their own wallet at the provider,
+/// where withdrawals go, in the same identity space as a payer id (on Alipay both are the
+/// user's 2088… id). A payer is known only when the payment arrives, so that check is
+/// made then.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SellerIdentity {
     pub contact: Option<String>,
+    pub payout_account: Option<String>,
 }
 
 impl SellerIdentity {
@@ -129,6 +132,11 @@ impl SellerIdentity {
     pub fn owns_contact(&self, contact: &str) -> bool {
         let given = normalise_contact(contact);
         !given.is_empty() && self.contact.as_deref().map(normalise_contact).as_deref() == Some(given.as_str())
+    }
+
+    /// A payment from the seller's own payout account.
+    pub fn owns_payer(&self, payer_id: &str) -> bool {
+        !payer_id.trim().is_empty() && self.payout_account.as_deref() == Some(payer_id)
     }
 }
 
@@ -273,15 +281,20 @@ mod tests {
     }
 
     #[test]
-    fn a_seller_is_known_by_contact() {
+    fn a_seller_is_known_by_contact_and_payout_account() {
         let me = SellerIdentity {
             contact: Some("QQ:777".into()),
+            payout_account: Some("wallet-seller".into()),
         };
         assert!(me.owns_contact("qq: 777"));
         assert!(me.owns_contact(" Qq:777 "));
         assert!(!me.owns_contact("qq:778"));
         assert!(!me.owns_contact("  "));
+        assert!(me.owns_payer("wallet-seller"));
+        assert!(!me.owns_payer("wallet-buyer"));
+        assert!(!me.owns_payer(" "));
         let nobody = SellerIdentity::default();
         assert!(!nobody.owns_contact("qq:777"));
+        assert!(!nobody.owns_payer("wallet-seller"));
     }
 }

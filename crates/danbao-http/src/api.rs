@@ -101,6 +101,10 @@ struct RegisterBody {
     /// cannot buy from their shop (`self-purchase`).
     #[serde(default)]
     contact: Option<String>,
+    /// A seller's own account at the payment provider, where withdrawals are paid; a
+    /// payment from it to their shop is refunded (`self_purchase`).
+    #[serde(default)]
+    payout_account: Option<String>,
 }
 
 /// Register a buyer or seller account.
@@ -117,7 +121,13 @@ async fn register(State(app): State<App>, ApiJson(b): ApiJson<RegisterBody>) -> 
         _ => return Err(AppError::invalid("role", "must be buyer or seller").into()),
     };
     let user = app
-        .register_with_contact(&b.username, &b.password, role, b.contact.as_deref())
+        .register_with_identity(
+            &b.username,
+            &b.password,
+            role,
+            b.contact.as_deref(),
+            b.payout_account.as_deref(),
+        )
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -385,6 +385,8 @@ tx_methods! {
     fn set_collective_review_status(group_id: &str, status: &str, decided_by: Option<&str>, at: Option<i64>) -> ();
     fn set_user_contact(user: &UserId, contact: &str) -> ();
     fn user_contact(user: &UserId) -> Option<String>;
+    fn set_user_payout_account(user: &UserId, account: &str) -> ();
+    fn user_payout_account(user: &UserId) -> Option<String>;
 }
 
 /// Rebuilds a stored entry; kept here so both databases read entries the same way.

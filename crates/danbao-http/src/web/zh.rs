@@ -68,6 +68,7 @@ pub(super) fn refund_reason_zh(reason: &str) -> String {
         "unknown_order" => "无法对应订单的付款",
         "already_paid" => "重复付款",
         "out_of_stock" => "付款时已无库存",
+        "self_purchase" => "卖家本人付款，已退回",
         other => other,
     }
     .to_string()

@@ -7,8 +7,10 @@ ALTER TABLE payments ADD COLUMN payer_id TEXT;
 CREATE INDEX payments_order_payer ON payments (order_id, payer_id);
 
 -- The contact a seller registered, normalised: a buyer giving it is the seller buying
--- from their own shop.
+-- from their own shop. The payout account is the seller's own wallet at the provider
+-- (withdrawals go there); a payment from it is the seller paying themselves.
 ALTER TABLE users ADD COLUMN contact TEXT;
+ALTER TABLE users ADD COLUMN payout_account TEXT;
 
 -- An automatic freeze by the collective-complaint rule goes before an arbitrator by
 -- review_due_at; past it, unreviewed, it is escalated to the admins (the freeze stays).

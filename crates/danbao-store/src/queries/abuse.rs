@@ -146,3 +146,23 @@ pub async fn user_contact(tx: &mut Conn, user: &UserId) -> Result<Option<String>
         None => None,
     })
 }
+
+pub async fn set_user_payout_account(tx: &mut Conn, user: &UserId, account: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET payout_account = $2 WHERE id = $1")
+        .bind(user.as_str())
+        .bind(account)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn user_payout_account(tx: &mut Conn, user: &UserId) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT payout_account FROM users WHERE id = $1")
+        .bind(user.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get("payout_account")?,
+        None => None,
+    })
+}

@@ -16,6 +16,7 @@ on_both_databases!(
     a_fraud_complaint_inside_the_window_is_paid_from_the_reserve,
     a_withdrawn_complaint_puts_the_reserve_back_and_it_is_released_later,
     a_seller_cannot_buy_from_their_own_shop,
+    a_payment_from_the_sellers_own_account_is_refunded_not_captured,
 );
 
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -505,5 +506,86 @@ async fn a_seller_cannot_buy_from_their_own_shop(t: TestApp) {
         )
         .await;
     assert_eq!(bad.status, 422, "{}", bad.text);
+    t.finish().await;
+}
+
+async fn a_payment_from_the_sellers_own_account_is_refunded_not_captured(t: TestApp) {
+    let r = t
+        .post(
+            "/api/v1/accounts",
+            None,
+            json!({"username": "wallet_s", "password": "correct-horse", "role": "seller", "payout_account": "wallet-s-own"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let seller = TestApp::seller_account(r.body["id"].as_str().unwrap());
+    let login = t
+        .post(
+            "/api/v1/sessions",
+            None,
+            json!({"username": "wallet_s", "password": "correct-horse"}),
+        )
+        .await;
+    let seller_token = login.body["token"].as_str().unwrap().to_string();
+    let product = t.card_product(&seller_token, 5_000, 2).await;
+    // A guest with a contact of their own, paying from the seller's payout account.
+    let placed = t
+        .post(
+            "/api/v1/orders",
+            None,
+            json!({"product_id": product, "quantity": 1, "contact": "qq:5559999", "query_password": "guest-pass-1"}),
+        )
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let id = placed.body["id"].as_str().unwrap().to_string();
+    let token = placed.body["access_token"].as_str().unwrap().to_string();
+    let payment = placed.body["payment"]["payment_id"].as_str().unwrap().to_string();
+    t.pay_as(&payment, "wallet-s-own").await;
+    t.sandbox().deliveries_settled(&payment).await;
+    let o = t
+        .wait_until(
+            &format!("/api/v1/orders/{id}?access_token={token}"),
+            None,
+            "a refund of the seller's own payment",
+            |b| b["refunds"].as_array().is_some_and(|r| !r.is_empty()),
+        )
+        .await;
+    assert_eq!(o.body["status"], "pending_payment", "{}", o.text);
+    assert_eq!(o.body["refunds"][0]["reason"], "self_purchase");
+    assert_eq!(o.body["refunds"][0]["amount_minor"], 5_000);
+    t.settle_refunds().await;
+    assert_eq!(t.balance(&Account::Escrow(seller.clone())).await, 0);
+    assert_eq!(t.balance(&Account::Provider("sandbox".into())).await, 0);
+    // Another payer's payment for the same shop is captured as usual, and the seller's
+    // withdrawal is paid to their registered payout account.
+    let (other, _) = guest_paid(&t, &product, "qq:5558888", "wallet-honest").await;
+    assert!(!other.is_empty());
+    assert_eq!(t.balance(&Account::Escrow(seller.clone())).await, 5_000);
+    t.advance(24 * HOUR_MS);
+    t.run_due_jobs().await;
+    t.advance(14 * DAY_MS);
+    t.run_due_jobs().await;
+    let w = t
+        .post(
+            "/api/v1/seller/withdrawals",
+            Some(&seller_token),
+            json!({"amount_minor": 4_750}),
+        )
+        .await;
+    assert_eq!(w.status, 201, "{}", w.text);
+    t.run_due_jobs().await;
+    assert_eq!(t.balance(&Account::PayoutsPending("sandbox".into())).await, 0);
+    assert_eq!(t.balance(&Account::Available(seller)).await, 0);
+    // Only a seller has a payout account, and it is an account id, not prose.
+    for (role, account) in [("buyer", "wallet-b"), ("seller", "my wallet!")] {
+        let bad = t
+            .post(
+                "/api/v1/accounts",
+                None,
+                json!({"username": format!("bad_{role}"), "password": "correct-horse", "role": role, "payout_account": account}),
+            )
+            .await;
+        assert_eq!(bad.status, 422, "{}", bad.text);
+    }
     t.finish().await;
 }
