@@ -122,9 +122,19 @@ impl App {
     /// freeze put before a person by a deadline (`collective_review_hours`).
     pub(crate) async fn collective_rule(&self, tx: &mut Tx, c: &mut ComplaintRow, now: i64) -> AppResult<()> {
         let rules = self.current_rules();
-        let rows = tx
+        let mut rows = tx
             .collective_complainants(&c.seller_id, now - rules.collective_window_ms())
             .await?;
+        // Complaints a person has already reviewed (kept, lifted, banned) were weighed
+        // then; counting them again would re-freeze a seller an arbitrator just cleared.
+        let groups: Vec<String> = rows.iter().filter_map(|r| r.group_id.clone()).collect();
+        let reviews = self.collective_reviews_of(tx, groups).await?;
+        rows.retain(|r| {
+            r.group_id
+                .as_ref()
+                .and_then(|g| reviews.get(g))
+                .is_none_or(|v| matches!(v.status.as_str(), "pending" | "escalated"))
+        });
         let complainants: Vec<Complainant> = rows
             .iter()
             .map(|r| Complainant {

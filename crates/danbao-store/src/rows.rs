@@ -344,6 +344,8 @@ pub struct ComplainantRow {
     pub guest_contact: Option<String>,
     pub buyer_id: Option<UserId>,
     pub account_created_at: Option<i64>,
+    /// The collective group the complaint was put in, if any.
+    pub group_id: Option<String>,
 }
 
 /// An automatic freeze waiting for (or given) a person's review.

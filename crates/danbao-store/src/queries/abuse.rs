@@ -28,7 +28,7 @@ pub async fn set_payment_payer(tx: &mut Conn, payment_id: &str, payer_id: &str) 
 /// its order's captured payment, the guest contact and the buyer account's age.
 pub async fn collective_complainants(tx: &mut Conn, seller: &UserId, since: i64) -> Result<Vec<ComplainantRow>> {
     let rows = sqlx::query(
-        "SELECT c.id, c.amount_minor, o.guest_contact, c.buyer_id, u.created_at AS account_created_at, \
+        "SELECT c.id, c.amount_minor, c.group_id, o.guest_contact, c.buyer_id, u.created_at AS account_created_at, \
          (SELECT p.payer_id FROM payments p WHERE p.order_id = c.order_id AND p.outcome LIKE 'captured%' \
           ORDER BY p.received_at LIMIT 1) AS payer_id \
          FROM complaints c JOIN orders o ON o.id = c.order_id LEFT JOIN users u ON u.id = c.buyer_id \
@@ -47,6 +47,7 @@ pub async fn collective_complainants(tx: &mut Conn, seller: &UserId, since: i64)
                 guest_contact: r.try_get("guest_contact")?,
                 buyer_id: r.try_get::<Option<String>, _>("buyer_id")?.map(UserId::from_trusted),
                 account_created_at: r.try_get("account_created_at")?,
+                group_id: r.try_get("group_id")?,
             })
         })
         .collect()

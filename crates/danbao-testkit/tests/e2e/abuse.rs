@@ -211,6 +211,13 @@ async fn an_arbitrator_lifts_an_automatic_freeze_before_its_deadline(t: TestApp)
         .get(&format!("/api/v1/complaints/{}", complaints[4]), Some(&arb))
         .await;
     assert_eq!(c.body["collective_review"]["status"], "lifted", "{}", c.text);
+    // A sixth complaint within the window does not freeze the seller again: the five a
+    // person has reviewed are not counted twice.
+    let (id, token) = guest_paid(&t, &product, "qq:lift-extra", "lift-wallet-extra").await;
+    let sixth = guest_complains(&t, &id, &token, "fraud").await;
+    assert_eq!(sixth.status, 201, "{}", sixth.text);
+    assert_eq!(standing(&t, &seller_token).await, "active");
+    assert!(sixth.body["group_id"].is_null(), "{}", sixth.text);
     // The deadline passing later changes nothing: a person already decided.
     t.advance(5 * HOUR_MS);
     t.run_due_jobs().await;
