@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod money;
 pub mod orders;
 pub mod payments;
+pub mod safeguards;
 pub mod sellers;
 pub mod vault;
 

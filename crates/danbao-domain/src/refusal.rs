@@ -59,6 +59,10 @@ pub enum Refusal {
     NoPaymentToRefund,
     #[error("the payment is {outcome}, not an unaccepted amount mismatch")]
     PaymentNotMismatched { outcome: String },
+
+    // Abuse.
+    #[error("a seller cannot buy from their own shop")]
+    SelfPurchase,
 }
 
 impl Refusal {
@@ -94,6 +98,7 @@ impl Refusal {
             R::ExceptionResolved => "exception-resolved",
             R::NoPaymentToRefund => "no-payment-to-refund",
             R::PaymentNotMismatched { .. } => "payment-not-mismatched",
+            R::SelfPurchase => "self-purchase",
         }
     }
 
@@ -131,12 +136,13 @@ impl Refusal {
             | R::AssignedElsewhere
             | R::InsufficientBalance
             | R::ExceptionResolved
-            | R::NoPaymentToRefund => Vec::new(),
+            | R::NoPaymentToRefund
+            | R::SelfPurchase => Vec::new(),
         }
     }
 
     /// Every problem type a refusal can carry, for the API document.
-    pub const CODES: [&'static str; 25] = [
+    pub const CODES: [&'static str; 26] = [
         "username-taken",
         "out-of-stock",
         "illegal-transition",
@@ -162,6 +168,7 @@ impl Refusal {
         "exception-resolved",
         "no-payment-to-refund",
         "payment-not-mismatched",
+        "self-purchase",
     ];
 }
 
@@ -232,6 +239,7 @@ mod tests {
             Refusal::PaymentNotMismatched {
                 outcome: "captured".into(),
             },
+            Refusal::SelfPurchase,
         ]
     }
 

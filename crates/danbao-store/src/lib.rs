@@ -91,6 +91,7 @@ macro_rules! queries {
         include!("queries/complaints.rs");
         include!("queries/sellers.rs");
         include!("queries/withdrawals.rs");
+        include!("queries/abuse.rs");
     };
 }
 
@@ -376,6 +377,18 @@ tx_methods! {
     fn seller_standing(seller: &UserId, lock: bool) -> Option<SellerStandingRow>;
     fn set_seller_standing(s: &SellerStandingRow) -> ();
     fn open_orders_of_seller(seller: &UserId) -> Vec<OrderRow>;
+
+    fn order_account_sum(order: &OrderId, account: &Account) -> i64;
+    fn set_payment_payer(payment_id: &str, payer_id: &str) -> ();
+    fn collective_complainants(seller: &UserId, since: i64) -> Vec<ComplainantRow>;
+    fn insert_collective_review(v: &CollectiveReviewRow) -> bool;
+    fn collective_review(group_id: &str, lock: bool) -> Option<CollectiveReviewRow>;
+    fn undecided_collective_reviews(seller: Option<&UserId>) -> Vec<CollectiveReviewRow>;
+    fn set_collective_review_status(group_id: &str, status: &str, decided_by: Option<&str>, at: Option<i64>) -> ();
+    fn set_user_contact(user: &UserId, contact: &str) -> ();
+    fn user_contact(user: &UserId) -> Option<String>;
+    fn set_user_payout_account(user: &UserId, account: &str) -> ();
+    fn user_payout_account(user: &UserId) -> Option<String>;
 }
 
 /// Rebuilds a stored entry; kept here so both databases read entries the same way.

@@ -333,6 +333,19 @@ impl TestApp {
         assert_eq!(r.status, 200, "{}", r.text);
     }
 
+    /// Presses Pay as a given payer (the sandbox wallet that pays, as a real gateway's
+    /// buyer_id): many payments from one payer are one person.
+    pub async fn pay_as(&self, payment_id: &str, payer: &str) {
+        let r = self
+            .raw(
+                self.http
+                    .post(format!("{}/sandbox/payments/{payment_id}/pay?payer={payer}", self.url))
+                    .header("accept", "application/json"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+
     /// Polls an order until it reaches `status` (notifications arrive asynchronously).
     pub async fn wait_for_status(&self, order_path_with_auth: &str, token: Option<&str>, status: &str) -> Resp {
         let deadline = tokio::time::Instant::now() + ASYNC_WAIT;

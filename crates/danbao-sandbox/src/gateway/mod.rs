@@ -536,8 +536,16 @@ async fn payment_view(State(sb): State<Sandbox>, PathId(payment_id): PathId) -> 
 
 /// What the Pay button does: the payment succeeds at the gateway and its notification goes
 /// out in the background.
-async fn pay(State(sb): State<Sandbox>, PathId(payment_id): PathId, headers: HeaderMap) -> Response {
-    let newly_paid = sb.store().pay(&payment_id, new_trade_no, OffsetDateTime::now_utc());
+async fn pay(
+    State(sb): State<Sandbox>,
+    PathId(payment_id): PathId,
+    Query(who): Query<PayerQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let payer = payer_of(&who, &headers);
+    let newly_paid = sb
+        .store()
+        .pay_as(&payment_id, &payer, new_trade_no, OffsetDateTime::now_utc());
     let newly_paid = match newly_paid {
         Ok(true) => {
             tracing::info!(%payment_id, "sandbox payment succeeded");
@@ -572,6 +580,40 @@ async fn pay(State(sb): State<Sandbox>, PathId(payment_id): PathId, headers: Hea
         }
     }
     Json(view).into_response()
+}
+
+/// Who presses Pay: `?payer=NAME`, else the browser's wallet cookie, else the default
+/// wallet. A real gateway knows its payer from their login; the sandbox lets a test (or a
+/// person trying the demo with two browsers) be several payers.
+#[derive(Deserialize, Default)]
+struct PayerQuery {
+    payer: Option<String>,
+}
+
+/// The cookie naming the sandbox wallet a browser pays from.
+const WALLET_COOKIE: &str = "sandbox_wallet";
+/// A payer name is an identifier, not prose: short, printable, no separators.
+const PAYER_LEN_MAX: usize = 64;
+
+fn payer_of(q: &PayerQuery, headers: &HeaderMap) -> String {
+    let valid = |p: &str| {
+        !p.is_empty()
+            && p.len() <= PAYER_LEN_MAX
+            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let from_cookie = headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == WALLET_COOKIE)
+        .map(|(_, v)| v.to_owned());
+    q.payer
+        .clone()
+        .filter(|p| valid(p))
+        .or(from_cookie.filter(|p| valid(p)))
+        .unwrap_or_else(|| crate::wire::DEFAULT_PAYER.to_owned())
 }
 
 /// A merchant dashboard's "resend" button: one extra send now, with a new notify_id.
@@ -832,4 +874,71 @@ fn statement(sb: &Sandbox, req: &MerchantRequest) -> Result<(StatusCode, Vec<Not
     let to = parse("to", &window.to)?;
     let lines = sb.store().statement(from, to, OffsetDateTime::now_utc());
     Ok((StatusCode::OK, lines))
+}
+
+#[cfg(test)]
+mod payer_tests {
+    use super::*;
+
+    fn payer(query: Option<&str>, cookie: Option<&str>) -> String {
+        let mut headers = HeaderMap::new();
+        if let Some(c) = cookie {
+            headers.insert(
+                axum::http::header::COOKIE,
+                HeaderValue::from_str(c).unwrap_or_else(|e| panic!("{e}")),
+            );
+        }
+        payer_of(
+            &PayerQuery {
+                payer: query.map(str::to_owned),
+            },
+            &headers,
+        )
+    }
+
+    #[test]
+    fn the_payer_is_the_query_then_the_wallet_cookie_then_the_default() {
+        assert_eq!(payer(Some("alice"), Some("sandbox_wallet=bob")), "alice");
+        assert_eq!(payer(None, Some("theme=dark; sandbox_wallet=bob")), "bob");
+        assert_eq!(payer(None, None), crate::wire::DEFAULT_PAYER);
+        // Names that are no identifiers are ignored, never stored.
+        assert_eq!(payer(Some("a b"), Some("sandbox_wallet=bob")), "bob");
+        assert_eq!(payer(Some(&"x".repeat(65)), None), crate::wire::DEFAULT_PAYER);
+        assert_eq!(
+            payer(Some(""), Some("sandbox_wallet=<script>")),
+            crate::wire::DEFAULT_PAYER
+        );
+    }
+
+    #[test]
+    fn the_notification_names_who_paid_and_paying_again_changes_nothing() {
+        let mut store = Store::default();
+        let created = store.create_payment(
+            CreatePayment {
+                out_trade_no: "o1".into(),
+                amount_minor: 100,
+                currency: "CNY".into(),
+                subject: "s".into(),
+                notify_url: "http://127.0.0.1:1/n".into(),
+                return_url: String::new(),
+            },
+            || "p1".into(),
+        );
+        assert!(matches!(created, Ok(Created::New(_))), "{created:?}");
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(store.pay_as("p1", "alice", || "t1".into(), now), Ok(true));
+        assert_eq!(store.pay_as("p1", "mallory", || "t2".into(), now), Ok(false));
+        let n = store
+            .payment("p1")
+            .ok()
+            .and_then(|p| p.notification("n1".into(), now))
+            .unwrap_or_else(|| panic!("a paid payment notifies"));
+        assert_eq!(n.payer_id.as_deref(), Some("alice"));
+        // The field travels in the signed JSON, and older notifications without it still parse.
+        let json = serde_json::to_string(&n).unwrap_or_default();
+        assert!(json.contains(r#""payer_id":"alice""#), "{json}");
+        let old: Notification =
+            serde_json::from_str(&json.replace(r#","payer_id":"alice""#, "")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(old.payer_id, None);
+    }
 }

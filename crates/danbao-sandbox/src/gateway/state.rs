@@ -62,6 +62,11 @@ pub(crate) enum GatewayError {
     Storage(String),
 }
 
+/// Journals written before payers were recorded: paid by the default wallet.
+fn default_payer() -> String {
+    crate::wire::DEFAULT_PAYER.to_owned()
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum PaymentStatus {
     Created,
@@ -69,6 +74,9 @@ pub(crate) enum PaymentStatus {
         trade_no: String,
         #[serde(with = "time::serde::rfc3339")]
         paid_at: OffsetDateTime,
+        /// The wallet that paid (the notification's `payer_id`).
+        #[serde(default = "default_payer")]
+        payer_id: String,
     },
 }
 
@@ -103,7 +111,7 @@ impl Payment {
     pub(crate) fn view(&self, public_base_url: &str) -> PaymentView {
         let (status, trade_no, paid_at) = match &self.status {
             PaymentStatus::Created => ("created", None, None),
-            PaymentStatus::Succeeded { trade_no, paid_at } => {
+            PaymentStatus::Succeeded { trade_no, paid_at, .. } => {
                 ("succeeded", Some(trade_no.clone()), Some(rfc3339(*paid_at)))
             }
         };
@@ -124,7 +132,12 @@ impl Payment {
 
     /// The notification for this payment, or `None` while it is unpaid.
     pub(crate) fn notification(&self, notify_id: String, now: OffsetDateTime) -> Option<Notification> {
-        let PaymentStatus::Succeeded { trade_no, paid_at } = &self.status else {
+        let PaymentStatus::Succeeded {
+            trade_no,
+            paid_at,
+            payer_id,
+        } = &self.status
+        else {
             return None;
         };
         Some(Notification {
@@ -137,6 +150,7 @@ impl Payment {
             status: "succeeded".to_owned(),
             paid_at: rfc3339(*paid_at),
             sent_at: rfc3339(now),
+            payer_id: Some(payer_id.clone()),
         })
     }
 
@@ -458,11 +472,23 @@ impl Store {
         Ok(Created::New(payment_id))
     }
 
-    /// Marks the payment paid. Returns true only the first time: paying twice makes no
-    /// second trade.
+    /// Marks the payment paid by the default payer (the unit tests' shorthand).
+    #[cfg(test)]
     pub(crate) fn pay(
         &mut self,
         payment_id: &str,
+        trade_no: impl FnOnce() -> String,
+        now: OffsetDateTime,
+    ) -> Result<bool, GatewayError> {
+        self.pay_as(payment_id, crate::wire::DEFAULT_PAYER, trade_no, now)
+    }
+
+    /// Marks the payment paid by `payer_id`. Returns true only the first time: paying
+    /// twice makes no second trade (and does not change who paid).
+    pub(crate) fn pay_as(
+        &mut self,
+        payment_id: &str,
+        payer_id: &str,
         trade_no: impl FnOnce() -> String,
         now: OffsetDateTime,
     ) -> Result<bool, GatewayError> {
@@ -474,6 +500,7 @@ impl Store {
                 payment.status = PaymentStatus::Succeeded {
                     trade_no: trade_no(),
                     paid_at: truncate_to_millis(now),
+                    payer_id: payer_id.to_owned(),
                 };
                 self.commit(Entry::Payment(payment))?;
                 Ok(true)
@@ -569,7 +596,7 @@ impl Store {
             .payments
             .values()
             .filter_map(|p| match &p.status {
-                PaymentStatus::Succeeded { trade_no, paid_at } if *paid_at >= from && *paid_at < to => {
+                PaymentStatus::Succeeded { trade_no, paid_at, .. } if *paid_at >= from && *paid_at < to => {
                     let notification = p.notification(format!("statement-{trade_no}"), now)?;
                     Some((*paid_at, notification))
                 }

@@ -19,6 +19,7 @@ macro_rules! on_both_databases {
     )*};
 }
 
+mod abuse;
 mod access;
 mod browser;
 mod complaints;
