@@ -18,7 +18,7 @@ use danbao_domain::{
 };
 use danbao_store::{ComplaintEvidenceRow, ComplaintRow, OrderRow, RefundRow, Tx};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 
 const TEXT_LEN_MAX: usize = 4000;
 const EVIDENCE_KIND_LEN_MAX: usize = 40;
@@ -49,6 +49,9 @@ pub struct EvidenceView {
     pub size_bytes: Option<i64>,
     pub at: String,
     pub leaf_hash: String,
+    /// The opening of the item's sealed evidence-log leaf (`danbao-leaf-opening/v2`),
+    /// for the case's parties: what the public receipt commits to.
+    pub opening: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -58,6 +61,8 @@ pub struct ComplaintEventView {
     pub at: String,
     pub detail: serde_json::Value,
     pub leaf_hash: String,
+    /// The opening of the event's sealed evidence-log leaf.
+    pub opening: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -92,6 +97,9 @@ pub struct ComplaintView {
     /// e.g. `add_evidence`, `respond`, `withdraw`, `take`, `rule`, `ask_buyer`.
     #[schema(value_type = Vec<String>)]
     pub actions: Vec<ComplaintAction>,
+    /// For staff, a collective group's automatic freeze and the deadline for a person to
+    /// review it.
+    pub collective_review: Option<crate::safeguards::CollectiveReviewView>,
 }
 
 /// One leaf of a complaint's case, for a dossier.
@@ -102,6 +110,8 @@ pub struct DossierItem {
     /// The exact text the leaf's content hash commits to.
     pub content: String,
     pub receipt: String,
+    /// The opening of the sealed leaf (none for an old public one).
+    pub opening: Option<String>,
 }
 
 /// What a piece of evidence is: words, or a stored file.
@@ -243,7 +253,9 @@ impl App {
                 let deposit = Account::Deposit(seller.clone());
                 let available = Money::from_minor(available.normal_balance(tx.account_balance(&available).await?));
                 let deposit = Money::from_minor(deposit.normal_balance(tx.account_balance(&deposit).await?));
-                FrozenSources::for_completed(seller_part, fee, available, deposit)
+                // Within the after-sales window the order's own reserve still holds it all.
+                let reserve = self.order_reserve(&mut tx, &order.id, &seller).await?;
+                FrozenSources::for_completed(seller_part, fee, reserve, available, deposit)
             }
             _ => FrozenSources {
                 escrow: amount,
@@ -389,47 +401,6 @@ impl App {
         Ok(())
     }
 
-    /// N distinct buyers with not_delivered / fraud complaints against one seller within
-    /// the window: the seller is frozen pending review and the cases grouped.
-    async fn collective_rule(&self, tx: &mut Tx, c: &mut ComplaintRow, now: i64) -> AppResult<()> {
-        let rules = self.current_rules();
-        let window = rules.complaints.collective_window_hours * 3_600_000;
-        let recent = tx.collective_complaints(&c.seller_id, now - window).await?;
-        let buyers: BTreeSet<String> = recent
-            .iter()
-            .map(|x| match &x.buyer_id {
-                Some(b) => format!("user:{b}"),
-                None => format!("guest:{}", x.order_id),
-            })
-            .collect();
-        if i64::try_from(buyers.len()).unwrap_or(0) < rules.complaints.collective_buyers {
-            return Ok(());
-        }
-        let group = format!("collective:{}:{}", c.seller_id, recent.first().map_or(&c.id, |x| &x.id));
-        for mut x in recent {
-            if x.id == c.id {
-                c.group_id = Some(group.clone());
-                c.updated_at = now;
-                tx.update_complaint(c).await?;
-            } else if stage_of(&x)?.is_open() && x.group_id.is_none() {
-                x.group_id = Some(group.clone());
-                x.updated_at = now;
-                tx.update_complaint(&x).await?;
-            }
-        }
-        self.freeze_seller_in(
-            tx,
-            &c.seller_id,
-            &format!(
-                "collective complaints: {} buyers within {} h",
-                buyers.len(),
-                rules.complaints.collective_window_hours
-            ),
-            now,
-        )
-        .await
-    }
-
     /// Adds evidence (text, or a file stored content-addressed) from a party; the
     /// response carries the leaf hash and, once sequenced, a receipt is available.
     pub async fn add_evidence(
@@ -523,8 +494,12 @@ impl App {
         }
         let rules = self.rules_version(&mut tx, c.rule_version).await?;
         self.retriage(&mut tx, &mut c, &order, &rules, now).await?;
+        let opening = tx.evidence_opening(&row.leaf_hash).await?;
         tx.commit().await?;
-        Ok(evidence_view(row))
+        Ok(EvidenceView {
+            opening,
+            ..evidence_view(row)
+        })
     }
 
     /// The seller's answer: evidence, and the case goes to review.
@@ -795,6 +770,14 @@ impl App {
             serde_json::from_str(&c.frozen_sources).map_err(|e| AppError::Internal(e.to_string()))?;
         tx.post_entry(&posting::complaint_unfreeze(&order.id, &c.seller_id, sources)?, now)
             .await?;
+        // Money back in the reserve waits for the window's end again (or is released at
+        // once if it has passed meanwhile).
+        if sources.reserve.is_positive() {
+            if let Some(completed_at) = order.completed_at {
+                self.schedule_reserve_release(tx, &order.id, completed_at, rules.reserve_ms(), now)
+                    .await?;
+            }
+        }
         let restore =
             OrderStatus::parse(&c.prior_order_status).ok_or_else(|| AppError::Internal("prior status".into()))?;
         let remaining_ms = c.paused_remaining_ms.unwrap_or(0);
@@ -918,12 +901,16 @@ impl App {
             let index = danbao_evidence::Receipt::parse(&receipt)
                 .map_err(|x| AppError::Internal(x.to_string()))?
                 .index;
+            let mut tx = self.store.begin().await?;
+            let opening = tx.evidence_opening(&leaf).await?;
+            tx.commit().await?;
             out.push(DossierItem {
                 index,
                 kind,
                 at: rfc3339(at),
                 content,
                 receipt,
+                opening,
             });
         }
         out.sort_by_key(|i| i.index);
@@ -939,8 +926,32 @@ impl App {
         let (c, _, side) = self.complaint_for(&mut tx, caller, id, false).await?;
         let evidence = tx.complaint_evidence(&c.id).await?;
         let events = tx.complaint_events(&c.id).await?;
+        // The parties (and staff) of the case get each leaf's opening with it.
+        let mut openings = HashMap::new();
+        for hash in evidence
+            .iter()
+            .map(|e| &e.leaf_hash)
+            .chain(events.iter().map(|e| &e.leaf_hash))
+        {
+            if let Some(o) = tx.evidence_opening(hash).await? {
+                openings.insert(hash.clone(), o);
+            }
+        }
+        let mut reviews = match (&c.group_id, side) {
+            (Some(g), Side::Staff) => self.collective_reviews_of(&mut tx, vec![g.clone()]).await?,
+            _ => BTreeMap::new(),
+        };
         tx.commit().await?;
-        Ok(complaint_view(c, side, evidence, events))
+        let review = c.group_id.as_ref().and_then(|g| reviews.remove(g));
+        let mut view = complaint_view(c, side, evidence, events);
+        view.collective_review = review;
+        for e in &mut view.evidence {
+            e.opening = openings.get(&e.leaf_hash).cloned();
+        }
+        for e in &mut view.events {
+            e.opening = openings.get(&e.leaf_hash).cloned();
+        }
+        Ok(view)
     }
 
     pub async fn complaints_of_order(&self, caller: &Caller, order_id: &str) -> AppResult<Vec<ComplaintView>> {
@@ -961,10 +972,17 @@ impl App {
         require_staff(caller)?;
         let mut tx = self.store.begin().await?;
         let rows = tx.complaint_queue(QUEUE_SIZE_MAX).await?;
+        let groups: Vec<String> = rows.iter().filter_map(|c| c.group_id.clone()).collect();
+        let reviews = self.collective_reviews_of(&mut tx, groups).await?;
         tx.commit().await?;
         Ok(rows
             .into_iter()
-            .map(|c| complaint_view(c, Side::Staff, Vec::new(), Vec::new()))
+            .map(|c| {
+                let review = c.group_id.as_ref().and_then(|g| reviews.get(g).cloned());
+                let mut view = complaint_view(c, Side::Staff, Vec::new(), Vec::new());
+                view.collective_review = review;
+                view
+            })
             .collect())
     }
 }
@@ -998,6 +1016,7 @@ fn evidence_view(e: ComplaintEvidenceRow) -> EvidenceView {
         size_bytes: e.size_bytes,
         at: rfc3339(e.created_at),
         leaf_hash: e.leaf_hash,
+        opening: None,
     }
 }
 
@@ -1010,6 +1029,7 @@ fn complaint_view(
     let parse = |s: &str| serde_json::from_str(s).unwrap_or(serde_json::Value::Null);
     let actions = Stage::parse(&c.stage).map_or_else(Vec::new, |s| danbao_domain::complaint::actions(s, side));
     ComplaintView {
+        collective_review: None,
         actions,
         frozen: parse(&c.frozen_sources),
         proposal: serde_json::from_str(&c.proposal).ok(),
@@ -1038,6 +1058,7 @@ fn complaint_view(
                 at: rfc3339(e.at),
                 detail: parse(&e.detail),
                 leaf_hash: e.leaf_hash,
+                opening: None,
             })
             .collect(),
     }

@@ -8,8 +8,8 @@ use crate::{App, AppError, AppResult};
 use danbao_domain::OrderId;
 use danbao_evidence::{
     consistency_proof, inclusion_proof, nodes_to_store_after_append, open_checkpoint, sha256_hex, verify_consistency,
-    verify_receipt, Checkpoint, CompactRange, Hash, LeafFields, LeafRecord, LogSigner, LogVerifier, NodeReader,
-    ProofError, Receipt,
+    verify_receipt, Checkpoint, CompactRange, EventFields, EventRecord, Hash, Leaf, LeafOpening, LogSigner,
+    LogVerifier, NodeReader, OpeningError, ProofError, Receipt, SealedLeaf,
 };
 use danbao_store::Tx;
 use serde::Serialize;
@@ -33,6 +33,11 @@ fn hex32(text: &str) -> AppResult<Hash> {
 
 /// Writes a leaf for an event in the caller's transaction, chained to the case's last
 /// leaf. Returns the leaf hash (hex), which the event row keeps.
+///
+/// The leaf is sealed (`danbao-leaf/v2`): the public log gets a commitment under a fresh
+/// random key, and the opening (key and event) is kept beside it in `evidence_openings`,
+/// in the same transaction, for the case's parties. The chain link and the time are
+/// inside the commitment, so the public can neither name a case nor group its leaves.
 pub(crate) async fn append_leaf(
     tx: &mut Tx,
     case_id: &str,
@@ -42,16 +47,17 @@ pub(crate) async fn append_leaf(
     now: i64,
 ) -> AppResult<String> {
     let prev = tx.evidence_case_head(case_id).await?;
-    let record = LeafRecord::new(LeafFields {
+    let event = EventRecord::new(EventFields {
         case: case_id.to_string(),
         kind: kind.to_string(),
         refs,
         content_sha256: sha256_hex(content),
         at_ms: now,
         prev_leaf_hash: prev,
-        salt: LeafRecord::new_salt(&mut rand::rngs::OsRng),
     })
     .map_err(internal)?;
+    let (sealed, opening) = SealedLeaf::seal(event, &mut rand::rngs::OsRng);
+    let record = Leaf::V2(sealed);
     let hash = record.leaf_hash_hex();
     tx.evidence_enqueue(
         &uuid::Uuid::now_v7().to_string(),
@@ -61,6 +67,8 @@ pub(crate) async fn append_leaf(
         now,
     )
     .await?;
+    tx.insert_evidence_opening(&hash, case_id, &opening.to_text(), now)
+        .await?;
     tx.set_evidence_case_head(case_id, &hash).await?;
     Ok(hash)
 }
@@ -106,6 +114,9 @@ pub struct TimelineEntry {
     pub leaf_index: Option<u64>,
     /// The `c2sp.org/tlog-proof@v1` receipt for this event.
     pub receipt: Option<String>,
+    /// The opening of the event's sealed leaf (`danbao-leaf-opening/v2`): the secret
+    /// that shows what the public receipt commits to. None for an old public (v1) leaf.
+    pub opening: Option<String>,
     pub verified: bool,
     pub problem: Option<String>,
 }
@@ -174,7 +185,7 @@ impl App {
             let mut hashes = Vec::with_capacity(batch.len());
             for queued in &batch {
                 // A queued record that no longer hashes to what was queued was altered.
-                let parsed = LeafRecord::parse_canonical(&queued.record).map_err(internal)?;
+                let parsed = Leaf::parse_canonical(&queued.record).map_err(internal)?;
                 if parsed.leaf_hash_hex() != queued.leaf_hash {
                     return Err(internal(format!("queued leaf {} was altered", queued.leaf_hash)));
                 }
@@ -286,7 +297,7 @@ impl App {
         let Some(stored) = tx.evidence_leaf(i64::try_from(index).map_err(internal)?).await? else {
             return Ok(None);
         };
-        let leaf = LeafRecord::parse_canonical(&stored.record).map_err(internal)?;
+        let leaf = Leaf::parse_canonical(&stored.record).map_err(internal)?;
         let proof = with_nodes(tx, |r| inclusion_proof(r, index, size)).await?;
         Ok(Some(
             Receipt {
@@ -363,7 +374,8 @@ impl App {
         self.sequence_evidence().await?;
         let mut tx = self.store.begin().await?;
         let rows = tx.order_events(order_id).await?;
-        let head = tx.evidence_case_head(&format!("order:{order_id}")).await?;
+        let case = format!("order:{order_id}");
+        let head = tx.evidence_case_head(&case).await?;
         let checkpoint = tx.latest_evidence_checkpoint().await?.map(|c| c.note);
         let verifier = self.log_verifier();
         let mut out = Vec::with_capacity(rows.len());
@@ -373,6 +385,7 @@ impl App {
             let problem;
             let mut leaf_index = None;
             let mut receipt = None;
+            let mut opening = None;
             match &row.leaf_hash {
                 None => problem = Some("this event was never written to the evidence log".to_string()),
                 Some(hash) => match tx.evidence_leaf_by_hash(hash).await? {
@@ -381,10 +394,17 @@ impl App {
                         let index = u64::try_from(leaf.idx).map_err(internal)?;
                         leaf_index = Some(index);
                         receipt = self.receipt_in(&mut tx, index).await?;
+                        opening = tx.evidence_opening(hash).await?;
                         problem = check_event(
                             &leaf.record,
                             hash,
-                            &row.detail,
+                            &Logged {
+                                case: &case,
+                                kind: &format!("order.{}", row.kind),
+                                detail: &row.detail,
+                                at_ms: row.at,
+                            },
+                            opening.as_deref(),
                             prev.as_deref(),
                             receipt.as_deref(),
                             &verifier,
@@ -404,6 +424,7 @@ impl App {
                 detail_json,
                 leaf_index,
                 receipt,
+                opening,
                 verified: problem.is_none(),
                 problem,
             });
@@ -425,26 +446,55 @@ impl App {
     }
 }
 
-/// What is wrong with one event, if anything.
+/// What the platform's own rows say an event was, to hold its leaf against.
+struct Logged<'a> {
+    case: &'a str,
+    kind: &'a str,
+    detail: &'a str,
+    at_ms: i64,
+}
+
+/// What is wrong with one event, if anything. A public (v1) leaf is read as it is; a
+/// sealed (v2) one through its stored opening, which must match the leaf's commitment.
+#[allow(clippy::too_many_arguments)]
 fn check_event(
     record: &str,
     leaf_hash: &str,
-    detail: &str,
+    logged: &Logged<'_>,
+    opening: Option<&str>,
     prev: Option<&str>,
     receipt: Option<&str>,
     verifier: &LogVerifier,
 ) -> Option<String> {
-    let leaf = match LeafRecord::parse_canonical(record) {
+    let leaf = match Leaf::parse_canonical(record) {
         Ok(l) => l,
         Err(e) => return Some(format!("the log's record of this event is unreadable: {e}")),
     };
     if leaf.leaf_hash_hex() != leaf_hash {
         return Some("the log's record of this event was altered".to_string());
     }
-    if leaf.content_sha256() != sha256_hex(detail.as_bytes()) {
+    let opening = match (&leaf, opening) {
+        (Leaf::V1(_), _) => None,
+        (Leaf::V2(_), None) => return Some("the opening of this event's sealed leaf is missing".to_string()),
+        (Leaf::V2(_), Some(text)) => match LeafOpening::parse(text) {
+            Ok(o) => Some(o),
+            Err(e) => return Some(format!("the opening of this event's sealed leaf is unreadable: {e}")),
+        },
+    };
+    let event = match leaf.event(opening.as_ref()) {
+        Ok(e) => e,
+        Err(OpeningError::Mismatch) => {
+            return Some("the opening of this event does not match the log: it was altered".to_string())
+        }
+        Err(e) => return Some(format!("the log's record of this event cannot be read: {e}")),
+    };
+    if event.content_sha256() != sha256_hex(logged.detail.as_bytes()) {
         return Some("this event's details were altered after they were logged".to_string());
     }
-    if leaf.prev_leaf_hash() != prev {
+    if event.case() != logged.case || event.kind() != logged.kind || event.at_ms() != logged.at_ms {
+        return Some("this event's kind, case or time differs from what the log committed to".to_string());
+    }
+    if event.prev_leaf_hash() != prev {
         return Some("an event before this one is missing or was altered".to_string());
     }
     match receipt {

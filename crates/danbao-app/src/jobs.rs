@@ -35,6 +35,10 @@ pub enum Job {
     ComplaintDeadline(ComplaintId),
     /// A withdrawal's payout at the provider.
     Payout(WithdrawalId),
+    /// The end of an order's after-sales window: its reserve becomes available.
+    ReleaseReserve(OrderId),
+    /// The deadline for a person to review an automatic (collective) freeze, by group id.
+    CollectiveReviewDue(String),
 }
 
 impl Job {
@@ -47,6 +51,8 @@ impl Job {
             Job::QueryPayment(_) => "query_payment",
             Job::ComplaintDeadline(_) => "complaint_deadline",
             Job::Payout(_) => "payout",
+            Job::ReleaseReserve(_) => "release_reserve",
+            Job::CollectiveReviewDue(_) => "collective_review_due",
         }
     }
 
@@ -57,6 +63,8 @@ impl Job {
             Job::QueryPayment(a) => a.as_str(),
             Job::ComplaintDeadline(c) => c.as_str(),
             Job::Payout(w) => w.as_str(),
+            Job::ReleaseReserve(o) => o.as_str(),
+            Job::CollectiveReviewDue(g) => g.as_str(),
         }
     }
 
@@ -70,6 +78,8 @@ impl Job {
             "query_payment" => Job::QueryPayment(PaymentAttemptId::parse(id)?),
             "complaint_deadline" => Job::ComplaintDeadline(ComplaintId::parse(id)?),
             "payout" => Job::Payout(WithdrawalId::parse(id)?),
+            "release_reserve" => Job::ReleaseReserve(OrderId::parse(id)?),
+            "collective_review_due" => Job::CollectiveReviewDue(id.to_string()),
             _ => return None,
         })
     }
@@ -215,6 +225,8 @@ impl App {
             Job::QueryPayment(attempt) => self.query_payment(attempt).await,
             Job::ComplaintDeadline(id) => self.complaint_deadline(id).await.map(|_| ()).map_err(JobFailure::from),
             Job::Payout(id) => self.execute_payout(id).await.map_err(JobFailure::Retry),
+            Job::ReleaseReserve(id) => self.release_reserve(id).await.map_err(JobFailure::from),
+            Job::CollectiveReviewDue(group) => self.collective_review_due(group).await.map_err(JobFailure::from),
         }
     }
 

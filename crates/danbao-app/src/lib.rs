@@ -13,6 +13,7 @@ pub mod limits;
 pub mod money;
 pub mod orders;
 pub mod payments;
+pub mod safeguards;
 pub mod sellers;
 pub mod vault;
 

@@ -41,6 +41,9 @@ pub struct BalanceView {
     pub deposit_minor: i64,
     /// What the seller owes the platform (a receivable).
     pub owed_minor: i64,
+    /// Released to the seller but not yet withdrawable: each order's part waits out its
+    /// after-sales window (the rolling reserve), then moves to available.
+    pub reserved_minor: i64,
     /// `active`, `frozen` or `banned`.
     #[schema(value_type = String)]
     pub standing: Standing,
@@ -68,6 +71,7 @@ impl App {
             frozen_minor: balance_of(&mut tx, &Account::Frozen(seller.clone())).await?,
             deposit_minor: balance_of(&mut tx, &Account::Deposit(seller.clone())).await?,
             owed_minor: balance_of(&mut tx, &Account::Receivable(seller.clone())).await?,
+            reserved_minor: balance_of(&mut tx, &Account::Reserve(seller.clone())).await?,
             standing: self.standing(&mut tx, &seller).await?,
         };
         tx.commit().await?;
@@ -145,10 +149,8 @@ impl App {
         if w.status != "requested" {
             return Ok(());
         }
-        let paid = self
-            .provider
-            .payout(format!("payout-{id}"), amount, format!("seller:{seller}"))
-            .await;
+        let account = self.payout_account_of(&seller).await.map_err(|e| e.to_string())?;
+        let paid = self.provider.payout(format!("payout-{id}"), amount, account).await;
         let now = self.now();
         if let Err(e) = paid {
             return match e {

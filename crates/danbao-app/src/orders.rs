@@ -517,6 +517,13 @@ impl App {
         if buyer.as_ref().is_some_and(|b| b.id == product.seller_id) {
             return Err(AppError::Forbidden("sellers cannot buy their own products"));
         }
+        self.refuse_self_purchase(
+            &mut tx,
+            &product.seller_id,
+            buyer.as_ref(),
+            guest.as_ref().map(|g| g.0.as_str()),
+        )
+        .await?;
         if !self.seller_active(&mut tx, &product.seller_id).await? {
             // A frozen or banned seller's listings are hidden; a direct link finds nothing.
             return Err(AppError::NotFound("product"));
@@ -1064,13 +1071,11 @@ impl App {
                 Effect::ReleaseEscrowToSeller => {
                     let fee_bps = rules.fee_bps(&order.category);
                     let amount = order.amount;
+                    // The seller's part goes to their reserve, withdrawable when the longest
+                    // after-sales window has passed (a frozen seller's is held then).
                     let entry = posting::release(&order.id, &order.seller_id, amount, fee_bps)?;
                     tx.post_entry(&entry, now).await?;
-                    // A frozen seller's release lands in frozen, not in what they can withdraw.
-                    let split = amount
-                        .split_fee(fee_bps)
-                        .map_err(|e| AppError::Internal(e.to_string()))?;
-                    self.hold_release_if_frozen(tx, &order.seller_id, split.to_seller, now)
+                    self.schedule_reserve_release(tx, &order.id, now, rules.reserve_ms(), now)
                         .await?;
                     order.completed_at = Some(now);
                     record_event(

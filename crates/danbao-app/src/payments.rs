@@ -51,6 +51,8 @@ pub struct VerifiedPayment {
     pub currency: String,
     /// The raw body, kept with the payment record as evidence.
     pub raw: String,
+    /// Who paid, as the provider identifies its payer (Alipay buyer_id, WeChat openid).
+    pub payer_id: Option<String>,
 }
 
 pub struct RefundCommand {
@@ -153,6 +155,7 @@ fn verified_from(n: danbao_sandbox::wire::Notification, raw: String) -> Result<V
         amount: Money::from_minor(n.amount_minor),
         currency: n.currency,
         raw,
+        payer_id: crate::safeguards::payer_identity(n.payer_id.as_deref()).map(str::to_string),
     })
 }
 
@@ -387,15 +390,23 @@ impl App {
             tx.commit().await?;
             return Ok(None);
         }
+        if let Some(payer) = &verified.payer_id {
+            tx.set_payment_payer(&payment.id, payer).await?;
+        }
         let mut order = match &order_id {
             Some(id) => tx.order(id, true).await?,
             None => None,
+        };
+        let paid_by_its_seller = match (&order, &verified.payer_id) {
+            (Some(o), Some(payer)) => self.seller_identity(&mut tx, &o.seller_id).await?.owns_payer(payer),
+            _ => false,
         };
         let decision = decide(
             order.as_ref().map(|o| PayableOrder {
                 status: o.status,
                 amount_minor: o.amount.minor(),
                 currency: &o.currency,
+                paid_by_its_seller,
             }),
             verified.amount.minor(),
             &verified.currency,

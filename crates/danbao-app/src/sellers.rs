@@ -309,8 +309,11 @@ impl App {
         let seller = self.seller_user(seller_id).await?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let outcome = self
-            .change_standing(&mut tx, &seller, change, reason, &format!("user:{}", staff.id), now)
+        let by = format!("user:{}", staff.id);
+        let outcome = self.change_standing(&mut tx, &seller, change, reason, &by, now).await?;
+        // A person has now decided on this seller: an automatic freeze awaiting review is
+        // confirmed (freeze, ban) or lifted (unfreeze) by it.
+        self.settle_collective_reviews(&mut tx, &seller, change, &by, now)
             .await?;
         tx.commit().await?;
         Ok((self.standing_view(&seller).await?, outcome))

@@ -2,7 +2,7 @@
 //! and how anyone checks it offline with nothing but the log's public key.
 
 use anyhow::Context;
-use danbao_evidence::{sha256_hex, verify_receipt, LogVerifier, Receipt};
+use danbao_evidence::{sha256_hex, verify_receipt, EventRecord, LeafOpening, LogVerifier, OpeningError, Receipt};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::process::ExitCode;
@@ -30,6 +30,10 @@ pub struct DossierEvent {
     /// The exact text the leaf commits to (its SHA-256 is the leaf's content hash).
     pub detail_json: String,
     pub receipt_file: String,
+    /// The opening of the event's sealed leaf (`danbao-leaf-opening/v2`); none for an
+    /// old public (v1) leaf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opening_file: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -49,8 +53,25 @@ pub fn read_vkey(arg: &str) -> anyhow::Result<LogVerifier> {
     LogVerifier::from_vkey(text.trim()).map_err(|e| anyhow::anyhow!("the key is not a signed-note vkey: {e}"))
 }
 
-/// `danbao verify RECEIPT|DOSSIER_DIR --key VKEY [--file F]`.
-pub fn verify(target: &Path, key: &str, file: Option<&Path>) -> anyhow::Result<ExitCode> {
+/// What a leaf says about its event, given its opening if it has one; the error is the
+/// sentence `danbao verify` prints.
+fn event_of(leaf: &danbao_evidence::Leaf, opening: Option<&LeafOpening>) -> Result<EventRecord, String> {
+    leaf.event(opening).map_err(|e| match e {
+        OpeningError::Mismatch => {
+            "the opening does not match the leaf's commitment (it was altered, or belongs to another leaf)".to_string()
+        }
+        OpeningError::Sealed => "the leaf is sealed and no opening was given for it".to_string(),
+        other => other.to_string(),
+    })
+}
+
+fn read_opening(path: &Path) -> anyhow::Result<Result<LeafOpening, String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(LeafOpening::parse(&text).map_err(|e| format!("the opening {} does not parse: {e}", path.display())))
+}
+
+/// `danbao verify RECEIPT|DOSSIER_DIR --key VKEY [--opening O] [--file F]`.
+pub fn verify(target: &Path, key: &str, opening: Option<&Path>, file: Option<&Path>) -> anyhow::Result<ExitCode> {
     let verifier = read_vkey(key)?;
     if target.is_dir() {
         return verify_dossier(target, &verifier);
@@ -63,27 +84,75 @@ pub fn verify(target: &Path, key: &str, file: Option<&Path>) -> anyhow::Result<E
             return Ok(ExitCode::FAILURE);
         }
     };
+    let opening = match opening.map(read_opening).transpose()? {
+        None => None,
+        Some(Ok(o)) => Some(o),
+        Some(Err(problem)) => {
+            println!("verification failed: {problem}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let event = match (&verified.leaf, &opening) {
+        // A sealed leaf with no opening: inclusion is all a receipt alone proves.
+        (danbao_evidence::Leaf::V2(_), None) => None,
+        (leaf, opening) => match event_of(leaf, opening.as_ref()) {
+            Ok(e) => Some(e),
+            Err(problem) => {
+                println!("verification failed: {problem}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+    };
     if let Some(f) = file {
+        let Some(event) = &event else {
+            println!("verification failed: the leaf is sealed; give its --opening to check a --file against it");
+            return Ok(ExitCode::FAILURE);
+        };
         let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-        if sha256_hex(&bytes) != verified.leaf.content_sha256() {
+        let sha = sha256_hex(&bytes);
+        // The leaf commits to the content itself, or (evidence files) to the file's hash.
+        if sha != event.content_sha256() && event.refs().get("file_sha256") != Some(&sha) {
             println!(
-                "verification failed: the file {} does not match the receipt (its SHA-256 is {}, the leaf commits to {})",
+                "verification failed: the file {} does not match the receipt (its SHA-256 is {sha}, the leaf commits to {})",
                 f.display(),
-                sha256_hex(&bytes),
-                verified.leaf.content_sha256()
+                event.content_sha256()
             );
             return Ok(ExitCode::FAILURE);
         }
     }
-    println!(
-        "ok: leaf {} ({} of {}) is in the log {} of size {}, signed by {}",
-        verified.index,
-        verified.leaf.kind(),
-        verified.leaf.case(),
-        verified.checkpoint.origin(),
-        verified.checkpoint.size(),
-        verifier.name()
-    );
+    match &event {
+        Some(e) => println!(
+            "ok: leaf {} ({} of {}) is in the log {} of size {}, signed by {}",
+            verified.index,
+            e.kind(),
+            e.case(),
+            verified.checkpoint.origin(),
+            verified.checkpoint.size(),
+            verifier.name()
+        ),
+        None => println!(
+            "ok: leaf {} (sealed) is in the log {} of size {}, signed by {}",
+            verified.index,
+            verified.checkpoint.origin(),
+            verified.checkpoint.size(),
+            verifier.name()
+        ),
+    }
+    match (&event, &opening) {
+        (Some(e), Some(_)) => println!(
+            "ok: the opening matches the leaf: it records {} of {} at {}, content SHA-256 {}, after leaf {}",
+            e.kind(),
+            e.case(),
+            danbao_app::clock::rfc3339(e.at_ms()),
+            e.content_sha256(),
+            e.prev_leaf_hash().unwrap_or("none (the case's first)")
+        ),
+        (None, _) => println!(
+            "note: the leaf is sealed: the receipt proves only that this commitment is in the log; \
+             give --opening (from the order's timeline or a dossier) to prove what it records"
+        ),
+        (Some(_), None) => {}
+    }
     if file.is_some() {
         println!("ok: the file matches the leaf's content hash");
     }
@@ -108,18 +177,30 @@ fn verify_dossier(dir: &Path, verifier: &LogVerifier) -> anyhow::Result<ExitCode
     for e in &d.events {
         let receipt_text = std::fs::read_to_string(dir.join(&e.receipt_file))
             .with_context(|| format!("reading {}", e.receipt_file))?;
-        let problem = match verify_receipt(&receipt_text, verifier) {
-            Err(err) => Some(format!("receipt: {err}")),
-            Ok(v) if v.leaf.content_sha256() != sha256_hex(e.detail_json.as_bytes()) => {
-                Some("the event's details do not match what the log committed to".to_string())
-            }
-            Ok(v) if v.leaf.prev_leaf_hash() != prev.as_deref() => {
-                Some("the chain is broken: an event before this one is missing or altered".to_string())
-            }
-            Ok(v) => {
-                prev = Some(hex::encode(v.leaf_hash));
-                None
-            }
+        let opening = match &e.opening_file {
+            None => Ok(None),
+            Some(path) => read_opening(&dir.join(path))?.map(Some),
+        };
+        let problem = match (verify_receipt(&receipt_text, verifier), opening) {
+            (Err(err), _) => Some(format!("receipt: {err}")),
+            (Ok(_), Err(problem)) => Some(problem),
+            (Ok(v), Ok(opening)) => match event_of(&v.leaf, opening.as_ref()) {
+                Err(problem) => Some(problem),
+                Ok(event) if event.content_sha256() != sha256_hex(e.detail_json.as_bytes()) => {
+                    Some("the event's details do not match what the log committed to".to_string())
+                }
+                Ok(event) if event.case() != d.case => Some(format!(
+                    "the leaf belongs to {}, not to this dossier's case",
+                    event.case()
+                )),
+                Ok(event) if event.prev_leaf_hash() != prev.as_deref() => {
+                    Some("the chain is broken: an event before this one is missing or altered".to_string())
+                }
+                Ok(_) => {
+                    prev = Some(hex::encode(v.leaf_hash));
+                    None
+                }
+            },
         };
         if problem.is_some() {
             // Keep chaining from what the receipt says, so one bad event is one failure.
@@ -165,6 +246,7 @@ pub struct BundleItem {
     pub at: String,
     pub content: String,
     pub receipt: String,
+    pub opening: Option<String>,
 }
 
 /// Writes a bundle: every leaf with its receipt, the files, the checkpoint and the key.
@@ -182,12 +264,21 @@ pub fn write_bundle(
     for e in items {
         let name = format!("receipts/{:04}-{}.txt", e.seq, e.kind);
         std::fs::write(out.join(&name), &e.receipt)?;
+        let opening_file = match &e.opening {
+            Some(opening) => {
+                let path = format!("receipts/{:04}-{}.opening.txt", e.seq, e.kind);
+                std::fs::write(out.join(&path), opening)?;
+                Some(path)
+            }
+            None => None,
+        };
         events.push(DossierEvent {
             seq: e.seq,
             kind: e.kind.clone(),
             at: e.at.clone(),
             detail_json: e.content.clone(),
             receipt_file: name,
+            opening_file,
         });
     }
     let mut listed = Vec::new();
@@ -220,7 +311,8 @@ pub fn write_bundle(
         out.join("README.txt"),
         format!(
             "Danbao dossier for {case}.\n\nEvery entry carries a receipt (c2sp.org/tlog-proof@v1) proving it is in the\n\
-             evidence log under a checkpoint signed by the log's key; files are named by their SHA-256.\n\
+             evidence log under a checkpoint signed by the log's key, and the opening that shows what its\n\
+             sealed leaf records (keep the openings private: they name the order); files are named by their SHA-256.\n\
              Check it offline:\n\n    danbao verify {} --key key.vkey\n\n\
              (better: --key with the key you got from the platform yourself, not the copy in this folder)\n",
             out.display()
@@ -256,6 +348,7 @@ pub fn write_dossier(
             at: e.at.clone(),
             content: e.detail_json.clone(),
             receipt,
+            opening: e.opening.clone(),
         });
     }
     write_bundle(out, case, vkey, &checkpoint, &items, &[], now)

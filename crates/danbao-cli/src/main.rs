@@ -133,6 +133,10 @@ enum Command {
         /// A file whose SHA-256 the receipt's leaf must commit to (an evidence attachment).
         #[arg(long)]
         file: Option<PathBuf>,
+        /// The opening of a sealed leaf (danbao-leaf-opening/v2, from the order's timeline
+        /// or a dossier): proves what the leaf records, not only that it is in the log.
+        #[arg(long)]
+        opening: Option<PathBuf>,
     },
     /// Write a self-contained dossier (timeline, receipts, checkpoint, public key) that
     /// `danbao verify` accepts whole.
@@ -197,6 +201,11 @@ enum Command {
         /// With --down: come back by itself after this many milliseconds.
         #[arg(long, default_value_t = 0)]
         down_for_ms: u64,
+        /// Where the gateway keeps its books (payments, refunds, notification schedules),
+        /// so that a restart forgets nothing; created private if missing. Without it the
+        /// gateway keeps them in memory only.
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
     },
     /// Chaos run: real server processes and the sandbox as its own process, with lost,
     /// duplicated, delayed and reordered notifications, an outage and SIGKILLed servers;
@@ -288,6 +297,7 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
                 merchant_key: merchant_key.to_vec(),
                 time_scale: 1.0,
                 admin_secret: Some(hex::encode(secret)),
+                state_dir: Some(args.data.data_dir.join("sandbox")),
             }
         }
         (None, false) => Gateway::None,
@@ -532,6 +542,7 @@ async fn export_dossier(
                     at: it.at,
                     content: it.content,
                     receipt: it.receipt,
+                    opening: it.opening,
                 })
                 .collect();
             let out = out.unwrap_or_else(|| PathBuf::from(format!("dossier-{id}")));
@@ -618,7 +629,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Chaos(args) => return chaos::run(args).await,
         Command::Bench(args) => return bench::run(args).await,
-        Command::Verify { receipt, key, file } => return dossier::verify(&receipt, &key, file.as_deref()),
+        Command::Verify {
+            receipt,
+            key,
+            file,
+            opening,
+        } => return dossier::verify(&receipt, &key, opening.as_deref(), file.as_deref()),
         Command::ExportDossier {
             data,
             order,
@@ -657,6 +673,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tamper_amount_pct,
             down,
             down_for_ms,
+            state_dir,
         } => {
             let faults = danbao_sandbox::wire::Faults {
                 drop_pct,
@@ -674,13 +691,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (key, created) = load_or_create(&merchant_key_file).context("opening the merchant key")?;
             let listener = tokio::net::TcpListener::bind((bind.as_str(), port)).await?;
             let addr = listener.local_addr()?;
-            let sandbox = danbao_sandbox::gateway::Sandbox::new(danbao_sandbox::gateway::SandboxConfig {
+            let cfg = danbao_sandbox::gateway::SandboxConfig {
                 merchant_key: key.to_vec(),
                 public_base_url: format!("http://{addr}"),
                 time_scale,
                 faults,
-            });
+            };
+            let sandbox = match &state_dir {
+                Some(dir) => danbao_sandbox::gateway::Sandbox::open(cfg, dir)?,
+                None => danbao_sandbox::gateway::Sandbox::new(cfg),
+            };
             println!("sandbox gateway listening at http://{addr}");
+            match &state_dir {
+                Some(dir) => println!("  state: {}", dir.display()),
+                None => {
+                    println!("  state: in memory only (a restart forgets every payment; give --state-dir to keep them)")
+                }
+            }
             println!(
                 "  merchant key: {}{}",
                 merchant_key_file.display(),

@@ -135,8 +135,10 @@ async fn exported_dossier_verifies_offline_and_tampering_is_named() {
     let (code, stdout, _) = danbao(&["verify", out_s, "--key", &vkey]);
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("dossier ok: 5 events"), "{stdout}");
-    // One receipt on its own, with the key in a file.
+    // One receipt on its own, with the key in a file: the leaf is sealed, so the receipt
+    // alone proves inclusion and says nothing of the order.
     let receipt = out.join("receipts").join("0001-created.txt");
+    let opening = out.join("receipts").join("0001-created.opening.txt");
     let (code, stdout, _) = danbao(&[
         "verify",
         receipt.to_str().unwrap(),
@@ -144,7 +146,35 @@ async fn exported_dossier_verifies_offline_and_tampering_is_named() {
         out.join("key.vkey").to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.starts_with("ok: leaf 0 (order.created"), "{stdout}");
+    assert!(stdout.starts_with("ok: leaf 0 (sealed) is in the log"), "{stdout}");
+    assert!(!stdout.contains(&id) && stdout.contains("give --opening"), "{stdout}");
+    // With the opening the party got, it also proves what the leaf records.
+    let (code, stdout, _) = danbao(&[
+        "verify",
+        receipt.to_str().unwrap(),
+        "--key",
+        &vkey,
+        "--opening",
+        opening.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("ok: leaf 0 (order.created of order:{id})")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok: the opening matches the leaf"), "{stdout}");
+    // The opening of another leaf does not open this one.
+    let other_opening = out.join("receipts").join("0002-paid.opening.txt");
+    let (code, stdout, _) = danbao(&[
+        "verify",
+        receipt.to_str().unwrap(),
+        "--key",
+        &vkey,
+        "--opening",
+        other_opening.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("the opening does not match"), "{stdout}");
 
     // Another key: the checkpoint signature check fails, and says so.
     let other = danbao_evidence::LogSigner::generate("danbao.dev/evidence-log", &mut rand::rngs::OsRng).unwrap();
@@ -162,11 +192,28 @@ async fn exported_dossier_verifies_offline_and_tampering_is_named() {
         receipt.to_str().unwrap(),
         "--key",
         &vkey,
+        "--opening",
+        opening.to_str().unwrap(),
         "--file",
         stray.to_str().unwrap(),
     ]);
     assert_eq!(code, 1);
     assert!(stdout.contains("does not match the receipt"), "{stdout}");
+
+    // Someone edits an opening in the dossier (the event's time, say): that event fails.
+    let text = std::fs::read_to_string(&opening).unwrap();
+    let at_line = text.lines().find(|l| l.starts_with("at_ms ")).unwrap();
+    let at: i64 = at_line["at_ms ".len()..].parse().unwrap();
+    std::fs::write(&opening, text.replacen(at_line, &format!("at_ms {}", at - 60_000), 1)).unwrap();
+    let (code, stdout, _) = danbao(&["verify", out_s, "--key", &vkey]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("FAIL #1 created")
+            && stdout.contains("the opening does not match the leaf's commitment")
+            && stdout.contains("1 problem(s)"),
+        "{stdout}"
+    );
+    std::fs::write(&opening, text).unwrap();
 
     // Someone edits an event in the dossier: exactly that event fails.
     let path = out.join("dossier.json");
@@ -470,6 +517,63 @@ async fn serve_takes_no_money_without_a_provider_and_guards_the_sandbox() {
         .unwrap();
     assert_eq!(r.status(), 200);
     drop(with);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// `danbao sandbox-gateway --state-dir` keeps its books across a restart of the process:
+/// a payment opened before the restart is still there, unpaid, and can be paid after it.
+#[tokio::test]
+async fn the_standalone_sandbox_remembers_its_payments_across_a_restart() {
+    use danbao_sandbox::client::SandboxClient;
+    use danbao_sandbox::wire::CreatePayment;
+    use std::io::BufRead;
+    let root = std::env::temp_dir().join(format!("danbao-cli-gw-{}", uuid::Uuid::new_v4().simple()));
+    let key_file = root.join("keys").join("sandbox-merchant.key");
+    let (key, _) = danbao_app::vault::load_or_create(&key_file).unwrap();
+    let state = root.join("sandbox");
+    let gateway = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_danbao"))
+            .args(["sandbox-gateway", "--port", "0", "--merchant-key-file"])
+            .arg(&key_file)
+            .arg("--state-dir")
+            .arg(&state)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = lines.next().unwrap().unwrap();
+        let url = first
+            .strip_prefix("sandbox gateway listening at ")
+            .unwrap()
+            .trim()
+            .to_string();
+        std::thread::spawn(move || for _ in lines {});
+        Served(child, url)
+    };
+    let first = gateway();
+    let client = SandboxClient::new(first.1.clone(), key.to_vec());
+    let created = client
+        .create_payment(&CreatePayment {
+            out_trade_no: "cli-restart-1".to_owned(),
+            amount_minor: 990,
+            currency: "CNY".to_owned(),
+            subject: "点卡".to_owned(),
+            notify_url: "http://127.0.0.1:9/notify".to_owned(),
+            return_url: String::new(),
+        })
+        .await
+        .unwrap();
+    drop(first); // SIGKILL: no chance to save anything on the way out.
+
+    let second = gateway();
+    let client = SandboxClient::new(second.1.clone(), key.to_vec());
+    let view = client.view(&created.payment_id).await.unwrap();
+    assert_eq!((view.status.as_str(), view.amount_minor), ("created", 990));
+    let paid = client.pay(&created.payment_id).await.unwrap();
+    assert_eq!(paid.status, "succeeded");
+    drop(second);
     let _ = std::fs::remove_dir_all(&root);
 }
 

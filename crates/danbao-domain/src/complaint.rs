@@ -287,8 +287,10 @@ pub fn check_open(kind: ComplaintKind, o: &OrderFacts, rules: &RuleSet, now: Tim
         S::Paid | S::Delivered | S::Completed => {}
     }
     let paid_at = o.paid_at.ok_or(OpenRefusal::NotPaid)?;
+    // Each kind has its own after-sales window (the rule set names them); the seller's
+    // reserve lasts the longest, so a complaint opened within one finds the money there.
     let after_sales_open = |completed: Option<TimestampMs>| match completed {
-        Some(c) => now <= c.saturating_add(rules.after_sales_window_ms()),
+        Some(c) => now <= c.saturating_add(rules.after_sales_window_ms_for(kind.as_str())),
         None => true,
     };
     match kind {
@@ -312,8 +314,7 @@ pub fn check_open(kind: ComplaintKind, o: &OrderFacts, rules: &RuleSet, now: Tim
                 return Err(OpenRefusal::WindowClosed);
             }
         }
-        ComplaintKind::Fraud => {}
-        ComplaintKind::Other => {
+        ComplaintKind::Fraud | ComplaintKind::Other => {
             if !after_sales_open(o.completed_at) {
                 return Err(OpenRefusal::WindowClosed);
             }
@@ -753,8 +754,17 @@ mod tests {
             open(K::NotAsDescribed, facts(O::Completed, CardKey), late),
             Err(OpenRefusal::WindowClosed)
         );
-        // fraud: any time after payment.
+        // fraud: any time after payment, and on a completed order within its own, longer
+        // window (14 days by default), which the seller's reserve also lasts.
+        assert_eq!(open(K::Fraud, facts(O::Delivered, CardKey), late), Ok(()));
         assert_eq!(open(K::Fraud, facts(O::Completed, CardKey), late), Ok(()));
+        let fraud_last = NOW - HOUR_MS + 14 * 24 * HOUR_MS;
+        assert_eq!(open(K::Fraud, facts(O::Completed, CardKey), fraud_last), Ok(()));
+        assert_eq!(
+            open(K::Fraud, facts(O::Completed, CardKey), fraud_last + 1),
+            Err(OpenRefusal::WindowClosed)
+        );
+        assert_eq!(r.reserve_ms(), 14 * 24 * HOUR_MS);
         assert_eq!(
             open(K::Other, facts(O::Completed, CardKey), late),
             Err(OpenRefusal::WindowClosed)

@@ -27,6 +27,9 @@ pub enum Account {
     PlatformFees,
     CompensationFund,
     Losses,
+    /// Released to the seller but not yet withdrawable: held until the order's after-sales
+    /// window has passed (a rolling reserve), so a late complaint is paid from it.
+    Reserve(UserId),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +67,7 @@ impl Account {
                 | Account::RefundsPending(_)
                 | Account::PayoutsPending(_)
                 | Account::CompensationFund
+                | Account::Reserve(_)
         )
     }
 
@@ -86,6 +90,7 @@ impl Account {
             ("platform", Some("fees")) => Some(Account::PlatformFees),
             ("platform", Some("compensation_fund")) => Some(Account::CompensationFund),
             ("platform", Some("losses")) => Some(Account::Losses),
+            ("reserve", r) => user(r).map(Account::Reserve),
             _ => None,
         }
     }
@@ -110,6 +115,7 @@ impl fmt::Display for Account {
             Account::PlatformFees => f.write_str("platform:fees"),
             Account::CompensationFund => f.write_str("platform:compensation_fund"),
             Account::Losses => f.write_str("platform:losses"),
+            Account::Reserve(s) => write!(f, "reserve:{s}"),
         }
     }
 }
@@ -150,10 +156,12 @@ pub enum EntryKind {
     SellerFrozen,
     /// A lifted freeze gives the held balance back.
     SellerUnfrozen,
+    /// An order's after-sales window passed: its reserve becomes the seller's available balance.
+    ReserveReleased,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 16] = [
+    pub const ALL: [EntryKind; 17] = [
         EntryKind::Capture,
         EntryKind::Release,
         EntryKind::RefundRequested,
@@ -170,6 +178,7 @@ impl EntryKind {
         EntryKind::ReceivableSettled,
         EntryKind::SellerFrozen,
         EntryKind::SellerUnfrozen,
+        EntryKind::ReserveReleased,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -190,6 +199,7 @@ impl EntryKind {
             EntryKind::ReceivableSettled => "receivable_settled",
             EntryKind::SellerFrozen => "seller_frozen",
             EntryKind::SellerUnfrozen => "seller_unfrozen",
+            EntryKind::ReserveReleased => "reserve_released",
         }
     }
 
@@ -397,7 +407,9 @@ pub mod rules {
         .build()
     }
 
-    /// Escrow to the seller, with the fee (rounded half-even) to the platform.
+    /// Escrow to the seller's reserve, with the fee (rounded half-even) to the platform.
+    /// The seller's part becomes withdrawable only when the order's after-sales window has
+    /// passed (`reserve_release`), so a complaint opened meanwhile is paid from it.
     pub fn release(order: &OrderId, seller: &UserId, amount: Money, fee_bps: i64) -> Result<JournalEntry, LedgerError> {
         let crate::money::FeeSplit { to_seller, fee } = amount.split_fee(fee_bps).map_err(|_| LedgerError::Overflow)?;
         JournalEntry::builder(
@@ -409,10 +421,28 @@ pub mod rules {
         )
         .transfer_if_positive(
             Account::Escrow(seller.clone()),
-            Account::Available(seller.clone()),
+            Account::Reserve(seller.clone()),
             to_seller,
         )
         .transfer_if_positive(Account::Escrow(seller.clone()), Account::PlatformFees, fee)
+        .build()
+    }
+
+    /// The end of an order's reserve: what it still holds there becomes withdrawable.
+    /// The entry names the order, so the order's reserve can be read back from the ledger.
+    pub fn reserve_release(order: &OrderId, seller: &UserId, amount: Money) -> Result<JournalEntry, LedgerError> {
+        JournalEntry::builder(
+            EntryKind::ReserveReleased,
+            EntryRefs {
+                order: Some(order.clone()),
+                ..EntryRefs::default()
+            },
+        )
+        .transfer(
+            Account::Reserve(seller.clone()),
+            Account::Available(seller.clone()),
+            amount,
+        )
         .build()
     }
 
@@ -474,22 +504,35 @@ pub mod rules {
         pub receivable: Money,
         /// The fee the platform had taken at release, handed back into the hold.
         pub fee: Money,
+        /// From the order's own reserve (released, not yet withdrawable). Absent in
+        /// complaints frozen before the reserve existed.
+        #[serde(default)]
+        pub reserve: Money,
     }
 
     impl FrozenSources {
         pub fn total(&self) -> Result<Money, LedgerError> {
-            [self.available, self.deposit, self.receivable, self.fee]
+            [self.reserve, self.available, self.deposit, self.receivable, self.fee]
                 .into_iter()
                 .try_fold(self.escrow, |acc, m| acc.checked_add(m))
                 .map_err(|_| LedgerError::Overflow)
         }
 
-        /// For a completed order: the seller's part (amount − fee) is taken from the
-        /// available balance, then the deposit, and any shortfall becomes a receivable;
-        /// the fee comes back from the platform.
-        pub fn for_completed(seller_part: Money, fee: Money, available: Money, deposit: Money) -> FrozenSources {
-            let from_available = seller_part.min(available.max(Money::ZERO));
-            let rest = Money::from_minor(seller_part.minor() - from_available.minor());
+        /// For a completed order: the seller's part (amount − fee) is taken from what the
+        /// order still holds in the seller's reserve, then the available balance, then the
+        /// deposit, and any shortfall becomes a receivable; the fee comes back from the
+        /// platform. Within the after-sales window the reserve covers it all.
+        pub fn for_completed(
+            seller_part: Money,
+            fee: Money,
+            order_reserve: Money,
+            available: Money,
+            deposit: Money,
+        ) -> FrozenSources {
+            let from_reserve = seller_part.min(order_reserve.max(Money::ZERO));
+            let rest = Money::from_minor(seller_part.minor() - from_reserve.minor());
+            let from_available = rest.min(available.max(Money::ZERO));
+            let rest = Money::from_minor(rest.minor() - from_available.minor());
             let from_deposit = rest.min(deposit.max(Money::ZERO));
             let receivable = Money::from_minor(rest.minor() - from_deposit.minor());
             FrozenSources {
@@ -498,6 +541,7 @@ pub mod rules {
                 deposit: from_deposit,
                 receivable,
                 fee,
+                reserve: from_reserve,
             }
         }
     }
@@ -514,6 +558,7 @@ pub mod rules {
         let frozen = Account::Frozen(seller.clone());
         JournalEntry::builder(EntryKind::ComplaintFreeze, refs)
             .transfer_if_positive(Account::Escrow(seller.clone()), frozen.clone(), from.escrow)
+            .transfer_if_positive(Account::Reserve(seller.clone()), frozen.clone(), from.reserve)
             .transfer_if_positive(Account::Available(seller.clone()), frozen.clone(), from.available)
             .transfer_if_positive(Account::Deposit(seller.clone()), frozen.clone(), from.deposit)
             .transfer_if_positive(Account::Receivable(seller.clone()), frozen.clone(), from.receivable)
@@ -534,6 +579,7 @@ pub mod rules {
         let frozen = Account::Frozen(seller.clone());
         JournalEntry::builder(EntryKind::ComplaintUnfreeze, refs)
             .transfer_if_positive(frozen.clone(), Account::Escrow(seller.clone()), to.escrow)
+            .transfer_if_positive(frozen.clone(), Account::Reserve(seller.clone()), to.reserve)
             .transfer_if_positive(frozen.clone(), Account::Available(seller.clone()), to.available)
             .transfer_if_positive(frozen.clone(), Account::Deposit(seller.clone()), to.deposit)
             .transfer_if_positive(frozen.clone(), Account::Receivable(seller.clone()), to.receivable)
@@ -829,10 +875,114 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         l.post(e).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(l.balance(&Account::Available(seller())), 960);
+        // The seller's part waits in the reserve, not in what they can withdraw.
+        assert_eq!(l.balance(&Account::Reserve(seller())), 960);
+        assert_eq!(l.balance(&Account::Available(seller())), 0);
         assert_eq!(l.balance(&Account::PlatformFees), 50);
         assert_eq!(l.balance(&Account::Escrow(seller())), 0);
         assert_eq!(l.balance(&Account::Provider("sandbox".into())), 1010);
+    }
+
+    /// Exact amounts through a reserve's life: release 100.00 at 5 %; a fraud complaint
+    /// inside the window takes the seller's 95.00 from the order's reserve (and the 5.00
+    /// fee back), with no receivable; a withdrawn complaint puts it back; at the window's
+    /// end the reserve becomes available.
+    #[test]
+    fn the_reserve_pays_a_late_complaint_and_then_becomes_available() {
+        let s = seller();
+        let order = OrderId::generate();
+        let mut l = Ledger::default();
+        let post = |l: &mut Ledger, e: Result<JournalEntry, LedgerError>| {
+            l.post(e.unwrap_or_else(|e| panic!("{e}")))
+                .unwrap_or_else(|e| panic!("{e}"));
+        };
+        post(
+            &mut l,
+            rules::capture(&order, &PaymentId::generate(), &s, "sandbox", Money::from_minor(10_000)),
+        );
+        post(&mut l, rules::release(&order, &s, Money::from_minor(10_000), 500));
+        assert_eq!(l.balance(&Account::Reserve(s.clone())), 9_500);
+        assert_eq!(l.balance(&Account::Available(s.clone())), 0);
+        assert_eq!(l.balance(&Account::PlatformFees), 500);
+        // Some other money in available and deposit is not touched while the reserve covers it.
+        let sources = rules::FrozenSources::for_completed(
+            Money::from_minor(9_500),
+            Money::from_minor(500),
+            Money::from_minor(9_500),
+            Money::from_minor(3_000),
+            Money::from_minor(50_000),
+        );
+        assert_eq!(
+            sources,
+            rules::FrozenSources {
+                reserve: Money::from_minor(9_500),
+                fee: Money::from_minor(500),
+                ..Default::default()
+            }
+        );
+        post(&mut l, rules::complaint_freeze(&order, &s, sources));
+        assert_eq!(l.balance(&Account::Reserve(s.clone())), 0);
+        assert_eq!(l.balance(&Account::Frozen(s.clone())), 10_000);
+        assert_eq!(l.balance(&Account::Receivable(s.clone())), 0);
+        assert_eq!(l.balance(&Account::PlatformFees), 0);
+        post(&mut l, rules::complaint_unfreeze(&order, &s, sources));
+        assert_eq!(l.balance(&Account::Reserve(s.clone())), 9_500);
+        assert_eq!(l.balance(&Account::Frozen(s.clone())), 0);
+        assert_eq!(l.balance(&Account::PlatformFees), 500);
+        post(&mut l, rules::reserve_release(&order, &s, Money::from_minor(9_500)));
+        assert_eq!(l.balance(&Account::Reserve(s.clone())), 0);
+        assert_eq!(l.balance(&Account::Available(s.clone())), 9_500);
+        // The reserve cannot pay out more than it holds.
+        let twice = l.post(rules::reserve_release(&order, &s, Money::from_minor(1)).unwrap_or_else(|e| panic!("{e}")));
+        assert!(matches!(
+            twice,
+            Err(LedgerError::InsufficientFunds {
+                account: Account::Reserve(_),
+                ..
+            })
+        ));
+        let entries: Vec<_> = l.entries().iter().map(|e| ("e".to_string(), Ok(e.clone()))).collect();
+        let mut statuses = BTreeMap::new();
+        statuses.insert(order.clone(), crate::OrderStatus::Completed);
+        assert_eq!(check_invariants(&entries, l.balances(), &statuses), vec![]);
+        // captured = released + refunded + held: the reserve's movements are not order holds.
+        assert_eq!(
+            order_money(l.entries()).get(&order),
+            Some(&OrderMoney {
+                captured: 10_000,
+                released: 10_000,
+                refunded: 0,
+                held: 0
+            })
+        );
+    }
+
+    #[test]
+    fn a_reserve_short_of_the_seller_part_falls_back_to_available_deposit_receivable() {
+        let f = |reserve, available, deposit| {
+            rules::FrozenSources::for_completed(
+                Money::from_minor(9_500),
+                Money::from_minor(500),
+                Money::from_minor(reserve),
+                Money::from_minor(available),
+                Money::from_minor(deposit),
+            )
+        };
+        let m = Money::from_minor;
+        let s = f(4_000, 2_000, 1_000);
+        assert_eq!(
+            (s.reserve, s.available, s.deposit, s.receivable, s.fee),
+            (m(4_000), m(2_000), m(1_000), m(2_500), m(500))
+        );
+        assert_eq!(s.total(), Ok(m(10_000)));
+        let s = f(0, 20_000, 0);
+        assert_eq!((s.reserve, s.available, s.receivable), (m(0), m(9_500), m(0)));
+        // Complaints frozen before the reserve existed read back with none.
+        let old: rules::FrozenSources =
+            serde_json::from_str(r#"{"escrow":0,"available":9500,"deposit":0,"receivable":0,"fee":500}"#)
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(old.reserve, Money::ZERO);
+        assert_eq!(old.total(), Ok(m(10_000)));
     }
 
     #[test]
@@ -920,6 +1070,7 @@ mod tests {
             Account::PlatformFees,
             Account::CompensationFund,
             Account::Losses,
+            Account::Reserve(seller()),
         ] {
             assert_eq!(Account::parse(&a.to_string()), Some(a));
         }
@@ -975,6 +1126,10 @@ mod tests {
         ConfirmRefund {
             refund: usize,
         },
+        /// The end of an order's after-sales window: its reserve becomes available.
+        ReleaseReserve {
+            order: usize,
+        },
         /// A complaint on an order: freeze, then withdraw (None), leave open (Some(-1)) or
         /// rule with the buyer's share in bps.
         Complain {
@@ -990,6 +1145,7 @@ mod tests {
             (0usize..20, 0i64..=10_000).prop_map(|(order, fee_bps)| Op::Confirm { order, fee_bps }),
             (0usize..20).prop_map(|order| Op::Refund { order }),
             (0usize..20).prop_map(|refund| Op::ConfirmRefund { refund }),
+            (0usize..20).prop_map(|order| Op::ReleaseReserve { order }),
             (0usize..20, proptest::option::of(-1i64..=10_000), 0i64..=10_000).prop_map(|(order, outcome, fee_bps)| {
                 Op::Complain {
                     order,
@@ -1008,8 +1164,8 @@ mod tests {
         fn random_operations_keep_every_invariant(ops in proptest::collection::vec(op(), 1..60)) {
             let sellers: Vec<UserId> = (0..3).map(|_| UserId::generate()).collect();
             let mut l = Ledger::default();
-            // (order, seller, amount, status, fee taken at release)
-            let mut orders: Vec<(OrderId, usize, i64, crate::OrderStatus, i64)> = Vec::new();
+            // (order, seller, amount, status, fee taken at release, still in the reserve)
+            let mut orders: Vec<(OrderId, usize, i64, crate::OrderStatus, i64, i64)> = Vec::new();
             let mut refunds: Vec<(RefundId, OrderId, i64, bool)> = Vec::new();
             for op in ops {
                 match op {
@@ -1017,7 +1173,7 @@ mod tests {
                         let id = OrderId::generate();
                         let e = rules::capture(&id, &PaymentId::generate(), &sellers[seller], "sandbox", Money::from_minor(amount)).unwrap_or_else(|e| panic!("{e}"));
                         l.post(e).unwrap_or_else(|e| panic!("{e}"));
-                        orders.push((id, seller, amount, crate::OrderStatus::Delivered, 0));
+                        orders.push((id, seller, amount, crate::OrderStatus::Delivered, 0, 0));
                     }
                     Op::Confirm { order, fee_bps } => {
                         if let Some(o) = orders.get_mut(order) {
@@ -1026,6 +1182,7 @@ mod tests {
                                 l.post(e).unwrap_or_else(|e| panic!("{e}"));
                                 o.3 = crate::OrderStatus::Completed;
                                 o.4 = Money::from_minor(o.2).apply_bps(fee_bps).unwrap_or_else(|e| panic!("{e}")).minor();
+                                o.5 = o.2 - o.4;
                             }
                         }
                     }
@@ -1053,17 +1210,19 @@ mod tests {
                                 let seller_part = Money::from_minor(o.2 - fee_paid);
                                 let available = Money::from_minor(l.balance(&Account::Available(seller.clone())));
                                 let deposit = Money::from_minor(l.balance(&Account::Deposit(seller.clone())));
-                                rules::FrozenSources::for_completed(seller_part, Money::from_minor(fee_paid), available, deposit)
+                                rules::FrozenSources::for_completed(seller_part, Money::from_minor(fee_paid), Money::from_minor(o.5), available, deposit)
                             }
                             _ => continue,
                         };
                         prop_assert_eq!(sources.total().unwrap_or_else(|e| panic!("{e}")), amount);
                         l.post(rules::complaint_freeze(&o.0, &seller, sources).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+                        o.5 -= sources.reserve.minor();
                         let before = o.3;
                         o.3 = crate::OrderStatus::Disputed;
                         match outcome {
                             None => {
                                 l.post(rules::complaint_unfreeze(&o.0, &seller, sources).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+                                o.5 += sources.reserve.minor();
                                 o.3 = before;
                             }
                             Some(-1) => {}
@@ -1078,6 +1237,15 @@ mod tests {
                                     refunds.push((rid, o.0.clone(), settlement.to_buyer.minor(), false));
                                 }
                                 o.3 = ruling.order_outcome();
+                            }
+                        }
+                    }
+                    Op::ReleaseReserve { order } => {
+                        if let Some(o) = orders.get_mut(order) {
+                            if o.5 > 0 && o.3 == crate::OrderStatus::Completed {
+                                let e = rules::reserve_release(&o.0, &sellers[o.1], Money::from_minor(o.5)).unwrap_or_else(|e| panic!("{e}"));
+                                l.post(e).unwrap_or_else(|e| panic!("{e}"));
+                                o.5 = 0;
                             }
                         }
                     }

@@ -24,3 +24,4 @@ pub use seller::{Standing, StandingChange, StandingEffect};
 
 /// Milliseconds since the Unix epoch, UTC. The one time type of the domain.
 pub type TimestampMs = i64;
+pub mod collective;

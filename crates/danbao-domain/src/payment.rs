@@ -24,6 +24,8 @@ pub enum UnacceptedReason {
     UnknownOrder,
     AlreadyPaid,
     OutOfStock,
+    /// Paid from the seller's own payout account: the seller buying from themselves.
+    SelfPurchase,
 }
 
 impl UnacceptedReason {
@@ -32,6 +34,7 @@ impl UnacceptedReason {
             UnacceptedReason::UnknownOrder => "unknown_order",
             UnacceptedReason::AlreadyPaid => "already_paid",
             UnacceptedReason::OutOfStock => "out_of_stock",
+            UnacceptedReason::SelfPurchase => "self_purchase",
         }
     }
 }
@@ -41,6 +44,8 @@ pub struct PayableOrder<'a> {
     pub status: OrderStatus,
     pub amount_minor: i64,
     pub currency: &'a str,
+    /// The payer is the order's own seller (their registered payout account).
+    pub paid_by_its_seller: bool,
 }
 
 pub fn decide(order: Option<PayableOrder<'_>>, paid_amount_minor: i64, paid_currency: &str) -> PaymentDecision {
@@ -49,6 +54,11 @@ pub fn decide(order: Option<PayableOrder<'_>>, paid_amount_minor: i64, paid_curr
     };
     if order.amount_minor != paid_amount_minor || order.currency != paid_currency {
         return PaymentDecision::Mismatch;
+    }
+    // Money from the seller's own account is never captured, whatever the order's state:
+    // captured, it would launder the seller's money through escrow or fake their sales.
+    if order.paid_by_its_seller {
+        return PaymentDecision::Refund(UnacceptedReason::SelfPurchase);
     }
     match order.status {
         OrderStatus::PendingPayment => PaymentDecision::Capture,
@@ -67,6 +77,7 @@ mod tests {
             status,
             amount_minor: 1000,
             currency: "CNY",
+            paid_by_its_seller: false,
         });
         assert_eq!(
             decide(order, amount, currency),
@@ -104,5 +115,28 @@ mod tests {
         check(Some(S::PendingPayment), 999, "CNY", PaymentDecision::Mismatch);
         check(Some(S::PendingPayment), 0, "CNY", PaymentDecision::Mismatch);
         check(Some(S::PendingPayment), 1000, "USD", PaymentDecision::Mismatch);
+    }
+
+    #[test]
+    fn the_sellers_own_money_is_refunded_never_captured() {
+        let by_seller = |status, amount| PayableOrder {
+            status,
+            amount_minor: amount,
+            currency: "CNY",
+            paid_by_its_seller: true,
+        };
+        for s in [S::PendingPayment, S::Expired, S::Cancelled, S::Paid] {
+            assert_eq!(
+                decide(Some(by_seller(s, 1000)), 1000, "CNY"),
+                PaymentDecision::Refund(UnacceptedReason::SelfPurchase),
+                "{s:?}"
+            );
+        }
+        // A wrong amount is still an exception for a person first.
+        assert_eq!(
+            decide(Some(by_seller(S::PendingPayment, 1000)), 999, "CNY"),
+            PaymentDecision::Mismatch
+        );
+        assert_eq!(UnacceptedReason::SelfPurchase.as_str(), "self_purchase");
     }
 }

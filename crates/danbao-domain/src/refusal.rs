@@ -61,6 +61,9 @@ pub enum Refusal {
     #[error("the payment is {outcome}, not an unaccepted amount mismatch")]
     PaymentNotMismatched { outcome: String },
 
+    // Abuse.
+    #[error("a seller cannot buy from their own shop")]
+    SelfPurchase,
     // Limits on what one buyer may hold and try.
     #[error("this {holder} already holds {held_units} units in unpaid orders; at most {max_units} may be held")]
     UnpaidUnitsLimit {
@@ -111,6 +114,7 @@ impl Refusal {
             R::ExceptionResolved => "exception-resolved",
             R::NoPaymentToRefund => "no-payment-to-refund",
             R::PaymentNotMismatched { .. } => "payment-not-mismatched",
+            R::SelfPurchase => "self-purchase",
             R::UnpaidUnitsLimit { .. } => "unpaid-units-limit",
             R::StockShareLimit { .. } => "stock-share-limit",
             R::QueryPasswordLocked { .. } => "query-password-locked",
@@ -173,12 +177,13 @@ impl Refusal {
             | R::AssignedElsewhere
             | R::InsufficientBalance
             | R::ExceptionResolved
-            | R::NoPaymentToRefund => Vec::new(),
+            | R::NoPaymentToRefund
+            | R::SelfPurchase => Vec::new(),
         }
     }
 
     /// Every problem type a refusal can carry, for the API document.
-    pub const CODES: [&'static str; 28] = [
+    pub const CODES: [&'static str; 29] = [
         "username-taken",
         "out-of-stock",
         "illegal-transition",
@@ -204,6 +209,7 @@ impl Refusal {
         "exception-resolved",
         "no-payment-to-refund",
         "payment-not-mismatched",
+        "self-purchase",
         "unpaid-units-limit",
         "stock-share-limit",
         "query-password-locked",
@@ -277,6 +283,7 @@ mod tests {
             Refusal::PaymentNotMismatched {
                 outcome: "captured".into(),
             },
+            Refusal::SelfPurchase,
             Refusal::UnpaidUnitsLimit {
                 holder: Holder::Contact,
                 held_units: 20,

@@ -61,8 +61,36 @@ pub struct ComplaintRules {
     pub not_delivered_after_hours: i64,
     pub collective_buyers: i64,
     pub collective_window_hours: i64,
+    /// The collective rule also needs at least this much money in dispute (minor units),
+    /// so a handful of ¥1 orders cannot freeze a shop.
+    #[serde(default = "default_collective_amount_minor_min")]
+    pub collective_amount_minor_min: i64,
+    /// An account holder counts as a complainant of their own only from this age on.
+    #[serde(default = "default_collective_account_age_days")]
+    pub collective_account_age_days: i64,
+    /// An automatic freeze is put before an arbitrator within this long; past it, the case
+    /// is escalated to the admins (the freeze stays: it only stops money leaving).
+    #[serde(default = "default_collective_review_hours")]
+    pub collective_review_hours: i64,
+    /// The after-sales window per complaint kind, in days after completion; a kind not
+    /// named uses `orders.after_sales_window_days`. The seller's rolling reserve lasts the
+    /// longest of them.
+    #[serde(default)]
+    pub after_sales_days: BTreeMap<String, i64>,
     /// Evidence kinds each complaint type should carry, by type name.
     pub evidence: BTreeMap<String, Vec<String>>,
+}
+
+fn default_collective_amount_minor_min() -> i64 {
+    10_000
+}
+
+fn default_collective_account_age_days() -> i64 {
+    30
+}
+
+fn default_collective_review_hours() -> i64 {
+    4
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +179,25 @@ impl RuleSet {
         ] {
             if !(1..=366 * 24).contains(&value) {
                 return out(field, "must be between 1 and 8784");
+            }
+        }
+        for (field, value) in [
+            ("complaints.collective_account_age_days", c.collective_account_age_days),
+            ("complaints.collective_review_hours", c.collective_review_hours),
+        ] {
+            if !(0..=366 * 24).contains(&value) {
+                return out(field, "must be between 0 and 8784");
+            }
+        }
+        if !(0..=100_000_000_000).contains(&c.collective_amount_minor_min) {
+            return out("complaints.collective_amount_minor_min", "must be between 0 and 10^11");
+        }
+        for (kind, days) in &c.after_sales_days {
+            if !["not_delivered", "not_as_described", "fraud", "other"].contains(&kind.as_str()) {
+                return out("complaints.after_sales_days", "names an unknown complaint kind");
+            }
+            if !(1..=366).contains(days) {
+                return out("complaints.after_sales_days", "windows must be 1 to 366 days");
             }
         }
         let p = &self.payments;
@@ -267,6 +314,37 @@ impl RuleSet {
     pub fn after_sales_window_ms(&self) -> TimestampMs {
         self.orders.after_sales_window_days * DAY_MS
     }
+
+    /// How long after completion a complaint of this kind may still be opened.
+    pub fn after_sales_window_ms_for(&self, kind: &str) -> TimestampMs {
+        self.complaints
+            .after_sales_days
+            .get(kind)
+            .map_or_else(|| self.after_sales_window_ms(), |days| days * DAY_MS)
+    }
+
+    /// How long released money stays in the seller's reserve: the longest window in which
+    /// a complaint can still be opened on a completed order, so every such complaint finds
+    /// the order's money still there.
+    pub fn reserve_ms(&self) -> TimestampMs {
+        self.complaints
+            .after_sales_days
+            .values()
+            .map(|days| days * DAY_MS)
+            .fold(self.after_sales_window_ms(), i64::max)
+    }
+
+    pub fn collective_review_ms(&self) -> TimestampMs {
+        self.complaints.collective_review_hours * HOUR_MS
+    }
+
+    pub fn collective_window_ms(&self) -> TimestampMs {
+        self.complaints.collective_window_hours * HOUR_MS
+    }
+
+    pub fn collective_account_age_ms(&self) -> TimestampMs {
+        self.complaints.collective_account_age_days * DAY_MS
+    }
 }
 
 /// The canonical TOML text of a rule set, as stored and as `GET /api/v1/rules` shows it.
@@ -308,6 +386,41 @@ mod tests {
         ));
         let unknown = format!("{DEFAULT_RULES_TOML}\n[extra]\nx = 1\n");
         assert!(matches!(RuleSet::parse(&unknown), Err(RulesError::Parse(_))));
+    }
+
+    #[test]
+    fn windows_per_kind_and_the_reserve_is_the_longest() {
+        let r = RuleSet::default_rules().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.after_sales_window_ms_for("not_as_described"), 7 * DAY_MS);
+        assert_eq!(r.after_sales_window_ms_for("fraud"), 14 * DAY_MS);
+        assert_eq!(r.reserve_ms(), 14 * DAY_MS);
+        assert_eq!(r.collective_review_ms(), 4 * HOUR_MS);
+        assert_eq!(r.complaints.collective_amount_minor_min, 10_000);
+        // A kind the table does not name falls back to the general window.
+        let mut short = r.clone();
+        short.complaints.after_sales_days.clear();
+        assert_eq!(short.after_sales_window_ms_for("fraud"), 7 * DAY_MS);
+        assert_eq!(short.reserve_ms(), 7 * DAY_MS);
+        let unknown = DEFAULT_RULES_TOML.replace("fraud = 14", "frauds = 14");
+        assert!(matches!(RuleSet::parse(&unknown), Err(RulesError::OutOfRange { .. })));
+        let zero = DEFAULT_RULES_TOML.replace("fraud = 14", "fraud = 0");
+        assert!(matches!(RuleSet::parse(&zero), Err(RulesError::OutOfRange { .. })));
+    }
+
+    #[test]
+    fn rule_sets_published_before_the_collective_thresholds_still_parse() {
+        let old: String = DEFAULT_RULES_TOML
+            .lines()
+            .filter(|l| {
+                !l.starts_with("collective_amount_minor_min")
+                    && !l.starts_with("collective_account_age_days")
+                    && !l.starts_with("collective_review_hours")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let r = RuleSet::parse(&old).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.complaints.collective_amount_minor_min, 10_000);
+        assert_eq!(r.complaints.collective_review_hours, 4);
     }
 
     #[test]

@@ -40,6 +40,7 @@ use std::collections::BTreeMap;
 use rand::{CryptoRng, RngCore};
 
 use crate::hash::{leaf_hash, Hash};
+use crate::sealed::{EventFields, EventRecord, LeafOpening, OpeningError, SealedLeaf, SEALED_LEAF_FORMAT_LINE};
 use crate::util::parse_canonical_u64;
 
 /// The first line of every v1 record.
@@ -78,7 +79,7 @@ pub enum LeafError {
     NegativeTime,
     #[error("record text is longer than {max} bytes")]
     TextTooLong { max: usize },
-    #[error("not a {LEAF_FORMAT_LINE} record: first line is not {LEAF_FORMAT_LINE:?}")]
+    #[error("unknown record format: the first line is not one this parser reads")]
     UnknownFormat,
     #[error("record text is not canonical at line {line}: {reason}")]
     NotCanonical { line: usize, reason: &'static str },
@@ -112,7 +113,7 @@ pub struct LeafRecord {
     fields: LeafFields,
 }
 
-fn check_token(field: &'static str, value: &str, max: usize) -> Result<(), LeafError> {
+pub(crate) fn check_token(field: &'static str, value: &str, max: usize) -> Result<(), LeafError> {
     if value.is_empty() {
         return Err(LeafError::Empty { field });
     }
@@ -125,7 +126,7 @@ fn check_token(field: &'static str, value: &str, max: usize) -> Result<(), LeafE
     Ok(())
 }
 
-fn check_hex(field: &'static str, value: &str, bytes: usize) -> Result<(), LeafError> {
+pub(crate) fn check_hex(field: &'static str, value: &str, bytes: usize) -> Result<(), LeafError> {
     let ok = value.len() == bytes * 2 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     if ok {
         Ok(())
@@ -134,7 +135,7 @@ fn check_hex(field: &'static str, value: &str, bytes: usize) -> Result<(), LeafE
     }
 }
 
-fn check_ref_key(key: &str) -> Result<(), LeafError> {
+pub(crate) fn check_ref_key(key: &str) -> Result<(), LeafError> {
     if key.is_empty() {
         return Err(LeafError::Empty { field: "ref key" });
     }
@@ -329,5 +330,93 @@ impl LeafRecord {
             });
         }
         Ok(record)
+    }
+}
+
+/// A leaf of the log in either format: a public v1 record, or a sealed v2 one
+/// ([`crate::sealed`]). Old leaves stay v1 for good (the log is append-only); new ones
+/// are sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leaf {
+    V1(LeafRecord),
+    V2(SealedLeaf),
+}
+
+impl From<LeafRecord> for Leaf {
+    fn from(record: LeafRecord) -> Self {
+        Leaf::V1(record)
+    }
+}
+
+impl From<SealedLeaf> for Leaf {
+    fn from(sealed: SealedLeaf) -> Self {
+        Leaf::V2(sealed)
+    }
+}
+
+impl Leaf {
+    /// Parses either format by its first line, each strictly.
+    pub fn parse_canonical(text: &str) -> Result<Self, LeafError> {
+        let first = text.split('\n').next().unwrap_or("");
+        if first == LEAF_FORMAT_LINE {
+            LeafRecord::parse_canonical(text).map(Leaf::V1)
+        } else if first == SEALED_LEAF_FORMAT_LINE {
+            SealedLeaf::parse_canonical(text).map(Leaf::V2)
+        } else {
+            Err(LeafError::UnknownFormat)
+        }
+    }
+
+    pub fn version(&self) -> u32 {
+        match self {
+            Leaf::V1(_) => 1,
+            Leaf::V2(_) => 2,
+        }
+    }
+
+    pub fn to_canonical(&self) -> String {
+        match self {
+            Leaf::V1(r) => r.to_canonical(),
+            Leaf::V2(s) => s.to_canonical(),
+        }
+    }
+
+    /// The RFC 6962 leaf hash of the canonical encoding.
+    pub fn leaf_hash(&self) -> Hash {
+        leaf_hash(self.to_canonical().as_bytes())
+    }
+
+    pub fn leaf_hash_hex(&self) -> String {
+        hex::encode(self.leaf_hash())
+    }
+
+    /// The public v1 record, if this is one.
+    pub fn as_v1(&self) -> Option<&LeafRecord> {
+        match self {
+            Leaf::V1(r) => Some(r),
+            Leaf::V2(_) => None,
+        }
+    }
+
+    /// What this leaf proves about its event. A v1 leaf says it in public and takes no
+    /// opening; a sealed leaf says it only with the opening that matches its commitment.
+    pub fn event(&self, opening: Option<&LeafOpening>) -> Result<EventRecord, OpeningError> {
+        match (self, opening) {
+            (Leaf::V1(r), None) => {
+                let f = r.fields();
+                EventRecord::new(EventFields {
+                    case: f.case.clone(),
+                    kind: f.kind.clone(),
+                    refs: f.refs.clone(),
+                    content_sha256: f.content_sha256.clone(),
+                    at_ms: f.at_ms,
+                    prev_leaf_hash: f.prev_leaf_hash.clone(),
+                })
+                .map_err(OpeningError::Parse)
+            }
+            (Leaf::V1(_), Some(_)) => Err(OpeningError::NotSealed),
+            (Leaf::V2(_), None) => Err(OpeningError::Sealed),
+            (Leaf::V2(s), Some(o)) => s.open(o).cloned(),
+        }
     }
 }

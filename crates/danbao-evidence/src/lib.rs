@@ -15,7 +15,9 @@
 //!   that reads O(log n) stored nodes ([`inclusion_proof`], [`consistency_proof`]).
 //! - [`verify`]: the RFC 9162 §2.1.3.2 and §2.1.4.2 verification algorithms.
 //! - [`leaf`]: [`LeafRecord`], the canonical, versioned text record that is hashed into
-//!   the log.
+//!   the log (v1, public), and [`Leaf`], either version.
+//! - [`sealed`]: [`SealedLeaf`] (v2), a commitment that says nothing about its event,
+//!   and [`LeafOpening`], the secret that lets the event's parties check what it says.
 //! - [`note`]: Ed25519 signed notes and `tlog-checkpoint` checkpoints ([`LogSigner`],
 //!   [`LogVerifier`], [`Checkpoint`], [`open_checkpoint`]).
 //! - [`receipt`]: `c2sp.org/tlog-proof@v1` receipts ([`Receipt`], [`verify_receipt`])
@@ -34,16 +36,20 @@ pub mod hash;
 pub mod leaf;
 pub mod note;
 pub mod receipt;
+pub mod sealed;
 pub mod tree;
 mod util;
 pub mod verify;
 
 pub use hash::{empty_root, leaf_hash, node_hash, sha256_hex, Hash};
-pub use leaf::{LeafError, LeafFields, LeafRecord, LEAF_FORMAT_LINE};
+pub use leaf::{Leaf, LeafError, LeafFields, LeafRecord, LEAF_FORMAT_LINE};
 pub use note::{open_checkpoint, Checkpoint, LogSigner, LogVerifier, NoteError};
 pub use receipt::{
     verify_consistency_between, verify_receipt, ConsistencyCheckError, Receipt, ReceiptError, ReceiptParseError,
     ReceiptSource, VerifiedReceipt, TLOG_PROOF_HEADER,
+};
+pub use sealed::{
+    EventFields, EventRecord, LeafOpening, OpeningError, SealedLeaf, OPENING_FORMAT_LINE, SEALED_LEAF_FORMAT_LINE,
 };
 pub use tree::{
     consistency_proof, consistency_proof_from_leaves, inclusion_proof, inclusion_proof_from_leaves, node_from_position,

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! c2sp.org/tlog-proof@v1
-//! extra <base64 of the canonical danbao-leaf/v1 record>
+//! extra <base64 of the canonical leaf record: danbao-leaf/v1, or sealed danbao-leaf/v2>
 //! index <leaf index, decimal, no leading zeros>
 //! <base64 inclusion-proof hash, leaf's sibling first>
 //! …
@@ -16,7 +16,7 @@
 //! standard with padding (RFC 4648 §4) and must be canonical.
 
 use crate::hash::Hash;
-use crate::leaf::{LeafError, LeafRecord};
+use crate::leaf::{Leaf, LeafError};
 use crate::note::{open_checkpoint, Checkpoint, LogVerifier, NoteError};
 use crate::util::{decode_b64_canonical, decode_b64_hash, encode_b64, parse_canonical_u64};
 use crate::verify::{verify_consistency, verify_inclusion, VerifyError};
@@ -73,7 +73,7 @@ pub enum ReceiptError {
 /// checkpoint note the proof leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
-    pub leaf: LeafRecord,
+    pub leaf: Leaf,
     pub index: u64,
     pub proof: Vec<Hash>,
     pub checkpoint_note: String,
@@ -82,7 +82,7 @@ pub struct Receipt {
 /// What a successful [`verify_receipt`] established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedReceipt {
-    pub leaf: LeafRecord,
+    pub leaf: Leaf,
     pub index: u64,
     pub leaf_hash: Hash,
     pub checkpoint: Checkpoint,
@@ -121,7 +121,7 @@ impl Receipt {
         let extra = extra.strip_prefix("extra ").ok_or(ReceiptParseError::MissingExtra)?;
         let extra = decode_b64_canonical(extra).ok_or(ReceiptParseError::BadExtraEncoding)?;
         let extra = String::from_utf8(extra).map_err(|_| ReceiptParseError::ExtraNotText)?;
-        let leaf = LeafRecord::parse_canonical(&extra)?;
+        let leaf = Leaf::parse_canonical(&extra)?;
         let (index, mut rest) = rest.split_once('\n').ok_or(ReceiptParseError::BadIndex)?;
         let index = index
             .strip_prefix("index ")

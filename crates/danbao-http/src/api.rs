@@ -121,6 +121,14 @@ struct RegisterBody {
     username: String,
     password: String,
     role: String,
+    /// A contact (QQ, phone, e-mail). A seller's identifies them: a buyer giving it
+    /// cannot buy from their shop (`self-purchase`).
+    #[serde(default)]
+    contact: Option<String>,
+    /// A seller's own account at the payment provider, where withdrawals are paid; a
+    /// payment from it to their shop is refunded (`self_purchase`).
+    #[serde(default)]
+    payout_account: Option<String>,
 }
 
 /// Register a buyer or seller account.
@@ -140,7 +148,16 @@ async fn register(
         "seller" => Role::Seller,
         _ => return Err(AppError::invalid("role", "must be buyer or seller").into()),
     };
-    let user = app.register(&origin, &b.username, &b.password, role).await?;
+    let user = app
+        .register_with_identity(
+            &origin,
+            &b.username,
+            &b.password,
+            role,
+            b.contact.as_deref(),
+            b.payout_account.as_deref(),
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(AccountView {

@@ -20,6 +20,10 @@ pub enum Gateway {
         merchant_key: Vec<u8>,
         time_scale: f64,
         admin_secret: Option<String>,
+        /// Where the gateway keeps its own books (a journal file, not the platform's
+        /// tables), so a cashier opened before a restart can still be paid after it.
+        /// None: in memory only.
+        state_dir: Option<std::path::PathBuf>,
     },
     /// The sandbox runs elsewhere (`danbao sandbox-gateway`).
     External { base_url: String, merchant_key: Vec<u8> },
@@ -115,13 +119,18 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             merchant_key,
             time_scale,
             admin_secret,
+            state_dir,
         } => {
-            let sb = Sandbox::new(SandboxConfig {
+            let cfg = SandboxConfig {
                 merchant_key: merchant_key.clone(),
                 public_base_url: format!("{url}/sandbox"),
                 time_scale,
                 faults: Default::default(),
-            });
+            };
+            let sb = match state_dir {
+                Some(dir) => Sandbox::open(cfg, &dir)?,
+                None => Sandbox::new(cfg),
+            };
             if let Some(secret) = admin_secret {
                 sb.require_admin_secret(secret);
             }

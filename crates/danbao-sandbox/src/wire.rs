@@ -71,7 +71,15 @@ pub struct Notification {
     pub status: String,
     pub paid_at: String,
     pub sent_at: String,
+    /// Who paid: the payer's identity at the gateway (as Alipay's `buyer_id` or WeChat's
+    /// `openid`), stable across that payer's payments. Absent from older notifications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payer_id: Option<String>,
 }
+
+/// The payer a payment is made by when the Pay request names none (API calls, tests):
+/// one fixed wallet, so that many payments without a named payer are one person.
+pub const DEFAULT_PAYER: &str = "sandbox-wallet";
 
 /// A merchant's request to open a payment.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]

@@ -91,6 +91,7 @@ macro_rules! queries {
         include!("queries/complaints.rs");
         include!("queries/sellers.rs");
         include!("queries/withdrawals.rs");
+        include!("queries/abuse.rs");
         include!("queries/limits.rs");
     };
 }
@@ -355,6 +356,8 @@ tx_methods! {
     fn latest_evidence_checkpoint() -> Option<EvidenceCheckpointRow>;
     fn evidence_checkpoint(size: i64) -> Option<EvidenceCheckpointRow>;
     fn insert_evidence_checkpoint(size: i64, root: &str, note: &str, now: i64) -> ();
+    fn insert_evidence_opening(leaf_hash: &str, case_id: &str, opening: &str, now: i64) -> ();
+    fn evidence_opening(leaf_hash: &str) -> Option<String>;
     fn insert_order_event(order: &OrderId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
 
     fn insert_complaint(c: &ComplaintRow) -> ();
@@ -376,6 +379,17 @@ tx_methods! {
     fn set_seller_standing(s: &SellerStandingRow) -> ();
     fn open_orders_of_seller(seller: &UserId) -> Vec<OrderRow>;
 
+    fn order_account_sum(order: &OrderId, account: &Account) -> i64;
+    fn set_payment_payer(payment_id: &str, payer_id: &str) -> ();
+    fn collective_complainants(seller: &UserId, since: i64) -> Vec<ComplainantRow>;
+    fn insert_collective_review(v: &CollectiveReviewRow) -> bool;
+    fn collective_review(group_id: &str, lock: bool) -> Option<CollectiveReviewRow>;
+    fn undecided_collective_reviews(seller: Option<&UserId>) -> Vec<CollectiveReviewRow>;
+    fn set_collective_review_status(group_id: &str, status: &str, decided_by: Option<&str>, at: Option<i64>) -> ();
+    fn set_user_contact(user: &UserId, contact: &str) -> ();
+    fn user_contact(user: &UserId) -> Option<String>;
+    fn set_user_payout_account(user: &UserId, account: &str) -> ();
+    fn user_payout_account(user: &UserId) -> Option<String>;
     fn set_order_client(order: &OrderId, address: Option<&str>, contact: Option<&str>) -> ();
     fn unpaid_units(who: HoldKey<'_>, product: Option<&danbao_domain::ProductId>) -> i64;
     fn query_password_lock(order: &OrderId) -> Option<danbao_domain::limits::QueryPasswordLock>;

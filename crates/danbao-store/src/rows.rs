@@ -339,6 +339,34 @@ pub struct EvidenceCheckpointRow {
     pub note: String,
 }
 
+/// One complaint counted by the collective rule, with who stands behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplainantRow {
+    pub complaint_id: ComplaintId,
+    pub amount: Money,
+    pub payer_id: Option<String>,
+    pub guest_contact: Option<String>,
+    pub buyer_id: Option<UserId>,
+    pub account_created_at: Option<i64>,
+    /// The collective group the complaint was put in, if any.
+    pub group_id: Option<String>,
+}
+
+/// An automatic freeze waiting for (or given) a person's review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectiveReviewRow {
+    pub group_id: String,
+    pub seller_id: UserId,
+    pub people: i64,
+    pub amount: Money,
+    pub opened_at: i64,
+    pub review_due_at: i64,
+    /// pending, escalated (overdue, for the admins), kept, lifted, banned.
+    pub status: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+}
+
 /// Whose unpaid orders to count (`Tx::unpaid_units`).
 #[derive(Debug, Clone, Copy)]
 pub enum HoldKey<'a> {

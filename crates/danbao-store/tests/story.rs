@@ -419,7 +419,8 @@ async fn story(store: &Store) {
     // ---- 6. ledger ----
     let amount = Money::from_minor(1000);
     let escrow = Account::Escrow(seller.id.clone());
-    let available = Account::Available(seller.id.clone());
+    // A release goes to the seller's reserve until the after-sales window has passed.
+    let reserve = Account::Reserve(seller.id.clone());
     let provider = Account::Provider(PROVIDER.to_string());
     {
         let mut tx = store.begin().await.unwrap();
@@ -449,7 +450,7 @@ async fn story(store: &Store) {
     }
     let expected: BTreeMap<Account, i64> = [
         (escrow.clone(), 0),
-        (available.clone(), -950),
+        (reserve.clone(), -950),
         (Account::PlatformFees, -50),
         (provider.clone(), 1000),
     ]
@@ -464,7 +465,14 @@ async fn story(store: &Store) {
                 "{kind}: raw balance of {account}"
             );
         }
-        assert_eq!(available.normal_balance(-950), 950);
+        assert_eq!(reserve.normal_balance(-950), 950);
+        // What one order's entries put in an account: its part of the reserve.
+        assert_eq!(tx.order_account_sum(&order.id, &reserve).await.unwrap(), -950, "{kind}");
+        assert_eq!(
+            tx.order_account_sum(&order.id, &Account::Losses).await.unwrap(),
+            0,
+            "{kind}"
+        );
         assert_eq!(Account::PlatformFees.normal_balance(-50), 50);
         assert_eq!(
             tx.account_balance(&Account::Losses).await.unwrap(),

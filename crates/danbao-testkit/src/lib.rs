@@ -164,7 +164,7 @@ impl TestApp {
     /// clock keeps its time; the in-process sandbox starts afresh.
     pub async fn restart_with_rules(self, rules: RuleSet) -> TestApp {
         let limits = self.limits.clone();
-        self.restart_with(rules, limits).await
+        self.restart_at(rules, limits, "127.0.0.1:0").await
     }
 
     /// Restarts with the shipped rule set and server limits, for the tests of those limits.
@@ -175,6 +175,21 @@ impl TestApp {
 
     /// `restart_with_rules` with the server's limits too.
     pub async fn restart_with(self, rules: RuleSet, limits: Limits) -> TestApp {
+        self.restart_at(rules, limits, "127.0.0.1:0").await
+    }
+
+    /// Stops the server and starts it again on the same database, keys, rules and
+    /// address, as an operator restarting `danbao serve` does: what was sent out before
+    /// the restart (cashier links, the notify URL the gateway holds) still reaches it.
+    /// The in-process sandbox comes back with its own books from its state directory.
+    pub async fn restart(self) -> TestApp {
+        let rules = (*self.app().current_rules()).clone();
+        let limits = self.limits.clone();
+        let addr = self.server.addr.to_string();
+        self.restart_at(rules, limits, &addr).await
+    }
+
+    async fn restart_at(self, rules: RuleSet, limits: Limits, addr: &str) -> TestApp {
         let now = self.clock.now_ms();
         let TestApp { server, db, .. } = self;
         server.stop().await;
@@ -192,7 +207,7 @@ impl TestApp {
         };
         // The clock keeps its time from the first instant of the new server: what the
         // server starts (its rate limiters) must not see time jump backwards.
-        TestApp::boot_at(store, db, rules, limits, vault, now).await
+        TestApp::boot_at(store, db, rules, limits, vault, addr, now).await
     }
 
     async fn boot(store: Store, db: Db, rules: RuleSet, limits: Limits, vault: Vault) -> TestApp {
@@ -200,16 +215,42 @@ impl TestApp {
         // any outside provider) and the platform agree on statement periods; after that
         // only the test moves the platform's clock.
         let now = danbao_app::clock::SystemClock.now_ms();
-        TestApp::boot_at(store, db, rules, limits, vault, now).await
+        TestApp::boot_at(store, db, rules, limits, vault, "127.0.0.1:0", now).await
     }
 
-    async fn boot_at(store: Store, db: Db, rules: RuleSet, limits: Limits, vault: Vault, now: i64) -> TestApp {
+    #[allow(clippy::too_many_arguments)]
+    async fn boot_at(
+        store: Store,
+        db: Db,
+        rules: RuleSet,
+        limits: Limits,
+        vault: Vault,
+        addr: &str,
+        now: i64,
+    ) -> TestApp {
         let files_dir = match &db {
             Db::Sqlite { dir } => dir.join("files"),
             Db::Postgres { schema, .. } => std::env::temp_dir().join(format!("danbao-files-{schema}")),
         };
         let clock = TestClock::new(now);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sandbox_dir = match &db {
+            Db::Sqlite { dir } => dir.join("sandbox"),
+            Db::Postgres { schema, .. } => std::env::temp_dir().join(format!("danbao-sandbox-{schema}")),
+        };
+        // The port a stopped server held is free again at once (Tokio's listeners set
+        // SO_REUSEADDR), unless another test took it meanwhile: retry briefly.
+        let mut tries = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => break l,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    eprintln!("binding {addr}: {e}; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("binding {addr}: {e}"),
+            }
+        };
         let server = start(ServerConfig {
             store,
             clock: Arc::new(clock.clone()),
@@ -221,6 +262,7 @@ impl TestApp {
                 merchant_key: MERCHANT_KEY.to_vec(),
                 time_scale: 1000.0,
                 admin_secret: None,
+                state_dir: Some(sandbox_dir),
             },
             worker_interval: None,
             files_dir: Some(files_dir),
@@ -373,6 +415,19 @@ impl TestApp {
         assert_eq!(r.status, 200, "{}", r.text);
     }
 
+    /// Presses Pay as a given payer (the sandbox wallet that pays, as a real gateway's
+    /// buyer_id): many payments from one payer are one person.
+    pub async fn pay_as(&self, payment_id: &str, payer: &str) {
+        let r = self
+            .raw(
+                self.http
+                    .post(format!("{}/sandbox/payments/{payment_id}/pay?payer={payer}", self.url))
+                    .header("accept", "application/json"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+
     /// Polls an order until it reaches `status` (notifications arrive asynchronously).
     pub async fn wait_for_status(&self, order_path_with_auth: &str, token: Option<&str>, status: &str) -> Resp {
         let deadline = tokio::time::Instant::now() + ASYNC_WAIT;
@@ -512,6 +567,7 @@ impl TestApp {
             Db::Postgres { url, schema } => {
                 danbao_store::drop_pg_schema(&url, &schema).await.unwrap();
                 let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("danbao-files-{schema}")));
+                let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("danbao-sandbox-{schema}")));
             }
         }
     }

@@ -7,4 +7,5 @@ mod leaf;
 mod nodestore;
 mod proofs;
 mod receipt;
+mod sealed;
 mod vectors;

@@ -3,7 +3,8 @@
 use base64::Engine as _;
 use danbao_evidence::{
     consistency_proof, inclusion_proof, verify_consistency_between, verify_receipt, Checkpoint, CompactRange,
-    ConsistencyCheckError, LeafRecord, LogSigner, NoteError, Receipt, ReceiptError, ReceiptParseError, VerifyError,
+    ConsistencyCheckError, Leaf, LeafRecord, LogSigner, NoteError, Receipt, ReceiptError, ReceiptParseError,
+    VerifyError,
 };
 
 use crate::common::{rng, sample_fields, MapStore};
@@ -45,7 +46,7 @@ impl Log {
         let size = self.frontier.size();
         let checkpoint = Checkpoint::new(ORIGIN, size, self.frontier.root()).unwrap();
         Receipt {
-            leaf: self.records[index].clone(),
+            leaf: self.records[index].clone().into(),
             index: index as u64,
             proof: inclusion_proof(&self.store, index as u64, size).unwrap(),
             checkpoint_note: checkpoint.sign(&self.signer),
@@ -72,7 +73,7 @@ fn receipt_round_trip() {
         assert!(text.contains(&format!("\n\n{}", receipt.checkpoint_note)));
         assert_eq!(Receipt::parse(&text).unwrap(), receipt);
         let verified = verify_receipt(&text, &verifier).unwrap();
-        assert_eq!(verified.leaf, log.records[index]);
+        assert_eq!(verified.leaf, Leaf::V1(log.records[index].clone()));
         assert_eq!(verified.index, index as u64);
         assert_eq!(verified.leaf_hash, log.records[index].leaf_hash());
         assert_eq!(verified.checkpoint.size(), 21);
@@ -106,10 +107,10 @@ fn tampered_leaf_fields_fail_inclusion() {
         Box::new(|f| f.salt = "f".repeat(32)),
     ];
     for (i, edit) in edits.iter().enumerate() {
-        let mut fields = receipt.leaf.clone().into_fields();
+        let mut fields = receipt.leaf.as_v1().unwrap().clone().into_fields();
         edit(&mut fields);
         let tampered = Receipt {
-            leaf: LeafRecord::new(fields).unwrap(),
+            leaf: LeafRecord::new(fields).unwrap().into(),
             ..receipt.clone()
         };
         assert_eq!(

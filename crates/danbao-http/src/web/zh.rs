@@ -68,6 +68,7 @@ pub(super) fn refund_reason_zh(reason: &str) -> String {
         "unknown_order" => "无法对应订单的付款",
         "already_paid" => "重复付款",
         "out_of_stock" => "付款时已无库存",
+        "self_purchase" => "卖家本人付款，已退回",
         other => other,
     }
     .to_string()
@@ -329,6 +330,7 @@ pub(super) fn refusal_zh(r: &Refusal) -> String {
         R::ExceptionResolved => "该异常已处理".into(),
         R::NoPaymentToRefund => "没有可退的付款".into(),
         R::PaymentNotMismatched { .. } => "该付款不是金额不符的付款，不能按此方式退款".into(),
+        R::SelfPurchase => "卖家不能购买自己店铺的商品".into(),
         R::UnpaidUnitsLimit { holder, max_units, .. } => format!(
             "{}的未付款订单最多可占用 {max_units} 件库存，请先支付或取消已有的未付款订单",
             holder_zh(*holder)
@@ -467,6 +469,7 @@ mod tests {
             Refusal::InsufficientBalance,
             Refusal::ExceptionResolved,
             Refusal::NoPaymentToRefund,
+            Refusal::SelfPurchase,
         ];
         let texts: std::collections::BTreeSet<String> = some.iter().map(refusal_zh).collect();
         assert_eq!(texts.len(), some.len());

@@ -117,7 +117,56 @@ fn outage_end(f: &Faults) -> Option<std::time::Instant> {
 }
 
 impl Sandbox {
+    /// A gateway that keeps its books in memory only: a restart forgets every payment.
+    /// Tests of the gateway's own rules use it; anything a buyer pays through uses
+    /// [`Sandbox::open`].
     pub fn new(cfg: SandboxConfig) -> Sandbox {
+        Sandbox::with_store(cfg, Store::default())
+    }
+
+    /// A gateway whose books live in `state_dir` (created private if missing; see
+    /// `state.rs` for the journal), so that a payment created before a restart can still
+    /// be paid after it, and notifications whose resend schedule a restart cut short go on
+    /// where they stopped. Call it inside a Tokio runtime: it starts those deliveries.
+    pub fn open(cfg: SandboxConfig, state_dir: &std::path::Path) -> anyhow::Result<Sandbox> {
+        let store = Store::open(state_dir)
+            .with_context(|| format!("opening the sandbox gateway's state in {}", state_dir.display()))?;
+        let sandbox = Sandbox::with_store(cfg, store);
+        sandbox.resume_deliveries();
+        Ok(sandbox)
+    }
+
+    /// Restarts the resend schedule of every paid payment whose merchant has not
+    /// acknowledged it yet, from the attempt that is due next.
+    fn resume_deliveries(&self) {
+        let pending = self.store().unfinished_schedules(OffsetDateTime::now_utc(), |step| {
+            notify::RESEND_SCHEDULE_S.get(step).map(|s| self.scaled(*s))
+        });
+        if pending.is_empty() {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            tracing::warn!(
+                payments = pending.len(),
+                "no async runtime: unacknowledged notifications are not resumed"
+            );
+            return;
+        }
+        tracing::info!(payments = pending.len(), "resuming unacknowledged notifications");
+        for (payment_id, step, wait) in pending {
+            self.spawn_delivery(
+                &payment_id,
+                notify::deliver_from(self.clone(), payment_id.clone(), step, wait),
+            );
+        }
+    }
+
+    /// Records, durably, that scheduled attempt `step` of a payment's notification starts.
+    fn mark_scheduled(&self, payment_id: &str, step: usize) {
+        self.store().mark_scheduled(payment_id, step, OffsetDateTime::now_utc());
+    }
+
+    fn with_store(cfg: SandboxConfig, store: Store) -> Sandbox {
         let time_scale = if cfg.time_scale.is_finite() && cfg.time_scale > 0.0 {
             cfg.time_scale
         } else {
@@ -139,7 +188,7 @@ impl Sandbox {
                 time_scale,
                 down_until: Mutex::new(outage_end(&cfg.faults)),
                 faults: Mutex::new(cfg.faults),
-                store: Mutex::new(Store::default()),
+                store: Mutex::new(store),
                 http,
                 deliveries: tokio::sync::watch::Sender::new(HashMap::new()),
                 admin_secret: RwLock::new(None),
@@ -423,6 +472,7 @@ impl From<GatewayError> for ApiErr {
                 "capacity_exceeded",
                 "the sandbox holds as many records as it is allowed to",
             ),
+            E::Storage(cause) => ApiErr::internal(cause),
         }
     }
 }
@@ -486,8 +536,16 @@ async fn payment_view(State(sb): State<Sandbox>, PathId(payment_id): PathId) -> 
 
 /// What the Pay button does: the payment succeeds at the gateway and its notification goes
 /// out in the background.
-async fn pay(State(sb): State<Sandbox>, PathId(payment_id): PathId, headers: HeaderMap) -> Response {
-    let newly_paid = sb.store().pay(&payment_id, new_trade_no, OffsetDateTime::now_utc());
+async fn pay(
+    State(sb): State<Sandbox>,
+    PathId(payment_id): PathId,
+    Query(who): Query<PayerQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let payer = payer_of(&who, &headers);
+    let newly_paid = sb
+        .store()
+        .pay_as(&payment_id, &payer, new_trade_no, OffsetDateTime::now_utc());
     let newly_paid = match newly_paid {
         Ok(true) => {
             tracing::info!(%payment_id, "sandbox payment succeeded");
@@ -522,6 +580,40 @@ async fn pay(State(sb): State<Sandbox>, PathId(payment_id): PathId, headers: Hea
         }
     }
     Json(view).into_response()
+}
+
+/// Who presses Pay: `?payer=NAME`, else the browser's wallet cookie, else the default
+/// wallet. A real gateway knows its payer from their login; the sandbox lets a test (or a
+/// person trying the demo with two browsers) be several payers.
+#[derive(Deserialize, Default)]
+struct PayerQuery {
+    payer: Option<String>,
+}
+
+/// The cookie naming the sandbox wallet a browser pays from.
+const WALLET_COOKIE: &str = "sandbox_wallet";
+/// A payer name is an identifier, not prose: short, printable, no separators.
+const PAYER_LEN_MAX: usize = 64;
+
+fn payer_of(q: &PayerQuery, headers: &HeaderMap) -> String {
+    let valid = |p: &str| {
+        !p.is_empty()
+            && p.len() <= PAYER_LEN_MAX
+            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let from_cookie = headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == WALLET_COOKIE)
+        .map(|(_, v)| v.to_owned());
+    q.payer
+        .clone()
+        .filter(|p| valid(p))
+        .or(from_cookie.filter(|p| valid(p)))
+        .unwrap_or_else(|| crate::wire::DEFAULT_PAYER.to_owned())
 }
 
 /// A merchant dashboard's "resend" button: one extra send now, with a new notify_id.
@@ -782,4 +874,71 @@ fn statement(sb: &Sandbox, req: &MerchantRequest) -> Result<(StatusCode, Vec<Not
     let to = parse("to", &window.to)?;
     let lines = sb.store().statement(from, to, OffsetDateTime::now_utc());
     Ok((StatusCode::OK, lines))
+}
+
+#[cfg(test)]
+mod payer_tests {
+    use super::*;
+
+    fn payer(query: Option<&str>, cookie: Option<&str>) -> String {
+        let mut headers = HeaderMap::new();
+        if let Some(c) = cookie {
+            headers.insert(
+                axum::http::header::COOKIE,
+                HeaderValue::from_str(c).unwrap_or_else(|e| panic!("{e}")),
+            );
+        }
+        payer_of(
+            &PayerQuery {
+                payer: query.map(str::to_owned),
+            },
+            &headers,
+        )
+    }
+
+    #[test]
+    fn the_payer_is_the_query_then_the_wallet_cookie_then_the_default() {
+        assert_eq!(payer(Some("alice"), Some("sandbox_wallet=bob")), "alice");
+        assert_eq!(payer(None, Some("theme=dark; sandbox_wallet=bob")), "bob");
+        assert_eq!(payer(None, None), crate::wire::DEFAULT_PAYER);
+        // Names that are no identifiers are ignored, never stored.
+        assert_eq!(payer(Some("a b"), Some("sandbox_wallet=bob")), "bob");
+        assert_eq!(payer(Some(&"x".repeat(65)), None), crate::wire::DEFAULT_PAYER);
+        assert_eq!(
+            payer(Some(""), Some("sandbox_wallet=<script>")),
+            crate::wire::DEFAULT_PAYER
+        );
+    }
+
+    #[test]
+    fn the_notification_names_who_paid_and_paying_again_changes_nothing() {
+        let mut store = Store::default();
+        let created = store.create_payment(
+            CreatePayment {
+                out_trade_no: "o1".into(),
+                amount_minor: 100,
+                currency: "CNY".into(),
+                subject: "s".into(),
+                notify_url: "http://127.0.0.1:1/n".into(),
+                return_url: String::new(),
+            },
+            || "p1".into(),
+        );
+        assert!(matches!(created, Ok(Created::New(_))), "{created:?}");
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(store.pay_as("p1", "alice", || "t1".into(), now), Ok(true));
+        assert_eq!(store.pay_as("p1", "mallory", || "t2".into(), now), Ok(false));
+        let n = store
+            .payment("p1")
+            .ok()
+            .and_then(|p| p.notification("n1".into(), now))
+            .unwrap_or_else(|| panic!("a paid payment notifies"));
+        assert_eq!(n.payer_id.as_deref(), Some("alice"));
+        // The field travels in the signed JSON, and older notifications without it still parse.
+        let json = serde_json::to_string(&n).unwrap_or_default();
+        assert!(json.contains(r#""payer_id":"alice""#), "{json}");
+        let old: Notification =
+            serde_json::from_str(&json.replace(r#","payer_id":"alice""#, "")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(old.payer_id, None);
+    }
 }

@@ -34,18 +34,32 @@ enum Delivery {
 /// Sends the notification for a newly paid payment and resends it on the schedule until the
 /// merchant acknowledges it (by this attempt or any other, such as a manual resend).
 pub(crate) async fn deliver_on_schedule(sandbox: Sandbox, payment_id: String) {
-    let delays = std::iter::once(0).chain(RESEND_SCHEDULE_S);
-    for (attempt, delay_s) in delays.enumerate() {
-        if delay_s > 0 {
-            tokio::time::sleep(sandbox.scaled(delay_s)).await;
-            if sandbox.is_acknowledged(&payment_id) {
-                return;
-            }
+    deliver_from(sandbox, payment_id, 0, Duration::ZERO).await;
+}
+
+/// The schedule from scheduled attempt `first_step` on (0 = the first send), the first of
+/// them after `first_wait`: a gateway restarted in the middle of a schedule resumes it here.
+/// Each attempt is marked in the gateway's books before it is made.
+pub(crate) async fn deliver_from(sandbox: Sandbox, payment_id: String, first_step: usize, first_wait: Duration) {
+    for step in first_step..=RESEND_SCHEDULE_S.len() {
+        let wait = if step == first_step {
+            first_wait
+        } else {
+            RESEND_SCHEDULE_S
+                .get(step - 1)
+                .map_or(Duration::ZERO, |s| sandbox.scaled(*s))
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
+        if step > 0 && sandbox.is_acknowledged(&payment_id) {
+            return;
+        }
+        sandbox.mark_scheduled(&payment_id, step);
         match send_once(&sandbox, &payment_id).await {
             Delivery::Acknowledged | Delivery::Nothing => return,
             Delivery::NotAcknowledged => {
-                tracing::debug!(%payment_id, attempt, "notification not acknowledged");
+                tracing::debug!(%payment_id, attempt = step, "notification not acknowledged");
             }
         }
     }

@@ -1,14 +1,33 @@
-//! The gateway's own books: payments, refunds and notification attempts, kept in memory.
+//! The gateway's own books: payments, refunds and notification attempts, kept in memory
+//! and, when the gateway has a state directory, in a journal there that survives a restart.
 //!
 //! Everything here is synchronous and takes `now` from the caller, so the rules (idempotency,
 //! refund limits, statement windows) are tested with plain data.
+//!
+//! # The journal
+//!
+//! The sandbox stands for an outside provider, so it keeps its books in its own files,
+//! never in the platform's tables: `<state dir>/gateway-journal.jsonl`, one JSON line per
+//! change, each line the whole new state of one payment, refund or payout (an upsert, so
+//! replaying a line twice changes nothing). A change is appended and `fsync`ed before the
+//! gateway answers, so whatever a caller was told survives a crash. At start the journal is
+//! replayed and then compacted (written to a temporary file, `fsync`ed, renamed over the old
+//! one), so it holds one line per live thing. A torn last line (a crash mid-append) was never
+//! acknowledged and is skipped; a bad line anywhere else stops the start rather than forget
+//! payments. The directory is 0700 and the files 0600 from the moment they exist.
 
 use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::wire::{CreatePayment, Notification, NotificationAttempt, PaymentView, RefundRequest, RefundView};
+use crate::wire::{
+    CreatePayment, Notification, NotificationAttempt, PaymentView, PayoutView, RefundRequest, RefundView,
+};
 
 /// A sandbox lives in memory; past this many payments it refuses new ones rather than grow
 /// without bound (a load test runs far fewer).
@@ -39,15 +58,39 @@ pub(crate) enum GatewayError {
     NotPaid,
     RefundExceedsPayment,
     Capacity,
+    /// The change could not be written to the gateway's journal: it was not made.
+    Storage(String),
 }
 
-#[derive(Debug, Clone)]
+/// Journals written before payers were recorded: paid by the default wallet.
+fn default_payer() -> String {
+    crate::wire::DEFAULT_PAYER.to_owned()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum PaymentStatus {
     Created,
-    Succeeded { trade_no: String, paid_at: OffsetDateTime },
+    Succeeded {
+        trade_no: String,
+        #[serde(with = "time::serde::rfc3339")]
+        paid_at: OffsetDateTime,
+        /// The wallet that paid (the notification's `payer_id`).
+        #[serde(default = "default_payer")]
+        payer_id: String,
+    },
 }
 
-#[derive(Debug, Clone)]
+/// Where a payment's notification schedule stands: the scheduled attempt made last
+/// (0 = the first send, 1.. = the resends) and when. After a restart the schedule goes on
+/// from here rather than from the start or not at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ScheduleMark {
+    pub(crate) step: usize,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Payment {
     pub(crate) payment_id: String,
     pub(crate) out_trade_no: String,
@@ -60,13 +103,15 @@ pub(crate) struct Payment {
     pub(crate) status: PaymentStatus,
     pub(crate) refunded_minor: i64,
     pub(crate) notifications: Vec<NotificationAttempt>,
+    #[serde(default)]
+    pub(crate) schedule: Option<ScheduleMark>,
 }
 
 impl Payment {
     pub(crate) fn view(&self, public_base_url: &str) -> PaymentView {
         let (status, trade_no, paid_at) = match &self.status {
             PaymentStatus::Created => ("created", None, None),
-            PaymentStatus::Succeeded { trade_no, paid_at } => {
+            PaymentStatus::Succeeded { trade_no, paid_at, .. } => {
                 ("succeeded", Some(trade_no.clone()), Some(rfc3339(*paid_at)))
             }
         };
@@ -87,7 +132,12 @@ impl Payment {
 
     /// The notification for this payment, or `None` while it is unpaid.
     pub(crate) fn notification(&self, notify_id: String, now: OffsetDateTime) -> Option<Notification> {
-        let PaymentStatus::Succeeded { trade_no, paid_at } = &self.status else {
+        let PaymentStatus::Succeeded {
+            trade_no,
+            paid_at,
+            payer_id,
+        } = &self.status
+        else {
             return None;
         };
         Some(Notification {
@@ -100,6 +150,7 @@ impl Payment {
             status: "succeeded".to_owned(),
             paid_at: rfc3339(*paid_at),
             sent_at: rfc3339(now),
+            payer_id: Some(payer_id.clone()),
         })
     }
 
@@ -120,9 +171,230 @@ pub(crate) struct Store {
     by_out_trade_no: HashMap<String, String>,
     refunds: HashMap<String, RefundView>,
     payouts: HashMap<String, crate::wire::PayoutView>,
+    /// None: in memory only (a gateway started without a state directory).
+    journal: Option<Journal>,
+}
+
+/// The journal file's name in the state directory.
+pub(crate) const JOURNAL_FILE: &str = "gateway-journal.jsonl";
+
+/// One journal line: the whole new state of what changed (see the module docs).
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "entry", rename_all = "snake_case")]
+enum Entry {
+    Payment(Payment),
+    /// A refund and the payment it changes, in one line so that a crash keeps both or
+    /// neither.
+    Refund {
+        payment: Payment,
+        refund: RefundView,
+    },
+    Payout(PayoutView),
+}
+
+#[derive(Debug)]
+struct Journal {
+    path: PathBuf,
+    file: std::fs::File,
+    /// Set when an append failed part-way: the file may end in a torn line, so nothing
+    /// more is appended after it until a restart compacts the journal.
+    broken: bool,
+}
+
+impl Journal {
+    fn append(&mut self, entry: &Entry) -> Result<(), GatewayError> {
+        let fail =
+            |what: &str, e: &dyn std::fmt::Display| GatewayError::Storage(format!("{what} {}: {e}", JOURNAL_FILE));
+        if self.broken {
+            return Err(GatewayError::Storage(format!(
+                "{} failed earlier; restart the gateway to recover",
+                self.path.display()
+            )));
+        }
+        let mut line = serde_json::to_vec(entry).map_err(|e| fail("encoding for", &e))?;
+        line.push(b'\n');
+        if let Err(e) = self.file.write_all(&line).and_then(|()| self.file.sync_data()) {
+            self.broken = true;
+            return Err(fail("writing", &e));
+        }
+        Ok(())
+    }
+}
+
+/// Creates the state directory (and parents) readable by this user alone from the start.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Opens a file for appending (`create_new` when asked), mode 0600 from the start.
+fn open_private(path: &Path, create_new: bool) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    if create_new {
+        options.write(true).create_new(true);
+    } else {
+        options.append(true).create(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }
 
 impl Store {
+    /// Opens the books kept in `dir` (created if missing): replays the journal, compacts
+    /// it, and keeps appending to it from then on.
+    pub(crate) fn open(dir: &Path) -> std::io::Result<Store> {
+        create_private_dir(dir)?;
+        let path = dir.join(JOURNAL_FILE);
+        let mut store = Store::default();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => store.replay(&text, &path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        // Compact: write the live state to a temporary file, make it durable, then swap
+        // it in with a rename (atomic), and make the rename durable too.
+        let tmp = dir.join(format!("{JOURNAL_FILE}.tmp"));
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut out = std::io::BufWriter::new(open_private(&tmp, true)?);
+        let mut refunded = std::collections::HashSet::new();
+        for refund in store.refunds.values() {
+            if let Some(payment) = store.payments.get(&refund.payment_id) {
+                refunded.insert(payment.payment_id.clone());
+                write_entry(
+                    &mut out,
+                    &Entry::Refund {
+                        payment: payment.clone(),
+                        refund: refund.clone(),
+                    },
+                )?;
+            }
+        }
+        for payment in store.payments.values().filter(|p| !refunded.contains(&p.payment_id)) {
+            write_entry(&mut out, &Entry::Payment(payment.clone()))?;
+        }
+        for payout in store.payouts.values() {
+            write_entry(&mut out, &Entry::Payout(payout.clone()))?;
+        }
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        std::fs::File::open(dir)?.sync_all()?;
+        store.journal = Some(Journal {
+            file: open_private(&path, false)?,
+            path,
+            broken: false,
+        });
+        Ok(store)
+    }
+
+    fn replay(&mut self, text: &str, path: &Path) -> std::io::Result<()> {
+        let lines: Vec<&str> = text.split_terminator('\n').collect();
+        let complete = text.ends_with('\n');
+        for (i, line) in lines.iter().enumerate() {
+            let entry = match serde_json::from_str::<Entry>(line) {
+                Ok(entry) => entry,
+                // A crash in the middle of an append leaves a torn last line: that change
+                // was never acknowledged to anyone, so it is dropped.
+                Err(e) if i + 1 == lines.len() && !complete => {
+                    tracing::warn!(path = %path.display(), error = %e, "skipping a torn last journal line");
+                    continue;
+                }
+                Err(e) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{} line {}: {e}", path.display(), i + 1),
+                    ))
+                }
+            };
+            self.apply(entry);
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, entry: Entry) {
+        match entry {
+            Entry::Payment(payment) => self.put_payment(payment),
+            Entry::Refund { payment, refund } => {
+                self.put_payment(payment);
+                self.refunds.insert(refund.request_id.clone(), refund);
+            }
+            Entry::Payout(payout) => {
+                self.payouts.insert(payout.request_id.clone(), payout);
+            }
+        }
+    }
+
+    fn put_payment(&mut self, payment: Payment) {
+        self.by_out_trade_no
+            .insert(payment.out_trade_no.clone(), payment.payment_id.clone());
+        self.payments.insert(payment.payment_id.clone(), payment);
+    }
+
+    /// Writes the change to the journal (when there is one) before it is made in memory:
+    /// a change that could not be kept is not made.
+    fn commit(&mut self, entry: Entry) -> Result<(), GatewayError> {
+        if let Some(journal) = &mut self.journal {
+            journal.append(&entry)?;
+        }
+        self.apply(entry);
+        Ok(())
+    }
+
+    /// Records that scheduled attempt `step` of this payment's notification starts now.
+    pub(crate) fn mark_scheduled(&mut self, payment_id: &str, step: usize, now: OffsetDateTime) {
+        let Some(payment) = self.payments.get(payment_id) else {
+            return;
+        };
+        let mut payment = payment.clone();
+        payment.schedule = Some(ScheduleMark { step, at: now });
+        if let Err(e) = self.commit(Entry::Payment(payment.clone())) {
+            // The attempt is still made; after a restart it may be made once more, which
+            // merchants must (and the platform does) take in their stride.
+            tracing::warn!(%payment_id, step, ?e, "could not record the notification schedule");
+            self.put_payment(payment);
+        }
+    }
+
+    /// Paid payments whose notification schedule has not ended (not acknowledged, not
+    /// given up): each with the scheduled attempt due next and how long until it is due.
+    /// `delay_after(step)` is the wait after scheduled attempt `step`, or `None` after the
+    /// last one. This is what a restarted gateway resumes.
+    pub(crate) fn unfinished_schedules(
+        &self,
+        now: OffsetDateTime,
+        delay_after: impl Fn(usize) -> Option<Duration>,
+    ) -> Vec<(String, usize, Duration)> {
+        let mut out: Vec<(String, usize, Duration)> = self
+            .payments
+            .values()
+            .filter(|p| matches!(p.status, PaymentStatus::Succeeded { .. }) && !p.is_acknowledged())
+            .filter_map(|p| match p.schedule {
+                // Paid, but the first send never started: it is due now.
+                None => Some((p.payment_id.clone(), 0, Duration::ZERO)),
+                Some(mark) => {
+                    let delay = delay_after(mark.step)?;
+                    let elapsed = Duration::try_from(now - mark.at).unwrap_or(Duration::ZERO);
+                    Some((p.payment_id.clone(), mark.step + 1, delay.saturating_sub(elapsed)))
+                }
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Pays a merchant's seller out, once per request_id.
     pub(crate) fn payout(
         &mut self,
@@ -158,7 +430,7 @@ impl Store {
             account: req.account.clone(),
             status: "succeeded".to_owned(),
         };
-        self.payouts.insert(req.request_id.clone(), view.clone());
+        self.commit(Entry::Payout(view.clone()))?;
         Ok(view)
     }
 
@@ -184,53 +456,72 @@ impl Store {
             return Err(GatewayError::Capacity);
         }
         let payment_id = new_id();
-        self.by_out_trade_no
-            .insert(req.out_trade_no.clone(), payment_id.clone());
-        self.payments.insert(
-            payment_id.clone(),
-            Payment {
-                payment_id: payment_id.clone(),
-                out_trade_no: req.out_trade_no,
-                amount_minor: req.amount_minor,
-                currency: req.currency,
-                subject: req.subject,
-                notify_url: req.notify_url,
-                return_url: req.return_url,
-                status: PaymentStatus::Created,
-                refunded_minor: 0,
-                notifications: Vec::new(),
-            },
-        );
+        self.commit(Entry::Payment(Payment {
+            payment_id: payment_id.clone(),
+            out_trade_no: req.out_trade_no,
+            amount_minor: req.amount_minor,
+            currency: req.currency,
+            subject: req.subject,
+            notify_url: req.notify_url,
+            return_url: req.return_url,
+            status: PaymentStatus::Created,
+            refunded_minor: 0,
+            notifications: Vec::new(),
+            schedule: None,
+        }))?;
         Ok(Created::New(payment_id))
     }
 
-    /// Marks the payment paid. Returns true only the first time: paying twice makes no
-    /// second trade.
+    /// Marks the payment paid by the default payer (the unit tests' shorthand).
+    #[cfg(test)]
     pub(crate) fn pay(
         &mut self,
         payment_id: &str,
         trade_no: impl FnOnce() -> String,
         now: OffsetDateTime,
     ) -> Result<bool, GatewayError> {
-        let payment = self.payments.get_mut(payment_id).ok_or(GatewayError::UnknownPayment)?;
+        self.pay_as(payment_id, crate::wire::DEFAULT_PAYER, trade_no, now)
+    }
+
+    /// Marks the payment paid by `payer_id`. Returns true only the first time: paying
+    /// twice makes no second trade (and does not change who paid).
+    pub(crate) fn pay_as(
+        &mut self,
+        payment_id: &str,
+        payer_id: &str,
+        trade_no: impl FnOnce() -> String,
+        now: OffsetDateTime,
+    ) -> Result<bool, GatewayError> {
+        let payment = self.payments.get(payment_id).ok_or(GatewayError::UnknownPayment)?;
         match payment.status {
             PaymentStatus::Succeeded { .. } => Ok(false),
             PaymentStatus::Created => {
+                let mut payment = payment.clone();
                 payment.status = PaymentStatus::Succeeded {
                     trade_no: trade_no(),
                     paid_at: truncate_to_millis(now),
+                    payer_id: payer_id.to_owned(),
                 };
+                self.commit(Entry::Payment(payment))?;
                 Ok(true)
             }
         }
     }
 
     pub(crate) fn record_attempt(&mut self, payment_id: &str, attempt: NotificationAttempt) {
-        if let Some(payment) = self.payments.get_mut(payment_id) {
-            if payment.notifications.len() >= MAX_ATTEMPTS_RECORDED {
-                payment.notifications.remove(0);
-            }
-            payment.notifications.push(attempt);
+        let Some(payment) = self.payments.get(payment_id) else {
+            return;
+        };
+        let mut payment = payment.clone();
+        if payment.notifications.len() >= MAX_ATTEMPTS_RECORDED {
+            payment.notifications.remove(0);
+        }
+        payment.notifications.push(attempt);
+        if let Err(e) = self.commit(Entry::Payment(payment.clone())) {
+            // The attempt happened whether or not it is written down; an unrecorded
+            // acknowledgement only means a resend after a restart.
+            tracing::warn!(%payment_id, ?e, "could not record a notification attempt");
+            self.put_payment(payment);
         }
     }
 
@@ -267,10 +558,11 @@ impl Store {
         if self.refunds.len() >= MAX_REFUNDS {
             return Err(GatewayError::Capacity);
         }
-        let payment = self
+        let mut payment = self
             .payments
-            .get_mut(&req.payment_id)
-            .ok_or(GatewayError::UnknownPayment)?;
+            .get(&req.payment_id)
+            .ok_or(GatewayError::UnknownPayment)?
+            .clone();
         if matches!(payment.status, PaymentStatus::Created) {
             return Err(GatewayError::NotPaid);
         }
@@ -287,7 +579,10 @@ impl Store {
             amount_minor: req.amount_minor,
             status: "succeeded".to_owned(),
         };
-        self.refunds.insert(req.request_id.clone(), view.clone());
+        self.commit(Entry::Refund {
+            payment,
+            refund: view.clone(),
+        })?;
         Ok(view)
     }
 
@@ -301,7 +596,7 @@ impl Store {
             .payments
             .values()
             .filter_map(|p| match &p.status {
-                PaymentStatus::Succeeded { trade_no, paid_at } if *paid_at >= from && *paid_at < to => {
+                PaymentStatus::Succeeded { trade_no, paid_at, .. } if *paid_at >= from && *paid_at < to => {
                     let notification = p.notification(format!("statement-{trade_no}"), now)?;
                     Some((*paid_at, notification))
                 }
@@ -311,6 +606,11 @@ impl Store {
         lines.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.trade_no.cmp(&b.1.trade_no)));
         lines.into_iter().map(|(_, n)| n).collect()
     }
+}
+
+fn write_entry(out: &mut impl std::io::Write, entry: &Entry) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, entry)?;
+    out.write_all(b"\n")
 }
 
 fn validate_create(req: &CreatePayment) -> Result<(), GatewayError> {
@@ -493,5 +793,103 @@ mod tests {
         let trades: Vec<_> = lines.iter().map(|n| n.trade_no.as_str()).collect();
         assert_eq!(trades, ["t2", "t1"]);
         assert_eq!(lines[0].paid_at, "2025-01-01T09:00:00Z");
+    }
+
+    fn temp_dir() -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("danbao-sandbox-state-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    #[test]
+    fn the_journal_keeps_everything_across_an_open() {
+        let dir = temp_dir();
+        let now = datetime!(2025-01-01 0:00 UTC);
+        {
+            let mut store = Store::open(&dir).unwrap();
+            store.create_payment(create("o1", 100), id("p1")).unwrap();
+            store.create_payment(create("o2", 300), id("p2")).unwrap();
+            store.pay("p1", id("t1"), now).unwrap();
+            let refund = RefundRequest {
+                payment_id: "p1".to_owned(),
+                amount_minor: 40,
+                request_id: "r1".to_owned(),
+            };
+            store.refund(&refund, id("rf1")).unwrap();
+            store.mark_scheduled("p1", 2, now);
+        }
+        let mut store = Store::open(&dir).unwrap();
+        let p1 = store.payment("p1").unwrap();
+        assert!(matches!(&p1.status, PaymentStatus::Succeeded { trade_no, .. } if trade_no == "t1"));
+        assert_eq!(p1.refunded_minor, 40);
+        assert_eq!(p1.schedule, Some(ScheduleMark { step: 2, at: now }));
+        assert_eq!(store.refund_by_request_id("r1").unwrap().refund_id, "rf1");
+        assert_eq!(store.payment("p2").unwrap().amount_minor, 300);
+        // Idempotency keys came back too: the same out_trade_no is the same payment.
+        assert!(matches!(
+            store.create_payment(create("o2", 300), id("p9")),
+            Ok(Created::Existing(p)) if p == "p2"
+        ));
+        // Compaction left one line per live thing (two payments, one of them with its refund).
+        let text = std::fs::read_to_string(dir.join(JOURNAL_FILE)).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_dropped_and_a_bad_middle_line_stops_the_start() {
+        let dir = temp_dir();
+        {
+            let mut store = Store::open(&dir).unwrap();
+            store.create_payment(create("o1", 100), id("p1")).unwrap();
+        }
+        let path = dir.join(JOURNAL_FILE);
+        let good = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{good}{{\"entry\":\"payment\",\"paym")).unwrap();
+        let store = Store::open(&dir).unwrap();
+        assert!(store.payment("p1").is_ok());
+        drop(store);
+        std::fs::write(&path, format!("not json\n{good}")).unwrap();
+        assert_eq!(Store::open(&dir).unwrap_err().kind(), std::io::ErrorKind::InvalidData);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn unfinished_schedules_resume_where_they_stopped() {
+        let mut store = Store::default();
+        let t0 = datetime!(2025-01-01 0:00 UTC);
+        let delay_after = |step: usize| [10u64, 20].get(step).map(|s| Duration::from_secs(*s));
+        for p in ["p0", "p1", "p2", "p3", "p4"] {
+            store.create_payment(create(p, 100), id(p)).unwrap();
+        }
+        for p in ["p1", "p2", "p3", "p4"] {
+            store.pay(p, id("t"), t0).unwrap();
+        }
+        // p1: paid, the first send never started. p2: first send at t0, 4 s ago.
+        store.mark_scheduled("p2", 0, t0);
+        // p3: the last scheduled attempt made: the gateway has given up.
+        store.mark_scheduled("p3", 2, t0);
+        // p4: acknowledged: nothing to resume.
+        store.mark_scheduled("p4", 0, t0);
+        store.record_attempt(
+            "p4",
+            NotificationAttempt {
+                notify_id: "n".to_owned(),
+                at: rfc3339(t0),
+                outcome: "acknowledged".to_owned(),
+            },
+        );
+        let now = t0 + time::Duration::seconds(4);
+        assert_eq!(
+            store.unfinished_schedules(now, delay_after),
+            vec![
+                ("p1".to_owned(), 0, Duration::ZERO),
+                ("p2".to_owned(), 1, Duration::from_secs(6)),
+            ]
+        );
+        // Overdue: due at once.
+        let late = t0 + time::Duration::seconds(60);
+        assert_eq!(
+            store.unfinished_schedules(late, delay_after)[1],
+            ("p2".to_owned(), 1, Duration::ZERO)
+        );
     }
 }

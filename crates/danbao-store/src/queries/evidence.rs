@@ -188,3 +188,27 @@ pub async fn insert_order_event(tx: &mut Conn, order: &OrderId, kind: &str, deta
     .await?;
     Ok(())
 }
+
+/// Keeps the opening of a sealed leaf, in the transaction that queues the leaf.
+pub async fn insert_evidence_opening(tx: &mut Conn, leaf_hash: &str, case_id: &str, opening: &str, now: i64) -> Result<()> {
+    sqlx::query("INSERT INTO evidence_openings (leaf_hash, case_id, opening, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(leaf_hash)
+        .bind(case_id)
+        .bind(opening)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The opening of a sealed leaf; none for a public (v1) leaf.
+pub async fn evidence_opening(tx: &mut Conn, leaf_hash: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT opening FROM evidence_openings WHERE leaf_hash = $1")
+        .bind(leaf_hash)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get("opening")?),
+        None => None,
+    })
+}

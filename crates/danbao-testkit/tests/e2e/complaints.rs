@@ -123,8 +123,9 @@ async fn a_split_ruling_moves_exact_amounts(t: TestApp) {
     let vkey = t.get("/api/v1/evidence/key", None).await.text;
     let v = danbao_evidence::LogVerifier::from_vkey(vkey.trim()).unwrap();
     let receipt = danbao_evidence::verify_receipt(up.body["receipt"].as_str().unwrap(), &v).unwrap();
+    let opening = danbao_evidence::LeafOpening::parse(up.body["evidence"]["opening"].as_str().unwrap()).unwrap();
     assert_eq!(
-        receipt.leaf.content_sha256(),
+        receipt.leaf.event(Some(&opening)).unwrap().content_sha256(),
         danbao_evidence::sha256_hex(sha.as_bytes())
     );
     let file = t
@@ -291,10 +292,13 @@ async fn after_sales_complaint_freezes_available_then_receivable(t: TestApp) {
         t.post(&format!("/api/v1/orders/{o}/confirm"), Some(&s.buyer_token), json!({}))
             .await;
     }
-    assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 19_000);
-    // The first after-sales complaint takes the seller's 95.00 and the 5.00 fee back.
+    // Released money waits in the seller's reserve through the after-sales window.
+    assert_eq!(t.balance(&Account::Reserve(s.seller.clone())).await, 19_000);
+    assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 0);
+    // The first after-sales complaint takes the seller's 95.00 from that order's reserve
+    // and the 5.00 fee back.
     let ca = id_of(&open(&t, &s.buyer_token, &a, "not_as_described").await);
-    assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 9_500);
+    assert_eq!(t.balance(&Account::Reserve(s.seller.clone())).await, 9_500);
     assert_eq!(t.balance(&Account::PlatformFees).await, 500);
     assert_eq!(t.balance(&Account::Frozen(s.seller.clone())).await, 10_000);
     let arb = t.staff(Role::Arbitrator).await;
@@ -304,11 +308,12 @@ async fn after_sales_complaint_freezes_available_then_receivable(t: TestApp) {
         json!({"kind": "refund_full", "reason": "无效卡密"}),
     )
     .await;
-    // Now the seller has 95.00; a second complaint takes it, and nothing more is there.
+    // The second order's reserve still holds its 95.00; a second complaint takes it.
     let cb = id_of(&open(&t, &s.buyer_token, &b, "not_as_described").await);
-    assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 0);
+    assert_eq!(t.balance(&Account::Reserve(s.seller.clone())).await, 0);
     let c = complaint(&t, &s.buyer_token, &cb).await;
-    assert_eq!(c["frozen"]["available"], 9_500, "{c}");
+    assert_eq!(c["frozen"]["reserve"], 9_500, "{c}");
+    assert_eq!(c["frozen"]["available"], 0, "{c}");
     assert_eq!(c["frozen"]["receivable"], 0);
     // Before it is decided, the first complaint's buyer is refunded 100.00 in full.
     t.settle_refunds().await;
@@ -430,7 +435,12 @@ async fn collective_complaints_freeze_the_seller_and_a_ban_refunds_everyone(t: T
             )
             .await;
         let id = placed.body["id"].as_str().unwrap().to_string();
-        t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+        // Six buyers paying from six wallets: six real payers.
+        t.pay_as(
+            placed.body["payment"]["payment_id"].as_str().unwrap(),
+            &format!("crowd-wallet-{i}"),
+        )
+        .await;
         t.wait_for_status(&format!("/api/v1/orders/{id}"), Some(&buyer), "delivered")
             .await;
         orders.push((buyer, id));
@@ -786,9 +796,26 @@ async fn a_ban_with_a_deposit_too_small_books_the_rest_as_loss(t: TestApp) {
         t.post(&format!("/api/v1/orders/{o}/confirm"), Some(&s.buyer_token), json!({}))
             .await;
     }
+    // Released money is in the reserve, not withdrawable.
     let balance = t.get("/api/v1/seller/balance", Some(&s.seller_token)).await;
-    assert_eq!(balance.body["available_minor"], 19_000);
-    // Withdrawals: at least ¥10, paid out through the provider, confirmed by a job.
+    assert_eq!(balance.body["available_minor"], 0);
+    assert_eq!(balance.body["reserved_minor"], 19_000);
+    // A first after-sales complaint, ruled for the seller: the seller's 95.00 is paid out
+    // of the hold to the available balance (a person has decided).
+    let arb = t.staff(Role::Arbitrator).await;
+    let c1 = id_of(&open(&t, &s.buyer_token, &first, "not_as_described").await);
+    let r = t
+        .post(
+            &format!("/api/v1/complaints/{c1}/ruling"),
+            Some(&arb),
+            json!({"kind": "release_to_seller", "reason": "卡密有效"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let balance = t.get("/api/v1/seller/balance", Some(&s.seller_token)).await;
+    assert_eq!(balance.body["available_minor"], 9_500);
+    assert_eq!(balance.body["reserved_minor"], 9_500);
+    // Withdrawals: at least ¥10, only from available, paid out through the provider.
     let small = t
         .post(
             "/api/v1/seller/withdrawals",
@@ -801,7 +828,7 @@ async fn a_ban_with_a_deposit_too_small_books_the_rest_as_loss(t: TestApp) {
         .post(
             "/api/v1/seller/withdrawals",
             Some(&s.seller_token),
-            json!({"amount_minor": 50_000}),
+            json!({"amount_minor": 9_501}),
         )
         .await;
     assert_eq!(too_much.status, 409, "{}", too_much.text);
@@ -809,14 +836,14 @@ async fn a_ban_with_a_deposit_too_small_books_the_rest_as_loss(t: TestApp) {
         .post(
             "/api/v1/seller/withdrawals",
             Some(&s.seller_token),
-            json!({"amount_minor": 15_000}),
+            json!({"amount_minor": 5_500}),
         )
         .await;
     assert_eq!(w.status, 201, "{}", w.text);
-    assert_eq!(t.balance(&Account::PayoutsPending("sandbox".into())).await, 15_000);
+    assert_eq!(t.balance(&Account::PayoutsPending("sandbox".into())).await, 5_500);
     t.run_due_jobs().await;
     assert_eq!(t.balance(&Account::PayoutsPending("sandbox".into())).await, 0);
-    assert_eq!(t.balance(&Account::Provider("sandbox".into())).await, 5_000);
+    assert_eq!(t.balance(&Account::Provider("sandbox".into())).await, 14_500);
     // A small deposit, and a small compensation fund.
     let d = t
         .post(
@@ -837,17 +864,17 @@ async fn a_ban_with_a_deposit_too_small_books_the_rest_as_loss(t: TestApp) {
         )
         .await;
     assert_eq!(f.status, 200, "{}", f.text);
-    // An after-sales complaint: the seller's 95.00 comes from available (20.00), then the
-    // deposit (20.00), and the 55.00 they no longer have becomes a receivable.
-    let id = id_of(&open(&t, &s.buyer_token, &first, "not_as_described").await);
+    // A fraud complaint on the same order: its reserve is spent, so the seller's 95.00
+    // comes from available (20.00), then the deposit (20.00), and the 55.00 they no
+    // longer have becomes a receivable.
+    let id = id_of(&open(&t, &s.buyer_token, &first, "fraud").await);
     let c = complaint(&t, &s.buyer_token, &id).await;
     assert_eq!(
         c["frozen"],
-        json!({"escrow": 0, "available": 2_000, "deposit": 2_000, "receivable": 5_500, "fee": 500})
+        json!({"escrow": 0, "reserve": 0, "available": 2_000, "deposit": 2_000, "receivable": 5_500, "fee": 500})
     );
     // Confirmed fraud: the ban refunds the open case in full; what the seller owes is
     // covered by what is left of the deposit (nothing), then the fund (3.00); 52.00 is a loss.
-    let admin = t.admin().await;
     let seller_id = s.seller.to_string();
     let banned = t
         .post(
@@ -877,6 +904,12 @@ async fn a_ban_with_a_deposit_too_small_books_the_rest_as_loss(t: TestApp) {
         )
         .await;
     assert_eq!(w.status, 409, "{}", w.text);
+    // The second order's reserve ends with its window, and a banned seller's is held.
+    t.advance(14 * 24 * HOUR_MS);
+    t.run_due_jobs().await;
+    assert_eq!(t.balance(&Account::Reserve(s.seller.clone())).await, 0);
+    assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 0);
+    assert_eq!(t.balance(&Account::Frozen(s.seller.clone())).await, 9_500);
     t.finish().await;
 }
 

@@ -71,14 +71,17 @@ async fn every_order_event_has_a_receipt_that_verifies_offline(t: TestApp) {
         let receipt = e["receipt"].as_str().unwrap();
         // Offline: only the receipt and the public key.
         let ok = verify_receipt(receipt, &v).unwrap();
-        assert_eq!(ok.leaf.case(), format!("order:{id}"));
-        assert_eq!(ok.leaf.kind(), format!("order.{}", e["kind"].as_str().unwrap()));
+        // The leaf is sealed: what it records shows only with the opening the party got.
+        let opening = danbao_evidence::LeafOpening::parse(e["opening"].as_str().unwrap()).unwrap();
+        let event = ok.leaf.event(Some(&opening)).unwrap();
+        assert_eq!(event.case(), format!("order:{id}"));
+        assert_eq!(event.kind(), format!("order.{}", e["kind"].as_str().unwrap()));
         assert_eq!(
-            ok.leaf.content_sha256(),
+            event.content_sha256(),
             danbao_evidence::sha256_hex(e["detail_json"].as_str().unwrap().as_bytes())
         );
         assert_eq!(
-            ok.leaf.prev_leaf_hash(),
+            event.prev_leaf_hash(),
             prev.as_deref(),
             "each leaf names the one before"
         );
@@ -218,7 +221,8 @@ async fn rewriting_the_database_is_detected(t: TestApp) {
     );
 
     // 3. Rewrite the log's own record of an event (its leaf).
-    t.sql("UPDATE evidence_leaves SET record = REPLACE(record, 'order.created', 'order.cancelled') WHERE idx = 0")
+    //    (A sealed record names nothing to edit in place: put another leaf's record there.)
+    t.sql("UPDATE evidence_leaves SET record = (SELECT l.record FROM evidence_leaves l WHERE l.idx = 1) WHERE idx = 0")
         .await;
     let tl = timeline(&t, &id, &token).await;
     assert!(

@@ -19,6 +19,7 @@ macro_rules! on_both_databases {
     )*};
 }
 
+mod abuse;
 mod access;
 mod browser;
 mod complaints;
@@ -26,4 +27,5 @@ mod evidence;
 mod limits;
 mod no_drop;
 mod openapi;
+mod privacy;
 mod purchase;

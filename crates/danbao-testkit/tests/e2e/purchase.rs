@@ -117,8 +117,10 @@ async fn guest_buys_a_card_key_and_confirms(t: TestApp) {
         .await;
     assert_eq!(confirm.status, 200, "{}", confirm.text);
     assert_eq!(confirm.body["status"], "completed");
-    // 5 % fee on 95.00 = 4.75; the seller gets 90.25.
-    assert_eq!(t.balance(&Account::Available(seller.clone())).await, 9025);
+    // 5 % fee on 95.00 = 4.75; the seller gets 90.25, into the reserve until the
+    // after-sales window has passed.
+    assert_eq!(t.balance(&Account::Reserve(seller.clone())).await, 9025);
+    assert_eq!(t.balance(&Account::Available(seller.clone())).await, 0);
     assert_eq!(t.balance(&Account::PlatformFees).await, 475);
     assert_eq!(t.balance(&Account::Escrow(seller)).await, 0);
 
@@ -183,7 +185,7 @@ async fn buyer_account_order_auto_confirms_after_the_acceptance_window(t: TestAp
     assert_eq!(done.body["status"], "completed");
     // 5 % of 10.10 = 0.505 → 0.50 (half to even); the seller gets 9.60.
     let seller = TestApp::seller_account(&seller_id);
-    assert_eq!(t.balance(&Account::Available(seller)).await, 960);
+    assert_eq!(t.balance(&Account::Reserve(seller)).await, 960);
     assert_eq!(t.balance(&Account::PlatformFees).await, 50);
     // The buyer's list shows it.
     let mine = t.get("/api/v1/orders", Some(&buyer_token)).await;
