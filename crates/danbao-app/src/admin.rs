@@ -47,9 +47,15 @@ pub struct Stats {
 pub struct SecurityEventView {
     pub id: String,
     pub kind: String,
+    /// When it first happened.
     pub at: String,
-    /// The event's recorded facts, as JSON.
+    /// The event's recorded facts (its first occurrence's), as JSON.
     pub detail: serde_json::Value,
+    /// How often it happened: repeated events (refused notifications) are counted per
+    /// source and hour on one row.
+    pub occurrences: i64,
+    /// When it last happened.
+    pub last_at: String,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -439,6 +445,8 @@ impl App {
                 kind: e.kind,
                 at: rfc3339(e.at),
                 detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
+                occurrences: e.occurrences,
+                last_at: rfc3339(e.last_at),
             })
             .collect())
     }

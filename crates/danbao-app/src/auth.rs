@@ -1,5 +1,6 @@
 //! Accounts, passwords (argon2id, hashed off the async threads) and bearer tokens.
 
+use crate::limits::{Action, Origin};
 use crate::{App, AppError, AppResult};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -80,26 +81,25 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-pub async fn hash_password(password: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| AppError::Internal(format!("argon2: {e}")))
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))?
+fn hash_now(password: &str) -> AppResult<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("argon2: {e}")))
 }
 
-pub async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
+fn verify_now(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// Hashes off the async threads, for the CLI (the server hashes on its hashing threads).
+pub async fn hash_password(password: String) -> AppResult<String> {
+    tokio::task::spawn_blocking(move || hash_now(&password))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
 }
 
 pub fn validate_password(field: &'static str, password: &str) -> AppResult<()> {
@@ -123,7 +123,7 @@ pub async fn create_account_in(
     password: &str,
     role: Role,
 ) -> AppResult<User> {
-    let row = new_user_row(username, password, role, now_ms()).await?;
+    let row = new_user_row_hashed(username, password, role, now_ms(), hash_password).await?;
     let mut tx = store.begin().await?;
     insert_user(&mut tx, &row).await?;
     tx.commit().await?;
@@ -135,7 +135,21 @@ fn now_ms() -> i64 {
     crate::clock::SystemClock.now_ms()
 }
 
-async fn new_user_row(username: &str, password: &str, role: Role, now: i64) -> AppResult<UserRow> {
+async fn new_user_row(app: &App, username: &str, password: &str, role: Role, now: i64) -> AppResult<UserRow> {
+    new_user_row_hashed(username, password, role, now, |p| app.hash_password(p)).await
+}
+
+async fn new_user_row_hashed<F, Fut>(
+    username: &str,
+    password: &str,
+    role: Role,
+    now: i64,
+    hash: F,
+) -> AppResult<UserRow>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = AppResult<String>>,
+{
     let valid_name = !username.is_empty()
         && username.len() <= USERNAME_LEN_MAX
         && username
@@ -148,7 +162,7 @@ async fn new_user_row(username: &str, password: &str, role: Role, now: i64) -> A
         ));
     }
     validate_password("password", password)?;
-    let hash = hash_password(password.to_string()).await?;
+    let hash = hash(password.to_string()).await?;
     Ok(UserRow {
         id: UserId::generate(),
         username: username.to_string(),
@@ -165,31 +179,55 @@ async fn insert_user(tx: &mut danbao_store::Tx, row: &UserRow) -> AppResult<()> 
     })
 }
 
+/// The key an account is rate limited under: its name as typed, case aside.
+fn account_key(username: &str) -> String {
+    username.trim().to_lowercase()
+}
+
 impl App {
+    /// Hashes a password when it is this request's turn: a flood of logins or checkouts
+    /// queues here instead of running one argon2id (19 MiB) per request at once.
+    pub(crate) async fn hash_password(&self, password: String) -> AppResult<String> {
+        self.guard.hash(move || hash_now(&password)).await?
+    }
+
+    /// Checks a password against its hash, in turn like `hash_password`.
+    pub(crate) async fn verify_password(&self, password: String, hash: String) -> AppResult<bool> {
+        self.guard.hash(move || verify_now(&password, &hash)).await
+    }
+
     /// Makes an account. The API lets buyers and sellers register themselves; staff
-    /// accounts are made only by the CLI and the demo.
-    pub async fn register(&self, username: &str, password: &str, role: Role) -> AppResult<User> {
-        let row = new_user_row(username, password, role, self.now()).await?;
+    /// accounts are made only by the CLI and the demo. Limited per address and username.
+    pub async fn register(&self, origin: &Origin, username: &str, password: &str, role: Role) -> AppResult<User> {
+        self.guard.admit(Action::Register, origin, &account_key(username))?;
+        let row = new_user_row(self, username, password, role, self.now()).await?;
         let mut tx = self.store.begin().await?;
         insert_user(&mut tx, &row).await?;
         tx.commit().await?;
         user_from_row(row)
     }
 
-    /// Logs in; returns a bearer token (only its hash is stored).
-    pub async fn login(&self, username: &str, password: &str) -> AppResult<(String, User)> {
+    /// Logs in; returns a bearer token (only its hash is stored). Limited per address and
+    /// username before any hashing, so a guesser is stopped cheaply.
+    pub async fn login(&self, origin: &Origin, username: &str, password: &str) -> AppResult<(String, User)> {
         if password.len() > PASSWORD_LEN_MAX * 4 {
             return Err(AppError::BadCredentials);
         }
+        self.guard.admit(Action::Login, origin, &account_key(username))?;
         let mut tx = self.store.begin().await?;
         let row = tx.user_by_username(username).await?;
         tx.commit().await?;
         let Some(row) = row else {
             // Spend the same time as a real check, so usernames cannot be probed by timing.
-            let _ = verify_password(password.to_string(), DUMMY_HASH.to_string()).await;
+            let _ = self
+                .verify_password(password.to_string(), DUMMY_HASH.to_string())
+                .await?;
             return Err(AppError::BadCredentials);
         };
-        if !verify_password(password.to_string(), row.password_hash.clone()).await {
+        if !self
+            .verify_password(password.to_string(), row.password_hash.clone())
+            .await?
+        {
             return Err(AppError::BadCredentials);
         }
         let mut bytes = [0u8; 32];

@@ -9,6 +9,7 @@ pub mod complaints;
 pub mod evidence;
 pub mod files;
 pub mod jobs;
+pub mod limits;
 pub mod money;
 pub mod orders;
 pub mod payments;
@@ -59,6 +60,9 @@ pub enum AppError {
     Ledger(#[from] LedgerError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Too many requests from this address or for this account; try again after this long.
+    #[error("too many requests; try again in {retry_after_s} s")]
+    RateLimited { retry_after_s: i64 },
 }
 
 impl From<IllegalTransition> for AppError {
@@ -122,6 +126,8 @@ pub struct AppConfig {
     pub public_url: String,
     /// Where evidence attachments are stored (content-addressed); None: none accepted.
     pub files_dir: Option<std::path::PathBuf>,
+    /// Rate limits, the hashing bound and the trusted proxies (`serve --limits FILE`).
+    pub limits: limits::Limits,
 }
 
 pub struct AppInner {
@@ -134,6 +140,8 @@ pub struct AppInner {
     /// Rule sets by version; published versions never change, so caching is safe.
     rules: RwLock<BTreeMap<i64, Arc<RuleSet>>>,
     current_rules: RwLock<Arc<RuleSet>>,
+    /// This process's rate limiters and password-hashing bound.
+    pub guard: limits::Guard,
 }
 
 #[derive(Clone)]
@@ -189,7 +197,9 @@ impl App {
         };
         let current = Arc::new(current);
         by_version.insert(current.version, current.clone());
+        let guard = limits::Guard::new(config.limits.clone(), clock.clone());
         Ok(App(Arc::new(AppInner {
+            guard,
             store,
             clock,
             vault,

@@ -4,14 +4,17 @@ use crate::auth::{validate_password, Caller, Role, User};
 use crate::clock::rfc3339;
 use crate::evidence::record_event;
 use crate::jobs::Job;
+use crate::limits::{Action, Origin};
 use crate::payments::PaymentRequest;
 use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;
+use danbao_domain::limits::{check_hold, contact_key, Holder, Holdings, QueryPasswordLock};
 use danbao_domain::order::transition;
 use danbao_domain::{
     DeliveryKind, Effect, Money, OrderEvent, OrderId, OrderStatus, PaymentAttemptId, ProductId, RefundId, Refusal,
     RuleSet,
 };
+use danbao_store::HoldKey;
 use danbao_store::{CardKeyRow, OrderRow, PaymentAttemptRow, ProductRow, RefundRow, Tx};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -469,7 +472,7 @@ impl App {
     /// Creates an order: validates, reserves stock, computes the amount from the price
     /// (the client never sends one), then asks the provider for a cashier — after the
     /// transaction, never inside it.
-    pub async fn place_order(&self, caller: &Caller, req: PlaceOrder) -> AppResult<PlacedOrder> {
+    pub async fn place_order(&self, caller: &Caller, origin: &Origin, req: PlaceOrder) -> AppResult<PlacedOrder> {
         let rules = self.current_rules();
         let product_id = ProductId::parse(&req.product_id).ok_or(AppError::NotFound("product"))?;
         if !(1..=rules.orders.max_quantity).contains(&req.quantity) {
@@ -491,8 +494,16 @@ impl App {
                 (None, Some((contact.trim().to_string(), password)))
             }
         };
+        // Limited per address and per buyer (account, or contact as one person) before the
+        // query password is hashed.
+        let buyer_key = match (&buyer, &guest) {
+            (Some(b), _) => b.id.to_string(),
+            (None, Some((contact, _))) => contact_key(contact),
+            (None, None) => String::new(),
+        };
+        self.guard.admit(Action::Checkout, origin, &buyer_key)?;
         let guest = match guest {
-            Some((contact, password)) => Some((contact, crate::auth::hash_password(password).await?)),
+            Some((contact, password)) => Some((contact, self.hash_password(password).await?)),
             None => None,
         };
         let now = self.now();
@@ -524,6 +535,20 @@ impl App {
             .price
             .checked_mul(req.quantity)
             .map_err(|_| AppError::invalid("quantity", crate::Invalid::AmountTooLarge))?;
+        let address = origin.address().map(|a| a.to_string());
+        if kind == DeliveryKind::CardKey {
+            // Under the product's row lock, so the share of its stock is counted exactly.
+            self.check_hold(
+                &mut tx,
+                &rules,
+                &product,
+                buyer.as_ref(),
+                &buyer_key,
+                address.as_deref(),
+                req.quantity,
+            )
+            .await?;
+        }
         if kind == DeliveryKind::CardKey && !tx.reserve_stock(&product_id, req.quantity).await? {
             return Err(Refusal::OutOfStock.into());
         }
@@ -554,6 +579,8 @@ impl App {
             updated_at: now,
         };
         tx.insert_order(&order).await?;
+        let contact = guest.as_ref().map(|_| buyer_key.as_str());
+        tx.set_order_client(&order_id, address.as_deref(), contact).await?;
         record_event(&mut tx, &order_id, "created", serde_json::json!({"amount_minor": order.amount.minor(), "quantity": order.quantity, "rule_version": order.rule_version}), now).await?;
         Job::ExpireOrder(order_id.clone())
             .enqueue(&mut tx, order.expires_at, now)
@@ -714,26 +741,88 @@ impl App {
 
     /// 查单: a guest proves who they are with contact + query password and gets the
     /// order's access token. Every failure looks the same, so nothing can be probed.
-    pub async fn lookup_guest_order(&self, order_id: &str, contact: &str, password: &str) -> AppResult<String> {
+    /// Limited per address and contact; after repeated wrong guesses the order is locked
+    /// (stored, so the lock holds across restarts and processes), the right password too.
+    pub async fn lookup_guest_order(
+        &self,
+        origin: &Origin,
+        order_id: &str,
+        contact: &str,
+        password: &str,
+    ) -> AppResult<String> {
         let not_found = || AppError::NotFound("order");
+        self.guard.admit(Action::Lookup, origin, &contact_key(contact))?;
         let id = OrderId::parse(order_id).ok_or_else(not_found)?;
         if password.len() > 512 {
             return Err(not_found());
         }
+        let now = self.now();
         let mut tx = self.store.begin().await?;
         let order = tx.order(&id, false).await?;
+        let lock = match &order {
+            Some(_) => tx.query_password_lock(&id).await?,
+            None => None,
+        };
         tx.commit().await?;
         let Some(order) = order else { return Err(not_found()) };
         let (Some(c), Some(hash)) = (order.guest_contact.as_deref(), order.guest_password_hash.clone()) else {
             return Err(not_found());
         };
-        let contact_ok = c == contact.trim();
-        let password_ok = crate::auth::verify_password(password.to_string(), hash).await;
+        QueryPasswordLock::check(lock.as_ref(), now)?;
+        let contact_ok = contact_key(c) == contact_key(contact);
+        let password_ok = self.verify_password(password.to_string(), hash).await?;
         if contact_ok && password_ok {
-            Ok(self.vault.order_access_token(id.as_str()))
-        } else {
-            Err(not_found())
+            if lock.is_some() {
+                // The right password: earlier mistakes are forgiven.
+                let mut tx = self.store.begin().await?;
+                tx.clear_query_password_lock(&id).await?;
+                tx.commit().await?;
+            }
+            return Ok(self.vault.order_access_token(id.as_str()));
         }
+        // Read again (under its row lock on PostgreSQL): concurrent guesses each count. The
+        // lock follows today's rules: it protects the order now, whatever it was bought under.
+        let mut tx = self.store.begin().await?;
+        let current = tx.query_password_lock(&id).await?;
+        let next = QueryPasswordLock::after_failure(current.as_ref(), self.now(), &self.current_rules().limits);
+        tx.set_query_password_lock(&id, &next).await?;
+        tx.commit().await?;
+        Err(not_found())
+    }
+
+    /// Refuses an order that would make its buyer (or its address) hold more stock unpaid
+    /// than the caps allow (issue 8 item 8), in the order's transaction.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the counts of one checkout, read in its transaction"
+    )]
+    async fn check_hold(
+        &self,
+        tx: &mut Tx,
+        rules: &RuleSet,
+        product: &danbao_store::ProductRow,
+        buyer: Option<&User>,
+        buyer_key: &str,
+        address: Option<&str>,
+        quantity: i64,
+    ) -> AppResult<()> {
+        let (holder, who) = match buyer {
+            Some(b) => (Holder::Account, HoldKey::Buyer(&b.id)),
+            None => (Holder::Contact, HoldKey::Contact(buyer_key)),
+        };
+        let held = Holdings {
+            buyer: tx.unpaid_units(who, None).await?,
+            buyer_of_product: tx.unpaid_units(who, Some(&product.id)).await?,
+            address: match address {
+                Some(a) => tx.unpaid_units(HoldKey::Address(a), None).await?,
+                None => 0,
+            },
+            product: tx.unpaid_units(HoldKey::Everyone, Some(&product.id)).await?,
+            product_free: product.stock,
+        };
+        let address_max = address.map(|_| self.guard.limits().unpaid_units_per_address_max);
+        check_hold(&held, quantity, holder, address_max, &rules.limits)?;
+        Ok(())
     }
 
     // ---- reading orders ----

@@ -321,6 +321,9 @@ impl PaymentProvider for SandboxProvider {
     }
 }
 
+/// Refused notifications are counted per hour.
+const HOUR_MS: i64 = 3_600_000;
+
 impl App {
     /// The one notification path (SPEC §4). The signature is checked over the raw bytes
     /// before anything else; the payment is recorded first and deduplicated on
@@ -337,8 +340,15 @@ impl App {
             Ok(v) => v,
             Err(e) => {
                 let detail = serde_json::json!({"source": source, "error": e.to_string(), "body_sha256": hex::encode(Sha256::digest(body)), "bytes": body.len()});
+                // Counted per source, kind of failure and hour: a flood of forged
+                // notifications adds to a count, not a row each (issue 8 item 9).
+                let class = match e {
+                    ProviderError::BadSignature => "bad_signature",
+                    _ => "malformed",
+                };
+                let bucket = format!("notification_refused:{source}:{class}:{}", now.div_euclid(HOUR_MS));
                 let mut tx = self.store.begin().await?;
-                tx.insert_security_event("notification_refused", &detail.to_string(), now)
+                tx.count_security_event("notification_refused", &bucket, &detail.to_string(), now)
                     .await?;
                 tx.commit().await?;
                 tracing::warn!(source, error = %e, "payment notification refused");

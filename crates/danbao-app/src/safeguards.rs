@@ -305,6 +305,7 @@ impl App {
     /// account when its payment arrives.
     pub async fn register_with_identity(
         &self,
+        origin: &crate::limits::Origin,
         username: &str,
         password: &str,
         role: Role,
@@ -339,7 +340,7 @@ impl App {
                 Some(normalise_contact(c))
             }
         };
-        let user = self.register(username, password, role).await?;
+        let user = self.register(origin, username, password, role).await?;
         if contact.is_some() || payout_account.is_some() {
             let mut tx = self.store.begin().await?;
             if let Some(c) = contact {

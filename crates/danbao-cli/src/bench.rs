@@ -54,6 +54,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         danbao_app::AppConfig {
             public_url: String::new(),
             files_dir: None,
+            limits: danbao_app::limits::Limits::default(),
         },
         RuleSet::default_rules()?,
     )

@@ -90,6 +90,11 @@ struct ServeArgs {
     /// --public-url is https). Browsers then send cookies over https only.
     #[arg(long, env = "DANBAO_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// A TOML file of server limits: rate limits per address and account, concurrent
+    /// password hashes, stock held unpaid per address, trusted proxies (whose
+    /// X-Forwarded-For is believed). Every field optional; default: the shipped limits.
+    #[arg(long, env = "DANBAO_LIMITS")]
+    limits: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -269,6 +274,14 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
         }
         None => RuleSet::default_rules()?,
     };
+    let limits = match &args.limits {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            danbao_app::limits::Limits::parse(&text)
+                .map_err(|e| anyhow::anyhow!("parsing the limits {}: {e}", path.display()))?
+        }
+        None => danbao_app::limits::Limits::default(),
+    };
     let listener = tokio::net::TcpListener::bind((args.bind.as_str(), args.port))
         .await
         .with_context(|| format!("listening on {}:{}", args.bind, args.port))?;
@@ -300,6 +313,7 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
         worker_interval: Some(Duration::from_millis(500)),
         files_dir: Some(args.data.data_dir.join("files")),
         secure_cookies: args.secure_cookies,
+        limits,
     })
     .await?;
     println!("Danbao is running at {}", server.url);
@@ -353,13 +367,15 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
 /// Seeds the demo shop once; running `danbao demo` again reuses it.
 async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> anyhow::Result<()> {
     let password = "demo-password";
-    let seller = match app.register("demo_seller", password, Role::Seller).await {
+    // The operator's own seeding: no client address, so no rate limit applies.
+    let local = danbao_app::limits::Origin::Local;
+    let seller = match app.register(&local, "demo_seller", password, Role::Seller).await {
         Ok(u) => u,
         Err(danbao_app::AppError::Refused(danbao_domain::Refusal::UsernameTaken)) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    let buyer = Caller::User(app.register("demo_buyer", password, Role::Buyer).await?);
-    app.register("demo_admin", password, Role::Admin).await?;
+    let buyer = Caller::User(app.register(&local, "demo_buyer", password, Role::Buyer).await?);
+    app.register(&local, "demo_admin", password, Role::Admin).await?;
     let seller = Caller::User(seller);
     let card_product = |title: &'static str, description: &'static str, price_minor: i64| NewProduct {
         title: title.into(),
@@ -417,6 +433,7 @@ async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> any
     let bought = app
         .place_order(
             &buyer,
+            &local,
             danbao_app::PlaceOrder {
                 product_id: steam.id.clone(),
                 quantity: 1,
@@ -435,6 +452,7 @@ async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> any
     let declined = app
         .place_order(
             &buyer,
+            &local,
             danbao_app::PlaceOrder {
                 product_id: top_up.id.clone(),
                 quantity: 1,
@@ -485,6 +503,7 @@ async fn offline_app(data: &DataArgs, sandbox_url: &str) -> anyhow::Result<danba
         danbao_app::AppConfig {
             public_url: String::new(),
             files_dir: Some(data.data_dir.join("files")),
+            limits: danbao_app::limits::Limits::default(),
         },
         rules,
     )

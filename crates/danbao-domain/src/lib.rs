@@ -6,6 +6,7 @@
 pub mod complaint;
 pub mod ids;
 pub mod ledger;
+pub mod limits;
 pub mod money;
 pub mod order;
 pub mod payment;

@@ -6,6 +6,7 @@
 //! layer reads a refusal's text back: the text is for people, the value is for code.
 
 use crate::complaint::{IllegalComplaintTransition, OpenRefusal, Stage};
+use crate::limits::Holder;
 use crate::order::{IllegalTransition, OrderStatus};
 use crate::seller::{IllegalStandingChange, Standing};
 use crate::{Money, TimestampMs};
@@ -63,6 +64,21 @@ pub enum Refusal {
     // Abuse.
     #[error("a seller cannot buy from their own shop")]
     SelfPurchase,
+    // Limits on what one buyer may hold and try.
+    #[error("this {holder} already holds {held_units} units in unpaid orders; at most {max_units} may be held")]
+    UnpaidUnitsLimit {
+        holder: Holder,
+        held_units: i64,
+        max_units: i64,
+    },
+    #[error("one buyer may hold at most {max_units} units of this product unpaid ({share_bps} bps of its stock); {held_units} are held")]
+    StockShareLimit {
+        held_units: i64,
+        max_units: i64,
+        share_bps: i64,
+    },
+    #[error("too many wrong query passwords: this order is locked; try again in {retry_after_s} s")]
+    QueryPasswordLocked { until: TimestampMs, retry_after_s: i64 },
 }
 
 impl Refusal {
@@ -99,6 +115,9 @@ impl Refusal {
             R::NoPaymentToRefund => "no-payment-to-refund",
             R::PaymentNotMismatched { .. } => "payment-not-mismatched",
             R::SelfPurchase => "self-purchase",
+            R::UnpaidUnitsLimit { .. } => "unpaid-units-limit",
+            R::StockShareLimit { .. } => "stock-share-limit",
+            R::QueryPasswordLocked { .. } => "query-password-locked",
         }
     }
 
@@ -129,6 +148,28 @@ impl Refusal {
                 vec![("max_files", F::Minor(*max_files)), ("max_bytes", F::Minor(*max_bytes))]
             }
             R::PaymentNotMismatched { outcome } => vec![("outcome", F::Text(outcome.clone()))],
+            R::UnpaidUnitsLimit {
+                holder,
+                held_units,
+                max_units,
+            } => vec![
+                ("holder", F::Text(holder.as_str().into())),
+                ("held_units", F::Minor(*held_units)),
+                ("max_units", F::Minor(*max_units)),
+            ],
+            R::StockShareLimit {
+                held_units,
+                max_units,
+                share_bps,
+            } => vec![
+                ("held_units", F::Minor(*held_units)),
+                ("max_units", F::Minor(*max_units)),
+                ("share_bps", F::Minor(*share_bps)),
+            ],
+            R::QueryPasswordLocked { until, retry_after_s } => vec![
+                ("locked_until", F::Time(*until)),
+                ("retry_after", F::Minor(*retry_after_s)),
+            ],
             R::UsernameTaken
             | R::OutOfStock
             | R::DeliveredAutomatically
@@ -142,7 +183,7 @@ impl Refusal {
     }
 
     /// Every problem type a refusal can carry, for the API document.
-    pub const CODES: [&'static str; 26] = [
+    pub const CODES: [&'static str; 29] = [
         "username-taken",
         "out-of-stock",
         "illegal-transition",
@@ -169,6 +210,9 @@ impl Refusal {
         "no-payment-to-refund",
         "payment-not-mismatched",
         "self-purchase",
+        "unpaid-units-limit",
+        "stock-share-limit",
+        "query-password-locked",
     ];
 }
 
@@ -240,6 +284,20 @@ mod tests {
                 outcome: "captured".into(),
             },
             Refusal::SelfPurchase,
+            Refusal::UnpaidUnitsLimit {
+                holder: Holder::Contact,
+                held_units: 20,
+                max_units: 20,
+            },
+            Refusal::StockShareLimit {
+                held_units: 5,
+                max_units: 5,
+                share_bps: 5000,
+            },
+            Refusal::QueryPasswordLocked {
+                until: 60_000,
+                retry_after_s: 60,
+            },
         ]
     }
 

@@ -20,6 +20,36 @@ pub struct RuleSet {
     pub payments: PaymentRules,
     pub complaints: ComplaintRules,
     pub fees: FeeRules,
+    /// Absent from rule sets published before it existed: those read as the defaults.
+    #[serde(default)]
+    pub limits: LimitRules,
+}
+
+/// What one buyer may hold and try (`[limits]`): stock held by unpaid orders, and the lock
+/// on an order's query password after wrong guesses (see `crate::limits`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitRules {
+    pub unpaid_units_per_buyer_max: i64,
+    pub unpaid_share_of_stock_bps: i64,
+    pub query_password_failures_free: i64,
+    pub query_password_lock_seconds: i64,
+    pub query_password_lock_seconds_max: i64,
+    pub query_password_failures_forgotten_hours: i64,
+}
+
+impl Default for LimitRules {
+    /// The values of the shipped rule set (a test checks they agree).
+    fn default() -> LimitRules {
+        LimitRules {
+            unpaid_units_per_buyer_max: 20,
+            unpaid_share_of_stock_bps: 5000,
+            query_password_failures_free: 5,
+            query_password_lock_seconds: 60,
+            query_password_lock_seconds_max: 3600,
+            query_password_failures_forgotten_hours: 24,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +211,45 @@ impl RuleSet {
             .any(|s| !(1..=7 * 24 * 3600).contains(s))
         {
             return out("payments", "query delays must be 1 second to 7 days");
+        }
+        let l = &self.limits;
+        for (field, value, max) in [
+            (
+                "limits.unpaid_units_per_buyer_max",
+                l.unpaid_units_per_buyer_max,
+                1_000_000,
+            ),
+            ("limits.unpaid_share_of_stock_bps", l.unpaid_share_of_stock_bps, 10_000),
+            (
+                "limits.query_password_failures_free",
+                l.query_password_failures_free,
+                1000,
+            ),
+            (
+                "limits.query_password_lock_seconds",
+                l.query_password_lock_seconds,
+                7 * 24 * 3600,
+            ),
+            (
+                "limits.query_password_lock_seconds_max",
+                l.query_password_lock_seconds_max,
+                7 * 24 * 3600,
+            ),
+            (
+                "limits.query_password_failures_forgotten_hours",
+                l.query_password_failures_forgotten_hours,
+                366 * 24,
+            ),
+        ] {
+            if !(1..=max).contains(&value) {
+                return out(field, "must be at least 1 and within its bound");
+            }
+        }
+        if l.query_password_lock_seconds > l.query_password_lock_seconds_max {
+            return out(
+                "limits.query_password_lock_seconds",
+                "must not exceed query_password_lock_seconds_max",
+            );
         }
         if o.max_quantity > 10_000 {
             return out("orders.max_quantity", "must be at most 10000");
@@ -352,6 +421,27 @@ mod tests {
         let r = RuleSet::parse(&old).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.complaints.collective_amount_minor_min, 10_000);
         assert_eq!(r.complaints.collective_review_hours, 4);
+    }
+
+    #[test]
+    fn the_limits_default_to_the_shipped_values_and_old_rule_sets_still_parse() {
+        let shipped = RuleSet::default_rules().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(shipped.limits, LimitRules::default());
+        // A rule set published before `[limits]` existed reads as the defaults.
+        let start = DEFAULT_RULES_TOML.find("[limits]").unwrap_or(DEFAULT_RULES_TOML.len());
+        let end = DEFAULT_RULES_TOML[start..]
+            .find("\n[fees]")
+            .map_or(DEFAULT_RULES_TOML.len(), |i| start + i + 1);
+        let old = format!("{}{}", &DEFAULT_RULES_TOML[..start], &DEFAULT_RULES_TOML[end..]);
+        assert!(!old.contains("[limits]"));
+        let parsed = RuleSet::parse(&old).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.limits, LimitRules::default());
+        let zero_share =
+            DEFAULT_RULES_TOML.replace("unpaid_share_of_stock_bps = 5000", "unpaid_share_of_stock_bps = 0");
+        assert!(matches!(
+            RuleSet::parse(&zero_share),
+            Err(RulesError::OutOfRange { .. })
+        ));
     }
 
     #[test]

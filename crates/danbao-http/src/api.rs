@@ -1,9 +1,8 @@
 //! The JSON API under /api/v1. A handler parses, calls one use case, maps the result.
 
-use crate::extract::{ApiJson, CallerExt};
+use crate::extract::{ApiBytes, ApiJson, CallerExt, ClientOrigin};
 use crate::openapi::{Binary, Problems};
 use crate::problem::{ApiResult, Problem};
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +26,23 @@ pub const EVIDENCE_BODY_MAX_BYTES: usize = danbao_app::files::FILE_BYTES_MAX + 6
 /// A card-key import of the largest allowed size (10 000 keys) fits in this.
 pub const CARD_KEYS_BODY_MAX_BYTES: usize = 6 * 1024 * 1024;
 
+/// The routes that take more than a JSON body, with their limits. The router's body-limit
+/// layers and the idempotency middleware (which must read a body before the handler runs)
+/// both read this one table, so a body is refused at the route's limit before it is
+/// buffered. Paths as the router matches them.
+pub const LARGE_BODY_ROUTES: [(&str, usize); 2] = [
+    ("/api/v1/seller/products/{id}/card-keys", CARD_KEYS_BODY_MAX_BYTES),
+    ("/api/v1/complaints/{id}/evidence", EVIDENCE_BODY_MAX_BYTES),
+];
+
+/// The body limit of a route (its matched path), JSON's unless the table says otherwise.
+pub fn body_limit(route: &str) -> usize {
+    LARGE_BODY_ROUTES
+        .iter()
+        .find(|(path, _)| *path == route)
+        .map_or(JSON_BODY_MAX_BYTES, |(_, limit)| *limit)
+}
+
 /// Every route of the JSON API, each with its OpenAPI operation: the router and the
 /// document are built from these same `routes!` calls.
 pub fn routes() -> OpenApiRouter<App> {
@@ -37,7 +53,11 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(product))
         .routes(routes!(create_product, seller_products))
         .routes(routes!(update_product))
-        .routes(routes!(import_card_keys).layer(axum::extract::DefaultBodyLimit::max(CARD_KEYS_BODY_MAX_BYTES)))
+        .routes(
+            routes!(import_card_keys).layer(axum::extract::DefaultBodyLimit::max(body_limit(
+                "/api/v1/seller/products/{id}/card-keys",
+            ))),
+        )
         .routes(routes!(seller_deliver))
         .routes(routes!(seller_decline))
         .routes(routes!(place_order, my_orders))
@@ -50,7 +70,11 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(notify))
         .routes(routes!(open_complaint, order_complaints))
         .routes(routes!(complaint))
-        .routes(routes!(add_evidence).layer(axum::extract::DefaultBodyLimit::max(EVIDENCE_BODY_MAX_BYTES)))
+        .routes(
+            routes!(add_evidence).layer(axum::extract::DefaultBodyLimit::max(body_limit(
+                "/api/v1/complaints/{id}/evidence",
+            ))),
+        )
         .routes(routes!(complaint_file))
         .routes(routes!(complaint_response))
         .routes(routes!(complaint_withdraw))
@@ -114,7 +138,11 @@ struct RegisterBody {
     request_body = RegisterBody,
     responses((status = 201, description = "The new account", body = AccountView), Problems)
 )]
-async fn register(State(app): State<App>, ApiJson(b): ApiJson<RegisterBody>) -> ApiResult<Response> {
+async fn register(
+    State(app): State<App>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(b): ApiJson<RegisterBody>,
+) -> ApiResult<Response> {
     let role = match b.role.as_str() {
         "buyer" => Role::Buyer,
         "seller" => Role::Seller,
@@ -122,6 +150,7 @@ async fn register(State(app): State<App>, ApiJson(b): ApiJson<RegisterBody>) -> 
     };
     let user = app
         .register_with_identity(
+            &origin,
             &b.username,
             &b.password,
             role,
@@ -154,8 +183,12 @@ struct LoginBody {
     request_body = LoginBody,
     responses((status = 200, description = "A bearer token", body = SessionView), Problems)
 )]
-async fn login(State(app): State<App>, ApiJson(b): ApiJson<LoginBody>) -> ApiResult<Json<SessionView>> {
-    let (token, user) = app.login(&b.username, &b.password).await?;
+async fn login(
+    State(app): State<App>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(b): ApiJson<LoginBody>,
+) -> ApiResult<Json<SessionView>> {
+    let (token, user) = app.login(&origin, &b.username, &b.password).await?;
     Ok(Json(SessionView {
         token,
         user: AccountView {
@@ -287,7 +320,7 @@ async fn import_card_keys(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
     Path(id): Path<String>,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Json<danbao_app::ImportReport>> {
     let text = std::str::from_utf8(&body).map_err(|_| AppError::invalid("body", "must be UTF-8 text"))?;
     Ok(Json(app.import_card_keys(&caller, &id, text).await?))
@@ -312,7 +345,12 @@ struct OrderBody {
     security((), ("bearer" = [])),
     responses((status = 201, description = "The order with its payment instructions and risk assessment", body = PlacedOrder), Problems)
 )]
-async fn place_order(State(app): State<App>, CallerExt(caller): CallerExt, body: Bytes) -> ApiResult<Response> {
+async fn place_order(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    ClientOrigin(origin): ClientOrigin,
+    ApiBytes(body): ApiBytes,
+) -> ApiResult<Response> {
     // Parsed by hand so that a client-sent price gets a clear refusal rather than a
     // generic unknown-field error: the server alone computes the amount.
     let value: serde_json::Value =
@@ -332,6 +370,7 @@ async fn place_order(State(app): State<App>, CallerExt(caller): CallerExt, body:
     let placed = app
         .place_order(
             &caller,
+            &origin,
             PlaceOrder {
                 product_id: b.product_id,
                 quantity: b.quantity,
@@ -374,9 +413,13 @@ struct LookupBody {
     request_body = LookupBody,
     responses((status = 200, description = "The order and its access token", body = LookupView), Problems)
 )]
-async fn lookup_order(State(app): State<App>, ApiJson(b): ApiJson<LookupBody>) -> ApiResult<Json<LookupView>> {
+async fn lookup_order(
+    State(app): State<App>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(b): ApiJson<LookupBody>,
+) -> ApiResult<Json<LookupView>> {
     let token = app
-        .lookup_guest_order(&b.order_id, &b.contact, &b.query_password)
+        .lookup_guest_order(&origin, &b.order_id, &b.contact, &b.query_password)
         .await?;
     let order = app.order(&Caller::GuestToken(token.clone()), &b.order_id).await?;
     Ok(Json(LookupView {
@@ -535,7 +578,7 @@ async fn notify(
     State(app): State<App>,
     Path(provider): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Response> {
     if provider != app.provider.name() {
         return Err(AppError::NotFound("payment provider").into());
@@ -931,7 +974,7 @@ async fn add_evidence(
     Path(id): Path<String>,
     Query(q): Query<FileEvidenceQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Response> {
     let is_json = headers
         .get(axum::http::header::CONTENT_TYPE)

@@ -77,3 +77,47 @@ where
         }
     }
 }
+
+/// Where the request came from, for the rate limits and the hoarding caps: the peer
+/// address, or the client a trusted proxy names in `X-Forwarded-For` (only when the peer
+/// is one of `Limits::trusted_proxies`). A router served without connection info (a test
+/// calling it in-process) is one unknown client, limited like any other.
+pub struct ClientOrigin(pub danbao_app::limits::Origin);
+
+impl FromRequestParts<App> for ClientOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        let address = app.guard.limits().client_address(peer, forwarded);
+        Ok(ClientOrigin(danbao_app::limits::Origin::Remote(address)))
+    }
+}
+
+/// A raw body within the route's limit; a larger one is a 413 problem, like `ApiJson`'s.
+pub struct ApiBytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(ApiBytes)
+            .map_err(|e| too_large(e.body_text()))
+    }
+}
+
+pub fn too_large(detail: impl Into<String>) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+        "Body too large",
+        detail,
+    )
+}

@@ -3,7 +3,7 @@
 
 use crate::problem::Problem;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -15,8 +15,6 @@ use sha2::{Digest, Sha256};
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotency-replayed";
 const KEY_LEN_MAX: usize = 255;
-/// Requests with a key are buffered to hash them; no API body is larger than this.
-const BODY_MAX_BYTES: usize = 8 * 1024 * 1024;
 
 /// Whose key this is: the same key from two callers is two keys. An account by its
 /// bearer token, a guest by the order token in the URL; an anonymous caller by the
@@ -61,18 +59,26 @@ pub async fn middleware(State(app): State<App>, req: Request, next: Next) -> Res
             .into_response()
         }
     };
+    // Requests with a key are buffered to hash them: at the route's own limit (64 KiB for
+    // JSON), so an oversized body is refused before more than that is read, and before any
+    // key is stored. A declared length over the limit is refused without reading at all.
+    let limit = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(crate::api::JSON_BODY_MAX_BYTES, |p| crate::api::body_limit(p.as_str()));
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || crate::extract::too_large(format!("the body is larger than this route's {limit} bytes"));
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large().into_response();
+    }
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, BODY_MAX_BYTES).await {
+    let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
-        Err(_) => {
-            return Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
-                "Body too large",
-                "request body too large",
-            )
-            .into_response()
-        }
+        Err(_) => return too_large().into_response(),
     };
     let mut hasher = Sha256::new();
     hasher.update(parts.method.as_str().as_bytes());

@@ -137,6 +137,11 @@ pub enum Problems {
     /// The payment provider could not be reached.
     #[response(status = 502, content_type = "application/problem+json")]
     BadGateway(ProblemDoc),
+    /// Too many requests from this address or for this account (`rate-limited`), or an
+    /// order's query password locked after wrong guesses (`query-password-locked`); the
+    /// `Retry-After` header says when to try again.
+    #[response(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(ProblemDoc),
 }
 
 /// Bytes as they are: a file, or a notification's raw body.

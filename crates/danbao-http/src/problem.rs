@@ -9,7 +9,7 @@ use danbao_domain::{Refusal, RefusalField};
 pub const PROBLEM_BASE: &str = "https://danbao.dev/problems/";
 
 /// The problem types the edge itself gives (the refusals' are `Refusal::CODES`).
-pub const EDGE_CODES: [&str; 15] = [
+pub const EDGE_CODES: [&str; 16] = [
     "not-found",
     "validation",
     "unauthenticated",
@@ -25,6 +25,7 @@ pub const EDGE_CODES: [&str; 15] = [
     "invalid-idempotency-key",
     "idempotency-key-reused",
     "idempotency-in-progress",
+    "rate-limited",
 ];
 
 /// Every problem `type` URI this API can answer with, for its document.
@@ -44,6 +45,8 @@ pub struct Problem {
     pub detail: String,
     /// Extension members (RFC 9457 §3.2): a refusal's data, typed.
     pub fields: Vec<(&'static str, serde_json::Value)>,
+    /// Seconds to wait before trying again, sent as `Retry-After` (429s).
+    pub retry_after_s: Option<i64>,
 }
 
 impl Problem {
@@ -54,6 +57,7 @@ impl Problem {
             title,
             detail: detail.into(),
             fields: Vec::new(),
+            retry_after_s: None,
         }
     }
 }
@@ -71,12 +75,17 @@ impl IntoResponse for Problem {
                 obj.insert(k.to_string(), v);
             }
         }
-        (
+        let mut resp = (
             self.status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        if let Some(s) = self.retry_after_s {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(s.max(1)));
+        }
+        resp
     }
 }
 
@@ -129,6 +138,17 @@ impl From<AppError> for Problem {
             AppError::BadNotification(why) => {
                 Problem::new(S::BAD_REQUEST, "bad-notification", "Malformed notification", why)
             }
+            AppError::RateLimited { retry_after_s } => {
+                let mut p = Problem::new(
+                    S::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Too many requests",
+                    format!("too many requests from this address or for this account; try again in {retry_after_s} s"),
+                );
+                p.fields.push(("retry_after", serde_json::json!(retry_after_s)));
+                p.retry_after_s = Some(retry_after_s);
+                p
+            }
             AppError::Store(_) | AppError::Ledger(_) | AppError::Internal(_) => {
                 tracing::error!(error = %e, "internal error");
                 Problem::new(
@@ -142,9 +162,14 @@ impl From<AppError> for Problem {
     }
 }
 
-/// A business refusal: 409, its stable type, its English text, its data as fields.
+/// A business refusal: 409 (a locked query password: 429 with `Retry-After`), its stable
+/// type, its English text, its data as fields.
 fn refusal(r: &Refusal) -> Problem {
     let mut p = Problem::new(StatusCode::CONFLICT, r.code(), "Not possible", r.to_string());
+    if let Refusal::QueryPasswordLocked { retry_after_s, .. } = r {
+        p.status = StatusCode::TOO_MANY_REQUESTS;
+        p.retry_after_s = Some(*retry_after_s);
+    }
     for (name, value) in r.fields() {
         let value = match value {
             RefusalField::Text(t) => serde_json::json!(t),
@@ -181,11 +206,22 @@ mod tests {
             (AppError::Internal("x".into()), 500),
             (Refusal::OutOfStock.into(), 409),
             (Refusal::from(OpenRefusal::TooEarly { from_ms: 0 }).into(), 409),
+            (AppError::RateLimited { retry_after_s: 60 }, 429),
+            (
+                Refusal::QueryPasswordLocked {
+                    until: 60_000,
+                    retry_after_s: 60,
+                }
+                .into(),
+                429,
+            ),
         ];
         let types = all_types();
         for (e, status) in cases {
             let p = Problem::from(e);
             assert_eq!(p.status.as_u16(), status, "{}", p.code);
+            // A 429 always says when to come back.
+            assert_eq!(p.retry_after_s.is_some(), status == 429, "{}", p.code);
             assert!(
                 types.contains(&format!("{PROBLEM_BASE}{}", p.code)),
                 "{} is not listed",

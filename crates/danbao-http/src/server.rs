@@ -48,6 +48,8 @@ pub struct ServerConfig {
     /// Every cookie the pages set carries `Secure` (behind TLS). Also on when the
     /// public URL is https.
     pub secure_cookies: bool,
+    /// Rate limits, the password-hashing bound, trusted proxies (`serve --limits FILE`).
+    pub limits: danbao_app::limits::Limits,
 }
 
 pub struct RunningServer {
@@ -153,6 +155,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         AppConfig {
             public_url: url.clone(),
             files_dir: cfg.files_dir,
+            limits: cfg.limits,
         },
         cfg.rules,
     )
@@ -165,7 +168,12 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         let shutdown = async move {
             let _ = http_rx.changed().await;
         };
-        if let Err(e) = axum::serve(cfg.listener, router).with_graceful_shutdown(shutdown).await {
+        // With each connection's peer address: the rate limits and hoarding caps key on it.
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(cfg.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
             tracing::error!(error = %e, "http server stopped");
         }
     }));

@@ -92,6 +92,7 @@ macro_rules! queries {
         include!("queries/sellers.rs");
         include!("queries/withdrawals.rs");
         include!("queries/abuse.rs");
+        include!("queries/limits.rs");
     };
 }
 
@@ -389,6 +390,12 @@ tx_methods! {
     fn user_contact(user: &UserId) -> Option<String>;
     fn set_user_payout_account(user: &UserId, account: &str) -> ();
     fn user_payout_account(user: &UserId) -> Option<String>;
+    fn set_order_client(order: &OrderId, address: Option<&str>, contact: Option<&str>) -> ();
+    fn unpaid_units(who: HoldKey<'_>, product: Option<&danbao_domain::ProductId>) -> i64;
+    fn query_password_lock(order: &OrderId) -> Option<danbao_domain::limits::QueryPasswordLock>;
+    fn set_query_password_lock(order: &OrderId, lock: &danbao_domain::limits::QueryPasswordLock) -> ();
+    fn clear_query_password_lock(order: &OrderId) -> ();
+    fn count_security_event(kind: &str, bucket: &str, detail: &str, at: i64) -> ();
 }
 
 /// Rebuilds a stored entry; kept here so both databases read entries the same way.

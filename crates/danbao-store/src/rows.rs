@@ -282,9 +282,13 @@ pub struct CountRow {
 pub struct SecurityEventRow {
     pub id: String,
     pub kind: String,
-    /// A JSON object.
+    /// A JSON object: the first occurrence's facts.
     pub detail: String,
+    /// When it first happened.
     pub at: i64,
+    /// How often it happened in its bucket (1 for an event kept on its own row).
+    pub occurrences: i64,
+    pub last_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,4 +365,15 @@ pub struct CollectiveReviewRow {
     pub status: String,
     pub decided_by: Option<String>,
     pub decided_at: Option<i64>,
+}
+
+/// Whose unpaid orders to count (`Tx::unpaid_units`).
+#[derive(Debug, Clone, Copy)]
+pub enum HoldKey<'a> {
+    Buyer(&'a UserId),
+    /// A guest's contact as one person (`danbao_domain::limits::contact_key`).
+    Contact(&'a str),
+    /// A network address, as text.
+    Address(&'a str),
+    Everyone,
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use danbao_app::clock::{Clock, TestClock};
+use danbao_app::limits::Limits;
 use danbao_app::vault::Vault;
 use danbao_domain::{Account, RuleSet, UserId};
 use danbao_http::server::{start, Gateway, RunningServer, ServerConfig};
@@ -54,6 +55,42 @@ pub struct TestApp {
     pub url: String,
     pub http: reqwest::Client,
     db: Db,
+    limits: Limits,
+}
+
+/// The rule set the tests run with unless they say otherwise: the shipped one with the caps
+/// on stock held unpaid lifted, because many tests buy as one guest contact (the fifty
+/// buyers race is fifty orders of one contact). Tests of the caps restart with the shipped
+/// rules ([`TestApp::with_shipped_limits`]).
+pub fn harness_rules() -> RuleSet {
+    let mut rules = RuleSet::default_rules().unwrap();
+    rules.limits.unpaid_units_per_buyer_max = 1_000_000;
+    rules.limits.unpaid_share_of_stock_bps = 10_000;
+    rules
+}
+
+/// The server limits the tests run with unless they say otherwise: every test sends from
+/// 127.0.0.1, so the rates per address and account are lifted here, explicitly (production
+/// code exempts no address). The hashing bound stays as shipped.
+pub fn harness_limits() -> Limits {
+    let lifted = danbao_app::limits::ActionRates {
+        per_address: danbao_app::limits::Rate {
+            burst: 1_000_000,
+            per_hour: 1_000_000,
+        },
+        per_account: danbao_app::limits::Rate {
+            burst: 1_000_000,
+            per_hour: 1_000_000,
+        },
+    };
+    Limits {
+        unpaid_units_per_address_max: 1_000_000,
+        login: lifted,
+        register: lifted,
+        checkout: lifted,
+        lookup: lifted,
+        ..Limits::default()
+    }
 }
 
 pub struct Resp {
@@ -78,7 +115,7 @@ impl TestApp {
             .unwrap();
         // Real key files, so that the CLI's offline tools can open this data directory.
         let (vault, _) = Vault::open(&dir.join("keys")).unwrap();
-        TestApp::boot(store, Db::Sqlite { dir }, RuleSet::default_rules().unwrap(), vault).await
+        TestApp::boot(store, Db::Sqlite { dir }, harness_rules(), harness_limits(), vault).await
     }
 
     /// The SQLite data directory (database and key files), for the CLI's offline tools.
@@ -114,7 +151,8 @@ impl TestApp {
             TestApp::boot(
                 store,
                 Db::Postgres { url, schema },
-                RuleSet::default_rules().unwrap(),
+                harness_rules(),
+                harness_limits(),
                 Vault::from_keys([1; 32], [2; 32]),
             )
             .await,
@@ -125,7 +163,19 @@ impl TestApp {
     /// published version if they differ), as an operator does with `serve --rules`. The
     /// clock keeps its time; the in-process sandbox starts afresh.
     pub async fn restart_with_rules(self, rules: RuleSet) -> TestApp {
-        self.restart_at(rules, "127.0.0.1:0").await
+        let limits = self.limits.clone();
+        self.restart_at(rules, limits, "127.0.0.1:0").await
+    }
+
+    /// Restarts with the shipped rule set and server limits, for the tests of those limits.
+    pub async fn with_shipped_limits(self) -> TestApp {
+        self.restart_with(RuleSet::default_rules().unwrap(), Limits::default())
+            .await
+    }
+
+    /// `restart_with_rules` with the server's limits too.
+    pub async fn restart_with(self, rules: RuleSet, limits: Limits) -> TestApp {
+        self.restart_at(rules, limits, "127.0.0.1:0").await
     }
 
     /// Stops the server and starts it again on the same database, keys, rules and
@@ -134,11 +184,12 @@ impl TestApp {
     /// The in-process sandbox comes back with its own books from its state directory.
     pub async fn restart(self) -> TestApp {
         let rules = (*self.app().current_rules()).clone();
+        let limits = self.limits.clone();
         let addr = self.server.addr.to_string();
-        self.restart_at(rules, &addr).await
+        self.restart_at(rules, limits, &addr).await
     }
 
-    async fn restart_at(self, rules: RuleSet, addr: &str) -> TestApp {
+    async fn restart_at(self, rules: RuleSet, limits: Limits, addr: &str) -> TestApp {
         let now = self.clock.now_ms();
         let TestApp { server, db, .. } = self;
         server.stop().await;
@@ -154,24 +205,34 @@ impl TestApp {
                 Vault::from_keys([1; 32], [2; 32]),
             ),
         };
-        let t = TestApp::boot_at(store, db, rules, vault, addr).await;
-        t.clock.advance_ms(now - t.clock.now_ms());
-        t
+        // The clock keeps its time from the first instant of the new server: what the
+        // server starts (its rate limiters) must not see time jump backwards.
+        TestApp::boot_at(store, db, rules, limits, vault, addr, now).await
     }
 
-    async fn boot(store: Store, db: Db, rules: RuleSet, vault: Vault) -> TestApp {
-        TestApp::boot_at(store, db, rules, vault, "127.0.0.1:0").await
+    async fn boot(store: Store, db: Db, rules: RuleSet, limits: Limits, vault: Vault) -> TestApp {
+        // Tests start at the real time, so that the sandbox (which keeps real time, like
+        // any outside provider) and the platform agree on statement periods; after that
+        // only the test moves the platform's clock.
+        let now = danbao_app::clock::SystemClock.now_ms();
+        TestApp::boot_at(store, db, rules, limits, vault, "127.0.0.1:0", now).await
     }
 
-    async fn boot_at(store: Store, db: Db, rules: RuleSet, vault: Vault, addr: &str) -> TestApp {
+    #[allow(clippy::too_many_arguments)]
+    async fn boot_at(
+        store: Store,
+        db: Db,
+        rules: RuleSet,
+        limits: Limits,
+        vault: Vault,
+        addr: &str,
+        now: i64,
+    ) -> TestApp {
         let files_dir = match &db {
             Db::Sqlite { dir } => dir.join("files"),
             Db::Postgres { schema, .. } => std::env::temp_dir().join(format!("danbao-files-{schema}")),
         };
-        // Tests start at the real time, so that the sandbox (which keeps real time, like
-        // any outside provider) and the platform agree on statement periods; after that
-        // only the test moves the platform's clock.
-        let clock = TestClock::new(danbao_app::clock::SystemClock.now_ms());
+        let clock = TestClock::new(now);
         let sandbox_dir = match &db {
             Db::Sqlite { dir } => dir.join("sandbox"),
             Db::Postgres { schema, .. } => std::env::temp_dir().join(format!("danbao-sandbox-{schema}")),
@@ -206,6 +267,7 @@ impl TestApp {
             worker_interval: None,
             files_dir: Some(files_dir),
             secure_cookies: false,
+            limits: limits.clone(),
         })
         .await
         .unwrap();
@@ -218,6 +280,7 @@ impl TestApp {
             // connection early, and a pooled client would send the next request into it.
             http: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(),
             db,
+            limits,
         }
     }
 
@@ -251,6 +314,25 @@ impl TestApp {
     }
 
     pub async fn raw(&self, req: reqwest::RequestBuilder) -> Resp {
+        into_resp(req.send().await.unwrap()).await
+    }
+
+    /// A client whose connections come from 127.0.0.`n`: another network address on this
+    /// machine, as the server sees it (n = 1 is the usual 127.0.0.1).
+    pub fn client_from(&self, n: u8) -> reqwest::Client {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .local_address(std::net::IpAddr::from([127, 0, 0, n]))
+            .build()
+            .unwrap()
+    }
+
+    /// `post`, from 127.0.0.`n`.
+    pub async fn post_from(&self, n: u8, path: &str, token: Option<&str>, body: Value) -> Resp {
+        let mut req = self.client_from(n).post(format!("{}{}", self.url, path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
         into_resp(req.send().await.unwrap()).await
     }
 
@@ -383,7 +465,10 @@ impl TestApp {
     /// An arbitrator or admin account (made by the operator, never self-registered).
     pub async fn staff(&self, role: danbao_app::Role) -> String {
         let name = format!("staff{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        self.app().register(&name, "admin-password", role).await.unwrap();
+        self.app()
+            .register(&danbao_app::limits::Origin::Local, &name, "admin-password", role)
+            .await
+            .unwrap();
         let r = self
             .post(
                 "/api/v1/sessions",

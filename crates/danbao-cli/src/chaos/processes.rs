@@ -142,8 +142,10 @@ pub(super) fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// The default rule set with the active-query schedule shortened to seconds. A rule set
-/// without those settings is an error: the run would silently test the slow schedule.
+/// The default rule set with the active-query schedule shortened to seconds, and the caps
+/// on stock held unpaid per buyer lifted: the run's buyers each hold many unpaid orders of
+/// one product at once, on purpose. A rule set without those settings is an error: the run
+/// would silently test the slow schedule (or be refused by the caps).
 pub(super) fn chaos_rules() -> anyhow::Result<String> {
     let mut text = danbao_domain::rules::DEFAULT_RULES_TOML.to_string();
     for (from, to, name) in [
@@ -157,6 +159,16 @@ pub(super) fn chaos_rules() -> anyhow::Result<String> {
             "query_after_expiry_seconds = 5",
             "payments.query_after_expiry_seconds",
         ),
+        (
+            "unpaid_units_per_buyer_max = 20",
+            "unpaid_units_per_buyer_max = 1000000",
+            "limits.unpaid_units_per_buyer_max",
+        ),
+        (
+            "unpaid_share_of_stock_bps = 5000",
+            "unpaid_share_of_stock_bps = 10000",
+            "limits.unpaid_share_of_stock_bps",
+        ),
     ] {
         if !text.contains(from) {
             bail!("the default rule set has no `{from}` ({name}): the chaos rules cannot shorten it");
@@ -164,6 +176,19 @@ pub(super) fn chaos_rules() -> anyhow::Result<String> {
         text = text.replace(from, to);
     }
     Ok(text)
+}
+
+/// The server limits of a chaos run: every buyer task sends from 127.0.0.1 as fast as it
+/// can, so the rates per address and account and the stock held per address are lifted,
+/// explicitly, here (the server exempts no address by itself). The hashing bound stays.
+pub(super) fn chaos_limits() -> String {
+    let mut text = String::from("unpaid_units_per_address_max = 1000000\n");
+    for action in ["login", "register", "checkout", "lookup"] {
+        for scope in ["per_address", "per_account"] {
+            text.push_str(&format!("[{action}.{scope}]\nburst = 1000000\nper_hour = 1000000\n"));
+        }
+    }
+    text
 }
 
 /// Both children up and answering. The server is started again and again through
@@ -192,6 +217,8 @@ pub(super) async fn start(
     let rules = chaos_rules()?;
     let rules_path = dir.join("chaos-rules.toml");
     std::fs::write(&rules_path, rules).with_context(|| format!("writing {}", rules_path.display()))?;
+    let limits_path = dir.join("chaos-limits.toml");
+    std::fs::write(&limits_path, chaos_limits()).with_context(|| format!("writing {}", limits_path.display()))?;
 
     let children = Arc::new(Mutex::new(Children::default()));
     let guard = ChildGuard(children.clone());
@@ -243,6 +270,8 @@ pub(super) async fn start(
         sandbox_url.clone(),
         "--rules".into(),
         rules_path.display().to_string(),
+        "--limits".into(),
+        limits_path.display().to_string(),
     ];
     let mut data_args = vec!["--data-dir".to_string(), dir.display().to_string()];
     if let Some(url) = &args.database {
@@ -269,4 +298,23 @@ pub(super) async fn start(
         platform,
         data_args,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chaos_settings_lift_the_limits_they_must() {
+        let limits = danbao_app::limits::Limits::parse(&chaos_limits()).unwrap_or_else(|e| panic!("{e}"));
+        for rates in [limits.login, limits.register, limits.checkout, limits.lookup] {
+            assert_eq!(rates.per_address.burst, 1_000_000);
+            assert_eq!(rates.per_account.burst, 1_000_000);
+        }
+        assert_eq!(limits.unpaid_units_per_address_max, 1_000_000);
+        let rules = danbao_domain::RuleSet::parse(&chaos_rules().unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rules.limits.unpaid_share_of_stock_bps, 10_000);
+        assert_eq!(rules.payments.active_query_schedule_seconds, vec![2, 5, 10]);
+    }
 }

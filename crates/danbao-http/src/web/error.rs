@@ -14,6 +14,8 @@ pub(super) struct PageError {
     /// The page's heading; none: the status's generic one.
     title: Option<&'static str>,
     pub(super) message: String,
+    /// Seconds to wait, sent as `Retry-After` (429 pages).
+    pub(super) retry_after_s: Option<i64>,
 }
 
 impl PageError {
@@ -22,6 +24,7 @@ impl PageError {
             status,
             title: None,
             message: message.into(),
+            retry_after_s: None,
         }
     }
 
@@ -55,7 +58,19 @@ impl From<AppError> for PageError {
                 S::UNPROCESSABLE_ENTITY,
                 format!("{}：{}", field_zh(field), invalid_zh(&problem)),
             ),
+            AppError::Refused(r @ danbao_domain::Refusal::QueryPasswordLocked { retry_after_s, .. }) => PageError {
+                retry_after_s: Some(retry_after_s),
+                ..PageError::new(S::TOO_MANY_REQUESTS, refusal_zh(&r))
+            },
             AppError::Refused(r) => PageError::new(S::CONFLICT, refusal_zh(&r)),
+            AppError::RateLimited { retry_after_s } => PageError {
+                title: Some("请求过于频繁"),
+                retry_after_s: Some(retry_after_s),
+                ..PageError::new(
+                    S::TOO_MANY_REQUESTS,
+                    format!("请求过于频繁，请 {retry_after_s} 秒后再试"),
+                )
+            },
             AppError::Unauthenticated | AppError::BadCredentials => {
                 PageError::new(S::UNAUTHORIZED, "请先登录后再进行此操作")
             }
@@ -88,7 +103,12 @@ impl IntoResponse for PageError {
             title: title.to_string(),
             message: self.message,
         };
-        (self.status, private_headers(), page).into_response()
+        let mut resp = (self.status, private_headers(), page).into_response();
+        if let Some(s) = self.retry_after_s {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(s.max(1)));
+        }
+        resp
     }
 }
 

@@ -6,6 +6,7 @@ use super::forms::PageContext;
 use super::session::order_viewer;
 use super::zh::{event_detail, event_label, kind_label, refund_reason_zh, refund_status_zh};
 use super::{is_http_url, order_url, private_headers, valid_token, yuan, EventItem, TimeView, TokenQuery};
+use crate::extract::ClientOrigin;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Extension, Form, Path, Query, State};
@@ -349,11 +350,12 @@ pub(super) struct LookupForm {
 pub(super) async fn lookup(
     State(app): State<App>,
     Extension(page): Extension<PageContext>,
+    ClientOrigin(origin): ClientOrigin,
     Form(form): Form<LookupForm>,
 ) -> Result<Response, PageError> {
     let order_id = form.order_id.trim();
     let found = match app
-        .lookup_guest_order(order_id, &form.contact, &form.query_password)
+        .lookup_guest_order(&origin, order_id, &form.contact, &form.query_password)
         .await
     {
         // Canonical id from the order itself, so the redirect carries only our own text.

@@ -3,6 +3,7 @@
 use super::error::PageError;
 use super::forms::{self, PageContext};
 use super::{private_headers, valid_token};
+use crate::extract::ClientOrigin;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Extension, Form, State};
@@ -119,13 +120,14 @@ pub(super) async fn login_form(Extension(page): Extension<PageContext>) -> Respo
 pub(super) async fn login(
     State(app): State<App>,
     Extension(page): Extension<PageContext>,
+    ClientOrigin(origin): ClientOrigin,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     let username = form.username.trim();
     let result = if username.len() > LOGIN_FIELD_MAX || form.password.len() > LOGIN_FIELD_MAX {
         Err(AppError::BadCredentials)
     } else {
-        app.login(username, &form.password).await
+        app.login(&origin, username, &form.password).await
     };
     match result {
         Ok((token, _user)) => {

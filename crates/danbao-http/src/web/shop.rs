@@ -4,6 +4,7 @@ use super::error::PageError;
 use super::forms::PageContext;
 use super::zh::kind_label;
 use super::{is_http_url, private_headers, yuan};
+use crate::extract::ClientOrigin;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Extension, Form, Path, Query, State};
@@ -134,17 +135,23 @@ pub(super) async fn product_page(
 pub(super) async fn buy(
     State(app): State<App>,
     Extension(page): Extension<PageContext>,
+    ClientOrigin(origin): ClientOrigin,
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let product = app.product(&id).await?;
     let fail = |e: PageError| {
-        (
+        let mut resp = (
             e.status,
             private_headers(),
             product_page_for(&product, &form, Some(e.message), &page.csrf),
         )
-            .into_response()
+            .into_response();
+        if let Some(s) = e.retry_after_s {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(s.max(1)));
+        }
+        resp
     };
     let quantity = match form.get("quantity").map(|q| q.trim()).unwrap_or("1").parse::<i64>() {
         Ok(n) => n,
@@ -162,6 +169,7 @@ pub(super) async fn buy(
     let placed = app
         .place_order(
             &Caller::Anonymous,
+            &origin,
             PlaceOrder {
                 product_id: product.id.clone(),
                 quantity,

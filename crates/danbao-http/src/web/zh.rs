@@ -331,6 +331,25 @@ pub(super) fn refusal_zh(r: &Refusal) -> String {
         R::NoPaymentToRefund => "没有可退的付款".into(),
         R::PaymentNotMismatched { .. } => "该付款不是金额不符的付款，不能按此方式退款".into(),
         R::SelfPurchase => "卖家不能购买自己店铺的商品".into(),
+        R::UnpaidUnitsLimit { holder, max_units, .. } => format!(
+            "{}的未付款订单最多可占用 {max_units} 件库存，请先支付或取消已有的未付款订单",
+            holder_zh(*holder)
+        ),
+        R::StockShareLimit { max_units, .. } => {
+            format!("每位买家的未付款订单最多可占用该商品 {max_units} 件库存，请先支付已有订单")
+        }
+        R::QueryPasswordLocked { retry_after_s, .. } => {
+            format!("查询密码错误次数过多，该订单已暂时锁定，请 {retry_after_s} 秒后再试")
+        }
+    }
+}
+
+fn holder_zh(h: danbao_domain::limits::Holder) -> &'static str {
+    use danbao_domain::limits::Holder as H;
+    match h {
+        H::Account => "您的账户",
+        H::Contact => "该联系方式",
+        H::Address => "您所在的网络",
     }
 }
 
@@ -512,5 +531,33 @@ mod tests {
         assert_eq!(ruled_by_zh("user:0190"), "平台仲裁员");
         assert_eq!(complaint_stage_zh("awaiting_buyer"), "等待买家补充证据");
         assert_eq!(complaint_kind_zh("not_as_described"), "货不对板");
+    }
+
+    #[test]
+    fn limits_read_in_chinese_with_their_numbers() {
+        use danbao_domain::limits::Holder;
+        assert_eq!(
+            refusal_zh(&Refusal::UnpaidUnitsLimit {
+                holder: Holder::Contact,
+                held_units: 20,
+                max_units: 20
+            }),
+            "该联系方式的未付款订单最多可占用 20 件库存，请先支付或取消已有的未付款订单"
+        );
+        assert_eq!(
+            refusal_zh(&Refusal::StockShareLimit {
+                held_units: 5,
+                max_units: 5,
+                share_bps: 5000
+            }),
+            "每位买家的未付款订单最多可占用该商品 5 件库存，请先支付已有订单"
+        );
+        assert_eq!(
+            refusal_zh(&Refusal::QueryPasswordLocked {
+                until: 0,
+                retry_after_s: 60
+            }),
+            "查询密码错误次数过多，该订单已暂时锁定，请 60 秒后再试"
+        );
     }
 }

@@ -24,6 +24,7 @@ mod access;
 mod browser;
 mod complaints;
 mod evidence;
+mod limits;
 mod no_drop;
 mod openapi;
 mod privacy;
