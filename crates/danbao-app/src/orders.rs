@@ -7,8 +7,9 @@ use crate::jobs::Job;
 use crate::limits::{Action, Origin};
 use crate::payments::PaymentRequest;
 use crate::{App, AppError, AppResult};
+use danbao_domain::collective::normalise_contact;
 use danbao_domain::ledger::rules as posting;
-use danbao_domain::limits::{check_hold, contact_key, Holder, Holdings, QueryPasswordLock};
+use danbao_domain::limits::{check_hold, Holder, Holdings, QueryPasswordLock};
 use danbao_domain::order::transition;
 use danbao_domain::{
     DeliveryKind, Effect, Money, OrderEvent, OrderId, OrderStatus, PaymentAttemptId, ProductId, RefundId, Refusal,
@@ -498,7 +499,7 @@ impl App {
         // query password is hashed.
         let buyer_key = match (&buyer, &guest) {
             (Some(b), _) => b.id.to_string(),
-            (None, Some((contact, _))) => contact_key(contact),
+            (None, Some((contact, _))) => normalise_contact(contact),
             (None, None) => String::new(),
         };
         self.guard.admit(Action::Checkout, origin, &buyer_key)?;
@@ -751,7 +752,7 @@ impl App {
         password: &str,
     ) -> AppResult<String> {
         let not_found = || AppError::NotFound("order");
-        self.guard.admit(Action::Lookup, origin, &contact_key(contact))?;
+        self.guard.admit(Action::Lookup, origin, &normalise_contact(contact))?;
         let id = OrderId::parse(order_id).ok_or_else(not_found)?;
         if password.len() > 512 {
             return Err(not_found());
@@ -769,7 +770,7 @@ impl App {
             return Err(not_found());
         };
         QueryPasswordLock::check(lock.as_ref(), now)?;
-        let contact_ok = contact_key(c) == contact_key(contact);
+        let contact_ok = normalise_contact(c) == normalise_contact(contact);
         let password_ok = self.verify_password(password.to_string(), hash).await?;
         if contact_ok && password_ok {
             if lock.is_some() {

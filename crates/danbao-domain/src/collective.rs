@@ -277,6 +277,7 @@ mod tests {
     fn contacts_are_normalised_for_comparison() {
         assert_eq!(normalise_contact(" QQ: 10001\n"), "qq:10001");
         assert_eq!(normalise_contact("Alice@Example.COM"), "alice@example.com");
+        assert_ne!(normalise_contact("qq:10001"), normalise_contact("qq:10002"));
         assert_eq!(normalise_contact("   "), "");
     }
 

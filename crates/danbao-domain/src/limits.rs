@@ -37,16 +37,6 @@ impl std::fmt::Display for Holder {
     }
 }
 
-/// A guest's contact as one person: case and spaces do not make another buyer
-/// (`QQ: 10001` and `qq:10001` are the same contact).
-pub fn contact_key(contact: &str) -> String {
-    contact
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
 /// What is held unpaid (units of `card_key` stock in `pending_payment` orders) before a
 /// new order, as counted by the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -278,13 +268,6 @@ mod tests {
         // More than is free is out of stock, whatever the caps say.
         check(stock(1), 2, None, Err(Refusal::OutOfStock));
         check(stock(0), 1, None, Err(Refusal::OutOfStock));
-    }
-
-    #[test]
-    fn contacts_are_one_buyer_whatever_their_case_and_spaces() {
-        assert_eq!(contact_key(" QQ: 10001 "), "qq:10001");
-        assert_eq!(contact_key("Buyer@Example.com"), contact_key("buyer@example.com"));
-        assert_ne!(contact_key("qq:10001"), contact_key("qq:10002"));
     }
 
     #[test]
