@@ -716,7 +716,7 @@ impl App {
             .find(|p| p.outcome.starts_with("captured"))
             .ok_or_else(|| AppError::Internal(format!("order {} has no captured payment", order.id)))?;
         let refund_id = s.to_buyer.is_positive().then(RefundId::generate);
-        let entry = posting::ruling_settlement(
+        let (entry, seller_part) = posting::ruling_settlement(
             &order.id,
             refund_id.as_ref(),
             &c.seller_id,
@@ -741,8 +741,10 @@ impl App {
             .await?;
             Job::Refund(rid.clone()).enqueue(tx, now, now).await?;
         }
-        // A frozen or banned seller gets nothing out: their part stays held.
-        self.hold_release_if_frozen(tx, &c.seller_id, s.to_seller, now).await?;
+        // A frozen or banned seller gets nothing out: what reached their available
+        // balance (their part less what repaid the receivable) stays held.
+        self.hold_release_if_frozen(tx, &c.seller_id, seller_part.to_available, now)
+            .await?;
         let outcome = ruling.order_outcome();
         self.apply_event(tx, &mut order, OrderEvent::ComplaintRuled { outcome }, rules, now)
             .await?;

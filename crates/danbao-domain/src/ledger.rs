@@ -381,6 +381,26 @@ impl JournalEntry {
 }
 
 /// The posting rules: every way Danbao moves money, as a function from facts to an entry.
+/// Where a ruling's seller part goes: first back what the case booked as the seller's
+/// receivable (the platform fronted it), the rest to the seller's available balance.
+/// Whatever follows (holding it for a frozen seller) must use `to_available`, the money
+/// that actually arrived there, never the whole seller part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SellerPart {
+    pub repays_receivable: Money,
+    pub to_available: Money,
+}
+
+impl SellerPart {
+    pub fn of(to_seller: Money, owed_receivable: Money) -> SellerPart {
+        let repays_receivable = to_seller.min(owed_receivable.max(Money::ZERO)).max(Money::ZERO);
+        SellerPart {
+            repays_receivable,
+            to_available: Money::from_minor(to_seller.minor() - repays_receivable.minor()),
+        }
+    }
+}
+
 pub mod rules {
     use super::*;
 
@@ -597,25 +617,29 @@ pub mod rules {
         provider: &str,
         settlement: crate::complaint::Settlement,
         owed_receivable: Money,
-    ) -> Result<JournalEntry, LedgerError> {
+    ) -> Result<(JournalEntry, SellerPart), LedgerError> {
         let refs = EntryRefs {
             order: Some(order.clone()),
             refund: refund.cloned(),
             payment: None,
         };
         let frozen = Account::Frozen(seller.clone());
-        let repay = settlement.to_seller.min(owed_receivable.max(Money::ZERO));
-        let to_available = Money::from_minor(settlement.to_seller.minor() - repay.minor());
-        JournalEntry::builder(EntryKind::RulingSettlement, refs)
+        let part = SellerPart::of(settlement.to_seller, owed_receivable);
+        let entry = JournalEntry::builder(EntryKind::RulingSettlement, refs)
             .transfer_if_positive(
                 frozen.clone(),
                 Account::RefundsPending(provider.to_string()),
                 settlement.to_buyer,
             )
-            .transfer_if_positive(frozen.clone(), Account::Receivable(seller.clone()), repay)
-            .transfer_if_positive(frozen.clone(), Account::Available(seller.clone()), to_available)
+            .transfer_if_positive(
+                frozen.clone(),
+                Account::Receivable(seller.clone()),
+                part.repays_receivable,
+            )
+            .transfer_if_positive(frozen.clone(), Account::Available(seller.clone()), part.to_available)
             .transfer_if_positive(frozen, Account::PlatformFees, settlement.fee)
-            .build()
+            .build()?;
+        Ok((entry, part))
     }
 
     /// Seller-level movements (no order): each one transfer of a given kind.
@@ -986,6 +1010,68 @@ mod tests {
     }
 
     #[test]
+    fn a_ruling_repays_the_cases_receivable_before_anything_reaches_available() {
+        let m = Money::from_minor;
+        // Every ruling kind on a 100.00 order at 5 %, for a seller whose case booked a
+        // 55.00 receivable, and for one whose case booked more than any seller part.
+        for owed in [5_500, 9_500] {
+            for ruling in [
+                crate::complaint::Ruling::RefundFull,
+                crate::complaint::Ruling::ReleaseToSeller,
+                crate::complaint::Ruling::Split { buyer_bps: 3000 },
+                crate::complaint::Ruling::Redeliver { refund_bps: 1000 },
+            ] {
+                let settlement = crate::complaint::settle(m(10_000), ruling, 500).unwrap_or_else(|e| panic!("{e}"));
+                let (entry, part) = rules::ruling_settlement(
+                    &OrderId::generate(),
+                    Some(&RefundId::generate()),
+                    &seller(),
+                    "sandbox",
+                    settlement,
+                    m(owed),
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(
+                    part.repays_receivable.minor() + part.to_available.minor(),
+                    settlement.to_seller.minor(),
+                    "{ruling:?}"
+                );
+                assert_eq!(part.repays_receivable, settlement.to_seller.min(m(owed)), "{ruling:?}");
+                // What the entry credits to available is exactly what the part says, so
+                // holding `to_available` for a frozen seller can never overdraw it.
+                let credited: i64 = entry
+                    .postings()
+                    .iter()
+                    .filter(|p| p.account == Account::Available(seller()))
+                    .map(|p| -p.amount_minor)
+                    .sum();
+                assert_eq!(credited, part.to_available.minor(), "{ruling:?}");
+            }
+        }
+        assert_eq!(
+            SellerPart::of(m(9_500), m(5_500)),
+            SellerPart {
+                repays_receivable: m(5_500),
+                to_available: m(4_000)
+            }
+        );
+        assert_eq!(
+            SellerPart::of(m(6_650), m(9_500)),
+            SellerPart {
+                repays_receivable: m(6_650),
+                to_available: m(0)
+            }
+        );
+        assert_eq!(
+            SellerPart::of(m(0), m(9_500)),
+            SellerPart {
+                repays_receivable: m(0),
+                to_available: m(0)
+            }
+        );
+    }
+
+    #[test]
     fn escrow_cannot_go_negative() {
         let mut l = Ledger::default();
         let err = l.post(
@@ -1230,7 +1316,7 @@ mod tests {
                                 let ruling = crate::complaint::Ruling::Split { buyer_bps: bps };
                                 let settlement = crate::complaint::settle(amount, ruling, fee_bps).unwrap_or_else(|e| panic!("{e}"));
                                 let rid = RefundId::generate();
-                                let e = rules::ruling_settlement(&o.0, Some(&rid), &seller, "sandbox", settlement, sources.receivable)
+                                let (e, _) = rules::ruling_settlement(&o.0, Some(&rid), &seller, "sandbox", settlement, sources.receivable)
                                     .unwrap_or_else(|e| panic!("{e}"));
                                 l.post(e).unwrap_or_else(|e| panic!("{e}"));
                                 if settlement.to_buyer.is_positive() {

@@ -18,6 +18,7 @@ on_both_databases!(
     a_guest_complains_through_the_pages,
     a_ban_with_a_deposit_too_small_books_the_rest_as_loss,
     a_seller_answers_through_the_pages,
+    a_frozen_seller_who_owes_is_ruled_on_like_any_other,
 );
 
 struct Shop {
@@ -910,6 +911,99 @@ async fn a_ban_with_a_deposit_too_small_books_the_rest_as_loss(t: TestApp) {
     assert_eq!(t.balance(&Account::Reserve(s.seller.clone())).await, 0);
     assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 0);
     assert_eq!(t.balance(&Account::Frozen(s.seller.clone())).await, 9_500);
+    t.finish().await;
+}
+
+/// A frozen seller whose case booked a receivable: every ruling kind executes (none
+/// answers 500 or leaves the case open), the seller part repays the receivable first,
+/// and only what then reached the available balance is held in frozen.
+async fn a_frozen_seller_who_owes_is_ruled_on_like_any_other(t: TestApp) {
+    let arb = t.staff(Role::Arbitrator).await;
+    // (ruling, seller part of 100.00 at 5 %)
+    let cases = [
+        (json!({"kind": "refund_full", "reason": "卖家欺诈"}), 0),
+        (json!({"kind": "release_to_seller", "reason": "卡密有效"}), 9_500),
+        (json!({"kind": "split", "buyer_bps": 3000, "reason": "部分有效"}), 6_650),
+        (
+            json!({"kind": "redeliver", "refund_bps": 1000, "reason": "补发"}),
+            8_550,
+        ),
+    ];
+    for (i, (ruling, to_seller)) in cases.into_iter().enumerate() {
+        let s = shop(&t, &format!("owes{i}")).await;
+        let order = delivered(&t, &s).await;
+        t.post(
+            &format!("/api/v1/orders/{order}/confirm"),
+            Some(&s.buyer_token),
+            json!({}),
+        )
+        .await;
+        // A first complaint ruled for the seller pays 95.00 to available; the seller
+        // withdraws 55.00 and locks 20.00 as deposit, keeping 20.00.
+        let c1 = id_of(&open(&t, &s.buyer_token, &order, "not_as_described").await);
+        let r = t
+            .post(
+                &format!("/api/v1/complaints/{c1}/ruling"),
+                Some(&arb),
+                json!({"kind": "release_to_seller", "reason": "卡密有效"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let w = t
+            .post(
+                "/api/v1/seller/withdrawals",
+                Some(&s.seller_token),
+                json!({"amount_minor": 5_500}),
+            )
+            .await;
+        assert_eq!(w.status, 201, "{}", w.text);
+        t.run_due_jobs().await;
+        let d = t
+            .post(
+                "/api/v1/seller/deposit",
+                Some(&s.seller_token),
+                json!({"amount_minor": 2_000}),
+            )
+            .await;
+        assert_eq!(d.status, 200, "{}", d.text);
+        // Fraud on the same order: 20.00 available, 20.00 deposit, 55.00 receivable.
+        let c2 = id_of(&open(&t, &s.buyer_token, &order, "fraud").await);
+        assert_eq!(complaint(&t, &s.buyer_token, &c2).await["frozen"]["receivable"], 5_500);
+        let seller_id = s.seller.to_string();
+        let f = t
+            .post(
+                &format!("/api/v1/admin/sellers/{seller_id}/freeze"),
+                Some(&arb),
+                json!({"reason": "涉嫌售卖已使用卡密"}),
+            )
+            .await;
+        assert_eq!(f.status, 200, "{}", f.text);
+        let frozen_before = t.balance(&Account::Frozen(s.seller.clone())).await;
+        let r = t
+            .post(&format!("/api/v1/complaints/{c2}/ruling"), Some(&arb), ruling.clone())
+            .await;
+        assert_eq!(r.status, 200, "{ruling}: {}", r.text);
+        assert_eq!(
+            complaint(&t, &s.buyer_token, &c2).await["stage"],
+            "resolved",
+            "{ruling}"
+        );
+        let repaid = to_seller.min(5_500);
+        assert_eq!(
+            t.balance(&Account::Receivable(s.seller.clone())).await,
+            5_500 - repaid,
+            "{ruling}"
+        );
+        // Nothing reaches a frozen seller's available balance; what arrived is held.
+        assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 0, "{ruling}");
+        let case_frozen = 2_000 + 2_000 + 5_500 + 500;
+        assert_eq!(
+            t.balance(&Account::Frozen(s.seller.clone())).await,
+            frozen_before - case_frozen + (to_seller - repaid),
+            "{ruling}"
+        );
+    }
+    t.settle_refunds().await;
     t.finish().await;
 }
 
