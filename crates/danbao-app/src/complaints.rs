@@ -211,7 +211,19 @@ impl App {
     /// Opens a complaint: checks who and when, freezes the money in the same transaction,
     /// pauses the order's clocks, runs triage (deciding clear cases at once), and applies
     /// the collective-complaint rule.
+    /// Opens a complaint (retried whole if the database aborts it as a deadlock victim).
     pub async fn open_complaint(
+        &self,
+        caller: &Caller,
+        order_id: &str,
+        kind: &str,
+        description: Option<&str>,
+    ) -> AppResult<ComplaintView> {
+        self.retrying(|| self.open_complaint_once(caller, order_id, kind, description))
+            .await
+    }
+
+    async fn open_complaint_once(
         &self,
         caller: &Caller,
         order_id: &str,
@@ -532,6 +544,10 @@ impl App {
     /// The buyer withdraws: the frozen money goes back where it came from and the order's
     /// clocks resume with the time they had left.
     pub async fn withdraw_complaint(&self, caller: &Caller, id: &str) -> AppResult<ComplaintView> {
+        self.retrying(|| self.withdraw_complaint_once(caller, id)).await
+    }
+
+    async fn withdraw_complaint_once(&self, caller: &Caller, id: &str) -> AppResult<ComplaintView> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let id = &parse_complaint_id(id)?;
@@ -616,6 +632,17 @@ impl App {
     /// A ruling by an arbitrator. Two arbitrators at once: the complaint row lock makes
     /// them take turns, and the second finds it resolved (a clear conflict).
     pub async fn rule_complaint(
+        &self,
+        caller: &Caller,
+        id: &str,
+        ruling: Ruling,
+        reason: &str,
+    ) -> AppResult<ComplaintView> {
+        self.retrying(|| self.rule_complaint_once(caller, id, ruling, reason))
+            .await
+    }
+
+    async fn rule_complaint_once(
         &self,
         caller: &Caller,
         id: &str,

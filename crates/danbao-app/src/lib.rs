@@ -72,6 +72,11 @@ impl From<IllegalTransition> for AppError {
 }
 
 impl AppError {
+    /// See `StoreError::is_transient`: the use case may simply run again.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, AppError::Store(e) if e.is_transient())
+    }
+
     pub fn invalid(field: &'static str, problem: impl Into<Invalid>) -> AppError {
         AppError::Validation {
             field,
@@ -380,4 +385,36 @@ pub async fn ledger_check(store: &Store) -> AppResult<Vec<danbao_domain::ledger:
     }
     violations.extend(danbao_domain::ledger::check_invariants(&entries, &balances, &by_order));
     Ok(violations)
+}
+
+/// How many times a use case runs again after the database aborted its transaction to
+/// break a deadlock or a serialization conflict, before the error is reported.
+const TRANSIENT_RETRIES: u32 = 8;
+
+impl App {
+    /// Runs `attempt` (one whole transaction: begin … commit, and no call outside the
+    /// process) again when the database aborted it as a deadlock victim or for a
+    /// serialization conflict. The aborted attempt was rolled back whole, so nothing of
+    /// it happened; a user sees the outcome of the attempt that committed, never a 500.
+    pub(crate) async fn retrying<T, F, Fut>(&self, mut attempt: F) -> AppResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = AppResult<T>>,
+    {
+        let mut retries = 0;
+        loop {
+            match attempt().await {
+                Err(e) if e.is_transient() && retries < TRANSIENT_RETRIES => {
+                    retries += 1;
+                    tracing::debug!(error = %e, retries, "transaction aborted by the database; running it again");
+                    // A short random pause, growing with each retry, so the two sides of
+                    // a deadlock do not meet again at once. (Wall time: contention, not
+                    // business time, which is the injected clock's.)
+                    let jitter_ms = rand::random::<u64>() % (2u64 << retries.min(6));
+                    tokio::time::sleep(std::time::Duration::from_millis(jitter_ms)).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
 }

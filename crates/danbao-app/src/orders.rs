@@ -958,7 +958,12 @@ impl App {
 
     // ---- buyer and seller actions ----
 
+    /// The buyer accepts (retried whole if the database aborts it as a deadlock victim).
     pub async fn confirm(&self, caller: &Caller, id: &str) -> AppResult<OrderView> {
+        self.retrying(|| self.confirm_once(caller, id)).await
+    }
+
+    async fn confirm_once(&self, caller: &Caller, id: &str) -> AppResult<OrderView> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let (mut order, rules) = self.order_as(&mut tx, caller, id, Party::Buyer).await?;

@@ -299,6 +299,17 @@ impl App {
         change: StandingChange,
         reason: &str,
     ) -> AppResult<(StandingView, Option<(i64, ShortfallView)>)> {
+        self.retrying(|| self.staff_changes_standing_once(caller, seller_id, change, reason))
+            .await
+    }
+
+    async fn staff_changes_standing_once(
+        &self,
+        caller: &Caller,
+        seller_id: &str,
+        change: StandingChange,
+        reason: &str,
+    ) -> AppResult<(StandingView, Option<(i64, ShortfallView)>)> {
         let staff = require_staff(caller)?.clone();
         // A ban is one-way and refunds everything: an admin's decision, not an
         // arbitrator's (who may freeze and unfreeze).

@@ -39,6 +39,18 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The database aborted the transaction to break a deadlock or a serialization
+    /// conflict (PostgreSQL 40P01 / 40001): it was rolled back whole, so running the
+    /// same work again in a new transaction is safe.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("40P01") | Some("40001"))
+            }
+            _ => false,
+        }
+    }
+
     fn from_insert(e: sqlx::Error, what: &str) -> StoreError {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.to_string()),

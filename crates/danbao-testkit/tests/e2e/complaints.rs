@@ -19,6 +19,7 @@ on_both_databases!(
     a_ban_with_a_deposit_too_small_books_the_rest_as_loss,
     a_seller_answers_through_the_pages,
     a_frozen_seller_who_owes_is_ruled_on_like_any_other,
+    rulings_and_confirms_racing_freezes_never_fail,
 );
 
 struct Shop {
@@ -1194,5 +1195,70 @@ async fn a_seller_answers_through_the_pages(t: TestApp) {
         "{set}"
     );
     assert!(browser.cookie("danbao_session").is_none());
+    t.finish().await;
+}
+
+/// Rulings and confirms racing an arbitrator who freezes and unfreezes their seller: on
+/// PostgreSQL the transactions deadlock (order → accounts → standing against standing →
+/// accounts) and the database aborts one; the use case runs again, so every request
+/// succeeds. Without the retry, 1 to 6 of these 16 requests answered 500 in each of five runs.
+async fn rulings_and_confirms_racing_freezes_never_fail(t: TestApp) {
+    let s = shop(&t, "race").await;
+    let arb = t.staff(Role::Arbitrator).await;
+    let mut disputed = Vec::new();
+    let mut plain = Vec::new();
+    for i in 0..12 {
+        let o = delivered(&t, &s).await;
+        if i % 2 == 0 {
+            disputed.push(id_of(&open(&t, &s.buyer_token, &o, "not_as_described").await));
+        } else {
+            plain.push(o);
+        }
+    }
+    let seller_id = s.seller.to_string();
+    let ruling_paths: Vec<String> = disputed
+        .iter()
+        .map(|c| format!("/api/v1/complaints/{c}/ruling"))
+        .collect();
+    let confirm_paths: Vec<String> = plain.iter().map(|o| format!("/api/v1/orders/{o}/confirm")).collect();
+    let rulings = futures::future::join_all(ruling_paths.iter().map(|p| {
+        t.post(
+            p,
+            Some(&arb),
+            json!({"kind": "split", "buyer_bps": 5000, "reason": "各半"}),
+        )
+    }));
+    let confirms = futures::future::join_all(confirm_paths.iter().map(|p| t.post(p, Some(&s.buyer_token), json!({}))));
+    let toggles = async {
+        let mut out = Vec::new();
+        for i in 0..10 {
+            let what = if i % 2 == 0 { "freeze" } else { "unfreeze" };
+            out.push(
+                t.post(
+                    &format!("/api/v1/admin/sellers/{seller_id}/{what}"),
+                    Some(&arb),
+                    json!({"reason": "核查"}),
+                )
+                .await,
+            );
+        }
+        out
+    };
+    let (r, c, f) = futures::join!(rulings, confirms, toggles);
+    let failed: Vec<_> = r
+        .iter()
+        .chain(c.iter())
+        .chain(f.iter())
+        .filter(|x| x.status != 200)
+        .map(|x| format!("{} {}", x.status, x.text))
+        .collect();
+    assert!(failed.is_empty(), "{} requests failed: {failed:?}", failed.len());
+    for id in &disputed {
+        assert_eq!(complaint(&t, &s.buyer_token, id).await["stage"], "resolved");
+    }
+    for o in &plain {
+        assert_eq!(order_status(&t, &s.buyer_token, o).await, "completed");
+    }
+    t.settle_refunds().await;
     t.finish().await;
 }
