@@ -338,6 +338,24 @@ pub enum ComplaintEvent {
     Withdrawn,
 }
 
+impl ComplaintEvent {
+    /// The event's stable name, as clients read it in a refusal's `event` member.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ComplaintEvent::SellerResponded => "seller_responded",
+            ComplaintEvent::SellerDeadlinePassed => "seller_deadline_passed",
+            ComplaintEvent::BuyerAsked => "buyer_asked",
+            ComplaintEvent::BuyerResponded => "buyer_responded",
+            ComplaintEvent::BuyerDeadlinePassed => "buyer_deadline_passed",
+            ComplaintEvent::AppraisalStarted => "appraisal_started",
+            ComplaintEvent::AppraisalFinished => "appraisal_finished",
+            ComplaintEvent::AppraisalDeadlinePassed => "appraisal_deadline_passed",
+            ComplaintEvent::Ruled(_) => "ruled",
+            ComplaintEvent::Withdrawn => "withdrawn",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ComplaintEffect {
     /// The stage now runs until `at`; a deadline job fires then.

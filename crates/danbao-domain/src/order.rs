@@ -139,6 +139,28 @@ pub enum OrderEvent {
     ComplaintRuled { outcome: OrderStatus },
 }
 
+impl OrderEvent {
+    /// The event's stable name, as clients read it in a refusal's `event` member.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OrderEvent::PaymentCaptured => "payment_captured",
+            OrderEvent::LatePaymentCaptured => "late_payment_captured",
+            OrderEvent::Delivered => "delivered",
+            OrderEvent::Confirmed => "confirmed",
+            OrderEvent::AcceptanceWindowPassed => "acceptance_window_passed",
+            OrderEvent::PaymentWindowPassed => "payment_window_passed",
+            OrderEvent::Cancelled => "cancelled",
+            OrderEvent::DeliveryDeadlinePassed => "delivery_deadline_passed",
+            OrderEvent::FulfilmentFailed => "fulfilment_failed",
+            OrderEvent::SellerDeclined => "seller_declined",
+            OrderEvent::SellerBanned => "seller_banned",
+            OrderEvent::ComplaintOpened => "complaint_opened",
+            OrderEvent::ComplaintWithdrawn { .. } => "complaint_withdrawn",
+            OrderEvent::ComplaintRuled { .. } => "complaint_ruled",
+        }
+    }
+}
+
 /// What the caller must do, in the same transaction, because of a transition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {

@@ -128,7 +128,7 @@ impl Refusal {
         match self {
             R::Order(t) => vec![
                 ("status", F::Text(t.from.as_str().into())),
-                ("event", F::Text(format!("{:?}", t.event))),
+                ("event", F::Text(t.event.name().into())),
             ],
             R::NoPaymentExpected { status } | R::NothingDelivered { status } => {
                 vec![("status", F::Text(status.as_str().into()))]
@@ -137,7 +137,7 @@ impl Refusal {
             R::CannotOpen(OpenRefusal::TooEarly { from_ms }) => vec![("opens_at", F::Time(*from_ms))],
             R::Complaint(t) => vec![
                 ("stage", F::Text(t.from.as_str().into())),
-                ("event", F::Text(format!("{:?}", t.event))),
+                ("event", F::Text(t.event.name().into())),
             ],
             R::ComplaintClosed { stage } => vec![("stage", F::Text(stage.as_str().into()))],
             R::WithdrawalsStopped { standing } => vec![("standing", F::Text(standing.as_str().into()))],
@@ -299,6 +299,44 @@ mod tests {
                 retry_after_s: 60,
             },
         ]
+    }
+
+    #[test]
+    fn a_refused_transition_names_its_event_in_snake_case() {
+        let order = Refusal::Order(IllegalTransition {
+            from: OrderStatus::Completed,
+            event: OrderEvent::ComplaintWithdrawn {
+                restore: OrderStatus::Delivered,
+                remaining_ms: 5,
+            },
+        });
+        let complaint = Refusal::Complaint(IllegalComplaintTransition {
+            from: crate::complaint::Stage::Resolved,
+            event: ComplaintEvent::Ruled(crate::complaint::Ruling::RefundFull),
+        });
+        let event = |r: &Refusal| r.fields().into_iter().find(|(k, _)| *k == "event").map(|(_, v)| v);
+        assert_eq!(event(&order), Some(RefusalField::Text("complaint_withdrawn".into())));
+        assert_eq!(event(&complaint), Some(RefusalField::Text("ruled".into())));
+        // Names are stable identifiers: lower snake case, distinct per event.
+        let names = [
+            OrderEvent::PaymentCaptured,
+            OrderEvent::LatePaymentCaptured,
+            OrderEvent::Delivered,
+            OrderEvent::Confirmed,
+            OrderEvent::AcceptanceWindowPassed,
+            OrderEvent::PaymentWindowPassed,
+            OrderEvent::Cancelled,
+            OrderEvent::DeliveryDeadlinePassed,
+            OrderEvent::FulfilmentFailed,
+            OrderEvent::SellerDeclined,
+            OrderEvent::SellerBanned,
+            OrderEvent::ComplaintOpened,
+        ]
+        .map(|e| e.name());
+        assert_eq!(names.iter().collect::<BTreeSet<_>>().len(), names.len());
+        assert!(names
+            .iter()
+            .all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
     }
 
     #[test]
