@@ -113,6 +113,33 @@ pub struct LeafRecord {
     fields: LeafFields,
 }
 
+/// The trailing `ref <key> <value>` lines of a record or an opening, keys strictly
+/// ascending (one canonical text per set of refs).
+pub(crate) fn parse_ref_lines<'a>(
+    lines: impl Iterator<Item = (usize, &'a str)>,
+) -> Result<BTreeMap<String, String>, LeafError> {
+    let mut refs = BTreeMap::new();
+    let mut last_key: Option<&str> = None;
+    for (line, text) in lines {
+        let (key, value) =
+            text.strip_prefix("ref ")
+                .and_then(|rest| rest.split_once(' '))
+                .ok_or(LeafError::NotCanonical {
+                    line,
+                    reason: "expected `ref <key> <value>`",
+                })?;
+        if last_key.is_some_and(|last| last >= key) {
+            return Err(LeafError::NotCanonical {
+                line,
+                reason: "ref keys are not strictly ascending",
+            });
+        }
+        last_key = Some(key);
+        refs.insert(key.to_owned(), value.to_owned());
+    }
+    Ok(refs)
+}
+
 pub(crate) fn check_token(field: &'static str, value: &str, max: usize) -> Result<(), LeafError> {
     if value.is_empty() {
         return Err(LeafError::Empty { field });
@@ -292,26 +319,7 @@ impl LeafRecord {
         let prev = field("prev_leaf_hash", "expected `prev_leaf_hash <hex|none>`")?;
         let prev_leaf_hash = (prev != "none").then(|| prev.to_owned());
         let salt = field("salt", "expected `salt <hex>`")?.to_owned();
-        let mut refs = BTreeMap::new();
-        let mut last_key: Option<&str> = None;
-        for (line, text) in lines {
-            let rest = text.strip_prefix("ref ").ok_or(LeafError::NotCanonical {
-                line,
-                reason: "expected `ref <key> <value>`",
-            })?;
-            let (key, value) = rest.split_once(' ').ok_or(LeafError::NotCanonical {
-                line,
-                reason: "expected `ref <key> <value>`",
-            })?;
-            if last_key.is_some_and(|last| last >= key) {
-                return Err(LeafError::NotCanonical {
-                    line,
-                    reason: "ref keys are not strictly ascending",
-                });
-            }
-            last_key = Some(key);
-            refs.insert(key.to_owned(), value.to_owned());
-        }
+        let refs = parse_ref_lines(lines)?;
         let record = Self::new(LeafFields {
             case,
             kind,

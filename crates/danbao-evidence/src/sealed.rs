@@ -56,7 +56,9 @@ use rand::{CryptoRng, RngCore};
 use sha2::Sha256;
 
 use crate::hash::{leaf_hash, Hash};
-use crate::leaf::{check_hex, check_ref_key, check_token, LeafError, MAX_CASE_LEN, MAX_KIND_LEN, MAX_REFS};
+use crate::leaf::{
+    check_hex, check_ref_key, check_token, parse_ref_lines, LeafError, MAX_CASE_LEN, MAX_KIND_LEN, MAX_REFS,
+};
 use crate::leaf::{MAX_RECORD_TEXT_LEN, MAX_REF_VALUE_LEN};
 use crate::util::parse_canonical_u64;
 
@@ -273,26 +275,7 @@ impl LeafOpening {
         let (_, prev) = field("prev_leaf_hash", "expected `prev_leaf_hash <hex|none>`")?;
         let (case, kind, content_sha256) = (case.to_owned(), kind.to_owned(), content_sha256.to_owned());
         let prev_leaf_hash = (prev != "none").then(|| prev.to_owned());
-        let mut refs = BTreeMap::new();
-        let mut last_key: Option<&str> = None;
-        for (line, text) in lines {
-            let rest = text.strip_prefix("ref ").ok_or(LeafError::NotCanonical {
-                line,
-                reason: "expected `ref <key> <value>`",
-            })?;
-            let (key, value) = rest.split_once(' ').ok_or(LeafError::NotCanonical {
-                line,
-                reason: "expected `ref <key> <value>`",
-            })?;
-            if last_key.is_some_and(|last| last >= key) {
-                return Err(LeafError::NotCanonical {
-                    line,
-                    reason: "ref keys are not strictly ascending",
-                });
-            }
-            last_key = Some(key);
-            refs.insert(key.to_owned(), value.to_owned());
-        }
+        let refs = parse_ref_lines(lines)?;
         let opening = Self {
             key,
             event: EventRecord::new(EventFields {
