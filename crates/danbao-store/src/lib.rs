@@ -336,6 +336,7 @@ tx_methods! {
 
     fn post_entry(entry: &JournalEntry, now: i64) -> String;
     fn account_balance(account: &Account) -> i64;
+    fn lock_account(account: &Account) -> i64;
     fn journal_entries() -> Vec<(String, std::result::Result<JournalEntry, LedgerError>)>;
     fn account_balances() -> BTreeMap<Account, i64>;
 
@@ -343,6 +344,7 @@ tx_methods! {
     fn claim_jobs(now: i64, lease_ms: i64, limit: i64) -> Vec<JobRow>;
     fn finish_job(id: &str, now: i64) -> ();
     fn retry_job(id: &str, error: &str, run_at: i64, now: i64) -> ();
+    fn retry_job_uncounted(id: &str, error: &str, run_at: i64, now: i64) -> ();
     fn bury_job(id: &str, error: &str, now: i64) -> ();
     fn jobs_by_status(status: &str, limit: i64) -> Vec<JobRow>;
 
@@ -388,6 +390,7 @@ tx_methods! {
     fn insert_complaint_evidence(e: &ComplaintEvidenceRow) -> ();
     fn complaint_evidence(complaint_id: &ComplaintId) -> Vec<ComplaintEvidenceRow>;
     fn seller_standing(seller: &UserId, lock: bool) -> Option<SellerStandingRow>;
+    fn lock_seller_standing(seller: &UserId, now: i64) -> SellerStandingRow;
     fn set_seller_standing(s: &SellerStandingRow) -> ();
     fn open_orders_of_seller(seller: &UserId) -> Vec<OrderRow>;
 

@@ -689,6 +689,27 @@ async fn story(store: &Store) {
         assert_eq!(queued[0].id, job_id);
         assert_eq!(queued[0].run_at, run_at + 100_000);
         assert_eq!(queued[0].last_error.as_deref(), Some("provider timeout"));
+        tx.commit().await.unwrap();
+    }
+    {
+        // A run the database aborted (a deadlock victim) is queued again without counting
+        // the attempt its claim counted.
+        let mut tx = store.begin().await.unwrap();
+        let jobs = tx.claim_jobs(run_at + 100_000, lease, 10).await.unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].attempts, 3);
+        tx.retry_job_uncounted(&job_id, "deadlock detected", run_at + 101_000, run_at + 100_001)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    {
+        let mut tx = store.begin().await.unwrap();
+        let queued = tx.jobs_by_status("queued", 10).await.unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].attempts, 2, "{kind}: the aborted run was not counted");
+        assert_eq!(queued[0].run_at, run_at + 101_000);
+        assert_eq!(queued[0].last_error.as_deref(), Some("deadlock detected"));
         tx.bury_job(&job_id, "gave up", run_at + lease + 3).await.unwrap();
         tx.commit().await.unwrap();
     }
@@ -856,6 +877,63 @@ async fn story(store: &Store) {
             }
         }
         assert_eq!(seen.len(), 10);
+    }
+
+    // ---- 10. the seller's standing lock (the first lock of the lock order) ----
+    {
+        // A seller with no standing row gets one (active, nothing held) when it is locked;
+        // a row that exists is returned as it is.
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(tx.seller_standing(&seller.id, false).await.unwrap(), None);
+        let created = tx.lock_seller_standing(&seller.id, T0 + 30).await.unwrap();
+        assert_eq!(
+            (
+                created.status.as_str(),
+                created.reason.as_str(),
+                created.frozen_available_minor
+            ),
+            ("active", "", 0),
+            "{kind}"
+        );
+        let frozen = danbao_store::SellerStandingRow {
+            status: "frozen".into(),
+            reason: "check".into(),
+            frozen_available_minor: 700,
+            updated_at: T0 + 31,
+            ..created
+        };
+        tx.set_seller_standing(&frozen).await.unwrap();
+        assert_eq!(
+            tx.lock_seller_standing(&seller.id, T0 + 32).await.unwrap(),
+            frozen,
+            "{kind}"
+        );
+        tx.commit().await.unwrap();
+    }
+    if kind == "postgres" {
+        // A second transaction locking the same standing waits for the first to end:
+        // this is what makes every money-moving transaction of one seller take turns.
+        let mut first = store.begin().await.unwrap();
+        first.lock_seller_standing(&seller.id, T0 + 40).await.unwrap();
+        let second = {
+            let store = store.clone();
+            let seller = seller.id.clone();
+            tokio::spawn(async move {
+                let mut tx = store.begin().await?;
+                let row = tx.lock_seller_standing(&seller, T0 + 41).await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>(row)
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!second.is_finished(), "{kind}: the second lock did not wait");
+        let mut row = first.seller_standing(&seller.id, false).await.unwrap().unwrap();
+        row.frozen_available_minor = 0;
+        row.status = "active".into();
+        first.set_seller_standing(&row).await.unwrap();
+        first.commit().await.unwrap();
+        let seen = second.await.unwrap().unwrap();
+        assert_eq!(seen, row, "{kind}: the waiting lock reads what the first committed");
     }
     eprintln!("{kind}: story told, all steps held");
 }

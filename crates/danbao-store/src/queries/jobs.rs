@@ -70,6 +70,23 @@ pub async fn retry_job(tx: &mut Conn, id: &str, error: &str, run_at: i64, now: i
     Ok(())
 }
 
+/// Queues a job again without counting the attempt its claim counted: the database
+/// aborted its transaction (a deadlock victim, a serialization conflict), which says
+/// nothing about the job, so it must not bring the job nearer to the dead-letter state.
+pub async fn retry_job_uncounted(tx: &mut Conn, id: &str, error: &str, run_at: i64, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE jobs SET status = 'queued', lease_until = NULL, last_error = $2, run_at = $3, updated_at = $4, \
+         attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $1",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(run_at)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Dead-letters a job that keeps failing: kept, visible, never silently dropped.
 pub async fn bury_job(tx: &mut Conn, id: &str, error: &str, now: i64) -> Result<()> {
     sqlx::query("UPDATE jobs SET status = 'dead', lease_until = NULL, dedupe_key = NULL, last_error = $2, updated_at = $3 WHERE id = $1")

@@ -10,14 +10,7 @@ pub async fn post_entry(tx: &mut Conn, entry: &JournalEntry, now: i64) -> Result
     let accounts: std::collections::BTreeSet<&Account> = entry.postings().iter().map(|p| &p.account).collect();
     let mut current = BTreeMap::new();
     for account in &accounts {
-        let name = account.to_string();
-        sqlx::query("INSERT INTO accounts (name, balance) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING")
-            .bind(&name)
-            .execute(&mut **tx)
-            .await?;
-        let sql = format!("SELECT balance FROM accounts WHERE name = $1{}", DIALECT.for_update);
-        let row = sqlx::query(&sql).bind(&name).fetch_one(&mut **tx).await?;
-        current.insert((*account).clone(), row.try_get::<i64, _>("balance")?);
+        current.insert((*account).clone(), lock_account(tx, account).await?);
     }
     let next = entry.apply_to(&current)?;
     let id = uuid::Uuid::now_v7().to_string();
@@ -48,6 +41,20 @@ pub async fn post_entry(tx: &mut Conn, entry: &JournalEntry, now: i64) -> Result
             .await?;
     }
     Ok(id)
+}
+
+/// Locks one account's row (created at zero if missing) and returns its raw balance: for
+/// a caller that must read a balance and then post an amount computed from it, so no
+/// other transaction can move the balance in between.
+pub async fn lock_account(tx: &mut Conn, account: &Account) -> Result<i64> {
+    let name = account.to_string();
+    sqlx::query("INSERT INTO accounts (name, balance) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING")
+        .bind(&name)
+        .execute(&mut **tx)
+        .await?;
+    let sql = format!("SELECT balance FROM accounts WHERE name = $1{}", DIALECT.for_update);
+    let row = sqlx::query(&sql).bind(&name).fetch_one(&mut **tx).await?;
+    Ok(row.try_get::<i64, _>("balance")?)
 }
 
 /// The raw balance (debits − credits) of one account.

@@ -15,6 +15,25 @@ pub async fn seller_standing(tx: &mut Conn, seller: &UserId, lock: bool) -> Resu
     .transpose()
 }
 
+/// The first lock of every transaction that moves a seller's money or decides by their
+/// standing (ARCHITECTURE.md, "Lock order"): the seller's standing row, created first if
+/// the seller has none yet (active, nothing held). Without a row there would be nothing
+/// to lock, and a freeze that inserts the row could race a release that read "no row,
+/// so active" and paid out what the freeze had just held.
+pub async fn lock_seller_standing(tx: &mut Conn, seller: &UserId, now: i64) -> Result<SellerStandingRow> {
+    sqlx::query(
+        "INSERT INTO seller_standing (seller_id, status, reason, frozen_available_minor, updated_at) \
+         VALUES ($1, 'active', '', 0, $2) ON CONFLICT (seller_id) DO NOTHING",
+    )
+    .bind(seller.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    seller_standing(tx, seller, true)
+        .await?
+        .ok_or_else(|| corrupt("seller standing vanished under its lock", seller.as_str()))
+}
+
 pub async fn set_seller_standing(tx: &mut Conn, s: &SellerStandingRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO seller_standing (seller_id, status, reason, frozen_available_minor, updated_at) VALUES ($1, $2, $3, $4, $5) \
