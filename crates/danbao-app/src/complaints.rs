@@ -194,6 +194,9 @@ impl App {
     }
 
     /// Loads a complaint the caller may see (its parties and staff); anyone else: not found.
+    /// With `lock`, once the caller is known to be allowed, the rows are locked in the
+    /// lock order (ARCHITECTURE.md): the seller's standing, the order, the complaint — and
+    /// read again under their locks.
     async fn complaint_for(
         &self,
         tx: &mut Tx,
@@ -202,10 +205,28 @@ impl App {
         lock: bool,
     ) -> AppResult<(ComplaintRow, OrderRow, Side)> {
         let not_found = || AppError::NotFound("complaint");
-        let c = tx.complaint(id, lock).await?.ok_or_else(not_found)?;
-        let order = tx.order(&c.order_id, lock).await?.ok_or_else(not_found)?;
+        let c = tx.complaint(id, false).await?.ok_or_else(not_found)?;
+        let order = tx.order(&c.order_id, false).await?.ok_or_else(not_found)?;
         let side = self.side_of(caller, &order).ok_or_else(not_found)?;
+        if !lock {
+            return Ok((c, order, side));
+        }
+        let (c, order) = self.lock_complaint(tx, id).await?.ok_or_else(not_found)?;
         Ok((c, order, side))
+    }
+
+    /// Locks a complaint in the lock order: its seller's standing, its order, then the
+    /// complaint itself (a complaint's seller and order never change, so they are read
+    /// first without a lock).
+    async fn lock_complaint(&self, tx: &mut Tx, id: &ComplaintId) -> AppResult<Option<(ComplaintRow, OrderRow)>> {
+        let Some(seen) = tx.complaint(id, false).await? else {
+            return Ok(None);
+        };
+        self.lock_standing(tx, &seen.seller_id).await?;
+        let Some(order) = tx.order(&seen.order_id, true).await? else {
+            return Ok(None);
+        };
+        Ok(tx.complaint(id, true).await?.map(|c| (c, order)))
     }
 
     /// Opens a complaint: checks who and when, freezes the money in the same transaction,
@@ -238,10 +259,16 @@ impl App {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let oid = OrderId::parse(order_id).ok_or(AppError::NotFound("order"))?;
-        let mut order = tx.order(&oid, true).await?.ok_or(AppError::NotFound("order"))?;
-        if self.side_of(caller, &order) != Some(Side::Buyer) {
+        let seen = tx.order(&oid, false).await?.ok_or(AppError::NotFound("order"))?;
+        if self.side_of(caller, &seen) != Some(Side::Buyer) {
             return Err(AppError::NotFound("order"));
         }
+        // The seller's standing, then the order: the freeze below, the collective rule's
+        // freeze and a triage ruling all move this seller's money.
+        let mut order = self
+            .lock_order(&mut tx, &oid)
+            .await?
+            .ok_or(AppError::NotFound("order"))?;
         let rules = self.rules_version(&mut tx, order.rule_version).await?;
         let delivery_kind =
             DeliveryKind::parse(&order.delivery_kind).ok_or_else(|| AppError::Internal("delivery kind".into()))?;
@@ -261,6 +288,8 @@ impl App {
                     .split_fee(rules.fee_bps(&order.category))
                     .map_err(|e| AppError::Internal(e.to_string()))?;
                 let (seller_part, fee) = (split.to_seller, split.fee);
+                // Read without row locks, but under the seller's standing lock, which every
+                // transaction that moves this seller's available, deposit or reserve takes.
                 let available = Account::Available(seller.clone());
                 let deposit = Account::Deposit(seller.clone());
                 let available = Money::from_minor(available.normal_balance(tx.account_balance(&available).await?));
@@ -478,6 +507,20 @@ impl App {
         if text.is_none() && stored.is_none() {
             return Err(AppError::invalid("evidence", "send text or a file"));
         }
+        // The file is stored (content-addressed, so storing it again is harmless); the
+        // transaction is retried whole if the database aborts it.
+        self.retrying(|| self.add_evidence_once(caller, id, kind, text, stored.as_ref()))
+            .await
+    }
+
+    async fn add_evidence_once(
+        &self,
+        caller: &Caller,
+        id: &ComplaintId,
+        kind: &str,
+        text: Option<&str>,
+        stored: Option<&crate::files::StoredFile>,
+    ) -> AppResult<EvidenceView> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let (mut c, order, side) = self.complaint_for(&mut tx, caller, id, true).await?;
@@ -485,7 +528,7 @@ impl App {
         if !stage.is_open() {
             return Err(Refusal::ComplaintClosed { stage }.into());
         }
-        let body = match (text, stored.as_ref()) {
+        let body = match (text, stored) {
             (Some(t), _) => EvidenceBody::Text(t),
             (None, Some(f)) => EvidenceBody::File(f),
             (None, None) => return Err(AppError::invalid("evidence", "send text or a file")),
@@ -514,8 +557,13 @@ impl App {
         })
     }
 
-    /// The seller's answer: evidence, and the case goes to review.
+    /// The seller's answer: evidence, and the case goes to review (retried whole if the
+    /// database aborts it).
     pub async fn seller_respond(&self, caller: &Caller, id: &str, text: &str) -> AppResult<ComplaintView> {
+        self.retrying(|| self.seller_respond_once(caller, id, text)).await
+    }
+
+    async fn seller_respond_once(&self, caller: &Caller, id: &str, text: &str) -> AppResult<ComplaintView> {
         text_ok("text", text)?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
@@ -561,8 +609,20 @@ impl App {
         self.complaint_seen_by(caller, id).await
     }
 
-    /// Arbitrator steps: ask the buyer for more evidence, start or finish an appraisal.
+    /// Arbitrator steps: ask the buyer for more evidence, start or finish an appraisal
+    /// (retried whole if the database aborts it).
     pub async fn arbitrator_step(&self, caller: &Caller, id: &str, step: &str, note: &str) -> AppResult<ComplaintView> {
+        self.retrying(|| self.arbitrator_step_once(caller, id, step, note))
+            .await
+    }
+
+    async fn arbitrator_step_once(
+        &self,
+        caller: &Caller,
+        id: &str,
+        step: &str,
+        note: &str,
+    ) -> AppResult<ComplaintView> {
         let staff = require_staff(caller)?;
         text_ok("note", note)?;
         let event = match step {
@@ -598,8 +658,12 @@ impl App {
 
     /// An arbitrator takes a case — and, for a collective group, every open case of the
     /// group, so one arbitrator decides them together. A case another arbitrator holds
-    /// is refused (an admin may take it over).
+    /// is refused (an admin may take it over). Retried whole if the database aborts it.
     pub async fn assign_complaint(&self, caller: &Caller, id: &str) -> AppResult<ComplaintView> {
+        self.retrying(|| self.assign_complaint_once(caller, id)).await
+    }
+
+    async fn assign_complaint_once(&self, caller: &Caller, id: &str) -> AppResult<ComplaintView> {
         let staff = require_staff(caller)?.clone();
         let me = format!("user:{}", staff.id);
         let now = self.now();
@@ -829,23 +893,28 @@ impl App {
         Ok(())
     }
 
-    /// A deadline: the default ruling when a party stayed silent, or back to review.
-    pub(crate) async fn complaint_deadline(&self, id: &ComplaintId) -> AppResult<bool> {
+    /// A deadline: the default ruling when a party stayed silent, or back to review
+    /// (retried whole if the database aborts it).
+    pub(crate) async fn complaint_deadline(&self, id: &ComplaintId) -> AppResult<()> {
+        self.retrying(|| self.complaint_deadline_once(id)).await
+    }
+
+    async fn complaint_deadline_once(&self, id: &ComplaintId) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let Some(mut c) = tx.complaint(id, true).await? else {
-            return Ok(true);
+        let Some((mut c, _)) = self.lock_complaint(&mut tx, id).await? else {
+            return Ok(());
         };
         let event = match stage_of(&c)? {
             Stage::AwaitingSeller => ComplaintEvent::SellerDeadlinePassed,
             Stage::AwaitingBuyer => ComplaintEvent::BuyerDeadlinePassed,
             Stage::Appraisal => ComplaintEvent::AppraisalDeadlinePassed,
-            _ => return Ok(true),
+            _ => return Ok(()),
         };
         match c.deadline_at {
             Some(d) if d <= now => {}
             // Not yet due (or a stage whose deadline moved): this timer is moot.
-            _ => return Ok(true),
+            _ => return Ok(()),
         }
         if matches!(
             event,
@@ -860,7 +929,7 @@ impl App {
         }
         self.complaint_transition(&mut tx, &mut c, event, now).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(())
     }
 
     /// An evidence file, to the complaint's parties and staff only.

@@ -117,18 +117,32 @@ impl Job {
 }
 
 /// Why a job did not finish.
-enum JobFailure {
-    /// Try again later (provider down, a conflict with another transaction).
+pub(crate) enum JobFailure {
+    /// Try again later, after a backoff that grows with each attempt (provider down, a
+    /// state not reached yet); `ATTEMPTS_MAX` of these dead-letter the job.
     Retry(String),
+    /// The database aborted the job's transaction (a deadlock victim, a serialization
+    /// conflict) more often than `App::retrying` runs it again: nothing happened, and
+    /// nothing is wrong with the job, so it runs again soon and the attempt is not
+    /// counted towards dead-lettering.
+    Transient(String),
     /// Retrying cannot help; dead-letter it now.
     Permanent(String),
 }
 
 impl From<AppError> for JobFailure {
     fn from(e: AppError) -> JobFailure {
-        JobFailure::Retry(e.to_string())
+        if e.is_transient() {
+            JobFailure::Transient(e.to_string())
+        } else {
+            JobFailure::Retry(e.to_string())
+        }
     }
 }
+
+/// When a job whose transaction the database aborted runs again: soon, since nothing
+/// is wrong with it, but not at once, so it does not meet the same contention.
+const TRANSIENT_RETRY_DELAY_MS: i64 = 1_000;
 
 fn backoff_ms(attempts: i64) -> i64 {
     let exp = u32::try_from(attempts.clamp(0, 20)).unwrap_or(20);
@@ -172,17 +186,28 @@ impl App {
                 row.kind, row.payload
             ))),
         };
+        self.retrying(|| self.record_job_outcome(&row, &result)).await
+    }
+
+    /// Books how a job went: done, queued again (after a backoff, or soon and uncounted
+    /// when the database aborted it), or dead-lettered.
+    async fn record_job_outcome(&self, row: &JobRow, result: &Result<(), JobFailure>) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         match result {
             Ok(()) => tx.finish_job(&row.id, now).await?,
+            Err(JobFailure::Transient(e)) => {
+                tracing::info!(job = %row.id, kind = %row.kind, error = %e, "job aborted by the database; it runs again soon");
+                tx.retry_job_uncounted(&row.id, e, now + TRANSIENT_RETRY_DELAY_MS, now)
+                    .await?
+            }
             Err(JobFailure::Retry(e)) if row.attempts < ATTEMPTS_MAX => {
                 tracing::info!(job = %row.id, kind = %row.kind, attempts = row.attempts, error = %e, "job will be retried");
-                tx.retry_job(&row.id, &e, now + backoff_ms(row.attempts), now).await?
+                tx.retry_job(&row.id, e, now + backoff_ms(row.attempts), now).await?
             }
             Err(JobFailure::Retry(e) | JobFailure::Permanent(e)) => {
                 tracing::error!(job = %row.id, kind = %row.kind, error = %e, "job dead-lettered");
-                tx.bury_job(&row.id, &e, now).await?
+                tx.bury_job(&row.id, e, now).await?
             }
         }
         tx.commit().await?;
@@ -223,8 +248,8 @@ impl App {
             }
             Job::Refund(id) => self.execute_refund(id).await,
             Job::QueryPayment(attempt) => self.query_payment(attempt).await,
-            Job::ComplaintDeadline(id) => self.complaint_deadline(id).await.map(|_| ()).map_err(JobFailure::from),
-            Job::Payout(id) => self.execute_payout(id).await.map_err(JobFailure::Retry),
+            Job::ComplaintDeadline(id) => self.complaint_deadline(id).await.map_err(JobFailure::from),
+            Job::Payout(id) => self.execute_payout(id).await,
             Job::ReleaseReserve(id) => self.release_reserve(id).await.map_err(JobFailure::from),
             Job::CollectiveReviewDue(group) => self.collective_review_due(group).await.map_err(JobFailure::from),
         }
@@ -232,6 +257,7 @@ impl App {
 
     /// A deadline: if the order is still where the timer expects and its time has come,
     /// apply the event; otherwise the timer is moot (the order moved on) and is done.
+    /// The transaction is retried whole if the database aborts it.
     async fn timer(
         &self,
         id: &OrderId,
@@ -240,22 +266,37 @@ impl App {
         due: impl Fn(&danbao_store::OrderRow) -> i64,
         label: &str,
     ) -> Result<(), JobFailure> {
+        self.retrying(|| self.timer_once(id, expected, event, &due, label))
+            .await?
+    }
+
+    /// One run of `timer`: the outer error is the database's (retried), the inner the
+    /// job's own outcome.
+    async fn timer_once(
+        &self,
+        id: &OrderId,
+        expected: OrderStatus,
+        event: OrderEvent,
+        due: &impl Fn(&danbao_store::OrderRow) -> i64,
+        label: &str,
+    ) -> AppResult<Result<(), JobFailure>> {
         let now = self.now();
-        let mut tx = self.store.begin().await.map_err(AppError::from)?;
-        let Some(mut order) = tx.order(id, true).await.map_err(AppError::from)? else {
-            return Err(JobFailure::Permanent(format!("order {id} does not exist")));
+        let mut tx = self.store.begin().await?;
+        // The seller's standing first: the event may release or refund the escrow.
+        let Some(mut order) = self.lock_order(&mut tx, id).await? else {
+            return Ok(Err(JobFailure::Permanent(format!("order {id} does not exist"))));
         };
         if order.status != expected {
-            return Ok(());
+            return Ok(Ok(()));
         }
         if due(&order) > now {
-            return Err(JobFailure::Retry("not due yet".into()));
+            return Ok(Err(JobFailure::Retry("not due yet".into())));
         }
         let rules = self.rules_version(&mut tx, order.rule_version).await?;
         record_event(&mut tx, &order.id, label, serde_json::json!({}), now).await?;
         self.apply_event(&mut tx, &mut order, event, &rules, now).await?;
-        tx.commit().await.map_err(AppError::from)?;
-        Ok(())
+        tx.commit().await?;
+        Ok(Ok(()))
     }
 
     /// The outbox's refund call: at the provider first (outside any transaction, with a
@@ -284,19 +325,24 @@ impl App {
             Err(ProviderError::Rejected(e)) => return Err(JobFailure::Retry(format!("provider refused: {e}"))),
             Err(e) => return Err(JobFailure::Retry(e.to_string())),
         }
+        self.retrying(|| self.book_refund_confirmed(id)).await?
+    }
+
+    /// The refund job's booking, after the provider said yes: retried whole if the
+    /// database aborts it.
+    async fn book_refund_confirmed(&self, id: &RefundId) -> AppResult<Result<(), JobFailure>> {
         let now = self.now();
-        let mut tx = self.store.begin().await.map_err(AppError::from)?;
-        let Some(refund) = tx.refund(id, true).await.map_err(AppError::from)? else {
-            return Err(JobFailure::Permanent(format!("refund {id} vanished")));
+        let mut tx = self.store.begin().await?;
+        let Some(refund) = tx.refund(id, true).await? else {
+            return Ok(Err(JobFailure::Permanent(format!("refund {id} vanished"))));
         };
         if refund.status == "confirmed" {
-            return Ok(());
+            return Ok(Ok(()));
         }
         let order = refund.order_id.as_deref().and_then(OrderId::parse);
-        let entry =
-            posting::refund_confirmed(order.as_ref(), id, &refund.provider, refund.amount).map_err(AppError::from)?;
-        tx.post_entry(&entry, now).await.map_err(AppError::from)?;
-        tx.mark_refund_confirmed(id, now).await.map_err(AppError::from)?;
+        let entry = posting::refund_confirmed(order.as_ref(), id, &refund.provider, refund.amount)?;
+        tx.post_entry(&entry, now).await?;
+        tx.mark_refund_confirmed(id, now).await?;
         if let Some(o) = &order {
             record_event(
                 &mut tx,
@@ -307,8 +353,8 @@ impl App {
             )
             .await?;
         }
-        tx.commit().await.map_err(AppError::from)?;
-        Ok(())
+        tx.commit().await?;
+        Ok(Ok(()))
     }
 
     /// Active query (补单): asks the provider about an attempt whose order has not been
@@ -342,7 +388,7 @@ impl App {
             .map_err(|e| JobFailure::Retry(e.to_string()))?;
         for n in found {
             if let Err(e) = self.apply_notification("query", &n.body, Some(&n.signature)).await {
-                return Err(JobFailure::Retry(e.to_string()));
+                return Err(JobFailure::from(e));
             }
         }
         Ok(())

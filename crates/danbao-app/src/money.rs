@@ -3,7 +3,7 @@
 //! compensation fund (先行赔付).
 
 use crate::auth::{Caller, Role};
-use crate::jobs::Job;
+use crate::jobs::{Job, JobFailure};
 use crate::{App, AppError, AppResult};
 use danbao_domain::ledger::rules as posting;
 use danbao_domain::{Account, EntryKind, Money, Refusal, Standing, UserId, WithdrawalId};
@@ -79,11 +79,19 @@ impl App {
     }
 
     /// Locks part of the available balance as the security deposit, which pays buyers
-    /// first when the seller's own funds fall short.
+    /// first when the seller's own funds fall short (retried whole if the database
+    /// aborts it).
     pub async fn lock_deposit(&self, caller: &Caller, amount_minor: i64) -> AppResult<BalanceView> {
+        self.retrying(|| self.lock_deposit_once(caller, amount_minor)).await?;
+        self.seller_balance(caller).await
+    }
+
+    async fn lock_deposit_once(&self, caller: &Caller, amount_minor: i64) -> AppResult<()> {
         let seller = seller_of(caller)?;
         let amount = positive("amount_minor", amount_minor)?;
         let mut tx = self.store.begin().await?;
+        // The lock order: the seller's standing before their accounts.
+        self.lock_standing(&mut tx, &seller).await?;
         let entry = posting::seller_transfer(
             EntryKind::DepositLocked,
             Account::Available(seller.clone()),
@@ -95,12 +103,17 @@ impl App {
             other => other.into(),
         })?;
         tx.commit().await?;
-        self.seller_balance(caller).await
+        Ok(())
     }
 
     /// A withdrawal: refused while frozen or banned; the money waits in payouts pending
     /// until the provider confirms, and comes back if the payout fails for good.
+    /// Retried whole if the database aborts it.
     pub async fn withdraw(&self, caller: &Caller, amount_minor: i64) -> AppResult<WithdrawalView> {
+        self.retrying(|| self.withdraw_once(caller, amount_minor)).await
+    }
+
+    async fn withdraw_once(&self, caller: &Caller, amount_minor: i64) -> AppResult<WithdrawalView> {
         let seller = seller_of(caller)?;
         let amount = positive("amount_minor", amount_minor)?;
         if amount.minor() < WITHDRAWAL_MINOR_MIN {
@@ -113,7 +126,11 @@ impl App {
         let id = WithdrawalId::generate();
         let provider = self.provider.name();
         let mut tx = self.store.begin().await?;
-        let standing = self.standing(&mut tx, &seller).await?;
+        // Decided under the standing lock, so a freeze either comes first (and this is
+        // refused) or after (and holds what this leaves).
+        let row = self.lock_standing(&mut tx, &seller).await?;
+        let standing = Standing::parse(&row.status)
+            .ok_or_else(|| AppError::Internal(format!("seller {seller} has standing {:?}", row.status)))?;
         if !standing.is_active() {
             return Err(Refusal::WithdrawalsStopped { standing }.into());
         }
@@ -138,10 +155,11 @@ impl App {
     }
 
     /// The payout job: at the provider first (request id from the withdrawal), then booked.
-    pub(crate) async fn execute_payout(&self, id: &WithdrawalId) -> Result<(), String> {
-        let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
-        let w = tx.withdrawal(id, false).await.map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
+    /// Each booking transaction is retried whole if the database aborts it.
+    pub(crate) async fn execute_payout(&self, id: &WithdrawalId) -> Result<(), JobFailure> {
+        let mut tx = self.store.begin().await.map_err(AppError::from)?;
+        let w = tx.withdrawal(id, false).await.map_err(AppError::from)?;
+        tx.commit().await.map_err(AppError::from)?;
         let Some(w) = w else {
             return Ok(());
         };
@@ -149,61 +167,64 @@ impl App {
         if w.status != "requested" {
             return Ok(());
         }
-        let account = self.payout_account_of(&seller).await.map_err(|e| e.to_string())?;
+        let account = self.payout_account_of(&seller).await?;
         let paid = self.provider.payout(format!("payout-{id}"), amount, account).await;
-        let now = self.now();
         if let Err(e) = paid {
             return match e {
                 // Refused for good: the money goes back to the seller.
-                crate::payments::ProviderError::Rejected(why) => {
-                    self.return_payout(id, &seller, &provider, amount, now, &why).await
-                }
-                other => Err(other.to_string()),
+                crate::payments::ProviderError::Rejected(why) => Ok(self
+                    .retrying(|| self.return_payout(id, &seller, &provider, amount, &why))
+                    .await?),
+                other => Err(JobFailure::Retry(other.to_string())),
             };
         }
-        let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
-        if let Some(w) = tx.withdrawal(id, true).await.map_err(|e| e.to_string())? {
+        Ok(self.retrying(|| self.confirm_payout(id, &provider, amount)).await?)
+    }
+
+    async fn confirm_payout(&self, id: &WithdrawalId, provider: &str, amount: Money) -> AppResult<()> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        if let Some(w) = tx.withdrawal(id, true).await? {
             if w.status == "requested" {
                 let entry = posting::seller_transfer(
                     EntryKind::WithdrawalConfirmed,
-                    Account::PayoutsPending(provider.clone()),
-                    Account::Provider(provider),
+                    Account::PayoutsPending(provider.to_string()),
+                    Account::Provider(provider.to_string()),
                     amount,
-                )
-                .map_err(|e| e.to_string())?;
-                tx.post_entry(&entry, now).await.map_err(|e| e.to_string())?;
-                tx.settle_withdrawal(id, "confirmed", now)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                )?;
+                tx.post_entry(&entry, now).await?;
+                tx.settle_withdrawal(id, "confirmed", now).await?;
             }
         }
-        tx.commit().await.map_err(|e| e.to_string())?;
+        tx.commit().await?;
         Ok(())
     }
 
+    /// A payout refused for good: the money goes back to the seller's available balance
+    /// (held at once if the seller is frozen meanwhile), under the standing lock like any
+    /// movement of a seller's money.
     async fn return_payout(
         &self,
         id: &WithdrawalId,
         seller: &UserId,
         provider: &str,
         amount: Money,
-        now: i64,
         why: &str,
-    ) -> Result<(), String> {
-        let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
-        if let Some(w) = tx.withdrawal(id, true).await.map_err(|e| e.to_string())? {
+    ) -> AppResult<()> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        self.lock_standing(&mut tx, seller).await?;
+        if let Some(w) = tx.withdrawal(id, true).await? {
             if w.status == "requested" {
                 let entry = posting::seller_transfer(
                     EntryKind::WithdrawalReturned,
                     Account::PayoutsPending(provider.to_string()),
                     Account::Available(seller.clone()),
                     amount,
-                )
-                .map_err(|e| e.to_string())?;
-                tx.post_entry(&entry, now).await.map_err(|e| e.to_string())?;
-                tx.settle_withdrawal(id, "returned", now)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                )?;
+                tx.post_entry(&entry, now).await?;
+                self.hold_release_if_frozen(&mut tx, seller, amount, now).await?;
+                tx.settle_withdrawal(id, "returned", now).await?;
                 tracing::warn!(
                     withdrawal = id.as_str(),
                     reason = why,
@@ -211,10 +232,12 @@ impl App {
                 );
             }
         }
-        tx.commit().await.map_err(|e| e.to_string())
+        tx.commit().await?;
+        Ok(())
     }
 
-    /// Moves platform fee income into the compensation fund.
+    /// Moves platform fee income into the compensation fund (retried whole if the
+    /// database aborts it).
     pub async fn fund_compensation(&self, caller: &Caller, amount_minor: i64) -> AppResult<CompensationFundView> {
         match caller {
             Caller::User(u) if u.role == Role::Admin => {}
@@ -222,8 +245,14 @@ impl App {
             _ => return Err(AppError::Unauthenticated),
         }
         let amount = positive("amount_minor", amount_minor)?;
+        self.retrying(|| self.fund_compensation_once(amount)).await
+    }
+
+    async fn fund_compensation_once(&self, amount: Money) -> AppResult<CompensationFundView> {
         let mut tx = self.store.begin().await?;
-        let fees = balance_of(&mut tx, &Account::PlatformFees).await?;
+        // Under the row lock: a complaint on a completed order takes its fee back from
+        // the platform's fees, so a figure read without it could be stale when posted.
+        let fees = Account::PlatformFees.normal_balance(tx.lock_account(&Account::PlatformFees).await?);
         if fees < amount.minor() {
             return Err(Refusal::FeesShort {
                 fees: Money::from_minor(fees),

@@ -692,8 +692,13 @@ impl App {
         Ok(())
     }
 
-    /// The buyer cancels an order they have not paid; the stock goes back at once.
+    /// The buyer cancels an order they have not paid; the stock goes back at once
+    /// (retried whole if the database aborts it).
     pub async fn cancel(&self, caller: &Caller, id: &str) -> AppResult<OrderView> {
+        self.retrying(|| self.cancel_once(caller, id)).await
+    }
+
+    async fn cancel_once(&self, caller: &Caller, id: &str) -> AppResult<OrderView> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let (mut order, rules) = self.order_as(&mut tx, caller, id, Party::Buyer).await?;
@@ -850,7 +855,19 @@ impl App {
         Ok((order, party))
     }
 
-    /// Loads and locks an order for an action only `party` may take, with its rule set.
+    /// Locks an order in the lock order (ARCHITECTURE.md): its seller's standing first,
+    /// then the order. The seller is read without a lock (an order's seller never
+    /// changes); the order is read again under its lock.
+    pub(crate) async fn lock_order(&self, tx: &mut Tx, id: &OrderId) -> AppResult<Option<OrderRow>> {
+        let Some(seen) = tx.order(id, false).await? else {
+            return Ok(None);
+        };
+        self.lock_standing(tx, &seen.seller_id).await?;
+        Ok(tx.order(id, true).await?)
+    }
+
+    /// Loads and locks (standing, then order) an order for an action only `party` may
+    /// take, with its rule set. Who may act is checked before any lock is taken.
     async fn order_as(
         &self,
         tx: &mut Tx,
@@ -858,10 +875,14 @@ impl App {
         id: &str,
         party: Party,
     ) -> AppResult<(OrderRow, std::sync::Arc<RuleSet>)> {
-        let (order, is) = self.order_for(tx, caller, id, true).await?;
+        let (seen, is) = self.order_for(tx, caller, id, false).await?;
         if is != party {
             return Err(AppError::NotFound("order"));
         }
+        let order = self
+            .lock_order(tx, &seen.id)
+            .await?
+            .ok_or(AppError::NotFound("order"))?;
         let rules = self.rules_version(tx, order.rule_version).await?;
         Ok((order, rules))
     }
@@ -975,7 +996,12 @@ impl App {
         Ok(order_view(order, party, None, Vec::new()))
     }
 
+    /// The seller delivers a manual order (retried whole if the database aborts it).
     pub async fn seller_deliver(&self, caller: &Caller, id: &str, note: &str) -> AppResult<OrderView> {
+        self.retrying(|| self.seller_deliver_once(caller, id, note)).await
+    }
+
+    async fn seller_deliver_once(&self, caller: &Caller, id: &str, note: &str) -> AppResult<OrderView> {
         let seller = require_role(caller, Role::Seller)?.clone();
         check_len("note", note, 1, NOTE_LEN_MAX)?;
         let now = self.now();
@@ -1000,8 +1026,13 @@ impl App {
         Ok(order_view(order, party, None, Vec::new()))
     }
 
-    /// The seller declines a paid order rather than deliver it: a full refund, at once.
+    /// The seller declines a paid order rather than deliver it: a full refund, at once
+    /// (retried whole if the database aborts it).
     pub async fn seller_decline(&self, caller: &Caller, id: &str, reason: &str) -> AppResult<OrderView> {
+        self.retrying(|| self.seller_decline_once(caller, id, reason)).await
+    }
+
+    async fn seller_decline_once(&self, caller: &Caller, id: &str, reason: &str) -> AppResult<OrderView> {
         let seller = require_role(caller, Role::Seller)?.clone();
         check_len("reason", reason, 1, NOTE_LEN_MAX)?;
         let now = self.now();

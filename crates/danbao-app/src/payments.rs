@@ -364,8 +364,14 @@ impl App {
 
     /// The rest of the one path, for a payment whose signature has been verified (a
     /// webhook, an active query, or a line of a signed statement). Returns the platform's
-    /// payment id, or None when it was a repeat that changed nothing.
+    /// payment id, or None when it was a repeat that changed nothing. Retried whole if
+    /// the database aborts the transaction (nothing of the aborted attempt remains, not
+    /// even the payment row, so the retry records it afresh).
     pub async fn apply_payment(&self, source: &str, verified: VerifiedPayment) -> AppResult<Option<PaymentId>> {
+        self.retrying(|| self.apply_payment_once(source, &verified)).await
+    }
+
+    async fn apply_payment_once(&self, source: &str, verified: &VerifiedPayment) -> AppResult<Option<PaymentId>> {
         let now = self.now();
         let provider = self.provider.name();
         let payment_id = PaymentId::generate();

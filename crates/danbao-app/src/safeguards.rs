@@ -82,11 +82,17 @@ impl App {
     /// The job at the end of an order's after-sales window: whatever the order still
     /// holds in the reserve becomes the seller's available balance (held at once if the
     /// seller is frozen). A complaint open now holds that money in frozen; if it is
-    /// withdrawn, the reserve comes back and this job is scheduled again.
+    /// withdrawn, the reserve comes back and this job is scheduled again. Retried whole
+    /// if the database aborts it.
     pub(crate) async fn release_reserve(&self, id: &OrderId) -> AppResult<()> {
+        self.retrying(|| self.release_reserve_once(id)).await
+    }
+
+    async fn release_reserve_once(&self, id: &OrderId) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let Some(order) = tx.order(id, true).await? else {
+        // The seller's standing first: it decides whether the money is held.
+        let Some(order) = self.lock_order(&mut tx, id).await? else {
             return Ok(());
         };
         let rules = self.rules_version(&mut tx, order.rule_version).await?;
@@ -195,6 +201,10 @@ impl App {
     /// security event, and the freeze stays — it only stops money leaving the seller,
     /// so waiting harms no buyer. The review stays in the queue, marked escalated.
     pub(crate) async fn collective_review_due(&self, group: &str) -> AppResult<()> {
+        self.retrying(|| self.collective_review_due_once(group)).await
+    }
+
+    async fn collective_review_due_once(&self, group: &str) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let Some(review) = tx.collective_review(group, true).await? else {

@@ -65,7 +65,16 @@ impl App {
         Ok(self.standing(tx, seller).await?.is_active())
     }
 
-    /// Moves what a frozen (or banned) seller would be paid into frozen instead.
+    /// The first lock of the lock order (ARCHITECTURE.md): the seller's standing row,
+    /// created if the seller has none. Every transaction that moves a seller's money or
+    /// decides by their standing takes it before any order, complaint or account row.
+    pub(crate) async fn lock_standing(&self, tx: &mut Tx, seller: &UserId) -> AppResult<SellerStandingRow> {
+        Ok(tx.lock_seller_standing(seller, self.now()).await?)
+    }
+
+    /// Moves what a frozen (or banned) seller would be paid into frozen instead. The
+    /// caller holds the seller's standing lock already (taken first); locking it again
+    /// here only reads the row.
     pub(crate) async fn hold_release_if_frozen(
         &self,
         tx: &mut Tx,
@@ -76,9 +85,7 @@ impl App {
         if !amount.is_positive() {
             return Ok(());
         }
-        let Some(mut s) = tx.seller_standing(seller, true).await? else {
-            return Ok(());
-        };
+        let mut s = self.lock_standing(tx, seller).await?;
         if standing_of(Some(&s))?.is_active() {
             return Ok(());
         }
@@ -108,18 +115,20 @@ impl App {
         by: &str,
         now: i64,
     ) -> AppResult<Option<(i64, ShortfallView)>> {
-        let row = tx.seller_standing(seller, true).await?;
-        let from = standing_of(row.as_ref())?;
+        let row = self.lock_standing(tx, seller).await?;
+        let from = standing_of(Some(&row))?;
         let (next, effects) = transition(from, change).map_err(Refusal::Standing)?;
         if effects.is_empty() {
             return Ok(None);
         }
-        let mut held = Money::from_minor(row.as_ref().map_or(0, |r| r.frozen_available_minor));
+        let mut held = Money::from_minor(row.frozen_available_minor);
         for effect in &effects {
             match effect {
                 StandingEffect::HoldAvailable => {
+                    // Read under the account's row lock: the amount posted is the balance
+                    // as it is, not as it was before a payout or release moved it.
                     let available = Account::Available(seller.clone());
-                    let amount = Money::from_minor(available.normal_balance(tx.account_balance(&available).await?));
+                    let amount = Money::from_minor(available.normal_balance(tx.lock_account(&available).await?));
                     if amount.is_positive() {
                         let entry = posting::seller_transfer(
                             EntryKind::SellerFrozen,
@@ -179,7 +188,9 @@ impl App {
     }
 
     /// A ban refunds every open order in full: open complaints by a full-refund ruling,
-    /// other paid orders from escrow.
+    /// other paid orders from escrow. The caller holds the seller's standing lock, so no
+    /// other money-moving transaction of this seller runs meanwhile; each order (then its
+    /// complaint) is still locked and read again before it is changed, in the lock order.
     async fn refund_open_orders(
         &self,
         tx: &mut Tx,
@@ -191,12 +202,22 @@ impl App {
         let ground = RulingReason::SellerBanned {
             text: reason.to_string(),
         };
-        for mut c in tx.open_complaints_of_seller(seller).await? {
+        for seen in tx.open_complaints_of_seller(seller).await? {
+            tx.order(&seen.order_id, true).await?;
+            let Some(mut c) = tx.complaint(&seen.id, true).await? else {
+                continue;
+            };
+            if !danbao_domain::complaint::Stage::parse(&c.stage).is_some_and(|s| s.is_open()) {
+                continue;
+            }
             self.rule_in(tx, &mut c, Ruling::RefundFull, by, &ground, now).await?;
         }
         let mut refunded = 0;
-        for mut order in tx.open_orders_of_seller(seller).await? {
-            if order.status == OrderStatus::Disputed {
+        for seen in tx.open_orders_of_seller(seller).await? {
+            let Some(mut order) = tx.order(&seen.id, true).await? else {
+                continue;
+            };
+            if !matches!(order.status, OrderStatus::Paid | OrderStatus::Delivered) {
                 continue;
             }
             let rules = self.rules_version(tx, order.rule_version).await?;
@@ -216,10 +237,12 @@ impl App {
     }
 
     /// After a ban: what the seller owes is covered by the money the freeze held, then
-    /// the deposit, then the compensation fund; the rest is the platform's loss.
+    /// the deposit, then the compensation fund; the rest is the platform's loss. Each
+    /// balance is read under its row lock: the fund is shared by every seller, and an
+    /// amount read without the lock could be stale by the time it is posted.
     async fn settle_banned_receivable(&self, tx: &mut Tx, seller: &UserId, now: i64) -> AppResult<ShortfallView> {
         let receivable = Account::Receivable(seller.clone());
-        let mut owed = Money::from_minor(receivable.normal_balance(tx.account_balance(&receivable).await?));
+        let mut owed = Money::from_minor(receivable.normal_balance(tx.lock_account(&receivable).await?));
         let mut from_frozen = Money::ZERO;
         if let Some(mut standing) = tx.seller_standing(seller, true).await? {
             from_frozen = owed.min(Money::from_minor(standing.frozen_available_minor.max(0)));
@@ -239,9 +262,9 @@ impl App {
             }
         }
         let deposit_account = Account::Deposit(seller.clone());
-        let deposit = Money::from_minor(deposit_account.normal_balance(tx.account_balance(&deposit_account).await?));
+        let deposit = Money::from_minor(deposit_account.normal_balance(tx.lock_account(&deposit_account).await?));
         let fund = Money::from_minor(
-            Account::CompensationFund.normal_balance(tx.account_balance(&Account::CompensationFund).await?),
+            Account::CompensationFund.normal_balance(tx.lock_account(&Account::CompensationFund).await?),
         );
         let (entry, [from_deposit, from_fund, loss]) = posting::settle_receivable(seller, owed, deposit, fund)?;
         if let Some(e) = entry {
@@ -350,7 +373,8 @@ impl App {
         Ok(StandingView {
             seller_id: seller.to_string(),
             status: standing_of(s.as_ref())?,
-            reason: s.as_ref().map(|s| s.reason.clone()),
+            // A row with no reason was only created to be locked: never changed.
+            reason: s.as_ref().map(|s| s.reason.clone()).filter(|r| !r.is_empty()),
             frozen_minor: frozen,
             updated_at: s.as_ref().map(|s| rfc3339(s.updated_at)),
         })
