@@ -20,6 +20,7 @@ on_both_databases!(
     a_seller_answers_through_the_pages,
     a_frozen_seller_who_owes_is_ruled_on_like_any_other,
     rulings_and_confirms_racing_freezes_never_fail,
+    one_sellers_money_racing_freezes_never_fails,
 );
 
 struct Shop {
@@ -1198,10 +1199,11 @@ async fn a_seller_answers_through_the_pages(t: TestApp) {
     t.finish().await;
 }
 
-/// Rulings and confirms racing an arbitrator who freezes and unfreezes their seller: on
-/// PostgreSQL the transactions deadlock (order → accounts → standing against standing →
-/// accounts) and the database aborts one; the use case runs again, so every request
-/// succeeds. Without the retry, 1 to 6 of these 16 requests answered 500 in each of five runs.
+/// Rulings and confirms racing an arbitrator who freezes and unfreezes their seller: every
+/// request succeeds. Before the lock order, on PostgreSQL these transactions deadlocked
+/// (order → accounts → standing against standing → accounts) and without the retry 1 to 6
+/// of these 16 requests answered 500 in each of five runs; now each takes the seller's
+/// standing first, and no run has needed a retry (a deadlock left would be retried).
 async fn rulings_and_confirms_racing_freezes_never_fail(t: TestApp) {
     let s = shop(&t, "race").await;
     let arb = t.staff(Role::Arbitrator).await;
@@ -1260,5 +1262,251 @@ async fn rulings_and_confirms_racing_freezes_never_fail(t: TestApp) {
         assert_eq!(order_status(&t, &s.buyer_token, o).await, "completed");
     }
     t.settle_refunds().await;
+    t.finish().await;
+}
+
+/// `TestApp::post` with a path the future owns (for requests built in a closure).
+async fn post_to(t: &TestApp, path: String, token: &str, body: Value) -> Resp {
+    t.post(&path, Some(token), body).await
+}
+
+/// A paid manual order of 50.00 for the shop's buyer, waiting for the seller; returns its id.
+async fn paid_manual(t: &TestApp, s: &Shop) -> String {
+    let r = t
+        .post(
+            "/api/v1/seller/products",
+            Some(&s.seller_token),
+            json!({"title": "代充", "category": "top_up", "price_minor": 5_000, "delivery_kind": "manual"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let placed = t
+        .post(
+            "/api/v1/orders",
+            Some(&s.buyer_token),
+            json!({"product_id": r.body["id"], "quantity": 1}),
+        )
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let id = placed.body["id"].as_str().unwrap().to_string();
+    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+    t.wait_for_status(&format!("/api/v1/orders/{id}"), Some(&s.buyer_token), "paid")
+        .await;
+    id
+}
+
+/// Every way one seller's money moves, at once, while an arbitrator freezes and unfreezes
+/// the seller: rulings, confirms, complaint openings, manual deliveries and declines,
+/// withdrawals, deposits, and the jobs (reserve releases, auto-confirms, payouts, refunds).
+/// Each transaction takes the seller's standing lock first (ARCHITECTURE.md, "Lock
+/// order"), and a deadlock that can still happen is retried: no answer is a 5xx, every
+/// action that was allowed happened, and afterwards, with the seller unfrozen again,
+/// frozen:{seller} holds exactly the money of the open cases (the freezes' holds were all
+/// given back). Before the lock order, 4 to 8 answers per run were 500, each a freeze
+/// posting an available balance it had read before a withdrawal, deposit or reserve
+/// release changed it (the ledger refused the negative balance).
+async fn one_sellers_money_racing_freezes_never_fails(t: TestApp) {
+    let s = shop(&t, "lockorder").await;
+    let arb = t.staff(Role::Arbitrator).await;
+    let seller_id = s.seller.to_string();
+    let confirm = |o: String| {
+        let t = &t;
+        let token = s.buyer_token.clone();
+        async move {
+            t.post(&format!("/api/v1/orders/{o}/confirm"), Some(&token), json!({}))
+                .await
+        }
+    };
+    // Money to withdraw and lock as deposit: four orders completed more than the reserve's
+    // 14 days ago, released to available. (Twice 14 days stays within the sessions' 30.)
+    for _ in 0..4 {
+        let o = delivered(&t, &s).await;
+        assert_eq!(confirm(o).await.status, 200);
+    }
+    t.advance(14 * 24 * HOUR_MS + HOUR_MS);
+    t.run_due_jobs().await;
+    assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 4 * 9_500);
+    // Jobs that come due in the race: four reserves ending, four orders auto-confirming.
+    for _ in 0..4 {
+        let o = delivered(&t, &s).await;
+        assert_eq!(confirm(o).await.status, 200);
+    }
+    let mut auto = Vec::new();
+    for _ in 0..4 {
+        auto.push(delivered(&t, &s).await);
+    }
+    t.advance(14 * 24 * HOUR_MS + HOUR_MS);
+    // Fresh orders (their clocks start now, so no job of theirs is due in the race).
+    let mut cases = Vec::new();
+    for _ in 0..6 {
+        let o = delivered(&t, &s).await;
+        cases.push(id_of(&open(&t, &s.buyer_token, &o, "not_as_described").await));
+    }
+    let mut to_confirm = Vec::new();
+    let mut to_complain = Vec::new();
+    for _ in 0..6 {
+        to_confirm.push(delivered(&t, &s).await);
+        to_complain.push(delivered(&t, &s).await);
+    }
+    let mut to_deliver = Vec::new();
+    let mut to_decline = Vec::new();
+    for _ in 0..4 {
+        to_deliver.push(paid_manual(&t, &s).await);
+        to_decline.push(paid_manual(&t, &s).await);
+    }
+
+    // Spread over the time the toggles take, so each kind meets freezes and unfreezes.
+    let pause = |i: usize| tokio::time::sleep(std::time::Duration::from_millis(7 * i as u64));
+    let (tr, sr, arbr) = (&t, &s, arb.as_str());
+    let rulings = futures::future::join_all(cases.iter().enumerate().map(|(i, c)| async move {
+        pause(i).await;
+        post_to(
+            tr,
+            format!("/api/v1/complaints/{c}/ruling"),
+            arbr,
+            json!({"kind": "split", "buyer_bps": 5000, "reason": "各半"}),
+        )
+        .await
+    }));
+    let confirms = futures::future::join_all(to_confirm.iter().cloned().enumerate().map(|(i, o)| async move {
+        pause(i + 1).await;
+        confirm(o).await
+    }));
+    let openings = futures::future::join_all(to_complain.iter().enumerate().map(|(i, o)| async move {
+        pause(i + 2).await;
+        open(tr, &sr.buyer_token, o, "not_as_described").await
+    }));
+    let deliveries = futures::future::join_all(to_deliver.iter().enumerate().map(|(i, o)| async move {
+        pause(2 * i).await;
+        post_to(
+            tr,
+            format!("/api/v1/seller/orders/{o}/deliver"),
+            &sr.seller_token,
+            json!({"note": "已充值"}),
+        )
+        .await
+    }));
+    let declines = futures::future::join_all(to_decline.iter().enumerate().map(|(i, o)| async move {
+        pause(2 * i + 1).await;
+        post_to(
+            tr,
+            format!("/api/v1/seller/orders/{o}/decline"),
+            &sr.seller_token,
+            json!({"reason": "无法代充"}),
+        )
+        .await
+    }));
+    // Three of the seller's sessions withdrawing and locking deposit, one after another.
+    let seller_money = futures::future::join_all((0..3).map(|_| async {
+        let mut out = Vec::new();
+        for _ in 0..8 {
+            for (path, amount) in [("/api/v1/seller/withdrawals", 1_000), ("/api/v1/seller/deposit", 300)] {
+                out.push(
+                    t.post(path, Some(&s.seller_token), json!({"amount_minor": amount}))
+                        .await,
+                );
+            }
+        }
+        out
+    }));
+    let jobs = async {
+        let mut ran = 0;
+        for _ in 0..8 {
+            ran += t.app().run_due_jobs().await.expect("a round of jobs failed");
+            pause(1).await;
+        }
+        ran
+    };
+    let toggles = async {
+        let mut out = Vec::new();
+        for i in 0..20 {
+            let what = if i % 2 == 0 { "freeze" } else { "unfreeze" };
+            out.push(
+                t.post(
+                    &format!("/api/v1/admin/sellers/{seller_id}/{what}"),
+                    Some(&arb),
+                    json!({"reason": "核查"}),
+                )
+                .await,
+            );
+        }
+        out
+    };
+    let (r, c, o, dl, dc, money, ran, f) = futures::join!(
+        rulings,
+        confirms,
+        openings,
+        deliveries,
+        declines,
+        seller_money,
+        jobs,
+        toggles
+    );
+    let money: Vec<Resp> = money.into_iter().flatten().collect();
+
+    // No answer is a 5xx, and each is what the action calls for: withdrawals and deposits
+    // may be refused (frozen, or the money held), nothing else may be.
+    let all = r
+        .iter()
+        .chain(&c)
+        .chain(&o)
+        .chain(&dl)
+        .chain(&dc)
+        .chain(&money)
+        .chain(&f);
+    let failed: Vec<_> = all
+        .filter(|x| x.status >= 500)
+        .map(|x| format!("{} {}", x.status, x.text))
+        .collect();
+    assert!(failed.is_empty(), "{} answers were 5xx: {failed:?}", failed.len());
+    for (answers, want) in [(&r, 200), (&c, 200), (&o, 201), (&dl, 200), (&dc, 200), (&f, 200)] {
+        for x in answers.iter() {
+            assert_eq!(x.status, want, "{}", x.text);
+        }
+    }
+    for x in &money {
+        assert!(matches!(x.status, 200 | 201 | 409), "{} {}", x.status, x.text);
+    }
+    assert!(ran >= 8, "the race's jobs did not run: {ran}");
+    t.run_due_jobs().await;
+    t.settle_refunds().await;
+    for id in &cases {
+        assert_eq!(complaint(&t, &s.buyer_token, id).await["stage"], "resolved");
+    }
+    for (orders, want) in [
+        (&to_confirm, "completed"),
+        (&auto, "completed"),
+        (&to_complain, "disputed"),
+        (&to_deliver, "delivered"),
+        (&to_decline, "refunded"),
+    ] {
+        for order in orders {
+            assert_eq!(order_status(&t, &s.buyer_token, order).await, want);
+        }
+    }
+    // The reserves that ended in the race reached available: the reserve holds only the
+    // orders completed in it (six confirmed, four auto-confirmed, 95.00 each).
+    assert_eq!(t.balance(&Account::Reserve(s.seller.clone())).await, 10 * 9_500);
+    // frozen:{seller} is what the freezes hold (the standing row's figure) plus the money
+    // of each open case (its frozen sources; here all from escrow, so its amount). The
+    // last toggle unfroze the seller: every hold was given back, and only the six cases
+    // opened in the race are left.
+    let mut tx = t.app().store.begin().await.unwrap();
+    let standing = tx.seller_standing(&s.seller, false).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(standing.status, "active");
+    assert_eq!(standing.frozen_available_minor, 0);
+    let mut open_cases = 0;
+    for opened in &o {
+        let case = complaint(&t, &s.buyer_token, opened.body["id"].as_str().unwrap()).await;
+        assert_eq!(case["stage"], "awaiting_seller");
+        assert_eq!(case["frozen"]["escrow"], case["amount_minor"]);
+        open_cases += case["amount_minor"].as_i64().unwrap();
+    }
+    assert_eq!(open_cases, 6 * 10_000);
+    assert_eq!(
+        t.balance(&Account::Frozen(s.seller.clone())).await,
+        standing.frozen_available_minor + open_cases
+    );
     t.finish().await;
 }
