@@ -288,7 +288,19 @@ impl App {
 
     /// Resolves an exception. `refund` (for an amount mismatch) sends the money the
     /// platform did not accept back to the payer; `acknowledge` records a note only.
+    /// Retried whole if the database aborts it.
     pub async fn resolve_exception(
+        &self,
+        caller: &Caller,
+        id: &str,
+        action: &str,
+        note: &str,
+    ) -> AppResult<ReconciliationItemView> {
+        self.retrying(|| self.resolve_exception_once(caller, id, action, note))
+            .await
+    }
+
+    async fn resolve_exception_once(
         &self,
         caller: &Caller,
         id: &str,
