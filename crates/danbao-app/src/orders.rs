@@ -676,7 +676,12 @@ impl App {
         })
     }
 
+    /// Cancels an order nobody can pay (retried whole if the database aborts it).
     async fn cancel_unpaid(&self, id: &OrderId, reason: &str) -> AppResult<()> {
+        self.retrying(|| self.cancel_unpaid_once(id, reason)).await
+    }
+
+    async fn cancel_unpaid_once(&self, id: &OrderId, reason: &str) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let Some(mut order) = tx.order(id, true).await? else {
