@@ -39,6 +39,24 @@ pub enum Job {
     ReleaseReserve(OrderId),
     /// The deadline for a person to review an automatic (collective) freeze, by group id.
     CollectiveReviewDue(String),
+    /// The provider's statement for one UTC day (its start, ms), matched once the day is
+    /// over: the net under every other way a payment reaches us, so a payment whose
+    /// notifications were all lost, made after the last active query, is still applied.
+    ReconcileDay(i64),
+}
+
+/// A day, for the daily reconciliation.
+pub const DAY_MS: i64 = 86_400_000;
+/// How long after a day ends its statement is matched: the provider's statement of a day
+/// may take a while to be complete.
+pub const RECONCILE_AFTER_MS: i64 = 3_600_000;
+
+impl Job {
+    /// The daily reconciliation of the day that contains `at`, and when it runs.
+    pub fn reconcile_day_of(at: i64) -> (Job, i64) {
+        let start = at.div_euclid(DAY_MS) * DAY_MS;
+        (Job::ReconcileDay(start), start + DAY_MS + RECONCILE_AFTER_MS)
+    }
 }
 
 impl Job {
@@ -53,18 +71,20 @@ impl Job {
             Job::Payout(_) => "payout",
             Job::ReleaseReserve(_) => "release_reserve",
             Job::CollectiveReviewDue(_) => "collective_review_due",
+            Job::ReconcileDay(_) => "reconcile_day",
         }
     }
 
-    fn subject(&self) -> &str {
+    fn subject(&self) -> String {
         match self {
-            Job::ExpireOrder(o) | Job::AutoConfirm(o) | Job::DeliveryDeadline(o) => o.as_str(),
-            Job::Refund(r) => r.as_str(),
-            Job::QueryPayment(a) => a.as_str(),
-            Job::ComplaintDeadline(c) => c.as_str(),
-            Job::Payout(w) => w.as_str(),
-            Job::ReleaseReserve(o) => o.as_str(),
-            Job::CollectiveReviewDue(g) => g.as_str(),
+            Job::ReconcileDay(start) => start.to_string(),
+            Job::ExpireOrder(o) | Job::AutoConfirm(o) | Job::DeliveryDeadline(o) => o.to_string(),
+            Job::Refund(r) => r.to_string(),
+            Job::QueryPayment(a) => a.to_string(),
+            Job::ComplaintDeadline(c) => c.to_string(),
+            Job::Payout(w) => w.to_string(),
+            Job::ReleaseReserve(o) => o.to_string(),
+            Job::CollectiveReviewDue(g) => g.clone(),
         }
     }
 
@@ -80,6 +100,7 @@ impl Job {
             "payout" => Job::Payout(WithdrawalId::parse(id)?),
             "release_reserve" => Job::ReleaseReserve(OrderId::parse(id)?),
             "collective_review_due" => Job::CollectiveReviewDue(id.to_string()),
+            "reconcile_day" => Job::ReconcileDay(id.parse().ok()?),
             _ => return None,
         })
     }
@@ -90,7 +111,7 @@ impl Job {
         tx.enqueue_job(
             &NewJob {
                 kind: self.kind().to_string(),
-                payload: self.subject().to_string(),
+                payload: self.subject(),
                 dedupe_key: Some(format!("{}:{}", self.kind(), self.subject())),
                 run_at,
             },
@@ -105,7 +126,7 @@ impl Job {
         tx.enqueue_job(
             &NewJob {
                 kind: self.kind().to_string(),
-                payload: self.subject().to_string(),
+                payload: self.subject(),
                 dedupe_key: Some(format!("{}:{}:{run_at}", self.kind(), self.subject())),
                 run_at,
             },
@@ -252,7 +273,24 @@ impl App {
             Job::Payout(id) => self.execute_payout(id).await,
             Job::ReleaseReserve(id) => self.release_reserve(id).await.map_err(JobFailure::from),
             Job::CollectiveReviewDue(group) => self.collective_review_due(group).await.map_err(JobFailure::from),
+            Job::ReconcileDay(start) => self.reconcile_day(*start).await,
         }
+    }
+
+    /// Matches one day's statement, after queueing the next day's first, so that a day
+    /// the provider cannot answer for does not end the chain.
+    async fn reconcile_day(&self, start: i64) -> Result<(), JobFailure> {
+        let now = self.now();
+        let (next, next_at) = Job::reconcile_day_of(start + DAY_MS);
+        self.retrying(|| async {
+            let mut tx = self.store.begin().await?;
+            next.enqueue(&mut tx, next_at, now).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.reconcile(start, start + DAY_MS).await?;
+        Ok(())
     }
 
     /// A deadline: if the order is still where the timer expects and its time has come,

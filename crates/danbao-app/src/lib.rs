@@ -3,6 +3,7 @@
 //! and never calls anything outside the process while a transaction is open.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod complaints;
@@ -195,6 +196,10 @@ impl App {
                 by_version.insert(version, Arc::new(parse_published(&row.body)?));
             }
         }
+        // The daily statement reconciliation chains itself from day to day; this starts
+        // the chain (once: the job of a day is enqueued at most once).
+        let (reconcile, at) = jobs::Job::reconcile_day_of(now);
+        reconcile.enqueue(&mut tx, at, now).await?;
         tx.commit().await?;
         let files = match &config.files_dir {
             Some(dir) => Some(files::FileStore::open(dir).map_err(|e| AppError::Internal(e.to_string()))?),

@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod audit;
 mod rows;
+pub use audit::AuditFacts;
 pub use rows::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +107,7 @@ macro_rules! queries {
         include!("queries/withdrawals.rs");
         include!("queries/abuse.rs");
         include!("queries/limits.rs");
+        include!("queries/audit.rs");
     };
 }
 
@@ -333,6 +336,8 @@ tx_methods! {
     fn refund(id: &danbao_domain::RefundId, lock: bool) -> Option<RefundRow>;
     fn mark_refund_confirmed(id: &danbao_domain::RefundId, at: i64) -> ();
     fn refunds_for_order(order: &OrderId) -> Vec<RefundRow>;
+
+    fn audit_facts() -> AuditFacts;
 
     fn post_entry(entry: &JournalEntry, now: i64) -> String;
     fn account_balance(account: &Account) -> i64;
