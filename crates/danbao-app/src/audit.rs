@@ -31,11 +31,24 @@ impl App {
         let mut tx = self.store.begin().await?;
         let facts = tx.audit_facts().await?;
         let balances = tx.account_balances().await?;
+        let dead = if facts.dead_jobs > 0 {
+            tx.jobs_by_status("dead", 5).await?
+        } else {
+            Vec::new()
+        };
         tx.commit().await?;
         let mut found = |text: String| findings.push(Finding(text));
 
         if facts.dead_jobs > 0 {
             found(format!("{} job(s) dead-lettered", facts.dead_jobs));
+            for j in &dead {
+                found(format!(
+                    "dead job {} {}: {}",
+                    j.kind,
+                    j.payload,
+                    j.last_error.as_deref().unwrap_or("")
+                ));
+            }
         }
         let mut open_cases_of_order: BTreeMap<&str, usize> = BTreeMap::new();
         for c in &facts.open_complaints {

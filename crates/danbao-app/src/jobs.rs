@@ -147,6 +147,10 @@ pub(crate) enum JobFailure {
     /// nothing is wrong with the job, so it runs again soon and the attempt is not
     /// counted towards dead-lettering.
     Transient(String),
+    /// The provider could not be reached. Nothing is wrong with the job, and an outage
+    /// can last days: it is retried with the usual backoff (capped at an hour) for as
+    /// long as it takes, never dead-lettered, so a refund or payout waits out any outage.
+    Outage(String),
     /// Retrying cannot help; dead-letter it now.
     Permanent(String),
 }
@@ -222,6 +226,10 @@ impl App {
                 tx.retry_job_uncounted(&row.id, e, now + TRANSIENT_RETRY_DELAY_MS, now)
                     .await?
             }
+            Err(JobFailure::Outage(e)) => {
+                tracing::warn!(job = %row.id, kind = %row.kind, attempts = row.attempts, error = %e, "provider unreachable; job waits it out");
+                tx.retry_job(&row.id, e, now + backoff_ms(row.attempts), now).await?
+            }
             Err(JobFailure::Retry(e)) if row.attempts < ATTEMPTS_MAX => {
                 tracing::info!(job = %row.id, kind = %row.kind, attempts = row.attempts, error = %e, "job will be retried");
                 tx.retry_job(&row.id, e, now + backoff_ms(row.attempts), now).await?
@@ -289,8 +297,10 @@ impl App {
             Ok(())
         })
         .await?;
-        self.reconcile(start, start + DAY_MS).await?;
-        Ok(())
+        match self.reconcile(start, start + DAY_MS).await {
+            Err(AppError::ProviderUnavailable(e)) => Err(JobFailure::Outage(e)),
+            other => other.map(|_| ()).map_err(JobFailure::from),
+        }
     }
 
     /// A deadline: if the order is still where the timer expects and its time has come,
@@ -361,6 +371,7 @@ impl App {
         match call {
             Ok(()) => {}
             Err(ProviderError::Rejected(e)) => return Err(JobFailure::Retry(format!("provider refused: {e}"))),
+            Err(ProviderError::Unavailable(e)) => return Err(JobFailure::Outage(e)),
             Err(e) => return Err(JobFailure::Retry(e.to_string())),
         }
         self.retrying(|| self.book_refund_confirmed(id)).await?
@@ -423,7 +434,10 @@ impl App {
             .provider
             .query_payments(attempt_id.to_string())
             .await
-            .map_err(|e| JobFailure::Retry(e.to_string()))?;
+            .map_err(|e| match e {
+                ProviderError::Unavailable(e) => JobFailure::Outage(e),
+                other => JobFailure::Retry(other.to_string()),
+            })?;
         for n in found {
             if let Err(e) = self.apply_notification("query", &n.body, Some(&n.signature)).await {
                 return Err(JobFailure::from(e));

@@ -175,6 +175,7 @@ impl App {
                 crate::payments::ProviderError::Rejected(why) => Ok(self
                     .retrying(|| self.return_payout(id, &seller, &provider, amount, &why))
                     .await?),
+                crate::payments::ProviderError::Unavailable(e) => Err(JobFailure::Outage(e)),
                 other => Err(JobFailure::Retry(other.to_string())),
             };
         }

@@ -3,6 +3,7 @@
 mod bench;
 mod chaos;
 mod dossier;
+mod simulate;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -41,11 +42,11 @@ enum LogFormat {
 
 /// Logs go to stderr, so stdout stays the command's output. Colour codes only when stderr
 /// is a terminal: in a file, a pipe or a collector they are noise.
-fn init_logs(format: LogFormat) {
+fn init_logs(format: LogFormat, default_filter: &str) {
     let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr);
     match format {
@@ -211,6 +212,10 @@ enum Command {
     /// duplicated, delayed and reordered notifications, an outage and SIGKILLed servers;
     /// checks that every accepted payment ended as a delivery or a refund.
     Chaos(chaos::ChaosArgs),
+    /// The seeded simulator: random buyers, sellers, staff, clock jumps, jobs and gateway
+    /// faults against the use cases on a real store, the audit after every step; a
+    /// failure is shrunk and written out for --replay.
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(Subcommand)]
@@ -628,6 +633,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Chaos(args) => return chaos::run(args).await,
+        Command::Simulate(args) => return simulate::run(args).await,
         Command::Bench(args) => return bench::run(args).await,
         Command::Verify {
             receipt,
@@ -721,7 +727,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logs(cli.log_format);
+    // The simulator's faults are on purpose: the warnings they cause are its noise.
+    let default_filter = match cli.command {
+        Command::Simulate(_) => "error",
+        _ => "info,sqlx=warn,tower_http=warn",
+    };
+    init_logs(cli.log_format, default_filter);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

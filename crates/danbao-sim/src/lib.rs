@@ -930,7 +930,7 @@ impl Sim {
         let a = w
             .arbitrators
             .iter()
-            .find(|a| Some(a.id.as_str()) == assigned.as_deref())
+            .find(|a| assigned.as_deref() == Some(format!("user:{}", a.id).as_str()))
             .unwrap_or(&w.arbitrators[0]);
         Caller::User(a.clone())
     }
@@ -969,7 +969,6 @@ impl Sim {
                 }
             }
             let complaints: Vec<String> = self.world().complaints.iter().map(|c| c.id.clone()).collect();
-            let arbitrator = Caller::User(self.world().arbitrators[0].clone());
             for (i, id) in complaints.iter().enumerate() {
                 let view = match self.app.complaint(&self.admin(), id).await {
                     Ok(v) => v,
@@ -983,6 +982,11 @@ impl Sim {
                 if view.stage == "resolved" || view.stage == "withdrawn" {
                     continue;
                 }
+                // Whoever took the case decides it; an untaken one is taken first.
+                let arbitrator = match view.assigned_to {
+                    Some(_) => self.assigned_arbitrator(id).await,
+                    None => Caller::User(self.world().arbitrators[0].clone()),
+                };
                 if let Answer::Bug(e) = answer(self.app.assign_complaint(&arbitrator, id).await) {
                     return Err(fail(
                         FailureKind::InternalError,
@@ -994,15 +998,24 @@ impl Sim {
                 } else {
                     Ruling::ReleaseToSeller
                 };
-                if let Answer::Bug(e) = answer(
+                match answer(
                     self.app
                         .rule_complaint(&arbitrator, id, ruling, "closing the case")
                         .await,
                 ) {
-                    return Err(fail(
-                        FailureKind::InternalError,
-                        vec![format!("ruling on complaint {id} in the drain: {e}")],
-                    ));
+                    Answer::Bug(e) => {
+                        return Err(fail(
+                            FailureKind::InternalError,
+                            vec![format!("ruling on complaint {id} in the drain: {e}")],
+                        ))
+                    }
+                    Answer::Refused(why) if days >= DRAIN_DAYS_MAX => {
+                        return Err(fail(
+                            FailureKind::Liveness,
+                            vec![format!("complaint {id} ({}) cannot be decided: {why}", view.stage)],
+                        ))
+                    }
+                    _ => {}
                 }
             }
             if let Answer::Bug(e) = answer(self.app.run_due_jobs().await) {
