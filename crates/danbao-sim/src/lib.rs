@@ -1155,12 +1155,14 @@ impl Sim {
                 }
             }
         }
-        let mut t = self.tally.lock().unwrap_or_else(|e| e.into_inner());
-        t.gateway_paid_minor = paid;
-        t.gateway_refunded_minor = refunded;
-        t.gateway_paid_out_minor = paid_out;
-        t.complaints = self.world().complaints.len();
-        drop(t);
+        let complaints = self.world().complaints.len();
+        {
+            let mut t = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+            t.gateway_paid_minor = paid;
+            t.gateway_refunded_minor = refunded;
+            t.gateway_paid_out_minor = paid_out;
+            t.complaints = complaints;
+        }
         if let Ok(mut tx) = self.app.store.begin().await {
             if let Ok(rows) = tx.order_statuses().await {
                 let mut t = self.tally.lock().unwrap_or_else(|e| e.into_inner());

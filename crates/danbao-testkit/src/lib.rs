@@ -548,9 +548,13 @@ impl TestApp {
     }
 
     /// Checks the ledger and the dead-letter queue, stops the server, drops the database.
+    /// Also runs the audit: every open order, complaint, refund and withdrawal has the job
+    /// that moves it on, and frozen money is what open cases and freezes hold.
     pub async fn finish(self) {
         let dead = self.app().dead_jobs().await.unwrap();
         assert!(dead.is_empty(), "dead-lettered jobs: {dead:?}");
+        let findings = self.app().audit().await.unwrap();
+        assert!(findings.is_empty(), "the audit found: {findings:?}");
         self.finish_with_pending_jobs().await;
     }
 

@@ -21,6 +21,7 @@ macro_rules! on_both_databases {
 
 mod abuse;
 mod access;
+mod audit;
 mod browser;
 mod complaints;
 mod evidence;
