@@ -166,8 +166,8 @@ fn who(rng: &mut StdRng, usual: Who) -> Who {
 
 /// Recent things are picked more often than old ones: most work happens on live orders.
 fn recent(rng: &mut StdRng) -> usize {
-    if rng.gen_bool(0.7) {
-        rng.gen_range(0..8)
+    if rng.gen_bool(0.8) {
+        rng.gen_range(0..5)
     } else {
         rng.gen_range(0..1_000)
     }
@@ -177,36 +177,36 @@ fn recent(rng: &mut StdRng) -> usize {
 /// staff, money and faults mixed in.
 pub fn generate(rng: &mut StdRng) -> Action {
     let weights: [(u32, u8); 27] = [
-        (14, 0), // place order
+        (12, 0), // place order
         (2, 1),  // new attempt
         (14, 2), // pay
         (14, 3), // notify
         (2, 4),  // cancel
         (3, 5),  // reveal
-        (6, 6),  // confirm
-        (5, 7),  // deliver
+        (7, 6),  // confirm
+        (7, 7),  // deliver
         (1, 8),  // decline
-        (6, 9),  // open complaint
-        (3, 10), // evidence
-        (2, 11), // respond
+        (9, 9),  // open complaint
+        (4, 10), // evidence
+        (3, 11), // respond
         (1, 12), // withdraw complaint
-        (3, 13), // assign
+        (4, 13), // assign
         (1, 14), // step
-        (5, 15), // rule
+        (7, 15), // rule
         (1, 16), // freeze
-        (1, 17), // unfreeze
+        (3, 17), // unfreeze
         (0, 18), // ban: see below
         (1, 19), // deposit
         (2, 20), // withdraw
         (1, 21), // fund
-        (1, 22), // import keys
+        (2, 22), // import keys
         (8, 23), // advance
         (6, 24), // run jobs
         (1, 25), // reconcile
         (1, 26), // faults
     ];
     // Bans end a shop for good, so they are rare.
-    if rng.gen_range(0..600) == 0 {
+    if rng.gen_range(0..2_000) == 0 {
         return Action::Ban {
             seller: rng.gen_range(0..16),
         };
