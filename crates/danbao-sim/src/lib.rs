@@ -133,8 +133,8 @@ impl std::fmt::Display for Tally {
         )?;
         let mut refusals: Vec<_> = self.refusals.iter().collect();
         refusals.sort_by(|a, b| b.1.cmp(a.1));
-        let top: Vec<String> = refusals.iter().take(12).map(|(r, n)| format!("{r} {n}")).collect();
-        write!(f, "most frequent refusals: {}", top.join(", "))
+        let top: Vec<String> = refusals.iter().take(40).map(|(r, n)| format!("{r} ×{n}")).collect();
+        write!(f, "most frequent refusals:\n  {}", top.join("\n  "))
     }
 }
 
@@ -522,7 +522,7 @@ impl Sim {
                     Answer::Ok => entry.0 += 1,
                     Answer::Refused(r) => {
                         entry.1 += 1;
-                        *t.refusals.entry(r).or_default() += 1;
+                        *t.refusals.entry(format!("{} {r}", action_name(a))).or_default() += 1;
                     }
                     Answer::Skipped => entry.2 += 1,
                     Answer::Bug(e) => bugs.push(format!("{a:?} answered: {e}")),
