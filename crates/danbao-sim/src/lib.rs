@@ -186,6 +186,25 @@ pub async fn shrink(
         None => actions.to_vec(),
     };
     let mut best_failure = failure.clone();
+    // A failure seen only in the drain needs no audit on the way, and the shortest prefix
+    // that still fails is found first by halving (cheap: one run per halving).
+    let mut cfg = cfg.clone();
+    if failure.kind == FailureKind::Liveness {
+        cfg.audit_every = usize::MAX;
+        let (mut lo, mut hi) = (0usize, best.len());
+        while hi - lo > 1 && started.elapsed() < cfg.shrink_budget {
+            let mid = lo + (hi - lo) / 2;
+            match execute(&cfg, &best[..mid]).await? {
+                Err(f) if f.kind == failure.kind => {
+                    hi = mid;
+                    best_failure = f;
+                }
+                _ => lo = mid,
+            }
+        }
+        best.truncate(hi);
+    }
+    let cfg = &cfg;
     let mut chunks = 2usize;
     while best.len() > 1 && started.elapsed() < cfg.shrink_budget {
         let size = best.len().div_ceil(chunks);
@@ -360,7 +379,11 @@ impl Sim {
     async fn new(cfg: &SimConfig) -> Result<Sim, SimError> {
         let (store, db) = match &cfg.database_url {
             None => {
-                let dir = std::env::temp_dir().join(format!("danbao-sim-{}", uuid::Uuid::new_v4().simple()));
+                // In memory where the machine offers it: a run's database is thrown away
+                // anyway, and fsyncs would be most of its time.
+                let shm = PathBuf::from("/dev/shm");
+                let base = if shm.is_dir() { shm } else { std::env::temp_dir() };
+                let dir = base.join(format!("danbao-sim-{}", uuid::Uuid::new_v4().simple()));
                 std::fs::create_dir_all(&dir).map_err(setup_error)?;
                 let store = Store::connect(&format!("sqlite:{}", dir.join("danbao.db").display()), None)
                     .await
