@@ -637,3 +637,42 @@ async fn secure_cookies_are_marked_secure_when_asked() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// `danbao simulate` runs a seed to the end and says so; a sequence written as JSON lines
+/// replays; a file that is not one is refused with a clear message and exit 1.
+#[test]
+fn simulate_runs_a_seed_and_replays_a_sequence() {
+    let (code, out, err) = danbao(&["simulate", "--seed", "7", "--steps", "150"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("seed 7: 150 steps passed"), "{out}");
+    assert!(out.contains("1 seed(s) passed, 0 failed"), "{out}");
+    assert!(out.contains("place_order"), "the tally lists the actions: {out}");
+
+    let dir = std::env::temp_dir().join(format!("danbao-sim-replay-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("actions.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"do":"place_order","buyer":1,"product":0,"quantity":1}"#,
+            "\n",
+            r#"{"do":"pay","order":0,"attempt":0,"payer":1}"#,
+            "\n",
+            r#"{"do":"notify","pick":0,"mode":"deliver"}"#,
+            "\n",
+            r#"{"do":"confirm","order":0,"who":"buyer"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = danbao(&["simulate", "--replay", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("replay of 4 action(s) passed"), "{out}");
+    assert!(out.contains("completed 1"), "the order was confirmed: {out}");
+
+    std::fs::write(&file, "{\"do\":\"fly\"}\n").unwrap();
+    let (code, out, err) = danbao(&["simulate", "--replay", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("not a list of actions"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
