@@ -12,7 +12,11 @@ pub async fn post_entry(tx: &mut Conn, entry: &JournalEntry, now: i64) -> Result
     for account in &accounts {
         current.insert((*account).clone(), lock_account(tx, account).await?);
     }
-    let next = entry.apply_to(&current)?;
+    let next = entry.apply_to(&current).inspect_err(|e| {
+        // A refused entry is either a caller's expected "not enough money" (a withdrawal)
+        // or a bug; which entry and what it saw is what finding the bug needs.
+        tracing::debug!(kind = entry.kind().as_str(), refs = ?entry.refs(), postings = ?entry.postings(), balances = ?current, error = %e, "ledger refused an entry");
+    })?;
     let id = uuid::Uuid::now_v7().to_string();
     let refs = entry.refs();
     sqlx::query("INSERT INTO journal_entries (id, kind, order_id, payment_id, refund_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
