@@ -223,16 +223,18 @@ impl App {
             Ok(()) => tx.finish_job(&row.id, now).await?,
             Err(JobFailure::Transient(e)) => {
                 tracing::info!(job = %row.id, kind = %row.kind, error = %e, "job aborted by the database; it runs again soon");
-                tx.retry_job_uncounted(&row.id, e, now + TRANSIENT_RETRY_DELAY_MS, now)
+                tx.retry_job(&row.id, e, now + TRANSIENT_RETRY_DELAY_MS, now, false)
                     .await?
             }
             Err(JobFailure::Outage(e)) => {
                 tracing::warn!(job = %row.id, kind = %row.kind, attempts = row.attempts, error = %e, "provider unreachable; job waits it out");
-                tx.retry_job(&row.id, e, now + backoff_ms(row.attempts), now).await?
+                tx.retry_job(&row.id, e, now + backoff_ms(row.attempts), now, true)
+                    .await?
             }
             Err(JobFailure::Retry(e)) if row.attempts < ATTEMPTS_MAX => {
                 tracing::info!(job = %row.id, kind = %row.kind, attempts = row.attempts, error = %e, "job will be retried");
-                tx.retry_job(&row.id, e, now + backoff_ms(row.attempts), now).await?
+                tx.retry_job(&row.id, e, now + backoff_ms(row.attempts), now, true)
+                    .await?
             }
             Err(JobFailure::Retry(e) | JobFailure::Permanent(e)) => {
                 tracing::error!(job = %row.id, kind = %row.kind, error = %e, "job dead-lettered");

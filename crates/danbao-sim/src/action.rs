@@ -1,7 +1,8 @@
 //! What the simulated world can do, and how a seeded random source picks it. Actions
-//! name people and things by their index in the world (the 3rd order placed, the 2nd
-//! seller), never by id, so a shortened sequence still means something: an index past
-//! the end wraps, and an action whose thing does not exist yet is skipped.
+//! name people and things by their index in the world (orders and complaints counted
+//! from the newest, sellers from the first), never by id, so a shortened sequence still
+//! means something: an index past the end wraps, and an action whose thing does not
+//! exist yet is skipped.
 
 use rand::rngs::StdRng;
 use rand::Rng;

@@ -71,7 +71,7 @@ pub fn actions_for(seed: u64, steps: usize) -> Vec<Action> {
     (0..steps).map(|_| action::generate(&mut rng)).collect()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
     /// An answer that was neither a success nor a typed refusal.
     InternalError,
@@ -357,8 +357,8 @@ fn action_name(a: &Action) -> &'static str {
     }
 }
 
-/// The rule set the simulator plays by: the shipped one with the caps on unpaid stock
-/// per buyer lifted (a few buyers place many orders here).
+/// The rule set the simulator and the end-to-end harness play by: the shipped one with
+/// the caps on unpaid stock per buyer lifted (a few buyers place many orders there).
 pub fn sim_rules() -> Result<RuleSet, SimError> {
     let mut rules = RuleSet::default_rules().map_err(setup_error)?;
     rules.limits.unpaid_units_per_buyer_max = 1_000_000;

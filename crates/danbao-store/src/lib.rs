@@ -348,8 +348,7 @@ tx_methods! {
     fn enqueue_job(job: &NewJob, now: i64) -> bool;
     fn claim_jobs(now: i64, lease_ms: i64, limit: i64) -> Vec<JobRow>;
     fn finish_job(id: &str, now: i64) -> ();
-    fn retry_job(id: &str, error: &str, run_at: i64, now: i64) -> ();
-    fn retry_job_uncounted(id: &str, error: &str, run_at: i64, now: i64) -> ();
+    fn retry_job(id: &str, error: &str, run_at: i64, now: i64, counted: bool) -> ();
     fn bury_job(id: &str, error: &str, now: i64) -> ();
     fn jobs_by_status(status: &str, limit: i64) -> Vec<JobRow>;
 

@@ -677,7 +677,7 @@ async fn story(store: &Store) {
     }
     {
         let mut tx = store.begin().await.unwrap();
-        tx.retry_job(&job_id, "provider timeout", run_at + 100_000, run_at + lease + 2)
+        tx.retry_job(&job_id, "provider timeout", run_at + 100_000, run_at + lease + 2, true)
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -698,7 +698,7 @@ async fn story(store: &Store) {
         let jobs = tx.claim_jobs(run_at + 100_000, lease, 10).await.unwrap();
         assert_eq!(jobs.len(), 1);
         assert_eq!(jobs[0].attempts, 3);
-        tx.retry_job_uncounted(&job_id, "deadlock detected", run_at + 101_000, run_at + 100_001)
+        tx.retry_job(&job_id, "deadlock detected", run_at + 101_000, run_at + 100_001, false)
             .await
             .unwrap();
         tx.commit().await.unwrap();

@@ -62,11 +62,9 @@ pub struct TestApp {
 /// on stock held unpaid lifted, because many tests buy as one guest contact (the fifty
 /// buyers race is fifty orders of one contact). Tests of the caps restart with the shipped
 /// rules ([`TestApp::with_shipped_limits`]).
+/// The simulator plays by the same rules: `danbao_sim::sim_rules` is the one definition.
 pub fn harness_rules() -> RuleSet {
-    let mut rules = RuleSet::default_rules().unwrap();
-    rules.limits.unpaid_units_per_buyer_max = 1_000_000;
-    rules.limits.unpaid_share_of_stock_bps = 10_000;
-    rules
+    danbao_sim::sim_rules().unwrap()
 }
 
 /// The server limits the tests run with unless they say otherwise: every test sends from
@@ -401,6 +399,23 @@ impl TestApp {
             json!({"product_id": product_id, "quantity": quantity, "contact": "qq:10001", "query_password": "guest-pass-1"}),
         )
         .await
+    }
+
+    /// A guest buys one unit of a card-key product and pays; returns (order id, access
+    /// token) once the order is delivered.
+    pub async fn guest_order_delivered(&self, product_id: &str) -> (String, String) {
+        let placed = self.guest_order(product_id, 1).await;
+        assert_eq!(placed.status, 201, "{}", placed.text);
+        let order = placed.body["id"].as_str().unwrap().to_string();
+        let token = placed.body["access_token"].as_str().unwrap().to_string();
+        self.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+        self.wait_for_status(
+            &format!("/api/v1/orders/{order}?access_token={token}"),
+            None,
+            "delivered",
+        )
+        .await;
+        (order, token)
     }
 
     /// Presses Pay at the sandbox cashier for this payment id.

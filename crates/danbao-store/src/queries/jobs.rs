@@ -59,29 +59,20 @@ pub async fn finish_job(tx: &mut Conn, id: &str, now: i64) -> Result<()> {
     Ok(())
 }
 
-pub async fn retry_job(tx: &mut Conn, id: &str, error: &str, run_at: i64, now: i64) -> Result<()> {
-    sqlx::query("UPDATE jobs SET status = 'queued', lease_until = NULL, last_error = $2, run_at = $3, updated_at = $4 WHERE id = $1")
-        .bind(id)
-        .bind(error)
-        .bind(run_at)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Queues a job again without counting the attempt its claim counted: the database
-/// aborted its transaction (a deadlock victim, a serialization conflict), which says
-/// nothing about the job, so it must not bring the job nearer to the dead-letter state.
-pub async fn retry_job_uncounted(tx: &mut Conn, id: &str, error: &str, run_at: i64, now: i64) -> Result<()> {
+/// Queues a job again at `run_at`. With `counted` false the attempt its claim counted is
+/// given back: the database aborted its transaction (a deadlock victim, a serialization
+/// conflict), which says nothing about the job, so it must not bring the job nearer to
+/// the dead-letter state.
+pub async fn retry_job(tx: &mut Conn, id: &str, error: &str, run_at: i64, now: i64, counted: bool) -> Result<()> {
     sqlx::query(
         "UPDATE jobs SET status = 'queued', lease_until = NULL, last_error = $2, run_at = $3, updated_at = $4, \
-         attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $1",
+         attempts = CASE WHEN attempts > $5 THEN attempts - $5 ELSE 0 END WHERE id = $1",
     )
     .bind(id)
     .bind(error)
     .bind(run_at)
     .bind(now)
+    .bind(if counted { 0i64 } else { 1i64 })
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -9,17 +9,7 @@ on_both_databases!(the_audit_notices_stuck_work_and_unaccounted_frozen_money);
 async fn the_audit_notices_stuck_work_and_unaccounted_frozen_money(t: TestApp) {
     let (seller, seller_id) = t.user("audit_seller", "seller").await;
     let product = t.card_product(&seller, 1200, 2).await;
-    let placed = t.guest_order(&product, 1).await;
-    assert_eq!(placed.status, 201, "{}", placed.text);
-    let order = placed.body["id"].as_str().unwrap().to_string();
-    let token = placed.body["access_token"].as_str().unwrap().to_string();
-    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
-    t.wait_for_status(
-        &format!("/api/v1/orders/{order}?access_token={token}"),
-        None,
-        "delivered",
-    )
-    .await;
+    let (order, _) = t.guest_order_delivered(&product).await;
     assert_eq!(t.app().audit().await.unwrap(), vec![], "a healthy shop");
 
     // The delivered order's auto-confirm vanishes: its escrow would wait for ever.

@@ -696,16 +696,7 @@ fn walk(dir: &std::path::Path) -> usize {
 async fn a_guest_complains_through_the_pages(t: TestApp) {
     let (seller, _) = t.user("pages_s", "seller").await;
     let product = t.card_product(&seller, 5_800, 1).await;
-    let placed = t.guest_order(&product, 1).await;
-    let order = placed.body["id"].as_str().unwrap().to_string();
-    let token = placed.body["access_token"].as_str().unwrap().to_string();
-    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
-    t.wait_for_status(
-        &format!("/api/v1/orders/{order}?access_token={token}"),
-        None,
-        "delivered",
-    )
-    .await;
+    let (order, token) = t.guest_order_delivered(&product).await;
     let browser = Browser::new(&t);
     // The secret link puts the token into the browser's cookie and goes on to the clean
     // address.
@@ -1231,21 +1222,7 @@ async fn rulings_and_confirms_racing_freezes_never_fail(t: TestApp) {
         )
     }));
     let confirms = futures::future::join_all(confirm_paths.iter().map(|p| t.post(p, Some(&s.buyer_token), json!({}))));
-    let toggles = async {
-        let mut out = Vec::new();
-        for i in 0..10 {
-            let what = if i % 2 == 0 { "freeze" } else { "unfreeze" };
-            out.push(
-                t.post(
-                    &format!("/api/v1/admin/sellers/{seller_id}/{what}"),
-                    Some(&arb),
-                    json!({"reason": "核查"}),
-                )
-                .await,
-            );
-        }
-        out
-    };
+    let toggles = freeze_and_unfreeze(&t, &arb, &seller_id, 10);
     let (r, c, f) = futures::join!(rulings, confirms, toggles);
     let failed: Vec<_> = r
         .iter()
@@ -1263,6 +1240,24 @@ async fn rulings_and_confirms_racing_freezes_never_fail(t: TestApp) {
     }
     t.settle_refunds().await;
     t.finish().await;
+}
+
+/// Staff freeze and unfreeze a seller `times` times in turn (ending unfrozen when even);
+/// every answer, in order.
+async fn freeze_and_unfreeze(t: &TestApp, staff: &str, seller_id: &str, times: usize) -> Vec<Resp> {
+    let mut out = Vec::new();
+    for i in 0..times {
+        let what = if i % 2 == 0 { "freeze" } else { "unfreeze" };
+        out.push(
+            t.post(
+                &format!("/api/v1/admin/sellers/{seller_id}/{what}"),
+                Some(staff),
+                json!({"reason": "核查"}),
+            )
+            .await,
+        );
+    }
+    out
 }
 
 /// `TestApp::post` with a path the future owns (for requests built in a closure).
@@ -1417,21 +1412,7 @@ async fn one_sellers_money_racing_freezes_never_fails(t: TestApp) {
         }
         ran
     };
-    let toggles = async {
-        let mut out = Vec::new();
-        for i in 0..20 {
-            let what = if i % 2 == 0 { "freeze" } else { "unfreeze" };
-            out.push(
-                t.post(
-                    &format!("/api/v1/admin/sellers/{seller_id}/{what}"),
-                    Some(&arb),
-                    json!({"reason": "核查"}),
-                )
-                .await,
-            );
-        }
-        out
-    };
+    let toggles = freeze_and_unfreeze(&t, &arb, &seller_id, 20);
     let (r, c, o, dl, dc, money, ran, f) = futures::join!(
         rulings,
         confirms,

@@ -3,8 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use danbao_sim::{simulate, SimConfig};
-
-const TEST_DATABASE_ENV: &str = "DANBAO_TEST_DATABASE_URL";
+use danbao_testkit::postgres_test_url;
 
 fn steps() -> usize {
     std::env::var("DANBAO_SIM_STEPS")
@@ -32,20 +31,6 @@ async fn run_seed(seed: u64, database_url: Option<String>) {
     }
 }
 
-fn postgres_url(what: &str) -> Option<String> {
-    match std::env::var(TEST_DATABASE_ENV) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{what} must run under CI: set {TEST_DATABASE_ENV}"
-            );
-            println!("{what} skipped: {TEST_DATABASE_ENV} is not set");
-            None
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeds_on_sqlite() {
     for seed in [1, 2] {
@@ -55,7 +40,7 @@ async fn seeds_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeds_on_postgres() {
-    let Some(url) = postgres_url("the simulator on PostgreSQL") else {
+    let Some(url) = postgres_test_url("the simulator on PostgreSQL") else {
         return;
     };
     for seed in [3, 4] {
