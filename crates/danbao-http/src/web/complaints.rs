@@ -2,7 +2,7 @@
 //! the seller's answer, and the page itself (stage, deadline, triage, ruling).
 
 use super::error::{complaint_error, PageError};
-use super::forms::{PageContext, CSRF_FIELD, FORGED_FORM};
+use super::forms::PageContext;
 use super::orders::{guest_redirect, render_order_with, OrderExtras};
 use super::session::{complaint_viewer, order_viewer};
 use super::zh::{
@@ -444,21 +444,7 @@ pub(super) async fn add_evidence_file(
     mut multipart: axum::extract::Multipart,
 ) -> Result<Response, PageError> {
     let unreadable = || PageError::new(StatusCode::BAD_REQUEST, "上传的表单无法读取");
-    let forged = || PageError::new(StatusCode::FORBIDDEN, FORGED_FORM);
-    // The guard leaves multipart forms to their handler: the token must come first, so
-    // that no file is read for a forged form.
-    let first = multipart
-        .next_field()
-        .await
-        .map_err(|_| unreadable())?
-        .ok_or_else(forged)?;
-    if first.name() != Some(CSRF_FIELD) {
-        return Err(forged());
-    }
-    let token = first.text().await.map_err(|_| unreadable())?;
-    if !page.accepts(&app, &token) {
-        return Err(forged());
-    }
+    super::forms::multipart_token_first(&app, &page, &mut multipart).await?;
     let mut bytes: Option<Vec<u8>> = None;
     while let Some(field) = multipart.next_field().await.map_err(|_| unreadable())? {
         if field.name() == Some("file") {

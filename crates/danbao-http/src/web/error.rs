@@ -16,6 +16,8 @@ pub(super) struct PageError {
     pub(super) message: String,
     /// Seconds to wait, sent as `Retry-After` (429 pages).
     pub(super) retry_after_s: Option<i64>,
+    /// Instead of a page, send the browser here (a console page without a login).
+    redirect: Option<&'static str>,
 }
 
 impl PageError {
@@ -25,7 +27,21 @@ impl PageError {
             title: None,
             message: message.into(),
             retry_after_s: None,
+            redirect: None,
         }
+    }
+
+    /// A console page asked for without a session: to the login page.
+    pub(super) fn login_required() -> PageError {
+        PageError {
+            redirect: Some("/login"),
+            ..PageError::new(StatusCode::SEE_OTHER, "请先登录")
+        }
+    }
+
+    /// A page that is not this viewer's to see looks like one that does not exist.
+    pub(super) fn page_not_found() -> PageError {
+        PageError::new(StatusCode::NOT_FOUND, "您要找的页面不存在")
     }
 
     pub(super) fn order_not_found() -> PageError {
@@ -93,6 +109,9 @@ impl From<AppError> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
+        if let Some(to) = self.redirect {
+            return (private_headers(), axum::response::Redirect::to(to)).into_response();
+        }
         let title = match (self.title, self.status) {
             (Some(t), _) => t,
             (None, StatusCode::NOT_FOUND) => "未找到",

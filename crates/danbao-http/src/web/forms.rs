@@ -153,6 +153,31 @@ pub(super) fn form_field(body: &[u8]) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// A multipart form's first field must be this browser's token: checked before any
+/// file is read (the guard leaves multipart forms to their handler).
+pub(super) async fn multipart_token_first(
+    app: &App,
+    page: &PageContext,
+    multipart: &mut axum::extract::Multipart,
+) -> Result<(), PageError> {
+    let unreadable = || PageError::new(StatusCode::BAD_REQUEST, "上传的表单无法读取");
+    let forged = || PageError::new(StatusCode::FORBIDDEN, FORGED_FORM);
+    let first = multipart
+        .next_field()
+        .await
+        .map_err(|_| unreadable())?
+        .ok_or_else(forged)?;
+    if first.name() != Some(CSRF_FIELD) {
+        return Err(forged());
+    }
+    let token = first.text().await.map_err(|_| unreadable())?;
+    if page.accepts(app, &token) {
+        Ok(())
+    } else {
+        Err(forged())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

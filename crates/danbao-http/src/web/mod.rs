@@ -15,12 +15,16 @@
 //! log, never to the page. Askama escapes everything; no user text is marked safe.
 
 mod account;
+mod admin;
+mod arbitration;
 mod complaints;
 mod error;
 mod forms;
 mod orders;
+mod seller;
 mod session;
 mod shop;
+mod staff;
 mod zh;
 
 use axum::extract::State;
@@ -60,6 +64,9 @@ pub fn routes(app: App, opts: WebOptions) -> Router<App> {
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))
         .route("/account", get(account::account_page))
+        .merge(seller::routes())
+        .merge(arbitration::routes())
+        .merge(admin::routes())
         .layer(axum::middleware::from_fn_with_state((app, opts), guard))
 }
 
@@ -147,8 +154,7 @@ async fn check_form(
         .unwrap_or("")
         .to_ascii_lowercase();
     if content_type.starts_with("multipart/form-data") {
-        let path = req.uri().path();
-        return if path.starts_with("/complaints/") && path.ends_with("/files") {
+        return if multipart_checked_by_handler(req.uri().path()) {
             Ok(req)
         } else {
             Err(forged())
@@ -167,6 +173,13 @@ async fn check_form(
         }
         _ => Err(forged()),
     }
+}
+
+/// The forms that upload files, whose handlers read the token first
+/// (`forms::multipart_token_first`) so that no file is read for a forged form: evidence
+/// files, and the seller back office's uploads (card-key files, delivery files).
+fn multipart_checked_by_handler(path: &str) -> bool {
+    (path.starts_with("/complaints/") && path.ends_with("/files")) || path.starts_with("/seller/")
 }
 
 fn cross_site(headers: &axum::http::HeaderMap) -> bool {

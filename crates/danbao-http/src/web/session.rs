@@ -130,12 +130,12 @@ pub(super) async fn login(
         app.login(&origin, username, &form.password).await
     };
     match result {
-        Ok((token, _user)) => {
+        Ok((token, user)) => {
             let cookie = session_cookie(&page, Some(&token))?;
             Ok((
                 private_headers(),
                 [(header::SET_COOKIE, cookie)],
-                Redirect::to("/account"),
+                Redirect::to(super::staff::home_of(user.role)),
             )
                 .into_response())
         }

@@ -291,7 +291,7 @@ fn order_status_zh(s: OrderStatus) -> &'static str {
     }
 }
 
-fn standing_zh(s: Standing) -> &'static str {
+pub(super) fn standing_zh(s: Standing) -> &'static str {
     match s {
         Standing::Active => "正常",
         Standing::Frozen => "已冻结",
