@@ -210,6 +210,9 @@ pub struct ProductEdit {
     pub category: Option<String>,
     pub price_minor: Option<i64>,
     pub status: Option<String>,
+    /// A manual product's fields for the buyer (replaces the list; orders already placed
+    /// keep what their buyer entered).
+    pub manual_fields: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -233,6 +236,27 @@ fn check_len(field: &'static str, value: &str, min: usize, max: usize) -> AppRes
         .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
     {
         return Err(AppError::invalid(field, crate::Invalid::ControlCharacters));
+    }
+    Ok(())
+}
+
+/// The fields a manual product asks its buyer for: a few short names, and none for
+/// card keys (delivered without asking).
+fn check_manual_fields(kind: DeliveryKind, fields: &[String]) -> AppResult<()> {
+    if fields.len() > MANUAL_FIELDS_MAX {
+        return Err(AppError::invalid(
+            "manual_fields",
+            format!("at most {MANUAL_FIELDS_MAX} fields"),
+        ));
+    }
+    for f in fields {
+        check_len("manual_fields", f, 1, 40)?;
+    }
+    if kind == DeliveryKind::CardKey && !fields.is_empty() {
+        return Err(AppError::invalid(
+            "manual_fields",
+            "only manual products ask the buyer for fields",
+        ));
     }
     Ok(())
 }
@@ -270,21 +294,7 @@ impl App {
         }
         let kind = DeliveryKind::parse(&new.delivery_kind)
             .ok_or_else(|| AppError::invalid("delivery_kind", "must be card_key or manual"))?;
-        if new.manual_fields.len() > MANUAL_FIELDS_MAX {
-            return Err(AppError::invalid(
-                "manual_fields",
-                format!("at most {MANUAL_FIELDS_MAX} fields"),
-            ));
-        }
-        for f in &new.manual_fields {
-            check_len("manual_fields", f, 1, 40)?;
-        }
-        if kind == DeliveryKind::CardKey && !new.manual_fields.is_empty() {
-            return Err(AppError::invalid(
-                "manual_fields",
-                "only manual products ask the buyer for fields",
-            ));
-        }
+        check_manual_fields(kind, &new.manual_fields)?;
         let row = ProductRow {
             id: ProductId::generate(),
             seller_id: seller.id.clone(),
@@ -468,6 +478,12 @@ impl App {
         }
         if let Some(st) = edit.status {
             product.status = st;
+        }
+        if let Some(fields) = edit.manual_fields {
+            let kind = DeliveryKind::parse(&product.delivery_kind)
+                .ok_or_else(|| AppError::Internal(format!("product {} has an unknown delivery kind", product.id)))?;
+            check_manual_fields(kind, &fields)?;
+            product.manual_fields = serde_json::to_string(&fields).map_err(|e| AppError::Internal(e.to_string()))?;
         }
         tx.update_product(&product).await?;
         tx.commit().await?;
