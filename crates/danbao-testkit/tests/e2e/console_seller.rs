@@ -450,3 +450,93 @@ async fn the_back_office_is_the_sellers_alone(t: TestApp) {
     assert!(!list.text.contains("<script>alert(1)</script>"));
     t.finish_with_pending_jobs().await;
 }
+
+/// The browser walk for the seller (SQLite; the page logic is database-blind and
+/// covered on both by the tests above): `ui-tests/seller.mjs` in chromium.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_seller_works_in_chromium() {
+    if !danbao_testkit::browser_ready() {
+        return;
+    }
+    let t = TestApp::sqlite().await;
+    let (seller, _) = t.user("ui_seller", "seller").await;
+    // A card product with one key (sold below, then complained about), a 代充 product
+    // with a paid order waiting.
+    let r = t
+        .post(
+            "/api/v1/seller/products",
+            Some(&seller),
+            json!({"title": "界面测试点卡", "description": "d", "category": "game_cards", "price_minor": 2000, "delivery_kind": "card_key"}),
+        )
+        .await;
+    let card = r.body["id"].as_str().unwrap().to_string();
+    t.raw(
+        t.http
+            .post(format!("{}/api/v1/seller/products/{card}/card-keys", t.url))
+            .bearer_auth(&seller)
+            .header("content-type", "text/plain")
+            .body("UI-SOLD-0001\n"),
+    )
+    .await;
+    let (sold, guest) = t.guest_order_delivered(&card).await;
+    t.get(&format!("/api/v1/orders/{sold}/delivery?access_token={guest}"), None)
+        .await;
+    let opened = t
+        .post(
+            &format!("/api/v1/orders/{sold}/complaints?access_token={guest}"),
+            None,
+            json!({"kind": "not_as_described", "description": "面值不符"}),
+        )
+        .await;
+    assert_eq!(opened.status, 201, "{}", opened.text);
+    let complaint = opened.body["id"].as_str().unwrap().to_string();
+    let r = t
+        .post(
+            "/api/v1/seller/products",
+            Some(&seller),
+            json!({"title": "界面测试代充", "description": "d", "category": "top_up", "price_minor": 3000,
+                   "delivery_kind": "manual", "manual_fields": ["UID", "服务器"]}),
+        )
+        .await;
+    let manual = r.body["id"].as_str().unwrap().to_string();
+    let (order, _) = paid_manual_order(&t, &manual, "100000077").await;
+
+    let shots = danbao_testkit::ui_shots_dir("seller");
+    let out = tokio::process::Command::new("node")
+        .arg(danbao_testkit::ui_tests_dir().join("seller.mjs"))
+        .args([&t.url, "ui_seller", "correct-horse", "界面测试点卡"])
+        .arg(&shots)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "browser run failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("ok: imported keys"), "{stdout}");
+    // What the browser did is what the platform recorded.
+    let o = t.get(&format!("/api/v1/orders/{order}"), Some(&seller)).await;
+    assert_eq!(o.body["status"], "delivered", "{}", o.text);
+    assert!(o.text.contains("UI-TX-1"), "{}", o.text);
+    assert_eq!(stock(&t, &card).await, 2);
+    let c = t.get(&format!("/api/v1/complaints/{complaint}"), Some(&seller)).await;
+    assert_eq!(c.body["stage"], "under_review", "{}", c.text);
+    let seller_files = c.body["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["party"] == "seller" && e["media_type"] == "image/png")
+        .count();
+    assert_eq!(seller_files, 1, "{}", c.text);
+    for name in [
+        "1-dashboard",
+        "3-keys-imported",
+        "5-delivered",
+        "7-complaint-answered",
+        "8-money",
+    ] {
+        for width in [1280, 390] {
+            assert!(shots.join(format!("{name}-{width}.png")).exists(), "{name}-{width}");
+        }
+    }
+    t.finish().await;
+}
