@@ -62,13 +62,22 @@ try {
   if ((await page.content()).includes("UI-KEY-0002")) throw new Error("a key is shown in the clear");
   await shoot("3-keys-imported");
 
-  step = "deliver the paid 代充 order";
+  // A real PNG (1×1), as a phone's screenshot would be: the delivery's receipt and the
+  // complaint's evidence.
+  const png = Buffer.from(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+    "base64",
+  );
+  writeFileSync(`${shots}/evidence.png`, png);
+
+  step = "deliver the paid 代充 order with a receipt";
   await page.goto(base + "/seller/orders?status=paid");
   await shoot("4-orders");
   await page.locator('table a[href^="/seller/orders/"]').first().click();
   await page.waitForURL(/\/seller\/orders\/[^/?]+$/);
   await expectText("买家填写的信息");
   await page.locator("textarea#note").fill("已充值到账，充值单号 UI-TX-1");
+  await page.locator("input#delivery_file").setInputFiles(`${shots}/evidence.png`);
   await page.locator('form[action$="/deliver"] button[type="submit"]').click();
   await expectText("已发货，等待买家确认收货");
   await shoot("5-delivered");
@@ -79,12 +88,6 @@ try {
   await shoot("6-complaints");
   await page.getByRole("link", { name: "查看并回应" }).first().click();
   await page.waitForURL(/\/complaints\/[^/]+$/);
-  // A real PNG (1×1), as a phone's screenshot would be.
-  const png = Buffer.from(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
-    "base64",
-  );
-  writeFileSync(`${shots}/evidence.png`, png);
   await page.locator("input#evidence_file").setInputFiles(`${shots}/evidence.png`);
   await page.locator('form[action$="/files"] button[type="submit"]').click();
   await page.waitForURL(/\/complaints\/[^/]+$/);

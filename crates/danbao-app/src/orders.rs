@@ -156,8 +156,14 @@ pub struct PlacedOrder {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeliveryItem {
+    /// `card_key`, `note`, or `file` (content: the file's SHA-256).
     pub kind: &'static str,
     pub content: String,
+    /// A file's media type and size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -987,13 +993,27 @@ impl App {
                     items.push(DeliveryItem {
                         kind: "card_key",
                         content,
+                        media_type: None,
+                        size_bytes: None,
                     });
                 }
             }
-            DeliveryKind::Manual => items.push(DeliveryItem {
-                kind: "note",
-                content: order.delivery_note.clone().unwrap_or_default(),
-            }),
+            DeliveryKind::Manual => {
+                items.push(DeliveryItem {
+                    kind: "note",
+                    content: order.delivery_note.clone().unwrap_or_default(),
+                    media_type: None,
+                    size_bytes: None,
+                });
+                if let Some((sha256, media_type, size)) = tx.delivery_file(&order.id).await? {
+                    items.push(DeliveryItem {
+                        kind: "file",
+                        content: sha256,
+                        media_type: Some(media_type),
+                        size_bytes: Some(size),
+                    });
+                }
+            }
         }
         let viewer = match caller {
             Caller::User(u) => format!("user:{}", u.id),
@@ -1010,6 +1030,24 @@ impl App {
         .await?;
         tx.commit().await?;
         Ok(items)
+    }
+
+    /// The file a manual order was delivered with: for its buyer once the delivery was
+    /// revealed (the reveal is the recorded proof of delivery), and for its seller.
+    pub async fn delivery_file(&self, caller: &Caller, id: &str) -> AppResult<(Vec<u8>, String)> {
+        let mut tx = self.store.begin().await?;
+        let (order, party) = self.order_for(&mut tx, caller, id, false).await?;
+        if party == Party::Buyer && tx.count_key_reveals(&order.id).await? == 0 {
+            return Err(AppError::NotFound("file"));
+        }
+        let (sha256, media_type, _) = tx.delivery_file(&order.id).await?.ok_or(AppError::NotFound("file"))?;
+        tx.commit().await?;
+        let store = self.files.as_ref().ok_or(AppError::NotFound("file"))?;
+        let bytes = store
+            .get(&sha256)
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .ok_or(AppError::NotFound("file"))?;
+        Ok((bytes, media_type))
     }
 
     // ---- buyer and seller actions ----
@@ -1033,12 +1071,59 @@ impl App {
 
     /// The seller delivers a manual order (retried whole if the database aborts it).
     pub async fn seller_deliver(&self, caller: &Caller, id: &str, note: &str) -> AppResult<OrderView> {
-        self.retrying(|| self.seller_deliver_once(caller, id, note)).await
+        self.seller_deliver_with_file(caller, id, note, None).await
     }
 
-    async fn seller_deliver_once(&self, caller: &Caller, id: &str, note: &str) -> AppResult<OrderView> {
-        let seller = require_role(caller, Role::Seller)?.clone();
+    /// 发货 with a file beside the note (a recharge receipt, a screenshot). The order is
+    /// checked before the file is stored, so nobody fills the disk through an order that
+    /// is not theirs to deliver; the file is content-addressed, so a retry stores nothing new.
+    pub async fn seller_deliver_with_file(
+        &self,
+        caller: &Caller,
+        id: &str,
+        note: &str,
+        file: Option<crate::complaints::Attachment>,
+    ) -> AppResult<OrderView> {
+        require_role(caller, Role::Seller)?;
         check_len("note", note, 1, NOTE_LEN_MAX)?;
+        let stored = match file {
+            Some(f) => {
+                let mut tx = self.store.begin().await?;
+                let (order, _) = self.order_as(&mut tx, caller, id, Party::Seller).await?;
+                tx.commit().await?;
+                if delivery_kind(&order)? != DeliveryKind::Manual {
+                    return Err(Refusal::DeliveredAutomatically.into());
+                }
+                if order.status != OrderStatus::Paid {
+                    return Err(Refusal::Order(danbao_domain::order::IllegalTransition {
+                        from: order.status,
+                        event: OrderEvent::Delivered,
+                    })
+                    .into());
+                }
+                let store = self
+                    .files
+                    .as_ref()
+                    .ok_or(AppError::Forbidden("this server accepts no files"))?;
+                Some(store.put(&f.bytes, f.claimed_sha256.as_deref()).map_err(|e| match e {
+                    crate::files::FileError::Io(io) => AppError::Internal(io.to_string()),
+                    other => AppError::invalid("file", other.to_string()),
+                })?)
+            }
+            None => None,
+        };
+        self.retrying(|| self.seller_deliver_once(caller, id, note, stored.as_ref()))
+            .await
+    }
+
+    async fn seller_deliver_once(
+        &self,
+        caller: &Caller,
+        id: &str,
+        note: &str,
+        file: Option<&crate::files::StoredFile>,
+    ) -> AppResult<OrderView> {
+        let seller = require_role(caller, Role::Seller)?.clone();
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let (mut order, rules) = self.order_as(&mut tx, &Caller::User(seller), id, Party::Seller).await?;
@@ -1049,14 +1134,14 @@ impl App {
         order.delivery_note = Some(note.to_string());
         self.apply_event(&mut tx, &mut order, OrderEvent::Delivered, &rules, now)
             .await?;
-        record_event(
-            &mut tx,
-            &order.id,
-            "delivered",
-            serde_json::json!({"by": "seller", "content_sha256": sha256_hex(note)}),
-            now,
-        )
-        .await?;
+        let mut detail = serde_json::json!({"by": "seller", "content_sha256": sha256_hex(note)});
+        if let Some(f) = file {
+            let size = i64::try_from(f.size).unwrap_or(i64::MAX);
+            tx.insert_delivery_file(&order.id, &f.sha256, &f.media_type, size, now)
+                .await?;
+            detail["file_sha256"] = serde_json::Value::String(f.sha256.clone());
+        }
+        record_event(&mut tx, &order.id, "delivered", detail, now).await?;
         tx.commit().await?;
         Ok(order_view(order, party, None, Vec::new()))
     }

@@ -306,6 +306,8 @@ tx_methods! {
     fn card_keys_of_product(product: &danbao_domain::ProductId, limit: i64) -> Vec<CardKeyRow>;
     fn delete_unsold_card_key(product: &danbao_domain::ProductId, key: &str) -> bool;
     fn withdrawals_of_seller(seller: &UserId, limit: i64) -> Vec<(WithdrawalRow, i64, Option<i64>)>;
+    fn insert_delivery_file(order: &OrderId, sha256: &str, media_type: &str, size_bytes: i64, now: i64) -> ();
+    fn delivery_file(order: &OrderId) -> Option<(String, String, i64)>;
     fn postings_between(accounts: &[String], from: i64, to: i64, limit: i64) -> Vec<(i64, String, Option<String>, String, i64)>;
     fn count_free_card_keys(product: &danbao_domain::ProductId) -> i64;
 

@@ -48,6 +48,7 @@ pub fn routes(app: App, opts: WebOptions) -> Router<App> {
         .route("/products/{id}/buy", post(shop::buy))
         .route("/orders/{id}", get(orders::order_page))
         .route("/orders/{id}/reveal", post(orders::reveal))
+        .route("/orders/{id}/delivery/file", get(orders::delivery_file))
         .route("/orders/{id}/confirm", post(orders::confirm))
         .route("/orders/{id}/complaints", post(complaints::open_complaint))
         .route("/complaints/{id}", get(complaints::complaint_page))

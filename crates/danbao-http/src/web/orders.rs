@@ -51,6 +51,8 @@ struct RefundItem {
 struct RevealedItem {
     kind_label: &'static str,
     content: String,
+    /// A delivered file: where the buyer downloads it.
+    file_url: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -210,9 +212,16 @@ fn order_page_for(
                 kind_label: match i.kind {
                     "card_key" => "卡密",
                     "note" => "发货说明",
+                    "file" => "发货文件",
                     _ => "内容",
                 },
-                content: i.content,
+                file_url: (i.kind == "file")
+                    .then(|| order_url(&o.id).map(|u| format!("{u}/delivery/file")))
+                    .flatten(),
+                content: match (i.kind, &i.media_type) {
+                    ("file", Some(media)) => format!("{media}，sha256 {}", i.content),
+                    _ => i.content,
+                },
             })
             .collect()
     });
@@ -380,4 +389,29 @@ pub(super) async fn lookup(
             .into_response()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The file a manual order was delivered with: for its buyer after the recorded reveal
+/// (and its seller). Pictures inline, anything else as a download.
+pub(super) async fn delivery_file(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let v = order_viewer(&app, &headers, &id).await?;
+    let (bytes, media_type) = app.delivery_file(&v.caller, &id).await?;
+    let disposition = if media_type.starts_with("image/") {
+        "inline".to_string()
+    } else {
+        "attachment; filename=\"delivery\"".to_string()
+    };
+    Ok((
+        private_headers(),
+        [
+            (header::CONTENT_TYPE, media_type),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
 }

@@ -34,7 +34,10 @@ pub(super) fn routes() -> Router<App> {
         .route("/seller/products/{id}/keys/{key}/remove", post(remove_key))
         .route("/seller/orders", get(orders_page))
         .route("/seller/orders/{id}", get(order_page))
-        .route("/seller/orders/{id}/deliver", post(deliver))
+        .route(
+            "/seller/orders/{id}/deliver",
+            post(deliver).layer(axum::extract::DefaultBodyLimit::max(DELIVERY_FORM_MAX_BYTES)),
+        )
         .route("/seller/orders/{id}/decline", post(decline))
         .route("/seller/complaints", get(complaints_page))
         .route("/seller/money", get(money_page))
@@ -45,6 +48,8 @@ pub(super) fn routes() -> Router<App> {
 
 /// A key file: 50,000 keys of 40 characters and their line ends fit with room to spare.
 const KEY_FILE_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// A delivery: its note and one file of at most the evidence file limit.
+const DELIVERY_FORM_MAX_BYTES: usize = danbao_app::files::FILE_BYTES_MAX + 64 * 1024;
 /// The statement's default period: the last 30 days.
 const STATEMENT_DEFAULT_DAYS: i64 = 30;
 
@@ -745,12 +750,6 @@ struct SellerOrderPage {
 }
 
 #[derive(Deserialize, Default)]
-struct DeliverForm {
-    #[serde(default)]
-    note: String,
-}
-
-#[derive(Deserialize, Default)]
 struct DeclineForm {
     #[serde(default)]
     reason: String,
@@ -802,15 +801,35 @@ async fn order_page(
     render_order(&app, s, &id, Default::default(), Flash::default(), StatusCode::OK).await
 }
 
+/// 发货 (multipart: the form token first, then the note and an optional file).
 async fn deliver(
     State(app): State<App>,
     Extension(page): Extension<PageContext>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<DeliverForm>,
+    mut multipart: axum::extract::Multipart,
 ) -> Result<Response, PageError> {
+    let unreadable = || PageError::new(StatusCode::BAD_REQUEST, "上传的表单无法读取");
+    multipart_token_first(&app, &page, &mut multipart).await?;
     let s = seller(&app, &headers, &page, "/seller/orders").await?;
-    match app.seller_deliver(&s.caller, &id, form.note.trim()).await {
+    let (mut note, mut file) = (String::new(), None);
+    while let Some(field) = multipart.next_field().await.map_err(|_| unreadable())? {
+        match field.name() {
+            Some("note") => note = field.text().await.map_err(|_| unreadable())?,
+            Some("file") => {
+                let bytes = field.bytes().await.map_err(|_| unreadable())?;
+                // A form whose file input was left empty sends an empty part.
+                if !bytes.is_empty() {
+                    file = Some(danbao_app::complaints::Attachment {
+                        bytes: bytes.to_vec(),
+                        claimed_sha256: None,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    match app.seller_deliver_with_file(&s.caller, &id, note.trim(), file).await {
         Ok(_) => {
             render_order(
                 &app,
@@ -824,7 +843,7 @@ async fn deliver(
         }
         Err(e) => {
             let flash = Flash::error(e.into())?;
-            render_order(&app, s, &id, (form.note, String::new()), flash, StatusCode::CONFLICT).await
+            render_order(&app, s, &id, (note, String::new()), flash, StatusCode::CONFLICT).await
         }
     }
 }

@@ -116,3 +116,26 @@ pub async fn postings_between(tx: &mut Conn, accounts: &[String], from: i64, to:
         .map(|r| Ok((r.try_get("created_at")?, r.try_get("kind")?, r.try_get("order_id")?, r.try_get("account")?, r.try_get("amount_minor")?)))
         .collect()
 }
+
+/// Records the file a manual order was delivered with (one per order).
+pub async fn insert_delivery_file(tx: &mut Conn, order: &OrderId, sha256: &str, media_type: &str, size_bytes: i64, now: i64) -> Result<()> {
+    sqlx::query("INSERT INTO order_delivery_files (order_id, sha256, media_type, size_bytes, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(order.as_str())
+        .bind(sha256)
+        .bind(media_type)
+        .bind(size_bytes)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The file an order was delivered with: (sha256, media type, size).
+pub async fn delivery_file(tx: &mut Conn, order: &OrderId) -> Result<Option<(String, String, i64)>> {
+    let row = sqlx::query("SELECT sha256, media_type, size_bytes FROM order_delivery_files WHERE order_id = $1")
+        .bind(order.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| Ok((r.try_get("sha256")?, r.try_get("media_type")?, r.try_get("size_bytes")?)))
+        .transpose()
+}

@@ -189,14 +189,28 @@ async fn the_seller_runs_the_shop_from_the_back_office(t: TestApp) {
     let page = b.get(&format!("/seller/orders/{order}")).await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(page.text.contains("100000009") && page.text.contains("天空岛") && page.text.contains("qq:10001"));
+    let token = b.form_token().unwrap();
     let bad = b
-        .submit(&format!("/seller/orders/{order}/deliver"), &[("note", "  ")])
+        .post_multipart(
+            &format!("/seller/orders/{order}/deliver"),
+            &[("csrf_token", &token), ("note", "  ")],
+            b"",
+        )
         .await;
     assert_eq!(bad.status, 409, "an empty note is refused: {}", bad.text);
+    let forged = b
+        .post_multipart(&format!("/seller/orders/{order}/deliver"), &[("note", "x")], b"")
+        .await;
+    assert_eq!(forged.status, 403, "a delivery without the form token: {}", forged.text);
+    // 发货 with a note and a receipt picture.
+    let png: &[u8] = &[
+        0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0, 2,
+    ];
     let done = b
-        .submit(
+        .post_multipart(
             &format!("/seller/orders/{order}/deliver"),
-            &[("note", "已充值 6480 创世结晶，单号 TX-1")],
+            &[("csrf_token", &token), ("note", "已充值 6480 创世结晶，单号 TX-1")],
+            png,
         )
         .await;
     assert_eq!(done.status, 200, "{}", done.text);
@@ -208,6 +222,28 @@ async fn the_seller_runs_the_shop_from_the_back_office(t: TestApp) {
         )
         .await;
     assert!(seen.text.contains("TX-1"), "{}", seen.text);
+    assert_eq!(seen.body["items"][1]["kind"], "file", "{}", seen.text);
+    assert_eq!(seen.body["items"][1]["content"], danbao_evidence::sha256_hex(png));
+    // The buyer reveals in their page and downloads the file; a stranger gets nothing.
+    let buyer = Browser::new(&t);
+    buyer.get(&format!("/orders/{order}?access_token={buyer_token}")).await;
+    buyer.get(&format!("/orders/{order}")).await;
+    let revealed = buyer.submit(&format!("/orders/{order}/reveal"), &[]).await;
+    assert!(
+        revealed.text.contains(&format!("/orders/{order}/delivery/file")),
+        "{}",
+        revealed.text
+    );
+    let file = buyer.get(&format!("/orders/{order}/delivery/file")).await;
+    assert_eq!(file.status, 200, "{}", file.text);
+    assert_eq!(file.headers.get("content-type").unwrap(), "image/png");
+    assert_eq!(
+        Browser::new(&t)
+            .get(&format!("/orders/{order}/delivery/file"))
+            .await
+            .status,
+        404
+    );
 
     // 拒单: a full refund, with a reason the buyer reads on their order page.
     let (declined, declined_token) = paid_manual_order(&t, &manual, "100000010").await;
@@ -517,6 +553,17 @@ async fn a_seller_works_in_chromium() {
     let o = t.get(&format!("/api/v1/orders/{order}"), Some(&seller)).await;
     assert_eq!(o.body["status"], "delivered", "{}", o.text);
     assert!(o.text.contains("UI-TX-1"), "{}", o.text);
+    let mut tx = t.app().store.begin().await.unwrap();
+    let file = tx
+        .delivery_file(&danbao_domain::OrderId::parse(&order).unwrap())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        file.map(|f| f.1).as_deref(),
+        Some("image/png"),
+        "the receipt was delivered with the note"
+    );
     assert_eq!(stock(&t, &card).await, 2);
     let c = t.get(&format!("/api/v1/complaints/{complaint}"), Some(&seller)).await;
     assert_eq!(c.body["stage"], "under_review", "{}", c.text);
