@@ -422,11 +422,19 @@ fn evidence_item(case_id: &str, e: &danbao_app::complaints::EvidenceView) -> Evi
         text: e.text.clone(),
         inline: INLINE_MEDIA.contains(&media),
         file_note: e.file_sha256.as_ref().map(|sha| {
-            let kb = e.size_bytes.unwrap_or(0).div_euclid(1024);
-            format!("{media}，{kb} KB，sha256 {sha}")
+            let size = size_zh(e.size_bytes.unwrap_or(0));
+            format!("{media}，{size}，sha256 {sha}")
         }),
         file_url,
         at: TimeView::new(&e.at),
+    }
+}
+
+fn size_zh(bytes: i64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} 字节"),
+        b if b < 1024 * 1024 => format!("{} KB", b / 1024),
+        b => format!("{}.{} MB", b / (1024 * 1024), (b % (1024 * 1024)) * 10 / (1024 * 1024)),
     }
 }
 
@@ -823,7 +831,10 @@ mod tests {
         };
         assert_eq!(ruling_of(&form("refund_full", "abc")), Ok(Ruling::RefundFull));
         assert_eq!(ruling_of(&form("split", "30")), Ok(Ruling::Split { buyer_bps: 3000 }));
-        assert_eq!(ruling_of(&form("redeliver", "")), Ok(Ruling::Redeliver { refund_bps: 0 }));
+        assert_eq!(
+            ruling_of(&form("redeliver", "")),
+            Ok(Ruling::Redeliver { refund_bps: 0 })
+        );
         assert!(ruling_of(&form("split", "")).is_err());
         assert!(ruling_of(&form("split", "101")).is_err());
         assert!(ruling_of(&form("", "")).is_err());
@@ -836,6 +847,8 @@ mod tests {
         assert_eq!(remaining_zh(5 * HOUR_MS + 60_000), "剩余 5 小时 1 分");
         assert_eq!(remaining_zh(72 * HOUR_MS), "剩余 3 天 0 小时");
         assert_eq!(case_url("a/b"), None);
+        assert_eq!(size_zh(20), "20 字节");
+        assert_eq!(size_zh(3 * 1024 * 1024 / 2), "1.5 MB");
         assert!(is_sha256(&"ab".repeat(32)));
         assert!(!is_sha256(&"AB".repeat(32)));
     }

@@ -1,0 +1,356 @@
+//! The arbitration desk (`/arbitration`, issue 10) through its pages: the door, the queue,
+//! a case with its evidence, taking it, the refusals shown on the page, the ruling and
+//! what it did to the money, the investigation steps and the seller's freeze.
+
+use danbao_app::limits::Origin;
+use danbao_app::Role;
+use danbao_domain::Account;
+use danbao_testkit::{Browser, Resp, TestApp};
+use serde_json::json;
+
+on_both_databases!(
+    console_arb_the_desk_rules_a_case,
+    console_arb_the_desk_investigates_and_freezes_the_seller,
+);
+
+const PASSWORD: &str = "desk-password-1";
+
+/// An arbitrator made the way operators make them, logged in through the login page.
+async fn desk<'a>(t: &'a TestApp, name: &str) -> Browser<'a> {
+    t.app()
+        .register(&Origin::Local, name, PASSWORD, Role::Arbitrator)
+        .await
+        .unwrap();
+    login(t, name, PASSWORD).await
+}
+
+async fn login<'a>(t: &'a TestApp, name: &str, password: &str) -> Browser<'a> {
+    let b = Browser::new(t);
+    b.get("/login").await;
+    let r = b.submit("/login", &[("username", name), ("password", password)]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    b
+}
+
+struct Case {
+    id: String,
+    order: String,
+    seller: danbao_domain::UserId,
+    buyer_token: String,
+    seller_token: String,
+}
+
+/// A delivered, revealed card-key order of 100.00, complained about as not as
+/// described, with a screenshot from the buyer and the seller's answer: a case triage
+/// leaves to a person, under review.
+async fn case_under_review(t: &TestApp, tag: &str) -> Case {
+    let (seller_token, seller_id) = t.user(&format!("{tag}_s"), "seller").await;
+    let (buyer_token, _) = t.user(&format!("{tag}_b"), "buyer").await;
+    let product = t.card_product(&seller_token, 10_000, 1).await;
+    let placed = t
+        .post(
+            "/api/v1/orders",
+            Some(&buyer_token),
+            json!({"product_id": product, "quantity": 1}),
+        )
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let order = placed.body["id"].as_str().unwrap().to_string();
+    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+    t.wait_for_status(&format!("/api/v1/orders/{order}"), Some(&buyer_token), "delivered")
+        .await;
+    t.get(&format!("/api/v1/orders/{order}/delivery"), Some(&buyer_token))
+        .await;
+    let opened = t
+        .post(
+            &format!("/api/v1/orders/{order}/complaints"),
+            Some(&buyer_token),
+            json!({"kind": "not_as_described", "description": "卡密显示已被使用 <b>x</b>"}),
+        )
+        .await;
+    assert_eq!(opened.status, 201, "{}", opened.text);
+    let id = opened.body["id"].as_str().unwrap().to_string();
+    let png: &[u8] = &[
+        0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0, 1,
+    ];
+    let up = t
+        .raw(
+            t.http
+                .post(format!("{}/api/v1/complaints/{id}/evidence?kind=screenshot", t.url))
+                .bearer_auth(&buyer_token)
+                .header("content-type", "image/png")
+                .body(png.to_vec()),
+        )
+        .await;
+    assert_eq!(up.status, 201, "{}", up.text);
+    let answered = t
+        .post(
+            &format!("/api/v1/complaints/{id}/response"),
+            Some(&seller_token),
+            json!({"text": "卡密自动发放，买家已查看"}),
+        )
+        .await;
+    assert_eq!(answered.body["stage"], "under_review", "{}", answered.text);
+    Case {
+        id,
+        order,
+        seller: TestApp::seller_account(&seller_id),
+        buyer_token,
+        seller_token,
+    }
+}
+
+fn assert_shown(r: &Resp, status: u16, text: &str) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert!(r.text.contains(text), "no {text:?} in:\n{}", r.text);
+}
+
+async fn complaint(t: &TestApp, c: &Case) -> serde_json::Value {
+    t.get(&format!("/api/v1/complaints/{}", c.id), Some(&c.buyer_token))
+        .await
+        .body
+}
+
+async fn console_arb_the_desk_rules_a_case(t: TestApp) {
+    let c = case_under_review(&t, "arbrule").await;
+
+    // The door: logged out → the login page; a seller or an admin → the same 404 as
+    // nothing at all, for the queue, a case and a form alike.
+    let anonymous = Browser::new(&t);
+    let r = anonymous.get("/arbitration").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.headers.get("location").unwrap(), "/login");
+    let seller = login(&t, "arbrule_s", "correct-horse").await;
+    for path in ["/arbitration".to_string(), format!("/arbitration/cases/{}", c.id)] {
+        assert_eq!(seller.get(&path).await.status, 404, "{path}");
+    }
+    // With a good form token (from the seller's own console), still nothing there.
+    assert_eq!(seller.get("/seller").await.status, 200);
+    let r = seller.submit(&format!("/arbitration/cases/{}/take", c.id), &[]).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+
+    // Login lands on the desk; the queue shows the case with triage's view.
+    let first = desk(&t, "arb_first").await;
+    let r = first.get("/arbitration").await;
+    assert_shown(&r, 200, "待裁决队列");
+    assert!(r.text.contains(&format!("/arbitration/cases/{}", c.id)), "{}", r.text);
+    assert!(r.text.contains("货不对板") && r.text.contains("¥100.00"), "{}", r.text);
+    assert!(r.text.contains("未领取"), "{}", r.text);
+    // Filters: nothing is mine yet; by kind, the case is there.
+    let mine = first.get("/arbitration?view=mine").await;
+    assert_shown(&mine, 200, "没有符合条件的案件");
+    let kind = first.get("/arbitration?kind=not_as_described").await;
+    assert!(kind.text.contains(&c.id), "{}", kind.text);
+    let junk = first.get("/arbitration?view=%3Cscript%3E&kind=zz").await;
+    assert_eq!(junk.status, 200);
+
+    // The case: the buyer's words escaped, the screenshot shown from the desk, the
+    // seller's answer, the seller's standing.
+    let case_path = format!("/arbitration/cases/{}", c.id);
+    let page = first.get(&case_path).await;
+    assert_shown(&page, 200, "领取此案");
+    assert!(
+        page.text.contains("&#60;b&#62;x&#60;/b&#62;") && !page.text.contains("<b>x"),
+        "user text escaped: {}",
+        page.text
+    );
+    assert!(page.text.contains("卡密自动发放，买家已查看"));
+    assert!(page.text.contains("arbrule_s") && page.text.contains("紧急冻结卖家"));
+    let img = page
+        .text
+        .split("<img class=\"thumb\" src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the screenshot is shown")
+        .to_string();
+    let file = first.get(&img).await;
+    assert_eq!(file.status, 200);
+    assert_eq!(file.headers.get("content-type").unwrap(), "image/png");
+    assert_eq!(file.headers.get("content-disposition").unwrap(), "inline");
+    // Not to anyone else, and not a file of another case.
+    assert_eq!(seller.get(&img).await.status, 404);
+    let other = format!("{case_path}/files/{}", "ab".repeat(32));
+    assert_eq!(first.get(&other).await.status, 404);
+
+    // Taking it; a second arbitrator then sees it held and cannot decide it.
+    let taken = first.submit(&format!("{case_path}/take"), &[]).await;
+    assert_eq!(taken.status, 303, "{}", taken.text);
+    assert_eq!(taken.headers.get("location").unwrap().to_str().unwrap(), case_path);
+    let mine = first.get("/arbitration?view=mine").await;
+    assert!(mine.text.contains(&c.id), "{}", mine.text);
+    let second = desk(&t, "arb_second").await;
+    let held = second.get(&case_path).await;
+    assert_shown(&held, 200, "已由其他仲裁员领取");
+    assert!(!held.text.contains("提交裁决"), "{}", held.text);
+    let r = second
+        .submit(
+            &format!("{case_path}/ruling"),
+            &[("kind", "refund_full"), ("reason", "抢先"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.text.contains("role=\"alert\""), "{}", r.text);
+
+    // Refusals come back on the page with what was typed.
+    let r = first
+        .submit(
+            &format!("{case_path}/ruling"),
+            &[("kind", "split"), ("buyer_percent", "30"), ("reason", "双方各有责任")],
+        )
+        .await;
+    assert_shown(&r, 422, "请勾选确认");
+    assert!(
+        r.text.contains("双方各有责任") && r.text.contains("value=\"30\""),
+        "{}",
+        r.text
+    );
+    let r = first
+        .submit(
+            &format!("{case_path}/ruling"),
+            &[
+                ("kind", "split"),
+                ("buyer_percent", "150"),
+                ("reason", "x"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_shown(&r, 422, "0 到 100");
+    let r = first
+        .submit(
+            &format!("{case_path}/ruling"),
+            &[
+                ("kind", "split"),
+                ("buyer_percent", "30"),
+                ("reason", " "),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    // A form without its token never reaches the handler.
+    let forged = first
+        .post_form(&format!("{case_path}/ruling"), &[("kind", "refund_full")])
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.text);
+    assert_eq!(complaint(&t, &c).await["stage"], "under_review");
+
+    // The ruling: 30% to the buyer, the rest to the seller less the fee.
+    let r = first
+        .submit(
+            &format!("{case_path}/ruling"),
+            &[
+                ("kind", "split"),
+                ("buyer_percent", "30"),
+                ("reason", "卡密部分可用，双方各担责任"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let done = first.get(&case_path).await;
+    assert_shown(&done, 200, "按比例分配（买家 30%，卖家 70%）");
+    assert!(done.text.contains("卡密部分可用，双方各担责任"));
+    assert!(!done.text.contains("提交裁决"), "{}", done.text);
+    let api = complaint(&t, &c).await;
+    assert_eq!(api["stage"], "resolved");
+    assert_eq!(api["ruling"]["kind"], "split");
+    assert_eq!(api["ruling"]["buyer_bps"], 3000);
+    assert_eq!(t.balance(&Account::Frozen(c.seller.clone())).await, 0);
+    // A closed case leaves the queue; ruling it again is refused on the page.
+    let q = first.get("/arbitration").await;
+    assert!(!q.text.contains(&c.id), "{}", q.text);
+    let again = first
+        .submit(
+            &format!("{case_path}/ruling"),
+            &[("kind", "refund_full"), ("reason", "再裁一次"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(again.status, 409, "{}", again.text);
+    let order = t
+        .get(&format!("/api/v1/orders/{}", c.order), Some(&c.buyer_token))
+        .await;
+    assert_eq!(order.body["status"], "partially_refunded", "{}", order.text);
+    let _ = &c.seller_token;
+    t.settle_refunds().await;
+    t.finish().await;
+}
+
+async fn console_arb_the_desk_investigates_and_freezes_the_seller(t: TestApp) {
+    let c = case_under_review(&t, "arbstep").await;
+    let arb = desk(&t, "arb_steps").await;
+    let case_path = format!("/arbitration/cases/{}", c.id);
+    let page = arb.get(&case_path).await;
+    assert!(page.text.contains("要求买家补充证据") && page.text.contains("送交第三方鉴定"));
+    assert!(!page.text.contains("鉴定完成"), "{}", page.text);
+
+    // To appraisal and back, then the buyer is asked for more.
+    let r = arb
+        .submit(
+            &format!("{case_path}/step"),
+            &[("step", "start_appraisal"), ("note", "送交发卡方核验卡密")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(complaint(&t, &c).await["stage"], "appraisal");
+    let page = arb.get(&case_path).await;
+    assert!(page.text.contains("鉴定完成，转回审核"), "{}", page.text);
+    assert!(!page.text.contains("要求买家补充证据"), "{}", page.text);
+    let r = arb
+        .submit(
+            &format!("{case_path}/step"),
+            &[("step", "finish_appraisal"), ("note", "发卡方确认卡密已于发货前使用")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let r = arb
+        .submit(&format!("{case_path}/step"), &[("step", "nonsense"), ("note", "x")])
+        .await;
+    assert_shown(&r, 422, "请选择要进行的操作");
+    let r = arb
+        .submit(
+            &format!("{case_path}/step"),
+            &[("step", "ask_buyer"), ("note", "请提供充值失败的截图")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(complaint(&t, &c).await["stage"], "awaiting_buyer");
+    let page = arb.get(&case_path).await;
+    assert!(page.text.contains("买家补证期限"), "{}", page.text);
+    assert!(page.text.contains("平台要求买家补充证据"), "{}", page.text);
+
+    // The seller is frozen from the case, then unfrozen; a freeze needs a reason.
+    let r = arb
+        .submit(&format!("{case_path}/seller/freeze"), &[("reason", "")])
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = arb
+        .submit(
+            &format!("{case_path}/seller/freeze"),
+            &[("reason", "多名买家反映卡密已被使用")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let balance = t.get("/api/v1/seller/balance", Some(&c.seller_token)).await;
+    assert_eq!(balance.body["standing"], "frozen", "{}", balance.text);
+    let page = arb.get(&case_path).await;
+    assert!(
+        page.text.contains("已冻结") && page.text.contains("解除冻结"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("多名买家反映卡密已被使用"));
+    let r = arb
+        .submit(&format!("{case_path}/seller/unfreeze"), &[("reason", "核实为个别情况")])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let balance = t.get("/api/v1/seller/balance", Some(&c.seller_token)).await;
+    assert_eq!(balance.body["standing"], "active", "{}", balance.text);
+
+    // The rest of the story is the deadline's: the buyer stays silent.
+    t.advance(72 * danbao_testkit::HOUR_MS);
+    t.run_due_jobs().await;
+    assert_eq!(complaint(&t, &c).await["ruling"]["kind"], "release_to_seller");
+    t.settle_refunds().await;
+    t.finish().await;
+}
