@@ -7,6 +7,7 @@ use danbao_app::Role;
 use danbao_domain::Account;
 use danbao_testkit::{Browser, Resp, TestApp};
 use serde_json::json;
+use std::path::Path;
 
 on_both_databases!(
     console_arb_the_desk_rules_a_case,
@@ -70,9 +71,8 @@ async fn case_under_review(t: &TestApp, tag: &str) -> Case {
         .await;
     assert_eq!(opened.status, 201, "{}", opened.text);
     let id = opened.body["id"].as_str().unwrap().to_string();
-    let png: &[u8] = &[
-        0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0, 1,
-    ];
+    // A real picture (160×100), so a browser can show the thumbnail.
+    let png: &[u8] = include_bytes!("console_arb_screenshot.png");
     let up = t
         .raw(
             t.http
@@ -351,6 +351,67 @@ async fn console_arb_the_desk_investigates_and_freezes_the_seller(t: TestApp) {
     t.advance(72 * danbao_testkit::HOUR_MS);
     t.run_due_jobs().await;
     assert_eq!(complaint(&t, &c).await["ruling"]["kind"], "release_to_seller");
+    t.settle_refunds().await;
+    t.finish().await;
+}
+
+/// The desk in a real browser (ui-tests/arbitration.mjs): log in, the queue, a case, take
+/// it, rule; screenshots at 390 px and 1280 px land in `target/ui-shots/arb/`. Skipped,
+/// saying so, where chromium or the node module is missing (a failure under CI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn console_arb_in_chromium() {
+    let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui-tests");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() || !ui.join("node_modules/playwright-core").exists() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run the browser test: install chromium and run `npm ci` in ui-tests/"
+        );
+        println!("browser test skipped: needs {chromium} and `npm ci` in ui-tests/");
+        return;
+    }
+    let t = TestApp::sqlite().await;
+    let c = case_under_review(&t, "arbui").await;
+    // A second case, still waiting for its seller, so the queue has more than one row.
+    let other = case_under_review(&t, "arbui2").await;
+    let _ = (&other.id, &c.order);
+    t.app()
+        .register(&Origin::Local, "arb_browser", PASSWORD, Role::Arbitrator)
+        .await
+        .unwrap();
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-shots/arb");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = tokio::process::Command::new("node")
+        .arg(ui.join("arbitration.mjs"))
+        .arg(&t.url)
+        .arg("arb_browser")
+        .arg(PASSWORD)
+        .arg(&shots)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "browser run failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("ok: ruled a split in chromium (screenshot thumbnail shown: true)"),
+        "{stdout}"
+    );
+    // What the browser did is what the platform recorded.
+    let done = complaint(&t, &c).await;
+    let ruled = [complaint(&t, &other).await, done];
+    let split: Vec<_> = ruled.iter().filter(|c| c["ruling"]["kind"] == "split").collect();
+    assert_eq!(split.len(), 1, "{ruled:?}");
+    assert_eq!(split[0]["ruling"]["buyer_bps"], 4000);
+    for name in [
+        "1-queue-1280",
+        "2-queue-390",
+        "3-case-1280",
+        "4-case-390",
+        "5-ruled-390",
+    ] {
+        assert!(shots.join(format!("{name}.png")).exists(), "{name}");
+    }
     t.settle_refunds().await;
     t.finish().await;
 }
