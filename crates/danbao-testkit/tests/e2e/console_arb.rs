@@ -12,6 +12,7 @@ use std::path::Path;
 on_both_databases!(
     console_arb_the_desk_rules_a_case,
     console_arb_the_desk_investigates_and_freezes_the_seller,
+    console_arb_a_collective_group_is_reviewed_from_the_desk,
 );
 
 const PASSWORD: &str = "desk-password-1";
@@ -352,6 +353,97 @@ async fn console_arb_the_desk_investigates_and_freezes_the_seller(t: TestApp) {
     t.run_due_jobs().await;
     assert_eq!(complaint(&t, &c).await["ruling"]["kind"], "release_to_seller");
     t.settle_refunds().await;
+    t.finish().await;
+}
+
+/// Five buyers paying from five wallets complain of fraud within a day: the seller is
+/// frozen automatically. The desk marks the group, taking one case takes them all, and
+/// keeping the freeze from a case settles the review.
+async fn console_arb_a_collective_group_is_reviewed_from_the_desk(t: TestApp) {
+    let (seller_token, _) = t.user("arbcrowd_s", "seller").await;
+    let product = t.card_product(&seller_token, 2_000, 5).await;
+    let mut cases = Vec::new();
+    for i in 0..5 {
+        let (buyer, _) = t.user(&format!("arbcrowd_b{i}"), "buyer").await;
+        let placed = t
+            .post(
+                "/api/v1/orders",
+                Some(&buyer),
+                json!({"product_id": product, "quantity": 1}),
+            )
+            .await;
+        let order = placed.body["id"].as_str().unwrap().to_string();
+        t.pay_as(
+            placed.body["payment"]["payment_id"].as_str().unwrap(),
+            &format!("arbcrowd-wallet-{i}"),
+        )
+        .await;
+        t.wait_for_status(&format!("/api/v1/orders/{order}"), Some(&buyer), "delivered")
+            .await;
+        let opened = t
+            .post(
+                &format!("/api/v1/orders/{order}/complaints"),
+                Some(&buyer),
+                json!({"kind": "fraud", "description": "付款后卡密无效"}),
+            )
+            .await;
+        assert_eq!(opened.status, 201, "{}", opened.text);
+        cases.push(opened.body["id"].as_str().unwrap().to_string());
+    }
+    let arb = desk(&t, "arb_crowd").await;
+    let q = arb.get("/arbitration?view=collective").await;
+    assert_shown(&q, 200, "集体投诉 · 待复核");
+    for id in &cases {
+        assert!(q.text.contains(id.as_str()), "{id} not in {}", q.text);
+    }
+    let case_path = format!("/arbitration/cases/{}", cases[0]);
+    let page = arb.get(&case_path).await;
+    assert_shown(&page, 200, "卖家已被自动冻结");
+    assert!(
+        page.text.contains("5 位买家") && page.text.contains("¥100.00"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("同组的集体投诉将一并领取"), "{}", page.text);
+    let r = arb.submit(&format!("{case_path}/take"), &[]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let mine = arb.get("/arbitration?view=mine").await;
+    for id in &cases {
+        assert!(mine.text.contains(id.as_str()), "{id} not taken with its group");
+    }
+    // The person's word on the automatic freeze, from the case: kept.
+    let page = arb.get(&case_path).await;
+    assert!(
+        page.text.contains("维持冻结") && page.text.contains("解除冻结"),
+        "{}",
+        page.text
+    );
+    let r = arb
+        .submit(&format!("{case_path}/seller/freeze"), &[("reason", "")])
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = arb
+        .submit(
+            &format!("{case_path}/seller/freeze"),
+            &[("reason", "五名买家同日投诉欺诈，维持冻结")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let page = arb.get(&case_path).await;
+    assert!(page.text.contains("已复核：维持冻结"), "{}", page.text);
+    assert!(!page.text.contains("卖家已被自动冻结"), "{}", page.text);
+    let balance = t.get("/api/v1/seller/balance", Some(&seller_token)).await;
+    assert_eq!(balance.body["standing"], "frozen", "{}", balance.text);
+    // Later the arbitrator lifts it.
+    let r = arb
+        .submit(
+            &format!("{case_path}/seller/unfreeze"),
+            &[("reason", "核实后为发卡方故障")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let balance = t.get("/api/v1/seller/balance", Some(&seller_token)).await;
+    assert_eq!(balance.body["standing"], "active", "{}", balance.text);
     t.finish().await;
 }
 
