@@ -365,6 +365,15 @@ struct Drafts {
     buyer_percent: String,
     reason: String,
     seller_reason: String,
+    /// What the ruling in the form would pay, when the arbitrator asked to see it.
+    preview: Option<PreviewView>,
+}
+
+struct PreviewView {
+    label: String,
+    to_buyer: String,
+    to_seller: String,
+    fee: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -674,6 +683,9 @@ struct RulingForm {
     reason: String,
     #[serde(default)]
     confirm: String,
+    /// The "预览结算" button: show what the ruling would pay, decide nothing.
+    #[serde(default)]
+    preview: String,
 }
 
 /// A percentage as typed ("50", "32.5", "12.25") in basis points; at most two decimals.
@@ -727,6 +739,33 @@ async fn rule(
         ..Drafts::default()
     };
     let unfit = |message: &str| PageError::new(StatusCode::UNPROCESSABLE_ENTITY, message);
+    if form.preview == "yes" {
+        let ruling = match ruling_of(&form) {
+            Ok(r) => r,
+            Err(message) => return refused(&app, user, &page, &id, unfit(message), drafts).await,
+        };
+        let caller = Caller::User(user.clone());
+        return match app.preview_ruling(&caller, &id, ruling).await {
+            Ok(p) => {
+                let label = serde_json::to_value(ruling)
+                    .ok()
+                    .as_ref()
+                    .and_then(ruling_label)
+                    .unwrap_or_default();
+                let drafts = Drafts {
+                    preview: Some(PreviewView {
+                        label,
+                        to_buyer: yuan(p.to_buyer_minor),
+                        to_seller: yuan(p.to_seller_minor),
+                        fee: yuan(p.fee_minor),
+                    }),
+                    ..drafts
+                };
+                render_case(&app, user, &page, &id, StatusCode::OK, drafts, None).await
+            }
+            Err(e) => refused(&app, user, &page, &id, e.into(), drafts).await,
+        };
+    }
     // A ruling moves money at once and cannot be undone: the box says the arbitrator
     // meant it (the browser asks for it too; this is for anything that skips the page).
     if form.confirm != "yes" {
@@ -828,6 +867,7 @@ mod tests {
             buyer_percent: pct.into(),
             reason: String::new(),
             confirm: "yes".into(),
+            preview: String::new(),
         };
         assert_eq!(ruling_of(&form("refund_full", "abc")), Ok(Ruling::RefundFull));
         assert_eq!(ruling_of(&form("split", "30")), Ok(Ruling::Split { buyer_bps: 3000 }));

@@ -23,15 +23,19 @@ async fn desk<'a>(t: &'a TestApp, name: &str) -> Browser<'a> {
         .register(&Origin::Local, name, PASSWORD, Role::Arbitrator)
         .await
         .unwrap();
-    login(t, name, PASSWORD).await
+    let (b, landed) = login(t, name, PASSWORD).await;
+    assert_eq!(landed, "/arbitration", "an arbitrator's login lands on the desk");
+    b
 }
 
-async fn login<'a>(t: &'a TestApp, name: &str, password: &str) -> Browser<'a> {
+/// Logs in through the login page; returns the browser and where the login sent it.
+async fn login<'a>(t: &'a TestApp, name: &str, password: &str) -> (Browser<'a>, String) {
     let b = Browser::new(t);
     b.get("/login").await;
     let r = b.submit("/login", &[("username", name), ("password", password)]).await;
     assert_eq!(r.status, 303, "{}", r.text);
-    b
+    let to = r.headers.get("location").unwrap().to_str().unwrap().to_string();
+    (b, to)
 }
 
 struct Case {
@@ -121,7 +125,7 @@ async fn console_arb_the_desk_rules_a_case(t: TestApp) {
     let r = anonymous.get("/arbitration").await;
     assert_eq!(r.status, 303);
     assert_eq!(r.headers.get("location").unwrap(), "/login");
-    let seller = login(&t, "arbrule_s", "correct-horse").await;
+    let (seller, _) = login(&t, "arbrule_s", "correct-horse").await;
     for path in ["/arbitration".to_string(), format!("/arbitration/cases/{}", c.id)] {
         assert_eq!(seller.get(&path).await.status, 404, "{path}");
     }
@@ -129,6 +133,14 @@ async fn console_arb_the_desk_rules_a_case(t: TestApp) {
     assert_eq!(seller.get("/seller").await.status, 200);
     let r = seller.submit(&format!("/arbitration/cases/{}/take", c.id), &[]).await;
     assert_eq!(r.status, 404, "{}", r.text);
+
+    t.app()
+        .register(&Origin::Local, "arbrule_admin", PASSWORD, Role::Admin)
+        .await
+        .unwrap();
+    let (admin, _) = login(&t, "arbrule_admin", PASSWORD).await;
+    assert_eq!(admin.get("/arbitration").await.status, 404);
+    assert_eq!(admin.get(&format!("/arbitration/cases/{}", c.id)).await.status, 404);
 
     // Login lands on the desk; the queue shows the case with triage's view.
     let first = desk(&t, "arb_first").await;
@@ -234,6 +246,34 @@ async fn console_arb_the_desk_rules_a_case(t: TestApp) {
         .post_form(&format!("{case_path}/ruling"), &[("kind", "refund_full")])
         .await;
     assert_eq!(forged.status, 403, "{}", forged.text);
+    assert_eq!(complaint(&t, &c).await["stage"], "under_review");
+
+    // The preview says what the ruling would pay and decides nothing.
+    let r = first
+        .submit(
+            &format!("{case_path}/ruling"),
+            &[
+                ("kind", "split"),
+                ("buyer_percent", "30"),
+                ("reason", ""),
+                ("preview", "yes"),
+            ],
+        )
+        .await;
+    assert_shown(&r, 200, "结算预览：按比例分配（买家 30%，卖家 70%）");
+    assert!(
+        r.text.contains("退还买家 <span class=\"price\">¥30.00</span>"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("value=\"30\""), "the form keeps the ruling: {}", r.text);
+    let r = first
+        .submit(
+            &format!("{case_path}/ruling"),
+            &[("kind", "split"), ("buyer_percent", "abc"), ("preview", "yes")],
+        )
+        .await;
+    assert_shown(&r, 422, "0 到 100");
     assert_eq!(complaint(&t, &c).await["stage"], "under_review");
 
     // The ruling: 30% to the buyer, the rest to the seller less the fee.
@@ -500,7 +540,8 @@ async fn console_arb_in_chromium() {
         "2-queue-390",
         "3-case-1280",
         "4-case-390",
-        "5-ruled-390",
+        "5-preview-390",
+        "6-ruled-390",
     ] {
         assert!(shots.join(format!("{name}.png")).exists(), "{name}");
     }
