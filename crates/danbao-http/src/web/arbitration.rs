@@ -57,11 +57,28 @@ fn marker(user: &User) -> String {
 }
 
 /// Who holds a case, from the viewer's side.
-fn holder_zh(assigned_to: Option<&str>, me: &str) -> &'static str {
-    match assigned_to {
-        None => "未领取",
-        Some(who) if who == me => "我",
-        Some(_) => "其他仲裁员",
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    Nobody,
+    Me,
+    Other,
+}
+
+impl Holder {
+    fn of(assigned_to: Option<&str>, me: &str) -> Holder {
+        match assigned_to {
+            None => Holder::Nobody,
+            Some(who) if who == me => Holder::Me,
+            Some(_) => Holder::Other,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Holder::Nobody => "未领取",
+            Holder::Me => "我",
+            Holder::Other => "其他仲裁员",
+        }
     }
 }
 
@@ -163,7 +180,8 @@ struct QueueRow {
     amount: String,
     clock: Option<ClockView>,
     proposal: String,
-    holder: &'static str,
+    holder: Holder,
+    holder_label: &'static str,
     can_take: bool,
     id: String,
     collective: Option<&'static str>,
@@ -260,15 +278,15 @@ async fn queue(
                 amount: yuan(c.amount_minor),
                 clock: clock_view(c.deadline_at.as_deref(), now),
                 proposal: match c.proposal.as_ref().map(proposal_view) {
-                    Some(ProposalView {
-                        ruling: Some(r),
-                        completeness_pct,
-                        ..
-                    }) => format!("{r}（证据 {completeness_pct}%）"),
-                    Some(p) => format!("待审核（证据 {}%）", p.completeness_pct),
+                    Some(p) => format!(
+                        "{}（证据 {}%）",
+                        p.ruling.unwrap_or_else(|| "待审核".to_string()),
+                        p.completeness_pct
+                    ),
                     None => "尚未预审".to_string(),
                 },
-                holder: holder_zh(held, &me),
+                holder: Holder::of(held, &me),
+                holder_label: Holder::of(held, &me).label(),
                 can_take: held.is_none() && c.actions.contains(&ComplaintAction::Take),
                 id: c.id.clone(),
                 collective: collective_view(c).map(|v| v.status),
@@ -285,11 +303,11 @@ async fn queue(
         },
         Figure {
             label: "我领取的",
-            value: count(&|r| r.holder == "我"),
+            value: count(&|r| r.holder == Holder::Me),
         },
         Figure {
             label: "未领取",
-            value: count(&|r| r.holder == "未领取"),
+            value: count(&|r| r.holder == Holder::Nobody),
         },
         Figure {
             label: "12 小时内到期",
@@ -306,8 +324,8 @@ async fn queue(
         .zip(cases.iter())
         .filter(|(r, c)| {
             let in_view = match view {
-                "mine" => r.holder == "我",
-                "unassigned" => r.holder == "未领取",
+                "mine" => r.holder == Holder::Me,
+                "unassigned" => r.holder == Holder::Nobody,
                 "urgent" => urgent(r),
                 "collective" => r.collective.is_some(),
                 _ => true,
@@ -475,7 +493,7 @@ async fn render_case(
     };
     let open = !matches!(c.stage.as_str(), "resolved" | "withdrawn");
     let held = c.assigned_to.as_deref();
-    let held_elsewhere = held.is_some_and(|h| h != me);
+    let held_elsewhere = Holder::of(held, &me) == Holder::Other;
     let may = |a: ComplaintAction| c.actions.contains(&a) && !held_elsewhere;
     let ruling = c.ruling.as_ref().map(|r| RulingView {
         label: ruling_label(r).unwrap_or_else(|| "已裁决".to_string()),
@@ -509,7 +527,7 @@ async fn render_case(
         open,
         amount: yuan(c.amount_minor),
         created_at: TimeView::new(&c.created_at),
-        holder: holder_zh(held, &me),
+        holder: Holder::of(held, &me).label(),
         rule_version: c.rule_version,
         proposal: if c.stage == "withdrawn" {
             None
