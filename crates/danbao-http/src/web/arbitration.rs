@@ -15,7 +15,7 @@ use super::{page_url, private_headers, yuan, EventItem, TimeView};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Extension, Form, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -28,7 +28,6 @@ pub(super) fn routes() -> Router<App> {
     Router::new()
         .route("/arbitration", get(queue))
         .route("/arbitration/cases/{id}", get(case_page))
-        .route("/arbitration/cases/{id}/files/{sha256}", get(case_file))
         .route("/arbitration/cases/{id}/take", post(take))
         .route("/arbitration/cases/{id}/step", post(step))
         .route("/arbitration/cases/{id}/ruling", post(rule))
@@ -42,10 +41,6 @@ const HOUR_MS: i64 = 3_600_000;
 /// shortest clock a party has (the seller's 48 h to answer), so a case is flagged while
 /// there is still a working day to act on it.
 const URGENT_WITHIN_MS: i64 = 12 * HOUR_MS;
-
-/// Evidence files shown in the page itself; anything else (PDF, video) is downloaded.
-/// These are the image types the upload sniffs from the bytes, none of them scriptable.
-const INLINE_MEDIA: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
 
 fn case_url(id: &str) -> Option<String> {
     page_url("arbitration/cases", id)
@@ -437,17 +432,19 @@ const RULINGS: &[(&str, &str)] = &[
 ];
 
 fn evidence_item(case_id: &str, e: &danbao_app::complaints::EvidenceView) -> EvidenceItem {
+    // The parties' own file route (`complaints::evidence_file`) serves staff as well,
+    // with one rule for what is shown inline: pictures.
     let file_url = e
         .file_sha256
         .as_deref()
         .filter(|sha| is_sha256(sha))
-        .and_then(|sha| case_url(case_id).map(|u| format!("{u}/files/{sha}")));
+        .and_then(|sha| page_url("complaints", case_id).map(|u| format!("{u}/files/{sha}")));
     let media = e.media_type.as_deref().unwrap_or("未知类型");
     EvidenceItem {
         party: party_zh(&e.party),
         kind_label: evidence_kind_zh(&e.kind),
         text: e.text.clone(),
-        inline: INLINE_MEDIA.contains(&media),
+        inline: media.starts_with("image/"),
         file_note: e.file_sha256.as_ref().map(|sha| {
             let size = size_zh(e.size_bytes.unwrap_or(0));
             format!("{media}，{size}，sha256 {sha}")
@@ -580,36 +577,6 @@ async fn case_page(
 
 fn is_sha256(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-/// An evidence file of a case. Pictures are shown in the page (the upload sniffed their
-/// type from the bytes); anything else is a download, so no uploaded document ever runs
-/// as a page of this site.
-async fn case_file(
-    State(app): State<App>,
-    Path((id, sha256)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    let user = console_user(&app, &headers, Role::Arbitrator).await?;
-    if !is_sha256(&sha256) {
-        return Err(PageError::page_not_found());
-    }
-    let (bytes, media_type) = app.complaint_file(&Caller::User(user), &id, &sha256).await?;
-    let inline = INLINE_MEDIA.contains(&media_type.as_str());
-    let disposition = if inline {
-        "inline".to_string()
-    } else {
-        format!("attachment; filename=\"evidence-{}\"", &sha256[..12])
-    };
-    Ok((
-        private_headers(),
-        [
-            (header::CONTENT_TYPE, media_type),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
-        .into_response())
 }
 
 // ---- what the arbitrator does ----

@@ -180,9 +180,9 @@ async fn console_arb_the_desk_rules_a_case(t: TestApp) {
     assert_eq!(file.status, 200);
     assert_eq!(file.headers.get("content-type").unwrap(), "image/png");
     assert_eq!(file.headers.get("content-disposition").unwrap(), "inline");
-    // Not to anyone else, and not a file of another case.
-    assert_eq!(seller.get(&img).await.status, 404);
-    let other = format!("{case_path}/files/{}", "ab".repeat(32));
+    // Not to anyone outside the case, and not a file of another case.
+    assert_eq!(anonymous.get(&img).await.status, 404);
+    let other = format!("/complaints/{}/files/{}", c.id, "ab".repeat(32));
     assert_eq!(first.get(&other).await.status, 404);
 
     // Taking it; a second arbitrator then sees it held and cannot decide it.
