@@ -102,6 +102,14 @@ pub struct ComplaintView {
     pub collective_review: Option<crate::safeguards::CollectiveReviewView>,
 }
 
+/// What a ruling would pay: the buyer's refund, the seller's part and the platform's fee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RulingPreview {
+    pub to_buyer_minor: i64,
+    pub to_seller_minor: i64,
+    pub fee_minor: i64,
+}
+
 /// One leaf of a complaint's case, for a dossier.
 pub struct DossierItem {
     pub index: u64,
@@ -1082,6 +1090,25 @@ impl App {
                 view
             })
             .collect())
+    }
+
+    /// What a ruling would pay whom on this case, before an arbitrator commits to it:
+    /// the same `settle` the ruling runs, on the case's amount and the fee of the order's
+    /// rule version. Nothing is written. Staff only.
+    pub async fn preview_ruling(&self, caller: &Caller, id: &str, ruling: Ruling) -> AppResult<RulingPreview> {
+        require_staff(caller)?;
+        let mut tx = self.store.begin().await?;
+        let id = &parse_complaint_id(id)?;
+        let (c, order, _) = self.complaint_for(&mut tx, caller, id, false).await?;
+        let rules = self.rules_version(&mut tx, c.rule_version).await?;
+        tx.commit().await?;
+        let s =
+            settle(c.amount, ruling, rules.fee_bps(&order.category)).map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok(RulingPreview {
+            to_buyer_minor: s.to_buyer.minor(),
+            to_seller_minor: s.to_seller.minor(),
+            fee_minor: s.fee.minor(),
+        })
     }
 }
 

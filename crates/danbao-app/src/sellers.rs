@@ -14,6 +14,13 @@ use danbao_domain::{Account, EntryKind, Money, OrderEvent, OrderStatus, Refusal,
 use danbao_store::{SellerStandingRow, Tx};
 use serde::Serialize;
 
+/// The seller of a case, for the arbitration desk.
+#[derive(Debug, Clone, Serialize)]
+pub struct SellerOnCase {
+    pub username: String,
+    pub standing: StandingView,
+}
+
 /// A seller's standing as staff and the seller see it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StandingView {
@@ -276,6 +283,25 @@ impl App {
             from_deposit_minor: from_deposit.minor(),
             from_compensation_fund_minor: from_fund.minor(),
             loss_minor: loss.minor(),
+        })
+    }
+
+    /// The seller behind a case, as the arbitration desk shows it beside the case: who
+    /// they are and their standing (to freeze or unfreeze them from there). Staff only:
+    /// a seller's standing and frozen money are not the public's business.
+    pub async fn seller_on_case(&self, caller: &Caller, seller_id: &str) -> AppResult<SellerOnCase> {
+        require_staff(caller)?;
+        let id = UserId::parse(seller_id).ok_or(AppError::NotFound("seller"))?;
+        let mut tx = self.store.begin().await?;
+        let user = tx.user_by_id(&id).await?;
+        tx.commit().await?;
+        let username = match user {
+            Some(u) if u.role == "seller" => u.username,
+            _ => return Err(AppError::NotFound("seller")),
+        };
+        Ok(SellerOnCase {
+            username,
+            standing: self.standing_view(&id).await?,
         })
     }
 

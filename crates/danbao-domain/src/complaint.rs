@@ -259,6 +259,10 @@ pub enum ComplaintAction {
     Take,
     Rule,
     AskBuyer,
+    /// Send the case to a third party for appraisal (arbitrators).
+    StartAppraisal,
+    /// Record the appraisal's outcome and take the case back to review (arbitrators).
+    FinishAppraisal,
 }
 
 pub fn actions(stage: Stage, side: Side) -> Vec<ComplaintAction> {
@@ -272,8 +276,11 @@ pub fn actions(stage: Stage, side: Side) -> Vec<ComplaintAction> {
             vec![A::AddEvidence, A::Respond]
         }
         Side::Seller => vec![A::AddEvidence],
-        Side::Staff if stage == Stage::UnderReview => vec![A::Take, A::Rule, A::AskBuyer],
-        Side::Staff => vec![A::Take, A::Rule],
+        Side::Staff => match stage {
+            Stage::UnderReview => vec![A::Take, A::Rule, A::AskBuyer, A::StartAppraisal],
+            Stage::Appraisal => vec![A::Take, A::Rule, A::FinishAppraisal],
+            _ => vec![A::Take, A::Rule],
+        },
     }
 }
 
@@ -860,8 +867,13 @@ mod tests {
         );
         assert_eq!(
             actions(Stage::UnderReview, Side::Staff),
-            vec![A::Take, A::Rule, A::AskBuyer]
+            vec![A::Take, A::Rule, A::AskBuyer, A::StartAppraisal]
         );
+        assert_eq!(
+            actions(Stage::Appraisal, Side::Staff),
+            vec![A::Take, A::Rule, A::FinishAppraisal]
+        );
+        assert_eq!(actions(Stage::AwaitingBuyer, Side::Staff), vec![A::Take, A::Rule]);
         for side in [Side::Buyer, Side::Seller, Side::Staff] {
             assert_eq!(actions(Stage::Resolved, side), vec![]);
             assert_eq!(actions(Stage::Withdrawn, side), vec![]);

@@ -214,6 +214,7 @@ pub(super) fn complaint_event_label(kind: &str) -> String {
         "stage" => "进度更新",
         "ruled" => "裁决已执行",
         "ask_buyer" => "平台要求买家补充证据",
+        "assigned" => "仲裁员已领取",
         "start_appraisal" => "启动第三方鉴定",
         "finish_appraisal" => "第三方鉴定完成",
         other => other,
