@@ -358,6 +358,14 @@ impl App {
         self.checked_timeline(&order).await
     }
 
+    /// The timeline of a complaint's order for the staff deciding it (the arbitration
+    /// desk): every event checked against the log, the card-key reveals among them.
+    pub async fn case_order_timeline(&self, caller: &crate::Caller, complaint_id: &str) -> AppResult<Timeline> {
+        crate::complaints::require_staff(caller)?;
+        let c = self.complaint(caller, complaint_id).await?;
+        self.order_timeline_for_operator(&c.order_id).await
+    }
+
     /// The timeline for an operator's tool (`danbao export-dossier`), on the same checks.
     pub async fn order_timeline_for_operator(&self, id: &str) -> AppResult<Timeline> {
         let order_id = danbao_domain::OrderId::parse(id).ok_or(AppError::NotFound("order"))?;

@@ -412,6 +412,9 @@ struct CasePage {
     seller: Option<SellerView>,
     evidence: Vec<EvidenceItem>,
     events: Vec<EventItem>,
+    /// The order's own record, each event checked against the evidence log.
+    order_timeline: Vec<CheckedEvent>,
+    order_timeline_intact: bool,
     can_take: bool,
     can_rule: bool,
     can_ask_buyer: bool,
@@ -462,6 +465,17 @@ fn size_zh(bytes: i64) -> String {
     }
 }
 
+/// One event of the order's timeline as the desk shows it: checked (with its leaf in
+/// the log, whose public receipt anyone can fetch) or broken (and why).
+struct CheckedEvent {
+    at: TimeView,
+    label: String,
+    detail: Option<String>,
+    leaf_index: Option<u64>,
+    verified: bool,
+    problem: Option<String>,
+}
+
 async fn render_case(
     app: &App,
     user: User,
@@ -488,6 +502,7 @@ async fn render_case(
         Err(AppError::NotFound(_)) => None,
         Err(e) => return Err(e.into()),
     };
+    let timeline = app.case_order_timeline(&caller, id).await?;
     let open = !matches!(c.stage.as_str(), "resolved" | "withdrawn");
     let held = c.assigned_to.as_deref();
     let held_elsewhere = Holder::of(held, &me) == Holder::Other;
@@ -542,6 +557,19 @@ async fn render_case(
                 at: TimeView::new(&e.at),
                 label: complaint_event_label(&e.kind),
                 detail: complaint_event_detail(&e.detail),
+            })
+            .collect(),
+        order_timeline_intact: timeline.intact,
+        order_timeline: timeline
+            .events
+            .iter()
+            .map(|e| CheckedEvent {
+                at: TimeView::new(&e.at),
+                label: super::zh::event_label(&e.kind),
+                detail: super::zh::event_detail(&e.detail),
+                leaf_index: e.leaf_index,
+                verified: e.verified,
+                problem: e.problem.clone(),
             })
             .collect(),
         can_take: held.is_none() && c.actions.contains(&ComplaintAction::Take),

@@ -169,6 +169,15 @@ async fn console_arb_the_desk_rules_a_case(t: TestApp) {
     );
     assert!(page.text.contains("卡密自动发放，买家已查看"));
     assert!(page.text.contains("arbrule_s") && page.text.contains("紧急冻结卖家"));
+    // The order's own record, checked against the evidence log, the key's reveal in it.
+    assert!(
+        page.text.contains("订单时间线（证据日志校验）") && page.text.contains("完整："),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("买家查看了发货内容"), "{}", page.text);
+    assert!(page.text.contains("/api/v1/evidence/receipts/"), "{}", page.text);
+    assert!(!page.text.contains("未通过校验"), "{}", page.text);
     let img = page
         .text
         .split("<img class=\"thumb\" src=\"")
