@@ -24,6 +24,7 @@ mod access;
 mod audit;
 mod browser;
 mod complaints;
+mod console_admin;
 mod evidence;
 mod limits;
 mod no_drop;
