@@ -672,7 +672,10 @@ impl App {
         require_admin(caller)?;
         let needle = needle.trim();
         if needle.chars().count() > 32 {
-            return Err(AppError::invalid("username", crate::Invalid::Length { min: 0, max: 32 }));
+            return Err(AppError::invalid(
+                "username",
+                crate::Invalid::Length { min: 0, max: 32 },
+            ));
         }
         let mut tx = self.store.begin().await?;
         let mut sellers = Vec::new();

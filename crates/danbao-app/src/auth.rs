@@ -135,7 +135,13 @@ fn now_ms() -> i64 {
     crate::clock::SystemClock.now_ms()
 }
 
-pub(crate) async fn new_user_row(app: &App, username: &str, password: &str, role: Role, now: i64) -> AppResult<UserRow> {
+pub(crate) async fn new_user_row(
+    app: &App,
+    username: &str,
+    password: &str,
+    role: Role,
+    now: i64,
+) -> AppResult<UserRow> {
     new_user_row_hashed(username, password, role, now, |p| app.hash_password(p)).await
 }
 

@@ -43,7 +43,12 @@ pub(super) fn routes() -> Router<App> {
 }
 
 /// The admin behind this request, their menu (with `here` marked) and their caller.
-async fn admin(app: &App, headers: &HeaderMap, page: &PageContext, here: &str) -> Result<(ConsoleNav, Caller), PageError> {
+async fn admin(
+    app: &App,
+    headers: &HeaderMap,
+    page: &PageContext,
+    here: &str,
+) -> Result<(ConsoleNav, Caller), PageError> {
     let user = console_user(app, headers, Role::Admin).await?;
     let nav = ConsoleNav::new(&user, here, &page.csrf);
     Ok((nav, Caller::User(user)))
@@ -193,7 +198,11 @@ async fn health(
     Ok((private_headers(), html).into_response())
 }
 
-async fn run_ledger_check(State(app): State<App>, Extension(page): Extension<PageContext>, headers: HeaderMap) -> Result<Response, PageError> {
+async fn run_ledger_check(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     let (_, caller) = admin(&app, &headers, &page, "/admin").await?;
     app.run_ledger_check(&caller).await?;
     Ok(back_to("/admin?done=ledger_checked"))
@@ -441,7 +450,12 @@ async fn ban(
     let reason = required(&form.reason, "封禁原因")?;
     if form.confirm != "yes" {
         let p = app.ban_preview(&caller, id).await?;
-        let page = ban_confirm_page(nav, p, reason, Some("请勾选“我确认封禁”后再提交；尚未做任何更改".into()));
+        let page = ban_confirm_page(
+            nav,
+            p,
+            reason,
+            Some("请勾选“我确认封禁”后再提交；尚未做任何更改".into()),
+        );
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, private_headers(), page).into_response());
     }
     app.ban_seller(&caller, id, &reason).await?;

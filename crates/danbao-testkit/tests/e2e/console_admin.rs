@@ -117,7 +117,9 @@ async fn a_dead_refund_job(t: &TestApp) -> String {
 
 async fn jobs(t: &TestApp, status: &str) -> Vec<Value> {
     let admin = t.admin().await;
-    let r = t.get(&format!("/api/v1/admin/jobs?status={status}"), Some(&admin)).await;
+    let r = t
+        .get(&format!("/api/v1/admin/jobs?status={status}"), Some(&admin))
+        .await;
     r.body["items"].as_array().unwrap().clone()
 }
 
@@ -128,7 +130,10 @@ async fn a_dead_job_is_requeued_from_the_console_and_runs(t: TestApp) {
     assert_eq!(health.status, 200, "{}", health.text);
     assert!(health.text.contains("重新排队"), "{}", health.text);
     assert!(health.text.contains(&job));
-    assert!(health.text.contains("provider refused"), "the dead job's error is shown");
+    assert!(
+        health.text.contains("provider refused"),
+        "the dead job's error is shown"
+    );
     let r = b.submit(&format!("/admin/jobs/{job}/requeue"), &[]).await;
     let page = follow(&b, &r).await;
     assert!(page.text.contains("任务已重新排队"));
@@ -170,11 +175,7 @@ async fn shop(t: &TestApp, name: &str, keys: usize) -> (String, String, String) 
 async fn listed(t: &TestApp, product: &str) -> (bool, bool) {
     let page = t.raw(t.http.get(format!("{}/", t.url))).await;
     let api = t.get("/api/v1/products", None).await;
-    let in_api = api.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|p| p["id"] == product);
+    let in_api = api.body["items"].as_array().unwrap().iter().any(|p| p["id"] == product);
     (page.text.contains(&format!("/products/{product}")), in_api)
 }
 
@@ -189,7 +190,10 @@ async fn a_frozen_sellers_products_leave_the_storefront_until_unfrozen(t: TestAp
     let b = admin_browser(&t, "ops_freeze").await;
     let found = b.get("/admin/sellers?q=FREEZE").await;
     assert_eq!(found.status, 200, "{}", found.text);
-    assert!(found.text.contains(&format!("/admin/sellers/{seller_id}")), "search ignores case");
+    assert!(
+        found.text.contains(&format!("/admin/sellers/{seller_id}")),
+        "search ignores case"
+    );
     // What was typed comes back escaped.
     let typed = b.get("/admin/sellers?q=%3Cscript%3Ex").await;
     assert!(!typed.text.contains("<script>x"), "{}", typed.text);
@@ -197,7 +201,9 @@ async fn a_frozen_sellers_products_leave_the_storefront_until_unfrozen(t: TestAp
     let page = b.get(&format!("/admin/sellers/{seller_id}")).await;
     assert!(page.text.contains("freeze_me") && page.text.contains("正常"));
     // A reason is required.
-    let r = b.submit(&format!("/admin/sellers/{seller_id}/freeze"), &[("reason", "  ")]).await;
+    let r = b
+        .submit(&format!("/admin/sellers/{seller_id}/freeze"), &[("reason", "  ")])
+        .await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(standing(&t, &seller).await, "active");
     b.get(&format!("/admin/sellers/{seller_id}")).await;
@@ -214,7 +220,10 @@ async fn a_frozen_sellers_products_leave_the_storefront_until_unfrozen(t: TestAp
     assert_eq!(standing(&t, &seller).await, "frozen");
     assert_eq!(listed(&t, &product).await, (false, false));
     let r = b
-        .submit(&format!("/admin/sellers/{seller_id}/unfreeze"), &[("reason", "核查无误")])
+        .submit(
+            &format!("/admin/sellers/{seller_id}/unfreeze"),
+            &[("reason", "核查无误")],
+        )
         .await;
     let page = follow(&b, &r).await;
     assert!(page.text.contains("已解除冻结"));
@@ -231,10 +240,17 @@ async fn a_ban_changes_nothing_until_its_second_step(t: TestApp) {
     assert!(page.text.contains("1 笔未完成订单（共 ¥15.00）"), "{}", page.text);
     // Step one: what it would do.
     let preview = b
-        .submit(&format!("/admin/sellers/{seller_id}/ban/preview"), &[("reason", "确认欺诈")])
+        .submit(
+            &format!("/admin/sellers/{seller_id}/ban/preview"),
+            &[("reason", "确认欺诈")],
+        )
         .await;
     assert_eq!(preview.status, 200, "{}", preview.text);
-    assert!(preview.text.contains("1 笔未完成订单全额退款给买家"), "{}", preview.text);
+    assert!(
+        preview.text.contains("1 笔未完成订单全额退款给买家"),
+        "{}",
+        preview.text
+    );
     assert!(preview.text.contains("¥15.00"));
     assert!(preview.text.contains(&order));
     assert!(preview.text.contains("我确认封禁"));
@@ -257,14 +273,20 @@ async fn a_ban_changes_nothing_until_its_second_step(t: TestApp) {
         .await;
     let page = follow(&b, &r).await;
     assert!(page.text.contains("已封禁该卖家"));
-    assert!(!page.text.contains("查看封禁影响"), "a banned seller has no more actions");
+    assert!(
+        !page.text.contains("查看封禁影响"),
+        "a banned seller has no more actions"
+    );
     assert_eq!(standing(&t, &seller).await, "banned");
     t.settle_refunds().await;
     assert_eq!(t.get(&order_path, None).await.body["status"], "refunded");
     // A second ban is refused at its first step.
     b.get(&format!("/admin/sellers/{seller_id}")).await;
     let again = b
-        .submit(&format!("/admin/sellers/{seller_id}/ban/preview"), &[("reason", "再次")])
+        .submit(
+            &format!("/admin/sellers/{seller_id}/ban/preview"),
+            &[("reason", "再次")],
+        )
         .await;
     assert_eq!(again.status, 409, "{}", again.text);
     t.finish().await;
@@ -318,16 +340,32 @@ async fn only_admins_get_through_the_door_and_only_with_the_form_token(t: TestAp
     let r = b
         .post_form(
             &format!("/admin/sellers/{seller_id}/ban"),
-            &[("reason", "forged"), ("confirm", "yes"), ("csrf_token", "not-the-token")],
+            &[
+                ("reason", "forged"),
+                ("confirm", "yes"),
+                ("csrf_token", "not-the-token"),
+            ],
         )
         .await;
     assert_eq!(r.status, 403, "{}", r.text);
     assert_eq!(standing(&t, &seller).await, "active");
     let r = b
-        .post_form("/admin/accounts", &[("username", "forged_admin"), ("password", "forged-password"), ("role", "admin")])
+        .post_form(
+            "/admin/accounts",
+            &[
+                ("username", "forged_admin"),
+                ("password", "forged-password"),
+                ("role", "admin"),
+            ],
+        )
         .await;
     assert_eq!(r.status, 403);
-    assert_eq!(page_login(&Browser::new(&t), "forged_admin", "forged-password").await.status, 401);
+    assert_eq!(
+        page_login(&Browser::new(&t), "forged_admin", "forged-password")
+            .await
+            .status,
+        401
+    );
     t.finish().await;
 }
 
@@ -337,52 +375,91 @@ async fn staff_accounts_are_made_and_disabled_from_the_console(t: TestApp) {
     let r = b
         .submit(
             "/admin/accounts",
-            &[("username", "new_arb"), ("password", "arb-pass-123"), ("role", "arbitrator")],
+            &[
+                ("username", "new_arb"),
+                ("password", "arb-pass-123"),
+                ("role", "arbitrator"),
+            ],
         )
         .await;
     let page = follow(&b, &r).await;
     assert!(page.text.contains("账号已创建") && page.text.contains("new_arb"));
     // A buyer's role cannot be made here, nor a bad name.
     let r = b
-        .submit("/admin/accounts", &[("username", "x"), ("password", "arb-pass-123"), ("role", "buyer")])
+        .submit(
+            "/admin/accounts",
+            &[("username", "x"), ("password", "arb-pass-123"), ("role", "buyer")],
+        )
         .await;
     assert_eq!(r.status, 422);
     let r = b
-        .submit("/admin/accounts", &[("username", "<b>"), ("password", "arb-pass-123"), ("role", "admin")])
+        .submit(
+            "/admin/accounts",
+            &[("username", "<b>"), ("password", "arb-pass-123"), ("role", "admin")],
+        )
         .await;
     assert_eq!(r.status, 422);
     let arb = Browser::new(&t);
     let r = page_login(&arb, "new_arb", "arb-pass-123").await;
     assert_eq!(location(&r), "/arbitration");
     let r = b
-        .submit("/admin/accounts", &[("username", "new_admin"), ("password", "adm-pass-123"), ("role", "admin")])
+        .submit(
+            "/admin/accounts",
+            &[
+                ("username", "new_admin"),
+                ("password", "adm-pass-123"),
+                ("role", "admin"),
+            ],
+        )
         .await;
     follow(&b, &r).await;
     let second = Browser::new(&t);
-    assert_eq!(location(&page_login(&second, "new_admin", "adm-pass-123").await), "/admin");
+    assert_eq!(
+        location(&page_login(&second, "new_admin", "adm-pass-123").await),
+        "/admin"
+    );
     assert_eq!(second.get("/admin").await.status, 200);
     let (api_token, _) = t.user("disable_me", "seller").await;
     b.get("/admin/accounts").await;
-    let page = follow(&b, &b.submit("/admin/accounts/disable", &[("username", "new_admin")]).await).await;
+    let page = follow(
+        &b,
+        &b.submit("/admin/accounts/disable", &[("username", "new_admin")]).await,
+    )
+    .await;
     assert!(page.text.contains("账号已停用") && page.text.contains("已停用"));
     // The open session is gone, and the password no longer logs in.
     let r = second.get("/admin").await;
     assert_eq!((r.status, location(&r).as_str()), (303, "/login"));
-    assert_eq!(page_login(&Browser::new(&t), "new_admin", "adm-pass-123").await.status, 401);
+    assert_eq!(
+        page_login(&Browser::new(&t), "new_admin", "adm-pass-123").await.status,
+        401
+    );
     // Any role: a seller's API token stops working too.
     assert_eq!(t.get("/api/v1/seller/balance", Some(&api_token)).await.status, 200);
     b.get("/admin/accounts").await;
-    follow(&b, &b.submit("/admin/accounts/disable", &[("username", "disable_me")]).await).await;
+    follow(
+        &b,
+        &b.submit("/admin/accounts/disable", &[("username", "disable_me")]).await,
+    )
+    .await;
     assert_eq!(t.get("/api/v1/seller/balance", Some(&api_token)).await.status, 401);
     let r = t
-        .post("/api/v1/sessions", None, json!({"username": "disable_me", "password": "correct-horse"}))
+        .post(
+            "/api/v1/sessions",
+            None,
+            json!({"username": "disable_me", "password": "correct-horse"}),
+        )
         .await;
     assert_eq!(r.status, 401, "{}", r.text);
     // Not oneself, and not someone who does not exist.
     b.get("/admin/accounts").await;
-    let r = b.submit("/admin/accounts/disable", &[("username", "ops_accounts")]).await;
+    let r = b
+        .submit("/admin/accounts/disable", &[("username", "ops_accounts")])
+        .await;
     assert_eq!(r.status, 422, "{}", r.text);
-    let r = b.submit("/admin/accounts/disable", &[("username", "nobody_here")]).await;
+    let r = b
+        .submit("/admin/accounts/disable", &[("username", "nobody_here")])
+        .await;
     assert_eq!(r.status, 404, "{}", r.text);
     assert_eq!(b.get("/admin").await.status, 200);
     t.finish().await;
@@ -395,7 +472,11 @@ async fn a_rules_version_is_published_and_diffed_from_the_console(t: TestApp) {
     let b = admin_browser(&t, "ops_rules").await;
     let page = b.get("/admin/rules").await;
     assert_eq!(page.status, 200, "{}", page.text);
-    assert!(page.text.contains(&format!("v{v1} <span class=\"status\">当前</span>")), "{}", page.text);
+    assert!(
+        page.text.contains(&format!("v{v1} <span class=\"status\">当前</span>")),
+        "{}",
+        page.text
+    );
     let text = {
         let start = page.text.find("<textarea name=\"rules\"").unwrap();
         let body_start = start + page.text[start..].find('>').unwrap() + 1;
@@ -426,14 +507,20 @@ async fn a_rules_version_is_published_and_diffed_from_the_console(t: TestApp) {
     assert!(page.text.contains("新版本规则已发布"));
     let v2 = v1 + 1;
     assert!(page.text.contains(&format!("v{v2} <span class=\"status\">当前</span>")));
-    assert!(page.text.contains("+ acceptance_window_card_key_hours = 96"), "{}", page.text);
+    assert!(
+        page.text.contains("+ acceptance_window_card_key_hours = 96"),
+        "{}",
+        page.text
+    );
     assert!(page.text.contains("- acceptance_window_card_key_hours = "));
     // New orders are made under it; the order made before keeps its own.
     let after = t.guest_order(&product, 1).await;
     assert_eq!(after.body["rule_version"], v2, "{}", after.text);
     let order = before.body["id"].as_str().unwrap();
     let token = before.body["access_token"].as_str().unwrap();
-    let old = t.get(&format!("/api/v1/orders/{order}?access_token={token}"), None).await;
+    let old = t
+        .get(&format!("/api/v1/orders/{order}?access_token={token}"), None)
+        .await;
     assert_eq!(old.body["rule_version"], v1);
     assert_eq!(t.get("/api/v1/rules", None).await.body["version"], v2);
     t.finish().await;
@@ -475,7 +562,10 @@ async fn an_admin_works_the_console_in_chromium() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "browser run failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("ok: requeued a job and froze chromium_shop"), "{stdout}");
+    assert!(
+        stdout.contains("ok: requeued a job and froze chromium_shop"),
+        "{stdout}"
+    );
     // What the browser did is what the platform recorded.
     assert!(jobs(&t, "queued").await.iter().any(|j| j["id"] == job));
     assert_eq!(standing(&t, &seller).await, "frozen");
