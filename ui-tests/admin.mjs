@@ -82,6 +82,17 @@ try {
   await page.getByRole("heading", { name: /确认封禁卖家/ }).waitFor();
   await shoot(page, "ban-confirm");
 
+  step = "the other sections fit a phone";
+  for (const [path, name] of [
+    ["/admin/reconciliation", "reconciliation"],
+    ["/admin/accounts", "accounts"],
+    ["/admin/rules", "rules"],
+  ]) {
+    await page.goto(base + path);
+    await page.locator("h1").waitFor();
+    await shoot(page, name);
+  }
+
   console.log(`ok: requeued a job and froze ${seller} in chromium`);
 } catch (e) {
   console.error(`failed at: ${step}: ${e.message}`);

@@ -701,7 +701,16 @@ impl App {
             _ => return Err(AppError::NotFound("seller")),
         };
         let seller = seller_overview_in(&mut tx, user).await?;
-        let orders = tx.open_orders_of_seller(&id).await?;
+        let mut orders = tx.open_orders_of_seller(&id).await?;
+        // A ban also rules every open complaint a full refund, an after-sales one on a
+        // completed order included (`refund_open_orders`).
+        for c in tx.open_complaints_of_seller(&id).await? {
+            if !orders.iter().any(|o| o.id == c.order_id) {
+                if let Some(o) = tx.order(&c.order_id, false).await? {
+                    orders.push(o);
+                }
+            }
+        }
         let fund = compensation_fund_in(&mut tx).await?;
         tx.commit().await?;
         let open_orders: Vec<OpenOrderLine> = orders

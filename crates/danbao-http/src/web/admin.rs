@@ -415,6 +415,7 @@ fn open_status_zh(status: &str) -> String {
         "paid" => "已付款待发货".into(),
         "delivered" => "已发货待确认".into(),
         "disputed" => "投诉处理中".into(),
+        "completed" | "partially_refunded" => "售后投诉中".into(),
         other => other.to_string(),
     }
 }
