@@ -16,6 +16,7 @@ on_both_databases!(
     only_admins_get_through_the_door_and_only_with_the_form_token,
     staff_accounts_are_made_and_disabled_from_the_console,
     a_rules_version_is_published_and_diffed_from_the_console,
+    reconciliation_exceptions_are_resolved_from_the_console,
 );
 
 const ADMIN_PASSWORD: &str = "admin-password";
@@ -73,12 +74,11 @@ async fn follow(b: &Browser<'_>, r: &Resp) -> Resp {
     page
 }
 
-/// The gateway refuses a refund for a transaction it never had: after its retries the
-/// refund job is dead-lettered (as in no_drop.rs).
-async fn a_dead_refund_job(t: &TestApp) -> String {
-    let (seller, _) = t.user("dead_job_seller", "seller").await;
+/// A signed notification, one fen short, for a transaction the gateway never had: an
+/// amount-mismatch exception for an admin.
+async fn a_short_payment(t: &TestApp, seller_name: &str) {
+    let (seller, _) = t.user(seller_name, "seller").await;
     let product = t.card_product(&seller, 1500, 2).await;
-    let admin = t.admin().await;
     let placed = t.guest_order(&product, 1).await;
     let payment = placed.body["payment"]["payment_id"].as_str().unwrap().to_string();
     let view = t.get(&format!("/sandbox/payments/{payment}"), None).await.body;
@@ -95,6 +95,13 @@ async fn a_dead_refund_job(t: &TestApp) -> String {
     })
     .to_string();
     t.notify_signed(&notification).await;
+}
+
+/// The gateway refuses a refund for a transaction it never had: after its retries the
+/// refund job is dead-lettered (as in no_drop.rs).
+async fn a_dead_refund_job(t: &TestApp) -> String {
+    let admin = t.admin().await;
+    a_short_payment(t, "dead_job_seller").await;
     let overview = t.get("/api/v1/admin/reconciliation", Some(&admin)).await;
     let id = overview.body["open_exceptions"][0]["id"].as_str().unwrap().to_string();
     let r = t
@@ -574,4 +581,60 @@ async fn an_admin_works_the_console_in_chromium() {
         assert!(shots.join(shot).exists(), "{shot}");
     }
     t.finish_with_pending_jobs().await;
+}
+
+async fn reconciliation_exceptions_are_resolved_from_the_console(t: TestApp) {
+    a_short_payment(&t, "recon_seller").await;
+    let b = admin_browser(&t, "ops_recon").await;
+    let page = b.get("/admin/reconciliation").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("金额不符") && page.text.contains("tx-ghost"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains(">退款</button>") && page.text.contains(">确认无误</button>"));
+    let admin = t.admin().await;
+    let overview = t.get("/api/v1/admin/reconciliation", Some(&admin)).await;
+    let id = overview.body["open_exceptions"][0]["id"].as_str().unwrap().to_string();
+    let path = format!("/admin/reconciliation/exceptions/{id}/resolve");
+    // A note is required; nothing changes without one.
+    let r = b.submit(&path, &[("action", "acknowledge"), ("note", "")]).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = b
+        .submit(
+            &path,
+            &[("action", "acknowledge"), ("note", "已与渠道核对，<b>无误</b>")],
+        )
+        .await;
+    let page = follow(&b, &r).await;
+    assert!(page.text.contains("异常已处理"));
+    assert!(!page.text.contains(&path));
+    let overview = t.get("/api/v1/admin/reconciliation", Some(&admin)).await;
+    assert_eq!(
+        overview.body["open_exceptions"].as_array().unwrap().len(),
+        0,
+        "{}",
+        overview.text
+    );
+    // Resolved once only.
+    let r = b.submit(&path, &[("action", "refund"), ("note", "again")]).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    // A day's statement, reconciled from the page.
+    let today = danbao_app::clock::rfc3339(t.now())[..10].to_string();
+    b.get("/admin/reconciliation").await;
+    let r = b.submit("/admin/reconciliation", &[("day", &today)]).await;
+    let page = follow(&b, &r).await;
+    assert!(page.text.contains("对账已完成"));
+    let runs = t.get("/api/v1/admin/reconciliation", Some(&admin)).await.body["runs"].clone();
+    assert!(
+        runs.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["from"].as_str().unwrap().starts_with(&today)),
+        "{runs}"
+    );
+    let r = b.submit("/admin/reconciliation", &[("day", "not-a-day")]).await;
+    assert_eq!(r.status, 422);
+    t.finish().await;
 }
