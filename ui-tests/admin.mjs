@@ -1,13 +1,14 @@
 // An admin works the operations console in a real browser: logs in, requeues the
-// dead-lettered job on 运行状况, finds a seller and freezes them with a reason.
+// dead-lettered job on 运行状况, finds a seller and freezes them with a reason, and the
+// seller's product leaves the storefront.
 // Screenshots of each page at 390 px (phone) and 1280 px wide.
-// Usage: node admin.mjs BASE_URL ADMIN_USERNAME ADMIN_PASSWORD SELLER_USERNAME SCREENSHOT_DIR
+// Usage: node admin.mjs BASE_URL ADMIN_USERNAME ADMIN_PASSWORD SELLER_USERNAME PRODUCT_ID SCREENSHOT_DIR
 // Exits non-zero, saying which step failed, if anything on the way is wrong.
 import { chromium } from "playwright-core";
 
-const [base, username, password, seller, shots] = process.argv.slice(2);
-if (!base || !username || !password || !seller || !shots) {
-  console.error("usage: node admin.mjs BASE_URL ADMIN_USERNAME ADMIN_PASSWORD SELLER_USERNAME SCREENSHOT_DIR");
+const [base, username, password, seller, product, shots] = process.argv.slice(2);
+if (!base || !username || !password || !seller || !product || !shots) {
+  console.error("usage: node admin.mjs BASE_URL ADMIN_USERNAME ADMIN_PASSWORD SELLER_USERNAME PRODUCT_ID SCREENSHOT_DIR");
   process.exit(2);
 }
 
@@ -38,6 +39,13 @@ let step = "start";
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.setDefaultTimeout(15000);
+
+  const productLinks = async () => {
+    await page.goto(base + "/");
+    return page.locator(`a[href="/products/${product}"]`).count();
+  };
+  step = "the seller's product is on the storefront";
+  if ((await productLinks()) === 0) throw new Error("the product is not listed before the freeze");
 
   step = "the login page logs the admin in and lands on /admin";
   await page.goto(base + "/login");
@@ -74,6 +82,11 @@ try {
   const frozen = await page.content();
   if (!frozen.includes("已冻结该卖家") || !frozen.includes("浏览器测试：涉嫌欺诈")) throw new Error("the seller page does not show the freeze");
   await shoot(page, "seller-frozen");
+  const sellerPage = page.url().replace(/\?done=frozen$/, "");
+
+  step = "the frozen seller's product has left the storefront";
+  if ((await productLinks()) !== 0) throw new Error("the product is still listed after the freeze");
+  await page.goto(sellerPage);
 
   step = "the ban's first step shows what it would do";
   await page.locator("#ban-reason").fill("浏览器测试：仅查看影响");

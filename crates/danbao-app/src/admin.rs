@@ -846,9 +846,15 @@ impl App {
         if let Ok(mut m) = self.rules.write() {
             m.insert(published.version, published.clone());
         }
-        match self.current_rules.write() {
-            Ok(mut c) => *c = published.clone(),
-            Err(poisoned) => *poisoned.into_inner() = published.clone(),
+        // Two publishers finishing out of order must not leave the older one current.
+        {
+            let mut current = match self.current_rules.write() {
+                Ok(c) => c,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if current.version < published.version {
+                *current = published.clone();
+            }
         }
         tracing::info!(version = published.version, "rules published from the console");
         let mut tx = self.store.begin().await?;

@@ -562,6 +562,7 @@ async fn an_admin_works_the_console_in_chromium() {
         .arg("ops_chromium")
         .arg(ADMIN_PASSWORD)
         .arg("chromium_shop")
+        .arg(&product)
         .arg(&shots)
         .output()
         .await
