@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod backoffice;
 pub mod clock;
 pub mod complaints;
 pub mod evidence;

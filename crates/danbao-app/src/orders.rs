@@ -58,7 +58,7 @@ pub struct ProductView {
 }
 
 impl ProductView {
-    fn from_row(p: ProductRow) -> ProductView {
+    pub(crate) fn from_row(p: ProductRow) -> ProductView {
         let stock = (p.delivery_kind == "card_key").then_some(p.stock);
         ProductView {
             manual_fields: serde_json::from_str(&p.manual_fields).unwrap_or_default(),
@@ -111,6 +111,9 @@ pub struct OrderView {
     pub viewer: &'static str,
     pub guest: bool,
     pub delivery_fields: BTreeMap<String, String>,
+    /// A guest buyer's contact (QQ, phone…), for the seller of a manual order to reach
+    /// them; none for account holders.
+    pub contact: Option<String>,
     pub delivery_note: Option<String>,
     pub created_at: String,
     pub expires_at: String,
@@ -179,7 +182,12 @@ impl From<danbao_store::OrderEventRow> for TimelineEvent {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     pub imported: usize,
+    /// Keys the product already had (refused: a key is sold once).
     pub duplicates: usize,
+    /// Blank lines skipped.
+    pub blank_lines: usize,
+    /// Lines (1-based) that repeat an earlier line of the same import (refused).
+    pub repeated_lines: Vec<usize>,
 }
 
 // ---- inputs ----
@@ -202,6 +210,9 @@ pub struct ProductEdit {
     pub category: Option<String>,
     pub price_minor: Option<i64>,
     pub status: Option<String>,
+    /// A manual product's fields for the buyer (replaces the list; orders already placed
+    /// keep what their buyer entered).
+    pub manual_fields: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -229,7 +240,28 @@ fn check_len(field: &'static str, value: &str, min: usize, max: usize) -> AppRes
     Ok(())
 }
 
-fn require_role(caller: &Caller, role: Role) -> AppResult<&User> {
+/// The fields a manual product asks its buyer for: a few short names, and none for
+/// card keys (delivered without asking).
+fn check_manual_fields(kind: DeliveryKind, fields: &[String]) -> AppResult<()> {
+    if fields.len() > MANUAL_FIELDS_MAX {
+        return Err(AppError::invalid(
+            "manual_fields",
+            format!("at most {MANUAL_FIELDS_MAX} fields"),
+        ));
+    }
+    for f in fields {
+        check_len("manual_fields", f, 1, 40)?;
+    }
+    if kind == DeliveryKind::CardKey && !fields.is_empty() {
+        return Err(AppError::invalid(
+            "manual_fields",
+            "only manual products ask the buyer for fields",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn require_role(caller: &Caller, role: Role) -> AppResult<&User> {
     match caller {
         Caller::User(u) if u.role == role => Ok(u),
         Caller::User(_) => Err(AppError::Forbidden("this needs another role")),
@@ -262,21 +294,7 @@ impl App {
         }
         let kind = DeliveryKind::parse(&new.delivery_kind)
             .ok_or_else(|| AppError::invalid("delivery_kind", "must be card_key or manual"))?;
-        if new.manual_fields.len() > MANUAL_FIELDS_MAX {
-            return Err(AppError::invalid(
-                "manual_fields",
-                format!("at most {MANUAL_FIELDS_MAX} fields"),
-            ));
-        }
-        for f in &new.manual_fields {
-            check_len("manual_fields", f, 1, 40)?;
-        }
-        if kind == DeliveryKind::CardKey && !new.manual_fields.is_empty() {
-            return Err(AppError::invalid(
-                "manual_fields",
-                "only manual products ask the buyer for fields",
-            ));
-        }
+        check_manual_fields(kind, &new.manual_fields)?;
         let row = ProductRow {
             id: ProductId::generate(),
             seller_id: seller.id.clone(),
@@ -341,7 +359,8 @@ impl App {
     pub async fn import_card_keys(&self, caller: &Caller, product_id: &str, text: &str) -> AppResult<ImportReport> {
         let seller = require_role(caller, Role::Seller)?;
         let id = ProductId::parse(product_id).ok_or(AppError::NotFound("product"))?;
-        let keys: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let paste = danbao_domain::backoffice::read_key_paste(text);
+        let keys = &paste.keys;
         if keys.is_empty() {
             return Err(AppError::invalid("body", "no keys: send one key per line"));
         }
@@ -351,13 +370,13 @@ impl App {
                 format!("at most {CARD_KEYS_PER_IMPORT_MAX} keys per import"),
             ));
         }
-        for k in &keys {
+        for k in keys {
             check_len("card key", k, 1, CARD_KEY_LEN_MAX)?;
         }
         let now = self.now();
         // Encrypt before the transaction: it is CPU work that need not hold the writer.
         let mut prepared = Vec::with_capacity(keys.len());
-        for k in &keys {
+        for k in keys {
             let (key_id, nonce, ciphertext) = self.vault.encrypt(k).map_err(|e| AppError::Internal(e.to_string()))?;
             prepared.push((
                 self.vault.card_key_fingerprint(id.as_str(), k),
@@ -400,7 +419,12 @@ impl App {
             }
         }
         tx.commit().await?;
-        Ok(ImportReport { imported, duplicates })
+        Ok(ImportReport {
+            imported,
+            duplicates,
+            blank_lines: paste.blank_lines,
+            repeated_lines: paste.repeated_lines,
+        })
     }
 
     /// Edits a listing. Changing the price never changes existing orders: each order
@@ -454,6 +478,12 @@ impl App {
         }
         if let Some(st) = edit.status {
             product.status = st;
+        }
+        if let Some(fields) = edit.manual_fields {
+            let kind = DeliveryKind::parse(&product.delivery_kind)
+                .ok_or_else(|| AppError::Internal(format!("product {} has an unknown delivery kind", product.id)))?;
+            check_manual_fields(kind, &fields)?;
+            product.manual_fields = serde_json::to_string(&fields).map_err(|e| AppError::Internal(e.to_string()))?;
         }
         tx.update_product(&product).await?;
         tx.commit().await?;
@@ -1048,7 +1078,8 @@ impl App {
             &mut tx,
             &order.id,
             "declined_by_seller",
-            serde_json::json!({"reason_sha256": sha256_hex(reason)}),
+            // The reason is for the buyer to read on their order page.
+            serde_json::json!({"seller_reason": reason}),
             now,
         )
         .await?;
@@ -1213,7 +1244,12 @@ pub(crate) fn admin_order_view(o: OrderRow, attempt: Option<PaymentAttemptRow>, 
     v
 }
 
-fn order_view(o: OrderRow, party: Party, attempt: Option<PaymentAttemptRow>, refunds: Vec<RefundRow>) -> OrderView {
+pub(crate) fn order_view(
+    o: OrderRow,
+    party: Party,
+    attempt: Option<PaymentAttemptRow>,
+    refunds: Vec<RefundRow>,
+) -> OrderView {
     let opt = |t: Option<i64>| t.map(rfc3339);
     let kind = DeliveryKind::parse(&o.delivery_kind);
     let actions = kind.map_or_else(Vec::new, |k| danbao_domain::order::actions(o.status, k, party));
@@ -1247,6 +1283,7 @@ fn order_view(o: OrderRow, party: Party, attempt: Option<PaymentAttemptRow>, ref
         },
         guest: o.buyer_id.is_none(),
         delivery_fields: serde_json::from_str(&o.delivery_fields).unwrap_or_default(),
+        contact: o.guest_contact,
         // The note is the delivered goods: the buyer sees it through the recorded reveal.
         delivery_note: match party {
             Party::Seller => o.delivery_note,

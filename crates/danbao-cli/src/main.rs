@@ -359,6 +359,11 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
         println!("  seller: demo_seller / demo-password");
         println!("  buyer:  demo_buyer / demo-password");
         println!("  admin:  demo_admin / demo-password");
+        println!("  arbitrator: demo_arbitrator / demo-password");
+        println!(
+            "  consoles: {0}/seller (seller), {0}/arbitration (arbitrator), {0}/admin (admin); log in at {0}/login",
+            server.url
+        );
         println!(
             "  API:    {}/api/v1/products   OpenAPI: {}/api/openapi.json",
             server.url, server.url
@@ -381,6 +386,8 @@ async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> any
     };
     let buyer = Caller::User(app.register(&local, "demo_buyer", password, Role::Buyer).await?);
     app.register(&local, "demo_admin", password, Role::Admin).await?;
+    app.register(&local, "demo_arbitrator", password, Role::Arbitrator)
+        .await?;
     let seller = Caller::User(seller);
     let card_product = |title: &'static str, description: &'static str, price_minor: i64| NewProduct {
         title: title.into(),
@@ -469,9 +476,65 @@ async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> any
     gateway.pay(&declined.payment.payment_id).await?;
     wait_for(declined.id.clone(), danbao_domain::OrderStatus::Paid).await?;
     app.seller_decline(&seller, &declined.id, "该区服暂时无法代充").await?;
+
+    // Work waiting in the consoles: a paid 代充 order for the seller to deliver, and a
+    // complaint both parties have answered, for the arbitrator to rule on.
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("UID".to_string(), "100000002".to_string());
+    fields.insert("服务器".to_string(), "世界树".to_string());
+    let to_deliver = app
+        .place_order(
+            &buyer,
+            &local,
+            danbao_app::PlaceOrder {
+                product_id: top_up.id.clone(),
+                quantity: 1,
+                delivery_fields: fields,
+                ..Default::default()
+            },
+        )
+        .await?;
+    gateway.pay(&to_deliver.payment.payment_id).await?;
+    wait_for(to_deliver.id.clone(), danbao_domain::OrderStatus::Paid).await?;
+    let disputed = app
+        .place_order(
+            &buyer,
+            &local,
+            danbao_app::PlaceOrder {
+                product_id: card.id.clone(),
+                quantity: 1,
+                ..Default::default()
+            },
+        )
+        .await?;
+    gateway.pay(&disputed.payment.payment_id).await?;
+    wait_for(disputed.id.clone(), danbao_domain::OrderStatus::Delivered).await?;
+    app.reveal_delivery(&buyer, &disputed.id).await?;
+    let complaint = app
+        .open_complaint(
+            &buyer,
+            &disputed.id,
+            "not_as_described",
+            Some("点券卡面值只有 30 元，与商品描述的 60 元不符。"),
+        )
+        .await?;
+    app.add_evidence(
+        &buyer,
+        &complaint.id,
+        "description",
+        Some("充值记录显示到账 300 点券，应为 600 点券。"),
+        None,
+    )
+    .await?;
+    app.seller_respond(&seller, &complaint.id, "卡密为 60 元面值，发货前已核对。")
+        .await?;
     app.run_due_jobs().await?;
     app.sequence_evidence().await?;
     println!("  demo orders: {} (completed), {} (refunded)", bought.id, declined.id);
+    println!(
+        "  waiting in the consoles: order {} to deliver (seller), complaint {} to rule on (arbitrator)",
+        to_deliver.id, complaint.id
+    );
     println!("  their timelines with receipts: log in as demo_buyer (POST {url}/api/v1/sessions) and GET {url}/api/v1/orders/<id>/timeline,");
     println!(
         "  or: danbao export-dossier --order {} && danbao verify dossier-{} --key '{}'",

@@ -3,6 +3,7 @@
 //! Everything here is a pure function of its inputs; the time is always passed in
 //! (`now_ms`, milliseconds since the Unix epoch) so deadlines are tested with data.
 
+pub mod backoffice;
 pub mod complaint;
 pub mod ids;
 pub mod ledger;

@@ -30,6 +30,8 @@ pub enum Refusal {
     NothingDelivered { status: OrderStatus },
     #[error("card_key orders are delivered automatically")]
     DeliveredAutomatically,
+    #[error("every unsold key is held for an order being paid; remove one after it is paid or expires")]
+    KeysHeldByOrders,
 
     // Complaints.
     #[error(transparent)]
@@ -94,6 +96,7 @@ impl Refusal {
             R::NothingDelivered { .. } => "nothing-delivered",
             R::TooManyPaymentAttempts { .. } => "too-many-payment-attempts",
             R::DeliveredAutomatically => "delivered-automatically",
+            R::KeysHeldByOrders => "card-keys-held-by-orders",
             R::CannotOpen(o) => match o {
                 OpenRefusal::NotPaid => "complaint-order-not-paid",
                 OpenRefusal::AlreadyOpen => "complaint-already-open",
@@ -173,6 +176,7 @@ impl Refusal {
             R::UsernameTaken
             | R::OutOfStock
             | R::DeliveredAutomatically
+            | R::KeysHeldByOrders
             | R::CannotOpen(_)
             | R::AssignedElsewhere
             | R::InsufficientBalance
@@ -250,6 +254,7 @@ mod tests {
             },
             Refusal::TooManyPaymentAttempts { max: 5 },
             Refusal::DeliveredAutomatically,
+            Refusal::KeysHeldByOrders,
             O::NotPaid.into(),
             O::AlreadyOpen.into(),
             O::Finished(OrderStatus::Refunded).into(),

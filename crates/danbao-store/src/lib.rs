@@ -108,6 +108,7 @@ macro_rules! queries {
         include!("queries/abuse.rs");
         include!("queries/limits.rs");
         include!("queries/audit.rs");
+        include!("queries/backoffice.rs");
         include!("queries/console_admin.rs");
     };
 }
@@ -299,6 +300,14 @@ tx_methods! {
     fn next_card_key_seq(product: &danbao_domain::ProductId) -> i64;
     fn allocate_card_keys(product: &danbao_domain::ProductId, order: &OrderId, quantity: i64, now: i64) -> Vec<CardKeyRow>;
     fn card_keys_for_order(order: &OrderId) -> Vec<CardKeyRow>;
+
+    fn seller_orders(seller: &UserId, status: Option<&str>, search: Option<&str>, limit: i64) -> Vec<OrderRow>;
+    fn seller_sales_since(seller: &UserId, since: i64) -> Vec<(i64, danbao_domain::Money, danbao_domain::OrderStatus)>;
+    fn complaints_of_seller(seller: &UserId, limit: i64) -> Vec<ComplaintRow>;
+    fn card_keys_of_product(product: &danbao_domain::ProductId, limit: i64) -> Vec<CardKeyRow>;
+    fn delete_unsold_card_key(product: &danbao_domain::ProductId, key: &str) -> bool;
+    fn withdrawals_of_seller(seller: &UserId, limit: i64) -> Vec<(WithdrawalRow, i64, Option<i64>)>;
+    fn postings_between(accounts: &[String], from: i64, to: i64, limit: i64) -> Vec<(i64, String, Option<String>, String, i64)>;
     fn count_free_card_keys(product: &danbao_domain::ProductId) -> i64;
 
     fn insert_order(o: &OrderRow) -> ();

@@ -768,3 +768,36 @@ pub fn form_token_in(html: &str) -> Option<String> {
     let len = html[start..].find('"')?;
     Some(html[start..start + len].to_string())
 }
+
+/// Whether the browser tests can run here: Debian's chromium and `npm ci` in ui-tests/.
+/// Under CI both must be there (`.ci/run` installs them), so a missing one fails the
+/// test instead of skipping it.
+pub fn browser_ready() -> bool {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let ready =
+        std::path::Path::new(&chromium).exists() && ui_tests_dir().join("node_modules/playwright-core").exists();
+    assert!(
+        ready || std::env::var("CI").is_err(),
+        "CI must run the browser tests: install chromium and run `npm ci` in ui-tests/"
+    );
+    if !ready {
+        println!("browser test skipped: needs {chromium} and `npm ci` in ui-tests/");
+    }
+    ready
+}
+
+/// The repository's `ui-tests/` (the playwright-core scripts).
+pub fn ui_tests_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui-tests")
+}
+
+/// A fresh directory for one browser test's screenshots, `target/ui-shots/<name>/`, kept
+/// after the run (CI keeps them as artifacts).
+pub fn ui_shots_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/ui-shots")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -9,7 +9,7 @@ use super::zh::{
     complaint_event_detail, complaint_event_label, complaint_kind_zh, complaint_stage_zh, evidence_kind_zh, party_zh,
     ruled_by_zh, ruling_label, ruling_reason_zh, triage_reason_zh,
 };
-use super::{order_url, page_url, private_headers, valid_token, yuan, EventItem, TimeView, TokenQuery};
+use super::{order_url, page_url, private_headers, valid_id, valid_token, yuan, EventItem, TimeView, TokenQuery};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Extension, Form, Path, Query, State};
@@ -74,6 +74,10 @@ struct EvidenceItem {
     kind_label: String,
     text: Option<String>,
     file: Option<String>,
+    /// Where the file is seen (this page's viewers only), and whether it is a picture
+    /// shown as a thumbnail.
+    file_url: Option<String>,
+    is_image: bool,
     at: TimeView,
 }
 
@@ -96,6 +100,8 @@ struct ComplaintDetail {
     is_buyer: bool,
     /// The seller may answer while the case waits for them or is under review.
     can_respond: bool,
+    /// Either party adds evidence (text and files) while the case is open.
+    can_add_evidence: bool,
 }
 
 /// A complaint page's address.
@@ -192,6 +198,7 @@ fn complaint_detail(c: ComplaintView) -> ComplaintDetail {
     };
     let is_buyer = c.viewer == "buyer";
     let can_respond = c.actions.contains(&ComplaintAction::Respond);
+    let can_add_evidence = c.actions.contains(&ComplaintAction::AddEvidence);
     let ruling = match (&c.ruling, c.stage.as_str()) {
         (Some(r), _) => Some(RulingView {
             label: ruling_label(r).unwrap_or_else(|| "已裁决".to_string()),
@@ -232,6 +239,12 @@ fn complaint_detail(c: ComplaintView) -> ComplaintDetail {
                     let media = e.media_type.as_deref().unwrap_or("未知类型");
                     format!("文件 sha256 {sha}（{media}）")
                 }),
+                file_url: e
+                    .file_sha256
+                    .as_deref()
+                    .filter(|sha| is_sha256_hex(sha) && valid_id(&c.id))
+                    .map(|sha| format!("/complaints/{}/files/{sha}", c.id)),
+                is_image: e.media_type.as_deref().is_some_and(|m| m.starts_with("image/")),
                 at: TimeView::new(&e.at),
             })
             .collect(),
@@ -246,6 +259,7 @@ fn complaint_detail(c: ComplaintView) -> ComplaintDetail {
             .collect(),
         is_buyer,
         can_respond,
+        can_add_evidence,
         id: c.id,
         order_id: c.order_id,
     }
@@ -526,6 +540,39 @@ pub(super) async fn seller_response(
             render_complaint(&app, caller, &page, &id, e.status, draft, Some(e.message)).await
         }
     }
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// An evidence file, for the case's parties: a picture inline (the thumbnails of the
+/// complaint page), anything else as a download. Never cached, never framed.
+pub(super) async fn evidence_file(
+    State(app): State<App>,
+    Path((id, sha)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    if !is_sha256_hex(&sha) {
+        return Err(PageError::new(StatusCode::NOT_FOUND, "文件不存在"));
+    }
+    let v = complaint_viewer(&app, &headers, &id).await?;
+    let (bytes, media_type) = app.complaint_file(&v.caller, &id, &sha).await?;
+    let inline = media_type.starts_with("image/");
+    let disposition = if inline {
+        "inline".to_string()
+    } else {
+        format!("attachment; filename=\"evidence-{}\"", &sha[..12])
+    };
+    Ok((
+        super::private_headers(),
+        [
+            (axum::http::header::CONTENT_TYPE, media_type),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 #[cfg(test)]

@@ -58,6 +58,7 @@ pub fn routes(app: App, opts: WebOptions) -> Router<App> {
                 crate::api::EVIDENCE_BODY_MAX_BYTES,
             )),
         )
+        .route("/complaints/{id}/files/{sha256}", get(complaints::evidence_file))
         .route("/complaints/{id}/withdraw", post(complaints::withdraw_complaint))
         .route("/complaints/{id}/response", post(complaints::seller_response))
         .route("/lookup", get(orders::lookup_form).post(orders::lookup))

@@ -128,6 +128,7 @@ pub(super) fn event_detail(detail: &serde_json::Value) -> Option<String> {
             ("fee_minor", Some(m)) => format!("平台服务费 ¥{}", yuan(m)),
             ("reason_sha256", _) => format!("理由摘要 SHA-256: {text}"),
             ("reason", _) => format!("原因 {}", refund_reason_zh(&text)),
+            ("seller_reason", _) => format!("卖家说明：{text}"),
             _ => format!("{k}: {text}"),
         };
         parts.push(part);
@@ -309,6 +310,7 @@ pub(super) fn refusal_zh(r: &Refusal) -> String {
         R::NoPaymentExpected { status } => format!("订单{}，无需付款", order_status_zh(*status)),
         R::NothingDelivered { status } => format!("订单{}，暂无可查看的发货内容", order_status_zh(*status)),
         R::DeliveredAutomatically => "卡密订单付款后自动发货，无需手动发货".into(),
+        R::KeysHeldByOrders => "未售出的卡密都已被待付款订单预留，请待订单付款或过期后再删除".into(),
         R::TooManyPaymentAttempts { max } => format!("该订单已发起 {max} 次支付，请直接在已打开的收银台付款或重新下单"),
         R::CannotOpen(o) => open_refusal_zh(o),
         R::Complaint(_) => "投诉当前的进度不允许这个操作，请刷新页面后查看最新进度".into(),
@@ -463,6 +465,7 @@ mod tests {
             Refusal::UsernameTaken,
             Refusal::OutOfStock,
             Refusal::DeliveredAutomatically,
+            Refusal::KeysHeldByOrders,
             OpenRefusal::NotPaid.into(),
             OpenRefusal::WindowClosed.into(),
             Refusal::AssignedElsewhere,

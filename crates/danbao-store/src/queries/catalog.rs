@@ -68,13 +68,14 @@ pub async fn products_by_seller(tx: &mut Conn, seller: &UserId) -> Result<Vec<Pr
 }
 
 pub async fn update_product(tx: &mut Conn, p: &ProductRow) -> Result<()> {
-    sqlx::query("UPDATE products SET title = $2, description = $3, category = $4, price_minor = $5, status = $6 WHERE id = $1")
+    sqlx::query("UPDATE products SET title = $2, description = $3, category = $4, price_minor = $5, status = $6, manual_fields = $7 WHERE id = $1")
         .bind(p.id.as_str())
         .bind(&p.title)
         .bind(&p.description)
         .bind(&p.category)
         .bind(p.price.minor())
         .bind(&p.status)
+        .bind(&p.manual_fields)
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -1065,7 +1065,8 @@ async fn a_seller_answers_through_the_pages(t: TestApp) {
     // The seller logs in and sees the sale.
     let ok = page_login(&browser, "answer_s", "correct-horse").await;
     assert_eq!(ok.status, 303, "{}", ok.text);
-    assert_eq!(ok.headers.get("location").unwrap(), "/account");
+    // A seller lands in their back office.
+    assert_eq!(ok.headers.get("location").unwrap(), "/seller");
     let set: Vec<&str> = ok
         .headers
         .get_all("set-cookie")
@@ -1101,7 +1102,8 @@ async fn a_seller_answers_through_the_pages(t: TestApp) {
         order_page.text
     );
     assert!(!order_page.text.contains("access_token"), "{}", order_page.text);
-    // The complaint waits for the seller, who gets the answer form and not the buyer's.
+    // The complaint waits for the seller, who gets the answer form and the evidence forms
+    // (text and files, as the buyer does), but not the buyer's withdrawal.
     let page = browser.get(&format!("/complaints/{id}")).await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(
@@ -1115,7 +1117,7 @@ async fn a_seller_answers_through_the_pages(t: TestApp) {
         page.text
     );
     assert!(
-        !page.text.contains(&format!("/complaints/{id}/evidence")),
+        page.text.contains(&format!("action=\"/complaints/{id}/files\"")),
         "{}",
         page.text
     );

@@ -25,6 +25,7 @@ mod audit;
 mod browser;
 mod complaints;
 mod console_admin;
+mod console_seller;
 mod evidence;
 mod limits;
 mod no_drop;
