@@ -487,3 +487,388 @@ impl App {
         }
     }
 }
+
+// The operations console (`/admin`, issue 10): what its pages read and do beyond the
+// use cases above.
+
+/// How many sellers a search shows at most.
+const SELLER_SEARCH_MAX: i64 = 50;
+/// How many security events the health page shows.
+const HEALTH_SECURITY_EVENTS: usize = 20;
+/// A pasted rule set longer than this is refused unread.
+const RULES_TEXT_MAX: usize = 64 * 1024;
+
+/// A ledger check run from the console: when, by whom, what it found.
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerCheckRecord {
+    pub checked_at: String,
+    pub checked_by: String,
+    pub violations: Vec<String>,
+}
+
+/// The evidence log's latest checkpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointSummary {
+    pub size: i64,
+    pub made_at: String,
+}
+
+/// The health page: is the money right, is the evidence log moving, is any work stuck.
+#[derive(Debug, Clone)]
+pub struct HealthView {
+    pub last_ledger_check: Option<LedgerCheckRecord>,
+    /// Leaves sequenced into the log.
+    pub evidence_log_size: i64,
+    pub last_checkpoint: Option<CheckpointSummary>,
+    pub jobs_by_status: BTreeMap<String, i64>,
+    /// Dead-lettered jobs, with their last error.
+    pub dead_jobs: Vec<danbao_store::JobRow>,
+    pub security_events: Vec<SecurityEventView>,
+}
+
+/// One seller as an operator sees them.
+#[derive(Debug, Clone, Serialize)]
+pub struct SellerOverview {
+    pub id: String,
+    pub username: String,
+    pub standing: danbao_domain::Standing,
+    pub standing_reason: Option<String>,
+    pub deposit_minor: i64,
+    pub available_minor: i64,
+    pub frozen_minor: i64,
+    pub escrow_minor: i64,
+    pub owed_minor: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SellerSearch {
+    pub sellers: Vec<SellerOverview>,
+    pub compensation_fund_minor: i64,
+}
+
+/// One open order a ban would refund in full.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenOrderLine {
+    pub id: String,
+    pub status: String,
+    pub amount_minor: i64,
+}
+
+/// What a ban would do, shown before it is done (it changes nothing).
+#[derive(Debug, Clone, Serialize)]
+pub struct BanPreview {
+    pub seller: SellerOverview,
+    pub open_orders: Vec<OpenOrderLine>,
+    pub refund_total_minor: i64,
+    pub compensation_fund_minor: i64,
+}
+
+/// An account as the accounts page lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountView {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+    pub disabled_at: Option<String>,
+}
+
+/// A published rule set.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleVersionView {
+    pub version: i64,
+    pub content_hash: String,
+    pub published_at: String,
+    pub body: String,
+    /// The version this process gives new orders.
+    pub current: bool,
+}
+
+async fn seller_overview_in(tx: &mut danbao_store::Tx, user: danbao_store::UserRow) -> AppResult<SellerOverview> {
+    use danbao_domain::Account;
+    let id = user.id.clone();
+    let standing_row = tx.seller_standing(&id, false).await?;
+    let standing = match &standing_row {
+        None => danbao_domain::Standing::Active,
+        Some(r) => danbao_domain::Standing::parse(&r.status)
+            .ok_or_else(|| AppError::Internal(format!("seller {} has standing {:?}", r.seller_id, r.status)))?,
+    };
+    Ok(SellerOverview {
+        deposit_minor: balance_in(tx, Account::Deposit(id.clone())).await?,
+        available_minor: balance_in(tx, Account::Available(id.clone())).await?,
+        frozen_minor: balance_in(tx, Account::Frozen(id.clone())).await?,
+        escrow_minor: balance_in(tx, Account::Escrow(id.clone())).await?,
+        owed_minor: balance_in(tx, Account::Receivable(id.clone())).await?,
+        id: id.to_string(),
+        username: user.username,
+        standing,
+        standing_reason: standing_row.map(|r| r.reason).filter(|r| !r.is_empty()),
+    })
+}
+
+async fn balance_in(tx: &mut danbao_store::Tx, account: danbao_domain::Account) -> AppResult<i64> {
+    Ok(account.normal_balance(tx.account_balance(&account).await?))
+}
+
+async fn compensation_fund_in(tx: &mut danbao_store::Tx) -> AppResult<i64> {
+    balance_in(tx, danbao_domain::Account::CompensationFund).await
+}
+
+impl App {
+    /// Runs the ledger check now and records what it found, for the health page.
+    pub async fn run_ledger_check(&self, caller: &Caller) -> AppResult<LedgerCheckRecord> {
+        let admin = require_admin(caller)?.clone();
+        let violations: Vec<String> = self.ledger_check().await?.iter().map(|v| v.to_string()).collect();
+        let now = self.now();
+        let row = danbao_store::LedgerCheckRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            checked_at: now,
+            checked_by: admin.username.clone(),
+            violations: i64::try_from(violations.len()).unwrap_or(i64::MAX),
+            detail: serde_json::to_string(&violations).map_err(|e| AppError::Internal(e.to_string()))?,
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_ledger_check(&row).await?;
+        tx.commit().await?;
+        Ok(LedgerCheckRecord {
+            checked_at: rfc3339(now),
+            checked_by: admin.username,
+            violations,
+        })
+    }
+
+    /// The health page's facts, read without changing anything (the evidence log is
+    /// not sequenced here: the size is what is in the log now).
+    pub async fn admin_health(&self, caller: &Caller) -> AppResult<HealthView> {
+        require_admin(caller)?;
+        let mut tx = self.store.begin().await?;
+        let last = tx.latest_ledger_check().await?;
+        let evidence = tx.evidence_state().await?;
+        let checkpoint = tx.latest_checkpoint_made().await?;
+        let jobs = tx.count_by(CountOf::JobStatuses).await?;
+        let dead = tx.jobs_by_status("dead", 200).await?;
+        tx.commit().await?;
+        let mut events = self.security_events(caller).await?;
+        events.truncate(HEALTH_SECURITY_EVENTS);
+        Ok(HealthView {
+            last_ledger_check: last.map(|c| LedgerCheckRecord {
+                checked_at: rfc3339(c.checked_at),
+                checked_by: c.checked_by,
+                violations: serde_json::from_str(&c.detail).unwrap_or_default(),
+            }),
+            evidence_log_size: evidence.size,
+            last_checkpoint: checkpoint.map(|(size, at)| CheckpointSummary {
+                size,
+                made_at: rfc3339(at),
+            }),
+            jobs_by_status: jobs.into_iter().map(|c| (c.key, c.count)).collect(),
+            dead_jobs: dead,
+            security_events: events,
+        })
+    }
+
+    /// Sellers whose username contains `needle` (all sellers, by name, when empty), with
+    /// their standing and balances, and the compensation fund.
+    pub async fn admin_sellers(&self, caller: &Caller, needle: &str) -> AppResult<SellerSearch> {
+        require_admin(caller)?;
+        let needle = needle.trim();
+        if needle.chars().count() > 32 {
+            return Err(AppError::invalid(
+                "username",
+                crate::Invalid::Length { min: 0, max: 32 },
+            ));
+        }
+        let mut tx = self.store.begin().await?;
+        let mut sellers = Vec::new();
+        for user in tx.sellers_matching(needle, SELLER_SEARCH_MAX).await? {
+            sellers.push(seller_overview_in(&mut tx, user).await?);
+        }
+        let fund = compensation_fund_in(&mut tx).await?;
+        tx.commit().await?;
+        Ok(SellerSearch {
+            sellers,
+            compensation_fund_minor: fund,
+        })
+    }
+
+    /// What banning this seller would do: the open orders it would refund in full and
+    /// the money that stands behind them. Changes nothing.
+    pub async fn ban_preview(&self, caller: &Caller, seller_id: &str) -> AppResult<BanPreview> {
+        require_admin(caller)?;
+        let id = danbao_domain::UserId::parse(seller_id).ok_or(AppError::NotFound("seller"))?;
+        let mut tx = self.store.begin().await?;
+        let user = match tx.user_by_id(&id).await? {
+            Some(u) if u.role == "seller" => u,
+            _ => return Err(AppError::NotFound("seller")),
+        };
+        let seller = seller_overview_in(&mut tx, user).await?;
+        let mut orders = tx.open_orders_of_seller(&id).await?;
+        // A ban also rules every open complaint a full refund, an after-sales one on a
+        // completed order included (`refund_open_orders`).
+        for c in tx.open_complaints_of_seller(&id).await? {
+            if !orders.iter().any(|o| o.id == c.order_id) {
+                if let Some(o) = tx.order(&c.order_id, false).await? {
+                    orders.push(o);
+                }
+            }
+        }
+        let fund = compensation_fund_in(&mut tx).await?;
+        tx.commit().await?;
+        let open_orders: Vec<OpenOrderLine> = orders
+            .into_iter()
+            .map(|o| OpenOrderLine {
+                id: o.id.to_string(),
+                status: o.status.as_str().to_string(),
+                amount_minor: o.amount.minor(),
+            })
+            .collect();
+        Ok(BanPreview {
+            refund_total_minor: open_orders.iter().map(|o| o.amount_minor).sum(),
+            seller,
+            open_orders,
+            compensation_fund_minor: fund,
+        })
+    }
+
+    /// Arbitrator and admin accounts, active or disabled.
+    pub async fn staff_accounts(&self, caller: &Caller) -> AppResult<Vec<AccountView>> {
+        require_admin(caller)?;
+        let mut tx = self.store.begin().await?;
+        let rows = tx.accounts_with_roles(&["admin", "arbitrator"], 500).await?;
+        tx.commit().await?;
+        rows.into_iter()
+            .map(|(row, disabled)| {
+                let user = crate::auth::user_from_row(row)?;
+                Ok(AccountView {
+                    id: user.id.to_string(),
+                    username: user.username,
+                    role: user.role,
+                    disabled_at: disabled.map(rfc3339),
+                })
+            })
+            .collect()
+    }
+
+    /// Makes an arbitrator or admin account (staff never register themselves).
+    pub async fn create_staff_account(
+        &self,
+        caller: &Caller,
+        username: &str,
+        password: &str,
+        role: Role,
+    ) -> AppResult<User> {
+        require_admin(caller)?;
+        if !matches!(role, Role::Arbitrator | Role::Admin) {
+            return Err(AppError::invalid("role", "arbitrator or admin"));
+        }
+        let row = crate::auth::new_user_row(self, username, password, role, self.now()).await?;
+        let mut tx = self.store.begin().await?;
+        crate::auth::insert_user(&mut tx, &row).await?;
+        tx.commit().await?;
+        crate::auth::user_from_row(row)
+    }
+
+    /// Disables an account by its username: it can no longer log in and its tokens stop
+    /// working at once. An admin cannot disable their own account (nobody would be left
+    /// to undo a mistake made alone).
+    pub async fn disable_account(&self, caller: &Caller, username: &str) -> AppResult<AccountView> {
+        let admin = require_admin(caller)?.clone();
+        let mut tx = self.store.begin().await?;
+        let row = tx
+            .user_by_username(username.trim())
+            .await?
+            .ok_or(AppError::NotFound("account"))?;
+        if row.id == admin.id {
+            return Err(AppError::invalid("username", "不能停用自己的账号"));
+        }
+        let now = self.now();
+        let changed = tx.disable_user(&row.id, now).await?;
+        tx.commit().await?;
+        if changed {
+            tracing::info!(account = row.id.as_str(), by = admin.id.as_str(), "account disabled");
+        }
+        let user = crate::auth::user_from_row(row)?;
+        Ok(AccountView {
+            id: user.id.to_string(),
+            username: user.username,
+            role: user.role,
+            disabled_at: Some(rfc3339(now)),
+        })
+    }
+
+    /// Every published rule set, newest first.
+    pub async fn rule_versions(&self, caller: &Caller) -> AppResult<Vec<RuleVersionView>> {
+        require_admin(caller)?;
+        let current = self.current_rules().version;
+        let mut tx = self.store.begin().await?;
+        let rows = tx.rule_sets().await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| RuleVersionView {
+                current: r.version == current,
+                version: r.version,
+                content_hash: r.content_hash,
+                published_at: rfc3339(r.published_at),
+                body: r.body,
+            })
+            .collect())
+    }
+
+    /// Publishes a pasted rule set as the next version: parsed and validated, stored
+    /// (versions are immutable), then given to this process's new orders. Orders made
+    /// before keep the version they were made under. The `version` in the text is
+    /// ignored: the next number is taken.
+    pub async fn publish_rules(&self, caller: &Caller, text: &str) -> AppResult<RuleVersionView> {
+        require_admin(caller)?;
+        if text.len() > RULES_TEXT_MAX {
+            return Err(AppError::invalid("rules", "at most 64 KiB"));
+        }
+        let mut rules = danbao_domain::RuleSet::parse(text).map_err(|e| AppError::invalid("rules", e.to_string()))?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let latest = tx.latest_rule_set().await?;
+        if let Some(row) = &latest {
+            rules.version = row.version;
+            if rules.content_hash() == row.content_hash {
+                return Err(AppError::invalid("rules", "与当前最新版本相同，无需发布"));
+            }
+        }
+        rules.version = latest.as_ref().map_or(1, |r| r.version + 1);
+        // A second publisher racing this one fails on the version's primary key.
+        crate::publish(&mut tx, &rules, now).await.map_err(|e| match e {
+            AppError::Store(danbao_store::StoreError::Conflict(_)) => {
+                AppError::invalid("rules", "另一个版本刚刚发布，请刷新后重试")
+            }
+            other => other,
+        })?;
+        tx.commit().await?;
+        let published = std::sync::Arc::new(rules);
+        if let Ok(mut m) = self.rules.write() {
+            m.insert(published.version, published.clone());
+        }
+        // Two publishers finishing out of order must not leave the older one current.
+        {
+            let mut current = match self.current_rules.write() {
+                Ok(c) => c,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if current.version < published.version {
+                *current = published.clone();
+            }
+        }
+        tracing::info!(version = published.version, "rules published from the console");
+        let mut tx = self.store.begin().await?;
+        let row = tx
+            .rule_set(published.version)
+            .await?
+            .ok_or_else(|| AppError::Internal("a published rule set vanished".into()))?;
+        tx.commit().await?;
+        Ok(RuleVersionView {
+            version: row.version,
+            content_hash: row.content_hash,
+            published_at: rfc3339(row.published_at),
+            body: row.body,
+            current: true,
+        })
+    }
+}

@@ -68,7 +68,7 @@ impl Caller {
     }
 }
 
-fn user_from_row(row: UserRow) -> AppResult<User> {
+pub(crate) fn user_from_row(row: UserRow) -> AppResult<User> {
     let role = Role::parse(&row.role).ok_or_else(|| AppError::Internal(format!("unknown role {}", row.role)))?;
     Ok(User {
         id: row.id,
@@ -135,7 +135,13 @@ fn now_ms() -> i64 {
     crate::clock::SystemClock.now_ms()
 }
 
-async fn new_user_row(app: &App, username: &str, password: &str, role: Role, now: i64) -> AppResult<UserRow> {
+pub(crate) async fn new_user_row(
+    app: &App,
+    username: &str,
+    password: &str,
+    role: Role,
+    now: i64,
+) -> AppResult<UserRow> {
     new_user_row_hashed(username, password, role, now, |p| app.hash_password(p)).await
 }
 
@@ -172,7 +178,7 @@ where
     })
 }
 
-async fn insert_user(tx: &mut danbao_store::Tx, row: &UserRow) -> AppResult<()> {
+pub(crate) async fn insert_user(tx: &mut danbao_store::Tx, row: &UserRow) -> AppResult<()> {
     tx.insert_user(row).await.map_err(|e| match e {
         danbao_store::StoreError::Conflict(_) => AppError::Refused(danbao_domain::Refusal::UsernameTaken),
         other => other.into(),
@@ -235,6 +241,10 @@ impl App {
         let token = hex::encode(bytes);
         let now = self.now();
         let mut tx = self.store.begin().await?;
+        // A disabled account is told only what a wrong password is told.
+        if tx.user_disabled(&row.id).await? {
+            return Err(AppError::BadCredentials);
+        }
         tx.insert_token(&token_hash(&token), &row.id, now, now + TOKEN_LIFETIME_MS)
             .await?;
         tx.commit().await?;
@@ -243,7 +253,9 @@ impl App {
 
     pub async fn authenticate(&self, token: &str) -> AppResult<Option<User>> {
         let mut tx = self.store.begin().await?;
-        let row = tx.user_by_token(&token_hash(token), self.now()).await?;
+        // A disabled account's tokens are deleted when it is disabled; the join also
+        // stops one a login racing the disabling may have written.
+        let row = tx.active_user_by_token(&token_hash(token), self.now()).await?;
         tx.commit().await?;
         row.map(user_from_row).transpose()
     }

@@ -109,6 +109,7 @@ macro_rules! queries {
         include!("queries/limits.rs");
         include!("queries/audit.rs");
         include!("queries/backoffice.rs");
+        include!("queries/console_admin.rs");
     };
 }
 
@@ -426,6 +427,16 @@ tx_methods! {
     fn set_query_password_lock(order: &OrderId, lock: &danbao_domain::limits::QueryPasswordLock) -> ();
     fn clear_query_password_lock(order: &OrderId) -> ();
     fn count_security_event(kind: &str, bucket: &str, detail: &str, at: i64) -> ();
+
+    fn sellers_matching(needle: &str, limit: i64) -> Vec<UserRow>;
+    fn accounts_with_roles(roles: &[&str], limit: i64) -> Vec<(UserRow, Option<i64>)>;
+    fn disable_user(id: &UserId, now: i64) -> bool;
+    fn user_disabled(id: &UserId) -> bool;
+    fn active_user_by_token(token_hash: &str, now: i64) -> Option<UserRow>;
+    fn insert_ledger_check(c: &LedgerCheckRow) -> ();
+    fn latest_ledger_check() -> Option<LedgerCheckRow>;
+    fn latest_checkpoint_made() -> Option<(i64, i64)>;
+    fn rule_sets() -> Vec<RuleSetRow>;
 }
 
 /// Rebuilds a stored entry; kept here so both databases read entries the same way.

@@ -377,3 +377,15 @@ pub enum HoldKey<'a> {
     Address(&'a str),
     Everyone,
 }
+
+/// A ledger check an admin ran from the operations console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerCheckRow {
+    pub id: String,
+    pub checked_at: i64,
+    /// `user:<id>` of the admin.
+    pub checked_by: String,
+    pub violations: i64,
+    /// The violations found, as a JSON array of strings.
+    pub detail: String,
+}

@@ -1,8 +1,864 @@
-//! The operations console (`/admin`): health, sellers, reconciliation, rules, accounts.
+//! The operations console (`/admin`): health (ledger check, evidence log, jobs, security
+//! events), sellers (standing, balances, freeze / unfreeze / ban), reconciliation, staff
+//! accounts and rule sets. Every page is for admins only (`staff::console_user`), and
+//! every use case checks the role again.
+//!
+//! An action posts a form and is sent back to its page with `?done=<code>`: the page
+//! shows the fixed message of that code (no user text travels in an address). A refused
+//! action is shown as an error page with the use case's message; nothing has changed.
 
+use super::error::PageError;
+use super::forms::PageContext;
+use super::staff::{console_user, ConsoleNav};
+use super::zh::{role_zh, standing_zh};
+use super::{private_headers, valid_id, yuan, TimeView};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Extension, Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::Router;
-use danbao_app::App;
+use danbao_app::admin::{BanPreview, SellerOverview};
+use danbao_app::{App, Caller, Role};
+use danbao_domain::Standing;
+use serde::Deserialize;
 
 pub(super) fn routes() -> Router<App> {
     Router::new()
+        .route("/admin", get(health))
+        .route("/admin/ledger-check", post(run_ledger_check))
+        .route("/admin/jobs/{id}/requeue", post(requeue_job))
+        .route("/admin/sellers", get(sellers))
+        .route("/admin/sellers/{id}", get(seller_page))
+        .route("/admin/sellers/{id}/freeze", post(freeze))
+        .route("/admin/sellers/{id}/unfreeze", post(unfreeze))
+        .route("/admin/sellers/{id}/ban/preview", post(ban_preview))
+        .route("/admin/sellers/{id}/ban", post(ban))
+        .route("/admin/reconciliation", get(reconciliation).post(reconcile_day))
+        .route("/admin/reconciliation/exceptions/{id}/resolve", post(resolve_exception))
+        .route("/admin/accounts", get(accounts).post(create_account))
+        .route("/admin/accounts/disable", post(disable_account))
+        .route("/admin/rules", get(rules).post(publish_rules))
+}
+
+/// The admin behind this request, their menu (with `here` marked) and their caller.
+async fn admin(
+    app: &App,
+    headers: &HeaderMap,
+    page: &PageContext,
+    here: &str,
+) -> Result<(ConsoleNav, Caller), PageError> {
+    let user = console_user(app, headers, Role::Admin).await?;
+    let nav = ConsoleNav::new(&user, here, &page.csrf);
+    Ok((nav, Caller::User(user)))
+}
+
+fn back_to(url: &str) -> Response {
+    (private_headers(), Redirect::to(url)).into_response()
+}
+
+fn unprocessable(message: &str) -> PageError {
+    PageError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+}
+
+/// A form's required free text, trimmed; `what` names it in the refusal.
+fn required(text: &str, what: &str) -> Result<String, PageError> {
+    let t = text.replace("\r\n", "\n").trim().to_string();
+    if t.is_empty() {
+        return Err(unprocessable(&format!("请填写{what}")));
+    }
+    Ok(t)
+}
+
+fn checked_id(id: &str) -> Result<&str, PageError> {
+    if valid_id(id) {
+        Ok(id)
+    } else {
+        Err(PageError::page_not_found())
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct Done {
+    done: Option<String>,
+}
+
+/// The message of a `?done=` code; an unknown code shows nothing.
+fn done_message(done: &Done) -> Option<&'static str> {
+    Some(match done.done.as_deref()? {
+        "ledger_checked" => "账本检查已完成",
+        "requeued" => "任务已重新排队",
+        "frozen" => "已冻结该卖家：商品已下架，新订单与提现暂停",
+        "unfrozen" => "已解除冻结",
+        "banned" => "已封禁该卖家，未完成的订单已全额退款",
+        "reconciled" => "对账已完成",
+        "resolved" => "异常已处理",
+        "created" => "账号已创建",
+        "disabled" => "账号已停用，其登录已失效",
+        "published" => "新版本规则已发布，新订单将按此版本执行",
+        _ => return None,
+    })
+}
+
+// ---------------------------------------------------------------- health
+
+struct JobLine {
+    id: String,
+    kind: String,
+    attempts: i64,
+    error: String,
+}
+
+struct EventLine {
+    kind: String,
+    at: TimeView,
+    occurrences: i64,
+    detail: String,
+}
+
+struct CountLine {
+    label: String,
+    count: i64,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/health.html")]
+struct HealthPage {
+    nav: ConsoleNav,
+    done: Option<&'static str>,
+    ledger_checked_at: Option<TimeView>,
+    ledger_checked_by: String,
+    ledger_violations: Vec<String>,
+    evidence_size: i64,
+    checkpoint: Option<(i64, TimeView)>,
+    jobs: Vec<CountLine>,
+    dead_jobs: Vec<JobLine>,
+    events: Vec<EventLine>,
+}
+
+fn job_status_zh(status: &str) -> String {
+    match status {
+        "queued" => "排队中".into(),
+        "running" => "运行中".into(),
+        "done" => "已完成".into(),
+        "dead" => "失败待处理".into(),
+        other => other.to_string(),
+    }
+}
+
+async fn health(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    let (nav, caller) = admin(&app, &headers, &page, "/admin").await?;
+    let h = app.admin_health(&caller).await?;
+    let (ledger_checked_at, ledger_checked_by, ledger_violations) = match h.last_ledger_check {
+        Some(c) => (Some(TimeView::new(&c.checked_at)), c.checked_by, c.violations),
+        None => (None, String::new(), Vec::new()),
+    };
+    let html = HealthPage {
+        nav,
+        done: done_message(&done),
+        ledger_checked_at,
+        ledger_checked_by,
+        ledger_violations,
+        evidence_size: h.evidence_log_size,
+        checkpoint: h.last_checkpoint.map(|c| (c.size, TimeView::new(&c.made_at))),
+        jobs: ["queued", "running", "done", "dead"]
+            .iter()
+            .map(|s| CountLine {
+                label: job_status_zh(s),
+                count: h.jobs_by_status.get(*s).copied().unwrap_or(0),
+            })
+            .collect(),
+        dead_jobs: h
+            .dead_jobs
+            .into_iter()
+            .map(|j| JobLine {
+                id: j.id,
+                kind: j.kind,
+                attempts: j.attempts,
+                error: j.last_error.unwrap_or_default(),
+            })
+            .collect(),
+        events: h
+            .security_events
+            .into_iter()
+            .map(|e| EventLine {
+                kind: e.kind,
+                at: TimeView::new(&e.last_at),
+                occurrences: e.occurrences,
+                detail: e.detail.to_string(),
+            })
+            .collect(),
+    };
+    Ok((private_headers(), html).into_response())
+}
+
+async fn run_ledger_check(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let (_, caller) = admin(&app, &headers, &page, "/admin").await?;
+    app.run_ledger_check(&caller).await?;
+    Ok(back_to("/admin?done=ledger_checked"))
+}
+
+async fn requeue_job(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let (_, caller) = admin(&app, &headers, &page, "/admin").await?;
+    let id = checked_id(&id)?;
+    app.retry_dead_job(&caller, id).await.map_err(|e| match e {
+        danbao_app::AppError::NotFound(_) => PageError::new(StatusCode::NOT_FOUND, "该任务不存在或已不在失败队列中"),
+        other => other.into(),
+    })?;
+    Ok(back_to("/admin?done=requeued"))
+}
+
+// ---------------------------------------------------------------- sellers
+
+/// A seller's figures as shown.
+struct SellerLine {
+    id: String,
+    username: String,
+    standing: &'static str,
+    frozen_standing: bool,
+    banned: bool,
+    reason: Option<String>,
+    deposit: String,
+    available: String,
+    frozen: String,
+    escrow: String,
+    owed: String,
+}
+
+impl From<SellerOverview> for SellerLine {
+    fn from(s: SellerOverview) -> SellerLine {
+        SellerLine {
+            standing: standing_zh(s.standing),
+            frozen_standing: s.standing == Standing::Frozen,
+            banned: s.standing == Standing::Banned,
+            id: s.id,
+            username: s.username,
+            reason: s.standing_reason,
+            deposit: yuan(s.deposit_minor),
+            available: yuan(s.available_minor),
+            frozen: yuan(s.frozen_minor),
+            escrow: yuan(s.escrow_minor),
+            owed: yuan(s.owed_minor),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/sellers.html")]
+struct SellersPage {
+    nav: ConsoleNav,
+    q: String,
+    sellers: Vec<SellerLine>,
+    fund: String,
+}
+
+#[derive(Deserialize, Default)]
+struct SellerQuery {
+    #[serde(default)]
+    q: String,
+}
+
+async fn sellers(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Query(query): Query<SellerQuery>,
+) -> Result<Response, PageError> {
+    let (nav, caller) = admin(&app, &headers, &page, "/admin/sellers").await?;
+    let found = app.admin_sellers(&caller, &query.q).await?;
+    let html = SellersPage {
+        nav,
+        q: query.q.trim().to_string(),
+        sellers: found.sellers.into_iter().map(Into::into).collect(),
+        fund: yuan(found.compensation_fund_minor),
+    };
+    Ok((private_headers(), html).into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/seller.html")]
+struct SellerPage {
+    nav: ConsoleNav,
+    done: Option<&'static str>,
+    s: SellerLine,
+    open_orders: usize,
+    refund_total: String,
+    fund: String,
+}
+
+async fn seller_page(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    let (nav, caller) = admin(&app, &headers, &page, "/admin/sellers").await?;
+    let id = checked_id(&id)?;
+    let p = app.ban_preview(&caller, id).await?;
+    let html = SellerPage {
+        nav,
+        done: done_message(&done),
+        open_orders: p.open_orders.len(),
+        refund_total: yuan(p.refund_total_minor),
+        fund: yuan(p.compensation_fund_minor),
+        s: p.seller.into(),
+    };
+    Ok((private_headers(), html).into_response())
+}
+
+#[derive(Deserialize)]
+struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+    /// The ban's second step: the box 我确认封禁 ticked.
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn change_standing(
+    app: &App,
+    headers: &HeaderMap,
+    page: &PageContext,
+    id: &str,
+    form: &ReasonForm,
+    freeze: bool,
+) -> Result<Response, PageError> {
+    let (_, caller) = admin(app, headers, page, "/admin/sellers").await?;
+    let id = checked_id(id)?;
+    let reason = required(&form.reason, "原因")?;
+    if freeze {
+        app.freeze_seller(&caller, id, &reason).await?;
+    } else {
+        app.unfreeze_seller(&caller, id, &reason).await?;
+    }
+    let done = if freeze { "frozen" } else { "unfrozen" };
+    Ok(back_to(&format!("/admin/sellers/{id}?done={done}")))
+}
+
+async fn freeze(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ReasonForm>,
+) -> Result<Response, PageError> {
+    change_standing(&app, &headers, &page, &id, &form, true).await
+}
+
+async fn unfreeze(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ReasonForm>,
+) -> Result<Response, PageError> {
+    change_standing(&app, &headers, &page, &id, &form, false).await
+}
+
+struct OrderLine {
+    id: String,
+    status: String,
+    amount: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/ban_confirm.html")]
+struct BanConfirmPage {
+    nav: ConsoleNav,
+    error: Option<String>,
+    s: SellerLine,
+    reason: String,
+    orders: Vec<OrderLine>,
+    refund_total: String,
+    fund: String,
+}
+
+fn ban_confirm_page(nav: ConsoleNav, p: BanPreview, reason: String, error: Option<String>) -> BanConfirmPage {
+    BanConfirmPage {
+        nav,
+        error,
+        reason,
+        orders: p
+            .open_orders
+            .into_iter()
+            .map(|o| OrderLine {
+                status: open_status_zh(&o.status),
+                id: o.id,
+                amount: yuan(o.amount_minor),
+            })
+            .collect(),
+        refund_total: yuan(p.refund_total_minor),
+        fund: yuan(p.compensation_fund_minor),
+        s: p.seller.into(),
+    }
+}
+
+/// The statuses of the orders a ban refunds (`open_orders_of_seller`).
+fn open_status_zh(status: &str) -> String {
+    match status {
+        "paid" => "已付款待发货".into(),
+        "delivered" => "已发货待确认".into(),
+        "disputed" => "投诉处理中".into(),
+        "completed" | "partially_refunded" => "售后投诉中".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The ban's first step: what it would do. Changes nothing.
+async fn ban_preview(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ReasonForm>,
+) -> Result<Response, PageError> {
+    let (nav, caller) = admin(&app, &headers, &page, "/admin/sellers").await?;
+    let id = checked_id(&id)?;
+    let reason = required(&form.reason, "封禁原因")?;
+    let p = app.ban_preview(&caller, id).await?;
+    if p.seller.standing == Standing::Banned {
+        return Err(PageError::new(StatusCode::CONFLICT, "该卖家已被封禁"));
+    }
+    Ok((private_headers(), ban_confirm_page(nav, p, reason, None)).into_response())
+}
+
+/// The ban's second step: only with the confirmation ticked does it ban.
+async fn ban(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ReasonForm>,
+) -> Result<Response, PageError> {
+    let (nav, caller) = admin(&app, &headers, &page, "/admin/sellers").await?;
+    let id = checked_id(&id)?;
+    let reason = required(&form.reason, "封禁原因")?;
+    if form.confirm != "yes" {
+        let p = app.ban_preview(&caller, id).await?;
+        let page = ban_confirm_page(
+            nav,
+            p,
+            reason,
+            Some("请勾选“我确认封禁”后再提交；尚未做任何更改".into()),
+        );
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, private_headers(), page).into_response());
+    }
+    app.ban_seller(&caller, id, &reason).await?;
+    Ok(back_to(&format!("/admin/sellers/{id}?done=banned")))
+}
+
+// ---------------------------------------------------------------- reconciliation
+
+struct RunLine {
+    at: TimeView,
+    from: TimeView,
+    to: TimeView,
+    matched: i64,
+    applied_late: i64,
+    missing: i64,
+    mismatch: i64,
+}
+
+struct ExceptionLine {
+    id: String,
+    kind: &'static str,
+    txn: String,
+    detail: String,
+    at: TimeView,
+    refundable: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/reconciliation.html")]
+struct ReconciliationPage {
+    nav: ConsoleNav,
+    done: Option<&'static str>,
+    runs: Vec<RunLine>,
+    exceptions: Vec<ExceptionLine>,
+}
+
+fn exception_kind_zh(kind: &str) -> &'static str {
+    match kind {
+        "amount_mismatch" => "金额不符",
+        "missing_at_provider" => "渠道账单缺失",
+        "applied_late" => "补记到账",
+        _ => "其他",
+    }
+}
+
+async fn reconciliation(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    let (nav, caller) = admin(&app, &headers, &page, "/admin/reconciliation").await?;
+    let o = app.reconciliation_overview(&caller).await?;
+    let html = ReconciliationPage {
+        nav,
+        done: done_message(&done),
+        runs: o
+            .runs
+            .into_iter()
+            .map(|r| RunLine {
+                at: TimeView::new(&r.created_at),
+                from: TimeView::new(&r.from),
+                to: TimeView::new(&r.to),
+                matched: r.matched,
+                applied_late: r.applied_late,
+                missing: r.missing_at_provider,
+                mismatch: r.amount_mismatch,
+            })
+            .collect(),
+        exceptions: o
+            .open_exceptions
+            .into_iter()
+            .map(|e| ExceptionLine {
+                refundable: e.kind == "amount_mismatch",
+                kind: exception_kind_zh(&e.kind),
+                id: e.id,
+                txn: e.provider_txn_id,
+                detail: e.detail.to_string(),
+                at: TimeView::new(&e.created_at),
+            })
+            .collect(),
+    };
+    Ok((private_headers(), html).into_response())
+}
+
+#[derive(Deserialize)]
+struct DayForm {
+    #[serde(default)]
+    day: String,
+}
+
+/// Milliseconds since the epoch at 00:00 UTC of a `YYYY-MM-DD` day (what a date input sends).
+fn day_start_ms(day: &str) -> Option<i64> {
+    let mut parts = day.trim().splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from civil (H. Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400_000)
+}
+
+async fn reconcile_day(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Form(form): Form<DayForm>,
+) -> Result<Response, PageError> {
+    let (_, caller) = admin(&app, &headers, &page, "/admin/reconciliation").await?;
+    let from = day_start_ms(&form.day).ok_or_else(|| unprocessable("请选择要对账的日期（YYYY-MM-DD）"))?;
+    app.reconcile_as(&caller, from, from + 86_400_000).await?;
+    Ok(back_to("/admin/reconciliation?done=reconciled"))
+}
+
+#[derive(Deserialize)]
+struct ResolveForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn resolve_exception(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ResolveForm>,
+) -> Result<Response, PageError> {
+    let (_, caller) = admin(&app, &headers, &page, "/admin/reconciliation").await?;
+    let id = checked_id(&id)?;
+    let note = required(&form.note, "处理说明")?;
+    if !matches!(form.action.as_str(), "refund" | "acknowledge") {
+        return Err(unprocessable("请选择“退款”或“确认无误”"));
+    }
+    app.resolve_exception(&caller, id, &form.action, &note).await?;
+    Ok(back_to("/admin/reconciliation?done=resolved"))
+}
+
+// ---------------------------------------------------------------- accounts
+
+struct AccountLine {
+    username: String,
+    role: &'static str,
+    disabled_at: Option<TimeView>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/accounts.html")]
+struct AccountsPage {
+    nav: ConsoleNav,
+    done: Option<&'static str>,
+    accounts: Vec<AccountLine>,
+}
+
+async fn accounts(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    let (nav, caller) = admin(&app, &headers, &page, "/admin/accounts").await?;
+    let list = app.staff_accounts(&caller).await?;
+    let html = AccountsPage {
+        nav,
+        done: done_message(&done),
+        accounts: list
+            .into_iter()
+            .map(|a| AccountLine {
+                username: a.username,
+                role: role_zh(a.role),
+                disabled_at: a.disabled_at.as_deref().map(TimeView::new),
+            })
+            .collect(),
+    };
+    Ok((private_headers(), html).into_response())
+}
+
+#[derive(Deserialize)]
+struct NewAccountForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    role: String,
+}
+
+async fn create_account(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Form(form): Form<NewAccountForm>,
+) -> Result<Response, PageError> {
+    let (_, caller) = admin(&app, &headers, &page, "/admin/accounts").await?;
+    let role = match form.role.as_str() {
+        "arbitrator" => Role::Arbitrator,
+        "admin" => Role::Admin,
+        _ => return Err(unprocessable("请选择角色：仲裁员或管理员")),
+    };
+    app.create_staff_account(&caller, form.username.trim(), &form.password, role)
+        .await
+        .map_err(|e| match e {
+            danbao_app::AppError::Validation { field: "username", .. } => {
+                unprocessable("用户名须为 1 到 32 个字母、数字、“_”或“-”")
+            }
+            danbao_app::AppError::Validation { field: "password", .. } => unprocessable("密码长度须为 8 到 128 个字符"),
+            other => other.into(),
+        })?;
+    Ok(back_to("/admin/accounts?done=created"))
+}
+
+#[derive(Deserialize)]
+struct DisableForm {
+    #[serde(default)]
+    username: String,
+}
+
+async fn disable_account(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Form(form): Form<DisableForm>,
+) -> Result<Response, PageError> {
+    let (_, caller) = admin(&app, &headers, &page, "/admin/accounts").await?;
+    let username = required(&form.username, "要停用的用户名")?;
+    app.disable_account(&caller, &username).await.map_err(|e| match e {
+        danbao_app::AppError::NotFound(_) => PageError::new(StatusCode::NOT_FOUND, "没有这个用户名的账号"),
+        other => other.into(),
+    })?;
+    Ok(back_to("/admin/accounts?done=disabled"))
+}
+
+// ---------------------------------------------------------------- rules
+
+struct VersionLine {
+    version: i64,
+    hash: String,
+    published_at: TimeView,
+    current: bool,
+}
+
+/// One line of a diff: ' ' kept, '-' only in the older, '+' only in the newer.
+struct DiffLine {
+    sign: char,
+    text: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/rules.html")]
+struct RulesPage {
+    nav: ConsoleNav,
+    done: Option<&'static str>,
+    versions: Vec<VersionLine>,
+    from: i64,
+    to: i64,
+    diff: Vec<DiffLine>,
+    changed: usize,
+    draft: String,
+}
+
+#[derive(Deserialize, Default)]
+struct DiffQuery {
+    from: Option<i64>,
+    to: Option<i64>,
+    done: Option<String>,
+}
+
+/// Bounds the diff's work (the table is lines × lines).
+const DIFF_LINES_MAX: usize = 2_000;
+
+/// A line diff by longest common subsequence.
+fn line_diff(old: &str, new: &str) -> Vec<DiffLine> {
+    let a: Vec<&str> = old.lines().take(DIFF_LINES_MAX).collect();
+    let b: Vec<&str> = new.lines().take(DIFF_LINES_MAX).collect();
+    let (n, m) = (a.len(), b.len());
+    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::new();
+    let line = |sign, text: &str| DiffLine {
+        sign,
+        text: text.to_string(),
+    };
+    while i < n && j < m {
+        if a[i] == b[j] {
+            out.push(line(' ', a[i]));
+            i += 1;
+            j += 1;
+        } else if lcs[i + 1][j] >= lcs[i][j + 1] {
+            out.push(line('-', a[i]));
+            i += 1;
+        } else {
+            out.push(line('+', b[j]));
+            j += 1;
+        }
+    }
+    out.extend(a[i..].iter().map(|t| line('-', t)));
+    out.extend(b[j..].iter().map(|t| line('+', t)));
+    out
+}
+
+async fn rules(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Query(q): Query<DiffQuery>,
+) -> Result<Response, PageError> {
+    let (nav, caller) = admin(&app, &headers, &page, "/admin/rules").await?;
+    let versions = app.rule_versions(&caller).await?;
+    // By default: what the latest version changed against the one before.
+    let latest = versions.first().map_or(0, |v| v.version);
+    let to = q.to.unwrap_or(latest);
+    let from = q.from.unwrap_or(to - 1);
+    let body = |v: i64| versions.iter().find(|r| r.version == v).map(|r| r.body.as_str());
+    let diff = match (body(from), body(to)) {
+        (Some(a), Some(b)) => line_diff(a, b),
+        _ => Vec::new(),
+    };
+    let draft = versions.first().map(|v| v.body.clone()).unwrap_or_default();
+    let html = RulesPage {
+        nav,
+        done: done_message(&Done { done: q.done }),
+        changed: diff.iter().filter(|d| d.sign != ' ').count(),
+        diff,
+        from,
+        to,
+        draft,
+        versions: versions
+            .into_iter()
+            .map(|v| VersionLine {
+                version: v.version,
+                hash: v.content_hash.chars().take(12).collect(),
+                published_at: TimeView::new(&v.published_at),
+                current: v.current,
+            })
+            .collect(),
+    };
+    Ok((private_headers(), html).into_response())
+}
+
+#[derive(Deserialize)]
+struct PublishForm {
+    #[serde(default)]
+    rules: String,
+}
+
+async fn publish_rules(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Form(form): Form<PublishForm>,
+) -> Result<Response, PageError> {
+    let (_, caller) = admin(&app, &headers, &page, "/admin/rules").await?;
+    let text = required(&form.rules, "规则内容（TOML）")?;
+    let published = app.publish_rules(&caller, &text).await.map_err(|e| match e {
+        danbao_app::AppError::Validation { problem, .. } => {
+            unprocessable(&format!("规则未通过校验，未发布：{}", super::zh::invalid_zh(&problem)))
+        }
+        other => other.into(),
+    })?;
+    Ok(back_to(&format!(
+        "/admin/rules?from={}&to={}&done=published",
+        published.version - 1,
+        published.version
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_utc_midnights() {
+        assert_eq!(day_start_ms("1970-01-01"), Some(0));
+        assert_eq!(day_start_ms("2026-12-02"), Some(1_796_169_600_000));
+        assert_eq!(day_start_ms("2024-02-29"), Some(1_709_164_800_000));
+        assert_eq!(day_start_ms("2026-13-01"), None);
+        assert_eq!(day_start_ms("x"), None);
+    }
+
+    #[test]
+    fn diffs_keep_common_lines() {
+        let d = line_diff("a\nb\nc\n", "a\nc\nd\n");
+        let signs: String = d.iter().map(|l| l.sign).collect();
+        assert_eq!(signs, " - +");
+        assert_eq!(d[3].text, "d");
+    }
 }

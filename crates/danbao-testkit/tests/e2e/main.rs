@@ -24,6 +24,7 @@ mod access;
 mod audit;
 mod browser;
 mod complaints;
+mod console_admin;
 mod console_arb;
 mod console_seller;
 mod evidence;
