@@ -77,11 +77,11 @@ try {
 
   step = "ruling a split";
   await page.locator('input[name="kind"][value="split"]').check();
-  await page.locator('input[name="buyer_percent"]').fill("40");
+  await page.locator('input[name="buyer_percent"]').fill("30");
   await page.getByRole("button", { name: "预览结算" }).click();
   await page.waitForLoadState();
   if (!(await page.content()).includes("结算预览")) throw new Error("no settlement preview");
-  if (!(await page.locator('input[name="buyer_percent"]').inputValue()).includes("40")) {
+  if (!(await page.locator('input[name="buyer_percent"]').inputValue()).includes("30")) {
     throw new Error("the preview lost the percentage");
   }
   await page.screenshot({ path: `${shots}/5-preview-390.png`, fullPage: true });
@@ -92,7 +92,7 @@ try {
   await page.waitForURL(/\/arbitration\/cases\/[^/]+$/);
   await page.waitForLoadState();
   const ruled = await page.content();
-  if (!ruled.includes("按比例分配（买家 40%，卖家 60%）")) throw new Error("the ruling is not shown");
+  if (!ruled.includes("按比例分配（买家 30%，卖家 70%）")) throw new Error("the ruling is not shown");
   await page.screenshot({ path: `${shots}/6-ruled-390.png`, fullPage: true });
   if (scriptErrors.length) throw new Error(`console errors: ${scriptErrors.join(" | ")}`);
   console.log(`ok: ruled a split in chromium (screenshot thumbnail shown: ${thumbOk})`);

@@ -539,11 +539,59 @@ async fn console_arb_in_chromium() {
         "{stdout}"
     );
     // What the browser did is what the platform recorded.
-    let done = complaint(&t, &c).await;
-    let ruled = [complaint(&t, &other).await, done];
-    let split: Vec<_> = ruled.iter().filter(|c| c["ruling"]["kind"] == "split").collect();
-    assert_eq!(split.len(), 1, "{ruled:?}");
-    assert_eq!(split[0]["ruling"]["buyer_bps"], 4000);
+    let ruled_case = if complaint(&t, &c).await["ruling"]["kind"] == "split" {
+        &c
+    } else {
+        &other
+    };
+    let done = complaint(&t, ruled_case).await;
+    assert_eq!(done["ruling"]["kind"], "split", "{done}");
+    assert_eq!(done["ruling"]["buyer_bps"], 3000);
+    // Each party's own page shows the exact amounts: 30 % of ¥100.00 back to the buyer;
+    // the seller's ¥70.00 less the 5 % fee (¥3.50) available, nothing left frozen.
+    t.settle_refunds().await;
+    let tag = if std::ptr::eq(ruled_case, &c) {
+        "arbui"
+    } else {
+        "arbui2"
+    };
+    let seller = danbao_testkit::Browser::new(&t);
+    seller.get("/login").await;
+    seller
+        .submit(
+            "/login",
+            &[("username", &format!("{tag}_s")), ("password", "correct-horse")],
+        )
+        .await;
+    let money = seller.get("/seller/money").await;
+    let figure = |html: &str, label: &str| -> String {
+        let at = html.find(&format!("<div class=\"label\">{label}</div>")).expect(label);
+        let rest = &html[at..];
+        let v = rest.find("class=\"value\">").unwrap() + "class=\"value\">".len();
+        rest[v..v + rest[v..].find('<').unwrap()].to_string()
+    };
+    assert_eq!(figure(&money.text, "可提现"), "¥66.50", "{}", money.text);
+    assert_eq!(figure(&money.text, "冻结"), "¥0.00", "{}", money.text);
+    assert!(
+        money.text.contains("裁决结算") && money.text.contains("+66.50"),
+        "{}",
+        money.text
+    );
+    let buyer = danbao_testkit::Browser::new(&t);
+    buyer.get("/login").await;
+    buyer
+        .submit(
+            "/login",
+            &[("username", &format!("{tag}_b")), ("password", "correct-horse")],
+        )
+        .await;
+    let order_page = buyer.get(&format!("/orders/{}", ruled_case.order)).await;
+    assert!(order_page.text.contains("¥30.00"), "{}", order_page.text);
+    assert!(
+        order_page.text.contains("部分退款") || order_page.text.contains("已退款"),
+        "{}",
+        order_page.text
+    );
     for name in [
         "1-queue-1280",
         "2-queue-390",
