@@ -109,7 +109,51 @@ fn complaint_line(c: danbao_store::ComplaintRow) -> ComplaintLine {
     }
 }
 
+/// A seller's record as the arbitration desk weighs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct SellerHistory {
+    pub paid_orders: i64,
+    pub complaints: i64,
+    /// Complaints ruled a full refund to the buyer.
+    pub lost: i64,
+}
+
+impl SellerHistory {
+    /// Complaints per paid order, in basis points; none before the first paid order.
+    pub fn complaint_rate_bps(&self) -> Option<i64> {
+        (self.paid_orders > 0).then(|| self.complaints.saturating_mul(10_000) / self.paid_orders)
+    }
+}
+
 impl App {
+    /// The complaint history of each of these sellers (staff: the arbitration queue).
+    pub async fn seller_histories(
+        &self,
+        caller: &Caller,
+        sellers: &[String],
+    ) -> AppResult<std::collections::BTreeMap<String, SellerHistory>> {
+        crate::complaints::require_staff(caller)?;
+        let mut ids: Vec<String> = sellers.to_vec();
+        ids.sort();
+        ids.dedup();
+        let mut tx = self.store.begin().await?;
+        let rows = tx.seller_histories(&ids).await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, paid_orders, complaints, lost)| {
+                (
+                    id,
+                    SellerHistory {
+                        paid_orders,
+                        complaints,
+                        lost,
+                    },
+                )
+            })
+            .collect())
+    }
+
     pub async fn seller_dashboard(&self, caller: &Caller) -> AppResult<SellerDashboard> {
         let seller = require_role(caller, Role::Seller)?.id.clone();
         let now = self.now();
@@ -323,6 +367,17 @@ pub fn seller_day_of(date: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_complaint_rate_is_per_paid_order() {
+        let h = SellerHistory {
+            paid_orders: 40,
+            complaints: 3,
+            lost: 1,
+        };
+        assert_eq!(h.complaint_rate_bps(), Some(750));
+        assert_eq!(SellerHistory::default().complaint_rate_bps(), None);
+    }
 
     #[test]
     fn seller_dates_are_china_dates() {

@@ -181,6 +181,22 @@ struct QueueRow {
     id: String,
     collective: Option<&'static str>,
     created_at: TimeView,
+    /// The seller's record: complaints per paid order, and how many they lost outright.
+    seller_history: String,
+}
+
+fn seller_history_zh(h: danbao_app::backoffice::SellerHistory) -> String {
+    match h.complaint_rate_bps() {
+        Some(bps) => format!(
+            "投诉率 {}.{:02}%（{} 投诉 / {} 单），全额退款败诉 {}",
+            bps / 100,
+            bps % 100,
+            h.complaints,
+            h.paid_orders,
+            h.lost
+        ),
+        None => format!("暂无成交；投诉 {}", h.complaints),
+    }
 }
 
 struct Figure {
@@ -249,7 +265,10 @@ async fn queue(
     let user = console_user(&app, &headers, Role::Arbitrator).await?;
     let nav = ConsoleNav::new(&user, "/arbitration", &page.csrf);
     let me = marker(&user);
-    let cases = app.complaint_queue(&Caller::User(user)).await?;
+    let caller = Caller::User(user);
+    let cases = app.complaint_queue(&caller).await?;
+    let sellers: Vec<String> = cases.iter().map(|c| c.seller_id.clone()).collect();
+    let histories = app.seller_histories(&caller, &sellers).await?;
     let now = app.now();
     let view = if VIEWS.iter().any(|(v, _)| *v == q.view) {
         q.view.as_str()
@@ -286,6 +305,7 @@ async fn queue(
                 id: c.id.clone(),
                 collective: collective_view(c).map(|v| v.status),
                 created_at: TimeView::new(&c.created_at),
+                seller_history: seller_history_zh(histories.get(&c.seller_id).copied().unwrap_or_default()),
             }
         })
         .collect();

@@ -139,3 +139,45 @@ pub async fn delivery_file(tx: &mut Conn, order: &OrderId) -> Result<Option<(Str
     row.map(|r| Ok((r.try_get("sha256")?, r.try_get("media_type")?, r.try_get("size_bytes")?)))
         .transpose()
 }
+
+/// For each of these sellers: (paid orders, complaints, complaints ruled a full refund).
+pub async fn seller_histories(tx: &mut Conn, sellers: &[String]) -> Result<Vec<(String, i64, i64, i64)>> {
+    if sellers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = (1..=sellers.len()).map(|i| format!("${i}")).collect();
+    let list = list.join(", ");
+    let orders_sql = format!("SELECT seller_id, COUNT(*) AS n FROM orders WHERE paid_at IS NOT NULL AND seller_id IN ({list}) GROUP BY seller_id");
+    let complaints_sql = format!(
+        "SELECT seller_id, COUNT(*) AS n, SUM(CASE WHEN ruling LIKE '%\"refund_full\"%' THEN 1 ELSE 0 END) AS lost \
+         FROM complaints WHERE seller_id IN ({list}) GROUP BY seller_id"
+    );
+    let mut q = sqlx::query(&orders_sql);
+    for s in sellers {
+        q = q.bind(s);
+    }
+    let orders = q.fetch_all(&mut **tx).await?;
+    let mut q = sqlx::query(&complaints_sql);
+    for s in sellers {
+        q = q.bind(s);
+    }
+    let complaints = q.fetch_all(&mut **tx).await?;
+    let mut out = Vec::new();
+    for s in sellers {
+        let mut paid = 0;
+        for r in &orders {
+            if r.try_get::<String, _>("seller_id")? == *s {
+                paid = r.try_get("n")?;
+            }
+        }
+        let (mut n, mut lost) = (0, 0);
+        for r in &complaints {
+            if r.try_get::<String, _>("seller_id")? == *s {
+                n = r.try_get("n")?;
+                lost = r.try_get::<Option<i64>, _>("lost")?.unwrap_or(0);
+            }
+        }
+        out.push((s.clone(), paid, n, lost));
+    }
+    Ok(out)
+}

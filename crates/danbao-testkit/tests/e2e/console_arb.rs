@@ -149,6 +149,12 @@ async fn console_arb_the_desk_rules_a_case(t: TestApp) {
     assert!(r.text.contains(&format!("/arbitration/cases/{}", c.id)), "{}", r.text);
     assert!(r.text.contains("货不对板") && r.text.contains("¥100.00"), "{}", r.text);
     assert!(r.text.contains("未领取"), "{}", r.text);
+    // The seller's record beside the case: one complaint on one paid order.
+    assert!(
+        r.text.contains("投诉率 100.00%（1 投诉 / 1 单），全额退款败诉 0"),
+        "{}",
+        r.text
+    );
     // Filters: nothing is mine yet; by kind, the case is there.
     let mine = first.get("/arbitration?view=mine").await;
     assert_shown(&mine, 200, "没有符合条件的案件");
