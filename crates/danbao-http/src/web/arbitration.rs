@@ -364,6 +364,8 @@ async fn queue(
 // ---- a case ----
 
 struct EvidenceItem {
+    /// `buyer`, `seller` or `arbitrator`: which column of the desk it sits in.
+    side: String,
     party: &'static str,
     kind_label: String,
     text: Option<String>,
@@ -431,6 +433,8 @@ struct CasePage {
     ruling: Option<RulingView>,
     seller: Option<SellerView>,
     evidence: Vec<EvidenceItem>,
+    buyer_evidence: usize,
+    seller_evidence: usize,
     events: Vec<EventItem>,
     /// The order's own record, each event checked against the evidence log.
     order_timeline: Vec<CheckedEvent>,
@@ -464,6 +468,7 @@ fn evidence_item(case_id: &str, e: &danbao_app::complaints::EvidenceView) -> Evi
         .and_then(|sha| page_url("complaints", case_id).map(|u| format!("{u}/files/{sha}")));
     let media = e.media_type.as_deref().unwrap_or("未知类型");
     EvidenceItem {
+        side: e.party.clone(),
         party: party_zh(&e.party),
         kind_label: evidence_kind_zh(&e.kind),
         text: e.text.clone(),
@@ -569,6 +574,8 @@ async fn render_case(
         collective: collective_view(&c),
         ruling,
         seller,
+        buyer_evidence: c.evidence.iter().filter(|e| e.party == "buyer").count(),
+        seller_evidence: c.evidence.iter().filter(|e| e.party == "seller").count(),
         evidence: c.evidence.iter().map(|e| evidence_item(&c.id, e)).collect(),
         events: c
             .events
