@@ -272,12 +272,15 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
     let (vault, files) = Vault::open(&keys).context("opening the key files")?;
     let merchant_key_path = keys.join("sandbox-merchant.key");
     let (merchant_key, _) = load_or_create(&merchant_key_path).context("opening the sandbox merchant key")?;
+    // `--rules FILE` publishes that file (as a new version if it differs from the latest);
+    // without it the server keeps what is published, so a version published from the
+    // operations console survives a restart instead of being replaced by the default.
     let rules = match &args.rules {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             RuleSet::parse(&text).with_context(|| format!("parsing the rule set {}", path.display()))?
         }
-        None => RuleSet::default_rules()?,
+        None => published_or_default(&store).await?,
     };
     let limits = match &args.limits {
         Some(path) => {
@@ -372,6 +375,17 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
     println!("Press Ctrl-C to stop.");
     server.wait().await;
     Ok(())
+}
+
+/// The latest published rule set, or the embedded default on a fresh database.
+async fn published_or_default(store: &danbao_app::storage::Store) -> anyhow::Result<RuleSet> {
+    let mut tx = store.begin().await?;
+    let latest = tx.latest_rule_set().await?;
+    tx.commit().await?;
+    Ok(match latest {
+        Some(row) => RuleSet::parse(&row.body)?,
+        None => RuleSet::default_rules()?,
+    })
 }
 
 /// Seeds the demo shop once; running `danbao demo` again reuses it.
@@ -554,15 +568,7 @@ async fn offline_app(data: &DataArgs, sandbox_url: &str) -> anyhow::Result<danba
         load_or_create(&keys.join("sandbox-merchant.key")).context("opening the sandbox merchant key")?;
     let provider = danbao_app::payments::SandboxProvider::new(sandbox_url, merchant_key.to_vec());
     // Keep the published rule set as it is: a tool must not publish a new version.
-    let rules = {
-        let mut tx = store.begin().await?;
-        let latest = tx.latest_rule_set().await?;
-        tx.commit().await?;
-        match latest {
-            Some(row) => RuleSet::parse(&row.body)?,
-            None => RuleSet::default_rules()?,
-        }
-    };
+    let rules = published_or_default(&store).await?;
     Ok(danbao_app::App::start(
         store,
         Arc::new(SystemClock),

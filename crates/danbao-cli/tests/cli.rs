@@ -676,3 +676,36 @@ fn simulate_runs_a_seed_and_replays_a_sequence() {
     assert!(err.contains("not a list of actions"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A restart without `--rules` keeps the published rule set (one published from the
+/// operations console, or by an earlier `--rules FILE`) instead of publishing the
+/// embedded default over it; `--rules FILE` publishes that file.
+#[tokio::test]
+async fn a_restart_keeps_the_published_rules() {
+    let root = std::env::temp_dir().join(format!("danbao-cli-rules-{}", uuid::Uuid::new_v4().simple()));
+    let dir = root.join("data");
+    let version = |s: &Served| {
+        let url = format!("{}/api/v1/rules", s.1);
+        async move {
+            let v: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+            (
+                v["version"].as_i64().unwrap(),
+                v["rules"]["orders"]["delivery_deadline_hours"].as_i64().unwrap(),
+            )
+        }
+    };
+    let first = serve(&dir, &[]);
+    assert_eq!(version(&first).await, (1, 24));
+    drop(first);
+    let text = include_str!("../../../rules/default.toml")
+        .replace("delivery_deadline_hours = 24", "delivery_deadline_hours = 12");
+    let file = root.join("rules.toml");
+    std::fs::write(&file, text).unwrap();
+    let second = serve(&dir, &["--rules", file.to_str().unwrap()]);
+    assert_eq!(version(&second).await, (2, 12));
+    drop(second);
+    let third = serve(&dir, &[]);
+    assert_eq!(version(&third).await, (2, 12), "a plain restart keeps version 2");
+    drop(third);
+    let _ = std::fs::remove_dir_all(&root);
+}
