@@ -178,7 +178,8 @@ async fn a_seller_cannot_act_as_a_guest_buyer(t: TestApp) {
         .get(&format!("/api/v1/orders/{order}/timeline?access_token={token}"), None)
         .await;
     assert_eq!(reveals(&after), reveals(&before));
-    assert_eq!(reveals(&after), 0);
+    // The one reveal is the buyer's own view of the delivered order, before the complaint.
+    assert_eq!(reveals(&after), 1);
     let c = t
         .get(&format!("/api/v1/complaints/{complaint_id}?access_token={token}"), None)
         .await;
@@ -201,7 +202,8 @@ async fn a_seller_cannot_act_as_a_guest_buyer(t: TestApp) {
     let timeline = t
         .get(&format!("/api/v1/orders/{order}/timeline?access_token={token}"), None)
         .await;
-    assert_eq!(reveals(&timeline), 1);
+    // The buyer's two views of the delivered order, each a recorded reveal.
+    assert_eq!(reveals(&timeline), 2);
     assert!(
         timeline.text.contains("\"guest\""),
         "the reveal is the buyer's: {}",
