@@ -1437,8 +1437,12 @@ async fn find_order(tx: &mut Tx, id_or_number: &str, lock: bool) -> AppResult<Op
 /// `DB` + eight digits + `-` + letters and digits (five for new orders, the UUID's hex
 /// for those from before order numbers): cheap to check before asking the database.
 fn looks_like_order_number(text: &str) -> bool {
-    let Some(rest) = text.strip_prefix("DB") else { return false };
-    let Some((date, suffix)) = rest.split_once('-') else { return false };
+    let Some(rest) = text.strip_prefix("DB") else {
+        return false;
+    };
+    let Some((date, suffix)) = rest.split_once('-') else {
+        return false;
+    };
     date.len() == 8
         && date.bytes().all(|b| b.is_ascii_digit())
         && (1..=32).contains(&suffix.len())

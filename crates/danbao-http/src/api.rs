@@ -425,9 +425,7 @@ async fn lookup_order(
     ApiJson(b): ApiJson<LookupBody>,
 ) -> ApiResult<Json<LookupAnswer>> {
     let Some(order_id) = b.order_id.as_deref().map(str::trim).filter(|id| !id.is_empty()) else {
-        let found = app
-            .lookup_guest_orders(&origin, &b.contact, &b.query_password)
-            .await?;
+        let found = app.lookup_guest_orders(&origin, &b.contact, &b.query_password).await?;
         let items = found
             .into_iter()
             .map(|(order, access_token)| LookupView { access_token, order })
@@ -438,10 +436,10 @@ async fn lookup_order(
         .lookup_guest_order(&origin, order_id, &b.contact, &b.query_password)
         .await?;
     let order = app.order(&Caller::GuestToken(token.clone()), order_id).await?;
-    Ok(Json(LookupAnswer::One(LookupView {
+    Ok(Json(LookupAnswer::One(Box::new(LookupView {
         access_token: token,
         order,
-    })))
+    }))))
 }
 
 /// Read an order (its buyer, its seller, or ?access_token=)
@@ -1336,7 +1334,7 @@ struct LookupView {
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 enum LookupAnswer {
-    One(LookupView),
+    One(Box<LookupView>),
     Many { items: Vec<LookupView> },
 }
 

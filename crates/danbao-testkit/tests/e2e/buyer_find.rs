@@ -49,7 +49,10 @@ fn is_order_number(n: &str) -> bool {
 fn order_cookies(b: &Browser<'_>) -> Vec<String> {
     b.cookies()
         .into_iter()
-        .filter_map(|c| c.strip_prefix("danbao_order_").map(|c| c.split('=').next().unwrap().to_string()))
+        .filter_map(|c| {
+            c.strip_prefix("danbao_order_")
+                .map(|c| c.split('=').next().unwrap().to_string())
+        })
         .collect()
 }
 
@@ -82,11 +85,26 @@ async fn a_guest_finds_their_orders_by_contact_and_password(t: TestApp) {
     let form = b.get("/lookup").await;
     assert_eq!(form.status, 200, "{}", form.text);
     let found = b
-        .submit("/lookup", &[("contact", "QQ10086123"), ("query_password", PASSWORD), ("order_id", "")])
+        .submit(
+            "/lookup",
+            &[
+                ("contact", "QQ10086123"),
+                ("query_password", PASSWORD),
+                ("order_id", ""),
+            ],
+        )
         .await;
     assert_eq!(found.status, 200, "{}", found.text);
-    assert!(found.text.contains(&first_no) && found.text.contains(&second_no), "{}", found.text);
-    assert!(!found.text.contains(&stranger_no) && !found.text.contains(&other_pw_no), "{}", found.text);
+    assert!(
+        found.text.contains(&first_no) && found.text.contains(&second_no),
+        "{}",
+        found.text
+    );
+    assert!(
+        !found.text.contains(&stranger_no) && !found.text.contains(&other_pw_no),
+        "{}",
+        found.text
+    );
     assert!(!found.text.contains(PASSWORD));
     let mut held = order_cookies(&b);
     held.sort();
@@ -142,7 +160,9 @@ async fn a_guest_finds_their_orders_by_contact_and_password(t: TestApp) {
     let numbers: Vec<&str> = items.iter().map(|i| i["order"]["number"].as_str().unwrap()).collect();
     assert_eq!(numbers, vec![second_no.as_str(), first_no.as_str()], "{}", api.text);
     let token = items[0]["access_token"].as_str().unwrap();
-    let read = t.get(&format!("/api/v1/orders/{second}?access_token={token}"), None).await;
+    let read = t
+        .get(&format!("/api/v1/orders/{second}?access_token={token}"), None)
+        .await;
     assert_eq!(read.status, 200, "{}", read.text);
     for body in [
         json!({"contact": CONTACT, "query_password": "not-the-pass"}),
@@ -165,10 +185,20 @@ async fn the_order_number_opens_the_order_in_lookup(t: TestApp) {
     buyer.get(&format!("/orders/{order}?access_token={token}")).await;
     let pending = buyer.get(&format!("/orders/{order}")).await;
     assert_eq!(pending.status, 200, "{}", pending.text);
-    assert!(pending.text.contains(&number) && pending.text.contains("去支付"), "{}", pending.text);
-    assert!(pending.text.contains("凭下单时的联系方式和查单密码找回"), "{}", pending.text);
+    assert!(
+        pending.text.contains(&number) && pending.text.contains("去支付"),
+        "{}",
+        pending.text
+    );
+    assert!(
+        pending.text.contains("凭下单时的联系方式和查单密码找回"),
+        "{}",
+        pending.text
+    );
     // The API shows it too, and reads the order by it.
-    let by_number = t.get(&format!("/api/v1/orders/{number}?access_token={token}"), None).await;
+    let by_number = t
+        .get(&format!("/api/v1/orders/{number}?access_token={token}"), None)
+        .await;
     assert_eq!(by_number.status, 200, "{}", by_number.text);
     assert_eq!(by_number.body["id"], order.as_str());
     assert_eq!(by_number.body["number"], number.as_str());
@@ -180,7 +210,11 @@ async fn the_order_number_opens_the_order_in_lookup(t: TestApp) {
     let r = b
         .submit(
             "/lookup",
-            &[("order_id", &typed), ("contact", "QQ10086123"), ("query_password", PASSWORD)],
+            &[
+                ("order_id", &typed),
+                ("contact", "QQ10086123"),
+                ("query_password", PASSWORD),
+            ],
         )
         .await;
     assert_eq!(r.status, 303, "{}", r.text);
@@ -190,7 +224,14 @@ async fn the_order_number_opens_the_order_in_lookup(t: TestApp) {
     let other = Browser::new(&t);
     other.get("/lookup").await;
     let r = other
-        .submit("/lookup", &[("order_id", &number), ("contact", CONTACT), ("query_password", "not-the-pass")])
+        .submit(
+            "/lookup",
+            &[
+                ("order_id", &number),
+                ("contact", CONTACT),
+                ("query_password", "not-the-pass"),
+            ],
+        )
         .await;
     assert_eq!(r.status, 404, "{}", r.text);
     assert_eq!(error_of(&r), Some("订单不存在或密码错误"));
@@ -235,7 +276,11 @@ async fn a_delivered_order_shows_the_key_at_once(t: TestApp) {
     assert_eq!(page.status, 200, "{}", page.text);
     let key = format!("KEY-{product}-0");
     assert!(page.text.contains(&key), "{}", page.text);
-    assert!(page.text.contains("data-copy=\"key-1\"") && page.text.contains("id=\"key-1\""), "{}", page.text);
+    assert!(
+        page.text.contains("data-copy=\"key-1\"") && page.text.contains("id=\"key-1\""),
+        "{}",
+        page.text
+    );
     assert!(page.text.contains("<script src=\"/static/copy-v1.js\" defer></script>"));
     assert!(!page.text.contains("查看卡密"), "no extra click");
     let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap();
@@ -249,8 +294,20 @@ async fn a_delivered_order_shows_the_key_at_once(t: TestApp) {
     // The script itself: JavaScript, cached for long.
     let js = b.get("/static/copy-v1.js").await;
     assert_eq!(js.status, 200);
-    assert!(js.headers.get("content-type").unwrap().to_str().unwrap().starts_with("application/javascript"));
-    assert!(js.headers.get("cache-control").unwrap().to_str().unwrap().contains("max-age=31536000"));
+    assert!(js
+        .headers
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("application/javascript"));
+    assert!(js
+        .headers
+        .get("cache-control")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("max-age=31536000"));
     assert!(js.text.contains("data-copy"));
 
     // The old reveal button's address: POST → 303 → the order page; opened by GET (a
@@ -324,7 +381,10 @@ async fn a_guest_finds_the_way_back_in_chromium() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "browser run failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("ok: found DB") && stdout.contains("FIND-KEY-0001-ABCD"), "{stdout}");
+    assert!(
+        stdout.contains("ok: found DB") && stdout.contains("FIND-KEY-0001-ABCD"),
+        "{stdout}"
+    );
     // What the browser did is what the platform recorded: the order it found again is
     // paid and delivered, and each view of the key (the first, the reload) is recorded.
     let found = t
@@ -338,7 +398,10 @@ async fn a_guest_finds_the_way_back_in_chromium() {
     assert_eq!(items.len(), 1, "{}", found.text);
     let order = items[0]["order"]["id"].as_str().unwrap();
     assert_eq!(items[0]["order"]["status"], "delivered", "{}", found.text);
-    assert!(stdout.contains(items[0]["order"]["number"].as_str().unwrap()), "{stdout}");
+    assert!(
+        stdout.contains(items[0]["order"]["number"].as_str().unwrap()),
+        "{stdout}"
+    );
     let token = items[0]["access_token"].as_str().unwrap();
     let timeline = t
         .get(&format!("/api/v1/orders/{order}/timeline?access_token={token}"), None)

@@ -744,7 +744,11 @@ async fn a_person_buys_through_the_pages(t: TestApp) {
     assert!(order_page.text.contains("已发货"), "{}", order_page.text);
     assert!(!order_page.text.contains(&token), "the page does not print the secret");
     // The buyer who comes back with their access sees the goods at once.
-    assert!(order_page.text.contains(&format!("KEY-{product}-")), "{}", order_page.text);
+    assert!(
+        order_page.text.contains(&format!("KEY-{product}-")),
+        "{}",
+        order_page.text
+    );
 
     let confirmed = browser.submit(&format!("/orders/{order_id}/confirm"), &[]).await;
     assert_eq!(confirmed.status, 303, "{}", confirmed.text);
