@@ -494,13 +494,13 @@ mod tests {
             "payment_record_sha256": "ab12", "currency": "CNY"
         });
         let (plain, proof) = event_detail_split(&paid);
-        let plain = plain.unwrap();
+        let plain = plain.unwrap_or_default();
         assert!(plain.contains("¥58.00"), "{plain}");
         assert!(
             !plain.contains("sbt_9") && !plain.contains("ab12") && !plain.contains("pay_1"),
             "{plain}"
         );
-        let proof = proof.unwrap();
+        let proof = proof.unwrap_or_default();
         assert!(
             proof.contains("sbt_9") && proof.contains("ab12") && proof.contains("pay_1"),
             "{proof}"
