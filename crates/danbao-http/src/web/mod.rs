@@ -25,6 +25,7 @@ mod seller;
 mod session;
 mod shop;
 mod staff;
+mod storefront;
 mod zh;
 
 use axum::extract::State;
@@ -43,7 +44,7 @@ const TOKEN_LEN_MAX: usize = 128;
 
 pub fn routes(app: App, opts: WebOptions) -> Router<App> {
     Router::new()
-        .route("/", get(shop::index))
+        .route("/", get(storefront::index))
         .route("/products/{id}", get(shop::product_page))
         .route("/products/{id}/buy", post(shop::buy))
         .route("/orders/{id}", get(orders::order_page))

@@ -26,6 +26,21 @@ pub(super) fn field_zh(field: &str) -> &'static str {
     }
 }
 
+/// A product category by its name; a category the catalog does not know is shown as
+/// the seller typed it.
+pub(super) fn category_zh(code: &str) -> String {
+    match code {
+        "game_cards" => "游戏点卡",
+        "top_up" => "游戏代充",
+        "gift_cards" => "礼品卡",
+        "software" => "软件激活码",
+        "membership" => "会员充值",
+        "phone_credit" => "话费充值",
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
 pub(super) fn kind_label(kind: &str) -> &'static str {
     match kind {
         "card_key" => "卡密自动发货",

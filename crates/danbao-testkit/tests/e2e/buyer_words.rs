@@ -3,8 +3,12 @@
 //! complaint form behind a button, a withdrawal that asks first.
 
 use danbao_testkit::{Browser, TestApp};
+use serde_json::json;
 
-on_both_databases!(the_order_page_reads_plainly_and_asks_before_acting);
+on_both_databases!(
+    the_order_page_reads_plainly_and_asks_before_acting,
+    the_storefront_has_categories_search_and_cards,
+);
 
 async fn the_order_page_reads_plainly_and_asks_before_acting(t: TestApp) {
     let (seller, _) = t.user("words_s", "seller").await;
@@ -75,4 +79,63 @@ fn split_folded(html: &str) -> (String, String) {
     }
     plain.push_str(rest);
     (plain, folded)
+}
+
+async fn the_storefront_has_categories_search_and_cards(t: TestApp) {
+    let (seller, _) = t.user("shop_s", "seller").await;
+    for (title, category) in [
+        ("王者荣耀 点券 60", "game_cards"),
+        ("原神 代充 6480", "top_up"),
+        ("100% 折扣卡", "gift_cards"),
+    ] {
+        let r = t
+            .post(
+                "/api/v1/seller/products",
+                Some(&seller),
+                json!({"title": title, "description": "d", "category": category, "price_minor": 1000, "delivery_kind": "manual"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let b = Browser::new(&t);
+    let all = b.get("/").await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    // Categories by their names, with counts; cards, not a table.
+    for name in ["游戏点卡", "游戏代充", "礼品卡"] {
+        assert!(all.text.contains(name), "{name}: {}", all.text);
+    }
+    assert!(!all.text.contains(">game_cards<"), "{}", all.text);
+    assert!(all.text.contains("class=\"product-card\""), "{}", all.text);
+    assert!(!all.text.contains("<table"), "no table on a phone's storefront");
+    // One category.
+    let cards = b.get("/?category=top_up").await;
+    assert!(
+        cards.text.contains("原神 代充 6480") && !cards.text.contains("王者荣耀 点券 60"),
+        "{}",
+        cards.text
+    );
+    // A search, in the title; LIKE's wildcards are taken literally.
+    let found = b.get("/?q=%E7%8E%8B%E8%80%85").await;
+    assert!(
+        found.text.contains("王者荣耀 点券 60") && !found.text.contains("原神 代充"),
+        "{}",
+        found.text
+    );
+    let literal = b.get("/?q=100%25").await;
+    assert!(
+        literal.text.contains("100% 折扣卡") && !literal.text.contains("王者荣耀 点券 60"),
+        "{}",
+        literal.text
+    );
+    let nothing = b.get("/?q=%25%25zz").await;
+    assert!(nothing.text.contains("没有找到符合条件的商品"), "{}", nothing.text);
+    // Typed text comes back escaped.
+    let odd = b.get("/?q=%3Cscript%3E").await;
+    assert!(
+        odd.text.contains("&#60;script&#62;") || odd.text.contains("&lt;script&gt;"),
+        "{}",
+        odd.text
+    );
+    assert!(!odd.text.contains("<script>"));
+    t.finish().await;
 }
