@@ -47,8 +47,7 @@ impl App {
     pub async fn seller_trust(&self, seller_id: &str) -> AppResult<SellerTrust> {
         let id = UserId::parse(seller_id).ok_or(AppError::NotFound("seller"))?;
         let mut tx = self.store.begin().await?;
-        let Some((created_at, paid_orders, completed_orders, complaints)) = tx.seller_trust(id.as_str()).await?
-        else {
+        let Some((created_at, paid_orders, completed_orders, complaints)) = tx.seller_trust(id.as_str()).await? else {
             return Err(AppError::NotFound("seller"));
         };
         let deposit = Account::Deposit(id.clone());

@@ -19,7 +19,10 @@ pub(crate) fn page(payment: &Payment, public_base_url: &str, now: OffsetDateTime
     let amount = escape(&format_amount(payment.amount_minor, &payment.currency));
     let mut details = String::new();
     if let Some(order_ref) = &payment.order_ref {
-        details.push_str(&format!("<tr><th>订单号</th><td><code>{}</code></td></tr>\n", escape(order_ref)));
+        details.push_str(&format!(
+            "<tr><th>订单号</th><td><code>{}</code></td></tr>\n",
+            escape(order_ref)
+        ));
     }
     details.push_str(&format!(
         "<tr><th>商户单号</th><td><code>{}</code></td></tr>\n",
@@ -220,23 +223,36 @@ mod tests {
 
     #[test]
     fn the_cashier_shows_merchant_amount_order_qr_code_and_time_left() {
-        let now = OffsetDateTime::from_unix_timestamp(1_764_633_600).unwrap(); // 2025-12-02 00:00 UTC
-        let page = page(&unpaid(Some(now + time::Duration::seconds(14 * 60 + 1))), "http://gw.test", now);
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_764_633_600); // 2025-12-02 00:00 UTC
+        let page = page(
+            &unpaid(Some(now + time::Duration::seconds(14 * 60 + 1))),
+            "http://gw.test",
+            now,
+        );
         assert!(page.contains("收款方：担保 Danbao"), "{page}");
         assert!(page.contains(r#"<p class="amount" id="amount">¥25.00</p>"#), "{page}");
         assert!(page.contains("<code>order-42</code>"), "{page}");
         assert!(page.contains("&lt;月卡&gt;"), "{page}");
-        assert!(page.contains(r#"<svg role="img" aria-label="付款二维码" xmlns="http://www.w3.org/2000/svg""#), "{page}");
+        assert!(
+            page.contains(r#"<svg role="img" aria-label="付款二维码" xmlns="http://www.w3.org/2000/svg""#),
+            "{page}"
+        );
         assert!(!page.contains("<?xml"), "{page}");
         // 14 min 1 s left reads as 15 minutes; the deadline in Beijing time.
-        assert!(page.contains(r#"剩余 <strong id="minutes-left">15</strong> 分钟"#), "{page}");
+        assert!(
+            page.contains(r#"剩余 <strong id="minutes-left">15</strong> 分钟"#),
+            "{page}"
+        );
         assert!(page.contains("<time>2025-12-02 08:14</time>"), "{page}");
-        assert!(page.contains(r#"<form method="post" action="http://gw.test/payments/sbp_1/pay">"#), "{page}");
+        assert!(
+            page.contains(r#"<form method="post" action="http://gw.test/payments/sbp_1/pay">"#),
+            "{page}"
+        );
     }
 
     #[test]
     fn past_the_deadline_the_cashier_says_the_payment_would_be_refunded() {
-        let now = OffsetDateTime::from_unix_timestamp(1_764_633_600).unwrap();
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_764_633_600);
         let page = page(&unpaid(Some(now)), "http://gw.test", now);
         assert!(page.contains("已超过支付期限"), "{page}");
         assert!(!page.contains("minutes-left"), "{page}");

@@ -647,10 +647,18 @@ fn validate_create(req: &CreatePayment) -> Result<(), GatewayError> {
     if !req.return_url.is_empty() && !is_http_url(&req.return_url) {
         return invalid("return_url must be empty or an http(s) URL");
     }
-    if req.site_name.as_ref().is_some_and(|s| s.chars().count() > LABEL_LEN_MAX) {
+    if req
+        .site_name
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > LABEL_LEN_MAX)
+    {
         return invalid("site_name must be at most 64 characters");
     }
-    if req.order_ref.as_ref().is_some_and(|s| s.chars().count() > LABEL_LEN_MAX) {
+    if req
+        .order_ref
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > LABEL_LEN_MAX)
+    {
         return invalid("order_ref must be at most 64 characters");
     }
     if req.expires_at.as_deref().is_some_and(|t| parse_rfc3339(t).is_none()) {

@@ -108,12 +108,16 @@ async fn the_buy_form_offers_the_configured_methods_and_names_the_rules(t: TestA
     let page = b.get(&format!("/products/{product}")).await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(
-        page.text.contains(r#"<input type="radio" name="payment_method" value="sandbox" checked required> 沙箱支付（演示）"#),
+        page.text.contains(
+            r#"<input type="radio" name="payment_method" value="sandbox" checked required> 沙箱支付（演示）"#
+        ),
         "{}",
         page.text
     );
     assert!(
-        page.text.contains(&format!(r#"本订单将按<a href="/rules" id="rules-link">规则第 {version} 版</a>处理"#)),
+        page.text.contains(&format!(
+            r#"本订单将按<a href="/rules" id="rules-link">规则第 {version} 版</a>处理"#
+        )),
         "{}",
         page.text
     );
@@ -133,7 +137,11 @@ async fn the_buy_form_offers_the_configured_methods_and_names_the_rules(t: TestA
         )
         .await;
     assert_eq!(refused.status, 422, "{}", refused.text);
-    assert!(refused.text.contains("支付方式：请选择页面上列出的支付方式"), "{}", refused.text);
+    assert!(
+        refused.text.contains("支付方式：请选择页面上列出的支付方式"),
+        "{}",
+        refused.text
+    );
     assert!(refused.text.contains(r#"value="qq 20002""#), "{}", refused.text);
     assert!(b.cookies().iter().all(|c| !c.starts_with("danbao_order_")));
     let stock = t.get(&format!("/api/v1/products/{product}"), None).await.body["stock"].clone();
@@ -151,7 +159,10 @@ async fn the_rules_page_publishes_the_rule_set_in_force(t: TestApp) {
         format!(r#"id="rules-version">第 {} 版<"#, rules.version),
         format!(r#"id="rules-hash">{}<"#, rules.content_hash()),
         format!(r#"id="payment-window">{} 分钟<"#, o.payment_window_minutes),
-        format!(r#"id="seller-response">{} 小时<"#, rules.complaints.seller_response_hours),
+        format!(
+            r#"id="seller-response">{} 小时<"#,
+            rules.complaints.seller_response_hours
+        ),
         // The shipped values, in the words a buyer reads.
         r#"id="default-fee">5%<"#.to_string(),
         "付款后 24 小时内卖家未发货，全额退款给买家".to_string(),
@@ -203,14 +214,23 @@ async fn the_cashier_shows_the_bill_and_still_pays(t: TestApp) {
     }
 
     let pay_url = cashier.replace("/cashier/", "/payments/") + "/pay";
-    assert!(page.text.contains(&format!(r#"<form method="post" action="{pay_url}">"#)), "{}", page.text);
+    assert!(
+        page.text
+            .contains(&format!(r#"<form method="post" action="{pay_url}">"#)),
+        "{}",
+        page.text
+    );
     let paid = b.send(b.post(&pay_url).header("accept", "text/html")).await;
     assert_eq!(paid.status, 303, "{}", paid.text);
     let back = paid.headers.get("location").unwrap().to_str().unwrap().to_string();
     assert!(back.ends_with(&format!("/orders/{order}")), "{back}");
     let token = b.cookie(&format!("danbao_order_{order}")).unwrap();
-    t.wait_for_status(&format!("/api/v1/orders/{order}?access_token={token}"), None, "delivered")
-        .await;
+    t.wait_for_status(
+        &format!("/api/v1/orders/{order}?access_token={token}"),
+        None,
+        "delivered",
+    )
+    .await;
     let order_page = b.get(&back).await;
     assert_eq!(order_page.status, 200, "{}", order_page.text);
     assert!(order_page.text.contains("50.00"), "{}", order_page.text);
@@ -218,5 +238,78 @@ async fn the_cashier_shows_the_bill_and_still_pays(t: TestApp) {
     let again = b.get(&cashier).await;
     assert!(again.text.contains("已支付"), "{}", again.text);
     assert!(!again.text.contains("minutes-left"), "{}", again.text);
+    t.finish().await;
+}
+
+/// The issue's browser walk for a buyer deciding to trust a shop (SQLite; the pages are
+/// database-blind and covered on both above): `ui-tests/buyer_trust.mjs` in chromium.
+/// The record is built without moving the clock, so that the cashier's countdown (the
+/// gateway's own clock) and the platform's agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_buyer_checks_the_shop_and_pays_in_chromium() {
+    if !browser_ready() {
+        return;
+    }
+    let t = TestApp::sqlite().await;
+    let (seller, _) = t.user("ui_trusted", "seller").await;
+    let r = t
+        .post(
+            "/api/v1/seller/products",
+            Some(&seller),
+            json!({"title": "信誉测试月卡", "description": "30 天会员", "category": "game_cards", "price_minor": 2500, "delivery_kind": "card_key"}),
+        )
+        .await;
+    let product = r.body["id"].as_str().unwrap().to_string();
+    t.raw(
+        t.http
+            .post(format!("{}/api/v1/seller/products/{product}/card-keys", t.url))
+            .bearer_auth(&seller)
+            .header("content-type", "text/plain")
+            .body("UI-T-1\nUI-T-2\nUI-T-3\nUI-T-4\nUI-T-5\nUI-T-6\n"),
+    )
+    .await;
+    // Four sold: three confirmed, one complained about: 25 %.
+    for i in 0..4 {
+        let (order, token) = t.guest_order_delivered(&product).await;
+        let (path, body) = if i == 0 {
+            (
+                format!("/api/v1/orders/{order}/complaints?access_token={token}"),
+                json!({"kind": "not_as_described", "description": "面值不符"}),
+            )
+        } else {
+            (
+                format!("/api/v1/orders/{order}/confirm?access_token={token}"),
+                json!({}),
+            )
+        };
+        let r = t.post(&path, None, body).await;
+        assert!(r.status == 200 || r.status == 201, "{}", r.text);
+    }
+
+    let shots = ui_shots_dir("buyer-trust");
+    let out = tokio::process::Command::new("node")
+        .arg(ui_tests_dir().join("buyer_trust.mjs"))
+        .args([&t.url, "信誉测试月卡", "25%"])
+        .arg(&shots)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "browser run failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("ok: read the seller's record and the rules, paid ¥50.00"),
+        "{stdout}"
+    );
+    // What the browser paid is what the platform recorded: the last two keys handed out.
+    assert_eq!(
+        t.get(&format!("/api/v1/products/{product}"), None).await.body["stock"],
+        0
+    );
+    for name in ["1-storefront", "2-product", "3-rules", "4-cashier", "5-order"] {
+        for width in [1280, 390] {
+            assert!(shots.join(format!("{name}-{width}.png")).exists(), "{name}-{width}");
+        }
+    }
     t.finish().await;
 }
