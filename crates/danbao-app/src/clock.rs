@@ -46,6 +46,20 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The offset every page shows times in: China Standard Time (Asia/Shanghai, UTC+8, no
+/// daylight saving), where the platform's buyers and sellers are.
+pub const DISPLAY_UTC_OFFSET_S: i32 = 8 * 3600;
+
+/// A time as a person reads it on a page: `2026-12-02 09:25:50`, China time.
+pub fn display_time(ms: i64) -> String {
+    let offset = time::UtcOffset::from_whole_seconds(DISPLAY_UTC_OFFSET_S).unwrap_or(time::UtcOffset::UTC);
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.to_offset(offset).format(&format).ok())
+        .unwrap_or_default()
+}
+
 /// Parses an RFC 3339 time into ms since the epoch.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;

@@ -343,6 +343,47 @@ impl App {
         Ok((items, next))
     }
 
+    /// The storefront's page of products, newest first: of one category and matching a
+    /// search if given; the cursor is the last product id of the previous page.
+    pub async fn storefront(
+        &self,
+        category: Option<&str>,
+        search: Option<&str>,
+        cursor: Option<&str>,
+        limit: i64,
+    ) -> AppResult<(Vec<ProductView>, Option<String>)> {
+        let limit = limit.clamp(1, PAGE_SIZE_MAX);
+        let cursor = match cursor {
+            Some(c) => Some(ProductId::parse(c).ok_or_else(|| AppError::invalid("cursor", crate::Invalid::BadCursor))?),
+            None => None,
+        };
+        let search = search.map(str::trim).filter(|s| !s.is_empty());
+        if search.is_some_and(|s| s.chars().count() > 64) {
+            return Err(AppError::invalid("search", "at most 64 characters"));
+        }
+        let category = category.map(str::trim).filter(|c| !c.is_empty());
+        let mut tx = self.store.begin().await?;
+        let rows = tx
+            .storefront_products(cursor.as_ref().map(|c| c.as_str()), category, search, limit + 1)
+            .await?;
+        tx.commit().await?;
+        let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+        let mut items: Vec<ProductView> = rows.into_iter().map(ProductView::from_row).collect();
+        if more {
+            items.truncate(usize::try_from(limit).unwrap_or(0));
+        }
+        let next = if more { items.last().map(|p| p.id.clone()) } else { None };
+        Ok((items, next))
+    }
+
+    /// The storefront's categories with how many listings each has.
+    pub async fn storefront_categories(&self) -> AppResult<Vec<(String, i64)>> {
+        let mut tx = self.store.begin().await?;
+        let rows = tx.storefront_categories().await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
     /// A product as a shopper sees it: hidden or suspended listings are not found.
     pub async fn product(&self, id: &str) -> AppResult<ProductView> {
         let id = ProductId::parse(id).ok_or(AppError::NotFound("product"))?;

@@ -292,6 +292,8 @@ tx_methods! {
     fn product(id: &danbao_domain::ProductId, lock: bool) -> Option<ProductRow>;
     fn list_products(after: Option<&str>, limit: i64) -> Vec<ProductRow>;
     fn products_by_seller(seller: &UserId) -> Vec<ProductRow>;
+    fn storefront_products(after: Option<&str>, category: Option<&str>, search: Option<&str>, limit: i64) -> Vec<ProductRow>;
+    fn storefront_categories() -> Vec<(String, i64)>;
     fn update_product(p: &ProductRow) -> ();
     fn reserve_stock(product: &danbao_domain::ProductId, quantity: i64) -> bool;
     fn release_stock(product: &danbao_domain::ProductId, quantity: i64) -> ();

@@ -584,6 +584,7 @@ async fn render_case(
                 at: TimeView::new(&e.at),
                 label: complaint_event_label(&e.kind),
                 detail: complaint_event_detail(&e.detail),
+                proof: None,
             })
             .collect(),
         order_timeline_intact: timeline.intact,

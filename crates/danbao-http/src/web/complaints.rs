@@ -255,6 +255,7 @@ fn complaint_detail(c: ComplaintView) -> ComplaintDetail {
                 at: TimeView::new(&e.at),
                 label: complaint_event_label(&e.kind),
                 detail: complaint_event_detail(&e.detail),
+                proof: None,
             })
             .collect(),
         is_buyer,

@@ -26,6 +26,7 @@ mod seller;
 mod session;
 mod shop;
 mod staff;
+mod storefront;
 mod zh;
 
 use axum::extract::State;
@@ -44,7 +45,7 @@ const TOKEN_LEN_MAX: usize = 128;
 
 pub fn routes(app: App, opts: WebOptions) -> Router<App> {
     Router::new()
-        .route("/", get(shop::index))
+        .route("/", get(storefront::index))
         .route("/products/{id}", get(shop::product_page))
         .route("/products/{id}/buy", post(shop::buy))
         .route("/orders/{id}", get(orders::order_page))
@@ -224,19 +225,10 @@ struct TimeView {
 
 impl TimeView {
     fn new(rfc3339: &str) -> TimeView {
-        // "2025-01-02T03:04:05.678Z" → "2025-01-02 03:04:05 UTC"
-        let mut display = rfc3339.replacen('T', " ", 1);
-        if let Some(dot) = display.find('.') {
-            let tail: String = display[dot..]
-                .chars()
-                .skip_while(|c| *c == '.' || c.is_ascii_digit())
-                .collect();
-            display.truncate(dot);
-            display.push_str(&tail);
-        }
-        if let Some(stripped) = display.strip_suffix('Z') {
-            display = format!("{stripped} UTC");
-        }
+        // Shown in China time (the datetime attribute keeps the exact UTC instant).
+        let display = danbao_app::clock::parse_rfc3339(rfc3339)
+            .map(danbao_app::clock::display_time)
+            .unwrap_or_else(|| rfc3339.to_string());
         TimeView {
             rfc3339: rfc3339.to_string(),
             display,
@@ -247,7 +239,10 @@ impl TimeView {
 struct EventItem {
     at: TimeView,
     label: String,
+    /// What happened, in words a buyer reads.
     detail: Option<String>,
+    /// The technical proof (hashes, provider references), folded away under 查看存证.
+    proof: Option<String>,
 }
 
 /// A page's address: never with a token (the browser's cookies say who is looking).
@@ -300,8 +295,11 @@ mod tests {
 
     #[test]
     fn times_are_shown_plainly() {
+        // China time: UTC+8, across midnight too.
         let t = TimeView::new("2025-01-02T03:04:05.678Z");
-        assert_eq!(t.display, "2025-01-02 03:04:05 UTC");
-        assert_eq!(TimeView::new("2025-01-02T03:04:05Z").display, "2025-01-02 03:04:05 UTC");
+        assert_eq!(t.display, "2025-01-02 11:04:05");
+        assert_eq!(t.rfc3339, "2025-01-02T03:04:05.678Z");
+        assert_eq!(TimeView::new("2025-01-01T20:00:00Z").display, "2025-01-02 04:00:00");
+        assert_eq!(TimeView::new("not a time").display, "not a time");
     }
 }

@@ -4,7 +4,7 @@ use super::complaints::{complaint_items, complaint_kinds, ComplaintItem, Draft, 
 use super::error::PageError;
 use super::forms::PageContext;
 use super::session::order_viewer;
-use super::zh::{event_detail, event_label, kind_label, refund_reason_zh, refund_status_zh};
+use super::zh::{event_detail_split, event_label, kind_label, refund_reason_zh, refund_status_zh};
 use super::{is_http_url, order_url, private_headers, valid_token, yuan, EventItem, TimeView, TokenQuery};
 use crate::extract::ClientOrigin;
 use askama::Template;
@@ -199,10 +199,14 @@ fn order_page_for(
         .collect();
     let timeline = events
         .iter()
-        .map(|e| EventItem {
-            at: TimeView::new(&e.at),
-            label: event_label(&e.kind),
-            detail: event_detail(&e.detail),
+        .map(|e| {
+            let (detail, proof) = event_detail_split(&e.detail);
+            EventItem {
+                at: TimeView::new(&e.at),
+                label: event_label(&e.kind),
+                detail,
+                proof,
+            }
         })
         .collect();
     let revealed = revealed.map(|items| {

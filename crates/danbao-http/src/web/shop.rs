@@ -7,16 +7,13 @@ use super::{is_http_url, private_headers, yuan};
 use crate::extract::ClientOrigin;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Extension, Form, Path, Query, State};
+use axum::extract::{Extension, Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use danbao_app::trust::SellerTrust;
 use danbao_app::{App, Caller, PlaceOrder, ProductView};
-use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
-/// Products per storefront page.
-const PAGE_SIZE: i64 = 20;
 /// Form fields that carry a manual product's delivery fields are named `field_<name>`.
 const FIELD_PREFIX: &str = "field_";
 
@@ -87,14 +84,6 @@ struct FieldInput {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "index.html")]
-struct IndexPage {
-    products: Vec<ProductItem>,
-    next_cursor: Option<String>,
-    first_page: bool,
-}
-
-#[derive(Template, WebTemplate)]
 #[template(path = "product.html")]
 struct ProductPage {
     product: ProductItem,
@@ -106,22 +95,6 @@ struct ProductPage {
     contact: String,
     error: Option<String>,
     csrf: String,
-}
-
-#[derive(Deserialize)]
-pub(super) struct PageQuery {
-    cursor: Option<String>,
-}
-
-pub(super) async fn index(State(app): State<App>, Query(q): Query<PageQuery>) -> Result<Response, PageError> {
-    let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
-    let (items, next) = app.list_products(cursor, PAGE_SIZE).await?;
-    Ok(IndexPage {
-        products: items.iter().map(ProductItem::new).collect(),
-        next_cursor: next,
-        first_page: cursor.is_none(),
-    }
-    .into_response())
 }
 
 /// What the product page shows besides the product: read before the form is handled, so

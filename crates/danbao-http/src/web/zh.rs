@@ -26,6 +26,21 @@ pub(super) fn field_zh(field: &str) -> &'static str {
     }
 }
 
+/// A product category by its name; a category the catalog does not know is shown as
+/// the seller typed it.
+pub(super) fn category_zh(code: &str) -> String {
+    match code {
+        "game_cards" => "游戏点卡",
+        "top_up" => "游戏代充",
+        "gift_cards" => "礼品卡",
+        "software" => "软件激活码",
+        "membership" => "会员充值",
+        "phone_credit" => "话费充值",
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
 pub(super) fn kind_label(kind: &str) -> &'static str {
     match kind {
         "card_key" => "卡密自动发货",
@@ -96,6 +111,53 @@ pub(super) fn refund_status_zh(status: &str) -> String {
 
 /// A short, readable summary of an event's detail: amounts in yuan, content hashes as
 /// evidence, anything else as `key: value`.
+/// Whether a detail is proof for the record (hashes, provider references) rather than
+/// what a buyer reads: such parts are folded away under 查看存证.
+fn is_proof(key: &str) -> bool {
+    key.ends_with("_sha256") || matches!(key, "payment_id" | "refund_id" | "provider_txn_id" | "currency")
+}
+
+/// An order event's detail as (what a buyer reads, the proof folded away).
+pub(super) fn event_detail_split(detail: &serde_json::Value) -> (Option<String>, Option<String>) {
+    let Some(obj) = detail.as_object() else {
+        return (None, None);
+    };
+    let mut plain = serde_json::Map::new();
+    let mut proof = serde_json::Map::new();
+    for (k, v) in obj {
+        if is_proof(k) {
+            proof.insert(k.clone(), v.clone());
+        } else {
+            plain.insert(k.clone(), v.clone());
+        }
+    }
+    // A release says what the seller gets after the fee, not the fee's basis points.
+    let settled = match (
+        plain.get("released_minor").and_then(|v| v.as_i64()),
+        plain.get("fee_bps").and_then(|v| v.as_i64()),
+    ) {
+        (Some(amount), Some(bps)) => danbao_domain::Money::from_minor(amount).split_fee(bps).ok().map(|s| {
+            plain.remove("released_minor");
+            plain.remove("fee_bps");
+            format!(
+                "订单金额 ¥{}；平台服务费 ¥{}（{}.{:02}%）；卖家实得 ¥{}",
+                yuan(amount),
+                yuan(s.fee.minor()),
+                bps / 100,
+                bps % 100,
+                yuan(s.to_seller.minor())
+            )
+        }),
+        _ => None,
+    };
+    let rest = event_detail(&serde_json::Value::Object(plain));
+    let plain = match (settled, rest) {
+        (Some(a), Some(b)) => Some(format!("{a}；{b}")),
+        (a, b) => a.or(b),
+    };
+    (plain, event_detail(&serde_json::Value::Object(proof)))
+}
+
 pub(super) fn event_detail(detail: &serde_json::Value) -> Option<String> {
     let obj = detail.as_object()?;
     let mut parts = Vec::new();
@@ -285,9 +347,9 @@ pub(super) fn role_zh(role: Role) -> &'static str {
 
 // ---- refusals, validation problems and reasons, keyed by their typed values ----
 
-/// The day of a time, as `2025-01-02` (UTC).
+/// The day of a time, as `2025-01-02`, in the zone the pages show times in.
 pub(super) fn date_zh(ms: i64) -> String {
-    danbao_app::clock::rfc3339(ms).chars().take(10).collect()
+    danbao_app::clock::display_time(ms).chars().take(10).collect()
 }
 
 fn time_zh(ms: i64) -> String {
@@ -454,13 +516,42 @@ pub(super) fn ruling_reason_zh(r: &RulingReason) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timeline_reads_plainly_and_folds_its_proof_away() {
+        let paid = serde_json::json!({
+            "amount_minor": 5800, "payment_id": "pay_1", "provider_txn_id": "sbt_9",
+            "payment_record_sha256": "ab12", "currency": "CNY"
+        });
+        let (plain, proof) = event_detail_split(&paid);
+        let plain = plain.unwrap_or_default();
+        assert!(plain.contains("¥58.00"), "{plain}");
+        assert!(
+            !plain.contains("sbt_9") && !plain.contains("ab12") && !plain.contains("pay_1"),
+            "{plain}"
+        );
+        let proof = proof.unwrap_or_default();
+        assert!(
+            proof.contains("sbt_9") && proof.contains("ab12") && proof.contains("pay_1"),
+            "{proof}"
+        );
+        // A release says what the seller gets after the fee (half-even: 5 % of 58.00).
+        let (plain, proof) = event_detail_split(&serde_json::json!({"fee_bps": 500, "released_minor": 5800}));
+        assert_eq!(
+            plain.as_deref(),
+            Some("订单金额 ¥58.00；平台服务费 ¥2.90（5.00%）；卖家实得 ¥55.10")
+        );
+        assert_eq!(proof, None);
+        let (plain, _) = event_detail_split(&serde_json::json!({"seller_reason": "区服维护"}));
+        assert_eq!(plain.as_deref(), Some("卖家说明：区服维护"));
+    }
     use danbao_domain::Money;
 
     #[test]
     fn refusals_read_in_chinese_with_their_data() {
         let early: Refusal = OpenRefusal::TooEarly { from_ms: 0 }.into();
         assert!(
-            refusal_zh(&early).contains("1970-01-01 00:00:00 UTC"),
+            refusal_zh(&early).contains("1970-01-01 08:00:00"),
             "{}",
             refusal_zh(&early)
         );

@@ -191,3 +191,36 @@ pub async fn count_free_card_keys(tx: &mut Conn, product: &ProductId) -> Result<
         .await?;
     Ok(row.try_get("n")?)
 }
+
+/// The storefront: listed products of sellers in good standing, newest first, of one
+/// category and matching a search in the title or description if given (LIKE wildcards
+/// in the search are taken literally).
+pub async fn storefront_products(tx: &mut Conn, after: Option<&str>, category: Option<&str>, search: Option<&str>, limit: i64) -> Result<Vec<ProductRow>> {
+    let pattern = search.map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let rows = sqlx::query(
+        "SELECT * FROM products WHERE status = 'active' AND (CAST($1 AS TEXT) IS NULL OR id < CAST($1 AS TEXT)) \
+         AND (CAST($2 AS TEXT) IS NULL OR category = CAST($2 AS TEXT)) \
+         AND (CAST($3 AS TEXT) IS NULL OR title LIKE CAST($3 AS TEXT) ESCAPE '\\' OR description LIKE CAST($3 AS TEXT) ESCAPE '\\') \
+         AND NOT EXISTS (SELECT 1 FROM seller_standing s WHERE s.seller_id = products.seller_id AND s.status <> 'active') \
+         ORDER BY id DESC LIMIT $4",
+    )
+    .bind(after)
+    .bind(category)
+    .bind(pattern)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(product_from).collect()
+}
+
+/// The categories the storefront has listings in, with how many.
+pub async fn storefront_categories(tx: &mut Conn) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT category, COUNT(*) AS n FROM products WHERE status = 'active' \
+         AND NOT EXISTS (SELECT 1 FROM seller_standing s WHERE s.seller_id = products.seller_id AND s.status <> 'active') \
+         GROUP BY category ORDER BY category",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("category")?, r.try_get("n")?))).collect()
+}
