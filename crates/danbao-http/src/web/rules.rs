@@ -3,7 +3,7 @@
 //! judged by the version it was created under).
 
 use super::yuan;
-use super::zh::{complaint_kind_zh, evidence_kind_zh, percent};
+use super::zh::{category_zh, complaint_kind_zh, evidence_kind_zh, percent};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
@@ -83,7 +83,7 @@ impl RulesPage {
                 .category_fee_bps
                 .iter()
                 .map(|(category, bps)| FeeRow {
-                    category: category.clone(),
+                    category: category_zh(category),
                     fee: percent(*bps),
                 })
                 .collect(),

@@ -2,7 +2,7 @@
 
 use super::error::PageError;
 use super::forms::PageContext;
-use super::zh::{kind_label, payment_method_zh, percent};
+use super::zh::{category_zh, kind_label, payment_method_zh, percent};
 use super::{is_http_url, private_headers, yuan};
 use crate::extract::ClientOrigin;
 use askama::Template;
@@ -34,7 +34,7 @@ impl ProductItem {
             id: p.id.clone(),
             title: p.title.clone(),
             description: p.description.clone(),
-            category: p.category.clone(),
+            category: category_zh(&p.category),
             price: yuan(p.price_minor),
             kind_label: kind_label(&p.delivery_kind),
             stock: p.stock,

@@ -171,6 +171,24 @@ async fn the_rules_page_publishes_the_rule_set_in_force(t: TestApp) {
     ] {
         assert!(page.text.contains(&shown), "{shown} in {}", page.text);
     }
+
+    // A new version with a category's own fee: published, it is the one shown, the
+    // category by its name.
+    let mut next = (*rules).clone();
+    next.version += 1;
+    next.fees.category_fee_bps.insert("game_cards".into(), 300);
+    let t = t.restart_with_rules(next.clone()).await;
+    let b = Browser::new(&t);
+    let page = b.get("/rules").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    for shown in [
+        format!(r#"id="rules-version">第 {} 版<"#, next.version),
+        format!(r#"id="rules-hash">{}<"#, next.content_hash()),
+        "<tr><td>游戏点卡</td><td>3%</td></tr>".to_string(),
+        r#"<tr><td>其他分类</td><td id="default-fee">5%</td></tr>"#.to_string(),
+    ] {
+        assert!(page.text.contains(&shown), "{shown} in {}", page.text);
+    }
     assert!(!page.text.contains("game_cards"), "{}", page.text);
     t.finish().await;
 }
