@@ -739,6 +739,8 @@ impl App {
                 subject: subject.to_string(),
                 notify_url: format!("{base}/api/v1/payments/{}/notify", self.provider.name()),
                 return_url,
+                order_ref: order.id.to_string(),
+                expires_at_ms: order.expires_at,
             })
             .await
             .map_err(|e| AppError::ProviderUnavailable(e.to_string()))?;

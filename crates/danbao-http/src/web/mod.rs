@@ -21,6 +21,7 @@ mod complaints;
 mod error;
 mod forms;
 mod orders;
+mod rules;
 mod seller;
 mod session;
 mod shop;
@@ -64,6 +65,7 @@ pub fn routes(app: App, opts: WebOptions) -> Router<App> {
         .route("/complaints/{id}/withdraw", post(complaints::withdraw_complaint))
         .route("/complaints/{id}/response", post(complaints::seller_response))
         .route("/lookup", get(orders::lookup_form).post(orders::lookup))
+        .route("/rules", get(rules::rules_page))
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))
         .route("/account", get(account::account_page))
