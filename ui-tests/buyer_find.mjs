@@ -96,6 +96,7 @@ try {
   step = "pay at the sandbox cashier";
   await page.getByRole("link", { name: "去支付" }).click();
   await page.waitForURL(/\/sandbox\/cashier\//);
+  await expectText(number); // the cashier prints the order number the buyer knows
   await shoot("6-cashier", false);
   await page.locator('form[action*="/pay"] button, form[action*="/pay"] input[type="submit"]').first().click();
 

@@ -17,6 +17,7 @@ pub mod orders;
 pub mod payments;
 pub mod safeguards;
 pub mod sellers;
+pub mod trust;
 pub mod vault;
 
 use clock::Clock;

@@ -764,6 +764,9 @@ impl App {
                 subject: subject.to_string(),
                 notify_url: format!("{base}/api/v1/payments/{}/notify", self.provider.name()),
                 return_url,
+                // The short order number the buyer was shown, so the cashier prints the same one.
+                order_ref: order.number.clone(),
+                expires_at_ms: order.expires_at,
             })
             .await
             .map_err(|e| AppError::ProviderUnavailable(e.to_string()))?;

@@ -27,6 +27,9 @@ pub enum ProviderError {
     Malformed(String),
 }
 
+/// The name a buyer sees at the provider's cashier as the one they pay.
+pub const MERCHANT_NAME: &str = "担保 Danbao";
+
 pub struct PaymentRequest {
     pub out_trade_no: String,
     pub amount: Money,
@@ -34,6 +37,12 @@ pub struct PaymentRequest {
     pub subject: String,
     pub notify_url: String,
     pub return_url: String,
+    /// The order the buyer knows, printed by the cashier (the out_trade_no is a payment
+    /// attempt's).
+    pub order_ref: String,
+    /// When the order stops waiting for this payment (ms since epoch): the cashier counts
+    /// down to it, as a real gateway's `time_expire`.
+    pub expires_at_ms: i64,
 }
 
 pub struct CreatedPayment {
@@ -65,6 +74,10 @@ pub struct RefundCommand {
 pub trait PaymentProvider: Send + Sync + 'static {
     /// The provider's name in accounts and routes, e.g. `sandbox`.
     fn name(&self) -> &'static str;
+    /// The payment methods a buyer may choose from at checkout; one per rail by default.
+    fn methods(&self) -> Vec<&'static str> {
+        vec![self.name()]
+    }
     fn create_payment(&self, req: PaymentRequest) -> BoxFuture<'_, Result<CreatedPayment, ProviderError>>;
     /// Verifies the signature over the raw bytes (constant time) and parses the payment.
     fn verify_notification(&self, body: &[u8], signature: Option<&str>) -> Result<VerifiedPayment, ProviderError>;
@@ -94,6 +107,9 @@ impl NoProvider {
 impl PaymentProvider for NoProvider {
     fn name(&self) -> &'static str {
         "none"
+    }
+    fn methods(&self) -> Vec<&'static str> {
+        Vec::new()
     }
     fn create_payment(&self, _req: PaymentRequest) -> BoxFuture<'_, Result<CreatedPayment, ProviderError>> {
         Box::pin(async { NoProvider::unavailable() })
@@ -221,6 +237,9 @@ impl PaymentProvider for SandboxProvider {
                     subject: req.subject,
                     notify_url: req.notify_url,
                     return_url: req.return_url,
+                    site_name: Some(MERCHANT_NAME.to_owned()),
+                    order_ref: Some(req.order_ref),
+                    expires_at: Some(crate::clock::rfc3339(req.expires_at_ms)),
                 })
                 .await
                 .map_err(map_client_error)?;

@@ -562,6 +562,9 @@ async fn the_standalone_sandbox_remembers_its_payments_across_a_restart() {
             subject: "点卡".to_owned(),
             notify_url: "http://127.0.0.1:9/notify".to_owned(),
             return_url: String::new(),
+            site_name: None,
+            order_ref: None,
+            expires_at: None,
         })
         .await
         .unwrap();

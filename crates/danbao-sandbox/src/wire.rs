@@ -91,6 +91,17 @@ pub struct CreatePayment {
     pub subject: String,
     pub notify_url: String,
     pub return_url: String,
+    /// The merchant's name as the cashier shows it (易支付's `sitename`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_name: Option<String>,
+    /// The order number the buyer knows, which the cashier prints; display only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_ref: Option<String>,
+    /// RFC 3339: when the merchant stops waiting for this payment (Alipay's
+    /// `time_expire`). The cashier counts down to it; a payment after it is still taken
+    /// (the merchant refunds what it can no longer deliver).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 /// The gateway's view of one payment.

@@ -144,6 +144,9 @@ impl Gw {
             subject: "月卡 30 天".to_owned(),
             notify_url: self.receiver.url.clone(),
             return_url: format!("http://shop.test/orders/{out_trade_no}"),
+            site_name: None,
+            order_ref: None,
+            expires_at: None,
         }
     }
 
@@ -245,7 +248,8 @@ async fn cashier_pay_delivers_exactly_one_signed_notification() {
         page.contains(&format!(r#"<form method="post" action="{action}">"#)),
         "{page}"
     );
-    assert!(page.contains("确认支付 (Pay)"), "{page}");
+    assert!(page.contains("确认支付 ¥12.34"), "{page}");
+    assert!(page.contains("<svg "), "the cashier shows a QR code: {page}");
 
     // The browser submits the form and is sent back to the shop.
     let submitted = gw
@@ -945,6 +949,9 @@ async fn standalone_gateway_serves_at_its_root() {
             subject: "s".to_owned(),
             notify_url: receiver.url.clone(),
             return_url: String::new(),
+            site_name: None,
+            order_ref: None,
+            expires_at: None,
         })
         .await
         .unwrap();
@@ -976,6 +983,9 @@ async fn a_gateway_without_a_key_accepts_nothing() {
                 subject: String::new(),
                 notify_url: "http://127.0.0.1:1/n".to_owned(),
                 return_url: String::new(),
+                site_name: None,
+                order_ref: None,
+                expires_at: None,
             })
             .await,
         401,

@@ -110,6 +110,9 @@ fn order(out_trade_no: &str, notify_url: &str) -> CreatePayment {
         subject: "月卡".to_owned(),
         notify_url: notify_url.to_owned(),
         return_url: String::new(),
+        site_name: None,
+        order_ref: None,
+        expires_at: None,
     }
 }
 

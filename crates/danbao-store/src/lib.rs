@@ -312,6 +312,7 @@ tx_methods! {
     fn insert_delivery_file(order: &OrderId, sha256: &str, media_type: &str, size_bytes: i64, now: i64) -> ();
     fn delivery_file(order: &OrderId) -> Option<(String, String, i64)>;
     fn seller_histories(sellers: &[String]) -> Vec<(String, i64, i64, i64)>;
+    fn seller_trust(seller: &str) -> Option<(i64, i64, i64, i64)>;
     fn postings_between(accounts: &[String], from: i64, to: i64, limit: i64) -> Vec<(i64, String, Option<String>, String, i64)>;
     fn count_free_card_keys(product: &danbao_domain::ProductId) -> i64;
 

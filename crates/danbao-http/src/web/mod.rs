@@ -21,6 +21,7 @@ mod complaints;
 mod error;
 mod forms;
 mod orders;
+mod rules;
 mod seller;
 mod session;
 mod shop;
@@ -66,6 +67,7 @@ pub fn routes(app: App, opts: WebOptions) -> Router<App> {
         .route("/lookup", get(orders::lookup_form).post(orders::lookup))
         .route("/my-orders", get(orders::my_orders))
         .route(COPY_SCRIPT_PATH, get(copy_script))
+        .route("/rules", get(rules::rules_page))
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))
         .route("/account", get(account::account_page))

@@ -2,7 +2,7 @@
 
 use super::error::PageError;
 use super::forms::PageContext;
-use super::zh::kind_label;
+use super::zh::{category_zh, kind_label, payment_method_zh, percent};
 use super::{is_http_url, private_headers, yuan};
 use crate::extract::ClientOrigin;
 use askama::Template;
@@ -10,6 +10,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Extension, Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use danbao_app::trust::SellerTrust;
 use danbao_app::{App, Caller, PlaceOrder, ProductView};
 use std::collections::{BTreeMap, HashMap};
 
@@ -33,13 +34,47 @@ impl ProductItem {
             id: p.id.clone(),
             title: p.title.clone(),
             description: p.description.clone(),
-            category: p.category.clone(),
+            category: category_zh(&p.category),
             price: yuan(p.price_minor),
             kind_label: kind_label(&p.delivery_kind),
             stock: p.stock,
             sold_out: p.stock.is_some_and(|n| n <= 0),
         }
     }
+}
+
+/// The seller's public figures as the product page shows them.
+struct TrustView {
+    member_since: String,
+    days_on_platform: i64,
+    deposit: String,
+    has_deposit: bool,
+    paid_orders: i64,
+    completed_orders: i64,
+    complaints: i64,
+    /// "25%", or `None` before the first paid order.
+    complaint_rate: Option<String>,
+}
+
+impl TrustView {
+    fn new(t: &SellerTrust) -> TrustView {
+        TrustView {
+            member_since: super::zh::date_zh(t.member_since_ms),
+            days_on_platform: t.days_on_platform,
+            deposit: yuan(t.deposit_minor),
+            has_deposit: t.deposit_minor > 0,
+            paid_orders: t.paid_orders,
+            completed_orders: t.completed_orders,
+            complaints: t.complaints,
+            complaint_rate: t.complaint_rate_bps().map(percent),
+        }
+    }
+}
+
+struct MethodChoice {
+    id: String,
+    label: String,
+    checked: bool,
 }
 
 struct FieldInput {
@@ -52,6 +87,9 @@ struct FieldInput {
 #[template(path = "product.html")]
 struct ProductPage {
     product: ProductItem,
+    trust: TrustView,
+    methods: Vec<MethodChoice>,
+    rules_version: i64,
     fields: Vec<FieldInput>,
     quantity: String,
     contact: String,
@@ -59,8 +97,25 @@ struct ProductPage {
     csrf: String,
 }
 
+/// What the product page shows besides the product: read before the form is handled, so
+/// that a refused purchase shows the same page again.
+struct Surroundings {
+    trust: SellerTrust,
+    methods: Vec<String>,
+    rules_version: i64,
+}
+
+async fn surroundings(app: &App, p: &ProductView) -> Result<Surroundings, PageError> {
+    Ok(Surroundings {
+        trust: app.seller_trust(&p.seller_id).await?,
+        methods: app.payment_methods().into_iter().map(|m| m.id).collect(),
+        rules_version: app.current_rules().version,
+    })
+}
+
 fn product_page_for(
     p: &ProductView,
+    around: &Surroundings,
     values: &HashMap<String, String>,
     error: Option<String>,
     csrf: &str,
@@ -86,8 +141,26 @@ fn product_page_for(
         .filter(|q| !q.trim().is_empty())
         .cloned()
         .unwrap_or_else(|| "1".to_string());
+    // The one chosen before (a refused purchase), else the first: with one method there
+    // is nothing to choose, and a missing choice is not an error worth a round trip.
+    let chosen = values
+        .get("payment_method")
+        .filter(|m| around.methods.contains(m))
+        .or(around.methods.first());
+    let methods = around
+        .methods
+        .iter()
+        .map(|id| MethodChoice {
+            label: payment_method_zh(id),
+            checked: Some(id) == chosen,
+            id: id.clone(),
+        })
+        .collect();
     ProductPage {
         product: ProductItem::new(p),
+        trust: TrustView::new(&around.trust),
+        methods,
+        rules_version: around.rules_version,
         fields,
         quantity,
         contact: value("contact"),
@@ -102,7 +175,8 @@ pub(super) async fn product_page(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let p = app.product(&id).await?;
-    Ok(product_page_for(&p, &HashMap::new(), None, &page.csrf).into_response())
+    let around = surroundings(&app, &p).await?;
+    Ok(product_page_for(&p, &around, &HashMap::new(), None, &page.csrf).into_response())
 }
 
 pub(super) async fn buy(
@@ -113,11 +187,12 @@ pub(super) async fn buy(
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let product = app.product(&id).await?;
+    let around = surroundings(&app, &product).await?;
     let fail = |e: PageError| {
         let mut resp = (
             e.status,
             private_headers(),
-            product_page_for(&product, &form, Some(e.message), &page.csrf),
+            product_page_for(&product, &around, &form, Some(e.message), &page.csrf),
         )
             .into_response();
         if let Some(s) = e.retry_after_s {
@@ -135,6 +210,18 @@ pub(super) async fn buy(
             )))
         }
     };
+    // Only the configured provider's methods can be paid with; the form offers no other,
+    // so another value is a stale page or a hand-made request. A form without the field
+    // (older pages, scripts) pays with the provider's first method, as the form preselects.
+    if !form
+        .get("payment_method")
+        .is_none_or(|m| around.methods.iter().any(|id| id == m))
+    {
+        return Ok(fail(PageError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "支付方式：请选择页面上列出的支付方式",
+        )));
+    }
     let delivery_fields: BTreeMap<String, String> = form
         .iter()
         .filter_map(|(k, v)| k.strip_prefix(FIELD_PREFIX).map(|name| (name.to_string(), v.clone())))

@@ -49,6 +49,16 @@ pub(super) fn kind_label(kind: &str) -> &'static str {
     }
 }
 
+/// A payment method by the id its provider gives it (`App::payment_methods`).
+pub(super) fn payment_method_zh(id: &str) -> String {
+    match id {
+        "sandbox" => "沙箱支付（演示）".to_string(),
+        "alipay" => "支付宝".to_string(),
+        "wechat" => "微信支付".to_string(),
+        other => other.to_string(),
+    }
+}
+
 pub(super) fn event_label(kind: &str) -> String {
     match kind {
         "created" => "订单创建，库存已预留",
@@ -231,7 +241,7 @@ pub(super) fn party_zh(party: &str) -> &'static str {
 }
 
 /// Basis points as a percentage: 5000 → "50%", 3250 → "32.5%".
-fn percent(bps: i64) -> String {
+pub(super) fn percent(bps: i64) -> String {
     let whole = bps / 100;
     match bps % 100 {
         0 => format!("{whole}%"),
@@ -336,6 +346,11 @@ pub(super) fn role_zh(role: Role) -> &'static str {
 }
 
 // ---- refusals, validation problems and reasons, keyed by their typed values ----
+
+/// The day of a time, as `2025-01-02`, in the zone the pages show times in.
+pub(super) fn date_zh(ms: i64) -> String {
+    danbao_app::clock::display_time(ms).chars().take(10).collect()
+}
 
 fn time_zh(ms: i64) -> String {
     TimeView::new(&danbao_app::clock::rfc3339(ms)).display

@@ -513,7 +513,9 @@ async fn cashier_page(State(sb): State<Sandbox>, PathId(payment_id): PathId) -> 
     let base = sb.public_base_url();
     let page = {
         let store = sb.store();
-        store.payment(&payment_id).map(|p| cashier::page(p, &base))
+        store
+            .payment(&payment_id)
+            .map(|p| cashier::page(p, &base, OffsetDateTime::now_utc()))
     };
     let (status, html) = match page {
         Ok(html) => (StatusCode::OK, html),
@@ -921,6 +923,9 @@ mod payer_tests {
                 subject: "s".into(),
                 notify_url: "http://127.0.0.1:1/n".into(),
                 return_url: String::new(),
+                site_name: None,
+                order_ref: None,
+                expires_at: None,
             },
             || "p1".into(),
         );

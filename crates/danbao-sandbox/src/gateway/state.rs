@@ -43,6 +43,8 @@ const SUBJECT_LEN_MAX: usize = 256;
 const CURRENCY_LEN_MAX: usize = 8;
 const URL_LEN_MAX: usize = 2048;
 const REQUEST_ID_LEN_MAX: usize = 128;
+/// The cashier's merchant name and order number (易支付's sitename is shorter still).
+const LABEL_LEN_MAX: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum GatewayError {
@@ -105,6 +107,12 @@ pub(crate) struct Payment {
     pub(crate) notifications: Vec<NotificationAttempt>,
     #[serde(default)]
     pub(crate) schedule: Option<ScheduleMark>,
+    #[serde(default)]
+    pub(crate) site_name: Option<String>,
+    #[serde(default)]
+    pub(crate) order_ref: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub(crate) expires_at: Option<OffsetDateTime>,
 }
 
 impl Payment {
@@ -468,6 +476,9 @@ impl Store {
             refunded_minor: 0,
             notifications: Vec::new(),
             schedule: None,
+            expires_at: req.expires_at.as_deref().and_then(parse_rfc3339),
+            site_name: req.site_name,
+            order_ref: req.order_ref,
         }))?;
         Ok(Created::New(payment_id))
     }
@@ -636,7 +647,28 @@ fn validate_create(req: &CreatePayment) -> Result<(), GatewayError> {
     if !req.return_url.is_empty() && !is_http_url(&req.return_url) {
         return invalid("return_url must be empty or an http(s) URL");
     }
+    if req
+        .site_name
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > LABEL_LEN_MAX)
+    {
+        return invalid("site_name must be at most 64 characters");
+    }
+    if req
+        .order_ref
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > LABEL_LEN_MAX)
+    {
+        return invalid("order_ref must be at most 64 characters");
+    }
+    if req.expires_at.as_deref().is_some_and(|t| parse_rfc3339(t).is_none()) {
+        return invalid("expires_at must be an RFC 3339 time");
+    }
     Ok(())
+}
+
+fn parse_rfc3339(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339).ok()
 }
 
 fn is_http_url(s: &str) -> bool {
@@ -674,6 +706,9 @@ mod tests {
             subject: "card".to_owned(),
             notify_url: "http://127.0.0.1:1/notify".to_owned(),
             return_url: "http://127.0.0.1:1/return".to_owned(),
+            site_name: None,
+            order_ref: None,
+            expires_at: None,
         }
     }
 

@@ -182,3 +182,20 @@ pub async fn seller_histories(tx: &mut Conn, sellers: &[String]) -> Result<Vec<(
     }
     Ok(out)
 }
+
+/// A seller's public record in one statement: when their account was opened, their
+/// paid orders, completed orders and complaints. `None` when no seller has this id.
+pub async fn seller_trust(tx: &mut Conn, seller: &str) -> Result<Option<(i64, i64, i64, i64)>> {
+    let row = sqlx::query(
+        "SELECT u.created_at, \
+         (SELECT COUNT(*) FROM orders o WHERE o.seller_id = u.id AND o.paid_at IS NOT NULL) AS paid, \
+         (SELECT COUNT(*) FROM orders o WHERE o.seller_id = u.id AND o.status = 'completed') AS completed, \
+         (SELECT COUNT(*) FROM complaints c WHERE c.seller_id = u.id) AS complaints \
+         FROM users u WHERE u.id = $1 AND u.role = 'seller'",
+    )
+    .bind(seller)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|r| Ok((r.try_get("created_at")?, r.try_get("paid")?, r.try_get("completed")?, r.try_get("complaints")?)))
+        .transpose()
+}

@@ -24,6 +24,7 @@ mod access;
 mod audit;
 mod browser;
 mod buyer_find;
+mod buyer_trust;
 mod buyer_words;
 mod complaints;
 mod console_admin;

@@ -167,6 +167,9 @@ async fn payment_for_an_unknown_order_is_refunded(t: TestApp) {
             subject: "stray".into(),
             notify_url: format!("{}/api/v1/payments/sandbox/notify", t.url),
             return_url: String::new(),
+            site_name: None,
+            order_ref: None,
+            expires_at: None,
         })
         .await
         .unwrap();
