@@ -263,7 +263,7 @@ impl App {
 
 /// A valid argon2id hash of a random password, used to keep failed logins for unknown
 /// users as slow as failed logins for known ones.
-const DUMMY_HASH: &str =
+pub(crate) const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0k8jRZk3Ckkp4Lq1X0lP5mD0J1nZtJ6zjS1m3jvJ8yQ";
 
 /// Bounds how much a browser secret or form token can be before it is not looked at.

@@ -38,6 +38,23 @@ pub const PAGE_SIZE_MAX: i64 = 100;
 /// Payment attempts per order, the first included: a buyer who closed the cashier may
 /// open it again a few times, not without end.
 pub const PAYMENT_ATTEMPTS_PER_ORDER_MAX: i64 = 5;
+/// A query password longer than this is not one (and argon2 is not made to chew on it).
+const QUERY_PASSWORD_LEN_MAX: usize = 512;
+/// 查单 without an order number checks the query password of at most this many of the
+/// contact's newest orders. Each check is an argon2 verification (tens of milliseconds),
+/// and every such lookup spends exactly this many, found or not (see
+/// `lookup_guest_orders`); ten covers a buyer's recent purchases without making one
+/// request cost a second of hashing.
+pub const LOOKUP_CANDIDATES_MAX: usize = 10;
+/// Order numbers drawn at checkout before giving up: with 30⁵ ≈ 24 million numbers a
+/// day, a second draw is already rare.
+const ORDER_NUMBER_DRAWS_MAX: usize = 8;
+/// The characters of an order number's random part: digits and capitals without the
+/// ones people confuse (0/O, 1/I/L) and U (read as V).
+const ORDER_NUMBER_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
+const ORDER_NUMBER_RANDOM_LEN: usize = 5;
+/// Order numbers carry the date in China time (UTC+8), the buyer's calendar.
+const CHINA_OFFSET_MS: i64 = 8 * 3600 * 1000;
 
 // ---- views ----
 
@@ -96,6 +113,9 @@ pub struct RefundView {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OrderView {
     pub id: String,
+    /// The short order number people read and type (`DB20261130-7K3Q9`); accepted
+    /// wherever an order id is.
+    pub number: String,
     #[schema(value_type = String)]
     pub status: OrderStatus,
     pub status_label: String,
@@ -142,6 +162,8 @@ pub struct RiskView {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PlacedOrder {
     pub id: String,
+    /// The short order number, shown to the buyer before payment.
+    pub number: String,
     #[schema(value_type = String)]
     pub status: OrderStatus,
     pub amount_minor: i64,
@@ -630,8 +652,10 @@ impl App {
         if kind == DeliveryKind::CardKey && !tx.reserve_stock(&product_id, req.quantity).await? {
             return Err(Refusal::OutOfStock.into());
         }
+        let number = free_order_number(&mut tx, now).await?;
         let order = OrderRow {
             id: order_id.clone(),
+            number,
             product_id: product_id.clone(),
             seller_id: product.seller_id.clone(),
             buyer_id: buyer.as_ref().map(|b| b.id.clone()),
@@ -680,6 +704,7 @@ impl App {
         };
         Ok(PlacedOrder {
             id: order_id.to_string(),
+            number: order.number.clone(),
             status: OrderStatus::PendingPayment,
             amount_minor: order.amount.minor(),
             currency: order.currency,
@@ -739,7 +764,8 @@ impl App {
                 subject: subject.to_string(),
                 notify_url: format!("{base}/api/v1/payments/{}/notify", self.provider.name()),
                 return_url,
-                order_ref: order.id.to_string(),
+                // The short order number the buyer was shown, so the cashier prints the same one.
+                order_ref: order.number.clone(),
                 expires_at_ms: order.expires_at,
             })
             .await
@@ -842,19 +868,19 @@ impl App {
     ) -> AppResult<String> {
         let not_found = || AppError::NotFound("order");
         self.guard.admit(Action::Lookup, origin, &normalise_contact(contact))?;
-        let id = OrderId::parse(order_id).ok_or_else(not_found)?;
-        if password.len() > 512 {
+        if password.len() > QUERY_PASSWORD_LEN_MAX {
             return Err(not_found());
         }
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let order = tx.order(&id, false).await?;
+        let order = find_order(&mut tx, order_id, false).await?;
         let lock = match &order {
-            Some(_) => tx.query_password_lock(&id).await?,
+            Some(o) => tx.query_password_lock(&o.id).await?,
             None => None,
         };
         tx.commit().await?;
         let Some(order) = order else { return Err(not_found()) };
+        let id = order.id.clone();
         let (Some(c), Some(hash)) = (order.guest_contact.as_deref(), order.guest_password_hash.clone()) else {
             return Err(not_found());
         };
@@ -878,6 +904,74 @@ impl App {
         tx.set_query_password_lock(&id, &next).await?;
         tx.commit().await?;
         Err(not_found())
+    }
+
+    /// 查单 without an order number: the guest's orders whose contact matches (normalised:
+    /// "QQ10086123" finds "qq 10086123") and whose query password verifies, newest first,
+    /// each with its access token. Limited like `lookup_guest_order`. No contact, a wrong
+    /// password and locked orders all give the same empty answer, and every call spends
+    /// the same `LOOKUP_CANDIDATES_MAX` verifications (padded with a dummy hash), so
+    /// neither the answer nor its time tells whether a contact has bought here. A lookup
+    /// that matches nothing counts as a wrong guess on each candidate (the per-order lock).
+    pub async fn lookup_guest_orders(
+        &self,
+        origin: &Origin,
+        contact: &str,
+        password: &str,
+    ) -> AppResult<Vec<(OrderView, String)>> {
+        let contact = normalise_contact(contact);
+        self.guard.admit(Action::Lookup, origin, &contact)?;
+        if password.len() > QUERY_PASSWORD_LEN_MAX || contact.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        let limit = i64::try_from(LOOKUP_CANDIDATES_MAX).unwrap_or(i64::MAX);
+        let mut tx = self.store.begin().await?;
+        let mut candidates = Vec::new();
+        for order in tx.guest_orders_by_contact(&contact, limit).await? {
+            let lock = tx.query_password_lock(&order.id).await?;
+            candidates.push((order, lock));
+        }
+        tx.commit().await?;
+        let mut found = Vec::new();
+        let mut guessed = Vec::new();
+        for i in 0..LOOKUP_CANDIDATES_MAX {
+            let candidate = candidates.get(i);
+            let hash = candidate
+                .and_then(|(o, _)| o.guest_password_hash.clone())
+                .unwrap_or_else(|| crate::auth::DUMMY_HASH.to_string());
+            let verified = self.verify_password(password.to_string(), hash).await?;
+            let Some((order, lock)) = candidate else { continue };
+            // A locked order stays shut, the right password too, until its lock runs out.
+            if QueryPasswordLock::check(lock.as_ref(), now).is_err() {
+                continue;
+            }
+            if verified && order.guest_password_hash.is_some() {
+                found.push((order.clone(), lock.is_some()));
+            } else {
+                guessed.push(order.id.clone());
+            }
+        }
+        let mut tx = self.store.begin().await?;
+        if found.is_empty() {
+            for id in &guessed {
+                let current = tx.query_password_lock(id).await?;
+                let next = QueryPasswordLock::after_failure(current.as_ref(), now, &self.current_rules().limits);
+                tx.set_query_password_lock(id, &next).await?;
+            }
+        }
+        let mut items = Vec::new();
+        for (order, was_locked) in found {
+            if was_locked {
+                // The right password: earlier mistakes are forgiven.
+                tx.clear_query_password_lock(&order.id).await?;
+            }
+            let token = self.vault.order_access_token(order.id.as_str());
+            let attempt = tx.payment_attempt_for_order(&order.id).await?;
+            items.push((order_view(order, Party::Buyer, attempt, Vec::new()), token));
+        }
+        tx.commit().await?;
+        Ok(items)
     }
 
     /// Refuses an order that would make its buyer (or its address) hold more stock unpaid
@@ -933,8 +1027,7 @@ impl App {
     /// Loads an order the caller is a party to; anyone else gets "not found", so ids
     /// cannot be probed.
     async fn order_for(&self, tx: &mut Tx, caller: &Caller, id: &str, lock: bool) -> AppResult<(OrderRow, Party)> {
-        let id = OrderId::parse(id).ok_or(AppError::NotFound("order"))?;
-        let order = tx.order(&id, lock).await?.ok_or(AppError::NotFound("order"))?;
+        let order = find_order(tx, id, lock).await?.ok_or(AppError::NotFound("order"))?;
         let party = self.party(caller, &order).ok_or(AppError::NotFound("order"))?;
         Ok((order, party))
     }
@@ -1365,6 +1458,72 @@ fn validate_delivery_fields(
 }
 
 /// The order as an operator sees it (the seller's view, with the delivery note).
+/// An order by its id or by its order number; `None` for anything else.
+async fn find_order(tx: &mut Tx, id_or_number: &str, lock: bool) -> AppResult<Option<OrderRow>> {
+    let text = id_or_number.trim();
+    if let Some(id) = OrderId::parse(text) {
+        return Ok(tx.order(&id, lock).await?);
+    }
+    let number = text.to_ascii_uppercase();
+    if !looks_like_order_number(&number) {
+        return Ok(None);
+    }
+    let Some(seen) = tx.order_by_number(&number).await? else {
+        return Ok(None);
+    };
+    // Found by number, read again by id so that a lock is taken the usual way.
+    if lock {
+        return Ok(tx.order(&seen.id, true).await?);
+    }
+    Ok(Some(seen))
+}
+
+/// `DB` + eight digits + `-` + letters and digits (five for new orders, the UUID's hex
+/// for those from before order numbers): cheap to check before asking the database.
+fn looks_like_order_number(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix("DB") else {
+        return false;
+    };
+    let Some((date, suffix)) = rest.split_once('-') else {
+        return false;
+    };
+    date.len() == 8
+        && date.bytes().all(|b| b.is_ascii_digit())
+        && (1..=32).contains(&suffix.len())
+        && suffix.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// A new order number for an order placed at `now_ms`: the date in China time and five
+/// random characters of `ORDER_NUMBER_ALPHABET`.
+fn draw_order_number(now_ms: i64) -> String {
+    use rand::Rng;
+    let day = time::OffsetDateTime::from_unix_timestamp(now_ms.saturating_add(CHINA_OFFSET_MS).div_euclid(1000))
+        .map(|t| t.date())
+        .unwrap_or(time::Date::MIN);
+    let mut rng = rand::thread_rng();
+    let suffix: String = (0..ORDER_NUMBER_RANDOM_LEN)
+        .map(|_| char::from(ORDER_NUMBER_ALPHABET[rng.gen_range(0..ORDER_NUMBER_ALPHABET.len())]))
+        .collect();
+    format!(
+        "DB{:04}{:02}{:02}-{suffix}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    )
+}
+
+/// An order number no order has yet, drawn again on a collision. (Two checkouts drawing
+/// the same free number at the same instant meet the unique index instead.)
+async fn free_order_number(tx: &mut Tx, now_ms: i64) -> AppResult<String> {
+    for _ in 0..ORDER_NUMBER_DRAWS_MAX {
+        let number = draw_order_number(now_ms);
+        if tx.order_by_number(&number).await?.is_none() {
+            return Ok(number);
+        }
+    }
+    Err(AppError::Internal("no free order number after several draws".into()))
+}
+
 pub(crate) fn admin_order_view(o: OrderRow, attempt: Option<PaymentAttemptRow>, refunds: Vec<RefundRow>) -> OrderView {
     let mut v = order_view(o, Party::Seller, attempt, refunds);
     v.viewer = "admin";
@@ -1395,6 +1554,7 @@ pub(crate) fn order_view(
         actions,
         complaint_kinds,
         id: o.id.to_string(),
+        number: o.number,
         status: o.status,
         status_label: o.status.label_zh().to_string(),
         product_id: o.product_id.to_string(),
@@ -1444,5 +1604,26 @@ pub(crate) fn order_view(
                 confirmed_at: r.confirmed_at.map(rfc3339),
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_numbers_are_short_readable_and_dated_in_china_time() {
+        // 2026-11-30 17:00 UTC is already 1 December in Shanghai.
+        let at = 1_796_058_000_000;
+        let n = draw_order_number(at);
+        assert!(n.starts_with("DB20261201-"), "{n}");
+        assert_eq!(n.len(), "DB20261201-7K3Q9".len());
+        assert!(n[11..].bytes().all(|b| ORDER_NUMBER_ALPHABET.contains(&b)));
+        assert!(looks_like_order_number(&n));
+        assert!(looks_like_order_number("DB20261130-0190A1B2C3D4E5F60718293A4B5C6D7E"));
+        assert!(!looks_like_order_number("DB2026113-7K3Q9"));
+        assert!(!looks_like_order_number("DB20261130-7k3q9"));
+        assert!(!looks_like_order_number("XX20261130-7K3Q9"));
+        assert!(!looks_like_order_number("DB20261130-"));
     }
 }

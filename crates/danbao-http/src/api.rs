@@ -401,31 +401,45 @@ async fn my_orders(State(app): State<App>, CallerExt(caller): CallerExt) -> ApiR
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LookupBody {
-    order_id: String,
+    /// The order id or order number; without it, every order of the contact whose query
+    /// password matches.
+    #[serde(default)]
+    order_id: Option<String>,
     contact: String,
     query_password: String,
 }
 
-/// Guest order lookup (查单) with contact and query password.
+/// Guest order lookup (查单) with contact and query password: with `order_id` (an id or
+/// an order number) that order; without, `{items}`, the contact's orders (compared
+/// normalised) whose query password matches, newest first — empty alike for an unknown
+/// contact and a wrong password.
 #[utoipa::path(
     post,
     path = "/orders/lookup",
     request_body = LookupBody,
-    responses((status = 200, description = "The order and its access token", body = LookupView), Problems)
+    responses((status = 200, description = "The order and its access token, or the list of them", body = LookupAnswer), Problems)
 )]
 async fn lookup_order(
     State(app): State<App>,
     ClientOrigin(origin): ClientOrigin,
     ApiJson(b): ApiJson<LookupBody>,
-) -> ApiResult<Json<LookupView>> {
+) -> ApiResult<Json<LookupAnswer>> {
+    let Some(order_id) = b.order_id.as_deref().map(str::trim).filter(|id| !id.is_empty()) else {
+        let found = app.lookup_guest_orders(&origin, &b.contact, &b.query_password).await?;
+        let items = found
+            .into_iter()
+            .map(|(order, access_token)| LookupView { access_token, order })
+            .collect();
+        return Ok(Json(LookupAnswer::Many { items }));
+    };
     let token = app
-        .lookup_guest_order(&origin, &b.order_id, &b.contact, &b.query_password)
+        .lookup_guest_order(&origin, order_id, &b.contact, &b.query_password)
         .await?;
-    let order = app.order(&Caller::GuestToken(token.clone()), &b.order_id).await?;
-    Ok(Json(LookupView {
+    let order = app.order(&Caller::GuestToken(token.clone()), order_id).await?;
+    Ok(Json(LookupAnswer::One(Box::new(LookupView {
         access_token: token,
         order,
-    }))
+    }))))
 }
 
 /// Read an order (its buyer, its seller, or ?access_token=)
@@ -1314,6 +1328,14 @@ struct LookupView {
     /// Opens the order as a guest (`?access_token=`).
     access_token: String,
     order: OrderView,
+}
+
+/// 查单's answer: one order (asked by id or number), or the contact's orders.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+enum LookupAnswer {
+    One(Box<LookupView>),
+    Many { items: Vec<LookupView> },
 }
 
 #[derive(Serialize, ToSchema)]

@@ -318,6 +318,8 @@ tx_methods! {
 
     fn insert_order(o: &OrderRow) -> ();
     fn order(id: &OrderId, lock: bool) -> Option<OrderRow>;
+    fn order_by_number(number: &str) -> Option<OrderRow>;
+    fn guest_orders_by_contact(contact: &str, limit: i64) -> Vec<OrderRow>;
     fn update_order(o: &OrderRow) -> ();
     fn orders_for_buyer(buyer: &UserId, limit: i64) -> Vec<OrderRow>;
     fn orders_for_seller(seller: &UserId, limit: i64) -> Vec<OrderRow>;

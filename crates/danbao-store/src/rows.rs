@@ -56,6 +56,8 @@ pub struct CardKeyRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRow {
     pub id: OrderId,
+    /// The short order number people read and type (`DB20261130-7K3Q9`), unique.
+    pub number: String,
     pub product_id: ProductId,
     pub seller_id: UserId,
     pub buyer_id: Option<UserId>,

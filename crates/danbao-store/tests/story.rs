@@ -58,8 +58,10 @@ fn card_key(product: &ProductId, seq: i64, fingerprint: &str) -> CardKeyRow {
 }
 
 fn order_row(product: &ProductRow, buyer: &UserId, quantity: i64) -> OrderRow {
+    let id = OrderId::generate();
     OrderRow {
-        id: OrderId::generate(),
+        number: format!("DB20250101-{}", id.as_str().replace('-', "").to_uppercase()),
+        id,
         product_id: product.id.clone(),
         seller_id: product.seller_id.clone(),
         buyer_id: Some(buyer.clone()),

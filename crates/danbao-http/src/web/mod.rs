@@ -49,7 +49,7 @@ pub fn routes(app: App, opts: WebOptions) -> Router<App> {
         .route("/products/{id}", get(shop::product_page))
         .route("/products/{id}/buy", post(shop::buy))
         .route("/orders/{id}", get(orders::order_page))
-        .route("/orders/{id}/reveal", post(orders::reveal))
+        .route("/orders/{id}/reveal", get(orders::reveal).post(orders::reveal))
         .route("/orders/{id}/delivery/file", get(orders::delivery_file))
         .route("/orders/{id}/confirm", post(orders::confirm))
         .route("/orders/{id}/complaints", post(complaints::open_complaint))
@@ -65,6 +65,8 @@ pub fn routes(app: App, opts: WebOptions) -> Router<App> {
         .route("/complaints/{id}/withdraw", post(complaints::withdraw_complaint))
         .route("/complaints/{id}/response", post(complaints::seller_response))
         .route("/lookup", get(orders::lookup_form).post(orders::lookup))
+        .route("/my-orders", get(orders::my_orders))
+        .route(COPY_SCRIPT_PATH, get(copy_script))
         .route("/rules", get(rules::rules_page))
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))
@@ -76,10 +78,25 @@ pub fn routes(app: App, opts: WebOptions) -> Router<App> {
 }
 
 /// What every page response says to the browser: no framing (clickjacking), no type
-/// sniffing, no script, resources from this origin only (the one inline style block
-/// of base.html aside).
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; \
+/// sniffing, no inline script (only this origin's files: the one copy button script),
+/// resources from this origin only (the one inline style block of base.html aside).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
      img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The one script pages load: the copy button beside a delivered key. The version is in
+/// its address, so it is cached for a year and a new version gets a new address.
+pub(crate) const COPY_SCRIPT_PATH: &str = "/static/copy-v1.js";
+const COPY_SCRIPT: &str = include_str!("../../static/copy.js");
+
+async fn copy_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "application/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        COPY_SCRIPT,
+    )
+}
 
 /// A form POST from another site is refused before it reaches a handler: browsers send
 /// `Sec-Fetch-Site` (and `Origin`) on every POST, so a page elsewhere cannot act with a

@@ -1,9 +1,11 @@
-//! The order page (pay, reveal, confirm, refunds, complaints, timeline) and 查单.
+//! The order page (pay, reveal, confirm, refunds, complaints, timeline), 查单 (by order
+//! id or number, or by contact and query password alone) and a guest's 我的订单 (the
+//! orders whose access this browser holds).
 
 use super::complaints::{complaint_items, complaint_kinds, ComplaintItem, Draft, KindOption};
 use super::error::PageError;
 use super::forms::PageContext;
-use super::session::order_viewer;
+use super::session::{order_viewer, session_user};
 use super::zh::{event_detail_split, event_label, kind_label, refund_reason_zh, refund_status_zh};
 use super::{is_http_url, order_url, private_headers, valid_token, yuan, EventItem, TimeView, TokenQuery};
 use crate::extract::ClientOrigin;
@@ -11,7 +13,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Extension, Form, Path, Query, State};
 use axum::http::header;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use danbao_app::complaints::ComplaintView;
 use danbao_app::{App, AppError, Caller, DeliveryItem, OrderView, TimelineEvent};
@@ -32,6 +34,7 @@ struct TimeRow {
 
 struct OrderItem {
     id: String,
+    number: String,
     status_label: String,
     amount: String,
     unit_price: String,
@@ -49,6 +52,10 @@ struct RefundItem {
 }
 
 struct RevealedItem {
+    /// The element id the copy button names (`key-1`, …).
+    anchor: String,
+    /// Whether the item is text worth a copy button (a key, a note; not a file's hash).
+    copyable: bool,
     kind_label: &'static str,
     content: String,
     /// A delivered file: where the buyer downloads it.
@@ -80,14 +87,49 @@ struct OrderPage {
     error: Option<String>,
 }
 
+/// One line of a guest's order list (查单's answer, 我的订单).
+struct OrderLine {
+    number: String,
+    url: Option<String>,
+    status_label: String,
+    amount: String,
+    created_at: TimeView,
+    /// An unpaid order: the line says so, the buyer may still pay it.
+    pending: bool,
+}
+
+impl OrderLine {
+    fn new(o: &OrderView) -> OrderLine {
+        OrderLine {
+            number: o.number.clone(),
+            url: order_url(&o.id),
+            status_label: o.status_label.clone(),
+            amount: yuan(o.amount_minor),
+            created_at: TimeView::new(&o.created_at),
+            pending: o.status == OrderStatus::PendingPayment,
+        }
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "lookup.html")]
 struct LookupPage {
+    /// 查单 or 我的订单: the same page, reached from the header's two links.
+    heading: &'static str,
     order_id: String,
     contact: String,
     error: Option<String>,
     csrf: String,
+    /// What a lookup by contact and query password found.
+    found: Option<Vec<OrderLine>>,
+    /// The orders whose access this browser holds (its order cookies), newest first.
+    mine: Vec<OrderLine>,
 }
+
+const LOOKUP_HEADING: &str = "查单";
+const MY_ORDERS_HEADING: &str = "我的订单";
+/// The one answer to a lookup that finds nothing, whatever the reason.
+const LOOKUP_NOTHING: &str = "订单不存在或密码错误";
 
 /// Renders the order page; `revealed` holds the goods just revealed, if any.
 async fn render_order(
@@ -212,7 +254,10 @@ fn order_page_for(
     let revealed = revealed.map(|items| {
         items
             .into_iter()
-            .map(|i| RevealedItem {
+            .enumerate()
+            .map(|(n, i)| RevealedItem {
+                anchor: format!("key-{}", n + 1),
+                copyable: i.kind != "file",
                 kind_label: match i.kind {
                     "card_key" => "卡密",
                     "note" => "发货说明",
@@ -239,6 +284,7 @@ fn order_page_for(
             quantity: o.quantity,
             kind_label: kind_label(&o.delivery_kind),
             product_id: o.product_id.clone(),
+            number: o.number.clone(),
             id: o.id,
         },
         csrf: csrf.to_string(),
@@ -271,7 +317,27 @@ pub(super) async fn order_page(
         return open_order_link(&app, &page, &id, &token).await;
     }
     let v = order_viewer(&app, &headers, &id).await?;
-    render_order(&app, &v.caller, &page, &id, StatusCode::OK, None, None).await
+    let revealed = reveal_on_view(&app, &v.caller, &id).await?;
+    render_order(&app, &v.caller, &page, &id, StatusCode::OK, revealed, None).await
+}
+
+/// The buyer who opens a delivered order sees the goods at once, no extra click. Each
+/// such page view is one recorded reveal (the evidence of delivery), as before with the
+/// button: one view, one record.
+async fn reveal_on_view(app: &App, caller: &Caller, id: &str) -> Result<Option<Vec<DeliveryItem>>, PageError> {
+    let order = app.order(caller, id).await?;
+    if order.viewer != "buyer" || !order.actions.contains(&OrderAction::Reveal) {
+        return Ok(None);
+    }
+    match app.reveal_delivery(caller, &order.id).await {
+        Ok(items) => Ok(Some(items)),
+        // Refunded between the two reads: the page shows the order as it now stands.
+        Err(e @ AppError::Refused(_)) => {
+            tracing::debug!(order = %order.id, error = %e, "nothing to reveal on view");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A guest's secret link (`?access_token=`): the token moves into this browser's cookie
@@ -296,25 +362,19 @@ pub(super) fn guest_redirect(page: &PageContext, order_id: &str, token: &str, to
     Ok((private_headers(), [(header::SET_COOKIE, cookie)], Redirect::to(to)).into_response())
 }
 
+/// The reveal button (and an old tab's form) only leads to the order page, which shows
+/// and records the goods: POST → 303 → GET, so a reload never posts again. Opened by GET
+/// (history, a bookmark), the address leads there too instead of answering 405.
 pub(super) async fn reveal(
     State(app): State<App>,
-    Extension(page): Extension<PageContext>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
+    // Only a party is sent on (anyone else: not found, as everywhere).
     let v = order_viewer(&app, &headers, &id).await?;
-    let caller = &v.caller;
-    match app.reveal_delivery(caller, &id).await {
-        Ok(items) => render_order(&app, caller, &page, &id, StatusCode::OK, Some(items), None).await,
-        // A refusal (nothing delivered yet) reads as the catalog says, on the order page.
-        Err(e) => {
-            let e = PageError::from(e);
-            if e.status == StatusCode::NOT_FOUND || e.status.is_server_error() {
-                return Err(e);
-            }
-            render_order(&app, caller, &page, &id, e.status, None, Some(e.message)).await
-        }
-    }
+    let order = app.order(&v.caller, &id).await?;
+    let url = order_url(&order.id).ok_or_else(PageError::order_not_found)?;
+    Ok((private_headers(), Redirect::to(&format!("{url}#delivery"))).into_response())
 }
 
 pub(super) async fn confirm(
@@ -340,14 +400,54 @@ pub(super) async fn confirm(
     }
 }
 
-pub(super) async fn lookup_form(Extension(page): Extension<PageContext>) -> Response {
+fn lookup_page(page: &PageContext, heading: &'static str, mine: Vec<OrderLine>) -> LookupPage {
     LookupPage {
+        heading,
         order_id: String::new(),
         contact: String::new(),
         error: None,
-        csrf: page.csrf,
+        csrf: page.csrf.clone(),
+        found: None,
+        mine,
     }
-    .into_response()
+}
+
+pub(super) async fn lookup_form(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let mine = browser_orders(&app, &headers).await?;
+    Ok((private_headers(), lookup_page(&page, LOOKUP_HEADING, mine)).into_response())
+}
+
+/// 我的订单 from the header: an account holder's page, or for a guest the orders this
+/// browser holds (and 查单 for the others).
+pub(super) async fn my_orders(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    if session_user(&app, &headers).await?.is_some() {
+        return Ok(Redirect::to("/account").into_response());
+    }
+    let mine = browser_orders(&app, &headers).await?;
+    Ok((private_headers(), lookup_page(&page, MY_ORDERS_HEADING, mine)).into_response())
+}
+
+/// The orders whose access cookie this browser holds, newest first. A cookie that opens
+/// nothing (a forged one, an order's access from another server) is passed over.
+async fn browser_orders(app: &App, headers: &HeaderMap) -> Result<Vec<OrderLine>, PageError> {
+    let mut orders = Vec::new();
+    for (id, token) in super::forms::order_cookies(headers) {
+        match app.order(&Caller::GuestToken(token.to_string()), id).await {
+            Ok(o) => orders.push(o),
+            Err(AppError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    orders.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    Ok(orders.iter().map(OrderLine::new).collect())
 }
 
 #[derive(Deserialize)]
@@ -360,13 +460,19 @@ pub(super) struct LookupForm {
     query_password: String,
 }
 
+/// 查单: with an order id or number, that order (the browser goes to it); without, every
+/// order of the contact whose query password matches, listed, each opened in this browser.
 pub(super) async fn lookup(
     State(app): State<App>,
     Extension(page): Extension<PageContext>,
     ClientOrigin(origin): ClientOrigin,
+    headers: HeaderMap,
     Form(form): Form<LookupForm>,
 ) -> Result<Response, PageError> {
     let order_id = form.order_id.trim();
+    if order_id.is_empty() {
+        return lookup_by_contact(&app, &page, &origin, &headers, &form).await;
+    }
     let found = match app
         .lookup_guest_order(&origin, order_id, &form.contact, &form.query_password)
         .await
@@ -380,19 +486,57 @@ pub(super) async fn lookup(
     };
     match found {
         Ok(Some((id, token, url))) => guest_redirect(&page, &id, &token, &url),
-        Ok(None) | Err(AppError::NotFound(_)) => Ok((
-            StatusCode::NOT_FOUND,
-            private_headers(),
-            LookupPage {
-                order_id: form.order_id.clone(),
-                contact: form.contact.clone(),
-                error: Some("订单不存在或密码错误".to_string()),
-                csrf: page.csrf,
-            },
-        )
-            .into_response()),
+        Ok(None) | Err(AppError::NotFound(_)) => nothing_found(&app, &page, &headers, &form).await,
         Err(e) => Err(e.into()),
     }
+}
+
+async fn lookup_by_contact(
+    app: &App,
+    page: &PageContext,
+    origin: &danbao_app::limits::Origin,
+    headers: &HeaderMap,
+    form: &LookupForm,
+) -> Result<Response, PageError> {
+    let found = app
+        .lookup_guest_orders(origin, &form.contact, &form.query_password)
+        .await?;
+    if found.is_empty() {
+        return nothing_found(app, page, headers, form).await;
+    }
+    let mut cookies: Vec<HeaderValue> = Vec::with_capacity(found.len());
+    for (order, token) in &found {
+        cookies.push(page.order_cookie(&order.id, token)?);
+    }
+    let mut mine = browser_orders(app, headers).await?;
+    // The orders just found are this browser's now; listed once, under what was found.
+    mine.retain(|m| !found.iter().any(|(o, _)| o.number == m.number));
+    let html = LookupPage {
+        contact: form.contact.clone(),
+        found: Some(found.iter().map(|(o, _)| OrderLine::new(o)).collect()),
+        ..lookup_page(page, LOOKUP_HEADING, mine)
+    };
+    let mut resp = (private_headers(), html).into_response();
+    for c in cookies {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(resp)
+}
+
+/// The one answer for no such order, no such contact and a wrong password alike.
+async fn nothing_found(
+    app: &App,
+    page: &PageContext,
+    headers: &HeaderMap,
+    form: &LookupForm,
+) -> Result<Response, PageError> {
+    let html = LookupPage {
+        order_id: form.order_id.clone(),
+        contact: form.contact.clone(),
+        error: Some(LOOKUP_NOTHING.to_string()),
+        ..lookup_page(page, LOOKUP_HEADING, browser_orders(app, headers).await?)
+    };
+    Ok((StatusCode::NOT_FOUND, private_headers(), html).into_response())
 }
 
 /// The file a manual order was delivered with: for its buyer after the recorded reveal

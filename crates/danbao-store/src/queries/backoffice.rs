@@ -2,14 +2,15 @@
 // `mod sqlite` and `mod postgres` by lib.rs; see common.rs.
 
 /// A seller's orders, newest first: optionally of one status, optionally matching a
-/// search (an order number's beginning, or part of the buyer's contact). `search` is
+/// search (the beginning of an order id or number, or part of the buyer's contact). `search` is
 /// matched literally: LIKE's wildcards in it are escaped.
 pub async fn seller_orders(tx: &mut Conn, seller: &UserId, status: Option<&str>, search: Option<&str>, limit: i64) -> Result<Vec<OrderRow>> {
     let pattern = search.map(|s| s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
     let rows = sqlx::query(
         "SELECT * FROM orders WHERE seller_id = $1 \
          AND (CAST($2 AS TEXT) IS NULL OR status = CAST($2 AS TEXT)) \
-         AND (CAST($3 AS TEXT) IS NULL OR id LIKE CAST($3 AS TEXT) || '%' ESCAPE '\\' OR guest_contact LIKE '%' || CAST($3 AS TEXT) || '%' ESCAPE '\\') \
+         AND (CAST($3 AS TEXT) IS NULL OR id LIKE CAST($3 AS TEXT) || '%' ESCAPE '\\' \
+              OR number LIKE upper(CAST($3 AS TEXT)) || '%' ESCAPE '\\' OR guest_contact LIKE '%' || CAST($3 AS TEXT) || '%' ESCAPE '\\') \
          ORDER BY created_at DESC LIMIT $4",
     )
     .bind(seller.as_str())

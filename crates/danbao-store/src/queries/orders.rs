@@ -4,6 +4,7 @@ fn order_from(r: &Row) -> Result<OrderRow> {
     let status: String = r.try_get("status")?;
     Ok(OrderRow {
         id: OrderId::from_trusted(r.try_get("id")?),
+        number: r.try_get("number")?,
         product_id: ProductId::from_trusted(r.try_get("product_id")?),
         seller_id: UserId::from_trusted(r.try_get("seller_id")?),
         buyer_id: r.try_get::<Option<String>, _>("buyer_id")?.map(UserId::from_trusted),
@@ -34,8 +35,8 @@ pub async fn insert_order(tx: &mut Conn, o: &OrderRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO orders (id, product_id, seller_id, buyer_id, guest_contact, guest_password_hash, quantity, \
          unit_price_minor, amount_minor, currency, delivery_kind, category, status, rule_version, delivery_fields, delivery_note, \
-         created_at, expires_at, paid_at, delivered_at, deliver_by, auto_confirm_at, completed_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+         created_at, expires_at, paid_at, delivered_at, deliver_by, auto_confirm_at, completed_at, updated_at, number) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
     )
     .bind(o.id.as_str())
     .bind(o.product_id.as_str())
@@ -61,9 +62,33 @@ pub async fn insert_order(tx: &mut Conn, o: &OrderRow) -> Result<()> {
     .bind(o.auto_confirm_at)
     .bind(o.completed_at)
     .bind(o.updated_at)
+    .bind(&o.number)
     .execute(&mut **tx)
-    .await?;
+    .await
+    .map_err(|e| StoreError::from_insert(e, "order"))?;
     Ok(())
+}
+
+/// The order with this order number (`DB20261130-7K3Q9`), if any.
+pub async fn order_by_number(tx: &mut Conn, number: &str) -> Result<Option<OrderRow>> {
+    let row = sqlx::query("SELECT * FROM orders WHERE number = $1")
+        .bind(number)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(order_from).transpose()
+}
+
+/// A guest's newest orders by their normalised contact (as recorded at checkout), for
+/// 查单 without an order number.
+pub async fn guest_orders_by_contact(tx: &mut Conn, contact: &str, limit: i64) -> Result<Vec<OrderRow>> {
+    let rows = sqlx::query(
+        "SELECT * FROM orders WHERE client_contact = $1 AND buyer_id IS NULL ORDER BY created_at DESC LIMIT $2",
+    )
+    .bind(contact)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(order_from).collect()
 }
 
 pub async fn order(tx: &mut Conn, id: &OrderId, lock: bool) -> Result<Option<OrderRow>> {

@@ -216,6 +216,15 @@ async fn the_cashier_shows_the_bill_and_still_pays(t: TestApp) {
         .into_iter()
         .find_map(|c| Some(c.strip_prefix("danbao_order_")?.split('=').next()?.to_string()))
         .expect("checkout gives the browser the order's cookie");
+    // The cashier prints the short order number the buyer knows (not the UUID).
+    let token = b.cookie(&format!("danbao_order_{order}")).unwrap();
+    let number = t
+        .get(&format!("/api/v1/orders/{order}?access_token={token}"), None)
+        .await
+        .body["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let page = b.get(&cashier).await;
     assert_eq!(page.status, 200, "{}", page.text);
@@ -224,7 +233,7 @@ async fn the_cashier_shows_the_bill_and_still_pays(t: TestApp) {
         // Two at ¥25.00: the exact total, before paying.
         r#"<p class="amount" id="amount">¥50.00</p>"#.to_string(),
         "收款方：担保 Danbao".to_string(),
-        format!("<tr><th>订单号</th><td><code>{order}</code></td></tr>"),
+        format!("<tr><th>订单号</th><td><code>{number}</code></td></tr>"),
         r#"<svg role="img" aria-label="付款二维码""#.to_string(),
         format!(r#"剩余 <strong id="minutes-left">{minutes}</strong> 分钟"#),
     ] {
