@@ -187,7 +187,7 @@ impl Refusal {
     }
 
     /// Every problem type a refusal can carry, for the API document.
-    pub const CODES: [&'static str; 29] = [
+    pub const CODES: [&'static str; 30] = [
         "username-taken",
         "out-of-stock",
         "illegal-transition",
@@ -195,6 +195,7 @@ impl Refusal {
         "nothing-delivered",
         "too-many-payment-attempts",
         "delivered-automatically",
+        "card-keys-held-by-orders",
         "complaint-order-not-paid",
         "complaint-already-open",
         "complaint-order-finished",
