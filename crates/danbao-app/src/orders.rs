@@ -1225,18 +1225,15 @@ impl App {
         let stored = match file {
             Some(f) => {
                 let mut tx = self.store.begin().await?;
-                let (order, _) = self.order_as(&mut tx, caller, id, Party::Seller).await?;
+                let (order, rules) = self.order_as(&mut tx, caller, id, Party::Seller).await?;
                 tx.commit().await?;
-                if delivery_kind(&order)? != DeliveryKind::Manual {
+                let kind = delivery_kind(&order)?;
+                if kind != DeliveryKind::Manual {
                     return Err(Refusal::DeliveredAutomatically.into());
                 }
-                if order.status != OrderStatus::Paid {
-                    return Err(Refusal::Order(danbao_domain::order::IllegalTransition {
-                        from: order.status,
-                        event: OrderEvent::Delivered,
-                    })
-                    .into());
-                }
+                // The order's own transition decides whether it can be delivered now; the
+                // transaction below asks it again.
+                transition(order.status, OrderEvent::Delivered, kind, &rules, self.now())?;
                 let store = self
                     .files
                     .as_ref()

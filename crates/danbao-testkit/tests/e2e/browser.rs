@@ -4,21 +4,13 @@
 
 use danbao_testkit::TestApp;
 use serde_json::json;
-use std::path::Path;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_person_buys_in_chromium() {
-    let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui-tests");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() || !ui.join("node_modules/playwright-core").exists() {
-        // CI installs both, so there a missing browser is a failure, not a skip.
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run the browser test: install chromium and run `npm ci` in ui-tests/"
-        );
-        println!("browser test skipped: needs {chromium} and `npm ci` in ui-tests/");
+    if !danbao_testkit::browser_ready() {
         return;
     }
+    let ui = danbao_testkit::ui_tests_dir();
     let t = TestApp::sqlite().await;
     let (seller, _) = t.user("browser_seller", "seller").await;
     let r = t
@@ -39,8 +31,7 @@ async fn a_person_buys_in_chromium() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let shots = std::env::temp_dir().join(format!("danbao-ui-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = danbao_testkit::ui_shots_dir("buy");
     let out = tokio::process::Command::new("node")
         .arg(ui.join("buy.mjs"))
         .arg(&t.url)
@@ -58,6 +49,5 @@ async fn a_person_buys_in_chromium() {
     let stats = t.get("/api/v1/admin/stats", Some(&admin)).await;
     assert_eq!(stats.body["orders_by_status"]["completed"], 1, "{}", stats.text);
     assert!(shots.join("5-completed.png").exists());
-    let _ = std::fs::remove_dir_all(&shots);
     t.finish().await;
 }

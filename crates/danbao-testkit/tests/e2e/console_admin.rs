@@ -6,7 +6,6 @@ use danbao_app::limits::Origin;
 use danbao_app::Role;
 use danbao_testkit::{Browser, Resp, TestApp};
 use serde_json::{json, Value};
-use std::path::Path;
 
 on_both_databases!(
     a_dead_job_is_requeued_from_the_console_and_runs,
@@ -537,16 +536,10 @@ async fn a_rules_version_is_published_and_diffed_from_the_console(t: TestApp) {
 /// seller (ui-tests/admin.mjs), with screenshots at 390 and 1280 px wide.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_admin_works_the_console_in_chromium() {
-    let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui-tests");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() || !ui.join("node_modules/playwright-core").exists() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run the browser test: install chromium and run `npm ci` in ui-tests/"
-        );
-        println!("browser test skipped: needs {chromium} and `npm ci` in ui-tests/");
+    if !danbao_testkit::browser_ready() {
         return;
     }
+    let ui = danbao_testkit::ui_tests_dir();
     let t = TestApp::sqlite().await;
     let job = a_dead_refund_job(&t).await;
     let (seller, _, product) = shop(&t, "chromium_shop", 1).await;
@@ -554,8 +547,7 @@ async fn an_admin_works_the_console_in_chromium() {
         .register(&Origin::Local, "ops_chromium", ADMIN_PASSWORD, Role::Admin)
         .await
         .unwrap();
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-shots/admin");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = danbao_testkit::ui_shots_dir("admin");
     let out = tokio::process::Command::new("node")
         .arg(ui.join("admin.mjs"))
         .arg(&t.url)

@@ -7,7 +7,6 @@ use danbao_app::Role;
 use danbao_domain::Account;
 use danbao_testkit::{Browser, Resp, TestApp};
 use serde_json::json;
-use std::path::Path;
 
 on_both_databases!(
     console_arb_the_desk_rules_a_case,
@@ -507,16 +506,10 @@ async fn console_arb_a_collective_group_is_reviewed_from_the_desk(t: TestApp) {
 /// saying so, where chromium or the node module is missing (a failure under CI).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn console_arb_in_chromium() {
-    let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui-tests");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() || !ui.join("node_modules/playwright-core").exists() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run the browser test: install chromium and run `npm ci` in ui-tests/"
-        );
-        println!("browser test skipped: needs {chromium} and `npm ci` in ui-tests/");
+    if !danbao_testkit::browser_ready() {
         return;
     }
+    let ui = danbao_testkit::ui_tests_dir();
     let t = TestApp::sqlite().await;
     let c = case_under_review(&t, "arbui").await;
     // A second case, still waiting for its seller, so the queue has more than one row.
@@ -526,8 +519,7 @@ async fn console_arb_in_chromium() {
         .register(&Origin::Local, "arb_browser", PASSWORD, Role::Arbitrator)
         .await
         .unwrap();
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-shots/arb");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = danbao_testkit::ui_shots_dir("arb");
     let out = tokio::process::Command::new("node")
         .arg(ui.join("arbitration.mjs"))
         .arg(&t.url)
