@@ -49,8 +49,10 @@ try {
   if (!orderCookie || !orderCookie.httpOnly || orderCookie.sameSite !== "Lax") {
     throw new Error("no HttpOnly, SameSite=Lax order cookie after checkout");
   }
+  // Delivery follows the payment's notification; a page rendered while it lands may say
+  // 已发货 before it can show the key, so wait for the key itself.
   for (let i = 0; i < 50; i++) {
-    if ((await page.content()).includes("已发货")) break;
+    if (/DEMO-KEY-[0-9]+/.test(await page.content())) break;
     await page.waitForTimeout(200);
     await page.reload();
   }
