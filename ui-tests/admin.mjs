@@ -37,7 +37,7 @@ async function shoot(page, name) {
 
 let step = "start";
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
   page.setDefaultTimeout(15000);
 
   const productLinks = async () => {

@@ -25,7 +25,7 @@ const browser = await chromium.launch({
 });
 let step = "start";
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
   page.setDefaultTimeout(15000);
   // No page of the desk may need a script (the CSP forbids them) or fail to load a part.
   const scriptErrors = [];

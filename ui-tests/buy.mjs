@@ -24,7 +24,7 @@ const browser = await chromium.launch({
 });
 let step = "start";
 try {
-  const page = await browser.newPage();
+  const page = await browser.newPage({ locale: "zh-CN" });
   page.setDefaultTimeout(15000);
 
   step = "storefront lists the product";

@@ -19,7 +19,7 @@ const browser = await chromium.launch({
     "--disable-component-update", "--disable-sync"],
 });
 let step = "start";
-const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
 await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
 const page = await context.newPage();
 page.setDefaultTimeout(15000);

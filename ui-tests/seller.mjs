@@ -18,7 +18,7 @@ const browser = await chromium.launch({
     "--disable-component-update", "--disable-sync"],
 });
 let step = "start";
-const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
 page.setDefaultTimeout(15000);
 
 // Both widths of the page as it is now.

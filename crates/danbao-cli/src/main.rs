@@ -96,6 +96,10 @@ struct ServeArgs {
     /// X-Forwarded-For is believed). Every field optional; default: the shipped limits.
     #[arg(long, env = "DANBAO_LIMITS")]
     limits: Option<PathBuf>,
+    /// The time zone pages show times in, an IANA name (Asia/Shanghai, Asia/Hong_Kong,
+    /// Asia/Taipei, America/New_York, …); the zone database is built in.
+    #[arg(long, env = "DANBAO_TIME_ZONE", default_value = danbao_app::clock::DEFAULT_DISPLAY_ZONE)]
+    time_zone: String,
 }
 
 #[derive(Subcommand)]
@@ -267,6 +271,10 @@ fn keys_dir(data: &DataArgs) -> PathBuf {
 }
 
 async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
+    let zone = danbao_app::clock::zone(&args.time_zone)?;
+    if !danbao_app::clock::set_display_zone(zone) {
+        anyhow::bail!("the display time zone was already set");
+    }
     let store = open_store(&args.data).await?;
     let keys = keys_dir(&args.data);
     let (vault, files) = Vault::open(&keys).context("opening the key files")?;
@@ -335,6 +343,7 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
     println!("  evidence log signing key: {}", files.evidence_signing_key.display());
     println!("  evidence log public key: {}", server.app.log_signer().vkey());
     println!("  sandbox merchant key: {}", merchant_key_path.display());
+    println!("  pages show times in: {}", danbao_app::clock::display_zone_name());
     match (&args.sandbox_url, args.sandbox || seed) {
         (Some(url), _) => println!("  payments: the sandbox gateway at {url}"),
         (None, true) => {

@@ -712,3 +712,109 @@ async fn a_restart_keeps_the_published_rules() {
     drop(third);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// The zone pages show times in is the operator's: `serve --time-zone` names an IANA
+/// zone and the pages (and their footer) use it; a name that is not a zone stops the
+/// server before it starts, saying why.
+#[tokio::test]
+async fn pages_show_times_in_the_configured_zone() {
+    let root = std::env::temp_dir().join(format!("danbao-cli-zone-{}", uuid::Uuid::new_v4().simple()));
+    let (code, _, err) = danbao(&[
+        "serve",
+        "--port",
+        "0",
+        "--data-dir",
+        root.join("bad").to_str().unwrap(),
+        "--time-zone",
+        "Mars/Olympus_Mons",
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("unknown time zone") && err.contains("Mars/Olympus_Mons"),
+        "{err}"
+    );
+
+    let served = serve(&root.join("tokyo"), &["--time-zone", "Asia/Tokyo", "--sandbox"]);
+    let u = &served.1;
+    let http = reqwest::Client::new();
+    let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
+        let mut req = http.post(format!("{u}{path}")).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let r = post(
+        "/api/v1/accounts",
+        None,
+        serde_json::json!({"username": "tz_seller", "password": "correct-horse", "role": "seller"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let r: serde_json::Value = post(
+        "/api/v1/sessions",
+        None,
+        serde_json::json!({"username": "tz_seller", "password": "correct-horse"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let seller = r["token"].as_str().unwrap().to_string();
+    let product: serde_json::Value = post(
+        "/api/v1/seller/products",
+        Some(&seller),
+        serde_json::json!({"title": "t", "description": "d", "category": "game_cards", "price_minor": 100, "delivery_kind": "manual"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let order: serde_json::Value = post(
+        "/api/v1/orders",
+        None,
+        serde_json::json!({"product_id": product["id"], "quantity": 1, "contact": "qq:1", "query_password": "guest-pass-1"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let (id, token) = (order["id"].as_str().unwrap(), order["access_token"].as_str().unwrap());
+    let created = order["created_at"].as_str().unwrap();
+    // The link puts the order's access into a cookie and redirects to the clean address.
+    let opened = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{u}/orders/{id}?access_token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 303);
+    let cookie = opened
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("danbao_order_"))
+        .unwrap();
+    let page = http
+        .get(format!("{u}/orders/{id}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The order's time as Tokyo reads it (UTC+9, no summer time), beside the instant.
+    let ms = danbao_app::clock::parse_rfc3339(created).unwrap();
+    let tokyo = danbao_app::clock::display_time_in(ms + 9 * 3_600_000, &danbao_app::clock::zone("UTC").unwrap());
+    assert!(page.contains(&format!(">{tokyo}</time>")), "{tokyo} not in {page}");
+    assert!(page.contains("页面时间均为 Asia/Tokyo 时间"), "{page}");
+    let _ = std::fs::remove_dir_all(&root);
+}

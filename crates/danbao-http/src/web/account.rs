@@ -2,8 +2,9 @@
 
 use super::error::PageError;
 use super::forms::PageContext;
+use super::i18n::Ui;
+use super::labels::{kind_label, order_status, role as role_label};
 use super::session::session_user;
-use super::zh::{kind_label, role_zh};
 use super::{order_url, private_headers, yuan, TimeView};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -13,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use danbao_app::{App, Caller, Role};
 
 struct AccountOrder {
-    id: String,
+    number: String,
     url: Option<String>,
     status_label: String,
     amount: String,
@@ -30,6 +31,7 @@ struct AccountPage {
     is_seller: bool,
     orders: Vec<AccountOrder>,
     csrf: String,
+    w: Ui,
 }
 
 pub(super) async fn account_page(
@@ -43,23 +45,25 @@ pub(super) async fn account_page(
     let username = user.username.clone();
     let role = user.role;
     let orders = app.orders_of(&Caller::User(user)).await?;
+    let l = page.ui.lang();
     let html = AccountPage {
         username,
-        role_label: role_zh(role),
+        role_label: role_label(l, role),
         is_seller: role == Role::Seller,
         orders: orders
             .into_iter()
             .map(|o| AccountOrder {
                 url: order_url(&o.id),
-                status_label: o.status_label,
+                status_label: order_status(l, o.status).to_string(),
                 amount: yuan(o.amount_minor),
                 quantity: o.quantity,
-                kind_label: kind_label(&o.delivery_kind),
+                kind_label: kind_label(l, &o.delivery_kind),
                 created_at: TimeView::new(&o.created_at),
-                id: o.id,
+                number: o.number,
             })
             .collect(),
         csrf: page.csrf,
+        w: page.ui,
     };
     Ok((private_headers(), html).into_response())
 }

@@ -9,8 +9,8 @@
 
 use super::error::PageError;
 use super::forms::PageContext;
+use super::labels::{role_zh, standing_zh};
 use super::staff::{console_user, ConsoleNav};
-use super::zh::{role_zh, standing_zh};
 use super::{private_headers, valid_id, yuan, TimeView};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -59,7 +59,7 @@ fn back_to(url: &str) -> Response {
 }
 
 fn unprocessable(message: &str) -> PageError {
-    PageError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    PageError::new(StatusCode::UNPROCESSABLE_ENTITY, message.to_string())
 }
 
 /// A form's required free text, trimmed; `what` names it in the refusal.
@@ -829,9 +829,10 @@ async fn publish_rules(
     let (_, caller) = admin(&app, &headers, &page, "/admin/rules").await?;
     let text = required(&form.rules, "规则内容（TOML）")?;
     let published = app.publish_rules(&caller, &text).await.map_err(|e| match e {
-        danbao_app::AppError::Validation { problem, .. } => {
-            unprocessable(&format!("规则未通过校验，未发布：{}", super::zh::invalid_zh(&problem)))
-        }
+        danbao_app::AppError::Validation { problem, .. } => unprocessable(&format!(
+            "规则未通过校验，未发布：{}",
+            super::labels::invalid_zh(&problem)
+        )),
         other => other.into(),
     })?;
     Ok(back_to(&format!(

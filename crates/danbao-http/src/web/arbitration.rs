@@ -6,11 +6,11 @@
 
 use super::error::PageError;
 use super::forms::PageContext;
-use super::staff::{console_user, ConsoleNav};
-use super::zh::{
-    complaint_event_detail, complaint_event_label, complaint_kind_zh, complaint_stage_zh, evidence_kind_zh, party_zh,
-    ruled_by_zh, ruling_label, ruling_reason_zh, standing_zh, triage_reason_zh,
+use super::labels::{
+    complaint_event_detail_zh, complaint_event_label_zh, complaint_kind_zh, complaint_stage_zh, evidence_kind_zh,
+    party_zh, ruled_by_zh, ruling_label_zh, ruling_reason_zh, standing_zh, triage_reason_zh,
 };
+use super::staff::{console_user, ConsoleNav};
 use super::{page_url, private_headers, yuan, EventItem, TimeView};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -139,7 +139,7 @@ struct ProposalView {
 fn proposal_view(p: &Proposal) -> ProposalView {
     let ruling = p.ruling.and_then(|r| serde_json::to_value(r).ok());
     ProposalView {
-        ruling: ruling.as_ref().and_then(ruling_label),
+        ruling: ruling.as_ref().and_then(ruling_label_zh),
         decide_now: p.decide_now,
         completeness_pct: p.completeness_pct,
         reasons: p.reasons.iter().map(triage_reason_zh).collect(),
@@ -533,7 +533,7 @@ async fn render_case(
     let held_elsewhere = Holder::of(held, &me) == Holder::Other;
     let may = |a: ComplaintAction| c.actions.contains(&a) && !held_elsewhere;
     let ruling = c.ruling.as_ref().map(|r| RulingView {
-        label: ruling_label(r).unwrap_or_else(|| "已裁决".to_string()),
+        label: ruling_label_zh(r).unwrap_or_else(|| "已裁决".to_string()),
         by: c.ruled_by.as_deref().map(ruled_by_zh),
         reason: c.ruling_reason.as_ref().map(ruling_reason_zh),
         at: c.resolved_at.as_deref().map(TimeView::new),
@@ -582,8 +582,8 @@ async fn render_case(
             .iter()
             .map(|e| EventItem {
                 at: TimeView::new(&e.at),
-                label: complaint_event_label(&e.kind),
-                detail: complaint_event_detail(&e.detail),
+                label: complaint_event_label_zh(&e.kind),
+                detail: complaint_event_detail_zh(&e.detail),
                 proof: None,
             })
             .collect(),
@@ -593,8 +593,8 @@ async fn render_case(
             .iter()
             .map(|e| CheckedEvent {
                 at: TimeView::new(&e.at),
-                label: super::zh::event_label(&e.kind),
-                detail: super::zh::event_detail(&e.detail),
+                label: super::labels::event_label_zh(&e.kind),
+                detail: super::labels::event_detail_zh(&e.detail),
                 leaf_index: e.leaf_index,
                 verified: e.verified,
                 problem: e.problem.clone(),
@@ -660,7 +660,7 @@ async fn refused(
     if e.status == StatusCode::NOT_FOUND || e.status.is_server_error() {
         return Err(e);
     }
-    render_case(app, user, page, id, e.status, drafts, Some(e.message)).await
+    render_case(app, user, page, id, e.status, drafts, Some(e.message_in(&page.ui))).await
 }
 
 async fn take(
@@ -779,7 +779,7 @@ async fn rule(
         reason: reason.clone(),
         ..Drafts::default()
     };
-    let unfit = |message: &str| PageError::new(StatusCode::UNPROCESSABLE_ENTITY, message);
+    let unfit = |message: &str| PageError::new(StatusCode::UNPROCESSABLE_ENTITY, message.to_string());
     if form.preview == "yes" {
         let ruling = match ruling_of(&form) {
             Ok(r) => r,
@@ -791,7 +791,7 @@ async fn rule(
                 let label = serde_json::to_value(ruling)
                     .ok()
                     .as_ref()
-                    .and_then(ruling_label)
+                    .and_then(ruling_label_zh)
                     .unwrap_or_default();
                 let drafts = Drafts {
                     preview: Some(PreviewView {

@@ -3,12 +3,13 @@
 
 use super::error::{complaint_error, PageError};
 use super::forms::PageContext;
+use super::i18n::{Lang, Ui, Words};
+use super::labels::{
+    complaint_event_detail, complaint_event_label, complaint_kind, complaint_stage, evidence_kind, party, ruled_by,
+    ruling_label, ruling_reason, triage_reason,
+};
 use super::orders::{guest_redirect, render_order_with, OrderExtras};
 use super::session::{complaint_viewer, order_viewer};
-use super::zh::{
-    complaint_event_detail, complaint_event_label, complaint_kind_zh, complaint_stage_zh, evidence_kind_zh, party_zh,
-    ruled_by_zh, ruling_label, ruling_reason_zh, triage_reason_zh,
-};
 use super::{order_url, page_url, private_headers, valid_id, valid_token, yuan, EventItem, TimeView, TokenQuery};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -109,12 +110,12 @@ fn complaint_url(id: &str) -> Option<String> {
     page_url("complaints", id)
 }
 
-pub(super) fn complaint_items(list: &[ComplaintView]) -> Vec<ComplaintItem> {
+pub(super) fn complaint_items(l: Lang, list: &[ComplaintView]) -> Vec<ComplaintItem> {
     list.iter()
         .map(|c| ComplaintItem {
             id: c.id.clone(),
-            kind_label: complaint_kind_zh(&c.kind),
-            stage_label: complaint_stage_zh(&c.stage),
+            kind_label: complaint_kind(l, &c.kind),
+            stage_label: complaint_stage(l, &c.stage),
             open: stage_is_open(&c.stage),
             created_at: TimeView::new(&c.created_at),
             url: complaint_url(&c.id),
@@ -124,19 +125,11 @@ pub(super) fn complaint_items(list: &[ComplaintView]) -> Vec<ComplaintItem> {
 
 /// The kinds the domain offers the buyer for this order (`complaint::offered_kinds`),
 /// with the one picked last selected. The use case checks again.
-pub(super) fn complaint_kinds(o: &OrderView, selected: &str) -> Vec<KindOption> {
+pub(super) fn complaint_kinds(w: &Words, o: &OrderView, selected: &str) -> Vec<KindOption> {
     let kinds: Vec<(&'static str, &'static str)> = o
         .complaint_kinds
         .iter()
-        .map(|k| {
-            let label = match k {
-                ComplaintKind::NotDelivered => "未发货",
-                ComplaintKind::NotAsDescribed => "货不对板（含卡密无效、已被使用）",
-                ComplaintKind::Fraud => "欺诈",
-                ComplaintKind::Other => "其他",
-            };
-            (k.as_str(), label)
-        })
+        .map(|k: &ComplaintKind| (k.as_str(), w.complaint_kind_option(*k)))
         .collect();
     let selected = if kinds.iter().any(|(v, _)| *v == selected) {
         selected
@@ -153,21 +146,9 @@ pub(super) fn complaint_kinds(o: &OrderView, selected: &str) -> Vec<KindOption> 
         .collect()
 }
 
-fn deadline_view(stage: &str, at: Option<&str>, seller: bool) -> Option<DeadlineView> {
+fn deadline_view(w: &Words, stage: &str, at: Option<&str>, seller: bool) -> Option<DeadlineView> {
     let at = TimeView::new(at?);
-    let (before, after, otherwise) = match stage {
-        "awaiting_seller" if seller => ("您须在", "前回应", Some("逾期未回应，将按规则判定全额退款给买家。")),
-        "awaiting_seller" => ("卖家须在", "前回应", Some("卖家逾期未回应，将按规则判定全额退款给您。")),
-        "awaiting_buyer" if seller => (
-            "买家须在",
-            "前补充证据",
-            Some("买家逾期未补充证据，将按规则判定放款给您。"),
-        ),
-        "awaiting_buyer" => ("您须在", "前补充证据", Some("逾期未补充证据，将按规则判定放款给卖家。")),
-        "appraisal" => ("第三方鉴定须在", "前完成", None),
-        s if stage_is_open(s) => ("平台将在", "前处理", None),
-        _ => return None,
-    };
+    let (before, after, otherwise) = w.complaint_deadline(stage, seller)?;
     Some(DeadlineView {
         before,
         at,
@@ -176,46 +157,47 @@ fn deadline_view(stage: &str, at: Option<&str>, seller: bool) -> Option<Deadline
     })
 }
 
-fn proposal_view(p: &Proposal) -> ProposalView {
+fn proposal_view(l: Lang, p: &Proposal) -> ProposalView {
     let ruling = p.ruling.and_then(|r| serde_json::to_value(r).ok());
     ProposalView {
-        ruling: ruling.as_ref().and_then(ruling_label),
+        ruling: ruling.as_ref().and_then(|r| ruling_label(l, r)),
         decide_now: p.decide_now,
         completeness_pct: p.completeness_pct,
-        reasons: p.reasons.iter().map(triage_reason_zh).collect(),
+        reasons: p.reasons.iter().map(|r| triage_reason(l, r)).collect(),
     }
 }
 
-fn complaint_detail(c: ComplaintView) -> ComplaintDetail {
+fn complaint_detail(w: &Words, c: ComplaintView) -> ComplaintDetail {
+    let l = w.lang;
     let open = stage_is_open(&c.stage);
     let seller = c.viewer == "seller";
     let (amount_label, money_note) = match c.stage.as_str() {
-        "withdrawn" if seller => ("涉及金额", "买家已撤诉：冻结的款项已退回原处，订单恢复到投诉前的状态。"),
-        "withdrawn" => ("涉及金额", "您已撤诉：冻结的款项已退回原处，订单恢复到投诉前的状态。"),
-        "resolved" if seller => ("涉及金额", "已按裁决结算：结算给您的部分计入您的账户余额。"),
-        "resolved" => ("涉及金额", "已按裁决结算：退给您的部分将原路退回。"),
-        _ => ("冻结金额", "投诉处理期间，该订单的款项由平台冻结，直至裁决。"),
+        "withdrawn" if seller => (w.amount_involved, w.money_withdrawn_seller),
+        "withdrawn" => (w.amount_involved, w.money_withdrawn_buyer),
+        "resolved" if seller => (w.amount_involved, w.money_resolved_seller),
+        "resolved" => (w.amount_involved, w.money_resolved_buyer),
+        _ => (w.amount_frozen, w.money_frozen),
     };
     let is_buyer = c.viewer == "buyer";
     let can_respond = c.actions.contains(&ComplaintAction::Respond);
     let can_add_evidence = c.actions.contains(&ComplaintAction::AddEvidence);
     let ruling = match (&c.ruling, c.stage.as_str()) {
         (Some(r), _) => Some(RulingView {
-            label: ruling_label(r).unwrap_or_else(|| "已裁决".to_string()),
-            by: c.ruled_by.as_deref().map(ruled_by_zh),
-            reason: c.ruling_reason.as_ref().map(ruling_reason_zh),
+            label: ruling_label(l, r).unwrap_or_else(|| w.ruled.to_string()),
+            by: c.ruled_by.as_deref().map(|b| ruled_by(l, b)),
+            reason: c.ruling_reason.as_ref().map(|r| ruling_reason(l, r)),
             at: c.resolved_at.as_deref().map(TimeView::new),
         }),
         _ => None,
     };
     ComplaintDetail {
         deadline: if open {
-            deadline_view(&c.stage, c.deadline_at.as_deref(), seller)
+            deadline_view(w, &c.stage, c.deadline_at.as_deref(), seller)
         } else {
             None
         },
-        kind_label: complaint_kind_zh(&c.kind),
-        stage_label: complaint_stage_zh(&c.stage),
+        kind_label: complaint_kind(l, &c.kind),
+        stage_label: complaint_stage(l, &c.stage),
         open,
         amount: yuan(c.amount_minor),
         amount_label,
@@ -225,19 +207,19 @@ fn complaint_detail(c: ComplaintView) -> ComplaintDetail {
         proposal: if c.stage == "withdrawn" {
             None
         } else {
-            c.proposal.as_ref().map(proposal_view)
+            c.proposal.as_ref().map(|p| proposal_view(l, p))
         },
         ruling,
         evidence: c
             .evidence
             .iter()
             .map(|e| EvidenceItem {
-                party: party_zh(&e.party),
-                kind_label: evidence_kind_zh(&e.kind),
+                party: party(l, &e.party),
+                kind_label: evidence_kind(l, &e.kind),
                 text: e.text.clone(),
                 file: e.file_sha256.as_ref().map(|sha| {
-                    let media = e.media_type.as_deref().unwrap_or("未知类型");
-                    format!("文件 sha256 {sha}（{media}）")
+                    let media = e.media_type.as_deref().unwrap_or(w.unknown_media);
+                    w.evidence_file_line(sha, media)
                 }),
                 file_url: e
                     .file_sha256
@@ -253,8 +235,8 @@ fn complaint_detail(c: ComplaintView) -> ComplaintDetail {
             .iter()
             .map(|e| EventItem {
                 at: TimeView::new(&e.at),
-                label: complaint_event_label(&e.kind),
-                detail: complaint_event_detail(&e.detail),
+                label: complaint_event_label(l, &e.kind),
+                detail: complaint_event_detail(l, &e.detail),
                 proof: None,
             })
             .collect(),
@@ -280,6 +262,7 @@ struct ComplaintPage {
     /// The seller's answer, kept when it is refused.
     response_text: String,
     error: Option<String>,
+    w: Ui,
 }
 
 #[derive(Deserialize)]
@@ -330,13 +313,13 @@ pub(super) async fn open_complaint(
             None => Err(PageError::complaint_not_found()),
         },
         Err(e) => {
-            let e = complaint_error(e, "请选择投诉类型");
+            let e = complaint_error(e, |w| w.choose_complaint_kind);
             if !shown_on_page(&e) {
                 return Err(e);
             }
             let extras = OrderExtras {
                 revealed: None,
-                error: Some(e.message),
+                error: Some(e.message_in(&page.ui)),
                 draft: Draft {
                     kind: form.kind,
                     text: description,
@@ -359,20 +342,24 @@ async fn render_complaint(
     let c = app
         .complaint(caller, id)
         .await
-        .map_err(|e| complaint_error(e, "请选择证据类型"))?;
+        .map_err(|e| complaint_error(e, |w| w.choose_evidence_kind))?;
+    let w = &page.ui;
     let selected = if draft.kind.is_empty() {
         "description"
     } else {
         draft.kind.as_str()
     };
-    let evidence_kinds = [("description", "问题描述"), ("screenshot_note", "截图说明")]
-        .into_iter()
-        .map(|(value, label)| KindOption {
-            value,
-            label,
-            selected: value == selected,
-        })
-        .collect();
+    let evidence_kinds = [
+        ("description", w.evidence_description),
+        ("screenshot_note", w.evidence_screenshot_note),
+    ]
+    .into_iter()
+    .map(|(value, label)| KindOption {
+        value,
+        label,
+        selected: value == selected,
+    })
+    .collect();
     // Only one side's form is shown, so the draft goes back into that one.
     let (evidence_text, response_text) = if c.viewer == "seller" {
         (String::new(), draft.text)
@@ -382,13 +369,14 @@ async fn render_complaint(
     let guest_buyer = c.viewer == "buyer" && matches!(caller, Caller::GuestToken(_));
     let html = ComplaintPage {
         order_url: order_url(&c.order_id),
-        c: complaint_detail(c),
+        c: complaint_detail(w, c),
         csrf: page.csrf.clone(),
         guest_buyer,
         evidence_kinds,
         evidence_text,
         response_text,
         error,
+        w: w.clone(),
     };
     Ok((status, private_headers(), html).into_response())
 }
@@ -418,7 +406,7 @@ pub(super) async fn complaint_page(
         let c = app
             .complaint(&Caller::GuestToken(token.clone()), &id)
             .await
-            .map_err(|e| complaint_error(e, "请选择证据类型"))?;
+            .map_err(|e| complaint_error(e, |w| w.choose_evidence_kind))?;
         let url = complaint_url(&c.id).ok_or_else(PageError::complaint_not_found)?;
         return guest_redirect(&page, &c.order_id, &token, &url);
     }
@@ -439,12 +427,12 @@ pub(super) async fn add_evidence(
     match app.add_evidence(caller, &id, &form.kind, Some(&text), None).await {
         Ok(_) => Ok(private_redirect(&complaint_location(&app, caller, &id).await?)),
         Err(e) => {
-            let e = complaint_error(e, "请选择证据类型");
+            let e = complaint_error(e, |w| w.choose_evidence_kind);
             if !shown_on_page(&e) {
                 return Err(e);
             }
             let draft = Draft { kind: form.kind, text };
-            render_complaint(&app, caller, &page, &id, e.status, draft, Some(e.message)).await
+            render_complaint(&app, caller, &page, &id, e.status, draft, Some(e.message_in(&page.ui))).await
         }
     }
 }
@@ -458,7 +446,7 @@ pub(super) async fn add_evidence_file(
     headers: HeaderMap,
     mut multipart: axum::extract::Multipart,
 ) -> Result<Response, PageError> {
-    let unreadable = || PageError::new(StatusCode::BAD_REQUEST, "上传的表单无法读取");
+    let unreadable = || PageError::says(StatusCode::BAD_REQUEST, |w| w.err_unreadable_upload);
     super::forms::multipart_token_first(&app, &page, &mut multipart).await?;
     let mut bytes: Option<Vec<u8>> = None;
     while let Some(field) = multipart.next_field().await.map_err(|_| unreadable())? {
@@ -475,11 +463,20 @@ pub(super) async fn add_evidence_file(
     match app.add_evidence(caller, &id, "screenshot", None, Some(file)).await {
         Ok(_) => Ok(private_redirect(&complaint_location(&app, caller, &id).await?)),
         Err(e) => {
-            let e = complaint_error(e, "请选择证据类型");
+            let e = complaint_error(e, |w| w.choose_evidence_kind);
             if !shown_on_page(&e) {
                 return Err(e);
             }
-            render_complaint(&app, caller, &page, &id, e.status, Draft::default(), Some(e.message)).await
+            render_complaint(
+                &app,
+                caller,
+                &page,
+                &id,
+                e.status,
+                Draft::default(),
+                Some(e.message_in(&page.ui)),
+            )
+            .await
         }
     }
 }
@@ -498,11 +495,20 @@ pub(super) async fn withdraw_complaint(
             None => Err(PageError::complaint_not_found()),
         },
         Err(e) => {
-            let e = complaint_error(e, "请选择证据类型");
+            let e = complaint_error(e, |w| w.choose_evidence_kind);
             if !shown_on_page(&e) {
                 return Err(e);
             }
-            render_complaint(&app, caller, &page, &id, e.status, Draft::default(), Some(e.message)).await
+            render_complaint(
+                &app,
+                caller,
+                &page,
+                &id,
+                e.status,
+                Draft::default(),
+                Some(e.message_in(&page.ui)),
+            )
+            .await
         }
     }
 }
@@ -530,7 +536,7 @@ pub(super) async fn seller_response(
             None => Err(PageError::complaint_not_found()),
         },
         Err(e) => {
-            let e = complaint_error(e, "请选择证据类型");
+            let e = complaint_error(e, |w| w.choose_evidence_kind);
             if !shown_on_page(&e) {
                 return Err(e);
             }
@@ -538,7 +544,7 @@ pub(super) async fn seller_response(
                 kind: String::new(),
                 text,
             };
-            render_complaint(&app, caller, &page, &id, e.status, draft, Some(e.message)).await
+            render_complaint(&app, caller, &page, &id, e.status, draft, Some(e.message_in(&page.ui))).await
         }
     }
 }
@@ -555,7 +561,7 @@ pub(super) async fn evidence_file(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     if !is_sha256_hex(&sha) {
-        return Err(PageError::new(StatusCode::NOT_FOUND, "文件不存在"));
+        return Err(PageError::says(StatusCode::NOT_FOUND, |w| w.err_file_not_found));
     }
     let v = complaint_viewer(&app, &headers, &id).await?;
     let (bytes, media_type) = app.complaint_file(&v.caller, &id, &sha).await?;

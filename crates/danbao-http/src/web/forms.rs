@@ -28,9 +28,6 @@ const ORDER_COOKIES_READ_MAX: usize = 32;
 /// Hex secrets and tokens: a 32-byte secret or a SHA-256 MAC is 64 characters.
 const SECRET_LEN_MAX: usize = 128;
 
-/// The 403 page for a form without its token (an old tab, or another site's forgery).
-pub(super) const FORGED_FORM: &str = "表单已失效或来源不明，操作未执行。请返回上一页刷新后重新提交。";
-
 /// How cookies are set: with `Secure` behind TLS (`danbao serve --secure-cookies`, or a
 /// public URL that is https), without it for the plain-http demo.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,10 +42,18 @@ pub(super) struct PageContext {
     pub(super) csrf: String,
     binding: String,
     pub(super) secure_cookies: bool,
+    /// The page's language, its switch and who is logged in.
+    pub(super) ui: super::i18n::Ui,
 }
 
 impl PageContext {
-    pub(super) fn new(app: &App, headers: &HeaderMap, browser: &str, opts: WebOptions) -> PageContext {
+    pub(super) fn new(
+        app: &App,
+        headers: &HeaderMap,
+        browser: &str,
+        opts: WebOptions,
+        ui: super::i18n::Ui,
+    ) -> PageContext {
         // A session token in the binding ties a logged-in user's forms to that session;
         // a planted browser cookie alone then makes no token that works for them.
         let session = cookie(headers, super::session::SESSION_COOKIE).unwrap_or("");
@@ -57,6 +62,7 @@ impl PageContext {
             csrf: app.form_token(&binding),
             binding,
             secure_cookies: opts.secure_cookies,
+            ui,
         }
     }
 
@@ -84,7 +90,7 @@ impl PageContext {
 }
 
 fn busy() -> PageError {
-    PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "系统繁忙，请稍后重试")
+    PageError::says(StatusCode::INTERNAL_SERVER_ERROR, |w| w.err_busy)
 }
 
 /// Every cookie we set: HttpOnly (no script reads it), SameSite=Lax (another site's
@@ -160,8 +166,8 @@ pub(super) async fn multipart_token_first(
     page: &PageContext,
     multipart: &mut axum::extract::Multipart,
 ) -> Result<(), PageError> {
-    let unreadable = || PageError::new(StatusCode::BAD_REQUEST, "上传的表单无法读取");
-    let forged = || PageError::new(StatusCode::FORBIDDEN, FORGED_FORM);
+    let unreadable = || PageError::says(StatusCode::BAD_REQUEST, |w| w.err_unreadable_upload);
+    let forged = || PageError::says(StatusCode::FORBIDDEN, |w| w.err_forged_form);
     let first = multipart
         .next_field()
         .await

@@ -11,8 +11,11 @@
 //! Every form carries an anti-forgery token (see `forms`).
 //!
 //! A handler parses the form, calls one use case and renders a template. Every error
-//! becomes a friendly Chinese page with the matching status; internal causes go to the
-//! log, never to the page. Askama escapes everything; no user text is marked safe.
+//! becomes a friendly page with the matching status; internal causes go to the log,
+//! never to the page. Askama escapes everything; no user text is marked safe.
+//!
+//! The buyer's pages speak zh-CN or English (`i18n`: the switch in the header, else
+//! `Accept-Language`); the consoles are zh-CN only.
 
 mod account;
 mod admin;
@@ -20,6 +23,8 @@ mod arbitration;
 mod complaints;
 mod error;
 mod forms;
+mod i18n;
+mod labels;
 mod orders;
 mod rules;
 mod seller;
@@ -27,7 +32,6 @@ mod session;
 mod shop;
 mod staff;
 mod storefront;
-mod zh;
 
 use axum::extract::State;
 use axum::http::header;
@@ -68,6 +72,7 @@ pub fn routes(app: App, opts: WebOptions) -> Router<App> {
         .route("/my-orders", get(orders::my_orders))
         .route(COPY_SCRIPT_PATH, get(copy_script))
         .route("/rules", get(rules::rules_page))
+        .route("/lang/{code}", get(switch_language))
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))
         .route("/account", get(account::account_page))
@@ -110,20 +115,23 @@ async fn guard(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::http::StatusCode;
-    let forbidden = |message: &str| error::PageError::new(StatusCode::FORBIDDEN, message.to_string());
+    let ui = page_ui(&app, req.method(), req.uri(), req.headers()).await;
     let post = req.method() == axum::http::Method::POST;
     if post && cross_site(req.headers()) {
-        return forbidden("来自其他网站的请求已被拒绝").into_response();
+        return with_page_headers(
+            error::PageError::says(StatusCode::FORBIDDEN, |w| w.err_cross_site).render(&ui),
+            &ui,
+        );
     }
     let (browser, fresh) = match forms::browser_secret(req.headers()) {
         Some(b) => (b.to_string(), false),
         None => (app.new_browser_secret(), true),
     };
-    let page = forms::PageContext::new(&app, req.headers(), &browser, opts);
+    let page = forms::PageContext::new(&app, req.headers(), &browser, opts, ui.clone());
     let set_browser = if fresh {
         match page.cookie(forms::BROWSER_COOKIE, &browser, None) {
             Ok(v) => Some(v),
-            Err(e) => return e.into_response(),
+            Err(e) => return with_page_headers(e.render(&ui), &ui),
         }
     } else {
         None
@@ -132,7 +140,8 @@ async fn guard(
     if post {
         match check_form(&app, &page, req).await {
             Ok(checked) => req = checked,
-            Err(mut refused) => {
+            Err(refused) => {
+                let mut refused = with_page_headers(refused.render(&ui), &ui);
                 if let Some(v) = set_browser {
                     refused.headers_mut().append(header::SET_COOKIE, v);
                 }
@@ -142,10 +151,52 @@ async fn guard(
     }
     req.extensions_mut().insert(page);
     let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
-    if let Some(v) = set_browser {
-        h.append(header::SET_COOKIE, v);
+    // A handler's error page is made here, in the viewer's language; what the handler
+    // set besides (cookies) is kept.
+    if let Some(e) = resp.extensions_mut().remove::<error::PageError>() {
+        let mut page = e.render(&ui);
+        for (name, value) in resp.headers() {
+            if name == header::SET_COOKIE {
+                page.headers_mut().append(name, value.clone());
+            }
+        }
+        resp = page;
     }
+    if let Some(v) = set_browser {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    with_page_headers(resp, &ui)
+}
+
+/// The language, the switch back to this page and who is logged in, for the page.
+async fn page_ui(
+    app: &App,
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+) -> i18n::Ui {
+    let lang = i18n::negotiate(headers);
+    let here = uri.path_and_query().map_or("/", |p| p.as_str());
+    let back = if method == axum::http::Method::POST {
+        i18n::page_of_post(uri.path())
+    } else {
+        here
+    }
+    .to_string();
+    // A session that cannot be read (a store hiccup) only leaves the name out of the
+    // header; the handler meets the same error and answers for it.
+    let who = session::session_user(app, headers)
+        .await
+        .ok()
+        .flatten()
+        .map(|u| u.username);
+    i18n::Ui::new(lang, &back, who)
+}
+
+/// What every page response says to the browser: its language, that it varies with
+/// the language asked for, and the security headers.
+fn with_page_headers(mut resp: axum::response::Response, ui: &i18n::Ui) -> axum::response::Response {
+    let h = resp.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         header::HeaderValue::from_static(CONTENT_SECURITY_POLICY),
@@ -155,7 +206,30 @@ async fn guard(
         header::HeaderValue::from_static("nosniff"),
     );
     h.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    h.insert(header::CONTENT_LANGUAGE, header::HeaderValue::from_static(ui.html_lang));
+    h.append(
+        header::VARY,
+        header::HeaderValue::from_static("Accept-Language, Cookie"),
+    );
     resp
+}
+
+#[derive(Deserialize)]
+struct SwitchQuery {
+    back: Option<String>,
+}
+
+/// The header's language switch: remembers the choice in a cookie and goes back to the
+/// page it was clicked on (on this site only).
+async fn switch_language(
+    axum::extract::Extension(page): axum::extract::Extension<forms::PageContext>,
+    axum::extract::Path(code): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<SwitchQuery>,
+) -> Result<axum::response::Response, error::PageError> {
+    let lang = i18n::Lang::from_code(&code).ok_or_else(error::PageError::page_not_found)?;
+    let back = i18n::safe_back(q.back.as_deref().unwrap_or("/"));
+    let cookie = page.cookie(i18n::LANG_COOKIE, lang.code(), Some(i18n::LANG_COOKIE_MAX_AGE_S))?;
+    Ok(([(header::SET_COOKIE, cookie)], axum::response::Redirect::to(back)).into_response())
 }
 
 /// A URL-encoded form's token is read from its body here (the body is handed on to the
@@ -166,9 +240,9 @@ async fn check_form(
     app: &App,
     page: &forms::PageContext,
     req: axum::extract::Request,
-) -> Result<axum::extract::Request, axum::response::Response> {
+) -> Result<axum::extract::Request, error::PageError> {
     use axum::http::StatusCode;
-    let forged = || error::PageError::new(StatusCode::FORBIDDEN, forms::FORGED_FORM).into_response();
+    let forged = || error::PageError::says(StatusCode::FORBIDDEN, |w| w.err_forged_form);
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -187,7 +261,9 @@ async fn check_form(
     }
     let (parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, forms::FORM_BODY_MAX_BYTES).await else {
-        return Err(error::PageError::new(StatusCode::PAYLOAD_TOO_LARGE, "提交的内容过长").into_response());
+        return Err(error::PageError::says(StatusCode::PAYLOAD_TOO_LARGE, |w| {
+            w.err_too_large
+        }));
     };
     match forms::form_field(&bytes) {
         Some(token) if page.accepts(app, &token) => {

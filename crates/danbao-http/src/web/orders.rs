@@ -5,8 +5,9 @@
 use super::complaints::{complaint_items, complaint_kinds, ComplaintItem, Draft, KindOption};
 use super::error::PageError;
 use super::forms::PageContext;
+use super::i18n::{Lang, Ui};
+use super::labels::{event_detail_split, event_label, kind_label, order_status, refund_reason, refund_status};
 use super::session::{order_viewer, session_user};
-use super::zh::{event_detail_split, event_label, kind_label, refund_reason_zh, refund_status_zh};
 use super::{is_http_url, order_url, private_headers, valid_token, yuan, EventItem, TimeView, TokenQuery};
 use crate::extract::ClientOrigin;
 use askama::Template;
@@ -85,6 +86,7 @@ struct OrderPage {
     complaint_text: String,
     timeline: Vec<EventItem>,
     error: Option<String>,
+    w: Ui,
 }
 
 /// One line of a guest's order list (查单's answer, 我的订单).
@@ -99,11 +101,11 @@ struct OrderLine {
 }
 
 impl OrderLine {
-    fn new(o: &OrderView) -> OrderLine {
+    fn new(l: Lang, o: &OrderView) -> OrderLine {
         OrderLine {
             number: o.number.clone(),
             url: order_url(&o.id),
-            status_label: o.status_label.clone(),
+            status_label: order_status(l, o.status).to_string(),
             amount: yuan(o.amount_minor),
             created_at: TimeView::new(&o.created_at),
             pending: o.status == OrderStatus::PendingPayment,
@@ -114,8 +116,8 @@ impl OrderLine {
 #[derive(Template, WebTemplate)]
 #[template(path = "lookup.html")]
 struct LookupPage {
-    /// 查单 or 我的订单: the same page, reached from the header's two links.
-    heading: &'static str,
+    /// 我的订单 rather than 查单: the same page, reached from the header's two links.
+    my_orders: bool,
     order_id: String,
     contact: String,
     error: Option<String>,
@@ -124,12 +126,8 @@ struct LookupPage {
     found: Option<Vec<OrderLine>>,
     /// The orders whose access this browser holds (its order cookies), newest first.
     mine: Vec<OrderLine>,
+    w: Ui,
 }
-
-const LOOKUP_HEADING: &str = "查单";
-const MY_ORDERS_HEADING: &str = "我的订单";
-/// The one answer to a lookup that finds nothing, whatever the reason.
-const LOOKUP_NOTHING: &str = "订单不存在或密码错误";
 
 /// Renders the order page; `revealed` holds the goods just revealed, if any.
 async fn render_order(
@@ -171,7 +169,7 @@ pub(super) async fn render_order_with(
     let events = app.timeline(caller, id).await?;
     let complaints = app.complaints_of_order(caller, id).await?;
     let order = app.order(caller, id).await?;
-    let html = order_page_for(order, events, &complaints, &page.csrf, extras);
+    let html = order_page_for(order, events, &complaints, page, extras);
     Ok((status, private_headers(), html).into_response())
 }
 
@@ -179,9 +177,11 @@ fn order_page_for(
     o: OrderView,
     events: Vec<TimelineEvent>,
     complaints: &[ComplaintView],
-    csrf: &str,
+    page: &PageContext,
     extras: OrderExtras,
 ) -> OrderPage {
+    let w = &page.ui;
+    let l = w.lang();
     let OrderExtras { revealed, error, draft } = extras;
     let mut times = Vec::new();
     let mut push = |label: &'static str, t: Option<&String>| {
@@ -195,19 +195,19 @@ fn order_page_for(
         }
     };
     let pending = o.status == OrderStatus::PendingPayment;
-    push("下单时间", Some(&o.created_at));
+    push(w.time_ordered, Some(&o.created_at));
     if pending {
-        push("支付截止", Some(&o.expires_at));
+        push(w.time_pay_by, Some(&o.expires_at));
     }
-    push("付款时间", o.paid_at.as_ref());
+    push(w.time_paid, o.paid_at.as_ref());
     if o.status == OrderStatus::Paid {
-        push("发货截止", o.deliver_by.as_ref());
+        push(w.time_deliver_by, o.deliver_by.as_ref());
     }
-    push("发货时间", o.delivered_at.as_ref());
+    push(w.time_delivered, o.delivered_at.as_ref());
     if o.status == OrderStatus::Delivered {
-        push("自动确认收货", o.auto_confirm_at.as_ref());
+        push(w.time_auto_confirm, o.auto_confirm_at.as_ref());
     }
-    push("完成时间", o.completed_at.as_ref());
+    push(w.time_completed, o.completed_at.as_ref());
     let pay_url = if pending {
         o.payment
             .as_ref()
@@ -233,8 +233,8 @@ fn order_page_for(
         .iter()
         .map(|r| RefundItem {
             amount: yuan(r.amount_minor),
-            reason: refund_reason_zh(&r.reason),
-            status: refund_status_zh(&r.status),
+            reason: refund_reason(l, &r.reason),
+            status: refund_status(l, &r.status),
             created_at: TimeView::new(&r.created_at),
             confirmed_at: r.confirmed_at.as_deref().map(TimeView::new),
         })
@@ -242,10 +242,10 @@ fn order_page_for(
     let timeline = events
         .iter()
         .map(|e| {
-            let (detail, proof) = event_detail_split(&e.detail);
+            let (detail, proof) = event_detail_split(l, &e.detail);
             EventItem {
                 at: TimeView::new(&e.at),
-                label: event_label(&e.kind),
+                label: event_label(l, &e.kind),
                 detail,
                 proof,
             }
@@ -259,35 +259,35 @@ fn order_page_for(
                 anchor: format!("key-{}", n + 1),
                 copyable: i.kind != "file",
                 kind_label: match i.kind {
-                    "card_key" => "卡密",
-                    "note" => "发货说明",
-                    "file" => "发货文件",
-                    _ => "内容",
+                    "card_key" => w.item_card_key,
+                    "note" => w.item_note,
+                    "file" => w.item_file,
+                    _ => w.item_other,
                 },
                 file_url: (i.kind == "file")
                     .then(|| order_url(&o.id).map(|u| format!("{u}/delivery/file")))
                     .flatten(),
                 content: match (i.kind, &i.media_type) {
-                    ("file", Some(media)) => format!("{media}，sha256 {}", i.content),
+                    ("file", Some(media)) => w.delivered_file_line(media, &i.content),
                     _ => i.content,
                 },
             })
             .collect()
     });
     let can_complain = o.actions.contains(&OrderAction::Complain);
-    let complaint_kinds = complaint_kinds(&o, &draft.kind);
+    let complaint_kinds = complaint_kinds(w, &o, &draft.kind);
     OrderPage {
         order: OrderItem {
-            status_label: o.status_label.clone(),
+            status_label: order_status(l, o.status).to_string(),
             amount: yuan(o.amount_minor),
             unit_price: yuan(o.unit_price_minor),
             quantity: o.quantity,
-            kind_label: kind_label(&o.delivery_kind),
+            kind_label: kind_label(l, &o.delivery_kind),
             product_id: o.product_id.clone(),
             number: o.number.clone(),
             id: o.id,
         },
-        csrf: csrf.to_string(),
+        csrf: page.csrf.clone(),
         guest_buyer,
         is_buyer,
         times,
@@ -297,12 +297,13 @@ fn order_page_for(
         can_confirm,
         revealed,
         refunds,
-        complaints: complaint_items(complaints),
+        complaints: complaint_items(l, complaints),
         can_complain,
         complaint_kinds,
         complaint_text: draft.text,
         timeline,
         error,
+        w: w.clone(),
     }
 }
 
@@ -395,20 +396,22 @@ pub(super) async fn confirm(
             if e.status == StatusCode::NOT_FOUND || e.status.is_server_error() {
                 return Err(e);
             }
-            render_order(&app, caller, &page, &id, e.status, None, Some(e.message)).await
+            let message = e.message_in(&page.ui);
+            render_order(&app, caller, &page, &id, e.status, None, Some(message)).await
         }
     }
 }
 
-fn lookup_page(page: &PageContext, heading: &'static str, mine: Vec<OrderLine>) -> LookupPage {
+fn lookup_page(page: &PageContext, my_orders: bool, mine: Vec<OrderLine>) -> LookupPage {
     LookupPage {
-        heading,
+        my_orders,
         order_id: String::new(),
         contact: String::new(),
         error: None,
         csrf: page.csrf.clone(),
         found: None,
         mine,
+        w: page.ui.clone(),
     }
 }
 
@@ -417,8 +420,8 @@ pub(super) async fn lookup_form(
     Extension(page): Extension<PageContext>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let mine = browser_orders(&app, &headers).await?;
-    Ok((private_headers(), lookup_page(&page, LOOKUP_HEADING, mine)).into_response())
+    let mine = browser_orders(&app, &headers, page.ui.lang()).await?;
+    Ok((private_headers(), lookup_page(&page, false, mine)).into_response())
 }
 
 /// 我的订单 from the header: an account holder's page, or for a guest the orders this
@@ -431,13 +434,13 @@ pub(super) async fn my_orders(
     if session_user(&app, &headers).await?.is_some() {
         return Ok(Redirect::to("/account").into_response());
     }
-    let mine = browser_orders(&app, &headers).await?;
-    Ok((private_headers(), lookup_page(&page, MY_ORDERS_HEADING, mine)).into_response())
+    let mine = browser_orders(&app, &headers, page.ui.lang()).await?;
+    Ok((private_headers(), lookup_page(&page, true, mine)).into_response())
 }
 
 /// The orders whose access cookie this browser holds, newest first. A cookie that opens
 /// nothing (a forged one, an order's access from another server) is passed over.
-async fn browser_orders(app: &App, headers: &HeaderMap) -> Result<Vec<OrderLine>, PageError> {
+async fn browser_orders(app: &App, headers: &HeaderMap, l: Lang) -> Result<Vec<OrderLine>, PageError> {
     let mut orders = Vec::new();
     for (id, token) in super::forms::order_cookies(headers) {
         match app.order(&Caller::GuestToken(token.to_string()), id).await {
@@ -447,7 +450,7 @@ async fn browser_orders(app: &App, headers: &HeaderMap) -> Result<Vec<OrderLine>
         }
     }
     orders.sort_by(|a, b| b.created_at.cmp(&a.created_at));
-    Ok(orders.iter().map(OrderLine::new).collect())
+    Ok(orders.iter().map(|o| OrderLine::new(l, o)).collect())
 }
 
 #[derive(Deserialize)]
@@ -508,13 +511,14 @@ async fn lookup_by_contact(
     for (order, token) in &found {
         cookies.push(page.order_cookie(&order.id, token)?);
     }
-    let mut mine = browser_orders(app, headers).await?;
+    let l = page.ui.lang();
+    let mut mine = browser_orders(app, headers, l).await?;
     // The orders just found are this browser's now; listed once, under what was found.
     mine.retain(|m| !found.iter().any(|(o, _)| o.number == m.number));
     let html = LookupPage {
         contact: form.contact.clone(),
-        found: Some(found.iter().map(|(o, _)| OrderLine::new(o)).collect()),
-        ..lookup_page(page, LOOKUP_HEADING, mine)
+        found: Some(found.iter().map(|(o, _)| OrderLine::new(l, o)).collect()),
+        ..lookup_page(page, false, mine)
     };
     let mut resp = (private_headers(), html).into_response();
     for c in cookies {
@@ -533,8 +537,8 @@ async fn nothing_found(
     let html = LookupPage {
         order_id: form.order_id.clone(),
         contact: form.contact.clone(),
-        error: Some(LOOKUP_NOTHING.to_string()),
-        ..lookup_page(page, LOOKUP_HEADING, browser_orders(app, headers).await?)
+        error: Some(page.ui.lookup_nothing.to_string()),
+        ..lookup_page(page, false, browser_orders(app, headers, page.ui.lang()).await?)
     };
     Ok((StatusCode::NOT_FOUND, private_headers(), html).into_response())
 }

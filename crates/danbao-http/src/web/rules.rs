@@ -2,11 +2,13 @@
 //! hash, so that a buyer can read before paying what will judge the order (an order is
 //! judged by the version it was created under).
 
+use super::forms::PageContext;
+use super::i18n::Ui;
+use super::labels::{category, complaint_kind, evidence_kind, percent};
 use super::yuan;
-use super::zh::{category_zh, complaint_kind_zh, evidence_kind_zh, percent};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
 use danbao_app::App;
 use danbao_domain::rules::RuleSet;
@@ -37,11 +39,14 @@ pub(super) struct RulesPage {
     kinds: Vec<KindRow>,
     collective_amount: String,
     unpaid_share: String,
-    active_query_minutes: String,
+    /// When the platform asks the provider about an unpaid order: "1 分钟、5 分钟".
+    active_query: String,
+    w: Ui,
 }
 
 impl RulesPage {
-    pub(super) fn new(r: RuleSet) -> RulesPage {
+    pub(super) fn new(r: RuleSet, w: Ui) -> RulesPage {
+        let l = w.lang();
         let kinds = COMPLAINT_KINDS
             .iter()
             .map(|kind| {
@@ -49,10 +54,10 @@ impl RulesPage {
                     .complaints
                     .evidence
                     .get(*kind)
-                    .map(|list| list.iter().map(|e| evidence_kind_zh(e)).collect())
+                    .map(|list| list.iter().map(|e| evidence_kind(l, e)).collect())
                     .unwrap_or_default();
                 KindRow {
-                    label: complaint_kind_zh(kind),
+                    label: complaint_kind(l, kind),
                     after_sales_days: (*kind != "not_delivered").then(|| {
                         r.complaints
                             .after_sales_days
@@ -61,20 +66,20 @@ impl RulesPage {
                             .unwrap_or(r.orders.after_sales_window_days)
                     }),
                     evidence: if evidence.is_empty() {
-                        "无需额外材料".to_string()
+                        w.rules_no_evidence_needed.to_string()
                     } else {
-                        evidence.join("、")
+                        w.list(&evidence)
                     },
                 }
             })
             .collect();
-        let active_query_minutes = r
+        let schedule: Vec<String> = r
             .payments
             .active_query_schedule_seconds
             .iter()
-            .map(|s| minutes(*s))
-            .collect::<Vec<_>>()
-            .join("、");
+            .map(|s| w.duration(*s))
+            .collect();
+        let active_query = w.list(&schedule);
         RulesPage {
             hash: r.content_hash(),
             default_fee: percent(r.fees.default_fee_bps),
@@ -82,29 +87,21 @@ impl RulesPage {
                 .fees
                 .category_fee_bps
                 .iter()
-                .map(|(category, bps)| FeeRow {
-                    category: category_zh(category),
+                .map(|(code, bps)| FeeRow {
+                    category: category(l, code),
                     fee: percent(*bps),
                 })
                 .collect(),
             kinds,
             collective_amount: yuan(r.complaints.collective_amount_minor_min),
             unpaid_share: percent(r.limits.unpaid_share_of_stock_bps),
-            active_query_minutes,
+            active_query,
             r,
+            w,
         }
     }
 }
 
-/// Seconds as a buyer reads them: "90 秒", "5 分钟".
-fn minutes(seconds: i64) -> String {
-    if seconds % 60 == 0 {
-        format!("{} 分钟", seconds / 60)
-    } else {
-        format!("{seconds} 秒")
-    }
-}
-
-pub(super) async fn rules_page(State(app): State<App>) -> Response {
-    RulesPage::new((*app.current_rules()).clone()).into_response()
+pub(super) async fn rules_page(State(app): State<App>, Extension(page): Extension<PageContext>) -> Response {
+    RulesPage::new((*app.current_rules()).clone(), page.ui).into_response()
 }

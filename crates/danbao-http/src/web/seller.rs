@@ -5,8 +5,8 @@
 
 use super::error::PageError;
 use super::forms::{multipart_token_first, PageContext};
+use super::labels::{complaint_kind_zh, complaint_stage_zh, kind_label_zh as kind_label, standing_zh};
 use super::staff::{console_user, ConsoleNav};
-use super::zh::{complaint_kind_zh, complaint_stage_zh, kind_label, standing_zh};
 use super::{private_headers, valid_id, yuan, TimeView};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -85,7 +85,7 @@ impl Flash {
         }
         Ok(Flash {
             note: None,
-            error: Some(e.message),
+            error: Some(e.message_in(&super::i18n::ZH)),
         })
     }
 

@@ -82,10 +82,7 @@ fn session_cookie(page: &PageContext, token: Option<&str>) -> Result<HeaderValue
         Some(t) if valid_token(t) => (t, SESSION_MAX_AGE_S),
         Some(_) => {
             tracing::error!("login returned a token that is not lower-case hex");
-            return Err(PageError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "系统繁忙，请稍后重试",
-            ));
+            return Err(PageError::says(StatusCode::INTERNAL_SERVER_ERROR, |w| w.err_busy));
         }
         None => ("", 0),
     };
@@ -98,6 +95,7 @@ struct LoginPage {
     username: String,
     error: Option<String>,
     csrf: String,
+    w: super::i18n::Ui,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +111,7 @@ pub(super) async fn login_form(Extension(page): Extension<PageContext>) -> Respo
         username: String::new(),
         error: None,
         csrf: page.csrf,
+        w: page.ui,
     };
     (private_headers(), login).into_response()
 }
@@ -144,8 +143,9 @@ pub(super) async fn login(
             private_headers(),
             LoginPage {
                 username: username.chars().take(64).collect(),
-                error: Some("用户名或密码错误".to_string()),
+                error: Some(page.ui.err_bad_login.to_string()),
                 csrf: page.csrf,
+                w: page.ui,
             },
         )
             .into_response()),

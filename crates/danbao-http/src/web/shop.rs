@@ -2,7 +2,8 @@
 
 use super::error::PageError;
 use super::forms::PageContext;
-use super::zh::{category_zh, kind_label, payment_method_zh, percent};
+use super::i18n::{Lang, Ui};
+use super::labels::{category, kind_label, payment_method, percent};
 use super::{is_http_url, private_headers, yuan};
 use crate::extract::ClientOrigin;
 use askama::Template;
@@ -29,14 +30,14 @@ struct ProductItem {
 }
 
 impl ProductItem {
-    fn new(p: &ProductView) -> ProductItem {
+    fn new(l: Lang, p: &ProductView) -> ProductItem {
         ProductItem {
             id: p.id.clone(),
             title: p.title.clone(),
             description: p.description.clone(),
-            category: category_zh(&p.category),
+            category: category(l, &p.category),
             price: yuan(p.price_minor),
-            kind_label: kind_label(&p.delivery_kind),
+            kind_label: kind_label(l, &p.delivery_kind),
             stock: p.stock,
             sold_out: p.stock.is_some_and(|n| n <= 0),
         }
@@ -59,7 +60,7 @@ struct TrustView {
 impl TrustView {
     fn new(t: &SellerTrust) -> TrustView {
         TrustView {
-            member_since: super::zh::date_zh(t.member_since_ms),
+            member_since: super::labels::date(t.member_since_ms),
             days_on_platform: t.days_on_platform,
             deposit: yuan(t.deposit_minor),
             has_deposit: t.deposit_minor > 0,
@@ -81,6 +82,14 @@ struct FieldInput {
     label: String,
     input_name: String,
     value: String,
+    /// What is wrong with what was typed here, shown beside it.
+    error: Option<String>,
+}
+
+/// A refusal about one field of the form, shown beside that field.
+struct FieldError {
+    field: String,
+    message: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -93,8 +102,11 @@ struct ProductPage {
     fields: Vec<FieldInput>,
     quantity: String,
     contact: String,
+    /// A refusal not about one field (out of stock, a limit), shown above the form.
     error: Option<String>,
+    field_error: Option<FieldError>,
     csrf: String,
+    w: Ui,
 }
 
 /// What the product page shows besides the product: read before the form is handled, so
@@ -117,9 +129,28 @@ fn product_page_for(
     p: &ProductView,
     around: &Surroundings,
     values: &HashMap<String, String>,
-    error: Option<String>,
-    csrf: &str,
+    error: Option<&PageError>,
+    page: &PageContext,
 ) -> ProductPage {
+    let w = &page.ui;
+    let l = w.lang();
+    let message = error.map(|e| e.message_in(w));
+    // A problem with one field goes beside it (a manual product's own fields too); the
+    // rest above the form.
+    let shown = |field: &str| {
+        matches!(field, "quantity" | "contact" | "query_password" | "payment_method")
+            || (p.delivery_kind == "manual"
+                && field
+                    .strip_prefix(FIELD_PREFIX)
+                    .is_some_and(|f| p.manual_fields.iter().any(|m| m == f)))
+    };
+    let (error, field_error) = match (error.and_then(|e| e.field.clone()).filter(|f| shown(f)), message) {
+        (Some(field), Some(message)) => (
+            Some(w.err_check_fields.to_string()),
+            Some(FieldError { field, message }),
+        ),
+        (_, message) => (message, None),
+    };
     let value = |name: &str| values.get(name).cloned().unwrap_or_default();
     let fields = if p.delivery_kind == "manual" {
         p.manual_fields
@@ -129,6 +160,10 @@ fn product_page_for(
                 FieldInput {
                     label: f.clone(),
                     value: value(&input_name),
+                    error: field_error
+                        .as_ref()
+                        .filter(|e| e.field == input_name)
+                        .map(|e| e.message.clone()),
                     input_name,
                 }
             })
@@ -151,13 +186,13 @@ fn product_page_for(
         .methods
         .iter()
         .map(|id| MethodChoice {
-            label: payment_method_zh(id),
+            label: payment_method(l, id),
             checked: Some(id) == chosen,
             id: id.clone(),
         })
         .collect();
     ProductPage {
-        product: ProductItem::new(p),
+        product: ProductItem::new(l, p),
         trust: TrustView::new(&around.trust),
         methods,
         rules_version: around.rules_version,
@@ -165,7 +200,9 @@ fn product_page_for(
         quantity,
         contact: value("contact"),
         error,
-        csrf: csrf.to_string(),
+        field_error,
+        csrf: page.csrf.clone(),
+        w: page.ui.clone(),
     }
 }
 
@@ -176,7 +213,7 @@ pub(super) async fn product_page(
 ) -> Result<Response, PageError> {
     let p = app.product(&id).await?;
     let around = surroundings(&app, &p).await?;
-    Ok(product_page_for(&p, &around, &HashMap::new(), None, &page.csrf).into_response())
+    Ok(product_page_for(&p, &around, &HashMap::new(), None, &page).into_response())
 }
 
 pub(super) async fn buy(
@@ -192,7 +229,7 @@ pub(super) async fn buy(
         let mut resp = (
             e.status,
             private_headers(),
-            product_page_for(&product, &around, &form, Some(e.message), &page.csrf),
+            product_page_for(&product, &around, &form, Some(&e), &page),
         )
             .into_response();
         if let Some(s) = e.retry_after_s {
@@ -203,12 +240,7 @@ pub(super) async fn buy(
     };
     let quantity = match form.get("quantity").map(|q| q.trim()).unwrap_or("1").parse::<i64>() {
         Ok(n) => n,
-        Err(_) => {
-            return Ok(fail(PageError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "购买数量：请填写正整数",
-            )))
-        }
+        Err(_) => return Ok(fail(PageError::field("quantity", |w| w.quantity, |w| w.err_quantity))),
     };
     // Only the configured provider's methods can be paid with; the form offers no other,
     // so another value is a stale page or a hand-made request. A form without the field
@@ -217,9 +249,10 @@ pub(super) async fn buy(
         .get("payment_method")
         .is_none_or(|m| around.methods.iter().any(|id| id == m))
     {
-        return Ok(fail(PageError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "支付方式：请选择页面上列出的支付方式",
+        return Ok(fail(PageError::field(
+            "payment_method",
+            |w| w.payment_method,
+            |w| w.err_payment_method,
         )));
     }
     let delivery_fields: BTreeMap<String, String> = form
@@ -248,10 +281,7 @@ pub(super) async fn buy(
         },
         Ok(placed) => {
             tracing::error!(order = %placed.id, "the provider returned a cashier URL that is not http(s)");
-            Ok(fail(PageError::new(
-                StatusCode::BAD_GATEWAY,
-                "支付通道返回了无效的收银台地址，请稍后通过查单完成支付",
-            )))
+            Ok(fail(PageError::says(StatusCode::BAD_GATEWAY, |w| w.err_bad_cashier)))
         }
         Err(e) => Ok(fail(e.into())),
     }

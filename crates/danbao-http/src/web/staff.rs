@@ -43,6 +43,8 @@ pub(super) struct ConsoleNav {
     pub(super) role_label: &'static str,
     pub(super) links: Vec<NavLink>,
     pub(super) csrf: String,
+    /// The zone the page's times are shown in (the footer says which).
+    pub(super) zone: &'static str,
 }
 
 const SELLER_MENU: &[(&str, &str)] = &[
@@ -74,7 +76,7 @@ impl ConsoleNav {
             title,
             home: home_of(user.role),
             username: user.username.clone(),
-            role_label: super::zh::role_zh(user.role),
+            role_label: super::labels::role_zh(user.role),
             links: menu
                 .iter()
                 .map(|(href, label)| NavLink {
@@ -84,6 +86,7 @@ impl ConsoleNav {
                 })
                 .collect(),
             csrf: csrf.to_string(),
+            zone: danbao_app::clock::display_zone_name(),
         }
     }
 }

@@ -2,11 +2,13 @@
 //! stock, as a 发卡 storefront is expected to look; newest first, paged by cursor.
 
 use super::error::PageError;
+use super::forms::PageContext;
+use super::i18n::Ui;
+use super::labels::{category as category_label, kind_label};
 use super::yuan;
-use super::zh::{category_zh, kind_label};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::response::{IntoResponse, Response};
 use danbao_app::{App, ProductView};
 use serde::Deserialize;
@@ -50,6 +52,7 @@ struct IndexPage {
     category: String,
     next_href: Option<String>,
     first_href: Option<String>,
+    w: Ui,
 }
 
 /// A storefront address with its filters (each part percent-encoded).
@@ -70,20 +73,25 @@ fn href(category: &str, q: &str, cursor: Option<&str>) -> String {
     }
 }
 
-pub(super) async fn index(State(app): State<App>, Query(query): Query<StorefrontQuery>) -> Result<Response, PageError> {
+pub(super) async fn index(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    Query(query): Query<StorefrontQuery>,
+) -> Result<Response, PageError> {
+    let l = page.ui.lang();
     let cursor = query.cursor.as_deref().filter(|c| !c.is_empty());
     let category = query.category.trim().chars().take(40).collect::<String>();
     let q = query.q.trim().chars().take(64).collect::<String>();
     let (items, next) = app.storefront(Some(&category), Some(&q), cursor, PAGE_SIZE).await?;
     let categories = app.storefront_categories().await?;
-    let page = IndexPage {
-        products: items.iter().map(card).collect(),
+    let html = IndexPage {
+        products: items.iter().map(|p| card(l, p)).collect(),
         all_here: category.is_empty(),
         categories: categories
             .into_iter()
             .map(|(code, count)| CategoryLink {
                 href: href(&code, &q, None),
-                label: category_zh(&code),
+                label: category_label(l, &code),
                 here: code == category,
                 count,
             })
@@ -92,17 +100,18 @@ pub(super) async fn index(State(app): State<App>, Query(query): Query<Storefront
         first_href: cursor.map(|_| href(&category, &q, None)),
         q,
         category,
+        w: page.ui,
     };
-    Ok(page.into_response())
+    Ok(html.into_response())
 }
 
-fn card(p: &ProductView) -> Card {
+fn card(l: super::i18n::Lang, p: &ProductView) -> Card {
     Card {
         id: p.id.clone(),
         title: p.title.clone(),
-        category: category_zh(&p.category),
+        category: category_label(l, &p.category),
         price: yuan(p.price_minor),
-        kind_label: kind_label(&p.delivery_kind),
+        kind_label: kind_label(l, &p.delivery_kind),
         stock: p.stock,
         sold_out: p.stock.is_some_and(|n| n <= 0),
     }
