@@ -784,7 +784,15 @@ async fn pages_show_times_in_the_configured_zone() {
     .await
     .unwrap();
     let (id, token) = (order["id"].as_str().unwrap(), order["access_token"].as_str().unwrap());
-    let created = order["created_at"].as_str().unwrap();
+    let view: serde_json::Value = http
+        .get(format!("{u}/api/v1/orders/{id}?access_token={token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created = view["created_at"].as_str().unwrap();
     // The link puts the order's access into a cookie and redirects to the clean address.
     let opened = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
