@@ -715,6 +715,11 @@ impl<'a> Browser<'a> {
         self.send(self.http.get(self.url(path_or_url))).await
     }
 
+    /// A GET to build by hand (headers), then `send`.
+    pub fn get_request(&self, path_or_url: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.url(path_or_url))
+    }
+
     /// A POST to build by hand (headers, body), then `send`.
     pub fn post(&self, path_or_url: &str) -> reqwest::RequestBuilder {
         self.http.post(self.url(path_or_url))

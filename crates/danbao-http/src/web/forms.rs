@@ -118,7 +118,7 @@ pub(super) fn set_cookie(
 }
 
 /// The cookie pairs of a request, as sent.
-fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+pub(super) fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(header::COOKIE)
         .iter()

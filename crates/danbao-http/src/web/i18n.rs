@@ -50,7 +50,10 @@ impl Lang {
 /// The language of a page request: the switch's cookie, else the first language of
 /// `Accept-Language` (by its q-values) that we have, else zh-CN.
 pub(super) fn negotiate(headers: &HeaderMap) -> Lang {
-    if let Some(lang) = forms::cookie(headers, LANG_COOKIE).and_then(Lang::from_code) {
+    // Not `forms::cookie`: that one reads only the secrets' shape, and "en" is none.
+    let chosen =
+        forms::cookie_pairs(headers).find_map(|(k, v)| (k == LANG_COOKIE).then(|| Lang::from_code(v)).flatten());
+    if let Some(lang) = chosen {
         return lang;
     }
     headers
@@ -719,6 +722,19 @@ impl Words {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_switch_cookie_outranks_the_browser() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_LANGUAGE, "zh-CN,zh;q=0.9".parse().unwrap());
+        assert_eq!(negotiate(&h), Lang::Zh);
+        h.insert(header::COOKIE, "danbao_session=abc; danbao_lang=en".parse().unwrap());
+        assert_eq!(negotiate(&h), Lang::En);
+        // A cookie naming no language of ours is ignored, not an error.
+        h.insert(header::COOKIE, "danbao_lang=fr".parse().unwrap());
+        assert_eq!(negotiate(&h), Lang::Zh);
+        assert_eq!(negotiate(&HeaderMap::new()), Lang::Zh);
+    }
 
     #[test]
     fn the_browser_language_is_read_by_its_weights() {

@@ -194,13 +194,14 @@ pub async fn count_free_card_keys(tx: &mut Conn, product: &ProductId) -> Result<
 
 /// The storefront: listed products of sellers in good standing, newest first, of one
 /// category and matching a search in the title or description if given (LIKE wildcards
-/// in the search are taken literally).
+/// in the search are taken literally; letters match in either case on both stores, where
+/// a bare LIKE would on SQLite and not on PostgreSQL).
 pub async fn storefront_products(tx: &mut Conn, after: Option<&str>, category: Option<&str>, search: Option<&str>, limit: i64) -> Result<Vec<ProductRow>> {
     let pattern = search.map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
     let rows = sqlx::query(
         "SELECT * FROM products WHERE status = 'active' AND (CAST($1 AS TEXT) IS NULL OR id < CAST($1 AS TEXT)) \
          AND (CAST($2 AS TEXT) IS NULL OR category = CAST($2 AS TEXT)) \
-         AND (CAST($3 AS TEXT) IS NULL OR title LIKE CAST($3 AS TEXT) ESCAPE '\\' OR description LIKE CAST($3 AS TEXT) ESCAPE '\\') \
+         AND (CAST($3 AS TEXT) IS NULL OR LOWER(title) LIKE LOWER(CAST($3 AS TEXT)) ESCAPE '\\' OR LOWER(description) LIKE LOWER(CAST($3 AS TEXT)) ESCAPE '\\') \
          AND NOT EXISTS (SELECT 1 FROM seller_standing s WHERE s.seller_id = products.seller_id AND s.status <> 'active') \
          ORDER BY id DESC LIMIT $4",
     )

@@ -23,6 +23,7 @@ mod abuse;
 mod access;
 mod audit;
 mod browser;
+mod buyer_english;
 mod buyer_find;
 mod buyer_trust;
 mod buyer_words;
