@@ -1,15 +1,16 @@
 // A guest who leaves the cashier finds the way back, in a real browser: storefront →
 // product → buy → the cashier, left unpaid → (the browser forgets everything) → 查单 by
 // contact and query password alone → the order, its number → pay at the sandbox cashier
-// → the key shown at once with a copy button → reload. Every step is photographed at
-// 1280 px and 390 px, and a page wider than a 390 px phone fails the run.
-// Usage: node buyer_find.mjs BASE_URL PRODUCT_TITLE CONTACT CONTACT_AS_TYPED_AGAIN PASSWORD SCREENSHOT_DIR
+// → the key shown at once with a copy button → reload → 我要投诉 with a screenshot, its
+// thumbnail shown → the same pages after the switch to English. Every step is
+// photographed at 1280 px and 390 px, and a page wider than a 390 px phone fails the run.
+// Usage: node buyer_find.mjs BASE_URL PRODUCT_TITLE CONTACT CONTACT_AS_TYPED_AGAIN PASSWORD SCREENSHOT_DIR EVIDENCE_PNG
 // Exits non-zero, saying which step failed, if anything on the way is wrong.
 import { chromium } from "playwright-core";
 
-const [base, title, contact, contactAgain, password, shots] = process.argv.slice(2);
-if (!base || !title || !contact || !contactAgain || !password || !shots) {
-  console.error("usage: node buyer_find.mjs BASE_URL PRODUCT_TITLE CONTACT CONTACT_AGAIN PASSWORD SCREENSHOT_DIR");
+const [base, title, contact, contactAgain, password, shots, evidencePng] = process.argv.slice(2);
+if (!base || !title || !contact || !contactAgain || !password || !shots || !evidencePng) {
+  console.error("usage: node buyer_find.mjs BASE_URL PRODUCT_TITLE CONTACT CONTACT_AGAIN PASSWORD SCREENSHOT_DIR EVIDENCE_PNG");
   process.exit(2);
 }
 
@@ -128,8 +129,52 @@ try {
   await expectText(keyText);
   await shoot("8-reloaded");
 
+  step = "complain about the key, with a screenshot";
+  const orderUrl = page.url().replace(/#.*$/, "");
+  await page.getByText("我要投诉", { exact: true }).click();
+  await page.locator("select#complaint_kind").selectOption("not_as_described");
+  await page.locator("textarea#complaint_description").fill("兑换时提示卡密已被使用，截图见附件。");
+  await page.locator('form[action$="/complaints"] button[type="submit"]').click();
+  await page.waitForURL(/\/complaints\/[^/?#]+$/);
+  await expectText("等待卖家回应");
+  await page.locator("input#evidence_file").setInputFiles(evidencePng);
+  await page.locator('form[action$="/files"] button[type="submit"]').click();
+  await page.waitForURL(/\/complaints\/[^/?#]+$/);
+  const thumb = page.locator("img.thumb").first();
+  await thumb.waitFor();
+  await page.waitForFunction(() => {
+    const img = document.querySelector("img.thumb");
+    return img && img.complete && img.naturalWidth > 0;
+  });
+  await shoot("9-complaint");
+  const complaintUrl = page.url();
+
+  step = "switch to English: the complaint, the order, the product and 查单 read in English";
+  await page.locator("header a.lang").click();
+  await page.waitForFunction(() => document.documentElement.lang === "en");
+  if (page.url() !== complaintUrl) throw new Error(`the switch went to ${page.url()}, not back to ${complaintUrl}`);
+  await expectText("Waiting for the seller");
+  await page.locator("img.thumb").first().waitFor();
+  await shoot("10-complaint-en");
+  await page.goto(orderUrl);
+  await expectText("Order number");
+  await expectText(number);
+  await shoot("11-order-en");
+  await page.goto(base + "/");
+  await page.getByRole("link", { name: title }).first().click();
+  await page.waitForURL(/\/products\//);
+  await expectText("Buy now");
+  await shoot("12-product-en");
+  await page.goto(base + "/lookup");
+  await expectText("Find my order");
+  await shoot("13-lookup-en");
+  // Chinese again, one click, on the page the buyer is on.
+  await page.locator("header a.lang").click();
+  await page.waitForFunction(() => document.documentElement.lang === "zh-CN");
+  await expectText("查单");
+
   if (problems.length) throw new Error(problems.join("\n"));
-  console.log(`ok: found ${number} again by contact and password, paid, and copied ${keyText} in chromium`);
+  console.log(`ok: found ${number} again by contact and password, paid, copied ${keyText}, complained with a screenshot, and read it in English, in chromium`);
 } catch (e) {
   console.error(`failed at: ${step}: ${e.message}`);
   process.exitCode = 1;

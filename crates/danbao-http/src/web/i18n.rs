@@ -468,7 +468,7 @@ impl Words {
         let (c, p) = (complaints.n(), paid.n());
         self.lang.pick(
             format!("{c} 次投诉 / {p} 笔付款订单"),
-            format!("{c} complaints / {p} paid orders"),
+            format!("{} / {}", en_count(c, "complaint"), en_count(p, "paid order")),
         )
     }
 
@@ -504,12 +504,12 @@ impl Words {
 
     pub(super) fn minutes(&self, n: impl Count) -> String {
         let n = n.n();
-        self.lang.pick(format!("{n} 分钟"), format!("{n} minutes"))
+        self.lang.pick(format!("{n} 分钟"), en_count(n, "minute"))
     }
 
     pub(super) fn hours(&self, n: impl Count) -> String {
         let n = n.n();
-        self.lang.pick(format!("{n} 小时"), format!("{n} hours"))
+        self.lang.pick(format!("{n} 小时"), en_count(n, "hour"))
     }
 
     /// Seconds as a buyer reads them: "90 秒", "5 分钟".
@@ -517,7 +517,7 @@ impl Words {
         if seconds % 60 == 0 {
             self.minutes(seconds / 60)
         } else {
-            self.lang.pick(format!("{seconds} 秒"), format!("{seconds} seconds"))
+            self.lang.pick(format!("{seconds} 秒"), en_count(seconds, "second"))
         }
     }
 
@@ -719,9 +719,29 @@ impl Words {
     }
 }
 
+/// "1 hour", "2 hours": an English count with its noun in the right number.
+fn en_count(n: i64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn english_counts_agree_with_their_number() {
+        let en = Lang::En.words();
+        assert_eq!(en.complaints_of_paid(1, 1), "1 complaint / 1 paid order");
+        assert_eq!(en.complaints_of_paid(0, 12), "0 complaints / 12 paid orders");
+        assert_eq!(en.hours(1), "1 hour");
+        assert_eq!(en.duration(90), "90 seconds");
+        assert_eq!(en.duration(60), "1 minute");
+        assert_eq!(Lang::Zh.words().complaints_of_paid(1, 1), "1 次投诉 / 1 笔付款订单");
+    }
 
     #[test]
     fn the_switch_cookie_outranks_the_browser() {

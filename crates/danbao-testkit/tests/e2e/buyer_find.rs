@@ -375,6 +375,10 @@ async fn a_guest_finds_the_way_back_in_chromium() {
         .arg(danbao_testkit::ui_tests_dir().join("buyer_find.mjs"))
         .args([&t.url, "找回测试点卡", CONTACT, "QQ10086123", PASSWORD])
         .arg(&shots)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/e2e/console_arb_screenshot.png"
+        ))
         .output()
         .await
         .unwrap();
@@ -397,7 +401,8 @@ async fn a_guest_finds_the_way_back_in_chromium() {
     let items = found.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{}", found.text);
     let order = items[0]["order"]["id"].as_str().unwrap();
-    assert_eq!(items[0]["order"]["status"], "delivered", "{}", found.text);
+    // Delivered, then complained about: the money is frozen under the complaint.
+    assert_eq!(items[0]["order"]["status"], "disputed", "{}", found.text);
     assert!(
         stdout.contains(items[0]["order"]["number"].as_str().unwrap()),
         "{stdout}"
@@ -407,7 +412,43 @@ async fn a_guest_finds_the_way_back_in_chromium() {
         .get(&format!("/api/v1/orders/{order}/timeline?access_token={token}"), None)
         .await;
     assert!(reveals(&timeline) >= 2, "{}", timeline.text);
-    for name in ["1-product", "3-left", "4-found", "5-pending", "7-key", "8-reloaded"] {
+    // The complaint it opened holds the screenshot it uploaded.
+    let complaints = t
+        .get(&format!("/api/v1/orders/{order}/complaints?access_token={token}"), None)
+        .await;
+    let complaints = complaints.body["items"].as_array().unwrap();
+    assert_eq!(complaints.len(), 1);
+    assert_eq!(complaints[0]["kind"], "not_as_described");
+    let complaint = complaints[0]["id"].as_str().unwrap();
+    let complaint = t
+        .get(&format!("/api/v1/complaints/{complaint}?access_token={token}"), None)
+        .await;
+    let files: Vec<_> = complaint.body["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["media_type"] == "image/png")
+        .collect();
+    assert_eq!(files.len(), 1, "{}", complaint.text);
+    let png = std::fs::metadata(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/e2e/console_arb_screenshot.png"
+    ))
+    .unwrap();
+    assert_eq!(files[0]["size_bytes"], png.len());
+    for name in [
+        "1-product",
+        "3-left",
+        "4-found",
+        "5-pending",
+        "7-key",
+        "8-reloaded",
+        "9-complaint",
+        "10-complaint-en",
+        "11-order-en",
+        "12-product-en",
+        "13-lookup-en",
+    ] {
         for width in [1280, 390] {
             assert!(shots.join(format!("{name}-{width}.png")).exists(), "{name}-{width}");
         }
