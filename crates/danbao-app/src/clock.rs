@@ -100,6 +100,7 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that fails to set up fails
 mod tests {
     use super::*;
 

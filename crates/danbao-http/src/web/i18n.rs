@@ -729,6 +729,7 @@ fn en_count(n: i64, noun: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that fails to set up fails
 mod tests {
     use super::*;
 
