@@ -486,6 +486,12 @@ impl Words {
 
     pub(super) fn rules_version(&self, version: impl Count) -> String {
         let v = version.n();
+        self.lang.pick(format!("规则第 {v} 版"), format!("rules version {v}"))
+    }
+
+    /// The version in force, on the rules page itself.
+    pub(super) fn version_in_force(&self, version: impl Count) -> String {
+        let v = version.n();
         self.lang.pick(format!("第 {v} 版"), format!("version {v}"))
     }
 
