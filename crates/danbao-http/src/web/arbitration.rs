@@ -263,7 +263,7 @@ async fn queue(
     Query(q): Query<QueueQuery>,
 ) -> Result<Response, PageError> {
     let user = console_user(&app, &headers, Role::Arbitrator).await?;
-    let nav = ConsoleNav::new(&user, "/arbitration", &page.csrf);
+    let nav = ConsoleNav::new(&user, "/arbitration", &page);
     let me = marker(&user);
     let caller = Caller::User(user);
     let cases = app.complaint_queue(&caller).await?;
@@ -510,7 +510,7 @@ async fn render_case(
     drafts: Drafts,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    let nav = ConsoleNav::new(&user, "/arbitration", &page.csrf);
+    let nav = ConsoleNav::new(&user, "/arbitration", &page);
     let me = marker(&user);
     let caller = Caller::User(user);
     let c = app.complaint(&caller, id).await?;

@@ -182,21 +182,30 @@ impl<T: Count + ?Sized> Count for &T {
     }
 }
 
+/// A catalog of words in both languages, as `Words`, `ZH` and `EN` of the module it is
+/// used in (the buyer pages' here; each console has its own module, `seller_words`, …,
+/// whose `of(lang)` gives its words).
 macro_rules! catalog {
     ($($key:ident: $zh:literal, $en:literal;)*) => {
         /// The pages' own words in one language.
         pub(super) struct Words {
-            pub(super) lang: Lang,
+            pub(super) lang: super::i18n::Lang,
             $(pub(super) $key: &'static str,)*
         }
-        pub(super) static ZH: Words = Words { lang: Lang::Zh, $($key: $zh,)* };
-        pub(super) static EN: Words = Words { lang: Lang::En, $($key: $en,)* };
+        pub(super) static ZH: Words = Words { lang: super::i18n::Lang::Zh, $($key: $zh,)* };
+        pub(super) static EN: Words = Words { lang: super::i18n::Lang::En, $($key: $en,)* };
+        /// The words in a language.
+        #[allow(dead_code)] // the buyer pages' catalog is reached through `Lang::words`
+        pub(super) fn of(lang: super::i18n::Lang) -> &'static Words {
+            lang.pick(&ZH, &EN)
+        }
         #[cfg(test)]
         pub(super) fn all_entries() -> Vec<(&'static str, &'static str, &'static str)> {
             vec![$((stringify!($key), $zh, $en),)*]
         }
     };
 }
+pub(super) use catalog;
 
 catalog! {
     html_lang: "zh-CN", "en";
@@ -429,6 +438,11 @@ catalog! {
 impl Words {
     pub(super) fn signed_in_as(&self, who: impl Display) -> String {
         self.lang.pick(format!("{who}（已登录）"), format!("{who} (logged in)"))
+    }
+
+    /// A console's header: who is logged in, as what.
+    pub(super) fn signed_in_role(&self, who: impl Display, role: impl Display) -> String {
+        self.lang.pick(format!("{who}（{role}）"), format!("{who} ({role})"))
     }
 
     /// The footer's note of the zone the page's times are in.
@@ -795,17 +809,25 @@ mod tests {
 
     #[test]
     fn every_word_has_both_languages() {
-        for (key, zh, en) in all_entries() {
-            assert!(!zh.is_empty() && !en.is_empty(), "{key}");
-            // The English text is English: no Chinese left in it (the switch's own
-            // label, which names the other language, aside).
-            if key != "switch_label" {
-                assert!(!en.chars().any(is_han), "{key}: {en}");
-            }
+        assert_catalog_complete(&all_entries());
+    }
+}
+
+/// Every entry of a catalog (`all_entries()` of its module) has both texts, and the
+/// English one has no Chinese left in it (the switch's own label, which names the other
+/// language in that language, aside).
+#[cfg(test)]
+pub(super) fn assert_catalog_complete(entries: &[(&str, &str, &str)]) {
+    for (key, zh, en) in entries {
+        assert!(!zh.is_empty() && !en.is_empty(), "{key}");
+        if *key != "switch_label" {
+            assert!(!en.chars().any(is_han), "{key}: {en}");
         }
     }
+}
 
-    pub(crate) fn is_han(c: char) -> bool {
-        matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3000}'..='\u{303f}' | '\u{ff00}'..='\u{ffef}')
-    }
+/// Chinese characters and the full-width punctuation that goes with them.
+#[cfg(test)]
+pub(super) fn is_han(c: char) -> bool {
+    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3000}'..='\u{303f}' | '\u{ff00}'..='\u{ffef}')
 }

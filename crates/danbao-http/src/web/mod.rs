@@ -19,7 +19,9 @@
 
 mod account;
 mod admin;
+mod admin_words;
 mod arbitration;
+mod arbitration_words;
 mod complaints;
 mod error;
 mod forms;
@@ -28,6 +30,7 @@ mod labels;
 mod orders;
 mod rules;
 mod seller;
+mod seller_words;
 mod session;
 mod shop;
 mod staff;

@@ -4,6 +4,8 @@
 //! 404 as a page that does not exist, so a console's addresses tell outsiders nothing.
 
 use super::error::PageError;
+use super::forms::PageContext;
+use super::i18n::{Lang, Ui};
 use super::session::session_user;
 use axum::http::HeaderMap;
 use danbao_app::{App, Role, User};
@@ -35,7 +37,8 @@ pub(super) struct NavLink {
 }
 
 /// What every console page shows above its content (`templates/console.html`): whose
-/// console it is, its menu with the current section marked, and the logout form.
+/// console it is, its menu with the current section marked, the logout form and the
+/// language switch. `ui` is the viewer's language (the page's words: `nav.ui.*`).
 pub(super) struct ConsoleNav {
     pub(super) title: &'static str,
     pub(super) home: &'static str,
@@ -43,50 +46,61 @@ pub(super) struct ConsoleNav {
     pub(super) role_label: &'static str,
     pub(super) links: Vec<NavLink>,
     pub(super) csrf: String,
-    /// The zone the page's times are shown in (the footer says which).
-    pub(super) zone: &'static str,
+    pub(super) ui: Ui,
+    pub(super) logout: &'static str,
 }
 
-const SELLER_MENU: &[(&str, &str)] = &[
-    ("/seller", "概览"),
-    ("/seller/products", "商品与卡密"),
-    ("/seller/orders", "订单"),
-    ("/seller/complaints", "投诉"),
-    ("/seller/money", "资金"),
+/// (href, zh-CN, English).
+type Menu = &'static [(&'static str, &'static str, &'static str)];
+
+const SELLER_MENU: Menu = &[
+    ("/seller", "概览", "Overview"),
+    ("/seller/products", "商品与卡密", "Products & keys"),
+    ("/seller/orders", "订单", "Orders"),
+    ("/seller/complaints", "投诉", "Complaints"),
+    ("/seller/money", "资金", "Money"),
 ];
-const ARBITRATION_MENU: &[(&str, &str)] = &[("/arbitration", "待裁决队列")];
-const ADMIN_MENU: &[(&str, &str)] = &[
-    ("/admin", "运行状况"),
-    ("/admin/sellers", "卖家"),
-    ("/admin/reconciliation", "对账"),
-    ("/admin/rules", "规则"),
-    ("/admin/accounts", "账号"),
+const ARBITRATION_MENU: Menu = &[("/arbitration", "待裁决队列", "Cases to rule on")];
+const ADMIN_MENU: Menu = &[
+    ("/admin", "运行状况", "Health"),
+    ("/admin/sellers", "卖家", "Sellers"),
+    ("/admin/reconciliation", "对账", "Reconciliation"),
+    ("/admin/rules", "规则", "Rules"),
+    ("/admin/accounts", "账号", "Accounts"),
 ];
 
 impl ConsoleNav {
-    /// The menu of `user`'s console with `here` (one of its hrefs) marked.
-    pub(super) fn new(user: &User, here: &str, csrf: &str) -> ConsoleNav {
+    /// The menu of `user`'s console with `here` (one of its hrefs) marked, in the
+    /// page's language.
+    pub(super) fn new(user: &User, here: &str, page: &PageContext) -> ConsoleNav {
+        let l = page.ui.lang();
         let (title, menu) = match user.role {
-            Role::Seller => ("卖家后台", SELLER_MENU),
-            Role::Arbitrator => ("仲裁台", ARBITRATION_MENU),
-            Role::Admin => ("运营后台", ADMIN_MENU),
-            Role::Buyer => ("我的订单", &[][..]),
+            Role::Seller => (l.pick("卖家后台", "Seller centre"), SELLER_MENU),
+            Role::Arbitrator => (l.pick("仲裁台", "Arbitration desk"), ARBITRATION_MENU),
+            Role::Admin => (l.pick("运营后台", "Operations console"), ADMIN_MENU),
+            Role::Buyer => (l.pick("我的订单", "My orders"), &[][..]),
         };
         ConsoleNav {
             title,
             home: home_of(user.role),
             username: user.username.clone(),
-            role_label: super::labels::role_zh(user.role),
+            role_label: super::labels::role(l, user.role),
             links: menu
                 .iter()
-                .map(|(href, label)| NavLink {
+                .map(|(href, zh, en)| NavLink {
                     href,
-                    label,
+                    label: l.pick(zh, en),
                     here: *href == here,
                 })
                 .collect(),
-            csrf: csrf.to_string(),
-            zone: danbao_app::clock::display_zone_name(),
+            csrf: page.csrf.clone(),
+            ui: page.ui.clone(),
+            logout: l.pick("退出", "Log out"),
         }
+    }
+
+    #[allow(dead_code)] // until the consoles' pages read their own words
+    pub(super) fn lang(&self) -> Lang {
+        self.ui.lang()
     }
 }
