@@ -50,7 +50,7 @@ async fn admin(
     here: &str,
 ) -> Result<(ConsoleNav, Caller), PageError> {
     let user = console_user(app, headers, Role::Admin).await?;
-    let nav = ConsoleNav::new(&user, here, &page);
+    let nav = ConsoleNav::new(&user, here, page);
     Ok((nav, Caller::User(user)))
 }
 

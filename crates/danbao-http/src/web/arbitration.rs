@@ -510,7 +510,7 @@ async fn render_case(
     drafts: Drafts,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    let nav = ConsoleNav::new(&user, "/arbitration", &page);
+    let nav = ConsoleNav::new(&user, "/arbitration", page);
     let me = marker(&user);
     let caller = Caller::User(user);
     let c = app.complaint(&caller, id).await?;

@@ -748,6 +748,25 @@ fn en_count(n: i64, noun: &str) -> String {
     }
 }
 
+/// Every entry of a catalog (`all_entries()` of its module) has both texts, and the
+/// English one has no Chinese left in it (the switch's own label, which names the other
+/// language in that language, aside).
+#[cfg(test)]
+pub(super) fn assert_catalog_complete(entries: &[(&str, &str, &str)]) {
+    for (key, zh, en) in entries {
+        assert!(!zh.is_empty() && !en.is_empty(), "{key}");
+        if *key != "switch_label" {
+            assert!(!en.chars().any(is_han), "{key}: {en}");
+        }
+    }
+}
+
+/// Chinese characters and the full-width punctuation that goes with them.
+#[cfg(test)]
+pub(super) fn is_han(c: char) -> bool {
+    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3000}'..='\u{303f}' | '\u{ff00}'..='\u{ffef}')
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a test that fails to set up fails
 mod tests {
@@ -811,23 +830,4 @@ mod tests {
     fn every_word_has_both_languages() {
         assert_catalog_complete(&all_entries());
     }
-}
-
-/// Every entry of a catalog (`all_entries()` of its module) has both texts, and the
-/// English one has no Chinese left in it (the switch's own label, which names the other
-/// language in that language, aside).
-#[cfg(test)]
-pub(super) fn assert_catalog_complete(entries: &[(&str, &str, &str)]) {
-    for (key, zh, en) in entries {
-        assert!(!zh.is_empty() && !en.is_empty(), "{key}");
-        if *key != "switch_label" {
-            assert!(!en.chars().any(is_han), "{key}: {en}");
-        }
-    }
-}
-
-/// Chinese characters and the full-width punctuation that goes with them.
-#[cfg(test)]
-pub(super) fn is_han(c: char) -> bool {
-    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3000}'..='\u{303f}' | '\u{ff00}'..='\u{ffef}')
 }

@@ -61,7 +61,7 @@ struct Seller {
 async fn seller(app: &App, headers: &HeaderMap, page: &PageContext, here: &str) -> Result<Seller, PageError> {
     let user: User = console_user(app, headers, Role::Seller).await?;
     Ok(Seller {
-        nav: ConsoleNav::new(&user, here, &page),
+        nav: ConsoleNav::new(&user, here, page),
         caller: Caller::User(user),
     })
 }
