@@ -257,6 +257,7 @@ struct ComplaintPage {
     /// A guest buyer, whose browser holds the order (told how to find it elsewhere).
     guest_buyer: bool,
     order_url: Option<String>,
+    order_number: Option<String>,
     evidence_kinds: Vec<KindOption>,
     evidence_text: String,
     /// The seller's answer, kept when it is refused.
@@ -367,7 +368,11 @@ async fn render_complaint(
         (draft.text, String::new())
     };
     let guest_buyer = c.viewer == "buyer" && matches!(caller, Caller::GuestToken(_));
+    // The order's short number is what its buyer and seller know it by; the id stays
+    // if the order cannot be read (the complaint page does not depend on it).
+    let order_number = app.order(caller, &c.order_id).await.ok().map(|o| o.number);
     let html = ComplaintPage {
+        order_number,
         order_url: order_url(&c.order_id),
         c: complaint_detail(w, c),
         csrf: page.csrf.clone(),

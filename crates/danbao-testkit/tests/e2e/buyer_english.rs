@@ -95,6 +95,21 @@ async fn a_buyer_reads_every_page_in_english(t: TestApp) {
     let complaint = b.get(&location).await;
     assert_eq!(complaint.status, 200);
     in_english("the complaint", &complaint);
+    // It names the order by the number the buyer knows, linking to it.
+    let number = t
+        .get(&format!("/api/v1/orders/{order}?access_token={token}"), None)
+        .await
+        .body["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        complaint.text.contains(&format!(
+            r#"<a href="/orders/{order}" id="order-link"><code>{number}</code></a>"#
+        )),
+        "{}",
+        complaint.text
+    );
     let id = location.trim_start_matches("/complaints/");
     let png = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
