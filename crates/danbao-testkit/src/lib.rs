@@ -366,11 +366,24 @@ impl TestApp {
 
     /// A seller's card_key product with `keys` keys in stock; returns the product id.
     pub async fn card_product(&self, seller_token: &str, price_minor: i64, keys: usize) -> String {
+        self.card_product_titled(seller_token, "点卡", "d", price_minor, keys)
+            .await
+    }
+
+    /// The same with the seller's own title and description; keys are `KEY-{id}-{n}`.
+    pub async fn card_product_titled(
+        &self,
+        seller_token: &str,
+        title: &str,
+        description: &str,
+        price_minor: i64,
+        keys: usize,
+    ) -> String {
         let r = self
             .post(
                 "/api/v1/seller/products",
                 Some(seller_token),
-                json!({"title": "点卡", "description": "d", "category": "game_cards", "price_minor": price_minor, "delivery_kind": "card_key"}),
+                json!({"title": title, "description": description, "category": "game_cards", "price_minor": price_minor, "delivery_kind": "card_key"}),
             )
             .await;
         assert_eq!(r.status, 201, "{}", r.text);

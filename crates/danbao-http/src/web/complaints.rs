@@ -17,7 +17,7 @@ use axum::extract::{Extension, Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use danbao_app::complaints::ComplaintView;
-use danbao_app::{App, Caller, OrderView};
+use danbao_app::{App, AppError, Caller, OrderView};
 use danbao_domain::complaint::{ComplaintAction, ComplaintKind, Proposal};
 use serde::Deserialize;
 
@@ -386,6 +386,24 @@ async fn render_complaint(
     Ok((status, private_headers(), html).into_response())
 }
 
+/// A refused action on a complaint: the complaint page again with the reason and what
+/// was typed, or, for a refusal the page cannot show (not found, busy), the error page.
+async fn complaint_refused(
+    app: &App,
+    caller: &Caller,
+    page: &PageContext,
+    id: &str,
+    e: AppError,
+    draft: Draft,
+) -> Result<Response, PageError> {
+    let e = complaint_error(e, |w| w.choose_evidence_kind);
+    if !shown_on_page(&e) {
+        return Err(e);
+    }
+    let message = e.message_in(&page.ui);
+    render_complaint(app, caller, page, id, e.status, draft, Some(message)).await
+}
+
 /// The complaint page's address in canonical form, for a complaint the caller just acted on.
 async fn complaint_location(app: &App, caller: &Caller, id: &str) -> Result<String, PageError> {
     if let Some(url) = complaint_url(id) {
@@ -431,14 +449,7 @@ pub(super) async fn add_evidence(
     let text = form_text(&form.text);
     match app.add_evidence(caller, &id, &form.kind, Some(&text), None).await {
         Ok(_) => Ok(private_redirect(&complaint_location(&app, caller, &id).await?)),
-        Err(e) => {
-            let e = complaint_error(e, |w| w.choose_evidence_kind);
-            if !shown_on_page(&e) {
-                return Err(e);
-            }
-            let draft = Draft { kind: form.kind, text };
-            render_complaint(&app, caller, &page, &id, e.status, draft, Some(e.message_in(&page.ui))).await
-        }
+        Err(e) => complaint_refused(&app, caller, &page, &id, e, Draft { kind: form.kind, text }).await,
     }
 }
 
@@ -467,22 +478,7 @@ pub(super) async fn add_evidence_file(
     };
     match app.add_evidence(caller, &id, "screenshot", None, Some(file)).await {
         Ok(_) => Ok(private_redirect(&complaint_location(&app, caller, &id).await?)),
-        Err(e) => {
-            let e = complaint_error(e, |w| w.choose_evidence_kind);
-            if !shown_on_page(&e) {
-                return Err(e);
-            }
-            render_complaint(
-                &app,
-                caller,
-                &page,
-                &id,
-                e.status,
-                Draft::default(),
-                Some(e.message_in(&page.ui)),
-            )
-            .await
-        }
+        Err(e) => complaint_refused(&app, caller, &page, &id, e, Draft::default()).await,
     }
 }
 
@@ -499,22 +495,7 @@ pub(super) async fn withdraw_complaint(
             Some(url) => Ok(private_redirect(&url)),
             None => Err(PageError::complaint_not_found()),
         },
-        Err(e) => {
-            let e = complaint_error(e, |w| w.choose_evidence_kind);
-            if !shown_on_page(&e) {
-                return Err(e);
-            }
-            render_complaint(
-                &app,
-                caller,
-                &page,
-                &id,
-                e.status,
-                Draft::default(),
-                Some(e.message_in(&page.ui)),
-            )
-            .await
-        }
+        Err(e) => complaint_refused(&app, caller, &page, &id, e, Draft::default()).await,
     }
 }
 
@@ -541,15 +522,11 @@ pub(super) async fn seller_response(
             None => Err(PageError::complaint_not_found()),
         },
         Err(e) => {
-            let e = complaint_error(e, |w| w.choose_evidence_kind);
-            if !shown_on_page(&e) {
-                return Err(e);
-            }
             let draft = Draft {
                 kind: String::new(),
                 text,
             };
-            render_complaint(&app, caller, &page, &id, e.status, draft, Some(e.message_in(&page.ui))).await
+            complaint_refused(&app, caller, &page, &id, e, draft).await
         }
     }
 }

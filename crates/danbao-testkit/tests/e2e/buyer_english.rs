@@ -3,7 +3,6 @@
 //! outlives the session), and a refused field says so beside the field, in either language.
 
 use danbao_testkit::{Browser, Resp, TestApp};
-use serde_json::json;
 
 on_both_databases!(
     a_buyer_reads_every_page_in_english,
@@ -12,7 +11,16 @@ on_both_databases!(
 
 async fn a_buyer_reads_every_page_in_english(t: TestApp) {
     let (seller, _) = t.user("steam_shop", "seller").await;
-    let product = ascii_card_product(&t, &seller).await;
+    // What sellers write is shown as written: this one writes English.
+    let product = t
+        .card_product_titled(
+            &seller,
+            "Steam Wallet 50",
+            "A Steam wallet card key, USD 50.",
+            34_000,
+            3,
+        )
+        .await;
     let b = Browser::new(&t);
     let switched = b.get("/lang/en?back=/rules").await;
     assert_eq!(switched.status, 303, "{}", switched.text);
@@ -42,18 +50,7 @@ async fn a_buyer_reads_every_page_in_english(t: TestApp) {
     in_english("a missing product", &missing);
 
     // A refused purchase names the field, beside it, in English; the typed contact stays.
-    b.get(&format!("/products/{product}")).await;
-    let refused = b
-        .submit(
-            &format!("/products/{product}/buy"),
-            &[
-                ("quantity", "many"),
-                ("contact", "qq:777"),
-                ("query_password", "guest-pass-1"),
-                ("payment_method", "alipay"),
-            ],
-        )
-        .await;
+    let refused = buy_many(&b, &product).await;
     assert_eq!(refused.status, 422, "{}", refused.text);
     in_english("a refused purchase", &refused);
     assert!(
@@ -132,18 +129,7 @@ async fn a_buyer_reads_every_page_in_english(t: TestApp) {
     assert!(complaint.text.contains(r#"<html lang="zh-CN">"#), "{}", complaint.text);
     assert!(complaint.text.contains("等待卖家回应"), "{}", complaint.text);
     // The refused field is marked beside itself in Chinese, too.
-    b.get(&format!("/products/{product}")).await;
-    let refused = b
-        .submit(
-            &format!("/products/{product}/buy"),
-            &[
-                ("quantity", "many"),
-                ("contact", "qq:777"),
-                ("query_password", "guest-pass-1"),
-                ("payment_method", "alipay"),
-            ],
-        )
-        .await;
+    let refused = buy_many(&b, &product).await;
     assert_eq!(refused.status, 422, "{}", refused.text);
     assert!(
         refused
@@ -193,29 +179,19 @@ async fn the_language_follows_the_browser_until_the_buyer_switches(t: TestApp) {
     t.finish().await;
 }
 
-/// A product whose seller wrote in English (what sellers write is shown as written).
-async fn ascii_card_product(t: &TestApp, seller: &str) -> String {
-    let r = t
-        .post(
-            "/api/v1/seller/products",
-            Some(seller),
-            json!({"title": "Steam Wallet 50", "description": "A Steam wallet card key, USD 50.", "category": "game_cards", "price_minor": 34_000, "delivery_kind": "card_key"}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let id = r.body["id"].as_str().unwrap().to_string();
-    let keys: String = (0..3).map(|i| format!("KEY-{id}-{i}\n")).collect();
-    let r = t
-        .raw(
-            t.http
-                .post(format!("{}/api/v1/seller/products/{id}/card-keys", t.url))
-                .bearer_auth(seller)
-                .header("content-type", "text/plain")
-                .body(keys),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    id
+/// A refused purchase on the product page: "many" is no quantity.
+async fn buy_many(b: &Browser<'_>, product: &str) -> Resp {
+    b.get(&format!("/products/{product}")).await;
+    b.submit(
+        &format!("/products/{product}/buy"),
+        &[
+            ("quantity", "many"),
+            ("contact", "qq:777"),
+            ("query_password", "guest-pass-1"),
+            ("payment_method", "alipay"),
+        ],
+    )
+    .await
 }
 
 /// The page is marked English and has no Chinese in it, but for the switch's own label
