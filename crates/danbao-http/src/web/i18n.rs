@@ -63,6 +63,31 @@ pub(super) fn negotiate(headers: &HeaderMap) -> Lang {
         .unwrap_or(Lang::Zh)
 }
 
+/// A language asked for in the address, `?lang=en` (a link that opens a page in a
+/// language); it outranks the cookie and is remembered in it.
+pub(super) fn asked_in_query(query: Option<&str>) -> Option<Lang> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query?).ok()?;
+    pairs
+        .iter()
+        .find(|(k, _)| k == "lang")
+        .and_then(|(_, v)| Lang::from_code(v))
+}
+
+/// The address without its `lang` parameter: where the switch goes back to, so that the
+/// switch is not overruled by the address it returns to.
+pub(super) fn without_lang_param(path: &str, query: Option<&str>) -> String {
+    let kept: Vec<(String, String)> = query
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| k != "lang")
+        .collect();
+    match serde_urlencoded::to_string(&kept) {
+        Ok(q) if !q.is_empty() => format!("{path}?{q}"),
+        _ => path.to_string(),
+    }
+}
+
 /// `zh-CN,zh;q=0.9,en;q=0.8` → zh; `en-US,en;q=0.9` → en; `fr, en;q=0.5` → en.
 fn from_accept_language(value: &str) -> Option<Lang> {
     let mut ranked: Vec<(u16, usize, Lang)> = Vec::new();
@@ -771,6 +796,21 @@ pub(super) fn is_han(c: char) -> bool {
 #[allow(clippy::unwrap_used)] // a test that fails to set up fails
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_address_can_ask_for_a_language() {
+        assert_eq!(asked_in_query(Some("lang=en")), Some(Lang::En));
+        assert_eq!(asked_in_query(Some("q=steam&lang=zh")), Some(Lang::Zh));
+        assert_eq!(asked_in_query(Some("lang=fr")), None);
+        assert_eq!(asked_in_query(Some("%zz")), None);
+        assert_eq!(asked_in_query(None), None);
+        assert_eq!(without_lang_param("/", Some("lang=en")), "/");
+        assert_eq!(
+            without_lang_param("/", Some("q=%E7%8E%8B&lang=en&category=top_up")),
+            "/?q=%E7%8E%8B&category=top_up"
+        );
+        assert_eq!(without_lang_param("/rules", None), "/rules");
+    }
 
     #[test]
     fn english_counts_agree_with_their_number() {

@@ -119,6 +119,7 @@ async fn guard(
 ) -> axum::response::Response {
     use axum::http::StatusCode;
     let ui = page_ui(&app, req.method(), req.uri(), req.headers()).await;
+    let asked_lang = i18n::asked_in_query(req.uri().query());
     let post = req.method() == axum::http::Method::POST;
     if post && cross_site(req.headers()) {
         return with_page_headers(
@@ -168,6 +169,17 @@ async fn guard(
     if let Some(v) = set_browser {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
+    // A language asked for in the address is kept for the pages that follow.
+    if let Some(lang) = asked_lang {
+        if let Ok(v) = forms::set_cookie(
+            i18n::LANG_COOKIE,
+            lang.code(),
+            Some(i18n::LANG_COOKIE_MAX_AGE_S),
+            opts.secure_cookies,
+        ) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
     with_page_headers(resp, &ui)
 }
 
@@ -178,14 +190,12 @@ async fn page_ui(
     uri: &axum::http::Uri,
     headers: &axum::http::HeaderMap,
 ) -> i18n::Ui {
-    let lang = i18n::negotiate(headers);
-    let here = uri.path_and_query().map_or("/", |p| p.as_str());
+    let lang = i18n::asked_in_query(uri.query()).unwrap_or_else(|| i18n::negotiate(headers));
     let back = if method == axum::http::Method::POST {
-        i18n::page_of_post(uri.path())
+        i18n::page_of_post(uri.path()).to_string()
     } else {
-        here
-    }
-    .to_string();
+        i18n::without_lang_param(uri.path(), uri.query())
+    };
     // A session that cannot be read (a store hiccup) only leaves the name out of the
     // header; the handler meets the same error and answers for it.
     let who = session::session_user(app, headers)

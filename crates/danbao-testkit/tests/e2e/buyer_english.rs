@@ -173,6 +173,21 @@ async fn the_language_follows_the_browser_until_the_buyer_switches(t: TestApp) {
         assert_eq!(r.status, 303, "{evil}");
         assert_eq!(r.headers.get("location").unwrap(), "/", "{evil}");
     }
+    // A link can ask for a language (`?lang=en`, the contract's spelling): it outranks
+    // the cookie, is remembered, and the switch on that page goes back without it.
+    let linked = Browser::new(&t);
+    let page = linked.get("/?q=steam&lang=en").await;
+    assert!(page.text.contains(r#"<html lang="en">"#), "{}", page.text);
+    assert_eq!(linked.cookie("danbao_lang").as_deref(), Some("en"));
+    assert!(
+        page.text.contains(r#"href="/lang/zh?back=%2F%3Fq%3Dsteam""#),
+        "{}",
+        page.text
+    );
+    assert!(linked.get("/rules").await.text.contains(r#"<html lang="en">"#));
+    let page = linked.get("/rules?lang=zh").await;
+    assert!(page.text.contains(r#"<html lang="zh-CN">"#), "{}", page.text);
+    assert!(linked.get("/lookup").await.text.contains(r#"<html lang="zh-CN">"#));
     let unknown = b.get("/lang/fr?back=/").await;
     assert_eq!(unknown.status, 404);
     assert!(unknown.headers.get("set-cookie").is_none());
