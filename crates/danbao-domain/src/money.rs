@@ -18,6 +18,8 @@ pub enum MoneyError {
     Negative,
     #[error("basis points must be within 0..=10000, got {0}")]
     BpsOutOfRange(i64),
+    #[error("not an amount in yuan: {0:?} (digits, at most two decimals)")]
+    NotYuan(String),
 }
 
 impl Money {
@@ -99,6 +101,41 @@ pub struct FeeSplit {
     pub fee: Money,
 }
 
+impl Money {
+    /// An amount as payment gateways write it in yuan (`"0.10"`, `"1"`, `"1.5"`), read
+    /// exactly into fen: digits, then at most two decimals after a point. No sign, no
+    /// exponent, no spaces, no third decimal (that is no amount in fen, and rounding it
+    /// would make money up or lose it).
+    pub fn parse_yuan(text: &str) -> Result<Money, MoneyError> {
+        let refuse = || MoneyError::NotYuan(text.chars().take(32).collect());
+        let (whole, frac) = match text.split_once('.') {
+            Some((w, f)) => (w, Some(f)),
+            None => (text, None),
+        };
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole) || whole.len() > 15 {
+            return Err(refuse());
+        }
+        let cents = match frac {
+            None => 0,
+            Some(f) if digits(f) && f.len() <= 2 => {
+                let n: i64 = f.parse().map_err(|_| refuse())?;
+                if f.len() == 1 {
+                    n * 10
+                } else {
+                    n
+                }
+            }
+            Some(_) => return Err(refuse()),
+        };
+        let yuan: i64 = whole.parse().map_err(|_| refuse())?;
+        yuan.checked_mul(100)
+            .and_then(|f| f.checked_add(cents))
+            .map(Money)
+            .ok_or(MoneyError::Overflow)
+    }
+}
+
 impl fmt::Display for Money {
     /// Yuan with two decimals, e.g. `12.34`; the currency is shown by the caller.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -111,6 +148,55 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yuan_strings_are_read_exactly() {
+        for (text, fen) in [
+            ("0.10", 10),
+            ("1", 100),
+            ("1.5", 150),
+            ("1.05", 105),
+            ("0", 0),
+            ("0.01", 1),
+            ("12345.67", 1_234_567),
+            ("007.00", 700),
+        ] {
+            assert_eq!(Money::parse_yuan(text), Ok(Money(fen)), "{text}");
+        }
+        for bad in [
+            "",
+            "1e3",
+            "-1",
+            "+1",
+            "1.234",
+            "1.",
+            ".5",
+            " 1",
+            "1 ",
+            "1,00",
+            "¥1",
+            "0x10",
+            "1.-5",
+            "NaN",
+            "1.5.0",
+            "1000000000000000",
+        ] {
+            assert!(
+                matches!(Money::parse_yuan(bad), Err(MoneyError::NotYuan(_))),
+                "{bad:?} was read as {:?}",
+                Money::parse_yuan(bad)
+            );
+        }
+        assert_eq!(Money::parse_yuan("92233720368547.75"), Ok(Money(9_223_372_036_854_775)));
+    }
+
+    #[test]
+    fn a_yuan_string_reads_back_as_written() {
+        for fen in [0, 1, 10, 99, 100, 1_050, 123_456_789] {
+            let m = Money(fen);
+            assert_eq!(Money::parse_yuan(&m.to_string()), Ok(m));
+        }
+    }
 
     fn check_bps(amount: i64, bps: i64, expected: i64) {
         assert_eq!(
