@@ -174,16 +174,16 @@ impl App {
     /// A payment the platform never heard of is applied now, through the one path; a
     /// platform payment the provider does not list, or one whose amount differs, is an
     /// exception for an admin. The run and its differences are stored.
-    pub async fn reconcile(&self, from_ms: i64, to_ms: i64) -> AppResult<ReconciliationReport> {
+    pub async fn reconcile_rail(&self, rail: &str, from_ms: i64, to_ms: i64) -> AppResult<ReconciliationReport> {
         if to_ms <= from_ms || to_ms - from_ms > PERIOD_MAX_MS {
             return Err(AppError::invalid(
                 "period",
                 "`to` must follow `from`, by at most 31 days",
             ));
         }
-        let provider = self.provider.name();
-        let lines = self
-            .provider
+        let rail = self.rail(rail)?;
+        let provider = rail.name();
+        let lines = rail
             .statement(from_ms, to_ms)
             .await
             .map_err(|e| AppError::ProviderUnavailable(e.to_string()))?;
@@ -213,7 +213,7 @@ impl App {
                 None => {
                     let txn = line.provider_txn_id.clone();
                     let amount = line.amount.minor();
-                    let payment = self.apply_payment("statement", line).await?;
+                    let payment = self.apply_payment(provider, "statement", line).await?;
                     applied_late += 1;
                     items.push(item(
                         "applied_late",
@@ -266,9 +266,40 @@ impl App {
         Ok(report(run, stored))
     }
 
-    pub async fn reconcile_as(&self, caller: &Caller, from_ms: i64, to_ms: i64) -> AppResult<ReconciliationReport> {
+    /// Every configured rail's statement for [from, to), one run each. A rail that
+    /// cannot answer stops the round (the daily job waits it out and runs again).
+    pub async fn reconcile(&self, from_ms: i64, to_ms: i64) -> AppResult<Vec<ReconciliationReport>> {
+        let mut reports = Vec::new();
+        for rail in self.rails.iter() {
+            reports.push(self.reconcile_rail(rail.name(), from_ms, to_ms).await?);
+        }
+        Ok(reports)
+    }
+
+    pub async fn reconcile_as(
+        &self,
+        caller: &Caller,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> AppResult<Vec<ReconciliationReport>> {
         require_admin(caller)?;
         self.reconcile(from_ms, to_ms).await
+    }
+
+    /// One rail's statement (none named: the default rail's).
+    pub async fn reconcile_rail_as(
+        &self,
+        caller: &Caller,
+        rail: Option<&str>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> AppResult<ReconciliationReport> {
+        require_admin(caller)?;
+        let rail = match rail {
+            Some(r) => r,
+            None => self.rails.for_method(None).map_or("none", |r| r.name()),
+        };
+        self.reconcile_rail(rail, from_ms, to_ms).await
     }
 
     /// The latest runs and every open exception.

@@ -157,6 +157,10 @@ pub(crate) enum JobFailure {
 
 impl From<AppError> for JobFailure {
     fn from(e: AppError) -> JobFailure {
+        // A rail down, or no longer configured: wait it out.
+        if let AppError::ProviderUnavailable(why) = e {
+            return JobFailure::Outage(why);
+        }
         if e.is_transient() {
             JobFailure::Transient(e.to_string())
         } else {
@@ -363,7 +367,7 @@ impl App {
             return Ok(());
         }
         let call = self
-            .provider
+            .rail(&refund.provider)?
             .refund(RefundCommand {
                 provider_payment_id: refund.provider_payment_id.clone(),
                 amount: refund.amount,
@@ -432,16 +436,16 @@ impl App {
         if !waiting || already > 0 {
             return Ok(());
         }
-        let found = self
-            .provider
-            .query_payments(attempt_id.to_string())
-            .await
-            .map_err(|e| match e {
-                ProviderError::Unavailable(e) => JobFailure::Outage(e),
-                other => JobFailure::Retry(other.to_string()),
-            })?;
+        let rail = self.rail(&attempt.provider)?;
+        let found = rail.query_payments(attempt_id.to_string()).await.map_err(|e| match e {
+            ProviderError::Unavailable(e) => JobFailure::Outage(e),
+            other => JobFailure::Retry(other.to_string()),
+        })?;
         for n in found {
-            if let Err(e) = self.apply_notification("query", &n.body, Some(&n.signature)).await {
+            if let Err(e) = self
+                .apply_notification(rail.name(), "query", &n.body, Some(&n.signature))
+                .await
+            {
                 return Err(JobFailure::from(e));
             }
         }

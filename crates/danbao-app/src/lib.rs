@@ -142,7 +142,8 @@ pub struct AppInner {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub vault: vault::Vault,
-    pub provider: Arc<dyn payments::PaymentProvider>,
+    /// The payment rails configured (none: no money can be taken).
+    pub rails: payments::Rails,
     pub config: AppConfig,
     pub files: Option<files::FileStore>,
     /// Rule sets by version; published versions never change, so caching is safe.
@@ -169,7 +170,7 @@ impl App {
         store: Store,
         clock: Arc<dyn Clock>,
         vault: vault::Vault,
-        provider: Arc<dyn payments::PaymentProvider>,
+        rails: payments::Rails,
         config: AppConfig,
         rules: RuleSet,
     ) -> AppResult<App> {
@@ -215,7 +216,7 @@ impl App {
             store,
             clock,
             vault,
-            provider,
+            rails,
             config,
             files,
             rules: RwLock::new(by_version),
@@ -225,6 +226,14 @@ impl App {
 
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// The rail a payment, refund or payout was made with. One no longer configured is
+    /// an outage to its jobs (they wait and retry), never another rail's business.
+    pub fn rail(&self, name: &str) -> AppResult<&Arc<dyn payments::PaymentProvider>> {
+        self.rails
+            .get(name)
+            .ok_or_else(|| AppError::ProviderUnavailable(format!("payment rail {name:?} is not configured")))
     }
 
     pub fn current_rules(&self) -> Arc<RuleSet> {

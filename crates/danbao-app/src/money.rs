@@ -124,7 +124,9 @@ impl App {
         }
         let now = self.now();
         let id = WithdrawalId::generate();
-        let provider = self.provider.name();
+        // Paid out through the first rail; with none configured the request waits (its
+        // job retries) until one is.
+        let provider = self.rails.payout_rail().map_or("none", |r| r.name());
         let mut tx = self.store.begin().await?;
         // Decided under the standing lock, so a freeze either comes first (and this is
         // refused) or after (and holds what this leaves).
@@ -168,7 +170,10 @@ impl App {
             return Ok(());
         }
         let account = self.payout_account_of(&seller).await?;
-        let paid = self.provider.payout(format!("payout-{id}"), amount, account).await;
+        let paid = self
+            .rail(&provider)?
+            .payout(format!("payout-{id}"), amount, account)
+            .await;
         if let Err(e) = paid {
             return match e {
                 // Refused for good: the money goes back to the seller.

@@ -250,6 +250,8 @@ pub struct PlaceOrder {
     pub contact: Option<String>,
     pub query_password: Option<String>,
     pub delivery_fields: BTreeMap<String, String>,
+    /// One of the configured rails' methods (`App::payment_methods`); none: the default.
+    pub payment_method: Option<String>,
 }
 
 use danbao_domain::order::{OrderAction, Party};
@@ -575,6 +577,7 @@ impl App {
     pub async fn place_order(&self, caller: &Caller, origin: &Origin, req: PlaceOrder) -> AppResult<PlacedOrder> {
         let rules = self.current_rules();
         let product_id = ProductId::parse(&req.product_id).ok_or(AppError::NotFound("product"))?;
+        let rail = self.rail_for_method(req.payment_method.as_deref())?;
         if !(1..=rules.orders.max_quantity).contains(&req.quantity) {
             return Err(AppError::invalid(
                 "quantity",
@@ -687,7 +690,7 @@ impl App {
         Job::ExpireOrder(order_id.clone())
             .enqueue(&mut tx, order.expires_at, now)
             .await?;
-        let attempt = self.new_attempt(&mut tx, &order, &rules, now).await?;
+        let attempt = self.new_attempt(&mut tx, &order, rail, &rules, now).await?;
         tx.commit().await?;
 
         let access_token = guest.as_ref().map(|_| self.vault.order_access_token(order_id.as_str()));
@@ -725,13 +728,14 @@ impl App {
         &self,
         tx: &mut Tx,
         order: &OrderRow,
+        rail: &str,
         rules: &RuleSet,
         now: i64,
     ) -> AppResult<PaymentAttemptRow> {
         let attempt = PaymentAttemptRow {
             id: PaymentAttemptId::generate(),
             order_id: order.id.clone(),
-            provider: self.provider.name().to_string(),
+            provider: rail.to_string(),
             provider_payment_id: None,
             cashier_url: None,
             amount: order.amount,
@@ -755,14 +759,14 @@ impl App {
         // The gateway sees (and its cashier may print) the return URL, so it carries no
         // secret: a guest's browser holds the order's access in a cookie instead.
         let return_url = format!("{base}/orders/{}", order.id);
-        let created = self
-            .provider
+        let rail = self.rail(&attempt.provider)?;
+        let created = rail
             .create_payment(PaymentRequest {
                 out_trade_no: attempt.id.to_string(),
                 amount: order.amount,
                 currency: order.currency.clone(),
                 subject: subject.to_string(),
-                notify_url: format!("{base}/api/v1/payments/{}/notify", self.provider.name()),
+                notify_url: format!("{base}/api/v1/payments/{}/notify", rail.name()),
                 return_url,
                 // The short order number the buyer was shown, so the cashier prints the same one.
                 order_ref: order.number.clone(),
@@ -779,6 +783,20 @@ impl App {
             payment_id: created.provider_payment_id,
             cashier_url: created.cashier_url,
         })
+    }
+
+    /// The rail of a payment method the buyer chose (none: the default rail). With no
+    /// rail configured at all, the order is taken and then cancelled for want of a
+    /// cashier, as when the rail is down (`none` names no rail).
+    fn rail_for_method(&self, method: Option<&str>) -> AppResult<&'static str> {
+        match self.rails.for_method(method) {
+            Some(rail) => Ok(rail.name()),
+            None if method.is_none() => Ok("none"),
+            None => Err(AppError::invalid(
+                "payment_method",
+                format!("one of: {}", self.rails.methods().join(", ")),
+            )),
+        }
     }
 
     /// Cancels an order nobody can pay (retried whole if the database aborts it).
@@ -846,7 +864,12 @@ impl App {
             .into());
         }
         let rules = self.rules_version(&mut tx, order.rule_version).await?;
-        let attempt = self.new_attempt(&mut tx, &order, &rules, now).await?;
+        // The buyer chose a rail at checkout: a new cashier is of the same rail.
+        let rail = match tx.payment_attempt_for_order(&order.id).await? {
+            Some(last) => last.provider,
+            None => self.rail_for_method(None)?.to_string(),
+        };
+        let attempt = self.new_attempt(&mut tx, &order, &rail, &rules, now).await?;
         let product = tx
             .product(&order.product_id, false)
             .await?

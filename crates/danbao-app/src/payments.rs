@@ -94,48 +94,73 @@ pub trait PaymentProvider: Send + Sync + 'static {
     fn payout(&self, request_id: String, amount: Money, account: String) -> BoxFuture<'_, Result<(), ProviderError>>;
 }
 
-/// No provider configured: no payment can be made, no notification is accepted, nothing
-/// is refunded or paid out (the jobs retry, so a provider configured later picks them up).
-pub struct NoProvider;
+/// The payment rails this platform takes money through, in the operator's order (the
+/// first is the default at checkout). A payment, refund or query goes to the rail its
+/// attempt was made with, so a rail taken out of the configuration leaves its jobs
+/// waiting (retried) rather than sent elsewhere.
+#[derive(Clone)]
+pub struct Rails(Vec<std::sync::Arc<dyn PaymentProvider>>);
 
-impl NoProvider {
-    fn unavailable<T>() -> Result<T, ProviderError> {
-        Err(ProviderError::Unavailable("no payment provider is configured".into()))
-    }
+#[derive(Debug, thiserror::Error)]
+pub enum RailsError {
+    #[error("payment rail {0:?} is configured twice")]
+    DuplicateRail(&'static str),
+    #[error("payment method {0:?} is offered by two rails")]
+    DuplicateMethod(&'static str),
 }
 
-impl PaymentProvider for NoProvider {
-    fn name(&self) -> &'static str {
-        "none"
+impl Rails {
+    pub fn new(list: Vec<std::sync::Arc<dyn PaymentProvider>>) -> Result<Rails, RailsError> {
+        let mut names = std::collections::BTreeSet::new();
+        let mut methods = std::collections::BTreeSet::new();
+        for rail in &list {
+            if !names.insert(rail.name()) {
+                return Err(RailsError::DuplicateRail(rail.name()));
+            }
+            for m in rail.methods() {
+                if !methods.insert(m) {
+                    return Err(RailsError::DuplicateMethod(m));
+                }
+            }
+        }
+        Ok(Rails(list))
     }
-    fn methods(&self) -> Vec<&'static str> {
-        Vec::new()
+
+    /// One rail alone (the sandbox of the demo and the tests).
+    pub fn one(rail: std::sync::Arc<dyn PaymentProvider>) -> Rails {
+        Rails(vec![rail])
     }
-    fn create_payment(&self, _req: PaymentRequest) -> BoxFuture<'_, Result<CreatedPayment, ProviderError>> {
-        Box::pin(async { NoProvider::unavailable() })
+
+    /// No rail: no payment can be made, no notification is accepted.
+    pub fn none() -> Rails {
+        Rails(Vec::new())
     }
-    fn verify_notification(&self, _body: &[u8], _signature: Option<&str>) -> Result<VerifiedPayment, ProviderError> {
-        Err(ProviderError::BadSignature)
+
+    /// The rail of this name.
+    pub fn get(&self, name: &str) -> Option<&std::sync::Arc<dyn PaymentProvider>> {
+        self.0.iter().find(|r| r.name() == name)
     }
-    fn acknowledgement(&self) -> &'static str {
-        "success"
+
+    /// The rail that offers this payment method; none asked: the first rail.
+    pub fn for_method(&self, method: Option<&str>) -> Option<&std::sync::Arc<dyn PaymentProvider>> {
+        match method {
+            None => self.0.first(),
+            Some(m) => self.0.iter().find(|r| r.methods().contains(&m)),
+        }
     }
-    fn refund(&self, _cmd: RefundCommand) -> BoxFuture<'_, Result<(), ProviderError>> {
-        Box::pin(async { NoProvider::unavailable() })
+
+    /// The rail payouts go through: the first.
+    pub fn payout_rail(&self) -> Option<&std::sync::Arc<dyn PaymentProvider>> {
+        self.0.first()
     }
-    fn query_payments(&self, _out_trade_no: String) -> BoxFuture<'_, Result<Vec<SignedNotification>, ProviderError>> {
-        Box::pin(async { NoProvider::unavailable() })
+
+    /// Every method a buyer may choose, the default first.
+    pub fn methods(&self) -> Vec<&'static str> {
+        self.0.iter().flat_map(|r| r.methods()).collect()
     }
-    fn statement(&self, _from_ms: i64, _to_ms: i64) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>> {
-        Box::pin(async { NoProvider::unavailable() })
-    }
-    fn payout(
-        &self,
-        _request_id: String,
-        _amount: Money,
-        _account: String,
-    ) -> BoxFuture<'_, Result<(), ProviderError>> {
-        Box::pin(async { NoProvider::unavailable() })
+
+    pub fn iter(&self) -> impl Iterator<Item = &std::sync::Arc<dyn PaymentProvider>> {
+        self.0.iter()
     }
 }
 
@@ -350,12 +375,16 @@ impl App {
     /// body only after the commit.
     pub async fn apply_notification(
         &self,
+        rail: &str,
         source: &str,
         body: &[u8],
         signature: Option<&str>,
     ) -> AppResult<&'static str> {
         let now = self.now();
-        let verified = match self.provider.verify_notification(body, signature) {
+        let Some(provider) = self.rails.get(rail) else {
+            return Err(AppError::NotFound("payment provider"));
+        };
+        let verified = match provider.verify_notification(body, signature) {
             Ok(v) => v,
             Err(e) => {
                 let detail = serde_json::json!({"source": source, "error": e.to_string(), "body_sha256": hex::encode(Sha256::digest(body)), "bytes": body.len()});
@@ -365,7 +394,10 @@ impl App {
                     ProviderError::BadSignature => "bad_signature",
                     _ => "malformed",
                 };
-                let bucket = format!("notification_refused:{source}:{class}:{}", now.div_euclid(HOUR_MS));
+                let bucket = format!(
+                    "notification_refused:{rail}:{source}:{class}:{}",
+                    now.div_euclid(HOUR_MS)
+                );
                 let mut tx = self.store.begin().await?;
                 tx.count_security_event("notification_refused", &bucket, &detail.to_string(), now)
                     .await?;
@@ -377,8 +409,8 @@ impl App {
                 });
             }
         };
-        self.apply_payment(source, verified).await?;
-        Ok(self.provider.acknowledgement())
+        self.apply_payment(provider.name(), source, verified).await?;
+        Ok(provider.acknowledgement())
     }
 
     /// The rest of the one path, for a payment whose signature has been verified (a
@@ -386,13 +418,23 @@ impl App {
     /// payment id, or None when it was a repeat that changed nothing. Retried whole if
     /// the database aborts the transaction (nothing of the aborted attempt remains, not
     /// even the payment row, so the retry records it afresh).
-    pub async fn apply_payment(&self, source: &str, verified: VerifiedPayment) -> AppResult<Option<PaymentId>> {
-        self.retrying(|| self.apply_payment_once(source, &verified)).await
+    pub async fn apply_payment(
+        &self,
+        provider: &str,
+        source: &str,
+        verified: VerifiedPayment,
+    ) -> AppResult<Option<PaymentId>> {
+        self.retrying(|| self.apply_payment_once(provider, source, &verified))
+            .await
     }
 
-    async fn apply_payment_once(&self, source: &str, verified: &VerifiedPayment) -> AppResult<Option<PaymentId>> {
+    async fn apply_payment_once(
+        &self,
+        provider: &str,
+        source: &str,
+        verified: &VerifiedPayment,
+    ) -> AppResult<Option<PaymentId>> {
         let now = self.now();
-        let provider = self.provider.name();
         let payment_id = PaymentId::generate();
         let mut tx = self.store.begin().await?;
         let order_id = order_of_attempt(&mut tx, &verified.out_trade_no).await?;
@@ -524,7 +566,7 @@ impl App {
             &order.id,
             &payment_id,
             &order.seller_id,
-            self.provider.name(),
+            &payment.provider,
             order.amount,
         )?;
         tx.post_entry(&entry, now).await?;
@@ -584,5 +626,100 @@ impl App {
             record_event(tx, o, "payment_refused", serde_json::json!({"reason": reason.as_str(), "refund_id": refund_id.as_str(), "amount_minor": amount.minor()}), now).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A rail that is only a name and its methods (nothing is ever sent through it).
+    struct Named(&'static str, Vec<&'static str>);
+
+    fn down<T: Send + 'static>() -> BoxFuture<'static, Result<T, ProviderError>> {
+        Box::pin(async { Err(ProviderError::Unavailable("test rail".into())) })
+    }
+
+    impl PaymentProvider for Named {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn methods(&self) -> Vec<&'static str> {
+            self.1.clone()
+        }
+        fn create_payment(&self, _req: PaymentRequest) -> BoxFuture<'_, Result<CreatedPayment, ProviderError>> {
+            down()
+        }
+        fn verify_notification(
+            &self,
+            _body: &[u8],
+            _signature: Option<&str>,
+        ) -> Result<VerifiedPayment, ProviderError> {
+            Err(ProviderError::BadSignature)
+        }
+        fn acknowledgement(&self) -> &'static str {
+            "success"
+        }
+        fn refund(&self, _cmd: RefundCommand) -> BoxFuture<'_, Result<(), ProviderError>> {
+            down()
+        }
+        fn query_payments(
+            &self,
+            _out_trade_no: String,
+        ) -> BoxFuture<'_, Result<Vec<SignedNotification>, ProviderError>> {
+            down()
+        }
+        fn statement(&self, _from_ms: i64, _to_ms: i64) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>> {
+            down()
+        }
+        fn payout(
+            &self,
+            _request_id: String,
+            _amount: Money,
+            _account: String,
+        ) -> BoxFuture<'_, Result<(), ProviderError>> {
+            down()
+        }
+    }
+
+    fn rail(name: &'static str, methods: &[&'static str]) -> Arc<dyn PaymentProvider> {
+        Arc::new(Named(name, methods.to_vec()))
+    }
+
+    #[test]
+    fn the_first_rail_is_the_default_and_each_method_finds_its_rail() {
+        let rails = Rails::new(vec![
+            rail("epay", &["epay_alipay", "epay_wxpay"]),
+            rail("wechat", &["wechat"]),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let name = |m: Option<&str>| rails.for_method(m).map(|r| r.name());
+        assert_eq!(name(None), Some("epay"));
+        assert_eq!(name(Some("epay_wxpay")), Some("epay"));
+        assert_eq!(name(Some("wechat")), Some("wechat"));
+        assert_eq!(name(Some("paypal")), None);
+        assert_eq!(rails.methods(), ["epay_alipay", "epay_wxpay", "wechat"]);
+        assert_eq!(rails.get("wechat").map(|r| r.name()), Some("wechat"));
+        assert!(rails.get("sandbox").is_none());
+        assert_eq!(rails.payout_rail().map(|r| r.name()), Some("epay"));
+    }
+
+    #[test]
+    fn a_rail_or_a_method_configured_twice_is_refused() {
+        assert!(matches!(
+            Rails::new(vec![rail("epay", &["a"]), rail("epay", &["b"])]),
+            Err(RailsError::DuplicateRail("epay"))
+        ));
+        assert!(matches!(
+            Rails::new(vec![rail("epay", &["alipay"]), rail("alipay", &["alipay"])]),
+            Err(RailsError::DuplicateMethod("alipay"))
+        ));
+    }
+
+    #[test]
+    fn without_rails_nothing_is_offered() {
+        let none = Rails::none();
+        assert!(none.for_method(None).is_none() && none.methods().is_empty() && none.payout_rail().is_none());
     }
 }

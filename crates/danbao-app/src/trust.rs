@@ -64,9 +64,10 @@ impl App {
         })
     }
 
-    /// The payment methods a buyer may choose from: those of the configured provider.
+    /// The payment methods a buyer may choose from: those of the configured rails, the
+    /// default first.
     pub fn payment_methods(&self) -> Vec<PaymentMethod> {
-        self.provider
+        self.rails
             .methods()
             .iter()
             .map(|id| PaymentMethod { id: (*id).to_string() })

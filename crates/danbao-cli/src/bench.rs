@@ -47,10 +47,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         store.clone(),
         Arc::new(SystemClock),
         Vault::from_keys([3; 32], [4; 32]),
-        Arc::new(danbao_app::payments::SandboxProvider::new(
+        danbao_app::payments::Rails::one(Arc::new(danbao_app::payments::SandboxProvider::new(
             "http://127.0.0.1:9",
             b"unused".to_vec(),
-        )),
+        ))),
         danbao_app::AppConfig {
             public_url: String::new(),
             files_dir: None,

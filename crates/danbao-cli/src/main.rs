@@ -492,6 +492,7 @@ async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> any
                 product_id: top_up.id.clone(),
                 quantity: 1,
                 delivery_fields: fields,
+                payment_method: None,
                 ..Default::default()
             },
         )
@@ -513,6 +514,7 @@ async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> any
                 product_id: top_up.id.clone(),
                 quantity: 1,
                 delivery_fields: fields,
+                payment_method: None,
                 ..Default::default()
             },
         )
@@ -582,7 +584,7 @@ async fn offline_app(data: &DataArgs, sandbox_url: &str) -> anyhow::Result<danba
         store,
         Arc::new(SystemClock),
         vault,
-        Arc::new(provider),
+        danbao_app::payments::Rails::one(Arc::new(provider)),
         danbao_app::AppConfig {
             public_url: String::new(),
             files_dir: Some(data.data_dir.join("files")),
@@ -664,7 +666,7 @@ async fn reconcile(
     let from = parse("from", from, now - 24 * 3_600_000)?;
     let to = parse("to", to, now)?;
     let app = offline_app(&data, &sandbox_url).await?;
-    let r = app.reconcile(from, to).await?;
+    let r = app.reconcile_rail("sandbox", from, to).await?;
     println!("reconciliation {} ({} to {})", r.id, r.from, r.to);
     println!("  matched:             {}", r.matched);
     println!("  applied late:        {}", r.applied_late);

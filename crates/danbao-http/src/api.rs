@@ -335,6 +335,10 @@ struct OrderBody {
     query_password: Option<String>,
     #[serde(default)]
     delivery_fields: BTreeMap<String, String>,
+    /// One of the configured rails' payment methods (see the product page's buy form);
+    /// none: the first configured.
+    #[serde(default)]
+    payment_method: Option<String>,
 }
 
 /// Create an order (buyer or guest); the server computes the amount.
@@ -377,6 +381,7 @@ async fn place_order(
                 contact: b.contact,
                 query_password: b.query_password,
                 delivery_fields: b.delivery_fields,
+                payment_method: b.payment_method,
             },
         )
         .await?;
@@ -594,13 +599,10 @@ async fn notify(
     headers: HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> ApiResult<Response> {
-    if provider != app.provider.name() {
-        return Err(AppError::NotFound("payment provider").into());
-    }
     let signature = headers
         .get(danbao_sandbox::wire::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
-    let ack = app.apply_notification("webhook", &body, signature).await?;
+    let ack = app.apply_notification(&provider, "webhook", &body, signature).await?;
     Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/plain")], ack).into_response())
 }
 
@@ -705,6 +707,9 @@ async fn reconciliation_overview(
 struct PeriodBody {
     from: String,
     to: String,
+    /// The rail whose statement to match (`sandbox`, `epay`, …); none: the default rail.
+    #[serde(default)]
+    provider: Option<String>,
 }
 
 fn parse_time(field: &'static str, text: &str) -> Result<i64, Problem> {
@@ -727,7 +732,9 @@ async fn reconcile(
 ) -> ApiResult<Json<danbao_app::admin::ReconciliationReport>> {
     let from = parse_time("from", &b.from)?;
     let to = parse_time("to", &b.to)?;
-    Ok(Json(app.reconcile_as(&caller, from, to).await?))
+    Ok(Json(
+        app.reconcile_rail_as(&caller, b.provider.as_deref(), from, to).await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -2,7 +2,7 @@
 //! so all three run the same thing.
 
 use danbao_app::clock::Clock;
-use danbao_app::payments::{NoProvider, PaymentProvider, SandboxProvider};
+use danbao_app::payments::{PaymentProvider, Rails, SandboxProvider};
 use danbao_app::storage::Store;
 use danbao_app::vault::Vault;
 use danbao_app::{App, AppConfig};
@@ -114,7 +114,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         .unwrap_or_else(|| format!("http://{addr}"))
         .trim_end_matches('/')
         .to_string();
-    let (sandbox, provider) = match cfg.gateway {
+    let (sandbox, rails) = match cfg.gateway {
         Gateway::InProcess {
             merchant_key,
             time_scale,
@@ -136,22 +136,19 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             }
             let provider: Arc<dyn PaymentProvider> =
                 Arc::new(SandboxProvider::new(&format!("{url}/sandbox"), merchant_key));
-            (Some(sb), provider)
+            (Some(sb), Rails::one(provider))
         }
         Gateway::External { base_url, merchant_key } => {
             let provider: Arc<dyn PaymentProvider> = Arc::new(SandboxProvider::new(&base_url, merchant_key));
-            (None, provider)
+            (None, Rails::one(provider))
         }
-        Gateway::None => {
-            let provider: Arc<dyn PaymentProvider> = Arc::new(NoProvider);
-            (None, provider)
-        }
+        Gateway::None => (None, Rails::none()),
     };
     let app = App::start(
         cfg.store,
         cfg.clock,
         cfg.vault,
-        provider,
+        rails,
         AppConfig {
             public_url: url.clone(),
             files_dir: cfg.files_dir,

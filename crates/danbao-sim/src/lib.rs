@@ -409,7 +409,7 @@ impl Sim {
             store,
             shared_clock,
             Vault::from_keys([7; 32], [8; 32]),
-            gateway.clone(),
+            danbao_app::payments::Rails::one(gateway.clone()),
             AppConfig {
                 public_url: "http://sim.invalid".into(),
                 files_dir: None,
@@ -669,6 +669,7 @@ impl Sim {
                             contact: guest.then(|| format!("guest{buyer}@sim.test")),
                             query_password: guest.then(|| format!("guest-password-{buyer}")),
                             delivery_fields,
+                            payment_method: None,
                         },
                     )
                     .await;
@@ -747,14 +748,20 @@ impl Sim {
                     NotifyMode::Forge => {
                         let text = String::from_utf8_lossy(&body).replace("\"amount_minor\":", "\"amount_minor\":1");
                         body = text.into_bytes();
-                        match app.apply_notification("webhook", &body, Some(&signature)).await {
+                        match app
+                            .apply_notification("sandbox", "webhook", &body, Some(&signature))
+                            .await
+                        {
                             Ok(_) => Answer::Bug("a forged notification was accepted".into()),
                             Err(AppError::BadSignature) => Answer::Refused("bad_signature".into()),
                             Err(e) => judge(&e),
                         }
                     }
                     NotifyMode::Deliver | NotifyMode::DeliverAckLost => {
-                        match app.apply_notification("webhook", &body, Some(&signature)).await {
+                        match app
+                            .apply_notification("sandbox", "webhook", &body, Some(&signature))
+                            .await
+                        {
                             Ok(_) => Answer::Ok,
                             Err(AppError::BadSignature) => {
                                 Answer::Bug("the gateway's own signature was refused".into())
@@ -982,7 +989,11 @@ impl Sim {
                 let Some((body, signature)) = self.gateway.notification(payment) else {
                     continue;
                 };
-                if let Err(e) = self.app.apply_notification("webhook", &body, Some(&signature)).await {
+                if let Err(e) = self
+                    .app
+                    .apply_notification("sandbox", "webhook", &body, Some(&signature))
+                    .await
+                {
                     return Err(fail(
                         FailureKind::InternalError,
                         vec![format!(

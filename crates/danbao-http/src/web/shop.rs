@@ -242,9 +242,9 @@ pub(super) async fn buy(
         Ok(n) => n,
         Err(_) => return Ok(fail(PageError::field("quantity", |w| w.quantity, |w| w.err_quantity))),
     };
-    // Only the configured provider's methods can be paid with; the form offers no other,
+    // Only the configured rails' methods can be paid with; the form offers no other,
     // so another value is a stale page or a hand-made request. A form without the field
-    // (older pages, scripts) pays with the provider's first method, as the form preselects.
+    // (older pages, scripts) pays with the first method, as the form preselects.
     if !form
         .get("payment_method")
         .is_none_or(|m| around.methods.iter().any(|id| id == m))
@@ -269,6 +269,7 @@ pub(super) async fn buy(
                 contact: form.get("contact").cloned(),
                 query_password: form.get("query_password").cloned(),
                 delivery_fields,
+                payment_method: form.get("payment_method").cloned(),
             },
         )
         .await;

@@ -405,6 +405,14 @@ async fn bad_input_is_refused_and_changes_nothing(t: TestApp) {
         422,
         "validation",
     );
+    // Only a configured rail's method pays; the refusal names the ones there are.
+    let unknown = order(json!({"product_id": product, "quantity": 1, "payment_method": "paypal"})).await;
+    problem(&unknown, 422, "validation");
+    assert!(
+        unknown.text.contains("payment_method") && unknown.text.contains("sandbox"),
+        "{}",
+        unknown.text
+    );
     let malformed = t
         .raw(
             t.http
