@@ -820,6 +820,7 @@ async fn a_seller_works_in_chromium() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "browser run failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("ok: imported keys"), "{stdout}");
+    assert!(stdout.contains("read it in English"), "{stdout}");
     // What the browser did is what the platform recorded.
     let o = t.get(&format!("/api/v1/orders/{order}"), Some(&seller)).await;
     assert_eq!(o.body["status"], "delivered", "{}", o.text);
@@ -851,6 +852,9 @@ async fn a_seller_works_in_chromium() {
         "5-delivered",
         "7-complaint-answered",
         "8-money",
+        "9-en-money",
+        "10-en-dashboard",
+        "11-en-product",
     ] {
         for width in [1280, 390] {
             assert!(shots.join(format!("{name}-{width}.png")).exists(), "{name}-{width}");
