@@ -525,6 +525,7 @@ async fn a_seller_reads_every_back_office_page_in_english(t: TestApp) {
         )
         .await;
     assert_eq!(opened.status, 201, "{}", opened.text);
+    let complaint = opened.body["id"].as_str().unwrap().to_string();
     let r = t
         .post(
             "/api/v1/seller/products",
@@ -633,6 +634,11 @@ async fn a_seller_reads_every_back_office_page_in_english(t: TestApp) {
             assert!(page.text.contains(word), "{path} lacks {word:?}: {}", page.text);
         }
     }
+    // The complaint the dashboard links to, as the seller reads it.
+    let page = b.get(&format!("/complaints/{complaint}")).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    in_english("the complaint, to the seller", &page);
+    assert!(page.text.contains("The code was already used"), "{}", page.text);
     let missing = b.get("/seller/orders/00000000000000000000000000").await;
     assert_eq!(missing.status, 404, "{}", missing.text);
     in_english("a missing order", &missing);
