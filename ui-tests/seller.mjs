@@ -1,6 +1,7 @@
 // A seller works in the back office in a real browser: the dashboard, a card-key import
 // with its duplicate report, 发货 of a 代充 order, an answer to a complaint with a
-// screenshot, the money page. Every step is photographed at 1280 px and 390 px.
+// screenshot, the money page; then the switch to English and three pages in it. Every
+// step is photographed at 1280 px and 390 px.
 // Usage: node seller.mjs BASE_URL USERNAME PASSWORD CARD_PRODUCT_TITLE SCREENSHOT_DIR
 // Exits non-zero, saying which step failed, if anything on the way is wrong.
 import { chromium } from "playwright-core";
@@ -104,7 +105,25 @@ try {
   await page.goto(base + "/seller/money");
   await expectText("对账单");
   await shoot("8-money");
-  console.log("ok: imported keys with the duplicate report, delivered, answered with a screenshot");
+
+  step = "switch to English and read the back office in it";
+  await page.locator("header a.lang").click();
+  await page.waitForURL(/\/seller\/money$/);
+  const lang = await page.evaluate(() => document.documentElement.lang);
+  if (lang !== "en") throw new Error(`the page is in "${lang}" after the switch, not "en"`);
+  await expectText("Statement");
+  await expectText("Request a withdrawal");
+  await shoot("9-en-money");
+  await page.goto(base + "/seller");
+  await expectText("Orders to deliver");
+  await shoot("10-en-dashboard");
+  await page.getByRole("link", { name: "Products & keys" }).click();
+  await page.waitForURL(/\/seller\/products$/);
+  await page.getByRole("link", { name: cardTitle }).first().click();
+  await page.waitForURL(/\/seller\/products\/[^/]+$/);
+  await expectText("Import card keys");
+  await shoot("11-en-product");
+  console.log("ok: imported keys with the duplicate report, delivered, answered with a screenshot, read it in English");
 } catch (e) {
   await page.screenshot({ path: `${shots}/failed.png`, fullPage: true }).catch(() => {});
   console.error(`failed at step: ${step}\n${e.stack || e}`);

@@ -9,6 +9,7 @@ on_both_databases!(
     the_seller_runs_the_shop_from_the_back_office,
     the_seller_answers_a_complaint_with_a_file,
     the_back_office_is_the_sellers_alone,
+    a_seller_reads_every_back_office_page_in_english,
 );
 
 /// Logs `username` (password `correct-horse`, as `TestApp::user` makes them) in.
@@ -487,6 +488,282 @@ async fn the_back_office_is_the_sellers_alone(t: TestApp) {
     t.finish_with_pending_jobs().await;
 }
 
+/// A seller who switched to English gets every back-office page, message and refusal in
+/// English (the words the seller typed are shown as typed, here ASCII).
+async fn a_seller_reads_every_back_office_page_in_english(t: TestApp) {
+    let (seller, _) = t.user("steam_seller", "seller").await;
+    // A card product with three keys, one of them sold and complained about (two left:
+    // low stock); a top-up product with a paid order waiting to be delivered.
+    let r = t
+        .post(
+            "/api/v1/seller/products",
+            Some(&seller),
+            json!({"title": "Steam Wallet 50", "description": "A USD 50 wallet code.", "category": "game_cards",
+                   "price_minor": 34_000, "delivery_kind": "card_key"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let card = r.body["id"].as_str().unwrap().to_string();
+    let r = t
+        .raw(
+            t.http
+                .post(format!("{}/api/v1/seller/products/{card}/card-keys", t.url))
+                .bearer_auth(&seller)
+                .header("content-type", "text/plain")
+                .body("EN-KEY-0001\nEN-KEY-0002\nEN-KEY-0003\n"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (sold, guest) = t.guest_order_delivered(&card).await;
+    t.get(&format!("/api/v1/orders/{sold}/delivery?access_token={guest}"), None)
+        .await;
+    let opened = t
+        .post(
+            &format!("/api/v1/orders/{sold}/complaints?access_token={guest}"),
+            None,
+            json!({"kind": "not_as_described", "description": "The code was already used"}),
+        )
+        .await;
+    assert_eq!(opened.status, 201, "{}", opened.text);
+    let complaint = opened.body["id"].as_str().unwrap().to_string();
+    let r = t
+        .post(
+            "/api/v1/seller/products",
+            Some(&seller),
+            json!({"title": "Genshin top-up", "description": "By hand", "category": "top_up", "price_minor": 3000,
+                   "delivery_kind": "manual", "manual_fields": ["UID", "Server"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let manual = r.body["id"].as_str().unwrap().to_string();
+    let placed = t
+        .post(
+            "/api/v1/orders",
+            None,
+            json!({"product_id": manual, "quantity": 1, "contact": "qq:20002", "query_password": "guest-pass-1",
+                   "delivery_fields": {"UID": "100000042", "Server": "Celestia"}}),
+        )
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let order = placed.body["id"].as_str().unwrap().to_string();
+    let token = placed.body["access_token"].as_str().unwrap().to_string();
+    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+    t.wait_for_status(&format!("/api/v1/orders/{order}?access_token={token}"), None, "paid")
+        .await;
+
+    let b = Browser::new(&t);
+    let switched = b.get("/lang/en?back=/seller").await;
+    assert_eq!(switched.status, 303, "{}", switched.text);
+    assert_eq!(switched.headers.get("location").unwrap(), "/seller");
+    let r = login(&b, "steam_seller").await;
+    assert_eq!(r.status, 303, "{}", r.text);
+
+    for (path, says) in [
+        (
+            "/seller",
+            &[
+                "Orders to deliver",
+                "Available to withdraw",
+                "Low stock: ",
+                "(2 left)",
+                "Open complaints",
+            ][..],
+        ),
+        (
+            "/seller/products",
+            &["My products", "Steam Wallet 50", "On sale", "Create product"],
+        ),
+        (
+            &*format!("/seller/products/{card}"),
+            &[
+                "Card keys (2 unsold of 3)",
+                "Import card keys",
+                "Sold",
+                "Low stock: only 2 unsold keys left.",
+            ],
+        ),
+        (
+            &*format!("/seller/products/{manual}"),
+            &["Genshin top-up", "What the buyer fills in (one per line)"],
+        ),
+        (
+            "/seller/orders",
+            &[
+                "Order number",
+                "Awaiting payment",
+                "Delivered by the seller",
+                "Under complaint",
+            ],
+        ),
+        ("/seller/orders?status=paid&q=nobody", &["No orders match."]),
+        (
+            &*format!("/seller/orders/{order}"),
+            &[
+                "What the buyer filled in",
+                "Celestia",
+                "Deliver before",
+                "Decline and refund in full",
+            ],
+        ),
+        (
+            &*format!("/seller/orders/{sold}"),
+            &[
+                "Card key, delivered automatically",
+                "Under complaint",
+                "This order asks the buyer for nothing.",
+            ],
+        ),
+        (
+            "/seller/complaints",
+            &["View and answer", "Not as described", "Waiting for the seller"],
+        ),
+        (
+            "/seller/money",
+            &[
+                "Request a withdrawal",
+                "payment (held in escrow)",
+                "Escrow",
+                "Statement",
+            ],
+        ),
+    ] {
+        let page = b.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.text);
+        in_english(path, &page);
+        for word in says {
+            assert!(page.text.contains(word), "{path} lacks {word:?}: {}", page.text);
+        }
+    }
+    // The complaint the dashboard links to, as the seller reads it.
+    let page = b.get(&format!("/complaints/{complaint}")).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    in_english("the complaint, to the seller", &page);
+    assert!(page.text.contains("The code was already used"), "{}", page.text);
+    let missing = b.get("/seller/orders/00000000000000000000000000").await;
+    assert_eq!(missing.status, 404, "{}", missing.text);
+    in_english("a missing order", &missing);
+
+    // Refused forms say why in English: a bad price (what was typed stays), an empty key
+    // import, a withdrawal below the minimum, a bad statement date.
+    b.get("/seller/products").await;
+    let refused = b
+        .submit(
+            "/seller/products",
+            &[
+                ("title", "Steam Wallet 100"),
+                ("category", "game_cards"),
+                ("price", "1.234"),
+                ("delivery_kind", "card_key"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    in_english("a bad price", &refused);
+    assert!(refused.text.contains("The amount is not one"), "{}", refused.text);
+    assert!(refused.text.contains(r#"value="Steam Wallet 100""#), "{}", refused.text);
+    b.get(&format!("/seller/products/{card}")).await;
+    let refused = b
+        .submit(&format!("/seller/products/{card}/keys"), &[("keys", "\n  \n")])
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    in_english("an empty key import", &refused);
+    assert!(refused.text.contains(r#"class="error""#), "{}", refused.text);
+    b.get("/seller/money").await;
+    let refused = b.submit("/seller/money/withdraw", &[("amount", "5")]).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    in_english("a withdrawal below the minimum", &refused);
+    assert!(refused.text.contains(r#"class="error""#), "{}", refused.text);
+    let refused = b.get("/seller/money?from=2026-99-01").await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    in_english("a bad statement date", &refused);
+    assert!(refused.text.contains("YYYY-MM-DD"), "{}", refused.text);
+
+    // What a form did, in English: a key import with its report, a key removed, the
+    // product saved, the manual order delivered.
+    b.get(&format!("/seller/products/{card}")).await;
+    let imported = b
+        .submit(
+            &format!("/seller/products/{card}/keys"),
+            &[("keys", "EN-KEY-0004\n\nEN-KEY-0005\nEN-KEY-0004\nEN-KEY-0001\n")],
+        )
+        .await;
+    assert_eq!(imported.status, 200, "{}", imported.text);
+    in_english("a key import", &imported);
+    for word in [
+        "2 keys imported;",
+        "1 key refused as already stocked;",
+        "1 line refused as repeated in this paste (line 4);",
+        "1 blank line skipped.",
+    ] {
+        assert!(imported.text.contains(word), "lacks {word:?}: {}", imported.text);
+    }
+    let key = removable_keys(&imported.text, &card)[0].clone();
+    let removed = b
+        .submit(&format!("/seller/products/{card}/keys/{key}/remove"), &[])
+        .await;
+    in_english("a key removed", &removed);
+    assert!(removed.text.contains("Card key removed"), "{}", removed.text);
+    let saved = b
+        .submit(
+            &format!("/seller/products/{card}"),
+            &[
+                ("title", "Steam Wallet 50"),
+                ("description", "A USD 50 wallet code."),
+                ("category", "game_cards"),
+                ("price", "340"),
+                ("delivery_kind", "card_key"),
+                ("status", "active"),
+            ],
+        )
+        .await;
+    in_english("a product saved", &saved);
+    assert!(saved.text.contains("Product saved"), "{}", saved.text);
+    b.get(&format!("/seller/orders/{order}")).await;
+    let csrf = b.form_token().unwrap();
+    let delivered = b
+        .post_multipart(
+            &format!("/seller/orders/{order}/deliver"),
+            &[("csrf_token", &csrf), ("note", "Topped up, reference EN-TX-1")],
+            b"",
+        )
+        .await;
+    assert_eq!(delivered.status, 200, "{}", delivered.text);
+    in_english("a delivered order", &delivered);
+    assert!(
+        delivered
+            .text
+            .contains("Delivered: waiting for the buyer to confirm receipt")
+            && delivered.text.contains("Topped up, reference EN-TX-1"),
+        "{}",
+        delivered.text
+    );
+
+    // Back to Chinese: the same page in zh-CN.
+    b.get("/lang/zh?back=/seller").await;
+    let home = b.get("/seller").await;
+    assert!(home.text.contains(r#"<html lang="zh-CN">"#), "{}", home.text);
+    assert!(home.text.contains("待发货订单"), "{}", home.text);
+    t.finish().await;
+}
+
+/// The page is marked English and has no Chinese in it, but for the language switch's
+/// own label (中文, written in the language it switches to).
+fn in_english(what: &str, page: &Resp) {
+    assert!(page.text.contains(r#"<html lang="en">"#), "{what}: {}", page.text);
+    let text = page.text.replace(r#"lang="zh-CN">中文</a>"#, "");
+    let han: Vec<String> = text
+        .char_indices()
+        .filter(|(_, c)| matches!(c, '\u{3000}'..='\u{303f}' | '\u{3400}'..='\u{9fff}' | '\u{ff00}'..='\u{ffef}'))
+        .map(|(i, _)| {
+            let from = text.floor_char_boundary(i.saturating_sub(60));
+            let to = text.ceil_char_boundary((i + 20).min(text.len()));
+            text[from..to].to_string()
+        })
+        .take(5)
+        .collect();
+    assert!(han.is_empty(), "{what} has Chinese in it: {han:#?}");
+}
+
 /// The issue's browser walk for the seller (SQLite; the page logic is database-blind and
 /// covered on both by the tests above): `ui-tests/seller.mjs` in chromium.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -549,6 +826,7 @@ async fn a_seller_works_in_chromium() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "browser run failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("ok: imported keys"), "{stdout}");
+    assert!(stdout.contains("read it in English"), "{stdout}");
     // What the browser did is what the platform recorded.
     let o = t.get(&format!("/api/v1/orders/{order}"), Some(&seller)).await;
     assert_eq!(o.body["status"], "delivered", "{}", o.text);
@@ -580,6 +858,9 @@ async fn a_seller_works_in_chromium() {
         "5-delivered",
         "7-complaint-answered",
         "8-money",
+        "9-en-money",
+        "10-en-dashboard",
+        "11-en-product",
     ] {
         for width in [1280, 390] {
             assert!(shots.join(format!("{name}-{width}.png")).exists(), "{name}-{width}");
