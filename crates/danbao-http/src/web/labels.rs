@@ -699,9 +699,6 @@ pub(super) fn ruling_reason(l: Lang, r: &RulingReason) -> String {
 
 // ---- the zh-CN names the consoles (zh-CN only) use ----
 
-pub(super) fn kind_label_zh(kind: &str) -> &'static str {
-    kind_label(Lang::Zh, kind)
-}
 pub(super) fn complaint_kind_zh(kind: &str) -> String {
     complaint_kind(Lang::Zh, kind)
 }

@@ -71,11 +71,6 @@ impl Seller {
     }
 }
 
-// The seller pages were the only users of `labels::kind_label_zh`; until that wrapper is
-// dropped from labels.rs (a shared file, not this branch's to edit), this keeps the
-// unused wrapper from failing the build's dead-code check. Delete both together.
-const _: fn(&str) -> &'static str = super::labels::kind_label_zh;
-
 /// An error whose message is one of the console's words, in the viewer's language.
 fn says(status: StatusCode, word: fn(&Words) -> &'static str) -> PageError {
     PageError::new(status, Text::by(move |w| word(seller_words::of(w.lang)).to_string()))

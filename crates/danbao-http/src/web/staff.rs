@@ -99,7 +99,6 @@ impl ConsoleNav {
         }
     }
 
-    #[allow(dead_code)] // until the consoles' pages read their own words
     pub(super) fn lang(&self) -> Lang {
         self.ui.lang()
     }
