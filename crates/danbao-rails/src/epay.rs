@@ -332,6 +332,93 @@ impl OrderAnswer {
     }
 }
 
+/// `api.php?act=orders&pid=…&key=…&limit=…&page=…`: a page of the merchant's orders,
+/// newest first (the aggregator's statement: V1 has no signed bill).
+pub fn orders_url(base: &str, pid: &str, key: &str, limit: u32, page: u32) -> String {
+    let query = serde_urlencoded::to_string([
+        ("act", "orders"),
+        ("pid", pid),
+        ("key", key),
+        ("limit", &limit.to_string()),
+        ("page", &page.to_string()),
+    ])
+    .unwrap_or_default();
+    format!("{}api.php?{query}", with_slash(base))
+}
+
+/// `api.php?act=orders`' answer: `{code, msg, data: [order, …]}`, each order as in
+/// `act=order` with its `endtime` (`2016-08-06 22:55:52`, the aggregator's China time).
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrdersAnswer {
+    pub code: serde_json::Value,
+    #[serde(default)]
+    pub msg: Option<String>,
+    #[serde(default)]
+    pub data: Vec<ListedOrder>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ListedOrder {
+    #[serde(default)]
+    pub trade_no: Option<String>,
+    #[serde(default)]
+    pub out_trade_no: Option<String>,
+    #[serde(default, rename = "type")]
+    pub pay_type: Option<String>,
+    #[serde(default)]
+    pub pid: serde_json::Value,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub money: Option<String>,
+    #[serde(default)]
+    pub status: serde_json::Value,
+    #[serde(default)]
+    pub endtime: Option<String>,
+    #[serde(default)]
+    pub buyer: Option<String>,
+}
+
+impl OrdersAnswer {
+    /// The paid orders of merchant `pid` on this page, each with the minute it was paid
+    /// (`endtime`, as the aggregator wrote it). A listed order of another merchant is
+    /// refused: the aggregator is answering for someone else.
+    pub fn paid(&self, pid: &str) -> Result<Vec<(Notification, String)>, EpayError> {
+        if number(&self.code) != Some(1) {
+            return Err(EpayError::Refused(self.msg.clone().unwrap_or_default()));
+        }
+        let mut out = Vec::new();
+        for o in &self.data {
+            let their_pid = text(&o.pid).unwrap_or_default();
+            if their_pid != pid {
+                return Err(EpayError::WrongMerchant(their_pid));
+            }
+            if number(&o.status) != Some(ORDER_PAID) {
+                continue;
+            }
+            let field = |v: &Option<String>, name: &str| {
+                v.clone()
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| EpayError::Malformed(format!("a paid order without {name}")))
+            };
+            out.push((
+                Notification {
+                    pid: their_pid,
+                    trade_no: field(&o.trade_no, "trade_no")?,
+                    out_trade_no: field(&o.out_trade_no, "out_trade_no")?,
+                    pay_type: o.pay_type.clone().unwrap_or_default(),
+                    name: o.name.clone().unwrap_or_default(),
+                    money: positive(o.money.as_deref().unwrap_or_default())?,
+                    trade_status: TRADE_SUCCESS.to_string(),
+                    buyer: o.buyer.clone().filter(|b| !b.is_empty()),
+                },
+                field(&o.endtime, "endtime")?,
+            ));
+        }
+        Ok(out)
+    }
+}
+
 /// `{code, msg}`: the answer of `act=refund` (and of a refused request).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Answer {

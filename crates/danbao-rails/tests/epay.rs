@@ -191,3 +191,31 @@ fn the_query_and_refund_requests_carry_the_merchant_and_the_exact_amount() {
         format!("pid=1001&key={KEY}&out_trade_no=A1&money=10.50")
     );
 }
+
+#[test]
+fn the_order_list_gives_the_paid_orders_of_our_merchant() {
+    assert_eq!(
+        epay::orders_url("https://pay.example.com", "1001", KEY, 50, 2),
+        format!("https://pay.example.com/api.php?act=orders&pid=1001&key={KEY}&limit=50&page=2")
+    );
+    let page: epay::OrdersAnswer = serde_json::from_str(
+        r#"{"code":1,"msg":"查询结算记录成功！","data":[
+            {"trade_no":"T2","out_trade_no":"O2","type":"wxpay","pid":"1001","addtime":"2026-12-01 10:00:00","endtime":"2026-12-01 10:01:00","name":"卡密","money":"12.50","status":1},
+            {"trade_no":"T1","out_trade_no":"O1","type":"alipay","pid":1001,"addtime":"2026-12-01 09:00:00","endtime":null,"name":"卡密","money":"3.00","status":0}
+        ]}"#,
+    )
+    .unwrap();
+    let paid = page.paid("1001").unwrap();
+    assert_eq!(paid.len(), 1);
+    assert_eq!(
+        (paid[0].0.trade_no.as_str(), paid[0].0.money),
+        ("T2", Money::from_minor(1250))
+    );
+    assert_eq!(paid[0].1, "2026-12-01 10:01:00");
+    assert!(matches!(page.paid("1002"), Err(EpayError::WrongMerchant(_))));
+    let refused: epay::OrdersAnswer = serde_json::from_str(r#"{"code":-2,"msg":"KEY校验失败"}"#).unwrap();
+    assert_eq!(
+        refused.paid("1001").unwrap_err(),
+        EpayError::Refused("KEY校验失败".into())
+    );
+}
