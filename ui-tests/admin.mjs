@@ -106,6 +106,29 @@ try {
     await shoot(page, name);
   }
 
+  step = "the console in English";
+  await page.locator("header a.lang").click();
+  await page.waitForURL(/\/admin\/rules$/);
+  await page.waitForLoadState();
+  if ((await page.evaluate(() => document.documentElement.lang)) !== "en") throw new Error("the page is not in English");
+  for (const [path, name, heading] of [
+    ["/admin", "en-health", "Health"],
+    ["/admin/accounts", "en-accounts", "Accounts"],
+  ]) {
+    await page.goto(base + path);
+    await page.getByRole("heading", { name: heading, exact: true }).waitFor();
+    // No Chinese but the switch's own label (中文) and records shown as stored
+    // (`code.detail`: an event's details hold the freeze reason typed above).
+    const text = await page.evaluate(() => {
+      const body = document.body.cloneNode(true);
+      body.querySelectorAll("a.lang, code.detail").forEach((a) => a.remove());
+      return body.innerText;
+    });
+    const han = text.match(/[\u3000-\u303f\u3400-\u9fff\uff00-\uffef].{0,20}/);
+    if (han) throw new Error(`${path} has Chinese in English: ${han[0]}`);
+    await shoot(page, name);
+  }
+
   console.log(`ok: requeued a job and froze ${seller} in chromium`);
 } catch (e) {
   console.error(`failed at: ${step}: ${e.message}`);

@@ -24,9 +24,30 @@ const browser = await chromium.launch({
   ],
 });
 let step = "start";
+
+// A page in English at 1280 px and at 390 px, where it must fit the phone; no Chinese
+// on it but the language switch's own label and what people typed (`.desc`: the case's
+// texts here are the zh-CN scenario's, shown as written).
+async function englishShots(what, name) {
+  const page = englishShots.page;
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const text = await page.evaluate(() => {
+    const body = document.body.cloneNode(true);
+    body.querySelectorAll("a.lang, .desc").forEach((a) => a.remove());
+    return body.innerText;
+  });
+  const han = text.match(/[\u3000-\u303f\u3400-\u9fff\uff00-\uffef].{0,20}/);
+  if (han) throw new Error(`${what} has Chinese in English: ${han[0]}`);
+  await page.screenshot({ path: `${shots}/${name}-1280.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${shots}/${name}-390.png`, fullPage: true });
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  if (wide > 390) throw new Error(`${what} in English is ${wide}px wide on a 390px phone`);
+}
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: "zh-CN" });
   page.setDefaultTimeout(15000);
+  englishShots.page = page;
   // No page of the desk may need a script (the CSP forbids them) or fail to load a part.
   const scriptErrors = [];
   page.on("console", (m) => {
@@ -94,6 +115,15 @@ try {
   const ruled = await page.content();
   if (!ruled.includes("按比例分配（买家 30%，卖家 70%）")) throw new Error("the ruling is not shown");
   await page.screenshot({ path: `${shots}/6-ruled-390.png`, fullPage: true });
+
+  step = "switching the desk to English";
+  await page.locator("header a.lang").click();
+  await page.waitForURL(/\/arbitration\/cases\/[^/]+$/);
+  await page.waitForLoadState();
+  if ((await page.evaluate(() => document.documentElement.lang)) !== "en") throw new Error("the page is not in English");
+  await englishShots("the ruled case", "7-case-en");
+  await page.goto(base + "/arbitration");
+  await englishShots("the queue", "8-queue-en");
   if (scriptErrors.length) throw new Error(`console errors: ${scriptErrors.join(" | ")}`);
   console.log(`ok: ruled a split in chromium (screenshot thumbnail shown: ${thumbOk})`);
 } catch (e) {

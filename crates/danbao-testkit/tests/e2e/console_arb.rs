@@ -12,6 +12,7 @@ on_both_databases!(
     console_arb_the_desk_rules_a_case,
     console_arb_the_desk_investigates_and_freezes_the_seller,
     console_arb_a_collective_group_is_reviewed_from_the_desk,
+    console_arb_the_desk_in_english,
 );
 
 const PASSWORD: &str = "desk-password-1";
@@ -49,6 +50,11 @@ struct Case {
 /// described, with a screenshot from the buyer and the seller's answer: a case triage
 /// leaves to a person, under review.
 async fn case_under_review(t: &TestApp, tag: &str) -> Case {
+    case_with_words(t, tag, "卡密显示已被使用 <b>x</b>", "卡密自动发放，买家已查看").await
+}
+
+/// The same case with the buyer's and the seller's words given.
+async fn case_with_words(t: &TestApp, tag: &str, description: &str, answer: &str) -> Case {
     let (seller_token, seller_id) = t.user(&format!("{tag}_s"), "seller").await;
     let (buyer_token, _) = t.user(&format!("{tag}_b"), "buyer").await;
     let product = t.card_product(&seller_token, 10_000, 1).await;
@@ -70,7 +76,7 @@ async fn case_under_review(t: &TestApp, tag: &str) -> Case {
         .post(
             &format!("/api/v1/orders/{order}/complaints"),
             Some(&buyer_token),
-            json!({"kind": "not_as_described", "description": "卡密显示已被使用 <b>x</b>"}),
+            json!({"kind": "not_as_described", "description": description}),
         )
         .await;
     assert_eq!(opened.status, 201, "{}", opened.text);
@@ -91,7 +97,7 @@ async fn case_under_review(t: &TestApp, tag: &str) -> Case {
         .post(
             &format!("/api/v1/complaints/{id}/response"),
             Some(&seller_token),
-            json!({"text": "卡密自动发放，买家已查看"}),
+            json!({"text": answer}),
         )
         .await;
     assert_eq!(answered.body["stage"], "under_review", "{}", answered.text);
@@ -501,6 +507,213 @@ async fn console_arb_a_collective_group_is_reviewed_from_the_desk(t: TestApp) {
     t.finish().await;
 }
 
+/// An arbitrator who chose English sees every page of the desk in English: the queue
+/// (and an empty filter), a case with its evidence and triage's opinion, the refusals of
+/// the ruling form and of the investigation form, the preview and the ruling made.
+async fn console_arb_the_desk_in_english(t: TestApp) {
+    let c = case_with_words(
+        &t,
+        "arben",
+        "The key was already used <b>x</b>",
+        "Delivered automatically, viewed",
+    )
+    .await;
+    t.app()
+        .register(&Origin::Local, "arb_english", PASSWORD, Role::Arbitrator)
+        .await
+        .unwrap();
+    let b = Browser::new(&t);
+    let switched = b.get("/lang/en?back=/arbitration").await;
+    assert_eq!(switched.status, 303, "{}", switched.text);
+    b.get("/login").await;
+    let r = b
+        .submit("/login", &[("username", "arb_english"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+
+    let q = b.get("/arbitration").await;
+    in_english(
+        "the queue",
+        &q,
+        200,
+        &[
+            "Cases to rule on",
+            "Not as described",
+            "Not taken",
+            "Due within 12 hours",
+        ],
+    );
+    assert!(
+        q.text.contains("complaint rate 100.00% (1 complaint / 1 order)"),
+        "{}",
+        q.text
+    );
+    let none = b.get("/arbitration?view=mine").await;
+    in_english(
+        "an empty filter",
+        &none,
+        200,
+        &["No case matches (1 other case not shown)."],
+    );
+
+    let case_path = format!("/arbitration/cases/{}", c.id);
+    let page = b.get(&case_path).await;
+    in_english(
+        "a case",
+        &page,
+        200,
+        &[
+            "Take this case",
+            "Triage opinion",
+            "Evidence completeness",
+            "Screenshot (Buyer)",
+            "Verified",
+        ],
+    );
+    assert!(
+        page.text.contains("The key was already used &#60;b&#62;x&#60;/b&#62;"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("Delivered automatically, viewed"), "{}", page.text);
+    let taken = b.submit(&format!("{case_path}/take"), &[]).await;
+    assert_eq!(taken.status, 303, "{}", taken.text);
+    let held = b.get(&case_path).await;
+    in_english(
+        "a case taken",
+        &held,
+        200,
+        &["Submit the ruling", "Preview the settlement", "Freeze the seller now"],
+    );
+
+    // Refusals, each on the page again in English with what was typed.
+    let ruling = format!("{case_path}/ruling");
+    let r = b
+        .submit(
+            &ruling,
+            &[
+                ("kind", "split"),
+                ("buyer_percent", "30"),
+                ("reason", "Both share the blame"),
+            ],
+        )
+        .await;
+    in_english(
+        "a ruling without its confirmation",
+        &r,
+        422,
+        &["tick the confirmation", "Both share the blame"],
+    );
+    let r = b
+        .submit(
+            &ruling,
+            &[
+                ("kind", "split"),
+                ("buyer_percent", "150"),
+                ("reason", "x"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    in_english(
+        "a share out of range",
+        &r,
+        422,
+        &["The share must be a number from 0 to 100"],
+    );
+    let r = b
+        .submit(
+            &ruling,
+            &[
+                ("kind", "split"),
+                ("buyer_percent", ""),
+                ("reason", "x"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    in_english("a split without a share", &r, 422, &["A split needs the buyer"]);
+    let r = b.submit(&format!("{case_path}/step"), &[("note", "more please")]).await;
+    in_english("a step not chosen", &r, 422, &["Choose what to do", "more please"]);
+    let r = b
+        .submit(
+            &ruling,
+            &[("kind", "split"), ("buyer_percent", "30"), ("preview", "yes")],
+        )
+        .await;
+    in_english(
+        "the preview",
+        &r,
+        200,
+        &[
+            "Settlement preview: Split (buyer 30%, seller 70%)",
+            "To the buyer <span class=\"price\">¥30.00</span>",
+        ],
+    );
+    assert_eq!(complaint(&t, &c).await["stage"], "under_review");
+
+    let r = b
+        .submit(
+            &ruling,
+            &[
+                ("kind", "split"),
+                ("buyer_percent", "30"),
+                ("reason", "Half working keys"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let done = b.get(&case_path).await;
+    in_english(
+        "a ruled case",
+        &done,
+        200,
+        &[
+            "Split (buyer 30%, seller 70%)",
+            "A platform arbitrator",
+            "Half working keys",
+        ],
+    );
+    // Ruled again: the use case's refusal, in English too.
+    let again = b
+        .submit(
+            &ruling,
+            &[("kind", "refund_full"), ("reason", "again"), ("confirm", "yes")],
+        )
+        .await;
+    in_english("a second ruling", &again, 409, &[]);
+    assert!(again.text.contains("role=\"alert\""), "{}", again.text);
+    t.settle_refunds().await;
+    t.finish().await;
+}
+
+/// A page in English: its status, `<html lang="en">`, no Chinese (the language switch's
+/// own label aside) and the `expected` words.
+fn in_english(what: &str, page: &Resp, status: u16, expected: &[&str]) {
+    assert_eq!(page.status, status, "{what}: {}", page.text);
+    assert!(page.text.contains(r#"<html lang="en">"#), "{what}: {}", page.text);
+    let text = page.text.replace(r#"lang="zh-CN">中文</a>"#, "");
+    let han: Vec<String> = text
+        .char_indices()
+        .filter(|(_, c)| is_chinese(*c))
+        .map(|(i, _)| {
+            let from = text.floor_char_boundary(i.saturating_sub(60));
+            let to = text.ceil_char_boundary((i + 20).min(text.len()));
+            text[from..to].to_string()
+        })
+        .take(5)
+        .collect();
+    assert!(han.is_empty(), "{what} has Chinese in it: {han:#?}");
+    for word in expected {
+        assert!(page.text.contains(word), "{what}: no {word:?} in:\n{}", page.text);
+    }
+}
+
+fn is_chinese(c: char) -> bool {
+    matches!(c, '\u{3000}'..='\u{303f}' | '\u{3400}'..='\u{9fff}' | '\u{ff00}'..='\u{ffef}')
+}
+
 /// The desk in a real browser (ui-tests/arbitration.mjs): log in, the queue, a case, take
 /// it, rule; screenshots at 390 px and 1280 px land in `target/ui-shots/arb/`. Skipped,
 /// saying so, where chromium or the node module is missing (a failure under CI).
@@ -597,6 +810,10 @@ async fn console_arb_in_chromium() {
         "4-case-390",
         "5-preview-390",
         "6-ruled-390",
+        "7-case-en-1280",
+        "7-case-en-390",
+        "8-queue-en-1280",
+        "8-queue-en-390",
     ] {
         assert!(shots.join(format!("{name}.png")).exists(), "{name}");
     }
