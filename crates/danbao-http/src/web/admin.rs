@@ -114,15 +114,6 @@ fn done_message(w: &W, done: &Done) -> Option<&'static str> {
     })
 }
 
-/// labels.rs keeps zh-CN-only wrappers for the consoles' old code, and this console no
-/// longer calls these; labels.rs is shared with the seller console's work, so they are
-/// removed there, with this, once every console has moved over.
-#[allow(dead_code)]
-fn old_zh_labels_still_in_labels_rs() {
-    use super::labels as old;
-    let _ = (old::role_zh, old::invalid_zh);
-}
-
 // ---------------------------------------------------------------- health
 
 struct JobLine {

@@ -153,26 +153,6 @@ fn collective_view(a: &A, c: &ComplaintView) -> Option<CollectiveView> {
     })
 }
 
-/// labels.rs keeps zh-CN-only wrappers (`party_zh`, …) for the consoles' old code, and
-/// this desk no longer calls them; labels.rs is shared with the seller console's work, so
-/// they are removed there, with this, once every console has moved over.
-#[allow(dead_code)]
-fn old_zh_labels_still_in_labels_rs() {
-    use super::labels as old;
-    let _ = (
-        old::party_zh,
-        old::ruled_by_zh,
-        old::evidence_kind_zh,
-        old::triage_reason_zh,
-        old::ruling_reason_zh,
-        old::event_label_zh,
-        old::event_detail_zh,
-        old::complaint_event_label_zh,
-        old::complaint_event_detail_zh,
-        old::ruling_label_zh,
-    );
-}
-
 // ---- the queue ----
 
 struct QueueRow {

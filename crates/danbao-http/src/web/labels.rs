@@ -697,58 +697,6 @@ pub(super) fn ruling_reason(l: Lang, r: &RulingReason) -> String {
     }
 }
 
-// ---- the zh-CN names the consoles (zh-CN only) use ----
-
-pub(super) fn complaint_kind_zh(kind: &str) -> String {
-    complaint_kind(Lang::Zh, kind)
-}
-pub(super) fn complaint_stage_zh(stage: &str) -> String {
-    complaint_stage(Lang::Zh, stage)
-}
-pub(super) fn party_zh(p: &str) -> &'static str {
-    party(Lang::Zh, p)
-}
-pub(super) fn ruled_by_zh(by: &str) -> String {
-    ruled_by(Lang::Zh, by)
-}
-pub(super) fn role_zh(r: Role) -> &'static str {
-    role(Lang::Zh, r)
-}
-pub(super) fn standing_zh(s: Standing) -> &'static str {
-    standing(Lang::Zh, s)
-}
-#[cfg(test)]
-pub(super) fn refusal_zh(r: &Refusal) -> String {
-    refusal(Lang::Zh, r)
-}
-pub(super) fn invalid_zh(p: &Invalid) -> String {
-    invalid(Lang::Zh, p)
-}
-pub(super) fn evidence_kind_zh(kind: &str) -> String {
-    evidence_kind(Lang::Zh, kind)
-}
-pub(super) fn triage_reason_zh(r: &TriageReason) -> String {
-    triage_reason(Lang::Zh, r)
-}
-pub(super) fn ruling_reason_zh(r: &RulingReason) -> String {
-    ruling_reason(Lang::Zh, r)
-}
-pub(super) fn event_label_zh(kind: &str) -> String {
-    event_label(Lang::Zh, kind)
-}
-pub(super) fn event_detail_zh(detail: &serde_json::Value) -> Option<String> {
-    event_detail(Lang::Zh, detail)
-}
-pub(super) fn complaint_event_label_zh(kind: &str) -> String {
-    complaint_event_label(Lang::Zh, kind)
-}
-pub(super) fn complaint_event_detail_zh(detail: &serde_json::Value) -> Option<String> {
-    complaint_event_detail(Lang::Zh, detail)
-}
-pub(super) fn ruling_label_zh(v: &serde_json::Value) -> Option<String> {
-    ruling_label(Lang::Zh, v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -787,20 +735,26 @@ mod tests {
     fn refusals_read_in_chinese_with_their_data() {
         let early: Refusal = OpenRefusal::TooEarly { from_ms: 0 }.into();
         assert!(
-            refusal_zh(&early).contains("1970-01-01 08:00:00"),
+            refusal(Lang::Zh, &early).contains("1970-01-01 08:00:00"),
             "{}",
-            refusal_zh(&early)
+            refusal(Lang::Zh, &early)
         );
         assert_eq!(
-            refusal_zh(&Refusal::FeesShort {
-                fees: Money::from_minor(1234)
-            }),
+            refusal(
+                Lang::Zh,
+                &Refusal::FeesShort {
+                    fees: Money::from_minor(1234)
+                }
+            ),
             "平台服务费余额仅 ¥12.34，不足以划入赔付基金"
         );
         assert_eq!(
-            refusal_zh(&Refusal::WithdrawalsStopped {
-                standing: Standing::Frozen
-            }),
+            refusal(
+                Lang::Zh,
+                &Refusal::WithdrawalsStopped {
+                    standing: Standing::Frozen
+                }
+            ),
             "店铺已冻结，暂停提现"
         );
         // Each refusal has its own Chinese text, none falls through to English.
@@ -817,7 +771,7 @@ mod tests {
             Refusal::NoPaymentToRefund,
             Refusal::SelfPurchase,
         ];
-        let texts: std::collections::BTreeSet<String> = some.iter().map(refusal_zh).collect();
+        let texts: std::collections::BTreeSet<String> = some.iter().map(|r| refusal(Lang::Zh, r)).collect();
         assert_eq!(texts.len(), some.len());
         assert!(texts.iter().all(|t| !t.is_ascii()), "{texts:?}");
     }
@@ -825,17 +779,23 @@ mod tests {
     #[test]
     fn validation_problems_read_in_chinese() {
         assert_eq!(
-            invalid_zh(&Invalid::Length { min: 1, max: 64 }),
+            invalid(Lang::Zh, &Invalid::Length { min: 1, max: 64 }),
             "长度须为 1 到 64 个字符"
         );
-        assert_eq!(invalid_zh(&Invalid::Range { min: 1, max: 100 }), "须在 1 到 100 之间");
         assert_eq!(
-            invalid_zh(&Invalid::Required {
-                name: "游戏账号".into()
-            }),
+            invalid(Lang::Zh, &Invalid::Range { min: 1, max: 100 }),
+            "须在 1 到 100 之间"
+        );
+        assert_eq!(
+            invalid(
+                Lang::Zh,
+                &Invalid::Required {
+                    name: "游戏账号".into()
+                }
+            ),
             "请填写“游戏账号”"
         );
-        assert_eq!(invalid_zh(&Invalid::Other("odd".into())), "odd");
+        assert_eq!(invalid(Lang::Zh, &Invalid::Other("odd".into())), "odd");
     }
 
     #[test]
@@ -849,14 +809,20 @@ mod tests {
             ],
         };
         assert_eq!(
-            ruling_reason_zh(&r),
+            ruling_reason(Lang::Zh, &r),
             "自动预审：仍缺少证据：截图、问题描述；没有发货记录，且已超过发货期限"
         );
-        assert_eq!(ruling_reason_zh(&RulingReason::SellerSilent), "卖家未在期限内回应");
         assert_eq!(
-            ruling_reason_zh(&RulingReason::Arbitrator {
-                text: "货不对板属实".into()
-            }),
+            ruling_reason(Lang::Zh, &RulingReason::SellerSilent),
+            "卖家未在期限内回应"
+        );
+        assert_eq!(
+            ruling_reason(
+                Lang::Zh,
+                &RulingReason::Arbitrator {
+                    text: "货不对板属实".into()
+                }
+            ),
             "货不对板属实"
         );
     }
@@ -868,41 +834,50 @@ mod tests {
         assert_eq!(percent(3333), "33.33%");
         let split = serde_json::json!({"kind": "split", "buyer_bps": 6000});
         assert_eq!(
-            ruling_label_zh(&split).as_deref(),
+            ruling_label(Lang::Zh, &split).as_deref(),
             Some("按比例分配（买家 60%，卖家 40%）")
         );
         let full = serde_json::json!({"kind": "refund_full"});
-        assert_eq!(ruling_label_zh(&full).as_deref(), Some("全额退款"));
-        assert_eq!(ruling_label_zh(&serde_json::Value::Null), None);
-        assert_eq!(ruled_by_zh("user:0190"), "平台仲裁员");
-        assert_eq!(complaint_stage_zh("awaiting_buyer"), "等待买家补充证据");
-        assert_eq!(complaint_kind_zh("not_as_described"), "货不对板");
+        assert_eq!(ruling_label(Lang::Zh, &full).as_deref(), Some("全额退款"));
+        assert_eq!(ruling_label(Lang::Zh, &serde_json::Value::Null), None);
+        assert_eq!(ruled_by(Lang::Zh, "user:0190"), "平台仲裁员");
+        assert_eq!(complaint_stage(Lang::Zh, "awaiting_buyer"), "等待买家补充证据");
+        assert_eq!(complaint_kind(Lang::Zh, "not_as_described"), "货不对板");
     }
 
     #[test]
     fn limits_read_in_chinese_with_their_numbers() {
         use danbao_domain::limits::Holder;
         assert_eq!(
-            refusal_zh(&Refusal::UnpaidUnitsLimit {
-                holder: Holder::Contact,
-                held_units: 20,
-                max_units: 20
-            }),
+            refusal(
+                Lang::Zh,
+                &Refusal::UnpaidUnitsLimit {
+                    holder: Holder::Contact,
+                    held_units: 20,
+                    max_units: 20
+                }
+            ),
             "该联系方式的未付款订单最多可占用 20 件库存，请先支付或取消已有的未付款订单"
         );
         assert_eq!(
-            refusal_zh(&Refusal::StockShareLimit {
-                held_units: 5,
-                max_units: 5,
-                share_bps: 5000
-            }),
+            refusal(
+                Lang::Zh,
+                &Refusal::StockShareLimit {
+                    held_units: 5,
+                    max_units: 5,
+                    share_bps: 5000
+                }
+            ),
             "每位买家的未付款订单最多可占用该商品 5 件库存，请先支付已有订单"
         );
         assert_eq!(
-            refusal_zh(&Refusal::QueryPasswordLocked {
-                until: 0,
-                retry_after_s: 60
-            }),
+            refusal(
+                Lang::Zh,
+                &Refusal::QueryPasswordLocked {
+                    until: 0,
+                    retry_after_s: 60
+                }
+            ),
             "查询密码错误次数过多，该订单已暂时锁定，请 60 秒后再试"
         );
     }
