@@ -782,6 +782,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 public_base_url: format!("http://{addr}"),
                 time_scale,
                 faults,
+                epay: None,
             };
             let sandbox = match &state_dir {
                 Some(dir) => danbao_sandbox::gateway::Sandbox::open(cfg, dir)?,

@@ -126,6 +126,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                 public_base_url: format!("{url}/sandbox"),
                 time_scale,
                 faults: Default::default(),
+                epay: None,
             };
             let sb = match state_dir {
                 Some(dir) => Sandbox::open(cfg, &dir)?,

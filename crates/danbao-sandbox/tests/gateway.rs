@@ -114,6 +114,7 @@ impl Gw {
             public_base_url: "http://not-yet-known".to_owned(),
             time_scale,
             faults: Faults::default(),
+            epay: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/sandbox", listener.local_addr().unwrap());
@@ -937,6 +938,7 @@ async fn standalone_gateway_serves_at_its_root() {
         public_base_url: format!("{base}/"),
         time_scale: FAST,
         faults: Faults::default(),
+        epay: None,
     });
     tokio::spawn(serve(listener, sandbox));
     let receiver = Receiver::start().await;
@@ -971,6 +973,7 @@ async fn a_gateway_without_a_key_accepts_nothing() {
         public_base_url: base.clone(),
         time_scale: 1.0,
         faults: Faults::default(),
+        epay: None,
     });
     tokio::spawn(serve(listener, sandbox));
     let client = SandboxClient::new(base, Vec::new());

@@ -77,6 +77,7 @@ fn start_gateway(dir: &Path) -> (tokio::runtime::Runtime, String) {
                 public_base_url: base.clone(),
                 time_scale: FAST,
                 faults: Faults::default(),
+                epay: None,
             },
             dir,
         )

@@ -218,6 +218,7 @@ mod tests {
             site_name: Some("担保 Danbao".into()),
             order_ref: Some("order-42".into()),
             expires_at,
+            rail: Default::default(),
         }
     }
 

@@ -6,8 +6,11 @@
 //! standalone through [`serve`].
 
 mod cashier;
+mod epay;
 mod notify;
 mod state;
+
+pub use epay::EpayMerchant;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -53,6 +56,9 @@ pub struct SandboxConfig {
     /// How much faster than real time the resend schedule runs (1.0 = real time).
     pub time_scale: f64,
     pub faults: Faults,
+    /// The 易支付 merchant its EPay personality serves (`/epay/submit.php`, …); none: that
+    /// personality refuses everything.
+    pub epay: Option<EpayMerchant>,
 }
 
 impl fmt::Debug for SandboxConfig {
@@ -62,6 +68,7 @@ impl fmt::Debug for SandboxConfig {
             .field("public_base_url", &self.public_base_url)
             .field("time_scale", &self.time_scale)
             .field("faults", &self.faults)
+            .field("epay", &self.epay)
             .finish()
     }
 }
@@ -74,6 +81,7 @@ pub struct Sandbox {
 
 struct Inner {
     merchant_key: Vec<u8>,
+    epay: Option<EpayMerchant>,
     public_base_url: RwLock<String>,
     time_scale: f64,
     faults: Mutex<Faults>,
@@ -184,6 +192,7 @@ impl Sandbox {
         Sandbox {
             inner: Arc::new(Inner {
                 merchant_key: cfg.merchant_key,
+                epay: cfg.epay,
                 public_base_url: RwLock::new(trim_base(cfg.public_base_url)),
                 time_scale,
                 down_until: Mutex::new(outage_end(&cfg.faults)),
@@ -210,6 +219,9 @@ impl Sandbox {
             .route("/api/payouts", post(api_payout))
             .route("/api/refunds/{request_id}", get(api_get_refund))
             .route("/api/statements", get(api_statement))
+            .route("/epay/submit.php", get(epay::submit_get).post(epay::submit_post))
+            .route("/epay/mapi.php", post(epay::mapi))
+            .route("/epay/api.php", get(epay::api_get).post(epay::api_post))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(self.clone())
     }
@@ -320,11 +332,22 @@ impl Sandbox {
             .unwrap_or(false)
     }
 
-    fn notification_for(&self, payment_id: &str, notify_id: &str) -> Option<(Notification, String)> {
+    /// A paid payment's notification, where it goes, and which personality words it
+    /// (with the goods' name an 易支付 notification repeats).
+    fn notification_for(
+        &self,
+        payment_id: &str,
+        notify_id: &str,
+    ) -> Option<(Notification, String, state::PaymentRail, String)> {
         let store = self.store();
         let payment = store.payment(payment_id).ok()?;
         let notification = payment.notification(notify_id.to_owned(), OffsetDateTime::now_utc())?;
-        Some((notification, payment.notify_url.clone()))
+        Some((
+            notification,
+            payment.notify_url.clone(),
+            payment.rail.clone(),
+            payment.subject.clone(),
+        ))
     }
 
     fn record_attempt(&self, payment_id: &str, attempt: NotificationAttempt) {

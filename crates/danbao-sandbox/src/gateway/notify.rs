@@ -8,7 +8,7 @@ use rand::Rng;
 use reqwest::header::CONTENT_TYPE;
 use time::OffsetDateTime;
 
-use super::state::rfc3339;
+use super::state::{rfc3339, PaymentRail};
 use super::Sandbox;
 use crate::wire::{sign, NotificationAttempt, SIGNATURE_HEADER};
 
@@ -75,7 +75,7 @@ pub(crate) async fn deliver_once(sandbox: Sandbox, payment_id: String) {
 async fn send_once(sandbox: &Sandbox, payment_id: &str) -> Delivery {
     let faults = sandbox.faults();
     let notify_id = format!("ntf_{}", uuid::Uuid::now_v7().simple());
-    let Some((mut notification, notify_url)) = sandbox.notification_for(payment_id, &notify_id) else {
+    let Some((mut notification, notify_url, rail, subject)) = sandbox.notification_for(payment_id, &notify_id) else {
         return Delivery::Nothing;
     };
     let record = |outcome: String| {
@@ -113,22 +113,62 @@ async fn send_once(sandbox: &Sandbox, payment_id: &str) -> Delivery {
             0
         };
     }
-    let body = match serde_json::to_vec(&notification) {
-        Ok(body) => body,
-        Err(e) => {
-            record(format!("error: could not encode notification: {e}"));
-            return Delivery::NotAcknowledged;
+    let request = match rail {
+        PaymentRail::Sandbox => {
+            let body = match serde_json::to_vec(&notification) {
+                Ok(body) => body,
+                Err(e) => {
+                    record(format!("error: could not encode notification: {e}"));
+                    return Delivery::NotAcknowledged;
+                }
+            };
+            let signature = sign(&sandbox.inner.merchant_key, &body);
+            sandbox
+                .inner
+                .http
+                .post(&notify_url)
+                .header(CONTENT_TYPE, "application/json")
+                .header(SIGNATURE_HEADER, signature)
+                .body(body)
+        }
+        PaymentRail::Epay { pid, pay_type } => {
+            let Some(merchant) = sandbox.inner.epay.as_ref() else {
+                record("error: no 易支付 merchant configured".to_owned());
+                return Delivery::NotAcknowledged;
+            };
+            // The aggregator's GET, its query signed with the merchant's MD5 key (a
+            // tampered amount signed too: the gateway itself lies).
+            let query = danbao_rails::epay::Notification {
+                pid,
+                trade_no: notification.trade_no.clone(),
+                out_trade_no: notification.out_trade_no.clone(),
+                pay_type,
+                name: subject,
+                money: danbao_domain::Money::from_minor(notification.amount_minor),
+                trade_status: danbao_rails::epay::TRADE_SUCCESS.to_owned(),
+                buyer: notification.payer_id.clone(),
+            }
+            .query(&merchant.key);
+            let joiner = if notify_url.contains('?') { '&' } else { '?' };
+            sandbox.inner.http.get(format!("{notify_url}{joiner}{query}"))
         }
     };
-    let signature = sign(&sandbox.inner.merchant_key, &body);
-    let post = || post_notification(sandbox, &notify_url, &body, &signature);
+    let send = || {
+        let copy = request.try_clone();
+        async move {
+            match copy {
+                Some(req) => send_notification(req).await,
+                None => "error: the request cannot be repeated".to_owned(),
+            }
+        }
+    };
 
     let outcomes = if roll(faults.duplicate_pct) {
         // Both copies race, as two gateway workers would.
-        let (a, b) = tokio::join!(post(), post());
+        let (a, b) = tokio::join!(send(), send());
         vec![a, b]
     } else {
-        vec![post().await]
+        vec![send().await]
     };
     let mut delivery = Delivery::NotAcknowledged;
     for outcome in outcomes {
@@ -140,17 +180,9 @@ async fn send_once(sandbox: &Sandbox, payment_id: &str) -> Delivery {
     delivery
 }
 
-/// POSTs one copy; returns the attempt's recorded outcome.
-async fn post_notification(sandbox: &Sandbox, url: &str, body: &[u8], signature: &str) -> String {
-    let sent = sandbox
-        .inner
-        .http
-        .post(url)
-        .header(CONTENT_TYPE, "application/json")
-        .header(SIGNATURE_HEADER, signature)
-        .body(body.to_vec())
-        .send()
-        .await;
+/// Sends one copy; returns the attempt's recorded outcome.
+async fn send_notification(request: reqwest::RequestBuilder) -> String {
+    let sent = request.send().await;
     let mut response = match sent {
         Ok(response) => response,
         Err(e) => return format!("error: {e}"),

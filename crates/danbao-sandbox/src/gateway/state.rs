@@ -92,6 +92,21 @@ pub(crate) struct ScheduleMark {
     pub(crate) at: OffsetDateTime,
 }
 
+/// Which gateway a payment was opened through, and so how its notification is worded
+/// and signed: the sandbox's own merchant API (JSON, HMAC header), or the 易支付
+/// personality (GET with the MD5-signed query string).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum PaymentRail {
+    #[default]
+    Sandbox,
+    Epay {
+        pid: String,
+        /// The channel the buyer chose (`alipay`, `wxpay`, …).
+        pay_type: String,
+    },
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Payment {
     pub(crate) payment_id: String,
@@ -113,6 +128,8 @@ pub(crate) struct Payment {
     pub(crate) order_ref: Option<String>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub(crate) expires_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub(crate) rail: PaymentRail,
 }
 
 impl Payment {
@@ -452,10 +469,21 @@ impl Store {
         req: CreatePayment,
         new_id: impl FnOnce() -> String,
     ) -> Result<Created, GatewayError> {
+        self.create_payment_on(req, PaymentRail::Sandbox, new_id)
+    }
+
+    /// The same through one of the gateway's personalities; the out_trade_no is the
+    /// merchant's whatever the rail, so one opened through another rail is a conflict.
+    pub(crate) fn create_payment_on(
+        &mut self,
+        req: CreatePayment,
+        rail: PaymentRail,
+        new_id: impl FnOnce() -> String,
+    ) -> Result<Created, GatewayError> {
         validate_create(&req)?;
         if let Some(existing_id) = self.by_out_trade_no.get(&req.out_trade_no) {
             let existing = self.payment(existing_id)?;
-            if existing.amount_minor != req.amount_minor || existing.currency != req.currency {
+            if existing.amount_minor != req.amount_minor || existing.currency != req.currency || existing.rail != rail {
                 return Err(GatewayError::OutTradeNoConflict);
             }
             return Ok(Created::Existing(existing_id.clone()));
@@ -479,6 +507,7 @@ impl Store {
             expires_at: req.expires_at.as_deref().and_then(parse_rfc3339),
             site_name: req.site_name,
             order_ref: req.order_ref,
+            rail,
         }))?;
         Ok(Created::New(payment_id))
     }
@@ -534,6 +563,10 @@ impl Store {
             tracing::warn!(%payment_id, ?e, "could not record a notification attempt");
             self.put_payment(payment);
         }
+    }
+
+    pub(crate) fn all_payments(&self) -> impl Iterator<Item = &Payment> {
+        self.payments.values()
     }
 
     pub(crate) fn by_out_trade_no(&self, out_trade_no: &str) -> Vec<&Payment> {
