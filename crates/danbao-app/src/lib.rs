@@ -8,6 +8,7 @@ pub mod auth;
 pub mod backoffice;
 pub mod clock;
 pub mod complaints;
+pub mod epay;
 pub mod evidence;
 pub mod files;
 pub mod jobs;

@@ -577,7 +577,7 @@ impl App {
     pub async fn place_order(&self, caller: &Caller, origin: &Origin, req: PlaceOrder) -> AppResult<PlacedOrder> {
         let rules = self.current_rules();
         let product_id = ProductId::parse(&req.product_id).ok_or(AppError::NotFound("product"))?;
-        let rail = self.rail_for_method(req.payment_method.as_deref())?;
+        let (rail, method) = self.rail_for_method(req.payment_method.as_deref())?;
         if !(1..=rules.orders.max_quantity).contains(&req.quantity) {
             return Err(AppError::invalid(
                 "quantity",
@@ -690,7 +690,7 @@ impl App {
         Job::ExpireOrder(order_id.clone())
             .enqueue(&mut tx, order.expires_at, now)
             .await?;
-        let attempt = self.new_attempt(&mut tx, &order, rail, &rules, now).await?;
+        let attempt = self.new_attempt(&mut tx, &order, (rail, method), &rules, now).await?;
         tx.commit().await?;
 
         let access_token = guest.as_ref().map(|_| self.vault.order_access_token(order_id.as_str()));
@@ -728,7 +728,7 @@ impl App {
         &self,
         tx: &mut Tx,
         order: &OrderRow,
-        rail: &str,
+        (rail, method): (&str, Option<&str>),
         rules: &RuleSet,
         now: i64,
     ) -> AppResult<PaymentAttemptRow> {
@@ -736,6 +736,7 @@ impl App {
             id: PaymentAttemptId::generate(),
             order_id: order.id.clone(),
             provider: rail.to_string(),
+            method: method.map(str::to_string),
             provider_payment_id: None,
             cashier_url: None,
             amount: order.amount,
@@ -771,6 +772,7 @@ impl App {
                 // The short order number the buyer was shown, so the cashier prints the same one.
                 order_ref: order.number.clone(),
                 expires_at_ms: order.expires_at,
+                method: attempt.method.clone(),
             })
             .await
             .map_err(|e| AppError::ProviderUnavailable(e.to_string()))?;
@@ -788,10 +790,17 @@ impl App {
     /// The rail of a payment method the buyer chose (none: the default rail). With no
     /// rail configured at all, the order is taken and then cancelled for want of a
     /// cashier, as when the rail is down (`none` names no rail).
-    fn rail_for_method(&self, method: Option<&str>) -> AppResult<&'static str> {
+    fn rail_for_method(&self, method: Option<&str>) -> AppResult<(&'static str, Option<&'static str>)> {
         match self.rails.for_method(method) {
-            Some(rail) => Ok(rail.name()),
-            None if method.is_none() => Ok("none"),
+            Some(rail) => {
+                let methods = rail.methods();
+                let chosen = match method {
+                    Some(m) => methods.into_iter().find(|x| *x == m),
+                    None => methods.first().copied(),
+                };
+                Ok((rail.name(), chosen))
+            }
+            None if method.is_none() => Ok(("none", None)),
             None => Err(AppError::invalid(
                 "payment_method",
                 format!("one of: {}", self.rails.methods().join(", ")),
@@ -865,11 +874,16 @@ impl App {
         }
         let rules = self.rules_version(&mut tx, order.rule_version).await?;
         // The buyer chose a rail at checkout: a new cashier is of the same rail.
-        let rail = match tx.payment_attempt_for_order(&order.id).await? {
-            Some(last) => last.provider,
-            None => self.rail_for_method(None)?.to_string(),
+        let (rail, method) = match tx.payment_attempt_for_order(&order.id).await? {
+            Some(last) => (last.provider, last.method),
+            None => {
+                let (rail, method) = self.rail_for_method(None)?;
+                (rail.to_string(), method.map(str::to_string))
+            }
         };
-        let attempt = self.new_attempt(&mut tx, &order, &rail, &rules, now).await?;
+        let attempt = self
+            .new_attempt(&mut tx, &order, (&rail, method.as_deref()), &rules, now)
+            .await?;
         let product = tx
             .product(&order.product_id, false)
             .await?

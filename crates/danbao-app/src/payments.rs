@@ -43,6 +43,8 @@ pub struct PaymentRequest {
     /// When the order stops waiting for this payment (ms since epoch): the cashier counts
     /// down to it, as a real gateway's `time_expire`.
     pub expires_at_ms: i64,
+    /// The method the buyer chose, one of this rail's (none: its first).
+    pub method: Option<String>,
 }
 
 pub struct CreatedPayment {
@@ -387,7 +389,7 @@ impl App {
         let verified = match provider.verify_notification(body, signature) {
             Ok(v) => v,
             Err(e) => {
-                let detail = serde_json::json!({"source": source, "error": e.to_string(), "body_sha256": hex::encode(Sha256::digest(body)), "bytes": body.len()});
+                let detail = serde_json::json!({"rail": rail, "source": source, "error": e.to_string(), "body_sha256": hex::encode(Sha256::digest(body)), "bytes": body.len()});
                 // Counted per source, kind of failure and hour: a flood of forged
                 // notifications adds to a count, not a row each (issue 8 item 9).
                 let class = match e {

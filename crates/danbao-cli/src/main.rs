@@ -100,6 +100,10 @@ struct ServeArgs {
     /// Asia/Taipei, America/New_York, …); the zone database is built in.
     #[arg(long, env = "DANBAO_TIME_ZONE", default_value = danbao_app::clock::DEFAULT_DISPLAY_ZONE)]
     time_zone: String,
+    /// A rails TOML file: the real payment rails to take money through (易支付 today;
+    /// keys by file path). See README "Payment rails".
+    #[arg(long, env = "DANBAO_RAILS")]
+    rails: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -298,6 +302,16 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
         }
         None => danbao_app::limits::Limits::default(),
     };
+    let rails = match &args.rails {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading the rails file {}", path.display()))?;
+            danbao_app::epay::RailsFile::parse(&text)
+                .and_then(|f| f.build())
+                .map_err(|e| anyhow::anyhow!("the rails file {}: {e}", path.display()))?
+        }
+        None => Vec::new(),
+    };
     let listener = tokio::net::TcpListener::bind((args.bind.as_str(), args.port))
         .await
         .with_context(|| format!("listening on {}:{}", args.bind, args.port))?;
@@ -309,11 +323,17 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
         },
         (None, true) => {
             let (secret, _) = load_or_create(&admin_secret_path).context("opening the sandbox admin secret")?;
+            // The in-process gateway's 易支付 personality has a key of its own, kept
+            // beside the other keys (the platform and the gateway share it, as a merchant
+            // and its aggregator do).
+            let (epay_key, _) =
+                load_or_create(&keys.join("sandbox-epay.key")).context("opening the sandbox 易支付 key")?;
             Gateway::InProcess {
                 merchant_key: merchant_key.to_vec(),
                 time_scale: 1.0,
                 admin_secret: Some(hex::encode(secret)),
                 state_dir: Some(args.data.data_dir.join("sandbox")),
+                epay_key: Some(hex::encode(epay_key)),
             }
         }
         (None, false) => Gateway::None,
@@ -330,9 +350,19 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
         files_dir: Some(args.data.data_dir.join("files")),
         secure_cookies: args.secure_cookies,
         limits,
+        rails,
     })
     .await?;
     println!("Danbao is running at {}", server.url);
+    let methods = server.app.rails.methods();
+    println!(
+        "  payment methods: {}",
+        if methods.is_empty() {
+            "none (no money is taken)".to_string()
+        } else {
+            methods.join(", ")
+        }
+    );
     println!("  database: {}", redact(&database_url(&args.data)?));
     println!(
         "  card-key encryption key: {}{}",

@@ -826,3 +826,110 @@ async fn pages_show_times_in_the_configured_zone() {
     assert!(page.contains("页面时间均为 Asia/Tokyo 时间"), "{page}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// An operator's 易支付 merchant, configured by file (its key by path): checkout offers
+/// its channels and sends the buyer to that aggregator with a signed page jump; a bad
+/// file stops the server with a message naming it.
+#[tokio::test]
+async fn serve_takes_an_epay_merchant_from_a_rails_file() {
+    let root = std::env::temp_dir().join(format!("danbao-cli-rails-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&root).unwrap();
+    let key = root.join("epay.key");
+    std::fs::write(&key, "operator-md5-key\n").unwrap();
+    let rails = root.join("rails.toml");
+    std::fs::write(
+        &rails,
+        format!(
+            "[[epay]]\nbase_url = \"https://pay.example.com/\"\npid = \"4242\"\nkey_file = {:?}\nchannels = [\"wxpay\"]\n",
+            key.display().to_string()
+        ),
+    )
+    .unwrap();
+    let bad = root.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[epay]]\nbase_url = \"https://pay.example.com/\"\npid = \"4242\"\nkey = \"inline\"\nchannels = [\"wxpay\"]\n",
+    )
+    .unwrap();
+    let (code, _, err) = danbao(&[
+        "serve",
+        "--port",
+        "0",
+        "--data-dir",
+        root.join("bad-data").to_str().unwrap(),
+        "--rails",
+        bad.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("bad.toml") && err.contains("not a rails file"), "{err}");
+
+    let served = serve(&root.join("data"), &["--rails", rails.to_str().unwrap()]);
+    let u = &served.1;
+    let http = reqwest::Client::new();
+    let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
+        let mut req = http.post(format!("{u}{path}")).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    post(
+        "/api/v1/accounts",
+        None,
+        serde_json::json!({"username": "rail_seller", "password": "correct-horse", "role": "seller"}),
+    )
+    .await
+    .unwrap();
+    let session: serde_json::Value = post(
+        "/api/v1/sessions",
+        None,
+        serde_json::json!({"username": "rail_seller", "password": "correct-horse"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let seller = session["token"].as_str().unwrap();
+    let product: serde_json::Value = post(
+        "/api/v1/seller/products",
+        Some(seller),
+        serde_json::json!({"title": "t", "description": "d", "category": "game_cards", "price_minor": 1234, "delivery_kind": "manual"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let page = http
+        .get(format!("{u}/products/{}", product["id"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"value="epay_wxpay" checked required> 微信支付（易支付）"#),
+        "{page}"
+    );
+    let order: serde_json::Value = post(
+        "/api/v1/orders",
+        None,
+        serde_json::json!({"product_id": product["id"], "quantity": 1, "contact": "qq:1", "query_password": "guest-pass-1", "payment_method": "epay_wxpay"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let cashier = order["payment"]["cashier_url"].as_str().unwrap();
+    assert!(
+        cashier.starts_with("https://pay.example.com/submit.php?pid=4242&type=wxpay&"),
+        "{order}"
+    );
+    let params = danbao_rails::epay::parse_params(cashier.split_once('?').unwrap().1).unwrap();
+    assert!(danbao_rails::epay::md5_verifies(&params, "operator-md5-key"));
+    assert_eq!(danbao_rails::epay::value(&params, "money"), Some("12.34"));
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -67,7 +67,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(delivery))
         .routes(routes!(confirm))
         .routes(routes!(cancel))
-        .routes(routes!(notify))
+        .routes(routes!(notify, notify_by_get))
         .routes(routes!(open_complaint, order_complaints))
         .routes(routes!(complaint))
         .routes(
@@ -603,6 +603,26 @@ async fn notify(
         .get(danbao_sandbox::wire::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
     let ack = app.apply_notification(&provider, "webhook", &body, signature).await?;
+    Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/plain")], ack).into_response())
+}
+
+/// A rail that notifies by GET (易支付): the query string is the notification, its
+/// signature inside it; the same one path, the rail's own acknowledgement.
+#[utoipa::path(
+    get,
+    path = "/payments/{provider}/notify",
+    params(("provider" = String, Path, description = "The payment rail, e.g. epay")),
+    responses((status = 200, description = "The rail's acknowledgement (`success`), sent after the commit", body = String, content_type = "text/plain"), Problems)
+)]
+async fn notify_by_get(
+    State(app): State<App>,
+    Path(provider): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+) -> ApiResult<Response> {
+    let query = uri.query().unwrap_or_default();
+    let ack = app
+        .apply_notification(&provider, "webhook", query.as_bytes(), None)
+        .await?;
     Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/plain")], ack).into_response())
 }
 

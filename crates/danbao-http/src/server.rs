@@ -12,6 +12,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The merchant id of the in-process gateway's 易支付 personality.
+pub const IN_PROCESS_EPAY_PID: &str = "1000";
+
 pub enum Gateway {
     /// The sandbox runs inside this process, mounted at /sandbox: anyone who can reach
     /// the server can "pay" any order with it (`danbao demo`, `serve --sandbox`, tests).
@@ -24,6 +27,10 @@ pub enum Gateway {
         /// tables), so a cashier opened before a restart can still be paid after it.
         /// None: in memory only.
         state_dir: Option<std::path::PathBuf>,
+        /// The MD5 key of the gateway's 易支付 personality (merchant `pid` 1000): when
+        /// given, the platform takes payments through it too, as the `epay` rail
+        /// (channels alipay and wxpay) after the sandbox's own.
+        epay_key: Option<String>,
     },
     /// The sandbox runs elsewhere (`danbao sandbox-gateway`).
     External { base_url: String, merchant_key: Vec<u8> },
@@ -50,6 +57,8 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// Rate limits, the password-hashing bound, trusted proxies (`serve --limits FILE`).
     pub limits: danbao_app::limits::Limits,
+    /// Real rails the operator configured (`serve --rails FILE`), after the gateway's.
+    pub rails: Vec<Arc<dyn PaymentProvider>>,
 }
 
 pub struct RunningServer {
@@ -114,19 +123,24 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         .unwrap_or_else(|| format!("http://{addr}"))
         .trim_end_matches('/')
         .to_string();
+    let extra_rails = cfg.rails.clone();
     let (sandbox, rails) = match cfg.gateway {
         Gateway::InProcess {
             merchant_key,
             time_scale,
             admin_secret,
             state_dir,
+            epay_key,
         } => {
             let cfg = SandboxConfig {
                 merchant_key: merchant_key.clone(),
                 public_base_url: format!("{url}/sandbox"),
                 time_scale,
                 faults: Default::default(),
-                epay: None,
+                epay: epay_key.clone().map(|key| danbao_sandbox::gateway::EpayMerchant {
+                    pid: IN_PROCESS_EPAY_PID.to_string(),
+                    key,
+                }),
             };
             let sb = match state_dir {
                 Some(dir) => Sandbox::open(cfg, &dir)?,
@@ -137,13 +151,26 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             }
             let provider: Arc<dyn PaymentProvider> =
                 Arc::new(SandboxProvider::new(&format!("{url}/sandbox"), merchant_key));
-            (Some(sb), Rails::one(provider))
+            let mut rails = vec![provider];
+            rails.extend(extra_rails.iter().cloned());
+            if let Some(key) = epay_key {
+                let channels = ["alipay".to_string(), "wxpay".to_string()];
+                rails.push(Arc::new(danbao_app::epay::EpayProvider::new(
+                    &format!("{url}/sandbox/epay/"),
+                    IN_PROCESS_EPAY_PID,
+                    &key,
+                    &channels,
+                )?));
+            }
+            (Some(sb), Rails::new(rails)?)
         }
         Gateway::External { base_url, merchant_key } => {
             let provider: Arc<dyn PaymentProvider> = Arc::new(SandboxProvider::new(&base_url, merchant_key));
-            (None, Rails::one(provider))
+            let mut rails = vec![provider];
+            rails.extend(extra_rails.iter().cloned());
+            (None, Rails::new(rails)?)
         }
-        Gateway::None => (None, Rails::none()),
+        Gateway::None => (None, Rails::new(extra_rails)?),
     };
     let app = App::start(
         cfg.store,

@@ -102,6 +102,9 @@ pub struct PaymentAttemptRow {
     pub id: PaymentAttemptId,
     pub order_id: OrderId,
     pub provider: String,
+    /// The payment method the buyer chose (one of the rail's); none on attempts older
+    /// than the choice.
+    pub method: Option<String>,
     pub provider_payment_id: Option<String>,
     pub cashier_url: Option<String>,
     pub amount: Money,

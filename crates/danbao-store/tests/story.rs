@@ -314,6 +314,7 @@ async fn story(store: &Store) {
             id: danbao_domain::PaymentAttemptId::generate(),
             order_id: order.id.clone(),
             provider: PROVIDER.to_string(),
+            method: Some("epay_wxpay".to_string()),
             provider_payment_id: Some("pp-t-1".to_string()),
             cashier_url: Some("https://sandbox.invalid/pay/1".to_string()),
             amount: Money::from_minor(2000),

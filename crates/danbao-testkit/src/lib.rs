@@ -18,6 +18,8 @@ use std::time::Duration;
 pub const TEST_DATABASE_ENV: &str = "DANBAO_TEST_DATABASE_URL";
 /// The merchant key the in-process sandbox and the platform share in tests.
 pub const MERCHANT_KEY: &[u8] = b"test-merchant-key";
+/// The MD5 key of the in-process gateway's 易支付 personality in the tests.
+pub const EPAY_KEY: &str = "test-epay-key-89unJUB8HZ54Hj7x";
 /// How long a test waits for something asynchronous (a notification) before failing.
 const ASYNC_WAIT: Duration = Duration::from_secs(20);
 pub const HOUR_MS: i64 = 3_600_000;
@@ -261,11 +263,13 @@ impl TestApp {
                 time_scale: 1000.0,
                 admin_secret: None,
                 state_dir: Some(sandbox_dir),
+                epay_key: Some(EPAY_KEY.to_string()),
             },
             worker_interval: None,
             files_dir: Some(files_dir),
             secure_cookies: false,
             limits: limits.clone(),
+            rails: Vec::new(),
         })
         .await
         .unwrap();

@@ -801,6 +801,8 @@ async fn api_list_payments(State(sb): State<Sandbox>, req: MerchantRequest) -> R
             .store()
             .by_out_trade_no(&q.out_trade_no)
             .into_iter()
+            // The merchant API answers for its own payments only.
+            .filter(|p| p.rail == state::PaymentRail::Sandbox)
             .map(|p| p.view(&base))
             .collect();
         (StatusCode::OK, views)
@@ -823,6 +825,9 @@ async fn api_query_payment(State(sb): State<Sandbox>, PathId(payment_id): PathId
 fn query_payment(sb: &Sandbox, payment_id: &str) -> Result<(StatusCode, QueryAnswer), ApiErr> {
     let store = sb.store();
     let payment = store.payment(payment_id)?;
+    if payment.rail != state::PaymentRail::Sandbox {
+        return Err(GatewayError::UnknownPayment.into());
+    }
     let answer = match &payment.status {
         PaymentStatus::Succeeded { trade_no, .. } => payment
             .notification(format!("query-{trade_no}"), OffsetDateTime::now_utc())
@@ -842,7 +847,13 @@ async fn api_refund(State(sb): State<Sandbox>, req: MerchantRequest) -> Response
 
 fn refund(sb: &Sandbox, body: &[u8]) -> Result<(StatusCode, RefundView), ApiErr> {
     let refund: RefundRequest = decode_json(body)?;
-    let view = sb.store().refund(&refund, new_refund_id)?;
+    let mut store = sb.store();
+    // Another personality's payment is refunded through that personality's API.
+    if store.payment(&refund.payment_id)?.rail != state::PaymentRail::Sandbox {
+        return Err(GatewayError::UnknownPayment.into());
+    }
+    let view = store.refund(&refund, new_refund_id)?;
+    drop(store);
     tracing::info!(
         payment_id = %view.payment_id,
         request_id = %view.request_id,

@@ -639,6 +639,9 @@ impl Store {
         let mut lines: Vec<(OffsetDateTime, Notification)> = self
             .payments
             .values()
+            // The sandbox merchant API's statement: its own payments, not those opened
+            // through another personality (they are on that rail's statement).
+            .filter(|p| p.rail == PaymentRail::Sandbox)
             .filter_map(|p| match &p.status {
                 PaymentStatus::Succeeded { trade_no, paid_at, .. } if *paid_at >= from && *paid_at < to => {
                     let notification = p.notification(format!("statement-{trade_no}"), now)?;

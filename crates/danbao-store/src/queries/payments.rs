@@ -5,6 +5,7 @@ fn attempt_from(r: &Row) -> Result<PaymentAttemptRow> {
         id: PaymentAttemptId::from_trusted(r.try_get("id")?),
         order_id: OrderId::from_trusted(r.try_get("order_id")?),
         provider: r.try_get("provider")?,
+        method: r.try_get("method")?,
         provider_payment_id: r.try_get("provider_payment_id")?,
         cashier_url: r.try_get("cashier_url")?,
         amount: Money::from_minor(r.try_get("amount_minor")?),
@@ -14,8 +15,8 @@ fn attempt_from(r: &Row) -> Result<PaymentAttemptRow> {
 
 pub async fn insert_payment_attempt(tx: &mut Conn, a: &PaymentAttemptRow) -> Result<()> {
     sqlx::query(
-        "INSERT INTO payment_attempts (id, order_id, provider, provider_payment_id, cashier_url, amount_minor, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO payment_attempts (id, order_id, provider, provider_payment_id, cashier_url, amount_minor, created_at, method) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(a.id.as_str())
     .bind(a.order_id.as_str())
@@ -24,6 +25,7 @@ pub async fn insert_payment_attempt(tx: &mut Conn, a: &PaymentAttemptRow) -> Res
     .bind(&a.cashier_url)
     .bind(a.amount.minor())
     .bind(a.created_at)
+    .bind(&a.method)
     .execute(&mut **tx)
     .await?;
     Ok(())

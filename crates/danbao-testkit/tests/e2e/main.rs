@@ -37,3 +37,4 @@ mod no_drop;
 mod openapi;
 mod privacy;
 mod purchase;
+mod rail_epay;

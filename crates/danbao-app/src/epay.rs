@@ -1,0 +1,415 @@
+//! The 易支付 (EPay V1) rail: the platform as a merchant of an aggregator, speaking
+//! `danbao_rails::epay`. The buyer is sent to the aggregator's `submit.php` with a signed
+//! page jump (no call is made to open a payment, so a slow aggregator never holds a
+//! checkout); the notification is the aggregator's GET, its query string verified with
+//! the merchant key before anything in it is believed; the active query and the statement
+//! are `api.php?act=order` / `act=orders`, authenticated by the key over HTTPS and
+//! re-read through the same checks; a refund asks first whether the order is refunded
+//! already, because V1 refunds carry no request id.
+
+use crate::payments::{
+    CreatedPayment, PaymentProvider, PaymentRequest, ProviderError, RefundCommand, SignedNotification, VerifiedPayment,
+    NOTIFICATION_BODY_MAX_BYTES,
+};
+use danbao_domain::Money;
+use danbao_rails::epay::{self, EpayError, Notification, OrderState, PayRequest};
+use futures::future::BoxFuture;
+use std::time::Duration;
+
+/// Each call to the aggregator gives up after this long (the job retries later).
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// The order list is read a page at a time, at most this many pages for one statement.
+const STATEMENT_PAGE: u32 = 50;
+const STATEMENT_PAGES_MAX: u32 = 200;
+/// Answers larger than this are not read.
+const ANSWER_BYTES_MAX: usize = 1024 * 1024;
+
+/// The channels an aggregator offers, as payment methods of this rail.
+pub const METHODS: [(&str, &str); 3] = [
+    ("epay_alipay", "alipay"),
+    ("epay_wxpay", "wxpay"),
+    ("epay_qqpay", "qqpay"),
+];
+
+pub struct EpayProvider {
+    /// The aggregator's address, where `submit.php` and `api.php` are.
+    base_url: String,
+    pid: String,
+    key: String,
+    methods: Vec<&'static str>,
+    http: reqwest::Client,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EpayConfigError {
+    #[error("易支付 channel {0:?} is not one of alipay, wxpay, qqpay")]
+    UnknownChannel(String),
+    #[error("易支付 needs a pid, a key and at least one channel")]
+    Incomplete,
+}
+
+impl EpayProvider {
+    /// `channels`: the aggregator's channel names the operator enabled (`alipay`, `wxpay`,
+    /// `qqpay`), the first the default.
+    pub fn new(base_url: &str, pid: &str, key: &str, channels: &[String]) -> Result<EpayProvider, EpayConfigError> {
+        if pid.is_empty() || key.is_empty() || channels.is_empty() {
+            return Err(EpayConfigError::Incomplete);
+        }
+        let methods = channels
+            .iter()
+            .map(|c| {
+                METHODS
+                    .iter()
+                    .find(|(_, channel)| channel == c)
+                    .map(|(method, _)| *method)
+                    .ok_or_else(|| EpayConfigError::UnknownChannel(c.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let http = reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Ok(EpayProvider {
+            base_url: base_url.to_string(),
+            pid: pid.to_string(),
+            key: key.to_string(),
+            methods,
+            http,
+        })
+    }
+
+    fn channel_of(&self, method: Option<&str>) -> &'static str {
+        let method = method
+            .and_then(|m| self.methods.iter().find(|x| **x == m))
+            .or(self.methods.first());
+        method
+            .and_then(|m| METHODS.iter().find(|(x, _)| x == m))
+            .map_or("alipay", |(_, channel)| channel)
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: String) -> Result<T, ProviderError> {
+        let r = self.http.get(url).send().await.map_err(unavailable)?;
+        read_json(r).await
+    }
+
+    async fn order_state(&self, out_trade_no: &str) -> Result<OrderState, ProviderError> {
+        let answer: epay::OrderAnswer = self
+            .get_json(epay::order_query_url(
+                &self.base_url,
+                &self.pid,
+                &self.key,
+                out_trade_no,
+            ))
+            .await?;
+        answer.state(&self.pid, out_trade_no).map_err(refused)
+    }
+
+    fn verified(&self, n: Notification, raw: String) -> VerifiedPayment {
+        VerifiedPayment {
+            // The out_trade_no is the payment's id on both sides: the page jump opens no
+            // payment of the aggregator's that could be named before it is paid.
+            provider_payment_id: n.out_trade_no.clone(),
+            provider_txn_id: n.trade_no,
+            out_trade_no: n.out_trade_no,
+            amount: n.money,
+            currency: "CNY".to_string(),
+            raw,
+            payer_id: crate::safeguards::payer_identity(n.buyer.as_deref()).map(str::to_string),
+        }
+    }
+}
+
+fn unavailable(e: reqwest::Error) -> ProviderError {
+    ProviderError::Unavailable(e.without_url().to_string())
+}
+
+fn refused(e: EpayError) -> ProviderError {
+    match e {
+        EpayError::BadSignature => ProviderError::BadSignature,
+        EpayError::Refused(why) => ProviderError::Rejected(why),
+        other => ProviderError::Malformed(other.to_string()),
+    }
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(mut r: reqwest::Response) -> Result<T, ProviderError> {
+    if r.status().is_server_error() {
+        return Err(ProviderError::Unavailable(format!(
+            "aggregator answered {}",
+            r.status()
+        )));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = r.chunk().await.map_err(unavailable)? {
+        body.extend_from_slice(&chunk);
+        if body.len() > ANSWER_BYTES_MAX {
+            return Err(ProviderError::Malformed("the aggregator's answer is too large".into()));
+        }
+    }
+    serde_json::from_slice(&body).map_err(|e| ProviderError::Malformed(format!("not the aggregator's JSON: {e}")))
+}
+
+/// `2016-08-06 22:55:52` in China time, as ms since the epoch.
+fn china_time_ms(text: &str) -> Option<i64> {
+    let civil: jiff::civil::DateTime = text.trim().parse().ok()?;
+    let zoned = civil.to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").ok()?).ok()?;
+    Some(zoned.timestamp().as_millisecond())
+}
+
+impl PaymentProvider for EpayProvider {
+    fn name(&self) -> &'static str {
+        "epay"
+    }
+
+    fn methods(&self) -> Vec<&'static str> {
+        self.methods.clone()
+    }
+
+    fn create_payment(&self, req: PaymentRequest) -> BoxFuture<'_, Result<CreatedPayment, ProviderError>> {
+        Box::pin(async move {
+            let jump = PayRequest {
+                pid: self.pid.clone(),
+                pay_type: self.channel_of(req.method.as_deref()).to_string(),
+                out_trade_no: req.out_trade_no.clone(),
+                notify_url: req.notify_url,
+                return_url: req.return_url,
+                name: req.subject,
+                money: req.amount,
+            };
+            Ok(CreatedPayment {
+                provider_payment_id: req.out_trade_no,
+                cashier_url: jump.page_url(&self.base_url, &self.key),
+            })
+        })
+    }
+
+    fn verify_notification(&self, body: &[u8], _signature: Option<&str>) -> Result<VerifiedPayment, ProviderError> {
+        if body.len() > NOTIFICATION_BODY_MAX_BYTES {
+            return Err(ProviderError::Malformed("notification too large".into()));
+        }
+        let query = std::str::from_utf8(body).map_err(|_| ProviderError::Malformed("not UTF-8".into()))?;
+        let n = Notification::read(query, &self.pid, &self.key).map_err(refused)?;
+        Ok(self.verified(n, query.to_string()))
+    }
+
+    fn acknowledgement(&self) -> &'static str {
+        epay::ACK
+    }
+
+    fn refund(&self, cmd: RefundCommand) -> BoxFuture<'_, Result<(), ProviderError>> {
+        Box::pin(async move {
+            // No request id in V1: a refund retried after a lost answer would refund
+            // again. Ask first; only a paid order is refunded, and only whole.
+            match self.order_state(&cmd.provider_payment_id).await? {
+                OrderState::Refunded => return Ok(()),
+                OrderState::Unpaid => {
+                    return Err(ProviderError::Rejected(
+                        "the aggregator has no payment to refund".into(),
+                    ))
+                }
+                OrderState::Paid(n) if n.money != cmd.amount => {
+                    return Err(ProviderError::Rejected(format!(
+                        "易支付 V1 refunds an order whole: {} asked of {}",
+                        cmd.amount, n.money
+                    )))
+                }
+                OrderState::Paid(_) => {}
+            }
+            let url = format!("{}?act=refund", api_url(&self.base_url));
+            let r = self
+                .http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(epay::refund_form(
+                    &self.pid,
+                    &self.key,
+                    &cmd.provider_payment_id,
+                    cmd.amount,
+                ))
+                .send()
+                .await
+                .map_err(unavailable)?;
+            let answer: epay::Answer = read_json(r).await?;
+            answer.ok().map_err(refused)
+        })
+    }
+
+    fn query_payments(&self, out_trade_no: String) -> BoxFuture<'_, Result<Vec<SignedNotification>, ProviderError>> {
+        Box::pin(async move {
+            match self.order_state(&out_trade_no).await? {
+                // The answer came over the authenticated connection to the configured
+                // aggregator; it is worded as the notification it stands for, signed
+                // with the merchant key, and goes through the one notification path.
+                OrderState::Paid(n) => Ok(vec![SignedNotification {
+                    body: n.query(&self.key).into_bytes(),
+                    signature: String::new(),
+                }]),
+                OrderState::Refunded | OrderState::Unpaid => Ok(Vec::new()),
+            }
+        })
+    }
+
+    fn statement(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>> {
+        Box::pin(async move {
+            let mut lines = Vec::new();
+            for page in 1..=STATEMENT_PAGES_MAX {
+                let answer: epay::OrdersAnswer = self
+                    .get_json(epay::orders_url(
+                        &self.base_url,
+                        &self.pid,
+                        &self.key,
+                        STATEMENT_PAGE,
+                        page,
+                    ))
+                    .await?;
+                let count = answer.data.len();
+                let mut older = false;
+                for (n, endtime) in answer.paid(&self.pid).map_err(refused)? {
+                    let at = china_time_ms(&endtime)
+                        .ok_or_else(|| ProviderError::Malformed(format!("endtime {endtime:?}")))?;
+                    if at < from_ms {
+                        older = true;
+                    } else if at < to_ms {
+                        let raw = n.query(&self.key);
+                        lines.push(self.verified(n, raw));
+                    }
+                }
+                // Newest first: a page reaching before the period, or the last page, ends it.
+                if older || count < STATEMENT_PAGE as usize {
+                    return Ok(lines);
+                }
+            }
+            Err(ProviderError::Unavailable("the order list did not end".into()))
+        })
+    }
+
+    fn payout(
+        &self,
+        _request_id: String,
+        _amount: Money,
+        _account: String,
+    ) -> BoxFuture<'_, Result<(), ProviderError>> {
+        Box::pin(async { Err(ProviderError::Rejected("易支付 has no payout API".into())) })
+    }
+}
+
+fn api_url(base: &str) -> String {
+    format!(
+        "{}api.php",
+        if base.ends_with('/') {
+            base.to_string()
+        } else {
+            format!("{base}/")
+        }
+    )
+}
+
+/// An operator's rail configuration file (`danbao serve --rails FILE`): the rails the
+/// platform takes money through, besides the sandbox. Keys are named by file path, never
+/// written in this file or the database.
+///
+/// ```toml
+/// [[epay]]
+/// base_url = "https://pay.example.com/"   # where submit.php and api.php are
+/// pid = "1001"
+/// key_file = "/etc/danbao/epay.key"       # the merchant's MD5 key, alone in the file
+/// channels = ["alipay", "wxpay"]          # the first is the default
+/// ```
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RailsFile {
+    #[serde(default)]
+    pub epay: Vec<EpayRailConfig>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpayRailConfig {
+    pub base_url: String,
+    pub pid: String,
+    pub key_file: std::path::PathBuf,
+    pub channels: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RailsFileError {
+    #[error("not a rails file: {0}")]
+    Parse(String),
+    #[error("reading the 易支付 key {path}: {error}")]
+    Key { path: String, error: String },
+    #[error("易支付 base_url {0:?} is not an http(s) address")]
+    BaseUrl(String),
+    #[error("one 易支付 rail only (a second would be the same rail name)")]
+    TwoEpay,
+    #[error(transparent)]
+    Epay(#[from] EpayConfigError),
+}
+
+impl RailsFile {
+    pub fn parse(text: &str) -> Result<RailsFile, RailsFileError> {
+        toml::from_str(text).map_err(|e| RailsFileError::Parse(e.to_string()))
+    }
+
+    /// The configured rails, their keys read from their files.
+    pub fn build(&self) -> Result<Vec<std::sync::Arc<dyn PaymentProvider>>, RailsFileError> {
+        if self.epay.len() > 1 {
+            return Err(RailsFileError::TwoEpay);
+        }
+        let mut rails: Vec<std::sync::Arc<dyn PaymentProvider>> = Vec::new();
+        for e in &self.epay {
+            if !(e.base_url.starts_with("https://") || e.base_url.starts_with("http://")) {
+                return Err(RailsFileError::BaseUrl(e.base_url.clone()));
+            }
+            let key = std::fs::read_to_string(&e.key_file).map_err(|error| RailsFileError::Key {
+                path: e.key_file.display().to_string(),
+                error: error.to_string(),
+            })?;
+            rails.push(std::sync::Arc::new(EpayProvider::new(
+                &e.base_url,
+                &e.pid,
+                key.trim(),
+                &e.channels,
+            )?));
+        }
+        Ok(rails)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rails_file_names_its_key_by_path_and_is_read_strictly() {
+        let dir = std::env::temp_dir().join(format!("danbao-rails-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("epay.key");
+        std::fs::write(&key, "k3y\n").unwrap();
+        let text = format!(
+            "[[epay]]\nbase_url = \"https://pay.example.com/\"\npid = \"1001\"\nkey_file = {:?}\nchannels = [\"wxpay\", \"alipay\"]\n",
+            key.display().to_string()
+        );
+        let rails = RailsFile::parse(&text).unwrap().build().unwrap();
+        assert_eq!(rails.len(), 1);
+        assert_eq!(rails[0].name(), "epay");
+        assert_eq!(rails[0].methods(), ["epay_wxpay", "epay_alipay"]);
+        for (bad, what) in [
+            (text.replace("wxpay", "paypal"), "not one of"),
+            (text.replace("https://pay.example.com/", "ftp://x"), "http(s)"),
+            (text.replace("epay.key", "missing.key"), "reading"),
+            (format!("{text}secret = \"inline\"\n"), "not a rails file"),
+            (format!("{text}{text}"), "one 易支付 rail only"),
+        ] {
+            let err = RailsFile::parse(&bad).and_then(|f| f.build().map(|_| ())).unwrap_err();
+            assert!(err.to_string().contains(what), "{bad}: {err}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn china_time_is_read_as_the_aggregator_writes_it() {
+        assert_eq!(china_time_ms("2026-12-02 08:00:00"), Some(1_796_169_600_000));
+        assert_eq!(china_time_ms("yesterday"), None);
+    }
+}
