@@ -823,3 +823,22 @@ pub fn ui_shots_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A page in English: marked `<html lang="en">` and without a Chinese character, but for
+/// the language switch's own label (中文, written in the language it switches to). What
+/// people typed is the test's to keep ASCII.
+pub fn assert_in_english(what: &str, page: &Resp) {
+    assert!(page.text.contains(r#"<html lang="en">"#), "{what}: {}", page.text);
+    let text = page.text.replace(r#"lang="zh-CN">中文</a>"#, "");
+    let han: Vec<String> = text
+        .char_indices()
+        .filter(|(_, c)| matches!(c, '\u{3000}'..='\u{303f}' | '\u{3400}'..='\u{9fff}' | '\u{ff00}'..='\u{ffef}'))
+        .map(|(i, _)| {
+            let from = text.floor_char_boundary(i.saturating_sub(60));
+            let to = text.ceil_char_boundary((i + 20).min(text.len()));
+            text[from..to].to_string()
+        })
+        .take(5)
+        .collect();
+    assert!(han.is_empty(), "{what} has Chinese in it: {han:#?}");
+}

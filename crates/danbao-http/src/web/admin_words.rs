@@ -2,6 +2,8 @@
 
 use std::fmt::Display;
 
+use super::i18n::en_count;
+
 super::i18n::catalog! {
     // what an action did (`?done=`)
     done_ledger_checked: "账本检查已完成", "The ledger check is done";
@@ -280,15 +282,6 @@ impl Words {
 
     pub(super) fn colon(&self) -> &'static str {
         self.lang.pick("：", ": ")
-    }
-}
-
-/// "1 line", "2 lines".
-fn en_count(n: i64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
     }
 }
 

@@ -3,6 +3,8 @@
 use super::i18n::Lang;
 use std::fmt::Display;
 
+use super::i18n::en_count;
+
 super::i18n::catalog! {
     // the queue
     queue: "待裁决队列", "Cases to rule on";
@@ -277,15 +279,6 @@ impl Words {
     pub(super) fn screenshot_by(&self, party: impl Display) -> String {
         self.lang
             .pick(format!("{party}提交的截图"), format!("Screenshot ({party})"))
-    }
-}
-
-/// "1 hour", "2 hours".
-fn en_count(n: i64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
     }
 }
 

@@ -765,7 +765,7 @@ impl Words {
 }
 
 /// "1 hour", "2 hours": an English count with its noun in the right number.
-fn en_count(n: i64, noun: &str) -> String {
+pub(super) fn en_count(n: i64, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {

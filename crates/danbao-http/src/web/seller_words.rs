@@ -3,6 +3,8 @@
 use super::i18n::Count;
 use std::fmt::Display;
 
+use super::i18n::en_count;
+
 super::i18n::catalog! {
     // dashboard
     seller_centre: "卖家后台", "Seller centre";
@@ -352,15 +354,6 @@ impl Words {
             None => ("其他", "Other"),
         };
         self.lang.pick(zh, en)
-    }
-}
-
-/// "1 key", "2 keys": an English count with its noun in the right number.
-fn en_count(n: i64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
     }
 }
 

@@ -42,17 +42,17 @@ async fn a_buyer_reads_every_page_in_english(t: TestApp) {
     ] {
         let page = b.get(path).await;
         assert_eq!(page.status, 200, "{path}: {}", page.text);
-        in_english(path, &page);
+        danbao_testkit::assert_in_english(path, &page);
         assert!(page.text.contains(says), "{path} lacks {says:?}: {}", page.text);
     }
     let missing = b.get("/products/00000000000000000000000000").await;
     assert_eq!(missing.status, 404);
-    in_english("a missing product", &missing);
+    danbao_testkit::assert_in_english("a missing product", &missing);
 
     // A refused purchase names the field, beside it, in English; the typed contact stays.
     let refused = buy_many(&b, &product).await;
     assert_eq!(refused.status, 422, "{}", refused.text);
-    in_english("a refused purchase", &refused);
+    danbao_testkit::assert_in_english("a refused purchase", &refused);
     assert!(
         refused.text.contains(r#"id="quantity-error""#) && refused.text.contains(r#"aria-invalid="true""#),
         "{}",
@@ -65,17 +65,17 @@ async fn a_buyer_reads_every_page_in_english(t: TestApp) {
     b.get(&format!("/orders/{order}?access_token={token}")).await;
     let page = b.get(&format!("/orders/{order}")).await;
     assert_eq!(page.status, 200, "{}", page.text);
-    in_english("the delivered order", &page);
+    danbao_testkit::assert_in_english("the delivered order", &page);
     assert!(page.text.contains("Confirm receipt"), "{}", page.text);
     let shown = b.submit(&format!("/orders/{order}/reveal"), &[]).await;
     assert_eq!(shown.status, 303, "{}", shown.text);
     let page = b.get(&format!("/orders/{order}")).await;
-    in_english("the order with its key shown", &page);
+    danbao_testkit::assert_in_english("the order with its key shown", &page);
     assert!(page.text.contains(&format!("KEY-{product}-0")), "{}", page.text);
     let confirmed = b.submit(&format!("/orders/{order}/confirm"), &[]).await;
     assert_eq!(confirmed.status, 303, "{}", confirmed.text);
     let page = b.get(&format!("/orders/{order}")).await;
-    in_english("the completed order", &page);
+    danbao_testkit::assert_in_english("the completed order", &page);
     assert!(page.text.contains("Completed"), "{}", page.text);
 
     let opened = b
@@ -91,7 +91,7 @@ async fn a_buyer_reads_every_page_in_english(t: TestApp) {
     let location = opened.headers.get("location").unwrap().to_str().unwrap().to_string();
     let complaint = b.get(&location).await;
     assert_eq!(complaint.status, 200);
-    in_english("the complaint", &complaint);
+    danbao_testkit::assert_in_english("the complaint", &complaint);
     // It names the order by the number the buyer knows, linking to it.
     let number = t
         .get(&format!("/api/v1/orders/{order}?access_token={token}"), None)
@@ -119,7 +119,7 @@ async fn a_buyer_reads_every_page_in_english(t: TestApp) {
         .await;
     assert_eq!(uploaded.status, 303, "{}", uploaded.text);
     let complaint = b.get(&location).await;
-    in_english("the complaint with a screenshot", &complaint);
+    danbao_testkit::assert_in_english("the complaint with a screenshot", &complaint);
     assert!(complaint.text.contains(r#"class="thumb""#), "{}", complaint.text);
 
     // Switching back is one click and holds on the next page.
@@ -207,28 +207,6 @@ async fn buy_many(b: &Browser<'_>, product: &str) -> Resp {
         ],
     )
     .await
-}
-
-/// The page is marked English and has no Chinese in it, but for the switch's own label
-/// (中文, written in the language it switches to).
-fn in_english(what: &str, page: &Resp) {
-    assert!(page.text.contains(r#"<html lang="en">"#), "{what}: {}", page.text);
-    let text = page.text.replace(r#"lang="zh-CN">中文</a>"#, "");
-    let han: Vec<String> = text
-        .char_indices()
-        .filter(|(_, c)| is_chinese(*c))
-        .map(|(i, _)| {
-            let from = text.floor_char_boundary(i.saturating_sub(60));
-            let to = text.ceil_char_boundary((i + 20).min(text.len()));
-            text[from..to].to_string()
-        })
-        .take(5)
-        .collect();
-    assert!(han.is_empty(), "{what} has Chinese in it: {han:#?}");
-}
-
-fn is_chinese(c: char) -> bool {
-    matches!(c, '\u{3000}'..='\u{303f}' | '\u{3400}'..='\u{9fff}' | '\u{ff00}'..='\u{ffef}')
 }
 
 fn urlencode(s: &str) -> String {

@@ -692,26 +692,10 @@ async fn console_arb_the_desk_in_english(t: TestApp) {
 /// own label aside) and the `expected` words.
 fn in_english(what: &str, page: &Resp, status: u16, expected: &[&str]) {
     assert_eq!(page.status, status, "{what}: {}", page.text);
-    assert!(page.text.contains(r#"<html lang="en">"#), "{what}: {}", page.text);
-    let text = page.text.replace(r#"lang="zh-CN">中文</a>"#, "");
-    let han: Vec<String> = text
-        .char_indices()
-        .filter(|(_, c)| is_chinese(*c))
-        .map(|(i, _)| {
-            let from = text.floor_char_boundary(i.saturating_sub(60));
-            let to = text.ceil_char_boundary((i + 20).min(text.len()));
-            text[from..to].to_string()
-        })
-        .take(5)
-        .collect();
-    assert!(han.is_empty(), "{what} has Chinese in it: {han:#?}");
+    danbao_testkit::assert_in_english(what, page);
     for word in expected {
         assert!(page.text.contains(word), "{what}: no {word:?} in:\n{}", page.text);
     }
-}
-
-fn is_chinese(c: char) -> bool {
-    matches!(c, '\u{3000}'..='\u{303f}' | '\u{3400}'..='\u{9fff}' | '\u{ff00}'..='\u{ffef}')
 }
 
 /// The desk in a real browser (ui-tests/arbitration.mjs): log in, the queue, a case, take

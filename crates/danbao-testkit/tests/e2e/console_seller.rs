@@ -629,7 +629,7 @@ async fn a_seller_reads_every_back_office_page_in_english(t: TestApp) {
     ] {
         let page = b.get(path).await;
         assert_eq!(page.status, 200, "{path}: {}", page.text);
-        in_english(path, &page);
+        danbao_testkit::assert_in_english(path, &page);
         for word in says {
             assert!(page.text.contains(word), "{path} lacks {word:?}: {}", page.text);
         }
@@ -637,11 +637,11 @@ async fn a_seller_reads_every_back_office_page_in_english(t: TestApp) {
     // The complaint the dashboard links to, as the seller reads it.
     let page = b.get(&format!("/complaints/{complaint}")).await;
     assert_eq!(page.status, 200, "{}", page.text);
-    in_english("the complaint, to the seller", &page);
+    danbao_testkit::assert_in_english("the complaint, to the seller", &page);
     assert!(page.text.contains("The code was already used"), "{}", page.text);
     let missing = b.get("/seller/orders/00000000000000000000000000").await;
     assert_eq!(missing.status, 404, "{}", missing.text);
-    in_english("a missing order", &missing);
+    danbao_testkit::assert_in_english("a missing order", &missing);
 
     // Refused forms say why in English: a bad price (what was typed stays), an empty key
     // import, a withdrawal below the minimum, a bad statement date.
@@ -658,7 +658,7 @@ async fn a_seller_reads_every_back_office_page_in_english(t: TestApp) {
         )
         .await;
     assert_eq!(refused.status, 422, "{}", refused.text);
-    in_english("a bad price", &refused);
+    danbao_testkit::assert_in_english("a bad price", &refused);
     assert!(refused.text.contains("The amount is not one"), "{}", refused.text);
     assert!(refused.text.contains(r#"value="Steam Wallet 100""#), "{}", refused.text);
     b.get(&format!("/seller/products/{card}")).await;
@@ -666,16 +666,16 @@ async fn a_seller_reads_every_back_office_page_in_english(t: TestApp) {
         .submit(&format!("/seller/products/{card}/keys"), &[("keys", "\n  \n")])
         .await;
     assert_eq!(refused.status, 422, "{}", refused.text);
-    in_english("an empty key import", &refused);
+    danbao_testkit::assert_in_english("an empty key import", &refused);
     assert!(refused.text.contains(r#"class="error""#), "{}", refused.text);
     b.get("/seller/money").await;
     let refused = b.submit("/seller/money/withdraw", &[("amount", "5")]).await;
     assert_eq!(refused.status, 422, "{}", refused.text);
-    in_english("a withdrawal below the minimum", &refused);
+    danbao_testkit::assert_in_english("a withdrawal below the minimum", &refused);
     assert!(refused.text.contains(r#"class="error""#), "{}", refused.text);
     let refused = b.get("/seller/money?from=2026-99-01").await;
     assert_eq!(refused.status, 422, "{}", refused.text);
-    in_english("a bad statement date", &refused);
+    danbao_testkit::assert_in_english("a bad statement date", &refused);
     assert!(refused.text.contains("YYYY-MM-DD"), "{}", refused.text);
 
     // What a form did, in English: a key import with its report, a key removed, the
@@ -688,7 +688,7 @@ async fn a_seller_reads_every_back_office_page_in_english(t: TestApp) {
         )
         .await;
     assert_eq!(imported.status, 200, "{}", imported.text);
-    in_english("a key import", &imported);
+    danbao_testkit::assert_in_english("a key import", &imported);
     for word in [
         "2 keys imported;",
         "1 key refused as already stocked;",
@@ -701,7 +701,7 @@ async fn a_seller_reads_every_back_office_page_in_english(t: TestApp) {
     let removed = b
         .submit(&format!("/seller/products/{card}/keys/{key}/remove"), &[])
         .await;
-    in_english("a key removed", &removed);
+    danbao_testkit::assert_in_english("a key removed", &removed);
     assert!(removed.text.contains("Card key removed"), "{}", removed.text);
     let saved = b
         .submit(
@@ -716,7 +716,7 @@ async fn a_seller_reads_every_back_office_page_in_english(t: TestApp) {
             ],
         )
         .await;
-    in_english("a product saved", &saved);
+    danbao_testkit::assert_in_english("a product saved", &saved);
     assert!(saved.text.contains("Product saved"), "{}", saved.text);
     b.get(&format!("/seller/orders/{order}")).await;
     let csrf = b.form_token().unwrap();
@@ -728,7 +728,7 @@ async fn a_seller_reads_every_back_office_page_in_english(t: TestApp) {
         )
         .await;
     assert_eq!(delivered.status, 200, "{}", delivered.text);
-    in_english("a delivered order", &delivered);
+    danbao_testkit::assert_in_english("a delivered order", &delivered);
     assert!(
         delivered
             .text
@@ -744,24 +744,6 @@ async fn a_seller_reads_every_back_office_page_in_english(t: TestApp) {
     assert!(home.text.contains(r#"<html lang="zh-CN">"#), "{}", home.text);
     assert!(home.text.contains("待发货订单"), "{}", home.text);
     t.finish().await;
-}
-
-/// The page is marked English and has no Chinese in it, but for the language switch's
-/// own label (中文, written in the language it switches to).
-fn in_english(what: &str, page: &Resp) {
-    assert!(page.text.contains(r#"<html lang="en">"#), "{what}: {}", page.text);
-    let text = page.text.replace(r#"lang="zh-CN">中文</a>"#, "");
-    let han: Vec<String> = text
-        .char_indices()
-        .filter(|(_, c)| matches!(c, '\u{3000}'..='\u{303f}' | '\u{3400}'..='\u{9fff}' | '\u{ff00}'..='\u{ffef}'))
-        .map(|(i, _)| {
-            let from = text.floor_char_boundary(i.saturating_sub(60));
-            let to = text.ceil_char_boundary((i + 20).min(text.len()));
-            text[from..to].to_string()
-        })
-        .take(5)
-        .collect();
-    assert!(han.is_empty(), "{what} has Chinese in it: {han:#?}");
 }
 
 /// The issue's browser walk for the seller (SQLite; the page logic is database-blind and
