@@ -427,6 +427,40 @@ fn serve(dir: &std::path::Path, extra: &[&str]) -> Served {
     Served(child, url)
 }
 
+/// A seller registered and logged in on a served instance, with one product (`product`:
+/// the create body); returns (the seller's token, the product's id).
+async fn seller_with_product(u: &str, username: &str, product: serde_json::Value) -> (String, String) {
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{u}/api/v1/accounts"))
+        .json(&serde_json::json!({"username": username, "password": "correct-horse", "role": "seller"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let session: serde_json::Value = http
+        .post(format!("{u}/api/v1/sessions"))
+        .json(&serde_json::json!({"username": username, "password": "correct-horse"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session["token"].as_str().unwrap().to_string();
+    let created: serde_json::Value = http
+        .post(format!("{u}/api/v1/seller/products"))
+        .bearer_auth(&token)
+        .json(&product)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (token, created["id"].as_str().unwrap().to_string())
+}
+
 /// `serve` takes money only through a configured provider: without one there is no
 /// sandbox to "pay" at and checkout is refused; `--sandbox` mounts it, with its fault
 /// knobs behind the admin secret whose file it names.
@@ -443,36 +477,13 @@ async fn serve_takes_no_money_without_a_provider_and_guards_the_sandbox() {
         }
         r.send()
     };
-    let r = post(
-        "/api/v1/accounts",
-        None,
-        serde_json::json!({"username": "s1", "password": "correct-horse", "role": "seller"}),
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 201);
-    let token: serde_json::Value = post(
-        "/api/v1/sessions",
-        None,
-        serde_json::json!({"username": "s1", "password": "correct-horse"}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let token = token["token"].as_str().unwrap().to_string();
-    let product: serde_json::Value = post(
-        "/api/v1/seller/products",
-        Some(&token),
+    let (token, id) = seller_with_product(
+        u,
+        "s1",
         serde_json::json!({"title": "点卡", "description": "d", "category": "game_cards", "price_minor": 1000, "delivery_kind": "card_key"}),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let id = product["id"].as_str().unwrap();
+    .await;
+    let id = id.as_str();
     let r = http
         .post(format!("{u}/api/v1/seller/products/{id}/card-keys"))
         .bearer_auth(&token)
@@ -744,39 +755,16 @@ async fn pages_show_times_in_the_configured_zone() {
         }
         req.send()
     };
-    let r = post(
-        "/api/v1/accounts",
-        None,
-        serde_json::json!({"username": "tz_seller", "password": "correct-horse", "role": "seller"}),
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 201);
-    let r: serde_json::Value = post(
-        "/api/v1/sessions",
-        None,
-        serde_json::json!({"username": "tz_seller", "password": "correct-horse"}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let seller = r["token"].as_str().unwrap().to_string();
-    let product: serde_json::Value = post(
-        "/api/v1/seller/products",
-        Some(&seller),
+    let (_, product) = seller_with_product(
+        u,
+        "tz_seller",
         serde_json::json!({"title": "t", "description": "d", "category": "game_cards", "price_minor": 100, "delivery_kind": "manual"}),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     let order: serde_json::Value = post(
         "/api/v1/orders",
         None,
-        serde_json::json!({"product_id": product["id"], "quantity": 1, "contact": "qq:1", "query_password": "guest-pass-1"}),
+        serde_json::json!({"product_id": product, "quantity": 1, "contact": "qq:1", "query_password": "guest-pass-1"}),
     )
     .await
     .unwrap()
@@ -873,36 +861,14 @@ async fn serve_takes_an_epay_merchant_from_a_rails_file() {
         }
         req.send()
     };
-    post(
-        "/api/v1/accounts",
-        None,
-        serde_json::json!({"username": "rail_seller", "password": "correct-horse", "role": "seller"}),
-    )
-    .await
-    .unwrap();
-    let session: serde_json::Value = post(
-        "/api/v1/sessions",
-        None,
-        serde_json::json!({"username": "rail_seller", "password": "correct-horse"}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let seller = session["token"].as_str().unwrap();
-    let product: serde_json::Value = post(
-        "/api/v1/seller/products",
-        Some(seller),
+    let (_, product) = seller_with_product(
+        u,
+        "rail_seller",
         serde_json::json!({"title": "t", "description": "d", "category": "game_cards", "price_minor": 1234, "delivery_kind": "manual"}),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     let page = http
-        .get(format!("{u}/products/{}", product["id"].as_str().unwrap()))
+        .get(format!("{u}/products/{product}"))
         .send()
         .await
         .unwrap()
@@ -916,7 +882,7 @@ async fn serve_takes_an_epay_merchant_from_a_rails_file() {
     let order: serde_json::Value = post(
         "/api/v1/orders",
         None,
-        serde_json::json!({"product_id": product["id"], "quantity": 1, "contact": "qq:1", "query_password": "guest-pass-1", "payment_method": "epay_wxpay"}),
+        serde_json::json!({"product_id": product, "quantity": 1, "contact": "qq:1", "query_password": "guest-pass-1", "payment_method": "epay_wxpay"}),
     )
     .await
     .unwrap()

@@ -265,22 +265,9 @@ pub struct OrderAnswer {
     pub code: serde_json::Value,
     #[serde(default)]
     pub msg: Option<String>,
-    #[serde(default)]
-    pub trade_no: Option<String>,
-    #[serde(default)]
-    pub out_trade_no: Option<String>,
-    #[serde(default, rename = "type")]
-    pub pay_type: Option<String>,
-    #[serde(default)]
-    pub pid: serde_json::Value,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub money: Option<String>,
-    #[serde(default)]
-    pub status: serde_json::Value,
-    #[serde(default)]
-    pub buyer: Option<String>,
+    /// The order itself, as `act=orders` lists it.
+    #[serde(flatten)]
+    pub order: ListedOrder,
 }
 
 /// What an order query says about the payment.
@@ -301,31 +288,16 @@ impl OrderAnswer {
             // "订单号不存在" and its like: nothing was paid under this number.
             return Ok(OrderState::Unpaid);
         }
-        let their_pid = text(&self.pid).unwrap_or_default();
+        let o = &self.order;
+        let their_pid = text(&o.pid).unwrap_or_default();
         if their_pid != pid {
             return Err(EpayError::WrongMerchant(their_pid));
         }
-        if self.out_trade_no.as_deref() != Some(out_trade_no) {
+        if o.out_trade_no.as_deref() != Some(out_trade_no) {
             return Err(EpayError::Malformed("the answer is about another order".into()));
         }
-        match number(&self.status) {
-            Some(ORDER_PAID) => {
-                let trade_no = self
-                    .trade_no
-                    .clone()
-                    .filter(|t| !t.is_empty())
-                    .ok_or_else(|| EpayError::Malformed("a paid order without trade_no".into()))?;
-                Ok(OrderState::Paid(Notification {
-                    pid: their_pid,
-                    trade_no,
-                    out_trade_no: out_trade_no.to_string(),
-                    pay_type: self.pay_type.clone().unwrap_or_default(),
-                    name: self.name.clone().unwrap_or_default(),
-                    money: positive(self.money.as_deref().unwrap_or_default())?,
-                    trade_status: TRADE_SUCCESS.to_string(),
-                    buyer: self.buyer.clone().filter(|b| !b.is_empty()),
-                }))
-            }
+        match number(&o.status) {
+            Some(ORDER_PAID) => o.paid(their_pid).map(OrderState::Paid),
             Some(ORDER_REFUNDED) => Ok(OrderState::Refunded),
             _ => Ok(OrderState::Unpaid),
         }
@@ -379,6 +351,29 @@ pub struct ListedOrder {
     pub buyer: Option<String>,
 }
 
+impl ListedOrder {
+    /// A paid order (of merchant `pid`, checked by the caller) as the notification it
+    /// stands for.
+    fn paid(&self, pid: String) -> Result<Notification, EpayError> {
+        Ok(Notification {
+            pid,
+            trade_no: required_text(&self.trade_no, "trade_no")?,
+            out_trade_no: required_text(&self.out_trade_no, "out_trade_no")?,
+            pay_type: self.pay_type.clone().unwrap_or_default(),
+            name: self.name.clone().unwrap_or_default(),
+            money: positive(self.money.as_deref().unwrap_or_default())?,
+            trade_status: TRADE_SUCCESS.to_string(),
+            buyer: self.buyer.clone().filter(|b| !b.is_empty()),
+        })
+    }
+}
+
+fn required_text(v: &Option<String>, name: &str) -> Result<String, EpayError> {
+    v.clone()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| EpayError::Malformed(format!("a paid order without {name}")))
+}
+
 impl OrdersAnswer {
     /// The paid orders of merchant `pid` on this page, each with the minute it was paid
     /// (`endtime`, as the aggregator wrote it). A listed order of another merchant is
@@ -396,24 +391,8 @@ impl OrdersAnswer {
             if number(&o.status) != Some(ORDER_PAID) {
                 continue;
             }
-            let field = |v: &Option<String>, name: &str| {
-                v.clone()
-                    .filter(|s| !s.is_empty())
-                    .ok_or_else(|| EpayError::Malformed(format!("a paid order without {name}")))
-            };
-            out.push((
-                Notification {
-                    pid: their_pid,
-                    trade_no: field(&o.trade_no, "trade_no")?,
-                    out_trade_no: field(&o.out_trade_no, "out_trade_no")?,
-                    pay_type: o.pay_type.clone().unwrap_or_default(),
-                    name: o.name.clone().unwrap_or_default(),
-                    money: positive(o.money.as_deref().unwrap_or_default())?,
-                    trade_status: TRADE_SUCCESS.to_string(),
-                    buyer: o.buyer.clone().filter(|b| !b.is_empty()),
-                },
-                field(&o.endtime, "endtime")?,
-            ));
+            let endtime = required_text(&o.endtime, "endtime")?;
+            out.push((o.paid(their_pid)?, endtime));
         }
         Ok(out)
     }

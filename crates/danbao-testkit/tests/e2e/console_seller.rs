@@ -494,26 +494,9 @@ async fn a_seller_reads_every_back_office_page_in_english(t: TestApp) {
     let (seller, _) = t.user("steam_seller", "seller").await;
     // A card product with three keys, one of them sold and complained about (two left:
     // low stock); a top-up product with a paid order waiting to be delivered.
-    let r = t
-        .post(
-            "/api/v1/seller/products",
-            Some(&seller),
-            json!({"title": "Steam Wallet 50", "description": "A USD 50 wallet code.", "category": "game_cards",
-                   "price_minor": 34_000, "delivery_kind": "card_key"}),
-        )
+    let card = t
+        .card_product_titled(&seller, "Steam Wallet 50", "A USD 50 wallet code.", 34_000, 3)
         .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let card = r.body["id"].as_str().unwrap().to_string();
-    let r = t
-        .raw(
-            t.http
-                .post(format!("{}/api/v1/seller/products/{card}/card-keys", t.url))
-                .bearer_auth(&seller)
-                .header("content-type", "text/plain")
-                .body("EN-KEY-0001\nEN-KEY-0002\nEN-KEY-0003\n"),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
     let (sold, guest) = t.guest_order_delivered(&card).await;
     t.get(&format!("/api/v1/orders/{sold}/delivery?access_token={guest}"), None)
         .await;
@@ -684,7 +667,10 @@ async fn a_seller_reads_every_back_office_page_in_english(t: TestApp) {
     let imported = b
         .submit(
             &format!("/seller/products/{card}/keys"),
-            &[("keys", "EN-KEY-0004\n\nEN-KEY-0005\nEN-KEY-0004\nEN-KEY-0001\n")],
+            &[(
+                "keys",
+                &format!("EN-KEY-0004\n\nEN-KEY-0005\nEN-KEY-0004\nKEY-{card}-0\n"),
+            )],
         )
         .await;
     assert_eq!(imported.status, 200, "{}", imported.text);
