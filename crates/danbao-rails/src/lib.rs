@@ -5,3 +5,4 @@
 //! against vectors computed outside this code.
 
 pub mod epay;
+pub mod rsa_sha256;
