@@ -150,7 +150,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(mut r: reqwest::Response) -> 
 }
 
 /// `2016-08-06 22:55:52` in China time, as ms since the epoch.
-fn china_time_ms(text: &str) -> Option<i64> {
+pub fn china_time_ms(text: &str) -> Option<i64> {
     let civil: jiff::civil::DateTime = text.trim().parse().ok()?;
     let zoned = civil.to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").ok()?).ok()?;
     Some(zoned.timestamp().as_millisecond())

@@ -215,6 +215,13 @@ enum Command {
         /// gateway keeps them in memory only.
         #[arg(long)]
         state_dir: Option<PathBuf>,
+        /// Also speak 易支付 (EPay V1) at /epay/, for this merchant id (`pid`).
+        #[arg(long, requires = "epay_key_file")]
+        epay_pid: Option<String>,
+        /// The 易支付 merchant's MD5 key, shared with the platform's rails file (created if
+        /// missing).
+        #[arg(long, requires = "epay_pid")]
+        epay_key_file: Option<PathBuf>,
     },
     /// Chaos run: real server processes and the sandbox as its own process, with lost,
     /// duplicated, delayed and reordered notifications, an outage and SIGKILLed servers;
@@ -790,6 +797,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             down,
             down_for_ms,
             state_dir,
+            epay_pid,
+            epay_key_file,
         } => {
             let faults = danbao_sandbox::wire::Faults {
                 drop_pct,
@@ -805,6 +814,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
             let (key, created) = load_or_create(&merchant_key_file).context("opening the merchant key")?;
+            let epay = match (epay_pid, &epay_key_file) {
+                (Some(pid), Some(path)) => {
+                    let (epay_key, _) = load_or_create(path).context("opening the 易支付 key")?;
+                    Some(danbao_sandbox::gateway::EpayMerchant {
+                        pid,
+                        key: hex::encode(epay_key),
+                    })
+                }
+                _ => None,
+            };
             let listener = tokio::net::TcpListener::bind((bind.as_str(), port)).await?;
             let addr = listener.local_addr()?;
             let cfg = danbao_sandbox::gateway::SandboxConfig {
@@ -812,7 +831,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 public_base_url: format!("http://{addr}"),
                 time_scale,
                 faults,
-                epay: None,
+                epay: epay.clone(),
             };
             let sandbox = match &state_dir {
                 Some(dir) => danbao_sandbox::gateway::Sandbox::open(cfg, dir)?,
@@ -830,6 +849,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 merchant_key_file.display(),
                 if created { " (generated now)" } else { "" }
             );
+            if let (Some(m), Some(path)) = (&epay, &epay_key_file) {
+                println!("  易支付: pid {} at http://{addr}/epay/, key {}", m.pid, path.display());
+            }
             danbao_sandbox::gateway::serve(listener, sandbox).await?;
         }
     }

@@ -29,6 +29,12 @@ fn chaos(extra: &[&str]) {
     );
     assert!(stdout.contains("keys_allocated_twice: 0"), "{stdout}");
     assert!(stdout.contains("ledger_check: ok"), "{stdout}");
+    let provider = extra
+        .iter()
+        .position(|a| *a == "--provider")
+        .map_or("sandbox", |i| extra[i + 1]);
+    assert!(stdout.contains(&format!("\nprovider: {provider}\n")), "{stdout}");
+    assert!(stdout.contains("unexplained_reconciliation_differences: 0"), "{stdout}");
 }
 
 #[test]
@@ -44,4 +50,20 @@ fn chaos_on_postgres_loses_nothing() {
     };
     // A schema of its own, so the run never depends on what an earlier run left in the database.
     chaos(&["--database", &url, "--fresh-schema"]);
+}
+
+/// The same run through the sandbox's 易支付 personality: the platform takes the rail from a
+/// rails file, buyers follow the page jump, notifications are GET queries signed with MD5,
+/// the statement is the aggregator's order list.
+#[test]
+fn chaos_through_epay_on_sqlite_loses_nothing() {
+    chaos(&["--provider", "epay"]);
+}
+
+#[test]
+fn chaos_through_epay_on_postgres_loses_nothing() {
+    let Some(url) = danbao_testkit::postgres_test_url("danbao chaos --provider epay on PostgreSQL") else {
+        return;
+    };
+    chaos(&["--provider", "epay", "--database", &url, "--fresh-schema"]);
 }

@@ -376,8 +376,11 @@ fn required_text(v: &Option<String>, name: &str) -> Result<String, EpayError> {
 
 impl OrdersAnswer {
     /// The paid orders of merchant `pid` on this page, each with the minute it was paid
-    /// (`endtime`, as the aggregator wrote it). A listed order of another merchant is
-    /// refused: the aggregator is answering for someone else.
+    /// (`endtime`, as the aggregator wrote it). An order refunded since (status 2) is still
+    /// listed: the money came in, and the platform's books hold that payment and its
+    /// refund (leaving it out would show every refunded payment as missing at the
+    /// aggregator). A listed order of another merchant is refused: the aggregator is
+    /// answering for someone else.
     pub fn paid(&self, pid: &str) -> Result<Vec<(Notification, String)>, EpayError> {
         if number(&self.code) != Some(1) {
             return Err(EpayError::Refused(self.msg.clone().unwrap_or_default()));
@@ -388,7 +391,7 @@ impl OrdersAnswer {
             if their_pid != pid {
                 return Err(EpayError::WrongMerchant(their_pid));
             }
-            if number(&o.status) != Some(ORDER_PAID) {
+            if !matches!(number(&o.status), Some(ORDER_PAID | ORDER_REFUNDED)) {
                 continue;
             }
             let endtime = required_text(&o.endtime, "endtime")?;

@@ -201,12 +201,18 @@ fn the_order_list_gives_the_paid_orders_of_our_merchant() {
     let page: epay::OrdersAnswer = serde_json::from_str(
         r#"{"code":1,"msg":"查询结算记录成功！","data":[
             {"trade_no":"T2","out_trade_no":"O2","type":"wxpay","pid":"1001","addtime":"2026-12-01 10:00:00","endtime":"2026-12-01 10:01:00","name":"卡密","money":"12.50","status":1},
+            {"trade_no":"T3","out_trade_no":"O3","type":"wxpay","pid":"1001","addtime":"2026-12-01 09:30:00","endtime":"2026-12-01 09:31:00","name":"卡密","money":"8.00","status":2},
             {"trade_no":"T1","out_trade_no":"O1","type":"alipay","pid":1001,"addtime":"2026-12-01 09:00:00","endtime":null,"name":"卡密","money":"3.00","status":0}
         ]}"#,
     )
     .unwrap();
     let paid = page.paid("1001").unwrap();
-    assert_eq!(paid.len(), 1);
+    // The unpaid order is left out; the one refunded since is still a payment that came in.
+    assert_eq!(paid.len(), 2);
+    assert_eq!(
+        (paid[1].0.trade_no.as_str(), paid[1].1.as_str()),
+        ("T3", "2026-12-01 09:31:00")
+    );
     assert_eq!(
         (paid[0].0.trade_no.as_str(), paid[0].0.money),
         ("T2", Money::from_minor(1250))

@@ -35,7 +35,7 @@ pub(super) struct ChaosLog {
 /// the gateway down at ~45 %. Every step happens even if the buyers finish first.
 pub(super) async fn chaos_task(s: Arc<Shared>) -> anyhow::Result<ChaosLog> {
     let mut log = ChaosLog::default();
-    set_faults(&s.sandbox, &chaos_faults()).await?;
+    set_faults(s.rail.sandbox(), &chaos_faults()).await?;
     let by_time = s.orders < SMALL_RUN_ORDERS_MIN;
     let wait_for = |fraction_pct: usize| {
         let s = s.clone();
@@ -75,7 +75,7 @@ pub(super) async fn chaos_task(s: Arc<Shared>) -> anyhow::Result<ChaosLog> {
     wait_for(45).await;
     let outage_started = Instant::now();
     set_faults(
-        &s.sandbox,
+        s.rail.sandbox(),
         &Faults {
             down: true,
             ..chaos_faults()
@@ -83,7 +83,7 @@ pub(super) async fn chaos_task(s: Arc<Shared>) -> anyhow::Result<ChaosLog> {
     )
     .await?;
     tokio::time::sleep(Duration::from_millis(OUTAGE_MS)).await;
-    set_faults(&s.sandbox, &chaos_faults()).await?;
+    set_faults(s.rail.sandbox(), &chaos_faults()).await?;
     log.outage_ms = u64::try_from(outage_started.elapsed().as_millis()).unwrap_or(u64::MAX);
 
     wait_for(65).await;

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use danbao_sandbox::client::{ClientError, SandboxClient};
+use danbao_sandbox::client::ClientError;
+
+use super::rail::Rail;
 use futures::StreamExt;
 use rand::Rng;
 use reqwest::{Method, StatusCode};
@@ -156,12 +158,17 @@ pub(super) async fn place_and_pay(shared: &Arc<Shared>, concurrency: usize) -> a
 pub(super) struct OrderRecord {
     pub(super) buyer: usize,
     pub(super) order_id: String,
+    /// The platform's (provider) payment id.
     pub(super) payment_id: String,
+    /// Where the platform sends the buyer to pay.
+    pub(super) cashier_url: String,
+    /// The gateway's own id of the payment, found by going to the cashier address.
+    pub(super) gateway_id: Option<String>,
     pub(super) amount_minor: i64,
     /// When the sandbox says it was paid; `None` if paying failed.
     pub(super) paid_at: Option<String>,
     /// Every `SECOND_PAYMENT_EVERY`th order is paid twice, through a second payment
-    /// attempt: the platform must refund one of the two, automatically.
+    /// attempt: the platform must refund one of the two, automatically. The gateway's id.
     pub(super) second_payment: Option<String>,
     pub(super) second_paid: bool,
 }
@@ -188,7 +195,9 @@ pub(super) struct Counters {
 
 pub(super) struct Shared {
     pub(super) api: Api,
-    pub(super) sandbox: SandboxClient,
+    pub(super) rail: Rail,
+    /// What the buyers choose at checkout (none: the platform's default).
+    pub(super) payment_method: Option<String>,
     pub(super) platform: Platform,
     pub(super) product_id: String,
     pub(super) buyer_tokens: Vec<String>,
@@ -234,7 +243,14 @@ pub(super) async fn buyer_task(s: Arc<Shared>) {
                 if i % SECOND_PAYMENT_EVERY == SECOND_PAYMENT_EVERY - 1 {
                     record.second_payment = second_attempt(&s, &record).await;
                 }
-                record.paid_at = pay(&s, &record.payment_id).await;
+                record.gateway_id = s.rail.gateway_id(&record.payment_id, &record.cashier_url).await;
+                match record.gateway_id.clone() {
+                    Some(id) => record.paid_at = pay(&s, &id).await,
+                    None => s.note(format!(
+                        "order {}: the cashier address led to no payment",
+                        record.order_id
+                    )),
+                }
                 if let Some(second) = record.second_payment.clone() {
                     record.second_paid = pay(&s, &second).await.is_some();
                 }
@@ -263,7 +279,10 @@ pub(super) async fn buyer_task(s: Arc<Shared>) {
 /// Places order `i`, retrying with the same Idempotency-Key through kills and outages.
 pub(super) async fn place(s: &Shared, i: usize, buyer: usize) -> Checkout {
     let key = format!("chaos-{}-{i}", s.run_id);
-    let body = json!({"product_id": s.product_id, "quantity": 1});
+    let mut body = json!({"product_id": s.product_id, "quantity": 1});
+    if let Some(method) = &s.payment_method {
+        body["payment_method"] = json!(method);
+    }
     let token = &s.buyer_tokens[buyer];
     let started = Instant::now();
     // The oldest server generation a request of ours reached without an answer.
@@ -311,6 +330,8 @@ pub(super) async fn place(s: &Shared, i: usize, buyer: usize) -> Checkout {
                         buyer,
                         order_id: v.get("id")?.as_str()?.to_string(),
                         payment_id: v.get("payment")?.get("payment_id")?.as_str()?.to_string(),
+                        cashier_url: v.get("payment")?.get("cashier_url")?.as_str()?.to_string(),
+                        gateway_id: None,
                         amount_minor: v.get("amount_minor")?.as_i64()?,
                         paid_at: None,
                         second_payment: None,
@@ -359,7 +380,9 @@ pub(super) async fn second_attempt(s: &Shared, r: &OrderRecord) -> Option<String
     while Instant::now() < deadline {
         match s.api.call_raw(Method::POST, &path, Some(token), Some(&json!({}))).await {
             Ok(a) if a.status == StatusCode::CREATED => {
-                return a.body.get("payment_id").and_then(Value::as_str).map(str::to_string);
+                let field = |name: &str| a.body.get(name).and_then(Value::as_str).map(str::to_string);
+                let (id, cashier) = (field("payment_id")?, field("cashier_url")?);
+                return s.rail.gateway_id(&id, &cashier).await;
             }
             Ok(a) if !a.status.is_server_error() => {
                 s.note(format!("second attempt for {}: {} {}", r.order_id, a.status, a.body));
@@ -371,15 +394,16 @@ pub(super) async fn second_attempt(s: &Shared, r: &OrderRecord) -> Option<String
     None
 }
 
-/// Presses Pay at the cashier; the gateway's paid_at, or `None` if it never succeeded.
-pub(super) async fn pay(s: &Shared, payment_id: &str) -> Option<String> {
+/// Presses Pay at the cashier (`gateway_id`: the gateway's id of the payment); the
+/// gateway's paid_at, or `None` if it never succeeded.
+pub(super) async fn pay(s: &Shared, gateway_id: &str) -> Option<String> {
     let deadline = Instant::now() + Duration::from_millis(PAY_TIMEOUT_MS);
     loop {
-        match s.sandbox.pay(payment_id).await {
+        match s.rail.sandbox().pay(gateway_id).await {
             Ok(view) => return view.paid_at,
             Err(ClientError::Unavailable(_)) if Instant::now() < deadline => backoff().await,
             Err(e) => {
-                s.note(format!("paying {payment_id}: {e}"));
+                s.note(format!("paying {gateway_id}: {e}"));
                 return None;
             }
         }

@@ -23,7 +23,10 @@ mod api;
 mod faults;
 mod load;
 mod processes;
+mod rail;
 mod verify;
+
+pub use rail::ChaosProvider;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -121,6 +124,10 @@ pub struct ChaosArgs {
     /// fresh schema. They are also kept when the run fails.
     #[arg(long)]
     pub keep: bool,
+    /// The rail the payments go through: the sandbox's own protocol, or its 易支付
+    /// personality with the platform configured by a rails file.
+    #[arg(long, value_enum, default_value = "sandbox")]
+    pub provider: ChaosProvider,
 }
 
 pub async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
@@ -229,7 +236,7 @@ async fn run_in(args: &ChaosArgs, run_id: &str, dir: &Path, schema: Option<&str>
     let processes::Processes {
         children,
         guard: _guard,
-        sandbox,
+        rail,
         platform,
         data_args,
     } = processes::start(args, run_id, dir, &exe, &http).await?;
@@ -250,7 +257,8 @@ async fn run_in(args: &ChaosArgs, run_id: &str, dir: &Path, schema: Option<&str>
     // 3. Orders placed and paid, with the faults and kills alongside.
     let shared = Arc::new(Shared {
         api,
-        sandbox: sandbox.clone(),
+        rail,
+        payment_method: args.provider.payment_method(),
         platform,
         product_id,
         buyer_tokens,
@@ -266,7 +274,7 @@ async fn run_in(args: &ChaosArgs, run_id: &str, dir: &Path, schema: Option<&str>
     let (chaos_log, orders_secs) = load::place_and_pay(&shared, args.concurrency).await?;
 
     // 4. Faults off, then wait for every accepted payment to settle, and check.
-    faults::set_faults(&sandbox, &danbao_sandbox::wire::Faults::default()).await?;
+    faults::set_faults(shared.rail.sandbox(), &danbao_sandbox::wire::Faults::default()).await?;
     let settled = verify::settle(&shared, &admin, args, run_id, run_started).await?;
     let report = verify::Report {
         args,

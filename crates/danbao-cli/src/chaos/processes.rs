@@ -196,7 +196,7 @@ pub(super) fn chaos_limits() -> String {
 pub(super) struct Processes {
     pub(super) children: Arc<Mutex<Children>>,
     pub(super) guard: ChildGuard,
-    pub(super) sandbox: SandboxClient,
+    pub(super) rail: super::rail::Rail,
     pub(super) platform: Platform,
     /// `--data-dir` (and `--database-url`) for offline commands on the run's data.
     pub(super) data_args: Vec<String>,
@@ -217,6 +217,10 @@ pub(super) async fn start(
     let rules = chaos_rules()?;
     let rules_path = dir.join("chaos-rules.toml");
     std::fs::write(&rules_path, rules).with_context(|| format!("writing {}", rules_path.display()))?;
+    // The 易支付 merchant key (the rail's shared secret), whichever rail the run takes:
+    // the gateway speaks 易支付 in every run, the platform only when it is the run's rail.
+    let epay_key_path = dir.join("keys").join("epay.key");
+    let (epay_key, _) = danbao_app::vault::load_or_create(&epay_key_path).context("creating the 易支付 key")?;
     let limits_path = dir.join("chaos-limits.toml");
     std::fs::write(&limits_path, chaos_limits()).with_context(|| format!("writing {}", limits_path.display()))?;
 
@@ -236,6 +240,10 @@ pub(super) async fn start(
         &key_path.display().to_string(),
         "--time-scale",
         &args.time_scale.to_string(),
+        "--epay-pid",
+        super::rail::EPAY_PID,
+        "--epay-key-file",
+        &epay_key_path.display().to_string(),
     ]
     .iter()
     .map(|s| s.to_string())
@@ -273,6 +281,11 @@ pub(super) async fn start(
         "--limits".into(),
         limits_path.display().to_string(),
     ];
+    if let Some(rails) = args.provider.rails_file(&sandbox_url, &epay_key_path) {
+        let rails_path = dir.join("rails.toml");
+        std::fs::write(&rails_path, rails).with_context(|| format!("writing {}", rails_path.display()))?;
+        server_args.extend(["--rails".to_string(), rails_path.display().to_string()]);
+    }
     let mut data_args = vec!["--data-dir".to_string(), dir.display().to_string()];
     if let Some(url) = &args.database {
         server_args.extend(["--database-url".to_string(), url.clone()]);
@@ -294,7 +307,7 @@ pub(super) async fn start(
     Ok(Processes {
         children,
         guard,
-        sandbox,
+        rail: super::rail::Rail::new(args.provider, sandbox, hex::encode(epay_key))?,
         platform,
         data_args,
     })

@@ -122,7 +122,7 @@ pub(super) async fn settled(s: &Shared, state: &OrderState, r: &OrderRecord) -> 
     if r.second_paid {
         // One of the two payments must come back, whatever happened to the order.
         let Some(second) = &r.second_payment else { return false };
-        let back = match s.sandbox.view(second).await {
+        let back = match s.rail.sandbox().view(second).await {
             Ok(v) => v.refunded_minor == r.amount_minor,
             Err(_) => false,
         };
@@ -144,8 +144,9 @@ pub(super) async fn settled(s: &Shared, state: &OrderState, r: &OrderRecord) -> 
 }
 
 pub(super) async fn refunded_at_sandbox(s: &Shared, r: &OrderRecord) -> Option<bool> {
+    let id = r.gateway_id.as_deref()?;
     for _ in 0..5 {
-        match s.sandbox.view(&r.payment_id).await {
+        match s.rail.sandbox().view(id).await {
             Ok(view) => return Some(view.refunded_minor == r.amount_minor),
             Err(ClientError::Unavailable(_)) => backoff().await,
             Err(_) => return None,
@@ -226,14 +227,13 @@ pub(super) async fn settle(
 ) -> anyhow::Result<Settled> {
     let records = std::mem::take(&mut *lock(&shared.records));
     let window_from = rfc3339(run_started - time::Duration::seconds(WINDOW_MARGIN_S));
-    let statement = {
-        let to = rfc3339(OffsetDateTime::now_utc() + time::Duration::seconds(WINDOW_MARGIN_S));
-        shared
-            .sandbox
-            .statement(&window_from, &to)
-            .await
-            .context("fetching the sandbox statement")?
-    };
+    let statement = shared
+        .rail
+        .statement(
+            run_started - time::Duration::seconds(WINDOW_MARGIN_S),
+            OffsetDateTime::now_utc() + time::Duration::seconds(WINDOW_MARGIN_S),
+        )
+        .await?;
     let by_payment: HashMap<&str, usize> = records
         .iter()
         .enumerate()
@@ -384,7 +384,8 @@ pub(super) async fn check(
             second_paid += 1;
             let second_back = match &r.second_payment {
                 Some(p) => shared
-                    .sandbox
+                    .rail
+                    .sandbox()
                     .view(p)
                     .await
                     .is_ok_and(|v| v.refunded_minor == r.amount_minor),
@@ -448,7 +449,7 @@ pub(super) async fn check(
             Method::POST,
             "/api/v1/admin/reconciliation/statements",
             Some(admin),
-            Some(&json!({"from": window_from, "to": recon_to})),
+            Some(&json!({"from": window_from, "to": recon_to, "provider": args.provider.name()})),
         )
         .await?;
 
@@ -484,6 +485,7 @@ pub(super) async fn check(
             (None, _) => format!("sqlite ({})", dir.join("danbao.db").display()),
         }
     );
+    out!(lines, "provider", "{}", args.provider.name());
     out!(lines, "orders", "{}", args.orders);
     out!(lines, "concurrency", "{}", args.concurrency);
     out!(lines, "buyers", "{buyers}");

@@ -310,5 +310,28 @@ async fn a_second_epay_payment_is_refunded_whole(t: TestApp) {
     assert_eq!(state(second_out).await, epay::OrderState::Refunded);
     assert!(matches!(state(p.out_trade_no.clone()).await, epay::OrderState::Paid(_)));
     assert_eq!(t.balance(&Account::Provider("epay".into())).await, 1500);
+    // The aggregator's order list still shows the refunded order as paid: reconciliation
+    // matches both payments and finds nothing missing at the aggregator.
+    let admin = t.admin().await;
+    let now = t
+        .now()
+        .max(danbao_app::clock::Clock::now_ms(&danbao_app::clock::SystemClock));
+    let report = t
+        .post(
+            "/api/v1/admin/reconciliation/statements",
+            Some(&admin),
+            json!({"from": danbao_app::clock::rfc3339(now - 6 * 3_600_000), "to": danbao_app::clock::rfc3339(now + 6 * 3_600_000), "provider": "epay"}),
+        )
+        .await;
+    assert_eq!(report.status, 200, "{}", report.text);
+    assert_eq!(
+        (
+            report.body["matched"].clone(),
+            report.body["missing_at_provider"].clone()
+        ),
+        (json!(2), json!(0)),
+        "{}",
+        report.text
+    );
     t.finish().await;
 }
