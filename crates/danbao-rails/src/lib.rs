@@ -5,4 +5,5 @@
 //! against vectors computed outside this code.
 
 pub mod epay;
+pub mod epay_v2;
 pub mod rsa_sha256;
