@@ -6,3 +6,4 @@
 
 pub mod epay;
 pub mod rsa_sha256;
+pub mod wechat;
