@@ -1441,12 +1441,12 @@ pub struct BillLine {
 
 /// A day's `ALL` trade bill as WeChat Pay writes it (the simulator's side): the header,
 /// one backticked line per payment (no fee: the sandbox charges none), the summary.
-pub fn write_trade_bill(lines: &[BillLine]) -> String {
+pub fn write_trade_bill(lines: &[BillLine]) -> Result<String, WechatError> {
     let mut out = BILL_COLUMNS.join(",");
     out.push_str("\r\n");
     let mut sum = Money::ZERO;
     for l in lines {
-        sum = sum.checked_add(l.total).unwrap_or(sum);
+        sum = sum.checked_add(l.total)?;
         let total = l.total.to_string();
         let fields: [&str; 27] = [
             &l.time,
@@ -1486,7 +1486,7 @@ pub fn write_trade_bill(lines: &[BillLine]) -> String {
     let count = lines.len().to_string();
     out.push_str(&backticked(&[&count, &sum, "0.00", "0.00", "0.00000", &sum, "0.00"]));
     out.push_str("\r\n");
-    out
+    Ok(out)
 }
 
 fn backticked(fields: &[&str]) -> String {
