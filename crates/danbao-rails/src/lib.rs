@@ -7,3 +7,4 @@
 pub mod epay;
 pub mod epay_v2;
 pub mod rsa_sha256;
+pub mod wechat;
