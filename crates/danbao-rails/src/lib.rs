@@ -4,5 +4,6 @@
 //! the gateway, so both sides are tested against the same reading of each format — and
 //! against vectors computed outside this code.
 
+pub mod alipay;
 pub mod epay;
 pub mod rsa_sha256;
