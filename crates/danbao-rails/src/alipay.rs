@@ -84,7 +84,11 @@ pub type Params = Vec<(String, String)>;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AlipayError {
     #[error("{what} is {len} bytes, more than the {limit} Alipay ever sends")]
-    TooLarge { what: &'static str, len: usize, limit: usize },
+    TooLarge {
+        what: &'static str,
+        len: usize,
+        limit: usize,
+    },
     #[error("malformed: {0}")]
     Malformed(String),
     #[error("parameter {0:?} given twice")]
@@ -419,11 +423,19 @@ pub enum Request {
     PagePay(PayOrder),
     WapPay(PayOrder),
     Precreate(PayOrder),
-    Query { out_trade_no: String },
+    Query {
+        out_trade_no: String,
+    },
     Refund(RefundOrder),
-    RefundQuery { out_trade_no: String, out_request_no: String },
+    RefundQuery {
+        out_trade_no: String,
+        out_request_no: String,
+    },
     /// `bill_date` is a day `yyyy-MM-dd` (or a month `yyyy-MM`).
-    BillDownloadUrl { bill_type: String, bill_date: String },
+    BillDownloadUrl {
+        bill_type: String,
+        bill_date: String,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -757,7 +769,10 @@ pub fn read_answer<'a>(method: Method, body: &'a str, alipay_key: &VerifyingKey)
 /// the `_response` member, signed as it is.
 pub fn answer_body(method: Method, member: &str, alipay_key: &SigningKey) -> Result<String, AlipayError> {
     let sign = sign_text(member, alipay_key)?;
-    Ok(format!("{{\"{}\":{member},\"sign\":\"{sign}\"}}", method.response_member()))
+    Ok(format!(
+        "{{\"{}\":{member},\"sign\":\"{sign}\"}}",
+        method.response_member()
+    ))
 }
 
 /// A signed refusal (the simulator's side), e.g. `40004` / `ACQ.TRADE_NOT_EXIST` / `交易不存在`.
@@ -1122,12 +1137,7 @@ impl Notification {
     /// signature under Alipay's key before anything in it is believed, then that it is for
     /// our `app_id` and our `seller_id`, in CNY, not a refund's, that `trade_status` says the
     /// buyer paid, and that `total_amount` is an exact positive yuan amount.
-    pub fn read(
-        body: &str,
-        app_id: &str,
-        seller_id: &str,
-        alipay_key: &VerifyingKey,
-    ) -> Result<Payment, AlipayError> {
+    pub fn read(body: &str, app_id: &str, seller_id: &str, alipay_key: &VerifyingKey) -> Result<Payment, AlipayError> {
         let params = parse_params(body)?;
         Notification::read_params(&params, app_id, seller_id, alipay_key)?.payment()
     }
@@ -1344,7 +1354,11 @@ pub fn read_bill_detail(text: &str) -> Result<Vec<BillPayment>, AlipayError> {
         }
         let fields = csv_fields(line).map_err(bad)?;
         let Some(names) = &header else {
-            for (slot, wanted) in columns.iter_mut().zip(["支付宝交易号", "商户订单号", "业务类型", "订单金额（元）", "完成时间"]) {
+            for (slot, wanted) in
+                columns
+                    .iter_mut()
+                    .zip(["支付宝交易号", "商户订单号", "业务类型", "订单金额（元）", "完成时间"])
+            {
                 *slot = fields
                     .iter()
                     .position(|f| f == wanted || *f == wanted.replace('（', "(").replace('）', ")"))
