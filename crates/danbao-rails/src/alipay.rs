@@ -11,7 +11,8 @@
 //!   methods are form POSTs answered with JSON `{"<method>_response":{…},"sign":"…"}`, where
 //!   Alipay signs the exact text of the `_response` member. `code` `10000` is success.
 //! - The payment notification is a form POST to `notify_url`, signed like a request except
-//!   that `sign_type` is left out of the signing string too; the merchant answers `success`.
+//!   that `sign_type` is left out of the signing string too (and, as Alipay's SDKs check it,
+//!   empty values are kept); the merchant answers `success`.
 //! - The trade bill is a zip of GBK CSV files; [`read_bill_detail`] reads the detail file's text.
 //!
 //! Everything read here is read strictly, the signature before anything it covers: a parameter
@@ -242,10 +243,16 @@ pub fn request_signing_string(params: &[(String, String)]) -> String {
     signing_string_without(params, &["sign"])
 }
 
-/// What a notification's signature covers: as a request's, but without `sign_type` too
-/// (Alipay's "rsaCheckV1").
+/// What a notification's signature covers, as Alipay's SDKs check it ("rsaCheckV1"): every
+/// parameter but `sign` and `sign_type`, sorted by name, `k=v` joined with `&`, values as
+/// they are; an empty value is kept (`k=`), unlike in a request.
 pub fn notification_signing_string(params: &[(String, String)]) -> String {
-    signing_string_without(params, &["sign", "sign_type"])
+    let mut kept: Vec<&(String, String)> = params.iter().filter(|(k, _)| k != "sign" && k != "sign_type").collect();
+    kept.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    kept.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// A parameter's value (parameters read by [`parse_params`] have each name once).
@@ -345,7 +352,18 @@ pub fn verify_request(params: &[(String, String)], merchant_key: &VerifyingKey) 
 pub fn verify_notification(params: &[(String, String)], alipay_key: &VerifyingKey) -> Result<(), AlipayError> {
     refuse_duplicates(params)?;
     check_sign_type(params, false)?;
-    verify_over(&notification_signing_string(params), params, alipay_key)
+    let sdk_rule = verify_over(&notification_signing_string(params), params, alipay_key);
+    if sdk_rule.is_ok() || params.iter().all(|(_, v)| !v.is_empty()) {
+        return sdk_rule;
+    }
+    // Alipay's documentation drops empty values from every signing string, its SDKs keep them
+    // in a notification's; a notification with an empty value verifies under either rule (an
+    // empty value says nothing, so neither reading can be made to say more).
+    verify_over(
+        &signing_string_without(params, &["sign", "sign_type"]),
+        params,
+        alipay_key,
+    )
 }
 
 fn required(params: &[(String, String)], name: &str) -> Result<String, AlipayError> {

@@ -75,7 +75,7 @@ fn the_documented_signing_string_is_reproduced_and_signed_as_openssl_signs_it() 
 }
 
 #[test]
-fn empty_values_and_the_signature_are_left_out_sign_type_only_from_notifications() {
+fn the_signature_is_left_out_sign_type_only_from_notifications_empty_values_only_from_requests() {
     let p = params(&[
         ("b", "2"),
         ("passback_params", ""),
@@ -90,7 +90,11 @@ fn empty_values_and_the_signature_are_left_out_sign_type_only_from_notifications
         alipay::request_signing_string(&p),
         "A=0&a=1&b=2&c=a b&c=d&sign_type=RSA2"
     );
-    assert_eq!(alipay::notification_signing_string(&p), "A=0&a=1&b=2&c=a b&c=d");
+    // A notification's keeps empty values, as Alipay's SDKs check it.
+    assert_eq!(
+        alipay::notification_signing_string(&p),
+        "A=0&a=1&b=2&c=a b&c=d&passback_params="
+    );
 }
 
 #[test]
@@ -349,8 +353,12 @@ fn the_gateway_refuses_every_bad_request() {
 const PAID: &str = "gmt_create=2024-05-01+12%3A03%3A20&charset=utf-8&subject=%E6%B8%B8%E6%88%8F%E7%82%B9%E5%8D%A1+100%E5%85%83&buyer_id=2088102177846875&notify_id=2024050100222120321046870512345678&notify_type=trade_status_sync&trade_status=TRADE_SUCCESS&app_id=2021000000000001&sign_type=RSA2&seller_id=2088621000000001&gmt_payment=2024-05-01+12%3A03%3A21&notify_time=2024-05-01+12%3A03%3A22&version=1.0&out_trade_no=D20240501000001&total_amount=12.34&trade_no=2024050122001400001234567890&auth_app_id=2021000000000001&sign=XGVVW4Umh9yRo6XD7zMNG0aFOQU1ZtN5R7EK5KrIuVJ%2F%2FVWP0YAnlGj13CasAXw6RvJadWXmgubGp7Z%2BI35kEIg39Knhf2tkJS5%2B4hUBgLMr24yzzmK1Vjhg5RgA%2F1xfhXvCum9WKUm%2BIa3jdI7GxdcqAT89fUzvyl66TitswC49T%2BhOzYDSSlothAEiYe9YhQqEvPfeht7CWEnL463LFZ1b8uKeRvQElp5srGvdUNNsdPMI9xQGCC%2FIRsdVk2NrB%2Bb9jQoWeRUPbXJl2CY3OviugW%2FHYiFvnZPSZytkHum8PHwZsz2v6Z0SkfyDWkH0zd7Z5CBAAOdS1JNWmmPVFg%3D%3D";
 const PAID_SIGNING_STRING: &str = r#"app_id=2021000000000001&auth_app_id=2021000000000001&buyer_id=2088102177846875&charset=utf-8&gmt_create=2024-05-01 12:03:20&gmt_payment=2024-05-01 12:03:21&notify_id=2024050100222120321046870512345678&notify_time=2024-05-01 12:03:22&notify_type=trade_status_sync&out_trade_no=D20240501000001&seller_id=2088621000000001&subject=游戏点卡 100元&total_amount=12.34&trade_no=2024050122001400001234567890&trade_status=TRADE_SUCCESS&version=1.0"#;
 /// A notification with every field a real Alipay server sends (fund_bill_list,
-/// buyer_logon_id, an empty passback_params, …), signed the same way (make_vectors.py).
-const REAL_SHAPED: &str = "gmt_create=2024-05-01+12%3A03%3A20&charset=utf-8&seller_email=shop%40danbao.example&subject=%E6%B8%B8%E6%88%8F%E7%82%B9%E5%8D%A1+100%E5%85%83&body=%E8%AE%A2%E5%8D%95+D20240501000001&buyer_id=2088102177846875&invoice_amount=12.34&notify_id=2024050100222120321046870512345678&fund_bill_list=%5B%7B%22amount%22%3A%2212.34%22%2C%22fundChannel%22%3A%22ALIPAYACCOUNT%22%7D%5D&notify_type=trade_status_sync&trade_status=TRADE_SUCCESS&receipt_amount=12.34&app_id=2021000000000001&buyer_pay_amount=12.34&sign_type=RSA2&seller_id=2088621000000001&gmt_payment=2024-05-01+12%3A03%3A21&notify_time=2024-05-01+12%3A03%3A22&passback_params=&version=1.0&out_trade_no=D20240501000001&total_amount=12.34&trade_no=2024050122001400001234567890&auth_app_id=2021000000000001&buyer_logon_id=159%2A%2A%2A%2A5620&point_amount=0.00&sign=aeIN14JfLbBQUBF4gz7SyU4pKVVCHZyn1a19VEEzOJHmd6j%2Fi3rs2i7bNJ49FcROzWDtgiiLQwCdCOD7j%2F8r4v8L7I%2Bfkr%2FNY44324x0f47bFUJ7nFCStK8mdo8bTdvwsYjBUT6SwUdpLZR9RUpPVvMiLCnFNMfXeUeeERIQ23GS1UKzpXTo9VbOeTRDvKkacp4xkxhwJmKxwpeWwZkQzA03C%2BBN1%2BNvVghU%2FsE2ou7L7WZJGX%2FJVQeCwIhvZeuxqucKZtGXw1QkLd2SxcCQA9edzSWufPdl0KI4Rmvaa1SRIVMMkwPSvAVVFxpO2WFOR4BOEVVObsiCTqy900K54g%3D%3D";
+/// buyer_logon_id, an empty passback_params, …), signed as Alipay's SDKs check it, the empty
+/// value kept as `passback_params=` (make_vectors.py, same openssl command).
+const REAL_SHAPED: &str = "gmt_create=2024-05-01+12%3A03%3A20&charset=utf-8&seller_email=shop%40danbao.example&subject=%E6%B8%B8%E6%88%8F%E7%82%B9%E5%8D%A1+100%E5%85%83&body=%E8%AE%A2%E5%8D%95+D20240501000001&buyer_id=2088102177846875&invoice_amount=12.34&notify_id=2024050100222120321046870512345678&fund_bill_list=%5B%7B%22amount%22%3A%2212.34%22%2C%22fundChannel%22%3A%22ALIPAYACCOUNT%22%7D%5D&notify_type=trade_status_sync&trade_status=TRADE_SUCCESS&receipt_amount=12.34&app_id=2021000000000001&buyer_pay_amount=12.34&sign_type=RSA2&seller_id=2088621000000001&gmt_payment=2024-05-01+12%3A03%3A21&notify_time=2024-05-01+12%3A03%3A22&passback_params=&version=1.0&out_trade_no=D20240501000001&total_amount=12.34&trade_no=2024050122001400001234567890&auth_app_id=2021000000000001&buyer_logon_id=159%2A%2A%2A%2A5620&point_amount=0.00&sign=hudUvquDv67avHH4wUpIpe8Zs659ro1%2FikCL0lwKtRp3zdWpatYMsVHLWaaZDif53hour3qjqTB0zdi5Oqrcae0WXNIO%2F081Dlmsej%2B13X3CG25GIZpw8l%2FV44RiAVPKu%2B5mRMUeF5cyAER6BECdRaxhAVGHr9oIWs20rnt%2BgjFQdwJpCXhruB8IgTgEq6JBaVFOcsM9t3jMDuVawTRM5IgHrGfxtTpx3XfE9OF9iAMUTMGmoAXf%2FASQGkIW4FZu6zIcYRh8rjZhwFk9E9gyFWRqnqbAP4tpURK0h1rnrqZX9078V2MoeFXRc7hu6EKWiTvMvFjfRaUwU1sw4fGFTQ%3D%3D";
+/// The same, signed with the empty value dropped, the documentation's rule for requests
+/// (make_vectors.py, same openssl command).
+const REAL_SHAPED_EMPTY_DROPPED: &str = "gmt_create=2024-05-01+12%3A03%3A20&charset=utf-8&seller_email=shop%40danbao.example&subject=%E6%B8%B8%E6%88%8F%E7%82%B9%E5%8D%A1+100%E5%85%83&body=%E8%AE%A2%E5%8D%95+D20240501000001&buyer_id=2088102177846875&invoice_amount=12.34&notify_id=2024050100222120321046870512345678&fund_bill_list=%5B%7B%22amount%22%3A%2212.34%22%2C%22fundChannel%22%3A%22ALIPAYACCOUNT%22%7D%5D&notify_type=trade_status_sync&trade_status=TRADE_SUCCESS&receipt_amount=12.34&app_id=2021000000000001&buyer_pay_amount=12.34&sign_type=RSA2&seller_id=2088621000000001&gmt_payment=2024-05-01+12%3A03%3A21&notify_time=2024-05-01+12%3A03%3A22&passback_params=&version=1.0&out_trade_no=D20240501000001&total_amount=12.34&trade_no=2024050122001400001234567890&auth_app_id=2021000000000001&buyer_logon_id=159%2A%2A%2A%2A5620&point_amount=0.00&sign=aeIN14JfLbBQUBF4gz7SyU4pKVVCHZyn1a19VEEzOJHmd6j%2Fi3rs2i7bNJ49FcROzWDtgiiLQwCdCOD7j%2F8r4v8L7I%2Bfkr%2FNY44324x0f47bFUJ7nFCStK8mdo8bTdvwsYjBUT6SwUdpLZR9RUpPVvMiLCnFNMfXeUeeERIQ23GS1UKzpXTo9VbOeTRDvKkacp4xkxhwJmKxwpeWwZkQzA03C%2BBN1%2BNvVghU%2FsE2ou7L7WZJGX%2FJVQeCwIhvZeuxqucKZtGXw1QkLd2SxcCQA9edzSWufPdl0KI4Rmvaa1SRIVMMkwPSvAVVFxpO2WFOR4BOEVVObsiCTqy900K54g%3D%3D";
 
 fn paid_notification() -> Notification {
     Notification {
@@ -390,6 +398,15 @@ fn a_paid_notification_is_read() {
     assert_eq!(alipay::notification_signing_string(&params), PAID_SIGNING_STRING);
     assert_eq!(read_notification(PAID).unwrap(), expected_payment());
     assert_eq!(read_notification(REAL_SHAPED).unwrap(), expected_payment());
+    assert_eq!(
+        read_notification(REAL_SHAPED_EMPTY_DROPPED).unwrap(),
+        expected_payment()
+    );
+    // Under either rule, a value changed after signing does not verify.
+    assert_eq!(
+        read_notification(&REAL_SHAPED_EMPTY_DROPPED.replace("point_amount=0.00", "point_amount=1.00")).unwrap_err(),
+        AlipayError::BadSignature
+    );
     // The simulator's notification is, byte for byte, the one OpenSSL signed.
     assert_eq!(paid_notification().form_body(&alipay_key()).unwrap(), PAID);
     // A finished trade (no refund possible any more) is a payment too.

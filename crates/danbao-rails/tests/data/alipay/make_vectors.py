@@ -56,8 +56,12 @@ real = [("gmt_create", "2024-05-01 12:03:20"), ("charset", "utf-8"), ("seller_em
         ("version", "1.0"), ("out_trade_no", "D20240501000001"), ("total_amount", "12.34"),
         ("trade_no", "2024050122001400001234567890"), ("auth_app_id", "2021000000000001"),
         ("buyer_logon_id", "159****5620"), ("point_amount", "0.00")]
+# Signed as Alipay's SDKs check a notification (rsaCheckV1: the empty passback_params kept as
+# "passback_params="), and as the documentation's rule for requests (empty values dropped).
+s = "&".join(f"{k}={v}" for k, v in sorted(real) if k not in ("sign", "sign_type"))
+show("REAL_SHAPED (alipay key, empty values kept)", urllib.parse.urlencode(real + [("sign", sign(s, "alipay-private.pem"))]))
 s = signing(real, {"sign", "sign_type"})
-show("REAL_SHAPED (alipay key)", urllib.parse.urlencode(real + [("sign", sign(s, "alipay-private.pem"))]))
+show("REAL_SHAPED_EMPTY_DROPPED (alipay key, empty values dropped)", urllib.parse.urlencode(real + [("sign", sign(s, "alipay-private.pem"))]))
 
 # 4. Answers: the signature is over the exact text of the _response member.
 def answer(member_name, member, signed_text=None):
