@@ -4,6 +4,7 @@
 //! the gateway, so both sides are tested against the same reading of each format — and
 //! against vectors computed outside this code.
 
+pub mod alipay;
 pub mod epay;
 pub mod epay_v2;
 pub mod rsa_sha256;
