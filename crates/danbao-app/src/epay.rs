@@ -8,7 +8,7 @@
 //! already, because V1 refunds carry no request id.
 
 use crate::payments::{
-    CreatedPayment, PaymentProvider, PaymentRequest, ProviderError, RefundCommand, SignedNotification, VerifiedPayment,
+    CreatedPayment, Incoming, PaymentProvider, PaymentRequest, ProviderError, RefundCommand, VerifiedPayment,
     NOTIFICATION_BODY_MAX_BYTES,
 };
 use danbao_domain::Money;
@@ -183,7 +183,8 @@ impl PaymentProvider for EpayProvider {
         })
     }
 
-    fn verify_notification(&self, body: &[u8], _signature: Option<&str>) -> Result<VerifiedPayment, ProviderError> {
+    fn verify_notification(&self, incoming: &Incoming<'_>) -> Result<VerifiedPayment, ProviderError> {
+        let body = incoming.body;
         if body.len() > NOTIFICATION_BODY_MAX_BYTES {
             return Err(ProviderError::Malformed("notification too large".into()));
         }
@@ -234,16 +235,16 @@ impl PaymentProvider for EpayProvider {
         })
     }
 
-    fn query_payments(&self, out_trade_no: String) -> BoxFuture<'_, Result<Vec<SignedNotification>, ProviderError>> {
+    fn query_payments(&self, out_trade_no: String) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>> {
         Box::pin(async move {
             match self.order_state(&out_trade_no).await? {
                 // The answer came over the authenticated connection to the configured
-                // aggregator; it is worded as the notification it stands for, signed
-                // with the merchant key, and goes through the one notification path.
-                OrderState::Paid(n) => Ok(vec![SignedNotification {
-                    body: n.query(&self.key).into_bytes(),
-                    signature: String::new(),
-                }]),
+                // aggregator (V1 signs no answer); it is kept worded as the notification
+                // it stands for, signed with the merchant key.
+                OrderState::Paid(n) => {
+                    let raw = n.query(&self.key);
+                    Ok(vec![self.verified(n, raw)])
+                }
                 OrderState::Refunded | OrderState::Unpaid => Ok(Vec::new()),
             }
         })
@@ -304,108 +305,10 @@ fn api_url(base: &str) -> String {
     )
 }
 
-/// An operator's rail configuration file (`danbao serve --rails FILE`): the rails the
-/// platform takes money through, besides the sandbox. Keys are named by file path, never
-/// written in this file or the database.
-///
-/// ```toml
-/// [[epay]]
-/// base_url = "https://pay.example.com/"   # where submit.php and api.php are
-/// pid = "1001"
-/// key_file = "/etc/danbao/epay.key"       # the merchant's MD5 key, alone in the file
-/// channels = ["alipay", "wxpay"]          # the first is the default
-/// ```
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RailsFile {
-    #[serde(default)]
-    pub epay: Vec<EpayRailConfig>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EpayRailConfig {
-    pub base_url: String,
-    pub pid: String,
-    pub key_file: std::path::PathBuf,
-    pub channels: Vec<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RailsFileError {
-    #[error("not a rails file: {0}")]
-    Parse(String),
-    #[error("reading the 易支付 key {path}: {error}")]
-    Key { path: String, error: String },
-    #[error("易支付 base_url {0:?} is not an http(s) address")]
-    BaseUrl(String),
-    #[error("one 易支付 rail only (a second would be the same rail name)")]
-    TwoEpay,
-    #[error(transparent)]
-    Epay(#[from] EpayConfigError),
-}
-
-impl RailsFile {
-    pub fn parse(text: &str) -> Result<RailsFile, RailsFileError> {
-        toml::from_str(text).map_err(|e| RailsFileError::Parse(e.to_string()))
-    }
-
-    /// The configured rails, their keys read from their files.
-    pub fn build(&self) -> Result<Vec<std::sync::Arc<dyn PaymentProvider>>, RailsFileError> {
-        if self.epay.len() > 1 {
-            return Err(RailsFileError::TwoEpay);
-        }
-        let mut rails: Vec<std::sync::Arc<dyn PaymentProvider>> = Vec::new();
-        for e in &self.epay {
-            if !(e.base_url.starts_with("https://") || e.base_url.starts_with("http://")) {
-                return Err(RailsFileError::BaseUrl(e.base_url.clone()));
-            }
-            let key = std::fs::read_to_string(&e.key_file).map_err(|error| RailsFileError::Key {
-                path: e.key_file.display().to_string(),
-                error: error.to_string(),
-            })?;
-            rails.push(std::sync::Arc::new(EpayProvider::new(
-                &e.base_url,
-                &e.pid,
-                key.trim(),
-                &e.channels,
-            )?));
-        }
-        Ok(rails)
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_rails_file_names_its_key_by_path_and_is_read_strictly() {
-        let dir = std::env::temp_dir().join(format!("danbao-rails-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let key = dir.join("epay.key");
-        std::fs::write(&key, "k3y\n").unwrap();
-        let text = format!(
-            "[[epay]]\nbase_url = \"https://pay.example.com/\"\npid = \"1001\"\nkey_file = {:?}\nchannels = [\"wxpay\", \"alipay\"]\n",
-            key.display().to_string()
-        );
-        let rails = RailsFile::parse(&text).unwrap().build().unwrap();
-        assert_eq!(rails.len(), 1);
-        assert_eq!(rails[0].name(), "epay");
-        assert_eq!(rails[0].methods(), ["epay_wxpay", "epay_alipay"]);
-        for (bad, what) in [
-            (text.replace("wxpay", "paypal"), "not one of"),
-            (text.replace("https://pay.example.com/", "ftp://x"), "http(s)"),
-            (text.replace("epay.key", "missing.key"), "reading"),
-            (format!("{text}secret = \"inline\"\n"), "not a rails file"),
-            (format!("{text}{text}"), "one 易支付 rail only"),
-        ] {
-            let err = RailsFile::parse(&bad).and_then(|f| f.build().map(|_| ())).unwrap_err();
-            assert!(err.to_string().contains(what), "{bad}: {err}");
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-    }
 
     #[test]
     fn china_time_is_read_as_the_aggregator_writes_it() {

@@ -441,13 +441,10 @@ impl App {
             ProviderError::Unavailable(e) => JobFailure::Outage(e),
             other => JobFailure::Retry(other.to_string()),
         })?;
-        for n in found {
-            if let Err(e) = self
-                .apply_notification(rail.name(), "query", &n.body, Some(&n.signature))
+        for verified in found {
+            self.apply_payment(rail.name(), "query", verified)
                 .await
-            {
-                return Err(JobFailure::from(e));
-            }
+                .map_err(JobFailure::from)?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ pub mod backoffice;
 pub mod clock;
 pub mod complaints;
 pub mod epay;
+pub mod rails_file;
 pub mod evidence;
 pub mod files;
 pub mod jobs;

@@ -82,13 +82,14 @@ pub trait PaymentProvider: Send + Sync + 'static {
     }
     fn create_payment(&self, req: PaymentRequest) -> BoxFuture<'_, Result<CreatedPayment, ProviderError>>;
     /// Verifies the signature over the raw bytes (constant time) and parses the payment.
-    fn verify_notification(&self, body: &[u8], signature: Option<&str>) -> Result<VerifiedPayment, ProviderError>;
+    fn verify_notification(&self, n: &Incoming<'_>) -> Result<VerifiedPayment, ProviderError>;
     /// The body this rail expects once a notification is committed.
     fn acknowledgement(&self) -> &'static str;
     fn refund(&self, cmd: RefundCommand) -> BoxFuture<'_, Result<(), ProviderError>>;
-    /// Active query: the signed raw notifications of every successful payment made under
-    /// this out_trade_no, to be fed through `verify_notification` like a webhook.
-    fn query_payments(&self, out_trade_no: String) -> BoxFuture<'_, Result<Vec<SignedNotification>, ProviderError>>;
+    /// Active query: every successful payment made under this out_trade_no, each verified
+    /// as strictly as a notification (the rail's signed answer, or a signed notification
+    /// the gateway keeps), to go through the one path like a webhook.
+    fn query_payments(&self, out_trade_no: String) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>>;
     /// The provider's statement of successful payments in [from, to) (ms since epoch),
     /// each line already verified (the statement is signed as a whole).
     fn statement(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>>;
@@ -166,10 +167,27 @@ impl Rails {
     }
 }
 
-/// A notification as the provider signed it: raw bytes and the signature over them.
-pub struct SignedNotification {
-    pub body: Vec<u8>,
-    pub signature: String,
+/// A notification as it arrived, everything a rail may sign it with: the raw body (a
+/// JSON or form body, or 易支付's query string), the sandbox's signature header, every
+/// header (WeChat Pay signs in four), and when it arrived (a signed timestamp must be
+/// recent).
+pub struct Incoming<'a> {
+    pub body: &'a [u8],
+    pub signature: Option<&'a str>,
+    /// Names lower-case, as HTTP/2 and axum give them.
+    pub headers: &'a [(String, String)],
+    pub now_ms: i64,
+}
+
+impl Incoming<'_> {
+    /// The one value of header `name` (lower-case); a header given twice is none.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let mut found = self.headers.iter().filter(|(k, _)| k == name);
+        match (found.next(), found.next()) {
+            (Some((_, v)), None) => Some(v.as_str()),
+            _ => None,
+        }
+    }
 }
 
 /// Bounds what we accept as a notification body before parsing it.
@@ -277,11 +295,12 @@ impl PaymentProvider for SandboxProvider {
         })
     }
 
-    fn verify_notification(&self, body: &[u8], signature: Option<&str>) -> Result<VerifiedPayment, ProviderError> {
+    fn verify_notification(&self, n: &Incoming<'_>) -> Result<VerifiedPayment, ProviderError> {
+        let body = n.body;
         if body.len() > NOTIFICATION_BODY_MAX_BYTES {
             return Err(ProviderError::Malformed("body too large".into()));
         }
-        let signature = signature.ok_or(ProviderError::BadSignature)?;
+        let signature = n.signature.ok_or(ProviderError::BadSignature)?;
         if !danbao_sandbox::wire::verify(&self.merchant_key, body, signature) {
             return Err(ProviderError::BadSignature);
         }
@@ -300,7 +319,7 @@ impl PaymentProvider for SandboxProvider {
         "success"
     }
 
-    fn query_payments(&self, out_trade_no: String) -> BoxFuture<'_, Result<Vec<SignedNotification>, ProviderError>> {
+    fn query_payments(&self, out_trade_no: String) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>> {
         Box::pin(async move {
             let views = self
                 .client
@@ -315,7 +334,13 @@ impl PaymentProvider for SandboxProvider {
                     .await
                     .map_err(map_client_error)?
                 {
-                    out.push(SignedNotification { body, signature });
+                    // The gateway's signed notification, verified as if it had come by webhook.
+                    out.push(self.verify_notification(&Incoming {
+                        body: &body,
+                        signature: Some(&signature),
+                        headers: &[],
+                        now_ms: 0,
+                    })?);
                 }
             }
             Ok(out)
@@ -381,12 +406,19 @@ impl App {
         source: &str,
         body: &[u8],
         signature: Option<&str>,
+        headers: &[(String, String)],
     ) -> AppResult<&'static str> {
         let now = self.now();
         let Some(provider) = self.rails.get(rail) else {
             return Err(AppError::NotFound("payment provider"));
         };
-        let verified = match provider.verify_notification(body, signature) {
+        let incoming = Incoming {
+            body,
+            signature,
+            headers,
+            now_ms: now,
+        };
+        let verified = match provider.verify_notification(&incoming) {
             Ok(v) => v,
             Err(e) => {
                 let detail = serde_json::json!({"rail": rail, "source": source, "error": e.to_string(), "body_sha256": hex::encode(Sha256::digest(body)), "bytes": body.len()});
@@ -653,11 +685,7 @@ mod tests {
         fn create_payment(&self, _req: PaymentRequest) -> BoxFuture<'_, Result<CreatedPayment, ProviderError>> {
             down()
         }
-        fn verify_notification(
-            &self,
-            _body: &[u8],
-            _signature: Option<&str>,
-        ) -> Result<VerifiedPayment, ProviderError> {
+        fn verify_notification(&self, _n: &Incoming<'_>) -> Result<VerifiedPayment, ProviderError> {
             Err(ProviderError::BadSignature)
         }
         fn acknowledgement(&self) -> &'static str {
@@ -666,10 +694,7 @@ mod tests {
         fn refund(&self, _cmd: RefundCommand) -> BoxFuture<'_, Result<(), ProviderError>> {
             down()
         }
-        fn query_payments(
-            &self,
-            _out_trade_no: String,
-        ) -> BoxFuture<'_, Result<Vec<SignedNotification>, ProviderError>> {
+        fn query_payments(&self, _out_trade_no: String) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>> {
             down()
         }
         fn statement(&self, _from_ms: i64, _to_ms: i64) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>> {

@@ -313,7 +313,7 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
         Some(path) => {
             let text =
                 std::fs::read_to_string(path).with_context(|| format!("reading the rails file {}", path.display()))?;
-            danbao_app::epay::RailsFile::parse(&text)
+            danbao_app::rails_file::RailsFile::parse(&text)
                 .and_then(|f| f.build())
                 .map_err(|e| anyhow::anyhow!("the rails file {}: {e}", path.display()))?
         }

@@ -602,7 +602,14 @@ async fn notify(
     let signature = headers
         .get(danbao_sandbox::wire::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
-    let ack = app.apply_notification(&provider, "webhook", &body, signature).await?;
+    // A header that is not visible ASCII is kept as nothing: no rail signs with one.
+    let pairs: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let ack = app
+        .apply_notification(&provider, "webhook", &body, signature, &pairs)
+        .await?;
     Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/plain")], ack).into_response())
 }
 
@@ -621,7 +628,7 @@ async fn notify_by_get(
 ) -> ApiResult<Response> {
     let query = uri.query().unwrap_or_default();
     let ack = app
-        .apply_notification(&provider, "webhook", query.as_bytes(), None)
+        .apply_notification(&provider, "webhook", query.as_bytes(), None, &[])
         .await?;
     Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/plain")], ack).into_response())
 }

@@ -6,7 +6,7 @@
 
 use danbao_app::clock::Clock;
 use danbao_app::payments::{
-    CreatedPayment, PaymentProvider, PaymentRequest, ProviderError, RefundCommand, SandboxProvider, SignedNotification,
+    CreatedPayment, Incoming, PaymentProvider, PaymentRequest, ProviderError, RefundCommand, SandboxProvider,
     VerifiedPayment,
 };
 use danbao_domain::Money;
@@ -180,8 +180,8 @@ impl PaymentProvider for SimGateway {
         })
     }
 
-    fn verify_notification(&self, body: &[u8], signature: Option<&str>) -> Result<VerifiedPayment, ProviderError> {
-        self.verifier.verify_notification(body, signature)
+    fn verify_notification(&self, n: &Incoming<'_>) -> Result<VerifiedPayment, ProviderError> {
+        self.verifier.verify_notification(n)
     }
 
     fn acknowledgement(&self) -> &'static str {
@@ -226,22 +226,26 @@ impl PaymentProvider for SimGateway {
         })
     }
 
-    fn query_payments(&self, out_trade_no: String) -> BoxFuture<'_, Result<Vec<SignedNotification>, ProviderError>> {
+    fn query_payments(&self, out_trade_no: String) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>> {
         Box::pin(async move {
             let books = self.books();
             if books.down {
                 return unavailable();
             }
-            Ok(books
+            books
                 .payments
                 .iter()
                 .filter(|p| p.out_trade_no == out_trade_no)
                 .filter_map(|p| p.paid.as_ref())
-                .map(|paid| SignedNotification {
-                    body: paid.body.clone(),
-                    signature: paid.signature.clone(),
+                .map(|paid| {
+                    self.verifier.verify_notification(&Incoming {
+                        body: &paid.body,
+                        signature: Some(&paid.signature),
+                        headers: &[],
+                        now_ms: 0,
+                    })
                 })
-                .collect())
+                .collect()
         })
     }
 
@@ -256,7 +260,14 @@ impl PaymentProvider for SimGateway {
                 .iter()
                 .filter_map(|p| p.paid.as_ref())
                 .filter(|paid| (from_ms..to_ms).contains(&paid.at_ms))
-                .map(|paid| self.verifier.verify_notification(&paid.body, Some(&paid.signature)))
+                .map(|paid| {
+                    self.verifier.verify_notification(&Incoming {
+                        body: &paid.body,
+                        signature: Some(&paid.signature),
+                        headers: &[],
+                        now_ms: 0,
+                    })
+                })
                 .collect()
         })
     }

@@ -749,7 +749,7 @@ impl Sim {
                         let text = String::from_utf8_lossy(&body).replace("\"amount_minor\":", "\"amount_minor\":1");
                         body = text.into_bytes();
                         match app
-                            .apply_notification("sandbox", "webhook", &body, Some(&signature))
+                            .apply_notification("sandbox", "webhook", &body, Some(&signature), &[])
                             .await
                         {
                             Ok(_) => Answer::Bug("a forged notification was accepted".into()),
@@ -759,7 +759,7 @@ impl Sim {
                     }
                     NotifyMode::Deliver | NotifyMode::DeliverAckLost => {
                         match app
-                            .apply_notification("sandbox", "webhook", &body, Some(&signature))
+                            .apply_notification("sandbox", "webhook", &body, Some(&signature), &[])
                             .await
                         {
                             Ok(_) => Answer::Ok,
@@ -991,7 +991,7 @@ impl Sim {
                 };
                 if let Err(e) = self
                     .app
-                    .apply_notification("sandbox", "webhook", &body, Some(&signature))
+                    .apply_notification("sandbox", "webhook", &body, Some(&signature), &[])
                     .await
                 {
                     return Err(fail(

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::state::{rfc3339, PaymentRail};
 use super::Sandbox;
-use crate::wire::{sign, NotificationAttempt, SIGNATURE_HEADER};
+use crate::wire::{sign, Notification, NotificationAttempt, SIGNATURE_HEADER};
 
 /// Alipay's resend schedule, each delay counted from the previous attempt: 4 min, 10 min,
 /// 10 min, 1 h, 2 h, 6 h, 15 h. After the last one the gateway gives up.
@@ -78,6 +78,7 @@ async fn send_once(sandbox: &Sandbox, payment_id: &str) -> Delivery {
     let Some((mut notification, notify_url, rail, subject)) = sandbox.notification_for(payment_id, &notify_id) else {
         return Delivery::Nothing;
     };
+    let rail_kind = rail.clone();
     let record = |outcome: String| {
         sandbox.record_attempt(
             payment_id,
@@ -113,51 +114,19 @@ async fn send_once(sandbox: &Sandbox, payment_id: &str) -> Delivery {
             0
         };
     }
-    let request = match rail {
-        PaymentRail::Sandbox => {
-            let body = match serde_json::to_vec(&notification) {
-                Ok(body) => body,
-                Err(e) => {
-                    record(format!("error: could not encode notification: {e}"));
-                    return Delivery::NotAcknowledged;
-                }
-            };
-            let signature = sign(&sandbox.inner.merchant_key, &body);
-            sandbox
-                .inner
-                .http
-                .post(&notify_url)
-                .header(CONTENT_TYPE, "application/json")
-                .header(SIGNATURE_HEADER, signature)
-                .body(body)
-        }
-        PaymentRail::Epay { pid, pay_type } => {
-            let Some(merchant) = sandbox.inner.epay.as_ref() else {
-                record("error: no 易支付 merchant configured".to_owned());
-                return Delivery::NotAcknowledged;
-            };
-            // The aggregator's GET, its query signed with the merchant's MD5 key (a
-            // tampered amount signed too: the gateway itself lies).
-            let query = danbao_rails::epay::Notification {
-                pid,
-                trade_no: notification.trade_no.clone(),
-                out_trade_no: notification.out_trade_no.clone(),
-                pay_type,
-                name: subject,
-                money: danbao_domain::Money::from_minor(notification.amount_minor),
-                trade_status: danbao_rails::epay::TRADE_SUCCESS.to_owned(),
-                buyer: notification.payer_id.clone(),
-            }
-            .query(&merchant.key);
-            let joiner = if notify_url.contains('?') { '&' } else { '?' };
-            sandbox.inner.http.get(format!("{notify_url}{joiner}{query}"))
+    let request = match request_for(sandbox, rail, &notification, subject, &notify_url) {
+        Ok(request) => request,
+        Err(why) => {
+            record(format!("error: {why}"));
+            return Delivery::NotAcknowledged;
         }
     };
+    let acknowledges = acknowledgement_of(rail_kind);
     let send = || {
         let copy = request.try_clone();
         async move {
             match copy {
-                Some(req) => send_notification(req).await,
+                Some(req) => send_notification(req, acknowledges).await,
                 None => "error: the request cannot be repeated".to_owned(),
             }
         }
@@ -180,8 +149,49 @@ async fn send_once(sandbox: &Sandbox, payment_id: &str) -> Delivery {
     delivery
 }
 
+/// The notification as the payment's personality words and signs it, ready to send to
+/// the merchant's `notify_url`. The wording is each personality's own (its module); the
+/// fault knobs have already acted on `notification`.
+fn request_for(
+    sandbox: &Sandbox,
+    rail: PaymentRail,
+    notification: &Notification,
+    subject: String,
+    notify_url: &str,
+) -> Result<reqwest::RequestBuilder, String> {
+    match rail {
+        PaymentRail::Sandbox => {
+            let body = serde_json::to_vec(notification).map_err(|e| format!("could not encode notification: {e}"))?;
+            let signature = sign(&sandbox.inner.merchant_key, &body);
+            Ok(sandbox
+                .inner
+                .http
+                .post(notify_url)
+                .header(CONTENT_TYPE, "application/json")
+                .header(SIGNATURE_HEADER, signature)
+                .body(body))
+        }
+        PaymentRail::Epay { pid, pay_type } => {
+            super::epay::notification_request(sandbox, pid, pay_type, notification, subject, notify_url)
+        }
+    }
+}
+
+/// Whether a merchant's answer (status, the start of its body) acknowledges the
+/// notification, by the personality's rule.
+type Acknowledges = fn(reqwest::StatusCode, &str) -> bool;
+
+fn acknowledgement_of(rail: PaymentRail) -> Acknowledges {
+    match rail {
+        // The sandbox's own rule is Alipay's and 易支付's: a 200 whose body is `success`.
+        PaymentRail::Sandbox | PaymentRail::Epay { .. } => {
+            |status, body| status == reqwest::StatusCode::OK && body.trim() == "success"
+        }
+    }
+}
+
 /// Sends one copy; returns the attempt's recorded outcome.
-async fn send_notification(request: reqwest::RequestBuilder) -> String {
+async fn send_notification(request: reqwest::RequestBuilder, acknowledges: Acknowledges) -> String {
     let sent = request.send().await;
     let mut response = match sent {
         Ok(response) => response,
@@ -198,7 +208,7 @@ async fn send_notification(request: reqwest::RequestBuilder) -> String {
     }
     answer.truncate(RESPONSE_BYTES_MAX);
     let answer = String::from_utf8_lossy(&answer);
-    if status == reqwest::StatusCode::OK && answer.trim() == "success" {
+    if acknowledges(status, &answer) {
         "acknowledged".to_owned()
     } else {
         format!("rejected: http {}, body {:?}", status.as_u16(), answer.trim())
