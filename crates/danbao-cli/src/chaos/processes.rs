@@ -220,7 +220,7 @@ pub(super) async fn start(
     // The 易支付 merchant key (the rail's shared secret), whichever rail the run takes:
     // the gateway speaks 易支付 in every run, the platform only when it is the run's rail.
     let epay_key_path = dir.join("keys").join("epay.key");
-    let (epay_key, _) = danbao_app::vault::load_or_create(&epay_key_path).context("creating the 易支付 key")?;
+    danbao_app::vault::load_or_create(&epay_key_path).context("creating the 易支付 key")?;
     let limits_path = dir.join("chaos-limits.toml");
     std::fs::write(&limits_path, chaos_limits()).with_context(|| format!("writing {}", limits_path.display()))?;
 
@@ -281,11 +281,15 @@ pub(super) async fn start(
         "--limits".into(),
         limits_path.display().to_string(),
     ];
-    if let Some(rails) = args.provider.rails_file(&sandbox_url, &epay_key_path) {
-        let rails_path = dir.join("rails.toml");
-        std::fs::write(&rails_path, rails).with_context(|| format!("writing {}", rails_path.display()))?;
-        server_args.extend(["--rails".to_string(), rails_path.display().to_string()]);
-    }
+    let rails_path = match args.provider.rails_file(&sandbox_url, &epay_key_path) {
+        Some(rails) => {
+            let path = dir.join("rails.toml");
+            std::fs::write(&path, rails).with_context(|| format!("writing {}", path.display()))?;
+            server_args.extend(["--rails".to_string(), path.display().to_string()]);
+            Some(path)
+        }
+        None => None,
+    };
     let mut data_args = vec!["--data-dir".to_string(), dir.display().to_string()];
     if let Some(url) = &args.database {
         server_args.extend(["--database-url".to_string(), url.clone()]);
@@ -307,7 +311,7 @@ pub(super) async fn start(
     Ok(Processes {
         children,
         guard,
-        rail: super::rail::Rail::new(args.provider, sandbox, hex::encode(epay_key))?,
+        rail: super::rail::Rail::new(args.provider, sandbox, rails_path.as_deref())?,
         platform,
         data_args,
     })

@@ -5,14 +5,19 @@
 //!
 //! - `sandbox`: the sandbox's own protocol. The payment id is the gateway's; the
 //!   statement is its signed merchant API.
-//! - `epay`: the sandbox's 易支付 personality, the platform configured with a rails file
-//!   as an operator would. The buyer follows the page jump (`submit.php`, a 302 to the
-//!   cashier); the statement is `api.php?act=orders`, read with the merchant's key.
+//! - any other: one of the sandbox's protocol personalities, the platform configured
+//!   with a rails file as an operator would. The buyer follows the cashier address (for
+//!   易支付 a page jump: `submit.php`, a 302 to the cashier); the statement is the rail's
+//!   own (易支付: `api.php?act=orders`), read through the same rails file.
 
 use std::time::{Duration, Instant};
 
+use std::path::Path;
+use std::sync::Arc;
+
 use anyhow::{bail, Context};
-use danbao_rails::epay;
+use danbao_app::payments::{PaymentProvider, ProviderError};
+use danbao_app::rails_file::RailsFile;
 use danbao_sandbox::client::SandboxClient;
 use reqwest::StatusCode;
 use time::OffsetDateTime;
@@ -23,9 +28,7 @@ use super::{backoff, rfc3339, HTTP_TIMEOUT_MS};
 pub(super) const EPAY_PID: &str = "1000";
 /// The 易支付 channel the run's buyers choose (the method `epay_alipay`).
 const EPAY_CHANNEL: &str = "alipay";
-/// Orders per page of `act=orders` (the personality's maximum).
-const EPAY_ORDERS_PAGE: u32 = 50;
-/// A page jump is retried this long (the platform's cashier address is the gateway's).
+/// A page jump or a statement is retried this long while the gateway is unreachable.
 const JUMP_TIMEOUT_MS: u64 = 30_000;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,63 +71,78 @@ pub(super) struct StatementLine {
     /// The provider payment id the platform knows the payment by.
     pub(super) payment_id: String,
     pub(super) trade_no: String,
-    /// RFC 3339.
-    pub(super) paid_at: String,
+    /// RFC 3339, when the statement says (a rail's statement may give no time: the
+    /// gateway's own view of the payment then does).
+    pub(super) paid_at: Option<String>,
 }
 
 pub(super) enum Rail {
     Sandbox(SandboxClient),
-    Epay {
+    /// A rail the platform takes from its rails file, read here as the operator's
+    /// reconciliation reads it: the same file, the rail's own statement API.
+    Configured {
         sandbox: SandboxClient,
-        /// Follows no redirect: the page jump's `Location` is what the buyer's browser
-        /// would go to.
+        provider: Arc<dyn PaymentProvider>,
+        /// Follows no redirect: a page jump's `Location` is where the buyer's browser
+        /// would go.
         http: reqwest::Client,
-        base: String,
-        key: String,
     },
 }
 
 impl Rail {
-    pub(super) fn new(provider: ChaosProvider, sandbox: SandboxClient, epay_key: String) -> anyhow::Result<Rail> {
-        Ok(match provider {
-            ChaosProvider::Sandbox => Rail::Sandbox(sandbox),
-            ChaosProvider::Epay => Rail::Epay {
-                base: format!("{}/epay/", sandbox.base_url()),
-                sandbox,
-                http: reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .timeout(Duration::from_millis(HTTP_TIMEOUT_MS))
-                    .build()
-                    .context("building the page-jump client")?,
-                key: epay_key,
-            },
+    pub(super) fn new(
+        provider: ChaosProvider,
+        sandbox: SandboxClient,
+        rails_file: Option<&Path>,
+    ) -> anyhow::Result<Rail> {
+        let Some(path) = rails_file.filter(|_| provider != ChaosProvider::Sandbox) else {
+            return Ok(Rail::Sandbox(sandbox));
+        };
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let rails = RailsFile::parse(&text)
+            .and_then(|f| f.build())
+            .map_err(|e| anyhow::anyhow!("the run's rails file: {e}"))?;
+        let provider = rails
+            .into_iter()
+            .find(|r| r.name() == provider.name())
+            .with_context(|| format!("the run's rails file has no {} rail", provider.name()))?;
+        Ok(Rail::Configured {
+            sandbox,
+            provider,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_millis(HTTP_TIMEOUT_MS))
+                .build()
+                .context("building the page-jump client")?,
         })
     }
 
     /// The gateway's knobs and its buyer-side pages, whatever the rail.
     pub(super) fn sandbox(&self) -> &SandboxClient {
         match self {
-            Rail::Sandbox(s) | Rail::Epay { sandbox: s, .. } => s,
+            Rail::Sandbox(s) | Rail::Configured { sandbox: s, .. } => s,
         }
     }
 
     /// The gateway's own id of a payment the platform opened (`payment_id`, shown at
-    /// `cashier_url`): what the buyer's browser lands on. `None` if the gateway never
-    /// opened it.
+    /// `cashier_url`): the cashier page the buyer's browser lands on, directly or after a
+    /// page jump (a signed GET the gateway answers with a 302). `None` if the gateway
+    /// never opened it.
     pub(super) async fn gateway_id(&self, payment_id: &str, cashier_url: &str) -> Option<String> {
-        let (http, base) = match self {
+        let http = match self {
             Rail::Sandbox(_) => return Some(payment_id.to_string()),
-            Rail::Epay { http, base, .. } => (http, base),
+            Rail::Configured { http, .. } => http,
         };
-        if !cashier_url.starts_with(base.as_str()) {
-            return None;
+        let cashier = |url: &str| url.rsplit_once("/cashier/").map(|(_, id)| id.to_string());
+        if let Some(id) = cashier(cashier_url) {
+            return Some(id);
         }
         let deadline = Instant::now() + Duration::from_millis(JUMP_TIMEOUT_MS);
         while Instant::now() < deadline {
             match http.get(cashier_url).send().await {
                 Ok(resp) if resp.status() == StatusCode::FOUND => {
                     let location = resp.headers().get(reqwest::header::LOCATION)?.to_str().ok()?;
-                    return location.rsplit_once("/cashier/").map(|(_, id)| id.to_string());
+                    return cashier(location);
                 }
                 Ok(resp) if !resp.status().is_server_error() => return None,
                 _ => backoff().await,
@@ -148,66 +166,29 @@ impl Rail {
                 .map(|n| StatementLine {
                     payment_id: n.payment_id,
                     trade_no: n.trade_no,
-                    paid_at: n.paid_at,
+                    paid_at: Some(n.paid_at),
                 })
                 .collect()),
-            Rail::Epay { http, base, key, .. } => epay_statement(http, base, key, from, to).await,
-        }
-    }
-}
-
-/// `act=orders`, page by page (newest first) until a page reaches before `from` or is
-/// short. A refunded order is listed too: it was paid.
-async fn epay_statement(
-    http: &reqwest::Client,
-    base: &str,
-    key: &str,
-    from: OffsetDateTime,
-    to: OffsetDateTime,
-) -> anyhow::Result<Vec<StatementLine>> {
-    let ms = |t: OffsetDateTime| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-    let (from_ms, to_ms) = (ms(from), ms(to));
-    let mut lines = Vec::new();
-    for page in 1.. {
-        let url = epay::orders_url(base, EPAY_PID, key, EPAY_ORDERS_PAGE, page);
-        let answer: epay::OrdersAnswer = get_json(http, &url).await?;
-        let mut older = false;
-        for (n, endtime) in answer
-            .paid(EPAY_PID)
-            .map_err(|e| anyhow::anyhow!("the 易支付 order list: {e}"))?
-        {
-            let at = danbao_app::epay::china_time_ms(&endtime)
-                .with_context(|| format!("the 易支付 endtime {endtime:?} is no time"))?;
-            if at < from_ms {
-                older = true;
-            } else if at < to_ms {
-                let paid_at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1_000_000)
-                    .context("an endtime out of range")?;
-                lines.push(StatementLine {
-                    payment_id: n.out_trade_no,
-                    trade_no: n.trade_no,
-                    paid_at: rfc3339(paid_at),
-                });
+            Rail::Configured { provider, .. } => {
+                let ms = |t: OffsetDateTime| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+                let deadline = Instant::now() + Duration::from_millis(JUMP_TIMEOUT_MS);
+                loop {
+                    match provider.statement(ms(from), ms(to)).await {
+                        Ok(lines) => {
+                            return Ok(lines
+                                .into_iter()
+                                .map(|v| StatementLine {
+                                    payment_id: v.provider_payment_id,
+                                    trade_no: v.provider_txn_id,
+                                    paid_at: None,
+                                })
+                                .collect())
+                        }
+                        Err(ProviderError::Unavailable(_)) if Instant::now() < deadline => backoff().await,
+                        Err(e) => bail!("the {} statement: {e}", provider.name()),
+                    }
+                }
             }
-        }
-        if older || answer.data.len() < EPAY_ORDERS_PAGE as usize {
-            break;
-        }
-    }
-    Ok(lines)
-}
-
-async fn get_json<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: &str) -> anyhow::Result<T> {
-    let deadline = Instant::now() + Duration::from_millis(JUMP_TIMEOUT_MS);
-    loop {
-        match http.get(url).send().await {
-            Ok(resp) if resp.status().is_success() => {
-                return resp.json().await.context("reading the 易支付 answer");
-            }
-            Ok(resp) if !resp.status().is_server_error() => bail!("the 易支付 API answered {}", resp.status()),
-            _ if Instant::now() < deadline => backoff().await,
-            Ok(resp) => bail!("the 易支付 API answered {}", resp.status()),
-            Err(e) => return Err(e).context("calling the 易支付 API"),
         }
     }
 }

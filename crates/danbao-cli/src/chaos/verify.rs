@@ -240,15 +240,24 @@ pub(super) async fn settle(
         .map(|(i, r)| (r.payment_id.as_str(), i))
         .collect();
     let mut accepted: Vec<usize> = Vec::new();
+    let mut seen: HashSet<usize> = HashSet::new();
     let mut sandbox_paid_at: HashMap<usize, OffsetDateTime> = HashMap::new();
     let mut our_txns: HashSet<String> = HashSet::new();
     for line in &statement {
         if let Some(&i) = by_payment.get(line.payment_id.as_str()) {
             our_txns.insert(line.trade_no.clone());
-            if !sandbox_paid_at.contains_key(&i) {
+            if seen.insert(i) {
                 accepted.push(i);
             }
-            if let Some(t) = parse_time(&line.paid_at) {
+            let paid_at = match &line.paid_at {
+                Some(t) => Some(t.clone()),
+                // The statement gives no time: the gateway's own view of the payment does.
+                None => match records[i].gateway_id.as_deref() {
+                    Some(id) => shared.rail.sandbox().view(id).await.ok().and_then(|v| v.paid_at),
+                    None => None,
+                },
+            };
+            if let Some(t) = paid_at.as_deref().and_then(parse_time) {
                 sandbox_paid_at.insert(i, t);
             }
         }
