@@ -3,6 +3,7 @@
 //! and never calls anything outside the process while a transaction is open.
 
 pub mod admin;
+pub mod alipay;
 pub mod audit;
 pub mod auth;
 pub mod backoffice;

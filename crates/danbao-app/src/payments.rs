@@ -25,6 +25,11 @@ pub enum ProviderError {
     BadSignature,
     #[error("malformed notification: {0}")]
     Malformed(String),
+    /// A notification whose signature verified but that tells of no money coming in (an
+    /// Alipay refund's notification): acknowledged so the rail stops resending it, and
+    /// nothing changes. Not a security event: the rail itself sent it.
+    #[error("not a payment: {0}")]
+    NotAPayment(String),
 }
 
 /// The name a buyer sees at the provider's cashier as the one they pay.
@@ -420,6 +425,10 @@ impl App {
         };
         let verified = match provider.verify_notification(&incoming) {
             Ok(v) => v,
+            Err(ProviderError::NotAPayment(what)) => {
+                tracing::info!(rail, source, what = %what, "verified notification of no payment acknowledged; nothing changes");
+                return Ok(provider.acknowledgement());
+            }
             Err(e) => {
                 let detail = serde_json::json!({"rail": rail, "source": source, "error": e.to_string(), "body_sha256": hex::encode(Sha256::digest(body)), "bytes": body.len()});
                 // Counted per source, kind of failure and hour: a flood of forged

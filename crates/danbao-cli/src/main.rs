@@ -222,6 +222,20 @@ enum Command {
         /// missing).
         #[arg(long, requires = "epay_pid")]
         epay_key_file: Option<PathBuf>,
+        /// Also speak Alipay (open platform, RSA2) at /alipay/gateway.do, for this
+        /// application id.
+        #[arg(long, requires_all = ["alipay_seller_id", "alipay_app_public_key_file", "alipay_private_key_file"])]
+        alipay_app_id: Option<String>,
+        /// The Alipay merchant's PID (`2088…`), the notifications' `seller_id`.
+        #[arg(long, requires = "alipay_app_id")]
+        alipay_seller_id: Option<String>,
+        /// The application's public key (PEM or base64): checks the merchant's requests.
+        #[arg(long, requires = "alipay_app_id")]
+        alipay_app_public_key_file: Option<PathBuf>,
+        /// The gateway's own RSA key, standing for Alipay's (generated if missing); its public
+        /// half is written beside it as `<file>.pub.pem` for the platform's rails file.
+        #[arg(long, requires = "alipay_app_id")]
+        alipay_private_key_file: Option<PathBuf>,
     },
     /// Chaos run: real server processes and the sandbox as its own process, with lost,
     /// duplicated, delayed and reordered notifications, an outage and SIGKILLed servers;
@@ -279,6 +293,36 @@ fn redact(url: &str) -> String {
 
 fn keys_dir(data: &DataArgs) -> PathBuf {
     data.data_dir.join("keys")
+}
+
+/// An RSA private key (PKCS#8 PEM) kept in `path`, generated the first time (2048 bits,
+/// written 0600 in a private directory). Returns the PEM and whether it was made now.
+fn load_or_generate_rsa(path: &std::path::Path) -> anyhow::Result<(String, bool)> {
+    match std::fs::read_to_string(path) {
+        Ok(pem) => Ok((pem, false)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (_, pem) = danbao_rails::rsa_sha256::SigningKey::generate()
+                .map_err(|e| anyhow::anyhow!("generating an RSA key for {}: {e}", path.display()))?;
+            if let Some(dir) = path.parent() {
+                danbao_app::vault::create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            danbao_app::vault::create_private_file(path, pem.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            Ok((pem, true))
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// The in-process gateway's Alipay keys, under `<data-dir>/keys/`: the platform's
+/// application key and the gateway's own ("Alipay's"), each made once.
+fn in_process_alipay_keys(keys: &std::path::Path) -> anyhow::Result<danbao_http::server::InProcessAlipay> {
+    let (app_private_key, _) = load_or_generate_rsa(&keys.join("sandbox-alipay-app-private.pem"))?;
+    let (alipay_private_key, _) = load_or_generate_rsa(&keys.join("sandbox-alipay-gateway-private.pem"))?;
+    Ok(danbao_http::server::InProcessAlipay {
+        app_private_key,
+        alipay_private_key,
+    })
 }
 
 async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
@@ -341,6 +385,8 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
                 admin_secret: Some(hex::encode(secret)),
                 state_dir: Some(args.data.data_dir.join("sandbox")),
                 epay_key: Some(hex::encode(epay_key)),
+                // Its Alipay personality too: two RSA keys, made once beside the others.
+                alipay: Some(in_process_alipay_keys(&keys).context("opening the sandbox Alipay keys")?),
             }
         }
         (None, false) => Gateway::None,
@@ -799,6 +845,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             state_dir,
             epay_pid,
             epay_key_file,
+            alipay_app_id,
+            alipay_seller_id,
+            alipay_app_public_key_file,
+            alipay_private_key_file,
         } => {
             let faults = danbao_sandbox::wire::Faults {
                 drop_pct,
@@ -824,6 +874,32 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 _ => None,
             };
+            let alipay = match (
+                alipay_app_id,
+                alipay_seller_id,
+                &alipay_app_public_key_file,
+                &alipay_private_key_file,
+            ) {
+                (Some(app_id), Some(seller_id), Some(app_public), Some(private)) => {
+                    let text = std::fs::read_to_string(app_public)
+                        .with_context(|| format!("reading the Alipay application key {}", app_public.display()))?;
+                    let app_public_key = danbao_rails::rsa_sha256::VerifyingKey::from_text(&text)
+                        .map_err(|e| anyhow::anyhow!("the Alipay application key {}: {e}", app_public.display()))?;
+                    let (pem, _) = load_or_generate_rsa(private)?;
+                    let key = danbao_rails::rsa_sha256::SigningKey::from_text(&pem)
+                        .map_err(|e| anyhow::anyhow!("the gateway's Alipay key {}: {e}", private.display()))?;
+                    let public_path = PathBuf::from(format!("{}.pub.pem", private.display()));
+                    std::fs::write(&public_path, key.verifying_key().to_spki_pem())
+                        .with_context(|| format!("writing {}", public_path.display()))?;
+                    Some(danbao_sandbox::gateway::AlipayMerchant {
+                        app_id,
+                        seller_id,
+                        app_public_key,
+                        alipay_key: Some(Arc::new(key)),
+                    })
+                }
+                _ => None,
+            };
             let listener = tokio::net::TcpListener::bind((bind.as_str(), port)).await?;
             let addr = listener.local_addr()?;
             let cfg = danbao_sandbox::gateway::SandboxConfig {
@@ -832,6 +908,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 time_scale,
                 faults,
                 epay: epay.clone(),
+                alipay: alipay.clone(),
             };
             let sandbox = match &state_dir {
                 Some(dir) => danbao_sandbox::gateway::Sandbox::open(cfg, dir)?,
@@ -851,6 +928,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             if let (Some(m), Some(path)) = (&epay, &epay_key_file) {
                 println!("  易支付: pid {} at http://{addr}/epay/, key {}", m.pid, path.display());
+            }
+            if let (Some(m), Some(path)) = (&alipay, &alipay_private_key_file) {
+                println!(
+                    "  Alipay: app {} (seller {}) at http://{addr}/alipay/gateway.do, its public key {}.pub.pem",
+                    m.app_id,
+                    m.seller_id,
+                    path.display()
+                );
             }
             danbao_sandbox::gateway::serve(listener, sandbox).await?;
         }

@@ -14,6 +14,18 @@ use std::time::Duration;
 
 /// The merchant id of the in-process gateway's 易支付 personality.
 pub const IN_PROCESS_EPAY_PID: &str = "1000";
+/// The application id and PID of the in-process gateway's Alipay personality.
+pub const IN_PROCESS_ALIPAY_APP_ID: &str = "2021000000000000";
+pub const IN_PROCESS_ALIPAY_SELLER_ID: &str = "2088000000000000";
+
+/// The two RSA keys of the in-process Alipay personality (PEM, or bare base64 DER): the
+/// platform's application key (it signs requests; the gateway checks them with its public
+/// half) and the gateway's own, standing for Alipay's (it signs answers and notifications;
+/// the platform checks them with its public half).
+pub struct InProcessAlipay {
+    pub app_private_key: String,
+    pub alipay_private_key: String,
+}
 
 pub enum Gateway {
     /// The sandbox runs inside this process, mounted at /sandbox: anyone who can reach
@@ -31,6 +43,10 @@ pub enum Gateway {
         /// given, the platform takes payments through it too, as the `epay` rail
         /// (channels alipay and wxpay) after the sandbox's own.
         epay_key: Option<String>,
+        /// The keys of the gateway's Alipay personality (application `2021000000000000`):
+        /// when given, the platform takes payments through it too, as the `alipay` rail
+        /// (methods page, qr and wap), after the 易支付 one.
+        alipay: Option<InProcessAlipay>,
     },
     /// The sandbox runs elsewhere (`danbao sandbox-gateway`).
     External { base_url: String, merchant_key: Vec<u8> },
@@ -131,7 +147,36 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             admin_secret,
             state_dir,
             epay_key,
+            alipay,
         } => {
+            // Each side reads the keys for itself (a signing key is not shared).
+            let alipay_keys = match &alipay {
+                Some(a) => {
+                    let key = |text: &str, what: &str| {
+                        danbao_rails::rsa_sha256::SigningKey::from_text(text)
+                            .map_err(|e| anyhow::anyhow!("the in-process Alipay {what} key: {e}"))
+                    };
+                    let gateway_app_public = key(&a.app_private_key, "application")?.verifying_key();
+                    let gateway_key = key(&a.alipay_private_key, "gateway")?;
+                    let platform_alipay_public = gateway_key.verifying_key();
+                    let merchant = danbao_sandbox::gateway::AlipayMerchant {
+                        app_id: IN_PROCESS_ALIPAY_APP_ID.to_string(),
+                        seller_id: IN_PROCESS_ALIPAY_SELLER_ID.to_string(),
+                        app_public_key: gateway_app_public,
+                        alipay_key: Some(Arc::new(gateway_key)),
+                    };
+                    Some((
+                        merchant,
+                        key(&a.app_private_key, "application")?,
+                        platform_alipay_public,
+                    ))
+                }
+                None => None,
+            };
+            let (alipay_merchant, alipay_platform) = match alipay_keys {
+                Some((merchant, app_key, alipay_public)) => (Some(merchant), Some((app_key, alipay_public))),
+                None => (None, None),
+            };
             let cfg = SandboxConfig {
                 merchant_key: merchant_key.clone(),
                 public_base_url: format!("{url}/sandbox"),
@@ -141,6 +186,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                     pid: IN_PROCESS_EPAY_PID.to_string(),
                     key,
                 }),
+                alipay: alipay_merchant,
             };
             let sb = match state_dir {
                 Some(dir) => Sandbox::open(cfg, &dir)?,
@@ -160,6 +206,17 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                     IN_PROCESS_EPAY_PID,
                     &key,
                     &channels,
+                )?));
+            }
+            if let Some((app_key, alipay_public)) = alipay_platform {
+                let methods = ["page".to_string(), "qr".to_string(), "wap".to_string()];
+                rails.push(Arc::new(danbao_app::alipay::AlipayProvider::new(
+                    &format!("{url}/sandbox/alipay/gateway.do"),
+                    IN_PROCESS_ALIPAY_APP_ID,
+                    IN_PROCESS_ALIPAY_SELLER_ID,
+                    app_key,
+                    alipay_public,
+                    &methods,
                 )?));
             }
             (Some(sb), Rails::new(rails)?)

@@ -20,6 +20,14 @@ pub const TEST_DATABASE_ENV: &str = "DANBAO_TEST_DATABASE_URL";
 pub const MERCHANT_KEY: &[u8] = b"test-merchant-key";
 /// The MD5 key of the in-process gateway's 易支付 personality in the tests.
 pub const EPAY_KEY: &str = "test-epay-key-89unJUB8HZ54Hj7x";
+/// The in-process Alipay personality's keys in the tests: fixed, self-generated for tests
+/// only (copies of the wire-format crate's vectors, kept in this crate). The application's
+/// key signs the platform's requests; the "Alipay" key is the gateway's, signing its answers
+/// and notifications, so a test can word a notification exactly as the gateway would.
+pub const ALIPAY_APP_PRIVATE_KEY: &str = include_str!("alipay-keys/app-private.pem");
+pub const ALIPAY_APP_PUBLIC_KEY: &str = include_str!("alipay-keys/app-public.pem");
+pub const ALIPAY_PRIVATE_KEY: &str = include_str!("alipay-keys/alipay-private.pem");
+pub const ALIPAY_PUBLIC_KEY: &str = include_str!("alipay-keys/alipay-public.pem");
 /// How long a test waits for something asynchronous (a notification) before failing.
 const ASYNC_WAIT: Duration = Duration::from_secs(20);
 pub const HOUR_MS: i64 = 3_600_000;
@@ -264,6 +272,10 @@ impl TestApp {
                 admin_secret: None,
                 state_dir: Some(sandbox_dir),
                 epay_key: Some(EPAY_KEY.to_string()),
+                alipay: Some(danbao_http::server::InProcessAlipay {
+                    app_private_key: ALIPAY_APP_PRIVATE_KEY.to_string(),
+                    alipay_private_key: ALIPAY_PRIVATE_KEY.to_string(),
+                }),
             },
             worker_interval: None,
             files_dir: Some(files_dir),

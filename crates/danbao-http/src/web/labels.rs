@@ -58,6 +58,9 @@ pub(super) fn payment_method(l: Lang, id: &str) -> String {
     let (zh, en) = match id {
         "sandbox" => ("沙箱支付（演示）", "Sandbox payment (demo)"),
         "alipay" => ("支付宝", "Alipay"),
+        "alipay_page" => ("支付宝", "Alipay"),
+        "alipay_qr" => ("支付宝扫码", "Alipay QR"),
+        "alipay_wap" => ("支付宝手机网站", "Alipay mobile"),
         "wechat" => ("微信支付", "WeChat Pay"),
         "epay_alipay" => ("支付宝（易支付）", "Alipay (via EPay)"),
         "epay_wxpay" => ("微信支付（易支付）", "WeChat Pay (via EPay)"),

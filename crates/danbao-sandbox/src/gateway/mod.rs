@@ -5,11 +5,13 @@
 //! `Router::nest("/sandbox", sandbox.router())`, and `danbao sandbox-gateway` serves them
 //! standalone through [`serve`].
 
+mod alipay;
 mod cashier;
 mod epay;
 mod notify;
 mod state;
 
+pub use alipay::AlipayMerchant;
 pub use epay::EpayMerchant;
 
 use std::collections::HashMap;
@@ -59,6 +61,9 @@ pub struct SandboxConfig {
     /// The 易支付 merchant its EPay personality serves (`/epay/submit.php`, …); none: that
     /// personality refuses everything.
     pub epay: Option<EpayMerchant>,
+    /// The Alipay application its Alipay personality serves (`/alipay/gateway.do`, …);
+    /// none: that personality refuses everything.
+    pub alipay: Option<AlipayMerchant>,
 }
 
 impl fmt::Debug for SandboxConfig {
@@ -69,6 +74,7 @@ impl fmt::Debug for SandboxConfig {
             .field("time_scale", &self.time_scale)
             .field("faults", &self.faults)
             .field("epay", &self.epay)
+            .field("alipay", &self.alipay)
             .finish()
     }
 }
@@ -82,6 +88,8 @@ pub struct Sandbox {
 struct Inner {
     merchant_key: Vec<u8>,
     epay: Option<EpayMerchant>,
+    /// With its signing key: one is generated at start when none was given.
+    alipay: Option<AlipayMerchant>,
     public_base_url: RwLock<String>,
     time_scale: f64,
     faults: Mutex<Faults>,
@@ -193,6 +201,7 @@ impl Sandbox {
             inner: Arc::new(Inner {
                 merchant_key: cfg.merchant_key,
                 epay: cfg.epay,
+                alipay: cfg.alipay.map(AlipayMerchant::with_generated_key),
                 public_base_url: RwLock::new(trim_base(cfg.public_base_url)),
                 time_scale,
                 down_until: Mutex::new(outage_end(&cfg.faults)),
@@ -222,8 +231,19 @@ impl Sandbox {
             .route("/epay/submit.php", get(epay::submit_get).post(epay::submit_post))
             .route("/epay/mapi.php", post(epay::mapi))
             .route("/epay/api.php", get(epay::api_get).post(epay::api_post))
+            .route(
+                "/alipay/gateway.do",
+                get(alipay::gateway_get).post(alipay::gateway_post),
+            )
+            .route("/alipay/bill", get(alipay::bill))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(self.clone())
+    }
+
+    /// The public half of the Alipay personality's signing key (what its merchant
+    /// configures as Alipay's public key), if it has one.
+    pub fn alipay_public_key(&self) -> Option<danbao_rails::rsa_sha256::VerifyingKey> {
+        self.inner.alipay.as_ref().and_then(AlipayMerchant::alipay_public_key)
     }
 
     /// From now on, `PUT /admin/faults` needs `Authorization: Bearer <secret>`.

@@ -174,6 +174,7 @@ fn request_for(
         PaymentRail::Epay { pid, pay_type } => {
             super::epay::notification_request(sandbox, pid, pay_type, notification, subject, notify_url)
         }
+        PaymentRail::Alipay { .. } => super::alipay::notification_request(sandbox, notification, subject, notify_url),
     }
 }
 
@@ -183,8 +184,9 @@ type Acknowledges = fn(reqwest::StatusCode, &str) -> bool;
 
 fn acknowledgement_of(rail: PaymentRail) -> Acknowledges {
     match rail {
-        // The sandbox's own rule is Alipay's and 易支付's: a 200 whose body is `success`.
-        PaymentRail::Sandbox | PaymentRail::Epay { .. } => {
+        // The sandbox's own rule is Alipay's and 易支付's: a 200 whose body is `success`
+        // (Alipay: the seven characters, nothing else but surrounding white space).
+        PaymentRail::Sandbox | PaymentRail::Epay { .. } | PaymentRail::Alipay { .. } => {
             |status, body| status == reqwest::StatusCode::OK && body.trim() == "success"
         }
     }

@@ -93,8 +93,8 @@ pub(crate) struct ScheduleMark {
 }
 
 /// Which gateway a payment was opened through, and so how its notification is worded
-/// and signed: the sandbox's own merchant API (JSON, HMAC header), or the 易支付
-/// personality (GET with the MD5-signed query string).
+/// and signed: the sandbox's own merchant API (JSON, HMAC header), the 易支付
+/// personality (GET with the MD5-signed query string), or the Alipay personality.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub(crate) enum PaymentRail {
@@ -104,6 +104,12 @@ pub(crate) enum PaymentRail {
         pid: String,
         /// The channel the buyer chose (`alipay`, `wxpay`, …).
         pay_type: String,
+    },
+    /// The Alipay personality (form POST signed with the gateway's RSA key).
+    Alipay {
+        app_id: String,
+        /// The method that opened it (`alipay.trade.page.pay`, …).
+        method: String,
     },
 }
 

@@ -37,4 +37,5 @@ mod no_drop;
 mod openapi;
 mod privacy;
 mod purchase;
+mod rail_alipay;
 mod rail_epay;
