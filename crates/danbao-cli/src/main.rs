@@ -832,6 +832,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 time_scale,
                 faults,
                 epay: epay.clone(),
+                epay_v2: None,
             };
             let sandbox = match &state_dir {
                 Some(dir) => danbao_sandbox::gateway::Sandbox::open(cfg, dir)?,

@@ -7,10 +7,12 @@
 
 mod cashier;
 mod epay;
+mod epay_v2;
 mod notify;
 mod state;
 
 pub use epay::EpayMerchant;
+pub use epay_v2::EpayV2Merchant;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -59,6 +61,9 @@ pub struct SandboxConfig {
     /// The 易支付 merchant its EPay personality serves (`/epay/submit.php`, …); none: that
     /// personality refuses everything.
     pub epay: Option<EpayMerchant>,
+    /// The RSA merchant its 易支付 V2 API serves (`/epay/api/pay/create`, …); none: that
+    /// API refuses everything.
+    pub epay_v2: Option<EpayV2Merchant>,
 }
 
 impl fmt::Debug for SandboxConfig {
@@ -69,6 +74,7 @@ impl fmt::Debug for SandboxConfig {
             .field("time_scale", &self.time_scale)
             .field("faults", &self.faults)
             .field("epay", &self.epay)
+            .field("epay_v2", &self.epay_v2)
             .finish()
     }
 }
@@ -82,6 +88,7 @@ pub struct Sandbox {
 struct Inner {
     merchant_key: Vec<u8>,
     epay: Option<EpayMerchant>,
+    epay_v2: Option<epay_v2::V2>,
     public_base_url: RwLock<String>,
     time_scale: f64,
     faults: Mutex<Faults>,
@@ -189,10 +196,19 @@ impl Sandbox {
             .build()
             // Building fails only when a TLS backend cannot start; there is none here.
             .unwrap_or_else(|_| reqwest::Client::new());
+        let epay_v2 = cfg.epay_v2.and_then(|m| match epay_v2::V2::start(m) {
+            Ok(v2) => Some(v2),
+            Err(e) => {
+                // Without a platform key the V2 API could sign nothing: it refuses all.
+                tracing::error!(error = %e, "易支付 V2: could not make the platform key; V2 is off");
+                None
+            }
+        });
         Sandbox {
             inner: Arc::new(Inner {
                 merchant_key: cfg.merchant_key,
                 epay: cfg.epay,
+                epay_v2,
                 public_base_url: RwLock::new(trim_base(cfg.public_base_url)),
                 time_scale,
                 down_until: Mutex::new(outage_end(&cfg.faults)),
@@ -222,8 +238,18 @@ impl Sandbox {
             .route("/epay/submit.php", get(epay::submit_get).post(epay::submit_post))
             .route("/epay/mapi.php", post(epay::mapi))
             .route("/epay/api.php", get(epay::api_get).post(epay::api_post))
+            .route("/epay/api/pay/create", post(epay_v2::create))
+            .route("/epay/api/pay/query", post(epay_v2::query))
+            .route("/epay/api/pay/refund", post(epay_v2::refund))
+            .route("/epay/api/pay/refundquery", post(epay_v2::refund_query))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(self.clone())
+    }
+
+    /// The public key of the platform key the 易支付 V2 API signs with (given, or made at
+    /// start): what its merchant verifies answers and notifications against.
+    pub fn epay_v2_platform_public_key(&self) -> Option<danbao_rails::rsa_sha256::VerifyingKey> {
+        self.inner.epay_v2.as_ref().map(|m| m.platform_key.verifying_key())
     }
 
     /// From now on, `PUT /admin/faults` needs `Authorization: Bearer <secret>`.
@@ -568,9 +594,22 @@ async fn pay(
     headers: HeaderMap,
 ) -> Response {
     let payer = payer_of(&who, &headers);
-    let newly_paid = sb
-        .store()
-        .pay_as(&payment_id, &payer, new_trade_no, OffsetDateTime::now_utc());
+    let newly_paid = {
+        let mut store = sb.store();
+        // 易支付 V2 numbers an order when it is opened (the create answer's `trade_no`):
+        // paying it keeps that number.
+        let numbered_at_creation = store
+            .payment(&payment_id)
+            .is_ok_and(|p| matches!(p.rail, state::PaymentRail::EpayV2 { .. }));
+        let trade_no = || {
+            if numbered_at_creation {
+                payment_id.clone()
+            } else {
+                new_trade_no()
+            }
+        };
+        store.pay_as(&payment_id, &payer, trade_no, OffsetDateTime::now_utc())
+    };
     let newly_paid = match newly_paid {
         Ok(true) => {
             tracing::info!(%payment_id, "sandbox payment succeeded");

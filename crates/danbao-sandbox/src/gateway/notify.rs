@@ -174,6 +174,17 @@ fn request_for(
         PaymentRail::Epay { pid, pay_type } => {
             super::epay::notification_request(sandbox, pid, pay_type, notification, subject, notify_url)
         }
+        PaymentRail::EpayV2 { pid, pay_type, param } => super::epay_v2::notification_request(
+            sandbox,
+            super::epay_v2::NotifiedPayment {
+                pid,
+                pay_type,
+                param,
+                subject,
+            },
+            notification,
+            notify_url,
+        ),
     }
 }
 
@@ -183,8 +194,9 @@ type Acknowledges = fn(reqwest::StatusCode, &str) -> bool;
 
 fn acknowledgement_of(rail: PaymentRail) -> Acknowledges {
     match rail {
-        // The sandbox's own rule is Alipay's and 易支付's: a 200 whose body is `success`.
-        PaymentRail::Sandbox | PaymentRail::Epay { .. } => {
+        // The sandbox's own rule is Alipay's and 易支付's (V1 and V2): a 200 whose body
+        // is `success`.
+        PaymentRail::Sandbox | PaymentRail::Epay { .. } | PaymentRail::EpayV2 { .. } => {
             |status, body| status == reqwest::StatusCode::OK && body.trim() == "success"
         }
     }
