@@ -117,7 +117,9 @@ fn signed_answer(result: Result<String, Epay2Error>) -> Response {
 /// the answer to send (boxed: a response is large next to the form).
 fn form_of<'a>(sb: &'a Sandbox, body: &[u8]) -> Result<(&'a V2, Params), Box<Response>> {
     if sb.faults().down {
-        return Err(Box::new((StatusCode::SERVICE_UNAVAILABLE, "gateway down").into_response()));
+        return Err(Box::new(
+            (StatusCode::SERVICE_UNAVAILABLE, "gateway down").into_response(),
+        ));
     }
     let Some(m) = merchant(sb) else {
         return Err(Box::new(refusal("this gateway has no 易支付 V2 merchant")));
