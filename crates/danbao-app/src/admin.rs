@@ -275,6 +275,15 @@ impl App {
     pub async fn reconcile(&self, from_ms: i64, to_ms: i64) -> AppResult<Vec<ReconciliationReport>> {
         let mut reports = Vec::new();
         for rail in self.rails.iter() {
+            if !rail.has_statement() {
+                // Nothing to match: only the active query (补单) finds what this rail's
+                // notifications lost. No run is recorded as if the period had matched.
+                tracing::info!(
+                    rail = rail.name(),
+                    "no statement at this provider; left out of reconciliation"
+                );
+                continue;
+            }
             reports.push(self.reconcile_rail(rail.name(), from_ms, to_ms).await?);
         }
         Ok(reports)

@@ -17,7 +17,9 @@
 //!   our own attempts would only repeat our own books back to us and could never show a
 //!   payment we do not know of, which is what a statement is for. So [`statement`] is
 //!   refused (`易支付 V2 has no statement API`), and reconciliation says so instead of
-//!   reporting an empty, "clean" period. The active query (补单) is this rail's safety net.
+//!   reporting an empty, "clean" period (asked for this rail, it answers 422; the daily
+//!   round of every rail leaves it out and logs why). The active query (补单) is this
+//!   rail's safety net.
 //! - There is no payout API in the wire module: payouts are refused.
 //!
 //! [`statement`]: PaymentProvider::statement
@@ -345,6 +347,10 @@ impl PaymentProvider for EpayV2Provider {
 
     fn statement(&self, _from_ms: i64, _to_ms: i64) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>> {
         Box::pin(async { Err(ProviderError::Rejected(NO_STATEMENT.into())) })
+    }
+
+    fn has_statement(&self) -> bool {
+        false
     }
 
     fn payout(
