@@ -233,6 +233,22 @@ fn is_web_address(text: &str) -> bool {
     text.starts_with("https://") || text.starts_with("http://")
 }
 
+/// Where the buyer is sent: the create answer's jump URL, or a QR code's text when it is
+/// a web address (Alipay's `https://qr.alipay.com/…` opens in a browser as well as in the
+/// app). An HTML form, a wallet's own scheme (`weixin://…`) or app parameters are nothing
+/// our checkout can send a browser to: refused, so the order is not left with a cashier
+/// nobody can open.
+fn cashier_of(answer: CreateAnswer) -> Result<String, ProviderError> {
+    match answer.pay_type {
+        PayType::Jump | PayType::Qrcode if is_web_address(&answer.pay_info) => Ok(answer.pay_info),
+        other => Err(ProviderError::Rejected(format!(
+            "易支付 answered pay_type {} ({:.40}), which this checkout cannot show",
+            other.as_str(),
+            answer.pay_info
+        ))),
+    }
+}
+
 impl PaymentProvider for EpayV2Provider {
     fn name(&self) -> &'static str {
         "epay"
@@ -261,20 +277,9 @@ impl PaymentProvider for EpayV2Provider {
                 .call(epay_v2::PATH_CREATE, create.body(&self.merchant_key, unix_now_s()))
                 .await?;
             let answer = CreateAnswer::read(&text, &self.platform_key, unix_now_s()).map_err(refused)?;
-            let cashier_url = match answer.pay_type {
-                PayType::Jump | PayType::Qrcode if is_web_address(&answer.pay_info) => answer.pay_info,
-                other => {
-                    // An HTML form, a wallet's own scheme or app parameters: nothing a
-                    // buyer's browser can be sent to from our checkout.
-                    return Err(ProviderError::Rejected(format!(
-                        "易支付 answered pay_type {}, which this checkout cannot show",
-                        other.as_str()
-                    )));
-                }
-            };
             Ok(CreatedPayment {
                 provider_payment_id: req.out_trade_no,
-                cashier_url,
+                cashier_url: cashier_of(answer)?,
             })
         })
     }
@@ -379,6 +384,239 @@ mod tests {
             assert!(n.bytes().all(|b| b.is_ascii_alphanumeric()), "{n}");
         }
         assert_ne!(out_refund_no("refund:1"), out_refund_no("refund:2"));
+    }
+
+    #[test]
+    fn the_cashier_is_a_jump_url_or_a_web_qr_code_and_nothing_else() {
+        let answer = |pay_type, info: &str| CreateAnswer {
+            trade_no: "T1".into(),
+            pay_type,
+            pay_info: info.into(),
+        };
+        let ok = |a| cashier_of(a).unwrap();
+        assert_eq!(
+            ok(answer(PayType::Jump, "https://pay.example.com/pay/T1")),
+            "https://pay.example.com/pay/T1"
+        );
+        assert_eq!(
+            ok(answer(PayType::Qrcode, "https://qr.alipay.com/bax0")),
+            "https://qr.alipay.com/bax0"
+        );
+        for (t, info) in [
+            (PayType::Qrcode, "weixin://wxpay/bizpayurl?pr=04IPMKM"),
+            (PayType::Html, "<form action=\"https://x\"></form>"),
+            (PayType::Jsapi, "{\"appId\":\"wx1\"}"),
+            (PayType::Jump, "javascript:alert(1)"),
+        ] {
+            assert!(
+                matches!(cashier_of(answer(t, info)), Err(ProviderError::Rejected(_))),
+                "{info}"
+            );
+        }
+    }
+
+    /// The adapter against the gateway's V2 personality on a real socket, both with the
+    /// test key pairs.
+    mod against_the_gateway {
+        use super::super::*;
+        use danbao_sandbox::gateway::{EpayV2Merchant, Sandbox, SandboxConfig};
+        use std::sync::Arc;
+
+        const MERCHANT_PRIVATE: &str = include_str!("../tests/data/epay2/merchant-private.pem");
+        const MERCHANT_PUBLIC: &str = include_str!("../tests/data/epay2/merchant-public.pem");
+        const PLATFORM_PRIVATE: &str = include_str!("../tests/data/epay2/platform-private.pem");
+        const PLATFORM_PUBLIC: &str = include_str!("../tests/data/epay2/platform-public.pem");
+
+        async fn gateway() -> (Sandbox, String) {
+            let sandbox = Sandbox::new(SandboxConfig {
+                merchant_key: b"k".to_vec(),
+                public_base_url: "http://not-yet-known".into(),
+                time_scale: 1_000_000.0,
+                faults: Default::default(),
+                epay: None,
+                epay_v2: Some(EpayV2Merchant {
+                    pid: "1001".into(),
+                    merchant_public_key: VerifyingKey::from_text(MERCHANT_PUBLIC).unwrap(),
+                    platform_key: Some(Arc::new(SigningKey::from_text(PLATFORM_PRIVATE).unwrap())),
+                }),
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            sandbox.set_public_base_url(base.clone());
+            tokio::spawn(danbao_sandbox::gateway::serve(listener, sandbox.clone()));
+            (sandbox, base)
+        }
+
+        fn provider(base: &str, platform_public: &str) -> EpayV2Provider {
+            EpayV2Provider::new(
+                &format!("{base}/epay"),
+                "1001",
+                SigningKey::from_text(MERCHANT_PRIVATE).unwrap(),
+                VerifyingKey::from_text(platform_public).unwrap(),
+                &["alipay".to_string()],
+            )
+            .unwrap()
+        }
+
+        fn request(out_trade_no: &str) -> PaymentRequest {
+            PaymentRequest {
+                out_trade_no: out_trade_no.into(),
+                amount: Money::from_minor(3_000),
+                currency: "CNY".into(),
+                subject: "点卡".into(),
+                // Nobody listens: the notification is not what these tests look at.
+                notify_url: "http://127.0.0.1:9/notify".into(),
+                return_url: String::new(),
+                order_ref: "N1".into(),
+                expires_at_ms: 0,
+                method: None,
+            }
+        }
+
+        async fn pay(base: &str, cashier_url: &str) {
+            let id = cashier_url.rsplit_once("/cashier/").unwrap().1;
+            let r = reqwest::Client::new()
+                .post(format!("{base}/payments/{id}/pay"))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+        }
+
+        #[tokio::test]
+        async fn a_payment_is_opened_queried_and_refunded_in_part_once_per_request_id() {
+            let (_sandbox, base) = gateway().await;
+            let rail = provider(&base, PLATFORM_PUBLIC);
+            let created = rail.create_payment(request("Q1")).await.unwrap();
+            assert_eq!(created.provider_payment_id, "Q1");
+            assert!(created.cashier_url.starts_with(&format!("{base}/cashier/")));
+            assert!(rail.query_payments("Q1".into()).await.unwrap().is_empty());
+            pay(&base, &created.cashier_url).await;
+            let found = rail.query_payments("Q1".into()).await.unwrap();
+            assert_eq!(found.len(), 1);
+            assert_eq!(
+                (found[0].amount, found[0].currency.as_str()),
+                (Money::from_minor(3_000), "CNY")
+            );
+            // The evidence kept is the platform's signed answer itself.
+            assert!(found[0].raw.contains("\"sign_type\":\"RSA\""), "{}", found[0].raw);
+            let part = |request_id: &str, fen| RefundCommand {
+                provider_payment_id: "Q1".into(),
+                amount: Money::from_minor(fen),
+                request_id: request_id.into(),
+            };
+            // A part, twice (a retried job): one refund; another request id: another part.
+            rail.refund(part("refund-one", 1_000)).await.unwrap();
+            rail.refund(part("refund-one", 1_000)).await.unwrap();
+            rail.refund(part("refund-two", 500)).await.unwrap();
+            // The same request id for another amount is no refund.
+            assert!(matches!(
+                rail.refund(part("refund-one", 700)).await,
+                Err(ProviderError::Rejected(_))
+            ));
+            // More than is left is refused.
+            assert!(matches!(
+                rail.refund(part("refund-three", 1_501)).await,
+                Err(ProviderError::Rejected(_))
+            ));
+            let text = {
+                let asked = OrderRef::OutTradeNo("Q1".into());
+                let body = QueryRequest {
+                    pid: "1001".into(),
+                    order: asked,
+                }
+                .body(&SigningKey::from_text(MERCHANT_PRIVATE).unwrap(), unix_now_s())
+                .unwrap();
+                reqwest::Client::new()
+                    .post(format!("{base}/epay/api/pay/query"))
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            };
+            assert!(text.contains("\"refundmoney\":\"15.00\""), "{text}");
+            // Still a payment: the query finds it, for the notification path to see again.
+            assert_eq!(rail.query_payments("Q1".into()).await.unwrap().len(), 1);
+            assert!(matches!(rail.statement(0, 1).await, Err(ProviderError::Rejected(m)) if m == NO_STATEMENT));
+            assert!(!rail.has_statement());
+            assert!(matches!(
+                rail.payout("p1".into(), Money::from_minor(1), "a".into()).await,
+                Err(ProviderError::Rejected(_))
+            ));
+        }
+
+        #[tokio::test]
+        async fn answers_under_another_key_are_not_believed() {
+            let (_sandbox, base) = gateway().await;
+            // Configured with the wrong platform key (here the merchant's own public key).
+            let rail = provider(&base, MERCHANT_PUBLIC);
+            assert!(matches!(
+                rail.create_payment(request("W1")).await,
+                Err(ProviderError::BadSignature)
+            ));
+            // A platform that is not there is an outage, retried later.
+            let gone = provider("http://127.0.0.1:9", PLATFORM_PUBLIC);
+            assert!(matches!(
+                gone.query_payments("W1".into()).await,
+                Err(ProviderError::Unavailable(_))
+            ));
+        }
+
+        #[test]
+        fn a_notification_is_believed_only_signed_by_the_platform_and_recent() {
+            let rail = provider("http://127.0.0.1:9", PLATFORM_PUBLIC);
+            let platform = SigningKey::from_text(PLATFORM_PRIVATE).unwrap();
+            let now = 1_796_169_600;
+            let query = |key: &SigningKey, at: i64| {
+                Notification {
+                    payment: epay_v2::Payment {
+                        pid: "1001".into(),
+                        trade_no: "T1".into(),
+                        out_trade_no: "Q1".into(),
+                        api_trade_no: None,
+                        pay_type: "alipay".into(),
+                        name: "点卡".into(),
+                        money: Money::from_minor(3_000),
+                        buyer: Some("2088000000000001".into()),
+                        param: None,
+                    },
+                    timestamp: at,
+                }
+                .query(key)
+                .unwrap()
+            };
+            let incoming = |q: &str| -> Result<VerifiedPayment, ProviderError> {
+                rail.verify_notification(&Incoming {
+                    body: q.as_bytes(),
+                    signature: None,
+                    headers: &[],
+                    now_ms: now * 1000,
+                })
+            };
+            let v = incoming(&query(&platform, now - 10)).unwrap();
+            assert_eq!(
+                (v.provider_txn_id.as_str(), v.out_trade_no.as_str(), v.amount),
+                ("T1", "Q1", Money::from_minor(3_000))
+            );
+            let merchant = SigningKey::from_text(MERCHANT_PRIVATE).unwrap();
+            assert!(matches!(
+                incoming(&query(&merchant, now)),
+                Err(ProviderError::BadSignature)
+            ));
+            assert!(matches!(
+                incoming(&query(&platform, now - 301)),
+                Err(ProviderError::Malformed(_))
+            ));
+            let big = format!(
+                "{}&pad={}",
+                query(&platform, now),
+                "x".repeat(NOTIFICATION_BODY_MAX_BYTES)
+            );
+            assert!(matches!(incoming(&big), Err(ProviderError::Malformed(_))));
+        }
     }
 
     #[test]
