@@ -67,7 +67,12 @@ struct Gw {
 
 impl Gw {
     async fn start() -> Gw {
-        let sandbox = Sandbox::new(SandboxConfig {
+        Gw::start_in(None).await
+    }
+
+    /// A gateway keeping its books in `state_dir` when given (as `danbao serve` runs it).
+    async fn start_in(state_dir: Option<&std::path::Path>) -> Gw {
+        let cfg = SandboxConfig {
             merchant_key: b"sandbox-hmac-key".to_vec(),
             public_base_url: "http://not-yet-known".to_owned(),
             time_scale: 1_000_000.0,
@@ -78,7 +83,11 @@ impl Gw {
                 merchant_public_key: VerifyingKey::from_text(MERCHANT_PUBLIC).unwrap(),
                 platform_key: Some(Arc::new(SigningKey::from_text(PLATFORM_PRIVATE).unwrap())),
             }),
-        });
+        };
+        let sandbox = match state_dir {
+            Some(dir) => Sandbox::open(cfg, dir).unwrap(),
+            None => Sandbox::new(cfg),
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/sandbox", listener.local_addr().unwrap());
         sandbox.set_public_base_url(base.clone());
@@ -363,4 +372,31 @@ async fn a_down_gateway_answers_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status(), 503);
+}
+
+#[tokio::test]
+async fn a_v2_payment_opened_before_a_restart_is_paid_and_notified_after_it() {
+    let dir = std::env::temp_dir()
+        .join(format!("danbao-epay2-restart-{}", uuid::Uuid::new_v4().simple()))
+        .join("sandbox");
+    let before = Gw::start_in(Some(&dir)).await;
+    let opened = before
+        .create(&before.request("F1", 2_000), &merchant_key(), now_s())
+        .await
+        .unwrap();
+    // A gateway started again on the same books (the first one is left idle).
+    // The notification goes where the payment was told: the first merchant's receiver.
+    let after = Gw::start_in(Some(&dir)).await;
+    let id = opened.trade_no;
+    after.pay(&id).await;
+    // Still a V2 payment: the RSA-signed GET, its number and param kept.
+    let got = before.receiver.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let n = &got[0].as_ref().unwrap().payment;
+    assert_eq!(
+        (n.trade_no.as_str(), n.out_trade_no.as_str(), n.param.as_deref()),
+        (id.as_str(), "F1", Some("order-1"))
+    );
+    assert!(matches!(after.query("F1").await.unwrap(), OrderState::Paid(_)));
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }
