@@ -183,10 +183,14 @@ impl App {
         }
         let rail = self.rail(rail)?;
         let provider = rail.name();
-        let lines = rail
-            .statement(from_ms, to_ms)
-            .await
-            .map_err(|e| AppError::ProviderUnavailable(e.to_string()))?;
+        let lines = rail.statement(from_ms, to_ms).await.map_err(|e| match e {
+            // A rail that has no statement (易支付 V2) or refuses this one: said as it is,
+            // not as an outage to retry, and no run is recorded as if the period matched.
+            crate::payments::ProviderError::Rejected(why) => {
+                AppError::invalid("provider", format!("{provider} gives no statement: {why}"))
+            }
+            other => AppError::ProviderUnavailable(other.to_string()),
+        })?;
         let run_id = uuid::Uuid::now_v7().to_string();
         let (mut matched, mut applied_late, mut missing, mut mismatch) = (0, 0, 0, 0);
         let mut items = Vec::new();
@@ -271,6 +275,15 @@ impl App {
     pub async fn reconcile(&self, from_ms: i64, to_ms: i64) -> AppResult<Vec<ReconciliationReport>> {
         let mut reports = Vec::new();
         for rail in self.rails.iter() {
+            if !rail.has_statement() {
+                // Nothing to match: only the active query (补单) finds what this rail's
+                // notifications lost. No run is recorded as if the period had matched.
+                tracing::info!(
+                    rail = rail.name(),
+                    "no statement at this provider; left out of reconciliation"
+                );
+                continue;
+            }
             reports.push(self.reconcile_rail(rail.name(), from_ms, to_ms).await?);
         }
         Ok(reports)

@@ -10,6 +10,7 @@ pub mod backoffice;
 pub mod clock;
 pub mod complaints;
 pub mod epay;
+pub mod epay_v2;
 pub mod evidence;
 pub mod files;
 pub mod jobs;

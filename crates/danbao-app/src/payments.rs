@@ -98,6 +98,12 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// The provider's statement of successful payments in [from, to) (ms since epoch),
     /// each line already verified (the statement is signed as a whole).
     fn statement(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>>;
+    /// Whether the provider has a statement of its own books to reconcile against. A rail
+    /// without one (易支付 V2) is left out of the daily round of every rail, said so in the
+    /// log, rather than stopping the round; asked on its own, its `statement` says why.
+    fn has_statement(&self) -> bool {
+        true
+    }
     /// Pays a seller out (a withdrawal); idempotent on `request_id`.
     fn payout(&self, request_id: String, amount: Money, account: String) -> BoxFuture<'_, Result<(), ProviderError>>;
 }

@@ -5,6 +5,7 @@
 
 use crate::alipay::{AlipayConfigError, AlipayProvider};
 use crate::epay::{EpayConfigError, EpayProvider};
+use crate::epay_v2::EpayV2Provider;
 use crate::payments::PaymentProvider;
 use danbao_rails::rsa_sha256::{SigningKey, VerifyingKey};
 
@@ -26,6 +27,18 @@ use danbao_rails::rsa_sha256::{SigningKey, VerifyingKey};
 /// app_private_key_file = "/etc/danbao/alipay-app-private.pem"
 /// alipay_public_key_file = "/etc/danbao/alipay-public.pem"
 /// methods = ["page", "qr", "wap"]         # the first is the default
+/// ```
+///
+/// An aggregator that speaks the V2 (RSA) API instead:
+///
+/// ```toml
+/// [[epay]]
+/// api = "v2"                                # "v1" (MD5, the default) or "v2" (RSA)
+/// base_url = "https://pay.example.com/"     # where api/pay/create is
+/// pid = "1001"
+/// merchant_private_key_file = "/etc/danbao/epay2-merchant.pem"   # signs our requests
+/// platform_public_key_file = "/etc/danbao/epay2-platform.pem"    # checks its answers
+/// channels = ["alipay", "wxpay"]
 /// ```
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,10 +66,32 @@ pub struct AlipayRailConfig {
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EpayRailConfig {
+    /// Which of the aggregator's APIs: an aggregator speaks one or the other to a merchant.
+    #[serde(default)]
+    pub api: EpayApi,
     pub base_url: String,
     pub pid: String,
-    pub key_file: std::path::PathBuf,
+    /// V1: the merchant's MD5 key.
+    #[serde(default)]
+    pub key_file: Option<std::path::PathBuf>,
+    /// V2: the merchant's RSA private key (PEM or base64 DER), which signs our requests.
+    #[serde(default)]
+    pub merchant_private_key_file: Option<std::path::PathBuf>,
+    /// V2: the platform's RSA public key, which its answers and notifications must verify
+    /// under.
+    #[serde(default)]
+    pub platform_public_key_file: Option<std::path::PathBuf>,
     pub channels: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EpayApi {
+    /// MD5-signed page jump and `api.php` (彩虹易支付's first API).
+    #[default]
+    V1,
+    /// RSA-signed `api/pay/*`.
+    V2,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +102,8 @@ pub enum RailsFileError {
     Key { path: String, error: String },
     #[error("易支付 base_url {0:?} is not an http(s) address")]
     BaseUrl(String),
+    #[error("易支付 api {api} takes {wanted}")]
+    KeysForApi { api: &'static str, wanted: &'static str },
     #[error("one 易支付 rail only (a second would be the same rail name)")]
     TwoEpay,
     #[error(transparent)]
@@ -92,16 +129,53 @@ impl RailsFile {
             if !(e.base_url.starts_with("https://") || e.base_url.starts_with("http://")) {
                 return Err(RailsFileError::BaseUrl(e.base_url.clone()));
             }
-            let key = std::fs::read_to_string(&e.key_file).map_err(|error| RailsFileError::Key {
-                path: e.key_file.display().to_string(),
-                error: error.to_string(),
-            })?;
-            rails.push(std::sync::Arc::new(EpayProvider::new(
-                &e.base_url,
-                &e.pid,
-                key.trim(),
-                &e.channels,
-            )?));
+            match (
+                e.api,
+                &e.key_file,
+                &e.merchant_private_key_file,
+                &e.platform_public_key_file,
+            ) {
+                (EpayApi::V1, Some(key_file), None, None) => {
+                    let key = read_key(key_file)?;
+                    rails.push(std::sync::Arc::new(EpayProvider::new(
+                        &e.base_url,
+                        &e.pid,
+                        key.trim(),
+                        &e.channels,
+                    )?));
+                }
+                (EpayApi::V2, None, Some(private), Some(public)) => {
+                    let merchant = SigningKey::from_text(&read_key(private)?).map_err(|error| RailsFileError::Key {
+                        path: private.display().to_string(),
+                        error: error.to_string(),
+                    })?;
+                    let platform =
+                        VerifyingKey::from_text(&read_key(public)?).map_err(|error| RailsFileError::Key {
+                            path: public.display().to_string(),
+                            error: error.to_string(),
+                        })?;
+                    rails.push(std::sync::Arc::new(EpayV2Provider::new(
+                        &e.base_url,
+                        &e.pid,
+                        merchant,
+                        platform,
+                        &e.channels,
+                    )?));
+                }
+                // A mix of the two APIs' keys is refused rather than half of it used.
+                (EpayApi::V1, ..) => {
+                    return Err(RailsFileError::KeysForApi {
+                        api: "v1",
+                        wanted: "key_file alone",
+                    })
+                }
+                (EpayApi::V2, ..) => {
+                    return Err(RailsFileError::KeysForApi {
+                        api: "v2",
+                        wanted: "merchant_private_key_file and platform_public_key_file, and no key_file",
+                    })
+                }
+            }
         }
         if let Some(a) = &self.alipay {
             let read = |path: &std::path::Path| {
@@ -129,6 +203,13 @@ impl RailsFile {
         }
         Ok(rails)
     }
+}
+
+fn read_key(path: &std::path::Path) -> Result<String, RailsFileError> {
+    std::fs::read_to_string(path).map_err(|error| RailsFileError::Key {
+        path: path.display().to_string(),
+        error: error.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -206,6 +287,58 @@ mod tests {
         std::fs::write(&app_private, alipay_key.verifying_key().to_spki_pem()).unwrap();
         let err = RailsFile::parse(&text).unwrap().build().map(|_| ()).unwrap_err();
         assert!(err.to_string().contains("not an RSA private key"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    const MERCHANT_PRIVATE: &str = include_str!("../tests/data/epay2/merchant-private.pem");
+    const PLATFORM_PUBLIC: &str = include_str!("../tests/data/epay2/platform-public.pem");
+
+    #[test]
+    fn a_v2_section_names_its_two_rsa_keys_by_path_and_refuses_a_mix() {
+        let dir = std::env::temp_dir().join(format!("danbao-rails-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let private = dir.join("merchant.pem");
+        let public = dir.join("platform.pem");
+        let md5 = dir.join("epay.key");
+        std::fs::write(&private, MERCHANT_PRIVATE).unwrap();
+        std::fs::write(&public, PLATFORM_PUBLIC).unwrap();
+        std::fs::write(&md5, "k3y\n").unwrap();
+        let path = |p: &std::path::Path| format!("{:?}", p.display().to_string());
+        let text = format!(
+            "[[epay]]\napi = \"v2\"\nbase_url = \"https://pay.example.com/\"\npid = \"1001\"\nmerchant_private_key_file = {}\nplatform_public_key_file = {}\nchannels = [\"alipay\", \"qqpay\"]\n",
+            path(&private),
+            path(&public)
+        );
+        let rails = RailsFile::parse(&text).unwrap().build().unwrap();
+        assert_eq!(rails.len(), 1);
+        assert_eq!(rails[0].name(), "epay");
+        assert_eq!(rails[0].methods(), ["epay_alipay", "epay_qqpay"]);
+        // Without `api`, a section is V1 and wants its MD5 key.
+        let v1 = format!(
+            "[[epay]]\nbase_url = \"https://pay.example.com/\"\npid = \"1001\"\nkey_file = {}\nchannels = [\"alipay\"]\n",
+            path(&md5)
+        );
+        assert_eq!(RailsFile::parse(&v1).unwrap().build().unwrap().len(), 1);
+        for (bad, what) in [
+            (format!("{text}key_file = {}\n", path(&md5)), "api v2 takes"),
+            (
+                text.replace(&format!("platform_public_key_file = {}\n", path(&public)), ""),
+                "api v2 takes",
+            ),
+            (text.replace("api = \"v2\"", "api = \"v1\""), "api v1 takes"),
+            (
+                format!("{v1}merchant_private_key_file = {}\n", path(&private)),
+                "api v1 takes",
+            ),
+            (text.replace("\"v2\"", "\"v3\""), "not a rails file"),
+            // Each key file must hold the kind of key its name says.
+            (text.replace(&path(&public), &path(&private)), "reading the 易支付 key"),
+            (text.replace(&path(&private), &path(&md5)), "reading the 易支付 key"),
+            (text.replace("merchant.pem", "missing.pem"), "reading the 易支付 key"),
+        ] {
+            let err = RailsFile::parse(&bad).and_then(|f| f.build().map(|_| ())).unwrap_err();
+            assert!(err.to_string().contains(what), "{bad}: {err}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -104,6 +104,11 @@ struct ServeArgs {
     /// keys by file path). See README "Payment rails".
     #[arg(long, env = "DANBAO_RAILS")]
     rails: Option<PathBuf>,
+    /// With the in-process sandbox: its 易支付 speaks the V2 (RSA) API to the platform's
+    /// `epay` rail instead of V1 (MD5). The two key pairs (the merchant's, the
+    /// aggregator's) are made once in <data-dir>/keys/.
+    #[arg(long)]
+    sandbox_epay_v2: bool,
 }
 
 #[derive(Subcommand)]
@@ -236,6 +241,16 @@ enum Command {
         /// half is written beside it as `<file>.pub.pem` for the platform's rails file.
         #[arg(long, requires = "alipay_app_id")]
         alipay_private_key_file: Option<PathBuf>,
+        /// Also answer 易支付's V2 (RSA) API at /epay/api/pay/*, for this merchant id.
+        #[arg(long, requires_all = ["epay2_merchant_public_key_file", "epay2_platform_key_file"])]
+        epay2_pid: Option<String>,
+        /// The V2 merchant's RSA public key (PEM), which its requests must verify under.
+        #[arg(long, requires = "epay2_pid")]
+        epay2_merchant_public_key_file: Option<PathBuf>,
+        /// The gateway's own RSA private key for V2 (created if missing, its public half
+        /// written beside it as <file>.pub for the platform's rails file).
+        #[arg(long, requires = "epay2_pid")]
+        epay2_platform_key_file: Option<PathBuf>,
     },
     /// Chaos run: real server processes and the sandbox as its own process, with lost,
     /// duplicated, delayed and reordered notifications, an outage and SIGKILLed servers;
@@ -379,6 +394,18 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
             // and its aggregator do).
             let (epay_key, _) =
                 load_or_create(&keys.join("sandbox-epay.key")).context("opening the sandbox 易支付 key")?;
+            // With --sandbox-epay-v2, its V2 merchant's and aggregator's RSA keys, made
+            // once beside the others.
+            let epay_v2 = if args.sandbox_epay_v2 {
+                let (merchant_private_key, _) = load_or_create_rsa(&keys.join("sandbox-epay2-merchant.pem"))?;
+                let (platform_private_key, _) = load_or_create_rsa(&keys.join("sandbox-epay2-platform.pem"))?;
+                Some(danbao_http::server::InProcessEpayV2 {
+                    merchant_private_key,
+                    platform_private_key,
+                })
+            } else {
+                None
+            };
             Gateway::InProcess {
                 merchant_key: merchant_key.to_vec(),
                 time_scale: 1.0,
@@ -387,6 +414,7 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
                 epay_key: Some(hex::encode(epay_key)),
                 // Its Alipay personality too: two RSA keys, made once beside the others.
                 alipay: Some(in_process_alipay_keys(&keys).context("opening the sandbox Alipay keys")?),
+                epay_v2,
             }
         }
         (None, false) => Gateway::None,
@@ -849,6 +877,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             alipay_seller_id,
             alipay_app_public_key_file,
             alipay_private_key_file,
+            epay2_pid,
+            epay2_merchant_public_key_file,
+            epay2_platform_key_file,
         } => {
             let faults = danbao_sandbox::wire::Faults {
                 drop_pct,
@@ -900,6 +931,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 _ => None,
             };
+            let epay_v2 = match (&epay2_pid, &epay2_merchant_public_key_file, &epay2_platform_key_file) {
+                (Some(pid), Some(public), Some(private)) => {
+                    let text = std::fs::read_to_string(public)
+                        .with_context(|| format!("reading the 易支付 V2 merchant key {}", public.display()))?;
+                    let merchant_public_key = danbao_rails::rsa_sha256::VerifyingKey::from_text(&text)
+                        .with_context(|| format!("the 易支付 V2 merchant key {}", public.display()))?;
+                    let (pem, _) = load_or_create_rsa(private)?;
+                    let platform = danbao_rails::rsa_sha256::SigningKey::from_text(&pem)
+                        .with_context(|| format!("the 易支付 V2 platform key {}", private.display()))?;
+                    let public_half = rsa_public_path(private);
+                    if !public_half.exists() {
+                        std::fs::write(&public_half, platform.verifying_key().to_spki_pem())
+                            .with_context(|| format!("writing {}", public_half.display()))?;
+                    }
+                    Some(danbao_sandbox::gateway::EpayV2Merchant {
+                        pid: pid.clone(),
+                        merchant_public_key,
+                        platform_key: Some(Arc::new(platform)),
+                    })
+                }
+                _ => None,
+            };
             let listener = tokio::net::TcpListener::bind((bind.as_str(), port)).await?;
             let addr = listener.local_addr()?;
             let cfg = danbao_sandbox::gateway::SandboxConfig {
@@ -909,6 +962,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 faults,
                 epay: epay.clone(),
                 alipay: alipay.clone(),
+                epay_v2,
             };
             let sandbox = match &state_dir {
                 Some(dir) => danbao_sandbox::gateway::Sandbox::open(cfg, dir)?,
@@ -937,10 +991,42 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     path.display()
                 );
             }
+            if let (Some(pid), Some(private)) = (&epay2_pid, &epay2_platform_key_file) {
+                println!(
+                    "  易支付 V2: pid {pid} at http://{addr}/epay/api/pay/, platform public key {}",
+                    rsa_public_path(private).display()
+                );
+            }
             danbao_sandbox::gateway::serve(listener, sandbox).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An RSA private key (PKCS#8 PEM) kept in `path`, made now (0600, in a private
+/// directory) when the file does not exist yet. Returns its text and whether it was made.
+fn load_or_create_rsa(path: &std::path::Path) -> anyhow::Result<(String, bool)> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((text, false)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (_, pem) = danbao_rails::rsa_sha256::SigningKey::generate()
+                .map_err(|e| anyhow::anyhow!("making an RSA key for {}: {e}", path.display()))?;
+            if let Some(dir) = path.parent() {
+                danbao_app::vault::create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            danbao_app::vault::create_private_file(path, pem.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            Ok((pem, true))
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Where the public half of an RSA private key file is written: `<file>.pub`.
+fn rsa_public_path(private: &std::path::Path) -> PathBuf {
+    let mut name = private.as_os_str().to_owned();
+    name.push(".pub");
+    PathBuf::from(name)
 }
 
 fn main() -> ExitCode {

@@ -1,12 +1,14 @@
 //! Starting a whole Danbao server: used by `danbao serve`, `danbao demo` and the tests,
 //! so all three run the same thing.
 
+use anyhow::Context as _;
 use danbao_app::clock::Clock;
 use danbao_app::payments::{PaymentProvider, Rails, SandboxProvider};
 use danbao_app::storage::Store;
 use danbao_app::vault::Vault;
 use danbao_app::{App, AppConfig};
 use danbao_domain::RuleSet;
+use danbao_rails::rsa_sha256::SigningKey;
 use danbao_sandbox::gateway::{Sandbox, SandboxConfig};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,12 +49,27 @@ pub enum Gateway {
         /// when given, the platform takes payments through it too, as the `alipay` rail
         /// (methods page, qr and wap), after the 易支付 one.
         alipay: Option<InProcessAlipay>,
+        /// The keys of the gateway's 易支付 V2 (RSA) merchant, the same `pid` 1000: when
+        /// given, the gateway answers the V2 API too and the platform's `epay` rail speaks
+        /// V2 to it (in place of V1: an aggregator's merchant speaks one or the other).
+        epay_v2: Option<InProcessEpayV2>,
     },
     /// The sandbox runs elsewhere (`danbao sandbox-gateway`).
     External { base_url: String, merchant_key: Vec<u8> },
     /// No provider is configured: checkout is refused (provider unavailable) and every
     /// notification is refused (a gateway with no key configured accepts nothing).
     None,
+}
+
+/// The private halves of the in-process 易支付 V2 merchant's two key pairs (PEM or base64
+/// DER); each side derives the other's public key from them.
+pub struct InProcessEpayV2 {
+    /// The merchant's: the platform's adapter signs its requests with it, the gateway
+    /// checks them against its public half.
+    pub merchant_private_key: String,
+    /// The aggregator's: the gateway signs answers and notifications with it, the adapter
+    /// verifies them against its public half.
+    pub platform_private_key: String,
 }
 
 pub struct ServerConfig {
@@ -148,6 +165,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             state_dir,
             epay_key,
             alipay,
+            epay_v2,
         } => {
             // Each side reads the keys for itself (a signing key is not shared).
             let alipay_keys = match &alipay {
@@ -177,6 +195,16 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                 Some((merchant, app_key, alipay_public)) => (Some(merchant), Some((app_key, alipay_public))),
                 None => (None, None),
             };
+            let epay_v2 = match epay_v2 {
+                Some(keys) => {
+                    let merchant = SigningKey::from_text(&keys.merchant_private_key)
+                        .context("reading the in-process 易支付 V2 merchant key")?;
+                    let platform = SigningKey::from_text(&keys.platform_private_key)
+                        .context("reading the in-process 易支付 V2 platform key")?;
+                    Some((merchant, Arc::new(platform)))
+                }
+                None => None,
+            };
             let cfg = SandboxConfig {
                 merchant_key: merchant_key.clone(),
                 public_base_url: format!("{url}/sandbox"),
@@ -187,6 +215,13 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                     key,
                 }),
                 alipay: alipay_merchant,
+                epay_v2: epay_v2
+                    .as_ref()
+                    .map(|(merchant, platform)| danbao_sandbox::gateway::EpayV2Merchant {
+                        pid: IN_PROCESS_EPAY_PID.to_string(),
+                        merchant_public_key: merchant.verifying_key(),
+                        platform_key: Some(platform.clone()),
+                    }),
             };
             let sb = match state_dir {
                 Some(dir) => Sandbox::open(cfg, &dir)?,
@@ -199,14 +234,26 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                 Arc::new(SandboxProvider::new(&format!("{url}/sandbox"), merchant_key));
             let mut rails = vec![provider];
             rails.extend(extra_rails.iter().cloned());
-            if let Some(key) = epay_key {
-                let channels = ["alipay".to_string(), "wxpay".to_string()];
-                rails.push(Arc::new(danbao_app::epay::EpayProvider::new(
-                    &format!("{url}/sandbox/epay/"),
-                    IN_PROCESS_EPAY_PID,
-                    &key,
-                    &channels,
-                )?));
+            let channels = ["alipay".to_string(), "wxpay".to_string()];
+            match (epay_v2, epay_key) {
+                (Some((merchant, platform)), _) => {
+                    rails.push(Arc::new(danbao_app::epay_v2::EpayV2Provider::new(
+                        &format!("{url}/sandbox/epay/"),
+                        IN_PROCESS_EPAY_PID,
+                        merchant,
+                        platform.verifying_key(),
+                        &channels,
+                    )?));
+                }
+                (None, Some(key)) => {
+                    rails.push(Arc::new(danbao_app::epay::EpayProvider::new(
+                        &format!("{url}/sandbox/epay/"),
+                        IN_PROCESS_EPAY_PID,
+                        &key,
+                        &channels,
+                    )?));
+                }
+                (None, None) => {}
             }
             if let Some((app_key, alipay_public)) = alipay_platform {
                 let methods = ["page".to_string(), "qr".to_string(), "wap".to_string()];

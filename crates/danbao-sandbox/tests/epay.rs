@@ -57,6 +57,7 @@ impl Gw {
                 key: KEY.to_owned(),
             }),
             alipay: None,
+            epay_v2: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/sandbox", listener.local_addr().unwrap());

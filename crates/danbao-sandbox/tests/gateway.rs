@@ -116,6 +116,7 @@ impl Gw {
             faults: Faults::default(),
             epay: None,
             alipay: None,
+            epay_v2: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/sandbox", listener.local_addr().unwrap());
@@ -941,6 +942,7 @@ async fn standalone_gateway_serves_at_its_root() {
         faults: Faults::default(),
         epay: None,
         alipay: None,
+        epay_v2: None,
     });
     tokio::spawn(serve(listener, sandbox));
     let receiver = Receiver::start().await;
@@ -977,6 +979,7 @@ async fn a_gateway_without_a_key_accepts_nothing() {
         faults: Faults::default(),
         epay: None,
         alipay: None,
+        epay_v2: None,
     });
     tokio::spawn(serve(listener, sandbox));
     let client = SandboxClient::new(base, Vec::new());

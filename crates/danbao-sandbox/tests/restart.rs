@@ -79,6 +79,7 @@ fn start_gateway(dir: &Path) -> (tokio::runtime::Runtime, String) {
                 faults: Faults::default(),
                 epay: None,
                 alipay: None,
+                epay_v2: None,
             },
             dir,
         )

@@ -28,6 +28,14 @@ pub const ALIPAY_APP_PRIVATE_KEY: &str = include_str!("alipay-keys/app-private.p
 pub const ALIPAY_APP_PUBLIC_KEY: &str = include_str!("alipay-keys/app-public.pem");
 pub const ALIPAY_PRIVATE_KEY: &str = include_str!("alipay-keys/alipay-private.pem");
 pub const ALIPAY_PUBLIC_KEY: &str = include_str!("alipay-keys/alipay-public.pem");
+/// The in-process gateway's 易支付 V2 keys in the tests (self-generated for the tests
+/// only; a copy of `danbao-rails`'s, see `src/keys/epay2/README.md`): the merchant's
+/// pair (the platform signs its requests) and the aggregator's (it signs its answers and
+/// notifications).
+pub const EPAY2_MERCHANT_PRIVATE: &str = include_str!("keys/epay2/merchant-private.pem");
+pub const EPAY2_MERCHANT_PUBLIC: &str = include_str!("keys/epay2/merchant-public.pem");
+pub const EPAY2_PLATFORM_PRIVATE: &str = include_str!("keys/epay2/platform-private.pem");
+pub const EPAY2_PLATFORM_PUBLIC: &str = include_str!("keys/epay2/platform-public.pem");
 /// How long a test waits for something asynchronous (a notification) before failing.
 const ASYNC_WAIT: Duration = Duration::from_secs(20);
 pub const HOUR_MS: i64 = 3_600_000;
@@ -66,6 +74,16 @@ pub struct TestApp {
     pub http: reqwest::Client,
     db: Db,
     limits: Limits,
+    /// Which API the in-process 易支付 speaks to the platform's `epay` rail.
+    epay_api: EpayApi,
+}
+
+/// The API of the in-process 易支付 the platform's `epay` rail speaks: V1 (MD5) unless a
+/// test asks for V2 (RSA) with [`TestApp::sqlite_epay_v2`] / [`TestApp::postgres_epay_v2`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpayApi {
+    V1,
+    V2,
 }
 
 /// The rule set the tests run with unless they say otherwise: the shipped one with the caps
@@ -116,6 +134,20 @@ impl Resp {
 
 impl TestApp {
     pub async fn sqlite() -> TestApp {
+        TestApp::sqlite_with(EpayApi::V1).await
+    }
+
+    /// [`TestApp::sqlite`] with the `epay` rail speaking 易支付 V2 to the in-process gateway.
+    pub async fn sqlite_epay_v2() -> TestApp {
+        TestApp::sqlite_with(EpayApi::V2).await
+    }
+
+    /// [`TestApp::postgres`] with the `epay` rail speaking 易支付 V2.
+    pub async fn postgres_epay_v2() -> Option<TestApp> {
+        TestApp::postgres_with(EpayApi::V2).await
+    }
+
+    async fn sqlite_with(epay_api: EpayApi) -> TestApp {
         let dir = std::env::temp_dir().join(format!("danbao-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let store = Store::connect(&format!("sqlite:{}", dir.join("danbao.db").display()), None)
@@ -123,7 +155,15 @@ impl TestApp {
             .unwrap();
         // Real key files, so that the CLI's offline tools can open this data directory.
         let (vault, _) = Vault::open(&dir.join("keys")).unwrap();
-        TestApp::boot(store, Db::Sqlite { dir }, harness_rules(), harness_limits(), vault).await
+        TestApp::boot(
+            store,
+            Db::Sqlite { dir },
+            harness_rules(),
+            harness_limits(),
+            vault,
+            epay_api,
+        )
+        .await
     }
 
     /// The SQLite data directory (database and key files), for the CLI's offline tools.
@@ -150,6 +190,10 @@ impl TestApp {
     /// None (and a printed note) when DANBAO_TEST_DATABASE_URL is not set, outside CI;
     /// see [`postgres_test_url`].
     pub async fn postgres() -> Option<TestApp> {
+        TestApp::postgres_with(EpayApi::V1).await
+    }
+
+    async fn postgres_with(epay_api: EpayApi) -> Option<TestApp> {
         let url = postgres_test_url("PostgreSQL test")?;
         let schema = danbao_store::create_pg_schema(&url, "e2e")
             .await
@@ -162,6 +206,7 @@ impl TestApp {
                 harness_rules(),
                 harness_limits(),
                 Vault::from_keys([1; 32], [2; 32]),
+                epay_api,
             )
             .await,
         )
@@ -199,7 +244,9 @@ impl TestApp {
 
     async fn restart_at(self, rules: RuleSet, limits: Limits, addr: &str) -> TestApp {
         let now = self.clock.now_ms();
-        let TestApp { server, db, .. } = self;
+        let TestApp {
+            server, db, epay_api, ..
+        } = self;
         server.stop().await;
         let (store, vault) = match &db {
             Db::Sqlite { dir } => (
@@ -215,15 +262,15 @@ impl TestApp {
         };
         // The clock keeps its time from the first instant of the new server: what the
         // server starts (its rate limiters) must not see time jump backwards.
-        TestApp::boot_at(store, db, rules, limits, vault, addr, now).await
+        TestApp::boot_at(store, db, rules, limits, vault, addr, now, epay_api).await
     }
 
-    async fn boot(store: Store, db: Db, rules: RuleSet, limits: Limits, vault: Vault) -> TestApp {
+    async fn boot(store: Store, db: Db, rules: RuleSet, limits: Limits, vault: Vault, epay_api: EpayApi) -> TestApp {
         // Tests start at the real time, so that the sandbox (which keeps real time, like
         // any outside provider) and the platform agree on statement periods; after that
         // only the test moves the platform's clock.
         let now = danbao_app::clock::SystemClock.now_ms();
-        TestApp::boot_at(store, db, rules, limits, vault, "127.0.0.1:0", now).await
+        TestApp::boot_at(store, db, rules, limits, vault, "127.0.0.1:0", now, epay_api).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -235,6 +282,7 @@ impl TestApp {
         vault: Vault,
         addr: &str,
         now: i64,
+        epay_api: EpayApi,
     ) -> TestApp {
         let files_dir = match &db {
             Db::Sqlite { dir } => dir.join("files"),
@@ -276,6 +324,10 @@ impl TestApp {
                     app_private_key: ALIPAY_APP_PRIVATE_KEY.to_string(),
                     alipay_private_key: ALIPAY_PRIVATE_KEY.to_string(),
                 }),
+                epay_v2: (epay_api == EpayApi::V2).then(|| danbao_http::server::InProcessEpayV2 {
+                    merchant_private_key: EPAY2_MERCHANT_PRIVATE.to_string(),
+                    platform_private_key: EPAY2_PLATFORM_PRIVATE.to_string(),
+                }),
             },
             worker_interval: None,
             files_dir: Some(files_dir),
@@ -295,6 +347,7 @@ impl TestApp {
             http: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(),
             db,
             limits,
+            epay_api,
         }
     }
 

@@ -8,11 +8,13 @@
 mod alipay;
 mod cashier;
 mod epay;
+mod epay_v2;
 mod notify;
 mod state;
 
 pub use alipay::AlipayMerchant;
 pub use epay::EpayMerchant;
+pub use epay_v2::EpayV2Merchant;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -64,6 +66,9 @@ pub struct SandboxConfig {
     /// The Alipay application its Alipay personality serves (`/alipay/gateway.do`, …);
     /// none: that personality refuses everything.
     pub alipay: Option<AlipayMerchant>,
+    /// The RSA merchant its 易支付 V2 API serves (`/epay/api/pay/create`, …); none: that
+    /// API refuses everything.
+    pub epay_v2: Option<EpayV2Merchant>,
 }
 
 impl fmt::Debug for SandboxConfig {
@@ -75,6 +80,7 @@ impl fmt::Debug for SandboxConfig {
             .field("faults", &self.faults)
             .field("epay", &self.epay)
             .field("alipay", &self.alipay)
+            .field("epay_v2", &self.epay_v2)
             .finish()
     }
 }
@@ -90,6 +96,7 @@ struct Inner {
     epay: Option<EpayMerchant>,
     /// With its signing key: one is generated at start when none was given.
     alipay: Option<AlipayMerchant>,
+    epay_v2: Option<epay_v2::V2>,
     public_base_url: RwLock<String>,
     time_scale: f64,
     faults: Mutex<Faults>,
@@ -197,11 +204,20 @@ impl Sandbox {
             .build()
             // Building fails only when a TLS backend cannot start; there is none here.
             .unwrap_or_else(|_| reqwest::Client::new());
+        let epay_v2 = cfg.epay_v2.and_then(|m| match epay_v2::V2::start(m) {
+            Ok(v2) => Some(v2),
+            Err(e) => {
+                // Without a platform key the V2 API could sign nothing: it refuses all.
+                tracing::error!(error = %e, "易支付 V2: could not make the platform key; V2 is off");
+                None
+            }
+        });
         Sandbox {
             inner: Arc::new(Inner {
                 merchant_key: cfg.merchant_key,
                 epay: cfg.epay,
                 alipay: cfg.alipay.map(AlipayMerchant::with_generated_key),
+                epay_v2,
                 public_base_url: RwLock::new(trim_base(cfg.public_base_url)),
                 time_scale,
                 down_until: Mutex::new(outage_end(&cfg.faults)),
@@ -236,6 +252,10 @@ impl Sandbox {
                 get(alipay::gateway_get).post(alipay::gateway_post),
             )
             .route("/alipay/bill", get(alipay::bill))
+            .route("/epay/api/pay/create", post(epay_v2::create))
+            .route("/epay/api/pay/query", post(epay_v2::query))
+            .route("/epay/api/pay/refund", post(epay_v2::refund))
+            .route("/epay/api/pay/refundquery", post(epay_v2::refund_query))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(self.clone())
     }
@@ -244,6 +264,12 @@ impl Sandbox {
     /// configures as Alipay's public key), if it has one.
     pub fn alipay_public_key(&self) -> Option<danbao_rails::rsa_sha256::VerifyingKey> {
         self.inner.alipay.as_ref().and_then(AlipayMerchant::alipay_public_key)
+    }
+
+    /// The public key of the platform key the 易支付 V2 API signs with (given, or made at
+    /// start): what its merchant verifies answers and notifications against.
+    pub fn epay_v2_platform_public_key(&self) -> Option<danbao_rails::rsa_sha256::VerifyingKey> {
+        self.inner.epay_v2.as_ref().map(|m| m.platform_key.verifying_key())
     }
 
     /// From now on, `PUT /admin/faults` needs `Authorization: Bearer <secret>`.
@@ -588,9 +614,22 @@ async fn pay(
     headers: HeaderMap,
 ) -> Response {
     let payer = payer_of(&who, &headers);
-    let newly_paid = sb
-        .store()
-        .pay_as(&payment_id, &payer, new_trade_no, OffsetDateTime::now_utc());
+    let newly_paid = {
+        let mut store = sb.store();
+        // 易支付 V2 numbers an order when it is opened (the create answer's `trade_no`):
+        // paying it keeps that number.
+        let numbered_at_creation = store
+            .payment(&payment_id)
+            .is_ok_and(|p| matches!(p.rail, state::PaymentRail::EpayV2 { .. }));
+        let trade_no = || {
+            if numbered_at_creation {
+                payment_id.clone()
+            } else {
+                new_trade_no()
+            }
+        };
+        store.pay_as(&payment_id, &payer, trade_no, OffsetDateTime::now_utc())
+    };
     let newly_paid = match newly_paid {
         Ok(true) => {
             tracing::info!(%payment_id, "sandbox payment succeeded");

@@ -175,6 +175,17 @@ fn request_for(
             super::epay::notification_request(sandbox, pid, pay_type, notification, subject, notify_url)
         }
         PaymentRail::Alipay { .. } => super::alipay::notification_request(sandbox, notification, subject, notify_url),
+        PaymentRail::EpayV2 { pid, pay_type, param } => super::epay_v2::notification_request(
+            sandbox,
+            super::epay_v2::NotifiedPayment {
+                pid,
+                pay_type,
+                param,
+                subject,
+            },
+            notification,
+            notify_url,
+        ),
     }
 }
 
@@ -184,9 +195,9 @@ type Acknowledges = fn(reqwest::StatusCode, &str) -> bool;
 
 fn acknowledgement_of(rail: PaymentRail) -> Acknowledges {
     match rail {
-        // The sandbox's own rule is Alipay's and 易支付's: a 200 whose body is `success`
-        // (Alipay: the seven characters, nothing else but surrounding white space).
-        PaymentRail::Sandbox | PaymentRail::Epay { .. } | PaymentRail::Alipay { .. } => {
+        // The sandbox's own rule is Alipay's and 易支付's (V1 and V2): a 200 whose body
+        // is `success` (Alipay: the seven characters, nothing else but surrounding white space).
+        PaymentRail::Sandbox | PaymentRail::Epay { .. } | PaymentRail::EpayV2 { .. } | PaymentRail::Alipay { .. } => {
             |status, body| status == reqwest::StatusCode::OK && body.trim() == "success"
         }
     }

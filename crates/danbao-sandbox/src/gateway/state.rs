@@ -93,8 +93,9 @@ pub(crate) struct ScheduleMark {
 }
 
 /// Which gateway a payment was opened through, and so how its notification is worded
-/// and signed: the sandbox's own merchant API (JSON, HMAC header), the 易支付
-/// personality (GET with the MD5-signed query string), or the Alipay personality.
+/// and signed: the sandbox's own merchant API (JSON, HMAC header), the 易支付 V1
+/// personality (GET with the MD5-signed query string), its V2 API (GET with the query
+/// string signed SHA256withRSA by the platform's key), or the Alipay personality.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub(crate) enum PaymentRail {
@@ -110,6 +111,14 @@ pub(crate) enum PaymentRail {
         app_id: String,
         /// The method that opened it (`alipay.trade.page.pay`, …).
         method: String,
+    },
+    /// Opened through 易支付 V2's `api/pay/create` by the RSA merchant `pid`.
+    EpayV2 {
+        pid: String,
+        pay_type: String,
+        /// The merchant's `param`, returned as it is in the notification.
+        #[serde(default)]
+        param: Option<String>,
     },
 }
 
@@ -638,6 +647,14 @@ impl Store {
 
     pub(crate) fn refund_by_request_id(&self, request_id: &str) -> Result<&RefundView, GatewayError> {
         self.refunds.get(request_id).ok_or(GatewayError::UnknownRefund)
+    }
+
+    /// A refund by the gateway's own refund number (易支付 V2's `refund_no`).
+    pub(crate) fn refund_by_refund_id(&self, refund_id: &str) -> Result<&RefundView, GatewayError> {
+        self.refunds
+            .values()
+            .find(|r| r.refund_id == refund_id)
+            .ok_or(GatewayError::UnknownRefund)
     }
 
     /// Successful payments whose paid_at is in [from, to), oldest first.

@@ -19,6 +19,25 @@ macro_rules! on_both_databases {
     )*};
 }
 
+/// The same with the platform's `epay` rail speaking 易支付 V2 (RSA) to the in-process
+/// gateway instead of V1.
+macro_rules! on_both_databases_epay_v2 {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name(danbao_testkit::TestApp::sqlite_epay_v2().await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if let Some(t) = danbao_testkit::TestApp::postgres_epay_v2().await {
+                    super::$name(t).await;
+                }
+            }
+        }
+    )*};
+}
+
 mod abuse;
 mod access;
 mod audit;
@@ -39,3 +58,4 @@ mod privacy;
 mod purchase;
 mod rail_alipay;
 mod rail_epay;
+mod rail_epay_v2;
