@@ -832,6 +832,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 time_scale,
                 faults,
                 epay: epay.clone(),
+                wechat: None,
             };
             let sandbox = match &state_dir {
                 Some(dir) => danbao_sandbox::gateway::Sandbox::open(cfg, dir)?,

@@ -141,6 +141,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                     pid: IN_PROCESS_EPAY_PID.to_string(),
                     key,
                 }),
+                wechat: None,
             };
             let sb = match state_dir {
                 Some(dir) => Sandbox::open(cfg, &dir)?,

@@ -56,6 +56,7 @@ impl Gw {
                 pid: PID.to_owned(),
                 key: KEY.to_owned(),
             }),
+            wechat: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/sandbox", listener.local_addr().unwrap());

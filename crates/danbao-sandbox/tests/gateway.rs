@@ -115,6 +115,7 @@ impl Gw {
             time_scale,
             faults: Faults::default(),
             epay: None,
+            wechat: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/sandbox", listener.local_addr().unwrap());
@@ -939,6 +940,7 @@ async fn standalone_gateway_serves_at_its_root() {
         time_scale: FAST,
         faults: Faults::default(),
         epay: None,
+        wechat: None,
     });
     tokio::spawn(serve(listener, sandbox));
     let receiver = Receiver::start().await;
@@ -974,6 +976,7 @@ async fn a_gateway_without_a_key_accepts_nothing() {
         time_scale: 1.0,
         faults: Faults::default(),
         epay: None,
+        wechat: None,
     });
     tokio::spawn(serve(listener, sandbox));
     let client = SandboxClient::new(base, Vec::new());

@@ -78,6 +78,7 @@ fn start_gateway(dir: &Path) -> (tokio::runtime::Runtime, String) {
                 time_scale: FAST,
                 faults: Faults::default(),
                 epay: None,
+                wechat: None,
             },
             dir,
         )

@@ -9,8 +9,10 @@ mod cashier;
 mod epay;
 mod notify;
 mod state;
+mod wechat;
 
 pub use epay::EpayMerchant;
+pub use wechat::WechatMerchant;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -59,6 +61,9 @@ pub struct SandboxConfig {
     /// The 易支付 merchant its EPay personality serves (`/epay/submit.php`, …); none: that
     /// personality refuses everything.
     pub epay: Option<EpayMerchant>,
+    /// The WeChat Pay merchant its WeChat Pay personality serves (`/wechat/v3/…`); none:
+    /// that personality refuses everything.
+    pub wechat: Option<WechatMerchant>,
 }
 
 impl fmt::Debug for SandboxConfig {
@@ -69,6 +74,7 @@ impl fmt::Debug for SandboxConfig {
             .field("time_scale", &self.time_scale)
             .field("faults", &self.faults)
             .field("epay", &self.epay)
+            .field("wechat", &self.wechat)
             .finish()
     }
 }
@@ -82,6 +88,7 @@ pub struct Sandbox {
 struct Inner {
     merchant_key: Vec<u8>,
     epay: Option<EpayMerchant>,
+    wechat: Option<wechat::WechatGateway>,
     public_base_url: RwLock<String>,
     time_scale: f64,
     faults: Mutex<Faults>,
@@ -193,6 +200,7 @@ impl Sandbox {
             inner: Arc::new(Inner {
                 merchant_key: cfg.merchant_key,
                 epay: cfg.epay,
+                wechat: cfg.wechat.and_then(wechat::WechatGateway::new),
                 public_base_url: RwLock::new(trim_base(cfg.public_base_url)),
                 time_scale,
                 down_until: Mutex::new(outage_end(&cfg.faults)),
@@ -222,8 +230,29 @@ impl Sandbox {
             .route("/epay/submit.php", get(epay::submit_get).post(epay::submit_post))
             .route("/epay/mapi.php", post(epay::mapi))
             .route("/epay/api.php", get(epay::api_get).post(epay::api_post))
+            .route("/wechat/v3/pay/transactions/native", post(wechat::native))
+            .route(
+                "/wechat/v3/pay/transactions/out-trade-no/{out_trade_no}",
+                get(wechat::query),
+            )
+            .route("/wechat/v3/refund/domestic/refunds", post(wechat::refund))
+            .route(
+                "/wechat/v3/refund/domestic/refunds/{out_refund_no}",
+                get(wechat::refund_query),
+            )
+            .route("/wechat/v3/bill/tradebill", get(wechat::trade_bill))
+            .route("/wechat/v3/billdownload/file", get(wechat::bill_download))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(self.clone())
+    }
+
+    /// The public key the WeChat Pay personality signs answers and notifications with
+    /// (the merchant's "platform certificate"), when it has a merchant.
+    pub fn wechat_platform_public_key(&self) -> Option<danbao_rails::rsa_sha256::VerifyingKey> {
+        self.inner
+            .wechat
+            .as_ref()
+            .map(wechat::WechatGateway::platform_public_key)
     }
 
     /// From now on, `PUT /admin/faults` needs `Authorization: Bearer <secret>`.

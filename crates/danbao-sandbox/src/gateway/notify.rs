@@ -174,6 +174,7 @@ fn request_for(
         PaymentRail::Epay { pid, pay_type } => {
             super::epay::notification_request(sandbox, pid, pay_type, notification, subject, notify_url)
         }
+        PaymentRail::Wechat { .. } => super::wechat::notification_request(sandbox, notification, notify_url),
     }
 }
 
@@ -187,6 +188,8 @@ fn acknowledgement_of(rail: PaymentRail) -> Acknowledges {
         PaymentRail::Sandbox | PaymentRail::Epay { .. } => {
             |status, body| status == reqwest::StatusCode::OK && body.trim() == "success"
         }
+        // WeChat Pay's: a 200 or a 204, whatever the body; a 4xx or 5xx is sent again.
+        PaymentRail::Wechat { .. } => |status, _| danbao_rails::wechat::is_acknowledged(status.as_u16()),
     }
 }
 

@@ -105,6 +105,9 @@ pub(crate) enum PaymentRail {
         /// The channel the buyer chose (`alipay`, `wxpay`, …).
         pay_type: String,
     },
+    /// WeChat Pay API v3 (Native): a POST of the encrypted transaction, signed in the
+    /// `Wechatpay-*` headers.
+    Wechat { mchid: String, appid: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
