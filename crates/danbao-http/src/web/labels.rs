@@ -59,6 +59,7 @@ pub(super) fn payment_method(l: Lang, id: &str) -> String {
         "sandbox" => ("沙箱支付（演示）", "Sandbox payment (demo)"),
         "alipay" => ("支付宝", "Alipay"),
         "wechat" => ("微信支付", "WeChat Pay"),
+        "wechat_native" => ("微信支付", "WeChat Pay"),
         "epay_alipay" => ("支付宝（易支付）", "Alipay (via EPay)"),
         "epay_wxpay" => ("微信支付（易支付）", "WeChat Pay (via EPay)"),
         "epay_qqpay" => ("QQ 钱包（易支付）", "QQ Wallet (via EPay)"),
