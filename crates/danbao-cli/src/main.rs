@@ -341,6 +341,7 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
                 admin_secret: Some(hex::encode(secret)),
                 state_dir: Some(args.data.data_dir.join("sandbox")),
                 epay_key: Some(hex::encode(epay_key)),
+                wechat: Some(Box::new(in_process_wechat_keys(&keys)?)),
             }
         }
         (None, false) => Gateway::None,
@@ -424,6 +425,51 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
 }
 
 /// The latest published rule set, or the embedded default on a fresh database.
+/// The in-process gateway's WeChat Pay keys, made once into `keys/` and kept: the
+/// merchant's API key and the simulated platform's key (RSA 2048, PEM), and the APIv3
+/// key (32 characters: the first half of a 32-byte hex key file).
+fn in_process_wechat_keys(keys: &std::path::Path) -> anyhow::Result<danbao_http::server::InProcessWechat> {
+    let merchant_key = load_or_create_rsa(&keys.join("sandbox-wechat-merchant.pem"))?;
+    let platform_key = load_or_create_rsa(&keys.join("sandbox-wechat-platform.pem"))?;
+    let (v3, _) =
+        load_or_create(&keys.join("sandbox-wechat-apiv3.key")).context("opening the sandbox WeChat Pay APIv3 key")?;
+    let hex = hex::encode(v3);
+    let api_v3_key = danbao_rails::wechat::ApiV3Key::from_text(hex.get(..32).unwrap_or_default())
+        .context("the sandbox WeChat Pay APIv3 key")?;
+    Ok(danbao_http::server::InProcessWechat {
+        merchant_key,
+        platform_key,
+        api_v3_key,
+    })
+}
+
+/// Reads an RSA private key (PEM) from `path`, making a 2048-bit one there (mode 0600)
+/// on first use.
+fn load_or_create_rsa(path: &std::path::Path) -> anyhow::Result<danbao_rails::rsa_sha256::SigningKey> {
+    use danbao_rails::rsa_sha256::SigningKey;
+    match std::fs::read_to_string(path) {
+        Ok(text) => SigningKey::from_text(&text).with_context(|| format!("reading the key {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (key, pem) = SigningKey::generate().with_context(|| format!("making the key {}", path.display()))?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut file = options
+                .open(path)
+                .with_context(|| format!("creating the key {}", path.display()))?;
+            std::io::Write::write_all(&mut file, pem.as_bytes())
+                .and_then(|()| file.sync_all())
+                .with_context(|| format!("writing the key {}", path.display()))?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading the key {}", path.display())),
+    }
+}
+
 async fn published_or_default(store: &danbao_app::storage::Store) -> anyhow::Result<RuleSet> {
     let mut tx = store.begin().await?;
     let latest = tx.latest_rule_set().await?;

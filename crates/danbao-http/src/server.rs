@@ -14,6 +14,21 @@ use std::time::Duration;
 
 /// The merchant id of the in-process gateway's 易支付 personality.
 pub const IN_PROCESS_EPAY_PID: &str = "1000";
+/// The in-process gateway's WeChat Pay merchant: its numbers and key serials.
+pub const IN_PROCESS_WECHAT_MCHID: &str = "1900000100";
+pub const IN_PROCESS_WECHAT_APPID: &str = "wxd0a0b0a0sandbox0";
+pub const IN_PROCESS_WECHAT_MERCHANT_SERIAL: &str = "3775B6A45ACD588826D15E583A95F5DD00000001";
+pub const IN_PROCESS_WECHAT_PLATFORM_SERIAL: &str = "5157F09EFDC096DE15EBE81A4705700000000001";
+
+/// The keys of the in-process gateway's WeChat Pay personality: the merchant's API key
+/// (the platform signs its requests with it; the gateway checks them with its public
+/// half), the platform key (the gateway signs answers and notifications; the platform
+/// checks them with its public half) and the APIv3 key both sides share.
+pub struct InProcessWechat {
+    pub merchant_key: danbao_rails::rsa_sha256::SigningKey,
+    pub platform_key: danbao_rails::rsa_sha256::SigningKey,
+    pub api_v3_key: danbao_rails::wechat::ApiV3Key,
+}
 
 pub enum Gateway {
     /// The sandbox runs inside this process, mounted at /sandbox: anyone who can reach
@@ -31,6 +46,9 @@ pub enum Gateway {
         /// given, the platform takes payments through it too, as the `epay` rail
         /// (channels alipay and wxpay) after the sandbox's own.
         epay_key: Option<String>,
+        /// The keys of the gateway's WeChat Pay personality: when given, the platform
+        /// takes payments through it too, as the `wechat` rail (after 易支付's).
+        wechat: Option<Box<InProcessWechat>>,
     },
     /// The sandbox runs elsewhere (`danbao sandbox-gateway`).
     External { base_url: String, merchant_key: Vec<u8> },
@@ -131,7 +149,38 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             admin_secret,
             state_dir,
             epay_key,
+            wechat,
         } => {
+            let (sandbox_wechat, platform_wechat) = match wechat.map(|w| *w) {
+                Some(w) => {
+                    let merchant = danbao_sandbox::gateway::WechatMerchant {
+                        mchid: IN_PROCESS_WECHAT_MCHID.to_string(),
+                        appid: IN_PROCESS_WECHAT_APPID.to_string(),
+                        merchant_serial_no: IN_PROCESS_WECHAT_MERCHANT_SERIAL.to_string(),
+                        merchant_public_key: w.merchant_key.verifying_key(),
+                        api_v3_key: w.api_v3_key.clone(),
+                        platform_serial_no: IN_PROCESS_WECHAT_PLATFORM_SERIAL.to_string(),
+                        platform_key: None,
+                    };
+                    let platform_public = w.platform_key.verifying_key();
+                    let sandbox_side = danbao_sandbox::gateway::WechatMerchant {
+                        platform_key: Some(Arc::new(w.platform_key)),
+                        ..merchant
+                    };
+                    let platform_side = danbao_app::wechat::WechatConfig {
+                        api_base: format!("{url}/sandbox/wechat"),
+                        mchid: IN_PROCESS_WECHAT_MCHID.to_string(),
+                        appid: IN_PROCESS_WECHAT_APPID.to_string(),
+                        merchant_serial_no: IN_PROCESS_WECHAT_MERCHANT_SERIAL.to_string(),
+                        merchant_key: w.merchant_key,
+                        platform_serial_no: IN_PROCESS_WECHAT_PLATFORM_SERIAL.to_string(),
+                        platform_key: platform_public,
+                        api_v3_key: w.api_v3_key,
+                    };
+                    (Some(sandbox_side), Some(platform_side))
+                }
+                None => (None, None),
+            };
             let cfg = SandboxConfig {
                 merchant_key: merchant_key.clone(),
                 public_base_url: format!("{url}/sandbox"),
@@ -141,7 +190,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                     pid: IN_PROCESS_EPAY_PID.to_string(),
                     key,
                 }),
-                wechat: None,
+                wechat: sandbox_wechat,
             };
             let sb = match state_dir {
                 Some(dir) => Sandbox::open(cfg, &dir)?,
@@ -162,6 +211,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                     &key,
                     &channels,
                 )?));
+            }
+            if let Some(cfg) = platform_wechat {
+                rails.push(Arc::new(danbao_app::wechat::WechatProvider::new(cfg)?));
             }
             (Some(sb), Rails::new(rails)?)
         }

@@ -20,6 +20,21 @@ pub const TEST_DATABASE_ENV: &str = "DANBAO_TEST_DATABASE_URL";
 pub const MERCHANT_KEY: &[u8] = b"test-merchant-key";
 /// The MD5 key of the in-process gateway's 易支付 personality in the tests.
 pub const EPAY_KEY: &str = "test-epay-key-89unJUB8HZ54Hj7x";
+/// The in-process gateway's WeChat Pay keys in the tests: the merchant's API key, the
+/// platform's key (a test signs notifications with it as WeChat Pay would) and the
+/// APIv3 key. Test keys only (data/wechat/README.md).
+pub const WECHAT_MERCHANT_PRIVATE: &str = include_str!("../data/wechat/merchant-private.pem");
+pub const WECHAT_PLATFORM_PRIVATE: &str = include_str!("../data/wechat/platform-private.pem");
+pub const WECHAT_API_V3_KEY: &str = "Danbao0TestApiV3Key0000000000000";
+
+fn wechat_test_keys() -> danbao_http::server::InProcessWechat {
+    danbao_http::server::InProcessWechat {
+        merchant_key: danbao_rails::rsa_sha256::SigningKey::from_text(WECHAT_MERCHANT_PRIVATE).unwrap(),
+        platform_key: danbao_rails::rsa_sha256::SigningKey::from_text(WECHAT_PLATFORM_PRIVATE).unwrap(),
+        api_v3_key: danbao_rails::wechat::ApiV3Key::from_text(WECHAT_API_V3_KEY).unwrap(),
+    }
+}
+
 /// How long a test waits for something asynchronous (a notification) before failing.
 const ASYNC_WAIT: Duration = Duration::from_secs(20);
 pub const HOUR_MS: i64 = 3_600_000;
@@ -264,6 +279,7 @@ impl TestApp {
                 admin_secret: None,
                 state_dir: Some(sandbox_dir),
                 epay_key: Some(EPAY_KEY.to_string()),
+                wechat: Some(Box::new(wechat_test_keys())),
             },
             worker_interval: None,
             files_dir: Some(files_dir),

@@ -38,3 +38,4 @@ mod openapi;
 mod privacy;
 mod purchase;
 mod rail_epay;
+mod rail_wechat;
