@@ -101,7 +101,7 @@ async fn the_buy_form_offers_the_configured_methods_and_names_the_rules(t: TestA
     let (seller_token, _) = t.user("method_seller", "seller").await;
     let product = t.card_product(&seller_token, 1_250, 3).await;
     let ids: Vec<String> = t.app().payment_methods().into_iter().map(|m| m.id).collect();
-    assert_eq!(ids, ["sandbox", "epay_alipay", "epay_wxpay"]);
+    assert_eq!(ids, ["sandbox", "epay_alipay", "epay_wxpay", "wechat_native"]);
     let version = t.app().current_rules().version;
 
     let b = Browser::new(&t);
