@@ -40,6 +40,8 @@ const DAY_MS: i64 = 86_400_000;
 const CHINA_OFFSET_MS: i64 = 8 * 3_600_000;
 /// WeChat Pay asks every caller for a User-Agent.
 const USER_AGENT: &str = concat!("danbao/", env!("CARGO_PKG_VERSION"));
+/// WeChat Pay's answer code for an order it does not know.
+const ORDER_NOT_EXIST: &str = "ORDER_NOT_EXIST";
 /// The one payment method of this rail.
 pub const METHOD_NATIVE: &str = "wechat_native";
 /// Where WeChat Pay's API is.
@@ -189,7 +191,11 @@ impl WechatProvider {
     async fn order_state(&self, out_trade_no: &str) -> Result<Option<(OrderState, String)>, ProviderError> {
         let req = wechat::query_request(&self.merchant, out_trade_no, wall_clock_s(), &nonce()).map_err(refused)?;
         let a = self.call(req, wechat::BODY_BYTES_MAX, CALL_TIMEOUT).await?;
-        if a.status == 404 {
+        // Only WeChat Pay's own "no such order" is one; any other 404 (a wrong api_base)
+        // is an error, not an unpaid order.
+        let unknown = a.status == 404
+            && serde_json::from_slice::<wechat::ErrorAnswer>(&a.body).is_ok_and(|e| e.code == ORDER_NOT_EXIST);
+        if unknown {
             return Ok(None);
         }
         let t: Transaction = self.read(&a)?;

@@ -222,6 +222,31 @@ enum Command {
         /// missing).
         #[arg(long, requires = "epay_pid")]
         epay_key_file: Option<PathBuf>,
+        /// Also speak WeChat Pay API v3 at /wechat/v3/, for this merchant number (`mchid`).
+        #[arg(long, requires_all = ["wechat_appid", "wechat_merchant_serial_no", "wechat_merchant_public_key_file", "wechat_platform_key_file", "wechat_api_v3_key_file"])]
+        wechat_mchid: Option<String>,
+        /// The WeChat Pay merchant's app id (`appid`).
+        #[arg(long, requires = "wechat_mchid")]
+        wechat_appid: Option<String>,
+        /// The serial of the merchant's API certificate (its requests name it).
+        #[arg(long, requires = "wechat_mchid")]
+        wechat_merchant_serial_no: Option<String>,
+        /// The merchant's API public key (PEM; a private key file is read for its public
+        /// half), which the merchant's requests are checked with. Must exist.
+        #[arg(long, requires = "wechat_mchid")]
+        wechat_merchant_public_key_file: Option<PathBuf>,
+        /// The platform key the gateway signs answers and notifications with (PEM, made if
+        /// missing); its public half is written beside it as `<file>.pub`, for the
+        /// platform's rails file (`platform_public_key_file`).
+        #[arg(long, requires = "wechat_mchid")]
+        wechat_platform_key_file: Option<PathBuf>,
+        /// The serial (or 微信支付公钥 id) the platform key signs under.
+        #[arg(long, default_value = "5157F09EFDC096DE15EBE81A4705700000000001")]
+        wechat_platform_serial_no: String,
+        /// The merchant's APIv3 key (32 characters, alone in the file; made if missing),
+        /// shared with the platform's rails file.
+        #[arg(long, requires = "wechat_mchid")]
+        wechat_api_v3_key_file: Option<PathBuf>,
     },
     /// Chaos run: real server processes and the sandbox as its own process, with lost,
     /// duplicated, delayed and reordered notifications, an outage and SIGKILLed servers;
@@ -468,6 +493,55 @@ fn load_or_create_rsa(path: &std::path::Path) -> anyhow::Result<danbao_rails::rs
         }
         Err(e) => Err(e).with_context(|| format!("reading the key {}", path.display())),
     }
+}
+
+/// The standalone gateway's WeChat Pay merchant (`sandbox-gateway --wechat-*`): the
+/// merchant's public key read, the platform key and the APIv3 key made if missing.
+fn standalone_wechat(
+    mchid: String,
+    appid: String,
+    merchant_serial_no: String,
+    merchant_public_key_file: &std::path::Path,
+    platform_key_file: &std::path::Path,
+    platform_serial_no: String,
+    api_v3_key_file: &std::path::Path,
+) -> anyhow::Result<danbao_sandbox::gateway::WechatMerchant> {
+    use danbao_rails::rsa_sha256::{SigningKey, VerifyingKey};
+    let text = std::fs::read_to_string(merchant_public_key_file).with_context(|| {
+        format!(
+            "reading the WeChat Pay merchant key {}",
+            merchant_public_key_file.display()
+        )
+    })?;
+    let merchant_public_key = VerifyingKey::from_text(&text)
+        .or_else(|_| SigningKey::from_text(&text).map(|k| k.verifying_key()))
+        .with_context(|| format!("the WeChat Pay merchant key {}", merchant_public_key_file.display()))?;
+    let platform_key = load_or_create_rsa(platform_key_file)?;
+    let public_path = std::path::PathBuf::from(format!("{}.pub", platform_key_file.display()));
+    std::fs::write(&public_path, platform_key.verifying_key().to_spki_pem())
+        .with_context(|| format!("writing {}", public_path.display()))?;
+    let v3 = match std::fs::read_to_string(api_v3_key_file) {
+        Ok(text) => text.trim().to_string(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use rand::distributions::{Alphanumeric, DistString};
+            let key = Alphanumeric.sample_string(&mut rand::rngs::OsRng, 32);
+            danbao_app::vault::create_private_file(api_v3_key_file, key.as_bytes())
+                .with_context(|| format!("creating {}", api_v3_key_file.display()))?;
+            key
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", api_v3_key_file.display())),
+    };
+    let api_v3_key = danbao_rails::wechat::ApiV3Key::from_text(&v3)
+        .with_context(|| format!("the APIv3 key in {}", api_v3_key_file.display()))?;
+    Ok(danbao_sandbox::gateway::WechatMerchant {
+        mchid,
+        appid,
+        merchant_serial_no,
+        merchant_public_key,
+        api_v3_key,
+        platform_serial_no,
+        platform_key: Some(std::sync::Arc::new(platform_key)),
+    })
 }
 
 async fn published_or_default(store: &danbao_app::storage::Store) -> anyhow::Result<RuleSet> {
@@ -845,6 +919,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             state_dir,
             epay_pid,
             epay_key_file,
+            wechat_mchid,
+            wechat_appid,
+            wechat_merchant_serial_no,
+            wechat_merchant_public_key_file,
+            wechat_platform_key_file,
+            wechat_platform_serial_no,
+            wechat_api_v3_key_file,
         } => {
             let faults = danbao_sandbox::wire::Faults {
                 drop_pct,
@@ -870,6 +951,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 _ => None,
             };
+            let wechat = match (
+                wechat_mchid,
+                wechat_appid,
+                wechat_merchant_serial_no,
+                &wechat_merchant_public_key_file,
+                &wechat_platform_key_file,
+                &wechat_api_v3_key_file,
+            ) {
+                (Some(mchid), Some(appid), Some(merchant_serial_no), Some(merchant), Some(platform), Some(v3)) => {
+                    Some(standalone_wechat(
+                        mchid,
+                        appid,
+                        merchant_serial_no,
+                        merchant,
+                        platform,
+                        wechat_platform_serial_no,
+                        v3,
+                    )?)
+                }
+                _ => None,
+            };
             let listener = tokio::net::TcpListener::bind((bind.as_str(), port)).await?;
             let addr = listener.local_addr()?;
             let cfg = danbao_sandbox::gateway::SandboxConfig {
@@ -878,7 +980,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 time_scale,
                 faults,
                 epay: epay.clone(),
-                wechat: None,
+                wechat: wechat.clone(),
             };
             let sandbox = match &state_dir {
                 Some(dir) => danbao_sandbox::gateway::Sandbox::open(cfg, dir)?,
@@ -898,6 +1000,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             if let (Some(m), Some(path)) = (&epay, &epay_key_file) {
                 println!("  易支付: pid {} at http://{addr}/epay/, key {}", m.pid, path.display());
+            }
+            if let (Some(m), Some(platform), Some(v3)) = (&wechat, &wechat_platform_key_file, &wechat_api_v3_key_file) {
+                println!(
+                    "  WeChat Pay: mchid {} appid {} at http://{addr}/wechat, platform key {} (public: {}.pub, serial {}), APIv3 key {}",
+                    m.mchid,
+                    m.appid,
+                    platform.display(),
+                    platform.display(),
+                    m.platform_serial_no,
+                    v3.display()
+                );
             }
             danbao_sandbox::gateway::serve(listener, sandbox).await?;
         }
