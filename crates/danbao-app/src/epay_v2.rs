@@ -440,6 +440,7 @@ mod tests {
                     merchant_public_key: VerifyingKey::from_text(MERCHANT_PUBLIC).unwrap(),
                     platform_key: Some(Arc::new(SigningKey::from_text(PLATFORM_PRIVATE).unwrap())),
                 }),
+                wechat: None,
             });
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let base = format!("http://{}", listener.local_addr().unwrap());

@@ -23,6 +23,7 @@ pub mod safeguards;
 pub mod sellers;
 pub mod trust;
 pub mod vault;
+pub mod wechat;
 
 use clock::Clock;
 use danbao_domain::{IllegalTransition, LedgerError, Refusal, RuleSet};

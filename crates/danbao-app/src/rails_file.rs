@@ -7,6 +7,7 @@ use crate::alipay::{AlipayConfigError, AlipayProvider};
 use crate::epay::{EpayConfigError, EpayProvider};
 use crate::epay_v2::EpayV2Provider;
 use crate::payments::PaymentProvider;
+use crate::wechat::{WechatConfig, WechatConfigError, WechatProvider};
 use danbao_rails::rsa_sha256::{SigningKey, VerifyingKey};
 
 /// An operator's rail configuration file (`danbao serve --rails FILE`): the rails the
@@ -40,6 +41,20 @@ use danbao_rails::rsa_sha256::{SigningKey, VerifyingKey};
 /// platform_public_key_file = "/etc/danbao/epay2-platform.pem"    # checks its answers
 /// channels = ["alipay", "wxpay"]
 /// ```
+///
+/// WeChat Pay (API v3, Native):
+///
+/// ```toml
+/// [wechat]                                 # WeChat Pay API v3, Native (at most one)
+/// api_base = "https://api.mch.weixin.qq.com"   # the default
+/// mchid = "1900000109"
+/// appid = "wxd678efh567hg6787"
+/// merchant_serial_no = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+/// merchant_private_key_file = "/etc/danbao/wechat/apiclient_key.pem"
+/// platform_public_key_file = "/etc/danbao/wechat/pub_key.pem"   # or the platform certificate's key
+/// platform_serial_no = "PUB_KEY_ID_0119000001092025010100000000000000"
+/// api_v3_key_file = "/etc/danbao/wechat/api_v3.key"             # the 32 characters, alone
+/// ```
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RailsFile {
@@ -48,6 +63,79 @@ pub struct RailsFile {
     /// A table, not an array: a second `[alipay]` is a TOML error.
     #[serde(default)]
     pub alipay: Option<AlipayRailConfig>,
+    /// A table, not an array: a second `[wechat]` is a TOML error.
+    #[serde(default)]
+    pub wechat: Option<WechatRailConfig>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WechatRailConfig {
+    #[serde(default = "wechat_api_base")]
+    pub api_base: String,
+    pub mchid: String,
+    pub appid: String,
+    pub merchant_serial_no: String,
+    pub merchant_private_key_file: std::path::PathBuf,
+    pub platform_public_key_file: std::path::PathBuf,
+    pub platform_serial_no: String,
+    pub api_v3_key_file: std::path::PathBuf,
+}
+
+fn wechat_api_base() -> String {
+    crate::wechat::API_BASE_DEFAULT.to_string()
+}
+
+fn read_wechat_key(what: &str, path: &std::path::Path) -> Result<String, RailsFileError> {
+    std::fs::read_to_string(path).map_err(|error| RailsFileError::Key {
+        path: format!("{what} {}", path.display()),
+        error: error.to_string(),
+    })
+}
+
+impl WechatRailConfig {
+    fn build(&self) -> Result<WechatProvider, RailsFileError> {
+        let bad = |what: &str, path: &std::path::Path, error: String| RailsFileError::Key {
+            path: format!("{what} {}", path.display()),
+            error,
+        };
+        let merchant_key = danbao_rails::rsa_sha256::SigningKey::from_text(&read_wechat_key(
+            "WeChat Pay merchant private key",
+            &self.merchant_private_key_file,
+        )?)
+        .map_err(|e| {
+            bad(
+                "WeChat Pay merchant private key",
+                &self.merchant_private_key_file,
+                e.to_string(),
+            )
+        })?;
+        let platform_key = danbao_rails::rsa_sha256::VerifyingKey::from_text(&read_wechat_key(
+            "WeChat Pay platform public key",
+            &self.platform_public_key_file,
+        )?)
+        .map_err(|e| {
+            bad(
+                "WeChat Pay platform public key",
+                &self.platform_public_key_file,
+                e.to_string(),
+            )
+        })?;
+        let api_v3_key = danbao_rails::wechat::ApiV3Key::from_text(
+            read_wechat_key("WeChat Pay APIv3 key", &self.api_v3_key_file)?.trim(),
+        )
+        .map_err(|e| bad("WeChat Pay APIv3 key", &self.api_v3_key_file, e.to_string()))?;
+        Ok(WechatProvider::new(WechatConfig {
+            api_base: self.api_base.clone(),
+            mchid: self.mchid.clone(),
+            appid: self.appid.clone(),
+            merchant_serial_no: self.merchant_serial_no.clone(),
+            merchant_key,
+            platform_serial_no: self.platform_serial_no.clone(),
+            platform_key,
+            api_v3_key,
+        })?)
+    }
 }
 
 /// The `[alipay]` section: the application, the merchant's PID, and the two keys by path
@@ -112,6 +200,8 @@ pub enum RailsFileError {
     AlipayKey { path: String, error: String },
     #[error(transparent)]
     Alipay(#[from] AlipayConfigError),
+    #[error(transparent)]
+    Wechat(#[from] WechatConfigError),
 }
 
 impl RailsFile {
@@ -200,6 +290,9 @@ impl RailsFile {
                 alipay_key,
                 &a.methods,
             )?));
+        }
+        if let Some(w) = &self.wechat {
+            rails.push(std::sync::Arc::new(w.build()?));
         }
         Ok(rails)
     }
@@ -335,6 +428,53 @@ mod tests {
             (text.replace(&path(&public), &path(&private)), "reading the 易支付 key"),
             (text.replace(&path(&private), &path(&md5)), "reading the 易支付 key"),
             (text.replace("merchant.pem", "missing.pem"), "reading the 易支付 key"),
+        ] {
+            let err = RailsFile::parse(&bad).and_then(|f| f.build().map(|_| ())).unwrap_err();
+            assert!(err.to_string().contains(what), "{bad}: {err}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    const WECHAT_MERCHANT_PRIVATE: &str = include_str!("../tests/data/wechat/merchant-private.pem");
+    const WECHAT_PLATFORM_PUBLIC: &str = include_str!("../tests/data/wechat/platform-public.pem");
+
+    #[test]
+    fn a_wechat_section_names_its_keys_by_path_and_is_read_strictly() {
+        let dir = std::env::temp_dir().join(format!("danbao-rails-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (merchant, platform, v3) = (
+            dir.join("apiclient_key.pem"),
+            dir.join("pub_key.pem"),
+            dir.join("v3.key"),
+        );
+        std::fs::write(&merchant, WECHAT_MERCHANT_PRIVATE).unwrap();
+        std::fs::write(&platform, WECHAT_PLATFORM_PUBLIC).unwrap();
+        std::fs::write(&v3, "Danbao0TestApiV3Key0000000000000\n").unwrap();
+        let text = format!(
+            "[wechat]\nmchid = \"1900000109\"\nappid = \"wxd678efh567hg6787\"\nmerchant_serial_no = \"5157F09E\"\n\
+             merchant_private_key_file = {:?}\nplatform_public_key_file = {:?}\nplatform_serial_no = \"PUB_KEY_ID_01\"\n\
+             api_v3_key_file = {:?}\n",
+            merchant.display().to_string(),
+            platform.display().to_string(),
+            v3.display().to_string()
+        );
+        let file = RailsFile::parse(&text).unwrap();
+        assert_eq!(file.wechat.as_ref().unwrap().api_base, "https://api.mch.weixin.qq.com");
+        let rails = file.build().unwrap();
+        assert_eq!(rails.len(), 1);
+        assert_eq!((rails[0].name(), rails[0].methods()), ("wechat", vec!["wechat_native"]));
+        for (bad, what) in [
+            (format!("{text}api_v3_key = \"inline\"\n"), "not a rails file"),
+            (format!("{text}[wechat]\nmchid = \"2\"\n"), "not a rails file"),
+            (text.replace("apiclient_key.pem", "missing.pem"), "merchant private key"),
+            (text.replace("pub_key.pem", "apiclient_key.pem"), "platform public key"),
+            (text.replace("v3.key", "pub_key.pem"), "APIv3 key"),
+            (text.replace("mchid = \"1900000109\"", "mchid = \"\""), "needs"),
+            (format!("api_base = \"ftp://x\"\n{text}"), "not a rails file"),
+            (
+                text.replace("[wechat]\n", "[wechat]\napi_base = \"ftp://x\"\n"),
+                "http(s)",
+            ),
         ] {
             let err = RailsFile::parse(&bad).and_then(|f| f.build().map(|_| ())).unwrap_err();
             assert!(err.to_string().contains(what), "{bad}: {err}");

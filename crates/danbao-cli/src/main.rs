@@ -112,6 +112,8 @@ struct ServeArgs {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start: the size of the gateway's many rail flags costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the server (API, pages, background jobs); payments through --sandbox-url, or
     /// the in-process sandbox with --sandbox; with neither, checkout is refused.
@@ -251,6 +253,31 @@ enum Command {
         /// written beside it as <file>.pub for the platform's rails file).
         #[arg(long, requires = "epay2_pid")]
         epay2_platform_key_file: Option<PathBuf>,
+        /// Also speak WeChat Pay API v3 at /wechat/v3/, for this merchant number (`mchid`).
+        #[arg(long, requires_all = ["wechat_appid", "wechat_merchant_serial_no", "wechat_merchant_public_key_file", "wechat_platform_key_file", "wechat_api_v3_key_file"])]
+        wechat_mchid: Option<String>,
+        /// The WeChat Pay merchant's app id (`appid`).
+        #[arg(long, requires = "wechat_mchid")]
+        wechat_appid: Option<String>,
+        /// The serial of the merchant's API certificate (its requests name it).
+        #[arg(long, requires = "wechat_mchid")]
+        wechat_merchant_serial_no: Option<String>,
+        /// The merchant's API public key (PEM; a private key file is read for its public
+        /// half), which the merchant's requests are checked with. Must exist.
+        #[arg(long, requires = "wechat_mchid")]
+        wechat_merchant_public_key_file: Option<PathBuf>,
+        /// The platform key the gateway signs answers and notifications with (PEM, made if
+        /// missing); its public half is written beside it as `<file>.pub`, for the
+        /// platform's rails file (`platform_public_key_file`).
+        #[arg(long, requires = "wechat_mchid")]
+        wechat_platform_key_file: Option<PathBuf>,
+        /// The serial (or 微信支付公钥 id) the platform key signs under.
+        #[arg(long, default_value = "5157F09EFDC096DE15EBE81A4705700000000001")]
+        wechat_platform_serial_no: String,
+        /// The merchant's APIv3 key (32 characters, alone in the file; made if missing),
+        /// shared with the platform's rails file.
+        #[arg(long, requires = "wechat_mchid")]
+        wechat_api_v3_key_file: Option<PathBuf>,
     },
     /// Chaos run: real server processes and the sandbox as its own process, with lost,
     /// duplicated, delayed and reordered notifications, an outage and SIGKILLed servers;
@@ -310,30 +337,11 @@ fn keys_dir(data: &DataArgs) -> PathBuf {
     data.data_dir.join("keys")
 }
 
-/// An RSA private key (PKCS#8 PEM) kept in `path`, generated the first time (2048 bits,
-/// written 0600 in a private directory). Returns the PEM and whether it was made now.
-fn load_or_generate_rsa(path: &std::path::Path) -> anyhow::Result<(String, bool)> {
-    match std::fs::read_to_string(path) {
-        Ok(pem) => Ok((pem, false)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let (_, pem) = danbao_rails::rsa_sha256::SigningKey::generate()
-                .map_err(|e| anyhow::anyhow!("generating an RSA key for {}: {e}", path.display()))?;
-            if let Some(dir) = path.parent() {
-                danbao_app::vault::create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
-            }
-            danbao_app::vault::create_private_file(path, pem.as_bytes())
-                .with_context(|| format!("writing {}", path.display()))?;
-            Ok((pem, true))
-        }
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-}
-
 /// The in-process gateway's Alipay keys, under `<data-dir>/keys/`: the platform's
 /// application key and the gateway's own ("Alipay's"), each made once.
 fn in_process_alipay_keys(keys: &std::path::Path) -> anyhow::Result<danbao_http::server::InProcessAlipay> {
-    let (app_private_key, _) = load_or_generate_rsa(&keys.join("sandbox-alipay-app-private.pem"))?;
-    let (alipay_private_key, _) = load_or_generate_rsa(&keys.join("sandbox-alipay-gateway-private.pem"))?;
+    let (app_private_key, _) = load_or_create_rsa(&keys.join("sandbox-alipay-app-private.pem"))?;
+    let (alipay_private_key, _) = load_or_create_rsa(&keys.join("sandbox-alipay-gateway-private.pem"))?;
     Ok(danbao_http::server::InProcessAlipay {
         app_private_key,
         alipay_private_key,
@@ -415,6 +423,7 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
                 // Its Alipay personality too: two RSA keys, made once beside the others.
                 alipay: Some(in_process_alipay_keys(&keys).context("opening the sandbox Alipay keys")?),
                 epay_v2,
+                wechat: Some(Box::new(in_process_wechat_keys(&keys)?)),
             }
         }
         (None, false) => Gateway::None,
@@ -498,6 +507,79 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
 }
 
 /// The latest published rule set, or the embedded default on a fresh database.
+/// The in-process gateway's WeChat Pay keys, made once into `keys/` and kept: the
+/// merchant's API key and the simulated platform's key (RSA 2048, PEM), and the APIv3
+/// key (32 characters: the first half of a 32-byte hex key file).
+fn in_process_wechat_keys(keys: &std::path::Path) -> anyhow::Result<danbao_http::server::InProcessWechat> {
+    let merchant_key = rsa_signing_key(&keys.join("sandbox-wechat-merchant.pem"))?;
+    let platform_key = rsa_signing_key(&keys.join("sandbox-wechat-platform.pem"))?;
+    let (v3, _) =
+        load_or_create(&keys.join("sandbox-wechat-apiv3.key")).context("opening the sandbox WeChat Pay APIv3 key")?;
+    let hex = hex::encode(v3);
+    let api_v3_key = danbao_rails::wechat::ApiV3Key::from_text(hex.get(..32).unwrap_or_default())
+        .context("the sandbox WeChat Pay APIv3 key")?;
+    Ok(danbao_http::server::InProcessWechat {
+        merchant_key,
+        platform_key,
+        api_v3_key,
+    })
+}
+
+/// The RSA private key kept in `path` (made on first use), read.
+fn rsa_signing_key(path: &std::path::Path) -> anyhow::Result<danbao_rails::rsa_sha256::SigningKey> {
+    let (pem, _) = load_or_create_rsa(path)?;
+    danbao_rails::rsa_sha256::SigningKey::from_text(&pem).with_context(|| format!("reading the key {}", path.display()))
+}
+
+/// The standalone gateway's WeChat Pay merchant (`sandbox-gateway --wechat-*`): the
+/// merchant's public key read, the platform key and the APIv3 key made if missing.
+fn standalone_wechat(
+    mchid: String,
+    appid: String,
+    merchant_serial_no: String,
+    merchant_public_key_file: &std::path::Path,
+    platform_key_file: &std::path::Path,
+    platform_serial_no: String,
+    api_v3_key_file: &std::path::Path,
+) -> anyhow::Result<danbao_sandbox::gateway::WechatMerchant> {
+    use danbao_rails::rsa_sha256::{SigningKey, VerifyingKey};
+    let text = std::fs::read_to_string(merchant_public_key_file).with_context(|| {
+        format!(
+            "reading the WeChat Pay merchant key {}",
+            merchant_public_key_file.display()
+        )
+    })?;
+    let merchant_public_key = VerifyingKey::from_text(&text)
+        .or_else(|_| SigningKey::from_text(&text).map(|k| k.verifying_key()))
+        .with_context(|| format!("the WeChat Pay merchant key {}", merchant_public_key_file.display()))?;
+    let platform_key = rsa_signing_key(platform_key_file)?;
+    let public_path = std::path::PathBuf::from(format!("{}.pub", platform_key_file.display()));
+    std::fs::write(&public_path, platform_key.verifying_key().to_spki_pem())
+        .with_context(|| format!("writing {}", public_path.display()))?;
+    let v3 = match std::fs::read_to_string(api_v3_key_file) {
+        Ok(text) => text.trim().to_string(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use rand::distributions::{Alphanumeric, DistString};
+            let key = Alphanumeric.sample_string(&mut rand::rngs::OsRng, 32);
+            danbao_app::vault::create_private_file(api_v3_key_file, key.as_bytes())
+                .with_context(|| format!("creating {}", api_v3_key_file.display()))?;
+            key
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", api_v3_key_file.display())),
+    };
+    let api_v3_key = danbao_rails::wechat::ApiV3Key::from_text(&v3)
+        .with_context(|| format!("the APIv3 key in {}", api_v3_key_file.display()))?;
+    Ok(danbao_sandbox::gateway::WechatMerchant {
+        mchid,
+        appid,
+        merchant_serial_no,
+        merchant_public_key,
+        api_v3_key,
+        platform_serial_no,
+        platform_key: Some(std::sync::Arc::new(platform_key)),
+    })
+}
+
 async fn published_or_default(store: &danbao_app::storage::Store) -> anyhow::Result<RuleSet> {
     let mut tx = store.begin().await?;
     let latest = tx.latest_rule_set().await?;
@@ -880,6 +962,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             epay2_pid,
             epay2_merchant_public_key_file,
             epay2_platform_key_file,
+            wechat_mchid,
+            wechat_appid,
+            wechat_merchant_serial_no,
+            wechat_merchant_public_key_file,
+            wechat_platform_key_file,
+            wechat_platform_serial_no,
+            wechat_api_v3_key_file,
         } => {
             let faults = danbao_sandbox::wire::Faults {
                 drop_pct,
@@ -916,7 +1005,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .with_context(|| format!("reading the Alipay application key {}", app_public.display()))?;
                     let app_public_key = danbao_rails::rsa_sha256::VerifyingKey::from_text(&text)
                         .map_err(|e| anyhow::anyhow!("the Alipay application key {}: {e}", app_public.display()))?;
-                    let (pem, _) = load_or_generate_rsa(private)?;
+                    let (pem, _) = load_or_create_rsa(private)?;
                     let key = danbao_rails::rsa_sha256::SigningKey::from_text(&pem)
                         .map_err(|e| anyhow::anyhow!("the gateway's Alipay key {}: {e}", private.display()))?;
                     let public_path = PathBuf::from(format!("{}.pub.pem", private.display()));
@@ -953,6 +1042,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 _ => None,
             };
+            let wechat = match (
+                wechat_mchid,
+                wechat_appid,
+                wechat_merchant_serial_no,
+                &wechat_merchant_public_key_file,
+                &wechat_platform_key_file,
+                &wechat_api_v3_key_file,
+            ) {
+                (Some(mchid), Some(appid), Some(merchant_serial_no), Some(merchant), Some(platform), Some(v3)) => {
+                    Some(standalone_wechat(
+                        mchid,
+                        appid,
+                        merchant_serial_no,
+                        merchant,
+                        platform,
+                        wechat_platform_serial_no,
+                        v3,
+                    )?)
+                }
+                _ => None,
+            };
             let listener = tokio::net::TcpListener::bind((bind.as_str(), port)).await?;
             let addr = listener.local_addr()?;
             let cfg = danbao_sandbox::gateway::SandboxConfig {
@@ -963,6 +1073,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 epay: epay.clone(),
                 alipay: alipay.clone(),
                 epay_v2,
+                wechat: wechat.clone(),
             };
             let sandbox = match &state_dir {
                 Some(dir) => danbao_sandbox::gateway::Sandbox::open(cfg, dir)?,
@@ -995,6 +1106,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!(
                     "  易支付 V2: pid {pid} at http://{addr}/epay/api/pay/, platform public key {}",
                     rsa_public_path(private).display()
+                );
+            }
+            if let (Some(m), Some(platform), Some(v3)) = (&wechat, &wechat_platform_key_file, &wechat_api_v3_key_file) {
+                println!(
+                    "  WeChat Pay: mchid {} appid {} at http://{addr}/wechat, platform key {} (public: {}.pub, serial {}), APIv3 key {}",
+                    m.mchid,
+                    m.appid,
+                    platform.display(),
+                    platform.display(),
+                    m.platform_serial_no,
+                    v3.display()
                 );
             }
             danbao_sandbox::gateway::serve(listener, sandbox).await?;

@@ -29,6 +29,22 @@ pub struct InProcessAlipay {
     pub alipay_private_key: String,
 }
 
+/// The in-process gateway's WeChat Pay merchant: its numbers and key serials.
+pub const IN_PROCESS_WECHAT_MCHID: &str = "1900000100";
+pub const IN_PROCESS_WECHAT_APPID: &str = "wxd0a0b0a0sandbox0";
+pub const IN_PROCESS_WECHAT_MERCHANT_SERIAL: &str = "3775B6A45ACD588826D15E583A95F5DD00000001";
+pub const IN_PROCESS_WECHAT_PLATFORM_SERIAL: &str = "5157F09EFDC096DE15EBE81A4705700000000001";
+
+/// The keys of the in-process gateway's WeChat Pay personality: the merchant's API key
+/// (the platform signs its requests with it; the gateway checks them with its public
+/// half), the platform key (the gateway signs answers and notifications; the platform
+/// checks them with its public half) and the APIv3 key both sides share.
+pub struct InProcessWechat {
+    pub merchant_key: danbao_rails::rsa_sha256::SigningKey,
+    pub platform_key: danbao_rails::rsa_sha256::SigningKey,
+    pub api_v3_key: danbao_rails::wechat::ApiV3Key,
+}
+
 pub enum Gateway {
     /// The sandbox runs inside this process, mounted at /sandbox: anyone who can reach
     /// the server can "pay" any order with it (`danbao demo`, `serve --sandbox`, tests).
@@ -53,6 +69,9 @@ pub enum Gateway {
         /// given, the gateway answers the V2 API too and the platform's `epay` rail speaks
         /// V2 to it (in place of V1: an aggregator's merchant speaks one or the other).
         epay_v2: Option<InProcessEpayV2>,
+        /// The keys of the gateway's WeChat Pay personality: when given, the platform
+        /// takes payments through it too, as the `wechat` rail (after 易支付's).
+        wechat: Option<Box<InProcessWechat>>,
     },
     /// The sandbox runs elsewhere (`danbao sandbox-gateway`).
     External { base_url: String, merchant_key: Vec<u8> },
@@ -166,6 +185,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             epay_key,
             alipay,
             epay_v2,
+            wechat,
         } => {
             // Each side reads the keys for itself (a signing key is not shared).
             let alipay_keys = match &alipay {
@@ -205,6 +225,36 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                 }
                 None => None,
             };
+            let (sandbox_wechat, platform_wechat) = match wechat.map(|w| *w) {
+                Some(w) => {
+                    let merchant = danbao_sandbox::gateway::WechatMerchant {
+                        mchid: IN_PROCESS_WECHAT_MCHID.to_string(),
+                        appid: IN_PROCESS_WECHAT_APPID.to_string(),
+                        merchant_serial_no: IN_PROCESS_WECHAT_MERCHANT_SERIAL.to_string(),
+                        merchant_public_key: w.merchant_key.verifying_key(),
+                        api_v3_key: w.api_v3_key.clone(),
+                        platform_serial_no: IN_PROCESS_WECHAT_PLATFORM_SERIAL.to_string(),
+                        platform_key: None,
+                    };
+                    let platform_public = w.platform_key.verifying_key();
+                    let sandbox_side = danbao_sandbox::gateway::WechatMerchant {
+                        platform_key: Some(Arc::new(w.platform_key)),
+                        ..merchant
+                    };
+                    let platform_side = danbao_app::wechat::WechatConfig {
+                        api_base: format!("{url}/sandbox/wechat"),
+                        mchid: IN_PROCESS_WECHAT_MCHID.to_string(),
+                        appid: IN_PROCESS_WECHAT_APPID.to_string(),
+                        merchant_serial_no: IN_PROCESS_WECHAT_MERCHANT_SERIAL.to_string(),
+                        merchant_key: w.merchant_key,
+                        platform_serial_no: IN_PROCESS_WECHAT_PLATFORM_SERIAL.to_string(),
+                        platform_key: platform_public,
+                        api_v3_key: w.api_v3_key,
+                    };
+                    (Some(sandbox_side), Some(platform_side))
+                }
+                None => (None, None),
+            };
             let cfg = SandboxConfig {
                 merchant_key: merchant_key.clone(),
                 public_base_url: format!("{url}/sandbox"),
@@ -222,6 +272,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                         merchant_public_key: merchant.verifying_key(),
                         platform_key: Some(platform.clone()),
                     }),
+                wechat: sandbox_wechat,
             };
             let sb = match state_dir {
                 Some(dir) => Sandbox::open(cfg, &dir)?,
@@ -265,6 +316,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                     alipay_public,
                     &methods,
                 )?));
+            }
+            if let Some(cfg) = platform_wechat {
+                rails.push(Arc::new(danbao_app::wechat::WechatProvider::new(cfg)?));
             }
             (Some(sb), Rails::new(rails)?)
         }

@@ -75,6 +75,7 @@ impl Gw {
             time_scale: 1_000_000.0,
             faults: Faults::default(),
             epay: None,
+            wechat: None,
             epay_v2: None,
             alipay: Some(AlipayMerchant {
                 app_id: APP_ID.to_owned(),

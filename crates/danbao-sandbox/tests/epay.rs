@@ -58,6 +58,7 @@ impl Gw {
             }),
             alipay: None,
             epay_v2: None,
+            wechat: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/sandbox", listener.local_addr().unwrap());

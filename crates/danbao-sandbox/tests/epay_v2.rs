@@ -78,6 +78,7 @@ impl Gw {
             time_scale: 1_000_000.0,
             faults: Faults::default(),
             epay: None,
+            wechat: None,
             alipay: None,
             epay_v2: Some(EpayV2Merchant {
                 pid: PID.to_owned(),

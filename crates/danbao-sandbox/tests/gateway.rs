@@ -117,6 +117,7 @@ impl Gw {
             epay: None,
             alipay: None,
             epay_v2: None,
+            wechat: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/sandbox", listener.local_addr().unwrap());
@@ -943,6 +944,7 @@ async fn standalone_gateway_serves_at_its_root() {
         epay: None,
         alipay: None,
         epay_v2: None,
+        wechat: None,
     });
     tokio::spawn(serve(listener, sandbox));
     let receiver = Receiver::start().await;
@@ -980,6 +982,7 @@ async fn a_gateway_without_a_key_accepts_nothing() {
         epay: None,
         alipay: None,
         epay_v2: None,
+        wechat: None,
     });
     tokio::spawn(serve(listener, sandbox));
     let client = SandboxClient::new(base, Vec::new());

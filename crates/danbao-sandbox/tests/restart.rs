@@ -80,6 +80,7 @@ fn start_gateway(dir: &Path) -> (tokio::runtime::Runtime, String) {
                 epay: None,
                 alipay: None,
                 epay_v2: None,
+                wechat: None,
             },
             dir,
         )

@@ -36,6 +36,21 @@ pub const EPAY2_MERCHANT_PRIVATE: &str = include_str!("keys/epay2/merchant-priva
 pub const EPAY2_MERCHANT_PUBLIC: &str = include_str!("keys/epay2/merchant-public.pem");
 pub const EPAY2_PLATFORM_PRIVATE: &str = include_str!("keys/epay2/platform-private.pem");
 pub const EPAY2_PLATFORM_PUBLIC: &str = include_str!("keys/epay2/platform-public.pem");
+/// The in-process gateway's WeChat Pay keys in the tests: the merchant's API key, the
+/// platform's key (a test signs notifications with it as WeChat Pay would) and the
+/// APIv3 key. Test keys only (data/wechat/README.md).
+pub const WECHAT_MERCHANT_PRIVATE: &str = include_str!("../data/wechat/merchant-private.pem");
+pub const WECHAT_PLATFORM_PRIVATE: &str = include_str!("../data/wechat/platform-private.pem");
+pub const WECHAT_API_V3_KEY: &str = "Danbao0TestApiV3Key0000000000000";
+
+fn wechat_test_keys() -> danbao_http::server::InProcessWechat {
+    danbao_http::server::InProcessWechat {
+        merchant_key: danbao_rails::rsa_sha256::SigningKey::from_text(WECHAT_MERCHANT_PRIVATE).unwrap(),
+        platform_key: danbao_rails::rsa_sha256::SigningKey::from_text(WECHAT_PLATFORM_PRIVATE).unwrap(),
+        api_v3_key: danbao_rails::wechat::ApiV3Key::from_text(WECHAT_API_V3_KEY).unwrap(),
+    }
+}
+
 /// How long a test waits for something asynchronous (a notification) before failing.
 const ASYNC_WAIT: Duration = Duration::from_secs(20);
 pub const HOUR_MS: i64 = 3_600_000;
@@ -328,6 +343,7 @@ impl TestApp {
                     merchant_private_key: EPAY2_MERCHANT_PRIVATE.to_string(),
                     platform_private_key: EPAY2_PLATFORM_PRIVATE.to_string(),
                 }),
+                wechat: Some(Box::new(wechat_test_keys())),
             },
             worker_interval: None,
             files_dir: Some(files_dir),

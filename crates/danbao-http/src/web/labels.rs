@@ -62,6 +62,7 @@ pub(super) fn payment_method(l: Lang, id: &str) -> String {
         "alipay_qr" => ("支付宝扫码", "Alipay QR"),
         "alipay_wap" => ("支付宝手机网站", "Alipay mobile"),
         "wechat" => ("微信支付", "WeChat Pay"),
+        "wechat_native" => ("微信支付", "WeChat Pay"),
         "epay_alipay" => ("支付宝（易支付）", "Alipay (via EPay)"),
         "epay_wxpay" => ("微信支付（易支付）", "WeChat Pay (via EPay)"),
         "epay_qqpay" => ("QQ 钱包（易支付）", "QQ Wallet (via EPay)"),

@@ -148,7 +148,9 @@ fn authenticated(sb: &Sandbox, params: &Params) -> bool {
 fn order_json(p: &Payment, pid: &str) -> serde_json::Value {
     let pay_type = match &p.rail {
         PaymentRail::Epay { pay_type, .. } => pay_type.clone(),
-        PaymentRail::Sandbox | PaymentRail::Alipay { .. } | PaymentRail::EpayV2 { .. } => String::new(),
+        PaymentRail::Sandbox | PaymentRail::Alipay { .. } | PaymentRail::EpayV2 { .. } | PaymentRail::Wechat { .. } => {
+            String::new()
+        }
     };
     let (status, trade_no, endtime, buyer) = match &p.status {
         PaymentStatus::Created => (0, String::new(), serde_json::Value::Null, String::new()),

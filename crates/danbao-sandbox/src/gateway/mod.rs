@@ -11,10 +11,12 @@ mod epay;
 mod epay_v2;
 mod notify;
 mod state;
+mod wechat;
 
 pub use alipay::AlipayMerchant;
 pub use epay::EpayMerchant;
 pub use epay_v2::EpayV2Merchant;
+pub use wechat::WechatMerchant;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -69,6 +71,9 @@ pub struct SandboxConfig {
     /// The RSA merchant its 易支付 V2 API serves (`/epay/api/pay/create`, …); none: that
     /// API refuses everything.
     pub epay_v2: Option<EpayV2Merchant>,
+    /// The WeChat Pay merchant its WeChat Pay personality serves (`/wechat/v3/…`); none:
+    /// that personality refuses everything.
+    pub wechat: Option<WechatMerchant>,
 }
 
 impl fmt::Debug for SandboxConfig {
@@ -81,6 +86,7 @@ impl fmt::Debug for SandboxConfig {
             .field("epay", &self.epay)
             .field("alipay", &self.alipay)
             .field("epay_v2", &self.epay_v2)
+            .field("wechat", &self.wechat)
             .finish()
     }
 }
@@ -97,6 +103,7 @@ struct Inner {
     /// With its signing key: one is generated at start when none was given.
     alipay: Option<AlipayMerchant>,
     epay_v2: Option<epay_v2::V2>,
+    wechat: Option<wechat::WechatGateway>,
     public_base_url: RwLock<String>,
     time_scale: f64,
     faults: Mutex<Faults>,
@@ -218,6 +225,7 @@ impl Sandbox {
                 epay: cfg.epay,
                 alipay: cfg.alipay.map(AlipayMerchant::with_generated_key),
                 epay_v2,
+                wechat: cfg.wechat.and_then(wechat::WechatGateway::new),
                 public_base_url: RwLock::new(trim_base(cfg.public_base_url)),
                 time_scale,
                 down_until: Mutex::new(outage_end(&cfg.faults)),
@@ -256,6 +264,18 @@ impl Sandbox {
             .route("/epay/api/pay/query", post(epay_v2::query))
             .route("/epay/api/pay/refund", post(epay_v2::refund))
             .route("/epay/api/pay/refundquery", post(epay_v2::refund_query))
+            .route("/wechat/v3/pay/transactions/native", post(wechat::native))
+            .route(
+                "/wechat/v3/pay/transactions/out-trade-no/{out_trade_no}",
+                get(wechat::query),
+            )
+            .route("/wechat/v3/refund/domestic/refunds", post(wechat::refund))
+            .route(
+                "/wechat/v3/refund/domestic/refunds/{out_refund_no}",
+                get(wechat::refund_query),
+            )
+            .route("/wechat/v3/bill/tradebill", get(wechat::trade_bill))
+            .route("/wechat/v3/billdownload/file", get(wechat::bill_download))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(self.clone())
     }
@@ -270,6 +290,15 @@ impl Sandbox {
     /// start): what its merchant verifies answers and notifications against.
     pub fn epay_v2_platform_public_key(&self) -> Option<danbao_rails::rsa_sha256::VerifyingKey> {
         self.inner.epay_v2.as_ref().map(|m| m.platform_key.verifying_key())
+    }
+
+    /// The public key the WeChat Pay personality signs answers and notifications with
+    /// (the merchant's "platform certificate"), when it has a merchant.
+    pub fn wechat_platform_public_key(&self) -> Option<danbao_rails::rsa_sha256::VerifyingKey> {
+        self.inner
+            .wechat
+            .as_ref()
+            .map(wechat::WechatGateway::platform_public_key)
     }
 
     /// From now on, `PUT /admin/faults` needs `Authorization: Bearer <secret>`.

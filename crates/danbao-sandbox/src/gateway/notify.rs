@@ -186,6 +186,7 @@ fn request_for(
             notification,
             notify_url,
         ),
+        PaymentRail::Wechat { .. } => super::wechat::notification_request(sandbox, notification, notify_url),
     }
 }
 
@@ -200,6 +201,8 @@ fn acknowledgement_of(rail: PaymentRail) -> Acknowledges {
         PaymentRail::Sandbox | PaymentRail::Epay { .. } | PaymentRail::EpayV2 { .. } | PaymentRail::Alipay { .. } => {
             |status, body| status == reqwest::StatusCode::OK && body.trim() == "success"
         }
+        // WeChat Pay's: a 200 or a 204, whatever the body; a 4xx or 5xx is sent again.
+        PaymentRail::Wechat { .. } => |status, _| danbao_rails::wechat::is_acknowledged(status.as_u16()),
     }
 }
 

@@ -120,6 +120,9 @@ pub(crate) enum PaymentRail {
         #[serde(default)]
         param: Option<String>,
     },
+    /// WeChat Pay API v3 (Native): a POST of the encrypted transaction, signed in the
+    /// `Wechatpay-*` headers.
+    Wechat { mchid: String, appid: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -109,7 +109,8 @@ async fn the_buy_form_offers_the_configured_methods_and_names_the_rules(t: TestA
             "epay_wxpay",
             "alipay_page",
             "alipay_qr",
-            "alipay_wap"
+            "alipay_wap",
+            "wechat_native"
         ]
     );
     let version = t.app().current_rules().version;

@@ -59,3 +59,4 @@ mod purchase;
 mod rail_alipay;
 mod rail_epay;
 mod rail_epay_v2;
+mod rail_wechat;

@@ -516,10 +516,11 @@ async fn bad_notifications_are_refused_and_change_nothing(t: TestApp) {
     let r = t
         .raw(
             t.http
-                .post(format!("{}/api/v1/payments/wechat/notify", t.url))
+                .post(format!("{}/api/v1/payments/paypal/notify", t.url))
                 .body("{}"),
         )
         .await;
+    // A rail that is not configured takes nothing.
     assert_eq!(r.status, 404);
     assert_eq!(
         t.get(&order_path(&order, &token), None).await.body["status"],

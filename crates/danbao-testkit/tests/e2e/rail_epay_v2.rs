@@ -378,6 +378,6 @@ async fn reconciling_epay_v2_says_there_is_no_statement(t: TestApp) {
     // without a statement out instead of stopping at it: the sandbox's is still matched.
     let reports = t.app().reconcile(now - 3_600_000, now + 3_600_000).await.unwrap();
     let rails: Vec<&str> = reports.iter().map(|r| r.provider.as_str()).collect();
-    assert_eq!(rails, ["sandbox"]);
+    assert!(rails.contains(&"sandbox") && !rails.contains(&"epay"), "{rails:?}");
     t.finish().await;
 }

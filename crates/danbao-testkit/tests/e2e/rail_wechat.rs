@@ -1,0 +1,491 @@
+//! The WeChat Pay API v3 rail end to end, against the in-process gateway's WeChat Pay
+//! personality (its fixed test keys): the buyer picks WeChat Pay at checkout, opens the
+//! cashier the Native order's code_url names, pays, and WeChat Pay's signed, encrypted
+//! notification delivers the order (acknowledged by an empty 200); a lost notification
+//! is found by the query by out_trade_no, a payment only in the trade bill by the
+//! statement, a second payment is refunded by out_refund_no; and every bad notification
+//! is refused, counted, and delivers nothing.
+
+use danbao_domain::Account;
+use danbao_http::server::{
+    IN_PROCESS_WECHAT_APPID as APPID, IN_PROCESS_WECHAT_MCHID as MCHID,
+    IN_PROCESS_WECHAT_PLATFORM_SERIAL as PLATFORM_SERIAL,
+};
+use danbao_rails::rsa_sha256::SigningKey;
+use danbao_rails::wechat::{self, ApiV3Key, Headers, Payer, Transaction, TransactionAmount};
+use danbao_sandbox::wire::Faults;
+use danbao_testkit::{Resp, TestApp, WECHAT_API_V3_KEY, WECHAT_MERCHANT_PRIVATE, WECHAT_PLATFORM_PRIVATE};
+use serde_json::json;
+
+on_both_databases!(
+    a_guest_pays_through_wechat,
+    every_bad_wechat_notification_is_refused_and_delivers_nothing,
+    a_lost_wechat_notification_is_found_by_the_query,
+    a_wechat_payment_only_in_the_trade_bill_is_applied_by_the_statement,
+    a_second_wechat_payment_is_refunded,
+);
+
+struct Placed {
+    order: String,
+    token: String,
+    /// Our attempt id; WeChat Pay knows it as its 32 hex digits.
+    out_trade_no: String,
+    cashier_url: String,
+}
+
+impl Placed {
+    fn wechat_no(&self) -> String {
+        danbao_app::wechat::wechat_out_trade_no(&self.out_trade_no)
+    }
+
+    /// The gateway's payment id: the cashier the code_url opens.
+    fn gateway_payment(&self) -> String {
+        self.cashier_url
+            .rsplit_once("/cashier/")
+            .unwrap_or_else(|| panic!("not the cashier: {}", self.cashier_url))
+            .1
+            .to_string()
+    }
+}
+
+async fn place(t: &TestApp, product: &str) -> Placed {
+    let r = t
+        .post(
+            "/api/v1/orders",
+            None,
+            json!({"product_id": product, "quantity": 1, "contact": "qq:5550002", "query_password": "wechat-pass-1", "payment_method": "wechat_native"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["payment"]["provider"], "wechat", "{}", r.text);
+    let s = |v: &serde_json::Value| v.as_str().unwrap().to_string();
+    Placed {
+        order: s(&r.body["id"]),
+        token: s(&r.body["access_token"]),
+        out_trade_no: s(&r.body["payment"]["payment_id"]),
+        cashier_url: s(&r.body["payment"]["cashier_url"]),
+    }
+}
+
+fn order_path(p: &Placed) -> String {
+    format!("/api/v1/orders/{}?access_token={}", p.order, p.token)
+}
+
+async fn shop(t: &TestApp, name: &str, keys: usize) -> String {
+    let (seller, _) = t.user(name, "seller").await;
+    t.card_product(&seller, 1500, keys).await
+}
+
+/// A notification as sent: its headers and its body.
+type Sent = (Vec<(&'static str, String)>, String);
+
+/// A payment notification as WeChat Pay words it, for `p`, with `edit` applied to the
+/// transaction and `wrap` to the notification before it is encrypted and signed.
+struct Forge {
+    transaction: Transaction,
+    event_type: String,
+    api_v3_key: String,
+    signing_key: &'static str,
+    serial: String,
+    /// Seconds since the epoch, as the platform's clock reads.
+    timestamp: i64,
+}
+
+impl Forge {
+    fn new(t: &TestApp, p: &Placed, transaction_id: &str) -> Forge {
+        Forge {
+            transaction: Transaction {
+                appid: APPID.into(),
+                mchid: MCHID.into(),
+                out_trade_no: p.wechat_no(),
+                transaction_id: Some(transaction_id.into()),
+                trade_type: Some(wechat::TRADE_TYPE_NATIVE.into()),
+                trade_state: wechat::TRADE_STATE_SUCCESS.into(),
+                trade_state_desc: "支付成功".into(),
+                bank_type: Some("OTHERS".into()),
+                attach: None,
+                success_time: Some("2026-12-02T16:30:00+08:00".into()),
+                payer: Some(Payer {
+                    openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into(),
+                }),
+                amount: TransactionAmount {
+                    total: 1500,
+                    payer_total: Some(1500),
+                    currency: "CNY".into(),
+                    payer_currency: Some("CNY".into()),
+                },
+            },
+            event_type: wechat::EVENT_TRANSACTION_SUCCESS.into(),
+            api_v3_key: WECHAT_API_V3_KEY.into(),
+            signing_key: WECHAT_PLATFORM_PRIVATE,
+            serial: PLATFORM_SERIAL.into(),
+            timestamp: t.now() / 1000,
+        }
+    }
+
+    fn body(&self) -> String {
+        let mut n = wechat::Notification::for_transaction(
+            "EV-2026120200001",
+            "2026-12-02T16:30:01+08:00",
+            &self.transaction,
+            &ApiV3Key::from_text(&self.api_v3_key).unwrap(),
+            "0123456789ab",
+            "transaction",
+        )
+        .unwrap();
+        n.event_type = self.event_type.clone();
+        n.to_json()
+    }
+
+    fn headers(&self, body: &str) -> Vec<(&'static str, String)> {
+        let key = SigningKey::from_text(self.signing_key).unwrap();
+        Headers::sign(&key, &self.serial, self.timestamp, "n0nce", body.as_bytes())
+            .unwrap()
+            .pairs()
+    }
+
+    fn signed(&self) -> Sent {
+        let body = self.body();
+        (self.headers(&body), body)
+    }
+}
+
+async fn notify(t: &TestApp, (headers, body): Sent) -> Resp {
+    let mut req = t
+        .http
+        .post(format!("{}/api/v1/payments/wechat/notify", t.url))
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    t.raw(req.body(body)).await
+}
+
+async fn refused_count(t: &TestApp) -> i64 {
+    let admin = t.admin().await;
+    let events = t.get("/api/v1/admin/security-events", Some(&admin)).await;
+    assert_eq!(events.status, 200, "{}", events.text);
+    events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "notification_refused" && e["detail"]["rail"] == "wechat")
+        .map(|e| e["occurrences"].as_i64().unwrap())
+        .sum()
+}
+
+async fn outcomes(t: &TestApp, payment: &str) -> Vec<String> {
+    let view = t.get(&format!("/sandbox/payments/{payment}"), None).await.body;
+    view["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn a_guest_pays_through_wechat(t: TestApp) {
+    let product = shop(&t, "wechat_seller", 2).await;
+    let p = place(&t, &product).await;
+    // The code_url is the gateway's cashier for this payment.
+    assert!(
+        p.cashier_url.starts_with(&format!("{}/sandbox/cashier/", t.url)),
+        "{}",
+        p.cashier_url
+    );
+    let payment = p.gateway_payment();
+    let view = t.get(&format!("/sandbox/payments/{payment}"), None).await.body;
+    assert_eq!(
+        (view["out_trade_no"].as_str(), view["amount_minor"].as_i64()),
+        (Some(p.wechat_no().as_str()), Some(1500)),
+        "{view}"
+    );
+    t.pay(&payment).await;
+    t.wait_for_status(&order_path(&p), None, "delivered").await;
+    // WeChat Pay's POST was acknowledged (an empty 200), once.
+    assert_eq!(outcomes(&t, &payment).await, ["acknowledged"]);
+    assert_eq!(t.balance(&Account::Provider("wechat".into())).await, 1500);
+    let admin = t.admin().await;
+    let o = t.get(&format!("/api/v1/admin/orders/{}", p.order), Some(&admin)).await;
+    assert_eq!(o.body["payments"][0]["source"], "webhook", "{}", o.text);
+    t.finish().await;
+}
+
+async fn every_bad_wechat_notification_is_refused_and_delivers_nothing(t: TestApp) {
+    let product = shop(&t, "wechat_bad_seller", 2).await;
+    let p = place(&t, &product).await;
+    let good = || Forge::new(&t, &p, "4200002026120200001");
+    let mut cases: Vec<(&str, Sent, u16)> = Vec::new();
+    // Refused for their signature (401).
+    cases.push((
+        "signed by another key",
+        {
+            let mut f = good();
+            f.signing_key = WECHAT_MERCHANT_PRIVATE;
+            f.signed()
+        },
+        401,
+    ));
+    cases.push((
+        "tampered after signing",
+        {
+            let (h, body) = good().signed();
+            (h, body.replace("EV-2026120200001", "EV-2026120200009"))
+        },
+        401,
+    ));
+    cases.push((
+        "an unknown key serial",
+        {
+            let mut f = good();
+            f.serial = "0000000000000000000000000000000000000000".into();
+            f.signed()
+        },
+        401,
+    ));
+    cases.push(("unsigned", (Vec::new(), good().body()), 401));
+    // Refused for what they say (400).
+    cases.push((
+        "signed ten minutes ago",
+        {
+            let mut f = good();
+            f.timestamp -= 600;
+            f.signed()
+        },
+        400,
+    ));
+    cases.push((
+        "another merchant",
+        {
+            let mut f = good();
+            f.transaction.mchid = "1900000999".into();
+            f.signed()
+        },
+        400,
+    ));
+    cases.push((
+        "another app",
+        {
+            let mut f = good();
+            f.transaction.appid = "wx0000000000000000".into();
+            f.signed()
+        },
+        400,
+    ));
+    cases.push((
+        "not paid",
+        {
+            let mut f = good();
+            f.transaction.trade_state = "NOTPAY".into();
+            f.signed()
+        },
+        400,
+    ));
+    cases.push((
+        "not a payment event",
+        {
+            let mut f = good();
+            f.event_type = "TRANSACTION.CLOSED".into();
+            f.signed()
+        },
+        400,
+    ));
+    cases.push((
+        "encrypted under another APIv3 key",
+        {
+            let mut f = good();
+            f.api_v3_key = "AnotherApiV3Key00000000000000000".into();
+            f.signed()
+        },
+        400,
+    ));
+    cases.push((
+        "nothing paid",
+        {
+            let mut f = good();
+            f.transaction.amount.total = 0;
+            f.signed()
+        },
+        400,
+    ));
+    cases.push((
+        "oversized",
+        {
+            let f = good();
+            let body = format!("{}{}", f.body(), " ".repeat(20_000));
+            (f.headers(&body), body)
+        },
+        400,
+    ));
+    let count = cases.len() as i64;
+    for (what, n, status) in cases {
+        let r = notify(&t, n).await;
+        assert_eq!(r.status, status, "{what}: {}", r.text);
+        assert_ne!(r.status, 200, "{what}");
+    }
+    assert_eq!(t.get(&order_path(&p), None).await.body["status"], "pending_payment");
+    assert_eq!(t.balance(&Account::Provider("wechat".into())).await, 0);
+    // Each refusal is counted as a security event, by rail and kind.
+    assert_eq!(refused_count(&t).await, count);
+    // A signed notification for the wrong amount is recorded, never delivered.
+    let mut short = Forge::new(&t, &p, "4200002026120200002");
+    short.transaction.amount.total = 1;
+    let r = notify(&t, short.signed()).await;
+    assert_eq!((r.status, r.text.as_str()), (200, ""), "{}", r.text);
+    assert_ne!(t.get(&order_path(&p), None).await.body["status"], "delivered");
+    // The right one then delivers, acknowledged by an empty 200; its replay is
+    // acknowledged the same and changes nothing.
+    let right = Forge::new(&t, &p, "4200002026120200003").signed();
+    for _ in 0..2 {
+        let r = notify(&t, right.clone()).await;
+        assert_eq!((r.status, r.text.as_str()), (200, ""), "{}", r.text);
+    }
+    let o = t.get(&order_path(&p), None).await;
+    assert_eq!(o.body["status"], "delivered", "{}", o.text);
+    // The platform's clock decides freshness: ten minutes on, the same notification,
+    // signed when it was, is a replay too old to believe.
+    t.advance(10 * 60_000);
+    let r = notify(&t, right).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(refused_count(&t).await, count + 1);
+    t.finish_with_pending_jobs().await;
+}
+
+async fn a_lost_wechat_notification_is_found_by_the_query(t: TestApp) {
+    let product = shop(&t, "wechat_query_seller", 2).await;
+    t.set_faults(Faults {
+        drop_pct: 100,
+        ..Faults::default()
+    });
+    let p = place(&t, &product).await;
+    t.pay(&p.gateway_payment()).await;
+    assert_eq!(t.get(&order_path(&p), None).await.body["status"], "pending_payment");
+    // The first active query is due a minute after the attempt.
+    t.advance(60_000);
+    t.run_due_jobs().await;
+    assert_eq!(t.get(&order_path(&p), None).await.body["status"], "delivered");
+    let admin = t.admin().await;
+    let o = t.get(&format!("/api/v1/admin/orders/{}", p.order), Some(&admin)).await;
+    assert_eq!(o.body["payments"][0]["source"], "query", "{}", o.text);
+    assert_eq!(t.balance(&Account::Provider("wechat".into())).await, 1500);
+    t.finish().await;
+}
+
+/// A period around now by either clock (the bill is written in wall-clock China time).
+fn period(t: &TestApp, provider: &str) -> serde_json::Value {
+    let now = t
+        .now()
+        .max(danbao_app::clock::Clock::now_ms(&danbao_app::clock::SystemClock));
+    json!({"from": danbao_app::clock::rfc3339(now - 6 * 3_600_000), "to": danbao_app::clock::rfc3339(now + 6 * 3_600_000), "provider": provider})
+}
+
+async fn a_wechat_payment_only_in_the_trade_bill_is_applied_by_the_statement(t: TestApp) {
+    let product = shop(&t, "wechat_statement_seller", 2).await;
+    t.set_faults(Faults {
+        drop_pct: 100,
+        ..Faults::default()
+    });
+    let p = place(&t, &product).await;
+    t.pay(&p.gateway_payment()).await;
+    let admin = t.admin().await;
+    let report = t
+        .post(
+            "/api/v1/admin/reconciliation/statements",
+            Some(&admin),
+            period(&t, "wechat"),
+        )
+        .await;
+    assert_eq!(report.status, 200, "{}", report.text);
+    assert_eq!(report.body["provider"], "wechat");
+    assert_eq!(report.body["applied_late"], 1, "{}", report.text);
+    assert_eq!(t.get(&order_path(&p), None).await.body["status"], "delivered");
+    let again = t
+        .post(
+            "/api/v1/admin/reconciliation/statements",
+            Some(&admin),
+            period(&t, "wechat"),
+        )
+        .await;
+    assert_eq!(
+        (again.body["matched"].clone(), again.body["applied_late"].clone()),
+        (json!(1), json!(0)),
+        "{}",
+        again.text
+    );
+    // The other rails' statements know nothing of it.
+    for other in ["sandbox", "epay"] {
+        let r = t
+            .post(
+                "/api/v1/admin/reconciliation/statements",
+                Some(&admin),
+                period(&t, other),
+            )
+            .await;
+        assert_eq!(r.body["applied_late"], 0, "{other}: {}", r.text);
+    }
+    t.finish().await;
+}
+
+async fn a_second_wechat_payment_is_refunded(t: TestApp) {
+    let product = shop(&t, "wechat_double_seller", 2).await;
+    let p = place(&t, &product).await;
+    let second = t
+        .post(
+            &format!("/api/v1/orders/{}/payments?access_token={}", p.order, p.token),
+            None,
+            json!({}),
+        )
+        .await;
+    assert_eq!(second.status, 201, "{}", second.text);
+    let again = Placed {
+        order: p.order.clone(),
+        token: p.token.clone(),
+        out_trade_no: second.body["payment_id"].as_str().unwrap().to_string(),
+        cashier_url: second.body["cashier_url"].as_str().unwrap().to_string(),
+    };
+    assert_ne!(again.gateway_payment(), p.gateway_payment());
+    t.pay(&p.gateway_payment()).await;
+    t.wait_for_status(&order_path(&p), None, "delivered").await;
+    t.pay(&again.gateway_payment()).await;
+    t.wait_until(&order_path(&p), None, "the second payment's refund", |v| {
+        v["refunds"].as_array().is_some_and(|r| r.len() == 1)
+    })
+    .await;
+    t.settle_refunds().await;
+    let o = t.get(&order_path(&p), None).await;
+    assert_eq!(o.body["refunds"][0]["status"], "confirmed", "{}", o.text);
+    // At the gateway: the second payment refunded whole, the first untouched.
+    let refunded = |payment: String| {
+        let t = &t;
+        async move {
+            t.get(&format!("/sandbox/payments/{payment}"), None).await.body["refunded_minor"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    assert_eq!(refunded(again.gateway_payment()).await, 1500);
+    assert_eq!(refunded(p.gateway_payment()).await, 0);
+    assert_eq!(t.balance(&Account::Provider("wechat".into())).await, 1500);
+    // The trade bill lists both payments (a refunded one was still paid that day):
+    // reconciliation matches both and finds nothing missing at WeChat Pay.
+    let admin = t.admin().await;
+    let report = t
+        .post(
+            "/api/v1/admin/reconciliation/statements",
+            Some(&admin),
+            period(&t, "wechat"),
+        )
+        .await;
+    assert_eq!(report.status, 200, "{}", report.text);
+    assert_eq!(
+        (
+            report.body["matched"].clone(),
+            report.body["missing_at_provider"].clone(),
+            report.body["applied_late"].clone()
+        ),
+        (json!(2), json!(0), json!(0)),
+        "{}",
+        report.text
+    );
+    t.finish().await;
+}
