@@ -67,3 +67,33 @@ fn chaos_through_epay_on_postgres_loses_nothing() {
     };
     chaos(&["--provider", "epay", "--database", &url, "--fresh-schema"]);
 }
+
+/// Through the sandbox's Alipay personality: RSA2 both ways, checkout by precreate (QR),
+/// form-POST notifications, the day's bill as the statement.
+#[test]
+fn chaos_through_alipay_on_sqlite_loses_nothing() {
+    chaos(&["--provider", "alipay"]);
+}
+
+#[test]
+fn chaos_through_alipay_on_postgres_loses_nothing() {
+    let Some(url) = danbao_testkit::postgres_test_url("danbao chaos --provider alipay on PostgreSQL") else {
+        return;
+    };
+    chaos(&["--provider", "alipay", "--database", &url, "--fresh-schema"]);
+}
+
+/// Through the sandbox's WeChat Pay v3 personality: signed Authorization headers, Native
+/// orders, encrypted notifications signed in headers, the trade bill as the statement.
+#[test]
+fn chaos_through_wechat_on_sqlite_loses_nothing() {
+    chaos(&["--provider", "wechat"]);
+}
+
+#[test]
+fn chaos_through_wechat_on_postgres_loses_nothing() {
+    let Some(url) = danbao_testkit::postgres_test_url("danbao chaos --provider wechat on PostgreSQL") else {
+        return;
+    };
+    chaos(&["--provider", "wechat", "--database", &url, "--fresh-schema"]);
+}

@@ -217,10 +217,6 @@ pub(super) async fn start(
     let rules = chaos_rules()?;
     let rules_path = dir.join("chaos-rules.toml");
     std::fs::write(&rules_path, rules).with_context(|| format!("writing {}", rules_path.display()))?;
-    // The 易支付 merchant key (the rail's shared secret), whichever rail the run takes:
-    // the gateway speaks 易支付 in every run, the platform only when it is the run's rail.
-    let epay_key_path = dir.join("keys").join("epay.key");
-    danbao_app::vault::load_or_create(&epay_key_path).context("creating the 易支付 key")?;
     let limits_path = dir.join("chaos-limits.toml");
     std::fs::write(&limits_path, chaos_limits()).with_context(|| format!("writing {}", limits_path.display()))?;
 
@@ -230,6 +226,8 @@ pub(super) async fn start(
     // 1. The sandbox gateway.
     let sandbox_port = free_port()?;
     let sandbox_url = format!("http://127.0.0.1:{sandbox_port}");
+    // The rail's merchant: keys made now, the gateway's flags, the platform's rails file.
+    let rail_setup = args.provider.setup(&dir.join("keys"), &sandbox_url)?;
     let sandbox_args: Vec<String> = [
         "sandbox-gateway",
         "--port",
@@ -240,13 +238,10 @@ pub(super) async fn start(
         &key_path.display().to_string(),
         "--time-scale",
         &args.time_scale.to_string(),
-        "--epay-pid",
-        super::rail::EPAY_PID,
-        "--epay-key-file",
-        &epay_key_path.display().to_string(),
     ]
     .iter()
     .map(|s| s.to_string())
+    .chain(rail_setup.sandbox_args.iter().cloned())
     .collect();
     let child = child_command(exe, &sandbox_args, &dir.join("sandbox.log"))?
         .spawn()
@@ -281,7 +276,7 @@ pub(super) async fn start(
         "--limits".into(),
         limits_path.display().to_string(),
     ];
-    let rails_path = match args.provider.rails_file(&sandbox_url, &epay_key_path) {
+    let rails_path = match &rail_setup.rails_file {
         Some(rails) => {
             let path = dir.join("rails.toml");
             std::fs::write(&path, rails).with_context(|| format!("writing {}", path.display()))?;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use danbao_app::payments::{PaymentProvider, ProviderError};
 use danbao_app::rails_file::RailsFile;
+use danbao_rails::rsa_sha256::SigningKey;
 use danbao_sandbox::client::SandboxClient;
 use reqwest::StatusCode;
 use time::OffsetDateTime;
@@ -35,7 +36,24 @@ const JUMP_TIMEOUT_MS: u64 = 30_000;
 pub enum ChaosProvider {
     Sandbox,
     Epay,
+    Alipay,
+    Wechat,
 }
+
+/// What a rail adds to the two processes: the gateway's flags for its merchant, and the
+/// platform's rails file (none for the sandbox's own protocol).
+pub(super) struct RailSetup {
+    pub(super) sandbox_args: Vec<String>,
+    pub(super) rails_file: Option<String>,
+}
+
+/// The merchant numbers the run's gateway and platform share.
+const ALIPAY_APP_ID: &str = "2021000000000042";
+const ALIPAY_SELLER_ID: &str = "2088000000000042";
+const WECHAT_MCHID: &str = "1900000042";
+const WECHAT_APPID: &str = "wxd0a0b0a0chaos042";
+const WECHAT_MERCHANT_SERIAL: &str = "3775B6A45ACD588826D15E583A95F5DD00000042";
+const WECHAT_PLATFORM_SERIAL: &str = "5157F09EFDC096DE15EBE81A4705700000000042";
 
 impl ChaosProvider {
     /// The platform's name of the rail (its account `provider:{name}`, its routes).
@@ -43,26 +61,104 @@ impl ChaosProvider {
         match self {
             ChaosProvider::Sandbox => "sandbox",
             ChaosProvider::Epay => "epay",
+            ChaosProvider::Alipay => "alipay",
+            ChaosProvider::Wechat => "wechat",
         }
     }
 
     /// The `payment_method` the run's buyers choose at checkout; none: the default.
+    /// Alipay by QR code: its checkout calls the gateway (precreate), so the outage
+    /// reaches checkout too.
     pub(super) fn payment_method(self) -> Option<String> {
         match self {
             ChaosProvider::Sandbox => None,
             ChaosProvider::Epay => Some(format!("epay_{EPAY_CHANNEL}")),
+            ChaosProvider::Alipay => Some("alipay_qr".to_string()),
+            ChaosProvider::Wechat => Some("wechat_native".to_string()),
         }
     }
 
-    /// The rails file the platform is started with, if this rail needs one.
-    pub(super) fn rails_file(self, sandbox_url: &str, epay_key_file: &std::path::Path) -> Option<String> {
-        match self {
-            ChaosProvider::Sandbox => None,
-            ChaosProvider::Epay => Some(format!(
-                "[[epay]]\nbase_url = \"{sandbox_url}/epay/\"\npid = \"{EPAY_PID}\"\nkey_file = {:?}\nchannels = [\"{EPAY_CHANNEL}\"]\n",
-                epay_key_file.display().to_string()
-            )),
-        }
+    /// The keys of the run (made now, in `keys`), the gateway's flags and the rails file
+    /// naming them, as an operator would write it for the gateway at `sandbox_url`.
+    pub(super) fn setup(self, keys: &Path, sandbox_url: &str) -> anyhow::Result<RailSetup> {
+        let path = |name: &str| keys.join(name).display().to_string();
+        let quoted = |name: &str| format!("{:?}", path(name));
+        // A merchant's RSA key pair: the private half for the platform, the public half
+        // for the gateway.
+        let merchant_pair = |name: &str| -> anyhow::Result<()> {
+            let (key, pem) = SigningKey::generate().map_err(|e| anyhow::anyhow!("making a key: {e}"))?;
+            std::fs::write(keys.join(format!("{name}.pem")), pem).context("writing a key")?;
+            std::fs::write(keys.join(format!("{name}.pub.pem")), key.verifying_key().to_spki_pem())
+                .context("writing a key")?;
+            Ok(())
+        };
+        let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+        Ok(match self {
+            ChaosProvider::Sandbox => RailSetup {
+                sandbox_args: Vec::new(),
+                rails_file: None,
+            },
+            ChaosProvider::Epay => {
+                danbao_app::vault::load_or_create(&keys.join("epay.key")).context("creating the 易支付 key")?;
+                RailSetup {
+                    sandbox_args: args(&["--epay-pid", EPAY_PID, "--epay-key-file", &path("epay.key")]),
+                    rails_file: Some(format!(
+                        "[[epay]]\nbase_url = \"{sandbox_url}/epay/\"\npid = \"{EPAY_PID}\"\nkey_file = {}\nchannels = [\"{EPAY_CHANNEL}\"]\n",
+                        quoted("epay.key")
+                    )),
+                }
+            }
+            ChaosProvider::Alipay => {
+                merchant_pair("alipay-app")?;
+                RailSetup {
+                    // The gateway makes its own key and writes its public half beside it.
+                    sandbox_args: args(&[
+                        "--alipay-app-id",
+                        ALIPAY_APP_ID,
+                        "--alipay-seller-id",
+                        ALIPAY_SELLER_ID,
+                        "--alipay-app-public-key-file",
+                        &path("alipay-app.pub.pem"),
+                        "--alipay-private-key-file",
+                        &path("alipay-gateway.pem"),
+                    ]),
+                    rails_file: Some(format!(
+                        "[alipay]\ngateway_url = \"{sandbox_url}/alipay/gateway.do\"\napp_id = \"{ALIPAY_APP_ID}\"\nseller_id = \"{ALIPAY_SELLER_ID}\"\napp_private_key_file = {}\nalipay_public_key_file = {}\nmethods = [\"qr\"]\n",
+                        quoted("alipay-app.pem"),
+                        quoted("alipay-gateway.pem.pub.pem")
+                    )),
+                }
+            }
+            ChaosProvider::Wechat => {
+                merchant_pair("wechat-merchant")?;
+                RailSetup {
+                    // The gateway makes its platform key (public half: `<file>.pub`) and
+                    // the APIv3 key both sides share.
+                    sandbox_args: args(&[
+                        "--wechat-mchid",
+                        WECHAT_MCHID,
+                        "--wechat-appid",
+                        WECHAT_APPID,
+                        "--wechat-merchant-serial-no",
+                        WECHAT_MERCHANT_SERIAL,
+                        "--wechat-merchant-public-key-file",
+                        &path("wechat-merchant.pub.pem"),
+                        "--wechat-platform-key-file",
+                        &path("wechat-platform.pem"),
+                        "--wechat-platform-serial-no",
+                        WECHAT_PLATFORM_SERIAL,
+                        "--wechat-api-v3-key-file",
+                        &path("wechat-v3.key"),
+                    ]),
+                    rails_file: Some(format!(
+                        "[wechat]\napi_base = \"{sandbox_url}/wechat\"\nmchid = \"{WECHAT_MCHID}\"\nappid = \"{WECHAT_APPID}\"\nmerchant_serial_no = \"{WECHAT_MERCHANT_SERIAL}\"\nmerchant_private_key_file = {}\nplatform_public_key_file = {}\nplatform_serial_no = \"{WECHAT_PLATFORM_SERIAL}\"\napi_v3_key_file = {}\n",
+                        quoted("wechat-merchant.pem"),
+                        quoted("wechat-platform.pem.pub"),
+                        quoted("wechat-v3.key")
+                    )),
+                }
+            }
+        })
     }
 }
 
