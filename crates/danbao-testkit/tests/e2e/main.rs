@@ -60,3 +60,4 @@ mod rail_alipay;
 mod rail_epay;
 mod rail_epay_v2;
 mod rail_wechat;
+mod rails_common;

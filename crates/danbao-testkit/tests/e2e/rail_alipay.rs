@@ -16,6 +16,8 @@ use danbao_testkit::{
 };
 use serde_json::json;
 
+use crate::rails_common::{cashier_id, jump, order_path, period, shop, Placed};
+
 on_both_databases!(
     a_guest_pays_through_alipay,
     every_bad_alipay_notification_is_refused_and_delivers_nothing,
@@ -23,64 +25,6 @@ on_both_databases!(
     an_alipay_payment_only_in_the_bill_is_applied_by_the_statement,
     a_second_alipay_payment_is_refunded_and_nothing_is_missing,
 );
-
-struct Placed {
-    order: String,
-    token: String,
-    /// Our attempt id: the out_trade_no Alipay knows.
-    out_trade_no: String,
-    cashier_url: String,
-}
-
-async fn place(t: &TestApp, product: &str, method: &str) -> Placed {
-    let r = t
-        .post(
-            "/api/v1/orders",
-            None,
-            json!({"product_id": product, "quantity": 1, "contact": "qq:5550002", "query_password": "alipay-pass-1", "payment_method": method}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(r.body["payment"]["provider"], "alipay", "{}", r.text);
-    let s = |v: &serde_json::Value| v.as_str().unwrap().to_string();
-    Placed {
-        order: s(&r.body["id"]),
-        token: s(&r.body["access_token"]),
-        out_trade_no: s(&r.body["payment"]["payment_id"]),
-        cashier_url: s(&r.body["payment"]["cashier_url"]),
-    }
-}
-
-fn order_path(p: &Placed) -> String {
-    format!("/api/v1/orders/{}?access_token={}", p.order, p.token)
-}
-
-fn cashier_id(url: &str) -> String {
-    url.rsplit_once("/cashier/")
-        .unwrap_or_else(|| panic!("not the cashier: {url}"))
-        .1
-        .to_string()
-}
-
-/// Follows the page jump as the buyer's browser does; returns the gateway's payment id.
-async fn jump(t: &TestApp, cashier_url: &str) -> String {
-    let r = t
-        .raw(
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap()
-                .get(cashier_url),
-        )
-        .await;
-    assert_eq!(r.status, 302, "{}", r.text);
-    cashier_id(r.headers["location"].to_str().unwrap())
-}
-
-async fn shop(t: &TestApp, name: &str, keys: usize) -> String {
-    let (seller, _) = t.user(name, "seller").await;
-    t.card_product(&seller, 1500, keys).await
-}
 
 async fn notify(t: &TestApp, body: impl Into<reqwest::Body>) -> Resp {
     t.raw(
@@ -152,7 +96,7 @@ async fn delivered_key(t: &TestApp, p: &Placed) -> String {
 
 async fn a_guest_pays_through_alipay(t: TestApp) {
     let product = shop(&t, "alipay_seller", 3).await;
-    let p = place(&t, &product, "alipay_page").await;
+    let p = crate::rails_common::place(&t, &product, "alipay_page", "alipay").await;
     // The computer cashier is the gateway's address, signed with the application key.
     assert!(
         p.cashier_url
@@ -183,11 +127,11 @@ async fn a_guest_pays_through_alipay(t: TestApp) {
     assert_eq!(outcomes(&view), ["acknowledged"], "{view}");
     assert_eq!(t.balance(&Account::Provider("alipay".into())).await, 1500);
     // The phone cashier is the same jump with its own method.
-    let wap = place(&t, &product, "alipay_wap").await;
+    let wap = crate::rails_common::place(&t, &product, "alipay_wap", "alipay").await;
     let params = alipay::parse_params(wap.cashier_url.split_once('?').unwrap().1).unwrap();
     assert_eq!(alipay::value(&params, "method"), Some("alipay.trade.wap.pay"));
     // The QR code: precreate answered with the code the buyer scans (the sandbox's cashier).
-    let qr = place(&t, &product, "alipay_qr").await;
+    let qr = crate::rails_common::place(&t, &product, "alipay_qr", "alipay").await;
     assert!(
         qr.cashier_url.starts_with(&format!("{}/sandbox/cashier/", t.url)),
         "{}",
@@ -223,22 +167,9 @@ fn signed(p: &Placed, key: &str, edit: impl FnOnce(&mut Notification)) -> String
     n.form_body(&SigningKey::from_text(key).unwrap()).unwrap()
 }
 
-async fn refused_count(t: &TestApp) -> i64 {
-    let admin = t.admin().await;
-    let events = t.get("/api/v1/admin/security-events", Some(&admin)).await;
-    assert_eq!(events.status, 200, "{}", events.text);
-    events.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "notification_refused" && e["detail"]["rail"] == "alipay")
-        .map(|e| e["occurrences"].as_i64().unwrap())
-        .sum()
-}
-
 async fn every_bad_alipay_notification_is_refused_and_delivers_nothing(t: TestApp) {
     let product = shop(&t, "alipay_bad_seller", 2).await;
-    let p = place(&t, &product, "alipay_page").await;
+    let p = crate::rails_common::place(&t, &product, "alipay_page", "alipay").await;
     // Signed by someone else's key (here the application's own: not Alipay's).
     let forged = signed(&p, ALIPAY_APP_PRIVATE_KEY, |_| {});
     assert_eq!(notify(&t, forged).await.status, 401);
@@ -288,7 +219,7 @@ async fn every_bad_alipay_notification_is_refused_and_delivers_nothing(t: TestAp
     assert_eq!(t.balance(&Account::Provider("alipay".into())).await, 0);
     // Each refusal is counted as a security event, by rail and kind: two bad signatures,
     // then eight refused for what they are.
-    assert_eq!(refused_count(&t).await, 10);
+    assert_eq!(crate::rails_common::refused_count(&t, "alipay").await, 10);
     // A refund's notification, validly signed, is acknowledged and changes nothing (and is
     // no security event: Alipay sent it).
     let refund_notice = signed(&p, ALIPAY_PRIVATE_KEY, |n| n.refund_fee = Some(Money::from_minor(1500)));
@@ -296,7 +227,7 @@ async fn every_bad_alipay_notification_is_refused_and_delivers_nothing(t: TestAp
     assert_eq!((r.status, r.text.trim()), (200, "success"), "{}", r.text);
     assert_eq!(t.get(&order_path(&p), None).await.body["status"], "pending_payment");
     assert_eq!(t.balance(&Account::Provider("alipay".into())).await, 0);
-    assert_eq!(refused_count(&t).await, 10);
+    assert_eq!(crate::rails_common::refused_count(&t, "alipay").await, 10);
     // A signed notification for the wrong amount is recorded, never delivered.
     let short = signed(&p, ALIPAY_PRIVATE_KEY, |n| n.total_amount = Money::from_minor(1));
     let r = notify(&t, short).await;
@@ -319,7 +250,7 @@ async fn a_lost_alipay_notification_is_found_by_the_trade_query(t: TestApp) {
         drop_pct: 100,
         ..Faults::default()
     });
-    let p = place(&t, &product, "alipay_wap").await;
+    let p = crate::rails_common::place(&t, &product, "alipay_wap", "alipay").await;
     let payment = jump(&t, &p.cashier_url).await;
     t.pay(&payment).await;
     assert_eq!(t.get(&order_path(&p), None).await.body["status"], "pending_payment");
@@ -333,22 +264,13 @@ async fn a_lost_alipay_notification_is_found_by_the_trade_query(t: TestApp) {
     t.finish().await;
 }
 
-/// A period around now on either clock (the gateway keeps wall-clock time, the platform
-/// the test's), asked of one rail.
-fn period(t: &TestApp, provider: &str) -> serde_json::Value {
-    let now = t
-        .now()
-        .max(danbao_app::clock::Clock::now_ms(&danbao_app::clock::SystemClock));
-    json!({"from": danbao_app::clock::rfc3339(now - 6 * 3_600_000), "to": danbao_app::clock::rfc3339(now + 6 * 3_600_000), "provider": provider})
-}
-
 async fn an_alipay_payment_only_in_the_bill_is_applied_by_the_statement(t: TestApp) {
     let product = shop(&t, "alipay_statement_seller", 2).await;
     t.set_faults(Faults {
         drop_pct: 100,
         ..Faults::default()
     });
-    let p = place(&t, &product, "alipay_qr").await;
+    let p = crate::rails_common::place(&t, &product, "alipay_qr", "alipay").await;
     t.pay(&cashier_id(&p.cashier_url)).await;
     let admin = t.admin().await;
     let report = t
@@ -391,7 +313,7 @@ async fn an_alipay_payment_only_in_the_bill_is_applied_by_the_statement(t: TestA
 
 async fn a_second_alipay_payment_is_refunded_and_nothing_is_missing(t: TestApp) {
     let product = shop(&t, "alipay_double_seller", 2).await;
-    let p = place(&t, &product, "alipay_page").await;
+    let p = crate::rails_common::place(&t, &product, "alipay_page", "alipay").await;
     let second = t
         .post(
             &format!("/api/v1/orders/{}/payments?access_token={}", p.order, p.token),

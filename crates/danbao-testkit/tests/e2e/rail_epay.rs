@@ -11,6 +11,8 @@ use danbao_sandbox::wire::Faults;
 use danbao_testkit::{Resp, TestApp, EPAY_KEY};
 use serde_json::json;
 
+use crate::rails_common::{jump, order_path, period, refused_count, shop, Placed};
+
 on_both_databases!(
     a_guest_pays_through_epay,
     every_bad_epay_notification_is_refused_and_delivers_nothing,
@@ -21,62 +23,6 @@ on_both_databases!(
 
 const PID: &str = danbao_http::server::IN_PROCESS_EPAY_PID;
 
-struct Placed {
-    order: String,
-    token: String,
-    /// Our attempt id: the out_trade_no the aggregator knows.
-    out_trade_no: String,
-    cashier_url: String,
-}
-
-async fn place(t: &TestApp, product: &str, method: &str) -> Placed {
-    let r = t
-        .post(
-            "/api/v1/orders",
-            None,
-            json!({"product_id": product, "quantity": 1, "contact": "qq:5550001", "query_password": "epay-pass-1", "payment_method": method}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(r.body["payment"]["provider"], "epay", "{}", r.text);
-    let s = |v: &serde_json::Value| v.as_str().unwrap().to_string();
-    Placed {
-        order: s(&r.body["id"]),
-        token: s(&r.body["access_token"]),
-        out_trade_no: s(&r.body["payment"]["payment_id"]),
-        cashier_url: s(&r.body["payment"]["cashier_url"]),
-    }
-}
-
-fn order_path(p: &Placed) -> String {
-    format!("/api/v1/orders/{}?access_token={}", p.order, p.token)
-}
-
-/// Follows the page jump as the buyer's browser does; returns the gateway's payment id.
-async fn jump(t: &TestApp, cashier_url: &str) -> String {
-    let r = t
-        .raw(
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap()
-                .get(cashier_url),
-        )
-        .await;
-    assert_eq!(r.status, 302, "{}", r.text);
-    let location = r.headers["location"].to_str().unwrap();
-    location
-        .rsplit_once("/cashier/")
-        .unwrap_or_else(|| panic!("not the cashier: {location}"))
-        .1
-        .to_string()
-}
-
-async fn shop(t: &TestApp, name: &str, keys: usize) -> String {
-    let (seller, _) = t.user(name, "seller").await;
-    t.card_product(&seller, 1500, keys).await
-}
-
 async fn notify(t: &TestApp, query: &str) -> Resp {
     t.raw(t.http.get(format!("{}/api/v1/payments/epay/notify?{query}", t.url)))
         .await
@@ -84,7 +30,7 @@ async fn notify(t: &TestApp, query: &str) -> Resp {
 
 async fn a_guest_pays_through_epay(t: TestApp) {
     let product = shop(&t, "epay_seller", 2).await;
-    let p = place(&t, &product, "epay_wxpay").await;
+    let p = crate::rails_common::place(&t, &product, "epay_wxpay", "epay").await;
     // The page jump is signed for the aggregator and names the channel the buyer chose.
     let params = epay::parse_params(p.cashier_url.split_once('?').unwrap().1).unwrap();
     assert!(p
@@ -112,7 +58,7 @@ async fn a_guest_pays_through_epay(t: TestApp) {
     assert_eq!(outcomes, ["acknowledged"], "{view}");
     assert_eq!(t.balance(&Account::Provider("epay".into())).await, 1500);
     // A new cashier for an order keeps the rail and channel chosen at checkout.
-    let again = place(&t, &product, "epay_alipay").await;
+    let again = crate::rails_common::place(&t, &product, "epay_alipay", "epay").await;
     let second = t
         .post(
             &format!("/api/v1/orders/{}/payments?access_token={}", again.order, again.token),
@@ -146,7 +92,7 @@ fn signed(p: &Placed, key: &str, edit: impl FnOnce(&mut epay::Notification)) -> 
 
 async fn every_bad_epay_notification_is_refused_and_delivers_nothing(t: TestApp) {
     let product = shop(&t, "epay_bad_seller", 2).await;
-    let p = place(&t, &product, "epay_alipay").await;
+    let p = crate::rails_common::place(&t, &product, "epay_alipay", "epay").await;
     let forged = signed(&p, "guessed-key", |_| {});
     assert_eq!(notify(&t, &forged).await.status, 401);
     let tampered = signed(&p, EPAY_KEY, |_| {}).replace("money=15.00", "money=1500.00");
@@ -173,19 +119,9 @@ async fn every_bad_epay_notification_is_refused_and_delivers_nothing(t: TestApp)
     }
     assert_eq!(t.get(&order_path(&p), None).await.body["status"], "pending_payment");
     assert_eq!(t.balance(&Account::Provider("epay".into())).await, 0);
-    // Each refusal is counted as a security event, by rail and kind.
-    let admin = t.admin().await;
-    let events = t.get("/api/v1/admin/security-events", Some(&admin)).await;
-    assert_eq!(events.status, 200, "{}", events.text);
-    let refused: i64 = events.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "notification_refused" && e["detail"]["rail"] == "epay")
-        .map(|e| e["occurrences"].as_i64().unwrap())
-        .sum();
-    // Two bad signatures, then five refused for what they say.
-    assert_eq!(refused, 7, "{}", events.text);
+    // Each refusal is counted as a security event, by rail and kind: two bad
+    // signatures, then five refused for what they say.
+    assert_eq!(refused_count(&t, "epay").await, 7);
     // A signed notification for the wrong amount is recorded, never delivered.
     let short = signed(&p, EPAY_KEY, |n| n.money = Money::from_minor(1));
     let r = notify(&t, &short).await;
@@ -208,7 +144,7 @@ async fn a_lost_epay_notification_is_found_by_the_order_query(t: TestApp) {
         drop_pct: 100,
         ..Faults::default()
     });
-    let p = place(&t, &product, "epay_wxpay").await;
+    let p = crate::rails_common::place(&t, &product, "epay_wxpay", "epay").await;
     let payment = jump(&t, &p.cashier_url).await;
     t.pay(&payment).await;
     assert_eq!(t.get(&order_path(&p), None).await.body["status"], "pending_payment");
@@ -228,26 +164,27 @@ async fn an_epay_payment_only_in_the_order_list_is_applied_by_the_statement(t: T
         drop_pct: 100,
         ..Faults::default()
     });
-    let p = place(&t, &product, "epay_alipay").await;
+    let p = crate::rails_common::place(&t, &product, "epay_alipay", "epay").await;
     let payment = jump(&t, &p.cashier_url).await;
     t.pay(&payment).await;
     let admin = t.admin().await;
-    let period = |provider: &str| {
-        // The aggregator writes wall-clock China time: a period around now, either clock.
-        let now = t
-            .now()
-            .max(danbao_app::clock::Clock::now_ms(&danbao_app::clock::SystemClock));
-        json!({"from": danbao_app::clock::rfc3339(now - 6 * 3_600_000), "to": danbao_app::clock::rfc3339(now + 6 * 3_600_000), "provider": provider})
-    };
     let report = t
-        .post("/api/v1/admin/reconciliation/statements", Some(&admin), period("epay"))
+        .post(
+            "/api/v1/admin/reconciliation/statements",
+            Some(&admin),
+            period(&t, "epay"),
+        )
         .await;
     assert_eq!(report.status, 200, "{}", report.text);
     assert_eq!(report.body["provider"], "epay");
     assert_eq!(report.body["applied_late"], 1, "{}", report.text);
     assert_eq!(t.get(&order_path(&p), None).await.body["status"], "delivered");
     let again = t
-        .post("/api/v1/admin/reconciliation/statements", Some(&admin), period("epay"))
+        .post(
+            "/api/v1/admin/reconciliation/statements",
+            Some(&admin),
+            period(&t, "epay"),
+        )
         .await;
     assert_eq!(
         (again.body["matched"].clone(), again.body["applied_late"].clone()),
@@ -260,7 +197,7 @@ async fn an_epay_payment_only_in_the_order_list_is_applied_by_the_statement(t: T
         .post(
             "/api/v1/admin/reconciliation/statements",
             Some(&admin),
-            period("sandbox"),
+            period(&t, "sandbox"),
         )
         .await;
     assert_eq!(sandbox.body["applied_late"], 0, "{}", sandbox.text);
@@ -269,7 +206,7 @@ async fn an_epay_payment_only_in_the_order_list_is_applied_by_the_statement(t: T
 
 async fn a_second_epay_payment_is_refunded_whole(t: TestApp) {
     let product = shop(&t, "epay_double_seller", 2).await;
-    let p = place(&t, &product, "epay_wxpay").await;
+    let p = crate::rails_common::place(&t, &product, "epay_wxpay", "epay").await;
     let second = t
         .post(
             &format!("/api/v1/orders/{}/payments?access_token={}", p.order, p.token),
@@ -313,14 +250,11 @@ async fn a_second_epay_payment_is_refunded_whole(t: TestApp) {
     // The aggregator's order list still shows the refunded order as paid: reconciliation
     // matches both payments and finds nothing missing at the aggregator.
     let admin = t.admin().await;
-    let now = t
-        .now()
-        .max(danbao_app::clock::Clock::now_ms(&danbao_app::clock::SystemClock));
     let report = t
         .post(
             "/api/v1/admin/reconciliation/statements",
             Some(&admin),
-            json!({"from": danbao_app::clock::rfc3339(now - 6 * 3_600_000), "to": danbao_app::clock::rfc3339(now + 6 * 3_600_000), "provider": "epay"}),
+            period(&t, "epay"),
         )
         .await;
     assert_eq!(report.status, 200, "{}", report.text);

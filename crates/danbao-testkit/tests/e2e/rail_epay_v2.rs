@@ -16,6 +16,8 @@ use danbao_sandbox::wire::Faults;
 use danbao_testkit::{Resp, TestApp, EPAY2_MERCHANT_PRIVATE, EPAY2_PLATFORM_PRIVATE, EPAY2_PLATFORM_PUBLIC, EPAY_KEY};
 use serde_json::json;
 
+use crate::rails_common::{order_path, shop, Placed};
+
 on_both_databases_epay_v2!(
     a_guest_pays_through_epay_v2,
     every_bad_epay_v2_notification_is_refused_and_delivers_nothing,
@@ -26,48 +28,12 @@ on_both_databases_epay_v2!(
 
 const PID: &str = danbao_http::server::IN_PROCESS_EPAY_PID;
 
-struct Placed {
-    order: String,
-    token: String,
-    /// Our attempt id: the out_trade_no the platform knows.
-    out_trade_no: String,
-    cashier_url: String,
-}
-
-async fn place(t: &TestApp, product: &str, method: &str) -> Placed {
-    let r = t
-        .post(
-            "/api/v1/orders",
-            None,
-            json!({"product_id": product, "quantity": 1, "contact": "qq:5550002", "query_password": "epay2-pass-1", "payment_method": method}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(r.body["payment"]["provider"], "epay", "{}", r.text);
-    let s = |v: &serde_json::Value| v.as_str().unwrap().to_string();
-    Placed {
-        order: s(&r.body["id"]),
-        token: s(&r.body["access_token"]),
-        out_trade_no: s(&r.body["payment"]["payment_id"]),
-        cashier_url: s(&r.body["payment"]["cashier_url"]),
-    }
-}
-
-fn order_path(p: &Placed) -> String {
-    format!("/api/v1/orders/{}?access_token={}", p.order, p.token)
-}
-
 /// The gateway's payment id of the cashier the create answer's jump URL opens.
 fn gateway_payment(t: &TestApp, cashier_url: &str) -> String {
     cashier_url
         .strip_prefix(&format!("{}/sandbox/cashier/", t.url))
         .unwrap_or_else(|| panic!("not the gateway's cashier: {cashier_url}"))
         .to_string()
-}
-
-async fn shop(t: &TestApp, name: &str, keys: usize) -> String {
-    let (seller, _) = t.user(name, "seller").await;
-    t.card_product(&seller, 1500, keys).await
 }
 
 async fn notify(t: &TestApp, query: &str) -> Resp {
@@ -111,7 +77,7 @@ async fn state_at_gateway(t: &TestApp, out_trade_no: &str) -> OrderState {
 
 async fn a_guest_pays_through_epay_v2(t: TestApp) {
     let product = shop(&t, "epay2_seller", 2).await;
-    let p = place(&t, &product, "epay_wxpay").await;
+    let p = crate::rails_common::place(&t, &product, "epay_wxpay", "epay").await;
     // The create answer's jump URL is the buyer's cashier.
     let payment = gateway_payment(&t, &p.cashier_url);
     t.pay(&payment).await;
@@ -143,7 +109,7 @@ async fn a_guest_pays_through_epay_v2(t: TestApp) {
     };
     assert_eq!((paid.pay_type.as_str(), paid.money), ("wxpay", Money::from_minor(1500)));
     // A new cashier for an order keeps the rail and channel chosen at checkout.
-    let again = place(&t, &product, "epay_alipay").await;
+    let again = crate::rails_common::place(&t, &product, "epay_alipay", "epay").await;
     let second = t
         .post(
             &format!("/api/v1/orders/{}/payments?access_token={}", again.order, again.token),
@@ -192,7 +158,7 @@ fn set(params: &mut [(String, String)], name: &str, value: &str) {
 
 async fn every_bad_epay_v2_notification_is_refused_and_delivers_nothing(t: TestApp) {
     let product = shop(&t, "epay2_bad_seller", 2).await;
-    let p = place(&t, &product, "epay_alipay").await;
+    let p = crate::rails_common::place(&t, &product, "epay_alipay", "epay").await;
     // The platform's clock is the one a notification's timestamp is held to.
     let now = t.now().div_euclid(1000);
     let signed = |edit: fn(&mut Vec<(String, String)>)| signed_at(&p, &platform_key(), now, edit);
@@ -276,7 +242,7 @@ async fn a_lost_epay_v2_notification_is_found_by_the_query(t: TestApp) {
         drop_pct: 100,
         ..Faults::default()
     });
-    let p = place(&t, &product, "epay_wxpay").await;
+    let p = crate::rails_common::place(&t, &product, "epay_wxpay", "epay").await;
     t.pay(&gateway_payment(&t, &p.cashier_url)).await;
     assert_eq!(t.get(&order_path(&p), None).await.body["status"], "pending_payment");
     // The first active query is due a minute after the attempt.
@@ -292,7 +258,7 @@ async fn a_lost_epay_v2_notification_is_found_by_the_query(t: TestApp) {
 
 async fn a_second_epay_v2_payment_is_refunded_once_by_its_refund_number(t: TestApp) {
     let product = shop(&t, "epay2_double_seller", 2).await;
-    let p = place(&t, &product, "epay_wxpay").await;
+    let p = crate::rails_common::place(&t, &product, "epay_wxpay", "epay").await;
     let second = t
         .post(
             &format!("/api/v1/orders/{}/payments?access_token={}", p.order, p.token),
@@ -357,7 +323,7 @@ async fn a_second_epay_v2_payment_is_refunded_once_by_its_refund_number(t: TestA
 
 async fn reconciling_epay_v2_says_there_is_no_statement(t: TestApp) {
     let product = shop(&t, "epay2_statement_seller", 2).await;
-    let p = place(&t, &product, "epay_alipay").await;
+    let p = crate::rails_common::place(&t, &product, "epay_alipay", "epay").await;
     t.pay(&gateway_payment(&t, &p.cashier_url)).await;
     t.wait_for_status(&order_path(&p), None, "delivered").await;
     let admin = t.admin().await;

@@ -17,6 +17,8 @@ use danbao_sandbox::wire::Faults;
 use danbao_testkit::{Resp, TestApp, WECHAT_API_V3_KEY, WECHAT_MERCHANT_PRIVATE, WECHAT_PLATFORM_PRIVATE};
 use serde_json::json;
 
+use crate::rails_common::{cashier_id, order_path, period, shop, Placed};
+
 on_both_databases!(
     a_guest_pays_through_wechat,
     every_bad_wechat_notification_is_refused_and_delivers_nothing,
@@ -25,55 +27,9 @@ on_both_databases!(
     a_second_wechat_payment_is_refunded,
 );
 
-struct Placed {
-    order: String,
-    token: String,
-    /// Our attempt id; WeChat Pay knows it as its 32 hex digits.
-    out_trade_no: String,
-    cashier_url: String,
-}
-
-impl Placed {
-    fn wechat_no(&self) -> String {
-        danbao_app::wechat::wechat_out_trade_no(&self.out_trade_no)
-    }
-
-    /// The gateway's payment id: the cashier the code_url opens.
-    fn gateway_payment(&self) -> String {
-        self.cashier_url
-            .rsplit_once("/cashier/")
-            .unwrap_or_else(|| panic!("not the cashier: {}", self.cashier_url))
-            .1
-            .to_string()
-    }
-}
-
-async fn place(t: &TestApp, product: &str) -> Placed {
-    let r = t
-        .post(
-            "/api/v1/orders",
-            None,
-            json!({"product_id": product, "quantity": 1, "contact": "qq:5550002", "query_password": "wechat-pass-1", "payment_method": "wechat_native"}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(r.body["payment"]["provider"], "wechat", "{}", r.text);
-    let s = |v: &serde_json::Value| v.as_str().unwrap().to_string();
-    Placed {
-        order: s(&r.body["id"]),
-        token: s(&r.body["access_token"]),
-        out_trade_no: s(&r.body["payment"]["payment_id"]),
-        cashier_url: s(&r.body["payment"]["cashier_url"]),
-    }
-}
-
-fn order_path(p: &Placed) -> String {
-    format!("/api/v1/orders/{}?access_token={}", p.order, p.token)
-}
-
-async fn shop(t: &TestApp, name: &str, keys: usize) -> String {
-    let (seller, _) = t.user(name, "seller").await;
-    t.card_product(&seller, 1500, keys).await
+/// What WeChat Pay calls the attempt: its 32 hex digits.
+fn wechat_no(p: &Placed) -> String {
+    danbao_app::wechat::wechat_out_trade_no(&p.out_trade_no)
 }
 
 /// A notification as sent: its headers and its body.
@@ -97,7 +53,7 @@ impl Forge {
             transaction: Transaction {
                 appid: APPID.into(),
                 mchid: MCHID.into(),
-                out_trade_no: p.wechat_no(),
+                out_trade_no: wechat_no(p),
                 transaction_id: Some(transaction_id.into()),
                 trade_type: Some(wechat::TRADE_TYPE_NATIVE.into()),
                 trade_state: wechat::TRADE_STATE_SUCCESS.into(),
@@ -161,19 +117,6 @@ async fn notify(t: &TestApp, (headers, body): Sent) -> Resp {
     t.raw(req.body(body)).await
 }
 
-async fn refused_count(t: &TestApp) -> i64 {
-    let admin = t.admin().await;
-    let events = t.get("/api/v1/admin/security-events", Some(&admin)).await;
-    assert_eq!(events.status, 200, "{}", events.text);
-    events.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "notification_refused" && e["detail"]["rail"] == "wechat")
-        .map(|e| e["occurrences"].as_i64().unwrap())
-        .sum()
-}
-
 async fn outcomes(t: &TestApp, payment: &str) -> Vec<String> {
     let view = t.get(&format!("/sandbox/payments/{payment}"), None).await.body;
     view["notifications"]
@@ -186,18 +129,18 @@ async fn outcomes(t: &TestApp, payment: &str) -> Vec<String> {
 
 async fn a_guest_pays_through_wechat(t: TestApp) {
     let product = shop(&t, "wechat_seller", 2).await;
-    let p = place(&t, &product).await;
+    let p = crate::rails_common::place(&t, &product, "wechat_native", "wechat").await;
     // The code_url is the gateway's cashier for this payment.
     assert!(
         p.cashier_url.starts_with(&format!("{}/sandbox/cashier/", t.url)),
         "{}",
         p.cashier_url
     );
-    let payment = p.gateway_payment();
+    let payment = cashier_id(&p.cashier_url);
     let view = t.get(&format!("/sandbox/payments/{payment}"), None).await.body;
     assert_eq!(
         (view["out_trade_no"].as_str(), view["amount_minor"].as_i64()),
-        (Some(p.wechat_no().as_str()), Some(1500)),
+        (Some(wechat_no(&p).as_str()), Some(1500)),
         "{view}"
     );
     t.pay(&payment).await;
@@ -213,7 +156,7 @@ async fn a_guest_pays_through_wechat(t: TestApp) {
 
 async fn every_bad_wechat_notification_is_refused_and_delivers_nothing(t: TestApp) {
     let product = shop(&t, "wechat_bad_seller", 2).await;
-    let p = place(&t, &product).await;
+    let p = crate::rails_common::place(&t, &product, "wechat_native", "wechat").await;
     let good = || Forge::new(&t, &p, "4200002026120200001");
     let mut cases: Vec<(&str, Sent, u16)> = Vec::new();
     // Refused for their signature (401).
@@ -326,7 +269,7 @@ async fn every_bad_wechat_notification_is_refused_and_delivers_nothing(t: TestAp
     assert_eq!(t.get(&order_path(&p), None).await.body["status"], "pending_payment");
     assert_eq!(t.balance(&Account::Provider("wechat".into())).await, 0);
     // Each refusal is counted as a security event, by rail and kind.
-    assert_eq!(refused_count(&t).await, count);
+    assert_eq!(crate::rails_common::refused_count(&t, "wechat").await, count);
     // A signed notification for the wrong amount is recorded, never delivered.
     let mut short = Forge::new(&t, &p, "4200002026120200002");
     short.transaction.amount.total = 1;
@@ -347,7 +290,7 @@ async fn every_bad_wechat_notification_is_refused_and_delivers_nothing(t: TestAp
     t.advance(10 * 60_000);
     let r = notify(&t, right).await;
     assert_eq!(r.status, 400, "{}", r.text);
-    assert_eq!(refused_count(&t).await, count + 1);
+    assert_eq!(crate::rails_common::refused_count(&t, "wechat").await, count + 1);
     t.finish_with_pending_jobs().await;
 }
 
@@ -357,8 +300,8 @@ async fn a_lost_wechat_notification_is_found_by_the_query(t: TestApp) {
         drop_pct: 100,
         ..Faults::default()
     });
-    let p = place(&t, &product).await;
-    t.pay(&p.gateway_payment()).await;
+    let p = crate::rails_common::place(&t, &product, "wechat_native", "wechat").await;
+    t.pay(&cashier_id(&p.cashier_url)).await;
     assert_eq!(t.get(&order_path(&p), None).await.body["status"], "pending_payment");
     // The first active query is due a minute after the attempt.
     t.advance(60_000);
@@ -371,22 +314,14 @@ async fn a_lost_wechat_notification_is_found_by_the_query(t: TestApp) {
     t.finish().await;
 }
 
-/// A period around now by either clock (the bill is written in wall-clock China time).
-fn period(t: &TestApp, provider: &str) -> serde_json::Value {
-    let now = t
-        .now()
-        .max(danbao_app::clock::Clock::now_ms(&danbao_app::clock::SystemClock));
-    json!({"from": danbao_app::clock::rfc3339(now - 6 * 3_600_000), "to": danbao_app::clock::rfc3339(now + 6 * 3_600_000), "provider": provider})
-}
-
 async fn a_wechat_payment_only_in_the_trade_bill_is_applied_by_the_statement(t: TestApp) {
     let product = shop(&t, "wechat_statement_seller", 2).await;
     t.set_faults(Faults {
         drop_pct: 100,
         ..Faults::default()
     });
-    let p = place(&t, &product).await;
-    t.pay(&p.gateway_payment()).await;
+    let p = crate::rails_common::place(&t, &product, "wechat_native", "wechat").await;
+    t.pay(&cashier_id(&p.cashier_url)).await;
     let admin = t.admin().await;
     let report = t
         .post(
@@ -428,7 +363,7 @@ async fn a_wechat_payment_only_in_the_trade_bill_is_applied_by_the_statement(t: 
 
 async fn a_second_wechat_payment_is_refunded(t: TestApp) {
     let product = shop(&t, "wechat_double_seller", 2).await;
-    let p = place(&t, &product).await;
+    let p = crate::rails_common::place(&t, &product, "wechat_native", "wechat").await;
     let second = t
         .post(
             &format!("/api/v1/orders/{}/payments?access_token={}", p.order, p.token),
@@ -443,10 +378,10 @@ async fn a_second_wechat_payment_is_refunded(t: TestApp) {
         out_trade_no: second.body["payment_id"].as_str().unwrap().to_string(),
         cashier_url: second.body["cashier_url"].as_str().unwrap().to_string(),
     };
-    assert_ne!(again.gateway_payment(), p.gateway_payment());
-    t.pay(&p.gateway_payment()).await;
+    assert_ne!(cashier_id(&again.cashier_url), cashier_id(&p.cashier_url));
+    t.pay(&cashier_id(&p.cashier_url)).await;
     t.wait_for_status(&order_path(&p), None, "delivered").await;
-    t.pay(&again.gateway_payment()).await;
+    t.pay(&cashier_id(&again.cashier_url)).await;
     t.wait_until(&order_path(&p), None, "the second payment's refund", |v| {
         v["refunds"].as_array().is_some_and(|r| r.len() == 1)
     })
@@ -463,8 +398,8 @@ async fn a_second_wechat_payment_is_refunded(t: TestApp) {
                 .unwrap()
         }
     };
-    assert_eq!(refunded(again.gateway_payment()).await, 1500);
-    assert_eq!(refunded(p.gateway_payment()).await, 0);
+    assert_eq!(refunded(cashier_id(&again.cashier_url)).await, 1500);
+    assert_eq!(refunded(cashier_id(&p.cashier_url)).await, 0);
     assert_eq!(t.balance(&Account::Provider("wechat".into())).await, 1500);
     // The trade bill lists both payments (a refunded one was still paid that day):
     // reconciliation matches both and finds nothing missing at WeChat Pay.
