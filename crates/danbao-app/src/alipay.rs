@@ -14,9 +14,8 @@
 //!   confirmed with `alipay.trade.fastpay.refund.query` when it moved no money itself.
 //! - The statement is the trade bill of each China day the period touches
 //!   (`alipay.data.dataservice.bill.downloadurl.query`, then the 业务明细 file), lines kept
-//!   when their 完成时间 falls in the period. The file is read bare (GBK CSV); Alipay's
-//!   production bills come zipped, and a zip is refused with a clear error (no unzip is
-//!   built in yet).
+//!   when their 完成时间 falls in the period. The file comes zipped, as Alipay serves it
+//!   (unpacked within a bound), or bare; GBK either way.
 //! - Payouts: Alipay's transfer API is not implemented; a payout through this rail is
 //!   refused.
 
@@ -306,12 +305,8 @@ impl AlipayProvider {
             )));
         }
         let bytes = read_bounded(r, alipay::MAX_BILL_BYTES).await?;
-        if bytes.starts_with(b"PK\x03\x04") {
-            return Err(ProviderError::Malformed(
-                "the bill is a zip: this adapter reads the 业务明细 CSV bare only".into(),
-            ));
-        }
-        let text = alipay::decode_gbk(&bytes).map_err(refused)?;
+        // Alipay serves a zip (the 业务明细 CSV and its summary, GBK); a bare CSV is read too.
+        let text = alipay::read_bill(&bytes).map_err(refused)?;
         let mut lines = Vec::new();
         for line in alipay::read_bill_detail(&text).map_err(refused)? {
             let at = crate::epay::china_time_ms(&line.finished_at)

@@ -1490,3 +1490,72 @@ pub fn encode_gbk(text: &str) -> Result<Vec<u8>, AlipayError> {
     }
     Ok(bytes.into_owned())
 }
+
+/// The end of the detail file's name in Alipay's bill zip (`…_业务明细.csv`); the summary
+/// beside it is `…_业务明细(汇总).csv`.
+pub const BILL_DETAIL_SUFFIX: &str = "_业务明细.csv";
+
+/// The bill as Alipay serves it (a zip holding the 业务明细 CSV and its summary, GBK, the
+/// entry names GBK too unless flagged UTF-8) or bare: the detail file's text. The zip is
+/// read with bounds: the detail file, unpacked, may not pass `MAX_BILL_BYTES` (a small zip
+/// can unpack to gigabytes), and a zip without exactly one detail file is refused.
+pub fn read_bill(bytes: &[u8]) -> Result<String, AlipayError> {
+    if !bytes.starts_with(b"PK\x03\x04") {
+        return decode_gbk(bytes);
+    }
+    if bytes.len() > MAX_BILL_BYTES {
+        return Err(AlipayError::TooLarge {
+            what: "bill",
+            len: bytes.len(),
+            limit: MAX_BILL_BYTES,
+        });
+    }
+    let bad = |e: zip::result::ZipError| AlipayError::Malformed(format!("the bill zip: {e}"));
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(bad)?;
+    let mut detail = None;
+    for i in 0..archive.len() {
+        let entry = archive.by_index_raw(i).map_err(bad)?;
+        let raw = entry.name_raw();
+        let name = match std::str::from_utf8(raw) {
+            Ok(name) => name.to_string(),
+            Err(_) => encoding_rs::GBK.decode(raw).0.into_owned(),
+        };
+        if name.ends_with(BILL_DETAIL_SUFFIX) {
+            if detail.is_some() {
+                return Err(AlipayError::Malformed("the bill zip holds two detail files".into()));
+            }
+            detail = Some(i);
+        }
+    }
+    let index = detail.ok_or_else(|| AlipayError::Malformed("the bill zip holds no 业务明细 file".into()))?;
+    let entry = archive.by_index(index).map_err(bad)?;
+    let mut unpacked = Vec::new();
+    let limit = u64::try_from(MAX_BILL_BYTES).unwrap_or(u64::MAX);
+    std::io::Read::read_to_end(&mut std::io::Read::take(entry, limit + 1), &mut unpacked)
+        .map_err(|e| AlipayError::Malformed(format!("the bill zip: {e}")))?;
+    if unpacked.len() > MAX_BILL_BYTES {
+        return Err(AlipayError::TooLarge {
+            what: "unpacked bill",
+            len: unpacked.len(),
+            limit: MAX_BILL_BYTES,
+        });
+    }
+    decode_gbk(&unpacked)
+}
+
+/// The simulator's side: a bill zip as Alipay packs it, the detail and its summary (both
+/// GBK) named `{prefix}_业务明细.csv` and `{prefix}_业务明细(汇总).csv`.
+pub fn write_bill_zip(prefix: &str, detail_gbk: &[u8], summary_gbk: &[u8]) -> Result<Vec<u8>, AlipayError> {
+    let bad = |e: zip::result::ZipError| AlipayError::Malformed(format!("writing the bill zip: {e}"));
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in [
+        (format!("{prefix}{BILL_DETAIL_SUFFIX}"), detail_gbk),
+        (format!("{prefix}_业务明细(汇总).csv"), summary_gbk),
+    ] {
+        out.start_file(name, options).map_err(bad)?;
+        std::io::Write::write_all(&mut out, bytes)
+            .map_err(|e| AlipayError::Malformed(format!("writing the bill zip: {e}")))?;
+    }
+    Ok(out.finish().map_err(bad)?.into_inner())
+}

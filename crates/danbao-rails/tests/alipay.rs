@@ -914,3 +914,54 @@ fn a_bill_that_cannot_be_read_exactly_is_refused_with_its_line() {
         }
     );
 }
+
+#[test]
+fn the_bill_is_read_from_alipays_zip_or_bare() {
+    let gbk = alipay::encode_gbk(BILL).unwrap();
+    let summary = alipay::encode_gbk("#支付宝业务汇总查询\n").unwrap();
+    let zipped = alipay::write_bill_zip("20886210000000010156_20240501", &gbk, &summary).unwrap();
+    assert!(zipped.starts_with(b"PK\x03\x04"));
+    assert_ne!(zipped, gbk);
+    // Zipped or bare, the same detail file, as text.
+    assert_eq!(alipay::read_bill(&zipped).unwrap(), BILL);
+    assert_eq!(alipay::read_bill(&gbk).unwrap(), BILL);
+    assert_eq!(
+        alipay::read_bill_detail(&alipay::read_bill(&zipped).unwrap())
+            .unwrap()
+            .len(),
+        2
+    );
+    // The summary alone is no bill; two detail files are one too many.
+    let summary_only = alipay::write_bill_zip("x", &[], &summary).unwrap();
+    let renamed = {
+        let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default();
+        out.start_file("x_业务明细(汇总).csv", options).unwrap();
+        std::io::Write::write_all(&mut out, &summary).unwrap();
+        out.finish().unwrap().into_inner()
+    };
+    assert!(matches!(alipay::read_bill(&renamed), Err(AlipayError::Malformed(_))));
+    assert_eq!(alipay::read_bill(&summary_only).unwrap(), "");
+    let two = {
+        let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default();
+        for name in ["a_业务明细.csv", "b_业务明细.csv"] {
+            out.start_file(name, options).unwrap();
+            std::io::Write::write_all(&mut out, &gbk).unwrap();
+        }
+        out.finish().unwrap().into_inner()
+    };
+    assert!(matches!(alipay::read_bill(&two), Err(AlipayError::Malformed(_))));
+    // A cut-off zip is refused, not half-read.
+    assert!(alipay::read_bill(&zipped[..zipped.len() / 2]).is_err());
+}
+
+#[test]
+fn a_bill_zip_that_unpacks_past_the_bound_is_refused() {
+    // 64 MiB and one byte of zeros packs into a few hundred KiB: the bound is on what it
+    // unpacks to, not on what was downloaded.
+    let bomb = vec![b'0'; alipay::MAX_BILL_BYTES + 1];
+    let zipped = alipay::write_bill_zip("bomb", &bomb, &[]).unwrap();
+    assert!(zipped.len() < alipay::MAX_BILL_BYTES / 50, "{}", zipped.len());
+    assert!(matches!(alipay::read_bill(&zipped), Err(AlipayError::TooLarge { .. })));
+}

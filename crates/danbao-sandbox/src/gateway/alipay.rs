@@ -11,7 +11,7 @@
 //!   `alipay.data.dataservice.bill.downloadurl.query`: form POSTs answered with JSON signed
 //!   with the gateway's own RSA key, as Alipay signs the exact text of its `_response` member;
 //! - the day's trade bill at the address that answer gives (`/alipay/bill`, valid for a short
-//!   while, signed by the gateway): the 业务明细 CSV, GBK-encoded, served bare (not zipped);
+//!   while, signed by the gateway): the 业务明细 CSV and its summary, GBK-encoded, in one zip as Alipay serves them;
 //! - the notification: a form POST to the merchant's `notify_url`, signed with the gateway's
 //!   key (see `notify.rs`), acknowledged `success`.
 //!
@@ -521,11 +521,21 @@ pub(super) async fn bill(State(sb): State<Sandbox>, Query(q): Query<BillQuery>) 
         &china_time(OffsetDateTime::now_utc()),
         &payments,
     )
-    .and_then(|text| alipay::encode_gbk(&text));
+    .and_then(|text| alipay::encode_gbk(&text))
+    .and_then(|detail| {
+        // Packed as Alipay packs it: the detail and a summary, in one zip.
+        let summary = alipay::encode_gbk(&format!(
+            "#支付宝业务汇总查询\n#账号：[{}]\n#交易合计：{}笔\n",
+            m.seller_id,
+            payments.len()
+        ))?;
+        let prefix = format!("{}_{}", m.seller_id, q.bill_date.replace('-', ""));
+        alipay::write_bill_zip(&prefix, &detail, &summary)
+    });
     match text {
         Ok(bytes) => (
             StatusCode::OK,
-            [(CONTENT_TYPE, HeaderValue::from_static("text/csv;charset=GBK"))],
+            [(CONTENT_TYPE, HeaderValue::from_static("application/zip"))],
             bytes,
         )
             .into_response(),
