@@ -144,6 +144,7 @@ async fn send_once(sandbox: &Sandbox, payment_id: &str) -> Delivery {
         if outcome == "acknowledged" {
             delivery = Delivery::Acknowledged;
         }
+        tracing::debug!(%payment_id, %outcome, "notification attempt");
         record(outcome);
     }
     delivery
