@@ -51,6 +51,10 @@ pub fn router_with(app: App, sandbox: Option<danbao_sandbox::gateway::Sandbox>, 
     let (documented, doc) = documented(v1).split_for_parts();
     // Serialising a document of strings and maps cannot fail; an empty body would show it.
     let doc = openapi::DocumentJson(doc.to_json().unwrap_or_default().into());
+    let pages = web::WebOptions {
+        sandbox_mounted: sandbox.is_some(),
+        ..pages
+    };
     let mut router = documented
         .layer(Extension(doc))
         .merge(web::routes(app.clone(), pages))

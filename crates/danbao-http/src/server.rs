@@ -164,6 +164,7 @@ async fn shutdown_signal() {
 fn page_options(secure_cookies: bool, public_url: &str) -> crate::web::WebOptions {
     crate::web::WebOptions {
         secure_cookies: secure_cookies || public_url.starts_with("https://"),
+        sandbox_mounted: false,
     }
 }
 

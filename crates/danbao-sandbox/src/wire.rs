@@ -198,6 +198,10 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// How WeChat Pay's Native `code_url` begins (`weixin://wxpay/bizpayurl?pr=<code>`); the
+/// sandbox's code is its payment id, so a scan is opening `/cashier/<code>`.
+pub const WECHAT_CODE_URL_PREFIX: &str = "weixin://wxpay/bizpayurl?pr=";
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -213,7 +213,7 @@ impl Gw {
         let answer: NativeAnswer = self.read(&a).unwrap();
         answer
             .code_url
-            .strip_prefix(&format!("{}/cashier/", self.base))
+            .strip_prefix(danbao_sandbox::wire::WECHAT_CODE_URL_PREFIX)
             .unwrap_or_else(|| panic!("not our cashier: {}", answer.code_url))
             .to_owned()
     }

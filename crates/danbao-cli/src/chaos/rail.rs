@@ -233,6 +233,11 @@ impl Rail {
         if let Some(id) = cashier(cashier_url) {
             return Some(id);
         }
+        // A WeChat payment code: the sandbox's code is its payment id (a scan opens its
+        // cashier).
+        if let Some(code) = cashier_url.strip_prefix(danbao_sandbox::wire::WECHAT_CODE_URL_PREFIX) {
+            return Some(code.to_string());
+        }
         let deadline = Instant::now() + Duration::from_millis(JUMP_TIMEOUT_MS);
         while Instant::now() < deadline {
             match http.get(cashier_url).send().await {

@@ -33,6 +33,9 @@ const SECRET_LEN_MAX: usize = 128;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WebOptions {
     pub secure_cookies: bool,
+    /// The in-process sandbox is mounted at `/sandbox`: a payment code of its WeChat Pay
+    /// personality can be "scanned" in the browser (the demo).
+    pub sandbox_mounted: bool,
 }
 
 /// What the guard learned about a page request, for its handler.
@@ -42,6 +45,7 @@ pub(super) struct PageContext {
     pub(super) csrf: String,
     binding: String,
     pub(super) secure_cookies: bool,
+    pub(super) sandbox_mounted: bool,
     /// The page's language, its switch and who is logged in.
     pub(super) ui: super::i18n::Ui,
 }
@@ -62,6 +66,7 @@ impl PageContext {
             csrf: app.form_token(&binding),
             binding,
             secure_cookies: opts.secure_cookies,
+            sandbox_mounted: opts.sandbox_mounted,
             ui,
         }
     }

@@ -303,6 +303,13 @@ catalog! {
     confirm_receipt: "确认收货", "Confirm receipt";
     confirm_note: "确认收货后，托管的款项将结算给卖家。请先查看并核对发货内容；如有问题请勿确认。", "Confirming releases the money held in escrow to the seller. Check the delivery first; do not confirm if something is wrong.";
     pay_before_note: "请在支付截止时间前完成支付，逾期订单将自动关闭。", "Pay before the deadline; an unpaid order closes by itself.";
+    scan_title: "微信扫码支付", "Pay with WeChat";
+    scan_hint: "打开微信，点「扫一扫」扫描下方二维码完成支付。", "Open WeChat, tap Scan and scan the code below to pay.";
+    scan_amount: "应付金额", "Amount due";
+    scan_order: "订单号", "Order number";
+    scan_pay_by: "请在此时间前支付", "Pay before";
+    scan_done: "已支付？查看订单", "Paid? See the order";
+    scan_demo: "演示：在沙箱收银台中打开此二维码", "Demo: open this code at the sandbox's cashier";
     refunds: "退款", "Refunds";
     reason: "原因", "Reason";
     requested_at: "申请时间", "Requested";

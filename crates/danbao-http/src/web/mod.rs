@@ -57,6 +57,7 @@ pub fn routes(app: App, opts: WebOptions) -> Router<App> {
         .route("/products/{id}/buy", post(shop::buy))
         .route("/orders/{id}", get(orders::order_page))
         .route("/orders/{id}/reveal", get(orders::reveal).post(orders::reveal))
+        .route("/orders/{id}/scan", get(orders::scan_page))
         .route("/orders/{id}/delivery/file", get(orders::delivery_file))
         .route("/orders/{id}/confirm", post(orders::confirm))
         .route("/orders/{id}/complaints", post(complaints::open_complaint))
@@ -358,6 +359,31 @@ fn page_url(kind: &str, id: &str) -> Option<String> {
 
 /// Only plain web addresses become links or redirects: no `javascript:` and no header
 /// injection, whatever a provider answers.
+/// A WeChat Pay Native payment code (`weixin://wxpay/bizpayurl?pr=…`): not an address a
+/// browser can open, but what the buyer scans; the platform shows it as a QR code.
+fn scan_code(url: &str) -> Option<&str> {
+    const CODE_CHARS_MAX: usize = 64;
+    let code = url.strip_prefix(danbao_sandbox::wire::WECHAT_CODE_URL_PREFIX)?;
+    (!code.is_empty()
+        && code.len() <= CODE_CHARS_MAX
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+    .then_some(code)
+}
+
+/// Where a buyer goes to pay an order whose cashier is `cashier_url`: the provider's page,
+/// or, for a payment code, the platform's own page showing it.
+fn pay_address(order_id: &str, cashier_url: &str) -> Option<String> {
+    if is_http_url(cashier_url) {
+        Some(cashier_url.to_string())
+    } else if scan_code(cashier_url).is_some() {
+        order_url(order_id).map(|u| format!("{u}/scan"))
+    } else {
+        None
+    }
+}
+
 fn is_http_url(url: &str) -> bool {
     (url.starts_with("https://") || url.starts_with("http://")) && url.bytes().all(|b| b.is_ascii_graphic())
 }

@@ -8,7 +8,7 @@ use super::forms::PageContext;
 use super::i18n::{Lang, Ui};
 use super::labels::{event_detail_split, event_label, kind_label, order_status, refund_reason, refund_status};
 use super::session::{order_viewer, session_user};
-use super::{is_http_url, order_url, private_headers, valid_token, yuan, EventItem, TimeView, TokenQuery};
+use super::{order_url, pay_address, private_headers, scan_code, valid_token, yuan, EventItem, TimeView, TokenQuery};
 use crate::extract::ClientOrigin;
 use askama::Template;
 use askama_web::WebTemplate;
@@ -209,10 +209,7 @@ fn order_page_for(
     }
     push(w.time_completed, o.completed_at.as_ref());
     let pay_url = if pending {
-        o.payment
-            .as_ref()
-            .map(|p| p.cashier_url.clone())
-            .filter(|u| is_http_url(u))
+        o.payment.as_ref().and_then(|p| pay_address(&o.id, &p.cashier_url))
     } else {
         None
     };
@@ -320,6 +317,72 @@ pub(super) async fn order_page(
     let v = order_viewer(&app, &headers, &id).await?;
     let revealed = reveal_on_view(&app, &v.caller, &id).await?;
     render_order(&app, &v.caller, &page, &id, StatusCode::OK, revealed, None).await
+}
+
+/// The page a WeChat Pay payment code is scanned from: the code as a QR image, the amount,
+/// the order's number and how long it waits. Only the buyer of an order still waiting for
+/// this payment sees it; anyone else, or once it is paid, goes to the order page.
+#[derive(Template, WebTemplate)]
+#[template(path = "order_scan.html")]
+struct ScanPage {
+    number: String,
+    amount: String,
+    pay_by: TimeView,
+    qr_svg: String,
+    order_url: String,
+    /// The demo: the in-process sandbox "scans" its own codes at its cashier.
+    demo_cashier: Option<String>,
+    w: Ui,
+}
+
+pub(super) async fn scan_page(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let v = order_viewer(&app, &headers, &id).await?;
+    let o = app.order(&v.caller, &id).await?;
+    let url = order_url(&o.id).ok_or_else(PageError::order_not_found)?;
+    let code_url = o
+        .payment
+        .as_ref()
+        .map(|p| p.cashier_url.clone())
+        .filter(|u| scan_code(u).is_some());
+    let waiting = o.status == OrderStatus::PendingPayment && o.viewer == "buyer";
+    let (Some(code_url), true) = (code_url, waiting) else {
+        return Ok((private_headers(), Redirect::to(&url)).into_response());
+    };
+    let qr_svg = qr_svg(&code_url, page.ui.scan_title);
+    let demo_cashier = scan_code(&code_url)
+        .filter(|_| page.sandbox_mounted)
+        .map(|code| format!("/sandbox/cashier/{code}"));
+    let html = ScanPage {
+        number: o.number.clone(),
+        amount: yuan(o.amount_minor),
+        pay_by: TimeView::new(&o.expires_at),
+        qr_svg,
+        order_url: url,
+        demo_cashier,
+        w: page.ui.clone(),
+    };
+    Ok((private_headers(), html).into_response())
+}
+
+/// The QR code of a payment code, as inline SVG scaled by CSS, labelled for screen readers.
+fn qr_svg(code_url: &str, label: &str) -> String {
+    let Ok(code) = qrcode::QrCode::new(code_url.as_bytes()) else {
+        return String::new();
+    };
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(220, 220)
+        .build();
+    // Inline in HTML the XML declaration has no place; the label is our own words.
+    match svg.find("<svg") {
+        Some(start) => svg[start..].replacen("<svg ", &format!(r#"<svg role="img" aria-label="{label}" "#), 1),
+        None => String::new(),
+    }
 }
 
 /// The buyer who opens a delivered order sees the goods at once, no extra click. Each

@@ -4,7 +4,7 @@ use super::error::PageError;
 use super::forms::PageContext;
 use super::i18n::{Lang, Ui};
 use super::labels::{category, kind_label, payment_method, percent};
-use super::{is_http_url, private_headers, yuan};
+use super::{pay_address, private_headers, yuan};
 use crate::extract::ClientOrigin;
 use askama::Template;
 use askama_web::WebTemplate;
@@ -276,14 +276,17 @@ pub(super) async fn buy(
     match placed {
         // The guest's access goes into this browser's cookie, never into the cashier's
         // return URL; the browser comes back to the bare order page with it.
-        Ok(placed) if is_http_url(&placed.payment.cashier_url) => match &placed.access_token {
-            Some(token) => super::orders::guest_redirect(&page, &placed.id, token, &placed.payment.cashier_url),
-            None => Ok(Redirect::to(&placed.payment.cashier_url).into_response()),
+        // The provider's cashier, or the platform's page showing a payment code to scan.
+        Ok(placed) => match pay_address(&placed.id, &placed.payment.cashier_url) {
+            Some(to) => match &placed.access_token {
+                Some(token) => super::orders::guest_redirect(&page, &placed.id, token, &to),
+                None => Ok(Redirect::to(&to).into_response()),
+            },
+            None => {
+                tracing::error!(order = %placed.id, "the provider returned a cashier that is neither http(s) nor a payment code");
+                Ok(fail(PageError::says(StatusCode::BAD_GATEWAY, |w| w.err_bad_cashier)))
+            }
         },
-        Ok(placed) => {
-            tracing::error!(order = %placed.id, "the provider returned a cashier URL that is not http(s)");
-            Ok(fail(PageError::says(StatusCode::BAD_GATEWAY, |w| w.err_bad_cashier)))
-        }
         Err(e) => Ok(fail(e.into())),
     }
 }

@@ -9,8 +9,9 @@
 //!   and so is every notification: a POST of the transaction, encrypted with
 //!   AEAD_AES_256_GCM under the merchant's APIv3 key, acknowledged by a 200 or 204;
 //! - `POST /v3/pay/transactions/native` opens a payment on the sandbox's own books and
-//!   answers a `code_url`: here the cashier's address (scanning it opens the cashier,
-//!   where the buyer presses Pay);
+//!   answers a `code_url` as WeChat Pay words it, `weixin://wxpay/bizpayurl?pr=<id>`: the
+//!   merchant shows it as a QR code; "scanning" it is opening the sandbox's cashier for
+//!   payment `<id>` (`/cashier/<id>`), where the buyer presses Pay;
 //! - `GET /v3/pay/transactions/out-trade-no/{no}` answers the transaction;
 //! - `POST /v3/refund/domestic/refunds` refunds once per `out_refund_no` (answered
 //!   `PROCESSING`, as WeChat Pay mostly does), `GET …/refunds/{out_refund_no}` answers it
@@ -312,7 +313,7 @@ pub(super) async fn native(
     let created = sb.store().create_payment_on(create, gw.rail(), new_payment_id);
     match created {
         Ok(Created::New(id) | Created::Existing(id)) => {
-            let code_url = format!("{}/cashier/{id}", sb.public_base_url());
+            let code_url = format!("{}{id}", crate::wire::WECHAT_CODE_URL_PREFIX);
             gw.answer(StatusCode::OK, NativeAnswer { code_url }.to_json())
         }
         Err(GatewayError::OutTradeNoConflict) => error(StatusCode::BAD_REQUEST, "OUT_TRADE_NO_USED", "商户订单号重复"),

@@ -14,7 +14,7 @@ use danbao_http::server::{
 use danbao_rails::rsa_sha256::SigningKey;
 use danbao_rails::wechat::{self, ApiV3Key, Headers, Payer, Transaction, TransactionAmount};
 use danbao_sandbox::wire::Faults;
-use danbao_testkit::{Resp, TestApp, WECHAT_API_V3_KEY, WECHAT_MERCHANT_PRIVATE, WECHAT_PLATFORM_PRIVATE};
+use danbao_testkit::{Browser, Resp, TestApp, WECHAT_API_V3_KEY, WECHAT_MERCHANT_PRIVATE, WECHAT_PLATFORM_PRIVATE};
 use serde_json::json;
 
 use crate::rails_common::{cashier_id, order_path, period, shop, Placed};
@@ -25,6 +25,7 @@ on_both_databases!(
     a_lost_wechat_notification_is_found_by_the_query,
     a_wechat_payment_only_in_the_trade_bill_is_applied_by_the_statement,
     a_second_wechat_payment_is_refunded,
+    a_guest_buys_with_wechat_in_the_browser_by_scanning_the_code,
 );
 
 /// What WeChat Pay calls the attempt: its 32 hex digits.
@@ -130,9 +131,9 @@ async fn outcomes(t: &TestApp, payment: &str) -> Vec<String> {
 async fn a_guest_pays_through_wechat(t: TestApp) {
     let product = shop(&t, "wechat_seller", 2).await;
     let p = crate::rails_common::place(&t, &product, "wechat_native", "wechat").await;
-    // The code_url is the gateway's cashier for this payment.
+    // The code_url is a WeChat payment code; the sandbox's names its payment.
     assert!(
-        p.cashier_url.starts_with(&format!("{}/sandbox/cashier/", t.url)),
+        p.cashier_url.starts_with(danbao_sandbox::wire::WECHAT_CODE_URL_PREFIX),
         "{}",
         p.cashier_url
     );
@@ -422,5 +423,75 @@ async fn a_second_wechat_payment_is_refunded(t: TestApp) {
         "{}",
         report.text
     );
+    t.finish().await;
+}
+
+/// The real WeChat Pay answers a `weixin://` payment code, which no browser opens: the
+/// checkout sends the buyer to the platform's own page showing it as a QR code (with the
+/// amount, the order number and the deadline), and once paid that page leads to the order.
+async fn a_guest_buys_with_wechat_in_the_browser_by_scanning_the_code(t: TestApp) {
+    let product = shop(&t, "wechat_scan_seller", 2).await;
+    let b = Browser::new(&t);
+    b.get(&format!("/products/{product}")).await;
+    let bought = b
+        .submit(
+            &format!("/products/{product}/buy"),
+            &[
+                ("quantity", "1"),
+                ("contact", "qq 30042"),
+                ("query_password", "pass-word-1"),
+                ("payment_method", "wechat_native"),
+            ],
+        )
+        .await;
+    assert_eq!(bought.status, 303, "{}", bought.text);
+    let scan = bought.headers.get("location").unwrap().to_str().unwrap().to_string();
+    assert!(scan.starts_with("/orders/") && scan.ends_with("/scan"), "{scan}");
+    let order = scan
+        .trim_start_matches("/orders/")
+        .trim_end_matches("/scan")
+        .to_string();
+    let page = b.get(&scan).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("<svg") && page.text.contains("微信扫码支付"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("15.00"), "{}", page.text);
+    let token = b.cookie(&format!("danbao_order_{order}")).unwrap();
+    let o = t
+        .get(&format!("/api/v1/orders/{order}?access_token={token}"), None)
+        .await;
+    assert!(page.text.contains(o.body["number"].as_str().unwrap()), "{}", page.text);
+    // The code is WeChat Pay's own kind, and the order page's pay button leads here too.
+    let code = o.body["payment"]["cashier_url"].as_str().unwrap().to_string();
+    assert!(code.starts_with(danbao_sandbox::wire::WECHAT_CODE_URL_PREFIX), "{code}");
+    let order_page = b.get(&format!("/orders/{order}")).await;
+    assert!(
+        order_page.text.contains(&format!(r#"href="{scan}""#)),
+        "{}",
+        order_page.text
+    );
+    // The in-process sandbox "scans" at its cashier (the demo's link); a stranger's browser
+    // sees no scan page.
+    assert!(
+        page.text.contains(&format!("/sandbox/cashier/{}", cashier_id(&code))),
+        "{}",
+        page.text
+    );
+    let stranger = Browser::new(&t).get(&scan).await;
+    assert_ne!(stranger.status, 200, "{}", stranger.text);
+    t.pay(&cashier_id(&code)).await;
+    t.wait_for_status(
+        &format!("/api/v1/orders/{order}?access_token={token}"),
+        None,
+        "delivered",
+    )
+    .await;
+    // Paid: the scan page leads to the order.
+    let after = b.get(&scan).await;
+    assert_eq!(after.status, 303, "{}", after.text);
+    assert_eq!(after.headers["location"], format!("/orders/{order}").as_str());
     t.finish().await;
 }

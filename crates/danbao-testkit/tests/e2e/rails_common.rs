@@ -45,8 +45,12 @@ pub async fn shop(t: &TestApp, name: &str, keys: usize) -> String {
     t.card_product(&seller, 1500, keys).await
 }
 
-/// The gateway's payment id in a cashier address.
+/// The gateway's payment id in a cashier address, or in a WeChat payment code (the
+/// sandbox's code is its payment id).
 pub fn cashier_id(url: &str) -> String {
+    if let Some(code) = url.strip_prefix(danbao_sandbox::wire::WECHAT_CODE_URL_PREFIX) {
+        return code.to_string();
+    }
     url.rsplit_once("/cashier/")
         .unwrap_or_else(|| panic!("not the cashier: {url}"))
         .1
