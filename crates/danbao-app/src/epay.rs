@@ -38,6 +38,8 @@ pub struct EpayProvider {
     key: String,
     methods: Vec<&'static str>,
     http: reqwest::Client,
+    /// Create each payment by API (`mapi.php`) instead of sending the buyer by page jump.
+    by_api: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,13 @@ pub enum EpayConfigError {
 impl EpayProvider {
     /// `channels`: the aggregator's channel names the operator enabled (`alipay`, `wxpay`,
     /// `qqpay`), the first the default.
+    /// Creates each payment by API (`mapi.php`): the aggregator opens it at checkout and
+    /// answers where the buyer pays, instead of the buyer carrying the signed request there.
+    pub fn creating_by_api(mut self) -> EpayProvider {
+        self.by_api = true;
+        self
+    }
+
     pub fn new(base_url: &str, pid: &str, key: &str, channels: &[String]) -> Result<EpayProvider, EpayConfigError> {
         if pid.is_empty() || key.is_empty() || channels.is_empty() {
             return Err(EpayConfigError::Incomplete);
@@ -76,6 +85,7 @@ impl EpayProvider {
             key: key.to_string(),
             methods,
             http,
+            by_api: false,
         })
     }
 
@@ -167,7 +177,7 @@ impl PaymentProvider for EpayProvider {
 
     fn create_payment(&self, req: PaymentRequest) -> BoxFuture<'_, Result<CreatedPayment, ProviderError>> {
         Box::pin(async move {
-            let jump = PayRequest {
+            let pay = PayRequest {
                 pid: self.pid.clone(),
                 pay_type: self.channel_of(req.method.as_deref()).to_string(),
                 out_trade_no: req.out_trade_no.clone(),
@@ -176,9 +186,25 @@ impl PaymentProvider for EpayProvider {
                 name: req.subject,
                 money: req.amount,
             };
+            let cashier_url = if self.by_api {
+                // The aggregator opens the payment now and says where the buyer pays
+                // (its page, or a code to scan, which the checkout shows as a QR code).
+                let r = self
+                    .http
+                    .post(epay::api_url(&self.base_url))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(pay.api_form(&self.key))
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                let answer: epay::ApiAnswer = read_json(r).await?;
+                answer.cashier().map_err(refused)?
+            } else {
+                pay.page_url(&self.base_url, &self.key)
+            };
             Ok(CreatedPayment {
                 provider_payment_id: req.out_trade_no,
-                cashier_url: jump.page_url(&self.base_url, &self.key),
+                cashier_url,
             })
         })
     }
@@ -309,6 +335,83 @@ fn api_url(base: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)]
+    async fn a_payment_created_by_api_is_opened_at_the_aggregator_and_paid_at_its_cashier() {
+        use danbao_sandbox::gateway::{EpayMerchant, Sandbox, SandboxConfig};
+        let sandbox = Sandbox::new(SandboxConfig {
+            merchant_key: b"k".to_vec(),
+            public_base_url: "http://not-yet-known".into(),
+            time_scale: 1_000_000.0,
+            faults: Default::default(),
+            epay: Some(EpayMerchant {
+                pid: "1001".into(),
+                key: "k3y".into(),
+            }),
+            alipay: None,
+            epay_v2: None,
+            wechat: None,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        sandbox.set_public_base_url(base.clone());
+        tokio::spawn(danbao_sandbox::gateway::serve(listener, sandbox.clone()));
+        let channels = ["wxpay".to_string()];
+        let request = |out: &str| PaymentRequest {
+            out_trade_no: out.into(),
+            amount: Money::from_minor(1_050),
+            currency: "CNY".into(),
+            subject: "点卡".into(),
+            notify_url: "http://127.0.0.1:9/notify".into(),
+            return_url: String::new(),
+            order_ref: "N1".into(),
+            expires_at_ms: 0,
+            method: None,
+        };
+        let rail = EpayProvider::new(&format!("{base}/epay/"), "1001", "k3y", &channels)
+            .unwrap()
+            .creating_by_api();
+        let created = rail.create_payment(request("A1")).await.unwrap();
+        // Opened at the aggregator already: its cashier, for our amount.
+        assert!(
+            created.cashier_url.starts_with(&format!("{base}/cashier/")),
+            "{}",
+            created.cashier_url
+        );
+        let id = created.cashier_url.rsplit_once("/cashier/").unwrap().1.to_string();
+        let page = reqwest::get(&created.cashier_url).await.unwrap().text().await.unwrap();
+        assert!(page.contains("10.50"), "{page}");
+        // The same attempt again is the same payment.
+        assert_eq!(
+            rail.create_payment(request("A1")).await.unwrap().cashier_url,
+            created.cashier_url
+        );
+        // Paid there, the order query finds it.
+        reqwest::Client::new()
+            .post(format!("{base}/payments/{id}/pay"))
+            .send()
+            .await
+            .unwrap();
+        let found = rail.query_payments("A1".into()).await.unwrap();
+        assert_eq!((found.len(), found[0].amount), (1, Money::from_minor(1_050)));
+        // Under another key the aggregator refuses, and nothing is created.
+        let stranger = EpayProvider::new(&format!("{base}/epay/"), "1001", "wrong", &channels)
+            .unwrap()
+            .creating_by_api();
+        assert!(matches!(
+            stranger.create_payment(request("A2")).await,
+            Err(ProviderError::Rejected(_))
+        ));
+        // An aggregator that is not there is an outage, not a refusal.
+        let gone = EpayProvider::new("http://127.0.0.1:9/", "1001", "k3y", &channels)
+            .unwrap()
+            .creating_by_api();
+        assert!(matches!(
+            gone.create_payment(request("A3")).await,
+            Err(ProviderError::Unavailable(_))
+        ));
+    }
 
     #[test]
     fn china_time_is_read_as_the_aggregator_writes_it() {

@@ -170,6 +170,18 @@ pub struct EpayRailConfig {
     #[serde(default)]
     pub platform_public_key_file: Option<std::path::PathBuf>,
     pub channels: Vec<String>,
+    /// V1: how a payment is created — `"jump"` (the default: the buyer carries the signed
+    /// request to `submit.php`) or `"api"` (the platform opens it at `mapi.php` and sends
+    /// the buyer where the aggregator says). V2 always creates by API.
+    #[serde(default)]
+    pub create: Option<EpayCreate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EpayCreate {
+    Jump,
+    Api,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
@@ -227,12 +239,17 @@ impl RailsFile {
             ) {
                 (EpayApi::V1, Some(key_file), None, None) => {
                     let key = read_key(key_file)?;
-                    rails.push(std::sync::Arc::new(EpayProvider::new(
-                        &e.base_url,
-                        &e.pid,
-                        key.trim(),
-                        &e.channels,
-                    )?));
+                    let rail = EpayProvider::new(&e.base_url, &e.pid, key.trim(), &e.channels)?;
+                    rails.push(std::sync::Arc::new(match e.create {
+                        Some(EpayCreate::Api) => rail.creating_by_api(),
+                        Some(EpayCreate::Jump) | None => rail,
+                    }));
+                }
+                (EpayApi::V2, ..) if e.create.is_some() => {
+                    return Err(RailsFileError::KeysForApi {
+                        api: "v2",
+                        wanted: "no `create` (V2 always creates by API)",
+                    })
                 }
                 (EpayApi::V2, None, Some(private), Some(public)) => {
                     let merchant = SigningKey::from_text(&read_key(private)?).map_err(|error| RailsFileError::Key {
@@ -412,6 +429,11 @@ mod tests {
             path(&md5)
         );
         assert_eq!(RailsFile::parse(&v1).unwrap().build().unwrap().len(), 1);
+        // V1 may create by API (mapi.php) or send the buyer by page jump (the default).
+        for create in ["api", "jump"] {
+            let file = RailsFile::parse(&format!("{v1}create = \"{create}\"\n")).unwrap();
+            assert_eq!(file.build().unwrap().len(), 1);
+        }
         for (bad, what) in [
             (format!("{text}key_file = {}\n", path(&md5)), "api v2 takes"),
             (
@@ -424,6 +446,8 @@ mod tests {
                 "api v1 takes",
             ),
             (text.replace("\"v2\"", "\"v3\""), "not a rails file"),
+            (format!("{text}create = \"api\"\n"), "V2 always creates by API"),
+            (format!("{v1}create = \"post\"\n"), "not a rails file"),
             // Each key file must hold the kind of key its name says.
             (text.replace(&path(&public), &path(&private)), "reading the 易支付 key"),
             (text.replace(&path(&private), &path(&md5)), "reading the 易支付 key"),

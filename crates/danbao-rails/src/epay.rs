@@ -133,6 +133,22 @@ impl PayRequest {
         p
     }
 
+    /// The body of `POST {base}mapi.php`, the API creation: the same parameters plus the
+    /// buyer's address (`clientip`, required by the API; the platform does not pass the
+    /// buyer's on yet, so `0.0.0.0`), all signed.
+    pub fn api_form(&self, key: &str) -> String {
+        let mut p: Params = self
+            .signed_params(key)
+            .into_iter()
+            .filter(|(k, _)| k != "sign" && k != "sign_type")
+            .collect();
+        p.push(("clientip".into(), API_CLIENT_IP.into()));
+        let sign = md5_sign(&p, key);
+        p.push(("sign".into(), sign));
+        p.push(("sign_type".into(), SIGN_TYPE_MD5.into()));
+        serde_urlencoded::to_string(p).unwrap_or_default()
+    }
+
     /// The page-jump address: `{base}submit.php?…` (GET, as the SDK's `getPayLink`).
     pub fn page_url(&self, base: &str, key: &str) -> String {
         let query = serde_urlencoded::to_string(self.signed_params(key)).unwrap_or_default();
@@ -158,6 +174,46 @@ impl PayRequest {
             name: field("name")?,
             money: positive(&field("money")?)?,
         })
+    }
+}
+
+/// The `clientip` sent with an API creation while the buyer's address is not passed on.
+pub const API_CLIENT_IP: &str = "0.0.0.0";
+
+/// `{base}mapi.php`: where a payment is created by API.
+pub fn api_url(base: &str) -> String {
+    format!("{}mapi.php", with_slash(base))
+}
+
+/// `mapi.php`'s answer: `{code, msg, trade_no, payurl | qrcode | urlscheme}` (unsigned JSON,
+/// trusted as far as the HTTPS connection to the configured aggregator is).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiAnswer {
+    pub code: serde_json::Value,
+    #[serde(default)]
+    pub msg: Option<String>,
+    #[serde(default)]
+    pub trade_no: Option<String>,
+    #[serde(default)]
+    pub payurl: Option<String>,
+    #[serde(default)]
+    pub qrcode: Option<String>,
+    #[serde(default)]
+    pub urlscheme: Option<String>,
+}
+
+impl ApiAnswer {
+    /// Where the buyer pays: the payment page, else the code to scan, else the app link.
+    pub fn cashier(&self) -> Result<String, EpayError> {
+        if number(&self.code) != Some(1) {
+            return Err(EpayError::Refused(self.msg.clone().unwrap_or_default()));
+        }
+        [&self.payurl, &self.qrcode, &self.urlscheme]
+            .into_iter()
+            .flatten()
+            .find(|u| !u.is_empty())
+            .cloned()
+            .ok_or_else(|| EpayError::Malformed("the created payment has no address to pay at".into()))
     }
 }
 

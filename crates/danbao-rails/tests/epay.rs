@@ -225,3 +225,48 @@ fn the_order_list_gives_the_paid_orders_of_our_merchant() {
         EpayError::Refused("KEY校验失败".into())
     );
 }
+
+#[test]
+fn a_payment_created_by_api_is_signed_with_the_buyers_address_and_answered_with_a_cashier() {
+    let req = epay::PayRequest {
+        pid: "1001".into(),
+        pay_type: "alipay".into(),
+        out_trade_no: "20160806151343349".into(),
+        notify_url: "http://www.pay.com/notify_url.php".into(),
+        return_url: "http://www.pay.com/return_url.php".into(),
+        name: "VIP会员".into(),
+        money: Money::from_minor(100),
+    };
+    assert_eq!(
+        epay::api_url("https://pay.example.com"),
+        "https://pay.example.com/mapi.php"
+    );
+    let form = req.api_form(KEY);
+    let params = epay::parse_params(&form).unwrap();
+    // The aggregator's side reads it as any signed request, clientip signed too.
+    assert_eq!(epay::value(&params, "clientip"), Some(epay::API_CLIENT_IP));
+    assert!(epay::md5_verifies(&params, KEY));
+    assert_eq!(
+        epay::PayRequest::read(&params, KEY).unwrap().out_trade_no,
+        req.out_trade_no
+    );
+    let tampered = form.replace("money=1.00", "money=0.01");
+    assert!(!epay::md5_verifies(&epay::parse_params(&tampered).unwrap(), KEY));
+    let answer = |json: &str| serde_json::from_str::<epay::ApiAnswer>(json).unwrap().cashier();
+    assert_eq!(
+        answer(r#"{"code":1,"msg":"succ","trade_no":"T1","payurl":"https://pay.example.com/pay/T1"}"#).unwrap(),
+        "https://pay.example.com/pay/T1"
+    );
+    assert_eq!(
+        answer(r#"{"code":"1","trade_no":"T1","qrcode":"weixin://wxpay/bizpayurl?pr=abc"}"#).unwrap(),
+        "weixin://wxpay/bizpayurl?pr=abc"
+    );
+    assert_eq!(
+        answer(r#"{"code":-1,"msg":"商户不存在"}"#).unwrap_err(),
+        EpayError::Refused("商户不存在".into())
+    );
+    assert!(matches!(
+        answer(r#"{"code":1,"payurl":""}"#),
+        Err(EpayError::Malformed(_))
+    ));
+}
