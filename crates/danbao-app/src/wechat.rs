@@ -164,6 +164,11 @@ impl WechatProvider {
 
     /// Reads a signed JSON answer: the signature verified against the wall clock.
     fn read<T: serde::de::DeserializeOwned>(&self, a: &Answer) -> Result<T, ProviderError> {
+        self.read_typed(a).map_err(refused)
+    }
+
+    /// The answer read, its refusal still typed (for callers that act on its code).
+    fn read_typed<T: serde::de::DeserializeOwned>(&self, a: &Answer) -> Result<T, WechatError> {
         wechat::read_answer(
             a.status,
             a.headers.as_ref(),
@@ -171,7 +176,6 @@ impl WechatProvider {
             &self.receiver.platform_keys,
             wall_clock_s(),
         )
-        .map_err(refused)
     }
 
     fn verified(&self, p: Payment, raw: String) -> VerifiedPayment {
@@ -218,15 +222,15 @@ impl WechatProvider {
     async fn bill(&self, date: &str) -> Result<Vec<(wechat::BillPayment, String)>, ProviderError> {
         let req = wechat::trade_bill_request(&self.merchant, date, wall_clock_s(), &nonce()).map_err(refused)?;
         let a = self.call(req, wechat::BODY_BYTES_MAX, CALL_TIMEOUT).await?;
-        let answer: BillAnswer = match self.read(&a) {
-            Err(ProviderError::Rejected(why)) if why.contains("NO_STATEMENT_EXIST") => {
+        let answer: BillAnswer = match self.read_typed(&a) {
+            Err(WechatError::Refused { code, .. }) if code == BILL_NOT_MADE_YET => {
                 // WeChat Pay makes a day's bill the next morning: not a day without
                 // payments, a bill not there yet. Asked again later.
                 return Err(ProviderError::Unavailable(format!(
                     "the bill of {date} is not made yet"
                 )));
             }
-            other => other?,
+            other => other.map_err(refused)?,
         };
         // The download is signed like any request, over its path from our API base
         // (the same host as WeChat Pay's answers name).
@@ -306,6 +310,9 @@ fn nonce() -> String {
 fn unavailable(e: reqwest::Error) -> ProviderError {
     ProviderError::Unavailable(e.without_url().to_string())
 }
+
+/// WeChat Pay's code for a day whose bill is not made yet.
+const BILL_NOT_MADE_YET: &str = "NO_STATEMENT_EXIST";
 
 fn refused(e: WechatError) -> ProviderError {
     match e {
