@@ -20,6 +20,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod audit;
+pub mod lite;
 mod rows;
 pub use audit::AuditFacts;
 pub use rows::*;
@@ -113,9 +114,17 @@ macro_rules! queries {
     };
 }
 
+// The queries write `&mut **tx` because sqlx's executor is generic; the shim takes the
+// connection by type, so there the deref would happen on its own.
+#[allow(clippy::explicit_auto_deref)]
 pub mod sqlite {
     use super::*;
-    type Db = sqlx::Sqlite;
+    /// The queries say `sqlx::query`; here that is rusqlite on the caller's thread.
+    mod sqlx {
+        pub use crate::lite::shim::{query, Row};
+    }
+    type Conn = crate::lite::LiteTx;
+    type Row = crate::lite::shim::LiteRow;
     const DIALECT: Dialect = Dialect {
         for_update: "",
         skip_locked: "",
@@ -125,7 +134,8 @@ pub mod sqlite {
 
 pub mod postgres {
     use super::*;
-    type Db = sqlx::Postgres;
+    type Conn = sqlx::Transaction<'static, sqlx::Postgres>;
+    type Row = sqlx::postgres::PgRow;
     const DIALECT: Dialect = Dialect {
         for_update: " FOR UPDATE",
         skip_locked: " FOR UPDATE SKIP LOCKED",
@@ -133,10 +143,11 @@ pub mod postgres {
     queries!();
 }
 
-/// A connection pool to one of the two databases.
+/// A connection to one of the two databases: SQLite (one connection, group commit, see
+/// `lite`) or a PostgreSQL pool.
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(lite::Lite),
     Postgres(sqlx::PgPool),
 }
 
@@ -152,20 +163,13 @@ impl Store {
     /// a PostgreSQL schema (tests use one schema each), and runs the migrations.
     pub async fn connect(url: &str, pg_schema: Option<&str>) -> Result<Store> {
         let store = if url.starts_with("sqlite:") {
-            let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
-                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-                .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                .foreign_keys(true);
-            // One connection: SQLite has one writer anyway, and a single connection makes
-            // every transaction serialisable without SQLITE_BUSY surprises.
-            let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(opts)
-                .await?;
-            Store::Sqlite(pool)
+            // The migrations run through sqlx (its migration table, as before); the
+            // application's statements through rusqlite.
+            let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
+            let path = opts.get_filename().to_path_buf();
+            migrate_sqlite(&path).await?;
+            let lite = lite::Lite::open(path, SQLITE_BUSY_TIMEOUT, ACQUIRE_TIMEOUT).map_err(lite::db_error)?;
+            return Ok(Store::Sqlite(lite));
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut opts = sqlx::postgres::PgConnectOptions::from_str(url)?;
             if let Some(schema) = pg_schema {
@@ -186,7 +190,7 @@ impl Store {
 
     pub async fn migrate(&self) -> Result<()> {
         match self {
-            Store::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Store::Sqlite(l) => migrate_sqlite(l.path()).await?,
             Store::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
         }
         Ok(())
@@ -194,7 +198,7 @@ impl Store {
 
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Store::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Store::Sqlite(l) => Tx::Sqlite(l.begin().await?),
             Store::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -210,17 +214,38 @@ impl Store {
     /// with direct database access; the application never calls it.
     pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
         Ok(match self {
-            Store::Sqlite(p) => sqlx::query(sql).execute(p).await?.rows_affected(),
+            Store::Sqlite(l) => {
+                let mut tx = l.begin().await?;
+                let n = lite::shim::query(sql).execute(&mut tx).await?.rows_affected();
+                tx.commit().await?;
+                n
+            }
             Store::Postgres(p) => sqlx::query(sql).execute(p).await?.rows_affected(),
         })
     }
 
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(p) => p.close().await,
+            Store::Sqlite(_) => {}
             Store::Postgres(p) => p.close().await,
         }
     }
+}
+
+/// Creates the SQLite file if missing, in WAL mode, and applies the migrations over a
+/// connection of sqlx's own, closed afterwards.
+async fn migrate_sqlite(path: &std::path::Path) -> Result<()> {
+    use sqlx::Connection;
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .foreign_keys(true);
+    let mut conn = sqlx::sqlite::SqliteConnection::connect_with(&opts).await?;
+    sqlx::migrate!("./migrations/sqlite").run(&mut conn).await?;
+    conn.close().await?;
+    Ok(())
 }
 
 /// Creates a fresh PostgreSQL schema for one test or tool run; returns its name.
@@ -248,7 +273,7 @@ pub async fn drop_pg_schema(url: &str, name: &str) -> Result<()> {
 
 /// An open transaction on either database. Dropping it without `commit` rolls back.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(lite::LiteTx),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 

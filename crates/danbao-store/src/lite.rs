@@ -1,0 +1,477 @@
+//! SQLite without a thread hop per statement, and with group commit.
+//!
+//! sqlx's SQLite driver runs each connection on a worker thread and crosses a channel
+//! (and wakes a thread) for every statement; the profile of the order path was mostly
+//! those hand-offs, with SQLite itself at 3 % (issue 13). Here one rusqlite connection
+//! sits behind an async mutex and each statement runs on the caller's thread, from a
+//! cache of prepared statements.
+//!
+//! **Group commit.** Every transaction is a savepoint inside a batch transaction. When a
+//! transaction ends and others are already waiting for the connection, the batch stays
+//! open for them; the last one (or the one that finds the batch full or old) commits the
+//! whole batch with one fsync (`synchronous=FULL`), and only then does any member's
+//! `commit` return. So each caller is answered only after its own writes are durable, and
+//! under load many transactions share one fsync (the technique of PostgreSQL's
+//! `commit_delay` and TigerBeetle). A transaction that fails rolls back its own savepoint
+//! only; a batch whose COMMIT fails fails every member.
+//!
+//! The queries in `queries/` are written against sqlx's API; `shim` gives them the same
+//! names over rusqlite (`query(..).bind(..).fetch_all(..)`, `Row::try_get`), so the SQL is
+//! still written once for all three modules.
+
+use rusqlite::types::{FromSql, FromSqlError, ToSql, ToSqlOutput, Value, ValueRef};
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Mutex, OwnedMutexGuard};
+
+/// A batch is committed once it holds this many transactions, even with more waiting.
+const BATCH_MAX_MEMBERS: usize = 256;
+/// ... or once it has been open this long, so a steady stream of callers cannot keep
+/// the first member waiting.
+const BATCH_MAX_AGE: Duration = Duration::from_millis(10);
+const STATEMENT_CACHE: usize = 512;
+
+type Outcome = Option<std::result::Result<(), String>>;
+
+/// The one connection, and the batch open on it (if any).
+pub struct Writer {
+    conn: rusqlite::Connection,
+    batch: Option<OpenBatch>,
+}
+
+struct OpenBatch {
+    done: watch::Sender<Outcome>,
+    opened: Instant,
+    members: usize,
+}
+
+/// A SQLite database opened for Danbao.
+#[derive(Clone)]
+pub struct Lite {
+    writer: Arc<Mutex<Writer>>,
+    /// Callers waiting for the connection: while there are any, a batch stays open.
+    waiting: Arc<AtomicUsize>,
+    path: PathBuf,
+    acquire_timeout: Duration,
+}
+
+impl std::fmt::Debug for Lite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lite").field("path", &self.path).finish()
+    }
+}
+
+impl Lite {
+    /// `acquire_timeout` bounds the wait for the connection: a caller that waits longer
+    /// is failing anyway, and the wait would hide a deadlock.
+    pub fn open(path: PathBuf, busy_timeout: Duration, acquire_timeout: Duration) -> rusqlite::Result<Lite> {
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.busy_timeout(busy_timeout)?;
+        // WAL; FULL makes every COMMIT durable (an fsync of the WAL), which group
+        // commit pays once per batch.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(Lite {
+            writer: Arc::new(Mutex::new(Writer { conn, batch: None })),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            path,
+            acquire_timeout,
+        })
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Begins a transaction: a savepoint in the open batch, or in a new one.
+    pub async fn begin(&self) -> Result<LiteTx, sqlx::Error> {
+        let guard = {
+            let _waiting = Waiting::enter(&self.waiting);
+            tokio::time::timeout(self.acquire_timeout, self.writer.clone().lock_owned())
+                .await
+                .map_err(|_| sqlx::Error::PoolTimedOut)?
+        };
+        let mut tx = LiteTx {
+            guard: Some(guard),
+            done: None,
+            waiting: self.waiting.clone(),
+        };
+        let w = tx.writer_mut();
+        if w.batch.is_none() {
+            w.conn.execute_batch("BEGIN IMMEDIATE").map_err(db_error)?;
+            let (done, _) = watch::channel(None);
+            w.batch = Some(OpenBatch {
+                done,
+                opened: Instant::now(),
+                members: 0,
+            });
+        }
+        let rx = match &mut w.batch {
+            Some(b) => {
+                b.members += 1;
+                b.done.subscribe()
+            }
+            None => unreachable!("a batch was opened above"),
+        };
+        if let Err(e) = w.conn.execute_batch("SAVEPOINT tx") {
+            // Nothing of ours is in the batch: leave it as we found it.
+            if let Some(b) = &mut w.batch {
+                b.members -= 1;
+            }
+            return Err(db_error(e));
+        }
+        tx.done = Some(rx);
+        Ok(tx)
+    }
+}
+
+/// Counts a caller as waiting for the connection until it has it (or gives up).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(n: &'a AtomicUsize) -> Waiting<'a> {
+        n.fetch_add(1, Ordering::SeqCst);
+        Waiting(n)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One transaction: a savepoint in a batch. Dropping it without `commit` rolls back
+/// its own work and nobody else's.
+pub struct LiteTx {
+    guard: Option<OwnedMutexGuard<Writer>>,
+    done: Option<watch::Receiver<Outcome>>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl LiteTx {
+    fn writer_mut(&mut self) -> &mut Writer {
+        match &mut self.guard {
+            Some(g) => g,
+            None => unreachable!("a transaction holds the connection until it ends"),
+        }
+    }
+
+    /// Makes this transaction's writes part of its batch and returns once the batch is
+    /// durable (or has failed).
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let released = self.writer_mut().conn.execute_batch("RELEASE tx");
+        if let Err(e) = released {
+            // Still inside the savepoint: Drop rolls it back and leaves the batch.
+            return Err(db_error(e));
+        }
+        let mut done = self.done.take();
+        if let Some(mut guard) = self.guard.take() {
+            leave_batch(&mut guard, self.waiting.load(Ordering::SeqCst));
+        }
+        let Some(rx) = done.as_mut() else {
+            return Err(sqlx::Error::Protocol("transaction without a batch".into()));
+        };
+        let outcome = rx
+            .wait_for(|o| o.is_some())
+            .await
+            .map_err(|_| sqlx::Error::Protocol("the batch was abandoned before it committed".into()))?
+            .clone();
+        match outcome {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(sqlx::Error::Protocol(format!("the batch commit failed: {e}"))),
+            None => Err(sqlx::Error::Protocol("the batch ended without an outcome".into())),
+        }
+    }
+}
+
+impl Drop for LiteTx {
+    fn drop(&mut self) {
+        if let Some(mut guard) = self.guard.take() {
+            // Not committed: undo this transaction's own work, keep the batch's.
+            if let Err(e) = guard.conn.execute_batch("ROLLBACK TO tx; RELEASE tx") {
+                tracing::error!(error = %e, "rolling back a savepoint failed; failing the batch");
+                fail_batch(&mut guard, &e.to_string());
+                return;
+            }
+            leave_batch(&mut guard, self.waiting.load(Ordering::SeqCst));
+        }
+    }
+}
+
+/// A member leaves the batch; commits it unless others are waiting to join it and it
+/// is neither full nor old.
+fn leave_batch(w: &mut Writer, waiting: usize) {
+    let Some(b) = &w.batch else { return };
+    if waiting > 0 && b.members < BATCH_MAX_MEMBERS && b.opened.elapsed() < BATCH_MAX_AGE {
+        return;
+    }
+    match w.conn.execute_batch("COMMIT") {
+        Ok(()) => {
+            if let Some(b) = w.batch.take() {
+                b.done.send_replace(Some(Ok(())));
+            }
+        }
+        Err(e) => fail_batch(w, &e.to_string()),
+    }
+}
+
+fn fail_batch(w: &mut Writer, why: &str) {
+    if !w.conn.is_autocommit() {
+        if let Err(e) = w.conn.execute_batch("ROLLBACK") {
+            tracing::error!(error = %e, "rolling back a failed batch failed");
+        }
+    }
+    if let Some(b) = w.batch.take() {
+        b.done.send_replace(Some(Err(why.to_string())));
+    }
+}
+
+impl std::ops::Deref for LiteTx {
+    type Target = rusqlite::Connection;
+    fn deref(&self) -> &rusqlite::Connection {
+        match &self.guard {
+            Some(g) => &g.conn,
+            None => unreachable!("a transaction holds the connection until it ends"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for LiteTx {
+    fn deref_mut(&mut self) -> &mut rusqlite::Connection {
+        &mut self.writer_mut().conn
+    }
+}
+
+/// A rusqlite error as the `sqlx::Error` the queries expect (so a unique violation is
+/// still `is_unique_violation`).
+pub fn db_error(e: rusqlite::Error) -> sqlx::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(code, message) => {
+            let message = message.unwrap_or_else(|| code.to_string());
+            sqlx::Error::Database(Box::new(LiteError { code, message }))
+        }
+        other => sqlx::Error::Protocol(other.to_string()),
+    }
+}
+
+#[derive(Debug)]
+struct LiteError {
+    code: rusqlite::ffi::Error,
+    message: String,
+}
+
+impl std::fmt::Display for LiteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for LiteError {}
+
+impl sqlx::error::DatabaseError for LiteError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+    fn code(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Owned(self.code.extended_code.to_string()))
+    }
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        use rusqlite::ffi;
+        match self.code.extended_code {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                sqlx::error::ErrorKind::UniqueViolation
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => sqlx::error::ErrorKind::ForeignKeyViolation,
+            ffi::SQLITE_CONSTRAINT_NOTNULL => sqlx::error::ErrorKind::NotNullViolation,
+            ffi::SQLITE_CONSTRAINT_CHECK => sqlx::error::ErrorKind::CheckViolation,
+            _ => sqlx::error::ErrorKind::Other,
+        }
+    }
+}
+
+/// sqlx's query API, over rusqlite; the statement runs when `execute`/`fetch_*` is called,
+/// on the caller's thread (the returned futures are already complete).
+pub mod shim {
+    use super::*;
+    use std::future::{ready, Ready};
+
+    pub struct Query<'q> {
+        sql: &'q str,
+        params: Vec<Value>,
+        error: Option<String>,
+    }
+
+    pub fn query(sql: &str) -> Query<'_> {
+        Query {
+            sql,
+            params: Vec::new(),
+            error: None,
+        }
+    }
+
+    pub struct Done(u64);
+
+    impl Done {
+        pub fn rows_affected(&self) -> u64 {
+            self.0
+        }
+    }
+
+    /// A row read whole (rusqlite's rows borrow their statement).
+    pub struct LiteRow {
+        names: Arc<[String]>,
+        values: Vec<Value>,
+    }
+
+    pub trait ColumnIndex {
+        fn position(&self, row: &LiteRow) -> Option<usize>;
+    }
+
+    impl ColumnIndex for &str {
+        fn position(&self, row: &LiteRow) -> Option<usize> {
+            row.names.iter().position(|n| n == self)
+        }
+    }
+
+    impl ColumnIndex for usize {
+        fn position(&self, row: &LiteRow) -> Option<usize> {
+            (*self < row.values.len()).then_some(*self)
+        }
+    }
+
+    /// `try_get`, as sqlx's `Row` trait names it.
+    pub trait Row {
+        fn try_get<T: FromSql, I: ColumnIndex + std::fmt::Debug>(&self, index: I) -> Result<T, sqlx::Error>;
+    }
+
+    impl Row for LiteRow {
+        fn try_get<T: FromSql, I: ColumnIndex + std::fmt::Debug>(&self, index: I) -> Result<T, sqlx::Error> {
+            let Some(i) = index.position(self) else {
+                return Err(sqlx::Error::ColumnNotFound(format!("{index:?}")));
+            };
+            decode(&self.values[i]).map_err(|e| sqlx::Error::ColumnDecode {
+                index: format!("{index:?}"),
+                source: Box::new(e),
+            })
+        }
+    }
+
+    /// Decodes like SQLite's own `sqlite3_value_*` accessors (which sqlx uses): an integer
+    /// read as text is its digits, a real read as an integer is truncated.
+    fn decode<T: FromSql>(v: &Value) -> Result<T, FromSqlError> {
+        match T::column_result(ValueRef::from(v)) {
+            Err(FromSqlError::InvalidType) => {
+                let coerced = match v {
+                    Value::Integer(i) => Value::Text(i.to_string()),
+                    Value::Real(f) => Value::Integer(*f as i64),
+                    Value::Text(s) => match s.trim().parse::<i64>() {
+                        Ok(i) => Value::Integer(i),
+                        Err(_) => return Err(FromSqlError::InvalidType),
+                    },
+                    _ => return Err(FromSqlError::InvalidType),
+                };
+                T::column_result(ValueRef::from(&coerced))
+            }
+            other => other,
+        }
+    }
+
+    impl<'q> Query<'q> {
+        pub fn bind<T: ToSql>(mut self, value: T) -> Self {
+            if self.error.is_none() {
+                match value.to_sql() {
+                    Ok(ToSqlOutput::Borrowed(v)) => self.params.push(v.into()),
+                    Ok(ToSqlOutput::Owned(v)) => self.params.push(v),
+                    Ok(_) => self.error = Some("unsupported parameter".into()),
+                    Err(e) => self.error = Some(e.to_string()),
+                }
+            }
+            self
+        }
+
+        pub fn execute(self, conn: &mut rusqlite::Connection) -> Ready<Result<Done, sqlx::Error>> {
+            ready(self.run(conn, |_| Ok(())).map(|_| Done(conn.changes())))
+        }
+
+        pub fn fetch_all(self, conn: &mut rusqlite::Connection) -> Ready<Result<Vec<LiteRow>, sqlx::Error>> {
+            let mut rows = Vec::new();
+            let r = self.run(conn, |row| {
+                rows.push(row);
+                Ok(())
+            });
+            ready(r.map(|_| rows))
+        }
+
+        pub fn fetch_optional(self, conn: &mut rusqlite::Connection) -> Ready<Result<Option<LiteRow>, sqlx::Error>> {
+            let mut first = None;
+            let r = self.run(conn, |row| {
+                if first.is_none() {
+                    first = Some(row);
+                }
+                Ok(())
+            });
+            ready(r.map(|_| first))
+        }
+
+        pub fn fetch_one(self, conn: &mut rusqlite::Connection) -> Ready<Result<LiteRow, sqlx::Error>> {
+            ready(match self.fetch_optional(conn).into_inner() {
+                Ok(Some(row)) => Ok(row),
+                Ok(None) => Err(sqlx::Error::RowNotFound),
+                Err(e) => Err(e),
+            })
+        }
+
+        /// Prepares (from the cache), binds `$n` by name (so a parameter may appear out of
+        /// order or twice, as in PostgreSQL), and steps through every row.
+        fn run(
+            self,
+            conn: &rusqlite::Connection,
+            mut each: impl FnMut(LiteRow) -> rusqlite::Result<()>,
+        ) -> Result<(), sqlx::Error> {
+            if let Some(e) = self.error {
+                return Err(sqlx::Error::Encode(e.into()));
+            }
+            let mut stmt = conn.prepare_cached(self.sql).map_err(db_error)?;
+            for (i, v) in self.params.iter().enumerate() {
+                if let Some(idx) = stmt.parameter_index(&format!("${}", i + 1)).map_err(db_error)? {
+                    stmt.raw_bind_parameter(idx, v).map_err(db_error)?;
+                }
+            }
+            let n = stmt.column_count();
+            let names: Arc<[String]> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+            let mut rows = stmt.raw_query();
+            loop {
+                match rows.next() {
+                    Ok(Some(row)) => {
+                        let mut values = Vec::with_capacity(n);
+                        for i in 0..n {
+                            values.push(Value::from(row.get_ref(i).map_err(db_error)?));
+                        }
+                        each(LiteRow {
+                            names: names.clone(),
+                            values,
+                        })
+                        .map_err(db_error)?;
+                    }
+                    Ok(None) => return Ok(()),
+                    Err(e) => return Err(db_error(e)),
+                }
+            }
+        }
+    }
+}
