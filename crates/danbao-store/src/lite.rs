@@ -40,6 +40,8 @@ type Outcome = Option<std::result::Result<(), String>>;
 pub struct Writer {
     conn: rusqlite::Connection,
     batch: Option<OpenBatch>,
+    /// Batches committed since the database was opened (for tests and benchmarks).
+    batches_committed: u64,
 }
 
 struct OpenBatch {
@@ -77,7 +79,11 @@ impl Lite {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Lite {
-            writer: Arc::new(Mutex::new(Writer { conn, batch: None })),
+            writer: Arc::new(Mutex::new(Writer {
+                conn,
+                batch: None,
+                batches_committed: 0,
+            })),
             waiting: Arc::new(AtomicUsize::new(0)),
             path,
             acquire_timeout,
@@ -86,6 +92,11 @@ impl Lite {
 
     pub fn path(&self) -> &std::path::Path {
         &self.path
+    }
+
+    /// How many batches (fsyncs) have been committed since the database was opened.
+    pub async fn batches_committed(&self) -> u64 {
+        self.writer.lock().await.batches_committed
     }
 
     /// Begins a transaction: a savepoint in the open batch, or in a new one.
@@ -213,6 +224,7 @@ fn leave_batch(w: &mut Writer, waiting: usize) {
     }
     match w.conn.execute_batch("COMMIT") {
         Ok(()) => {
+            w.batches_committed += 1;
             if let Some(b) = w.batch.take() {
                 b.done.send_replace(Some(Ok(())));
             }
@@ -324,6 +336,7 @@ pub mod shim {
         }
     }
 
+    #[derive(Debug)]
     pub struct Done(u64);
 
     impl Done {
@@ -473,5 +486,140 @@ pub mod shim {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shim::{query, Row as _};
+    use super::*;
+
+    fn open() -> (Lite, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("danbao-lite-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let lite = Lite::open(path.clone(), Duration::from_secs(5), Duration::from_secs(5)).unwrap();
+        (lite, dir)
+    }
+
+    async fn setup(lite: &Lite) {
+        let mut tx = lite.begin().await.unwrap();
+        query("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    async fn count(lite: &Lite) -> i64 {
+        let mut tx = lite.begin().await.unwrap();
+        let row = query("SELECT COUNT(*) AS n FROM t").fetch_one(&mut tx).await.unwrap();
+        row.try_get::<i64, _>("n").unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_transactions_share_fsyncs_and_all_are_durable() {
+        let (lite, dir) = open();
+        setup(&lite).await;
+        let before = lite.batches_committed().await;
+        let mut tasks = Vec::new();
+        for i in 0..200i64 {
+            let lite = lite.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tx = lite.begin().await.unwrap();
+                query("INSERT INTO t (id, v) VALUES ($1, $2)")
+                    .bind(i)
+                    .bind(format!("row {i}"))
+                    .execute(&mut tx)
+                    .await
+                    .unwrap();
+                tokio::task::yield_now().await;
+                tx.commit().await.unwrap();
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let batches = lite.batches_committed().await - before;
+        assert!(batches >= 1 && batches < 200, "{batches} batches for 200 transactions");
+        drop(lite);
+        // Another connection (as after a restart) sees every committed row.
+        let again = rusqlite::Connection::open(dir.join("t.db")).unwrap();
+        let n: i64 = again.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 200);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_transaction_dropped_uncommitted_undoes_only_its_own_work() {
+        let (lite, dir) = open();
+        setup(&lite).await;
+        let mut kept = lite.begin().await.unwrap();
+        query("INSERT INTO t (id, v) VALUES ($1, $2)")
+            .bind(1i64)
+            .bind("kept")
+            .execute(&mut kept)
+            .await
+            .unwrap();
+        // Leaving with someone "waiting" keeps the batch open for the next transaction.
+        let waiting = Waiting::enter(&lite.waiting);
+        let committed = tokio::spawn(kept.commit());
+        tokio::task::yield_now().await;
+        drop(waiting);
+        {
+            let mut dropped = lite.begin().await.unwrap();
+            query("INSERT INTO t (id, v) VALUES ($1, $2)")
+                .bind(2i64)
+                .bind("dropped")
+                .execute(&mut dropped)
+                .await
+                .unwrap();
+        }
+        committed.await.unwrap().unwrap();
+        assert_eq!(count(&lite).await, 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn parameters_bind_by_number_and_errors_keep_their_kind() {
+        let (lite, dir) = open();
+        setup(&lite).await;
+        let mut tx = lite.begin().await.unwrap();
+        // $2 before $1, and $1 twice, as PostgreSQL allows.
+        query("INSERT INTO t (id, v) VALUES ($2, $1 || '/' || $1)")
+            .bind("a")
+            .bind(7i64)
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        let row = query("SELECT id, v FROM t WHERE id = $1")
+            .bind(7i64)
+            .fetch_one(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(row.try_get::<String, _>("v").unwrap(), "a/a");
+        // An integer read as text is its digits (as sqlx's SQLite driver reads it).
+        assert_eq!(row.try_get::<String, _>("id").unwrap(), "7");
+        assert!(matches!(
+            row.try_get::<i64, _>("nope"),
+            Err(sqlx::Error::ColumnNotFound(_))
+        ));
+        let dup = query("INSERT INTO t (id, v) VALUES ($1, 'b')")
+            .bind(7i64)
+            .execute(&mut tx)
+            .await
+            .unwrap_err();
+        match dup {
+            sqlx::Error::Database(db) => assert!(db.is_unique_violation()),
+            other => panic!("not a database error: {other}"),
+        }
+        let done = query("UPDATE t SET v = 'c' WHERE id = $1")
+            .bind(7i64)
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 1);
+        tx.commit().await.unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
