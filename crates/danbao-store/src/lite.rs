@@ -490,6 +490,7 @@ pub mod shim {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::shim::{query, Row as _};
     use super::*;
