@@ -11,9 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(clap::Args, Clone, Debug)]
-pub struct BenchArgs {
-    /// What to measure (only `evidence` for now).
-    pub what: String,
+pub struct EvidenceArgs {
     /// Grow the log to each of these sizes in turn.
     #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
     pub sizes: Vec<u64>,
@@ -25,11 +23,7 @@ pub struct BenchArgs {
     pub database_url: Option<String>,
 }
 
-pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    if args.what != "evidence" {
-        eprintln!("error: unknown benchmark {:?} (try: evidence)", args.what);
-        return Ok(ExitCode::from(2));
-    }
+pub async fn run(args: EvidenceArgs) -> anyhow::Result<ExitCode> {
     let dir = std::env::temp_dir().join(format!("danbao-bench-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
     let (store, schema) = match &args.database_url {
