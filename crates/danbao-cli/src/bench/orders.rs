@@ -5,7 +5,8 @@
 //! 1. The raw baseline ([`super::raw`]): one paid order's writes per transaction, N tasks.
 //! 2. The full path: the real server as a child process (`danbao serve --sandbox`, its
 //!    in-process sandbox gateway), set up over the public API (a seller, a card-key
-//!    product, its keys), then N client tasks each buying as a guest, in a loop: create
+//!    product, its keys), then N client tasks each buying (as one logged-in buyer account
+//!    per task, or with `--buyers guests` as a new guest per order), in a loop: create
 //!    the order → pay at the sandbox (which signs and sends its notification to the server)
 //!    → poll the order until it is delivered (the notification's handling, timed from the
 //!    pay call) → reveal the key → confirm. The server's CPU time is read from
@@ -15,9 +16,10 @@
 //!    full path run again.
 //!
 //! The server's limits for a load test come from its documented `--limits FILE`: every
-//! client task sends from 127.0.0.1, so checkout's per-address rate and the per-address
-//! cap on unpaid stock are lifted there, and nothing else (each order has its own guest
-//! contact, so the per-contact rates and the rule set's per-buyer caps stay as shipped).
+//! client task sends from 127.0.0.1 as one buyer, so checkout's per-address and
+//! per-buyer rates and the per-address cap on unpaid stock are lifted there, and nothing
+//! else (the rule set's per-buyer cap on unpaid stock stays as shipped: a task has one
+//! unpaid order at a time).
 //! The sandbox's fault knobs are read and must all be off.
 
 use anyhow::{bail, Context};
@@ -57,6 +59,17 @@ pub struct OrdersArgs {
     /// Keep the temporary directory and schema (they are kept anyway when a run fails).
     #[arg(long)]
     pub keep: bool,
+    /// Who buys: `accounts` (each client task is one logged-in buyer, bearer token) or
+    /// `guests` (contact + query password: every order also pays one argon2id hash of
+    /// its query password, about 30 ms of CPU on this machine's cores).
+    #[arg(long, value_enum, default_value = "accounts")]
+    pub buyers: Buyers,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Buyers {
+    Accounts,
+    Guests,
 }
 
 /// How often a client asks whether its paid order is delivered yet.
@@ -109,10 +122,14 @@ async fn run_on(args: &OrdersArgs, target: &Target) -> anyhow::Result<usize> {
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let (ticks_per_s, ticks_source) = common::clock_ticks_per_s();
     println!(
-        "== bench orders on {kind} ({} build, {cpus} CPUs, {} clients, {} orders) ==",
+        "== bench orders on {kind} ({} build, {cpus} CPUs, {} clients, {} orders, buyers: {}) ==",
         common::build_kind(),
         args.clients,
-        args.orders
+        args.orders,
+        match args.buyers {
+            Buyers::Accounts => "accounts",
+            Buyers::Guests => "guests",
+        }
     );
     let warmup = (args.clients * 4).min(args.orders);
 
@@ -197,11 +214,16 @@ async fn run_on(args: &OrdersArgs, target: &Target) -> anyhow::Result<usize> {
         warmup + args.orders + args.existing.len() * (args.growth_orders.min(args.orders) + args.clients * 2);
     import_keys(&http, &server.base_url, &shop, &run_id, keys_needed).await?;
 
+    let buyer_tokens = match args.buyers {
+        Buyers::Accounts => Some(Arc::new(buyers(&http, &server.base_url, &run_id, args.clients).await?)),
+        Buyers::Guests => None,
+    };
     let client = Client {
         http: http.clone(),
         base: server.base_url.clone(),
         product_id: shop.product_id.clone(),
         run_id: run_id.clone(),
+        buyer_tokens,
     };
     let warm = load(&client, "warmup", args.clients, warmup).await;
     let cpu0 = (
@@ -311,14 +333,42 @@ async fn run_on(args: &OrdersArgs, target: &Target) -> anyhow::Result<usize> {
 }
 
 /// The server limits of a load test from one address (`serve --limits FILE`): the
-/// checkout rate per address and the unpaid stock per address lifted; the rest shipped.
+/// checkout rate per address and the unpaid stock per address lifted, and the checkout
+/// rate per buyer (each client task is one buyer placing hundreds of orders); the rest
+/// shipped.
 fn bench_limits() -> String {
-    "# danbao bench orders: every client sends from 127.0.0.1.\n\
+    "# danbao bench orders: every client sends from 127.0.0.1, each as one buyer.\n\
      unpaid_units_per_address_max = 1000000\n\
      [checkout]\n\
      per_address = { burst = 1000000, per_hour = 1000000 }\n\
-     per_account = { burst = 10, per_hour = 120 }\n"
+     per_account = { burst = 1000000, per_hour = 1000000 }\n"
         .to_string()
+}
+
+/// One buyer account per client task, registered and logged in before anything is
+/// measured; returns their bearer tokens.
+async fn buyers(http: &reqwest::Client, base: &str, run_id: &str, n: usize) -> anyhow::Result<Vec<String>> {
+    let mut tokens = Vec::with_capacity(n);
+    for k in 0..n {
+        let username = format!("bench{run_id}_buyer{k}");
+        let password = format!("bench-{run_id}-password");
+        call(
+            http.post(format!("{base}/api/v1/accounts"))
+                .json(&json!({"username": username, "password": password, "role": "buyer"})),
+            StatusCode::CREATED,
+            "registering a buyer",
+        )
+        .await?;
+        let session = call(
+            http.post(format!("{base}/api/v1/sessions"))
+                .json(&json!({"username": username, "password": password})),
+            StatusCode::OK,
+            "logging a buyer in",
+        )
+        .await?;
+        tokens.push(field(&session, "token")?);
+    }
+    Ok(tokens)
 }
 
 struct Shop {
@@ -435,6 +485,8 @@ struct Client {
     base: String,
     product_id: String,
     run_id: String,
+    /// Bearer tokens, one per client task; None: every order is a guest's.
+    buyer_tokens: Option<Arc<Vec<String>>>,
 }
 
 #[derive(Default)]
@@ -488,7 +540,7 @@ async fn load(client: &Client, phase: &str, clients: usize, orders: usize) -> Lo
     let all = Arc::new(Mutex::new(LoadResult::default()));
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients.min(orders.max(1)))
-        .map(|_| {
+        .map(|slot| {
             let client = client.clone();
             let next = next.clone();
             let all = all.clone();
@@ -500,7 +552,7 @@ async fn load(client: &Client, phase: &str, clients: usize, orders: usize) -> Lo
                     if i >= orders {
                         break;
                     }
-                    if let Err(e) = one_order(&client, &phase, i, &mut mine).await {
+                    if let Err(e) = one_order(&client, &phase, i, slot, &mut mine).await {
                         mine.failed += 1;
                         if mine.reasons.len() < REASONS_SHOWN_MAX {
                             mine.reasons.push(format!("{e:#}"));
@@ -521,25 +573,38 @@ async fn load(client: &Client, phase: &str, clients: usize, orders: usize) -> Lo
     result
 }
 
-/// One guest's order, start to finish; its step latencies go into `out`.
-async fn one_order(c: &Client, phase: &str, i: usize, out: &mut LoadResult) -> anyhow::Result<()> {
+/// One order (client task `slot`'s buyer, or a guest), start to finish; its step
+/// latencies go into `out`.
+async fn one_order(c: &Client, phase: &str, i: usize, slot: usize, out: &mut LoadResult) -> anyhow::Result<()> {
     let t_order = Instant::now();
-    let contact = format!("b{}-{phase}-{i}@example.com", c.run_id);
-    let t = Instant::now();
-    let placed = call(
-        c.http.post(format!("{}/api/v1/orders", c.base)).json(&json!({
+    let bearer = c.buyer_tokens.as_ref().and_then(|t| t.get(slot)).cloned();
+    let body = match &bearer {
+        Some(_) => json!({"product_id": c.product_id, "quantity": 1}),
+        None => json!({
             "product_id": c.product_id,
             "quantity": 1,
-            "contact": contact,
+            "contact": format!("b{}-{phase}-{i}@example.com", c.run_id),
             "query_password": QUERY_PASSWORD,
-        })),
+        }),
+    };
+    // A buyer sends its token; a guest the order's access token in the address.
+    let as_buyer = |req: reqwest::RequestBuilder| match &bearer {
+        Some(t) => req.bearer_auth(t),
+        None => req,
+    };
+    let t = Instant::now();
+    let placed = call(
+        as_buyer(c.http.post(format!("{}/api/v1/orders", c.base))).json(&body),
         StatusCode::CREATED,
         "creating an order",
     )
     .await?;
     let create = t.elapsed();
     let id = field(&placed, "id")?;
-    let token = field(&placed, "access_token")?;
+    let access = match &bearer {
+        Some(_) => String::new(),
+        None => format!("?access_token={}", field(&placed, "access_token")?),
+    };
     let payment_id = placed
         .get("payment")
         .map(|p| field(p, "payment_id"))
@@ -558,11 +623,11 @@ async fn one_order(c: &Client, phase: &str, i: usize, out: &mut LoadResult) -> a
     }
     let pay = t_pay.elapsed();
 
-    let order_url = format!("{}/api/v1/orders/{id}?access_token={token}", c.base);
+    let order_url = format!("{}/api/v1/orders/{id}{access}", c.base);
     let mut polls = 0;
     loop {
         polls += 1;
-        let v = call(c.http.get(&order_url), StatusCode::OK, "reading the order").await?;
+        let v = call(as_buyer(c.http.get(&order_url)), StatusCode::OK, "reading the order").await?;
         match v.get("status").and_then(Value::as_str) {
             Some("delivered") => break,
             Some("pending_payment" | "paid") => {}
@@ -577,8 +642,7 @@ async fn one_order(c: &Client, phase: &str, i: usize, out: &mut LoadResult) -> a
 
     let t = Instant::now();
     let delivered = call(
-        c.http
-            .get(format!("{}/api/v1/orders/{id}/delivery?access_token={token}", c.base)),
+        as_buyer(c.http.get(format!("{}/api/v1/orders/{id}/delivery{access}", c.base))),
         StatusCode::OK,
         "revealing the delivery",
     )
@@ -594,8 +658,7 @@ async fn one_order(c: &Client, phase: &str, i: usize, out: &mut LoadResult) -> a
 
     let t = Instant::now();
     let confirmed = call(
-        c.http
-            .post(format!("{}/api/v1/orders/{id}/confirm?access_token={token}", c.base)),
+        as_buyer(c.http.post(format!("{}/api/v1/orders/{id}/confirm{access}", c.base))),
         StatusCode::OK,
         "confirming",
     )
