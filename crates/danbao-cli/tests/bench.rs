@@ -23,12 +23,28 @@ fn danbao(args: &[&str]) -> (i32, String, String) {
 fn values(out: &str, prefix: &str) -> Vec<f64> {
     out.lines()
         .filter_map(|l| l.strip_prefix(prefix))
-        .map(|v| v.split_whitespace().next().unwrap().trim_end_matches(';').parse::<f64>().unwrap())
+        .map(|v| {
+            v.split_whitespace()
+                .next()
+                .unwrap()
+                .trim_end_matches(';')
+                .parse::<f64>()
+                .unwrap()
+        })
         .collect()
 }
 
 fn bench_orders(extra: &[&str], databases: usize) {
-    let mut args = vec!["bench", "orders", "--clients", "4", "--orders", "40", "--existing", "200,400"];
+    let mut args = vec![
+        "bench",
+        "orders",
+        "--clients",
+        "4",
+        "--orders",
+        "40",
+        "--existing",
+        "200,400",
+    ];
     args.extend_from_slice(extra);
     let (code, out, err) = danbao(&args);
     assert_eq!(code, 0, "{out}\n{err}");
@@ -71,13 +87,13 @@ fn bench_jobs(extra: &[&str]) {
     args.extend_from_slice(extra);
     let (code, out, err) = danbao(&args);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(
-        out.contains("open orders placed through the App: 100 in "),
-        "{out}"
-    );
+    assert!(out.contains("open orders placed through the App: 100 in "), "{out}");
     // 100 orders: 4 queries each and an expiry.
     assert!(out.contains("jobs: 500 in "), "{out}");
-    assert!(out.contains("final backlog: 0; retried: 0; dead: 0"), "{out}");
+    assert!(
+        out.contains("final backlog: 0; retried: 0; failing: 0; dead: 0"),
+        "{out}"
+    );
     assert_eq!(out.lines().filter(|l| l.starts_with("at +")).count(), 4, "{out}");
 }
 
