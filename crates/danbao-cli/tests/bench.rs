@@ -90,7 +90,10 @@ fn bench_jobs(extra: &[&str]) {
     assert!(out.contains("open orders placed through the App: 100 in "), "{out}");
     // 100 orders: 4 queries each and an expiry.
     assert!(out.contains("jobs: 500 in "), "{out}");
-    assert!(out.contains("final backlog: 0; retried: 0; dead: 0"), "{out}");
+    assert!(
+        out.contains("final backlog: 0; retried: 0; failing: 0; dead: 0"),
+        "{out}"
+    );
     assert_eq!(out.lines().filter(|l| l.starts_with("at +")).count(), 4, "{out}");
 }
 

@@ -351,9 +351,17 @@ async fn run_on(args: &JobsArgs, target: &Target) -> anyhow::Result<bool> {
             i64::MAX,
         )
         .await?;
+    // A job that failed is queued again later than the point it belonged to, so it would
+    // be neither due nor done above: counted here, whatever its state.
+    let failing = reader
+        .count(
+            "SELECT COUNT(*) FROM jobs WHERE last_error IS NOT NULL AND run_at <= $1",
+            i64::MAX,
+        )
+        .await?;
     let capacity = total_jobs as f64 / total_busy_s.max(1e-3);
     println!(
-        "jobs: {total_jobs} in {total_busy_s:.1} s of draining = {capacity:.1} jobs/s; lateness p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; final backlog: {backlog}; retried: {retried}; dead: {dead}",
+        "jobs: {total_jobs} in {total_busy_s:.1} s of draining = {capacity:.1} jobs/s; lateness p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; final backlog: {backlog}; retried: {retried}; failing: {failing}; dead: {dead}",
         all.pct(50.0),
         all.pct(99.0),
         all.pct(100.0)
@@ -374,5 +382,5 @@ async fn run_on(args: &JobsArgs, target: &Target) -> anyhow::Result<bool> {
         Reader::Postgres(p) => p.close().await,
     }
     store.close().await;
-    Ok(place_failed == 0 && backlog == 0 && dead == 0)
+    Ok(place_failed == 0 && backlog == 0 && dead == 0 && failing == 0)
 }

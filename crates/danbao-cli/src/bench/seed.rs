@@ -92,18 +92,29 @@ impl SeedDb {
     }
 }
 
+/// What every batch of one seeding shares.
+#[derive(Clone, Copy)]
+struct Seeding<'a> {
+    pg: bool,
+    seller: &'a str,
+    product: &'a str,
+    rule_version: i64,
+    now: i64,
+    /// One past the last order of this seeding: the newest is seeded closest to now.
+    n_end: u64,
+}
+
 /// The SQL of one batch: orders `a..=b` of the series. Ids and constants are written into
 /// the text (the seller and product ids were checked to be UUIDs), numbers are the series.
-fn batch_sql(
-    pg: bool,
-    seller: &str,
-    product: &str,
-    rule_version: i64,
-    a: u64,
-    b: u64,
-    now: i64,
-    n_end: u64,
-) -> Vec<String> {
+fn batch_sql(z: &Seeding<'_>, a: u64, b: u64) -> Vec<String> {
+    let Seeding {
+        pg,
+        seller,
+        product,
+        rule_version,
+        now,
+        n_end,
+    } = *z;
     let series = if pg {
         format!("s(i) AS (SELECT generate_series({a}::bigint, {b}::bigint))")
     } else {
@@ -239,12 +250,20 @@ pub async fn seed(db: &SeedDb, seller: &str, product: &str, from: u64, to: u64) 
     uuid::Uuid::parse_str(product).context("the product id is not a UUID")?;
     let rule_version = db.scalar_i64("SELECT MAX(version) FROM rule_sets").await?;
     let now = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)?;
+    let seeding = Seeding {
+        pg: db.is_pg(),
+        seller,
+        product,
+        rule_version,
+        now,
+        n_end: to,
+    };
     let started = Instant::now();
     let mut a = from;
     let mut last_report = from;
     while a < to {
         let b = (a + SEED_BATCH).min(to) - 1;
-        let sql = batch_sql(db.is_pg(), seller, product, rule_version, a, b, now, to);
+        let sql = batch_sql(&seeding, a, b);
         macro_rules! batch {
             ($p:expr) => {{
                 let mut tx = $p.begin().await?;
