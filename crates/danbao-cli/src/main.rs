@@ -2,6 +2,7 @@
 
 mod bench;
 mod chaos;
+mod child;
 mod dossier;
 mod simulate;
 

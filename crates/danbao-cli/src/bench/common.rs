@@ -3,9 +3,8 @@
 
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 /// Latencies in milliseconds, summarised by nearest rank.
 #[derive(Default, Clone, Debug)]
@@ -85,16 +84,6 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// Environment variables a child `danbao` would read instead of its arguments.
-const CHILD_ENV_REMOVED: [&str; 7] = [
-    "DANBAO_DATA_DIR",
-    "DANBAO_DATABASE_URL",
-    "DANBAO_PORT",
-    "DANBAO_BIND",
-    "DANBAO_PUBLIC_URL",
-    "DANBAO_SANDBOX_URL",
-    "DANBAO_LIMITS",
-];
 /// A release build opens and migrates in well under a second; a debug build on two busy
 /// cores can take several.
 const READY_TIMEOUT_MS: u64 = 60_000;
@@ -111,18 +100,8 @@ pub struct ServerChild {
 impl ServerChild {
     pub async fn start(exe: &Path, args: &[String], log: &Path, http: &reqwest::Client) -> anyhow::Result<ServerChild> {
         let port = free_port()?;
-        let file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-        let err = file.try_clone().context("duplicating a log file handle")?;
-        let mut cmd = Command::new(exe);
-        cmd.args(args)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(file))
-            .stderr(Stdio::from(err))
-            .kill_on_drop(true);
-        for var in CHILD_ENV_REMOVED {
-            cmd.env_remove(var);
-        }
+        let mut cmd = crate::child::child_command(exe, args, log)?;
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"]);
         let mut child = cmd.spawn().context("starting the server")?;
         let pid = child.id().context("the server has no pid")?.to_string();
         let base_url = format!("http://127.0.0.1:{port}");

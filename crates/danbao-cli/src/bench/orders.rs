@@ -141,7 +141,6 @@ async fn run_on(args: &OrdersArgs, target: &Target) -> anyhow::Result<usize> {
         },
         None => RawDb::Sqlite {
             path: target.dir.join("raw.db"),
-            full_sync: true,
         },
     };
     let raw = raw::run(&raw_db, args.clients, args.orders, warmup).await?;
@@ -157,26 +156,6 @@ async fn run_on(args: &OrdersArgs, target: &Target) -> anyhow::Result<usize> {
         raw.latency.pct(50.0),
         raw.latency.pct(99.0)
     );
-    if target.pg.is_none() {
-        // For comparison only: the server's own SQLite setting (WAL, synchronous=NORMAL:
-        // commits survive a crash of the process, not necessarily a power cut).
-        let normal = raw::run(
-            &RawDb::Sqlite {
-                path: target.dir.join("raw-normal.db"),
-                full_sync: false,
-            },
-            args.clients,
-            args.orders,
-            warmup,
-        )
-        .await?;
-        println!(
-            "raw baseline (SQLite WAL, synchronous=NORMAL, the server's own setting; for comparison): {:.1} orders/s; per transaction p50 {:.2} ms, p99 {:.2} ms",
-            normal.per_s,
-            normal.latency.pct(50.0),
-            normal.latency.pct(99.0)
-        );
-    }
 
     // 2. The full path.
     let exe = std::env::current_exe().context("finding the danbao executable")?;

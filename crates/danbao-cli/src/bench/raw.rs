@@ -65,9 +65,8 @@ const KEY_LOAD_BATCH: usize = 1_000;
 
 /// Where the baseline runs.
 pub enum RawDb {
-    /// A SQLite file of its own; `full_sync` false gives `synchronous=NORMAL`, the
-    /// server's own setting, for comparison.
-    Sqlite { path: std::path::PathBuf, full_sync: bool },
+    /// A SQLite file of its own, as durable as the server's (`synchronous=FULL`).
+    Sqlite { path: std::path::PathBuf },
     /// A PostgreSQL schema (tables prefixed `raw_`, beside nothing else of ours).
     Postgres { url: String, schema: String },
 }
@@ -96,15 +95,11 @@ fn random_hex() -> String {
 
 async fn connect(db: &RawDb, clients: usize) -> anyhow::Result<Pool> {
     Ok(match db {
-        RawDb::Sqlite { path, full_sync } => {
+        RawDb::Sqlite { path } => {
             let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&format!("sqlite:{}", path.display()))?
                 .create_if_missing(true)
                 .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(if *full_sync {
-                    sqlx::sqlite::SqliteSynchronous::Full
-                } else {
-                    sqlx::sqlite::SqliteSynchronous::Normal
-                })
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10));
             Pool::Sqlite(
                 sqlx::sqlite::SqlitePoolOptions::new()

@@ -22,9 +22,9 @@ use super::api::{Answer, Api};
 use super::faults::{chaos_task, ChaosLog};
 use super::processes::Platform;
 use super::{
-    backoff, count_field, lock, str_field, ChaosArgs, CHILD_ENV_REMOVED, KEY_IMPORT_CHUNK, PAY_TIMEOUT_MS, PRICE_MINOR,
-    SETUP_CONCURRENCY,
+    backoff, count_field, lock, str_field, ChaosArgs, KEY_IMPORT_CHUNK, PAY_TIMEOUT_MS, PRICE_MINOR, SETUP_CONCURRENCY,
 };
+use crate::child::CHILD_ENV_REMOVED;
 
 /// What the setup made: the admin's token, the product and the buyers' tokens.
 pub(super) struct Setup {

@@ -77,16 +77,6 @@ const POLL_CONCURRENCY: usize = 16;
 const SETTLE_POLL_MS: u64 = 1_000;
 /// The statement and reconciliation windows reach this far either side of the run.
 const WINDOW_MARGIN_S: i64 = 60;
-/// Environment variables the child commands would read instead of their arguments.
-const CHILD_ENV_REMOVED: [&str; 7] = [
-    "DANBAO_DATA_DIR",
-    "DANBAO_DATABASE_URL",
-    "DANBAO_PORT",
-    "DANBAO_BIND",
-    "DANBAO_PUBLIC_URL",
-    "DANBAO_SANDBOX_URL",
-    "DANBAO_ACCOUNT_PASSWORD",
-];
 const PRICE_MINOR: i64 = 1_000;
 
 #[derive(clap::Args, Clone, Debug)]

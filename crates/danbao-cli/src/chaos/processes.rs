@@ -2,7 +2,6 @@
 //! this executable, started, killed with SIGKILL and restarted, and always cleaned up.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -10,9 +9,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use danbao_sandbox::client::SandboxClient;
 use reqwest::StatusCode;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use super::{lock, ChaosArgs, CHILD_ENV_REMOVED, READY_POLL_MS, READY_TIMEOUT_MS};
+use super::{lock, ChaosArgs, READY_POLL_MS, READY_TIMEOUT_MS};
+use crate::child::child_command;
 
 #[derive(Default)]
 pub(super) struct Children {
@@ -60,21 +60,6 @@ pub(super) struct Platform {
     /// reached a process that is now dead.
     pub(super) generation: AtomicU64,
     pub(super) kills: AtomicUsize,
-}
-
-pub(super) fn child_command(exe: &Path, args: &[String], log: &Path) -> anyhow::Result<Command> {
-    let file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let err = file.try_clone().context("duplicating a log file handle")?;
-    let mut cmd = Command::new(exe);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(file))
-        .stderr(Stdio::from(err))
-        .kill_on_drop(true);
-    for var in CHILD_ENV_REMOVED {
-        cmd.env_remove(var);
-    }
-    Ok(cmd)
 }
 
 impl Platform {
