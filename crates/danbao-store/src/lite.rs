@@ -555,6 +555,7 @@ mod tests {
     async fn a_transaction_dropped_uncommitted_undoes_only_its_own_work() {
         let (lite, dir) = open();
         setup(&lite).await;
+        let before = lite.batches_committed().await;
         let mut kept = lite.begin().await.unwrap();
         query("INSERT INTO t (id, v) VALUES ($1, $2)")
             .bind(1i64)
@@ -577,6 +578,8 @@ mod tests {
                 .unwrap();
         }
         committed.await.unwrap().unwrap();
+        // Both were in one batch: one COMMIT, which kept one row and not the other.
+        assert_eq!(lite.batches_committed().await - before, 1);
         assert_eq!(count(&lite).await, 1);
         std::fs::remove_dir_all(dir).unwrap();
     }
