@@ -50,9 +50,12 @@ pub struct OrdersArgs {
     #[arg(long, default_value_t = 2000)]
     pub orders: usize,
     /// Growth curve: existing completed orders seeded before each further run
-    /// (cumulative, ascending). Empty (`--existing ''`) skips the growth curve.
+    /// (cumulative, ascending).
     #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
     pub existing: Vec<u64>,
+    /// Skip the growth curve (only the raw baseline and the full path).
+    #[arg(long, conflicts_with = "existing")]
+    pub no_growth: bool,
     /// Orders measured at each growth size (at most --orders).
     #[arg(long, default_value_t = 500)]
     pub growth_orders: usize,
@@ -85,10 +88,13 @@ const QUERY_PASSWORD: &str = "bench-query-password";
 /// Failure reasons printed per phase, at most.
 const REASONS_SHOWN_MAX: usize = 5;
 
-pub async fn run(args: OrdersArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(mut args: OrdersArgs) -> anyhow::Result<ExitCode> {
     if args.clients == 0 || args.orders == 0 {
         eprintln!("error: --clients and --orders must be at least 1");
         return Ok(ExitCode::from(2));
+    }
+    if args.no_growth {
+        args.existing.clear();
     }
     if args.existing.windows(2).any(|w| w[0] >= w[1]) {
         eprintln!("error: --existing sizes must ascend");
@@ -312,15 +318,21 @@ async fn run_on(args: &OrdersArgs, target: &Target) -> anyhow::Result<usize> {
 }
 
 /// The server limits of a load test from one address (`serve --limits FILE`): the
-/// checkout rate per address and the unpaid stock per address lifted, and the checkout
-/// rate per buyer (each client task is one buyer placing hundreds of orders); the rest
-/// shipped.
+/// checkout, registration and login rates per address and the unpaid stock per address
+/// lifted (every client task registers and logs in from 127.0.0.1), and the checkout rate
+/// per buyer (each client task is one buyer placing hundreds of orders); the rest shipped.
 fn bench_limits() -> String {
     "# danbao bench orders: every client sends from 127.0.0.1, each as one buyer.\n\
      unpaid_units_per_address_max = 1000000\n\
      [checkout]\n\
      per_address = { burst = 1000000, per_hour = 1000000 }\n\
-     per_account = { burst = 1000000, per_hour = 1000000 }\n"
+     per_account = { burst = 1000000, per_hour = 1000000 }\n\
+     [register]\n\
+     per_address = { burst = 100000, per_hour = 100000 }\n\
+     per_account = { burst = 5, per_hour = 20 }\n\
+     [login]\n\
+     per_address = { burst = 100000, per_hour = 100000 }\n\
+     per_account = { burst = 5, per_hour = 20 }\n"
         .to_string()
 }
 
