@@ -192,20 +192,30 @@ impl App {
                 hashes.push(parsed.leaf_hash());
             }
             let (next, nodes) = nodes_to_store_after_append(&range, &hashes).map_err(internal)?;
+            let mut leaves = Vec::with_capacity(batch.len());
             for (i, queued) in batch.iter().enumerate() {
                 let idx = size + i64::try_from(i).map_err(internal)?;
-                tx.insert_evidence_leaf(idx, &queued.leaf_hash, &queued.case_id, &queued.record, now)
-                    .await?;
-                tx.evidence_dequeue(&queued.id).await?;
+                leaves.push((
+                    idx,
+                    queued.leaf_hash.as_str(),
+                    queued.case_id.as_str(),
+                    queued.record.as_str(),
+                ));
             }
-            for n in nodes {
-                tx.insert_evidence_node(
-                    i64::from(n.level),
-                    i64::try_from(n.index).map_err(internal)?,
-                    &hex::encode(n.hash),
-                )
-                .await?;
-            }
+            tx.insert_evidence_leaves(&leaves, now).await?;
+            let ids: Vec<&str> = batch.iter().map(|q| q.id.as_str()).collect();
+            tx.evidence_dequeue(&ids).await?;
+            let nodes = nodes
+                .into_iter()
+                .map(|n| {
+                    Ok((
+                        i64::from(n.level),
+                        i64::try_from(n.index).map_err(internal)?,
+                        hex::encode(n.hash),
+                    ))
+                })
+                .collect::<AppResult<Vec<_>>>()?;
+            tx.insert_evidence_nodes(&nodes).await?;
             tx.set_evidence_state(i64::try_from(next.size()).map_err(internal)?, &next.to_hex())
                 .await?;
             tx.commit().await?;

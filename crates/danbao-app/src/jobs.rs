@@ -123,16 +123,21 @@ impl Job {
 
     /// Like `enqueue`, for jobs of which one subject has several, one per time.
     pub async fn enqueue_at(&self, tx: &mut Tx, run_at: i64, now: i64) -> AppResult<()> {
-        tx.enqueue_job(
-            &NewJob {
+        self.enqueue_at_times(tx, &[run_at], now).await
+    }
+
+    /// `enqueue_at` for several times at once, in one statement.
+    pub async fn enqueue_at_times(&self, tx: &mut Tx, times: &[i64], now: i64) -> AppResult<()> {
+        let jobs: Vec<NewJob> = times
+            .iter()
+            .map(|&run_at| NewJob {
                 kind: self.kind().to_string(),
                 payload: self.subject(),
                 dedupe_key: Some(format!("{}:{}:{run_at}", self.kind(), self.subject())),
                 run_at,
-            },
-            now,
-        )
-        .await?;
+            })
+            .collect();
+        tx.enqueue_jobs(&jobs, now).await?;
         Ok(())
     }
 }

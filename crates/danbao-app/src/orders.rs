@@ -743,9 +743,10 @@ impl App {
             created_at: now,
         };
         tx.insert_payment_attempt(&attempt).await?;
-        for at in rules.active_query_times(now, order.expires_at) {
-            Job::QueryPayment(attempt.id.clone()).enqueue_at(tx, at, now).await?;
-        }
+        let times = rules.active_query_times(now, order.expires_at);
+        Job::QueryPayment(attempt.id.clone())
+            .enqueue_at_times(tx, &times, now)
+            .await?;
         Ok(attempt)
     }
 
@@ -1366,8 +1367,6 @@ impl App {
                     }
                 }
                 Effect::AllocateKeys => {
-                    // Lock the product so concurrent allocations of it take turns.
-                    tx.product(&order.product_id, true).await?;
                     let keys = tx
                         .allocate_card_keys(&order.product_id, &order.id, order.quantity, now)
                         .await?;

@@ -75,8 +75,17 @@ impl App {
     /// The first lock of the lock order (ARCHITECTURE.md): the seller's standing row,
     /// created if the seller has none. Every transaction that moves a seller's money or
     /// decides by their standing takes it before any order, complaint or account row.
+    /// Shared: transactions of one seller's orders take it side by side; a standing
+    /// change (`lock_standing_for_change`) waits for them all, and they for it.
     pub(crate) async fn lock_standing(&self, tx: &mut Tx, seller: &UserId) -> AppResult<SellerStandingRow> {
-        Ok(tx.lock_seller_standing(seller, self.now()).await?)
+        Ok(tx.lock_seller_standing(seller, self.now(), false).await?)
+    }
+
+    /// The standing lock of a transaction that writes the standing. One that held it
+    /// shared and now takes it whole can deadlock with another doing the same (both
+    /// frozen seller's releases); PostgreSQL then aborts one, and `retrying` runs it again.
+    pub(crate) async fn lock_standing_for_change(&self, tx: &mut Tx, seller: &UserId) -> AppResult<SellerStandingRow> {
+        Ok(tx.lock_seller_standing(seller, self.now(), true).await?)
     }
 
     /// Moves what a frozen (or banned) seller would be paid into frozen instead. The
@@ -92,7 +101,11 @@ impl App {
         if !amount.is_positive() {
             return Ok(());
         }
-        let mut s = self.lock_standing(tx, seller).await?;
+        if standing_of(Some(&self.lock_standing(tx, seller).await?))?.is_active() {
+            return Ok(());
+        }
+        // Frozen: the standing row is written below, so its lock is taken whole.
+        let mut s = self.lock_standing_for_change(tx, seller).await?;
         if standing_of(Some(&s))?.is_active() {
             return Ok(());
         }
@@ -122,7 +135,7 @@ impl App {
         by: &str,
         now: i64,
     ) -> AppResult<Option<(i64, ShortfallView)>> {
-        let row = self.lock_standing(tx, seller).await?;
+        let row = self.lock_standing_for_change(tx, seller).await?;
         let from = standing_of(Some(&row))?;
         let (next, effects) = transition(from, change).map_err(Refusal::Standing)?;
         if effects.is_empty() {

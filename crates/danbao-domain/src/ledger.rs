@@ -352,6 +352,30 @@ impl JournalEntry {
         }
     }
 
+    /// How this entry changes each touched account's raw balance (its postings summed).
+    pub fn deltas(&self) -> Result<BTreeMap<Account, i64>, LedgerError> {
+        let mut deltas: BTreeMap<Account, i64> = BTreeMap::new();
+        for p in &self.postings {
+            let d = deltas.entry(p.account.clone()).or_insert(0);
+            *d = d.checked_add(p.amount_minor).ok_or(LedgerError::Overflow)?;
+        }
+        Ok(deltas)
+    }
+
+    /// The accounts this entry takes down that may never go below zero: their balances
+    /// must be read (under a lock) and checked before the entry is written. Every other
+    /// account it touches only grows, or may go negative, so its change can be added
+    /// without reading it — which is what lets a busy account (a provider's, the fees)
+    /// stay unlocked until the very end of a transaction.
+    pub fn accounts_to_check(&self) -> Result<std::collections::BTreeSet<Account>, LedgerError> {
+        Ok(self
+            .deltas()?
+            .into_iter()
+            .filter(|(account, delta)| account.must_stay_non_negative() && account.normal_balance(*delta) < 0)
+            .map(|(account, _)| account)
+            .collect())
+    }
+
     /// The new raw balances of the touched accounts after this entry, given their current
     /// raw balances; refuses to take a liability account below zero.
     pub fn apply_to(&self, current: &BTreeMap<Account, i64>) -> Result<BTreeMap<Account, i64>, LedgerError> {
@@ -1240,6 +1264,91 @@ mod tests {
                 }
             }),
         ]
+    }
+
+    #[test]
+    fn only_liabilities_taken_down_need_reading() {
+        let order = OrderId::generate();
+        let s = seller();
+        let capture = rules::capture(&order, &PaymentId::generate(), &s, "sandbox", Money::from_minor(1_000)).unwrap();
+        assert!(
+            capture.accounts_to_check().unwrap().is_empty(),
+            "a capture only grows the provider and escrow"
+        );
+        let release = rules::release(&order, &s, Money::from_minor(1_000), 500).unwrap();
+        assert_eq!(
+            release.accounts_to_check().unwrap().into_iter().collect::<Vec<_>>(),
+            vec![Account::Escrow(s.clone())]
+        );
+        assert_eq!(
+            release.deltas().unwrap(),
+            BTreeMap::from([
+                (Account::Escrow(s.clone()), 1_000),
+                (Account::Reserve(s.clone()), -950),
+                (Account::PlatformFees, -50),
+            ])
+        );
+    }
+
+    fn any_account() -> impl Strategy<Value = Account> {
+        let s = seller();
+        prop_oneof![
+            Just(Account::Provider("sandbox".into())),
+            Just(Account::Escrow(s.clone())),
+            Just(Account::Available(s.clone())),
+            Just(Account::Reserve(s.clone())),
+            Just(Account::Receivable(s)),
+            Just(Account::PlatformFees),
+            Just(Account::CompensationFund),
+            Just(Account::Losses),
+        ]
+    }
+
+    proptest! {
+        /// Applying an entry with only `accounts_to_check` read (every other account just
+        /// takes its delta) refuses exactly what applying it with every balance read
+        /// refuses, and gives the same balances: the store's unread, end-of-transaction
+        /// additions are safe.
+        #[test]
+        fn unread_accounts_never_change_the_verdict(
+            transfers in proptest::collection::vec((any_account(), any_account(), 1i64..5_000), 1..5),
+            balances in proptest::collection::vec(0i64..10_000, 8),
+        ) {
+            let mut b = JournalEntry::builder(EntryKind::Capture, EntryRefs::default());
+            for (from, to, amount) in &transfers {
+                if from != to {
+                    b = b.transfer(from.clone(), to.clone(), Money::from_minor(*amount));
+                }
+            }
+            let Ok(entry) = b.build() else { return Ok(()) };
+            let s = seller();
+            let accounts = [
+                Account::Provider("sandbox".into()),
+                Account::Escrow(s.clone()),
+                Account::Available(s.clone()),
+                Account::Reserve(s.clone()),
+                Account::Receivable(s),
+                Account::PlatformFees,
+                Account::CompensationFund,
+                Account::Losses,
+            ];
+            // Every account starts where the ledger's invariants allow it to be.
+            let current: BTreeMap<Account, i64> = accounts
+                .iter()
+                .zip(&balances)
+                .map(|(a, n)| (a.clone(), if a.normal_side() == Side::Credit { -n } else { *n }))
+                .collect();
+            let checked = entry.accounts_to_check().unwrap();
+            let read: BTreeMap<Account, i64> = current.iter().filter(|(a, _)| checked.contains(*a)).map(|(a, n)| (a.clone(), *n)).collect();
+            let full = entry.apply_to(&current);
+            let partial = entry.apply_to(&read);
+            prop_assert_eq!(full.is_ok(), partial.is_ok());
+            if let (Ok(full), Ok(_)) = (full, partial) {
+                for (account, delta) in entry.deltas().unwrap() {
+                    prop_assert_eq!(full[&account], current[&account] + delta);
+                }
+            }
+        }
     }
 
     proptest! {

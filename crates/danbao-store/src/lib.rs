@@ -82,6 +82,9 @@ struct Dialect {
     /// Appended to a SELECT whose rows the transaction will update. SQLite needs none:
     /// every writing transaction holds the single write lock.
     for_update: &'static str,
+    /// Like `for_update`, for a row the transaction only reads but needs unchanged until
+    /// it commits; other readers share it.
+    for_share: &'static str,
     /// Appended to a job-claim sub-select so concurrent workers pass each other by.
     skip_locked: &'static str,
 }
@@ -127,6 +130,7 @@ pub mod sqlite {
     type Row = crate::lite::shim::LiteRow;
     const DIALECT: Dialect = Dialect {
         for_update: "",
+        for_share: "",
         skip_locked: "",
     };
     queries!();
@@ -137,8 +141,12 @@ pub mod postgres {
     type Conn = sqlx::Transaction<'static, sqlx::Postgres>;
     type Row = sqlx::postgres::PgRow;
     const DIALECT: Dialect = Dialect {
-        for_update: " FOR UPDATE",
-        skip_locked: " FOR UPDATE SKIP LOCKED",
+        // Not FOR UPDATE: that lock also blocks every insert elsewhere whose foreign key
+        // names the row (an order's events, its attempt, a product's orders), and no
+        // statement here changes a key.
+        for_update: " FOR NO KEY UPDATE",
+        for_share: " FOR SHARE",
+        skip_locked: " FOR NO KEY UPDATE SKIP LOCKED",
     };
     queries!();
 }
@@ -198,8 +206,8 @@ impl Store {
 
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Store::Sqlite(l) => Tx::Sqlite(l.begin().await?),
-            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Store::Sqlite(l) => Tx::new(TxConn::Sqlite(l.begin().await?)),
+            Store::Postgres(p) => Tx::new(TxConn::Postgres(p.begin().await?)),
         })
     }
 
@@ -272,18 +280,114 @@ pub async fn drop_pg_schema(url: &str, name: &str) -> Result<()> {
 }
 
 /// An open transaction on either database. Dropping it without `commit` rolls back.
-pub enum Tx {
+pub struct Tx {
+    conn: TxConn,
+    /// What this transaction's entries add to accounts it never read (`post_entry`),
+    /// written by `commit` just before the database commits: a busy account is then
+    /// locked for the commit only, not for the whole transaction.
+    deferred: BTreeMap<Account, i64>,
+}
+
+enum TxConn {
     Sqlite(lite::LiteTx),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
+/// Runs the same query function on whichever database the transaction is on.
+macro_rules! on_conn {
+    ($conn:expr, $name:ident($($arg:expr),*)) => {
+        match $conn {
+            TxConn::Sqlite(t) => sqlite::$name(t, $($arg),*).await,
+            TxConn::Postgres(t) => postgres::$name(t, $($arg),*).await,
+        }
+    };
+}
+
 impl Tx {
-    pub async fn commit(self) -> Result<()> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+    fn new(conn: TxConn) -> Tx {
+        Tx {
+            conn,
+            deferred: BTreeMap::new(),
+        }
+    }
+
+    pub async fn commit(mut self) -> Result<()> {
+        if !self.deferred.is_empty() {
+            on_conn!(&mut self.conn, add_to_balances(&self.deferred))?;
+        }
+        match self.conn {
+            TxConn::Sqlite(t) => t.commit().await?,
+            TxConn::Postgres(t) => t.commit().await?,
         }
         Ok(())
+    }
+
+    /// Writes a journal entry and its postings, all in this transaction. The accounts the
+    /// entry takes down that may never go below zero are locked first, in the `Account`
+    /// ordering (so two entries touching the same accounts cannot deadlock), and the
+    /// domain's `apply_to` computes their new balances (refusing to take a liability below
+    /// zero); the entry is checked to balance once more before a row is written. What it
+    /// adds to every other account is kept for `commit` (see `deferred`).
+    pub async fn post_entry(&mut self, entry: &JournalEntry, now: i64) -> Result<String> {
+        entry.verify_balanced()?;
+        let to_check = entry.accounts_to_check()?;
+        let mut current = BTreeMap::new();
+        for account in &to_check {
+            current.insert(account.clone(), self.lock_account(account).await?);
+        }
+        let next = entry.apply_to(&current).inspect_err(|e| {
+            // A refused entry is either a caller's expected "not enough money" (a
+            // withdrawal) or a bug; which entry and what it saw is what finding it needs.
+            tracing::debug!(kind = entry.kind().as_str(), refs = ?entry.refs(), postings = ?entry.postings(), balances = ?current, error = %e, "ledger refused an entry");
+        })?;
+        let balances: Vec<(String, i64)> = next
+            .iter()
+            .filter(|(account, _)| to_check.contains(*account))
+            .map(|(account, balance)| (account.to_string(), *balance))
+            .collect();
+        let mut deferred = self.deferred.clone();
+        for (account, delta) in entry.deltas()? {
+            if !to_check.contains(&account) {
+                let sum = deferred.entry(account).or_insert(0);
+                *sum = sum.checked_add(delta).ok_or(LedgerError::Overflow)?;
+            }
+        }
+        let id = on_conn!(&mut self.conn, write_entry(entry, &balances, now))?;
+        self.deferred = deferred;
+        Ok(id)
+    }
+
+    /// Locks one account's row (created at zero if missing) and returns its raw balance,
+    /// this transaction's own additions included: for a caller that must read a balance
+    /// and then post an amount computed from it, so no other transaction can move the
+    /// balance in between.
+    pub async fn lock_account(&mut self, account: &Account) -> Result<i64> {
+        let stored = on_conn!(&mut self.conn, lock_account_row(account))?;
+        let Some(&delta) = self.deferred.get(account) else {
+            return Ok(stored);
+        };
+        // Locked now anyway: the addition is written here rather than at commit.
+        let balance = stored.checked_add(delta).ok_or(LedgerError::Overflow)?;
+        on_conn!(&mut self.conn, set_account_balances(&[(account.to_string(), balance)]))?;
+        self.deferred.remove(account);
+        Ok(balance)
+    }
+
+    /// The raw balance (debits − credits) of one account, this transaction's own
+    /// additions included.
+    pub async fn account_balance(&mut self, account: &Account) -> Result<i64> {
+        let stored = on_conn!(&mut self.conn, stored_balance(account))?;
+        Ok(stored.saturating_add(self.deferred.get(account).copied().unwrap_or(0)))
+    }
+
+    /// Every account's raw balance, this transaction's own additions included.
+    pub async fn account_balances(&mut self) -> Result<BTreeMap<Account, i64>> {
+        let mut all = on_conn!(&mut self.conn, stored_balances())?;
+        for (account, delta) in &self.deferred {
+            let b = all.entry(account.clone()).or_insert(0);
+            *b = b.saturating_add(*delta);
+        }
+        Ok(all)
     }
 }
 
@@ -292,10 +396,7 @@ macro_rules! tx_methods {
         impl Tx {
             $(
                 pub async fn $name(&mut self, $($arg: $ty),*) -> Result<$ret> {
-                    match self {
-                        Tx::Sqlite(t) => sqlite::$name(t, $($arg),*).await,
-                        Tx::Postgres(t) => postgres::$name(t, $($arg),*).await,
-                    }
+                    on_conn!(&mut self.conn, $name($($arg),*))
                 }
             )*
         }
@@ -382,12 +483,9 @@ tx_methods! {
 
     fn audit_facts() -> AuditFacts;
 
-    fn post_entry(entry: &JournalEntry, now: i64) -> String;
-    fn account_balance(account: &Account) -> i64;
-    fn lock_account(account: &Account) -> i64;
     fn journal_entries() -> Vec<(String, std::result::Result<JournalEntry, LedgerError>)>;
-    fn account_balances() -> BTreeMap<Account, i64>;
 
+    fn enqueue_jobs(jobs: &[NewJob], now: i64) -> u64;
     fn enqueue_job(job: &NewJob, now: i64) -> bool;
     fn claim_jobs(now: i64, lease_ms: i64, limit: i64) -> Vec<JobRow>;
     fn finish_job(id: &str, now: i64) -> ();
@@ -408,9 +506,9 @@ tx_methods! {
     fn evidence_state() -> EvidenceStateRow;
     fn set_evidence_state(size: i64, frontier: &str) -> ();
     fn evidence_queue_batch(limit: i64) -> Vec<EvidenceQueueRow>;
-    fn evidence_dequeue(id: &str) -> ();
-    fn insert_evidence_leaf(idx: i64, leaf_hash: &str, case_id: &str, record: &str, now: i64) -> ();
-    fn insert_evidence_node(level: i64, idx: i64, hash: &str) -> ();
+    fn evidence_dequeue(ids: &[&str]) -> ();
+    fn insert_evidence_leaves(leaves: &[(i64, &str, &str, &str)], now: i64) -> ();
+    fn insert_evidence_nodes(nodes: &[(i64, i64, String)]) -> ();
     fn evidence_node(level: i64, idx: i64) -> Option<String>;
     fn evidence_leaf(idx: i64) -> Option<EvidenceLeafRow>;
     fn evidence_leaf_by_hash(leaf_hash: &str) -> Option<EvidenceLeafRow>;
@@ -437,7 +535,7 @@ tx_methods! {
     fn insert_complaint_evidence(e: &ComplaintEvidenceRow) -> ();
     fn complaint_evidence(complaint_id: &ComplaintId) -> Vec<ComplaintEvidenceRow>;
     fn seller_standing(seller: &UserId, lock: bool) -> Option<SellerStandingRow>;
-    fn lock_seller_standing(seller: &UserId, now: i64) -> SellerStandingRow;
+    fn lock_seller_standing(seller: &UserId, now: i64, exclusive: bool) -> SellerStandingRow;
     fn set_seller_standing(s: &SellerStandingRow) -> ();
     fn open_orders_of_seller(seller: &UserId) -> Vec<OrderRow>;
 

@@ -150,30 +150,46 @@ pub async fn next_card_key_seq(tx: &mut Conn, product: &ProductId) -> Result<i64
 }
 
 /// Hands the oldest free keys of a product to an order. A key's `order_id` is set once
-/// (`AND order_id IS NULL`), so no key can ever belong to two orders. The caller holds
-/// the product row lock, so concurrent allocations of one product take turns.
+/// (`AND order_id IS NULL`), so no key can ever belong to two orders. On PostgreSQL,
+/// concurrent allocations of one product pass each other by (`SKIP LOCKED`: each takes
+/// the oldest free keys no other transaction holds); SQLite runs one writer at a time.
+/// Returns no keys when the product has fewer than `quantity` free.
 pub async fn allocate_card_keys(tx: &mut Conn, product: &ProductId, order: &OrderId, quantity: i64, now: i64) -> Result<Vec<CardKeyRow>> {
-    let free = sqlx::query("SELECT id FROM card_keys WHERE product_id = $1 AND order_id IS NULL ORDER BY seq LIMIT $2")
-        .bind(product.as_str())
-        .bind(quantity)
-        .fetch_all(&mut **tx)
-        .await?;
+    let mut free = free_card_keys(tx, product, quantity, DIALECT.skip_locked).await?;
     if i64::try_from(free.len()).unwrap_or(0) < quantity {
-        return Ok(Vec::new());
-    }
-    for row in &free {
-        let id: String = row.try_get("id")?;
-        let done = sqlx::query("UPDATE card_keys SET order_id = $2, allocated_at = $3 WHERE id = $1 AND order_id IS NULL")
-            .bind(&id)
-            .bind(order.as_str())
-            .bind(now)
-            .execute(&mut **tx)
+        // Too few among the keys nobody holds: keys held by a transaction that then rolls
+        // back are free again, so look once more, this time waiting for them, with the
+        // product's row lock so that allocations that come here take turns.
+        sqlx::query(&format!("SELECT id FROM products WHERE id = $1{}", DIALECT.for_update))
+            .bind(product.as_str())
+            .fetch_optional(&mut **tx)
             .await?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Conflict(format!("card key {id} was allocated concurrently")));
+        free = free_card_keys(tx, product, quantity, DIALECT.for_update).await?;
+        if i64::try_from(free.len()).unwrap_or(0) < quantity {
+            return Ok(Vec::new());
         }
     }
+    let placeholders: Vec<String> = (0..free.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "UPDATE card_keys SET order_id = $1, allocated_at = $2 WHERE order_id IS NULL AND id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(order.as_str()).bind(now);
+    for id in &free {
+        q = q.bind(id.as_str());
+    }
+    let done = q.execute(&mut **tx).await?;
+    if done.rows_affected() != free.len() as u64 {
+        return Err(StoreError::Conflict(format!("card keys {free:?} were allocated concurrently")));
+    }
     card_keys_for_order(tx, order).await
+}
+
+/// The ids of the oldest free keys of a product, at most `quantity`, locked with `lock`.
+async fn free_card_keys(tx: &mut Conn, product: &ProductId, quantity: i64, lock: &str) -> Result<Vec<String>> {
+    let sql = format!("SELECT id FROM card_keys WHERE product_id = $1 AND order_id IS NULL ORDER BY seq LIMIT $2{lock}");
+    let rows = sqlx::query(&sql).bind(product.as_str()).bind(quantity).fetch_all(&mut **tx).await?;
+    rows.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
 }
 
 pub async fn card_keys_for_order(tx: &mut Conn, order: &OrderId) -> Result<Vec<CardKeyRow>> {

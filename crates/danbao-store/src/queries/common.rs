@@ -10,3 +10,17 @@ use sqlx::Row as _;
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what}: {value:?}"))
 }
+
+/// Rows written per multi-row statement: far below both databases' parameter limits.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// `($first, $first+1, …), (…)`: the VALUES list of `rows` rows of `cols` parameters.
+fn values_list(rows: usize, cols: usize, first: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let params: Vec<String> = (0..cols).map(|c| format!("${}", first + r * cols + c)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

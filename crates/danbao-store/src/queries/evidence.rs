@@ -71,33 +71,46 @@ pub async fn evidence_queue_batch(tx: &mut Conn, limit: i64) -> Result<Vec<Evide
         .collect()
 }
 
-pub async fn evidence_dequeue(tx: &mut Conn, id: &str) -> Result<()> {
-    sqlx::query("DELETE FROM evidence_queue WHERE id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+/// Takes sequenced leaves off the queue.
+pub async fn evidence_dequeue(tx: &mut Conn, ids: &[&str]) -> Result<()> {
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("DELETE FROM evidence_queue WHERE id IN ({})", params.join(", "));
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
-pub async fn insert_evidence_leaf(tx: &mut Conn, idx: i64, leaf_hash: &str, case_id: &str, record: &str, now: i64) -> Result<()> {
-    sqlx::query("INSERT INTO evidence_leaves (idx, leaf_hash, case_id, record, sequenced_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(idx)
-        .bind(leaf_hash)
-        .bind(case_id)
-        .bind(record)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+/// Appends leaves (index, leaf hash, case, record), a few hundred per statement.
+pub async fn insert_evidence_leaves(tx: &mut Conn, leaves: &[(i64, &str, &str, &str)], now: i64) -> Result<()> {
+    for chunk in leaves.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO evidence_leaves (idx, leaf_hash, case_id, record, sequenced_at) VALUES {}",
+            values_list(chunk.len(), 5, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for (idx, hash, case_id, record) in chunk {
+            q = q.bind(*idx).bind(*hash).bind(*case_id).bind(*record).bind(now);
+        }
+        q.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
-pub async fn insert_evidence_node(tx: &mut Conn, level: i64, idx: i64, hash: &str) -> Result<()> {
-    sqlx::query("INSERT INTO evidence_nodes (level, idx, hash) VALUES ($1, $2, $3)")
-        .bind(level)
-        .bind(idx)
-        .bind(hash)
-        .execute(&mut **tx)
-        .await?;
+/// Stores subtree hashes (level, index, hash), a few hundred per statement.
+pub async fn insert_evidence_nodes(tx: &mut Conn, nodes: &[(i64, i64, String)]) -> Result<()> {
+    for chunk in nodes.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!("INSERT INTO evidence_nodes (level, idx, hash) VALUES {}", values_list(chunk.len(), 3, 1));
+        let mut q = sqlx::query(&sql);
+        for (level, idx, hash) in chunk {
+            q = q.bind(*level).bind(*idx).bind(hash.as_str());
+        }
+        q.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 

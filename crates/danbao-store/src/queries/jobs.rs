@@ -29,6 +29,34 @@ pub async fn enqueue_job(tx: &mut Conn, job: &NewJob, now: i64) -> Result<bool> 
     Ok(done.rows_affected() == 1)
 }
 
+/// Several jobs in one statement (each as `enqueue_job`); returns how many were new.
+pub async fn enqueue_jobs(tx: &mut Conn, jobs: &[NewJob], now: i64) -> Result<u64> {
+    if jobs.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<String> = (0..jobs.len())
+        .map(|i| {
+            let b = 5 * i + 2;
+            format!("(${}, ${}, ${}, ${}, ${}, 'queued', 0, NULL, NULL, $1, $1)", b, b + 1, b + 2, b + 3, b + 4)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO jobs (id, kind, payload, dedupe_key, run_at, status, attempts, lease_until, last_error, created_at, updated_at) \
+         VALUES {} ON CONFLICT (dedupe_key) DO NOTHING",
+        rows.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(now);
+    for job in jobs {
+        q = q
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(&job.kind)
+            .bind(&job.payload)
+            .bind(&job.dedupe_key)
+            .bind(job.run_at);
+    }
+    Ok(q.execute(&mut **tx).await?.rows_affected())
+}
+
 /// Leases up to `limit` due jobs: queued ones whose time has come, and running ones
 /// whose lease ran out (their worker died). On PostgreSQL, `SKIP LOCKED` lets several
 /// processes claim side by side without taking the same job.

@@ -1,22 +1,8 @@
 // SQL for ledger. Included into `mod sqlite` and `mod postgres` by lib.rs; see common.rs.
 
-/// Writes a journal entry and its postings and updates the touched balances, all in the
-/// caller's transaction. The accounts are locked in one fixed order, the `Account` ordering (so two entries touching
-/// the same accounts cannot deadlock), the new balances are computed by the domain's
-/// `apply_to` (which refuses to take a liability below zero), and the entry is checked
-/// to balance once more before a row is written.
-pub async fn post_entry(tx: &mut Conn, entry: &JournalEntry, now: i64) -> Result<String> {
-    entry.verify_balanced()?;
-    let accounts: std::collections::BTreeSet<&Account> = entry.postings().iter().map(|p| &p.account).collect();
-    let mut current = BTreeMap::new();
-    for account in &accounts {
-        current.insert((*account).clone(), lock_account(tx, account).await?);
-    }
-    let next = entry.apply_to(&current).inspect_err(|e| {
-        // A refused entry is either a caller's expected "not enough money" (a withdrawal)
-        // or a bug; which entry and what it saw is what finding the bug needs.
-        tracing::debug!(kind = entry.kind().as_str(), refs = ?entry.refs(), postings = ?entry.postings(), balances = ?current, error = %e, "ledger refused an entry");
-    })?;
+/// Writes a journal entry and its postings, and sets the new balances of the accounts
+/// the caller read and checked under their locks (`Tx::post_entry` decides which).
+pub async fn write_entry(tx: &mut Conn, entry: &JournalEntry, balances: &[(String, i64)], now: i64) -> Result<String> {
     let id = uuid::Uuid::now_v7().to_string();
     let refs = entry.refs();
     sqlx::query("INSERT INTO journal_entries (id, kind, order_id, payment_id, refund_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -28,41 +14,85 @@ pub async fn post_entry(tx: &mut Conn, entry: &JournalEntry, now: i64) -> Result
         .bind(now)
         .execute(&mut **tx)
         .await?;
-    for (idx, p) in entry.postings().iter().enumerate() {
-        sqlx::query("INSERT INTO postings (entry_id, idx, account, amount_minor) VALUES ($1, $2, $3, $4)")
-            .bind(&id)
+    // One statement for the postings and one for the balances, whatever their number.
+    let postings = entry.postings();
+    let rows: Vec<String> = (0..postings.len())
+        .map(|i| format!("($1, ${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
+        .collect();
+    let sql = format!("INSERT INTO postings (entry_id, idx, account, amount_minor) VALUES {}", rows.join(", "));
+    let mut q = sqlx::query(&sql).bind(&id);
+    for (idx, p) in postings.iter().enumerate() {
+        q = q
             .bind(i64::try_from(idx).unwrap_or(i64::MAX))
             .bind(p.account.to_string())
-            .bind(p.amount_minor)
-            .execute(&mut **tx)
-            .await?;
+            .bind(p.amount_minor);
     }
-    for (account, balance) in next {
-        sqlx::query("UPDATE accounts SET balance = $2 WHERE name = $1")
-            .bind(account.to_string())
-            .bind(balance)
-            .execute(&mut **tx)
-            .await?;
-    }
+    q.execute(&mut **tx).await?;
+    set_account_balances(tx, balances).await?;
     Ok(id)
 }
 
-/// Locks one account's row (created at zero if missing) and returns its raw balance: for
-/// a caller that must read a balance and then post an amount computed from it, so no
-/// other transaction can move the balance in between.
-pub async fn lock_account(tx: &mut Conn, account: &Account) -> Result<i64> {
+/// Sets balances of accounts the transaction holds locked.
+pub async fn set_account_balances(tx: &mut Conn, balances: &[(String, i64)]) -> Result<()> {
+    if balances.is_empty() {
+        return Ok(());
+    }
+    let cases: Vec<String> = (0..balances.len())
+        .map(|i| format!("WHEN ${} THEN CAST(${} AS BIGINT)", 2 * i + 1, 2 * i + 2))
+        .collect();
+    let names: Vec<String> = (0..balances.len()).map(|i| format!("${}", 2 * i + 1)).collect();
+    let sql = format!(
+        "UPDATE accounts SET balance = CASE name {} END WHERE name IN ({})",
+        cases.join(" "),
+        names.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for (name, balance) in balances {
+        q = q.bind(name.as_str()).bind(*balance);
+    }
+    let done = q.execute(&mut **tx).await?;
+    if done.rows_affected() != balances.len() as u64 {
+        return Err(corrupt("account rows missing under their locks", &format!("{balances:?}")));
+    }
+    Ok(())
+}
+
+/// Adds to balances that were never read in this transaction (accounts created at zero
+/// when missing), in one statement, in the `Account` order.
+pub async fn add_to_balances(tx: &mut Conn, deltas: &BTreeMap<Account, i64>) -> Result<()> {
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO accounts (name, balance) VALUES {} \
+         ON CONFLICT (name) DO UPDATE SET balance = accounts.balance + excluded.balance",
+        values_list(deltas.len(), 2, 1)
+    );
+    let mut q = sqlx::query(&sql);
+    for (account, delta) in deltas {
+        q = q.bind(account.to_string()).bind(*delta);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Locks one account's row (created at zero if missing) and returns its stored raw balance.
+pub async fn lock_account_row(tx: &mut Conn, account: &Account) -> Result<i64> {
     let name = account.to_string();
+    let sql = format!("SELECT balance FROM accounts WHERE name = $1{}", DIALECT.for_update);
+    if let Some(row) = sqlx::query(&sql).bind(&name).fetch_optional(&mut **tx).await? {
+        return Ok(row.try_get::<i64, _>("balance")?);
+    }
     sqlx::query("INSERT INTO accounts (name, balance) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING")
         .bind(&name)
         .execute(&mut **tx)
         .await?;
-    let sql = format!("SELECT balance FROM accounts WHERE name = $1{}", DIALECT.for_update);
     let row = sqlx::query(&sql).bind(&name).fetch_one(&mut **tx).await?;
     Ok(row.try_get::<i64, _>("balance")?)
 }
 
 /// The raw balance (debits − credits) of one account.
-pub async fn account_balance(tx: &mut Conn, account: &Account) -> Result<i64> {
+pub async fn stored_balance(tx: &mut Conn, account: &Account) -> Result<i64> {
     let row = sqlx::query("SELECT balance FROM accounts WHERE name = $1")
         .bind(account.to_string())
         .fetch_optional(&mut **tx)
@@ -106,7 +136,7 @@ pub async fn journal_entries(tx: &mut Conn) -> Result<Vec<(String, std::result::
     Ok(out)
 }
 
-pub async fn account_balances(tx: &mut Conn) -> Result<BTreeMap<Account, i64>> {
+pub async fn stored_balances(tx: &mut Conn) -> Result<BTreeMap<Account, i64>> {
     let rows = sqlx::query("SELECT name, balance FROM accounts").fetch_all(&mut **tx).await?;
     let mut out = BTreeMap::new();
     for r in &rows {

@@ -3,16 +3,17 @@
 pub async fn seller_standing(tx: &mut Conn, seller: &UserId, lock: bool) -> Result<Option<SellerStandingRow>> {
     let sql = format!("SELECT * FROM seller_standing WHERE seller_id = $1{}", if lock { DIALECT.for_update } else { "" });
     let row = sqlx::query(&sql).bind(seller.as_str()).fetch_optional(&mut **tx).await?;
-    row.map(|r| {
-        Ok(SellerStandingRow {
-            seller_id: UserId::from_trusted(r.try_get("seller_id")?),
-            status: r.try_get("status")?,
-            reason: r.try_get("reason")?,
-            frozen_available_minor: r.try_get("frozen_available_minor")?,
-            updated_at: r.try_get("updated_at")?,
-        })
+    row.as_ref().map(standing_from).transpose()
+}
+
+fn standing_from(r: &Row) -> Result<SellerStandingRow> {
+    Ok(SellerStandingRow {
+        seller_id: UserId::from_trusted(r.try_get("seller_id")?),
+        status: r.try_get("status")?,
+        reason: r.try_get("reason")?,
+        frozen_available_minor: r.try_get("frozen_available_minor")?,
+        updated_at: r.try_get("updated_at")?,
     })
-    .transpose()
 }
 
 /// The first lock of every transaction that moves a seller's money or decides by their
@@ -20,7 +21,17 @@ pub async fn seller_standing(tx: &mut Conn, seller: &UserId, lock: bool) -> Resu
 /// the seller has none yet (active, nothing held). Without a row there would be nothing
 /// to lock, and a freeze that inserts the row could race a release that read "no row,
 /// so active" and paid out what the freeze had just held.
-pub async fn lock_seller_standing(tx: &mut Conn, seller: &UserId, now: i64) -> Result<SellerStandingRow> {
+///
+/// `exclusive` is for a transaction that will write the standing (freeze, unfreeze, ban,
+/// a hold while frozen); every other one shares the lock, so a busy seller's orders do
+/// not queue behind each other on PostgreSQL, while a standing change still waits for
+/// all of them and they for it.
+pub async fn lock_seller_standing(tx: &mut Conn, seller: &UserId, now: i64, exclusive: bool) -> Result<SellerStandingRow> {
+    let lock = if exclusive { DIALECT.for_update } else { DIALECT.for_share };
+    let sql = format!("SELECT * FROM seller_standing WHERE seller_id = $1{lock}");
+    if let Some(row) = sqlx::query(&sql).bind(seller.as_str()).fetch_optional(&mut **tx).await? {
+        return standing_from(&row);
+    }
     sqlx::query(
         "INSERT INTO seller_standing (seller_id, status, reason, frozen_available_minor, updated_at) \
          VALUES ($1, 'active', '', 0, $2) ON CONFLICT (seller_id) DO NOTHING",
@@ -29,9 +40,12 @@ pub async fn lock_seller_standing(tx: &mut Conn, seller: &UserId, now: i64) -> R
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    seller_standing(tx, seller, true)
+    let row = sqlx::query(&sql)
+        .bind(seller.as_str())
+        .fetch_optional(&mut **tx)
         .await?
-        .ok_or_else(|| corrupt("seller standing vanished under its lock", seller.as_str()))
+        .ok_or_else(|| corrupt("seller standing vanished under its lock", seller.as_str()))?;
+    standing_from(&row)
 }
 
 pub async fn set_seller_standing(tx: &mut Conn, s: &SellerStandingRow) -> Result<()> {
