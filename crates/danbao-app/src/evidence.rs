@@ -59,17 +59,15 @@ pub(crate) async fn append_leaf(
     let (sealed, opening) = SealedLeaf::seal(event, &mut rand::rngs::OsRng);
     let record = Leaf::V2(sealed);
     let hash = record.leaf_hash_hex();
-    tx.evidence_enqueue(
-        &uuid::Uuid::now_v7().to_string(),
+    tx.queue_leaf(&danbao_store::NewLeaf {
+        id: &uuid::Uuid::now_v7().to_string(),
         case_id,
-        &record.to_canonical(),
-        &hash,
+        record: &record.to_canonical(),
+        leaf_hash: &hash,
+        opening: &opening.to_text(),
         now,
-    )
+    })
     .await?;
-    tx.insert_evidence_opening(&hash, case_id, &opening.to_text(), now)
-        .await?;
-    tx.set_evidence_case_head(case_id, &hash).await?;
     Ok(hash)
 }
 

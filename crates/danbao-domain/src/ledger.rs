@@ -1270,18 +1270,23 @@ mod tests {
     fn only_liabilities_taken_down_need_reading() {
         let order = OrderId::generate();
         let s = seller();
-        let capture = rules::capture(&order, &PaymentId::generate(), &s, "sandbox", Money::from_minor(1_000)).unwrap();
+        let capture = rules::capture(&order, &PaymentId::generate(), &s, "sandbox", Money::from_minor(1_000))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(
-            capture.accounts_to_check().unwrap().is_empty(),
+            capture.accounts_to_check().unwrap_or_else(|e| panic!("{e}")).is_empty(),
             "a capture only grows the provider and escrow"
         );
-        let release = rules::release(&order, &s, Money::from_minor(1_000), 500).unwrap();
+        let release = rules::release(&order, &s, Money::from_minor(1_000), 500).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            release.accounts_to_check().unwrap().into_iter().collect::<Vec<_>>(),
+            release
+                .accounts_to_check()
+                .unwrap_or_else(|e| panic!("{e}"))
+                .into_iter()
+                .collect::<Vec<_>>(),
             vec![Account::Escrow(s.clone())]
         );
         assert_eq!(
-            release.deltas().unwrap(),
+            release.deltas().unwrap_or_else(|e| panic!("{e}")),
             BTreeMap::from([
                 (Account::Escrow(s.clone()), 1_000),
                 (Account::Reserve(s.clone()), -950),
@@ -1338,13 +1343,13 @@ mod tests {
                 .zip(&balances)
                 .map(|(a, n)| (a.clone(), if a.normal_side() == Side::Credit { -n } else { *n }))
                 .collect();
-            let checked = entry.accounts_to_check().unwrap();
+            let checked = entry.accounts_to_check().unwrap_or_else(|e| panic!("{e}"));
             let read: BTreeMap<Account, i64> = current.iter().filter(|(a, _)| checked.contains(*a)).map(|(a, n)| (a.clone(), *n)).collect();
             let full = entry.apply_to(&current);
             let partial = entry.apply_to(&read);
             prop_assert_eq!(full.is_ok(), partial.is_ok());
             if let (Ok(full), Ok(_)) = (full, partial) {
-                for (account, delta) in entry.deltas().unwrap() {
+                for (account, delta) in entry.deltas().unwrap_or_else(|e| panic!("{e}")) {
                     prop_assert_eq!(full[&account], current[&account] + delta);
                 }
             }

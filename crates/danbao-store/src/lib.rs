@@ -85,6 +85,8 @@ struct Dialect {
     /// Like `for_update`, for a row the transaction only reads but needs unchanged until
     /// it commits; other readers share it.
     for_share: &'static str,
+    /// Whether one statement may insert into several tables (`WITH … AS (INSERT …)`).
+    multi_table_insert: bool,
     /// Appended to a job-claim sub-select so concurrent workers pass each other by.
     skip_locked: &'static str,
 }
@@ -131,6 +133,7 @@ pub mod sqlite {
     const DIALECT: Dialect = Dialect {
         for_update: "",
         for_share: "",
+        multi_table_insert: false,
         skip_locked: "",
     };
     queries!();
@@ -146,6 +149,7 @@ pub mod postgres {
         // statement here changes a key.
         for_update: " FOR NO KEY UPDATE",
         for_share: " FOR SHARE",
+        multi_table_insert: true,
         skip_locked: " FOR NO KEY UPDATE SKIP LOCKED",
     };
     queries!();
@@ -500,12 +504,11 @@ tx_methods! {
     fn insert_security_event(kind: &str, detail: &str, at: i64) -> ();
     fn security_events(limit: i64) -> Vec<SecurityEventRow>;
 
-    fn evidence_enqueue(id: &str, case_id: &str, record: &str, leaf_hash: &str, now: i64) -> ();
     fn evidence_case_head(case_id: &str) -> Option<String>;
-    fn set_evidence_case_head(case_id: &str, leaf_hash: &str) -> ();
     fn evidence_state() -> EvidenceStateRow;
     fn set_evidence_state(size: i64, frontier: &str) -> ();
     fn evidence_queue_batch(limit: i64) -> Vec<EvidenceQueueRow>;
+    fn queue_leaf(leaf: &NewLeaf<'_>) -> ();
     fn evidence_dequeue(ids: &[&str]) -> ();
     fn insert_evidence_leaves(leaves: &[(i64, &str, &str, &str)], now: i64) -> ();
     fn insert_evidence_nodes(nodes: &[(i64, i64, String)]) -> ();
@@ -515,7 +518,6 @@ tx_methods! {
     fn latest_evidence_checkpoint() -> Option<EvidenceCheckpointRow>;
     fn evidence_checkpoint(size: i64) -> Option<EvidenceCheckpointRow>;
     fn insert_evidence_checkpoint(size: i64, root: &str, note: &str, now: i64) -> ();
-    fn insert_evidence_opening(leaf_hash: &str, case_id: &str, opening: &str, now: i64) -> ();
     fn evidence_opening(leaf_hash: &str) -> Option<String>;
     fn insert_order_event(order: &OrderId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
 

@@ -314,6 +314,17 @@ pub struct EvidenceStateRow {
     pub frontier: String,
 }
 
+/// A new leaf, queued for the sequencer with its opening, and made its case's head.
+#[derive(Debug, Clone, Copy)]
+pub struct NewLeaf<'a> {
+    pub id: &'a str,
+    pub case_id: &'a str,
+    pub record: &'a str,
+    pub leaf_hash: &'a str,
+    pub opening: &'a str,
+    pub now: i64,
+}
+
 /// A leaf waiting to be sequenced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvidenceQueueRow {

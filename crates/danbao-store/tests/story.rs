@@ -888,7 +888,7 @@ async fn story(store: &Store) {
         // a row that exists is returned as it is.
         let mut tx = store.begin().await.unwrap();
         assert_eq!(tx.seller_standing(&seller.id, false).await.unwrap(), None);
-        let created = tx.lock_seller_standing(&seller.id, T0 + 30).await.unwrap();
+        let created = tx.lock_seller_standing(&seller.id, T0 + 30, false).await.unwrap();
         assert_eq!(
             (
                 created.status.as_str(),
@@ -907,23 +907,54 @@ async fn story(store: &Store) {
         };
         tx.set_seller_standing(&frozen).await.unwrap();
         assert_eq!(
-            tx.lock_seller_standing(&seller.id, T0 + 32).await.unwrap(),
+            tx.lock_seller_standing(&seller.id, T0 + 32, true).await.unwrap(),
             frozen,
             "{kind}"
         );
         tx.commit().await.unwrap();
     }
     if kind == "postgres" {
-        // A second transaction locking the same standing waits for the first to end:
-        // this is what makes every money-moving transaction of one seller take turns.
+        // Order steps share the standing lock: a second shared lock does not wait for a
+        // first one, but a standing change (exclusive) waits for every shared holder.
+        let mut reader = store.begin().await.unwrap();
+        reader.lock_seller_standing(&seller.id, T0 + 35, false).await.unwrap();
+        let mut other_reader = store.begin().await.unwrap();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            other_reader.lock_seller_standing(&seller.id, T0 + 35, false),
+        )
+        .await
+        .expect("a second shared lock waited for the first")
+        .unwrap();
+        other_reader.commit().await.unwrap();
+        let change = {
+            let store = store.clone();
+            let seller = seller.id.clone();
+            tokio::spawn(async move {
+                let mut tx = store.begin().await?;
+                let row = tx.lock_seller_standing(&seller, T0 + 36, true).await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>(row)
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            !change.is_finished(),
+            "{kind}: a standing change did not wait for a shared holder"
+        );
+        reader.commit().await.unwrap();
+        change.await.unwrap().unwrap();
+
+        // A second transaction changing the same standing waits for the first to end:
+        // this is what makes standing changes of one seller take turns.
         let mut first = store.begin().await.unwrap();
-        first.lock_seller_standing(&seller.id, T0 + 40).await.unwrap();
+        first.lock_seller_standing(&seller.id, T0 + 40, true).await.unwrap();
         let second = {
             let store = store.clone();
             let seller = seller.id.clone();
             tokio::spawn(async move {
                 let mut tx = store.begin().await?;
-                let row = tx.lock_seller_standing(&seller, T0 + 41).await?;
+                let row = tx.lock_seller_standing(&seller, T0 + 41, true).await?;
                 tx.commit().await?;
                 Ok::<_, StoreError>(row)
             })

@@ -53,6 +53,10 @@ pub struct OrdersArgs {
     /// (cumulative, ascending).
     #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
     pub existing: Vec<u64>,
+    /// Run the server from this executable instead of this one: the same load against
+    /// another build (e.g. one from before a change), for a before/after table.
+    #[arg(long)]
+    pub server_exe: Option<std::path::PathBuf>,
     /// Skip the growth curve (only the raw baseline and the full path).
     #[arg(long, conflicts_with = "existing")]
     pub no_growth: bool,
@@ -137,6 +141,9 @@ async fn run_on(args: &OrdersArgs, target: &Target) -> anyhow::Result<usize> {
             Buyers::Guests => "guests",
         }
     );
+    if let Some(exe) = &args.server_exe {
+        println!("server executable: {}", exe.display());
+    }
     let warmup = (args.clients * 4).min(args.orders);
 
     // 1. The raw baseline.
@@ -164,7 +171,10 @@ async fn run_on(args: &OrdersArgs, target: &Target) -> anyhow::Result<usize> {
     );
 
     // 2. The full path.
-    let exe = std::env::current_exe().context("finding the danbao executable")?;
+    let exe = match &args.server_exe {
+        Some(exe) => exe.clone(),
+        None => std::env::current_exe().context("finding the danbao executable")?,
+    };
     let limits = target.dir.join("bench-limits.toml");
     std::fs::write(&limits, bench_limits()).with_context(|| format!("writing {}", limits.display()))?;
     let data_dir = target.dir.join("server");
