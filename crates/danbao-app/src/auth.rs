@@ -252,7 +252,7 @@ impl App {
     }
 
     pub async fn authenticate(&self, token: &str) -> AppResult<Option<User>> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         // A disabled account's tokens are deleted when it is disabled; the join also
         // stops one a login racing the disabling may have written.
         let row = tx.active_user_by_token(&token_hash(token), self.now()).await?;

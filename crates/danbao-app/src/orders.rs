@@ -355,7 +355,7 @@ impl App {
             Some(c) => Some(ProductId::parse(c).ok_or_else(|| AppError::invalid("cursor", crate::Invalid::BadCursor))?),
             None => None,
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let rows = tx.list_products(cursor.as_ref().map(|c| c.as_str()), limit + 1).await?;
         tx.commit().await?;
         let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
@@ -386,7 +386,7 @@ impl App {
             return Err(AppError::invalid("search", "at most 64 characters"));
         }
         let category = category.map(str::trim).filter(|c| !c.is_empty());
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let rows = tx
             .storefront_products(cursor.as_ref().map(|c| c.as_str()), category, search, limit + 1)
             .await?;
@@ -402,7 +402,7 @@ impl App {
 
     /// The storefront's categories with how many listings each has.
     pub async fn storefront_categories(&self) -> AppResult<Vec<(String, i64)>> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let rows = tx.storefront_categories().await?;
         tx.commit().await?;
         Ok(rows)
@@ -411,7 +411,7 @@ impl App {
     /// A product as a shopper sees it: hidden or suspended listings are not found.
     pub async fn product(&self, id: &str) -> AppResult<ProductView> {
         let id = ProductId::parse(id).ok_or(AppError::NotFound("product"))?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let row = tx.product(&id, false).await?;
         // A frozen or banned seller's listings are hidden.
         let listed = match &row {
@@ -612,8 +612,10 @@ impl App {
         let now = self.now();
         let order_id = OrderId::generate();
         let mut tx = self.store.begin().await?;
+        // Read without a lock: the product's row is locked last (below), so that one busy
+        // product's checkouts take turns only for the stock check and the commit.
         let product = tx
-            .product(&product_id, true)
+            .product(&product_id, false)
             .await?
             .filter(|p| p.status == "active")
             .ok_or(AppError::NotFound("product"))?;
@@ -639,22 +641,6 @@ impl App {
             .checked_mul(req.quantity)
             .map_err(|_| AppError::invalid("quantity", crate::Invalid::AmountTooLarge))?;
         let address = origin.address().map(|a| a.to_string());
-        if kind == DeliveryKind::CardKey {
-            // Under the product's row lock, so the share of its stock is counted exactly.
-            self.check_hold(
-                &mut tx,
-                &rules,
-                &product,
-                buyer.as_ref(),
-                &buyer_key,
-                address.as_deref(),
-                req.quantity,
-            )
-            .await?;
-        }
-        if kind == DeliveryKind::CardKey && !tx.reserve_stock(&product_id, req.quantity).await? {
-            return Err(Refusal::OutOfStock.into());
-        }
         let number = free_order_number(&mut tx, now).await?;
         let order = OrderRow {
             id: order_id.clone(),
@@ -691,6 +677,29 @@ impl App {
             .enqueue(&mut tx, order.expires_at, now)
             .await?;
         let attempt = self.new_attempt(&mut tx, &order, (rail, method), &rules, now).await?;
+        if kind == DeliveryKind::CardKey {
+            // Last, under the product's row lock (held to the commit), so its stock and the
+            // share of it held by unpaid orders are counted exactly. This order is already
+            // written (pending payment) and so counted; `check_hold` counts it once.
+            let locked = tx
+                .product(&product_id, true)
+                .await?
+                .filter(|p| p.status == "active")
+                .ok_or(AppError::NotFound("product"))?;
+            self.check_hold(
+                &mut tx,
+                &rules,
+                &locked,
+                buyer.as_ref(),
+                &buyer_key,
+                address.as_deref(),
+                req.quantity,
+            )
+            .await?;
+            if !tx.reserve_stock(&product_id, req.quantity).await? {
+                return Err(Refusal::OutOfStock.into());
+            }
+        }
         tx.commit().await?;
 
         let access_token = guest.as_ref().map(|_| self.vault.order_access_token(order_id.as_str()));
@@ -1013,7 +1022,8 @@ impl App {
     }
 
     /// Refuses an order that would make its buyer (or its address) hold more stock unpaid
-    /// than the caps allow (issue 8 item 8), in the order's transaction.
+    /// than the caps allow (issue 8 item 8), in the order's transaction, after the order
+    /// itself was written (its `quantity` is taken out of every sum).
     #[expect(
         clippy::too_many_arguments,
         reason = "the counts of one checkout, read in its transaction"
@@ -1032,14 +1042,17 @@ impl App {
             Some(b) => (Holder::Account, HoldKey::Buyer(&b.id)),
             None => (Holder::Contact, HoldKey::Contact(buyer_key)),
         };
+        // The order being placed is written already, and counted in each sum: held is
+        // what the others hold.
+        let others = |units: i64| units.saturating_sub(quantity).max(0);
         let held = Holdings {
-            buyer: tx.unpaid_units(who, None).await?,
-            buyer_of_product: tx.unpaid_units(who, Some(&product.id)).await?,
+            buyer: others(tx.unpaid_units(who, None).await?),
+            buyer_of_product: others(tx.unpaid_units(who, Some(&product.id)).await?),
             address: match address {
-                Some(a) => tx.unpaid_units(HoldKey::Address(a), None).await?,
+                Some(a) => others(tx.unpaid_units(HoldKey::Address(a), None).await?),
                 None => 0,
             },
-            product: tx.unpaid_units(HoldKey::Everyone, Some(&product.id)).await?,
+            product: others(tx.unpaid_units(HoldKey::Everyone, Some(&product.id)).await?),
             product_free: product.stock,
         };
         let address_max = address.map(|_| self.guard.limits().unpaid_units_per_address_max);
@@ -1103,7 +1116,7 @@ impl App {
     }
 
     pub async fn order(&self, caller: &Caller, id: &str) -> AppResult<OrderView> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let (order, party) = self.order_for(&mut tx, caller, id, false).await?;
         let attempt = tx.payment_attempt_for_order(&order.id).await?;
         let refunds = tx.refunds_for_order(&order.id).await?;

@@ -215,6 +215,17 @@ impl Store {
         })
     }
 
+    /// Begins a transaction that only reads. On SQLite it runs beside the writer on a
+    /// connection of its own and sees only committed (durable) data, so a sign-in or a
+    /// status poll waits neither for the writer nor for a batch's fsync; a write in it
+    /// fails. On PostgreSQL it is an ordinary transaction.
+    pub async fn begin_read(&self) -> Result<Tx> {
+        Ok(match self {
+            Store::Sqlite(l) => Tx::new(TxConn::Sqlite(l.begin_read()?)),
+            Store::Postgres(p) => Tx::new(TxConn::Postgres(p.begin().await?)),
+        })
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",

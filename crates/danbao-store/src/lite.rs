@@ -15,6 +15,10 @@
 //! `commit_delay` and TigerBeetle). A transaction that fails rolls back its own savepoint
 //! only; a batch whose COMMIT fails fails every member.
 //!
+//! **Readers.** A transaction that only reads (`begin_read`: signing in by token, an order's
+//! page or status) runs on a connection of its own, outside the batches: it sees only what
+//! is committed — durable — and neither waits for the writer nor for a batch's fsync.
+//!
 //! The queries in `queries/` are written against sqlx's API; `shim` gives them the same
 //! names over rusqlite (`query(..).bind(..).fetch_all(..)`, `Row::try_get`), so the SQL is
 //! still written once for all three modules.
@@ -33,6 +37,8 @@ const BATCH_MAX_MEMBERS: usize = 256;
 /// the first member waiting.
 const BATCH_MAX_AGE: Duration = Duration::from_millis(10);
 const STATEMENT_CACHE: usize = 512;
+/// Idle reader connections kept open; more are opened when needed, and closed after.
+const READERS_KEPT: usize = 16;
 
 type Outcome = Option<std::result::Result<(), String>>;
 
@@ -56,9 +62,13 @@ pub struct Lite {
     writer: Arc<Mutex<Writer>>,
     /// Callers waiting for the connection: while there are any, a batch stays open.
     waiting: Arc<AtomicUsize>,
+    readers: Readers,
     path: PathBuf,
+    busy_timeout: Duration,
     acquire_timeout: Duration,
 }
+
+type Readers = Arc<std::sync::Mutex<Vec<rusqlite::Connection>>>;
 
 impl std::fmt::Debug for Lite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -85,8 +95,33 @@ impl Lite {
                 batches_committed: 0,
             })),
             waiting: Arc::new(AtomicUsize::new(0)),
+            readers: Arc::new(std::sync::Mutex::new(Vec::new())),
             path,
+            busy_timeout,
             acquire_timeout,
+        })
+    }
+
+    /// Begins a read-only transaction on a reader connection: it sees what was committed
+    /// before its first statement, nothing of an open batch, and cannot write.
+    pub fn begin_read(&self) -> Result<LiteTx, sqlx::Error> {
+        let idle = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let conn = rusqlite::Connection::open(&self.path).map_err(db_error)?;
+                conn.busy_timeout(self.busy_timeout).map_err(db_error)?;
+                conn.pragma_update(None, "query_only", "ON").map_err(db_error)?;
+                conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+                conn
+            }
+        };
+        conn.execute_batch("BEGIN").map_err(db_error)?;
+        Ok(LiteTx {
+            guard: None,
+            done: None,
+            waiting: self.waiting.clone(),
+            reader: Some((conn, self.readers.clone())),
         })
     }
 
@@ -111,6 +146,7 @@ impl Lite {
             guard: Some(guard),
             done: None,
             waiting: self.waiting.clone(),
+            reader: None,
         };
         let w = tx.writer_mut();
         if w.batch.is_none() {
@@ -157,12 +193,28 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// One transaction: a savepoint in a batch. Dropping it without `commit` rolls back
-/// its own work and nobody else's.
+/// One transaction: a savepoint in a batch, or a read on a reader connection. Dropping
+/// it without `commit` rolls back its own work and nobody else's.
 pub struct LiteTx {
     guard: Option<OwnedMutexGuard<Writer>>,
     done: Option<watch::Receiver<Outcome>>,
     waiting: Arc<AtomicUsize>,
+    /// A read-only transaction's connection, and the pool it goes back to.
+    reader: Option<(rusqlite::Connection, Readers)>,
+}
+
+/// Ends a reader's transaction and gives its connection back (or closes it).
+fn return_reader(conn: rusqlite::Connection, readers: &Readers) {
+    if !conn.is_autocommit() {
+        if let Err(e) = conn.execute_batch("ROLLBACK") {
+            tracing::warn!(error = %e, "ending a read transaction failed; closing its connection");
+            return;
+        }
+    }
+    let mut idle = readers.lock().unwrap_or_else(|e| e.into_inner());
+    if idle.len() < READERS_KEPT {
+        idle.push(conn);
+    }
 }
 
 impl LiteTx {
@@ -176,6 +228,12 @@ impl LiteTx {
     /// Makes this transaction's writes part of its batch and returns once the batch is
     /// durable (or has failed).
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        if let Some((conn, readers)) = self.reader.take() {
+            // Nothing to make durable: a reader only ends its snapshot.
+            let ended = conn.execute_batch("COMMIT").map_err(db_error);
+            return_reader(conn, &readers);
+            return ended;
+        }
         let released = self.writer_mut().conn.execute_batch("RELEASE tx");
         if let Err(e) = released {
             // Still inside the savepoint: Drop rolls it back and leaves the batch.
@@ -203,6 +261,9 @@ impl LiteTx {
 
 impl Drop for LiteTx {
     fn drop(&mut self) {
+        if let Some((conn, readers)) = self.reader.take() {
+            return_reader(conn, &readers);
+        }
         if let Some(mut guard) = self.guard.take() {
             // Not committed: undo this transaction's own work, keep the batch's.
             if let Err(e) = guard.conn.execute_batch("ROLLBACK TO tx; RELEASE tx") {
@@ -247,16 +308,20 @@ fn fail_batch(w: &mut Writer, why: &str) {
 impl std::ops::Deref for LiteTx {
     type Target = rusqlite::Connection;
     fn deref(&self) -> &rusqlite::Connection {
-        match &self.guard {
-            Some(g) => &g.conn,
-            None => unreachable!("a transaction holds the connection until it ends"),
+        match (&self.reader, &self.guard) {
+            (Some((conn, _)), _) => conn,
+            (None, Some(g)) => &g.conn,
+            (None, None) => unreachable!("a transaction holds the connection until it ends"),
         }
     }
 }
 
 impl std::ops::DerefMut for LiteTx {
     fn deref_mut(&mut self) -> &mut rusqlite::Connection {
-        &mut self.writer_mut().conn
+        match self.reader {
+            Some((ref mut conn, _)) => conn,
+            None => &mut self.writer_mut().conn,
+        }
     }
 }
 
@@ -548,6 +613,51 @@ mod tests {
         let again = rusqlite::Connection::open(dir.join("t.db")).unwrap();
         let n: i64 = again.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 200);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_reader_sees_only_what_is_durable_and_cannot_write() {
+        let (lite, dir) = open();
+        setup(&lite).await;
+        let mut writer = lite.begin().await.unwrap();
+        query("INSERT INTO t (id, v) VALUES ($1, $2)")
+            .bind(1i64)
+            .bind("pending")
+            .execute(&mut writer)
+            .await
+            .unwrap();
+        // The writer's batch is open (it holds the connection): a reader does not wait
+        // for it, and does not see its uncommitted row.
+        let mut reader = lite.begin_read().unwrap();
+        let row = query("SELECT COUNT(*) AS n FROM t")
+            .fetch_one(&mut reader)
+            .await
+            .unwrap();
+        assert_eq!(row.try_get::<i64, _>("n").unwrap(), 0);
+        let refused = query("INSERT INTO t (id, v) VALUES ($1, $2)")
+            .bind(2i64)
+            .bind("from a reader")
+            .execute(&mut reader)
+            .await;
+        assert!(refused.is_err(), "a reader wrote");
+        reader.commit().await.unwrap();
+        writer.commit().await.unwrap();
+        // Once committed, a new read (on the pooled connection) sees it.
+        let mut reader = lite.begin_read().unwrap();
+        let row = query("SELECT v FROM t WHERE id = $1")
+            .bind(1i64)
+            .fetch_one(&mut reader)
+            .await
+            .unwrap();
+        assert_eq!(row.try_get::<String, _>("v").unwrap(), "pending");
+        drop(reader);
+        assert_eq!(
+            lite.readers.lock().unwrap().len(),
+            1,
+            "the reader went back to the pool"
+        );
+        drop(lite);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
