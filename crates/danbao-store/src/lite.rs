@@ -38,7 +38,7 @@ const BATCH_MAX_MEMBERS: usize = 256;
 const BATCH_MAX_AGE: Duration = Duration::from_millis(10);
 const STATEMENT_CACHE: usize = 512;
 /// Idle reader connections kept open; more are opened when needed, and closed after.
-const READERS_KEPT: usize = 16;
+const READERS_KEPT: usize = 64;
 
 type Outcome = Option<std::result::Result<(), String>>;
 
