@@ -14,22 +14,11 @@ fn job_from(r: &Row) -> Result<JobRow> {
 
 /// Enqueues a job; false when a job with the same dedupe key already exists.
 pub async fn enqueue_job(tx: &mut Conn, job: &NewJob, now: i64) -> Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO jobs (id, kind, payload, dedupe_key, run_at, status, attempts, lease_until, last_error, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'queued', 0, NULL, NULL, $6, $6) ON CONFLICT (dedupe_key) DO NOTHING",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(&job.kind)
-    .bind(&job.payload)
-    .bind(&job.dedupe_key)
-    .bind(job.run_at)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(enqueue_jobs(tx, std::slice::from_ref(job), now).await? == 1)
 }
 
-/// Several jobs in one statement (each as `enqueue_job`); returns how many were new.
+/// Several jobs in one statement; returns how many were new (a job whose `dedupe_key` is
+/// already queued is not added again).
 pub async fn enqueue_jobs(tx: &mut Conn, jobs: &[NewJob], now: i64) -> Result<u64> {
     if jobs.is_empty() {
         return Ok(0);

@@ -16,13 +16,14 @@ pub async fn write_entry(tx: &mut Conn, entry: &JournalEntry, balances: &[(Strin
         .await?;
     // One statement for the postings and one for the balances, whatever their number.
     let postings = entry.postings();
-    let rows: Vec<String> = (0..postings.len())
-        .map(|i| format!("($1, ${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
-        .collect();
-    let sql = format!("INSERT INTO postings (entry_id, idx, account, amount_minor) VALUES {}", rows.join(", "));
-    let mut q = sqlx::query(&sql).bind(&id);
+    let sql = format!(
+        "INSERT INTO postings (entry_id, idx, account, amount_minor) VALUES {}",
+        values_list(postings.len(), 4, 1)
+    );
+    let mut q = sqlx::query(&sql);
     for (idx, p) in postings.iter().enumerate() {
         q = q
+            .bind(&id)
             .bind(i64::try_from(idx).unwrap_or(i64::MAX))
             .bind(p.account.to_string())
             .bind(p.amount_minor);
