@@ -937,11 +937,11 @@ async fn story(store: &Store) {
                 Ok::<_, StoreError>(row)
             })
         };
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        assert!(
-            !change.is_finished(),
-            "{kind}: a standing change did not wait for a shared holder"
-        );
+        assert_waiting(
+            &change,
+            &format!("{kind}: a standing change did not wait for a shared holder"),
+        )
+        .await;
         reader.commit().await.unwrap();
         change.await.unwrap().unwrap();
 
@@ -959,8 +959,7 @@ async fn story(store: &Store) {
                 Ok::<_, StoreError>(row)
             })
         };
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        assert!(!second.is_finished(), "{kind}: the second lock did not wait");
+        assert_waiting(&second, &format!("{kind}: the second lock did not wait")).await;
         let mut row = first.seller_standing(&seller.id, false).await.unwrap().unwrap();
         row.frozen_available_minor = 0;
         row.status = "active".into();
@@ -969,7 +968,74 @@ async fn story(store: &Store) {
         let seen = second.await.unwrap().unwrap();
         assert_eq!(seen, row, "{kind}: the waiting lock reads what the first committed");
     }
+
+    // ---- 11. card keys held by a transaction that then rolls back are free again ----
+    if kind == "postgres" {
+        // An allocation passes keys another transaction holds (SKIP LOCKED); finding too
+        // few, it takes the product's lock and waits for the held ones, which the holder's
+        // rollback frees: the order gets the oldest keys, not "sold out".
+        let spare = card_key_product(&seller.id, "Spare key");
+        let holder_order = order_row(&spare, &buyer.id, 2);
+        let taker_order = order_row(&spare, &buyer.id, 3);
+        {
+            let mut tx = store.begin().await.unwrap();
+            tx.insert_product(&spare).await.unwrap();
+            for i in 0..4 {
+                let seq = tx.next_card_key_seq(&spare.id).await.unwrap();
+                assert!(tx
+                    .insert_card_key(&card_key(&spare.id, seq, &format!("spare-{i}")))
+                    .await
+                    .unwrap());
+            }
+            tx.insert_order(&holder_order).await.unwrap();
+            tx.insert_order(&taker_order).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        let mut holder = store.begin().await.unwrap();
+        let held = holder
+            .allocate_card_keys(&spare.id, &holder_order.id, 2, T0 + 50)
+            .await
+            .unwrap();
+        assert_eq!(held.len(), 2, "{kind}");
+        let taker = {
+            let store = store.clone();
+            let (product, order) = (spare.id.clone(), taker_order.id.clone());
+            tokio::spawn(async move {
+                let mut tx = store.begin().await?;
+                let keys = tx.allocate_card_keys(&product, &order, 3, T0 + 51).await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>(keys)
+            })
+        };
+        assert_waiting(
+            &taker,
+            &format!("{kind}: an allocation short of free keys did not wait for held ones"),
+        )
+        .await;
+        drop(holder);
+        let keys = tokio::time::timeout(std::time::Duration::from_secs(10), taker)
+            .await
+            .expect("the allocation still waits after the holder rolled back")
+            .unwrap()
+            .unwrap();
+        let seqs: Vec<i64> = keys.iter().map(|k| k.seq).collect();
+        let held_seqs: Vec<i64> = held.iter().map(|k| k.seq).collect();
+        assert_eq!(keys.len(), 3, "{kind}: got {seqs:?}");
+        assert!(
+            held_seqs.iter().all(|s| seqs.contains(s)),
+            "{kind}: the rolled-back keys {held_seqs:?} were not taken: {seqs:?}"
+        );
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(tx.count_free_card_keys(&spare.id).await.unwrap(), 1, "{kind}");
+    }
     eprintln!("{kind}: story told, all steps held");
+}
+
+/// Asserts that `task` is still waiting (for a lock) after a moment: it tests that a lock
+/// is taken, not a deadline, so the moment is generous and the check one-sided.
+async fn assert_waiting<T>(task: &tokio::task::JoinHandle<T>, what: &str) {
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!task.is_finished(), "{what}");
 }
 
 /// Runs the story on its own task, so a failing assertion still lets the caller clean up.
