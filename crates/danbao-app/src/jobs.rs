@@ -228,6 +228,12 @@ impl App {
     async fn record_job_outcome(&self, row: &JobRow, result: &Result<(), JobFailure>) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
+        let outcome = match result {
+            Ok(()) => "done",
+            Err(JobFailure::Transient(_) | JobFailure::Outage(_)) => "retry",
+            Err(JobFailure::Retry(_)) if row.attempts < ATTEMPTS_MAX => "retry",
+            Err(JobFailure::Retry(_) | JobFailure::Permanent(_)) => "dead",
+        };
         match result {
             Ok(()) => tx.finish_job(&row.id, now).await?,
             Err(JobFailure::Transient(e)) => {
@@ -251,6 +257,7 @@ impl App {
             }
         }
         tx.commit().await?;
+        self.metrics.job_run(&row.kind, outcome);
         Ok(())
     }
 

@@ -15,6 +15,7 @@ pub mod evidence;
 pub mod files;
 pub mod jobs;
 pub mod limits;
+pub mod metrics;
 pub mod money;
 pub mod orders;
 pub mod payments;
@@ -156,6 +157,8 @@ pub struct AppInner {
     current_rules: RwLock<Arc<RuleSet>>,
     /// This process's rate limiters and password-hashing bound.
     pub guard: limits::Guard,
+    /// This process's counts for `/metrics`.
+    pub metrics: metrics::Metrics,
 }
 
 #[derive(Clone)]
@@ -226,6 +229,7 @@ impl App {
             files,
             rules: RwLock::new(by_version),
             current_rules: RwLock::new(current),
+            metrics: metrics::Metrics::new(),
         })))
     }
 
@@ -377,10 +381,15 @@ impl App {
     }
 
     /// Readiness: the database answers.
-    pub async fn ready(&self) -> AppResult<()> {
-        let tx = self.store.begin().await?;
-        tx.commit().await?;
-        Ok(())
+    /// Whether this process can serve: the database answers and has every migration this
+    /// build expects (a database restored from an older backup, or swapped under a running
+    /// process, has not). An `Err` says which.
+    pub async fn ready(&self) -> AppResult<Result<(), String>> {
+        let missing = self.store.missing_migrations().await?;
+        if !missing.is_empty() {
+            return Ok(Err(format!("migrations not applied: {missing:?}")));
+        }
+        Ok(Ok(()))
     }
 }
 

@@ -451,6 +451,7 @@ impl App {
                 tx.count_security_event("notification_refused", &bucket, &detail.to_string(), now)
                     .await?;
                 tx.commit().await?;
+                self.metrics.payment_notification(rail, source, class);
                 tracing::warn!(source, error = %e, "payment notification refused");
                 return Err(match e {
                     ProviderError::BadSignature => AppError::BadSignature,
@@ -504,6 +505,7 @@ impl App {
         if !tx.insert_payment(&payment).await? {
             // A repeat: already applied. Acknowledge and change nothing.
             tx.commit().await?;
+            self.metrics.payment_notification(provider, source, "duplicate");
             return Ok(None);
         }
         if let Some(payer) = &verified.payer_id {
@@ -596,6 +598,7 @@ impl App {
         };
         tx.update_payment_outcome(payment_id.as_str(), outcome).await?;
         tx.commit().await?;
+        self.metrics.payment_notification(provider, source, outcome);
         Ok(Some(payment_id))
     }
 

@@ -1,8 +1,10 @@
 //! The `danbao` command.
 
+mod backup;
 mod bench;
 mod chaos;
 mod child;
+mod config;
 mod dossier;
 mod simulate;
 
@@ -110,6 +112,83 @@ struct ServeArgs {
     /// aggregator's) are made once in <data-dir>/keys/.
     #[arg(long)]
     sandbox_epay_v2: bool,
+    /// A TOML file of these settings (README "Configuration"); a flag given here, or by
+    /// its environment variable, wins over the file.
+    #[arg(long, env = "DANBAO_CONFIG")]
+    config: Option<PathBuf>,
+    /// An address or CIDR range of a proxy whose X-Forwarded-For is believed (repeatable;
+    /// added to the limits file's `trusted_proxies`).
+    #[arg(long = "trusted-proxy")]
+    trusted_proxies: Vec<String>,
+    /// A file whose first line is the token `/metrics` requires (`Authorization: Bearer
+    /// …`); without one, `/metrics` answers anyone who can reach the server.
+    #[arg(long, env = "DANBAO_METRICS_TOKEN_FILE")]
+    metrics_token_file: Option<PathBuf>,
+    /// Seconds `/readyz` answers 503 after SIGTERM before the listener closes, so a load
+    /// balancer stops routing here first.
+    #[arg(long, default_value_t = 0)]
+    drain_seconds: u64,
+    /// Seconds requests in flight and the job round under way get to finish after that.
+    #[arg(long, default_value_t = 30)]
+    shutdown_grace_seconds: u64,
+}
+
+impl ServeArgs {
+    /// Fills what the command line left unset from `--config FILE`.
+    fn with_config(mut self, matches: &clap::ArgMatches) -> anyhow::Result<(ServeArgs, Option<LogFormat>)> {
+        let Some(path) = self.config.clone() else {
+            return Ok((self, None));
+        };
+        let file = config::ServeFile::read(&path)?;
+        use config::fill;
+        fill(
+            matches,
+            "database_url",
+            &mut self.data.database_url,
+            file.database_url.map(Some),
+        );
+        fill(matches, "data_dir", &mut self.data.data_dir, file.data_dir);
+        fill(matches, "bind", &mut self.bind, file.bind);
+        fill(matches, "port", &mut self.port, file.port);
+        fill(matches, "public_url", &mut self.public_url, file.public_url.map(Some));
+        fill(matches, "rules", &mut self.rules, file.rules.map(Some));
+        fill(matches, "limits", &mut self.limits, file.limits.map(Some));
+        fill(matches, "rails", &mut self.rails, file.rails.map(Some));
+        fill(
+            matches,
+            "sandbox_url",
+            &mut self.sandbox_url,
+            file.sandbox_url.map(Some),
+        );
+        fill(matches, "secure_cookies", &mut self.secure_cookies, file.secure_cookies);
+        fill(matches, "time_zone", &mut self.time_zone, file.time_zone);
+        fill(
+            matches,
+            "trusted_proxies",
+            &mut self.trusted_proxies,
+            file.trusted_proxies,
+        );
+        fill(
+            matches,
+            "metrics_token_file",
+            &mut self.metrics_token_file,
+            file.metrics_token_file.map(Some),
+        );
+        fill(matches, "drain_seconds", &mut self.drain_seconds, file.drain_seconds);
+        fill(
+            matches,
+            "shutdown_grace_seconds",
+            &mut self.shutdown_grace_seconds,
+            file.shutdown_grace_seconds,
+        );
+        let log_format = match file.log_format.as_deref() {
+            None => None,
+            Some("text") => Some(LogFormat::Text),
+            Some("json") => Some(LogFormat::Json),
+            Some(other) => anyhow::bail!("{}: log_format is \"text\" or \"json\", not {other:?}", path.display()),
+        };
+        Ok((self, log_format))
+    }
 }
 
 #[derive(Subcommand)]
@@ -169,6 +248,24 @@ enum Command {
         /// Where to write it (default ./dossier-<id>).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Back up a running (or stopped) Danbao into a new folder: an online copy of the
+    /// SQLite database, the key files and the evidence attachments.
+    Backup {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The folder to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into a new data directory (then run `ledger check` and `verify`).
+    Restore {
+        /// The backup folder.
+        #[arg(long)]
+        from: PathBuf,
+        /// The data directory to restore into (must hold no database).
+        #[arg(long, default_value = "./data", env = "DANBAO_DATA_DIR")]
+        data_dir: PathBuf,
     },
     /// Ledger commands.
     Ledger {
@@ -377,6 +474,18 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
         }
         None => danbao_app::limits::Limits::default(),
     };
+    let mut limits = limits;
+    for proxy in &args.trusted_proxies {
+        let net = proxy
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| proxy.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| anyhow::anyhow!("trusted proxy {proxy:?} is not an address or CIDR range"))?;
+        limits.trusted_proxies.push(net);
+    }
+    let metrics_token = match &args.metrics_token_file {
+        Some(path) => Some(config::read_secret(path)?),
+        None => None,
+    };
     let rails = match &args.rails {
         Some(path) => {
             let text =
@@ -442,6 +551,7 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
         secure_cookies: args.secure_cookies,
         limits,
         rails,
+        metrics_token,
     })
     .await?;
     println!("Danbao is running at {}", server.url);
@@ -503,7 +613,12 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
         );
     }
     println!("Press Ctrl-C to stop.");
-    server.wait().await;
+    server
+        .wait(danbao_http::server::Shutdown {
+            drain: Duration::from_secs(args.drain_seconds),
+            grace: Duration::from_secs(args.shutdown_grace_seconds),
+        })
+        .await;
     Ok(())
 }
 
@@ -891,6 +1006,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .context("serialising the OpenAPI document")?;
             println!("{doc}");
         }
+        Command::Backup { data, out } => {
+            let url = match &data.database_url {
+                Some(u) => u.clone(),
+                None => format!("sqlite:{}", data.data_dir.join("danbao.db").display()),
+            };
+            backup::backup(&data.data_dir, &url, &out).await?;
+        }
+        Command::Restore { from, data_dir } => backup::restore(&from, &data_dir)?,
         Command::Ledger {
             command: LedgerCommand::Check(data),
         } => {
@@ -1152,8 +1275,36 @@ fn rsa_public_path(private: &std::path::Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Parses the command line, then fills what it left unset from `serve --config FILE`.
+fn parse_command_line() -> anyhow::Result<Cli> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    let sub = match &cli.command {
+        Command::Serve(_) => matches.subcommand_matches("serve"),
+        Command::Demo(_) => matches.subcommand_matches("demo"),
+        _ => None,
+    };
+    if let (Some(sub), Command::Serve(args) | Command::Demo(args)) = (sub, &mut cli.command) {
+        let (filled, log_format) = args.clone().with_config(sub)?;
+        *args = filled;
+        if let Some(format) = log_format {
+            if config::unset(&matches, "log_format") {
+                cli.log_format = format;
+            }
+        }
+    }
+    Ok(cli)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_command_line() {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     // The simulator's faults are on purpose: the warnings they cause are its noise.
     let default_filter = match cli.command {
         Command::Simulate(_) => "error",

@@ -111,6 +111,29 @@ pub struct ServerConfig {
     pub limits: danbao_app::limits::Limits,
     /// Real rails the operator configured (`serve --rails FILE`), after the gateway's.
     pub rails: Vec<Arc<dyn PaymentProvider>>,
+    /// With a token, `/metrics` answers only requests bearing it.
+    pub metrics_token: Option<String>,
+}
+
+/// How a server stops (`RunningServer::wait`).
+#[derive(Debug, Clone, Copy)]
+pub struct Shutdown {
+    /// How long `/readyz` answers 503 before the listener closes, so that a load balancer
+    /// checking it stops sending requests first.
+    pub drain: Duration,
+    /// How long requests in flight and the job round under way get to finish once the
+    /// listener is closed. A job still running after it keeps its lease until the lease
+    /// expires, and another process then runs it again.
+    pub grace: Duration,
+}
+
+impl Default for Shutdown {
+    fn default() -> Shutdown {
+        Shutdown {
+            drain: Duration::ZERO,
+            grace: Duration::from_secs(30),
+        }
+    }
 }
 
 pub struct RunningServer {
@@ -120,20 +143,53 @@ pub struct RunningServer {
     pub sandbox: Option<Sandbox>,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    draining: crate::Draining,
 }
 
 impl RunningServer {
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.stop_within(Shutdown::default().grace).await;
+    }
+
+    /// Closes the listener, lets requests in flight and the job round under way finish
+    /// (for at most `grace`), then closes the database. Returns whether everything
+    /// finished in time.
+    pub async fn stop_within(mut self, grace: Duration) -> bool {
+        self.draining.start();
         let _ = self.shutdown.send(true);
-        for t in self.tasks.drain(..) {
-            let _ = t.await;
+        let tasks = std::mem::take(&mut self.tasks);
+        let finished = tokio::time::timeout(grace, futures_join_all(tasks)).await.is_ok();
+        if !finished {
+            tracing::warn!(
+                grace_ms = grace.as_millis() as u64,
+                "work still running at the end of the grace period; stopping anyway"
+            );
+        }
+        self.app.store.close().await;
+        finished
+    }
+
+    /// Runs until the shutdown signal (Ctrl-C or SIGTERM), then stops gracefully: not
+    /// ready first (for `drain`), then no new connections, then in-flight work finishes.
+    pub async fn wait(self, how: Shutdown) {
+        shutdown_signal().await;
+        tracing::info!(drain_ms = how.drain.as_millis() as u64, "stopping: draining");
+        self.draining.start();
+        tokio::time::sleep(how.drain).await;
+        if self.stop_within(how.grace).await {
+            tracing::info!("stopped");
         }
     }
 
-    /// Runs until the shutdown signal (Ctrl-C or SIGTERM).
-    pub async fn wait(self) {
-        shutdown_signal().await;
-        self.stop().await;
+    /// Marks the process as draining (`/readyz` answers 503) without stopping it.
+    pub fn start_draining(&self) {
+        self.draining.start();
+    }
+}
+
+async fn futures_join_all(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for t in tasks {
+        let _ = t.await;
     }
 }
 
@@ -344,7 +400,10 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         cfg.rules,
     )
     .await?;
-    let router = crate::router_with(app.clone(), sandbox.clone(), page_options(cfg.secure_cookies, &url));
+    let draining = crate::Draining::default();
+    let router = crate::router_with(app.clone(), sandbox.clone(), page_options(cfg.secure_cookies, &url))
+        .layer(axum::Extension(draining.clone()))
+        .layer(axum::Extension(crate::MetricsAccess(cfg.metrics_token.clone())));
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     let mut http_rx = rx.clone();
@@ -375,6 +434,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         sandbox,
         shutdown: tx,
         tasks,
+        draining,
     })
 }
 

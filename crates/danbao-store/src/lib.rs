@@ -227,6 +227,23 @@ impl Store {
         })
     }
 
+    /// Migrations this build has that the database does not (an empty list: the schema is
+    /// what this build expects). `/readyz` is not ready while any is missing, e.g. after
+    /// the database was swapped under a running process.
+    pub async fn missing_migrations(&self) -> Result<Vec<i64>> {
+        let (migrator, mut tx) = match self {
+            Store::Sqlite(_) => (sqlx::migrate!("./migrations/sqlite"), self.begin_read().await?),
+            Store::Postgres(_) => (sqlx::migrate!("./migrations/postgres"), self.begin_read().await?),
+        };
+        let applied = tx.applied_migrations().await?;
+        tx.commit().await?;
+        Ok(migrator
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| !applied.contains(v))
+            .collect())
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",
@@ -270,6 +287,15 @@ async fn migrate_sqlite(path: &std::path::Path) -> Result<()> {
     sqlx::migrate!("./migrations/sqlite").run(&mut conn).await?;
     conn.close().await?;
     Ok(())
+}
+
+/// A consistent copy of the SQLite database at `src`, taken while it is in use (see
+/// `lite::backup`). A PostgreSQL database is backed up with its own tools (pg_basebackup
+/// and WAL archiving; README "Backup and restore").
+pub async fn backup_sqlite(src: &std::path::Path, out: &std::path::Path) -> Result<()> {
+    lite::backup(src, out, SQLITE_BUSY_TIMEOUT)
+        .await
+        .map_err(|e| StoreError::Database(lite::db_error(e)))
 }
 
 /// Creates a fresh PostgreSQL schema for one test or tool run; returns its name.
@@ -605,6 +631,9 @@ tx_methods! {
     fn insert_ledger_check(c: &LedgerCheckRow) -> ();
     fn latest_ledger_check() -> Option<LedgerCheckRow>;
     fn latest_checkpoint_made() -> Option<(i64, i64)>;
+    fn job_queue_stats(now: i64) -> Vec<JobQueueStat>;
+    fn evidence_log_size() -> (i64, i64);
+    fn applied_migrations() -> Vec<i64>;
     fn rule_sets() -> Vec<RuleSetRow>;
 }
 

@@ -648,6 +648,36 @@ pub mod shim {
     }
 }
 
+/// Copies the SQLite database at `src` to a new file at `out` (which must not exist yet),
+/// as of one moment, while other processes go on using it: all pages in one step of
+/// SQLite's online backup, so the copy holds one read transaction's view and is never
+/// restarted by commits meanwhile. Nothing is written to `src`. The copy is a
+/// self-contained file (no WAL beside it), fsynced before this returns.
+pub async fn backup(src: &std::path::Path, out: &std::path::Path, busy_timeout: Duration) -> rusqlite::Result<()> {
+    let (src, out) = (src.to_path_buf(), out.to_path_buf());
+    let copy = move || -> rusqlite::Result<()> {
+        if out.exists() {
+            return Err(rusqlite::Error::InvalidPath(out));
+        }
+        let source = rusqlite::Connection::open_with_flags(&src, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        source.busy_timeout(busy_timeout)?;
+        let mut copy = rusqlite::Connection::open(&out)?;
+        {
+            let backup = rusqlite::backup::Backup::new(&source, &mut copy)?;
+            backup.run_to_completion(-1, Duration::ZERO, None)?;
+        }
+        copy.pragma_update(None, "journal_mode", "DELETE")?;
+        drop(copy);
+        std::fs::File::open(&out)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        Ok(())
+    };
+    tokio::task::spawn_blocking(copy)
+        .await
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

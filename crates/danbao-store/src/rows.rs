@@ -276,6 +276,16 @@ pub struct OrderStatusRow {
     pub status: String,
 }
 
+/// Jobs of one kind in one status (`/metrics`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobQueueStat {
+    pub kind: String,
+    pub status: String,
+    pub count: i64,
+    /// The oldest `run_at` among this group's queued jobs that are already due.
+    pub oldest_due: Option<i64>,
+}
+
 /// One group of a `GROUP BY … COUNT(*)`: the group's value and how many rows it has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CountRow {

@@ -350,6 +350,7 @@ impl TestApp {
             secure_cookies: false,
             limits: limits.clone(),
             rails: Vec::new(),
+            metrics_token: None,
         })
         .await
         .unwrap();

@@ -202,6 +202,7 @@ async fn run_on(args: &JobsArgs, target: &Target) -> anyhow::Result<bool> {
         secure_cookies: false,
         limits: danbao_app::limits::Limits::default(),
         rails: Vec::new(),
+        metrics_token: None,
     })
     .await?;
     let app = server.app.clone();

@@ -122,3 +122,46 @@ pub async fn rule_sets(tx: &mut Conn) -> Result<Vec<RuleSetRow>> {
         .await?;
     rows.iter().map(rule_set_from).collect()
 }
+
+/// Jobs not yet done, by kind and status, with the oldest `run_at` among the queued ones
+/// already due (how far behind the queue is). Done jobs are left out: the `jobs_due`
+/// index covers this, and their number only grows.
+pub async fn job_queue_stats(tx: &mut Conn, now: i64) -> Result<Vec<JobQueueStat>> {
+    let rows = sqlx::query(
+        "SELECT kind, status, COUNT(*) AS n, \
+         MIN(CASE WHEN status = 'queued' AND run_at <= $1 THEN run_at END) AS oldest_due \
+         FROM jobs WHERE status IN ('queued', 'running', 'dead') GROUP BY kind, status ORDER BY kind, status",
+    )
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(JobQueueStat {
+                kind: r.try_get("kind")?,
+                status: r.try_get("status")?,
+                count: r.try_get("n")?,
+                oldest_due: r.try_get("oldest_due")?,
+            })
+        })
+        .collect()
+}
+
+/// The evidence log's size and how many leaves wait to be sequenced, read without the
+/// sequencer's lock.
+pub async fn evidence_log_size(tx: &mut Conn) -> Result<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT (SELECT size FROM evidence_state WHERE id = 1) AS size, (SELECT COUNT(*) FROM evidence_queue) AS queued",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((row.try_get("size")?, row.try_get("queued")?))
+}
+
+/// The versions of the migrations applied (sqlx's own table).
+pub async fn applied_migrations(tx: &mut Conn) -> Result<Vec<i64>> {
+    let rows = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("version")?)).collect()
+}

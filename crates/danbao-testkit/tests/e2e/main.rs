@@ -54,6 +54,7 @@ mod evidence;
 mod limits;
 mod no_drop;
 mod openapi;
+mod operations;
 mod privacy;
 mod purchase;
 mod rail_alipay;

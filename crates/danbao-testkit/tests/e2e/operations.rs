@@ -1,0 +1,168 @@
+//! Operating a server: `/metrics` in Prometheus's text format, `/readyz` as a load
+//! balancer reads it (issue 14).
+
+use danbao_testkit::TestApp;
+
+on_both_databases!(
+    metrics_count_requests_and_notifications_and_report_the_platform,
+    readyz_is_not_ready_with_a_migration_missing_or_while_draining,
+);
+
+/// The value of one series of `name` whose labels include every pair of `labels`.
+fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .find(|l| labels.iter().all(|(k, v)| l.contains(&format!("{k}=\"{v}\""))))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn metrics_count_requests_and_notifications_and_report_the_platform(t: TestApp) {
+    let (seller, _) = t.user("metrics_seller", "seller").await;
+    let product = t.card_product(&seller, 1500, 2).await;
+    let before = t.get("/metrics", None).await;
+    assert_eq!(before.status, 200, "{}", before.text);
+    assert!(
+        before.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"),
+        "{:?}",
+        before.headers
+    );
+    assert_eq!(
+        metric(&before.text, "danbao_ledger_check_present", &[]),
+        Some(0.0),
+        "{}",
+        before.text
+    );
+    assert_eq!(
+        metric(
+            &before.text,
+            "danbao_payment_notifications_total",
+            &[("outcome", "captured")]
+        ),
+        None
+    );
+
+    let (order, token) = t.guest_order_delivered(&product).await;
+    t.app().sequence_evidence().await.unwrap();
+    let text = t.get("/metrics", None).await.text;
+
+    // This process's counts: by the route's pattern, never the path with its ids.
+    assert_eq!(
+        metric(
+            &text,
+            "danbao_http_requests_total",
+            &[("method", "POST"), ("route", "/api/v1/orders"), ("status", "201")]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        metric(
+            &text,
+            "danbao_http_requests_total",
+            &[("method", "GET"), ("route", "/api/v1/orders/{id}"), ("status", "200")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(!text.contains(&order), "an order id became a label:\n{text}");
+    assert!(!text.contains(&token), "a token became a label:\n{text}");
+    assert!(
+        metric(
+            &text,
+            "danbao_http_request_duration_seconds_bucket",
+            &[("route", "/api/v1/orders"), ("le", "+Inf")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "danbao_payment_notifications_total",
+            &[("rail", "sandbox"), ("source", "webhook"), ("outcome", "captured")]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+
+    // The platform's state, from the database: the paid order's active queries wait in
+    // the queue, the log holds the order's events and is checkpointed.
+    assert!(
+        metric(&text, "danbao_jobs", &[("kind", "query_payment"), ("status", "queued")]).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    let size = metric(&text, "danbao_evidence_log_size", &[]).unwrap();
+    assert!(size >= 2.0, "{text}");
+    assert_eq!(
+        metric(&text, "danbao_evidence_checkpoint_size", &[]),
+        Some(size),
+        "{text}"
+    );
+    assert_eq!(metric(&text, "danbao_evidence_queue_length", &[]), Some(0.0), "{text}");
+
+    // A job that comes due and is run is counted by kind and outcome; while due and not
+    // run, the age of the oldest shows how far behind the queue is.
+    t.advance(3_600_000);
+    let text = t.get("/metrics", None).await.text;
+    assert!(
+        metric(
+            &text,
+            "danbao_jobs_oldest_due_age_seconds",
+            &[("kind", "query_payment")]
+        )
+        .is_some_and(|s| s > 0.0),
+        "{text}"
+    );
+    t.app().run_due_jobs().await.unwrap();
+    let text = t.get("/metrics", None).await.text;
+    assert!(
+        metric(
+            &text,
+            "danbao_jobs_run_total",
+            &[("kind", "query_payment"), ("outcome", "done")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "danbao_jobs_oldest_due_age_seconds",
+            &[("kind", "query_payment")]
+        ),
+        None,
+        "{text}"
+    );
+}
+
+async fn readyz_is_not_ready_with_a_migration_missing_or_while_draining(t: TestApp) {
+    let r = t.get("/readyz", None).await;
+    assert_eq!((r.status, r.text.as_str()), (200, "ready"));
+
+    // The database loses its newest migration (restored from an older backup, say): this
+    // build's code would run against a schema it does not know.
+    let store = &t.app().store;
+    store
+        .execute_raw("UPDATE _sqlx_migrations SET version = -version WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
+        .await
+        .unwrap();
+    let r = t.get("/readyz", None).await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert!(r.text.contains("migrations not applied"), "{}", r.text);
+    store
+        .execute_raw("UPDATE _sqlx_migrations SET version = -version WHERE version < 0")
+        .await
+        .unwrap();
+    assert_eq!(t.get("/readyz", None).await.status, 200);
+
+    // Asked to stop: not ready first, while requests are still served.
+    t.server.start_draining();
+    let r = t.get("/readyz", None).await;
+    assert_eq!((r.status, r.text.as_str()), (503, "draining"));
+    assert_eq!(t.get("/healthz", None).await.status, 200);
+}
