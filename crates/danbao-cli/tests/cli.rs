@@ -899,3 +899,206 @@ async fn serve_takes_an_epay_merchant_from_a_rails_file() {
     assert_eq!(danbao_rails::epay::value(&params, "money"), Some("12.34"));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A backup taken while the server runs (and keeps taking orders) restores into a new data
+/// directory where the ledger check passes and the order's dossier verifies offline with
+/// the log's original key; a restore never overwrites a database, and a backup whose
+/// database was altered is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_of_a_running_server_restores_and_verifies() {
+    use serde_json::json;
+    let t = danbao_testkit::TestApp::sqlite().await;
+    let (seller, _) = t.user("backup_seller", "seller").await;
+    let product = t.card_product(&seller, 2500, 3).await;
+    let (order, token) = t.guest_order_delivered(&product).await;
+    t.post(
+        &format!("/api/v1/orders/{order}/confirm?access_token={token}"),
+        None,
+        json!({}),
+    )
+    .await;
+    t.app().sequence_evidence().await.unwrap();
+    let vkey = t.get("/api/v1/evidence/key", None).await.text.trim().to_string();
+    let data = t.data_dir().unwrap().to_str().unwrap().to_string();
+    let root = std::env::temp_dir().join(format!("danbao-backup-{}", uuid::Uuid::new_v4().simple()));
+    let backup = root.join("backup");
+
+    // Orders go on while the copy is taken.
+    let busy = {
+        let url = t.url.clone();
+        let product = product.clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            for _ in 0..2 {
+                let r = http
+                    .post(format!("{url}/api/v1/orders"))
+                    .json(&json!({"product_id": product, "quantity": 1, "contact": "qq:20002", "query_password": "guest-pass-1"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+            }
+        })
+    };
+    let (code, stdout, stderr) = danbao(&["backup", "--data-dir", &data, "--out", backup.to_str().unwrap()]);
+    busy.await.unwrap();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("database:") && stdout.contains("keys:"), "{stdout}");
+    assert!(std::fs::read_to_string(backup.join("BACKUP.txt"))
+        .unwrap()
+        .contains("sha256"));
+    // Into an existing folder: refused.
+    let (code, _, stderr) = danbao(&["backup", "--data-dir", &data, "--out", backup.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("exists already"), "{stderr}");
+
+    let restored = root.join("restored");
+    let r = restored.to_str().unwrap();
+    let (code, stdout, stderr) = danbao(&["restore", "--from", backup.to_str().unwrap(), "--data-dir", r]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, stderr) = danbao(&["ledger", "check", "--data-dir", r]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("ledger check: ok"), "{stdout}");
+    let dossier = root.join("dossier");
+    let (code, stdout, stderr) = danbao(&[
+        "export-dossier",
+        "--data-dir",
+        r,
+        "--order",
+        &order,
+        "--out",
+        dossier.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, _) = danbao(&["verify", dossier.to_str().unwrap(), "--key", &vkey]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("dossier ok: 5 events"), "{stdout}");
+
+    // A restore never overwrites a database.
+    let (code, _, stderr) = danbao(&["restore", "--from", backup.to_str().unwrap(), "--data-dir", r]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("holds a database already"), "{stderr}");
+    // A copy that no longer matches its manifest is refused.
+    let mut bytes = std::fs::read(backup.join("danbao.db")).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(backup.join("danbao.db"), bytes).unwrap();
+    let (code, _, stderr) = danbao(&[
+        "restore",
+        "--from",
+        backup.to_str().unwrap(),
+        "--data-dir",
+        root.join("again").to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("does not match the digest"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// `serve --config FILE`: the file's settings apply (paths relative to the file), a flag
+/// on the command line wins over the file, an unknown key is refused, and with a metrics
+/// token `/metrics` answers only requests bearing it.
+#[tokio::test]
+async fn serve_takes_its_settings_from_a_config_file() {
+    use std::io::BufRead;
+    let root = std::env::temp_dir().join(format!("danbao-config-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("metrics.token"), "s3cret-token\n").unwrap();
+    let config = root.join("danbao.toml");
+    // Port 1 would fail to bind: the command line's --port 0 must win.
+    std::fs::write(
+        &config,
+        "data_dir = \"data\"\nport = 1\ntime_zone = \"Asia/Tokyo\"\nmetrics_token_file = \"metrics.token\"\ntrusted_proxies = [\"10.0.0.0/8\"]\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_danbao"))
+        .args(["serve", "--config", config.to_str().unwrap(), "--port", "0"])
+        .env_remove("DANBAO_DATABASE_URL")
+        .env_remove("DANBAO_DATA_DIR")
+        .env_remove("DANBAO_PORT")
+        .env_remove("DANBAO_TIME_ZONE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .strip_prefix("Danbao is running at ")
+        .unwrap()
+        .trim()
+        .to_string();
+    let zone = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("pages show times in"))
+        .unwrap();
+    std::thread::spawn(move || for _ in lines {});
+    let served = Served(child, url.clone());
+    assert!(zone.contains("Asia/Tokyo"), "{zone}");
+    assert!(
+        root.join("data").join("danbao.db").exists(),
+        "the data dir is relative to the file"
+    );
+
+    let http = reqwest::Client::new();
+    let r = http.get(format!("{url}/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .get(format!("{url}/metrics"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .get(format!("{url}/metrics"))
+        .bearer_auth("s3cret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("danbao_evidence_log_size"));
+    drop(served);
+
+    std::fs::write(&config, "prot = 8080\n").unwrap();
+    let (code, _, stderr) = danbao(&["serve", "--config", config.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("unknown field `prot`"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// SIGTERM: `/readyz` answers 503 "draining" for the drain period while requests are still
+/// served, then the process exits cleanly.
+#[tokio::test]
+async fn sigterm_drains_then_stops() {
+    let dir = std::env::temp_dir().join(format!("danbao-drain-{}", uuid::Uuid::new_v4().simple()));
+    let mut served = serve(&dir, &["--drain-seconds", "3"]);
+    let url = served.1.clone();
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("{url}/readyz")).send().await.unwrap().status(), 200);
+    let pid = served.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let mut drained = false;
+    while std::time::Instant::now() < deadline {
+        let r = http.get(format!("{url}/readyz")).send().await.unwrap();
+        if r.status() == 503 {
+            assert_eq!(r.text().await.unwrap(), "draining");
+            drained = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(drained, "/readyz never said draining");
+    assert_eq!(http.get(format!("{url}/healthz")).send().await.unwrap().status(), 200);
+    let status = served.0.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        http.get(format!("{url}/healthz")).send().await.is_err(),
+        "still listening after it stopped"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

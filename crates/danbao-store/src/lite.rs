@@ -664,7 +664,21 @@ pub async fn backup(src: &std::path::Path, out: &std::path::Path, busy_timeout: 
         let mut copy = rusqlite::Connection::open(&out)?;
         {
             let backup = rusqlite::backup::Backup::new(&source, &mut copy)?;
-            backup.run_to_completion(-1, Duration::ZERO, None)?;
+            // -1: every page in one step (rusqlite's `run_to_completion` wants a positive
+            // step). Busy or locked only while another connection holds a lock a moment.
+            let deadline = Instant::now() + busy_timeout;
+            loop {
+                match backup.step(-1)? {
+                    rusqlite::backup::StepResult::Done => break,
+                    _ if Instant::now() > deadline => {
+                        return Err(rusqlite::Error::SqliteFailure(
+                            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                            Some("the database stayed locked for the whole busy timeout".into()),
+                        ))
+                    }
+                    _ => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
         }
         copy.pragma_update(None, "journal_mode", "DELETE")?;
         drop(copy);

@@ -1,5 +1,6 @@
 //! The faults phase: the sandbox's knobs (drop, duplicate, delay, reorder, an outage) and
-//! the two SIGKILLs of the server, timed by the orders placed so far.
+//! the two SIGKILLs of the server (and, with `--kill-database`, of the database's
+//! primary), timed by the orders placed so far.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -29,12 +30,15 @@ pub(super) fn chaos_faults() -> Faults {
 pub(super) struct ChaosLog {
     pub(super) outage_ms: u64,
     pub(super) notes: Vec<String>,
+    /// The database failover (`--kill-database`), if the run had one.
+    pub(super) database: Option<super::cluster::DatabaseKill>,
 }
 
 /// Sets the faults, then kills the server at ~30 % and ~65 % of orders placed and takes
 /// the gateway down at ~45 %. Every step happens even if the buyers finish first.
 pub(super) async fn chaos_task(s: Arc<Shared>) -> anyhow::Result<ChaosLog> {
     let mut log = ChaosLog::default();
+    let load_started = Instant::now();
     set_faults(s.rail.sandbox(), &chaos_faults()).await?;
     let by_time = s.orders < SMALL_RUN_ORDERS_MIN;
     let wait_for = |fraction_pct: usize| {
@@ -61,10 +65,11 @@ pub(super) async fn chaos_task(s: Arc<Shared>) -> anyhow::Result<ChaosLog> {
         );
         log.notes.push(note);
         async move {
-            s.platform.kill().await?;
+            // Server 0: with several behind a load balancer, the others keep serving.
+            s.platform.kill(0).await?;
             tokio::time::sleep(Duration::from_millis(KILL_PAUSE_MS)).await;
-            s.platform.start()?;
-            s.platform.wait_ready(&http).await
+            s.platform.start(0)?;
+            s.platform.wait_ready(0, &http).await
         }
     };
 
@@ -85,6 +90,15 @@ pub(super) async fn chaos_task(s: Arc<Shared>) -> anyhow::Result<ChaosLog> {
     tokio::time::sleep(Duration::from_millis(OUTAGE_MS)).await;
     set_faults(s.rail.sandbox(), &chaos_faults()).await?;
     log.outage_ms = u64::try_from(outage_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+
+    if let Some(cmd) = s.kill_database.clone() {
+        wait_for(55).await;
+        log.notes.push(format!(
+            "database primary killed at {} orders done",
+            s.counters.done.load(Ordering::SeqCst)
+        ));
+        log.database = Some(super::cluster::kill_database(&s, &cmd, load_started).await?);
+    }
 
     wait_for(65).await;
     let at = s.counters.done.load(Ordering::SeqCst);

@@ -210,6 +210,8 @@ pub(super) struct Shared {
     pub(super) records: Mutex<Vec<OrderRecord>>,
     /// The first few unexpected answers, for the summary.
     pub(super) oddities: Mutex<Vec<String>>,
+    /// `--kill-database`: the shell command that kills the database's primary.
+    pub(super) kill_database: Option<String>,
 }
 
 impl Shared {

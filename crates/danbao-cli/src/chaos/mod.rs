@@ -20,6 +20,7 @@
 //! skipped.
 
 mod api;
+mod cluster;
 mod faults;
 mod load;
 mod processes;
@@ -118,11 +119,36 @@ pub struct ChaosArgs {
     /// personality with the platform configured by a rails file.
     #[arg(long, value_enum, default_value = "sandbox")]
     pub provider: ChaosProvider,
+    /// Platform servers sharing the database (PostgreSQL). The first is the one
+    /// SIGKILLed and restarted.
+    #[arg(long, default_value_t = 1)]
+    pub servers: usize,
+    /// The servers' ports (one per server; default: free ports), e.g. those a load
+    /// balancer's configuration names.
+    #[arg(long, value_delimiter = ',')]
+    pub server_ports: Vec<u16>,
+    /// A load balancer in front of the servers (e.g. HAProxy at http://127.0.0.1:8000):
+    /// buyers and the gateway's notifications go through it.
+    #[arg(long)]
+    pub front: Option<String>,
+    /// A shell command that kills the database's primary (e.g. `scripts/cluster/cluster
+    /// kill-primary`), run once at ~55 % of the orders; the run reports orders/s before,
+    /// during and after, and how long until orders were placed again.
+    #[arg(long, requires = "database")]
+    pub kill_database: Option<String>,
 }
 
 pub async fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
     if args.orders == 0 || args.concurrency == 0 || args.buyers == 0 {
         eprintln!("error: --orders, --concurrency and --buyers must be at least 1");
+        return Ok(ExitCode::from(2));
+    }
+    if args.servers == 0 || (!args.server_ports.is_empty() && args.server_ports.len() != args.servers) {
+        eprintln!("error: --servers must be at least 1, and --server-ports must give one port per server");
+        return Ok(ExitCode::from(2));
+    }
+    if args.servers > 1 && (args.front.is_none() || args.database.is_none()) {
+        eprintln!("error: several --servers share a PostgreSQL --database behind a --front load balancer");
         return Ok(ExitCode::from(2));
     }
     if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
@@ -260,8 +286,10 @@ async fn run_in(args: &ChaosArgs, run_id: &str, dir: &Path, schema: Option<&str>
         workers_done: AtomicBool::new(false),
         records: Mutex::new(Vec::new()),
         oddities: Mutex::new(Vec::new()),
+        kill_database: args.kill_database.clone(),
     });
     let (chaos_log, orders_secs) = load::place_and_pay(&shared, args.concurrency).await?;
+    let load_ended = Instant::now();
 
     // 4. Faults off, then wait for every accepted payment to settle, and check.
     faults::set_faults(shared.rail.sandbox(), &danbao_sandbox::wire::Faults::default()).await?;
@@ -277,7 +305,14 @@ async fn run_in(args: &ChaosArgs, run_id: &str, dir: &Path, schema: Option<&str>
         orders_secs,
         clock,
     };
-    let (lines, ok) = verify::check(&shared, &admin, settled, report).await?;
+    let (mut lines, mut ok) = verify::check(&shared, &admin, settled, report).await?;
+    if let Some(kill) = &chaos_log.database {
+        // Before the last line, which stays `lost: N`.
+        let (failover, consistent) = cluster::report(&shared, kill, load_ended).await?;
+        let at = lines.len().saturating_sub(1);
+        lines.splice(at..at, failover);
+        ok &= consistent;
+    }
     processes::shutdown(&children).await;
     for line in lines {
         println!("{line}");

@@ -17,42 +17,49 @@ use crate::child::child_command;
 #[derive(Default)]
 pub(super) struct Children {
     pub(super) sandbox: Option<Child>,
-    pub(super) server: Option<Child>,
+    /// One slot per platform server (`--servers`), empty while it is down.
+    pub(super) servers: Vec<Option<Child>>,
 }
 
-/// Kills both children however `run_in` ends, an early `?` included.
+impl Children {
+    fn all(&mut self) -> impl Iterator<Item = &mut Child> {
+        self.sandbox.iter_mut().chain(self.servers.iter_mut().flatten())
+    }
+}
+
+/// Kills every child however `run_in` ends, an early `?` included.
 pub(super) struct ChildGuard(Arc<Mutex<Children>>);
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
-        let mut guard = lock(&self.0);
-        let children = &mut *guard;
-        for child in [children.sandbox.as_mut(), children.server.as_mut()]
-            .into_iter()
-            .flatten()
-        {
+        for child in lock(&self.0).all() {
             let _ = child.start_kill();
         }
     }
 }
 
-/// Kills both children and waits for them, so that none is left behind as a zombie.
+/// Kills every child and waits for them, so that none is left behind as a zombie.
 pub(super) async fn shutdown(children: &Mutex<Children>) {
-    let taken = {
+    let taken: Vec<Child> = {
         let mut c = lock(children);
-        [c.sandbox.take(), c.server.take()]
+        let mut taken: Vec<Child> = c.sandbox.take().into_iter().collect();
+        taken.extend(c.servers.iter_mut().filter_map(Option::take));
+        taken
     };
-    for mut child in taken.into_iter().flatten() {
+    for mut child in taken {
         let _ = child.start_kill();
         let _ = child.wait().await;
     }
 }
 
-/// How to start the platform server, again and again.
+/// How to start the platform servers, again and again.
 pub(super) struct Platform {
     pub(super) exe: PathBuf,
     pub(super) dir: PathBuf,
-    pub(super) args: Vec<String>,
+    /// Each server's arguments and its own URL (its readiness is checked there).
+    pub(super) servers: Vec<(Vec<String>, String)>,
+    /// Where the buyers and the gateway reach the platform: the one server, or the load
+    /// balancer in front of several (`--front`).
     pub(super) base_url: String,
     pub(super) children: Arc<Mutex<Children>>,
     pub(super) starts: AtomicUsize,
@@ -63,33 +70,40 @@ pub(super) struct Platform {
 }
 
 impl Platform {
-    pub(super) fn start(&self) -> anyhow::Result<()> {
+    pub(super) fn start(&self, i: usize) -> anyhow::Result<()> {
+        let (args, _) = self.servers.get(i).context("no such server")?;
         let n = self.starts.fetch_add(1, Ordering::SeqCst) + 1;
         let log = self.dir.join(format!("server-{n}.log"));
-        let child = child_command(&self.exe, &self.args, &log)?
+        let child = child_command(&self.exe, args, &log)?
             .spawn()
             .context("starting the platform server")?;
         self.generation.fetch_add(1, Ordering::SeqCst);
-        lock(&self.children).server = Some(child);
+        let mut children = lock(&self.children);
+        if children.servers.len() <= i {
+            children.servers.resize_with(i + 1, || None);
+        }
+        children.servers[i] = Some(child);
         Ok(())
     }
 
-    pub(super) async fn wait_ready(&self, http: &reqwest::Client) -> anyhow::Result<()> {
-        let url = format!("{}/readyz", self.base_url);
+    pub(super) async fn wait_ready(&self, i: usize, http: &reqwest::Client) -> anyhow::Result<()> {
+        let (_, own_url) = self.servers.get(i).context("no such server")?;
+        let url = format!("{own_url}/readyz");
         wait_until_ok(http, &url, || {
             lock(&self.children)
-                .server
-                .as_mut()
+                .servers
+                .get_mut(i)
+                .and_then(Option::as_mut)
                 .and_then(|c| c.try_wait().ok().flatten())
-                .map(|status| format!("the server exited ({status}); see {}", self.dir.display()))
+                .map(|status| format!("server {i} exited ({status}); see {}", self.dir.display()))
         })
         .await
         .context("waiting for the platform server to be ready")
     }
 
-    /// SIGKILL (what `start_kill` sends on Unix), and wait for the process to be gone.
-    pub(super) async fn kill(&self) -> anyhow::Result<()> {
-        let child = lock(&self.children).server.take();
+    /// SIGKILL (what `start_kill` sends on Unix) to server `i`, and wait for it to be gone.
+    pub(super) async fn kill(&self, i: usize) -> anyhow::Result<()> {
+        let child = lock(&self.children).servers.get_mut(i).and_then(Option::take);
         if let Some(mut child) = child {
             child.start_kill().context("killing the platform server")?;
             child.wait().await.context("waiting for the killed server")?;
@@ -244,14 +258,18 @@ pub(super) async fn start(
     .context("waiting for the sandbox gateway")?;
     let sandbox = SandboxClient::new(sandbox_url.clone(), merchant_key.to_vec());
 
-    // 2. The platform server.
-    let server_port = free_port()?;
-    let mut server_args: Vec<String> = vec![
-        "serve".into(),
-        "--port".into(),
-        server_port.to_string(),
-        "--bind".into(),
-        "127.0.0.1".into(),
+    // 2. The platform servers: one on a free port, or `--servers` on `--server-ports`
+    // behind the load balancer at `--front`.
+    let ports: Vec<u16> = if args.server_ports.is_empty() {
+        (0..args.servers).map(|_| free_port()).collect::<anyhow::Result<_>>()?
+    } else {
+        args.server_ports.clone()
+    };
+    let front = match &args.front {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => format!("http://127.0.0.1:{}", ports[0]),
+    };
+    let mut common: Vec<String> = vec![
         "--data-dir".into(),
         dir.display().to_string(),
         "--sandbox-url".into(),
@@ -260,34 +278,71 @@ pub(super) async fn start(
         rules_path.display().to_string(),
         "--limits".into(),
         limits_path.display().to_string(),
+        // Notifications and return links go to the front, whichever server made the order.
+        "--public-url".into(),
+        front.clone(),
     ];
+    if args.front.is_some() {
+        // The load balancer's address is the peer now: believe its X-Forwarded-For.
+        common.extend(["--trusted-proxy".to_string(), "127.0.0.1".to_string()]);
+    }
     let rails_path = match &rail_setup.rails_file {
         Some(rails) => {
             let path = dir.join("rails.toml");
             std::fs::write(&path, rails).with_context(|| format!("writing {}", path.display()))?;
-            server_args.extend(["--rails".to_string(), path.display().to_string()]);
+            common.extend(["--rails".to_string(), path.display().to_string()]);
             Some(path)
         }
         None => None,
     };
     let mut data_args = vec!["--data-dir".to_string(), dir.display().to_string()];
     if let Some(url) = &args.database {
-        server_args.extend(["--database-url".to_string(), url.clone()]);
+        common.extend(["--database-url".to_string(), url.clone()]);
         data_args.extend(["--database-url".to_string(), url.clone()]);
     }
+    let servers = ports
+        .iter()
+        .map(|port| {
+            let mut a: Vec<String> = vec![
+                "serve".into(),
+                "--port".into(),
+                port.to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+            ];
+            a.extend(common.iter().cloned());
+            (a, format!("http://127.0.0.1:{port}"))
+        })
+        .collect::<Vec<_>>();
     let platform = Platform {
         exe: exe.to_path_buf(),
         dir: dir.to_path_buf(),
-        args: server_args,
-        base_url: format!("http://127.0.0.1:{server_port}"),
+        servers,
+        base_url: front,
         children: children.clone(),
         starts: AtomicUsize::new(0),
         generation: AtomicU64::new(0),
         kills: AtomicUsize::new(0),
     };
-    platform.start()?;
-    platform.wait_ready(http).await?;
-    eprintln!("chaos run {run_id}: platform server at {}", platform.base_url);
+    // The first alone (it migrates a new database), then the others.
+    platform.start(0)?;
+    platform.wait_ready(0, http).await?;
+    for i in 1..platform.servers.len() {
+        platform.start(i)?;
+    }
+    for i in 1..platform.servers.len() {
+        platform.wait_ready(i, http).await?;
+    }
+    if args.front.is_some() {
+        wait_until_ok(http, &format!("{}/readyz", platform.base_url), || None)
+            .await
+            .context("waiting for the load balancer to route to a ready server")?;
+    }
+    eprintln!(
+        "chaos run {run_id}: {} platform server(s) at {}",
+        platform.servers.len(),
+        platform.base_url
+    );
     Ok(Processes {
         children,
         guard,
