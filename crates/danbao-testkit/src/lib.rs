@@ -189,6 +189,40 @@ impl TestApp {
         }
     }
 
+    /// The PostgreSQL URL and this test's schema (None on SQLite).
+    pub fn postgres_location(&self) -> Option<(&str, &str)> {
+        match &self.db {
+            Db::Postgres { url, schema } => Some((url, schema)),
+            Db::Sqlite { .. } => None,
+        }
+    }
+
+    /// A second platform process on this test's PostgreSQL schema, as another `danbao
+    /// serve` behind the same load balancer would be: its own connection pool, the same
+    /// keys, clock, rules and sandbox rail, no HTTP listener of its own.
+    pub async fn second_process(&self) -> Option<danbao_app::App> {
+        let (url, schema) = self.postgres_location()?;
+        let store = Store::connect(url, Some(schema)).await.unwrap();
+        let rail: std::sync::Arc<dyn danbao_app::payments::PaymentProvider> = std::sync::Arc::new(
+            danbao_app::payments::SandboxProvider::new(&format!("{}/sandbox", self.url), MERCHANT_KEY.to_vec()),
+        );
+        let app = danbao_app::App::start(
+            store,
+            std::sync::Arc::new(self.clock.clone()),
+            Vault::from_keys([1; 32], [2; 32]),
+            danbao_app::payments::Rails::new(vec![rail]).unwrap(),
+            danbao_app::AppConfig {
+                public_url: self.url.clone(),
+                files_dir: None,
+                limits: self.limits.clone(),
+            },
+            (*self.app().current_rules()).clone(),
+        )
+        .await
+        .unwrap();
+        Some(app)
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self.db, Db::Postgres { .. })
     }

@@ -3,6 +3,76 @@
 
 use danbao_testkit::TestApp;
 
+/// Two platform processes on one PostgreSQL (issue 14): every due job runs once, whichever
+/// process claims it, while both sequence the evidence log at once; the log stays one tree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_share_the_jobs_and_the_log() {
+    let Some(t) = TestApp::postgres().await else {
+        return;
+    };
+    let b = t.second_process().await.unwrap();
+    let a = t.app().clone();
+    let (seller, _) = t.user("twoproc_seller", "seller").await;
+    let product = t.card_product(&seller, 900, 16).await;
+    let mut unpaid = Vec::new();
+    for i in 0..16 {
+        let placed = t.guest_order(&product, 1).await;
+        assert_eq!(placed.status, 201, "{}", placed.text);
+        let id = placed.body["id"].as_str().unwrap().to_string();
+        let token = placed.body["access_token"].as_str().unwrap().to_string();
+        if i % 2 == 0 {
+            t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+        } else {
+            unpaid.push((id, token));
+        }
+    }
+    // Past every order's payment window: 16 expiry jobs and every attempt's
+    // active queries are due, and both processes go for them at once, several rounds,
+    // sequencing the evidence log at the same time.
+    t.advance(3_600_000);
+    for _ in 0..3 {
+        let (ja, jb, sa, sb) = tokio::join!(
+            a.run_due_jobs(),
+            b.run_due_jobs(),
+            a.sequence_evidence(),
+            b.sequence_evidence()
+        );
+        ja.unwrap();
+        jb.unwrap();
+        sa.unwrap();
+        sb.unwrap();
+    }
+    for (id, token) in &unpaid {
+        let r = t.get(&format!("/api/v1/orders/{id}?access_token={token}"), None).await;
+        assert_eq!(r.body["status"], "expired", "{}", r.text);
+    }
+    // Each order's expiry job ran once (moot for the paid ones), in one process or the
+    // other: never twice, never lost.
+    let ran = |text: &str| {
+        metric(
+            text,
+            "danbao_jobs_run_total",
+            &[("kind", "expire_order"), ("outcome", "done")],
+        )
+        .unwrap_or(0.0)
+    };
+    let (ma, mb) = (a.metrics_text().await.unwrap(), b.metrics_text().await.unwrap());
+    assert_eq!(ran(&ma) + ran(&mb), 16.0, "A:\n{ma}\nB:\n{mb}");
+    assert_eq!(
+        metric(&ma, "danbao_jobs", &[("kind", "expire_order"), ("status", "queued")]),
+        None,
+        "{ma}"
+    );
+    // One log: both see the same newest checkpoint, and it extends every earlier one
+    // (signing refuses otherwise, so one more round must succeed).
+    let (ca, cb) = (
+        a.evidence_checkpoint().await.unwrap(),
+        b.evidence_checkpoint().await.unwrap(),
+    );
+    assert_eq!(ca, cb);
+    assert!(danbao_app::ledger_check(&a.store).await.unwrap().is_empty());
+}
+
 on_both_databases!(
     metrics_count_requests_and_notifications_and_report_the_platform,
     readyz_is_not_ready_with_a_migration_missing_or_while_draining,
