@@ -190,6 +190,24 @@ impl Store {
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(POSTGRES_MAX_CONNECTIONS)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
+                // What libpq's `target_session_attrs=read-write` does, which sqlx lacks: a
+                // connection that reached a standby (a load balancer not yet aware of a
+                // failover, a stale address) is refused, and the pool tries again, until
+                // it reaches the primary. Connections to a primary that dies fail and are
+                // replaced the same way, so after a failover the pool heals on its own.
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+                            .fetch_one(&mut *conn)
+                            .await?;
+                        if standby {
+                            return Err(sqlx::Error::Protocol(
+                                "connected to a standby (read-only); the primary is needed".into(),
+                            ));
+                        }
+                        Ok(())
+                    })
+                })
                 .connect_with(opts)
                 .await?;
             Store::Postgres(pool)
