@@ -166,7 +166,10 @@ impl From<AppError> for JobFailure {
         if let AppError::ProviderUnavailable(why) = e {
             return JobFailure::Outage(why);
         }
-        if e.is_transient() {
+        // Aborted by the database, or the database unreachable (a failover): nothing of
+        // the job was applied; run it again soon, without counting the attempt, rather
+        // than backing off as if the job itself had failed.
+        if e.is_transient() || matches!(&e, AppError::Store(s) if s.is_unavailable()) {
             JobFailure::Transient(e.to_string())
         } else {
             JobFailure::Retry(e.to_string())

@@ -9,7 +9,7 @@ use danbao_domain::{Refusal, RefusalField};
 pub const PROBLEM_BASE: &str = "https://danbao.dev/problems/";
 
 /// The problem types the edge itself gives (the refusals' are `Refusal::CODES`).
-pub const EDGE_CODES: [&str; 16] = [
+pub const EDGE_CODES: [&str; 17] = [
     "not-found",
     "validation",
     "unauthenticated",
@@ -26,6 +26,7 @@ pub const EDGE_CODES: [&str; 16] = [
     "idempotency-key-reused",
     "idempotency-in-progress",
     "rate-limited",
+    "database-unavailable",
 ];
 
 /// Every problem `type` URI this API can answer with, for its document.
@@ -147,6 +148,19 @@ impl From<AppError> for Problem {
                 );
                 p.fields.push(("retry_after", serde_json::json!(retry_after_s)));
                 p.retry_after_s = Some(retry_after_s);
+                p
+            }
+            AppError::Store(ref store) if store.is_unavailable() => {
+                // A failover or a restart of the database: nothing was applied (the
+                // transaction never committed), and the same request will work again soon.
+                tracing::warn!(error = %e, "database unavailable");
+                let mut p = Problem::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "database-unavailable",
+                    "Database unavailable",
+                    "the database could not be reached; nothing was changed; try again",
+                );
+                p.retry_after_s = Some(1);
                 p
             }
             AppError::Store(_) | AppError::Ledger(_) | AppError::Internal(_) => {

@@ -54,6 +54,23 @@ impl StoreError {
         }
     }
 
+    /// The database could not be reached, or dropped the connection (a failover, a restart,
+    /// a connection that landed on a standby): the transaction did not commit, and the same
+    /// work can run again once a primary answers. Not a fault in the work itself.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_),
+            ) => true,
+            // 08: connection exception; 57P01–57P03: the server is shutting down or
+            // starting; 25006: a write reached a read-only (standby) session.
+            StoreError::Database(sqlx::Error::Database(db)) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "25006")),
+            _ => false,
+        }
+    }
+
     fn from_insert(e: sqlx::Error, what: &str) -> StoreError {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.to_string()),

@@ -236,3 +236,21 @@ async fn readyz_is_not_ready_with_a_migration_missing_or_while_draining(t: TestA
     assert_eq!((r.status, r.text.as_str()), (503, "draining"));
     assert_eq!(t.get("/healthz", None).await.status, 200);
 }
+
+/// The database unreachable (here: this process's pool closed, as after the primary died):
+/// a request gets 503 `database-unavailable` with `Retry-After`, not a 500, and `/readyz`
+/// takes the process out of the load balancer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unreachable_database_is_a_503_to_retry() {
+    let Some(t) = TestApp::postgres().await else {
+        return;
+    };
+    let (seller, _) = t.user("unreachable_seller", "seller").await;
+    let product = t.card_product(&seller, 900, 1).await;
+    t.app().store.close().await;
+    let r = t.guest_order(&product, 1).await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(r.problem_type(), "https://danbao.dev/problems/database-unavailable");
+    assert_eq!(r.headers["retry-after"], "1");
+    assert_eq!(t.get("/readyz", None).await.status, 503);
+}
