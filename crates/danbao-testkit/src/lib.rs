@@ -197,30 +197,35 @@ impl TestApp {
         }
     }
 
-    /// A second platform process on this test's PostgreSQL schema, as another `danbao
-    /// serve` behind the same load balancer would be: its own connection pool, the same
-    /// keys, clock, rules and sandbox rail, no HTTP listener of its own.
-    pub async fn second_process(&self) -> Option<danbao_app::App> {
+    /// A second platform server on this test's PostgreSQL schema, as another `danbao
+    /// serve` behind the same load balancer would be: its own connection pool and HTTP
+    /// listener, the same keys, clock and rules, paying through this server's sandbox as
+    /// an outside gateway; no background worker (the test runs jobs itself).
+    pub async fn second_server(&self) -> Option<RunningServer> {
         let (url, schema) = self.postgres_location()?;
         let store = Store::connect(url, Some(schema)).await.unwrap();
-        let rail: std::sync::Arc<dyn danbao_app::payments::PaymentProvider> = std::sync::Arc::new(
-            danbao_app::payments::SandboxProvider::new(&format!("{}/sandbox", self.url), MERCHANT_KEY.to_vec()),
-        );
-        let app = danbao_app::App::start(
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = start(ServerConfig {
             store,
-            std::sync::Arc::new(self.clock.clone()),
-            Vault::from_keys([1; 32], [2; 32]),
-            danbao_app::payments::Rails::new(vec![rail]).unwrap(),
-            danbao_app::AppConfig {
-                public_url: self.url.clone(),
-                files_dir: None,
-                limits: self.limits.clone(),
+            clock: Arc::new(self.clock.clone()),
+            vault: Vault::from_keys([1; 32], [2; 32]),
+            listener,
+            public_url: None,
+            rules: (*self.app().current_rules()).clone(),
+            gateway: Gateway::External {
+                base_url: format!("{}/sandbox", self.url),
+                merchant_key: MERCHANT_KEY.to_vec(),
             },
-            (*self.app().current_rules()).clone(),
-        )
+            worker_interval: None,
+            files_dir: None,
+            secure_cookies: false,
+            limits: self.limits.clone(),
+            rails: Vec::new(),
+            metrics_token: None,
+        })
         .await
         .unwrap();
-        Some(app)
+        Some(server)
     }
 
     pub fn is_postgres(&self) -> bool {

@@ -10,7 +10,8 @@ async fn two_processes_share_the_jobs_and_the_log() {
     let Some(t) = TestApp::postgres().await else {
         return;
     };
-    let b = t.second_process().await.unwrap();
+    let second = t.second_server().await.unwrap();
+    let b = second.app.clone();
     let a = t.app().clone();
     let (seller, _) = t.user("twoproc_seller", "seller").await;
     let product = t.card_product(&seller, 900, 16).await;
@@ -71,6 +72,37 @@ async fn two_processes_share_the_jobs_and_the_log() {
     );
     assert_eq!(ca, cb);
     assert!(danbao_app::ledger_check(&a.store).await.unwrap().is_empty());
+
+    // An idempotency key is the platform's, not one process's: a retry that the load
+    // balancer sends to the other server gets the first answer, not a second order.
+    let (buyer, _) = t.user("twoproc_buyer", "buyer").await;
+    let body = serde_json::json!({"product_id": product, "quantity": 1});
+    let send = |base: String, body: serde_json::Value| {
+        let http = t.http.clone();
+        let buyer = buyer.clone();
+        async move {
+            let r = http
+                .post(format!("{base}/api/v1/orders"))
+                .bearer_auth(buyer)
+                .header("idempotency-key", "retry-through-the-balancer")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (s1, first) = send(t.url.clone(), body.clone()).await;
+    assert_eq!(s1, 201, "{first}");
+    let (s2, again) = send(second.url.clone(), body.clone()).await;
+    assert_eq!((s2, &again["id"]), (201, &first["id"]), "{again}");
+    let mut other = body;
+    other["quantity"] = serde_json::json!(2);
+    let (s3, reused) = send(second.url.clone(), other).await;
+    assert_eq!(s3, 422, "{reused}");
+    assert_eq!(reused["type"], "https://danbao.dev/problems/idempotency-key-reused");
+    second.stop().await;
 }
 
 on_both_databases!(
