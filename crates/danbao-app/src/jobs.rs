@@ -193,6 +193,7 @@ impl App {
     /// after moving the clock; `serve` calls it in a loop.
     pub async fn run_due_jobs(&self) -> AppResult<usize> {
         let mut ran = 0;
+        self.give_back_unrecorded_jobs().await?;
         loop {
             let now = self.now();
             let mut tx = self.store.begin().await?;
@@ -201,10 +202,11 @@ impl App {
             if claimed.is_empty() {
                 return Ok(ran);
             }
+            let lease_until = now.saturating_add(LEASE_MS);
             // Jobs of a batch run side by side: most of their time is spent waiting on
             // the provider, and each takes the row locks it needs.
             let results: Vec<AppResult<()>> = futures::stream::iter(claimed)
-                .map(|row| self.run_job(row))
+                .map(|row| self.run_job(row, lease_until))
                 .buffer_unordered(JOB_CONCURRENCY)
                 .collect()
                 .await;
@@ -215,7 +217,7 @@ impl App {
         }
     }
 
-    async fn run_job(&self, row: JobRow) -> AppResult<()> {
+    async fn run_job(&self, row: JobRow, lease_until: i64) -> AppResult<()> {
         let result = match Job::parse(&row) {
             Some(job) => self.execute(&job).await,
             None => Err(JobFailure::Permanent(format!(
@@ -223,7 +225,66 @@ impl App {
                 row.kind, row.payload
             ))),
         };
-        self.retrying(|| self.record_job_outcome(&row, &result)).await
+        let recorded = self.retrying(|| self.record_job_outcome(&row, &result)).await;
+        if let Err(AppError::Store(e)) = &recorded {
+            if e.is_unavailable() {
+                // Ran, but how it went is not written: hand it back on the next round
+                // rather than leave it leased (invisible) until the lease expires.
+                self.unrecorded_jobs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((row.id.clone(), lease_until));
+            }
+        }
+        recorded
+    }
+
+    /// Gives back to the queue the jobs this process ran but could not record (see
+    /// `run_job`), if they are still under its lease. Jobs are written to be run again.
+    async fn give_back_unrecorded_jobs(&self) -> AppResult<()> {
+        let pending = std::mem::take(&mut *self.unrecorded_jobs.lock().unwrap_or_else(|e| e.into_inner()));
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let now = self.now();
+        let given = async {
+            let mut tx = self.store.begin().await?;
+            let mut n = 0;
+            for (id, lease_until) in &pending {
+                if tx
+                    .give_back_job(
+                        id,
+                        *lease_until,
+                        "outcome not recorded: the database was unreachable",
+                        now,
+                    )
+                    .await?
+                {
+                    n += 1;
+                }
+            }
+            tx.commit().await?;
+            Ok::<usize, AppError>(n)
+        }
+        .await;
+        match given {
+            Ok(n) => {
+                tracing::info!(
+                    given_back = n,
+                    of = pending.len(),
+                    "jobs whose outcome was not recorded are queued again"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                // Still unreachable: keep them for the next round.
+                self.unrecorded_jobs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(pending);
+                Err(e)
+            }
+        }
     }
 
     /// Books how a job went: done, queued again (after a backoff, or soon and uncounted

@@ -159,6 +159,9 @@ pub struct AppInner {
     pub guard: limits::Guard,
     /// This process's counts for `/metrics`.
     pub metrics: metrics::Metrics,
+    /// Jobs this process ran but could not record (the database was unreachable), with
+    /// the lease they were claimed under: given back on the next job round.
+    unrecorded_jobs: std::sync::Mutex<Vec<(String, i64)>>,
 }
 
 #[derive(Clone)]
@@ -230,6 +233,7 @@ impl App {
             rules: RwLock::new(by_version),
             current_rules: RwLock::new(current),
             metrics: metrics::Metrics::new(),
+            unrecorded_jobs: std::sync::Mutex::new(Vec::new()),
         })))
     }
 

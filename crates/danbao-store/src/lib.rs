@@ -593,6 +593,7 @@ tx_methods! {
     fn claim_jobs(now: i64, lease_ms: i64, limit: i64) -> Vec<JobRow>;
     fn finish_job(id: &str, now: i64) -> ();
     fn retry_job(id: &str, error: &str, run_at: i64, now: i64, counted: bool) -> ();
+    fn give_back_job(id: &str, lease_until: i64, error: &str, now: i64) -> bool;
     fn bury_job(id: &str, error: &str, now: i64) -> ();
     fn jobs_by_status(status: &str, limit: i64) -> Vec<JobRow>;
 

@@ -679,6 +679,26 @@ async fn story(store: &Store) {
         assert_eq!(jobs[0].status, "running");
     }
     {
+        // The first claimer, back after the database was unreachable, cannot give back a
+        // job another claim holds now; the holder can, and the job is due at once with
+        // that claim's attempt uncounted.
+        let now = run_at + lease + 2;
+        let mut tx = store.begin().await.unwrap();
+        assert!(
+            !tx.give_back_job(&job_id, run_at + lease, "db down", now).await.unwrap(),
+            "{kind}: a job taken over is not given back by its old claimer"
+        );
+        assert!(tx
+            .give_back_job(&job_id, run_at + lease + 1 + lease, "db down", now)
+            .await
+            .unwrap());
+        let jobs = tx.claim_jobs(now, lease, 10).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(jobs.len(), 1, "{kind}: a job given back is due at once");
+        assert_eq!(jobs[0].attempts, 2, "{kind}: the given-back claim was not counted");
+        assert_eq!(jobs[0].last_error.as_deref(), Some("db down"));
+    }
+    {
         let mut tx = store.begin().await.unwrap();
         tx.retry_job(&job_id, "provider timeout", run_at + 100_000, run_at + lease + 2, true)
             .await

@@ -95,6 +95,26 @@ pub async fn retry_job(tx: &mut Conn, id: &str, error: &str, run_at: i64, now: i
     Ok(())
 }
 
+/// Gives a claimed job back to the queue, due now and with its claim's attempt uncounted,
+/// if it is still held under the lease `lease_until` (the claim that took it): a process
+/// that ran a job but could not record how it went (the database was unreachable) hands
+/// it back on its next round instead of leaving it leased until the lease expires. A job
+/// another process has taken over since, or finished, is left alone. True if given back.
+pub async fn give_back_job(tx: &mut Conn, id: &str, lease_until: i64, error: &str, now: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE jobs SET status = 'queued', lease_until = NULL, last_error = $3, run_at = $4, updated_at = $4, \
+         attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END \
+         WHERE id = $1 AND status = 'running' AND lease_until = $2",
+    )
+    .bind(id)
+    .bind(lease_until)
+    .bind(error)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Dead-letters a job that keeps failing: kept, visible, never silently dropped.
 pub async fn bury_job(tx: &mut Conn, id: &str, error: &str, now: i64) -> Result<()> {
     sqlx::query("UPDATE jobs SET status = 'dead', lease_until = NULL, dedupe_key = NULL, last_error = $2, updated_at = $3 WHERE id = $1")
