@@ -10,7 +10,7 @@ on_both_databases!(every_api_route_is_documented_and_every_documented_route_is_s
 /// Routes outside the API that the document leaves out on purpose: the server-rendered
 /// pages and the in-process sandbox gateway (a simulator of an outside provider).
 fn is_api_route(path: &str) -> bool {
-    path.starts_with("/api/") || path == "/healthz" || path == "/readyz"
+    path.starts_with("/api/") || matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
 /// Every (path, method) the router itself holds, read from its `Debug` output (axum has
