@@ -292,34 +292,36 @@ impl App {
     async fn record_job_outcome(&self, row: &JobRow, result: &Result<(), JobFailure>) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
+        // The outcome's label for `/metrics`, from the same branch that books it.
         let outcome = match result {
-            Ok(()) => "done",
-            Err(JobFailure::Transient(_) | JobFailure::Outage(_)) => "retry",
-            Err(JobFailure::Retry(_)) if row.attempts < ATTEMPTS_MAX => "retry",
-            Err(JobFailure::Retry(_) | JobFailure::Permanent(_)) => "dead",
-        };
-        match result {
-            Ok(()) => tx.finish_job(&row.id, now).await?,
+            Ok(()) => {
+                tx.finish_job(&row.id, now).await?;
+                "done"
+            }
             Err(JobFailure::Transient(e)) => {
                 tracing::info!(job = %row.id, kind = %row.kind, error = %e, "job aborted by the database; it runs again soon");
                 tx.retry_job(&row.id, e, now + TRANSIENT_RETRY_DELAY_MS, now, false)
-                    .await?
+                    .await?;
+                "retry"
             }
             Err(JobFailure::Outage(e)) => {
                 tracing::warn!(job = %row.id, kind = %row.kind, attempts = row.attempts, error = %e, "provider unreachable; job waits it out");
                 tx.retry_job(&row.id, e, now + backoff_ms(row.attempts), now, true)
-                    .await?
+                    .await?;
+                "retry"
             }
             Err(JobFailure::Retry(e)) if row.attempts < ATTEMPTS_MAX => {
                 tracing::info!(job = %row.id, kind = %row.kind, attempts = row.attempts, error = %e, "job will be retried");
                 tx.retry_job(&row.id, e, now + backoff_ms(row.attempts), now, true)
-                    .await?
+                    .await?;
+                "retry"
             }
             Err(JobFailure::Retry(e) | JobFailure::Permanent(e)) => {
                 tracing::error!(job = %row.id, kind = %row.kind, error = %e, "job dead-lettered");
-                tx.bury_job(&row.id, e, now).await?
+                tx.bury_job(&row.id, e, now).await?;
+                "dead"
             }
-        }
+        };
         tx.commit().await?;
         self.metrics.job_run(&row.kind, outcome);
         Ok(())

@@ -158,7 +158,7 @@ impl RunningServer {
         self.draining.start();
         let _ = self.shutdown.send(true);
         let tasks = std::mem::take(&mut self.tasks);
-        let finished = tokio::time::timeout(grace, futures_join_all(tasks)).await.is_ok();
+        let finished = tokio::time::timeout(grace, join_tasks(tasks)).await.is_ok();
         if !finished {
             tracing::warn!(
                 grace_ms = grace.as_millis() as u64,
@@ -174,7 +174,7 @@ impl RunningServer {
     pub async fn wait(self, how: Shutdown) {
         shutdown_signal().await;
         tracing::info!(drain_ms = how.drain.as_millis() as u64, "stopping: draining");
-        self.draining.start();
+        self.start_draining();
         tokio::time::sleep(how.drain).await;
         if self.stop_within(how.grace).await {
             tracing::info!("stopped");
@@ -187,7 +187,8 @@ impl RunningServer {
     }
 }
 
-async fn futures_join_all(tasks: Vec<tokio::task::JoinHandle<()>>) {
+/// Waits for every task, whatever each ended with.
+async fn join_tasks(tasks: Vec<tokio::task::JoinHandle<()>>) {
     for t in tasks {
         let _ = t.await;
     }
