@@ -112,7 +112,7 @@ struct ServeArgs {
     /// aggregator's) are made once in <data-dir>/keys/.
     #[arg(long)]
     sandbox_epay_v2: bool,
-    /// A TOML file of these settings (README "Configuration"); a flag given here, or by
+    /// A TOML file of these settings (README "Operating it"); a flag given here, or by
     /// its environment variable, wins over the file.
     #[arg(long, env = "DANBAO_CONFIG")]
     config: Option<PathBuf>,
