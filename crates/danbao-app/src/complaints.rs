@@ -10,7 +10,8 @@ use crate::jobs::Job;
 use crate::{App, AppError, AppResult};
 use danbao_domain::complaint::{
     check_open, opening_deadline, settle, transition, triage, ComplaintAction, ComplaintEffect, ComplaintEvent,
-    ComplaintKind, OrderFacts, Proposal, Ruling, RulingReason, Side, Stage, TriageFacts,
+    ComplaintKind, FastRefundFacts, FastRefundRefusal, OrderFacts, Proposal, Ruling, RulingReason, Side, Stage,
+    TriageFacts,
 };
 use danbao_domain::ledger::rules::{self as posting, FrozenSources};
 use danbao_domain::{
@@ -100,6 +101,20 @@ pub struct ComplaintView {
     /// For staff, a collective group's automatic freeze and the deadline for a person to
     /// review it.
     pub collective_review: Option<crate::safeguards::CollectiveReviewView>,
+    /// 先行赔付: what the compensation fund refunded the buyer at once, and when.
+    pub fast_refund: Option<FastRefundView>,
+    /// Why no fast refund was paid: `{code, …}` (e.g. `fund_short`, `amount_over_cap`).
+    #[schema(value_type = Option<Object>)]
+    pub fast_refund_refusal: Option<FastRefundRefusal>,
+    /// Under review past the platform's own time limit (`deadline_at`): escalated to the
+    /// admins.
+    pub overdue: bool,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FastRefundView {
+    pub amount_minor: i64,
+    pub at: String,
 }
 
 /// What a ruling would pay: the buyer's refund, the seller's part and the platform's fee.
@@ -341,6 +356,8 @@ impl App {
             created_at: now,
             updated_at: now,
             resolved_at: None,
+            fast_refund: None,
+            fast_refund_refusal: None,
         };
         tx.insert_complaint(&c).await?;
         complaint_event(&mut tx, &c, "opened", serde_json::json!({"kind": kind.as_str(), "frozen_minor": amount.minor(), "sources": sources, "deadline_at": deadline}), now).await?;
@@ -361,8 +378,84 @@ impl App {
         }
         self.collective_rule(&mut tx, &mut c, now).await?;
         self.retriage(&mut tx, &mut c, &order, &rules, now).await?;
+        if stage_of(&c)?.is_open() {
+            self.fast_refund(&mut tx, &mut c, &rules, now).await?;
+        }
         tx.commit().await?;
         self.complaint_seen_by(caller, &c.id).await
+    }
+
+    /// 先行赔付 (SPEC §7): an eligible complaint's buyer is refunded at once from the
+    /// compensation fund while the case goes on; otherwise the complaint records why not.
+    /// The ruling settles the advance (`execute_ruling`).
+    async fn fast_refund(&self, tx: &mut Tx, c: &mut ComplaintRow, rules: &RuleSet, now: i64) -> AppResult<()> {
+        let buyer_account_age_ms = match &c.buyer_id {
+            Some(b) => tx.user_by_id(b).await?.map(|u| now.saturating_sub(u.created_at)),
+            None => None,
+        };
+        let buyer_last_lost_at = match &c.buyer_id {
+            Some(b) => tx.buyer_last_lost_complaint_at(b).await?,
+            None => None,
+        };
+        // The fund's row is locked: two complaints opened at once cannot both spend its
+        // last yuan.
+        let fund = Money::from_minor(
+            Account::CompensationFund.normal_balance(tx.lock_account(&Account::CompensationFund).await?),
+        );
+        let facts = FastRefundFacts {
+            buyer_account_age_ms,
+            buyer_last_lost_at,
+            amount: c.amount,
+            fund,
+        };
+        let amount = match danbao_domain::complaint::fast_refund(&facts, rules, now) {
+            Ok(amount) => amount,
+            Err(refusal) => {
+                c.fast_refund_refusal = Some(json(&refusal)?);
+                tx.update_complaint(c).await?;
+                complaint_event(
+                    tx,
+                    c,
+                    "fast_refund_refused",
+                    serde_json::to_value(&refusal).unwrap_or_default(),
+                    now,
+                )
+                .await?;
+                return Ok(());
+            }
+        };
+        let payment = tx
+            .payments_for_order(&c.order_id)
+            .await?
+            .into_iter()
+            .find(|p| p.outcome.starts_with("captured"))
+            .ok_or_else(|| AppError::Internal(format!("order {} has no captured payment", c.order_id)))?;
+        let refund = RefundId::generate();
+        tx.post_entry(
+            &posting::fast_refund(&c.order_id, &refund, &payment.provider, amount)?,
+            now,
+        )
+        .await?;
+        tx.insert_refund(&RefundRow {
+            id: refund.to_string(),
+            order_id: Some(c.order_id.to_string()),
+            payment_id: payment.id.clone(),
+            provider: payment.provider.clone(),
+            provider_payment_id: payment.provider_payment_id.clone(),
+            amount,
+            reason: "fast_refund".into(),
+            status: "requested".into(),
+            created_at: now,
+            confirmed_at: None,
+        })
+        .await?;
+        Job::Refund(refund.clone()).enqueue(tx, now, now).await?;
+        c.fast_refund = Some((amount, now));
+        tx.update_complaint(c).await?;
+        let detail = serde_json::json!({"amount_minor": amount.minor(), "refund_id": refund.to_string()});
+        complaint_event(tx, c, "fast_refund", detail.clone(), now).await?;
+        record_event(tx, &c.order_id, "fast_refund", detail, now).await?;
+        Ok(())
     }
 
     async fn insert_evidence(
@@ -611,6 +704,11 @@ impl App {
         if side != Side::Buyer {
             return Err(AppError::Forbidden("only the buyer withdraws a complaint"));
         }
+        // The buyer holds the fund's advance: withdrawing would hand the frozen money back
+        // to the seller as well. The case goes on to a ruling, which settles the advance.
+        if c.fast_refund.is_some() && stage_of(&c)?.is_open() {
+            return Err(Refusal::FastRefundedNoWithdrawal.into());
+        }
         self.complaint_transition(&mut tx, &mut c, ComplaintEvent::Withdrawn, now)
             .await?;
         tx.commit().await?;
@@ -814,15 +912,23 @@ impl App {
             .into_iter()
             .find(|p| p.outcome.starts_with("captured"))
             .ok_or_else(|| AppError::Internal(format!("order {} has no captured payment", order.id)))?;
-        let refund_id = s.to_buyer.is_positive().then(RefundId::generate);
-        let (entry, seller_part) = posting::ruling_settlement(
+        // A fast refund already paid the buyer: the buyer's part repays the fund instead.
+        let advanced = c.fast_refund.map_or(Money::ZERO, |(m, _)| m);
+        let to_refund = s
+            .to_buyer
+            .checked_sub(s.to_buyer.min(advanced))
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let refund_id = to_refund.is_positive().then(RefundId::generate);
+        let (entry, money) = posting::ruling_settlement(
             &order.id,
             refund_id.as_ref(),
             &c.seller_id,
             &payment.provider,
             s,
             sources.receivable,
+            advanced,
         )?;
+        let seller_part = money.seller;
         tx.post_entry(&entry, now).await?;
         if let Some(rid) = &refund_id {
             tx.insert_refund(&RefundRow {
@@ -831,7 +937,7 @@ impl App {
                 payment_id: payment.id.clone(),
                 provider: payment.provider.clone(),
                 provider_payment_id: payment.provider_payment_id.clone(),
-                amount: s.to_buyer,
+                amount: money.to_refund,
                 reason: format!("ruling:{}", ruling.kind()),
                 status: "requested".into(),
                 created_at: now,
@@ -856,6 +962,7 @@ impl App {
         let detail = serde_json::json!({
             "ruling": ruling, "to_buyer_minor": s.to_buyer.minor(), "to_seller_minor": s.to_seller.minor(),
             "fee_minor": s.fee.minor(), "by": c.ruled_by, "reason_sha256": crate::evidence::reason_hash(c.ruling_reason.as_deref()),
+            "fund_repaid_minor": money.fund_repaid.minor(), "advance_lost_minor": money.advance_lost.minor(),
             "rule_version": c.rule_version,
         });
         complaint_event(tx, c, "ruled", detail.clone(), now).await?;
@@ -913,17 +1020,48 @@ impl App {
         let Some((mut c, _)) = self.lock_complaint(&mut tx, id).await? else {
             return Ok(());
         };
-        let event = match stage_of(&c)? {
-            Stage::AwaitingSeller => ComplaintEvent::SellerDeadlinePassed,
-            Stage::AwaitingBuyer => ComplaintEvent::BuyerDeadlinePassed,
-            Stage::Appraisal => ComplaintEvent::AppraisalDeadlinePassed,
-            _ => return Ok(()),
-        };
         match c.deadline_at {
             Some(d) if d <= now => {}
             // Not yet due (or a stage whose deadline moved): this timer is moot.
             _ => return Ok(()),
         }
+        let event = match stage_of(&c)? {
+            Stage::AwaitingSeller => ComplaintEvent::SellerDeadlinePassed,
+            Stage::AwaitingBuyer => ComplaintEvent::BuyerDeadlinePassed,
+            Stage::Appraisal => ComplaintEvent::AppraisalDeadlinePassed,
+            Stage::UnderReview => {
+                // The platform's own limit passed: nothing is decided for anyone, but the
+                // admins are alerted and every page shows the case overdue.
+                let detail = serde_json::json!({
+                    "order_id": c.order_id.to_string(), "deadline_at": c.deadline_at.map(rfc3339),
+                    "assigned_to": c.assigned_to,
+                });
+                self.notify(
+                    &mut tx,
+                    crate::notify::ADMINS,
+                    "arbitration_overdue",
+                    c.id.as_str(),
+                    detail.clone(),
+                    now,
+                )
+                .await?;
+                if let Some(arbitrator) = c.assigned_to.as_deref().and_then(|a| a.strip_prefix("user:")) {
+                    self.notify(
+                        &mut tx,
+                        arbitrator,
+                        "arbitration_overdue",
+                        c.id.as_str(),
+                        detail.clone(),
+                        now,
+                    )
+                    .await?;
+                }
+                complaint_event(&mut tx, &c, "overdue", detail, now).await?;
+                tx.commit().await?;
+                return Ok(());
+            }
+            _ => return Ok(()),
+        };
         if matches!(
             event,
             ComplaintEvent::SellerDeadlinePassed | ComplaintEvent::BuyerDeadlinePassed
@@ -1049,7 +1187,7 @@ impl App {
         };
         tx.commit().await?;
         let review = c.group_id.as_ref().and_then(|g| reviews.remove(g));
-        let mut view = complaint_view(c, side, evidence, events);
+        let mut view = complaint_view(c, side, evidence, events, self.now());
         view.collective_review = review;
         for e in &mut view.evidence {
             e.opening = openings.get(&e.leaf_hash).cloned();
@@ -1067,9 +1205,10 @@ impl App {
         let side = self.side_of(caller, &order).ok_or(AppError::NotFound("order"))?;
         let rows = tx.complaints_for_order(&oid).await?;
         tx.commit().await?;
+        let now = self.now();
         Ok(rows
             .into_iter()
-            .map(|c| complaint_view(c, side, Vec::new(), Vec::new()))
+            .map(|c| complaint_view(c, side, Vec::new(), Vec::new(), now))
             .collect())
     }
 
@@ -1081,11 +1220,12 @@ impl App {
         let groups: Vec<String> = rows.iter().filter_map(|c| c.group_id.clone()).collect();
         let reviews = self.collective_reviews_of(&mut tx, groups).await?;
         tx.commit().await?;
+        let now = self.now();
         Ok(rows
             .into_iter()
             .map(|c| {
                 let review = c.group_id.as_ref().and_then(|g| reviews.get(g).cloned());
-                let mut view = complaint_view(c, Side::Staff, Vec::new(), Vec::new());
+                let mut view = complaint_view(c, Side::Staff, Vec::new(), Vec::new(), now);
                 view.collective_review = review;
                 view
             })
@@ -1150,10 +1290,24 @@ fn complaint_view(
     side: Side,
     evidence: Vec<ComplaintEvidenceRow>,
     events: Vec<danbao_store::ComplaintEventRow>,
+    now: i64,
 ) -> ComplaintView {
     let parse = |s: &str| serde_json::from_str(s).unwrap_or(serde_json::Value::Null);
-    let actions = Stage::parse(&c.stage).map_or_else(Vec::new, |s| danbao_domain::complaint::actions(s, side));
+    let stage = Stage::parse(&c.stage);
+    let mut actions = stage.map_or_else(Vec::new, |s| danbao_domain::complaint::actions(s, side));
+    if c.fast_refund.is_some() {
+        actions.retain(|a| *a != ComplaintAction::Withdraw);
+    }
     ComplaintView {
+        fast_refund: c.fast_refund.map(|(m, at)| FastRefundView {
+            amount_minor: m.minor(),
+            at: rfc3339(at),
+        }),
+        fast_refund_refusal: c
+            .fast_refund_refusal
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok()),
+        overdue: stage.is_some_and(|s| danbao_domain::complaint::review_overdue(s, c.deadline_at, now)),
         collective_review: None,
         actions,
         frozen: parse(&c.frozen_sources),

@@ -43,6 +43,10 @@ pub enum Job {
     /// over: the net under every other way a payment reaches us, so a payment whose
     /// notifications were all lost, made after the last active query, is still applied.
     ReconcileDay(i64),
+    /// Deliver one notification from the outbox, by its id.
+    Notify(String),
+    /// A manual order still undelivered when the buyer may escalate: remind the seller.
+    DeliveryReminder(OrderId),
 }
 
 /// A day, for the daily reconciliation.
@@ -72,6 +76,8 @@ impl Job {
             Job::ReleaseReserve(_) => "release_reserve",
             Job::CollectiveReviewDue(_) => "collective_review_due",
             Job::ReconcileDay(_) => "reconcile_day",
+            Job::Notify(_) => "notify",
+            Job::DeliveryReminder(_) => "delivery_reminder",
         }
     }
 
@@ -84,7 +90,8 @@ impl Job {
             Job::ComplaintDeadline(c) => c.to_string(),
             Job::Payout(w) => w.to_string(),
             Job::ReleaseReserve(o) => o.to_string(),
-            Job::CollectiveReviewDue(g) => g.clone(),
+            Job::CollectiveReviewDue(g) | Job::Notify(g) => g.clone(),
+            Job::DeliveryReminder(o) => o.to_string(),
         }
     }
 
@@ -101,6 +108,8 @@ impl Job {
             "release_reserve" => Job::ReleaseReserve(OrderId::parse(id)?),
             "collective_review_due" => Job::CollectiveReviewDue(id.to_string()),
             "reconcile_day" => Job::ReconcileDay(id.parse().ok()?),
+            "notify" => Job::Notify(id.to_string()),
+            "delivery_reminder" => Job::DeliveryReminder(OrderId::parse(id)?),
             _ => return None,
         })
     }
@@ -366,6 +375,8 @@ impl App {
             Job::ReleaseReserve(id) => self.release_reserve(id).await.map_err(JobFailure::from),
             Job::CollectiveReviewDue(group) => self.collective_review_due(group).await.map_err(JobFailure::from),
             Job::ReconcileDay(start) => self.reconcile_day(*start).await,
+            Job::Notify(id) => self.deliver_notification(id).await,
+            Job::DeliveryReminder(id) => self.delivery_reminder(id).await.map_err(JobFailure::from),
         }
     }
 

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod limits;
 pub mod metrics;
 pub mod money;
+pub mod notify;
 pub mod orders;
 pub mod payments;
 pub mod rails_file;
@@ -162,6 +163,8 @@ pub struct AppInner {
     /// Jobs this process ran but could not record (the database was unreachable), with
     /// the lease they were claimed under: given back on the next job round.
     unrecorded_jobs: std::sync::Mutex<Vec<(String, i64)>>,
+    /// Where notifications go (the log unless one is set).
+    notification_channel: RwLock<Arc<dyn notify::NotificationChannel>>,
 }
 
 #[derive(Clone)]
@@ -234,7 +237,23 @@ impl App {
             current_rules: RwLock::new(current),
             metrics: metrics::Metrics::new(),
             unrecorded_jobs: std::sync::Mutex::new(Vec::new()),
+            notification_channel: RwLock::new(Arc::new(notify::LogChannel)),
         })))
+    }
+
+    /// Sends notifications through `channel` from now on.
+    pub fn set_notification_channel(&self, channel: Arc<dyn notify::NotificationChannel>) {
+        match self.notification_channel.write() {
+            Ok(mut c) => *c = channel,
+            Err(poisoned) => *poisoned.into_inner() = channel,
+        }
+    }
+
+    pub(crate) fn notification_channel(&self) -> Arc<dyn notify::NotificationChannel> {
+        match self.notification_channel.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     pub fn now(&self) -> i64 {
@@ -254,6 +273,16 @@ impl App {
             Ok(r) => r.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// The rule set of a version when this process has it loaded (every version published
+    /// before it started, and any read since), else the current one: for display only.
+    pub fn loaded_rules(&self, version: i64) -> Arc<RuleSet> {
+        self.rules
+            .read()
+            .ok()
+            .and_then(|m| m.get(&version).cloned())
+            .unwrap_or_else(|| self.current_rules())
     }
 
     /// The rule set an order was created under. Read through the caller's transaction

@@ -1401,6 +1401,17 @@ impl App {
                 Effect::ScheduleDeliveryDeadline { at } => {
                     order.deliver_by = Some(at);
                     Job::DeliveryDeadline(order.id.clone()).enqueue_at(tx, at, now).await?;
+                    // When the buyer may escalate (not_delivered opens), the seller is
+                    // reminded; past the deadline itself the order is refunded anyway.
+                    let remind_at = order
+                        .paid_at
+                        .unwrap_or(now)
+                        .saturating_add(rules.not_delivered_after_ms());
+                    if remind_at < at {
+                        Job::DeliveryReminder(order.id.clone())
+                            .enqueue(tx, remind_at, now)
+                            .await?;
+                    }
                 }
                 Effect::ScheduleAutoConfirm { at } => {
                     // Set on delivery; a withdrawn complaint resuming the window keeps it.

@@ -399,8 +399,13 @@ pub fn transition(
     use ComplaintEvent as E;
     use Stage as S;
     let c = &rules.complaints;
+    // Reaching review starts the platform's own clock (仲裁时效): past it the case is
+    // escalated, never left to wait.
+    let review = || F::Deadline {
+        at: now.saturating_add(rules.arbitration_ms()),
+    };
     let next = match (from, event) {
-        (S::AwaitingSeller, E::SellerResponded) => (S::UnderReview, vec![F::NoDeadline]),
+        (S::AwaitingSeller, E::SellerResponded) => (S::UnderReview, vec![review()]),
         (S::AwaitingSeller, E::SellerDeadlinePassed) => {
             (S::Resolved, vec![F::NoDeadline, F::Execute(Ruling::RefundFull)])
         }
@@ -410,7 +415,7 @@ pub fn transition(
                 at: now.saturating_add(c.buyer_response_hours * HOUR_MS),
             }],
         ),
-        (S::AwaitingBuyer, E::BuyerResponded) => (S::UnderReview, vec![F::NoDeadline]),
+        (S::AwaitingBuyer, E::BuyerResponded) => (S::UnderReview, vec![review()]),
         (S::AwaitingBuyer, E::BuyerDeadlinePassed) => {
             (S::Resolved, vec![F::NoDeadline, F::Execute(Ruling::ReleaseToSeller)])
         }
@@ -420,7 +425,7 @@ pub fn transition(
                 at: now.saturating_add(c.appraisal_days_max * 24 * HOUR_MS),
             }],
         ),
-        (S::Appraisal, E::AppraisalFinished | E::AppraisalDeadlinePassed) => (S::UnderReview, vec![F::NoDeadline]),
+        (S::Appraisal, E::AppraisalFinished | E::AppraisalDeadlinePassed) => (S::UnderReview, vec![review()]),
         (S::AwaitingSeller | S::UnderReview | S::AwaitingBuyer | S::Appraisal, E::Ruled(r)) => {
             (S::Resolved, vec![F::NoDeadline, F::Execute(r)])
         }
@@ -430,6 +435,76 @@ pub fn transition(
         _ => return Err(IllegalComplaintTransition { from, event }),
     };
     Ok(next)
+}
+
+/// Whether a case under review is past the platform's time limit: shown on every page,
+/// and the reason it was escalated.
+pub fn review_overdue(stage: Stage, deadline_at: Option<TimestampMs>, now: TimestampMs) -> bool {
+    stage == Stage::UnderReview && deadline_at.is_some_and(|d| d <= now)
+}
+
+/// What decides a fast refund (先行赔付, SPEC §7), gathered when the complaint is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FastRefundFacts {
+    /// How old the buyer's account is; `None` for a guest.
+    pub buyer_account_age_ms: Option<i64>,
+    /// When the buyer last lost a complaint (a ruling wholly for the seller), if ever.
+    pub buyer_last_lost_at: Option<TimestampMs>,
+    /// The order's amount, which is what the fast refund pays.
+    pub amount: Money,
+    /// What the compensation fund holds now.
+    pub fund: Money,
+}
+
+/// Why a complaint was not refunded at once: a closed list, shown through the message
+/// catalog. The case goes on as usual either way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum FastRefundRefusal {
+    Disabled,
+    /// Guests have no account history to judge.
+    Guest,
+    AccountTooNew {
+        days_min: i64,
+    },
+    LostRecently {
+        days: i64,
+    },
+    AmountOverCap {
+        cap_minor: i64,
+    },
+    /// The compensation fund cannot cover it now.
+    FundShort,
+}
+
+/// The fast refund an opened complaint gets, or why it gets none. The checks run in the
+/// order a buyer can do something about them last: the fund comes last.
+pub fn fast_refund(f: &FastRefundFacts, rules: &RuleSet, now: TimestampMs) -> Result<Money, FastRefundRefusal> {
+    let r = &rules.complaints.fast_refund;
+    if !r.enabled {
+        return Err(FastRefundRefusal::Disabled);
+    }
+    let age = f.buyer_account_age_ms.ok_or(FastRefundRefusal::Guest)?;
+    if age < r.account_age_days_min.saturating_mul(24 * HOUR_MS) {
+        return Err(FastRefundRefusal::AccountTooNew {
+            days_min: r.account_age_days_min,
+        });
+    }
+    let window_start = now.saturating_sub(r.no_lost_complaint_days.saturating_mul(24 * HOUR_MS));
+    if f.buyer_last_lost_at.is_some_and(|at| at >= window_start) {
+        return Err(FastRefundRefusal::LostRecently {
+            days: r.no_lost_complaint_days,
+        });
+    }
+    if f.amount.minor() > r.amount_minor_max {
+        return Err(FastRefundRefusal::AmountOverCap {
+            cap_minor: r.amount_minor_max,
+        });
+    }
+    if !f.amount.is_positive() || f.fund < f.amount {
+        return Err(FastRefundRefusal::FundShort);
+    }
+    Ok(f.amount)
 }
 
 /// What triage (预审) looks at: the platform's own records, and what evidence came in.
@@ -586,7 +661,7 @@ mod tests {
         check(
             S::AwaitingSeller,
             E::SellerResponded,
-            Ok((S::UnderReview, vec![F::NoDeadline])),
+            Ok((S::UnderReview, vec![F::Deadline { at: NOW + 48 * HOUR_MS }])),
         );
         check(
             S::AwaitingSeller,
@@ -601,7 +676,7 @@ mod tests {
         check(
             S::AwaitingBuyer,
             E::BuyerResponded,
-            Ok((S::UnderReview, vec![F::NoDeadline])),
+            Ok((S::UnderReview, vec![F::Deadline { at: NOW + 48 * HOUR_MS }])),
         );
         check(
             S::AwaitingBuyer,
@@ -621,12 +696,12 @@ mod tests {
         check(
             S::Appraisal,
             E::AppraisalFinished,
-            Ok((S::UnderReview, vec![F::NoDeadline])),
+            Ok((S::UnderReview, vec![F::Deadline { at: NOW + 48 * HOUR_MS }])),
         );
         check(
             S::Appraisal,
             E::AppraisalDeadlinePassed,
-            Ok((S::UnderReview, vec![F::NoDeadline])),
+            Ok((S::UnderReview, vec![F::Deadline { at: NOW + 48 * HOUR_MS }])),
         );
         let r = Ruling::Split { buyer_bps: 2500 };
         for open in [S::AwaitingSeller, S::UnderReview, S::AwaitingBuyer, S::Appraisal] {
@@ -638,6 +713,88 @@ mod tests {
             );
         }
         assert_eq!(opening_deadline(&rules(), NOW), NOW + 48 * HOUR_MS);
+    }
+
+    #[test]
+    fn a_case_under_review_is_overdue_once_the_platforms_limit_passes() {
+        let due = NOW + 48 * HOUR_MS;
+        assert!(!review_overdue(S::UnderReview, Some(due), due - 1));
+        assert!(review_overdue(S::UnderReview, Some(due), due));
+        // Waiting on a party is not the platform's delay.
+        assert!(!review_overdue(S::AwaitingBuyer, Some(due), due + 1));
+        assert!(!review_overdue(S::UnderReview, None, due + 1));
+    }
+
+    fn eligible() -> FastRefundFacts {
+        FastRefundFacts {
+            buyer_account_age_ms: Some(31 * 24 * HOUR_MS),
+            buyer_last_lost_at: None,
+            amount: Money::from_minor(20_000),
+            fund: Money::from_minor(20_000),
+        }
+    }
+
+    #[test]
+    fn fast_refund_pays_the_amount_to_an_eligible_buyer_while_the_fund_holds_it() {
+        assert_eq!(fast_refund(&eligible(), &rules(), NOW), Ok(Money::from_minor(20_000)));
+        // Exactly 30 days old is old enough; a loss 91 days ago is forgotten.
+        let f = FastRefundFacts {
+            buyer_account_age_ms: Some(30 * 24 * HOUR_MS),
+            buyer_last_lost_at: Some(NOW - 91 * 24 * HOUR_MS),
+            ..eligible()
+        };
+        assert_eq!(fast_refund(&f, &rules(), NOW), Ok(Money::from_minor(20_000)));
+    }
+
+    #[test]
+    fn fast_refund_refusals_name_the_condition_that_failed() {
+        use FastRefundRefusal as X;
+        let r = rules();
+        let case = |f: FastRefundFacts| fast_refund(&f, &r, NOW);
+        assert_eq!(
+            case(FastRefundFacts {
+                buyer_account_age_ms: None,
+                ..eligible()
+            }),
+            Err(X::Guest)
+        );
+        assert_eq!(
+            case(FastRefundFacts {
+                buyer_account_age_ms: Some(30 * 24 * HOUR_MS - 1),
+                ..eligible()
+            }),
+            Err(X::AccountTooNew { days_min: 30 })
+        );
+        assert_eq!(
+            case(FastRefundFacts {
+                buyer_last_lost_at: Some(NOW - 90 * 24 * HOUR_MS),
+                ..eligible()
+            }),
+            Err(X::LostRecently { days: 90 })
+        );
+        assert_eq!(
+            case(FastRefundFacts {
+                amount: Money::from_minor(20_001),
+                fund: Money::from_minor(1_000_000),
+                ..eligible()
+            }),
+            Err(X::AmountOverCap { cap_minor: 20_000 })
+        );
+        assert_eq!(
+            case(FastRefundFacts {
+                fund: Money::from_minor(19_999),
+                ..eligible()
+            }),
+            Err(X::FundShort)
+        );
+        let mut off = rules();
+        off.complaints.fast_refund.enabled = false;
+        assert_eq!(fast_refund(&eligible(), &off, NOW), Err(X::Disabled));
+        // The stored form is the code with its figures.
+        assert_eq!(
+            serde_json::to_string(&X::AmountOverCap { cap_minor: 20_000 }).unwrap_or_default(),
+            r#"{"code":"amount_over_cap","cap_minor":20000}"#
+        );
     }
 
     #[test]

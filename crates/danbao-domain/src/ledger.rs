@@ -158,10 +158,12 @@ pub enum EntryKind {
     SellerUnfrozen,
     /// An order's after-sales window passed: its reserve becomes the seller's available balance.
     ReserveReleased,
+    /// 先行赔付: the compensation fund refunds a complaint's buyer at once.
+    FastRefund,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 17] = [
+    pub const ALL: [EntryKind; 18] = [
         EntryKind::Capture,
         EntryKind::Release,
         EntryKind::RefundRequested,
@@ -179,6 +181,7 @@ impl EntryKind {
         EntryKind::SellerFrozen,
         EntryKind::SellerUnfrozen,
         EntryKind::ReserveReleased,
+        EntryKind::FastRefund,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -200,6 +203,7 @@ impl EntryKind {
             EntryKind::SellerFrozen => "seller_frozen",
             EntryKind::SellerUnfrozen => "seller_unfrozen",
             EntryKind::ReserveReleased => "reserve_released",
+            EntryKind::FastRefund => "fast_refund",
         }
     }
 
@@ -631,9 +635,48 @@ pub mod rules {
             .build()
     }
 
+    /// 先行赔付: the compensation fund pays the buyer's refund now (pending the provider's
+    /// confirmation); the order's money stays frozen until the ruling.
+    pub fn fast_refund(
+        order: &OrderId,
+        refund: &RefundId,
+        provider: &str,
+        amount: Money,
+    ) -> Result<JournalEntry, LedgerError> {
+        JournalEntry::builder(
+            EntryKind::FastRefund,
+            EntryRefs {
+                order: Some(order.clone()),
+                refund: Some(refund.clone()),
+                payment: None,
+            },
+        )
+        .transfer(
+            Account::CompensationFund,
+            Account::RefundsPending(provider.to_string()),
+            amount,
+        )
+        .build()
+    }
+
+    /// Where a ruling's money goes, besides the entry.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct RulingMoney {
+        pub seller: SellerPart,
+        /// Refunded to the buyer through the provider now.
+        pub to_refund: Money,
+        /// What a fast refund had advanced and the buyer's part pays back to the fund.
+        pub fund_repaid: Money,
+        /// What a fast refund had advanced and the ruling did not give the buyer: the
+        /// platform's loss, so the fund is whole again.
+        pub advance_lost: Money,
+    }
+
     /// Divides the frozen money as the ruling says. The buyer's part goes to the provider
-    /// as a refund (pending its confirmation); the seller's part first repays what the
-    /// seller owes the platform (a receivable from the freeze), then to available.
+    /// as a refund (pending its confirmation) — or, when a fast refund already paid the
+    /// buyer (`advanced`), back into the compensation fund, and what the buyer's part does
+    /// not cover of the advance is booked as a loss. The seller's part first repays what
+    /// the seller owes the platform (a receivable from the freeze), then to available.
     pub fn ruling_settlement(
         order: &OrderId,
         refund: Option<&RefundId>,
@@ -641,7 +684,8 @@ pub mod rules {
         provider: &str,
         settlement: crate::complaint::Settlement,
         owed_receivable: Money,
-    ) -> Result<(JournalEntry, SellerPart), LedgerError> {
+        advanced: Money,
+    ) -> Result<(JournalEntry, RulingMoney), LedgerError> {
         let refs = EntryRefs {
             order: Some(order.clone()),
             refund: refund.cloned(),
@@ -649,12 +693,25 @@ pub mod rules {
         };
         let frozen = Account::Frozen(seller.clone());
         let part = SellerPart::of(settlement.to_seller, owed_receivable);
+        let advanced = advanced.max(Money::ZERO);
+        let fund_repaid = settlement.to_buyer.min(advanced);
+        let money = RulingMoney {
+            seller: part,
+            to_refund: settlement
+                .to_buyer
+                .checked_sub(fund_repaid)
+                .map_err(|_| LedgerError::Overflow)?,
+            fund_repaid,
+            advance_lost: advanced.checked_sub(fund_repaid).map_err(|_| LedgerError::Overflow)?,
+        };
         let entry = JournalEntry::builder(EntryKind::RulingSettlement, refs)
             .transfer_if_positive(
                 frozen.clone(),
                 Account::RefundsPending(provider.to_string()),
-                settlement.to_buyer,
+                money.to_refund,
             )
+            .transfer_if_positive(frozen.clone(), Account::CompensationFund, money.fund_repaid)
+            .transfer_if_positive(Account::Losses, Account::CompensationFund, money.advance_lost)
             .transfer_if_positive(
                 frozen.clone(),
                 Account::Receivable(seller.clone()),
@@ -663,7 +720,7 @@ pub mod rules {
             .transfer_if_positive(frozen.clone(), Account::Available(seller.clone()), part.to_available)
             .transfer_if_positive(frozen, Account::PlatformFees, settlement.fee)
             .build()?;
-        Ok((entry, part))
+        Ok((entry, money))
     }
 
     /// Seller-level movements (no order): each one transfer of a given kind.
@@ -1053,8 +1110,10 @@ mod tests {
                     "sandbox",
                     settlement,
                     m(owed),
+                    Money::ZERO,
                 )
                 .unwrap_or_else(|e| panic!("{e}"));
+                let part = part.seller;
                 assert_eq!(
                     part.repays_receivable.minor() + part.to_available.minor(),
                     settlement.to_seller.minor(),
@@ -1430,7 +1489,7 @@ mod tests {
                                 let ruling = crate::complaint::Ruling::Split { buyer_bps: bps };
                                 let settlement = crate::complaint::settle(amount, ruling, fee_bps).unwrap_or_else(|e| panic!("{e}"));
                                 let rid = RefundId::generate();
-                                let (e, _) = rules::ruling_settlement(&o.0, Some(&rid), &seller, "sandbox", settlement, sources.receivable)
+                                let (e, _) = rules::ruling_settlement(&o.0, Some(&rid), &seller, "sandbox", settlement, sources.receivable, Money::ZERO)
                                     .unwrap_or_else(|e| panic!("{e}"));
                                 l.post(e).unwrap_or_else(|e| panic!("{e}"));
                                 if settlement.to_buyer.is_positive() {

@@ -42,6 +42,8 @@ pub enum Refusal {
     ComplaintClosed { stage: Stage },
     #[error("this case is assigned to another arbitrator")]
     AssignedElsewhere,
+    #[error("the buyer was already refunded from the compensation fund; the case goes on to a ruling")]
+    FastRefundedNoWithdrawal,
     #[error("a party may add at most {max_files} files ({max_bytes} bytes) to one complaint")]
     EvidenceQuota { max_files: i64, max_bytes: i64 },
 
@@ -109,6 +111,7 @@ impl Refusal {
             R::Complaint(_) => "complaint-illegal-transition",
             R::ComplaintClosed { .. } => "complaint-closed",
             R::AssignedElsewhere => "complaint-assigned-elsewhere",
+            R::FastRefundedNoWithdrawal => "complaint-fast-refunded",
             R::EvidenceQuota { .. } => "evidence-quota",
             R::InsufficientBalance => "insufficient-balance",
             R::WithdrawalsStopped { .. } => "withdrawals-stopped",
@@ -179,6 +182,7 @@ impl Refusal {
             | R::KeysHeldByOrders
             | R::CannotOpen(_)
             | R::AssignedElsewhere
+            | R::FastRefundedNoWithdrawal
             | R::InsufficientBalance
             | R::ExceptionResolved
             | R::NoPaymentToRefund
@@ -187,7 +191,7 @@ impl Refusal {
     }
 
     /// Every problem type a refusal can carry, for the API document.
-    pub const CODES: [&'static str; 30] = [
+    pub const CODES: [&'static str; 31] = [
         "username-taken",
         "out-of-stock",
         "illegal-transition",
@@ -206,6 +210,7 @@ impl Refusal {
         "complaint-illegal-transition",
         "complaint-closed",
         "complaint-assigned-elsewhere",
+        "complaint-fast-refunded",
         "evidence-quota",
         "insufficient-balance",
         "withdrawals-stopped",
@@ -269,6 +274,7 @@ mod tests {
             }),
             Refusal::ComplaintClosed { stage: Stage::Resolved },
             Refusal::AssignedElsewhere,
+            Refusal::FastRefundedNoWithdrawal,
             Refusal::EvidenceQuota {
                 max_files: 20,
                 max_bytes: 50,

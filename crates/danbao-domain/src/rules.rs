@@ -79,6 +79,42 @@ pub struct ComplaintRules {
     pub after_sales_days: BTreeMap<String, i64>,
     /// Evidence kinds each complaint type should carry, by type name.
     pub evidence: BTreeMap<String, Vec<String>>,
+    /// The platform's own time limit (仲裁时效): a case that reaches review is decided
+    /// within this long, or it is escalated to the admins and shown as overdue.
+    #[serde(default = "default_arbitration_hours")]
+    pub arbitration_hours: i64,
+    /// 先行赔付: who is refunded from the compensation fund at once, while the case goes on.
+    #[serde(default)]
+    pub fast_refund: FastRefundRules,
+}
+
+/// Eligibility for a fast refund (极速退款, SPEC §7), `[complaints.fast_refund]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FastRefundRules {
+    pub enabled: bool,
+    /// The buyer's account must be at least this old (guests are not eligible).
+    pub account_age_days_min: i64,
+    /// ... and must not have lost a complaint within this many days.
+    pub no_lost_complaint_days: i64,
+    /// The most a fast refund pays (minor units: 20000 = ¥200).
+    pub amount_minor_max: i64,
+}
+
+impl Default for FastRefundRules {
+    /// The values of the shipped rule set (a test checks they agree).
+    fn default() -> FastRefundRules {
+        FastRefundRules {
+            enabled: true,
+            account_age_days_min: 30,
+            no_lost_complaint_days: 90,
+            amount_minor_max: 20_000,
+        }
+    }
+}
+
+fn default_arbitration_hours() -> i64 {
+    48
 }
 
 fn default_collective_amount_minor_min() -> i64 {
@@ -176,6 +212,7 @@ impl RuleSet {
             ("complaints.not_delivered_after_hours", c.not_delivered_after_hours),
             ("complaints.collective_buyers", c.collective_buyers),
             ("complaints.collective_window_hours", c.collective_window_hours),
+            ("complaints.arbitration_hours", c.arbitration_hours),
         ] {
             if !(1..=366 * 24).contains(&value) {
                 return out(field, "must be between 1 and 8784");
@@ -184,10 +221,21 @@ impl RuleSet {
         for (field, value) in [
             ("complaints.collective_account_age_days", c.collective_account_age_days),
             ("complaints.collective_review_hours", c.collective_review_hours),
+            (
+                "complaints.fast_refund.account_age_days_min",
+                c.fast_refund.account_age_days_min,
+            ),
+            (
+                "complaints.fast_refund.no_lost_complaint_days",
+                c.fast_refund.no_lost_complaint_days,
+            ),
         ] {
             if !(0..=366 * 24).contains(&value) {
                 return out(field, "must be between 0 and 8784");
             }
+        }
+        if !(0..=100_000_000_000).contains(&c.fast_refund.amount_minor_max) {
+            return out("complaints.fast_refund.amount_minor_max", "must be between 0 and 10^11");
         }
         if !(0..=100_000_000_000).contains(&c.collective_amount_minor_min) {
             return out("complaints.collective_amount_minor_min", "must be between 0 and 10^11");
@@ -334,6 +382,14 @@ impl RuleSet {
             .fold(self.after_sales_window_ms(), i64::max)
     }
 
+    pub fn arbitration_ms(&self) -> TimestampMs {
+        self.complaints.arbitration_hours * HOUR_MS
+    }
+
+    pub fn not_delivered_after_ms(&self) -> TimestampMs {
+        self.complaints.not_delivered_after_hours * HOUR_MS
+    }
+
     pub fn collective_review_ms(&self) -> TimestampMs {
         self.complaints.collective_review_hours * HOUR_MS
     }
@@ -440,6 +496,30 @@ mod tests {
             DEFAULT_RULES_TOML.replace("unpaid_share_of_stock_bps = 5000", "unpaid_share_of_stock_bps = 0");
         assert!(matches!(
             RuleSet::parse(&zero_share),
+            Err(RulesError::OutOfRange { .. })
+        ));
+    }
+
+    #[test]
+    fn fast_refund_and_arbitration_limit_default_to_the_shipped_values() {
+        let shipped = RuleSet::default_rules().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(shipped.complaints.fast_refund, FastRefundRules::default());
+        assert_eq!(shipped.complaints.arbitration_hours, default_arbitration_hours());
+        // A rule set published before either existed reads as the defaults.
+        let start = DEFAULT_RULES_TOML.find("[complaints.fast_refund]").unwrap_or(0);
+        let end = start + DEFAULT_RULES_TOML[start..].find("\n[fees]").unwrap_or(0) + 1;
+        let old: String = format!("{}{}", &DEFAULT_RULES_TOML[..start], &DEFAULT_RULES_TOML[end..])
+            .lines()
+            .filter(|l| !l.starts_with("arbitration_hours"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(!old.contains("fast_refund]") && !old.contains("arbitration_hours ="));
+        let parsed = RuleSet::parse(&old).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.complaints.fast_refund, FastRefundRules::default());
+        assert_eq!(parsed.complaints.arbitration_hours, 48);
+        let negative_cap = DEFAULT_RULES_TOML.replace("amount_minor_max = 20000", "amount_minor_max = -1");
+        assert!(matches!(
+            RuleSet::parse(&negative_cap),
             Err(RulesError::OutOfRange { .. })
         ));
     }

@@ -83,6 +83,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(complaint_assign))
         .routes(routes!(arbitration_queue))
         .routes(routes!(seller_balance))
+        .routes(routes!(notifications))
         .routes(routes!(seller_deposit))
         .routes(routes!(seller_withdraw))
         .routes(routes!(fund_compensation))
@@ -1255,6 +1256,20 @@ async fn ban_seller(
     ApiJson(b): ApiJson<ReasonBody>,
 ) -> ApiResult<Json<danbao_app::sellers::BanView>> {
     Ok(Json(app.ban_seller(&caller, &id, &b.reason).await?))
+}
+
+/// The caller's notifications, newest first; an admin's include the admins' alerts
+#[utoipa::path(
+    get,
+    path = "/notifications",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Notifications, newest first (at most 50)", body = Vec<danbao_app::notify::Notification>), Problems)
+)]
+async fn notifications(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+) -> ApiResult<Json<Vec<danbao_app::notify::Notification>>> {
+    Ok(Json(app.notifications(&caller).await?))
 }
 
 /// The seller's balances (seller)

@@ -133,6 +133,7 @@ macro_rules! queries {
         include!("queries/audit.rs");
         include!("queries/backoffice.rs");
         include!("queries/console_admin.rs");
+        include!("queries/notifications.rs");
     };
 }
 
@@ -625,6 +626,12 @@ tx_methods! {
     fn complaint(id: &ComplaintId, lock: bool) -> Option<ComplaintRow>;
     fn update_complaint(c: &ComplaintRow) -> ();
     fn complaints_for_order(order: &OrderId) -> Vec<ComplaintRow>;
+    fn buyer_last_lost_complaint_at(buyer: &UserId) -> Option<i64>;
+    fn insert_notification(n: &NotificationRow) -> ();
+    fn notification(id: &str) -> Option<NotificationRow>;
+    fn mark_notification_sent(id: &str, channel: &str, at: i64) -> bool;
+    fn notifications_for(recipients: &[String], limit: i64) -> Vec<NotificationRow>;
+    fn notifications_about(subject_id: &str) -> Vec<NotificationRow>;
     fn complaint_queue(limit: i64) -> Vec<ComplaintRow>;
     fn collective_complaints(seller: &UserId, since: i64) -> Vec<ComplaintRow>;
     fn open_complaints_of_seller(seller: &UserId) -> Vec<ComplaintRow>;

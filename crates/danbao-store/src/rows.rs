@@ -232,6 +232,10 @@ pub struct ComplaintRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub resolved_at: Option<i64>,
+    /// 先行赔付: what the compensation fund advanced to the buyer, and when.
+    pub fast_refund: Option<(Money, i64)>,
+    /// Why no fast refund was paid (a `FastRefundRefusal` as JSON).
+    pub fast_refund_refusal: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +250,21 @@ pub struct ComplaintEvidenceRow {
     pub size_bytes: Option<i64>,
     pub leaf_hash: String,
     pub created_at: i64,
+}
+
+/// One notification in the outbox (`notifications`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationRow {
+    pub id: String,
+    /// A user id, or a role as `role:admin`.
+    pub recipient: String,
+    pub kind: String,
+    pub subject_id: String,
+    /// JSON.
+    pub detail: String,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+    pub channel: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -85,6 +85,7 @@ fn deadline_meaning(a: &A, stage: &str) -> &'static str {
         "awaiting_seller" => a.meaning_awaiting_seller,
         "awaiting_buyer" => a.meaning_awaiting_buyer,
         "appraisal" => a.meaning_appraisal,
+        "under_review" => a.meaning_under_review,
         _ => a.meaning_other,
     }
 }

@@ -51,6 +51,7 @@ super::i18n::catalog! {
     meaning_awaiting_seller: "卖家回应期限：逾期未回应，系统将判定全额退款给买家", "The seller's deadline to answer: without an answer by then, the system refunds the buyer in full";
     meaning_awaiting_buyer: "买家补证期限：逾期未补充，系统将判定放款给卖家", "The buyer's deadline for more evidence: without it by then, the system releases the money to the seller";
     meaning_appraisal: "第三方鉴定期限：逾期自动转回审核", "The third-party appraisal's deadline: after it the case goes back to review";
+    meaning_under_review: "仲裁时效（规则公示）：逾期未裁决将升级管理员，并在各方页面标明已超时", "The published arbitration time limit: past it the case is escalated to the admins and shown overdue to both parties";
     meaning_other: "处理期限", "Deadline";
     overdue: "已逾期", "Overdue";
     // collective review

@@ -33,6 +33,9 @@ pub(super) struct ComplaintItem {
     pub(super) open: bool,
     pub(super) created_at: TimeView,
     pub(super) url: Option<String>,
+    /// 先行赔付, in words for the viewer.
+    pub(super) fast_refund: Option<String>,
+    pub(super) overdue: bool,
 }
 
 pub(super) struct KindOption {
@@ -103,6 +106,12 @@ struct ComplaintDetail {
     can_respond: bool,
     /// Either party adds evidence (text and files) while the case is open.
     can_add_evidence: bool,
+    /// 先行赔付: what the platform refunded at once, in words.
+    fast_refund: Option<String>,
+    /// Why the buyer was not refunded at once (shown to the buyer).
+    fast_refund_refusal: Option<String>,
+    /// Past the platform's own time limit.
+    overdue: bool,
 }
 
 /// A complaint page's address.
@@ -119,6 +128,11 @@ pub(super) fn complaint_items(l: Lang, list: &[ComplaintView]) -> Vec<ComplaintI
             open: stage_is_open(&c.stage),
             created_at: TimeView::new(&c.created_at),
             url: complaint_url(&c.id),
+            fast_refund: c
+                .fast_refund
+                .as_ref()
+                .map(|f| fast_refund_line(l, f.amount_minor, &f.at, c.viewer == "buyer")),
+            overdue: c.overdue,
         })
         .collect()
 }
@@ -167,6 +181,62 @@ fn proposal_view(l: Lang, p: &Proposal) -> ProposalView {
     }
 }
 
+/// The fast refund, as each side reads it.
+pub(super) fn fast_refund_line(l: Lang, amount_minor: i64, at: &str, buyer: bool) -> String {
+    let at = TimeView::new(at).display;
+    let amount = yuan(amount_minor);
+    if buyer {
+        l.pick(
+            format!("已先行赔付：平台已于 {at} 从先行赔付金退款 ¥{amount} 给您，无需等待裁决。退款原路返回。"),
+            format!("Refunded in advance: on {at} the platform refunded you ¥{amount} from its compensation fund, without waiting for the ruling. It goes back the way you paid."),
+        )
+    } else {
+        l.pick(
+            format!("已先行赔付：平台已于 {at} 先行退款 ¥{amount} 给买家。冻结款项仍按裁决结算：裁决支持您，款项照常放给您。"),
+            format!("Refunded in advance: on {at} the platform refunded the buyer ¥{amount} itself. The frozen money is still settled by the ruling: if it is for you, it is released to you as usual."),
+        )
+    }
+}
+
+/// Why no fast refund, for the buyer.
+fn fast_refund_refusal(l: Lang, r: &danbao_domain::complaint::FastRefundRefusal) -> String {
+    use danbao_domain::complaint::FastRefundRefusal as X;
+    let lead = l.pick("本次投诉不适用先行赔付：", "No advance refund for this complaint: ");
+    let why = match r {
+        X::Disabled => l.pick(
+            "平台目前未开启先行赔付。".to_string(),
+            "the platform has turned advance refunds off.".to_string(),
+        ),
+        X::Guest => l.pick(
+            "先行赔付仅适用于注册账号，游客订单请等待裁决。".to_string(),
+            "advance refunds are for registered accounts; a guest order waits for the ruling.".to_string(),
+        ),
+        X::AccountTooNew { days_min } => l.pick(
+            format!("账号注册须满 {days_min} 天。"),
+            format!("the account must be at least {days_min} days old."),
+        ),
+        X::LostRecently { days } => l.pick(
+            format!("{days} 天内有投诉被裁定不成立。"),
+            format!("a complaint of yours was ruled against you in the last {days} days."),
+        ),
+        X::AmountOverCap { cap_minor } => l.pick(
+            format!("订单金额超过 ¥{} 的上限。", yuan(*cap_minor)),
+            format!("the order is over the ¥{} limit.", yuan(*cap_minor)),
+        ),
+        X::FundShort => l.pick(
+            "先行赔付金暂时不足。".to_string(),
+            "the compensation fund cannot cover it right now.".to_string(),
+        ),
+    };
+    format!(
+        "{lead}{why}{}",
+        l.pick(
+            "投诉照常处理，款项仍然冻结。",
+            " The complaint goes on as usual and the money stays frozen."
+        )
+    )
+}
+
 fn complaint_detail(w: &Words, c: ComplaintView) -> ComplaintDetail {
     let l = w.lang;
     let open = stage_is_open(&c.stage);
@@ -191,6 +261,16 @@ fn complaint_detail(w: &Words, c: ComplaintView) -> ComplaintDetail {
         _ => None,
     };
     ComplaintDetail {
+        fast_refund: c
+            .fast_refund
+            .as_ref()
+            .map(|f| fast_refund_line(l, f.amount_minor, &f.at, is_buyer)),
+        fast_refund_refusal: c
+            .fast_refund_refusal
+            .as_ref()
+            .filter(|_| is_buyer && open)
+            .map(|r| fast_refund_refusal(l, r)),
+        overdue: c.overdue,
         deadline: if open {
             deadline_view(w, &c.stage, c.deadline_at.as_deref(), seller)
         } else {
@@ -308,7 +388,9 @@ pub(super) async fn open_complaint(
     let v = order_viewer(&app, &headers, &id).await?;
     let caller = &v.caller;
     let description = form_text(&form.description);
-    match app.open_complaint(caller, &id, &form.kind, Some(&description)).await {
+    // The one-click escalation (未发货) sends no description: not_delivered needs none.
+    let described = (!description.is_empty()).then_some(description.as_str());
+    match app.open_complaint(caller, &id, &form.kind, described).await {
         Ok(c) => match complaint_url(&c.id) {
             Some(url) => Ok(private_redirect(&url)),
             None => Err(PageError::complaint_not_found()),

@@ -372,6 +372,9 @@ catalog! {
     complaint_details: "投诉详情", "Complaint";
     complaint_number: "投诉单号", "Complaint number";
     deadline: "处理期限", "Deadline";
+    overdue: "已超时，已升级管理员", "Overdue: escalated to the admins";
+    escalate_note: "卖家已超过平台规定的时间仍未发货。您可以一键投诉“未发货”，款项立即冻结；卖家也已收到催发货提醒。", "The seller has not delivered within the time the rules allow. One click opens a “not delivered” complaint and freezes the money; the seller has been reminded too.";
+    escalate_button: "一键投诉：未发货", "Complain: not delivered";
     ruling_result: "裁决结果", "Ruling";
     ruling: "裁决", "Ruling";
     ruled_by: "裁决方", "Ruled by";
@@ -723,6 +726,14 @@ impl Words {
                 None,
             ),
             "resolved" | "withdrawn" => return None,
+            "under_review" => (
+                l.pick("平台须在", "The platform must decide by"),
+                l.pick("前作出裁决", ""),
+                Some(l.pick(
+                    "这是平台公示的仲裁时效；逾期未裁决会自动升级给管理员处理，并在此标明“已超时”。",
+                    "This is the platform's published time limit; past it the case is escalated to the admins and marked overdue here.",
+                )),
+            ),
             _ => (
                 l.pick("平台将在", "The platform will act by"),
                 l.pick("前处理", ""),

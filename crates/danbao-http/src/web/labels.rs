@@ -512,6 +512,10 @@ pub(super) fn refusal(l: Lang, r: &Refusal) -> String {
             "该投诉已由其他仲裁员受理",
             "Another arbitrator has taken this complaint",
         ),
+        R::FastRefundedNoWithdrawal => p(
+            "平台已先行赔付，投诉不能撤回，将由仲裁员裁决",
+            "The platform already refunded you in advance; the complaint cannot be withdrawn and goes on to a ruling",
+        ),
         R::EvidenceQuota { max_files, max_bytes } => {
             let mb = max_bytes / (1024 * 1024);
             l.pick(
@@ -773,6 +777,7 @@ mod tests {
             OpenRefusal::NotPaid.into(),
             OpenRefusal::WindowClosed.into(),
             Refusal::AssignedElsewhere,
+            Refusal::FastRefundedNoWithdrawal,
             Refusal::InsufficientBalance,
             Refusal::ExceptionResolved,
             Refusal::NoPaymentToRefund,

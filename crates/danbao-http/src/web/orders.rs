@@ -82,6 +82,8 @@ struct OrderPage {
     refunds: Vec<RefundItem>,
     complaints: Vec<ComplaintItem>,
     can_complain: bool,
+    /// A manual order past the time the buyer may escalate: one click opens not_delivered.
+    can_escalate: bool,
     complaint_kinds: Vec<KindOption>,
     complaint_text: String,
     timeline: Vec<EventItem>,
@@ -169,7 +171,14 @@ pub(super) async fn render_order_with(
     let events = app.timeline(caller, id).await?;
     let complaints = app.complaints_of_order(caller, id).await?;
     let order = app.order(caller, id).await?;
-    let html = order_page_for(order, events, &complaints, page, extras);
+    // From the time the rules let the buyer open not_delivered (the use case checks again).
+    let escalation_open = order
+        .paid_at
+        .as_deref()
+        .and_then(danbao_app::clock::parse_rfc3339)
+        .map(|paid| paid.saturating_add(app.loaded_rules(order.rule_version).not_delivered_after_ms()))
+        .is_some_and(|from| from <= app.now());
+    let html = order_page_for(order, events, &complaints, page, extras, escalation_open);
     Ok((status, private_headers(), html).into_response())
 }
 
@@ -179,6 +188,7 @@ fn order_page_for(
     complaints: &[ComplaintView],
     page: &PageContext,
     extras: OrderExtras,
+    escalation_open: bool,
 ) -> OrderPage {
     let w = &page.ui;
     let l = w.lang();
@@ -272,6 +282,12 @@ fn order_page_for(
             .collect()
     });
     let can_complain = o.actions.contains(&OrderAction::Complain);
+    let can_escalate = escalation_open
+        && can_complain
+        && is_buyer
+        && o.status == danbao_domain::OrderStatus::Paid
+        && o.complaint_kinds
+            .contains(&danbao_domain::complaint::ComplaintKind::NotDelivered);
     let complaint_kinds = complaint_kinds(w, &o, &draft.kind);
     OrderPage {
         order: OrderItem {
@@ -296,6 +312,7 @@ fn order_page_for(
         refunds,
         complaints: complaint_items(l, complaints),
         can_complain,
+        can_escalate,
         complaint_kinds,
         complaint_text: draft.text,
         timeline,

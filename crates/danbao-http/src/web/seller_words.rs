@@ -351,6 +351,7 @@ impl Words {
             Some(K::SellerFrozen) => ("店铺冻结暂扣", "Held while the shop is frozen"),
             Some(K::SellerUnfrozen) => ("店铺解冻返还", "Returned when the shop was unfrozen"),
             Some(K::ReserveReleased) => ("售后保留期满", "After-sale reserve ended"),
+            Some(K::FastRefund) => ("平台先行赔付", "Refunded in advance by the platform"),
             None => ("其他", "Other"),
         };
         self.lang.pick(zh, en)

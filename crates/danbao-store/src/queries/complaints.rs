@@ -23,14 +23,23 @@ fn complaint_from(r: &Row) -> Result<ComplaintRow> {
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         resolved_at: r.try_get("resolved_at")?,
+        fast_refund: match (
+            r.try_get::<Option<i64>, _>("fast_refund_minor")?,
+            r.try_get::<Option<i64>, _>("fast_refund_at")?,
+        ) {
+            (Some(minor), Some(at)) => Some((Money::from_minor(minor), at)),
+            _ => None,
+        },
+        fast_refund_refusal: r.try_get("fast_refund_refusal")?,
     })
 }
 
 pub async fn insert_complaint(tx: &mut Conn, c: &ComplaintRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO complaints (id, order_id, seller_id, buyer_id, kind, stage, deadline_at, prior_order_status, paused_remaining_ms, \
-         frozen_sources, amount_minor, proposal, ruling, ruled_by, ruling_reason, rule_version, group_id, assigned_to, created_at, updated_at, resolved_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+         frozen_sources, amount_minor, proposal, ruling, ruled_by, ruling_reason, rule_version, group_id, assigned_to, created_at, updated_at, resolved_at, \
+         fast_refund_minor, fast_refund_at, fast_refund_refusal) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
     )
     .bind(c.id.as_str())
     .bind(c.order_id.as_str())
@@ -53,6 +62,9 @@ pub async fn insert_complaint(tx: &mut Conn, c: &ComplaintRow) -> Result<()> {
     .bind(c.created_at)
     .bind(c.updated_at)
     .bind(c.resolved_at)
+    .bind(c.fast_refund.map(|(m, _)| m.minor()))
+    .bind(c.fast_refund.map(|(_, at)| at))
+    .bind(&c.fast_refund_refusal)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -68,7 +80,8 @@ pub async fn complaint(tx: &mut Conn, id: &ComplaintId, lock: bool) -> Result<Op
 pub async fn update_complaint(tx: &mut Conn, c: &ComplaintRow) -> Result<()> {
     sqlx::query(
         "UPDATE complaints SET stage = $2, deadline_at = $3, proposal = $4, ruling = $5, ruled_by = $6, ruling_reason = $7, \
-         group_id = $8, updated_at = $9, resolved_at = $10, assigned_to = $11 WHERE id = $1",
+         group_id = $8, updated_at = $9, resolved_at = $10, assigned_to = $11, fast_refund_minor = $12, fast_refund_at = $13, \
+         fast_refund_refusal = $14 WHERE id = $1",
     )
     .bind(c.id.as_str())
     .bind(&c.stage)
@@ -81,9 +94,24 @@ pub async fn update_complaint(tx: &mut Conn, c: &ComplaintRow) -> Result<()> {
     .bind(c.updated_at)
     .bind(c.resolved_at)
     .bind(&c.assigned_to)
+    .bind(c.fast_refund.map(|(m, _)| m.minor()))
+    .bind(c.fast_refund.map(|(_, at)| at))
+    .bind(&c.fast_refund_refusal)
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// When the buyer last lost a complaint outright (a ruling wholly for the seller).
+pub async fn buyer_last_lost_complaint_at(tx: &mut Conn, buyer: &UserId) -> Result<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT MAX(resolved_at) AS at FROM complaints WHERE buyer_id = $1 AND stage = 'resolved' \
+         AND ruling LIKE '%\"kind\":\"release_to_seller\"%'",
+    )
+    .bind(buyer.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get("at")?)
 }
 
 pub async fn complaints_for_order(tx: &mut Conn, order: &OrderId) -> Result<Vec<ComplaintRow>> {

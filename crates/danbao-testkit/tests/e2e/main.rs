@@ -56,6 +56,7 @@ mod no_drop;
 mod openapi;
 mod operations;
 mod privacy;
+mod protection;
 mod purchase;
 mod rail_alipay;
 mod rail_epay;
