@@ -399,9 +399,10 @@ impl App {
         };
         // The fund's row is locked: two complaints opened at once cannot both spend its
         // last yuan.
-        let fund = Money::from_minor(
-            Account::CompensationFund.normal_balance(tx.lock_account(&Account::CompensationFund).await?),
-        );
+        let fund = Account::CompensationFund.normal_balance(tx.lock_account(&Account::CompensationFund).await?);
+        // The fund stands behind every receivable (a ban settles them from it): only what
+        // it holds beyond them can be advanced.
+        let fund = Money::from_minor(fund.saturating_sub(tx.receivables_total().await?).max(0));
         let facts = FastRefundFacts {
             buyer_account_age_ms,
             buyer_last_lost_at,
@@ -950,6 +951,7 @@ impl App {
         // balance (their part less what repaid the receivable) stays held.
         self.hold_release_if_frozen(tx, &c.seller_id, seller_part.to_available, now)
             .await?;
+        self.repay_receivable(tx, &c.seller_id, now).await?;
         let outcome = ruling.order_outcome();
         self.apply_event(tx, &mut order, OrderEvent::ComplaintRuled { outcome }, rules, now)
             .await?;
@@ -978,6 +980,7 @@ impl App {
             serde_json::from_str(&c.frozen_sources).map_err(|e| AppError::Internal(e.to_string()))?;
         tx.post_entry(&posting::complaint_unfreeze(&order.id, &c.seller_id, sources)?, now)
             .await?;
+        self.repay_receivable(tx, &c.seller_id, now).await?;
         // Money back in the reserve waits for the window's end again (or is released at
         // once if it has passed meanwhile).
         if sources.reserve.is_positive() {

@@ -230,6 +230,7 @@ impl App {
                 )?;
                 tx.post_entry(&entry, now).await?;
                 self.hold_release_if_frozen(&mut tx, seller, amount, now).await?;
+                self.repay_receivable(&mut tx, seller, now).await?;
                 tx.settle_withdrawal(id, "returned", now).await?;
                 tracing::warn!(
                     withdrawal = id.as_str(),

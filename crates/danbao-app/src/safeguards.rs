@@ -107,6 +107,7 @@ impl App {
                 .await?;
             self.hold_release_if_frozen(&mut tx, &order.seller_id, amount, now)
                 .await?;
+            self.repay_receivable(&mut tx, &order.seller_id, now).await?;
             crate::evidence::record_event(
                 &mut tx,
                 &order.id,

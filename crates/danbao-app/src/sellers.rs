@@ -122,6 +122,27 @@ impl App {
         Ok(())
     }
 
+    /// What the seller owes the platform is repaid first out of their available balance
+    /// (SPEC §7), in the caller's transaction, which holds the seller's standing lock: every
+    /// path that puts money into available calls this after it. Returns what was repaid.
+    pub(crate) async fn repay_receivable(&self, tx: &mut Tx, seller: &UserId, now: i64) -> AppResult<Money> {
+        let receivable = Account::Receivable(seller.clone());
+        let owed = Money::from_minor(receivable.normal_balance(tx.account_balance(&receivable).await?));
+        if !owed.is_positive() {
+            return Ok(Money::ZERO);
+        }
+        let owed = Money::from_minor(receivable.normal_balance(tx.lock_account(&receivable).await?));
+        let available = Account::Available(seller.clone());
+        let available = Money::from_minor(available.normal_balance(tx.lock_account(&available).await?));
+        match posting::repay_receivable(seller, owed, available)? {
+            Some(entry) => {
+                tx.post_entry(&entry, now).await?;
+                Ok(owed.min(available))
+            }
+            None => Ok(Money::ZERO),
+        }
+    }
+
     /// One standing change and its effects, in the caller's transaction: the money
     /// moves first, then the standing is written (so rulings and refunds below see it),
     /// then a ban's refunds and settlement. Returns, for a ban, how many orders were
@@ -177,6 +198,7 @@ impl App {
                             held,
                         )?;
                         tx.post_entry(&entry, now).await?;
+                        self.repay_receivable(tx, seller, now).await?;
                     }
                     held = Money::ZERO;
                 }

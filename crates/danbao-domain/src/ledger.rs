@@ -160,10 +160,12 @@ pub enum EntryKind {
     ReserveReleased,
     /// 先行赔付: the compensation fund refunds a complaint's buyer at once.
     FastRefund,
+    /// Money reaching a seller's available balance repays what they owe first.
+    ReceivableRepaid,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 18] = [
+    pub const ALL: [EntryKind; 19] = [
         EntryKind::Capture,
         EntryKind::Release,
         EntryKind::RefundRequested,
@@ -182,6 +184,7 @@ impl EntryKind {
         EntryKind::SellerUnfrozen,
         EntryKind::ReserveReleased,
         EntryKind::FastRefund,
+        EntryKind::ReceivableRepaid,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -204,6 +207,7 @@ impl EntryKind {
             EntryKind::SellerUnfrozen => "seller_unfrozen",
             EntryKind::ReserveReleased => "reserve_released",
             EntryKind::FastRefund => "fast_refund",
+            EntryKind::ReceivableRepaid => "receivable_repaid",
         }
     }
 
@@ -735,6 +739,27 @@ pub mod rules {
             .build()
     }
 
+    /// What a seller owes is repaid first out of any money that reaches their available
+    /// balance (SPEC §7): as much as both allow. None when nothing is owed or available.
+    pub fn repay_receivable(
+        seller: &UserId,
+        owed: Money,
+        available: Money,
+    ) -> Result<Option<JournalEntry>, LedgerError> {
+        let amount = owed.min(available);
+        if !amount.is_positive() {
+            return Ok(None);
+        }
+        JournalEntry::builder(EntryKind::ReceivableRepaid, EntryRefs::default())
+            .transfer(
+                Account::Available(seller.clone()),
+                Account::Receivable(seller.clone()),
+                amount,
+            )
+            .build()
+            .map(Some)
+    }
+
     /// Covers what a banned seller owes: from the deposit, then the compensation fund,
     /// and whatever is left is the platform's loss. Returns the entry and how much each
     /// source paid.
@@ -899,6 +924,20 @@ pub fn check_invariants(
                 "account {account}: liability is negative ({})",
                 account.normal_balance(stored)
             )));
+        }
+    }
+    // What a seller owes is repaid from what they have available before anything else.
+    for (account, raw) in stored_balances {
+        if let Account::Receivable(seller) = account {
+            let owed = account.normal_balance(*raw);
+            let available_account = Account::Available(seller.clone());
+            let available =
+                available_account.normal_balance(stored_balances.get(&available_account).copied().unwrap_or(0));
+            if owed > 0 && available > 0 {
+                violations.push(Violation(format!(
+                    "seller {seller}: owes {owed} (receivable) while {available} is available"
+                )));
+            }
         }
     }
     for (order, m) in order_money(good) {
@@ -1305,21 +1344,41 @@ mod tests {
             order: usize,
             outcome: Option<i64>,
             fee_bps: i64,
+            /// The buyer asks for a fast refund (paid when the fund can).
+            fast: bool,
+        },
+        /// A seller locks part of their available balance as the deposit.
+        Deposit {
+            seller: usize,
+            amount: i64,
+        },
+        /// A seller withdraws part of their available balance.
+        Withdraw {
+            seller: usize,
+            amount: i64,
+        },
+        /// Fee income moved into the compensation fund.
+        FundFromFees {
+            amount: i64,
         },
     }
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            (1i64..1_000_000, 0usize..3).prop_map(|(amount, seller)| Op::Pay { amount, seller }),
-            (0usize..20, 0i64..=10_000).prop_map(|(order, fee_bps)| Op::Confirm { order, fee_bps }),
-            (0usize..20).prop_map(|order| Op::Refund { order }),
-            (0usize..20).prop_map(|refund| Op::ConfirmRefund { refund }),
-            (0usize..20).prop_map(|order| Op::ReleaseReserve { order }),
-            (0usize..20, proptest::option::of(-1i64..=10_000), 0i64..=10_000).prop_map(|(order, outcome, fee_bps)| {
+            3 => (1i64..20_000, 0usize..3).prop_map(|(amount, seller)| Op::Pay { amount, seller }),
+            3 => (0usize..12, 0i64..=3_000).prop_map(|(order, fee_bps)| Op::Confirm { order, fee_bps }),
+            1 => (0usize..12).prop_map(|order| Op::Refund { order }),
+            2 => (0usize..12).prop_map(|refund| Op::ConfirmRefund { refund }),
+            3 => (0usize..12).prop_map(|order| Op::ReleaseReserve { order }),
+            1 => (0usize..3, 1i64..20_000).prop_map(|(seller, amount)| Op::Deposit { seller, amount }),
+            3 => (0usize..3, 1i64..20_000).prop_map(|(seller, amount)| Op::Withdraw { seller, amount }),
+            2 => (1i64..1_000_000).prop_map(|amount| Op::FundFromFees { amount }),
+            4 => (0usize..12, proptest::option::of(-1i64..=10_000), 0i64..=3_000, any::<bool>()).prop_map(|(order, outcome, fee_bps, fast)| {
                 Op::Complain {
                     order,
                     outcome,
                     fee_bps,
+                    fast,
                 }
             }),
         ]
@@ -1415,17 +1474,83 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_ruling_settles_a_fast_refunds_advance_exactly() {
+        let m = Money::from_minor;
+        let order = OrderId::generate();
+        let s = seller();
+        let split = |bps| crate::complaint::settle(m(10_000), crate::complaint::Ruling::Split { buyer_bps: bps }, 500).unwrap_or_else(|e| panic!("{e}"));
+        let settle = |bps, advanced| {
+            rules::ruling_settlement(&order, None, &s, "sandbox", split(bps), Money::ZERO, m(advanced)).unwrap_or_else(|e| panic!("{e}"))
+        };
+        // Buyer wins: all of it back into the fund, nothing lost, nothing refunded twice.
+        let (e, money) = settle(10_000, 10_000);
+        assert_eq!((money.to_refund, money.fund_repaid, money.advance_lost), (m(0), m(10_000), m(0)));
+        assert_eq!(e.deltas().unwrap_or_default().get(&Account::CompensationFund), Some(&-10_000));
+        // Seller wins: the seller is paid as usual and the advance is a loss, which makes
+        // the fund whole.
+        let (e, money) = settle(0, 10_000);
+        assert_eq!((money.to_refund, money.fund_repaid, money.advance_lost), (m(0), m(0), m(10_000)));
+        let d = e.deltas().unwrap_or_default();
+        assert_eq!(d.get(&Account::Losses), Some(&10_000));
+        assert_eq!(d.get(&Account::CompensationFund), Some(&-10_000));
+        assert_eq!(d.get(&Account::Available(s.clone())), Some(&-9_500));
+        // A split does both in proportion: 30.00 repaid, 70.00 lost, the seller 66.50.
+        let (e, money) = settle(3_000, 10_000);
+        assert_eq!((money.to_refund, money.fund_repaid, money.advance_lost), (m(0), m(3_000), m(7_000)));
+        assert_eq!(money.seller.to_available, m(6_650));
+        assert_eq!(e.deltas().unwrap_or_default().get(&Account::CompensationFund), Some(&-10_000));
+        // No advance: the buyer's part is a refund, as before.
+        let (_, money) = settle(3_000, 0);
+        assert_eq!((money.to_refund, money.fund_repaid, money.advance_lost), (m(3_000), m(0), m(0)));
+    }
+
+    #[test]
+    fn what_is_owed_is_repaid_from_available_as_far_as_both_allow() {
+        let m = Money::from_minor;
+        let s = seller();
+        let e = rules::repay_receivable(&s, m(8_500), m(4_750)).unwrap_or_else(|e| panic!("{e}"));
+        let d = e.map(|e| e.deltas().unwrap_or_default()).unwrap_or_default();
+        assert_eq!(d.get(&Account::Receivable(s.clone())), Some(&-4_750));
+        assert_eq!(d.get(&Account::Available(s.clone())), Some(&4_750));
+        assert!(rules::repay_receivable(&s, m(0), m(4_750)).unwrap_or_else(|e| panic!("{e}")).is_none());
+        assert!(rules::repay_receivable(&s, m(100), m(0)).unwrap_or_else(|e| panic!("{e}")).is_none());
+        // ledger check names a seller who owes while money is available.
+        let mut balances = BTreeMap::new();
+        balances.insert(Account::Receivable(s.clone()), 100);
+        balances.insert(Account::Available(s.clone()), -1);
+        balances.insert(Account::PlatformFees, -99);
+        let v = check_invariants(&[], &balances, &BTreeMap::new());
+        assert!(v.iter().any(|v| v.0.contains("owes 100 (receivable) while 1 is available")), "{v:?}");
+    }
+
+    /// What the app does after every movement into available: repay what is owed.
+    fn repay(l: &mut Ledger, seller: &UserId) {
+        let owed = Money::from_minor(l.balance(&Account::Receivable(seller.clone())));
+        let available = Money::from_minor(l.balance(&Account::Available(seller.clone())));
+        if let Some(e) = rules::repay_receivable(seller, owed, available).unwrap_or_else(|e| panic!("{e}")) {
+            l.post(e).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
         /// Any sequence of order payments, releases, refunds and refund confirmations,
-        /// applied through the posting rules, keeps every invariant `ledger check` proves,
+        /// deposits, withdrawals, complaints (withdrawn, open or ruled, with or without a
+        /// fast refund from the compensation fund) and reserve releases, applied through the
+        /// posting rules as the app applies them, keeps every invariant `ledger check`
+        /// proves (no liability negative, no receivable owed while money is available),
         /// and never creates or destroys money.
         #[test]
-        fn random_operations_keep_every_invariant(ops in proptest::collection::vec(op(), 1..60)) {
+        fn random_operations_keep_every_invariant(ops in proptest::collection::vec(op(), 1..120)) {
             let sellers: Vec<UserId> = (0..3).map(|_| UserId::generate()).collect();
             let mut l = Ledger::default();
             // (order, seller, amount, status, fee taken at release, still in the reserve)
             let mut orders: Vec<(OrderId, usize, i64, crate::OrderStatus, i64, i64)> = Vec::new();
             let mut refunds: Vec<(RefundId, OrderId, i64, bool)> = Vec::new();
+            // What went into the fund, and the advances of cases not ruled yet.
+            let mut funded = 0i64;
+            let mut open_advances = 0i64;
             for op in ops {
                 match op {
                     Op::Pay { amount, seller } => {
@@ -1456,7 +1581,28 @@ mod tests {
                             }
                         }
                     }
-                    Op::Complain { order, outcome, fee_bps } => {
+                    Op::Deposit { seller, amount } => {
+                        let s = &sellers[seller];
+                        let take = Money::from_minor(amount).min(Money::from_minor(l.balance(&Account::Available(s.clone()))));
+                        if take.is_positive() {
+                            l.post(rules::seller_transfer(EntryKind::DepositLocked, Account::Available(s.clone()), Account::Deposit(s.clone()), take).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+                        }
+                    }
+                    Op::Withdraw { seller, amount } => {
+                        let s = &sellers[seller];
+                        let take = Money::from_minor(amount).min(Money::from_minor(l.balance(&Account::Available(s.clone()))));
+                        if take.is_positive() {
+                            l.post(rules::seller_transfer(EntryKind::WithdrawalRequested, Account::Available(s.clone()), Account::PayoutsPending("sandbox".into()), take).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+                        }
+                    }
+                    Op::FundFromFees { amount } => {
+                        let take = Money::from_minor(amount).min(Money::from_minor(l.balance(&Account::PlatformFees)));
+                        if take.is_positive() {
+                            l.post(rules::seller_transfer(EntryKind::CompensationFunded, Account::PlatformFees, Account::CompensationFund, take).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+                            funded += take.minor();
+                        }
+                    }
+                    Op::Complain { order, outcome, fee_bps, fast } => {
                         let Some(o) = orders.get_mut(order) else { continue };
                         let seller = sellers[o.1].clone();
                         let amount = Money::from_minor(o.2);
@@ -1478,9 +1624,26 @@ mod tests {
                         o.5 -= sources.reserve.minor();
                         let before = o.3;
                         o.3 = crate::OrderStatus::Disputed;
+                        // The fund advances only what it holds beyond every receivable.
+                        let receivables: i64 = sellers.iter().map(|s| l.balance(&Account::Receivable(s.clone()))).sum();
+                        let liquid = l.balance(&Account::CompensationFund) - receivables;
+                        let advanced = if fast && liquid >= amount.minor() {
+                            let rid = RefundId::generate();
+                            l.post(rules::fast_refund(&o.0, &rid, "sandbox", amount).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+                            refunds.push((rid, o.0.clone(), amount.minor(), false));
+                            amount
+                        } else {
+                            Money::ZERO
+                        };
+                        // A buyer holding an advance cannot withdraw: the case stays open.
+                        let outcome = if advanced.is_positive() && outcome.is_none() { Some(-1) } else { outcome };
+                        if outcome == Some(-1) {
+                            open_advances += advanced.minor();
+                        }
                         match outcome {
                             None => {
                                 l.post(rules::complaint_unfreeze(&o.0, &seller, sources).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+                                repay(&mut l, &seller);
                                 o.5 += sources.reserve.minor();
                                 o.3 = before;
                             }
@@ -1489,12 +1652,16 @@ mod tests {
                                 let ruling = crate::complaint::Ruling::Split { buyer_bps: bps };
                                 let settlement = crate::complaint::settle(amount, ruling, fee_bps).unwrap_or_else(|e| panic!("{e}"));
                                 let rid = RefundId::generate();
-                                let (e, _) = rules::ruling_settlement(&o.0, Some(&rid), &seller, "sandbox", settlement, sources.receivable, Money::ZERO)
+                                let (e, money) = rules::ruling_settlement(&o.0, Some(&rid), &seller, "sandbox", settlement, sources.receivable, advanced)
                                     .unwrap_or_else(|e| panic!("{e}"));
                                 l.post(e).unwrap_or_else(|e| panic!("{e}"));
-                                if settlement.to_buyer.is_positive() {
-                                    refunds.push((rid, o.0.clone(), settlement.to_buyer.minor(), false));
+                                // The advance is settled whole: repaid to the fund or lost.
+                                prop_assert_eq!(money.fund_repaid.minor() + money.advance_lost.minor(), advanced.minor());
+                                prop_assert_eq!(money.to_refund.minor() + money.fund_repaid.minor(), settlement.to_buyer.minor());
+                                if money.to_refund.is_positive() {
+                                    refunds.push((rid, o.0.clone(), money.to_refund.minor(), false));
                                 }
+                                repay(&mut l, &seller);
                                 o.3 = ruling.order_outcome();
                             }
                         }
@@ -1504,6 +1671,7 @@ mod tests {
                             if o.5 > 0 && o.3 == crate::OrderStatus::Completed {
                                 let e = rules::reserve_release(&o.0, &sellers[o.1], Money::from_minor(o.5)).unwrap_or_else(|e| panic!("{e}"));
                                 l.post(e).unwrap_or_else(|e| panic!("{e}"));
+                                repay(&mut l, &sellers[o.1]);
                                 o.5 = 0;
                             }
                         }
@@ -1531,6 +1699,12 @@ mod tests {
             let paid: i64 = orders.iter().map(|o| o.2).sum();
             let refunded: i64 = refunds.iter().filter(|r| r.3).map(|r| r.2).sum();
             prop_assert_eq!(l.balance(&Account::Provider("sandbox".into())), paid - refunded);
+            // Every refund owed to a buyer, and only those, waits at the provider.
+            let owed: i64 = refunds.iter().filter(|r| !r.3).map(|r| r.2).sum();
+            prop_assert_eq!(l.balance(&Account::RefundsPending("sandbox".into())), owed);
+            // A ruled case leaves the fund whole (repaid, or made up as a loss): it is short
+            // only by the advances of cases still open.
+            prop_assert_eq!(l.balance(&Account::CompensationFund), funded - open_advances);
         }
     }
 }

@@ -484,6 +484,17 @@ impl Tx {
         Ok(stored.saturating_add(self.deferred.get(account).copied().unwrap_or(0)))
     }
 
+    /// What all sellers owe the platform (receivables), this transaction's own additions
+    /// included.
+    pub async fn receivables_total(&mut self) -> Result<i64> {
+        let stored = on_conn!(&mut self.conn, receivables_sum())?;
+        Ok(self
+            .deferred
+            .iter()
+            .filter(|(a, _)| matches!(a, Account::Receivable(_)))
+            .fold(stored, |sum, (_, d)| sum.saturating_add(*d)))
+    }
+
     /// Every account's raw balance, this transaction's own additions included.
     pub async fn account_balances(&mut self) -> Result<BTreeMap<Account, i64>> {
         let mut all = on_conn!(&mut self.conn, stored_balances())?;

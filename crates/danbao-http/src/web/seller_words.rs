@@ -352,6 +352,7 @@ impl Words {
             Some(K::SellerUnfrozen) => ("店铺解冻返还", "Returned when the shop was unfrozen"),
             Some(K::ReserveReleased) => ("售后保留期满", "After-sale reserve ended"),
             Some(K::FastRefund) => ("平台先行赔付", "Refunded in advance by the platform"),
+            Some(K::ReceivableRepaid) => ("偿还平台垫付款", "Repaid what the platform had covered"),
             None => ("其他", "Other"),
         };
         self.lang.pick(zh, en)

@@ -92,6 +92,14 @@ pub async fn lock_account_row(tx: &mut Conn, account: &Account) -> Result<i64> {
     Ok(row.try_get::<i64, _>("balance")?)
 }
 
+/// What all sellers owe the platform: the sum of the receivable accounts (raw, debit).
+pub async fn receivables_sum(tx: &mut Conn) -> Result<i64> {
+    let row = sqlx::query("SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS total FROM accounts WHERE name LIKE 'receivable:%'")
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(row.try_get::<i64, _>("total")?)
+}
+
 /// The raw balance (debits − credits) of one account.
 pub async fn stored_balance(tx: &mut Conn, account: &Account) -> Result<i64> {
     let row = sqlx::query("SELECT balance FROM accounts WHERE name = $1")

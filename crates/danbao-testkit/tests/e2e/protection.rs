@@ -12,6 +12,7 @@ on_both_databases!(
     fast_refunds_are_refused_with_the_reason,
     a_case_past_the_arbitration_limit_is_escalated_and_shown_overdue,
     an_undelivered_manual_order_reminds_the_seller_and_escalates_in_one_click,
+    what_a_seller_owes_is_repaid_first_from_later_releases,
 );
 
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -218,9 +219,15 @@ async fn fast_refunds_pay_at_once_and_rulings_settle_the_advance(t: TestApp) {
     assert_eq!(t.balance(&Account::PlatformFees).await - fees_before, 25 + 12);
     // The refunds at the provider: one per fast refund, none from the rulings.
     // (Counted as the rows a no-op update touches: the harness runs statements, not queries.)
-    let refunds = t.sql("UPDATE refunds SET reason = reason WHERE reason = 'fast_refund'").await;
+    let refunds = t
+        .sql("UPDATE refunds SET reason = reason WHERE reason = 'fast_refund'")
+        .await;
     assert_eq!(refunds, 3);
-    assert_eq!(t.sql("UPDATE refunds SET reason = reason WHERE reason LIKE 'ruling:%'").await, 0);
+    assert_eq!(
+        t.sql("UPDATE refunds SET reason = reason WHERE reason LIKE 'ruling:%'")
+            .await,
+        0
+    );
 
     // Both parties see it on the complaint page, and the buyer on the order page.
     let browser = buyer_browser(&t, &s).await;
@@ -467,4 +474,88 @@ async fn an_undelivered_manual_order_reminds_the_seller_and_escalates_in_one_cli
     let sellers = t.get("/api/v1/notifications", Some(&s.seller_token)).await;
     assert_eq!(sellers.body.as_array().unwrap().len(), 1, "{}", sellers.text);
     t.finish_with_pending_jobs().await;
+}
+
+/// The waterfall (SPEC §7) with exact amounts: a complaint on an order whose money the
+/// seller already withdrew takes available (none), the deposit, and books the rest as a
+/// receivable; later releases to that seller repay it before anything becomes available.
+async fn what_a_seller_owes_is_repaid_first_from_later_releases(t: TestApp) {
+    let s = shop(&t, "owes").await;
+    let arb = t.staff(Role::Arbitrator).await;
+    let a = delivered(&t, &s, 10_000, 1).await.remove(0);
+    let c = t
+        .post(&format!("/api/v1/orders/{a}/confirm"), Some(&s.buyer_token), json!({}))
+        .await;
+    assert_eq!(c.status, 200, "{}", c.text);
+    // A first complaint, ruled for the seller: the 95.00 becomes available at once.
+    let first = open(&t, &s.buyer_token, &a, "not_as_described").await;
+    rule(
+        &t,
+        &arb,
+        first.body["id"].as_str().unwrap(),
+        json!({"kind": "release_to_seller", "reason": "有效"}),
+    )
+    .await;
+    assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 9_500);
+    // The seller puts 10.00 into the deposit and withdraws the other 85.00.
+    let d = t
+        .post(
+            "/api/v1/seller/deposit",
+            Some(&s.seller_token),
+            json!({"amount_minor": 1_000}),
+        )
+        .await;
+    assert_eq!(d.status, 200, "{}", d.text);
+    let w = t
+        .post(
+            "/api/v1/seller/withdrawals",
+            Some(&s.seller_token),
+            json!({"amount_minor": 8_500}),
+        )
+        .await;
+    assert_eq!(w.status, 201, "{}", w.text);
+    t.run_due_jobs().await;
+    // Fraud, on the same order: available 0, the deposit's 10.00, 85.00 owed, the fee back.
+    let fraud = open(&t, &s.buyer_token, &a, "fraud").await;
+    assert_eq!(
+        fraud.body["frozen"],
+        json!({"escrow": 0, "reserve": 0, "available": 0, "deposit": 1_000, "receivable": 8_500, "fee": 500}),
+        "{}",
+        fraud.text
+    );
+    rule(
+        &t,
+        &arb,
+        fraud.body["id"].as_str().unwrap(),
+        json!({"kind": "refund_full", "reason": "售卖已使用卡密"}),
+    )
+    .await;
+    assert_eq!(t.balance(&Account::Receivable(s.seller.clone())).await, 8_500);
+    assert_eq!(t.balance(&Account::Deposit(s.seller.clone())).await, 0);
+    // A later sale of 50.00: its 47.50 repays the debt when its reserve ends, none of it
+    // becomes available.
+    let b = delivered(&t, &s, 5_000, 1).await.remove(0);
+    t.post(&format!("/api/v1/orders/{b}/confirm"), Some(&s.buyer_token), json!({}))
+        .await;
+    assert_eq!(t.balance(&Account::Reserve(s.seller.clone())).await, 4_750);
+    t.advance(15 * DAY_MS);
+    t.run_due_jobs().await;
+    assert_eq!(t.balance(&Account::Reserve(s.seller.clone())).await, 0);
+    assert_eq!(t.balance(&Account::Receivable(s.seller.clone())).await, 3_750);
+    assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 0);
+    // Another 100.00 sale repays the remaining 37.50; 57.50 of its 95.00 is available.
+    let mut s = s;
+    log_in_again(&t, &mut s).await;
+    let c = delivered(&t, &s, 10_000, 1).await.remove(0);
+    t.post(&format!("/api/v1/orders/{c}/confirm"), Some(&s.buyer_token), json!({}))
+        .await;
+    t.advance(15 * DAY_MS);
+    t.run_due_jobs().await;
+    assert_eq!(t.balance(&Account::Receivable(s.seller.clone())).await, 0);
+    assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 5_750);
+    // The seller's statement names the repayments.
+    let balance = t.get("/api/v1/seller/balance", Some(&s.seller_token)).await;
+    assert_eq!(balance.body["available_minor"], 5_750, "{}", balance.text);
+    t.settle_refunds().await;
+    t.finish().await;
 }
