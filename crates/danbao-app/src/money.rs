@@ -106,6 +106,45 @@ impl App {
         Ok(())
     }
 
+    /// Takes the whole deposit back into the available balance: only after the rule set's
+    /// quiet period with no open order or complaint (SPEC §7), never while frozen or
+    /// banned; what the seller owes is repaid from it first. Retried whole if the database
+    /// aborts it.
+    pub async fn release_deposit(&self, caller: &Caller) -> AppResult<BalanceView> {
+        self.retrying(|| self.release_deposit_once(caller)).await?;
+        self.seller_balance(caller).await
+    }
+
+    async fn release_deposit_once(&self, caller: &Caller) -> AppResult<()> {
+        let seller = seller_of(caller)?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let row = self.lock_standing(&mut tx, &seller).await?;
+        let standing = Standing::parse(&row.status)
+            .ok_or_else(|| AppError::Internal(format!("seller {seller} has standing {:?}", row.status)))?;
+        if !standing.is_active() {
+            return Err(Refusal::WithdrawalsStopped { standing }.into());
+        }
+        let (open_orders, open_complaints, last) = tx.seller_deposit_activity(&seller).await?;
+        danbao_domain::seller::deposit_release(open_orders, open_complaints, last, &self.current_rules(), now)
+            .map_err(Refusal::DepositHeld)?;
+        let deposit = Account::Deposit(seller.clone());
+        let amount = Money::from_minor(deposit.normal_balance(tx.lock_account(&deposit).await?));
+        if !amount.is_positive() {
+            return Err(Refusal::InsufficientBalance.into());
+        }
+        let entry = posting::seller_transfer(
+            EntryKind::DepositReleased,
+            deposit,
+            Account::Available(seller.clone()),
+            amount,
+        )?;
+        tx.post_entry(&entry, now).await?;
+        self.repay_receivable(&mut tx, &seller, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// A withdrawal: refused while frozen or banned; the money waits in payouts pending
     /// until the provider confirms, and comes back if the payout fails for good.
     /// Retried whole if the database aborts it.

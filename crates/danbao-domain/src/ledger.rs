@@ -162,10 +162,12 @@ pub enum EntryKind {
     FastRefund,
     /// Money reaching a seller's available balance repays what they owe first.
     ReceivableRepaid,
+    /// A deposit given back after the quiet period.
+    DepositReleased,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 19] = [
+    pub const ALL: [EntryKind; 20] = [
         EntryKind::Capture,
         EntryKind::Release,
         EntryKind::RefundRequested,
@@ -185,6 +187,7 @@ impl EntryKind {
         EntryKind::ReserveReleased,
         EntryKind::FastRefund,
         EntryKind::ReceivableRepaid,
+        EntryKind::DepositReleased,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -208,6 +211,7 @@ impl EntryKind {
             EntryKind::ReserveReleased => "reserve_released",
             EntryKind::FastRefund => "fast_refund",
             EntryKind::ReceivableRepaid => "receivable_repaid",
+            EntryKind::DepositReleased => "deposit_released",
         }
     }
 
@@ -1479,30 +1483,52 @@ mod tests {
         let m = Money::from_minor;
         let order = OrderId::generate();
         let s = seller();
-        let split = |bps| crate::complaint::settle(m(10_000), crate::complaint::Ruling::Split { buyer_bps: bps }, 500).unwrap_or_else(|e| panic!("{e}"));
+        let split = |bps| {
+            crate::complaint::settle(m(10_000), crate::complaint::Ruling::Split { buyer_bps: bps }, 500)
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
         let settle = |bps, advanced| {
-            rules::ruling_settlement(&order, None, &s, "sandbox", split(bps), Money::ZERO, m(advanced)).unwrap_or_else(|e| panic!("{e}"))
+            rules::ruling_settlement(&order, None, &s, "sandbox", split(bps), Money::ZERO, m(advanced))
+                .unwrap_or_else(|e| panic!("{e}"))
         };
         // Buyer wins: all of it back into the fund, nothing lost, nothing refunded twice.
         let (e, money) = settle(10_000, 10_000);
-        assert_eq!((money.to_refund, money.fund_repaid, money.advance_lost), (m(0), m(10_000), m(0)));
-        assert_eq!(e.deltas().unwrap_or_default().get(&Account::CompensationFund), Some(&-10_000));
+        assert_eq!(
+            (money.to_refund, money.fund_repaid, money.advance_lost),
+            (m(0), m(10_000), m(0))
+        );
+        assert_eq!(
+            e.deltas().unwrap_or_default().get(&Account::CompensationFund),
+            Some(&-10_000)
+        );
         // Seller wins: the seller is paid as usual and the advance is a loss, which makes
         // the fund whole.
         let (e, money) = settle(0, 10_000);
-        assert_eq!((money.to_refund, money.fund_repaid, money.advance_lost), (m(0), m(0), m(10_000)));
+        assert_eq!(
+            (money.to_refund, money.fund_repaid, money.advance_lost),
+            (m(0), m(0), m(10_000))
+        );
         let d = e.deltas().unwrap_or_default();
         assert_eq!(d.get(&Account::Losses), Some(&10_000));
         assert_eq!(d.get(&Account::CompensationFund), Some(&-10_000));
         assert_eq!(d.get(&Account::Available(s.clone())), Some(&-9_500));
         // A split does both in proportion: 30.00 repaid, 70.00 lost, the seller 66.50.
         let (e, money) = settle(3_000, 10_000);
-        assert_eq!((money.to_refund, money.fund_repaid, money.advance_lost), (m(0), m(3_000), m(7_000)));
+        assert_eq!(
+            (money.to_refund, money.fund_repaid, money.advance_lost),
+            (m(0), m(3_000), m(7_000))
+        );
         assert_eq!(money.seller.to_available, m(6_650));
-        assert_eq!(e.deltas().unwrap_or_default().get(&Account::CompensationFund), Some(&-10_000));
+        assert_eq!(
+            e.deltas().unwrap_or_default().get(&Account::CompensationFund),
+            Some(&-10_000)
+        );
         // No advance: the buyer's part is a refund, as before.
         let (_, money) = settle(3_000, 0);
-        assert_eq!((money.to_refund, money.fund_repaid, money.advance_lost), (m(3_000), m(0), m(0)));
+        assert_eq!(
+            (money.to_refund, money.fund_repaid, money.advance_lost),
+            (m(3_000), m(0), m(0))
+        );
     }
 
     #[test]
@@ -1513,15 +1539,23 @@ mod tests {
         let d = e.map(|e| e.deltas().unwrap_or_default()).unwrap_or_default();
         assert_eq!(d.get(&Account::Receivable(s.clone())), Some(&-4_750));
         assert_eq!(d.get(&Account::Available(s.clone())), Some(&4_750));
-        assert!(rules::repay_receivable(&s, m(0), m(4_750)).unwrap_or_else(|e| panic!("{e}")).is_none());
-        assert!(rules::repay_receivable(&s, m(100), m(0)).unwrap_or_else(|e| panic!("{e}")).is_none());
+        assert!(rules::repay_receivable(&s, m(0), m(4_750))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none());
+        assert!(rules::repay_receivable(&s, m(100), m(0))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none());
         // ledger check names a seller who owes while money is available.
         let mut balances = BTreeMap::new();
         balances.insert(Account::Receivable(s.clone()), 100);
         balances.insert(Account::Available(s.clone()), -1);
         balances.insert(Account::PlatformFees, -99);
         let v = check_invariants(&[], &balances, &BTreeMap::new());
-        assert!(v.iter().any(|v| v.0.contains("owes 100 (receivable) while 1 is available")), "{v:?}");
+        assert!(
+            v.iter()
+                .any(|v| v.0.contains("owes 100 (receivable) while 1 is available")),
+            "{v:?}"
+        );
     }
 
     /// What the app does after every movement into available: repay what is owed.

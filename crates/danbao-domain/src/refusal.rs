@@ -8,7 +8,7 @@
 use crate::complaint::{IllegalComplaintTransition, OpenRefusal, Stage};
 use crate::limits::Holder;
 use crate::order::{IllegalTransition, OrderStatus};
-use crate::seller::{IllegalStandingChange, Standing};
+use crate::seller::{DepositHeld, IllegalStandingChange, Standing};
 use crate::{Money, TimestampMs};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,6 +50,8 @@ pub enum Refusal {
     // Seller money and standing.
     #[error("not enough available balance")]
     InsufficientBalance,
+    #[error(transparent)]
+    DepositHeld(#[from] DepositHeld),
     #[error("withdrawals are stopped while the seller is {standing}")]
     WithdrawalsStopped { standing: Standing },
     #[error(transparent)]
@@ -115,6 +117,7 @@ impl Refusal {
             R::EvidenceQuota { .. } => "evidence-quota",
             R::InsufficientBalance => "insufficient-balance",
             R::WithdrawalsStopped { .. } => "withdrawals-stopped",
+            R::DepositHeld(_) => "deposit-held",
             R::Standing(_) => "seller-standing",
             R::FeesShort { .. } => "fees-short",
             R::ExceptionResolved => "exception-resolved",
@@ -147,6 +150,9 @@ impl Refusal {
             ],
             R::ComplaintClosed { stage } => vec![("stage", F::Text(stage.as_str().into()))],
             R::WithdrawalsStopped { standing } => vec![("standing", F::Text(standing.as_str().into()))],
+            R::DepositHeld(DepositHeld::OpenOrders(n)) => vec![("open_orders", F::Minor(*n))],
+            R::DepositHeld(DepositHeld::OpenComplaints(n)) => vec![("open_complaints", F::Minor(*n))],
+            R::DepositHeld(DepositHeld::QuietUntil(at)) => vec![("release_from", F::Time(*at))],
             R::Standing(c) => vec![("standing", F::Text(c.from.as_str().into()))],
             R::FeesShort { fees } => vec![("fees_minor", F::Minor(fees.minor()))],
             R::TooManyPaymentAttempts { max } => vec![("max_attempts", F::Minor(*max))],
@@ -191,7 +197,7 @@ impl Refusal {
     }
 
     /// Every problem type a refusal can carry, for the API document.
-    pub const CODES: [&'static str; 31] = [
+    pub const CODES: [&'static str; 32] = [
         "username-taken",
         "out-of-stock",
         "illegal-transition",
@@ -214,6 +220,7 @@ impl Refusal {
         "evidence-quota",
         "insufficient-balance",
         "withdrawals-stopped",
+        "deposit-held",
         "seller-standing",
         "fees-short",
         "exception-resolved",
@@ -283,6 +290,9 @@ mod tests {
             Refusal::WithdrawalsStopped {
                 standing: Standing::Frozen,
             },
+            DepositHeld::OpenOrders(1).into(),
+            DepositHeld::OpenComplaints(1).into(),
+            DepositHeld::QuietUntil(1_800_000_000_000).into(),
             Refusal::Standing(IllegalStandingChange {
                 from: Standing::Banned,
                 change: crate::seller::StandingChange::Unfreeze,

@@ -23,6 +23,25 @@ pub struct RuleSet {
     /// Absent from rule sets published before it existed: those read as the defaults.
     #[serde(default)]
     pub limits: LimitRules,
+    /// The security deposit (保证金); absent from older rule sets: the defaults.
+    #[serde(default)]
+    pub deposit: DepositRules,
+}
+
+/// `[deposit]`: when a seller's security deposit may be taken back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepositRules {
+    /// The deposit is released only after this many days with no open order or
+    /// complaint (SPEC §7): until then it still pays buyers first.
+    pub release_quiet_days: i64,
+}
+
+impl Default for DepositRules {
+    /// The values of the shipped rule set (a test checks they agree).
+    fn default() -> DepositRules {
+        DepositRules { release_quiet_days: 30 }
+    }
 }
 
 /// What one buyer may hold and try (`[limits]`): stock held by unpaid orders, and the lock
@@ -229,6 +248,7 @@ impl RuleSet {
                 "complaints.fast_refund.no_lost_complaint_days",
                 c.fast_refund.no_lost_complaint_days,
             ),
+            ("deposit.release_quiet_days", self.deposit.release_quiet_days),
         ] {
             if !(0..=366 * 24).contains(&value) {
                 return out(field, "must be between 0 and 8784");
@@ -517,6 +537,13 @@ mod tests {
         let parsed = RuleSet::parse(&old).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(parsed.complaints.fast_refund, FastRefundRules::default());
         assert_eq!(parsed.complaints.arbitration_hours, 48);
+        assert_eq!(shipped.deposit, DepositRules::default());
+        let start = DEFAULT_RULES_TOML.find("[deposit]").unwrap_or(DEFAULT_RULES_TOML.len());
+        let without_deposit = &DEFAULT_RULES_TOML[..start];
+        assert_eq!(
+            RuleSet::parse(without_deposit).map(|r| r.deposit).ok(),
+            Some(DepositRules::default())
+        );
         let negative_cap = DEFAULT_RULES_TOML.replace("amount_minor_max = 20000", "amount_minor_max = -1");
         assert!(matches!(
             RuleSet::parse(&negative_cap),

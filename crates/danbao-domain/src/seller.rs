@@ -101,6 +101,40 @@ pub fn transition(
     Ok(next)
 }
 
+/// Why a deposit cannot be released now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DepositHeld {
+    #[error("the deposit stays while {0} orders are open")]
+    OpenOrders(i64),
+    #[error("the deposit stays while {0} complaints are open")]
+    OpenComplaints(i64),
+    #[error("the deposit can be released from {0} (ms)")]
+    QuietUntil(crate::TimestampMs),
+}
+
+/// SPEC §7: a deposit is released only after `release_quiet_days` with no open order or
+/// complaint. `last_activity_at` is when the seller's last paid order or complaint last
+/// moved; none means the seller never sold.
+pub fn deposit_release(
+    open_orders: i64,
+    open_complaints: i64,
+    last_activity_at: Option<crate::TimestampMs>,
+    rules: &crate::RuleSet,
+    now: crate::TimestampMs,
+) -> Result<(), DepositHeld> {
+    if open_orders > 0 {
+        return Err(DepositHeld::OpenOrders(open_orders));
+    }
+    if open_complaints > 0 {
+        return Err(DepositHeld::OpenComplaints(open_complaints));
+    }
+    let quiet_ms = rules.deposit.release_quiet_days.saturating_mul(86_400_000);
+    match last_activity_at.map(|at| at.saturating_add(quiet_ms)) {
+        Some(until) if until > now => Err(DepositHeld::QuietUntil(until)),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +182,26 @@ mod tests {
             assert_eq!(Standing::parse(s.as_str()), Some(s));
         }
         assert_eq!(Standing::parse("suspended"), None);
+    }
+
+    #[test]
+    fn a_deposit_is_released_only_after_thirty_quiet_days() {
+        let rules = crate::RuleSet::default_rules().unwrap_or_else(|e| panic!("{e}"));
+        let day = 86_400_000;
+        let now = 1_800_000_000_000;
+        assert_eq!(deposit_release(0, 0, None, &rules, now), Ok(()));
+        assert_eq!(deposit_release(0, 0, Some(now - 30 * day), &rules, now), Ok(()));
+        assert_eq!(
+            deposit_release(0, 0, Some(now - 30 * day + 1), &rules, now),
+            Err(DepositHeld::QuietUntil(now + 1))
+        );
+        assert_eq!(
+            deposit_release(2, 1, None, &rules, now),
+            Err(DepositHeld::OpenOrders(2))
+        );
+        assert_eq!(
+            deposit_release(0, 1, None, &rules, now),
+            Err(DepositHeld::OpenComplaints(1))
+        );
     }
 }

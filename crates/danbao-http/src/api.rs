@@ -85,6 +85,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(seller_balance))
         .routes(routes!(notifications))
         .routes(routes!(seller_deposit))
+        .routes(routes!(seller_deposit_release))
         .routes(routes!(seller_withdraw))
         .routes(routes!(fund_compensation))
         .routes(routes!(freeze_seller))
@@ -1256,6 +1257,21 @@ async fn ban_seller(
     ApiJson(b): ApiJson<ReasonBody>,
 ) -> ApiResult<Json<danbao_app::sellers::BanView>> {
     Ok(Json(app.ban_seller(&caller, &id, &b.reason).await?))
+}
+
+/// Take the deposit back into the available balance (seller): only after 30 days with no
+/// open order or complaint
+#[utoipa::path(
+    post,
+    path = "/seller/deposit/release",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The balances after the release", body = danbao_app::money::BalanceView), Problems)
+)]
+async fn seller_deposit_release(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+) -> ApiResult<Json<danbao_app::money::BalanceView>> {
+    Ok(Json(app.release_deposit(&caller).await?))
 }
 
 /// The caller's notifications, newest first; an admin's include the admins' alerts

@@ -638,6 +638,7 @@ tx_methods! {
     fn update_complaint(c: &ComplaintRow) -> ();
     fn complaints_for_order(order: &OrderId) -> Vec<ComplaintRow>;
     fn buyer_last_lost_complaint_at(buyer: &UserId) -> Option<i64>;
+    fn seller_deposit_activity(seller: &UserId) -> (i64, i64, Option<i64>);
     fn insert_notification(n: &NotificationRow) -> ();
     fn notification(id: &str) -> Option<NotificationRow>;
     fn mark_notification_sent(id: &str, channel: &str, at: i64) -> bool;

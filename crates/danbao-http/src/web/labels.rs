@@ -524,6 +524,20 @@ pub(super) fn refusal(l: Lang, r: &Refusal) -> String {
             )
         }
         R::InsufficientBalance => p("可用余额不足", "The available balance is too low"),
+        R::DepositHeld(h) => match h {
+            danbao_domain::seller::DepositHeld::OpenOrders(n) => l.pick(
+                format!("还有 {n} 笔进行中的订单，保证金暂不能退还"),
+                format!("{n} orders are still open; the deposit stays until they end"),
+            ),
+            danbao_domain::seller::DepositHeld::OpenComplaints(n) => l.pick(
+                format!("还有 {n} 个进行中的投诉，保证金暂不能退还"),
+                format!("{n} complaints are still open; the deposit stays until they end"),
+            ),
+            danbao_domain::seller::DepositHeld::QuietUntil(_) => p(
+                "保证金须在无进行中订单和投诉满 30 天后才能退还",
+                "The deposit is released only after 30 days with no open order or complaint",
+            ),
+        },
         R::WithdrawalsStopped { standing: s } => l.pick(
             format!("店铺{}，暂停提现", standing(l, *s)),
             format!("The shop is {}; withdrawals are stopped", standing(l, *s)),

@@ -353,6 +353,7 @@ impl Words {
             Some(K::ReserveReleased) => ("售后保留期满", "After-sale reserve ended"),
             Some(K::FastRefund) => ("平台先行赔付", "Refunded in advance by the platform"),
             Some(K::ReceivableRepaid) => ("偿还平台垫付款", "Repaid what the platform had covered"),
+            Some(K::DepositReleased) => ("保证金退还", "Deposit returned"),
             None => ("其他", "Other"),
         };
         self.lang.pick(zh, en)

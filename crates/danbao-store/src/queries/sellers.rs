@@ -72,3 +72,27 @@ pub async fn open_orders_of_seller(tx: &mut Conn, seller: &UserId) -> Result<Vec
         .await?;
     rows.iter().map(order_from).collect()
 }
+
+/// What holds a seller's deposit: open orders (money held for them), open complaints, and
+/// when a paid order or complaint of theirs last moved.
+pub async fn seller_deposit_activity(tx: &mut Conn, seller: &UserId) -> Result<(i64, i64, Option<i64>)> {
+    let orders = sqlx::query(
+        "SELECT CAST(COUNT(CASE WHEN status IN ('paid', 'delivered', 'disputed') THEN 1 END) AS BIGINT) AS open, \
+         MAX(updated_at) AS last FROM orders WHERE seller_id = $1 AND paid_at IS NOT NULL",
+    )
+    .bind(seller.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    let complaints = sqlx::query(
+        "SELECT CAST(COUNT(CASE WHEN stage NOT IN ('resolved', 'withdrawn') THEN 1 END) AS BIGINT) AS open, \
+         MAX(updated_at) AS last FROM complaints WHERE seller_id = $1",
+    )
+    .bind(seller.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    let last = [orders.try_get::<Option<i64>, _>("last")?, complaints.try_get::<Option<i64>, _>("last")?]
+        .into_iter()
+        .flatten()
+        .max();
+    Ok((orders.try_get("open")?, complaints.try_get("open")?, last))
+}

@@ -13,6 +13,7 @@ on_both_databases!(
     a_case_past_the_arbitration_limit_is_escalated_and_shown_overdue,
     an_undelivered_manual_order_reminds_the_seller_and_escalates_in_one_click,
     what_a_seller_owes_is_repaid_first_from_later_releases,
+    a_deposit_is_released_only_after_thirty_quiet_days,
 );
 
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -557,5 +558,75 @@ async fn what_a_seller_owes_is_repaid_first_from_later_releases(t: TestApp) {
     let balance = t.get("/api/v1/seller/balance", Some(&s.seller_token)).await;
     assert_eq!(balance.body["available_minor"], 5_750, "{}", balance.text);
     t.settle_refunds().await;
+    t.finish().await;
+}
+
+async fn a_deposit_is_released_only_after_thirty_quiet_days(t: TestApp) {
+    let mut s = shop(&t, "quiet").await;
+    let a = delivered(&t, &s, 10_000, 1).await.remove(0);
+    t.post(&format!("/api/v1/orders/{a}/confirm"), Some(&s.buyer_token), json!({}))
+        .await;
+    t.advance(15 * DAY_MS);
+    t.run_due_jobs().await;
+    log_in_again(&t, &mut s).await;
+    assert_eq!(t.balance(&Account::Available(s.seller.clone())).await, 9_500);
+    let d = t
+        .post(
+            "/api/v1/seller/deposit",
+            Some(&s.seller_token),
+            json!({"amount_minor": 5_000}),
+        )
+        .await;
+    assert_eq!(d.status, 200, "{}", d.text);
+    // An open order holds it.
+    let product = t.card_product(&s.seller_token, 1_000, 1).await;
+    let placed = t
+        .post(
+            "/api/v1/orders",
+            Some(&s.buyer_token),
+            json!({"product_id": product, "quantity": 1}),
+        )
+        .await;
+    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+    let open_order = placed.body["id"].as_str().unwrap().to_string();
+    t.wait_for_status(
+        &format!("/api/v1/orders/{open_order}"),
+        Some(&s.buyer_token),
+        "delivered",
+    )
+    .await;
+    let held = t
+        .post("/api/v1/seller/deposit/release", Some(&s.seller_token), json!({}))
+        .await;
+    assert_eq!(held.status, 409, "{}", held.text);
+    assert_eq!(held.problem_type(), "https://danbao.dev/problems/deposit-held");
+    assert_eq!(held.body["open_orders"], 1, "{}", held.text);
+    // Confirmed: no order is open, but the last one moved just now.
+    t.post(
+        &format!("/api/v1/orders/{open_order}/confirm"),
+        Some(&s.buyer_token),
+        json!({}),
+    )
+    .await;
+    let held = t
+        .post("/api/v1/seller/deposit/release", Some(&s.seller_token), json!({}))
+        .await;
+    assert_eq!(held.status, 409, "{}", held.text);
+    let from = danbao_app::clock::parse_rfc3339(held.body["release_from"].as_str().unwrap()).unwrap();
+    assert_eq!(from, t.now() + 30 * DAY_MS);
+    // Thirty quiet days later it comes back whole (the reserve of the last order too).
+    t.advance(30 * DAY_MS);
+    t.run_due_jobs().await;
+    log_in_again(&t, &mut s).await;
+    let released = t
+        .post("/api/v1/seller/deposit/release", Some(&s.seller_token), json!({}))
+        .await;
+    assert_eq!(released.status, 200, "{}", released.text);
+    assert_eq!(released.body["deposit_minor"], 0);
+    assert_eq!(released.body["available_minor"], 9_500 + 950);
+    let again = t
+        .post("/api/v1/seller/deposit/release", Some(&s.seller_token), json!({}))
+        .await;
+    assert_eq!(again.status, 409, "nothing left to release: {}", again.text);
     t.finish().await;
 }
