@@ -13,6 +13,9 @@ use serde::Serialize;
 /// The smallest withdrawal: ¥10 (SPEC §7).
 pub const WITHDRAWAL_MINOR_MIN: i64 = 1_000;
 
+/// The most one deposit payment may be.
+const DEPOSIT_PAYMENT_MINOR_MAX: i64 = 100_000_000;
+
 fn seller_of(caller: &Caller) -> AppResult<UserId> {
     match caller {
         Caller::User(u) if u.role == Role::Seller => Ok(u.id.clone()),
@@ -47,6 +50,38 @@ pub struct BalanceView {
     /// `active`, `frozen` or `banned`.
     #[schema(value_type = String)]
     pub standing: Standing,
+    /// The deposit listing needs now: the rule set's base plus its share of the last
+    /// window's sales (SPEC §7). Below it, nothing new can be listed.
+    pub deposit_required_minor: i64,
+}
+
+/// A deposit paid in through the cashier.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DepositPaymentView {
+    /// Also the out_trade_no the provider sees.
+    pub id: String,
+    pub amount_minor: i64,
+    /// `pending` until the provider's notification (or query, or statement) is applied.
+    pub status: String,
+    pub provider: String,
+    /// The provider's payment id (the sandbox pays by it).
+    pub payment_id: Option<String>,
+    pub cashier_url: Option<String>,
+    pub created_at: String,
+}
+
+impl DepositPaymentView {
+    fn of(d: danbao_store::DepositPaymentRow) -> DepositPaymentView {
+        DepositPaymentView {
+            id: d.id,
+            amount_minor: d.amount.minor(),
+            status: d.status,
+            provider: d.provider,
+            payment_id: d.provider_payment_id,
+            cashier_url: d.cashier_url,
+            created_at: crate::clock::rfc3339(d.created_at),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -73,9 +108,117 @@ impl App {
             owed_minor: balance_of(&mut tx, &Account::Receivable(seller.clone())).await?,
             reserved_minor: balance_of(&mut tx, &Account::Reserve(seller.clone())).await?,
             standing: self.standing(&mut tx, &seller).await?,
+            deposit_required_minor: self.required_deposit(&mut tx, &seller).await?.minor(),
         };
         tx.commit().await?;
         Ok(v)
+    }
+
+    /// The deposit a seller must hold to list now, from the current rule set.
+    pub(crate) async fn required_deposit(&self, tx: &mut Tx, seller: &UserId) -> AppResult<Money> {
+        let rules = self.current_rules();
+        let since = self.now().saturating_sub(rules.deposit_volume_window_ms());
+        let sales = Money::from_minor(tx.seller_sales_total_since(seller, since).await?);
+        rules
+            .required_deposit(sales)
+            .map_err(|e| AppError::Internal(e.to_string()))
+    }
+
+    /// Refuses a new (or re-shown) listing while the seller's deposit is below what the
+    /// rule set requires, in the caller's transaction.
+    pub(crate) async fn check_deposit_for_listing(&self, tx: &mut Tx, seller: &UserId) -> AppResult<()> {
+        let required = self.required_deposit(tx, seller).await?;
+        let held = Money::from_minor(balance_of(tx, &Account::Deposit(seller.clone())).await?);
+        if held < required {
+            return Err(Refusal::DepositShort { required, held }.into());
+        }
+        Ok(())
+    }
+
+    /// Starts paying the deposit in through the cashier: the provider's payment is
+    /// created, and its notification (or the daily statement) books the money into the
+    /// deposit (`apply_payment`).
+    pub async fn pay_deposit(
+        &self,
+        caller: &Caller,
+        amount_minor: i64,
+        method: Option<&str>,
+    ) -> AppResult<DepositPaymentView> {
+        let seller = seller_of(caller)?;
+        let amount = positive("amount_minor", amount_minor)?;
+        if amount.minor() > DEPOSIT_PAYMENT_MINOR_MAX {
+            return Err(AppError::invalid(
+                "amount_minor",
+                format!("at most {DEPOSIT_PAYMENT_MINOR_MAX} (¥1,000,000)"),
+            ));
+        }
+        let rail = match method {
+            Some(m) => self
+                .rails
+                .for_method(Some(m))
+                .ok_or_else(|| AppError::invalid("payment_method", "not a method of a configured rail"))?,
+            None => self
+                .rails
+                .for_method(None)
+                .ok_or_else(|| AppError::ProviderUnavailable("no payment rail is configured".into()))?,
+        }
+        .clone();
+        let now = self.now();
+        let row = danbao_store::DepositPaymentRow {
+            // The provider's out_trade_no, in the shape of a payment attempt's id.
+            id: danbao_domain::PaymentAttemptId::generate().to_string(),
+            seller_id: seller.clone(),
+            amount,
+            currency: crate::orders::CURRENCY.to_string(),
+            provider: rail.name().to_string(),
+            provider_payment_id: None,
+            cashier_url: None,
+            status: "pending".into(),
+            payment_id: None,
+            created_at: now,
+            expires_at: now.saturating_add(self.current_rules().payment_window_ms()),
+            paid_at: None,
+        };
+        self.retrying(|| async {
+            let mut tx = self.store.begin().await?;
+            tx.insert_deposit_payment(&row).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        let base = &self.config.public_url;
+        let created = rail
+            .create_payment(crate::payments::PaymentRequest {
+                out_trade_no: row.id.clone(),
+                amount,
+                currency: row.currency.clone(),
+                subject: "保证金 Security deposit".into(),
+                notify_url: format!("{base}/api/v1/payments/{}/notify", rail.name()),
+                return_url: format!("{base}/seller"),
+                order_ref: format!("DEP-{}", &row.id[row.id.len().saturating_sub(8)..]),
+                expires_at_ms: row.expires_at,
+                method: method.map(str::to_string),
+            })
+            .await
+            .map_err(|e| AppError::ProviderUnavailable(e.to_string()))?;
+        let mut tx = self.store.begin().await?;
+        tx.set_deposit_payment_cashier(&row.id, &created.provider_payment_id, &created.cashier_url)
+            .await?;
+        let stored = tx
+            .deposit_payment(&row.id, false)
+            .await?
+            .ok_or_else(|| AppError::Internal("the deposit payment vanished".into()))?;
+        tx.commit().await?;
+        Ok(DepositPaymentView::of(stored))
+    }
+
+    /// The seller's deposit payments, newest first.
+    pub async fn deposit_payments(&self, caller: &Caller) -> AppResult<Vec<DepositPaymentView>> {
+        let seller = seller_of(caller)?;
+        let mut tx = self.store.begin().await?;
+        let rows = tx.deposit_payments_of(&seller, 20).await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(DepositPaymentView::of).collect())
     }
 
     /// Locks part of the available balance as the security deposit, which pays buyers

@@ -340,6 +340,7 @@ impl App {
             created_at: self.now(),
         };
         let mut tx = self.store.begin().await?;
+        self.check_deposit_for_listing(&mut tx, &seller.id).await?;
         tx.insert_product(&row).await?;
         tx.commit().await?;
         Ok(ProductView::from_row(row))
@@ -548,6 +549,9 @@ impl App {
             product.price = Money::from_minor(p);
         }
         if let Some(st) = edit.status {
+            if st == "active" && product.status != "active" {
+                self.check_deposit_for_listing(&mut tx, &seller.id).await?;
+            }
             product.status = st;
         }
         if let Some(fields) = edit.manual_fields {

@@ -511,6 +511,16 @@ impl App {
         if let Some(payer) = &verified.payer_id {
             tx.set_payment_payer(&payment.id, payer).await?;
         }
+        // Not an order's payment attempt: perhaps a seller paying in a deposit.
+        if order_id.is_none() {
+            if let Some(deposit) = tx.deposit_payment(&verified.out_trade_no, true).await? {
+                let outcome = self.apply_deposit_payment(&mut tx, &deposit, &payment, now).await?;
+                tx.update_payment_outcome(payment_id.as_str(), outcome).await?;
+                tx.commit().await?;
+                self.metrics.payment_notification(provider, source, outcome);
+                return Ok(Some(payment_id));
+            }
+        }
         let mut order = match &order_id {
             Some(id) => tx.order(id, true).await?,
             None => None,
@@ -634,6 +644,39 @@ impl App {
         )
         .await?;
         self.apply_event(tx, order, event, rules, now).await
+    }
+
+    /// A deposit paid in: the exact amount of a pending deposit payment goes into the
+    /// seller's deposit; anything else (a second payment, another amount or currency) is
+    /// owed back and refunded, like any payment the platform cannot keep.
+    async fn apply_deposit_payment(
+        &self,
+        tx: &mut Tx,
+        deposit: &danbao_store::DepositPaymentRow,
+        payment: &PaymentRow,
+        now: i64,
+    ) -> AppResult<&'static str> {
+        let exact = payment.amount == deposit.amount && payment.currency == deposit.currency;
+        if deposit.status != "pending" || !exact {
+            let reason = if deposit.status == "pending" {
+                UnacceptedReason::UnknownOrder
+            } else {
+                UnacceptedReason::AlreadyPaid
+            };
+            self.refuse_payment(tx, payment, None, reason, now).await?;
+            return Ok("refund_unaccepted");
+        }
+        // The seller's standing lock first, as every movement of a seller's money.
+        self.lock_standing(tx, &deposit.seller_id).await?;
+        let entry = posting::deposit_paid(
+            &PaymentId::from_trusted(payment.id.clone()),
+            &deposit.seller_id,
+            &payment.provider,
+            deposit.amount,
+        )?;
+        tx.post_entry(&entry, now).await?;
+        tx.set_deposit_payment_paid(&deposit.id, &payment.id, now).await?;
+        Ok("captured_deposit")
     }
 
     /// A payment the platform cannot keep: book it as owed back and queue the refund.

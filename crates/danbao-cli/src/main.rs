@@ -721,6 +721,30 @@ async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> any
     app.register(&local, "demo_arbitrator", password, Role::Arbitrator)
         .await?;
     let seller = Caller::User(seller);
+    // The seller pays the deposit listing needs through the sandbox's cashier, as a real
+    // seller would; its notification books it.
+    let gateway = danbao_sandbox::client::SandboxClient::new(format!("{url}/sandbox"), merchant_key.to_vec());
+    let required = app.seller_balance(&seller).await?.deposit_required_minor;
+    if required > 0 {
+        let deposit = app.pay_deposit(&seller, required, None).await?;
+        gateway
+            .pay(
+                deposit
+                    .payment_id
+                    .as_deref()
+                    .context("the deposit payment has no cashier")?,
+            )
+            .await?;
+        let mut booked = false;
+        for _ in 0..100 {
+            if app.seller_balance(&seller).await?.deposit_minor >= required {
+                booked = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::ensure!(booked, "the demo seller's deposit payment was never booked");
+    }
     let card_product = |title: &'static str, description: &'static str, price_minor: i64| NewProduct {
         title: title.into(),
         description: description.into(),
@@ -761,7 +785,6 @@ async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> any
 
     // Two finished orders, so a new user sees timelines with receipts at once: one bought,
     // revealed and confirmed; one the seller declined, refunded through the sandbox.
-    let gateway = danbao_sandbox::client::SandboxClient::new(format!("{url}/sandbox"), merchant_key.to_vec());
     let wait_for = |id: String, status: danbao_domain::OrderStatus| {
         let buyer = buyer.clone();
         async move {

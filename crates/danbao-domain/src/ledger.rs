@@ -164,10 +164,12 @@ pub enum EntryKind {
     ReceivableRepaid,
     /// A deposit given back after the quiet period.
     DepositReleased,
+    /// A deposit paid in through the cashier.
+    DepositPaid,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 20] = [
+    pub const ALL: [EntryKind; 21] = [
         EntryKind::Capture,
         EntryKind::Release,
         EntryKind::RefundRequested,
@@ -188,6 +190,7 @@ impl EntryKind {
         EntryKind::FastRefund,
         EntryKind::ReceivableRepaid,
         EntryKind::DepositReleased,
+        EntryKind::DepositPaid,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -212,6 +215,7 @@ impl EntryKind {
             EntryKind::FastRefund => "fast_refund",
             EntryKind::ReceivableRepaid => "receivable_repaid",
             EntryKind::DepositReleased => "deposit_released",
+            EntryKind::DepositPaid => "deposit_paid",
         }
     }
 
@@ -741,6 +745,28 @@ pub mod rules {
         JournalEntry::builder(kind, EntryRefs::default())
             .transfer(debit, credit, amount)
             .build()
+    }
+
+    /// A deposit paid in through the cashier: from the provider into the seller's deposit.
+    pub fn deposit_paid(
+        payment: &PaymentId,
+        seller: &UserId,
+        provider: &str,
+        amount: Money,
+    ) -> Result<JournalEntry, LedgerError> {
+        JournalEntry::builder(
+            EntryKind::DepositPaid,
+            EntryRefs {
+                payment: Some(payment.clone()),
+                ..EntryRefs::default()
+            },
+        )
+        .transfer(
+            Account::Provider(provider.to_string()),
+            Account::Deposit(seller.clone()),
+            amount,
+        )
+        .build()
     }
 
     /// What a seller owes is repaid first out of any money that reaches their available

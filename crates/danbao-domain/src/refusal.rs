@@ -52,6 +52,8 @@ pub enum Refusal {
     InsufficientBalance,
     #[error(transparent)]
     DepositHeld(#[from] DepositHeld),
+    #[error("listing needs a deposit of {required}; {held} is held")]
+    DepositShort { required: Money, held: Money },
     #[error("withdrawals are stopped while the seller is {standing}")]
     WithdrawalsStopped { standing: Standing },
     #[error(transparent)]
@@ -118,6 +120,7 @@ impl Refusal {
             R::InsufficientBalance => "insufficient-balance",
             R::WithdrawalsStopped { .. } => "withdrawals-stopped",
             R::DepositHeld(_) => "deposit-held",
+            R::DepositShort { .. } => "deposit-short",
             R::Standing(_) => "seller-standing",
             R::FeesShort { .. } => "fees-short",
             R::ExceptionResolved => "exception-resolved",
@@ -150,6 +153,10 @@ impl Refusal {
             ],
             R::ComplaintClosed { stage } => vec![("stage", F::Text(stage.as_str().into()))],
             R::WithdrawalsStopped { standing } => vec![("standing", F::Text(standing.as_str().into()))],
+            R::DepositShort { required, held } => vec![
+                ("required_minor", F::Minor(required.minor())),
+                ("held_minor", F::Minor(held.minor())),
+            ],
             R::DepositHeld(DepositHeld::OpenOrders(n)) => vec![("open_orders", F::Minor(*n))],
             R::DepositHeld(DepositHeld::OpenComplaints(n)) => vec![("open_complaints", F::Minor(*n))],
             R::DepositHeld(DepositHeld::QuietUntil(at)) => vec![("release_from", F::Time(*at))],
@@ -197,7 +204,7 @@ impl Refusal {
     }
 
     /// Every problem type a refusal can carry, for the API document.
-    pub const CODES: [&'static str; 32] = [
+    pub const CODES: [&'static str; 33] = [
         "username-taken",
         "out-of-stock",
         "illegal-transition",
@@ -221,6 +228,7 @@ impl Refusal {
         "insufficient-balance",
         "withdrawals-stopped",
         "deposit-held",
+        "deposit-short",
         "seller-standing",
         "fees-short",
         "exception-resolved",
@@ -289,6 +297,10 @@ mod tests {
             Refusal::InsufficientBalance,
             Refusal::WithdrawalsStopped {
                 standing: Standing::Frozen,
+            },
+            Refusal::DepositShort {
+                required: Money::from_minor(50_000),
+                held: Money::from_minor(0),
             },
             DepositHeld::OpenOrders(1).into(),
             DepositHeld::OpenComplaints(1).into(),

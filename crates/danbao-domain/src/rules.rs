@@ -28,10 +28,20 @@ pub struct RuleSet {
     pub deposit: DepositRules,
 }
 
-/// `[deposit]`: when a seller's security deposit may be taken back.
+/// `[deposit]`: what a seller must hold as a security deposit to list, and when it may
+/// be taken back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DepositRules {
+    /// Held before anything is listed (minor units: 50000 = ¥500) ...
+    #[serde(default = "default_deposit_required_minor")]
+    pub required_minor: i64,
+    /// ... plus this share (bps) of the seller's sales over the volume window, so a bigger
+    /// seller guarantees more.
+    #[serde(default = "default_deposit_volume_share_bps")]
+    pub volume_share_bps: i64,
+    #[serde(default = "default_deposit_volume_window_days")]
+    pub volume_window_days: i64,
     /// The deposit is released only after this many days with no open order or
     /// complaint (SPEC §7): until then it still pays buyers first.
     pub release_quiet_days: i64,
@@ -40,7 +50,37 @@ pub struct DepositRules {
 impl Default for DepositRules {
     /// The values of the shipped rule set (a test checks they agree).
     fn default() -> DepositRules {
-        DepositRules { release_quiet_days: 30 }
+        DepositRules {
+            required_minor: default_deposit_required_minor(),
+            volume_share_bps: default_deposit_volume_share_bps(),
+            volume_window_days: default_deposit_volume_window_days(),
+            release_quiet_days: 30,
+        }
+    }
+}
+
+fn default_deposit_required_minor() -> i64 {
+    50_000
+}
+
+fn default_deposit_volume_share_bps() -> i64 {
+    500
+}
+
+fn default_deposit_volume_window_days() -> i64 {
+    30
+}
+
+impl RuleSet {
+    /// The deposit a seller must hold to list (SPEC §7): the base, plus the rule set's
+    /// share of their sales over the volume window, rounded half to even.
+    pub fn required_deposit(&self, recent_sales: crate::Money) -> Result<crate::Money, crate::MoneyError> {
+        let d = &self.deposit;
+        crate::Money::from_minor(d.required_minor).checked_add(recent_sales.apply_bps(d.volume_share_bps)?)
+    }
+
+    pub fn deposit_volume_window_ms(&self) -> TimestampMs {
+        self.deposit.volume_window_days * DAY_MS
     }
 }
 
@@ -249,10 +289,17 @@ impl RuleSet {
                 c.fast_refund.no_lost_complaint_days,
             ),
             ("deposit.release_quiet_days", self.deposit.release_quiet_days),
+            ("deposit.volume_window_days", self.deposit.volume_window_days),
         ] {
             if !(0..=366 * 24).contains(&value) {
                 return out(field, "must be between 0 and 8784");
             }
+        }
+        if !(0..=100_000_000_000).contains(&self.deposit.required_minor) {
+            return out("deposit.required_minor", "must be between 0 and 10^11");
+        }
+        if !(0..=10_000).contains(&self.deposit.volume_share_bps) {
+            return out("deposit.volume_share_bps", "basis points must be within 0..=10000");
         }
         if !(0..=100_000_000_000).contains(&c.fast_refund.amount_minor_max) {
             return out("complaints.fast_refund.amount_minor_max", "must be between 0 and 10^11");
@@ -549,6 +596,17 @@ mod tests {
             RuleSet::parse(&negative_cap),
             Err(RulesError::OutOfRange { .. })
         ));
+    }
+
+    #[test]
+    fn the_deposit_grows_with_recent_sales() {
+        let r = RuleSet::default_rules().unwrap_or_else(|e| panic!("{e}"));
+        let m = crate::Money::from_minor;
+        assert_eq!(r.required_deposit(m(0)), Ok(m(50_000)));
+        // 5 % of ¥30,000 of sales on top of the ¥500.
+        assert_eq!(r.required_deposit(m(3_000_000)), Ok(m(200_000)));
+        // Half to even: 5 % of 0.50 is 0.025 → 0.02.
+        assert_eq!(r.required_deposit(m(50)), Ok(m(50_002)));
     }
 
     #[test]

@@ -86,6 +86,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(notifications))
         .routes(routes!(seller_deposit))
         .routes(routes!(seller_deposit_release))
+        .routes(routes!(seller_deposit_payments, seller_pay_deposit))
         .routes(routes!(seller_withdraw))
         .routes(routes!(fund_compensation))
         .routes(routes!(freeze_seller))
@@ -1257,6 +1258,47 @@ async fn ban_seller(
     ApiJson(b): ApiJson<ReasonBody>,
 ) -> ApiResult<Json<danbao_app::sellers::BanView>> {
     Ok(Json(app.ban_seller(&caller, &id, &b.reason).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DepositPaymentBody {
+    amount_minor: i64,
+    /// One of the configured rails' methods (none: the first).
+    payment_method: Option<String>,
+}
+
+/// Pay the deposit in through the cashier (seller): returns the cashier to open
+#[utoipa::path(
+    post,
+    path = "/seller/deposit/payments",
+    request_body = DepositPaymentBody,
+    security(("bearer" = [])),
+    responses((status = 201, description = "The deposit payment, pending until paid", body = danbao_app::money::DepositPaymentView), Problems)
+)]
+async fn seller_pay_deposit(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    ApiJson(b): ApiJson<DepositPaymentBody>,
+) -> ApiResult<Response> {
+    let d = app
+        .pay_deposit(&caller, b.amount_minor, b.payment_method.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(d)).into_response())
+}
+
+/// The seller's deposit payments, newest first (seller)
+#[utoipa::path(
+    get,
+    path = "/seller/deposit/payments",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Deposit payments", body = Vec<danbao_app::money::DepositPaymentView>), Problems)
+)]
+async fn seller_deposit_payments(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+) -> ApiResult<Json<Vec<danbao_app::money::DepositPaymentView>>> {
+    Ok(Json(app.deposit_payments(&caller).await?))
 }
 
 /// Take the deposit back into the available balance (seller): only after 30 days with no

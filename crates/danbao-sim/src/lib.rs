@@ -363,6 +363,10 @@ pub fn sim_rules() -> Result<RuleSet, SimError> {
     let mut rules = RuleSet::default_rules().map_err(setup_error)?;
     rules.limits.unpaid_units_per_buyer_max = 1_000_000;
     rules.limits.unpaid_share_of_stock_bps = 10_000;
+    // Sellers list without a security deposit: the simulated shops (and the tests' many
+    // sellers) are not about the deposit; its own tests run with the shipped rules.
+    rules.deposit.required_minor = 0;
+    rules.deposit.volume_share_bps = 0;
     Ok(rules)
 }
 

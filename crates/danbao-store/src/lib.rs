@@ -639,6 +639,12 @@ tx_methods! {
     fn complaints_for_order(order: &OrderId) -> Vec<ComplaintRow>;
     fn buyer_last_lost_complaint_at(buyer: &UserId) -> Option<i64>;
     fn seller_deposit_activity(seller: &UserId) -> (i64, i64, Option<i64>);
+    fn insert_deposit_payment(d: &DepositPaymentRow) -> ();
+    fn deposit_payment(id: &str, lock: bool) -> Option<DepositPaymentRow>;
+    fn set_deposit_payment_cashier(id: &str, provider_payment_id: &str, cashier_url: &str) -> ();
+    fn set_deposit_payment_paid(id: &str, payment_id: &str, at: i64) -> ();
+    fn deposit_payments_of(seller: &UserId, limit: i64) -> Vec<DepositPaymentRow>;
+    fn seller_sales_total_since(seller: &UserId, since: i64) -> i64;
     fn insert_notification(n: &NotificationRow) -> ();
     fn notification(id: &str) -> Option<NotificationRow>;
     fn mark_notification_sent(id: &str, channel: &str, at: i64) -> bool;

@@ -252,6 +252,25 @@ pub struct ComplaintEvidenceRow {
     pub created_at: i64,
 }
 
+/// A security deposit paid in through the cashier (`deposit_payments`); its id is the
+/// provider's out_trade_no.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepositPaymentRow {
+    pub id: String,
+    pub seller_id: UserId,
+    pub amount: Money,
+    pub currency: String,
+    pub provider: String,
+    pub provider_payment_id: Option<String>,
+    pub cashier_url: Option<String>,
+    /// `pending` or `paid`.
+    pub status: String,
+    pub payment_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub paid_at: Option<i64>,
+}
+
 /// One notification in the outbox (`notifications`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationRow {

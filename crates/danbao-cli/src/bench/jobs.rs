@@ -91,6 +91,9 @@ fn bench_rules() -> anyhow::Result<RuleSet> {
             "unpaid_units_per_buyer_max = 1000000",
         ),
         ("unpaid_share_of_stock_bps = 5000", "unpaid_share_of_stock_bps = 10000"),
+        // The bench's shop lists without a security deposit.
+        ("required_minor = 50000", "required_minor = 0"),
+        ("volume_share_bps = 500", "volume_share_bps = 0"),
     ] {
         if !text.contains(from) {
             bail!("the default rule set has no `{from}`: the bench rules cannot lift it");

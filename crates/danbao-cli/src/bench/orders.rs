@@ -415,6 +415,7 @@ async fn setup(http: &reqwest::Client, base: &str, run_id: &str) -> anyhow::Resu
     )
     .await?;
     let seller_token = field(&session, "token")?;
+    pay_deposit(http, base, &seller_token).await?;
     let product = call(
         http.post(format!("{base}/api/v1/seller/products"))
             .bearer_auth(&seller_token)
@@ -434,6 +435,54 @@ async fn setup(http: &reqwest::Client, base: &str, run_id: &str) -> anyhow::Resu
         seller_id,
         product_id: field(&product, "id")?,
     })
+}
+
+/// Pays the deposit listing needs through the sandbox's cashier, as a seller would, and
+/// waits for the notification to book it.
+async fn pay_deposit(http: &reqwest::Client, base: &str, seller_token: &str) -> anyhow::Result<()> {
+    let balance_of = || async {
+        call(
+            http.get(format!("{base}/api/v1/seller/balance"))
+                .bearer_auth(seller_token),
+            StatusCode::OK,
+            "reading the seller's balance",
+        )
+        .await
+    };
+    let figure = |v: &Value, name: &str| {
+        v.get(name)
+            .and_then(Value::as_i64)
+            .with_context(|| format!("no `{name}` in {v}"))
+    };
+    let balance = balance_of().await?;
+    let required = figure(&balance, "deposit_required_minor")?;
+    if figure(&balance, "deposit_minor")? >= required || required == 0 {
+        return Ok(());
+    }
+    let payment = call(
+        http.post(format!("{base}/api/v1/seller/deposit/payments"))
+            .bearer_auth(seller_token)
+            .json(&json!({"amount_minor": required})),
+        StatusCode::CREATED,
+        "starting the deposit payment",
+    )
+    .await?;
+    let payment_id = field(&payment, "payment_id")?;
+    let resp = http
+        .post(format!("{base}/sandbox/payments/{payment_id}/pay"))
+        .send()
+        .await
+        .context("paying the deposit at the sandbox")?;
+    if !resp.status().is_success() {
+        bail!("paying the deposit at the sandbox: {}", resp.status());
+    }
+    for _ in 0..200 {
+        if figure(&balance_of().await?, "deposit_minor")? >= required {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    bail!("the deposit payment was never booked")
 }
 
 async fn import_keys(http: &reqwest::Client, base: &str, shop: &Shop, run_id: &str, n: usize) -> anyhow::Result<()> {

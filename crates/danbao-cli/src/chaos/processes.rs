@@ -168,6 +168,13 @@ pub(super) fn chaos_rules() -> anyhow::Result<String> {
             "unpaid_share_of_stock_bps = 10000",
             "limits.unpaid_share_of_stock_bps",
         ),
+        // The chaos shops list without a security deposit: the run is about payments.
+        ("required_minor = 50000", "required_minor = 0", "deposit.required_minor"),
+        (
+            "volume_share_bps = 500",
+            "volume_share_bps = 0",
+            "deposit.volume_share_bps",
+        ),
     ] {
         if !text.contains(from) {
             bail!("the default rule set has no `{from}` ({name}): the chaos rules cannot shorten it");

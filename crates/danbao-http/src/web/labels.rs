@@ -524,6 +524,18 @@ pub(super) fn refusal(l: Lang, r: &Refusal) -> String {
             )
         }
         R::InsufficientBalance => p("可用余额不足", "The available balance is too low"),
+        R::DepositShort { required, held } => l.pick(
+            format!(
+                "上架商品需缴纳保证金 ¥{}，当前仅有 ¥{}。请先在卖家后台缴纳保证金。",
+                yuan(required.minor()),
+                yuan(held.minor())
+            ),
+            format!(
+                "Listing needs a deposit of ¥{}; ¥{} is held. Pay the deposit in the seller console first.",
+                yuan(required.minor()),
+                yuan(held.minor())
+            ),
+        ),
         R::DepositHeld(h) => match h {
             danbao_domain::seller::DepositHeld::OpenOrders(n) => l.pick(
                 format!("还有 {n} 笔进行中的订单，保证金暂不能退还"),

@@ -354,6 +354,7 @@ impl Words {
             Some(K::FastRefund) => ("平台先行赔付", "Refunded in advance by the platform"),
             Some(K::ReceivableRepaid) => ("偿还平台垫付款", "Repaid what the platform had covered"),
             Some(K::DepositReleased) => ("保证金退还", "Deposit returned"),
+            Some(K::DepositPaid) => ("在线缴纳保证金", "Deposit paid in at the cashier"),
             None => ("其他", "Other"),
         };
         self.lang.pick(zh, en)

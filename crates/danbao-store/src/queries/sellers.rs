@@ -96,3 +96,91 @@ pub async fn seller_deposit_activity(tx: &mut Conn, seller: &UserId) -> Result<(
         .max();
     Ok((orders.try_get("open")?, complaints.try_get("open")?, last))
 }
+
+fn deposit_payment_from(r: &Row) -> Result<DepositPaymentRow> {
+    Ok(DepositPaymentRow {
+        id: r.try_get("id")?,
+        seller_id: UserId::from_trusted(r.try_get("seller_id")?),
+        amount: Money::from_minor(r.try_get("amount_minor")?),
+        currency: r.try_get("currency")?,
+        provider: r.try_get("provider")?,
+        provider_payment_id: r.try_get("provider_payment_id")?,
+        cashier_url: r.try_get("cashier_url")?,
+        status: r.try_get("status")?,
+        payment_id: r.try_get("payment_id")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        paid_at: r.try_get("paid_at")?,
+    })
+}
+
+pub async fn insert_deposit_payment(tx: &mut Conn, d: &DepositPaymentRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO deposit_payments (id, seller_id, amount_minor, currency, provider, provider_payment_id, cashier_url, \
+         status, payment_id, created_at, expires_at, paid_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&d.id)
+    .bind(d.seller_id.as_str())
+    .bind(d.amount.minor())
+    .bind(&d.currency)
+    .bind(&d.provider)
+    .bind(&d.provider_payment_id)
+    .bind(&d.cashier_url)
+    .bind(&d.status)
+    .bind(&d.payment_id)
+    .bind(d.created_at)
+    .bind(d.expires_at)
+    .bind(d.paid_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn deposit_payment(tx: &mut Conn, id: &str, lock: bool) -> Result<Option<DepositPaymentRow>> {
+    let sql = format!("SELECT * FROM deposit_payments WHERE id = $1{}", if lock { DIALECT.for_update } else { "" });
+    let row = sqlx::query(&sql).bind(id).fetch_optional(&mut **tx).await?;
+    row.as_ref().map(deposit_payment_from).transpose()
+}
+
+pub async fn set_deposit_payment_cashier(tx: &mut Conn, id: &str, provider_payment_id: &str, cashier_url: &str) -> Result<()> {
+    sqlx::query("UPDATE deposit_payments SET provider_payment_id = $2, cashier_url = $3 WHERE id = $1")
+        .bind(id)
+        .bind(provider_payment_id)
+        .bind(cashier_url)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_deposit_payment_paid(tx: &mut Conn, id: &str, payment_id: &str, at: i64) -> Result<()> {
+    sqlx::query("UPDATE deposit_payments SET status = 'paid', payment_id = $2, paid_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(payment_id)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The seller's deposit payments, newest first.
+pub async fn deposit_payments_of(tx: &mut Conn, seller: &UserId, limit: i64) -> Result<Vec<DepositPaymentRow>> {
+    let rows = sqlx::query("SELECT * FROM deposit_payments WHERE seller_id = $1 ORDER BY created_at DESC, id LIMIT $2")
+        .bind(seller.as_str())
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(deposit_payment_from).collect()
+}
+
+/// What the seller sold (paid orders not refunded in full) since a time.
+pub async fn seller_sales_total_since(tx: &mut Conn, seller: &UserId, since: i64) -> Result<i64> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM orders \
+         WHERE seller_id = $1 AND paid_at >= $2 AND status <> 'refunded'",
+    )
+    .bind(seller.as_str())
+    .bind(since)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get("total")?)
+}

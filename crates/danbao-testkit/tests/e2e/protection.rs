@@ -14,6 +14,7 @@ on_both_databases!(
     an_undelivered_manual_order_reminds_the_seller_and_escalates_in_one_click,
     what_a_seller_owes_is_repaid_first_from_later_releases,
     a_deposit_is_released_only_after_thirty_quiet_days,
+    listing_needs_the_deposit_paid_at_the_cashier_and_it_grows_with_sales,
 );
 
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -629,4 +630,139 @@ async fn a_deposit_is_released_only_after_thirty_quiet_days(t: TestApp) {
         .await;
     assert_eq!(again.status, 409, "nothing left to release: {}", again.text);
     t.finish().await;
+}
+
+async fn deposit_balance(t: &TestApp, token: &str) -> Value {
+    let b = t.get("/api/v1/seller/balance", Some(token)).await;
+    assert_eq!(b.status, 200, "{}", b.text);
+    b.body
+}
+
+/// Pays `amount` into the deposit at the sandbox's cashier; returns the deposit payment.
+async fn pay_deposit(t: &TestApp, token: &str, amount: i64) -> Value {
+    let d = t
+        .post(
+            "/api/v1/seller/deposit/payments",
+            Some(token),
+            json!({"amount_minor": amount}),
+        )
+        .await;
+    assert_eq!(d.status, 201, "{}", d.text);
+    assert_eq!(d.body["status"], "pending");
+    assert!(d.body["cashier_url"].is_string(), "{}", d.text);
+    t.pay(d.body["payment_id"].as_str().unwrap()).await;
+    d.body
+}
+
+async fn wait_for_deposit(t: &TestApp, token: &str, minor: i64) {
+    t.wait_until("/api/v1/seller/balance", Some(token), "the deposit is booked", |b| {
+        b["deposit_minor"] == minor
+    })
+    .await;
+}
+
+/// Shipped rules: ¥500 before listing, plus 5 % of the last 30 days' sales.
+async fn listing_needs_the_deposit_paid_at_the_cashier_and_it_grows_with_sales(t: TestApp) {
+    let t = t
+        .restart_with_rules(danbao_domain::RuleSet::default_rules().unwrap())
+        .await;
+    let s = shop(&t, "dep").await;
+    let product =
+        json!({"title": "点卡", "category": "game_cards", "price_minor": 100_000, "delivery_kind": "card_key"});
+    let refused = t
+        .post("/api/v1/seller/products", Some(&s.seller_token), product.clone())
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    assert_eq!(refused.problem_type(), "https://danbao.dev/problems/deposit-short");
+    assert_eq!(
+        (
+            refused.body["required_minor"].as_i64(),
+            refused.body["held_minor"].as_i64()
+        ),
+        (Some(50_000), Some(0))
+    );
+    assert_eq!(
+        deposit_balance(&t, &s.seller_token).await["deposit_required_minor"],
+        50_000
+    );
+    // Paid in at the cashier: the provider's notification books it into the deposit.
+    let d = pay_deposit(&t, &s.seller_token, 50_000).await;
+    wait_for_deposit(&t, &s.seller_token, 50_000).await;
+    let listed = t.get("/api/v1/seller/deposit/payments", Some(&s.seller_token)).await;
+    assert_eq!(listed.body[0]["id"], d["id"]);
+    assert_eq!(listed.body[0]["status"], "paid", "{}", listed.text);
+    let created = t
+        .post("/api/v1/seller/products", Some(&s.seller_token), product.clone())
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    // A ¥1,000 sale: the seller now guarantees ¥500 + 5 % of it.
+    let id = created.body["id"].as_str().unwrap();
+    let k = t
+        .raw(
+            t.http
+                .post(format!("{}/api/v1/seller/products/{id}/card-keys", t.url))
+                .bearer_auth(&s.seller_token)
+                .header("content-type", "text/plain")
+                .body("DEP-KEY-0001"),
+        )
+        .await;
+    assert!(k.status == 200 || k.status == 201, "{}", k.text);
+    let placed = t
+        .post(
+            "/api/v1/orders",
+            Some(&s.buyer_token),
+            json!({"product_id": id, "quantity": 1}),
+        )
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+    let order = placed.body["id"].as_str().unwrap();
+    t.wait_for_status(&format!("/api/v1/orders/{order}"), Some(&s.buyer_token), "delivered")
+        .await;
+    assert_eq!(
+        deposit_balance(&t, &s.seller_token).await["deposit_required_minor"],
+        55_000
+    );
+    let short = t
+        .post("/api/v1/seller/products", Some(&s.seller_token), product.clone())
+        .await;
+    assert_eq!(short.status, 409, "{}", short.text);
+    assert_eq!(short.body["required_minor"], 55_000);
+    // Hiding and showing a listing again is listing it again.
+    let path = format!("/api/v1/seller/products/{id}");
+    let hidden = t
+        .request("PATCH", &path, Some(&s.seller_token), Some(json!({"status": "hidden"})))
+        .await;
+    assert_eq!(hidden.status, 200, "{}", hidden.text);
+    let shown = t
+        .request("PATCH", &path, Some(&s.seller_token), Some(json!({"status": "active"})))
+        .await;
+    assert_eq!(shown.status, 409, "{}", shown.text);
+    assert_eq!(shown.problem_type(), "https://danbao.dev/problems/deposit-short");
+    // The top-up's notification is lost: the day's statement books it all the same.
+    t.set_faults(danbao_sandbox::wire::Faults {
+        drop_pct: 100,
+        ..Default::default()
+    });
+    pay_deposit(&t, &s.seller_token, 5_000).await;
+    assert_eq!(deposit_balance(&t, &s.seller_token).await["deposit_minor"], 50_000);
+    let admin = t.admin().await;
+    let day = 86_400_000;
+    let from = danbao_app::clock::rfc3339(t.now() - day);
+    let to = danbao_app::clock::rfc3339(t.now() + 60_000);
+    let run = t
+        .post(
+            "/api/v1/admin/reconciliation/statements",
+            Some(&admin),
+            json!({"from": from, "to": to}),
+        )
+        .await;
+    assert_eq!(run.status, 200, "{}", run.text);
+    assert_eq!(run.body["applied_late"], 1, "{}", run.text);
+    assert_eq!(run.body["missing_at_provider"], 0, "{}", run.text);
+    t.set_faults(danbao_sandbox::wire::Faults::default());
+    assert_eq!(deposit_balance(&t, &s.seller_token).await["deposit_minor"], 55_000);
+    let again = t.post("/api/v1/seller/products", Some(&s.seller_token), product).await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    t.finish_with_pending_jobs().await;
 }
