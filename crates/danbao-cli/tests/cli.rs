@@ -427,6 +427,20 @@ fn serve(dir: &std::path::Path, extra: &[&str]) -> Served {
     Served(child, url)
 }
 
+/// A rule set file in `dir` under which sellers list without a security deposit, for
+/// the tests about other things than the deposit (a server without a rail could not even
+/// take one).
+fn no_deposit_rules(dir: &std::path::Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let text = danbao_domain::rules::DEFAULT_RULES_TOML
+        .replace("required_minor = 50000", "required_minor = 0")
+        .replace("volume_share_bps = 500", "volume_share_bps = 0");
+    assert!(text.contains("required_minor = 0") && text.contains("volume_share_bps = 0"));
+    let path = dir.join("rules-no-deposit.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
 /// A seller registered and logged in on a served instance, with one product (`product`:
 /// the create body); returns (the seller's token, the product's id).
 async fn seller_with_product(u: &str, username: &str, product: serde_json::Value) -> (String, String) {
@@ -468,7 +482,8 @@ async fn seller_with_product(u: &str, username: &str, product: serde_json::Value
 async fn serve_takes_no_money_without_a_provider_and_guards_the_sandbox() {
     let root = std::env::temp_dir().join(format!("danbao-cli-serve-{}", uuid::Uuid::new_v4().simple()));
     let http = reqwest::Client::new();
-    let plain = serve(&root.join("plain"), &[]);
+    let rules = no_deposit_rules(&root);
+    let plain = serve(&root.join("plain"), &["--rules", &rules]);
     let u = &plain.1;
     let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
         let mut r = http.post(format!("{u}{path}")).json(&body);
@@ -745,7 +760,11 @@ async fn pages_show_times_in_the_configured_zone() {
         "{err}"
     );
 
-    let served = serve(&root.join("tokyo"), &["--time-zone", "Asia/Tokyo", "--sandbox"]);
+    let rules = no_deposit_rules(&root);
+    let served = serve(
+        &root.join("tokyo"),
+        &["--time-zone", "Asia/Tokyo", "--sandbox", "--rules", &rules],
+    );
     let u = &served.1;
     let http = reqwest::Client::new();
     let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
@@ -851,7 +870,11 @@ async fn serve_takes_an_epay_merchant_from_a_rails_file() {
     assert_ne!(code, 0);
     assert!(err.contains("bad.toml") && err.contains("not a rails file"), "{err}");
 
-    let served = serve(&root.join("data"), &["--rails", rails.to_str().unwrap()]);
+    let rules = no_deposit_rules(&root);
+    let served = serve(
+        &root.join("data"),
+        &["--rails", rails.to_str().unwrap(), "--rules", &rules],
+    );
     let u = &served.1;
     let http = reqwest::Client::new();
     let post = |path: &str, token: Option<&str>, body: serde_json::Value| {

@@ -44,6 +44,8 @@ pub(super) fn routes() -> Router<App> {
         .route("/seller/complaints", get(complaints_page))
         .route("/seller/money", get(money_page))
         .route("/seller/money/deposit", post(deposit))
+        .route("/seller/money/deposit/pay", post(pay_deposit))
+        .route("/seller/money/deposit/release", post(release_deposit))
         .route("/seller/money/withdraw", post(withdraw))
         .route("/seller/money/statement.csv", get(statement_csv))
 }
@@ -920,6 +922,11 @@ struct MoneyPage {
     nav: ConsoleNav,
     s: &'static Words,
     balances: Vec<Figure>,
+    deposit_required: String,
+    deposit_held: String,
+    deposit_short: bool,
+    /// The shortfall, to prefill the cashier form.
+    deposit_shortfall: String,
     frozen: bool,
     min_withdrawal: String,
     withdrawals: Vec<WithdrawalItem>,
@@ -981,6 +988,14 @@ async fn render_money(
         nav: s.nav,
         s: words,
         balances: balance_figures(&b, words),
+        deposit_required: yuan(b.deposit_required_minor),
+        deposit_held: yuan(b.deposit_minor),
+        deposit_short: b.deposit_minor < b.deposit_required_minor,
+        deposit_shortfall: if b.deposit_minor < b.deposit_required_minor {
+            yuan(b.deposit_required_minor - b.deposit_minor)
+        } else {
+            String::new()
+        },
         frozen: !b.standing.is_active(),
         min_withdrawal: yuan(danbao_app::money::WITHDRAWAL_MINOR_MIN),
         withdrawals: withdrawals
@@ -1053,6 +1068,51 @@ async fn deposit(
             StatusCode::OK,
         ),
         Err(e) => (Flash::error(e, s.lang())?, StatusCode::UNPROCESSABLE_ENTITY),
+    };
+    render_money(&app, s, &PeriodQuery::default(), flash, status).await
+}
+
+/// Pays into the deposit at the cashier: a redirect to the provider's cashier, whose
+/// notification books the money.
+async fn pay_deposit(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+    Form(form): Form<AmountForm>,
+) -> Result<Response, PageError> {
+    let s = seller(&app, &headers, &page, "/seller/money").await?;
+    let result = match parse_yuan(&form.amount) {
+        None => Err(bad_amount()),
+        Some(minor) => app.pay_deposit(&s.caller, minor, None).await.map_err(PageError::from),
+    };
+    match result {
+        Ok(d) => match d.cashier_url {
+            Some(url) => Ok(axum::response::Redirect::to(&url).into_response()),
+            None => render_money(&app, s, &PeriodQuery::default(), Flash::default(), StatusCode::OK).await,
+        },
+        Err(e) => {
+            let flash = Flash::error(e, s.lang())?;
+            render_money(
+                &app,
+                s,
+                &PeriodQuery::default(),
+                flash,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+async fn release_deposit(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let s = seller(&app, &headers, &page, "/seller/money").await?;
+    let (flash, status) = match app.release_deposit(&s.caller).await {
+        Ok(_) => (Flash::note(s.words().released.to_string()), StatusCode::OK),
+        Err(e) => (Flash::error(PageError::from(e), s.lang())?, StatusCode::CONFLICT),
     };
     render_money(&app, s, &PeriodQuery::default(), flash, status).await
 }

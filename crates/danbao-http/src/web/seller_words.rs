@@ -134,6 +134,14 @@ super::i18n::catalog! {
     pay_deposit: "缴纳保证金", "Pay a deposit";
     deposit_note: "从可提现余额转入保证金。买家投诉时，您的资金不足部分先由保证金赔付。", "Moves money from your available balance into your deposit. When a buyer's complaint costs more than your funds cover, the deposit pays first.";
     deposit_button: "转入保证金", "Move to the deposit";
+    deposit_required: "上架所需保证金", "Deposit needed to list";
+    deposit_held: "当前保证金", "Deposit held";
+    deposit_short: "保证金不足：补足前不能上架新商品或重新上架。", "The deposit is short: nothing can be listed or shown again until it is topped up.";
+    deposit_rule: "所需保证金 = ¥500 + 近 30 天销售额的 5%（以公示规则为准）。", "Deposit needed = ¥500 + 5 % of the last 30 days' sales (as the published rules say).";
+    pay_deposit_online: "在线缴纳（收银台）", "Pay at the cashier";
+    release_deposit: "申请退还保证金", "Take the deposit back";
+    release_note: "无进行中的订单和投诉满 30 天后，保证金可全额退回可提现余额。", "After 30 days with no open order or complaint, the whole deposit goes back to your available balance.";
+    released: "保证金已退回可提现余额。", "The deposit is back in your available balance.";
     withdrawals: "提现记录", "Withdrawals";
     no_withdrawals: "还没有提现。", "No withdrawals yet.";
     statement: "对账单", "Statement";

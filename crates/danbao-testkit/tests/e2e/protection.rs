@@ -685,12 +685,44 @@ async fn listing_needs_the_deposit_paid_at_the_cashier_and_it_grows_with_sales(t
         deposit_balance(&t, &s.seller_token).await["deposit_required_minor"],
         50_000
     );
+    // The seller console says what is needed and opens the cashier for the shortfall.
+    let browser = Browser::new(&t);
+    browser.get("/login").await;
+    browser
+        .submit(
+            "/login",
+            &[
+                ("username", &s.buyer_name.replace("_b", "_s")),
+                ("password", "correct-horse"),
+            ],
+        )
+        .await;
+    let money = browser.get("/seller/money").await;
+    assert_eq!(money.status, 200, "{}", money.text);
+    assert!(
+        money.text.contains("id=\"deposit-short\"") && money.text.contains("¥500.00"),
+        "{}",
+        money.text
+    );
+    let to_cashier = browser.submit("/seller/money/deposit/pay", &[("amount", "500")]).await;
+    assert_eq!(to_cashier.status, 303, "{}", to_cashier.text);
+    let cashier = to_cashier
+        .headers
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cashier.contains("/sandbox/"), "{cashier}");
     // Paid in at the cashier: the provider's notification books it into the deposit.
     let d = pay_deposit(&t, &s.seller_token, 50_000).await;
     wait_for_deposit(&t, &s.seller_token, 50_000).await;
     let listed = t.get("/api/v1/seller/deposit/payments", Some(&s.seller_token)).await;
     assert_eq!(listed.body[0]["id"], d["id"]);
     assert_eq!(listed.body[0]["status"], "paid", "{}", listed.text);
+    // The one opened from the console was never paid: it stays pending, nothing booked.
+    assert_eq!(listed.body[1]["status"], "pending", "{}", listed.text);
+    assert!(!browser.get("/seller/money").await.text.contains("id=\"deposit-short\""));
     let created = t
         .post("/api/v1/seller/products", Some(&s.seller_token), product.clone())
         .await;
