@@ -119,7 +119,9 @@ impl Refusal {
             R::EvidenceQuota { .. } => "evidence-quota",
             R::InsufficientBalance => "insufficient-balance",
             R::WithdrawalsStopped { .. } => "withdrawals-stopped",
-            R::DepositHeld(_) => "deposit-held",
+            R::DepositHeld(DepositHeld::OpenOrders(_)) => "deposit-held-open-orders",
+            R::DepositHeld(DepositHeld::OpenComplaints(_)) => "deposit-held-open-complaints",
+            R::DepositHeld(DepositHeld::QuietUntil(_)) => "deposit-held-quiet-period",
             R::DepositShort { .. } => "deposit-short",
             R::Standing(_) => "seller-standing",
             R::FeesShort { .. } => "fees-short",
@@ -204,7 +206,7 @@ impl Refusal {
     }
 
     /// Every problem type a refusal can carry, for the API document.
-    pub const CODES: [&'static str; 33] = [
+    pub const CODES: [&'static str; 35] = [
         "username-taken",
         "out-of-stock",
         "illegal-transition",
@@ -227,7 +229,9 @@ impl Refusal {
         "evidence-quota",
         "insufficient-balance",
         "withdrawals-stopped",
-        "deposit-held",
+        "deposit-held-open-orders",
+        "deposit-held-open-complaints",
+        "deposit-held-quiet-period",
         "deposit-short",
         "seller-standing",
         "fees-short",

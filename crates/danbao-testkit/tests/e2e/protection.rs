@@ -600,7 +600,10 @@ async fn a_deposit_is_released_only_after_thirty_quiet_days(t: TestApp) {
         .post("/api/v1/seller/deposit/release", Some(&s.seller_token), json!({}))
         .await;
     assert_eq!(held.status, 409, "{}", held.text);
-    assert_eq!(held.problem_type(), "https://danbao.dev/problems/deposit-held");
+    assert_eq!(
+        held.problem_type(),
+        "https://danbao.dev/problems/deposit-held-open-orders"
+    );
     assert_eq!(held.body["open_orders"], 1, "{}", held.text);
     // Confirmed: no order is open, but the last one moved just now.
     t.post(
@@ -613,6 +616,10 @@ async fn a_deposit_is_released_only_after_thirty_quiet_days(t: TestApp) {
         .post("/api/v1/seller/deposit/release", Some(&s.seller_token), json!({}))
         .await;
     assert_eq!(held.status, 409, "{}", held.text);
+    assert_eq!(
+        held.problem_type(),
+        "https://danbao.dev/problems/deposit-held-quiet-period"
+    );
     let from = danbao_app::clock::parse_rfc3339(held.body["release_from"].as_str().unwrap()).unwrap();
     assert_eq!(from, t.now() + 30 * DAY_MS);
     // Thirty quiet days later it comes back whole (the reserve of the last order too).
