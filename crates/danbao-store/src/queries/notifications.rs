@@ -54,7 +54,7 @@ pub async fn mark_notification_sent(tx: &mut Conn, id: &str, channel: &str, at: 
 pub async fn notifications_for(tx: &mut Conn, recipients: &[String], limit: i64) -> Result<Vec<NotificationRow>> {
     let mut out = Vec::new();
     for recipient in recipients {
-        let rows = sqlx::query("SELECT * FROM notifications WHERE recipient = $1 ORDER BY created_at DESC, id LIMIT $2")
+        let rows = sqlx::query("SELECT * FROM notifications WHERE recipient = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
             .bind(recipient)
             .bind(limit)
             .fetch_all(&mut **tx)
@@ -63,7 +63,7 @@ pub async fn notifications_for(tx: &mut Conn, recipients: &[String], limit: i64)
             out.push(notification_from(r)?);
         }
     }
-    out.sort_by(|a: &NotificationRow, b: &NotificationRow| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+    out.sort_by(|a: &NotificationRow, b: &NotificationRow| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
     out.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(out)
 }

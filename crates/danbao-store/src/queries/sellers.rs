@@ -164,7 +164,7 @@ pub async fn set_deposit_payment_paid(tx: &mut Conn, id: &str, payment_id: &str,
 
 /// The seller's deposit payments, newest first.
 pub async fn deposit_payments_of(tx: &mut Conn, seller: &UserId, limit: i64) -> Result<Vec<DepositPaymentRow>> {
-    let rows = sqlx::query("SELECT * FROM deposit_payments WHERE seller_id = $1 ORDER BY created_at DESC, id LIMIT $2")
+    let rows = sqlx::query("SELECT * FROM deposit_payments WHERE seller_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
         .bind(seller.as_str())
         .bind(limit)
         .fetch_all(&mut **tx)
