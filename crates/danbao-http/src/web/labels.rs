@@ -679,24 +679,19 @@ pub(super) fn triage_reason(l: Lang, r: &TriageReason) -> String {
             "Both sides have spoken; an arbitrator reviews the evidence",
         ),
         T::AwaitingSeller => p("等待卖家回应", "Waiting for the seller"),
-        T::TextSays { party, class, phrases } => {
-            let quoted = quote_phrases(l, phrases);
+        // The phrases themselves are shown beside the reason, as what people typed (see
+        // `triage_reason_view`), so the reason reads in the page's language alone.
+        T::TextSays { party, class, .. } => {
             let (zh, en) = text_class(*class);
             l.pick(
-                format!("{}写道{quoted}：{zh}", side_label(l, *party)),
-                format!("{} wrote {quoted}: {en}", side_label(l, *party)),
+                format!("{}的陈述：{zh}", side_label(l, *party)),
+                format!("{}'s words: {en}", side_label(l, *party)),
             )
         }
-        T::TextNegated { party, phrases } => {
-            let quoted = quote_phrases(l, phrases);
-            l.pick(
-                format!("{}写的{quoted}前有否定词，未计入", side_label(l, *party)),
-                format!(
-                    "{}'s {quoted} follows a negation and was not counted",
-                    side_label(l, *party)
-                ),
-            )
-        }
+        T::TextNegated { party, .. } => l.pick(
+            format!("{}的陈述中有否定的说法，未计入", side_label(l, *party)),
+            format!("{}'s words negate these, not counted", side_label(l, *party)),
+        ),
         T::TextMixed => p(
             "买家的陈述既有投诉，又有已解决或不想要了的说法，需人工判断",
             "The buyer's words both complain and settle (or change their mind): a person decides",
@@ -732,7 +727,7 @@ pub(super) fn triage_reason(l: Lang, r: &TriageReason) -> String {
 
 /// A triage reason as a party to the case reads it: like the arbitrator's, but another
 /// case's ids (which a party cannot open) are given as a count.
-pub(super) fn triage_reason_for_party(l: Lang, r: &TriageReason) -> String {
+fn triage_reason_for_party(l: Lang, r: &TriageReason) -> String {
     match r {
         TriageReason::ImageSeenElsewhere { party, complaints, .. } => l.pick(
             format!(
@@ -760,13 +755,25 @@ fn side_label(l: Lang, side: Side) -> String {
     .to_string()
 }
 
-/// The phrases of the phrase table a text matched, quoted as the page's language quotes.
-fn quote_phrases(l: Lang, phrases: &[String]) -> String {
-    let quoted: Vec<String> = phrases
-        .iter()
-        .map(|p| l.pick(format!("“{p}”"), format!("\u{201c}{p}\u{201d}")))
-        .collect();
-    quoted.join(l.pick("、", ", "))
+/// A triage reason on a page: the reason in the page's language, and the phrases of the
+/// parties' words it rests on (shown as typed, whatever the page's language).
+pub(super) struct ReasonView {
+    pub text: String,
+    pub phrases: Vec<String>,
+}
+
+/// The reason for the arbitrator (`for_party` false) or a party to the case.
+pub(super) fn triage_reason_view(l: Lang, r: &TriageReason, for_party: bool) -> ReasonView {
+    let text = if for_party {
+        triage_reason_for_party(l, r)
+    } else {
+        triage_reason(l, r)
+    };
+    let phrases = match r {
+        TriageReason::TextSays { phrases, .. } | TriageReason::TextNegated { phrases, .. } => phrases.clone(),
+        _ => Vec::new(),
+    };
+    ReasonView { text, phrases }
 }
 
 /// What a class of phrases says, in Chinese and English.
@@ -906,6 +913,40 @@ mod tests {
             "请填写“游戏账号”"
         );
         assert_eq!(invalid(Lang::Zh, &Invalid::Other("odd".into())), "odd");
+    }
+
+    #[test]
+    fn the_words_triage_read_are_shown_beside_the_reason_in_either_language() {
+        use danbao_domain::complaint::Side;
+        use danbao_domain::triage_text::TextClass;
+        let said = TriageReason::TextSays {
+            party: Side::Buyer,
+            class: TextClass::KeyUsed,
+            phrases: vec!["提示已使用".into()],
+        };
+        let zh = triage_reason_view(Lang::Zh, &said, true);
+        assert_eq!(zh.text, "买家的陈述：卡密已被使用或无效");
+        assert_eq!(zh.phrases, vec!["提示已使用".to_string()]);
+        // In English the reason has no Chinese: the phrase is shown as the buyer typed it,
+        // beside it.
+        let en = triage_reason_view(Lang::En, &said, true);
+        assert_eq!(
+            en.text,
+            "The buyer's words: the card key was already used or is invalid"
+        );
+        assert_eq!(en.phrases, zh.phrases);
+        let reused = TriageReason::ImageSeenElsewhere {
+            party: Side::Buyer,
+            complaints: vec!["c1".into(), "c2".into()],
+            other_sellers: true,
+        };
+        // The arbitrator sees the other cases; a party sees how many there are.
+        assert_eq!(
+            triage_reason_view(Lang::Zh, &reused, false).text,
+            "买家上传的图片与其他订单投诉中的图片相同或几乎相同：c1、c2，其中有针对其他卖家的投诉"
+        );
+        let party = triage_reason_view(Lang::En, &reused, true).text;
+        assert!(party.contains("2 other complaint") && !party.contains("c1"), "{party}");
     }
 
     #[test]
