@@ -658,19 +658,30 @@ fn read_texts(texts: &[PartyText]) -> ReadTexts {
     let complained = buyer_turns.iter().any(|t| t.0);
     read.buyer_ends_resolved = buyer_turns.last().is_some_and(|t| t.1 && !t.0) && !(remorse && complained);
     read.mixed = buyer_turns.iter().any(|t| t.1) && complained && !read.buyer_ends_resolved;
-    for ((party, class), mut list) in phrases {
-        list.dedup();
+    for ((party, class), list) in phrases {
+        let list = first_of_each(list);
         read.reasons.push(TriageReason::TextSays {
             party,
             class,
             phrases: list,
         });
     }
-    for (party, mut list) in negated {
-        list.dedup();
+    for (party, list) in negated {
+        let list = first_of_each(list);
         read.reasons.push(TriageReason::TextNegated { party, phrases: list });
     }
     read
+}
+
+/// Each phrase once, in the order first said.
+fn first_of_each(list: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
+    for p in list {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// What the words make of the records' proposal. Plain rules, in order; each says why.
