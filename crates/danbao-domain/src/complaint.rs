@@ -633,6 +633,9 @@ fn read_texts(texts: &[PartyText]) -> ReadTexts {
         let hits = classify(&t.text);
         let mut turn = (false, false);
         for h in hits {
+            if !h.class.read_for(t.party == Side::Buyer) {
+                continue;
+            }
             if h.negated {
                 negated.entry(t.party).or_default().push(h.phrase.to_string());
                 continue;

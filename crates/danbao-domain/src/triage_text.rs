@@ -51,6 +51,21 @@ impl TextClass {
         }
     }
 
+    /// Whether the class is read in the buyer's words (`for_buyer`) or the seller's: the
+    /// seller's admission or denial means nothing in the buyer's mouth (确实 there is
+    /// emphasis), and a seller quoting the complaint (买家说卡密已被使用) is not making it.
+    pub fn read_for(self, for_buyer: bool) -> bool {
+        match self {
+            TextClass::KeyUsed
+            | TextClass::NotReceived
+            | TextClass::NotAsDescribed
+            | TextClass::Remorse
+            | TextClass::Received => for_buyer,
+            TextClass::Admits | TextClass::Denies => !for_buyer,
+            TextClass::Fraud | TextClass::Resolved => true,
+        }
+    }
+
     /// A complaint about the order (as opposed to remorse, resolution, or a seller's stance).
     pub fn is_grievance(self) -> bool {
         matches!(
