@@ -689,8 +689,11 @@ pub(super) fn triage_reason(l: Lang, r: &TriageReason) -> String {
             )
         }
         T::TextNegated { party, .. } => l.pick(
-            format!("{}的陈述中有否定的说法，未计入", side_label(l, *party)),
-            format!("{}'s words negate these, not counted", side_label(l, *party)),
+            format!("{}的陈述中为否定说法，未计入：", side_label(l, *party)),
+            format!(
+                "Not counted, {}'s words negate it:",
+                side_label(l, *party).to_lowercase()
+            ),
         ),
         T::TextMixed => p(
             "买家的陈述既有投诉，又有已解决或不想要了的说法，需人工判断",
