@@ -140,8 +140,12 @@ pub const PICTURE_HASH_ALGORITHM: &str = "phash-dct-median-8x8";
 /// the eight one-byte bands the store indexes find every such match.
 pub const PICTURE_HASH_DISTANCE_MAX: u32 = 7;
 
-/// The largest picture decoded for hashing; larger ones are not hashed.
-const PICTURE_SIDE_MAX: u32 = 8192;
+/// The largest picture decoded for hashing (a long scrolling screenshot fits); larger
+/// ones are not hashed. The memory bound keeps a small file that claims a huge picture
+/// (a decompression bomb) from taking the server's memory.
+const PICTURE_WIDTH_MAX: u32 = 4096;
+const PICTURE_HEIGHT_MAX: u32 = 16_384;
+const PICTURE_DECODE_BYTES_MAX: u64 = 128 * 1024 * 1024;
 
 /// A picture's perceptual hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,8 +187,9 @@ pub fn picture_hash(bytes: &[u8], media_type: &str) -> Option<PictureHash> {
         .with_guessed_format()
         .ok()?;
     let mut limits = image::Limits::default();
-    limits.max_image_width = Some(PICTURE_SIDE_MAX);
-    limits.max_image_height = Some(PICTURE_SIDE_MAX);
+    limits.max_image_width = Some(PICTURE_WIDTH_MAX);
+    limits.max_image_height = Some(PICTURE_HEIGHT_MAX);
+    limits.max_alloc = Some(PICTURE_DECODE_BYTES_MAX);
     reader.limits(limits);
     let picture = reader.decode().ok()?;
     let hash = image_hasher::HasherConfig::new()
@@ -309,5 +314,10 @@ mod tests {
         assert_eq!(picture_hash(b"%PDF-1.4", "application/pdf"), None);
         // A broken picture: the header of a PNG and nothing else.
         assert_eq!(picture_hash(PNG, "image/png"), None);
+        // A picture wider than the bound is not decoded at all.
+        let wide = encode(&image::RgbImage::new(PICTURE_WIDTH_MAX + 1, 2), image::ImageFormat::Png);
+        assert_eq!(picture_hash(&wide, "image/png"), None);
+        let fits = encode(&image::RgbImage::new(PICTURE_WIDTH_MAX, 2), image::ImageFormat::Png);
+        assert!(picture_hash(&fits, "image/png").is_some());
     }
 }
