@@ -10,8 +10,8 @@ use crate::jobs::Job;
 use crate::{App, AppError, AppResult};
 use danbao_domain::complaint::{
     check_open, opening_deadline, settle, transition, triage, ComplaintAction, ComplaintEffect, ComplaintEvent,
-    ComplaintKind, FastRefundFacts, FastRefundRefusal, OrderFacts, Proposal, Ruling, RulingReason, Side, Stage,
-    TriageFacts,
+    ComplaintKind, FastRefundFacts, FastRefundRefusal, ImageMatch, OrderFacts, PartyText, Proposal, Ruling,
+    RulingReason, Side, Stage, TriageFacts,
 };
 use danbao_domain::ledger::rules::{self as posting, FrozenSources};
 use danbao_domain::{
@@ -528,6 +528,21 @@ impl App {
             seller_answered: evidence.iter().any(|e| e.party == "seller"),
             past_delivery_deadline: order.delivered_at.is_none() && order.deliver_by.is_some_and(|d| d <= now),
             evidence_kinds: evidence.iter().map(|e| e.kind.clone()).collect(),
+            texts: evidence
+                .iter()
+                .filter_map(|e| {
+                    let party = match e.party.as_str() {
+                        "buyer" => Side::Buyer,
+                        "seller" => Side::Seller,
+                        _ => return None,
+                    };
+                    e.body.as_ref().map(|text| PartyText {
+                        party,
+                        text: text.clone(),
+                    })
+                })
+                .collect(),
+            image_matches: self.image_matches(tx, c, &evidence).await?,
         };
         let proposal: Proposal = triage(&facts, rules);
         c.proposal = json(&proposal)?;
@@ -542,6 +557,59 @@ impl App {
             }
         }
         Ok(())
+    }
+
+    /// Pictures of this case that look like pictures in complaints about other orders
+    /// (perceptual hash within `PICTURE_HASH_DISTANCE_MAX`), for triage to flag.
+    async fn image_matches(
+        &self,
+        tx: &mut Tx,
+        c: &ComplaintRow,
+        evidence: &[ComplaintEvidenceRow],
+    ) -> AppResult<Vec<ImageMatch>> {
+        use crate::files::{PictureHash, PICTURE_HASH_ALGORITHM, PICTURE_HASH_DISTANCE_MAX};
+        let mut files: Vec<String> = evidence.iter().filter_map(|e| e.file_sha256.clone()).collect();
+        files.sort();
+        files.dedup();
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out: Vec<ImageMatch> = Vec::new();
+        for h in tx.image_hashes_of(&files).await? {
+            let Some(mine) = PictureHash::from_hex(&h.phash).filter(|_| h.algorithm == PICTURE_HASH_ALGORITHM) else {
+                continue;
+            };
+            let uploaders = evidence
+                .iter()
+                .filter(|e| e.file_sha256.as_deref() == Some(h.file_sha256.as_str()))
+                .filter_map(|e| match e.party.as_str() {
+                    "buyer" => Some(Side::Buyer),
+                    "seller" => Some(Side::Seller),
+                    _ => None,
+                });
+            let others: Vec<_> = tx
+                .image_uses_sharing_a_band(&mine.band_keys(), PICTURE_HASH_ALGORITHM, &c.id)
+                .await?
+                .into_iter()
+                .filter(|u| u.order_id != c.order_id)
+                .filter(|u| {
+                    PictureHash::from_hex(&u.phash).is_some_and(|p| p.distance(mine) <= PICTURE_HASH_DISTANCE_MAX)
+                })
+                .collect();
+            for party in uploaders {
+                for u in &others {
+                    let m = ImageMatch {
+                        party,
+                        other_complaint: u.complaint_id.to_string(),
+                        other_seller: u.seller_id != c.seller_id,
+                    };
+                    if !out.contains(&m) {
+                        out.push(m);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Adds evidence (text, or a file stored content-addressed) from a party; the
@@ -593,25 +661,41 @@ impl App {
                 .into());
             }
         }
+        let mut bytes_for_hash = None;
         let stored = match file {
             Some(f) => {
                 let store = self
                     .files
                     .as_ref()
                     .ok_or(AppError::Forbidden("this server accepts no files"))?;
-                Some(store.put(&f.bytes, f.claimed_sha256.as_deref()).map_err(|e| match e {
+                let put = store.put(&f.bytes, f.claimed_sha256.as_deref()).map_err(|e| match e {
                     crate::files::FileError::Io(io) => AppError::Internal(io.to_string()),
                     other => AppError::invalid("file", other.to_string()),
-                })?)
+                })?;
+                bytes_for_hash = Some(f.bytes);
+                Some(put)
             }
             None => None,
         };
         if text.is_none() && stored.is_none() {
             return Err(AppError::invalid("evidence", "send text or a file"));
         }
+        // A picture's perceptual hash, for triage to compare with other cases' pictures;
+        // decoding is CPU work, done off the async workers and outside the transaction.
+        // What does not decode as a picture is simply not hashed.
+        let picture = match (&stored, text) {
+            (Some(f), None) if f.media_type.starts_with("image/") => {
+                let media_type = f.media_type.clone();
+                let bytes = bytes_for_hash.unwrap_or_default();
+                tokio::task::spawn_blocking(move || crate::files::picture_hash(&bytes, &media_type))
+                    .await
+                    .unwrap_or(None)
+            }
+            _ => None,
+        };
         // The file is stored (content-addressed, so storing it again is harmless); the
         // transaction is retried whole if the database aborts it.
-        self.retrying(|| self.add_evidence_once(caller, id, kind, text, stored.as_ref()))
+        self.retrying(|| self.add_evidence_once(caller, id, kind, text, stored.as_ref(), picture))
             .await
     }
 
@@ -622,6 +706,7 @@ impl App {
         kind: &str,
         text: Option<&str>,
         stored: Option<&crate::files::StoredFile>,
+        picture: Option<crate::files::PictureHash>,
     ) -> AppResult<EvidenceView> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
@@ -636,6 +721,16 @@ impl App {
             (None, None) => return Err(AppError::invalid("evidence", "send text or a file")),
         };
         let row = self.insert_evidence(&mut tx, &c, side, kind, body, now).await?;
+        if let (Some(p), Some(f)) = (picture, &row.file_sha256) {
+            tx.insert_image_hash(&danbao_store::ImageHashRow {
+                file_sha256: f.clone(),
+                algorithm: crate::files::PICTURE_HASH_ALGORITHM.to_string(),
+                phash: p.to_hex(),
+                band_keys: p.band_keys(),
+                created_at: now,
+            })
+            .await?;
+        }
         complaint_event(
             &mut tx,
             &c,

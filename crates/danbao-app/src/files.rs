@@ -129,6 +129,79 @@ impl FileStore {
     }
 }
 
+/// How evidence pictures are hashed: image_hasher's median hash over the DCT (
+/// pHash), 8×8 = 64 bits. Stored beside each hash, so hashes made another way are never
+/// compared with these.
+pub const PICTURE_HASH_ALGORITHM: &str = "phash-dct-median-8x8";
+
+/// Two pictures whose hashes differ in at most this many of the 64 bits are the same
+/// picture, re-saved, re-compressed or resized (re-compressing a screenshot as JPEG moved
+/// up to 6 bits in the tests; unrelated pictures differ in about 32). At most 7, so that
+/// the eight one-byte bands the store indexes find every such match.
+pub const PICTURE_HASH_DISTANCE_MAX: u32 = 7;
+
+/// The largest picture decoded for hashing (a long scrolling screenshot fits); larger
+/// ones are not hashed. The memory bound keeps a small file that claims a huge picture
+/// (a decompression bomb) from taking the server's memory.
+const PICTURE_WIDTH_MAX: u32 = 4096;
+const PICTURE_HEIGHT_MAX: u32 = 16_384;
+const PICTURE_DECODE_BYTES_MAX: u64 = 128 * 1024 * 1024;
+
+/// A picture's perceptual hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PictureHash(pub u64);
+
+impl PictureHash {
+    pub fn to_hex(self) -> String {
+        format!("{:016x}", self.0)
+    }
+
+    pub fn from_hex(text: &str) -> Option<PictureHash> {
+        u64::from_str_radix(text, 16).ok().map(PictureHash)
+    }
+
+    /// The 64 bits as eight bytes, each keyed by its place (place × 256 + byte): what the
+    /// store indexes. Two hashes within distance 7 share at least one key.
+    pub fn band_keys(self) -> Vec<i64> {
+        self.0
+            .to_be_bytes()
+            .iter()
+            .zip(0i64..)
+            .map(|(b, place)| place * 256 + i64::from(*b))
+            .collect()
+    }
+
+    pub fn distance(self, other: PictureHash) -> u32 {
+        (self.0 ^ other.0).count_ones()
+    }
+}
+
+/// The perceptual hash of a picture file; `None` for anything that is not a picture this
+/// build decodes (a PDF, a video, text, a broken or oversized image): those are simply
+/// not compared.
+pub fn picture_hash(bytes: &[u8], media_type: &str) -> Option<PictureHash> {
+    if !media_type.starts_with("image/") {
+        return None;
+    }
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(PICTURE_WIDTH_MAX);
+    limits.max_image_height = Some(PICTURE_HEIGHT_MAX);
+    limits.max_alloc = Some(PICTURE_DECODE_BYTES_MAX);
+    reader.limits(limits);
+    let picture = reader.decode().ok()?;
+    let hash = image_hasher::HasherConfig::new()
+        .hash_size(8, 8)
+        .hash_alg(image_hasher::HashAlg::Median)
+        .preproc_dct()
+        .to_hasher()
+        .hash_image(&picture);
+    let bits: [u8; 8] = hash.as_bytes().try_into().ok()?;
+    Some(PictureHash(u64::from_be_bytes(bits)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +261,63 @@ mod tests {
         std::fs::write(&path, b"swapped").unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(fs.get(&a.sha256), Err(FileError::Corrupt(_))));
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A screenshot-like picture: bands of colour and a few blocks, seeded.
+    fn picture(seed: u32, width: u32, height: u32) -> image::RgbImage {
+        image::RgbImage::from_fn(width, height, |x, y| {
+            let (fx, fy) = (x * 100 / width, y * 100 / height);
+            let block = (fx / 25 + fy / 20 + seed).is_multiple_of(3);
+            let v = ((fx * (seed + 3) + fy * 7) % 200) as u8 + if block { 55 } else { 0 };
+            image::Rgb([v, v / 2 + 40, 255 - v])
+        })
+    }
+
+    fn encode(img: &image::RgbImage, format: image::ImageFormat) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, format).unwrap_or_else(|e| panic!("{e}"));
+        out.into_inner()
+    }
+
+    #[test]
+    fn the_same_picture_re_saved_hashes_near_and_another_far() {
+        let shot = picture(1, 390, 844);
+        let png = encode(&shot, image::ImageFormat::Png);
+        let a = picture_hash(&png, &sniff(&png)).unwrap_or_else(|| panic!("png not hashed"));
+        // Re-compressed as JPEG and scaled down: the same picture to a person.
+        let smaller = image::imageops::resize(&shot, 300, 649, image::imageops::FilterType::Triangle);
+        let jpeg = encode(&smaller, image::ImageFormat::Jpeg);
+        let b = picture_hash(&jpeg, &sniff(&jpeg)).unwrap_or_else(|| panic!("jpeg not hashed"));
+        assert!(a.distance(b) <= PICTURE_HASH_DISTANCE_MAX, "{}", a.distance(b));
+        let jpeg = encode(&shot, image::ImageFormat::Jpeg);
+        let d = picture_hash(&jpeg, "image/jpeg").unwrap_or_else(|| panic!("jpeg not hashed"));
+        assert!(a.distance(d) <= PICTURE_HASH_DISTANCE_MAX, "{}", a.distance(d));
+        // Another screenshot: the same kind of picture, laid out otherwise.
+        let other = encode(
+            &image::imageops::rotate90(&picture(1, 844, 390)),
+            image::ImageFormat::Png,
+        );
+        let c = picture_hash(&other, "image/png").unwrap_or_else(|| panic!("not hashed"));
+        assert!(a.distance(c) > 2 * PICTURE_HASH_DISTANCE_MAX, "{}", a.distance(c));
+        assert_eq!(PictureHash::from_hex(&a.to_hex()), Some(a));
+        // The band keys put back together are the hash.
+        let keys = a.band_keys();
+        let joined = keys.iter().zip(0i64..).fold(0u64, |acc, (k, place)| {
+            (acc << 8) | u64::try_from(k - place * 256).unwrap_or(0)
+        });
+        assert_eq!((keys.len(), joined), (8, a.0));
+    }
+
+    #[test]
+    fn what_is_not_a_picture_is_not_hashed() {
+        assert_eq!(picture_hash("卡密无效".as_bytes(), "text/plain"), None);
+        assert_eq!(picture_hash(b"%PDF-1.4", "application/pdf"), None);
+        // A broken picture: the header of a PNG and nothing else.
+        assert_eq!(picture_hash(PNG, "image/png"), None);
+        // A picture wider than the bound is not decoded at all.
+        let wide = encode(&image::RgbImage::new(PICTURE_WIDTH_MAX + 1, 2), image::ImageFormat::Png);
+        assert_eq!(picture_hash(&wide, "image/png"), None);
+        let fits = encode(&image::RgbImage::new(PICTURE_WIDTH_MAX, 2), image::ImageFormat::Png);
+        assert!(picture_hash(&fits, "image/png").is_some());
     }
 }

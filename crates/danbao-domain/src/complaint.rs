@@ -5,8 +5,10 @@
 use crate::money::{Money, MoneyError, BPS_WHOLE};
 use crate::order::{DeliveryKind, OrderStatus};
 use crate::rules::RuleSet;
+use crate::triage_text::{classify, TextClass};
 use crate::TimestampMs;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -238,7 +240,7 @@ pub fn offered_kinds(o: &OrderFacts) -> Vec<ComplaintKind> {
 }
 
 /// Who looks at a complaint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     Buyer,
@@ -518,6 +520,27 @@ pub struct TriageFacts {
     pub past_delivery_deadline: bool,
     /// The kinds of evidence submitted so far (e.g. "description", "screenshot").
     pub evidence_kinds: Vec<String>,
+    /// What the parties wrote (the description, answers, notes), oldest first.
+    pub texts: Vec<PartyText>,
+    /// Pictures of this case that look like pictures uploaded in other cases.
+    pub image_matches: Vec<ImageMatch>,
+}
+
+/// One text a party wrote in the case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartyText {
+    pub party: Side,
+    pub text: String,
+}
+
+/// A picture uploaded in this case by `party` whose perceptual hash is within the
+/// threshold of one in another complaint, about another order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageMatch {
+    pub party: Side,
+    pub other_complaint: String,
+    /// The other complaint is against a different seller.
+    pub other_seller: bool,
 }
 
 /// Why triage proposes what it proposes: a closed list, shown to people through the
@@ -537,6 +560,30 @@ pub enum TriageReason {
     FraudWithoutDelivery,
     BothSidesSpoke,
     AwaitingSeller,
+    /// A party's words say something triage reads (`class`), in these phrases of the
+    /// phrase table (`triage_text::PHRASES`).
+    TextSays {
+        party: Side,
+        class: TextClass,
+        phrases: Vec<String>,
+    },
+    /// Phrases read as negated (不是骗子): shown, not counted.
+    TextNegated {
+        party: Side,
+        phrases: Vec<String>,
+    },
+    /// The buyer's words pull both ways (a complaint and a resolution or a change of
+    /// mind): a person decides.
+    TextMixed,
+    /// The words change what the records alone would propose.
+    TextOverridesRecords,
+    /// A picture `party` uploaded looks like one in these other complaints (other
+    /// orders); `other_sellers` when some of them are against other sellers.
+    ImageSeenElsewhere {
+        party: Side,
+        complaints: Vec<String>,
+        other_sellers: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -587,11 +634,179 @@ pub fn triage(f: &TriageFacts, rules: &RuleSet) -> Proposal {
         _ => (R::AwaitingSeller, None, false),
     };
     reasons.push(reason);
+    let read = read_texts(&f.texts);
+    reasons.extend(read.reasons.iter().cloned());
+    let mut ruling = ruling;
+    // Words and pictures propose; they never decide. A clear case on the records stays
+    // as the records make it.
+    if !decide_now {
+        let by_words = words_propose(f, ruling, &read);
+        if by_words != ruling {
+            reasons.push(if by_words.is_none() && read.mixed {
+                R::TextMixed
+            } else {
+                R::TextOverridesRecords
+            });
+            ruling = by_words;
+        } else if read.mixed {
+            reasons.push(R::TextMixed);
+        }
+    }
+    for party in [Side::Buyer, Side::Seller] {
+        let matches: Vec<&ImageMatch> = f.image_matches.iter().filter(|m| m.party == party).collect();
+        if matches.is_empty() {
+            continue;
+        }
+        let mut complaints: Vec<String> = matches.iter().map(|m| m.other_complaint.clone()).collect();
+        complaints.sort();
+        complaints.dedup();
+        reasons.push(R::ImageSeenElsewhere {
+            party,
+            complaints,
+            other_sellers: matches.iter().any(|m| m.other_seller),
+        });
+        // A picture reused from another case is no proof for the side that reused it.
+        let favours_uploader = match party {
+            Side::Buyer => ruling.is_some_and(|r| r.buyer_bps() > 0),
+            _ => ruling == Some(Ruling::ReleaseToSeller),
+        };
+        if favours_uploader && !decide_now {
+            ruling = None;
+        }
+    }
     Proposal {
         ruling,
         decide_now,
         completeness_pct,
         reasons,
+    }
+}
+
+/// What the texts say, by party: each class's weight (negated phrases not counted).
+#[derive(Debug, Default)]
+struct ReadTexts {
+    buyer: BTreeMap<TextClass, u32>,
+    seller: BTreeMap<TextClass, u32>,
+    /// The buyer's last text that says anything says the problem is over (or that they
+    /// do not want the goods), after every complaint they made.
+    buyer_ends_resolved: bool,
+    /// The buyer complains and, in the same breath or later, says it is over.
+    mixed: bool,
+    reasons: Vec<TriageReason>,
+}
+
+fn read_texts(texts: &[PartyText]) -> ReadTexts {
+    let mut read = ReadTexts::default();
+    let mut phrases: BTreeMap<(Side, TextClass), Vec<String>> = BTreeMap::new();
+    let mut negated: BTreeMap<Side, Vec<String>> = BTreeMap::new();
+    // Per buyer text: (complains, resolves)
+    let mut buyer_turns: Vec<(bool, bool)> = Vec::new();
+    for t in texts {
+        if t.party == Side::Staff {
+            continue;
+        }
+        let hits = classify(&t.text);
+        let mut turn = (false, false);
+        for h in hits {
+            if !h.class.read_for(t.party == Side::Buyer) {
+                continue;
+            }
+            if h.negated {
+                negated.entry(t.party).or_default().push(h.phrase.to_string());
+                continue;
+            }
+            let scores = if t.party == Side::Buyer {
+                &mut read.buyer
+            } else {
+                &mut read.seller
+            };
+            *scores.entry(h.class).or_default() += u32::from(h.weight);
+            phrases
+                .entry((t.party, h.class))
+                .or_default()
+                .push(h.phrase.to_string());
+            turn.0 |= h.class.is_grievance();
+            turn.1 |= matches!(h.class, TextClass::Resolved | TextClass::Remorse);
+        }
+        if t.party == Side::Buyer && (turn.0 || turn.1) {
+            buyer_turns.push(turn);
+        }
+    }
+    let remorse = read.buyer.contains_key(&TextClass::Remorse);
+    let complained = buyer_turns.iter().any(|t| t.0);
+    read.buyer_ends_resolved = buyer_turns.last().is_some_and(|t| t.1 && !t.0) && !(remorse && complained);
+    read.mixed = buyer_turns.iter().any(|t| t.1) && complained && !read.buyer_ends_resolved;
+    for ((party, class), list) in phrases {
+        let list = first_of_each(list);
+        read.reasons.push(TriageReason::TextSays {
+            party,
+            class,
+            phrases: list,
+        });
+    }
+    for (party, list) in negated {
+        let list = first_of_each(list);
+        read.reasons.push(TriageReason::TextNegated { party, phrases: list });
+    }
+    read
+}
+
+/// Each phrase once, in the order first said.
+fn first_of_each(list: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
+    for p in list {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// What the words make of the records' proposal. Plain rules, in order; each says why.
+fn words_propose(f: &TriageFacts, records: Option<Ruling>, read: &ReadTexts) -> Option<Ruling> {
+    let buyer = |c: TextClass| read.buyer.get(&c).copied().unwrap_or(0);
+    let seller = |c: TextClass| read.seller.get(&c).copied().unwrap_or(0);
+    let grievance = buyer(TextClass::KeyUsed) + buyer(TextClass::NotAsDescribed);
+    let complains = grievance + buyer(TextClass::NotReceived) + buyer(TextClass::Fraud) > 0;
+    if read.mixed {
+        return None;
+    }
+    // The buyer says, last, that it is over or that they ordered by mistake: for the
+    // seller, when something was delivered (with nothing delivered the records stand).
+    if read.buyer_ends_resolved {
+        return if f.delivery_recorded {
+            Some(Ruling::ReleaseToSeller)
+        } else {
+            records
+        };
+    }
+    // The seller owns the fault: a refund, whatever the records would have said.
+    let admits = seller(TextClass::Admits) > 0 && seller(TextClass::Denies) == 0;
+    if admits {
+        return Some(Ruling::RefundFull);
+    }
+    // "I got it", and no complaint in the words: a not-delivered complaint on a delivery
+    // the records show is for the seller.
+    if !complains && buyer(TextClass::Received) > 0 && f.kind == ComplaintKind::NotDelivered && f.delivery_recorded {
+        return Some(Ruling::ReleaseToSeller);
+    }
+    match f.kind {
+        // A used or wrong key, on a delivery the buyer saw: the platform cannot check the
+        // key, so the seller's answer decides: silence is the deadline's refund, a denial
+        // goes to a person.
+        ComplaintKind::NotAsDescribed | ComplaintKind::Other | ComplaintKind::Fraud
+            if f.delivery_revealed && grievance > 0 =>
+        {
+            if seller(TextClass::Denies) > 0 || f.seller_answered {
+                None
+            } else {
+                Some(Ruling::RefundFull)
+            }
+        }
+        // A not-delivered complaint that, in words, is about a used or wrong key: the
+        // wrong kind; a person reads it.
+        ComplaintKind::NotDelivered if f.delivery_revealed && grievance > 0 => None,
+        _ => records,
     }
 }
 
@@ -961,6 +1176,8 @@ mod tests {
             seller_answered: false,
             past_delivery_deadline: false,
             evidence_kinds: vec![],
+            texts: vec![],
+            image_matches: vec![],
         }
     }
 
@@ -1008,6 +1225,71 @@ mod tests {
                 TriageReason::AwaitingSeller
             ]
         );
+    }
+
+    #[test]
+    fn words_propose_with_their_phrases_but_never_decide() {
+        let r = rules();
+        let revealed = TriageFacts {
+            delivery_recorded: true,
+            delivery_revealed: true,
+            texts: vec![PartyText {
+                party: Side::Buyer,
+                text: "充值时提示 已使用".into(),
+            }],
+            ..triage_facts(ComplaintKind::NotAsDescribed)
+        };
+        let p = triage(&revealed, &r);
+        assert_eq!((p.ruling, p.decide_now), (Some(Ruling::RefundFull), false));
+        assert!(p.reasons.contains(&TriageReason::TextSays {
+            party: Side::Buyer,
+            class: TextClass::KeyUsed,
+            phrases: vec!["提示已使用".into()],
+        }));
+        // The seller disputes it: a person decides.
+        let disputed = TriageFacts {
+            seller_answered: true,
+            texts: [
+                revealed.texts.clone(),
+                vec![PartyText {
+                    party: Side::Seller,
+                    text: "卡密没问题".into(),
+                }],
+            ]
+            .concat(),
+            ..revealed.clone()
+        };
+        assert_eq!(triage(&disputed, &r).ruling, None);
+        // The buyer's screenshot was seen in another case: no proposal for the buyer.
+        let reused = TriageFacts {
+            image_matches: vec![ImageMatch {
+                party: Side::Buyer,
+                other_complaint: "cmp_1".into(),
+                other_seller: true,
+            }],
+            ..revealed.clone()
+        };
+        let p = triage(&reused, &r);
+        assert_eq!(p.ruling, None);
+        assert!(p.reasons.contains(&TriageReason::ImageSeenElsewhere {
+            party: Side::Buyer,
+            complaints: vec!["cmp_1".into()],
+            other_sellers: true,
+        }));
+        // A clear case on the records stays decided as the records say, whatever the words.
+        let clear = TriageFacts {
+            past_delivery_deadline: true,
+            texts: vec![PartyText {
+                party: Side::Buyer,
+                text: "已解决".into(),
+            }],
+            ..triage_facts(ComplaintKind::NotDelivered)
+        };
+        let p = triage(&clear, &r);
+        assert_eq!((p.ruling, p.decide_now), (Some(Ruling::RefundFull), true));
+        // Words alone never make a case clear.
+        let p = triage(&revealed, &r);
+        assert!(!p.decide_now);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod payment;
 pub mod refusal;
 pub mod rules;
 pub mod seller;
+pub mod triage_text;
 
 pub use ids::*;
 pub use ledger::{Account, EntryKind, JournalEntry, Ledger, LedgerError, Posting};

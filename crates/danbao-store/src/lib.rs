@@ -126,6 +126,7 @@ macro_rules! queries {
         include!("queries/security.rs");
         include!("queries/evidence.rs");
         include!("queries/complaints.rs");
+        include!("queries/image_hashes.rs");
         include!("queries/sellers.rs");
         include!("queries/withdrawals.rs");
         include!("queries/abuse.rs");
@@ -661,6 +662,9 @@ tx_methods! {
     fn complaint_events(complaint_id: &ComplaintId) -> Vec<ComplaintEventRow>;
     fn insert_complaint_evidence(e: &ComplaintEvidenceRow) -> ();
     fn complaint_evidence(complaint_id: &ComplaintId) -> Vec<ComplaintEvidenceRow>;
+    fn insert_image_hash(h: &ImageHashRow) -> ();
+    fn image_hashes_of(files: &[String]) -> Vec<ImageHashRow>;
+    fn image_uses_sharing_a_band(band_keys: &[i64], algorithm: &str, complaint_id: &ComplaintId) -> Vec<ImageUseRow>;
     fn seller_standing(seller: &UserId, lock: bool) -> Option<SellerStandingRow>;
     fn lock_seller_standing(seller: &UserId, now: i64, exclusive: bool) -> SellerStandingRow;
     fn set_seller_standing(s: &SellerStandingRow) -> ();

@@ -238,6 +238,30 @@ pub struct ComplaintRow {
     pub fast_refund_refusal: Option<String>,
 }
 
+/// The perceptual hash of an evidence file that decoded as a picture: 64 bits as hex,
+/// and its band keys (each byte keyed by its place) for finding near matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageHashRow {
+    pub file_sha256: String,
+    /// How the hash was made (a different algorithm's hashes are never compared).
+    pub algorithm: String,
+    pub phash: String,
+    /// Written with the hash; empty when read back.
+    pub band_keys: Vec<i64>,
+    pub created_at: i64,
+}
+
+/// An evidence file with a picture hash, as used in some complaint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUseRow {
+    pub file_sha256: String,
+    pub phash: String,
+    pub party: String,
+    pub complaint_id: ComplaintId,
+    pub order_id: OrderId,
+    pub seller_id: UserId,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComplaintEvidenceRow {
     pub id: String,

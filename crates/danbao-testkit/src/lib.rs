@@ -281,8 +281,7 @@ impl TestApp {
         let mut rules = RuleSet::default_rules().unwrap();
         rules.deposit.required_minor = 0;
         rules.deposit.volume_share_bps = 0;
-        self.restart_with(rules, Limits::default())
-            .await
+        self.restart_with(rules, Limits::default()).await
     }
 
     /// `restart_with_rules` with the server's limits too.

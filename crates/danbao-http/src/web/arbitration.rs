@@ -10,7 +10,7 @@ use super::forms::PageContext;
 use super::i18n::Lang;
 use super::labels::{
     complaint_event_detail, complaint_event_label, complaint_kind, complaint_stage, evidence_kind, party, ruled_by,
-    ruling_label, ruling_reason, standing, triage_reason,
+    ruling_label, ruling_reason, standing, triage_reason_view, ReasonView,
 };
 use super::staff::{console_user, ConsoleNav};
 use super::{page_url, private_headers, yuan, EventItem, TimeView};
@@ -122,7 +122,7 @@ struct ProposalView {
     ruling: Option<String>,
     decide_now: bool,
     completeness_pct: i64,
-    reasons: Vec<String>,
+    reasons: Vec<ReasonView>,
 }
 
 fn proposal_view(l: Lang, p: &Proposal) -> ProposalView {
@@ -131,7 +131,7 @@ fn proposal_view(l: Lang, p: &Proposal) -> ProposalView {
         ruling: ruling.as_ref().and_then(|r| ruling_label(l, r)),
         decide_now: p.decide_now,
         completeness_pct: p.completeness_pct,
-        reasons: p.reasons.iter().map(|r| triage_reason(l, r)).collect(),
+        reasons: p.reasons.iter().map(|r| triage_reason_view(l, r, false)).collect(),
     }
 }
 

@@ -88,7 +88,7 @@ super::i18n::catalog! {
     no_proposal: "无建议，须人工审核", "No proposal: a person must review it";
     decided_now: "（事实清楚，已自动裁决）", " (the facts are clear; ruled automatically)";
     completeness: "证据完整度", "Evidence completeness";
-    triage_note: "预审依据平台自己的记录（发货记录、卡密查看记录、双方是否陈述）和规则对证据的要求给出，仅供参考。", "The triage reads the platform's own records (delivery, key views, whether each party has spoken) against the evidence the rules ask for; it is advice only.";
+    triage_note: "预审依据平台自己的记录（发货记录、卡密查看记录、双方是否陈述）和规则对证据的要求，并参考双方陈述中的关键说法（高亮处为原话）及截图是否在其他投诉中出现过，仅供参考。", "The triage reads the platform's own records (delivery, key views, whether each party has spoken) against the evidence the rules ask for, with the key phrases of both sides' words (highlighted as written) and whether a screenshot appeared in other complaints; it is advice only.";
     take_case: "领取案件", "Take the case";
     take_note: "领取后由您负责此案，其他仲裁员不能再裁决。", "Once you take it the case is yours; no other arbitrator can rule on it.";
     take_group_note: "同组的集体投诉将一并领取。", " The other cases of its collective complaint are taken with it.";

@@ -385,7 +385,7 @@ catalog! {
     no_suggestion: "暂无建议，由仲裁员审核", "None yet; an arbitrator will review";
     decided_now: "（事实清楚，已自动裁决）", " (the facts are clear; ruled automatically)";
     evidence_completeness: "证据完整度", "Evidence complete";
-    triage_note: "预审根据平台自己的记录（发货记录、卡密查看记录、双方证据）给出，仅供参考，最终以裁决为准。", "The assessment comes from the platform's own records (deliveries, key views, both sides' evidence); it is a guide only, the ruling decides.";
+    triage_note: "预审根据平台自己的记录（发货记录、卡密查看记录、双方证据）及双方陈述中的关键说法（高亮处为原话）给出，仅供参考，最终以裁决为准。", "The assessment comes from the platform's own records (deliveries, key views, both sides' evidence) and the key phrases in what both sides wrote (highlighted as written); it is a guide only, the ruling decides.";
     evidence: "证据", "Evidence";
     no_evidence: "暂无证据。", "No evidence yet.";
     download_file: "下载文件", "Download file";

@@ -7,8 +7,9 @@
 use super::i18n::Lang;
 use super::{yuan, TimeView};
 use danbao_app::{Invalid, Role};
-use danbao_domain::complaint::{OpenRefusal, RulingReason, TriageReason};
+use danbao_domain::complaint::{OpenRefusal, RulingReason, Side, TriageReason};
 use danbao_domain::seller::{Standing, StandingChange};
+use danbao_domain::triage_text::TextClass;
 use danbao_domain::{OrderStatus, Refusal};
 
 pub(super) fn field(l: Lang, field: &str) -> &'static str {
@@ -708,6 +709,118 @@ pub(super) fn triage_reason(l: Lang, r: &TriageReason) -> String {
             "Both sides have spoken; an arbitrator reviews the evidence",
         ),
         T::AwaitingSeller => p("等待卖家回应", "Waiting for the seller"),
+        // The phrases themselves are shown beside the reason, as what people typed (see
+        // `triage_reason_view`), so the reason reads in the page's language alone.
+        T::TextSays { party, class, .. } => {
+            let (zh, en) = text_class(*class);
+            l.pick(
+                format!("{}的陈述：{zh}", side_label(l, *party)),
+                format!("{}'s words: {en}", side_label(l, *party)),
+            )
+        }
+        T::TextNegated { party, .. } => l.pick(
+            format!("{}的陈述中为否定说法，未计入：", side_label(l, *party)),
+            format!(
+                "Not counted, {}'s words negate it:",
+                side_label(l, *party).to_lowercase()
+            ),
+        ),
+        T::TextMixed => p(
+            "买家的陈述既有投诉，又有已解决或不想要了的说法，需人工判断",
+            "The buyer's words both complain and settle (or change their mind): a person decides",
+        ),
+        T::TextOverridesRecords => p(
+            "建议依据双方的陈述作出（仅为建议，由仲裁员决定）",
+            "The proposal follows the parties' words (a proposal only; an arbitrator decides)",
+        ),
+        T::ImageSeenElsewhere {
+            party,
+            complaints,
+            other_sellers,
+        } => {
+            let ids = complaints.join(l.pick("、", ", "));
+            let (zh_more, en_more) = if *other_sellers {
+                ("，其中有针对其他卖家的投诉", "; some are against other sellers")
+            } else {
+                ("", "")
+            };
+            l.pick(
+                format!(
+                    "{}上传的图片与其他订单投诉中的图片相同或几乎相同：{ids}{zh_more}",
+                    side_label(l, *party)
+                ),
+                format!(
+                    "A picture {} uploaded is the same (or nearly) as one in complaints about other orders: {ids}{en_more}",
+                    side_label(l, *party).to_lowercase()
+                ),
+            )
+        }
+    }
+}
+
+/// A triage reason as a party to the case reads it: like the arbitrator's, but another
+/// case's ids (which a party cannot open) are given as a count.
+fn triage_reason_for_party(l: Lang, r: &TriageReason) -> String {
+    match r {
+        TriageReason::ImageSeenElsewhere { party, complaints, .. } => l.pick(
+            format!(
+                "{}上传的图片与另外 {} 个投诉中的图片相同或几乎相同，已提示仲裁员",
+                side_label(l, *party),
+                complaints.len()
+            ),
+            format!(
+                "A picture {} uploaded is the same (or nearly) as one in {} other complaint(s); the arbitrator is told",
+                side_label(l, *party).to_lowercase(),
+                complaints.len()
+            ),
+        ),
+        other => triage_reason(l, other),
+    }
+}
+
+/// Who wrote or uploaded something in a case.
+fn side_label(l: Lang, side: Side) -> String {
+    match side {
+        Side::Buyer => l.pick("买家", "The buyer"),
+        Side::Seller => l.pick("卖家", "The seller"),
+        Side::Staff => l.pick("平台", "The platform"),
+    }
+    .to_string()
+}
+
+/// A triage reason on a page: the reason in the page's language, and the phrases of the
+/// parties' words it rests on (shown as typed, whatever the page's language).
+pub(super) struct ReasonView {
+    pub text: String,
+    pub phrases: Vec<String>,
+}
+
+/// The reason for the arbitrator (`for_party` false) or a party to the case.
+pub(super) fn triage_reason_view(l: Lang, r: &TriageReason, for_party: bool) -> ReasonView {
+    let text = if for_party {
+        triage_reason_for_party(l, r)
+    } else {
+        triage_reason(l, r)
+    };
+    let phrases = match r {
+        TriageReason::TextSays { phrases, .. } | TriageReason::TextNegated { phrases, .. } => phrases.clone(),
+        _ => Vec::new(),
+    };
+    ReasonView { text, phrases }
+}
+
+/// What a class of phrases says, in Chinese and English.
+fn text_class(class: TextClass) -> (&'static str, &'static str) {
+    match class {
+        TextClass::KeyUsed => ("卡密已被使用或无效", "the card key was already used or is invalid"),
+        TextClass::NotReceived => ("没有收到货", "nothing arrived"),
+        TextClass::NotAsDescribed => ("货不对板", "not as described"),
+        TextClass::Fraud => ("指称对方欺诈", "calls the other side a cheat"),
+        TextClass::Remorse => ("误拍或不想要了", "ordered by mistake or changed their mind"),
+        TextClass::Resolved => ("问题已解决", "the problem is resolved"),
+        TextClass::Received => ("已收到货", "the goods arrived"),
+        TextClass::Admits => ("承认问题或同意退款", "admits the fault or agrees to a refund"),
+        TextClass::Denies => ("称发货无误", "says the delivery was right"),
     }
 }
 
@@ -834,6 +947,40 @@ mod tests {
             "请填写“游戏账号”"
         );
         assert_eq!(invalid(Lang::Zh, &Invalid::Other("odd".into())), "odd");
+    }
+
+    #[test]
+    fn the_words_triage_read_are_shown_beside_the_reason_in_either_language() {
+        use danbao_domain::complaint::Side;
+        use danbao_domain::triage_text::TextClass;
+        let said = TriageReason::TextSays {
+            party: Side::Buyer,
+            class: TextClass::KeyUsed,
+            phrases: vec!["提示已使用".into()],
+        };
+        let zh = triage_reason_view(Lang::Zh, &said, true);
+        assert_eq!(zh.text, "买家的陈述：卡密已被使用或无效");
+        assert_eq!(zh.phrases, vec!["提示已使用".to_string()]);
+        // In English the reason has no Chinese: the phrase is shown as the buyer typed it,
+        // beside it.
+        let en = triage_reason_view(Lang::En, &said, true);
+        assert_eq!(
+            en.text,
+            "The buyer's words: the card key was already used or is invalid"
+        );
+        assert_eq!(en.phrases, zh.phrases);
+        let reused = TriageReason::ImageSeenElsewhere {
+            party: Side::Buyer,
+            complaints: vec!["c1".into(), "c2".into()],
+            other_sellers: true,
+        };
+        // The arbitrator sees the other cases; a party sees how many there are.
+        assert_eq!(
+            triage_reason_view(Lang::Zh, &reused, false).text,
+            "买家上传的图片与其他订单投诉中的图片相同或几乎相同：c1、c2，其中有针对其他卖家的投诉"
+        );
+        let party = triage_reason_view(Lang::En, &reused, true).text;
+        assert!(party.contains("2 other complaint") && !party.contains("c1"), "{party}");
     }
 
     #[test]
