@@ -507,17 +507,27 @@ mod tests {
             seller_age_ms: 0,
             ..calm()
         };
-        // New seller and a busy buyer: 20 + 30 = 50.
+        // New seller and a busy buyer: 45, still a warning ...
         let a = check(
             RiskFactors {
                 buyer_recent_orders: 6,
                 ..new_seller
             },
-            RiskLevel::StepUp,
+            RiskLevel::Warn,
             &["new_seller", "buyer_velocity"],
         );
-        assert_eq!(a.score, 50);
-        // New seller and a large amount: 40, still only a warning.
+        assert_eq!(a.score, 45);
+        // ... and with a large amount too: 65, a second confirmation.
+        check(
+            RiskFactors {
+                buyer_recent_orders: 6,
+                amount_minor: 500_000,
+                ..new_seller
+            },
+            RiskLevel::StepUp,
+            &["new_seller", "buyer_velocity", "large_amount"],
+        );
+        // New seller and a large amount: 40, a warning.
         check(
             RiskFactors {
                 amount_minor: 500_000,
@@ -543,14 +553,27 @@ mod tests {
             &["new_seller", "complaint_rate", "price_below_median"],
         );
         assert_eq!(a.score, 110);
-        // ... or to a buyer placing order after order: 100, refused.
+        // ... to a buyer placing order after order: 95, one short of refused ...
+        let busy = RiskFactors {
+            buyer_recent_orders: 5,
+            ..trap
+        };
+        let a = check(
+            busy,
+            RiskLevel::StepUp,
+            &["new_seller", "price_below_median", "buyer_velocity"],
+        );
+        assert_eq!(a.score, 95);
+        // ... for a large amount: 115, refused.
         check(
             RiskFactors {
-                buyer_recent_orders: 5,
-                ..trap
+                unit_price_minor: 200_000,
+                category_median_minor: Some(1_000_000),
+                amount_minor: 200_000,
+                ..busy
             },
             RiskLevel::Block,
-            &["new_seller", "price_below_median", "buyer_velocity"],
+            &["new_seller", "price_below_median", "buyer_velocity", "large_amount"],
         );
         // Everything at once.
         check(

@@ -69,7 +69,7 @@ impl Default for RiskRules {
             low_price_points: 50,
             velocity_orders: 5,
             velocity_window_minutes: 60,
-            velocity_points: 30,
+            velocity_points: 25,
             large_amount_minor: 200_000,
             large_amount_points: 20,
             warn_score: 20,
