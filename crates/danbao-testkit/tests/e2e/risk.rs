@@ -5,6 +5,8 @@
 
 use danbao_app::limits::Origin;
 use danbao_app::Role;
+use danbao_domain::rules::RiskRules;
+use danbao_domain::RuleSet;
 use danbao_testkit::{Browser, Resp, TestApp};
 use serde_json::{json, Value};
 
@@ -16,6 +18,15 @@ on_both_databases!(
 );
 
 const DAY_MS: i64 = 24 * 3_600_000;
+
+/// The harness only warns (see `danbao_sim::sim_rules`); these scenarios restart with the
+/// shipped `[risk]` section, changed by `tune`.
+async fn with_shipped_risk(t: TestApp, tune: impl FnOnce(&mut RiskRules)) -> TestApp {
+    let mut rules = (*t.app().current_rules()).clone();
+    rules.risk = RuleSet::default_rules().unwrap().risk;
+    tune(&mut rules.risk);
+    t.restart_with_rules(rules).await
+}
 /// The usual price of a game card in these scenarios (58.00).
 const USUAL_MINOR: i64 = 5800;
 
@@ -64,6 +75,7 @@ async fn guest_order_as(t: &TestApp, product: &str, contact: &str) -> Resp {
 }
 
 async fn risk_an_order_from_an_established_shop_at_the_usual_price_is_low(t: TestApp) {
+    let t = with_shipped_risk(t, |_| ()).await;
     let products = established_shops(&t, "risklow").await;
     let placed = guest_order_as(&t, &products[0], "qq:20001").await;
     assert_eq!(placed.status, 201, "{}", placed.text);
@@ -97,6 +109,7 @@ async fn risk_an_order_from_an_established_shop_at_the_usual_price_is_low(t: Tes
 }
 
 async fn risk_a_new_shop_far_below_the_usual_price_needs_a_second_confirmation(t: TestApp) {
+    let t = with_shipped_risk(t, |_| ()).await;
     established_shops(&t, "riskstep").await;
     // A shop opened today sells the same card at 10.00: 17 % of the usual 58.00.
     let (new_shop, _) = t.user("riskstep_new", "seller").await;
@@ -258,10 +271,8 @@ async fn risk_a_new_shop_far_below_the_usual_price_needs_a_second_confirmation(t
 }
 
 async fn risk_a_blocked_order_is_refused_with_its_reasons_and_leaves_nothing(t: TestApp) {
-    let mut rules = (*t.app().current_rules()).clone();
     // A stricter operator: the low-price trap from a new shop is refused outright.
-    rules.risk.block_score = 70;
-    let t = t.restart_with_rules(rules).await;
+    let t = with_shipped_risk(t, |r| r.block_score = 70).await;
     established_shops(&t, "riskblock").await;
     let (new_shop, _) = t.user("riskblock_new", "seller").await;
     let cheap = t.card_product(&new_shop, 1000, 5).await;
@@ -289,10 +300,11 @@ async fn risk_a_blocked_order_is_refused_with_its_reasons_and_leaves_nothing(t: 
 }
 
 async fn risk_a_buyer_ordering_fast_is_warned_with_the_count(t: TestApp) {
-    let mut rules = (*t.app().current_rules()).clone();
-    rules.risk.velocity_orders = 2;
-    rules.risk.velocity_window_minutes = 60;
-    let t = t.restart_with_rules(rules).await;
+    let t = with_shipped_risk(t, |r| {
+        r.velocity_orders = 2;
+        r.velocity_window_minutes = 60;
+    })
+    .await;
     let products = established_shops(&t, "riskfast").await;
     let (buyer, _) = t.user("riskfast_buyer", "buyer").await;
     let mut levels = Vec::new();
