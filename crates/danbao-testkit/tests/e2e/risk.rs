@@ -237,6 +237,32 @@ async fn risk_a_new_shop_far_below_the_usual_price_needs_a_second_confirmation(t
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.body["payment"]["cashier_url"].is_string(), "{}", r.text);
 
+    // In the browser: buying leads to the order page, which asks for the second
+    // confirmation; confirming there leads on to the cashier.
+    let b = Browser::new(&t);
+    b.get(&format!("/products/{cheap}")).await;
+    let bought = b
+        .submit(
+            &format!("/products/{cheap}/buy"),
+            &[
+                ("quantity", "1"),
+                ("contact", "qq:30002"),
+                ("query_password", "guest-pass-1"),
+            ],
+        )
+        .await;
+    assert_eq!(bought.status, 303, "{}", bought.text);
+    let order_page = bought.headers["location"].to_str().unwrap().to_string();
+    assert!(order_page.starts_with("/orders/"), "{order_page}");
+    let page = b.get(&order_page).await;
+    assert!(page.text.contains("id=\"confirm-risk\""), "{}", page.text);
+    assert!(page.text.contains("我已了解风险，继续付款"), "{}", page.text);
+    assert!(!page.text.contains("/sandbox/cashier/"), "{}", page.text);
+    let confirmed = b.submit(&format!("{order_page}/confirm-risk"), &[]).await;
+    assert_eq!(confirmed.status, 303, "{}", confirmed.text);
+    let cashier = confirmed.headers["location"].to_str().unwrap();
+    assert!(cashier.contains("/sandbox/cashier/"), "{cashier}");
+
     // The buyer complains; the arbitrator's case shows how the order was scored.
     t.get(&format!("/api/v1/orders/{id}/delivery"), Some(&buyer)).await;
     let c = t
