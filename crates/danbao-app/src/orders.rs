@@ -689,7 +689,17 @@ impl App {
         tx.set_order_client(&order_id, address.as_deref(), contact).await?;
         tx.set_order_risk(&order_id, &risk::risk_row(&assessment, &factors)?)
             .await?;
-        record_event(&mut tx, &order_id, "created", serde_json::json!({"amount_minor": order.amount.minor(), "quantity": order.quantity, "rule_version": order.rule_version}), now).await?;
+        let mut created = serde_json::json!({"amount_minor": order.amount.minor(), "quantity": order.quantity, "rule_version": order.rule_version});
+        if assessment.level != RiskLevel::Low {
+            // In the evidence log too: what the buyer was warned of cannot be rewritten later.
+            created["risk_level"] = serde_json::json!(assessment.level.as_str());
+            created["risk_reasons"] = serde_json::json!(assessment
+                .reasons
+                .iter()
+                .map(danbao_domain::risk::RiskReason::code)
+                .collect::<Vec<_>>());
+        }
+        record_event(&mut tx, &order_id, "created", created, now).await?;
         Job::ExpireOrder(order_id.clone())
             .enqueue(&mut tx, order.expires_at, now)
             .await?;

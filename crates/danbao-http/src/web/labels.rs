@@ -242,6 +242,11 @@ pub(super) fn event_detail(l: Lang, detail: &serde_json::Value) -> Option<String
             ("currency", _) => both("币种", "Currency"),
             ("quantity", Some(_)) => both("数量", "Quantity"),
             ("rule_version", Some(_)) => both("规则版本", "Rules version"),
+            ("risk_level", _) => l.pick(
+                format!("风控 {}", risk_level(l, &text)),
+                format!("Risk: {}", risk_level(l, &text).to_lowercase()),
+            ),
+            ("risk_reasons", _) => both("风控原因", "Risk reasons"),
             ("content_sha256", _) => both("内容摘要 SHA-256:", "Content SHA-256:"),
             ("by", _) => match text.as_str() {
                 "system" => l.pick("系统自动", "Automatically, by the system").to_string(),

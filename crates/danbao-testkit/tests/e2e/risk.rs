@@ -219,6 +219,8 @@ async fn risk_a_new_shop_far_below_the_usual_price_needs_a_second_confirmation(t
         .await;
     let timeline = t.get(&format!("/api/v1/orders/{id}/timeline"), Some(&buyer)).await;
     assert!(timeline.text.contains("risk_confirmed"), "{}", timeline.text);
+    // The warning given is in the evidence log with the order's creation.
+    assert!(timeline.text.contains(r#""risk_level":"step_up""#), "{}", timeline.text);
 
     // A guest's step_up order is confirmed with the order's access token.
     let guest = guest_order_as(&t, &cheap, "qq:30001").await;
