@@ -379,9 +379,29 @@ fn risk_case_view(l: Lang, r: &danbao_app::risk::RiskRecord) -> RiskCaseView {
     use danbao_domain::risk::RiskLevel;
     let a = &r.assessment;
     let factors = r.factors.as_ref().map_or_else(Vec::new, |f| {
-        let median = f
-            .category_median_minor
-            .map_or_else(|| "—".to_string(), |m| format!("¥{}", yuan(m)));
+        let price = match f.category_median_minor {
+            Some(m) => l.pick(
+                format!(
+                    "单价 ¥{}，同类 {} 个其他卖家在售商品中位价 ¥{}",
+                    yuan(f.unit_price_minor),
+                    f.category_listings,
+                    yuan(m)
+                ),
+                format!(
+                    "unit price ¥{}; median of {} other sellers' listings in the category ¥{}",
+                    yuan(f.unit_price_minor),
+                    f.category_listings,
+                    yuan(m)
+                ),
+            ),
+            None => l.pick(
+                format!("单价 ¥{}，同类无其他卖家在售商品", yuan(f.unit_price_minor)),
+                format!(
+                    "unit price ¥{}; no other seller lists in the category",
+                    yuan(f.unit_price_minor)
+                ),
+            ),
+        };
         vec![
             l.pick(
                 format!("卖家注册 {} 天", f.seller_age_ms.max(0) / 86_400_000),
@@ -397,18 +417,7 @@ fn risk_case_view(l: Lang, r: &danbao_app::risk::RiskRecord) -> RiskCaseView {
                     f.seller_recent_complained_orders, f.seller_recent_paid_orders
                 ),
             ),
-            l.pick(
-                format!(
-                    "单价 ¥{}，同类 {} 个在售商品中位价 {median}",
-                    yuan(f.unit_price_minor),
-                    f.category_listings
-                ),
-                format!(
-                    "unit price ¥{}; median of {} other listings in the category {median}",
-                    yuan(f.unit_price_minor),
-                    f.category_listings
-                ),
-            ),
+            price,
             l.pick(
                 format!("买家窗口内此前已下单 {} 笔", f.buyer_recent_orders),
                 format!(

@@ -294,7 +294,11 @@ async fn risk_a_new_shop_far_below_the_usual_price_needs_a_second_confirmation(t
     assert!(page.text.contains("id=\"order-risk\""), "{}", page.text);
     assert!(page.text.contains("需二次确认"), "{}", page.text);
     assert!(page.text.contains("卖家开店仅 0 天"), "{}", page.text);
-    assert!(page.text.contains("同类 3 个在售商品中位价 ¥58.00"), "{}", page.text);
+    assert!(
+        page.text.contains("同类 3 个其他卖家在售商品中位价 ¥58.00"),
+        "{}",
+        page.text
+    );
     t.finish().await;
 }
 
