@@ -21,6 +21,7 @@ pub mod notify;
 pub mod orders;
 pub mod payments;
 pub mod rails_file;
+pub mod risk;
 pub mod safeguards;
 pub mod sellers;
 pub mod trust;
@@ -40,6 +41,7 @@ pub mod storage {
     pub use danbao_store::{IdempotencyState, Store};
 }
 pub use orders::*;
+pub use risk::RiskView;
 
 /// Every way a use case can fail. The HTTP edge maps each variant once to a status and
 /// a stable problem type.

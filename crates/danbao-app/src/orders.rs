@@ -6,11 +6,13 @@ use crate::evidence::record_event;
 use crate::jobs::Job;
 use crate::limits::{Action, Origin};
 use crate::payments::PaymentRequest;
+use crate::risk::{self, RiskView};
 use crate::{App, AppError, AppResult};
 use danbao_domain::collective::normalise_contact;
 use danbao_domain::ledger::rules as posting;
 use danbao_domain::limits::{check_hold, Holder, Holdings, QueryPasswordLock};
 use danbao_domain::order::transition;
+use danbao_domain::risk::RiskLevel;
 use danbao_domain::{
     DeliveryKind, Effect, Money, OrderEvent, OrderId, OrderStatus, PaymentAttemptId, ProductId, RefundId, Refusal,
     RuleSet,
@@ -151,12 +153,9 @@ pub struct OrderView {
     /// The complaint kinds offered to the buyer, when `complain` is an action.
     #[schema(value_type = Vec<String>)]
     pub complaint_kinds: Vec<danbao_domain::complaint::ComplaintKind>,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct RiskView {
-    pub level: &'static str,
-    pub reasons: Vec<String>,
+    /// How the order was scored at checkout (SPEC §8); on a single order's view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<RiskView>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -169,7 +168,8 @@ pub struct PlacedOrder {
     pub amount_minor: i64,
     pub currency: String,
     pub rule_version: i64,
-    pub payment: PaymentInfo,
+    /// None for a `step_up` order until its buyer confirms it (`confirm-risk`).
+    pub payment: Option<PaymentInfo>,
     pub risk: RiskView,
     /// For guests: the secret that opens the order (`?access_token=`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -645,6 +645,21 @@ impl App {
             .checked_mul(req.quantity)
             .map_err(|_| AppError::invalid("quantity", crate::Invalid::AmountTooLarge))?;
         let address = origin.address().map(|a| a.to_string());
+        // Scored before the order is written, so the buyer's recent orders are the others.
+        let (assessment, factors) = risk::assess_checkout(
+            &mut tx,
+            &rules,
+            &product,
+            risk::buyer_key(buyer.as_ref().map(|b| &b.id), &buyer_key),
+            amount.minor(),
+            now,
+        )
+        .await?;
+        if assessment.level == RiskLevel::Block {
+            // Nothing is written: the transaction is dropped uncommitted.
+            return Err(risk::blocked(&assessment));
+        }
+        let step_up = assessment.level == RiskLevel::StepUp;
         let number = free_order_number(&mut tx, now).await?;
         let order = OrderRow {
             id: order_id.clone(),
@@ -676,11 +691,29 @@ impl App {
         tx.insert_order(&order).await?;
         let contact = guest.as_ref().map(|_| buyer_key.as_str());
         tx.set_order_client(&order_id, address.as_deref(), contact).await?;
-        record_event(&mut tx, &order_id, "created", serde_json::json!({"amount_minor": order.amount.minor(), "quantity": order.quantity, "rule_version": order.rule_version}), now).await?;
+        tx.set_order_risk(&order_id, &risk::risk_row(&assessment, &factors)?)
+            .await?;
+        let mut created = serde_json::json!({"amount_minor": order.amount.minor(), "quantity": order.quantity, "rule_version": order.rule_version});
+        if assessment.level != RiskLevel::Low {
+            // In the evidence log too: what the buyer was warned of cannot be rewritten later.
+            created["risk_level"] = serde_json::json!(assessment.level.as_str());
+            created["risk_reasons"] = serde_json::json!(assessment
+                .reasons
+                .iter()
+                .map(danbao_domain::risk::RiskReason::code)
+                .collect::<Vec<_>>());
+        }
+        record_event(&mut tx, &order_id, "created", created, now).await?;
         Job::ExpireOrder(order_id.clone())
             .enqueue(&mut tx, order.expires_at, now)
             .await?;
-        let attempt = self.new_attempt(&mut tx, &order, (rail, method), &rules, now).await?;
+        // A step_up order has no payment at all until its buyer confirms it: no cashier
+        // exists that could be paid around the confirmation.
+        let attempt = if step_up {
+            None
+        } else {
+            Some(self.new_attempt(&mut tx, &order, (rail, method), &rules, now).await?)
+        };
         if kind == DeliveryKind::CardKey {
             // Last, under the product's row lock (held to the commit), so its stock and the
             // share of it held by unpaid orders are counted exactly. This order is already
@@ -707,6 +740,20 @@ impl App {
         tx.commit().await?;
 
         let access_token = guest.as_ref().map(|_| self.vault.order_access_token(order_id.as_str()));
+        let risk = RiskView::new(&assessment, false);
+        let Some(attempt) = attempt else {
+            return Ok(PlacedOrder {
+                id: order_id.to_string(),
+                number: order.number.clone(),
+                status: OrderStatus::PendingPayment,
+                amount_minor: order.amount.minor(),
+                currency: order.currency,
+                rule_version: order.rule_version,
+                payment: None,
+                risk,
+                access_token,
+            });
+        };
         let payment = match self.start_payment(&order, &attempt, &product.title).await {
             Ok(p) => p,
             Err(e @ AppError::ProviderUnavailable(_)) => {
@@ -725,12 +772,8 @@ impl App {
             amount_minor: order.amount.minor(),
             currency: order.currency,
             rule_version: order.rule_version,
-            payment,
-            // Risk scoring (SPEC §8) is not built yet: every order is reported as low risk.
-            risk: RiskView {
-                level: "low",
-                reasons: Vec::new(),
-            },
+            payment: Some(payment),
+            risk,
             access_token,
         })
     }
@@ -878,6 +921,9 @@ impl App {
         }
         if order.status != OrderStatus::PendingPayment {
             return Err(Refusal::NoPaymentExpected { status: order.status }.into());
+        }
+        if risk::awaiting_confirmation(tx.order_risk(&order.id).await?.as_ref()) {
+            return Err(Refusal::RiskConfirmationRequired.into());
         }
         // Each attempt adds state at the gateway and four active-query jobs.
         if tx.count_payment_attempts(&order.id).await? >= PAYMENT_ATTEMPTS_PER_ORDER_MAX {
@@ -1081,7 +1127,13 @@ impl App {
 
     /// Loads an order the caller is a party to; anyone else gets "not found", so ids
     /// cannot be probed.
-    async fn order_for(&self, tx: &mut Tx, caller: &Caller, id: &str, lock: bool) -> AppResult<(OrderRow, Party)> {
+    pub(crate) async fn order_for(
+        &self,
+        tx: &mut Tx,
+        caller: &Caller,
+        id: &str,
+        lock: bool,
+    ) -> AppResult<(OrderRow, Party)> {
         let order = find_order(tx, id, lock).await?.ok_or(AppError::NotFound("order"))?;
         let party = self.party(caller, &order).ok_or(AppError::NotFound("order"))?;
         Ok((order, party))
@@ -1124,8 +1176,19 @@ impl App {
         let (order, party) = self.order_for(&mut tx, caller, id, false).await?;
         let attempt = tx.payment_attempt_for_order(&order.id).await?;
         let refunds = tx.refunds_for_order(&order.id).await?;
+        let risk = tx.order_risk(&order.id).await?;
         tx.commit().await?;
-        Ok(order_view(order, party, attempt, refunds))
+        let mut view = order_view(order, party, attempt, refunds);
+        if let Some(r) = risk.filter(|_| party == Party::Buyer) {
+            let risk = RiskView::from_row(&r);
+            if risk.confirmation_required && view.status == OrderStatus::PendingPayment {
+                // Paying waits for the second confirmation.
+                view.actions.retain(|a| *a != OrderAction::Pay);
+                view.actions.insert(0, OrderAction::ConfirmRisk);
+            }
+            view.risk = Some(risk);
+        }
+        Ok(view)
     }
 
     pub async fn orders_of(&self, caller: &Caller) -> AppResult<Vec<OrderView>> {
@@ -1665,6 +1728,7 @@ pub(crate) fn order_view(
                 confirmed_at: r.confirmed_at.map(rfc3339),
             })
             .collect(),
+        risk: None,
     }
 }
 

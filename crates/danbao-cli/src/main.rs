@@ -706,6 +706,19 @@ async fn published_or_default(store: &danbao_app::storage::Store) -> anyhow::Res
     })
 }
 
+/// The payment of a demo order. The demo shop is new, so its orders carry risk control's
+/// "new seller" warning, but nothing that holds the cashier back for a second confirmation.
+fn demo_payment_id(placed: &danbao_app::PlacedOrder) -> anyhow::Result<&str> {
+    match &placed.payment {
+        Some(p) => Ok(&p.payment_id),
+        None => anyhow::bail!(
+            "demo order {} waits for a risk confirmation ({})",
+            placed.id,
+            placed.risk.level
+        ),
+    }
+}
+
 /// Seeds the demo shop once; running `danbao demo` again reuses it.
 async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> anyhow::Result<()> {
     let password = "demo-password";
@@ -808,7 +821,7 @@ async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> any
             },
         )
         .await?;
-    gateway.pay(&bought.payment.payment_id).await?;
+    gateway.pay(demo_payment_id(&bought)?).await?;
     wait_for(bought.id.clone(), danbao_domain::OrderStatus::Delivered).await?;
     app.reveal_delivery(&buyer, &bought.id).await?;
     app.confirm(&buyer, &bought.id).await?;
@@ -829,7 +842,7 @@ async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> any
             },
         )
         .await?;
-    gateway.pay(&declined.payment.payment_id).await?;
+    gateway.pay(demo_payment_id(&declined)?).await?;
     wait_for(declined.id.clone(), danbao_domain::OrderStatus::Paid).await?;
     app.seller_decline(&seller, &declined.id, "该区服暂时无法代充").await?;
 
@@ -851,7 +864,7 @@ async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> any
             },
         )
         .await?;
-    gateway.pay(&to_deliver.payment.payment_id).await?;
+    gateway.pay(demo_payment_id(&to_deliver)?).await?;
     wait_for(to_deliver.id.clone(), danbao_domain::OrderStatus::Paid).await?;
     let disputed = app
         .place_order(
@@ -864,7 +877,7 @@ async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> any
             },
         )
         .await?;
-    gateway.pay(&disputed.payment.payment_id).await?;
+    gateway.pay(demo_payment_id(&disputed)?).await?;
     wait_for(disputed.id.clone(), danbao_domain::OrderStatus::Delivered).await?;
     app.reveal_delivery(&buyer, &disputed.id).await?;
     let complaint = app

@@ -12,6 +12,7 @@ pub mod money;
 pub mod order;
 pub mod payment;
 pub mod refusal;
+pub mod risk;
 pub mod rules;
 pub mod seller;
 pub mod triage_text;

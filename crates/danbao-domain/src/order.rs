@@ -200,6 +200,9 @@ pub enum Party {
 pub enum OrderAction {
     /// Open the cashier (again).
     Pay,
+    /// Confirm a `step_up` order once more (二次验证) before its cashier opens; the
+    /// application offers it from the order's risk assessment, in place of `Pay`.
+    ConfirmRisk,
     Cancel,
     /// See the delivered goods (recorded).
     Reveal,
@@ -343,7 +346,7 @@ mod tests {
                             A::Complain => OrderEvent::ComplaintOpened,
                             A::Deliver => OrderEvent::Delivered,
                             A::Decline => OrderEvent::SellerDeclined,
-                            A::Pay | A::Reveal => continue,
+                            A::Pay | A::Reveal | A::ConfirmRisk => continue,
                         };
                         assert!(
                             transition(s, event, kind, &r, NOW).is_ok(),

@@ -8,6 +8,7 @@
 use crate::complaint::{IllegalComplaintTransition, OpenRefusal, Stage};
 use crate::limits::Holder;
 use crate::order::{IllegalTransition, OrderStatus};
+use crate::risk::RiskReason;
 use crate::seller::{DepositHeld, IllegalStandingChange, Standing};
 use crate::{Money, TimestampMs};
 
@@ -32,6 +33,10 @@ pub enum Refusal {
     DeliveredAutomatically,
     #[error("every unsold key is held for an order being paid; remove one after it is paid or expires")]
     KeysHeldByOrders,
+    #[error("the order is refused by risk control: {}", join_reasons(reasons))]
+    RiskBlocked { score: i64, reasons: Vec<RiskReason> },
+    #[error("the buyer must confirm this order once more (POST …/confirm-risk) before it can be paid")]
+    RiskConfirmationRequired,
 
     // Complaints.
     #[error(transparent)]
@@ -103,6 +108,8 @@ impl Refusal {
             R::TooManyPaymentAttempts { .. } => "too-many-payment-attempts",
             R::DeliveredAutomatically => "delivered-automatically",
             R::KeysHeldByOrders => "card-keys-held-by-orders",
+            R::RiskBlocked { .. } => "risk-blocked",
+            R::RiskConfirmationRequired => "risk-confirmation-required",
             R::CannotOpen(o) => match o {
                 OpenRefusal::NotPaid => "complaint-order-not-paid",
                 OpenRefusal::AlreadyOpen => "complaint-already-open",
@@ -187,6 +194,14 @@ impl Refusal {
                 ("max_units", F::Minor(*max_units)),
                 ("share_bps", F::Minor(*share_bps)),
             ],
+            R::RiskBlocked { score, reasons } => vec![
+                ("risk_score", F::Minor(*score)),
+                ("reasons", F::List(reasons.iter().map(ToString::to_string).collect())),
+                (
+                    "reason_codes",
+                    F::List(reasons.iter().map(|r| r.code().to_string()).collect()),
+                ),
+            ],
             R::QueryPasswordLocked { until, retry_after_s } => vec![
                 ("locked_until", F::Time(*until)),
                 ("retry_after", F::Minor(*retry_after_s)),
@@ -195,6 +210,7 @@ impl Refusal {
             | R::OutOfStock
             | R::DeliveredAutomatically
             | R::KeysHeldByOrders
+            | R::RiskConfirmationRequired
             | R::CannotOpen(_)
             | R::AssignedElsewhere
             | R::FastRefundedNoWithdrawal
@@ -206,7 +222,7 @@ impl Refusal {
     }
 
     /// Every problem type a refusal can carry, for the API document.
-    pub const CODES: [&'static str; 35] = [
+    pub const CODES: [&'static str; 37] = [
         "username-taken",
         "out-of-stock",
         "illegal-transition",
@@ -242,6 +258,8 @@ impl Refusal {
         "unpaid-units-limit",
         "stock-share-limit",
         "query-password-locked",
+        "risk-blocked",
+        "risk-confirmation-required",
     ];
 }
 
@@ -251,6 +269,11 @@ pub enum RefusalField {
     Text(String),
     Minor(i64),
     Time(TimestampMs),
+    List(Vec<String>),
+}
+
+fn join_reasons(reasons: &[RiskReason]) -> String {
+    reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
 #[cfg(test)]
@@ -336,6 +359,14 @@ mod tests {
                 until: 60_000,
                 retry_after_s: 60,
             },
+            Refusal::RiskBlocked {
+                score: 100,
+                reasons: vec![RiskReason::NewSeller {
+                    age_days: 0,
+                    min_days: 7,
+                }],
+            },
+            Refusal::RiskConfirmationRequired,
         ]
     }
 

@@ -26,6 +26,10 @@ pub struct RuleSet {
     /// The security deposit (保证金); absent from older rule sets: the defaults.
     #[serde(default)]
     pub deposit: DepositRules,
+    /// Risk control at checkout (SPEC §8); absent from older rule sets, which read as the
+    /// defaults.
+    #[serde(default)]
+    pub risk: RiskRules,
 }
 
 /// `[deposit]`: what a seller must hold as a security deposit to list, and when it may
@@ -81,6 +85,56 @@ impl RuleSet {
 
     pub fn deposit_volume_window_ms(&self) -> TimestampMs {
         self.deposit.volume_window_days * DAY_MS
+    }
+}
+
+/// How an order is scored before payment (`[risk]`, see `crate::risk`): each factor's
+/// threshold and points, and the scores from which the buyer is warned, asked to confirm
+/// once more, or refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskRules {
+    pub new_seller_days: i64,
+    pub new_seller_points: i64,
+    pub complaint_rate_orders: i64,
+    pub complaint_rate_orders_min: i64,
+    pub complaint_rate_bps: i64,
+    pub complaint_rate_points: i64,
+    pub low_price_bps: i64,
+    pub low_price_listings_min: i64,
+    pub low_price_points: i64,
+    pub velocity_orders: i64,
+    pub velocity_window_minutes: i64,
+    pub velocity_points: i64,
+    pub large_amount_minor: i64,
+    pub large_amount_points: i64,
+    pub warn_score: i64,
+    pub step_up_score: i64,
+    pub block_score: i64,
+}
+
+impl Default for RiskRules {
+    /// The values of the shipped rule set (a test checks they agree).
+    fn default() -> RiskRules {
+        RiskRules {
+            new_seller_days: 7,
+            new_seller_points: 20,
+            complaint_rate_orders: 50,
+            complaint_rate_orders_min: 10,
+            complaint_rate_bps: 2000,
+            complaint_rate_points: 40,
+            low_price_bps: 5000,
+            low_price_listings_min: 3,
+            low_price_points: 50,
+            velocity_orders: 5,
+            velocity_window_minutes: 60,
+            velocity_points: 25,
+            large_amount_minor: 200_000,
+            large_amount_points: 20,
+            warn_score: 20,
+            step_up_score: 50,
+            block_score: 100,
+        }
     }
 }
 
@@ -366,6 +420,7 @@ impl RuleSet {
                 "must not exceed query_password_lock_seconds_max",
             );
         }
+        self.validate_risk()?;
         if o.max_quantity > 10_000 {
             return out("orders.max_quantity", "must be at most 10000");
         }
@@ -378,6 +433,56 @@ impl RuleSet {
             if !(0..=10_000).contains(&bps) {
                 return out(&field, "basis points must be within 0..=10000");
             }
+        }
+        Ok(())
+    }
+
+    fn validate_risk(&self) -> Result<(), RulesError> {
+        let out = |field: &str, reason| {
+            Err(RulesError::OutOfRange {
+                field: field.to_string(),
+                reason,
+            })
+        };
+        let r = &self.risk;
+        for (field, value, min, max) in [
+            ("risk.new_seller_days", r.new_seller_days, 0, 366),
+            // The complaint rate is read from one query of at most this many orders.
+            ("risk.complaint_rate_orders", r.complaint_rate_orders, 1, 1000),
+            ("risk.complaint_rate_orders_min", r.complaint_rate_orders_min, 1, 1000),
+            ("risk.complaint_rate_bps", r.complaint_rate_bps, 1, 10_000),
+            ("risk.low_price_bps", r.low_price_bps, 0, 10_000),
+            ("risk.low_price_listings_min", r.low_price_listings_min, 1, 1_000_000),
+            ("risk.velocity_orders", r.velocity_orders, 1, 1_000_000),
+            (
+                "risk.velocity_window_minutes",
+                r.velocity_window_minutes,
+                1,
+                7 * 24 * 60,
+            ),
+            ("risk.large_amount_minor", r.large_amount_minor, 1, 100_000_000_000),
+            // Points and scores on one small scale, so no sum of them overflows.
+            ("risk.new_seller_points", r.new_seller_points, 0, 10_000),
+            ("risk.complaint_rate_points", r.complaint_rate_points, 0, 10_000),
+            ("risk.low_price_points", r.low_price_points, 0, 10_000),
+            ("risk.velocity_points", r.velocity_points, 0, 10_000),
+            ("risk.large_amount_points", r.large_amount_points, 0, 10_000),
+            ("risk.warn_score", r.warn_score, 1, 100_000),
+            ("risk.step_up_score", r.step_up_score, 1, 100_000),
+            ("risk.block_score", r.block_score, 1, 100_000),
+        ] {
+            if !(min..=max).contains(&value) {
+                return out(field, "is outside its range (see rules/default.toml)");
+            }
+        }
+        if r.complaint_rate_orders_min > r.complaint_rate_orders {
+            return out(
+                "risk.complaint_rate_orders_min",
+                "must not exceed complaint_rate_orders",
+            );
+        }
+        if !(r.warn_score <= r.step_up_score && r.step_up_score <= r.block_score) {
+            return out("risk", "warn_score <= step_up_score <= block_score");
         }
         Ok(())
     }
@@ -607,6 +712,34 @@ mod tests {
         assert_eq!(r.required_deposit(m(3_000_000)), Ok(m(200_000)));
         // Half to even: 5 % of 0.50 is 0.025 → 0.02.
         assert_eq!(r.required_deposit(m(50)), Ok(m(50_002)));
+    }
+
+    #[test]
+    fn the_risk_rules_default_to_the_shipped_values_and_old_rule_sets_still_parse() {
+        let shipped = RuleSet::default_rules().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(shipped.risk, RiskRules::default());
+        // `[risk]` is the last section: a rule set published before it existed ends above it.
+        let start = DEFAULT_RULES_TOML.find("\n[risk]").unwrap_or(DEFAULT_RULES_TOML.len());
+        let old = &DEFAULT_RULES_TOML[..start];
+        assert!(!old.contains("[risk]") && old.contains("[limits]"));
+        let parsed = RuleSet::parse(old).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.risk, RiskRules::default());
+        for (from, to) in [
+            ("low_price_bps = 5000", "low_price_bps = 10001"),
+            ("velocity_orders = 5", "velocity_orders = 0"),
+            ("complaint_rate_orders_min = 10", "complaint_rate_orders_min = 51"),
+            ("block_score = 100", "block_score = 40"),
+            ("new_seller_points = 20", "new_seller_points = -1"),
+        ] {
+            let bad = DEFAULT_RULES_TOML.replace(from, to);
+            assert_ne!(bad, DEFAULT_RULES_TOML, "{from} is in the shipped rules");
+            assert!(
+                matches!(RuleSet::parse(&bad), Err(RulesError::OutOfRange { .. })),
+                "{to} was accepted"
+            );
+        }
+        let unknown = DEFAULT_RULES_TOML.replace("block_score = 100", "block_score = 100\nblock_points = 1");
+        assert!(matches!(RuleSet::parse(&unknown), Err(RulesError::Parse(_))));
     }
 
     #[test]

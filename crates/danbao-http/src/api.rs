@@ -98,6 +98,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(evidence_receipt))
         .routes(routes!(evidence_consistency))
         .routes(routes!(new_payment_attempt))
+        .routes(routes!(confirm_risk))
         .routes(routes!(ledger_check))
         .routes(routes!(admin_stats))
         .routes(routes!(admin_order))
@@ -356,6 +357,7 @@ async fn place_order(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
     ClientOrigin(origin): ClientOrigin,
+    headers: axum::http::HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> ApiResult<Response> {
     // Parsed by hand so that a client-sent price gets a clear refusal rather than a
@@ -374,7 +376,7 @@ async fn place_order(
         }
     }
     let b: OrderBody = serde_json::from_value(value).map_err(|e| crate::problem::bad_json(e.to_string()))?;
-    let placed = app
+    let mut placed = app
         .place_order(
             &caller,
             &origin,
@@ -388,6 +390,7 @@ async fn place_order(
             },
         )
         .await?;
+    crate::web::localise_risk(&headers, &mut placed.risk);
     Ok((StatusCode::CREATED, Json(placed)).into_response())
 }
 
@@ -462,8 +465,13 @@ async fn order(
     State(app): State<App>,
     CallerExt(caller): CallerExt,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Json<danbao_app::OrderView>> {
-    Ok(Json(app.order(&caller, &id).await?))
+    let mut view = app.order(&caller, &id).await?;
+    if let Some(risk) = view.risk.as_mut() {
+        crate::web::localise_risk(&headers, risk);
+    }
+    Ok(Json(view))
 }
 
 /// The order's events, each with its receipt and checked against the evidence log.
@@ -686,6 +694,26 @@ async fn new_payment_attempt(
 ) -> ApiResult<Response> {
     let payment = app.new_payment_attempt(&caller, &id).await?;
     Ok((StatusCode::CREATED, Json(payment)).into_response())
+}
+
+/// 二次验证: the buyer confirms a `step_up` order once more; its payment starts only now
+/// (its buyer, or a guest with the order's access token)
+#[utoipa::path(
+    post,
+    path = "/orders/{id}/confirm-risk",
+    params(("id" = String, Path, description = "The order id (or order number)"), AccessToken),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The order with its payment instructions, now open", body = PlacedOrder), Problems)
+)]
+async fn confirm_risk(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Json<PlacedOrder>> {
+    let mut placed = app.confirm_risk(&caller, &id).await?;
+    crate::web::localise_risk(&headers, &mut placed.risk);
+    Ok(Json(placed))
 }
 
 /// Orders, payments, refunds, jobs and exceptions by state (admin)

@@ -189,6 +189,7 @@ fn refusal(r: &Refusal) -> Problem {
             RefusalField::Text(t) => serde_json::json!(t),
             RefusalField::Minor(m) => serde_json::json!(m),
             RefusalField::Time(ms) => serde_json::json!(danbao_app::clock::rfc3339(ms)),
+            RefusalField::List(items) => serde_json::json!(items),
         };
         p.fields.push((name, value));
     }

@@ -131,6 +131,7 @@ macro_rules! queries {
         include!("queries/withdrawals.rs");
         include!("queries/abuse.rs");
         include!("queries/limits.rs");
+        include!("queries/risk.rs");
         include!("queries/audit.rs");
         include!("queries/backoffice.rs");
         include!("queries/console_admin.rs");
@@ -687,6 +688,12 @@ tx_methods! {
     fn set_query_password_lock(order: &OrderId, lock: &danbao_domain::limits::QueryPasswordLock) -> ();
     fn clear_query_password_lock(order: &OrderId) -> ();
     fn count_security_event(kind: &str, bucket: &str, detail: &str, at: i64) -> ();
+    fn seller_recent_complaints(seller: &UserId, limit: i64) -> (i64, i64);
+    fn category_median_price(category: &str, except_seller: &UserId) -> (i64, Option<i64>);
+    fn orders_placed_since(who: HoldKey<'_>, since: i64) -> i64;
+    fn set_order_risk(order: &OrderId, risk: &OrderRiskRow) -> ();
+    fn order_risk(order: &OrderId) -> Option<OrderRiskRow>;
+    fn confirm_order_risk(order: &OrderId, at: i64) -> ();
 
     fn sellers_matching(needle: &str, limit: i64) -> Vec<UserRow>;
     fn accounts_with_roles(roles: &[&str], limit: i64) -> Vec<(UserRow, Option<i64>)>;

@@ -84,6 +84,20 @@ pub struct OrderRow {
     pub updated_at: i64,
 }
 
+/// How an order was scored at checkout (SPEC §8), kept beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRiskRow {
+    /// `low`, `warn`, `step_up` or `block`.
+    pub level: String,
+    pub score: i64,
+    /// JSON list of `danbao_domain::risk::RiskReason`.
+    pub reasons: String,
+    /// JSON of the `danbao_domain::risk::RiskFactors` read; none before scoring existed.
+    pub factors: Option<String>,
+    /// When the buyer of a step_up order confirmed it once more.
+    pub confirmed_at: Option<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderEventRow {
     pub id: String,

@@ -143,8 +143,10 @@ pub(super) fn free_port() -> anyhow::Result<u16> {
 
 /// The default rule set with the active-query schedule shortened to seconds, and the caps
 /// on stock held unpaid per buyer lifted: the run's buyers each hold many unpaid orders of
-/// one product at once, on purpose. A rule set without those settings is an error: the run
-/// would silently test the slow schedule (or be refused by the caps).
+/// one product at once, on purpose. Risk control only warns: a run's buyers order from one
+/// new shop as fast as they can, and an order held for a second confirmation has no
+/// payment to lose. A rule set without those settings is an error: the run would silently
+/// test the slow schedule (or be refused by the caps).
 pub(super) fn chaos_rules() -> anyhow::Result<String> {
     let mut text = danbao_domain::rules::DEFAULT_RULES_TOML.to_string();
     for (from, to, name) in [
@@ -175,6 +177,8 @@ pub(super) fn chaos_rules() -> anyhow::Result<String> {
             "volume_share_bps = 0",
             "deposit.volume_share_bps",
         ),
+        ("step_up_score = 50", "step_up_score = 100000", "risk.step_up_score"),
+        ("block_score = 100\n", "block_score = 100000\n", "risk.block_score"),
     ] {
         if !text.contains(from) {
             bail!("the default rule set has no `{from}` ({name}): the chaos rules cannot shorten it");
@@ -375,5 +379,6 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(rules.limits.unpaid_share_of_stock_bps, 10_000);
         assert_eq!(rules.payments.active_query_schedule_seconds, vec![2, 5, 10]);
+        assert_eq!((rules.risk.step_up_score, rules.risk.block_score), (100_000, 100_000));
     }
 }

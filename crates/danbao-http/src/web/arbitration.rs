@@ -364,6 +364,85 @@ struct RulingView {
     at: Option<TimeView>,
 }
 
+/// How the order was scored at checkout (SPEC §8), and on what figures.
+struct RiskCaseView {
+    level: &'static str,
+    flagged: bool,
+    score: i64,
+    reasons: Vec<String>,
+    factors: Vec<String>,
+    /// For a step_up order: when its buyer confirmed (none: never).
+    step_up: bool,
+    confirmed_at: Option<TimeView>,
+}
+
+fn risk_case_view(l: Lang, r: &danbao_app::risk::RiskRecord) -> RiskCaseView {
+    use danbao_domain::risk::RiskLevel;
+    let a = &r.assessment;
+    let factors = r.factors.as_ref().map_or_else(Vec::new, |f| {
+        let price = match f.category_median_minor {
+            Some(m) => l.pick(
+                format!(
+                    "单价 ¥{}，同类 {} 个其他卖家在售商品中位价 ¥{}",
+                    yuan(f.unit_price_minor),
+                    f.category_listings,
+                    yuan(m)
+                ),
+                format!(
+                    "unit price ¥{}; median of {} other sellers' listings in the category ¥{}",
+                    yuan(f.unit_price_minor),
+                    f.category_listings,
+                    yuan(m)
+                ),
+            ),
+            None => l.pick(
+                format!("单价 ¥{}，同类无其他卖家在售商品", yuan(f.unit_price_minor)),
+                format!(
+                    "unit price ¥{}; no other seller lists in the category",
+                    yuan(f.unit_price_minor)
+                ),
+            ),
+        };
+        vec![
+            l.pick(
+                format!("卖家注册 {} 天", f.seller_age_ms.max(0) / 86_400_000),
+                format!("seller's account {} days old", f.seller_age_ms.max(0) / 86_400_000),
+            ),
+            l.pick(
+                format!(
+                    "卖家最近 {} 笔已付款订单中 {} 笔被投诉",
+                    f.seller_recent_paid_orders, f.seller_recent_complained_orders
+                ),
+                format!(
+                    "{} of the seller's last {} paid orders drew complaints",
+                    f.seller_recent_complained_orders, f.seller_recent_paid_orders
+                ),
+            ),
+            price,
+            l.pick(
+                format!("买家窗口内此前已下单 {} 笔", f.buyer_recent_orders),
+                format!(
+                    "{} earlier orders by the buyer within the window",
+                    f.buyer_recent_orders
+                ),
+            ),
+            l.pick(
+                format!("订单金额 ¥{}", yuan(f.amount_minor)),
+                format!("amount ¥{}", yuan(f.amount_minor)),
+            ),
+        ]
+    });
+    RiskCaseView {
+        level: super::labels::risk_level(l, a.level.as_str()),
+        flagged: a.level != RiskLevel::Low,
+        score: a.score,
+        reasons: a.reasons.iter().map(|x| super::labels::risk_reason(l, x)).collect(),
+        factors,
+        step_up: a.level == RiskLevel::StepUp,
+        confirmed_at: r.confirmed_at.map(|t| TimeView::new(&danbao_app::clock::rfc3339(t))),
+    }
+}
+
 struct SellerView {
     username: String,
     standing: &'static str,
@@ -414,6 +493,7 @@ struct CasePage {
     collective: Option<CollectiveView>,
     ruling: Option<RulingView>,
     seller: Option<SellerView>,
+    risk: Option<RiskCaseView>,
     evidence: Vec<EvidenceItem>,
     evidence_count: i64,
     buyer_evidence: usize,
@@ -506,6 +586,7 @@ async fn render_case(
         Err(e) => return Err(e.into()),
     };
     let timeline = app.case_order_timeline(&caller, id).await?;
+    let risk = app.case_order_risk(&caller, id).await?.map(|r| risk_case_view(l, &r));
     let open = !matches!(c.stage.as_str(), "resolved" | "withdrawn");
     let held = c.assigned_to.as_deref();
     let held_elsewhere = Holder::of(held, &me) == Holder::Other;
@@ -553,6 +634,7 @@ async fn render_case(
         collective: collective_view(a, &c),
         ruling,
         seller,
+        risk,
         buyer_evidence: c.evidence.iter().filter(|e| e.party == "buyer").count(),
         seller_evidence: c.evidence.iter().filter(|e| e.party == "seller").count(),
         evidence_count: c.evidence.len() as i64,

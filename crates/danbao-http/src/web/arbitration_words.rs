@@ -68,6 +68,14 @@ super::i18n::catalog! {
     complaint_case: "投诉案件", "Complaint";
     complaint_no: "投诉单号", "Complaint no.";
     order: "订单", "Order";
+    risk_title: "下单风控评估", "Risk assessment at checkout";
+    risk_level: "风险等级", "Level";
+    risk_score: "风险分", "Score";
+    risk_reasons: "触发原因", "Reasons";
+    risk_no_reasons: "无", "None";
+    risk_factors: "评估依据", "Figures read";
+    risk_confirmed: "买家二次确认", "Buyer's second confirmation";
+    risk_not_confirmed: "未确认", "Not confirmed";
     complaint_kind: "投诉类型", "Type";
     stage: "进度", "Progress";
     deadline: "期限", "Deadline";

@@ -303,6 +303,12 @@ catalog! {
     confirm_receipt: "确认收货", "Confirm receipt";
     confirm_note: "确认收货后，托管的款项将结算给卖家。请先查看并核对发货内容；如有问题请勿确认。", "Confirming releases the money held in escrow to the seller. Check the delivery first; do not confirm if something is wrong.";
     pay_before_note: "请在支付截止时间前完成支付，逾期订单将自动关闭。", "Pay before the deadline; an unpaid order closes by itself.";
+    // risk control at checkout (SPEC §8)
+    risk_title: "交易风险提示", "Risk warning";
+    risk_step_up_ahead: "下单后需再次确认风险提示，才能打开收银台。", "After you order, you will be asked to confirm these warnings once more before the cashier opens.";
+    risk_step_up_intro: "平台风控发现这笔订单存在以下风险。请仔细阅读，确认无误后再付款；如有疑问，请不要付款，订单将自动关闭。", "Risk control found the risks below in this order. Read them carefully and pay only if you are sure; if in doubt, do not pay and the order closes by itself.";
+    risk_confirm_button: "我已了解风险，继续付款", "I understand the risks, continue to pay";
+    risk_warn_intro: "请留意以下提示：", "Please note:";
     scan_title: "微信扫码支付", "Pay with WeChat";
     scan_hint: "打开微信，点「扫一扫」扫描下方二维码完成支付。", "Open WeChat, tap Scan and scan the code below to pay.";
     scan_amount: "应付金额", "Amount due";

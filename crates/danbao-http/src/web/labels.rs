@@ -109,6 +109,10 @@ pub(super) fn event_label(l: Lang, kind: &str) -> String {
             "付款金额与订单不符，待人工核查",
             "The amount paid does not match the order; staff will check it",
         ),
+        "risk_confirmed" => (
+            "买家已二次确认订单风险，开始付款",
+            "The buyer confirmed the risk warnings; payment opened",
+        ),
         "complaint_opened" => ("买家发起投诉，款项已冻结", "The buyer complained, the money is frozen"),
         "complaint_withdrawn" => (
             "投诉已撤回，款项解冻，订单恢复",
@@ -239,6 +243,11 @@ pub(super) fn event_detail(l: Lang, detail: &serde_json::Value) -> Option<String
             ("currency", _) => both("币种", "Currency"),
             ("quantity", Some(_)) => both("数量", "Quantity"),
             ("rule_version", Some(_)) => both("规则版本", "Rules version"),
+            ("risk_level", _) => l.pick(
+                format!("风控 {}", risk_level(l, &text)),
+                format!("Risk: {}", risk_level(l, &text).to_lowercase()),
+            ),
+            ("risk_reasons", _) => both("风控原因", "Risk reasons"),
             ("content_sha256", _) => both("内容摘要 SHA-256:", "Content SHA-256:"),
             ("by", _) => match text.as_str() {
                 "system" => l.pick("系统自动", "Automatically, by the system").to_string(),
@@ -492,6 +501,17 @@ pub(super) fn refusal(l: Lang, r: &Refusal) -> String {
             "卡密订单付款后自动发货，无需手动发货",
             "Card-key orders are delivered automatically on payment",
         ),
+        R::RiskBlocked { reasons, .. } => {
+            let why: Vec<String> = reasons.iter().map(|r| risk_reason(l, r)).collect();
+            l.pick(
+                format!("该订单存在较高交易风险，平台已拒绝下单：{}", why.join("；")),
+                format!("This order is refused as too risky: {}", why.join("; ")),
+            )
+        }
+        R::RiskConfirmationRequired => p(
+            "请先确认订单风险提示（二次验证），再付款",
+            "Confirm the risk warnings on this order first, then pay",
+        ),
         R::KeysHeldByOrders => p(
             "未售出的卡密都已被待付款订单预留，请待订单付款或过期后再删除",
             "Every unsold key is held by an unpaid order; remove it after those orders are paid or expire",
@@ -600,6 +620,81 @@ pub(super) fn refusal(l: Lang, r: &Refusal) -> String {
                 "Too many wrong order passwords; the order is locked for now, try again in {retry_after_s} seconds"
             ),
         ),
+    }
+}
+
+/// One reason an order was scored risky (SPEC §8), with its figures, for the buyer and the
+/// arbitrator.
+pub(crate) fn risk_reason(l: Lang, r: &danbao_domain::risk::RiskReason) -> String {
+    use danbao_domain::risk::RiskReason as R;
+    match r {
+        R::NewSeller { age_days, min_days } => l.pick(
+            format!("卖家开店仅 {age_days} 天（不足 {min_days} 天）"),
+            format!("The seller opened the shop {age_days} days ago (under {min_days} days)"),
+        ),
+        R::ComplaintRate {
+            complained,
+            orders,
+            rate_bps,
+            ..
+        } => l.pick(
+            format!(
+                "卖家最近 {orders} 笔已付款订单中有 {complained} 笔被投诉（{}）",
+                percent(*rate_bps)
+            ),
+            format!(
+                "{complained} of the seller's last {orders} paid orders drew complaints ({})",
+                percent(*rate_bps)
+            ),
+        ),
+        R::PriceBelowMedian {
+            price_minor,
+            median_minor,
+            ratio_bps,
+            ..
+        } => l.pick(
+            format!(
+                "价格 ¥{} 仅为同类商品常见价格 ¥{} 的 {}，谨防“低价充值”骗局",
+                yuan(*price_minor),
+                yuan(*median_minor),
+                percent(*ratio_bps)
+            ),
+            format!(
+                "The price ¥{} is only {} of the usual ¥{} for this category: beware of too-cheap top-up scams",
+                yuan(*price_minor),
+                percent(*ratio_bps),
+                yuan(*median_minor)
+            ),
+        ),
+        R::BuyerVelocity { orders, window_minutes } => l.pick(
+            format!("您在最近 {window_minutes} 分钟内已下单 {orders} 笔"),
+            format!("You placed {orders} orders in the last {window_minutes} minutes"),
+        ),
+        R::LargeAmount {
+            amount_minor,
+            threshold_minor,
+        } => l.pick(
+            format!(
+                "订单金额 ¥{} 较大（¥{} 起）",
+                yuan(*amount_minor),
+                yuan(*threshold_minor)
+            ),
+            format!(
+                "A large amount: ¥{} (from ¥{})",
+                yuan(*amount_minor),
+                yuan(*threshold_minor)
+            ),
+        ),
+    }
+}
+
+/// A risk level as people read it.
+pub(crate) fn risk_level(l: Lang, level: &str) -> &'static str {
+    match level {
+        "warn" => l.pick("注意", "Warning"),
+        "step_up" => l.pick("需二次确认", "Needs a second confirmation"),
+        "block" => l.pick("已拒绝", "Refused"),
+        _ => l.pick("低", "Low"),
     }
 }
 
@@ -1028,6 +1123,33 @@ mod tests {
         assert_eq!(ruled_by(Lang::Zh, "user:0190"), "平台仲裁员");
         assert_eq!(complaint_stage(Lang::Zh, "awaiting_buyer"), "等待买家补充证据");
         assert_eq!(complaint_kind(Lang::Zh, "not_as_described"), "货不对板");
+    }
+
+    #[test]
+    fn risk_reasons_read_with_their_figures_in_both_languages() {
+        use danbao_domain::risk::RiskReason;
+        let cheap = RiskReason::PriceBelowMedian {
+            price_minor: 1000,
+            median_minor: 5800,
+            ratio_bps: 1724,
+            threshold_bps: 5000,
+        };
+        assert_eq!(
+            risk_reason(Lang::Zh, &cheap),
+            "价格 ¥10.00 仅为同类商品常见价格 ¥58.00 的 17.24%，谨防“低价充值”骗局"
+        );
+        assert!(risk_reason(Lang::En, &cheap).starts_with("The price ¥10.00 is only 17.24% of the usual ¥58.00"));
+        let new = RiskReason::NewSeller {
+            age_days: 0,
+            min_days: 7,
+        };
+        assert_eq!(risk_reason(Lang::Zh, &new), "卖家开店仅 0 天（不足 7 天）");
+        let blocked = Refusal::RiskBlocked {
+            score: 120,
+            reasons: vec![new, cheap],
+        };
+        assert!(refusal(Lang::Zh, &blocked).starts_with("该订单存在较高交易风险，平台已拒绝下单：卖家开店仅 0 天"));
+        assert_eq!(risk_level(Lang::En, "step_up"), "Needs a second confirmation");
     }
 
     #[test]

@@ -60,6 +60,7 @@ pub fn routes(app: App, opts: WebOptions) -> Router<App> {
         .route("/orders/{id}/scan", get(orders::scan_page))
         .route("/orders/{id}/delivery/file", get(orders::delivery_file))
         .route("/orders/{id}/confirm", post(orders::confirm))
+        .route("/orders/{id}/confirm-risk", post(orders::confirm_risk))
         .route("/orders/{id}/complaints", post(complaints::open_complaint))
         .route("/complaints/{id}", get(complaints::complaint_page))
         .route("/complaints/{id}/evidence", post(complaints::add_evidence))
@@ -318,6 +319,13 @@ fn private_headers() -> [(header::HeaderName, &'static str); 2] {
         (header::CACHE_CONTROL, "no-store"),
         (header::REFERRER_POLICY, "no-referrer"),
     ]
+}
+
+/// Puts an order's risk reasons into the words of the reader's language (the cookie, then
+/// `Accept-Language`; zh-CN by default), for the JSON API as for the pages.
+pub(crate) fn localise_risk(headers: &axum::http::HeaderMap, risk: &mut danbao_app::RiskView) {
+    let lang = i18n::negotiate(headers);
+    risk.reasons = risk.details.iter().map(|r| labels::risk_reason(lang, r)).collect();
 }
 
 fn yuan(minor: i64) -> String {

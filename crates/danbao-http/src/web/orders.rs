@@ -6,7 +6,9 @@ use super::complaints::{complaint_items, complaint_kinds, ComplaintItem, Draft, 
 use super::error::PageError;
 use super::forms::PageContext;
 use super::i18n::{Lang, Ui};
-use super::labels::{event_detail_split, event_label, kind_label, order_status, refund_reason, refund_status};
+use super::labels::{
+    event_detail_split, event_label, kind_label, order_status, refund_reason, refund_status, risk_reason,
+};
 use super::session::{order_viewer, session_user};
 use super::{order_url, pay_address, private_headers, scan_code, valid_token, yuan, EventItem, TimeView, TokenQuery};
 use crate::extract::ClientOrigin;
@@ -76,6 +78,10 @@ struct OrderPage {
     times: Vec<TimeRow>,
     fields: Vec<InfoRow>,
     pay_url: Option<String>,
+    /// Risk control's reasons about this order, for its buyer (none when low).
+    risk_reasons: Vec<String>,
+    /// A step_up order waiting for its buyer's second confirmation (二次验证).
+    confirm_risk: bool,
     can_reveal: bool,
     can_confirm: bool,
     revealed: Option<Vec<RevealedItem>>,
@@ -226,6 +232,12 @@ fn order_page_for(
     let can_reveal = o.actions.contains(&OrderAction::Reveal);
     let can_confirm = o.actions.contains(&OrderAction::Confirm);
     let is_buyer = o.viewer == "buyer";
+    let confirm_risk = is_buyer && pending && o.actions.contains(&OrderAction::ConfirmRisk);
+    // Once paid the warnings have done their work; before, the buyer reads them here.
+    let risk_reasons = match &o.risk {
+        Some(r) if is_buyer && pending => r.details.iter().map(|d| risk_reason(l, d)).collect(),
+        _ => Vec::new(),
+    };
     let guest_buyer = is_buyer && o.guest;
     let fields = o
         .delivery_fields
@@ -306,6 +318,8 @@ fn order_page_for(
         times,
         fields,
         pay_url,
+        risk_reasons,
+        confirm_risk,
         can_reveal,
         can_confirm,
         revealed,
@@ -471,6 +485,36 @@ pub(super) async fn confirm(
             Some(url) => Ok(Redirect::to(&url).into_response()),
             None => Err(PageError::order_not_found()),
         },
+        Err(e) => {
+            let e = PageError::from(e);
+            if e.status == StatusCode::NOT_FOUND || e.status.is_server_error() {
+                return Err(e);
+            }
+            let message = e.message_in(&page.ui);
+            render_order(&app, caller, &page, &id, e.status, None, Some(message)).await
+        }
+    }
+}
+
+/// 二次验证: the buyer read the risk warnings and confirms; the cashier opens only now.
+pub(super) async fn confirm_risk(
+    State(app): State<App>,
+    Extension(page): Extension<PageContext>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let v = order_viewer(&app, &headers, &id).await?;
+    let caller = &v.caller;
+    match app.confirm_risk(caller, &id).await {
+        Ok(placed) => {
+            let to = placed
+                .payment
+                .as_ref()
+                .and_then(|p| pay_address(&placed.id, &p.cashier_url))
+                .or_else(|| order_url(&placed.id))
+                .ok_or_else(PageError::order_not_found)?;
+            Ok((private_headers(), Redirect::to(&to)).into_response())
+        }
         Err(e) => {
             let e = PageError::from(e);
             if e.status == StatusCode::NOT_FOUND || e.status.is_server_error() {

@@ -99,6 +99,10 @@ struct ProductPage {
     trust: TrustView,
     methods: Vec<MethodChoice>,
     rules_version: i64,
+    /// Risk control's warnings about this listing (SPEC §8), shown before buying.
+    risk_warnings: Vec<String>,
+    /// Buying it will ask for a second confirmation before the cashier opens.
+    risk_step_up: bool,
     fields: Vec<FieldInput>,
     quantity: String,
     contact: String,
@@ -115,6 +119,7 @@ struct Surroundings {
     trust: SellerTrust,
     methods: Vec<String>,
     rules_version: i64,
+    risk: danbao_domain::risk::RiskAssessment,
 }
 
 async fn surroundings(app: &App, p: &ProductView) -> Result<Surroundings, PageError> {
@@ -122,6 +127,7 @@ async fn surroundings(app: &App, p: &ProductView) -> Result<Surroundings, PageEr
         trust: app.seller_trust(&p.seller_id).await?,
         methods: app.payment_methods().into_iter().map(|m| m.id).collect(),
         rules_version: app.current_rules().version,
+        risk: app.risk_preview(&p.id).await?,
     })
 }
 
@@ -196,6 +202,13 @@ fn product_page_for(
         trust: TrustView::new(&around.trust),
         methods,
         rules_version: around.rules_version,
+        risk_warnings: around
+            .risk
+            .reasons
+            .iter()
+            .map(|r| super::labels::risk_reason(l, r))
+            .collect(),
+        risk_step_up: around.risk.level >= danbao_domain::risk::RiskLevel::StepUp,
         fields,
         quantity,
         contact: value("contact"),
@@ -277,7 +290,11 @@ pub(super) async fn buy(
         // The guest's access goes into this browser's cookie, never into the cashier's
         // return URL; the browser comes back to the bare order page with it.
         // The provider's cashier, or the platform's page showing a payment code to scan.
-        Ok(placed) => match pay_address(&placed.id, &placed.payment.cashier_url) {
+        // A step_up order has no cashier yet: its page asks for the second confirmation.
+        Ok(placed) => match placed.payment.as_ref().map_or_else(
+            || super::order_url(&placed.id),
+            |p| pay_address(&placed.id, &p.cashier_url),
+        ) {
             Some(to) => match &placed.access_token {
                 Some(token) => super::orders::guest_redirect(&page, &placed.id, token, &to),
                 None => Ok(Redirect::to(&to).into_response()),

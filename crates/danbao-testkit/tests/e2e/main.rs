@@ -63,4 +63,5 @@ mod rail_epay;
 mod rail_epay_v2;
 mod rail_wechat;
 mod rails_common;
+mod risk;
 mod triage_reads;
