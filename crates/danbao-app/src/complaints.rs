@@ -31,6 +31,9 @@ const EVIDENCE_BYTES_PER_PARTY_MAX: i64 = 50 * 1024 * 1024;
 
 /// Who looks at a complaint.
 /// How a side is named in evidence rows, log leaves and views (staff act as arbitrators).
+/// How often the admins are alerted again about a case past the platform's time limit.
+const OVERDUE_REALERT_MS: i64 = 24 * 3_600_000;
+
 fn side_name(side: Side) -> &'static str {
     match side {
         Side::Buyer => "buyer",
@@ -1155,6 +1158,11 @@ impl App {
                     .await?;
                 }
                 complaint_event(&mut tx, &c, "overdue", detail, now).await?;
+                // And again each day the case stays undecided: an overdue case is never
+                // left to wait in silence.
+                Job::ComplaintDeadline(c.id.clone())
+                    .enqueue_at(&mut tx, now.saturating_add(OVERDUE_REALERT_MS), now)
+                    .await?;
                 tx.commit().await?;
                 return Ok(());
             }

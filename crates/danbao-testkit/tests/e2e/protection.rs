@@ -396,12 +396,28 @@ async fn a_case_past_the_arbitration_limit_is_escalated_and_shown_overdue(t: Tes
     assert!(page.text.contains("id=\"overdue\""), "{}", page.text);
     let page = browser.get(&format!("/orders/{}", orders[1])).await;
     assert!(page.text.contains("已超时"), "{}", page.text);
+    // A day later, still undecided: the admins are alerted again.
+    let overdue_alerts = |body: &Value| {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "arbitration_overdue" && n["subject_id"] == ids[1].as_str())
+            .count()
+    };
+    t.advance(24 * HOUR_MS);
+    t.run_due_jobs().await;
+    let alerts = t.get("/api/v1/notifications", Some(&admin)).await;
+    assert_eq!(overdue_alerts(&alerts.body), 2, "{}", alerts.text);
     // Ruling late still works, and ends the alerting.
     rule(&t, &arb, &ids[1], json!({"kind": "refund_full", "reason": "卡密无效"})).await;
     let done = t
         .get(&format!("/api/v1/complaints/{}", ids[1]), Some(&s.buyer_token))
         .await;
     assert_eq!(done.body["overdue"], false);
+    t.advance(24 * HOUR_MS);
+    t.run_due_jobs().await;
+    let alerts = t.get("/api/v1/notifications", Some(&admin)).await;
+    assert_eq!(overdue_alerts(&alerts.body), 2, "no alert once ruled: {}", alerts.text);
     t.finish_with_pending_jobs().await;
 }
 
