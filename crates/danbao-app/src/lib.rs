@@ -24,6 +24,7 @@ pub mod rails_file;
 pub mod risk;
 pub mod safeguards;
 pub mod sellers;
+pub mod tiles;
 pub mod trust;
 pub mod vault;
 pub mod wechat;

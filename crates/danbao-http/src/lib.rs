@@ -59,6 +59,8 @@ pub fn router_with(app: App, sandbox: Option<danbao_sandbox::gateway::Sandbox>, 
     let mut router = documented
         .layer(Extension(doc))
         .merge(web::routes(app.clone(), pages))
+        .route("/checkpoint", axum::routing::get(tlog_checkpoint))
+        .route("/tile/{*path}", axum::routing::get(tlog_tile))
         .with_state(app.clone());
     if let Some(sb) = sandbox {
         router = router.nest("/sandbox", sb.router());
@@ -68,6 +70,46 @@ pub fn router_with(app: App, sandbox: Option<danbao_sandbox::gateway::Sandbox>, 
         // their route's pattern.
         .route_layer(axum::middleware::from_fn_with_state(app, count_request))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// C2SP tlog-tiles: the latest signed checkpoint (size 0 for an empty log). Not cached:
+/// it moves as the log grows.
+async fn tlog_checkpoint(State(app): State<App>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match app.tlog_checkpoint().await {
+        Ok(note) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (axum::http::header::CACHE_CONTROL, "no-cache"),
+            ],
+            note,
+        )
+            .into_response(),
+        Err(e) => problem::Problem::from(e).into_response(),
+    }
+}
+
+/// C2SP tlog-tiles: a hash tile or an entry bundle. Its bytes never change once served (a
+/// partial tile is named by its width), so it may be cached for good.
+async fn tlog_tile(
+    State(app): State<App>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(request) = danbao_app::tiles::parse_tile_path(&path) else {
+        return problem::Problem::from(danbao_app::AppError::NotFound("tile")).into_response();
+    };
+    match app.tlog_tile(request).await {
+        Ok(bytes) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "application/octet-stream"),
+                (axum::http::header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => problem::Problem::from(e).into_response(),
+    }
 }
 
 /// Counts one request by method, route pattern and status, with its latency.

@@ -647,6 +647,8 @@ tx_methods! {
     fn set_deposit_payment_paid(id: &str, payment_id: &str, at: i64) -> ();
     fn deposit_payments_of(seller: &UserId, limit: i64) -> Vec<DepositPaymentRow>;
     fn seller_sales_total_since(seller: &UserId, since: i64) -> i64;
+    fn evidence_nodes_range(level: i64, from: i64, to: i64) -> Vec<String>;
+    fn evidence_leaves_range(from: i64, to: i64) -> Vec<EvidenceLeafRow>;
     fn insert_notification(n: &NotificationRow) -> ();
     fn notification(id: &str) -> Option<NotificationRow>;
     fn mark_notification_sent(id: &str, channel: &str, at: i64) -> bool;

@@ -250,3 +250,28 @@ pub async fn evidence_opening(tx: &mut Conn, leaf_hash: &str) -> Result<Option<S
         None => None,
     })
 }
+
+/// Subtree hashes of one level with index in [from, to), in order (C2SP tlog-tiles).
+pub async fn evidence_nodes_range(tx: &mut Conn, level: i64, from: i64, to: i64) -> Result<Vec<String>> {
+    let rows = sqlx::query("SELECT hash FROM evidence_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx")
+        .bind(level)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(r.try_get("hash")?);
+    }
+    Ok(out)
+}
+
+/// Leaves with index in [from, to), in order (C2SP tlog-tiles entry bundles).
+pub async fn evidence_leaves_range(tx: &mut Conn, from: i64, to: i64) -> Result<Vec<EvidenceLeafRow>> {
+    let rows = sqlx::query("SELECT idx, leaf_hash, case_id, record FROM evidence_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx")
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(evidence_leaf_from).collect()
+}

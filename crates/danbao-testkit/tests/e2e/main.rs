@@ -64,4 +64,5 @@ mod rail_epay_v2;
 mod rail_wechat;
 mod rails_common;
 mod risk;
+mod transparency;
 mod triage_reads;
