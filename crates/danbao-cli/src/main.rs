@@ -6,6 +6,7 @@ mod chaos;
 mod child;
 mod config;
 mod dossier;
+mod mirror;
 mod simulate;
 
 use anyhow::Context;
@@ -218,6 +219,21 @@ enum Command {
         /// The sandbox gateway's URL (a running `danbao serve` has it at <url>/sandbox).
         #[arg(long, default_value = "http://127.0.0.1:8080/sandbox", env = "DANBAO_SANDBOX_URL")]
         sandbox_url: String,
+    },
+    /// Follow a log served as C2SP tlog-tiles (`URL/checkpoint`, `URL/tile/…`): check each
+    /// new checkpoint against the log's key and against the last one kept in DIR (a fork,
+    /// a rewrite or a smaller size is refused, exit 1), and keep its tiles and checkpoint.
+    Mirror {
+        /// The log's base URL (a Danbao server).
+        url: String,
+        /// Where the mirror keeps the checkpoint and the tiles.
+        dir: PathBuf,
+        /// The log's verifier key: the vkey text, or a file holding it.
+        #[arg(long)]
+        key: String,
+        /// Keep following, fetching every this many seconds (default: once).
+        #[arg(long)]
+        interval_seconds: Option<u64>,
     },
     /// Verify a receipt (or a whole dossier folder) offline, with only the log's key.
     Verify {
@@ -1068,6 +1084,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Chaos(args) => return chaos::run(args).await,
         Command::Simulate(args) => return simulate::run(args).await,
         Command::Bench(args) => return bench::run(args).await,
+        Command::Mirror {
+            url,
+            dir,
+            key,
+            interval_seconds,
+        } => return mirror::run(&url, &dir, &key, interval_seconds).await,
         Command::Verify {
             receipt,
             key,

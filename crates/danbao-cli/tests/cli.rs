@@ -1125,3 +1125,88 @@ async fn sigterm_drains_then_stops() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `danbao demo` on a free port, once its shop is seeded.
+fn demo_served(dir: &std::path::Path) -> Served {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_danbao"))
+        .args(["demo", "--port", "0", "--data-dir", dir.to_str().unwrap()])
+        .env_remove("DANBAO_DATABASE_URL")
+        .env_remove("DANBAO_SANDBOX_URL")
+        .env_remove("DANBAO_PORT")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.strip_prefix("Danbao is running at ").unwrap().trim().to_string();
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("Demo shop seeded") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Served(child, url)
+}
+
+/// `danbao mirror` keeps a log's tiles and checkpoint, checks each new checkpoint against
+/// the kept one, and refuses a fork: a second log signed with the same key.
+#[tokio::test]
+async fn a_mirror_follows_the_log_and_refuses_a_fork() {
+    let root = std::env::temp_dir().join(format!("danbao-cli-mirror-{}", uuid::Uuid::new_v4().simple()));
+    let a = demo_served(&root.join("a"));
+    let vkey = reqwest::get(format!("{}/api/v1/evidence/key", a.1))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let key = root.join("log.vkey");
+    std::fs::write(&key, vkey.trim()).unwrap();
+    let kept = root.join("mirror");
+    let run = |url: &str| danbao(&["mirror", url, kept.to_str().unwrap(), "--key", key.to_str().unwrap()]);
+    let (code, out, err) = run(&a.1);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("(first)"), "{out}");
+    let note = std::fs::read_to_string(kept.join("checkpoint")).unwrap();
+    let size: u64 = note.lines().nth(1).unwrap().parse().unwrap();
+    assert!(size > 0 && size < 256, "{note}");
+    let tile = std::fs::read(kept.join(format!("tile/0/000.p/{size}"))).unwrap();
+    assert_eq!(tile.len() as u64, size * 32);
+    assert!(kept.join(format!("tile/entries/000.p/{size}")).is_file());
+    // Again, after more events: consistent with what was kept.
+    let (code, out, err) = run(&a.1);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("consistent with the kept size"), "{out}");
+    let note = std::fs::read_to_string(kept.join("checkpoint")).unwrap();
+    // Another log under the same key (the operator forking history): refused, nothing kept.
+    let b_dir = root.join("b");
+    std::fs::create_dir_all(&b_dir).unwrap();
+    let status = Command::new("cp")
+        .args([
+            "-r",
+            root.join("a/keys").to_str().unwrap(),
+            b_dir.join("keys").to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let b = demo_served(&b_dir);
+    let b_key = reqwest::get(format!("{}/api/v1/evidence/key", b.1))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(b_key.trim(), vkey.trim(), "the fork signs with the same key");
+    let (code, out, _) = run(&b.1);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("mirror refused"), "{out}");
+    println!("the fork: {out}");
+    assert_eq!(std::fs::read_to_string(kept.join("checkpoint")).unwrap(), note);
+    drop(a);
+    drop(b);
+    let _ = std::fs::remove_dir_all(&root);
+}
