@@ -87,6 +87,15 @@ impl App {
         }
     }
 
+    /// The latest checkpoint note with its size and root (hex), for the transparency page.
+    pub async fn tlog_checkpoint_read(&self) -> AppResult<(String, u64, String)> {
+        let note = self.tlog_checkpoint().await?;
+        let verifier = danbao_evidence::LogVerifier::from_vkey(&self.log_signer().vkey())
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let c = danbao_evidence::open_checkpoint(&note, &verifier).map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok((note, c.size(), hex::encode(c.root())))
+    }
+
     /// A tile's bytes, or not found when the log does not (yet) hold all of it.
     pub async fn tlog_tile(&self, request: TileRequest) -> AppResult<Vec<u8>> {
         let range = |index: u64, width: u64| -> AppResult<(i64, i64)> {

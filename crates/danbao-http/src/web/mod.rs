@@ -35,6 +35,7 @@ mod session;
 mod shop;
 mod staff;
 mod storefront;
+mod transparency;
 
 use axum::extract::State;
 use axum::http::header;
@@ -77,6 +78,7 @@ pub fn routes(app: App, opts: WebOptions) -> Router<App> {
         .route("/my-orders", get(orders::my_orders))
         .route(COPY_SCRIPT_PATH, get(copy_script))
         .route("/rules", get(rules::rules_page))
+        .route("/transparency", get(transparency::transparency_page))
         .route("/lang/{code}", get(switch_language))
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))

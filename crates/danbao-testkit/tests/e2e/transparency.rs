@@ -5,7 +5,10 @@
 use base64::Engine;
 use danbao_testkit::TestApp;
 
-on_both_databases!(the_log_is_served_as_tiles_that_rebuild_the_signed_root);
+on_both_databases!(
+    the_log_is_served_as_tiles_that_rebuild_the_signed_root,
+    the_transparency_page_shows_the_signed_checkpoint_and_how_to_verify_it,
+);
 
 fn sha256(bytes: &[u8]) -> Vec<u8> {
     let hex = danbao_evidence::sha256_hex(bytes);
@@ -114,5 +117,36 @@ async fn the_log_is_served_as_tiles_that_rebuild_the_signed_root(t: TestApp) {
     ] {
         assert_eq!(bytes(&t, &missing).await.0, 404, "{missing}");
     }
+    t.finish().await;
+}
+
+async fn the_transparency_page_shows_the_signed_checkpoint_and_how_to_verify_it(t: TestApp) {
+    let (seller, _) = t.user("page_s", "seller").await;
+    let product = t.card_product(&seller, 500, 1).await;
+    t.guest_order_delivered(&product).await;
+    let vkey = t.get("/api/v1/evidence/key", None).await.text;
+    let (_, body, _) = bytes(&t, "/checkpoint").await;
+    let (_, size, _) = checkpoint_parts(&String::from_utf8(body).unwrap());
+    let page = t.get("/transparency", None).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains(&format!("<td id=\"log-size\">{size}</td>")),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains(vkey.trim()), "{}", page.text);
+    assert!(
+        page.text.contains("danbao mirror") && page.text.contains("danbao verify"),
+        "{}",
+        page.text
+    );
+    // The checkpoint shown is the signed note itself.
+    assert!(page.text.contains("danbao.dev/evidence-log\n"), "{}", page.text);
+    let en = t.get("/transparency?lang=en", None).await;
+    assert!(
+        en.text.contains("Proof of liabilities") && en.text.contains("Not published yet."),
+        "{}",
+        en.text
+    );
     t.finish().await;
 }
