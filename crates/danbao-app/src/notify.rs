@@ -15,7 +15,6 @@ use danbao_domain::{OrderId, OrderStatus};
 use danbao_store::{NotificationRow, Tx};
 use futures::future::BoxFuture;
 use serde::Serialize;
-use std::sync::Mutex;
 
 /// Who receives the admins' notifications.
 pub const ADMINS: &str = "role:admin";
@@ -71,37 +70,6 @@ impl NotificationChannel for LogChannel {
                 id = %n.id, recipient = %n.recipient, kind = %n.kind, subject = %n.subject_id,
                 detail = %n.detail, "notification"
             );
-            Ok(())
-        })
-    }
-}
-
-/// Keeps what it is sent, for tests and for embedding.
-#[derive(Default)]
-pub struct MemoryChannel {
-    sent: Mutex<Vec<Notification>>,
-}
-
-impl MemoryChannel {
-    pub fn sent(&self) -> Vec<Notification> {
-        match self.sent.lock() {
-            Ok(v) => v.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-}
-
-impl NotificationChannel for MemoryChannel {
-    fn name(&self) -> &'static str {
-        "memory"
-    }
-
-    fn send<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            match self.sent.lock() {
-                Ok(mut v) => v.push(n.clone()),
-                Err(poisoned) => poisoned.into_inner().push(n.clone()),
-            }
             Ok(())
         })
     }

@@ -653,7 +653,6 @@ tx_methods! {
     fn notification(id: &str) -> Option<NotificationRow>;
     fn mark_notification_sent(id: &str, channel: &str, at: i64) -> bool;
     fn notifications_for(recipients: &[String], limit: i64) -> Vec<NotificationRow>;
-    fn notifications_about(subject_id: &str) -> Vec<NotificationRow>;
     fn complaint_queue(limit: i64) -> Vec<ComplaintRow>;
     fn collective_complaints(seller: &UserId, since: i64) -> Vec<ComplaintRow>;
     fn open_complaints_of_seller(seller: &UserId) -> Vec<ComplaintRow>;

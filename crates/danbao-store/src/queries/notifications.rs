@@ -67,12 +67,3 @@ pub async fn notifications_for(tx: &mut Conn, recipients: &[String], limit: i64)
     out.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(out)
 }
-
-/// Notifications about one order or complaint, oldest first.
-pub async fn notifications_about(tx: &mut Conn, subject_id: &str) -> Result<Vec<NotificationRow>> {
-    let rows = sqlx::query("SELECT * FROM notifications WHERE subject_id = $1 ORDER BY created_at, id")
-        .bind(subject_id)
-        .fetch_all(&mut **tx)
-        .await?;
-    rows.iter().map(notification_from).collect()
-}
