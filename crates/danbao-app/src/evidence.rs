@@ -73,7 +73,7 @@ pub(crate) async fn append_leaf(
 
 /// Runs a proof computation against stored nodes, fetching each node it asks for (the
 /// proof functions are pure and synchronous; the database is not).
-async fn with_nodes<T>(tx: &mut Tx, f: impl Fn(&dyn NodeReader) -> Result<T, ProofError>) -> AppResult<T> {
+pub(crate) async fn with_nodes<T>(tx: &mut Tx, f: impl Fn(&dyn NodeReader) -> Result<T, ProofError>) -> AppResult<T> {
     struct Cache(HashMap<(u32, u64), Hash>);
     impl NodeReader for Cache {
         fn node(&self, level: u32, index: u64) -> Result<Hash, ProofError> {
@@ -218,7 +218,16 @@ impl App {
                 .await?;
             tx.commit().await?;
         }
-        self.sign_checkpoint().await
+        let signed = self.sign_checkpoint().await?;
+        if self.witness_policy().is_none() {
+            return Ok(signed);
+        }
+        // With witnesses, what is published is what they cosigned.
+        self.witness_latest_checkpoint().await?;
+        let mut tx = self.store.begin().await?;
+        let published = self.published_checkpoint(&mut tx).await?;
+        tx.commit().await?;
+        Ok(published.map(|(_, note)| note))
     }
 
     async fn sign_checkpoint(&self) -> AppResult<Option<String>> {
@@ -294,8 +303,7 @@ impl App {
     }
 
     async fn receipt_in(&self, tx: &mut Tx, index: u64) -> AppResult<Option<String>> {
-        let Some(danbao_store::EvidenceCheckpointRow { size, note, .. }) = tx.latest_evidence_checkpoint().await?
-        else {
+        let Some((size, note)) = self.published_checkpoint(tx).await? else {
             return Ok(None);
         };
         let size = u64::try_from(size).map_err(internal)?;
@@ -392,7 +400,7 @@ impl App {
         let rows = tx.order_events(order_id).await?;
         let case = format!("order:{order_id}");
         let head = tx.evidence_case_head(&case).await?;
-        let checkpoint = tx.latest_evidence_checkpoint().await?.map(|c| c.note);
+        let checkpoint = self.published_checkpoint(&mut tx).await?.map(|(_, note)| note);
         let verifier = self.log_verifier();
         let mut out = Vec::with_capacity(rows.len());
         let mut prev: Option<String> = None;

@@ -28,6 +28,7 @@ pub mod tiles;
 pub mod trust;
 pub mod vault;
 pub mod wechat;
+pub mod witnesses;
 
 use clock::Clock;
 use danbao_domain::{IllegalTransition, LedgerError, Refusal, RuleSet};
@@ -168,6 +169,9 @@ pub struct AppInner {
     unrecorded_jobs: std::sync::Mutex<Vec<(String, i64)>>,
     /// Where notifications go (the log unless one is set).
     notification_channel: RwLock<Arc<dyn notify::NotificationChannel>>,
+    /// The witnesses a checkpoint needs before it is published (none: published at once).
+    witness_policy: RwLock<Option<witnesses::WitnessPolicy>>,
+    witness_memory: witnesses::WitnessMemory,
 }
 
 #[derive(Clone)]
@@ -241,6 +245,8 @@ impl App {
             metrics: metrics::Metrics::new(),
             unrecorded_jobs: std::sync::Mutex::new(Vec::new()),
             notification_channel: RwLock::new(Arc::new(notify::LogChannel)),
+            witness_policy: RwLock::new(None),
+            witness_memory: witnesses::WitnessMemory::default(),
         })))
     }
 

@@ -21,6 +21,8 @@
 //! metrics_token_file = "metrics.token"  # /metrics then needs `Authorization: Bearer …`
 //! drain_seconds = 5                     # /readyz says 503 this long before the listener closes
 //! shutdown_grace_seconds = 30           # in-flight requests and jobs get this long to finish
+//! witnesses = ["https://w1.example=w1.example+1a2b3c4d+BA…"]  # URL=VKEY, cosign before publishing
+//! witness_quorum = 1                    # how many of them must (default: all)
 //! ```
 
 use anyhow::Context as _;
@@ -48,6 +50,8 @@ pub struct ServeFile {
     pub metrics_token_file: Option<PathBuf>,
     pub drain_seconds: Option<u64>,
     pub shutdown_grace_seconds: Option<u64>,
+    pub witnesses: Option<Vec<String>>,
+    pub witness_quorum: Option<usize>,
 }
 
 impl ServeFile {

@@ -2,7 +2,10 @@
 //! and how anyone checks it offline with nothing but the log's public key.
 
 use anyhow::Context;
-use danbao_evidence::{sha256_hex, verify_receipt, EventRecord, LeafOpening, LogVerifier, OpeningError, Receipt};
+use danbao_evidence::{
+    sha256_hex, verify_cosignatures, verify_receipt, EventRecord, LeafOpening, LogVerifier, OpeningError, Receipt,
+    WitnessVerifier,
+};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::process::ExitCode;
@@ -43,6 +46,45 @@ pub struct DossierFile {
     pub media_type: String,
 }
 
+/// The witnesses `danbao verify --witness` requires on a receipt's checkpoint.
+pub struct WitnessCheck {
+    verifiers: Vec<WitnessVerifier>,
+    quorum: usize,
+}
+
+impl WitnessCheck {
+    /// Keys as vkey text or files holding one; the quorum defaults to all of them.
+    pub fn read(keys: &[String], quorum: Option<usize>) -> anyhow::Result<Self> {
+        let mut verifiers = Vec::new();
+        for key in keys {
+            let text = if Path::new(key).is_file() {
+                std::fs::read_to_string(key).with_context(|| format!("reading the key file {key}"))?
+            } else {
+                key.clone()
+            };
+            verifiers.push(
+                WitnessVerifier::from_vkey(text.trim())
+                    .map_err(|e| anyhow::anyhow!("--witness {key}: not a cosignature vkey: {e}"))?,
+            );
+        }
+        let quorum = quorum.unwrap_or(verifiers.len());
+        if quorum > verifiers.len() || (quorum == 0 && !verifiers.is_empty()) {
+            anyhow::bail!(
+                "--witness-quorum {quorum}: must be between 1 and the {} --witness keys",
+                verifiers.len()
+            );
+        }
+        Ok(Self { verifiers, quorum })
+    }
+
+    /// The witnesses that cosigned the receipt's checkpoint (with when), or why not enough.
+    fn check(&self, receipt_text: &str) -> Result<Vec<(String, u64)>, String> {
+        let receipt = Receipt::parse(receipt_text).map_err(|e| e.to_string())?;
+        verify_cosignatures(&receipt.checkpoint_note, &self.verifiers, self.quorum)
+            .map_err(|e| format!("witnesses: {e}"))
+    }
+}
+
 /// Reads a verifier key given as vkey text or as a file holding it.
 pub fn read_vkey(arg: &str) -> anyhow::Result<LogVerifier> {
     let text = if Path::new(arg).is_file() {
@@ -71,10 +113,16 @@ fn read_opening(path: &Path) -> anyhow::Result<Result<LeafOpening, String>> {
 }
 
 /// `danbao verify RECEIPT|DOSSIER_DIR --key VKEY [--opening O] [--file F]`.
-pub fn verify(target: &Path, key: &str, opening: Option<&Path>, file: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub fn verify(
+    target: &Path,
+    key: &str,
+    opening: Option<&Path>,
+    file: Option<&Path>,
+    witnesses: &WitnessCheck,
+) -> anyhow::Result<ExitCode> {
     let verifier = read_vkey(key)?;
     if target.is_dir() {
-        return verify_dossier(target, &verifier);
+        return verify_dossier(target, &verifier, witnesses);
     }
     let text = std::fs::read_to_string(target).with_context(|| format!("reading {}", target.display()))?;
     let verified = match verify_receipt(&text, &verifier) {
@@ -82,6 +130,17 @@ pub fn verify(target: &Path, key: &str, opening: Option<&Path>, file: Option<&Pa
         Err(e) => {
             println!("verification failed: {e}");
             return Ok(ExitCode::FAILURE);
+        }
+    };
+    let cosigned = if witnesses.verifiers.is_empty() {
+        Vec::new()
+    } else {
+        match witnesses.check(&text) {
+            Ok(c) => c,
+            Err(problem) => {
+                println!("verification failed: {problem}");
+                return Ok(ExitCode::FAILURE);
+            }
         }
     };
     let opening = match opening.map(read_opening).transpose()? {
@@ -156,10 +215,16 @@ pub fn verify(target: &Path, key: &str, opening: Option<&Path>, file: Option<&Pa
     if file.is_some() {
         println!("ok: the file matches the leaf's content hash");
     }
+    for (name, at) in &cosigned {
+        println!(
+            "ok: the checkpoint is cosigned by witness {name} at {}",
+            danbao_app::clock::rfc3339(i64::try_from(*at).unwrap_or(i64::MAX / 1000).saturating_mul(1000))
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify_dossier(dir: &Path, verifier: &LogVerifier) -> anyhow::Result<ExitCode> {
+fn verify_dossier(dir: &Path, verifier: &LogVerifier, witnesses: &WitnessCheck) -> anyhow::Result<ExitCode> {
     let raw = std::fs::read_to_string(dir.join("dossier.json")).context("reading dossier.json")?;
     let d: Dossier = serde_json::from_str(&raw).context("dossier.json is not a dossier")?;
     if d.format != DOSSIER_FORMAT {
@@ -181,8 +246,13 @@ fn verify_dossier(dir: &Path, verifier: &LogVerifier) -> anyhow::Result<ExitCode
             None => Ok(None),
             Some(path) => read_opening(&dir.join(path))?.map(Some),
         };
+        let cosigned = match witnesses.verifiers.is_empty() {
+            true => Ok(Vec::new()),
+            false => witnesses.check(&receipt_text),
+        };
         let problem = match (verify_receipt(&receipt_text, verifier), opening) {
             (Err(err), _) => Some(format!("receipt: {err}")),
+            (Ok(_), _) if cosigned.is_err() => cosigned.clone().err(),
             (Ok(_), Err(problem)) => Some(problem),
             (Ok(v), Ok(opening)) => match event_of(&v.leaf, opening.as_ref()) {
                 Err(problem) => Some(problem),

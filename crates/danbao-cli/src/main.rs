@@ -8,6 +8,7 @@ mod config;
 mod dossier;
 mod mirror;
 mod simulate;
+mod witness;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -132,6 +133,13 @@ struct ServeArgs {
     /// Seconds requests in flight and the job round under way get to finish after that.
     #[arg(long, default_value_t = 30)]
     shutdown_grace_seconds: u64,
+    /// A witness the log's checkpoints must be cosigned by before they are published, as
+    /// `URL=VKEY` (its add-checkpoint prefix and its cosignature vkey; repeatable).
+    #[arg(long = "witness")]
+    witnesses: Vec<String>,
+    /// How many of the witnesses must cosign (default: all of them).
+    #[arg(long)]
+    witness_quorum: Option<usize>,
 }
 
 impl ServeArgs {
@@ -181,6 +189,13 @@ impl ServeArgs {
             "shutdown_grace_seconds",
             &mut self.shutdown_grace_seconds,
             file.shutdown_grace_seconds,
+        );
+        fill(matches, "witnesses", &mut self.witnesses, file.witnesses);
+        fill(
+            matches,
+            "witness_quorum",
+            &mut self.witness_quorum,
+            file.witness_quorum.map(Some),
         );
         let log_format = match file.log_format.as_deref() {
             None => None,
@@ -235,6 +250,25 @@ enum Command {
         #[arg(long)]
         interval_seconds: Option<u64>,
     },
+    /// Run a transparency-log witness (c2sp.org/tlog-witness) with its own key: it cosigns
+    /// each checkpoint of the logs it follows that is consistent with the last one it
+    /// cosigned, and refuses a fork or a rollback.
+    Witness {
+        /// Where the witness keeps its key (witness.key, made the first time) and, per log,
+        /// the latest checkpoint it cosigned.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The witness's name (a schema-less URL), part of its key.
+        #[arg(long, default_value = "witness.danbao.local")]
+        name: String,
+        /// A log to follow: its verifier key, the vkey text or a file holding it (repeatable).
+        #[arg(long = "log", required = true)]
+        logs: Vec<String>,
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        #[arg(long, default_value_t = 8090)]
+        port: u16,
+    },
     /// Verify a receipt (or a whole dossier folder) offline, with only the log's key.
     Verify {
         /// A receipt file (c2sp.org/tlog-proof@v1), or a folder written by export-dossier.
@@ -249,6 +283,13 @@ enum Command {
         /// or a dossier): proves what the leaf records, not only that it is in the log.
         #[arg(long)]
         opening: Option<PathBuf>,
+        /// A witness whose cosignature the receipt's checkpoint must carry: its cosignature
+        /// vkey, or a file holding it (repeatable).
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        /// How many of the --witness keys must have cosigned (default: all).
+        #[arg(long)]
+        witness_quorum: Option<usize>,
     },
     /// Write a self-contained dossier (timeline, receipts, checkpoint, public key) that
     /// `danbao verify` accepts whole.
@@ -554,6 +595,8 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
         }
         (None, false) => Gateway::None,
     };
+    let witness_policy = danbao_app::witnesses::WitnessPolicy::parse(&args.witnesses, args.witness_quorum)
+        .map_err(|e| anyhow::anyhow!(e))?;
     let server = start(ServerConfig {
         store,
         clock: Arc::new(SystemClock),
@@ -570,6 +613,7 @@ async fn run_server(args: ServeArgs, seed: bool) -> anyhow::Result<()> {
         metrics_token,
     })
     .await?;
+    server.app.set_witnesses(witness_policy);
     println!("Danbao is running at {}", server.url);
     let methods = server.app.rails.methods();
     println!(
@@ -1095,7 +1139,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             key,
             file,
             opening,
-        } => return dossier::verify(&receipt, &key, opening.as_deref(), file.as_deref()),
+            witnesses,
+            witness_quorum,
+        } => {
+            let witnesses = dossier::WitnessCheck::read(&witnesses, witness_quorum)?;
+            return dossier::verify(&receipt, &key, opening.as_deref(), file.as_deref(), &witnesses);
+        }
+        Command::Witness {
+            dir,
+            name,
+            logs,
+            bind,
+            port,
+        } => return witness::run(&dir, &name, &logs, &bind, port).await,
         Command::ExportDossier {
             data,
             order,

@@ -158,4 +158,17 @@ mod tests {
         assert_eq!(tile_path("1", 1_234_067, 256), "tile/1/x001/x234/067");
         assert_eq!(tile_path("entries", 1234, 255), "tile/entries/x001/234.p/255");
     }
+
+    /// transparency-dev/tessera's `TestTilePath` and `TestEntriesPath` cases (commit 1811ae1a,
+    /// Apache-2.0), written by an implementation we did not write.
+    #[test]
+    fn tile_paths_agree_with_tesseras_vectors() {
+        assert_eq!(tile_path("0", 0, 255), "tile/0/000.p/255");
+        assert_eq!(tile_path("1", 0, 256), "tile/1/000");
+        assert_eq!(tile_path("15", 455_667, 256), "tile/15/x455/667");
+        assert_eq!(tile_path("15", 123_456_789, 41), "tile/15/x123/x456/789.p/41");
+        assert_eq!(tile_path("entries", 0, 8), "tile/entries/000.p/8");
+        assert_eq!(tile_path("entries", 255, 253), "tile/entries/255.p/253");
+        assert_eq!(tile_path("entries", 123_456_789, 256), "tile/entries/x123/x456/789");
+    }
 }

@@ -1128,9 +1128,14 @@ async fn sigterm_drains_then_stops() {
 
 /// `danbao demo` on a free port, once its shop is seeded.
 fn demo_served(dir: &std::path::Path) -> Served {
+    demo_served_with(dir, &[])
+}
+
+fn demo_served_with(dir: &std::path::Path, extra: &[&str]) -> Served {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_danbao"))
         .args(["demo", "--port", "0", "--data-dir", dir.to_str().unwrap()])
+        .args(extra)
         .env_remove("DANBAO_DATABASE_URL")
         .env_remove("DANBAO_SANDBOX_URL")
         .env_remove("DANBAO_PORT")
@@ -1208,5 +1213,231 @@ async fn a_mirror_follows_the_log_and_refuses_a_fork() {
     assert_eq!(std::fs::read_to_string(kept.join("checkpoint")).unwrap(), note);
     drop(a);
     drop(b);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// `danbao mirror` follows a log that transparency-dev/tessera wrote (the vectors in
+/// danbao-evidence/tests/vectors/tessera), served as static files: each of its checkpoints
+/// in turn is accepted as consistent with the last, and going back in size is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_follows_a_log_written_by_tessera() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let log = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../danbao-evidence/tests/vectors/tessera/log");
+    let size = Arc::new(AtomicU64::new(1));
+    let served = size.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let (log, size) = (log.clone(), served.clone());
+        async move {
+            let path = uri.path().trim_start_matches('/');
+            let file = if path == "checkpoint" {
+                format!("checkpoint.{}", size.load(Ordering::SeqCst))
+            } else {
+                path.to_string()
+            };
+            match std::fs::read(log.join(file)) {
+                Ok(bytes) if !path.contains("..") => (axum::http::StatusCode::OK, bytes),
+                _ => (axum::http::StatusCode::NOT_FOUND, Vec::new()),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let root = std::env::temp_dir().join(format!("danbao-cli-tessera-{}", uuid::Uuid::new_v4().simple()));
+    let kept = root.join("mirror");
+    let vkey = "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx";
+    let kept_arg = kept.to_str().unwrap().to_string();
+    let run = move |url: String| {
+        let kept = kept_arg.clone();
+        tokio::task::spawn_blocking(move || danbao(&["mirror", &url, &kept, "--key", vkey]))
+    };
+    for n in [1, 2, 3, 7, 8, 15] {
+        size.store(n, Ordering::SeqCst);
+        let (code, out, err) = run(url.clone()).await.unwrap();
+        assert_eq!(code, 0, "size {n}: {out}{err}");
+        let note = std::fs::read_to_string(kept.join("checkpoint")).unwrap();
+        assert!(note.contains(&format!("\n{n}\n")), "{note}");
+        assert!(kept.join(format!("tile/0/000.p/{n}")).is_file());
+    }
+    size.store(3, Ordering::SeqCst);
+    let (code, out, _) = run(url.clone()).await.unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("went back"), "{out}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A `danbao witness` child: its URL, its cosignature vkey, and what it said on stderr.
+struct WitnessServed {
+    served: Served,
+    vkey: String,
+    said: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn witness_served(dir: &std::path::Path, name: &str, log_vkey: &str) -> WitnessServed {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_danbao"))
+        .args([
+            "witness",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--name",
+            name,
+            "--port",
+            "0",
+            "--log",
+            log_vkey,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.split(" is running at ").nth(1).unwrap().trim().to_string();
+    let vkey = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .strip_prefix("key: ")
+        .unwrap()
+        .trim()
+        .to_string();
+    std::thread::spawn(move || for _ in lines {});
+    let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = said.clone();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    WitnessServed {
+        served: Served(child, url),
+        vkey,
+        said,
+    }
+}
+
+async fn get_text(url: &str) -> (u16, String) {
+    let r = reqwest::get(url).await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Issue 16 item 2: two `danbao witness` processes, each with its own key, cosign the demo
+/// log's checkpoints; the server publishes only cosigned checkpoints, receipts carry the
+/// cosignatures and `danbao verify --witness` requires them. Then a fork — a second log
+/// under the same key with different history — asks the same witnesses: both refuse it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn witnesses_cosign_the_log_and_refuse_a_fork() {
+    let root = std::env::temp_dir().join(format!("danbao-cli-witness-{}", uuid::Uuid::new_v4().simple()));
+    // The log's key exists once the server has run.
+    let first = demo_served(&root.join("a"));
+    let log_vkey = get_text(&format!("{}/api/v1/evidence/key", first.1))
+        .await
+        .1
+        .trim()
+        .to_string();
+    drop(first);
+    let w1 = witness_served(&root.join("w1"), "witness.test/w1", &log_vkey);
+    let w2 = witness_served(&root.join("w2"), "witness.test/w2", &log_vkey);
+    let flags = [
+        "--witness".to_string(),
+        format!("{}={}", w1.served.1, w1.vkey),
+        "--witness".to_string(),
+        format!("{}={}", w2.served.1, w2.vkey),
+    ];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let a = demo_served_with(&root.join("a"), &flags);
+    let (status, note) = get_text(&format!("{}/checkpoint", a.1)).await;
+    assert_eq!(status, 200, "{note}");
+    assert!(
+        note.contains("\u{2014} witness.test/w1 ") && note.contains("\u{2014} witness.test/w2 "),
+        "{note}"
+    );
+    let size_a: u64 = note.lines().nth(1).unwrap().parse().unwrap();
+    assert!(size_a > 0);
+    // A receipt carries the cosignatures; verify requires them.
+    let (status, receipt) = get_text(&format!("{}/api/v1/evidence/receipts/0", a.1)).await;
+    assert_eq!(status, 200, "{receipt}");
+    let receipt_file = root.join("receipt.txt");
+    std::fs::write(&receipt_file, &receipt).unwrap();
+    let r = receipt_file.to_str().unwrap();
+    let (code, out, err) = danbao(&[
+        "verify",
+        r,
+        "--key",
+        &log_vkey,
+        "--witness",
+        &w1.vkey,
+        "--witness",
+        &w2.vkey,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("cosigned by witness witness.test/w1") && out.contains("witness.test/w2"),
+        "{out}"
+    );
+    // A witness that did not cosign fails the check.
+    let stranger = danbao_evidence::WitnessSigner::from_secret_bytes("witness.test/w3", &[3; 32]).unwrap();
+    let (code, out, _) = danbao(&[
+        "verify",
+        r,
+        "--key",
+        &log_vkey,
+        "--witness",
+        &w1.vkey,
+        "--witness",
+        &stranger.vkey(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("1 of the witnesses cosigned, 2 are required"), "{out}");
+    let (code, out, _) = danbao(&[
+        "verify",
+        r,
+        "--key",
+        &log_vkey,
+        "--witness",
+        &w1.vkey,
+        "--witness",
+        &stranger.vkey(),
+        "--witness-quorum",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    // The fork: another server with the same log key and its own history.
+    std::fs::create_dir_all(root.join("b")).unwrap();
+    let status = Command::new("cp")
+        .args([
+            "-r",
+            root.join("a/keys").to_str().unwrap(),
+            root.join("b/keys").to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let b = demo_served_with(&root.join("b"), &flags);
+    let b_key = get_text(&format!("{}/api/v1/evidence/key", b.1)).await.1;
+    assert_eq!(b_key.trim(), log_vkey, "the fork signs with the same key");
+    // B's log is signed but no witness cosigns it: nothing of it is published.
+    let (_, b_note) = get_text(&format!("{}/checkpoint", b.1)).await;
+    assert!(b_note.starts_with("danbao.dev/evidence-log\n0\n"), "{b_note}");
+    assert!(!b_note.contains("witness.test"), "{b_note}");
+    let (status, _) = get_text(&format!("{}/api/v1/evidence/receipts/0", b.1)).await;
+    assert_eq!(status, 404);
+    // Both witnesses refused it, each saying why.
+    for w in [&w1, &w2] {
+        let said = w.said.lock().unwrap().join("\n");
+        assert!(
+            said.contains("witness: refused a checkpoint of danbao.dev/evidence-log"),
+            "{said}"
+        );
+        println!("{}:\n{said}", w.served.1);
+    }
+    // The witnesses still hold A's tree: A goes on being cosigned.
+    let (_, note_again) = get_text(&format!("{}/checkpoint", a.1)).await;
+    assert!(note_again.contains("witness.test/w1"), "{note_again}");
+    println!("A published size {size_a}; the fork B published nothing");
+    drop((a, b, w1, w2));
     let _ = std::fs::remove_dir_all(&root);
 }

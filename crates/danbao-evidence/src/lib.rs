@@ -22,6 +22,8 @@
 //!   [`LogVerifier`], [`Checkpoint`], [`open_checkpoint`]).
 //! - [`receipt`]: `c2sp.org/tlog-proof@v1` receipts ([`Receipt`], [`verify_receipt`])
 //!   and consistency between two signed checkpoints ([`verify_consistency_between`]).
+//! - [`cosignature`]: witness cosignatures (`cosignature/v1`, Ed25519) and the tlog-witness
+//!   `add-checkpoint` body; [`witness`]: what a witness decides on one.
 //!
 //! # Storage model
 //!
@@ -32,6 +34,7 @@
 //! ([`CompactRange`], O(log n) hashes) is stored with each checkpoint so the next batch
 //! needs no old leaves. A proof reads at most about 2·log2(n) nodes.
 
+pub mod cosignature;
 pub mod hash;
 pub mod leaf;
 pub mod note;
@@ -40,7 +43,12 @@ pub mod sealed;
 pub mod tree;
 mod util;
 pub mod verify;
+pub mod witness;
 
+pub use cosignature::{
+    add_signature_lines, verify_cosignatures, AddCheckpoint, AddCheckpointParseError, CosignatureError, WitnessSigner,
+    WitnessVerifier,
+};
 pub use hash::{empty_root, leaf_hash, node_hash, sha256_hex, Hash};
 pub use leaf::{Leaf, LeafError, LeafFields, LeafRecord, LEAF_FORMAT_LINE};
 pub use note::{open_checkpoint, Checkpoint, LogSigner, LogVerifier, NoteError};
@@ -57,3 +65,4 @@ pub use tree::{
     HashReader, LeafNodes, NodeReader, ProofError, StoredNode,
 };
 pub use verify::{verify_consistency, verify_inclusion, VerifyError};
+pub use witness::{add_checkpoint, note_origin, Accepted, WitnessRefusal, WitnessedTree};

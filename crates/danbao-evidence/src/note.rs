@@ -34,7 +34,7 @@ use crate::util::{decode_b64_canonical, decode_b64_hash, encode_b64, parse_canon
 /// The signed-note algorithm byte for Ed25519.
 const ALG_ED25519: u8 = 0x01;
 /// The signature-line prefix: EM DASH (U+2014) and a space.
-const SIG_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIG_PREFIX: &str = "\u{2014} ";
 /// Checkpoints are a few hundred bytes; anything this large is not ours.
 pub const MAX_NOTE_LEN: usize = 16 * 1024;
 /// Bounds the work on a hostile note (Go's `note` package uses the same limit).
@@ -78,7 +78,7 @@ pub enum NoteError {
     OriginMismatch { expected: String, got: String },
 }
 
-fn check_key_name(name: &str) -> Result<(), NoteError> {
+pub(crate) fn check_key_name(name: &str) -> Result<(), NoteError> {
     let ok = !name.is_empty()
         && name.len() <= MAX_KEY_NAME_LEN
         && !name.contains('+')
@@ -91,10 +91,15 @@ fn check_key_name(name: &str) -> Result<(), NoteError> {
 }
 
 fn key_hash(name: &str, public: &VerifyingKey) -> u32 {
+    key_hash_for(name, ALG_ED25519, public)
+}
+
+/// The 4-byte key ID: `SHA-256(name ‖ "\n" ‖ algorithm byte ‖ public key)[:4]`.
+pub(crate) fn key_hash_for(name: &str, alg: u8, public: &VerifyingKey) -> u32 {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update(b"\n");
-    h.update([ALG_ED25519]);
+    h.update([alg]);
     h.update(public.as_bytes());
     let digest = h.finalize();
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])

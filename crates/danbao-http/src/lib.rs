@@ -7,6 +7,7 @@ pub mod openapi;
 pub mod problem;
 pub mod server;
 pub mod web;
+pub mod witness;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;

@@ -632,6 +632,8 @@ tx_methods! {
     fn latest_evidence_checkpoint() -> Option<EvidenceCheckpointRow>;
     fn evidence_checkpoint(size: i64) -> Option<EvidenceCheckpointRow>;
     fn insert_evidence_checkpoint(size: i64, root: &str, note: &str, now: i64) -> ();
+    fn latest_witnessed_checkpoint() -> Option<(i64, String)>;
+    fn insert_witnessed_checkpoint(size: i64, note: &str, cosigners: i64, now: i64) -> ();
     fn evidence_opening(leaf_hash: &str) -> Option<String>;
     fn insert_order_event(order: &OrderId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> ();
 

@@ -8,4 +8,5 @@ mod nodestore;
 mod proofs;
 mod receipt;
 mod sealed;
+mod tessera;
 mod vectors;

@@ -1,7 +1,6 @@
 //! `/transparency`: what anyone can check without trusting the platform — the evidence
 //! log's latest signed checkpoint, its key, and the commands that verify it offline or
-//! keep a mirror of it. Witness cosignatures and the proof of liabilities (issue 16 items
-//! 2–3) are not built yet, and the page says so.
+//! keep a mirror of it; the witnesses that cosigned it, when witnesses are configured.
 
 use super::forms::PageContext;
 use super::i18n::Ui;
@@ -29,7 +28,12 @@ pub(super) struct TransparencyPage {
     verify_note: &'static str,
     commands: Vec<(&'static str, String)>,
     witnesses_heading: &'static str,
-    witnesses_text: &'static str,
+    witnesses_text: String,
+    /// Each configured witness: name, cosignature key, when it cosigned the checkpoint shown.
+    witnesses: Vec<(String, String, String)>,
+    witness_name_label: &'static str,
+    witness_key_label: &'static str,
+    witness_at_label: &'static str,
     liabilities_heading: &'static str,
     liabilities_text: &'static str,
     w: Ui,
@@ -43,7 +47,7 @@ pub(super) async fn transparency_page(State(app): State<App>, Extension(page): E
     let vkey = app.log_signer().vkey();
     let base = app.config.public_url.trim_end_matches('/').to_string();
     let l = page.ui.lang();
-    let commands = vec![
+    let mut commands = vec![
         (
             l.pick("读取最新检查点", "Read the latest checkpoint"),
             format!("curl {base}/checkpoint"),
@@ -67,6 +71,52 @@ pub(super) async fn transparency_page(State(app): State<App>, Extension(page): E
             format!("{base}/tile/0/000.p/<W>   {base}/tile/entries/000.p/<W>"),
         ),
     ];
+    let (witnesses_text, witnesses) = match app.witness_policy() {
+        None => (
+            l.pick(
+                "尚未配置见证者：检查点目前只有平台自己的签名。",
+                "No witnesses are configured: the checkpoint carries only the platform's own signature.",
+            )
+            .to_string(),
+            Vec::new(),
+        ),
+        Some(policy) => {
+            let rows = policy
+                .witnesses
+                .iter()
+                .map(|w| {
+                    let at = match w.verifier.verify(&note) {
+                        Ok(secs) => {
+                            let ms = i64::try_from(secs).unwrap_or(0).saturating_mul(1000);
+                            danbao_app::clock::display_time(ms)
+                        }
+                        Err(_) => l.pick("未联署", "not cosigned").to_string(),
+                    };
+                    (w.verifier.name().to_string(), w.verifier.to_vkey(), at)
+                })
+                .collect();
+            let text = match l.pick("zh", "en") {
+                "zh" => format!(
+                    "平台只公布至少 {} 个（共 {} 个）独立见证者联署过的检查点。见证者各自保存见过的最大一棵树，拒绝分叉和回退：平台无法向不同的人展示不同的历史。",
+                    policy.quorum,
+                    policy.witnesses.len()
+                ),
+                _ => format!(
+                    "The platform publishes a checkpoint only once at least {} of its {} independent witnesses cosigned it. Each witness keeps the largest tree it saw and refuses a fork or a rollback: the platform cannot show different histories to different people.",
+                    policy.quorum,
+                    policy.witnesses.len()
+                ),
+            };
+            (text, rows)
+        }
+    };
+    commands.push((
+        l.pick(
+            "验证收据，并要求见证者联署",
+            "Verify a receipt and require the witnesses' cosignatures",
+        ),
+        format!("danbao verify receipt.txt --key '{vkey}' --witness '<witness vkey>'"),
+    ));
     TransparencyPage {
         title: l.pick("透明度", "Transparency"),
         intro: l.pick(
@@ -89,10 +139,11 @@ pub(super) async fn transparency_page(State(app): State<App>, Extension(page): E
         ),
         commands,
         witnesses_heading: l.pick("见证者联署", "Witness cosignatures"),
-        witnesses_text: l.pick(
-            "尚未配置见证者：检查点目前只有平台自己的签名。",
-            "No witnesses are configured yet: the checkpoint carries only the platform's own signature.",
-        ),
+        witnesses_text,
+        witnesses,
+        witness_name_label: l.pick("见证者", "Witness"),
+        witness_key_label: l.pick("联署公钥", "Cosignature key"),
+        witness_at_label: l.pick("联署时间", "Cosigned at"),
         liabilities_heading: l.pick("负债证明（防跑路）", "Proof of liabilities"),
         liabilities_text: l.pick("尚未发布。", "Not published yet."),
         w: page.ui,

@@ -210,6 +210,30 @@ pub async fn insert_evidence_checkpoint(tx: &mut Conn, size: i64, root: &str, no
     Ok(())
 }
 
+/// The latest checkpoint cosigned by the witness quorum (issue 16), as published.
+pub async fn latest_witnessed_checkpoint(tx: &mut Conn) -> Result<Option<(i64, String)>> {
+    let row = sqlx::query("SELECT size, note FROM evidence_witnessed ORDER BY size DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| Ok((r.try_get("size")?, r.try_get("note")?))).transpose()
+}
+
+/// Keeps the cosigned note of a size once (a second cosigning of the same size by another
+/// process changes nothing).
+pub async fn insert_witnessed_checkpoint(tx: &mut Conn, size: i64, note: &str, cosigners: i64, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO evidence_witnessed (size, note, cosigners, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (size) DO NOTHING",
+    )
+    .bind(size)
+    .bind(note)
+    .bind(cosigners)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// An order event and the leaf it was logged as (every event is logged).
 pub async fn insert_order_event(tx: &mut Conn, order: &OrderId, kind: &str, detail: &str, at: i64, leaf_hash: &str) -> Result<()> {
     sqlx::query(

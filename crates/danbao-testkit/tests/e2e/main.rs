@@ -66,3 +66,4 @@ mod rails_common;
 mod risk;
 mod transparency;
 mod triage_reads;
+mod witnesses;
