@@ -4,9 +4,11 @@
 //! same paths, so DIR can be served as a static mirror of the log's leaves.
 //!
 //! Consistency is checked the plain way: the new tree is rebuilt from every leaf hash
-//! (each one checked against its entry), and the old root must be the root of its first
-//! `old size` leaves. A log that rewrote or dropped a leaf, forked, or went back in size
-//! fails here.
+//! (each one checked against its entry when fetched), and the old root must be the root of
+//! its first `old size` leaves. A log that rewrote or dropped a leaf, forked, or went back
+//! in size fails here. Full tiles are immutable: once kept they are read from DIR, not
+//! fetched again. The higher tiles (level L: roots of 256^L-leaf subtrees) are fetched,
+//! checked against the hashes computed from the level below, and kept too.
 
 use crate::dossier::read_vkey;
 use anyhow::{bail, Context};
@@ -52,8 +54,38 @@ async fn fetch(http: &reqwest::Client, url: &str) -> anyhow::Result<Vec<u8>> {
     Ok(r.bytes().await?.to_vec())
 }
 
-/// One round: fetch, check, keep. Returns the new size and the size it was checked against.
-pub async fn mirror_once(url: &str, dir: &Path, key: &str) -> anyhow::Result<(u64, Option<u64>)> {
+/// What one round did: the new size, the kept size it was checked against, and how many
+/// tiles it fetched and how many full ones it reused from DIR.
+pub struct Round {
+    pub size: u64,
+    pub previous: Option<u64>,
+    pub fetched: usize,
+    pub reused: usize,
+}
+
+/// A kept file, if DIR has it.
+fn kept(dir: &Path, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    match std::fs::read(dir.join(path)) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", dir.join(path).display())),
+    }
+}
+
+/// The hashes of one tile, checked to be `width` hashes.
+fn hashes_of(path: &str, bytes: &[u8], width: u64) -> anyhow::Result<Vec<Hash>> {
+    if bytes.len() as u64 != width * 32 {
+        bail!("{path}: {} bytes, not {}", bytes.len(), width * 32);
+    }
+    bytes
+        .chunks(32)
+        .map(|c| c.try_into().context("a hash of 32 bytes"))
+        .collect()
+}
+
+/// One round: fetch, check, keep. Full tiles kept by an earlier round were checked then and
+/// never change, so they are read from DIR; partial and new ones are fetched.
+pub async fn mirror_once(url: &str, dir: &Path, key: &str) -> anyhow::Result<Round> {
     let verifier = read_vkey(key)?;
     let base = url.trim_end_matches('/');
     let http = reqwest::Client::new();
@@ -75,47 +107,90 @@ pub async fn mirror_once(url: &str, dir: &Path, key: &str) -> anyhow::Result<(u6
             bail!("the log went back from size {} to {size}", old.size());
         }
     }
+    let (mut fetched, mut reused) = (0, 0);
     let mut leaves: Vec<Hash> = Vec::new();
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut index = 0;
     while index * TILE_WIDTH < size {
         let width = (size - index * TILE_WIDTH).min(TILE_WIDTH);
         let hashes_path = tile_path("0", index, width);
-        let hashes = fetch(&http, &format!("{base}/{hashes_path}")).await?;
         let entries_path = tile_path("entries", index, width);
-        let entries = fetch(&http, &format!("{base}/{entries_path}")).await?;
-        if hashes.len() as u64 != width * 32 {
-            bail!("{hashes_path}: {} bytes, not {}", hashes.len(), width * 32);
-        }
-        let mut rest = entries.as_slice();
-        for chunk in hashes.chunks(32) {
-            let hash: Hash = chunk.try_into().context("a hash of 32 bytes")?;
-            if rest.len() < 2 {
-                bail!("{entries_path}: fewer entries than hashes");
+        let (hashes, entries, from_dir) = match (kept(dir, &hashes_path)?, kept(dir, &entries_path)?) {
+            (Some(h), Some(e)) if width == TILE_WIDTH => (h, e, true),
+            _ => (
+                fetch(&http, &format!("{base}/{hashes_path}")).await?,
+                fetch(&http, &format!("{base}/{entries_path}")).await?,
+                false,
+            ),
+        };
+        let tile = hashes_of(&hashes_path, &hashes, width)?;
+        if !from_dir {
+            let mut rest = entries.as_slice();
+            for (i, hash) in tile.iter().enumerate() {
+                if rest.len() < 2 {
+                    bail!("{entries_path}: fewer entries than hashes");
+                }
+                let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+                let entry = rest.get(2..2 + len).context("an entry cut short")?;
+                if leaf_hash(entry) != *hash {
+                    bail!("{entries_path}: entry {i} does not hash to its leaf");
+                }
+                rest = &rest[2 + len..];
             }
-            let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
-            let entry = rest.get(2..2 + len).context("an entry cut short")?;
-            if leaf_hash(entry) != hash {
-                bail!("{entries_path}: entry {} does not hash to its leaf", leaves.len());
+            if !rest.is_empty() {
+                bail!("{entries_path}: more entries than hashes");
             }
-            rest = &rest[2 + len..];
-            leaves.push(hash);
+            fetched += 2;
+            files.push((hashes_path, hashes));
+            files.push((entries_path, entries));
+        } else {
+            reused += 2;
         }
-        if !rest.is_empty() {
-            bail!("{entries_path}: more entries than hashes");
-        }
-        files.push((hashes_path, hashes));
-        files.push((entries_path, entries));
+        leaves.extend(tile);
         index += 1;
     }
     if root_from_leaves(&leaves) != *checkpoint.root() {
-        bail!("the tiles do not rebuild the checkpoint's root (size {size})");
+        bail!("the tiles do not rebuild the checkpoint's root (size {size}): the log is not the one whose tiles are kept, or it rewrote them");
     }
     if let Some(old) = &previous {
         let old_size = usize::try_from(old.size())?;
         if root_from_leaves(&leaves[..old_size]) != *old.root() {
             bail!("the log at size {size} is not consistent with the checkpoint kept at size {old_size}: a fork or a rewrite");
         }
+    }
+    // Higher tiles: level L holds the roots of full subtrees of 256^L leaves. Each one is
+    // computed here from the level below and must equal what the log serves.
+    let mut below = leaves;
+    let mut level = 1u32;
+    loop {
+        let nodes: Vec<Hash> = below
+            .chunks_exact(usize::try_from(TILE_WIDTH)?)
+            .map(root_from_leaves)
+            .collect();
+        if nodes.is_empty() {
+            break;
+        }
+        let count = nodes.len() as u64;
+        let mut tile_index = 0;
+        while tile_index * TILE_WIDTH < count {
+            let width = (count - tile_index * TILE_WIDTH).min(TILE_WIDTH);
+            let path = tile_path(&level.to_string(), tile_index, width);
+            let start = usize::try_from(tile_index * TILE_WIDTH)?;
+            let expected = &nodes[start..start + usize::try_from(width)?];
+            if width == TILE_WIDTH && kept(dir, &path)?.is_some() {
+                reused += 1;
+            } else {
+                let bytes = fetch(&http, &format!("{base}/{path}")).await?;
+                if hashes_of(&path, &bytes, width)? != expected {
+                    bail!("{path}: the log's tile differs from the hashes of the tiles below it");
+                }
+                fetched += 1;
+                files.push((path, bytes));
+            }
+            tile_index += 1;
+        }
+        below = nodes;
+        level += 1;
     }
     for (path, bytes) in &files {
         let target = dir.join(path);
@@ -125,7 +200,12 @@ pub async fn mirror_once(url: &str, dir: &Path, key: &str) -> anyhow::Result<(u6
         std::fs::write(&target, bytes)?;
     }
     std::fs::write(dir.join("checkpoint"), &note)?;
-    Ok((size, previous.map(|c| c.size())))
+    Ok(Round {
+        size,
+        previous: previous.map(|c| c.size()),
+        fetched,
+        reused,
+    })
 }
 
 /// `danbao mirror`: once, or every `interval` seconds until stopped.
@@ -133,8 +213,19 @@ pub async fn run(url: &str, dir: &Path, key: &str, interval: Option<u64>) -> any
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     loop {
         match mirror_once(url, dir, key).await {
-            Ok((size, Some(old))) => println!("mirrored: checkpoint size {size}, consistent with the kept size {old}"),
-            Ok((size, None)) => println!("mirrored: checkpoint size {size} (first)"),
+            Ok(r) => {
+                match r.previous {
+                    Some(old) => println!(
+                        "mirrored: checkpoint size {}, consistent with the kept size {old}",
+                        r.size
+                    ),
+                    None => println!("mirrored: checkpoint size {} (first)", r.size),
+                }
+                println!(
+                    "  tiles fetched: {}, full tiles reused from the mirror: {}",
+                    r.fetched, r.reused
+                );
+            }
             Err(e) => {
                 println!("mirror refused: {e:#}");
                 return Ok(ExitCode::FAILURE);

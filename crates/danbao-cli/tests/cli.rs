@@ -1441,3 +1441,64 @@ async fn witnesses_cosign_the_log_and_refuse_a_fork() {
     drop((a, b, w1, w2));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// `danbao mirror` past one tile: full level-0 tiles are kept and reused (not fetched again),
+/// the level-1 tile (roots of 256-leaf subtrees) is fetched, checked against the roots of
+/// the tiles below and kept, and a grown log is still checked consistent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_keeps_full_and_higher_tiles_and_reuses_them() {
+    let t = danbao_testkit::TestApp::sqlite().await;
+    t.app().bench_queue_leaves("mirror-case", 600, 200).await.unwrap();
+    let vkey = t.get("/api/v1/evidence/key", None).await.text.trim().to_string();
+    let root = std::env::temp_dir().join(format!("danbao-cli-mirror-big-{}", uuid::Uuid::new_v4().simple()));
+    let kept = root.join("mirror");
+    let args = |kept: &std::path::Path| {
+        vec![
+            "mirror".to_string(),
+            t.url.clone(),
+            kept.to_str().unwrap().to_string(),
+            "--key".to_string(),
+            vkey.clone(),
+        ]
+    };
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            danbao(&args)
+        })
+    };
+    let (code, out, err) = run(args(&kept)).await.unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("mirrored: checkpoint size 600 (first)"), "{out}");
+    assert!(
+        out.contains("tiles fetched: 7, full tiles reused from the mirror: 0"),
+        "{out}"
+    );
+    for tile in [
+        "tile/0/000",
+        "tile/0/001",
+        "tile/0/002.p/88",
+        "tile/entries/001",
+        "tile/1/000.p/2",
+    ] {
+        assert!(kept.join(tile).is_file(), "{tile}");
+    }
+    t.app().bench_queue_leaves("mirror-case", 300, 300).await.unwrap();
+    let (code, out, err) = run(args(&kept)).await.unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("checkpoint size 900, consistent with the kept size 600"),
+        "{out}"
+    );
+    assert!(out.contains("full tiles reused from the mirror: 4"), "{out}");
+    assert!(kept.join("tile/1/000.p/3").is_file());
+    // A kept tile that was altered on the mirror's disk no longer rebuilds the log's root.
+    let mut altered = std::fs::read(kept.join("tile/0/000")).unwrap();
+    altered[0] ^= 1;
+    std::fs::write(kept.join("tile/0/000"), altered).unwrap();
+    let (code, out, _) = run(args(&kept)).await.unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("do not rebuild the checkpoint's root"), "{out}");
+    let _ = std::fs::remove_dir_all(&root);
+    t.finish().await;
+}
