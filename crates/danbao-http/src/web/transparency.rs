@@ -115,7 +115,19 @@ pub(super) async fn transparency_page(State(app): State<App>, Extension(page): E
             "验证收据，并要求见证者联署",
             "Verify a receipt and require the witnesses' cosignatures",
         ),
-        format!("danbao verify receipt.txt --key '{vkey}' --witness '<witness vkey>'"),
+        match app.witness_policy() {
+            Some(policy) => {
+                let mut cmd = format!("danbao verify receipt.txt --key '{vkey}'");
+                for w in &policy.witnesses {
+                    cmd.push_str(&format!(" --witness '{}'", w.verifier.to_vkey()));
+                }
+                if policy.quorum < policy.witnesses.len() {
+                    cmd.push_str(&format!(" --witness-quorum {}", policy.quorum));
+                }
+                cmd
+            }
+            None => format!("danbao verify receipt.txt --key '{vkey}' --witness '<witness vkey>'"),
+        },
     ));
     TransparencyPage {
         title: l.pick("透明度", "Transparency"),

@@ -114,6 +114,15 @@ async fn checkpoints_are_published_only_with_the_witness_quorum(t: TestApp) {
         page.text
     );
     assert_eq!(page.text.matches("<tr class=\"witness\">").count(), 2);
+    // The verify command shown names both witnesses' keys.
+    for w in [&w1, &w2] {
+        assert!(
+            page.text.contains(&format!("--witness &#39;{}&#39;", w.verifier.to_vkey()))
+                || page.text.contains(&format!("--witness '{}'", w.verifier.to_vkey())),
+            "{}",
+            page.text
+        );
+    }
     assert!(
         !page.text.contains("not cosigned") && !page.text.contains("未联署"),
         "{}",
