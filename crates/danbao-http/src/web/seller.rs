@@ -924,6 +924,8 @@ struct MoneyPage {
     balances: Vec<Figure>,
     deposit_required: String,
     deposit_held: String,
+    /// The formula of the rules in force, in words.
+    deposit_rule: String,
     deposit_short: bool,
     /// The shortfall, to prefill the cashier form.
     deposit_shortfall: String,
@@ -990,6 +992,10 @@ async fn render_money(
         balances: balance_figures(&b, words),
         deposit_required: yuan(b.deposit_required_minor),
         deposit_held: yuan(b.deposit_minor),
+        deposit_rule: {
+            let d = &app.current_rules().deposit;
+            words.deposit_rule(yuan(d.required_minor), d.volume_share_bps, d.volume_window_days)
+        },
         deposit_short: b.deposit_minor < b.deposit_required_minor,
         deposit_shortfall: if b.deposit_minor < b.deposit_required_minor {
             yuan(b.deposit_required_minor - b.deposit_minor)

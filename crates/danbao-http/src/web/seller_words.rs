@@ -137,7 +137,6 @@ super::i18n::catalog! {
     deposit_required: "上架所需保证金", "Deposit needed to list";
     deposit_held: "当前保证金", "Deposit held";
     deposit_short: "保证金不足：补足前不能上架新商品或重新上架。", "The deposit is short: nothing can be listed or shown again until it is topped up.";
-    deposit_rule: "所需保证金 = ¥500 + 近 30 天销售额的 5%（以公示规则为准）。", "Deposit needed = ¥500 + 5 % of the last 30 days' sales (as the published rules say).";
     pay_deposit_online: "在线缴纳（收银台）", "Pay at the cashier";
     release_deposit: "申请退还保证金", "Take the deposit back";
     release_note: "无进行中的订单和投诉满 30 天后，保证金可全额退回可提现余额。", "After 30 days with no open order or complaint, the whole deposit goes back to your available balance.";
@@ -269,6 +268,23 @@ impl Words {
         )
     }
 
+    /// The deposit formula of the rules in force: base, share of sales (basis points),
+    /// window.
+    pub(super) fn deposit_rule(&self, base: impl Display, share_bps: i64, days: i64) -> String {
+        let percent = match share_bps % 100 {
+            0 => (share_bps / 100).to_string(),
+            cents => format!("{}.{cents:02}", share_bps / 100)
+                .trim_end_matches('0')
+                .to_string(),
+        };
+        self.lang.pick(
+            format!("所需保证金 = ¥{base} + 近 {days} 天销售额的 {percent}%（以公示规则为准）。"),
+            format!(
+                "Deposit needed = ¥{base} + {percent} % of the last {days} days' sales (as the published rules say)."
+            ),
+        )
+    }
+
     pub(super) fn withdraw_note(&self, min: impl Display) -> String {
         self.lang.pick(
             format!("从可提现余额提到您的收款账户，最低 ¥{min}。"),
@@ -394,6 +410,17 @@ mod tests {
     }
 
     #[test]
+    fn the_deposit_formula_reads_the_rules_figures() {
+        assert!(EN
+            .deposit_rule("500.00", 500, 30)
+            .starts_with("Deposit needed = ¥500.00 + 5 % of the last 30 days' sales"));
+        assert!(EN
+            .deposit_rule("800.00", 750, 14)
+            .contains("¥800.00 + 7.5 % of the last 14 days"));
+        assert!(EN.deposit_rule("0.00", 5, 7).contains("+ 0.05 % of"));
+    }
+
+    #[test]
     fn the_english_sentences_have_no_chinese() {
         let l = super::super::i18n::is_han;
         for text in [
@@ -404,6 +431,7 @@ mod tests {
             EN.amount_detail("2.00", "1.00", 2),
             EN.deliver_before("2026-01-02 10:00"),
             EN.withdraw_note("10.00"),
+            EN.deposit_rule("500.00", 500, 30),
             EN.statement_note("2026-01-01", "2026-01-30", "+1.00"),
             EN.deposited("1.00"),
             EN.withdrawal_requested("1.00"),

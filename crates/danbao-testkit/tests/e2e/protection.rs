@@ -727,6 +727,13 @@ async fn listing_needs_the_deposit_paid_at_the_cashier_and_it_grows_with_sales(t
         "{}",
         money.text
     );
+    // The formula is the rules' own figures.
+    assert!(
+        money.text.contains("¥500.00 + 近 30 天销售额的 5%")
+            || money.text.contains("¥500.00 + 5 % of the last 30 days"),
+        "{}",
+        money.text
+    );
     let to_cashier = browser.submit("/seller/money/deposit/pay", &[("amount", "500")]).await;
     assert_eq!(to_cashier.status, 303, "{}", to_cashier.text);
     let cashier = to_cashier

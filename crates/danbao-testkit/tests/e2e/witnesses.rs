@@ -117,7 +117,8 @@ async fn checkpoints_are_published_only_with_the_witness_quorum(t: TestApp) {
     // The verify command shown names both witnesses' keys.
     for w in [&w1, &w2] {
         assert!(
-            page.text.contains(&format!("--witness &#39;{}&#39;", w.verifier.to_vkey()))
+            page.text
+                .contains(&format!("--witness &#39;{}&#39;", w.verifier.to_vkey()))
                 || page.text.contains(&format!("--witness '{}'", w.verifier.to_vkey())),
             "{}",
             page.text
