@@ -21,7 +21,10 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use rand::{CryptoRng, RngCore};
 
 use crate::hash::Hash;
-use crate::note::{check_key_name, key_hash_for, NoteError, MAX_NOTE_LEN, MAX_SIGNATURES, SIG_PREFIX};
+use crate::note::{
+    check_key_name, format_skey, format_vkey, key_hash_for, parse_skey, parse_vkey, NoteError, MAX_NOTE_LEN,
+    MAX_SIGNATURES, SIG_PREFIX,
+};
 use crate::util::{decode_b64_canonical, decode_b64_hash, encode_b64, parse_canonical_u64};
 
 /// The vkey algorithm byte of an Ed25519 `cosignature/v1` key.
@@ -90,31 +93,12 @@ impl WitnessSigner {
 
     /// `PRIVATE+KEY+<name>+<key ID hex>+base64(0x04 ‖ secret key)`, to keep in a file.
     pub fn to_skey(&self) -> String {
-        let mut bytes = Vec::with_capacity(33);
-        bytes.push(ALG_COSIGNATURE_V1);
-        bytes.extend_from_slice(&self.key.to_bytes());
-        format!("PRIVATE+KEY+{}+{:08x}+{}", self.name, self.hash, encode_b64(&bytes))
+        format_skey(&self.name, self.hash, ALG_COSIGNATURE_V1, &self.key.to_bytes())
     }
 
     /// Parses [`WitnessSigner::to_skey`] output (surrounding whitespace allowed).
     pub fn from_skey(text: &str) -> Result<Self, CosignatureError> {
-        let bad = |why| CosignatureError::Key(NoteError::MalformedSecretKey(why));
-        let rest = text
-            .trim()
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or(bad("missing PRIVATE+KEY+ prefix"))?;
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(hash), Some(b64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected name+hash+key"));
-        };
-        let bytes = decode_b64_canonical(b64).ok_or(bad("key is not base64"))?;
-        let (&alg, secret) = bytes.split_first().ok_or(bad("key is empty"))?;
-        if alg != ALG_COSIGNATURE_V1 {
-            return Err(CosignatureError::Key(NoteError::UnsupportedAlgorithm(alg)));
-        }
-        let secret: [u8; 32] = secret
-            .try_into()
-            .map_err(|_| bad("Ed25519 secret key must be 32 bytes"))?;
+        let (name, hash, secret) = parse_skey(text, ALG_COSIGNATURE_V1).map_err(CosignatureError::Key)?;
         let signer = Self::from_secret_bytes(name, &secret)?;
         if format!("{:08x}", signer.hash) != hash {
             return Err(CosignatureError::Key(NoteError::KeyHashMismatch));
@@ -198,37 +182,16 @@ fn split_note(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), NoteError> {
 impl WitnessVerifier {
     /// Parses `<name>+<key ID hex>+base64(0x04 ‖ public key)`.
     pub fn from_vkey(text: &str) -> Result<Self, CosignatureError> {
-        let bad = |why| CosignatureError::Key(NoteError::MalformedVkey(why));
-        let mut parts = text.trim().splitn(3, '+');
-        let (Some(name), Some(hash), Some(b64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected name+hash+key"));
-        };
-        check_key_name(name).map_err(CosignatureError::Key)?;
-        let bytes = decode_b64_canonical(b64).ok_or(bad("key is not canonical base64"))?;
-        let (&alg, public) = bytes.split_first().ok_or(bad("key is empty"))?;
-        if alg != ALG_COSIGNATURE_V1 {
-            return Err(CosignatureError::Key(NoteError::UnsupportedAlgorithm(alg)));
-        }
-        let public: [u8; 32] = public
-            .try_into()
-            .map_err(|_| bad("Ed25519 public key must be 32 bytes"))?;
-        let key = VerifyingKey::from_bytes(&public).map_err(|_| bad("not an Ed25519 public key"))?;
-        let computed = key_hash_for(name, ALG_COSIGNATURE_V1, &key);
-        if format!("{computed:08x}") != hash {
-            return Err(CosignatureError::Key(NoteError::KeyHashMismatch));
-        }
+        let (name, hash, key) = parse_vkey(text.trim(), ALG_COSIGNATURE_V1).map_err(CosignatureError::Key)?;
         Ok(Self {
             name: name.to_owned(),
-            hash: computed,
+            hash,
             key,
         })
     }
 
     pub fn to_vkey(&self) -> String {
-        let mut bytes = Vec::with_capacity(33);
-        bytes.push(ALG_COSIGNATURE_V1);
-        bytes.extend_from_slice(self.key.as_bytes());
-        format!("{}+{:08x}+{}", self.name, self.hash, encode_b64(&bytes))
+        format_vkey(&self.name, self.hash, ALG_COSIGNATURE_V1, &self.key)
     }
 
     pub fn name(&self) -> &str {

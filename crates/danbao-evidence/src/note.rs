@@ -105,6 +105,76 @@ pub(crate) fn key_hash_for(name: &str, alg: u8, public: &VerifyingKey) -> u32 {
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
 
+/// `PRIVATE+KEY+<name>+<key hash hex>+<base64(alg ‖ secret key)>`, Go `note`'s private-key
+/// form (alg 0x01 for a log key, 0x04 for a cosignature key).
+pub(crate) fn format_skey(name: &str, hash: u32, alg: u8, secret: &[u8; 32]) -> String {
+    let mut bytes = Vec::with_capacity(33);
+    bytes.push(alg);
+    bytes.extend_from_slice(secret);
+    format!("PRIVATE+KEY+{name}+{hash:08x}+{}", encode_b64(&bytes))
+}
+
+/// Parses [`format_skey`] text (surrounding whitespace allowed, for files): the name, the
+/// key hash text and the secret, after checking the algorithm byte. The caller rebuilds
+/// the key and must compare its hash with the text's.
+pub(crate) fn parse_skey(text: &str, alg: u8) -> Result<(&str, &str, [u8; 32]), NoteError> {
+    let rest = text
+        .trim()
+        .strip_prefix("PRIVATE+KEY+")
+        .ok_or(NoteError::MalformedSecretKey("missing PRIVATE+KEY+ prefix"))?;
+    // The base64 key may itself contain '+': split off name and hash only.
+    let mut parts = rest.splitn(3, '+');
+    let (Some(name), Some(hash), Some(b64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(NoteError::MalformedSecretKey("expected name+hash+key"));
+    };
+    let bytes = decode_b64_canonical(b64).ok_or(NoteError::MalformedSecretKey("key is not base64"))?;
+    let (&got, secret) = bytes
+        .split_first()
+        .ok_or(NoteError::MalformedSecretKey("key is empty"))?;
+    if got != alg {
+        return Err(NoteError::UnsupportedAlgorithm(got));
+    }
+    let secret: [u8; 32] = secret
+        .try_into()
+        .map_err(|_| NoteError::MalformedSecretKey("Ed25519 secret key must be 32 bytes"))?;
+    Ok((name, hash, secret))
+}
+
+/// `<name>+<key hash hex>+<base64(alg ‖ public key)>`, the signed-note verifier key.
+pub(crate) fn format_vkey(name: &str, hash: u32, alg: u8, public: &VerifyingKey) -> String {
+    let mut bytes = Vec::with_capacity(33);
+    bytes.push(alg);
+    bytes.extend_from_slice(public.as_bytes());
+    format!("{name}+{hash:08x}+{}", encode_b64(&bytes))
+}
+
+/// Parses [`format_vkey`] text for algorithm `alg`, checking the key hash: name, hash, key.
+pub(crate) fn parse_vkey(text: &str, alg: u8) -> Result<(&str, u32, VerifyingKey), NoteError> {
+    // The base64 key may itself contain '+': split off name and hash only.
+    let mut parts = text.splitn(3, '+');
+    let (Some(name), Some(hash), Some(b64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(NoteError::MalformedVkey("expected name+hash+key"));
+    };
+    check_key_name(name)?;
+    if hash.len() != 8 || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(NoteError::MalformedVkey("key hash must be 8 lowercase hex characters"));
+    }
+    let bytes = decode_b64_canonical(b64).ok_or(NoteError::MalformedVkey("key is not canonical base64"))?;
+    let (&got, public) = bytes.split_first().ok_or(NoteError::MalformedVkey("key is empty"))?;
+    if got != alg {
+        return Err(NoteError::UnsupportedAlgorithm(got));
+    }
+    let public: [u8; 32] = public
+        .try_into()
+        .map_err(|_| NoteError::MalformedVkey("Ed25519 public key must be 32 bytes"))?;
+    let key = VerifyingKey::from_bytes(&public).map_err(|_| NoteError::MalformedVkey("not an Ed25519 public key"))?;
+    let computed = key_hash_for(name, alg, &key);
+    if format!("{computed:08x}") != hash {
+        return Err(NoteError::KeyHashMismatch);
+    }
+    Ok((name, computed, key))
+}
+
 /// The log's signing key: a key name and an Ed25519 secret key. Keep it in a file, not
 /// in the database (SPEC §11). `Debug` does not show the secret.
 #[derive(Clone)]
@@ -151,33 +221,12 @@ impl LogSigner {
     /// The whole signer as one line, Go `note`'s private-key form:
     /// `PRIVATE+KEY+<name>+<key hash hex>+<base64(0x01 ‖ secret key)>`.
     pub fn to_skey(&self) -> String {
-        let mut bytes = Vec::with_capacity(33);
-        bytes.push(ALG_ED25519);
-        bytes.extend_from_slice(&self.key.to_bytes());
-        format!("PRIVATE+KEY+{}+{:08x}+{}", self.name, self.hash, encode_b64(&bytes))
+        format_skey(&self.name, self.hash, ALG_ED25519, &self.key.to_bytes())
     }
 
     /// Parses [`LogSigner::to_skey`] output (surrounding whitespace allowed, for files).
     pub fn from_skey(text: &str) -> Result<Self, NoteError> {
-        let rest = text
-            .trim()
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or(NoteError::MalformedSecretKey("missing PRIVATE+KEY+ prefix"))?;
-        // The base64 key may itself contain '+': split off name and hash only.
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(hash), Some(b64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-            return Err(NoteError::MalformedSecretKey("expected name+hash+key"));
-        };
-        let bytes = decode_b64_canonical(b64).ok_or(NoteError::MalformedSecretKey("key is not base64"))?;
-        let (&alg, secret) = bytes
-            .split_first()
-            .ok_or(NoteError::MalformedSecretKey("key is empty"))?;
-        if alg != ALG_ED25519 {
-            return Err(NoteError::UnsupportedAlgorithm(alg));
-        }
-        let secret: [u8; 32] = secret
-            .try_into()
-            .map_err(|_| NoteError::MalformedSecretKey("Ed25519 secret key must be 32 bytes"))?;
+        let (name, hash, secret) = parse_skey(text, ALG_ED25519)?;
         let signer = Self::from_secret_bytes(name, &secret)?;
         if format!("{:08x}", signer.hash) != hash {
             return Err(NoteError::KeyHashMismatch);
@@ -246,32 +295,10 @@ impl LogVerifier {
     /// origin defaults to the key name (the C2SP convention); see
     /// [`LogVerifier::with_origin`].
     pub fn from_vkey(text: &str) -> Result<Self, NoteError> {
-        // The base64 key may itself contain '+': split off name and hash only.
-        let mut parts = text.splitn(3, '+');
-        let (Some(name), Some(hash), Some(b64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-            return Err(NoteError::MalformedVkey("expected name+hash+key"));
-        };
-        check_key_name(name)?;
-        if hash.len() != 8 || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(NoteError::MalformedVkey("key hash must be 8 lowercase hex characters"));
-        }
-        let bytes = decode_b64_canonical(b64).ok_or(NoteError::MalformedVkey("key is not canonical base64"))?;
-        let (&alg, public) = bytes.split_first().ok_or(NoteError::MalformedVkey("key is empty"))?;
-        if alg != ALG_ED25519 {
-            return Err(NoteError::UnsupportedAlgorithm(alg));
-        }
-        let public: [u8; 32] = public
-            .try_into()
-            .map_err(|_| NoteError::MalformedVkey("Ed25519 public key must be 32 bytes"))?;
-        let key =
-            VerifyingKey::from_bytes(&public).map_err(|_| NoteError::MalformedVkey("not an Ed25519 public key"))?;
-        let computed = key_hash(name, &key);
-        if format!("{computed:08x}") != hash {
-            return Err(NoteError::KeyHashMismatch);
-        }
+        let (name, hash, key) = parse_vkey(text, ALG_ED25519)?;
         Ok(Self {
             name: name.to_owned(),
-            hash: computed,
+            hash,
             key,
             origin: name.to_owned(),
         })
@@ -284,10 +311,7 @@ impl LogVerifier {
     }
 
     pub fn to_vkey(&self) -> String {
-        let mut bytes = Vec::with_capacity(33);
-        bytes.push(ALG_ED25519);
-        bytes.extend_from_slice(self.key.as_bytes());
-        format!("{}+{:08x}+{}", self.name, self.hash, encode_b64(&bytes))
+        format_vkey(&self.name, self.hash, ALG_ED25519, &self.key)
     }
 
     pub fn name(&self) -> &str {
