@@ -6,6 +6,7 @@ mod chaos;
 mod child;
 mod config;
 mod dossier;
+mod liabilities;
 mod mirror;
 mod simulate;
 
@@ -249,6 +250,16 @@ enum Command {
         /// or a dossier): proves what the leaf records, not only that it is in the log.
         #[arg(long)]
         opening: Option<PathBuf>,
+    },
+    /// Verify a proof of liabilities offline (an order's proof from its page or
+    /// `GET /api/v1/orders/{id}/liabilities-proof`): the statement is signed by the log's
+    /// key and the balance, with its amount, is in the signed total.
+    VerifyLiabilities {
+        /// The proof file (danbao-liabilities-proof/v1 text, or the API's JSON answer).
+        proof: PathBuf,
+        /// The log's verifier key: the vkey text, or a file holding it.
+        #[arg(long)]
+        key: String,
     },
     /// Write a self-contained dossier (timeline, receipts, checkpoint, public key) that
     /// `danbao verify` accepts whole.
@@ -1096,6 +1107,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             file,
             opening,
         } => return dossier::verify(&receipt, &key, opening.as_deref(), file.as_deref()),
+        Command::VerifyLiabilities { proof, key } => return liabilities::verify(&proof, &key),
         Command::ExportDossier {
             data,
             order,
