@@ -1,7 +1,7 @@
 //! `/transparency`: what anyone can check without trusting the platform — the evidence
 //! log's latest signed checkpoint, its key, and the commands that verify it offline or
-//! keep a mirror of it. Witness cosignatures and the proof of liabilities (issue 16 items
-//! 2–3) are not built yet, and the page says so.
+//! keep a mirror of it; the latest statement of liabilities with its cover ratio over time
+//! (issue 16 item 3). Witness cosignatures (item 2) are not built yet, and the page says so.
 
 use super::forms::PageContext;
 use super::i18n::Ui;
@@ -30,8 +30,8 @@ pub(super) struct TransparencyPage {
     commands: Vec<(&'static str, String)>,
     witnesses_heading: &'static str,
     witnesses_text: &'static str,
-    liabilities_heading: &'static str,
-    liabilities_text: &'static str,
+    /// The proof of liabilities block (issue 16 item 3), kept apart from the rest.
+    liabilities: super::liabilities::PublicLiabilities,
     w: Ui,
 }
 
@@ -43,6 +43,7 @@ pub(super) async fn transparency_page(State(app): State<App>, Extension(page): E
     let vkey = app.log_signer().vkey();
     let base = app.config.public_url.trim_end_matches('/').to_string();
     let l = page.ui.lang();
+    let liabilities = super::liabilities::public_block(&app, l).await;
     let commands = vec![
         (
             l.pick("读取最新检查点", "Read the latest checkpoint"),
@@ -93,8 +94,7 @@ pub(super) async fn transparency_page(State(app): State<App>, Extension(page): E
             "尚未配置见证者：检查点目前只有平台自己的签名。",
             "No witnesses are configured yet: the checkpoint carries only the platform's own signature.",
         ),
-        liabilities_heading: l.pick("负债证明（防跑路）", "Proof of liabilities"),
-        liabilities_text: l.pick("尚未发布。", "Not published yet."),
+        liabilities,
         w: page.ui,
     }
     .into_response()
