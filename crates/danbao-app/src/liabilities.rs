@@ -75,6 +75,46 @@ impl LiabilityStatementView {
     }
 }
 
+/// The published liabilities against the provider's settlement balance (the reserves),
+/// for reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct LiabilitiesCover {
+    pub statement_seq: i64,
+    pub statement_as_of: String,
+    pub liabilities_total_minor: i64,
+    pub provider: String,
+    pub provider_balance_minor: i64,
+    /// Reserves / liabilities in basis points (10000 = fully covered); None when nothing
+    /// is owed.
+    pub cover_ratio_bps: Option<i64>,
+    /// The same as a percentage with two decimals, e.g. `102.50 %`.
+    pub cover_ratio: String,
+    /// Reserves less liabilities, fen: negative is a shortfall.
+    pub surplus_minor: i64,
+}
+
+impl LiabilitiesCover {
+    fn new(statement: &LiabilityStatementView, provider: &str, balance_minor: i64) -> Self {
+        let bps = cover_ratio_bps(balance_minor, statement.total_minor);
+        Self {
+            statement_seq: statement.seq,
+            statement_as_of: statement.as_of.clone(),
+            liabilities_total_minor: statement.total_minor,
+            provider: provider.to_string(),
+            provider_balance_minor: balance_minor,
+            cover_ratio_bps: bps,
+            cover_ratio: bps.map_or_else(|| "—".to_string(), format_bps_percent),
+            surplus_minor: balance_minor.saturating_sub(statement.total_minor),
+        }
+    }
+
+    /// The cover recorded with a statement (the provider's balance read just before it).
+    pub fn recorded(statement: &LiabilityStatementView) -> Option<Self> {
+        let (balance, provider) = (statement.provider_balance_minor?, statement.provider.as_deref()?);
+        Some(Self::new(statement, provider, balance))
+    }
+}
+
 /// `reserves / liabilities` in basis points, floored; None for no liabilities.
 pub fn cover_ratio_bps(reserves_minor: i64, liabilities_minor: i64) -> Option<i64> {
     if liabilities_minor <= 0 {
@@ -385,6 +425,26 @@ impl App {
             }
         }
         (!names.is_empty()).then(|| (names.join("+"), total))
+    }
+
+    /// The latest published total against what `rail` says it holds now; None when no
+    /// statement is published or the rail cannot say. A rail that fails to answer is
+    /// logged, not an error: the reconciliation run itself stands.
+    pub async fn liabilities_cover(
+        &self,
+        rail: &dyn crate::payments::PaymentProvider,
+    ) -> AppResult<Option<LiabilitiesCover>> {
+        let Some(latest) = self.liability_statements(1).await?.into_iter().next() else {
+            return Ok(None);
+        };
+        match rail.settlement_balance().await {
+            Ok(Some(balance)) => Ok(Some(LiabilitiesCover::new(&latest, rail.name(), balance.minor()))),
+            Ok(None) => Ok(None),
+            Err(e) => {
+                tracing::warn!(rail = rail.name(), error = %e, "the provider's balance is unavailable");
+                Ok(None)
+            }
+        }
     }
 
     /// Publishes one statement of liabilities (see the module docs).

@@ -335,6 +335,13 @@ impl PaymentProvider for SandboxProvider {
         "success"
     }
 
+    fn settlement_balance(&self) -> BoxFuture<'_, Result<Option<Money>, ProviderError>> {
+        Box::pin(async move {
+            let view = self.client.balance().await.map_err(map_client_error)?;
+            Ok(Some(Money::from_minor(view.balance_minor)))
+        })
+    }
+
     fn query_payments(&self, out_trade_no: String) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>> {
         Box::pin(async move {
             let views = self

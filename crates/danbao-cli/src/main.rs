@@ -1047,6 +1047,19 @@ async fn reconcile(
     for i in &r.items {
         println!("  {} {} {} {}", i.status, i.kind, i.provider_txn_id, i.detail);
     }
+    match &r.liabilities_cover {
+        Some(c) => println!(
+            "  liabilities:         {} fen (statement #{}, {}); {} holds {} fen; cover ratio {} ({} bps)",
+            c.liabilities_total_minor,
+            c.statement_seq,
+            c.statement_as_of,
+            c.provider,
+            c.provider_balance_minor,
+            c.cover_ratio,
+            c.cover_ratio_bps.map_or_else(|| "-".to_string(), |b| b.to_string())
+        ),
+        None => println!("  liabilities:         no statement published, or the provider gives no balance"),
+    }
     let unexplained = r.missing_at_provider + r.amount_mismatch;
     Ok(if unexplained == 0 {
         ExitCode::SUCCESS

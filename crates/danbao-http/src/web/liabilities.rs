@@ -148,6 +148,8 @@ pub(super) struct PublicLiabilities {
     pub(super) heading: &'static str,
     pub(super) none_yet: Option<&'static str>,
     pub(super) rows: Vec<(&'static str, String)>,
+    pub(super) root_label: &'static str,
+    pub(super) root: String,
     pub(super) note_label: &'static str,
     pub(super) note: String,
     pub(super) chart_label: &'static str,
@@ -169,6 +171,8 @@ pub(super) async fn public_block(app: &App, l: Lang) -> PublicLiabilities {
         heading: l.pick("负债证明（防跑路）", "Proof of liabilities"),
         none_yet: None,
         rows: Vec::new(),
+        root_label: l.pick("根哈希", "Root hash"),
+        root: String::new(),
         note_label: l.pick("签名公示", "Signed statement"),
         note: String::new(),
         chart_label: l.pick("负债总额与覆盖率（最近各期）", "Total liabilities and cover ratio (recent statements)"),
@@ -195,10 +199,10 @@ pub(super) async fn public_block(app: &App, l: Lang) -> PublicLiabilities {
         ),
         (l.pick("余额笔数", "Balances"), latest.leaf_count.to_string()),
         (
-            l.pick("支付渠道结算余额（储备）", "Provider settlement balance (reserves)"),
+            l.pick("储备（渠道结算余额）", "Reserves (provider)"),
             match (latest.provider_balance_minor, &latest.provider) {
                 (Some(b), Some(p)) => format!("¥{} ({p})", yuan(b)),
-                _ => l.pick("渠道未提供", "not reported by the provider").to_string(),
+                _ => l.pick("渠道未提供", "not reported").to_string(),
             },
         ),
         (
@@ -208,8 +212,8 @@ pub(super) async fn public_block(app: &App, l: Lang) -> PublicLiabilities {
                 .map(format_bps_percent)
                 .unwrap_or_else(|| "—".to_string()),
         ),
-        (l.pick("根哈希", "Root hash"), latest.root.clone()),
     ];
+    block.root = latest.root.clone();
     block.note = latest.note.clone();
     let oldest_first: Vec<&LiabilityStatementView> = statements.iter().rev().collect();
     block.chart_svg = chart_svg(
@@ -223,10 +227,13 @@ pub(super) async fn public_block(app: &App, l: Lang) -> PublicLiabilities {
 /// Chart geometry, in SVG user units (the SVG scales to its box by CSS).
 const CHART_W: i64 = 640;
 const CHART_H: i64 = 240;
-const PAD_L: i64 = 70;
-const PAD_R: i64 = 60;
+const PAD_L: i64 = 96;
+const PAD_R: i64 = 84;
 const PAD_T: i64 = 20;
-const PAD_B: i64 = 40;
+const PAD_B: i64 = 56;
+/// Text size in user units: the chart is drawn 640 wide and shown at half that on a
+/// phone, where 18 units still read as 9 px.
+const FONT: i64 = 18;
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -264,7 +271,7 @@ pub(super) fn chart_svg(statements: &[&LiabilityStatementView], total_label: &st
     // The ratio axis reaches at least 100 % so full cover is a visible line.
     let max_ratio = ratios.iter().flatten().copied().max().unwrap_or(0).max(10_000);
     let mut svg = format!(
-        r#"<svg class="chart" viewBox="0 0 {CHART_W} {CHART_H}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
+        r#"<svg class="chart" viewBox="0 0 {CHART_W} {CHART_H}" style="width:100%;max-width:{CHART_W}px;height:auto" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
         escape(&format!("{total_label} / {ratio_label}"))
     );
     // Axes and the 100 % line.
@@ -275,27 +282,37 @@ pub(super) fn chart_svg(statements: &[&LiabilityStatementView], total_label: &st
         CHART_W - PAD_R,
         CHART_W - PAD_R
     ));
+    let any_ratio = ratios.iter().any(Option::is_some);
     let full = y_of(10_000, max_ratio);
+    if any_ratio {
+        svg.push_str(&format!(
+            r##"<line x1="{PAD_L}" y1="{full}" x2="{}" y2="{full}" stroke="#2a7" stroke-dasharray="4 4"/>"##,
+            CHART_W - PAD_R
+        ));
+    }
     svg.push_str(&format!(
-        r##"<line x1="{PAD_L}" y1="{full}" x2="{}" y2="{full}" stroke="#2a7" stroke-dasharray="4 4"/>"##,
-        CHART_W - PAD_R
-    ));
-    svg.push_str(&format!(
-        r##"<text x="{}" y="{}" font-size="12" text-anchor="end" fill="#555">¥{}</text><text x="{}" y="{}" font-size="12" text-anchor="end" fill="#555">0</text>"##,
+        r##"<text x="{}" y="{}" font-size="{FONT}" text-anchor="end" fill="#555">¥{}</text><text x="{}" y="{}" font-size="{FONT}" text-anchor="end" fill="#555">0</text>"##,
         PAD_L - 6,
-        PAD_T + 10,
+        PAD_T + 6,
         yuan(max_total),
         PAD_L - 6,
         base
     ));
-    svg.push_str(&format!(
-        r##"<text x="{}" y="{}" font-size="12" fill="#2a7">{}</text><text x="{}" y="{}" font-size="12" fill="#2a7">100 %</text>"##,
-        CHART_W - PAD_R + 6,
-        PAD_T + 10,
-        format_bps_percent(max_ratio),
-        CHART_W - PAD_R + 6,
-        full + 4
-    ));
+    if any_ratio {
+        if max_ratio > 10_000 {
+            svg.push_str(&format!(
+                r##"<text x="{}" y="{}" font-size="{FONT}" fill="#2a7">{}</text>"##,
+                CHART_W - PAD_R + 6,
+                PAD_T + 6,
+                format_bps_percent(max_ratio)
+            ));
+        }
+        svg.push_str(&format!(
+            r##"<text x="{}" y="{}" font-size="{FONT}" fill="#2a7">100 %</text>"##,
+            CHART_W - PAD_R + 6,
+            full + 6
+        ));
+    }
     // The total's line and points.
     let points: Vec<String> = statements
         .iter()
@@ -341,25 +358,30 @@ pub(super) fn chart_svg(statements: &[&LiabilityStatementView], total_label: &st
     }
     // The legend and the first and last statement numbers under the axis.
     svg.push_str(&format!(
-        r##"<text x="{PAD_L}" y="{}" font-size="12" fill="#c33">— {}</text><text x="{}" y="{}" font-size="12" fill="#2a7">■ {}</text>"##,
-        CHART_H - 8,
-        escape(total_label),
-        PAD_L + 160,
-        CHART_H - 8,
-        escape(ratio_label)
+        r##"<text x="{PAD_L}" y="{}" font-size="{FONT}" fill="#c33">— {}</text>"##,
+        CHART_H - 6,
+        escape(total_label)
     ));
+    if any_ratio {
+        svg.push_str(&format!(
+            r##"<text x="{}" y="{}" font-size="{FONT}" fill="#2a7">■ {}</text>"##,
+            PAD_L + 200,
+            CHART_H - 6,
+            escape(ratio_label)
+        ));
+    }
     if let (Some(first), Some(last)) = (statements.first(), statements.last()) {
         svg.push_str(&format!(
-            r##"<text x="{}" y="{}" font-size="11" text-anchor="middle" fill="#555">#{}</text>"##,
+            r##"<text x="{}" y="{}" font-size="{FONT}" text-anchor="middle" fill="#555">#{}</text>"##,
             x_of(0, n),
-            base + 14,
+            base + FONT + 2,
             first.seq
         ));
         if n > 1 {
             svg.push_str(&format!(
-                r##"<text x="{}" y="{}" font-size="11" text-anchor="middle" fill="#555">#{}</text>"##,
+                r##"<text x="{}" y="{}" font-size="{FONT}" text-anchor="middle" fill="#555">#{}</text>"##,
                 x_of(n - 1, n),
-                base + 14,
+                base + FONT + 2,
                 last.seq
             ));
         }
@@ -401,7 +423,7 @@ mod tests {
         assert_eq!(svg.matches("<rect").count(), 2);
         assert!(svg.contains("Cover &lt;ratio&gt;"));
         assert!(svg.contains("#1") && svg.contains("#3"));
-        assert!(svg.contains("120.00 %"));
+        assert!(svg.contains("120.00 %") && svg.contains("100 %"));
         // Every coordinate stays inside the view box.
         for (i, _) in svg.match_indices("cy=\"") {
             let rest = &svg[i + 4..];
@@ -409,6 +431,10 @@ mod tests {
             assert!((0..=CHART_H).contains(&y));
         }
         assert_eq!(y_of(5000, 5000), PAD_T);
+        // With no ratio known there is no ratio axis at all.
+        let no_ratio = statement(1, 10, None);
+        let svg = chart_svg(&[&no_ratio], "Total", "Ratio");
+        assert!(!svg.contains("100 %") && !svg.contains("Ratio<"), "{svg}");
         assert_eq!(y_of(0, 5000), CHART_H - PAD_B);
     }
 

@@ -681,6 +681,25 @@ impl Store {
     }
 }
 
+impl Store {
+    /// What the gateway holds for the merchant on the sandbox merchant API: every
+    /// succeeded payment less what was refunded of it, less every payout. (Payments opened
+    /// through another personality are that rail's.) Checked sums: an overflow is an
+    /// error, not a wrapped figure.
+    pub(crate) fn balance(&self) -> Option<i64> {
+        let mut total: i64 = 0;
+        for p in self.payments.values().filter(|p| p.rail == PaymentRail::Sandbox) {
+            if matches!(p.status, PaymentStatus::Succeeded { .. }) {
+                total = total.checked_add(p.amount_minor.checked_sub(p.refunded_minor)?)?;
+            }
+        }
+        for payout in self.payouts.values() {
+            total = total.checked_sub(payout.amount_minor)?;
+        }
+        Some(total)
+    }
+}
+
 fn write_entry(out: &mut impl std::io::Write, entry: &Entry) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, entry)?;
     out.write_all(b"\n")

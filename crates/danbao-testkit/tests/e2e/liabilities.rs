@@ -103,6 +103,14 @@ async fn each_buyer_proves_their_orders_money_is_in_the_published_total(t: TestA
     assert!(liabilities >= 2 * 1_234, "{liabilities}");
     assert_eq!(statement.total_minor, liabilities);
     assert_eq!(statement.seq, 1);
+    // The reserves: the sandbox gateway's signed balance, three payments of 12.34 and no
+    // refund. The completed order's fee is the platform's income, not a liability, so the
+    // reserves cover more than the liabilities.
+    assert_eq!(statement.provider.as_deref(), Some("sandbox"));
+    assert_eq!(statement.provider_balance_minor, Some(3 * 1_234));
+    assert!(liabilities < 3 * 1_234, "{liabilities}");
+    assert_eq!(statement.cover_ratio_bps, Some(3 * 1_234 * 10_000 / liabilities));
+    assert!(statement.cover_ratio_bps.unwrap() > 10_000);
 
     // The escrowed order's buyer (a guest, by the order's link): one proof, for 12.34.
     let r = t
@@ -275,6 +283,9 @@ async fn statements_are_published_by_their_job_logged_and_shown_to_the_public(t:
     t.run_due_jobs().await;
     let statements = t.app().liability_statements(10).await.unwrap();
     assert_eq!(statements.iter().map(|s| s.seq).collect::<Vec<_>>(), vec![2, 1]);
+    // Nothing released yet: the reserves are exactly the liabilities, 100 %.
+    assert_eq!(statements[0].provider_balance_minor, Some(1_500));
+    assert_eq!(statements[0].cover_ratio_bps, Some(10_000));
     assert_eq!(statements[0].total_minor, ledger_liabilities(&t).await);
     assert!(statements[0].total_minor > statements[1].total_minor);
 
@@ -289,8 +300,33 @@ async fn statements_are_published_by_their_job_logged_and_shown_to_the_public(t:
     let v = verify_proof(proof, &verifier).unwrap();
     assert_eq!((v.amount, v.statement.seq), (500, 2));
 
+    // Reconciliation reports the cover ratio: the latest total against the provider's
+    // balance now.
+    let report = t.app().reconcile_rail("sandbox", 0, 86_400_000).await.unwrap();
+    let cover = report.liabilities_cover.expect("a cover ratio");
+    assert_eq!(
+        (
+            cover.statement_seq,
+            cover.liabilities_total_minor,
+            cover.provider_balance_minor
+        ),
+        (2, 1_500, 1_500)
+    );
+    assert_eq!(
+        (cover.cover_ratio_bps, cover.cover_ratio.as_str()),
+        (Some(10_000), "100.00 %")
+    );
+    let admin = t.admin().await;
+    let overview = t.get("/api/v1/admin/reconciliation", Some(&admin)).await;
+    assert_eq!(
+        overview.body["liabilities_cover"]["cover_ratio_bps"], 10_000,
+        "{}",
+        overview.text
+    );
+
     let page = t.get("/transparency", None).await;
     assert_eq!(page.status, 200);
+    assert!(page.text.contains("100.00 %"), "{}", page.text);
     let latest = &statements[0];
     assert!(page.text.contains("id=\"liabilities\""), "{}", page.text);
     assert!(
