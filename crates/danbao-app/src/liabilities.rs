@@ -392,20 +392,26 @@ pub fn check_statement(
     problems
 }
 
+/// The secret the leaf salts are derived from, given the log's signer (see
+/// [`App::liabilities_salt_secret`]); for tools that open the key files themselves.
+pub fn salt_secret(signer: &danbao_evidence::LogSigner) -> [u8; 32] {
+    let key = signer.to_secret_bytes();
+    match <Hmac<Sha256> as Mac>::new_from_slice(&key) {
+        Ok(mut m) => {
+            m.update(b"danbao-liability-salt-key/v1");
+            m.finalize().into_bytes().into()
+        }
+        // HMAC takes keys of any length: this arm cannot run.
+        Err(_) => [0u8; 32],
+    }
+}
+
 impl App {
     /// The secret the leaf salts are derived from: an HMAC of the log's signing key under
     /// a label of its own, so a salt never reveals anything about the signing key and
     /// needs no file of its own.
     pub(crate) fn liabilities_salt_secret(&self) -> [u8; 32] {
-        let key = self.log_signer().to_secret_bytes();
-        match <Hmac<Sha256> as Mac>::new_from_slice(&key) {
-            Ok(mut m) => {
-                m.update(b"danbao-liability-salt-key/v1");
-                m.finalize().into_bytes().into()
-            }
-            // HMAC takes keys of any length: this arm cannot run.
-            Err(_) => [0u8; 32],
-        }
+        salt_secret(self.log_signer())
     }
 
     /// The providers' settlement balance: what the rails say they hold for us, summed

@@ -1094,7 +1094,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: LedgerCommand::Check(data),
         } => {
             let store = open_store(&data).await?;
-            let violations = danbao_app::ledger_check(&store).await?;
+            let mut violations = danbao_app::ledger_check(&store).await?;
+            // The statements of liabilities are checked with the log's key (their notes)
+            // and its salt secret (their leaves), when this data directory has them.
+            let keys = keys_dir(&data);
+            if keys.join("evidence-log-signing.key").is_file() {
+                let (vault, _) = Vault::open(&keys).context("opening the key files")?;
+                let signer = vault.log_signer();
+                let problems = danbao_app::liabilities::check_liability_statements(
+                    &store,
+                    &signer.verifier(),
+                    &danbao_app::liabilities::salt_secret(signer),
+                )
+                .await?;
+                violations.extend(problems.into_iter().map(danbao_domain::ledger::Violation));
+            } else {
+                println!(
+                    "note: no evidence-log key in this data directory; the statements of liabilities are not checked"
+                );
+            }
             if violations.is_empty() {
                 println!("ledger check: ok (every entry balances, balances match postings, no liability negative, every order's money accounted for)");
             } else {
