@@ -569,7 +569,8 @@ impl App {
         let mine = tx
             .liability_leaves_by_labels(row.seq, &order_labels(order.id.as_str()))
             .await?;
-        let leaves = if mine.is_empty() {
+        let cached = if mine.is_empty() { None } else { cached_tree(&row.root) };
+        let leaves = if mine.is_empty() || cached.is_some() {
             Vec::new()
         } else {
             tx.liability_leaves(row.seq).await?
@@ -577,20 +578,37 @@ impl App {
         tx.commit().await?;
         let mut proofs = Vec::new();
         if !mine.is_empty() {
-            // The tree is rebuilt from the stored leaves (O(n) hashes, well under a second
-            // at a million balances) and must give the signed root before any proof is
-            // handed out.
-            let tree = tree_of(&self.liabilities_salt_secret(), row.seq, &leaves).map_err(internal)?;
-            if hex::encode(tree.root().hash) != row.root {
-                return Err(internal(format!(
-                    "liabilities statement {}: the stored leaves no longer give the signed root",
-                    row.seq
-                )));
-            }
+            let tree = match cached {
+                Some(tree) => tree,
+                None => {
+                    // The tree is rebuilt from the stored leaves (O(n) hashes: see `danbao
+                    // bench liabilities`) and must give the signed root before any proof is
+                    // handed out; then it is kept for the next buyer.
+                    let tree = tree_of(&self.liabilities_salt_secret(), row.seq, &leaves).map_err(internal)?;
+                    if hex::encode(tree.root().hash) != row.root {
+                        return Err(internal(format!(
+                            "liabilities statement {}: the stored leaves no longer give the signed root",
+                            row.seq
+                        )));
+                    }
+                    let tree = std::sync::Arc::new(tree);
+                    cache_tree(&row.root, &tree);
+                    tree
+                }
+            };
             for leaf in &mine {
                 let index = tree
                     .position(&leaf.label)
                     .ok_or_else(|| internal("a stored leaf is missing from its tree"))?;
+                // The buyer is told the stored amount; it must be the one the tree proves
+                // (a leaf changed in storage since is a fault, not a proof).
+                let proven = tree.leaf(index).map(|(l, _)| l.amount());
+                if proven != u64::try_from(leaf.amount_minor).ok() {
+                    return Err(internal(format!(
+                        "liabilities statement {}: the stored leaf {} differs from the signed tree",
+                        row.seq, leaf.label
+                    )));
+                }
                 proofs.push(LiabilityProofText {
                     label: leaf.label.clone(),
                     amount_minor: leaf.amount_minor,
@@ -612,6 +630,35 @@ impl App {
     pub async fn check_liability_statements(&self) -> AppResult<Vec<String>> {
         check_liability_statements(&self.store, &self.log_verifier(), &self.liabilities_salt_secret()).await
     }
+}
+
+/// The tree of the latest statement proofs were asked of, by signed root: a root names
+/// one tree (the leaves and salts hash into it), so a tree built once serves every buyer
+/// of that statement, in any `App` of this process. Trees above the bound are rebuilt per
+/// request rather than held in memory (about 150 bytes a leaf).
+static TREE_CACHE: std::sync::Mutex<Option<(String, std::sync::Arc<SumTree>)>> = std::sync::Mutex::new(None);
+const CACHED_TREE_LEAVES_MAX: usize = 2_000_000;
+
+fn cached_tree(root_hex: &str) -> Option<std::sync::Arc<SumTree>> {
+    let guard = match TREE_CACHE.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    guard
+        .as_ref()
+        .filter(|(root, _)| root == root_hex)
+        .map(|(_, tree)| tree.clone())
+}
+
+fn cache_tree(root_hex: &str, tree: &std::sync::Arc<SumTree>) {
+    if tree.len() > CACHED_TREE_LEAVES_MAX {
+        return;
+    }
+    let mut guard = match TREE_CACHE.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    *guard = Some((root_hex.to_string(), tree.clone()));
 }
 
 /// [`check_statement`] over every stored statement, each read in one snapshot.
