@@ -1,9 +1,9 @@
 //! `danbao bench liabilities --balances N`: the proof of liabilities at N balances — the
 //! time to build the Merkle sum tree (salts, leaf hashes, sort, levels: what a statement
-//! costs, and what the first proof of a statement costs, since the server then rebuilds the
-//! tree from the stored leaves), the size of one proof (bytes, hashes on its path) and the time to
-//! verify one offline. Pure CPU, no database: the figures are the tree's alone, beside a
-//! baseline of N plain SHA-256 hashes measured in the same run.
+//! costs, and what the first proof of a statement costs, since the server then rebuilds
+//! the tree from the stored leaves), the size of one proof (bytes, hashes on its path)
+//! and the time to verify one offline. Pure CPU, no database: the figures are the tree's
+//! alone, beside a baseline of N plain SHA-256 hashes measured in the same run.
 
 use danbao_evidence::{verify_proof, Liability, LogSigner, Statement, SumTree};
 use rand::{rngs::StdRng, Rng, SeedableRng};
