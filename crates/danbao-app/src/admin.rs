@@ -28,6 +28,9 @@ pub struct ReconciliationOverview {
     /// The latest runs, newest first.
     pub runs: Vec<ReconciliationReport>,
     pub open_exceptions: Vec<ReconciliationItemView>,
+    /// The latest statement of liabilities against the reserves recorded with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liabilities_cover: Option<crate::liabilities::LiabilitiesCover>,
 }
 
 /// Where things stand, for an operator.
@@ -106,6 +109,10 @@ pub struct ReconciliationReport {
     pub created_at: String,
     /// This run's differences (applied_late ones are explained and resolved at once).
     pub items: Vec<ReconciliationItemView>,
+    /// The latest published liabilities against what this provider says it holds for us
+    /// now (the reserves), when both are known; a run read back from storage has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liabilities_cover: Option<crate::liabilities::LiabilitiesCover>,
 }
 
 fn report(run: ReconciliationRunRow, items: Vec<ReconciliationItemRow>) -> ReconciliationReport {
@@ -120,6 +127,7 @@ fn report(run: ReconciliationRunRow, items: Vec<ReconciliationItemRow>) -> Recon
         amount_mismatch: run.amount_mismatch,
         created_at: rfc3339(run.created_at),
         items: items.into_iter().map(Into::into).collect(),
+        liabilities_cover: None,
     }
 }
 
@@ -267,7 +275,9 @@ impl App {
             }
         }
         tx.commit().await?;
-        Ok(report(run, stored))
+        let mut report = report(run, stored);
+        report.liabilities_cover = self.liabilities_cover(rail.as_ref()).await?;
+        Ok(report)
     }
 
     /// Every configured rail's statement for [from, to), one run each. A rail that
@@ -324,9 +334,15 @@ impl App {
         tx.commit().await?;
         let runs: Vec<ReconciliationReport> = runs.into_iter().map(|r| report(r, Vec::new())).collect();
         let open: Vec<ReconciliationItemView> = open.into_iter().map(Into::into).collect();
+        let liabilities_cover = self
+            .liability_statements(1)
+            .await?
+            .first()
+            .and_then(crate::liabilities::LiabilitiesCover::recorded);
         Ok(ReconciliationOverview {
             runs,
             open_exceptions: open,
+            liabilities_cover,
         })
     }
 

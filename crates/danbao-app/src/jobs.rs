@@ -47,6 +47,9 @@ pub enum Job {
     Notify(String),
     /// A manual order still undelivered when the buyer may escalate: remind the seller.
     DeliveryReminder(OrderId),
+    /// Publish the statement of liabilities due at this time (ms; the end of a period of
+    /// `[transparency] liabilities_period_minutes`); chains itself to the next period.
+    PublishLiabilities(i64),
 }
 
 /// A day, for the daily reconciliation.
@@ -60,6 +63,16 @@ impl Job {
     pub fn reconcile_day_of(at: i64) -> (Job, i64) {
         let start = at.div_euclid(DAY_MS) * DAY_MS;
         (Job::ReconcileDay(start), start + DAY_MS + RECONCILE_AFTER_MS)
+    }
+}
+
+impl Job {
+    /// The liabilities statement due at the end of the period that contains `at`, and
+    /// when it runs (then).
+    pub fn publish_liabilities_after(at: i64, period_ms: i64) -> (Job, i64) {
+        let period = period_ms.max(60_000);
+        let due = (at.div_euclid(period) + 1) * period;
+        (Job::PublishLiabilities(due), due)
     }
 }
 
@@ -78,12 +91,13 @@ impl Job {
             Job::ReconcileDay(_) => "reconcile_day",
             Job::Notify(_) => "notify",
             Job::DeliveryReminder(_) => "delivery_reminder",
+            Job::PublishLiabilities(_) => "publish_liabilities",
         }
     }
 
     fn subject(&self) -> String {
         match self {
-            Job::ReconcileDay(start) => start.to_string(),
+            Job::ReconcileDay(start) | Job::PublishLiabilities(start) => start.to_string(),
             Job::ExpireOrder(o) | Job::AutoConfirm(o) | Job::DeliveryDeadline(o) => o.to_string(),
             Job::Refund(r) => r.to_string(),
             Job::QueryPayment(a) => a.to_string(),
@@ -110,6 +124,7 @@ impl Job {
             "reconcile_day" => Job::ReconcileDay(id.parse().ok()?),
             "notify" => Job::Notify(id.to_string()),
             "delivery_reminder" => Job::DeliveryReminder(OrderId::parse(id)?),
+            "publish_liabilities" => Job::PublishLiabilities(id.parse().ok()?),
             _ => return None,
         })
     }
@@ -377,7 +392,27 @@ impl App {
             Job::ReconcileDay(start) => self.reconcile_day(*start).await,
             Job::Notify(id) => self.deliver_notification(id).await,
             Job::DeliveryReminder(id) => self.delivery_reminder(id).await.map_err(JobFailure::from),
+            Job::PublishLiabilities(due) => self.publish_liabilities_job(*due).await.map_err(JobFailure::from),
         }
+    }
+
+    /// Publishes a statement of liabilities, after queueing the next period's (from now:
+    /// a clock that jumped ahead does not leave a backlog of periods to publish). A
+    /// refusal (the ledger did not add up) is recorded as a security event and is not
+    /// retried: the next period tries again.
+    async fn publish_liabilities_job(&self, due: i64) -> AppResult<()> {
+        let now = self.now();
+        let period = self.current_rules().transparency.liabilities_period_ms();
+        let (next, next_at) = Job::publish_liabilities_after(now.max(due), period);
+        self.retrying(|| async {
+            let mut tx = self.store.begin().await?;
+            next.enqueue(&mut tx, next_at, now).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.publish_liabilities().await?;
+        Ok(())
     }
 
     /// Matches one day's statement, after queueing the next day's first, so that a day

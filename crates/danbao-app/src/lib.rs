@@ -14,6 +14,7 @@ pub mod epay_v2;
 pub mod evidence;
 pub mod files;
 pub mod jobs;
+pub mod liabilities;
 pub mod limits;
 pub mod metrics;
 pub mod money;
@@ -224,6 +225,9 @@ impl App {
         // the chain (once: the job of a day is enqueued at most once).
         let (reconcile, at) = jobs::Job::reconcile_day_of(now);
         reconcile.enqueue(&mut tx, at, now).await?;
+        // The proof of liabilities is published every period; this starts that chain.
+        let (publish, at) = jobs::Job::publish_liabilities_after(now, current.transparency.liabilities_period_ms());
+        publish.enqueue(&mut tx, at, now).await?;
         tx.commit().await?;
         let files = match &config.files_dir {
             Some(dir) => Some(files::FileStore::open(dir).map_err(|e| AppError::Internal(e.to_string()))?),
@@ -311,9 +315,19 @@ impl App {
         Ok(parsed)
     }
 
-    /// `danbao ledger check`: every invariant of SPEC §5, read in one transaction.
+    /// `danbao ledger check`: every invariant of SPEC §5, read in one transaction, and
+    /// every published statement of liabilities checked against the ledger it was made
+    /// from (its total equals the ledger's liabilities then; its stored leaves rebuild
+    /// its signed root).
     pub async fn ledger_check(&self) -> AppResult<Vec<danbao_domain::ledger::Violation>> {
-        ledger_check(&self.store).await
+        let mut violations = ledger_check(&self.store).await?;
+        violations.extend(
+            self.check_liability_statements()
+                .await?
+                .into_iter()
+                .map(danbao_domain::ledger::Violation),
+        );
+        Ok(violations)
     }
 
     /// The ledger check over the API: admins only.

@@ -106,6 +106,11 @@ pub trait PaymentProvider: Send + Sync + 'static {
     }
     /// Pays a seller out (a withdrawal); idempotent on `request_id`.
     fn payout(&self, request_id: String, amount: Money, account: String) -> BoxFuture<'_, Result<(), ProviderError>>;
+    /// What the provider says it holds for us (its settlement balance, minor units): the
+    /// reserves the proof of liabilities is compared with. None: this rail cannot say.
+    fn settlement_balance(&self) -> BoxFuture<'_, Result<Option<Money>, ProviderError>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// The payment rails this platform takes money through, in the operator's order (the
@@ -328,6 +333,13 @@ impl PaymentProvider for SandboxProvider {
 
     fn acknowledgement(&self) -> &'static str {
         "success"
+    }
+
+    fn settlement_balance(&self) -> BoxFuture<'_, Result<Option<Money>, ProviderError>> {
+        Box::pin(async move {
+            let view = self.client.balance().await.map_err(map_client_error)?;
+            Ok(Some(Money::from_minor(view.balance_minor)))
+        })
     }
 
     fn query_payments(&self, out_trade_no: String) -> BoxFuture<'_, Result<Vec<VerifiedPayment>, ProviderError>> {

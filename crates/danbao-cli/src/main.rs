@@ -6,6 +6,7 @@ mod chaos;
 mod child;
 mod config;
 mod dossier;
+mod liabilities;
 mod mirror;
 mod simulate;
 mod witness;
@@ -290,6 +291,16 @@ enum Command {
         /// How many of the --witness keys must have cosigned (default: all).
         #[arg(long)]
         witness_quorum: Option<usize>,
+    },
+    /// Verify a proof of liabilities offline (an order's proof from its page or
+    /// `GET /api/v1/orders/{id}/liabilities-proof`): the statement is signed by the log's
+    /// key and the balance, with its amount, is in the signed total.
+    VerifyLiabilities {
+        /// The proof file (danbao-liabilities-proof/v1 text, or the API's JSON answer).
+        proof: PathBuf,
+        /// The log's verifier key: the vkey text, or a file holding it.
+        #[arg(long)]
+        key: String,
     },
     /// Write a self-contained dossier (timeline, receipts, checkpoint, public key) that
     /// `danbao verify` accepts whole.
@@ -1080,6 +1091,19 @@ async fn reconcile(
     for i in &r.items {
         println!("  {} {} {} {}", i.status, i.kind, i.provider_txn_id, i.detail);
     }
+    match &r.liabilities_cover {
+        Some(c) => println!(
+            "  liabilities:         {} fen (statement #{}, {}); {} holds {} fen; cover ratio {} ({} bps)",
+            c.liabilities_total_minor,
+            c.statement_seq,
+            c.statement_as_of,
+            c.provider,
+            c.provider_balance_minor,
+            c.cover_ratio,
+            c.cover_ratio_bps.map_or_else(|| "-".to_string(), |b| b.to_string())
+        ),
+        None => println!("  liabilities:         no statement published, or the provider gives no balance"),
+    }
     let unexplained = r.missing_at_provider + r.amount_mismatch;
     Ok(if unexplained == 0 {
         ExitCode::SUCCESS
@@ -1114,7 +1138,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: LedgerCommand::Check(data),
         } => {
             let store = open_store(&data).await?;
-            let violations = danbao_app::ledger_check(&store).await?;
+            let mut violations = danbao_app::ledger_check(&store).await?;
+            // The statements of liabilities are checked with the log's key (their notes)
+            // and its salt secret (their leaves), when this data directory has them.
+            let keys = keys_dir(&data);
+            if keys.join("evidence-log-signing.key").is_file() {
+                let (vault, _) = Vault::open(&keys).context("opening the key files")?;
+                let signer = vault.log_signer();
+                let problems = danbao_app::liabilities::check_liability_statements(
+                    &store,
+                    &signer.verifier(),
+                    &danbao_app::liabilities::salt_secret(signer),
+                )
+                .await?;
+                violations.extend(problems.into_iter().map(danbao_domain::ledger::Violation));
+            } else {
+                println!(
+                    "note: no evidence-log key in this data directory; the statements of liabilities are not checked"
+                );
+            }
             if violations.is_empty() {
                 println!("ledger check: ok (every entry balances, balances match postings, no liability negative, every order's money accounted for)");
             } else {
@@ -1152,6 +1194,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bind,
             port,
         } => return witness::run(&dir, &name, &logs, &bind, port).await,
+        Command::VerifyLiabilities { proof, key } => return liabilities::verify(&proof, &key),
         Command::ExportDossier {
             data,
             order,

@@ -1502,3 +1502,84 @@ async fn a_mirror_keeps_full_and_higher_tiles_and_reuses_them() {
     let _ = std::fs::remove_dir_all(&root);
     t.finish().await;
 }
+
+/// `danbao verify-liabilities`: a buyer's proof from a real server verifies offline with
+/// only the log's key (as text, and as the API's JSON answer); a tampered proof, or the
+/// right proof under another key, exits non-zero and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn verify_liabilities_accepts_a_buyers_proof_and_refuses_a_tampered_one() {
+    let t = danbao_testkit::TestApp::sqlite().await;
+    let (seller, _) = t.user("liab_cli_seller", "seller").await;
+    let product = t.card_product(&seller, 4_321, 2).await;
+    let (order, token) = t.guest_order_delivered(&product).await;
+    t.guest_order_delivered(&product).await;
+    match t.app().publish_liabilities().await.unwrap() {
+        danbao_app::liabilities::PublishOutcome::Published(_) => {}
+        other => panic!("{other:?}"),
+    }
+    let vkey = t.get("/api/v1/evidence/key", None).await.text.trim().to_string();
+    let answer = t
+        .get(
+            &format!("/api/v1/orders/{order}/liabilities-proof?access_token={token}"),
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let proof = answer.body["proofs"][0]["proof"].as_str().unwrap().to_string();
+    let dir = std::env::temp_dir().join(format!("danbao-liab-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+
+    let good = write("proof.txt", &proof);
+    let (code, stdout, stderr) = danbao(&["verify-liabilities", &good, "--key", &vkey]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("ok: balance order:{order}:escrow of ¥43.21 (4321 fen)")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("statement #1") && stdout.contains("¥86.42 (8642 fen) over 2 balances"),
+        "{stdout}"
+    );
+    // The API's JSON answer, saved as is, with the key in a file.
+    let json = write("answer.json", &answer.text);
+    let key_file = write("key.vkey", &vkey);
+    let (code, stdout, _) = danbao(&["verify-liabilities", &json, "--key", &key_file]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("ok: balance"), "{stdout}");
+
+    // The amount raised by one fen: the leaf no longer leads to the signed root.
+    let tampered = write("tampered.txt", &proof.replacen("amount 4321", "amount 4322", 1));
+    let (code, stdout, _) = danbao(&["verify-liabilities", &tampered, "--key", &vkey]);
+    assert_ne!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("verification failed: the proof does not lead to the signed root"),
+        "{stdout}"
+    );
+    // The statement's total changed: its signature no longer holds.
+    let total = proof.lines().rev().nth(3).unwrap().to_string();
+    assert_eq!(total, "8642");
+    let lie = write("lie.txt", &proof.replacen(&format!("\n{total}\n"), "\n1\n", 1));
+    let (code, stdout, _) = danbao(&["verify-liabilities", &lie, "--key", &vkey]);
+    assert_ne!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("verification failed: statement: the signature"),
+        "{stdout}"
+    );
+    // Another log's key.
+    let other = danbao_evidence::LogSigner::generate("danbao.dev/evidence-log", &mut rand::rngs::OsRng).unwrap();
+    let (code, stdout, _) = danbao(&["verify-liabilities", &good, "--key", &other.vkey()]);
+    assert_ne!(code, 0, "{stdout}");
+    assert!(stdout.contains("verification failed"), "{stdout}");
+    // Not a proof at all.
+    let junk = write("junk.txt", "hello\n");
+    let (code, stdout, _) = danbao(&["verify-liabilities", &junk, "--key", &vkey]);
+    assert_ne!(code, 0, "{stdout}");
+    assert!(stdout.contains("not a danbao-liabilities-proof/v1"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+    t.finish().await;
+}

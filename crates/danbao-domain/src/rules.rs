@@ -30,6 +30,34 @@ pub struct RuleSet {
     /// defaults.
     #[serde(default)]
     pub risk: RiskRules,
+    /// What the platform publishes about itself (issue 16); absent from older rule sets,
+    /// which read as the defaults.
+    #[serde(default)]
+    pub transparency: TransparencyRules,
+}
+
+/// `[transparency]`: how often the proof of liabilities is published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransparencyRules {
+    /// A statement of liabilities (a Merkle sum tree over every balance owed, signed and
+    /// logged) is published every this many minutes.
+    pub liabilities_period_minutes: i64,
+}
+
+impl Default for TransparencyRules {
+    /// The value of the shipped rule set (a test checks they agree).
+    fn default() -> TransparencyRules {
+        TransparencyRules {
+            liabilities_period_minutes: 60,
+        }
+    }
+}
+
+impl TransparencyRules {
+    pub fn liabilities_period_ms(&self) -> TimestampMs {
+        self.liabilities_period_minutes * 60_000
+    }
 }
 
 /// `[deposit]`: what a seller must hold as a security deposit to list, and when it may
@@ -421,6 +449,12 @@ impl RuleSet {
             );
         }
         self.validate_risk()?;
+        // At least a minute (a statement reads the whole ledger), at most a week (a
+        // buyer's proof should be about money held now, not last month).
+        let period = self.transparency.liabilities_period_minutes;
+        if !(1..=10_080).contains(&period) {
+            return out("transparency.liabilities_period_minutes", "must be 1 to 10080 (a week)");
+        }
         if o.max_quantity > 10_000 {
             return out("orders.max_quantity", "must be at most 10000");
         }
@@ -718,6 +752,7 @@ mod tests {
     fn the_risk_rules_default_to_the_shipped_values_and_old_rule_sets_still_parse() {
         let shipped = RuleSet::default_rules().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(shipped.risk, RiskRules::default());
+        assert_eq!(shipped.transparency, TransparencyRules::default());
         // `[risk]` is the last section: a rule set published before it existed ends above it.
         let start = DEFAULT_RULES_TOML.find("\n[risk]").unwrap_or(DEFAULT_RULES_TOML.len());
         let old = &DEFAULT_RULES_TOML[..start];

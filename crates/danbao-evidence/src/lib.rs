@@ -20,6 +20,9 @@
 //!   and [`LeafOpening`], the secret that lets the event's parties check what it says.
 //! - [`note`]: Ed25519 signed notes and `tlog-checkpoint` checkpoints ([`LogSigner`],
 //!   [`LogVerifier`], [`Checkpoint`], [`open_checkpoint`]).
+//! - [`liabilities`]: proof of liabilities, a Merkle sum tree (Chalkias et al.'s fixed
+//!   summation tree) over salted balances, its signed statement and inclusion proofs
+//!   ([`SumTree`], [`Statement`], [`verify_proof`]).
 //! - [`receipt`]: `c2sp.org/tlog-proof@v1` receipts ([`Receipt`], [`verify_receipt`])
 //!   and consistency between two signed checkpoints ([`verify_consistency_between`]).
 //! - [`cosignature`]: witness cosignatures (`cosignature/v1`, Ed25519) and the tlog-witness
@@ -37,6 +40,7 @@
 pub mod cosignature;
 pub mod hash;
 pub mod leaf;
+pub mod liabilities;
 pub mod note;
 pub mod receipt;
 pub mod sealed;
@@ -51,6 +55,11 @@ pub use cosignature::{
 };
 pub use hash::{empty_root, leaf_hash, node_hash, sha256_hex, Hash};
 pub use leaf::{Leaf, LeafError, LeafFields, LeafRecord, LEAF_FORMAT_LINE};
+pub use liabilities::{
+    derive_salt, empty_sum_root, format_proof, open_statement, verify_proof, Liability, LiabilityError, LiabilityProof,
+    PathStep, SiblingSide, Statement, SumNode, SumTree, VerifiedLiability, PROOF_HEADER as LIABILITIES_PROOF_HEADER,
+    STATEMENT_ORIGIN as LIABILITIES_ORIGIN,
+};
 pub use note::{open_checkpoint, Checkpoint, LogSigner, LogVerifier, NoteError};
 pub use receipt::{
     verify_consistency_between, verify_receipt, ConsistencyCheckError, Receipt, ReceiptError, ReceiptParseError,

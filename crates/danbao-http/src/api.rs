@@ -64,6 +64,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(lookup_order))
         .routes(routes!(order))
         .routes(routes!(timeline))
+        .routes(routes!(liabilities_proof))
         .routes(routes!(delivery))
         .routes(routes!(confirm))
         .routes(routes!(cancel))
@@ -488,6 +489,25 @@ async fn timeline(
     Path(id): Path<String>,
 ) -> ApiResult<Json<danbao_app::evidence::Timeline>> {
     Ok(Json(app.order_timeline(&caller, &id).await?))
+}
+
+/// The proof that the order's held money is in the platform's published liabilities
+/// (防跑路): an inclusion proof in the latest statement's Merkle sum tree, for each of the
+/// order's balances (escrow, frozen), checkable offline with
+/// `danbao verify-liabilities PROOF --key VKEY`. The buyer's only (or ?access_token=).
+#[utoipa::path(
+    get,
+    path = "/orders/{id}/liabilities-proof",
+    params(("id" = String, Path, description = "The order id (or order number)"), AccessToken),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The proof, or why there is none (no statement yet, or the order held nothing)", body = danbao_app::liabilities::OrderLiabilitiesProof), Problems)
+)]
+async fn liabilities_proof(
+    State(app): State<App>,
+    CallerExt(caller): CallerExt,
+    Path(id): Path<String>,
+) -> ApiResult<Json<danbao_app::liabilities::OrderLiabilitiesProof>> {
+    Ok(Json(app.order_liabilities_proof(&caller, &id).await?))
 }
 
 /// Reveal delivered goods to the buyer (recorded)

@@ -185,6 +185,12 @@ impl SandboxClient {
         decode(&ok(reply)?.body)
     }
 
+    /// The merchant's settlement balance: what the gateway holds for us (signed answer).
+    pub async fn balance(&self) -> Result<crate::wire::BalanceView, ClientError> {
+        let reply = self.send(Method::GET, "/api/balance", &[], None, Auth::Signed).await?;
+        decode(&ok(reply)?.body)
+    }
+
     // --- public endpoints (tests and demos) -----------------------------------------------
 
     /// Presses the cashier's Pay button.

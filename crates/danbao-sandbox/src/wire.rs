@@ -169,6 +169,15 @@ pub struct PayoutView {
     pub status: String,
 }
 
+/// The merchant's settlement balance at the gateway (`GET /api/balance`, signed).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct BalanceView {
+    pub balance_minor: i64,
+    pub currency: String,
+    /// RFC 3339.
+    pub as_of: String,
+}
+
 /// The fault knobs. Percentages are 0..=100; the default is everything off.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
 #[serde(default)]

@@ -1076,10 +1076,14 @@ impl Sim {
                 Ok(f) => f,
                 Err(e) => return Err(fail(FailureKind::InternalError, vec![e])),
             };
-            // The daily reconciliation is always queued (it chains itself); the drain runs
-            // at least until the last day of the run has been reconciled.
+            // The daily reconciliation and the periodic statement of liabilities are always
+            // queued (each chains itself); the drain runs at least until the last day of
+            // the run has been reconciled.
             let idle = days > 2
-                && facts.live_jobs.iter().all(|(kind, _)| kind == "reconcile_day")
+                && facts
+                    .live_jobs
+                    .iter()
+                    .all(|(kind, _)| matches!(kind.as_str(), "reconcile_day" | "publish_liabilities"))
                 && facts.open_orders.is_empty()
                 && facts.open_complaints.is_empty()
                 && facts.unconfirmed_refunds.is_empty()

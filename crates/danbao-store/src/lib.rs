@@ -20,9 +20,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod audit;
+mod liability_rows;
 pub mod lite;
 mod rows;
 pub use audit::AuditFacts;
+pub use liability_rows::*;
 pub use rows::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +138,7 @@ macro_rules! queries {
         include!("queries/backoffice.rs");
         include!("queries/console_admin.rs");
         include!("queries/notifications.rs");
+        include!("queries/liabilities.rs");
     };
 }
 
@@ -268,6 +271,23 @@ impl Store {
     /// Migrations this build has that the database does not (an empty list: the schema is
     /// what this build expects). `/readyz` is not ready while any is missing, e.g. after
     /// the database was swapped under a running process.
+    /// A read-write transaction that sees one consistent snapshot of the whole database
+    /// for all its statements: PostgreSQL's REPEATABLE READ (its default, READ COMMITTED,
+    /// gives each statement its own snapshot, so a ledger read in two statements could
+    /// straddle a commit). SQLite's `BEGIN IMMEDIATE` already holds the one write lock.
+    pub async fn begin_snapshot(&self) -> Result<Tx> {
+        Ok(match self {
+            Store::Sqlite(l) => Tx::new(TxConn::Sqlite(l.begin().await?)),
+            Store::Postgres(p) => {
+                let mut t = p.begin().await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    .execute(&mut *t)
+                    .await?;
+                Tx::new(TxConn::Postgres(PgConn::Tx(t)))
+            }
+        })
+    }
+
     pub async fn missing_migrations(&self) -> Result<Vec<i64>> {
         let (migrator, mut tx) = match self {
             Store::Sqlite(_) => (sqlx::migrate!("./migrations/sqlite"), self.begin_read().await?),
@@ -521,6 +541,16 @@ macro_rules! tx_methods {
 }
 
 tx_methods! {
+    // Proof of liabilities (issue 16 item 3).
+    fn order_holds() -> Vec<OrderHoldRow>;
+    fn max_liability_seq() -> i64;
+    fn insert_liability_statement(statement: &LiabilityStatementRow, leaves: &[LiabilityLeafRow], accounts: &[(String, i64)]) -> ();
+    fn recent_liability_statements(limit: i64) -> Vec<LiabilityStatementRow>;
+    fn liability_statement(seq: i64) -> Option<LiabilityStatementRow>;
+    fn liability_seqs() -> Vec<i64>;
+    fn liability_leaves(seq: i64) -> Vec<LiabilityLeafRow>;
+    fn liability_leaves_by_labels(seq: i64, labels: &[String]) -> Vec<LiabilityLeafRow>;
+    fn liability_accounts(seq: i64) -> Vec<(String, i64)>;
     fn insert_user(user: &UserRow) -> ();
     fn user_by_username(username: &str) -> Option<UserRow>;
     fn user_by_id(id: &UserId) -> Option<UserRow>;

@@ -7,6 +7,8 @@
 //!   ([`seed`] fills the real tables in bulk).
 //! - [`jobs`]: the job queue working through the active-query schedule (补单) of many
 //!   open orders at once: jobs per second and how late the queue ran.
+//! - [`liabilities`]: the proof of liabilities' sum tree at N balances: build time, proof
+//!   size, offline verify time.
 //!
 //! Every figure is printed beside a baseline of the same run (these machines are noisy),
 //! and nothing is reported as passed that did not complete: failures are counted and
@@ -15,6 +17,7 @@
 mod common;
 mod evidence;
 mod jobs;
+mod liabilities;
 mod orders;
 mod raw;
 mod seed;
@@ -38,6 +41,9 @@ pub enum BenchCommand {
     /// The job queue through the active-query schedule of many open orders: jobs/s,
     /// lateness against the schedule, backlog.
     Jobs(jobs::JobsArgs),
+    /// Proof of liabilities: sum-tree build time, proof size and offline verify time at
+    /// N balances (pure CPU, no database).
+    Liabilities(liabilities::LiabilitiesArgs),
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -45,5 +51,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         BenchCommand::Evidence(a) => evidence::run(a).await,
         BenchCommand::Orders(a) => orders::run(a).await,
         BenchCommand::Jobs(a) => jobs::run(a).await,
+        BenchCommand::Liabilities(a) => liabilities::run(a).await,
     }
 }

@@ -27,6 +27,7 @@ mod error;
 mod forms;
 mod i18n;
 mod labels;
+mod liabilities;
 mod orders;
 mod rules;
 mod seller;

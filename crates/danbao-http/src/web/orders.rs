@@ -94,6 +94,8 @@ struct OrderPage {
     complaint_text: String,
     timeline: Vec<EventItem>,
     error: Option<String>,
+    /// The proof of liabilities for the buyer's money (issue 16 item 3).
+    liabilities: Option<super::liabilities::OrderLiabilities>,
     w: Ui,
 }
 
@@ -184,7 +186,11 @@ pub(super) async fn render_order_with(
         .and_then(danbao_app::clock::parse_rfc3339)
         .map(|paid| paid.saturating_add(app.loaded_rules(order.rule_version).not_delivered_after_ms()))
         .is_some_and(|from| from <= app.now());
-    let html = order_page_for(order, events, &complaints, page, extras, escalation_open);
+    let is_buyer = order.viewer == "buyer";
+    let mut html = order_page_for(order, events, &complaints, page, extras, escalation_open);
+    if is_buyer {
+        html.liabilities = super::liabilities::order_section(app, caller, id, page.ui.lang()).await;
+    }
     Ok((status, private_headers(), html).into_response())
 }
 
@@ -331,6 +337,7 @@ fn order_page_for(
         complaint_text: draft.text,
         timeline,
         error,
+        liabilities: None,
         w: w.clone(),
     }
 }

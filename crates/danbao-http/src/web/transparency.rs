@@ -1,6 +1,7 @@
 //! `/transparency`: what anyone can check without trusting the platform — the evidence
 //! log's latest signed checkpoint, its key, and the commands that verify it offline or
-//! keep a mirror of it; the witnesses that cosigned it, when witnesses are configured.
+//! keep a mirror of it; the witnesses that cosigned it, when witnesses are configured; the
+//! latest statement of liabilities with its cover ratio over time (issue 16 item 3).
 
 use super::forms::PageContext;
 use super::i18n::Ui;
@@ -34,8 +35,8 @@ pub(super) struct TransparencyPage {
     witness_name_label: &'static str,
     witness_key_label: &'static str,
     witness_at_label: &'static str,
-    liabilities_heading: &'static str,
-    liabilities_text: &'static str,
+    /// The proof of liabilities block (issue 16 item 3), kept apart from the rest.
+    liabilities: super::liabilities::PublicLiabilities,
     w: Ui,
 }
 
@@ -47,6 +48,7 @@ pub(super) async fn transparency_page(State(app): State<App>, Extension(page): E
     let vkey = app.log_signer().vkey();
     let base = app.config.public_url.trim_end_matches('/').to_string();
     let l = page.ui.lang();
+    let liabilities = super::liabilities::public_block(&app, l).await;
     let mut commands = vec![
         (
             l.pick("读取最新检查点", "Read the latest checkpoint"),
@@ -156,8 +158,7 @@ pub(super) async fn transparency_page(State(app): State<App>, Extension(page): E
         witness_name_label: l.pick("见证者", "Witness"),
         witness_key_label: l.pick("联署公钥", "Cosignature key"),
         witness_at_label: l.pick("联署时间", "Cosigned at"),
-        liabilities_heading: l.pick("负债证明（防跑路）", "Proof of liabilities"),
-        liabilities_text: l.pick("尚未发布。", "Not published yet."),
+        liabilities,
         w: page.ui,
     }
     .into_response()

@@ -252,6 +252,7 @@ impl Sandbox {
             .route("/api/payouts", post(api_payout))
             .route("/api/refunds/{request_id}", get(api_get_refund))
             .route("/api/statements", get(api_statement))
+            .route("/api/balance", get(api_balance))
             .route("/epay/submit.php", get(epay::submit_get).post(epay::submit_post))
             .route("/epay/mapi.php", post(epay::mapi))
             .route("/epay/api.php", get(epay::api_get).post(epay::api_post))
@@ -998,6 +999,27 @@ fn statement(sb: &Sandbox, req: &MerchantRequest) -> Result<(StatusCode, Vec<Not
     let to = parse("to", &window.to)?;
     let lines = sb.store().statement(from, to, OffsetDateTime::now_utc());
     Ok((StatusCode::OK, lines))
+}
+
+/// The merchant's settlement balance (signed, like every merchant API answer): what the
+/// platform compares its published liabilities with (the cover ratio).
+async fn api_balance(State(sb): State<Sandbox>, _req: MerchantRequest) -> Response {
+    let result = match sb.store().balance() {
+        Some(balance_minor) => Ok((
+            StatusCode::OK,
+            crate::wire::BalanceView {
+                balance_minor,
+                currency: "CNY".to_owned(),
+                as_of: state::rfc3339(OffsetDateTime::now_utc()),
+            },
+        )),
+        None => Err(ApiErr::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "overflow",
+            "the balance overflows".to_owned(),
+        )),
+    };
+    sb.signed_result(result)
 }
 
 #[cfg(test)]

@@ -681,6 +681,25 @@ impl Store {
     }
 }
 
+impl Store {
+    /// What the gateway holds for the merchant on the sandbox merchant API: every
+    /// succeeded payment less what was refunded of it, less every payout. (Payments opened
+    /// through another personality are that rail's.) Checked sums: an overflow is an
+    /// error, not a wrapped figure.
+    pub(crate) fn balance(&self) -> Option<i64> {
+        let mut total: i64 = 0;
+        for p in self.payments.values().filter(|p| p.rail == PaymentRail::Sandbox) {
+            if matches!(p.status, PaymentStatus::Succeeded { .. }) {
+                total = total.checked_add(p.amount_minor.checked_sub(p.refunded_minor)?)?;
+            }
+        }
+        for payout in self.payouts.values() {
+            total = total.checked_sub(payout.amount_minor)?;
+        }
+        Some(total)
+    }
+}
+
 fn write_entry(out: &mut impl std::io::Write, entry: &Entry) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, entry)?;
     out.write_all(b"\n")
@@ -988,5 +1007,35 @@ mod tests {
             store.unfinished_schedules(late, delay_after)[1],
             ("p2".to_owned(), 1, Duration::ZERO)
         );
+    }
+
+    #[test]
+    fn the_balance_is_payments_less_refunds_less_payouts() {
+        let mut store = Store::default();
+        assert_eq!(store.balance(), Some(0));
+        store.create_payment(create("o1", 100), id("p1")).unwrap();
+        store.create_payment(create("o2", 250), id("p2")).unwrap();
+        // An unpaid payment holds nothing.
+        assert_eq!(store.balance(), Some(0));
+        let now = datetime!(2025-01-01 0:00 UTC);
+        store.pay("p1", id("t1"), now).unwrap();
+        store.pay("p2", id("t2"), now).unwrap();
+        assert_eq!(store.balance(), Some(350));
+        let refund = RefundRequest {
+            payment_id: "p2".to_owned(),
+            amount_minor: 40,
+            request_id: "r1".to_owned(),
+        };
+        store.refund(&refund, id("rf1")).unwrap();
+        assert_eq!(store.balance(), Some(310));
+        let payout = crate::wire::PayoutRequest {
+            request_id: "w1".to_owned(),
+            amount_minor: 10,
+            account: "seller-1".to_owned(),
+        };
+        store.payout(&payout, id("po1")).unwrap();
+        // A payout made twice is made once.
+        store.payout(&payout, id("po2")).unwrap();
+        assert_eq!(store.balance(), Some(300));
     }
 }

@@ -51,6 +51,7 @@ mod console_admin;
 mod console_arb;
 mod console_seller;
 mod evidence;
+mod liabilities;
 mod limits;
 mod no_drop;
 mod openapi;

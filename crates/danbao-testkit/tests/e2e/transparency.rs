@@ -144,7 +144,8 @@ async fn the_transparency_page_shows_the_signed_checkpoint_and_how_to_verify_it(
     assert!(page.text.contains("danbao.dev/evidence-log\n"), "{}", page.text);
     let en = t.get("/transparency?lang=en", None).await;
     assert!(
-        en.text.contains("Proof of liabilities") && en.text.contains("Not published yet."),
+        en.text.contains("Proof of liabilities")
+            && en.text.contains("No statement of liabilities has been published yet."),
         "{}",
         en.text
     );
