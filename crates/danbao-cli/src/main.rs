@@ -970,6 +970,9 @@ async fn seed_demo(app: &danbao_app::App, url: &str, merchant_key: &[u8]) -> any
     app.seller_respond(&seller, &complaint.id, "卡密为 60 元面值，发货前已核对。")
         .await?;
     app.run_due_jobs().await?;
+    // A first statement of liabilities now, not at the end of the first period, so the demo's
+    // /transparency and the buyer's order page show one at once.
+    app.publish_liabilities().await?;
     app.sequence_evidence().await?;
     println!("  demo orders: {} (completed), {} (refunded)", bought.id, declined.id);
     println!(
