@@ -396,6 +396,18 @@ impl App {
         }
     }
 
+    /// Queues the next run of a self-chaining job (retried through a brief outage), before
+    /// this run does its work, so a failing run does not end the chain.
+    async fn chain(&self, next: &Job, at: i64, now: i64) -> AppResult<()> {
+        self.retrying(|| async {
+            let mut tx = self.store.begin().await?;
+            next.enqueue(&mut tx, at, now).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Publishes a statement of liabilities, after queueing the next period's (from now:
     /// a clock that jumped ahead does not leave a backlog of periods to publish). A
     /// refusal (the ledger did not add up) is recorded as a security event and is not
@@ -404,13 +416,7 @@ impl App {
         let now = self.now();
         let period = self.current_rules().transparency.liabilities_period_ms();
         let (next, next_at) = Job::publish_liabilities_after(now.max(due), period);
-        self.retrying(|| async {
-            let mut tx = self.store.begin().await?;
-            next.enqueue(&mut tx, next_at, now).await?;
-            tx.commit().await?;
-            Ok(())
-        })
-        .await?;
+        self.chain(&next, next_at, now).await?;
         self.publish_liabilities().await?;
         Ok(())
     }
@@ -420,13 +426,7 @@ impl App {
     async fn reconcile_day(&self, start: i64) -> Result<(), JobFailure> {
         let now = self.now();
         let (next, next_at) = Job::reconcile_day_of(start + DAY_MS);
-        self.retrying(|| async {
-            let mut tx = self.store.begin().await?;
-            next.enqueue(&mut tx, next_at, now).await?;
-            tx.commit().await?;
-            Ok(())
-        })
-        .await?;
+        self.chain(&next, next_at, now).await?;
         match self.reconcile(start, start + DAY_MS).await {
             Err(AppError::ProviderUnavailable(e)) => Err(JobFailure::Outage(e)),
             other => other.map(|_| ()).map_err(JobFailure::from),

@@ -307,11 +307,14 @@ pub(super) fn chart_svg(statements: &[&LiabilityStatementView], total_label: &st
                 format_bps_percent(max_ratio)
             ));
         }
-        svg.push_str(&format!(
-            r##"<text x="{}" y="{}" font-size="{FONT}" fill="#2a7">100 %</text>"##,
-            CHART_W - PAD_R + 6,
-            full + 6
-        ));
+        // The 100 % mark's label, unless it would sit on the top label (a ratio just above 100 %).
+        if max_ratio <= 10_000 || full.saturating_sub(PAD_T) > FONT + 2 {
+            svg.push_str(&format!(
+                r##"<text x="{}" y="{}" font-size="{FONT}" fill="#2a7">100 %</text>"##,
+                CHART_W - PAD_R + 6,
+                full + 6
+            ));
+        }
     }
     // The total's line and points.
     let points: Vec<String> = statements
