@@ -77,11 +77,20 @@ impl WitnessCheck {
         Ok(Self { verifiers, quorum })
     }
 
+    /// No witness was asked for: a checkpoint stands on the log's signature alone.
+    pub fn is_empty(&self) -> bool {
+        self.verifiers.is_empty()
+    }
+
     /// The witnesses that cosigned the receipt's checkpoint (with when), or why not enough.
     fn check(&self, receipt_text: &str) -> Result<Vec<(String, u64)>, String> {
         let receipt = Receipt::parse(receipt_text).map_err(|e| e.to_string())?;
-        verify_cosignatures(&receipt.checkpoint_note, &self.verifiers, self.quorum)
-            .map_err(|e| format!("witnesses: {e}"))
+        self.check_checkpoint(&receipt.checkpoint_note)
+    }
+
+    /// The witnesses that cosigned a checkpoint note (with when), or why not enough.
+    pub fn check_checkpoint(&self, note: &str) -> Result<Vec<(String, u64)>, String> {
+        verify_cosignatures(note, &self.verifiers, self.quorum).map_err(|e| format!("witnesses: {e}"))
     }
 }
 

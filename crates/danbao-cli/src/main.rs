@@ -250,6 +250,13 @@ enum Command {
         /// Keep following, fetching every this many seconds (default: once).
         #[arg(long)]
         interval_seconds: Option<u64>,
+        /// Follow only checkpoints cosigned by this witness (its cosignature vkey, or a file
+        /// holding it); repeat for several.
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        /// How many of the --witness keys must have cosigned (default: all of them).
+        #[arg(long)]
+        witness_quorum: Option<usize>,
     },
     /// Run a transparency-log witness (c2sp.org/tlog-witness) with its own key: it cosigns
     /// each checkpoint of the logs it follows that is consistent with the last one it
@@ -1178,7 +1185,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dir,
             key,
             interval_seconds,
-        } => return mirror::run(&url, &dir, &key, interval_seconds).await,
+            witnesses,
+            witness_quorum,
+        } => {
+            let witnesses = dossier::WitnessCheck::read(&witnesses, witness_quorum)?;
+            return mirror::run(&url, &dir, &key, &witnesses, interval_seconds).await;
+        }
         Command::Verify {
             receipt,
             key,

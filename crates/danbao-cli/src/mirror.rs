@@ -9,8 +9,12 @@
 //! in size fails here. Full tiles are immutable: once kept they are read from DIR, not
 //! fetched again. The higher tiles (level L: roots of 256^L-leaf subtrees) are fetched,
 //! checked against the hashes computed from the level below, and kept too.
+//!
+//! With `--witness VKEY…` a checkpoint is followed only when enough of those witnesses
+//! cosigned it: a mirror that trusts the witnesses, not the log alone, never keeps a tree
+//! the log showed it and nobody else.
 
-use crate::dossier::read_vkey;
+use crate::dossier::{read_vkey, WitnessCheck};
 use anyhow::{bail, Context};
 use danbao_evidence::{leaf_hash, open_checkpoint, root_from_leaves, Hash};
 use std::path::Path;
@@ -54,13 +58,15 @@ async fn fetch(http: &reqwest::Client, url: &str) -> anyhow::Result<Vec<u8>> {
     Ok(r.bytes().await?.to_vec())
 }
 
-/// What one round did: the new size, the kept size it was checked against, and how many
-/// tiles it fetched and how many full ones it reused from DIR.
+/// What one round did: the new size, the kept size it was checked against, how many
+/// tiles it fetched and how many full ones it reused from DIR, and the witnesses that
+/// cosigned the checkpoint (when any were required).
 pub struct Round {
     pub size: u64,
     pub previous: Option<u64>,
     pub fetched: usize,
     pub reused: usize,
+    pub cosigned_by: Vec<String>,
 }
 
 /// A kept file, if DIR has it.
@@ -85,7 +91,7 @@ fn hashes_of(path: &str, bytes: &[u8], width: u64) -> anyhow::Result<Vec<Hash>> 
 
 /// One round: fetch, check, keep. Full tiles kept by an earlier round were checked then and
 /// never change, so they are read from DIR; partial and new ones are fetched.
-pub async fn mirror_once(url: &str, dir: &Path, key: &str) -> anyhow::Result<Round> {
+pub async fn mirror_once(url: &str, dir: &Path, key: &str, witnesses: &WitnessCheck) -> anyhow::Result<Round> {
     let verifier = read_vkey(key)?;
     let base = url.trim_end_matches('/');
     let http = reqwest::Client::new();
@@ -93,6 +99,16 @@ pub async fn mirror_once(url: &str, dir: &Path, key: &str) -> anyhow::Result<Rou
         String::from_utf8(fetch(&http, &format!("{base}/checkpoint")).await?).context("the checkpoint is not text")?;
     let checkpoint =
         open_checkpoint(&note, &verifier).map_err(|e| anyhow::anyhow!("the checkpoint does not verify: {e}"))?;
+    let cosigned_by = if witnesses.is_empty() {
+        Vec::new()
+    } else {
+        witnesses
+            .check_checkpoint(&note)
+            .map_err(|e| anyhow::anyhow!("the checkpoint of size {} is not cosigned: {e}", checkpoint.size()))?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    };
     let size = checkpoint.size();
     let previous = match std::fs::read_to_string(dir.join("checkpoint")) {
         Ok(text) => Some(
@@ -205,14 +221,21 @@ pub async fn mirror_once(url: &str, dir: &Path, key: &str) -> anyhow::Result<Rou
         previous: previous.map(|c| c.size()),
         fetched,
         reused,
+        cosigned_by,
     })
 }
 
 /// `danbao mirror`: once, or every `interval` seconds until stopped.
-pub async fn run(url: &str, dir: &Path, key: &str, interval: Option<u64>) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    url: &str,
+    dir: &Path,
+    key: &str,
+    witnesses: &WitnessCheck,
+    interval: Option<u64>,
+) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     loop {
-        match mirror_once(url, dir, key).await {
+        match mirror_once(url, dir, key, witnesses).await {
             Ok(r) => {
                 match r.previous {
                     Some(old) => println!(
@@ -225,6 +248,9 @@ pub async fn run(url: &str, dir: &Path, key: &str, interval: Option<u64>) -> any
                     "  tiles fetched: {}, full tiles reused from the mirror: {}",
                     r.fetched, r.reused
                 );
+                if !r.cosigned_by.is_empty() {
+                    println!("  cosigned by: {}", r.cosigned_by.join(", "));
+                }
             }
             Err(e) => {
                 println!("mirror refused: {e:#}");

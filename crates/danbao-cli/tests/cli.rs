@@ -1437,6 +1437,34 @@ async fn witnesses_cosign_the_log_and_refuse_a_fork() {
     // The witnesses still hold A's tree: A goes on being cosigned.
     let (_, note_again) = get_text(&format!("{}/checkpoint", a.1)).await;
     assert!(note_again.contains("witness.test/w1"), "{note_again}");
+    // A mirror that requires the witnesses follows A, and refuses B's uncosigned checkpoint.
+    let mirror_flags = |url: &str, dir: &str| -> Vec<String> {
+        vec![
+            "mirror".into(),
+            url.into(),
+            dir.into(),
+            "--key".into(),
+            log_vkey.clone(),
+            "--witness".into(),
+            w1.vkey.clone(),
+            "--witness".into(),
+            w2.vkey.clone(),
+        ]
+    };
+    let mirror_a = root.join("mirror-a");
+    let args = mirror_flags(&a.1, mirror_a.to_str().unwrap());
+    let (code, out, err) = danbao(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("cosigned by: witness.test/w1, witness.test/w2"), "{out}");
+    let mirror_b = root.join("mirror-b");
+    let args = mirror_flags(&b.1, mirror_b.to_str().unwrap());
+    let (code, out, _) = danbao(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("mirror refused: the checkpoint of size 0 is not cosigned"),
+        "{out}"
+    );
+    assert!(!mirror_b.join("checkpoint").exists());
     println!("A published size {size_a}; the fork B published nothing");
     drop((a, b, w1, w2));
     let _ = std::fs::remove_dir_all(&root);

@@ -49,6 +49,17 @@ pub(super) async fn transparency_page(State(app): State<App>, Extension(page): E
     let base = app.config.public_url.trim_end_matches('/').to_string();
     let l = page.ui.lang();
     let liabilities = super::liabilities::public_block(&app, l).await;
+    // The same flags make `mirror` and `verify` require the configured witnesses.
+    let witness_flags = app.witness_policy().map(|policy| {
+        let mut flags = String::new();
+        for w in &policy.witnesses {
+            flags.push_str(&format!(" --witness '{}'", w.verifier.to_vkey()));
+        }
+        if policy.quorum < policy.witnesses.len() {
+            flags.push_str(&format!(" --witness-quorum {}", policy.quorum));
+        }
+        flags
+    });
     let mut commands = vec![
         (
             l.pick("读取最新检查点", "Read the latest checkpoint"),
@@ -59,7 +70,10 @@ pub(super) async fn transparency_page(State(app): State<App>, Extension(page): E
                 "镜像日志：校验签名、逐条核对、拒绝分叉或回退",
                 "Mirror the log: signature checked, every entry checked, a fork or rollback refused",
             ),
-            format!("danbao mirror {base} ./danbao-log --key '{vkey}'"),
+            format!(
+                "danbao mirror {base} ./danbao-log --key '{vkey}'{}",
+                witness_flags.as_deref().unwrap_or("")
+            ),
         ),
         (
             l.pick(
@@ -117,17 +131,8 @@ pub(super) async fn transparency_page(State(app): State<App>, Extension(page): E
             "验证收据，并要求见证者联署",
             "Verify a receipt and require the witnesses' cosignatures",
         ),
-        match app.witness_policy() {
-            Some(policy) => {
-                let mut cmd = format!("danbao verify receipt.txt --key '{vkey}'");
-                for w in &policy.witnesses {
-                    cmd.push_str(&format!(" --witness '{}'", w.verifier.to_vkey()));
-                }
-                if policy.quorum < policy.witnesses.len() {
-                    cmd.push_str(&format!(" --witness-quorum {}", policy.quorum));
-                }
-                cmd
-            }
+        match &witness_flags {
+            Some(flags) => format!("danbao verify receipt.txt --key '{vkey}'{flags}"),
             None => format!("danbao verify receipt.txt --key '{vkey}' --witness '<witness vkey>'"),
         },
     ));
