@@ -350,7 +350,7 @@ impl AddCheckpoint {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use crate::note::{Checkpoint, LogSigner};
+    use crate::note::{Checkpoint, LogSigner, LogVerifier};
 
     fn signer(seed: u8) -> WitnessSigner {
         WitnessSigner::from_secret_bytes("witness.example/w1", &[seed; 32]).unwrap()
@@ -387,9 +387,16 @@ mod tests {
         let log = LogSigner::from_secret_bytes("witness.example/w1", &[2; 32]).unwrap();
         assert!(matches!(
             WitnessVerifier::from_vkey(&log.vkey()),
-            Err(CosignatureError::Key(NoteError::UnsupportedAlgorithm(1)))
+            Err(CosignatureError::Key(NoteError::UnsupportedAlgorithm {
+                got: 1,
+                expected: 4
+            }))
         ));
         assert_ne!(log.vkey(), vkey, "same key, different key ID");
+        // And a witness's key is not a log key; the error names both algorithms.
+        let err = LogVerifier::from_vkey(&vkey).unwrap_err();
+        assert_eq!(err, NoteError::UnsupportedAlgorithm { got: 4, expected: 1 });
+        assert!(err.to_string().contains("0x04 where 0x01 is expected"), "{err}");
     }
 
     /// The key ID is SHA-256(name ‖ "\n" ‖ 0x04 ‖ key)[:4], computed here by hand.

@@ -52,8 +52,10 @@ pub enum NoteError {
     MalformedVkey(&'static str),
     #[error("secret key: {0}")]
     MalformedSecretKey(&'static str),
-    #[error("unsupported signature algorithm {0:#04x} (only Ed25519, 0x01)")]
-    UnsupportedAlgorithm(u8),
+    /// A log key is Ed25519 (0x01), a witness's cosignature key `cosignature/v1` (0x04):
+    /// the one given where the other is expected is refused by its algorithm byte.
+    #[error("signature algorithm {got:#04x} where {expected:#04x} is expected (0x01: a log's Ed25519 key, 0x04: a witness's cosignature/v1 key)")]
+    UnsupportedAlgorithm { got: u8, expected: u8 },
     #[error("key hash in the key text does not match the key")]
     KeyHashMismatch,
     #[error("note is longer than {max} bytes")]
@@ -132,7 +134,7 @@ pub(crate) fn parse_skey(text: &str, alg: u8) -> Result<(&str, &str, [u8; 32]), 
         .split_first()
         .ok_or(NoteError::MalformedSecretKey("key is empty"))?;
     if got != alg {
-        return Err(NoteError::UnsupportedAlgorithm(got));
+        return Err(NoteError::UnsupportedAlgorithm { got, expected: alg });
     }
     let secret: [u8; 32] = secret
         .try_into()
@@ -162,7 +164,7 @@ pub(crate) fn parse_vkey(text: &str, alg: u8) -> Result<(&str, u32, VerifyingKey
     let bytes = decode_b64_canonical(b64).ok_or(NoteError::MalformedVkey("key is not canonical base64"))?;
     let (&got, public) = bytes.split_first().ok_or(NoteError::MalformedVkey("key is empty"))?;
     if got != alg {
-        return Err(NoteError::UnsupportedAlgorithm(got));
+        return Err(NoteError::UnsupportedAlgorithm { got, expected: alg });
     }
     let public: [u8; 32] = public
         .try_into()
