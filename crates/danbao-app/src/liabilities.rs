@@ -307,7 +307,9 @@ pub fn tree_of(secret: &[u8; 32], seq: i64, leaves: &[LiabilityLeafRow]) -> Resu
 /// What a stored statement must satisfy (the ledger check): its note opens with the log
 /// key and says what the row says; its stored leaves rebuild the signed root and total;
 /// the total equals the ledger's liabilities read in the same snapshot; and the leaves
-/// regroup, account by account, into that snapshot's liability balances.
+/// regroup, account by account, into that snapshot's liability balances. A statement
+/// whose leaves were pruned (marked so when they were dropped) is held to the rest: a
+/// statement that lost its leaves without the mark fails on its root.
 pub fn check_statement(
     verifier: &danbao_evidence::LogVerifier,
     secret: &[u8; 32],
@@ -346,7 +348,9 @@ pub fn check_statement(
             "liabilities statement {seq}: the stored row differs from its signed note"
         ));
     }
+    let pruned = row.leaves_pruned_at.is_some() && leaves.is_empty();
     match tree_of(secret, seq, leaves) {
+        _ if pruned => {}
         Ok(tree) => {
             let root = tree.root();
             if root.hash != signed.root || root.sum != signed.total || tree.len() as u64 != signed.leaf_count {
@@ -377,7 +381,7 @@ pub fn check_statement(
         *e = e.saturating_add(l.amount_minor);
     }
     let recorded: BTreeMap<&str, i64> = accounts.iter().map(|(a, b)| (a.as_str(), *b)).collect();
-    if regrouped != recorded {
+    if !pruned && regrouped != recorded {
         problems.push(format!(
             "liabilities statement {seq}: its leaves do not regroup into the ledger's liability accounts at that statement"
         ));
@@ -489,9 +493,15 @@ impl App {
                     provider_balance_minor: provider.as_ref().map(|p| p.1),
                     provider: provider.as_ref().map(|p| p.0.clone()),
                     created_at: now,
+                    leaves_pruned_at: None,
                 };
                 tx.insert_liability_statement(&row, &snap.leaves, &snap.accounts)
                     .await?;
+                let keep = self.current_rules().transparency.liabilities_keep_leaves;
+                let pruned = tx.prune_liability_leaves(seq - keep + 1, now).await?;
+                if pruned > 0 {
+                    tracing::info!(pruned, keep, "pruned the leaves of older statements of liabilities");
+                }
                 let mut refs = BTreeMap::new();
                 refs.insert("statement".to_string(), seq.to_string());
                 crate::evidence::append_leaf(

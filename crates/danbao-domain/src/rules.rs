@@ -43,6 +43,16 @@ pub struct TransparencyRules {
     /// A statement of liabilities (a Merkle sum tree over every balance owed, signed and
     /// logged) is published every this many minutes.
     pub liabilities_period_minutes: i64,
+    /// The leaves of the latest this many statements are kept (buyers' proofs are of the
+    /// latest; the ledger check rebuilds each kept tree). An older statement keeps its
+    /// signed note, root, total and account snapshot: at a million balances its leaves
+    /// would take about 150 MB a period. Absent from older rule sets: the default.
+    #[serde(default = "default_liabilities_keep_leaves")]
+    pub liabilities_keep_leaves: i64,
+}
+
+fn default_liabilities_keep_leaves() -> i64 {
+    168
 }
 
 impl Default for TransparencyRules {
@@ -50,6 +60,7 @@ impl Default for TransparencyRules {
     fn default() -> TransparencyRules {
         TransparencyRules {
             liabilities_period_minutes: 60,
+            liabilities_keep_leaves: default_liabilities_keep_leaves(),
         }
     }
 }
@@ -455,6 +466,10 @@ impl RuleSet {
         if !(1..=10_080).contains(&period) {
             return out("transparency.liabilities_period_minutes", "must be 1 to 10080 (a week)");
         }
+        // The latest statement's leaves are what buyers' proofs are made from.
+        if !(1..=100_000).contains(&self.transparency.liabilities_keep_leaves) {
+            return out("transparency.liabilities_keep_leaves", "must be 1 to 100000 statements");
+        }
         if o.max_quantity > 10_000 {
             return out("orders.max_quantity", "must be at most 10000");
         }
@@ -775,6 +790,22 @@ mod tests {
         }
         let unknown = DEFAULT_RULES_TOML.replace("block_score = 100", "block_score = 100\nblock_points = 1");
         assert!(matches!(RuleSet::parse(&unknown), Err(RulesError::Parse(_))));
+    }
+
+    #[test]
+    fn the_liabilities_leaves_kept_default_for_older_rule_sets_and_are_bounded() {
+        let shipped = "liabilities_keep_leaves = 168";
+        assert!(DEFAULT_RULES_TOML.contains(shipped));
+        let old = DEFAULT_RULES_TOML.replace(shipped, "");
+        let parsed = RuleSet::parse(&old).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.transparency.liabilities_keep_leaves, 168);
+        for bad in ["0", "-1", "100001"] {
+            let text = DEFAULT_RULES_TOML.replace(shipped, &format!("liabilities_keep_leaves = {bad}"));
+            assert!(
+                matches!(RuleSet::parse(&text), Err(RulesError::OutOfRange { .. })),
+                "{bad} was accepted"
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub struct LiabilityStatementRow {
     pub provider_balance_minor: Option<i64>,
     pub provider: Option<String>,
     pub created_at: i64,
+    /// When the statement's leaves were dropped (migration 0022), if they were: its
+    /// tree can no longer be rebuilt, only its signed note and totals checked.
+    pub leaves_pruned_at: Option<i64>,
 }
 
 /// One leaf of a statement: the balance's label, its ledger account and amount.

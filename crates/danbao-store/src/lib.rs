@@ -551,6 +551,7 @@ tx_methods! {
     fn liability_leaves(seq: i64) -> Vec<LiabilityLeafRow>;
     fn liability_leaves_by_labels(seq: i64, labels: &[String]) -> Vec<LiabilityLeafRow>;
     fn liability_accounts(seq: i64) -> Vec<(String, i64)>;
+    fn prune_liability_leaves(keep_from: i64, now: i64) -> u64;
     fn insert_user(user: &UserRow) -> ();
     fn user_by_username(username: &str) -> Option<UserRow>;
     fn user_by_id(id: &UserId) -> Option<UserRow>;

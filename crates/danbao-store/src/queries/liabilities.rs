@@ -100,7 +100,28 @@ fn liability_statement_from(r: &Row) -> Result<LiabilityStatementRow> {
         provider_balance_minor: r.try_get("provider_balance_minor")?,
         provider: r.try_get("provider")?,
         created_at: r.try_get("created_at")?,
+        leaves_pruned_at: r.try_get("leaves_pruned_at")?,
     })
+}
+
+/// Drops the leaves of every statement numbered below `keep_from` and marks those
+/// statements pruned (at `now`); returns how many statements were newly pruned.
+pub async fn prune_liability_leaves(tx: &mut Conn, keep_from: i64, now: i64) -> Result<u64> {
+    let marked = sqlx::query(
+        "UPDATE liability_statements SET leaves_pruned_at = $2 WHERE seq < $1 AND leaves_pruned_at IS NULL",
+    )
+    .bind(keep_from)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if marked > 0 {
+        sqlx::query("DELETE FROM liability_leaves WHERE seq < $1")
+            .bind(keep_from)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(marked)
 }
 
 /// The latest statements, newest first.

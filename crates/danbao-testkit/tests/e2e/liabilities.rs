@@ -12,6 +12,7 @@ use serde_json::json;
 on_both_databases!(
     each_buyer_proves_their_orders_money_is_in_the_published_total,
     statements_are_published_by_their_job_logged_and_shown_to_the_public,
+    only_the_latest_statements_keep_their_leaves,
 );
 
 /// The ledger's liabilities as `ledger check` reads them: every liability account's
@@ -349,5 +350,72 @@ async fn statements_are_published_by_their_job_logged_and_shown_to_the_public(t:
         let en = t.get("/transparency?lang=en", None).await;
         std::fs::write(format!("{dir}/transparency-en.html"), &en.text).unwrap();
     }
+    t.finish().await;
+}
+
+/// `[transparency] liabilities_keep_leaves`: a statement older than the latest N loses its
+/// leaves (marked pruned) and keeps its signed note and totals, which the ledger check
+/// still holds it to; a kept statement whose leaves went missing without the mark fails.
+async fn only_the_latest_statements_keep_their_leaves(t: TestApp) {
+    let mut rules = (*t.app().current_rules()).clone();
+    rules.transparency.liabilities_keep_leaves = 2;
+    let t = t.restart_with_rules(rules).await;
+    let verifier = verifier(&t).await;
+    let (seller, _) = t.user("liab_keep_s", "seller").await;
+    let product = t.card_product(&seller, 700, 3).await;
+    let (order, token) = t.guest_order_delivered(&product).await;
+    for expected in 1..=3 {
+        assert_eq!(publish(&t).await.seq, expected);
+    }
+    let mut tx = t.app().store.begin().await.unwrap();
+    let mut kept = Vec::new();
+    for seq in 1..=3 {
+        let row = tx.liability_statement(seq).await.unwrap().unwrap();
+        let leaves = tx.liability_leaves(seq).await.unwrap();
+        kept.push((seq, row.leaves_pruned_at.is_some(), leaves.is_empty()));
+        assert!(
+            !tx.liability_accounts(seq).await.unwrap().is_empty(),
+            "statement {seq} keeps its account snapshot"
+        );
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(kept, vec![(1, true, true), (2, false, false), (3, false, false)]);
+    // A pruned statement is still checked by its signature and totals: clean now.
+    t.assert_ledger_clean().await;
+    // The buyer's proof comes from the latest statement, whose leaves are kept.
+    let r = t
+        .get(
+            &format!("/api/v1/orders/{order}/liabilities-proof?access_token={token}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = verify_proof(r.body["proofs"][0]["proof"].as_str().unwrap(), &verifier).unwrap();
+    assert_eq!((v.amount, v.statement.seq), (700, 3));
+    // A pruned statement's stored total changed afterwards no longer matches its note.
+    t.sql("UPDATE liability_statements SET total_minor = total_minor + 1 WHERE seq = 1")
+        .await;
+    let violations = t.app().ledger_check().await.unwrap();
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.0.contains("statement 1: the stored row differs from its signed note")),
+        "{violations:?}"
+    );
+    t.sql("UPDATE liability_statements SET total_minor = total_minor - 1 WHERE seq = 1")
+        .await;
+    t.assert_ledger_clean().await;
+    // Leaves that go missing from a statement not marked pruned are caught.
+    t.sql("DELETE FROM liability_leaves WHERE seq = 2").await;
+    let violations = t.app().ledger_check().await.unwrap();
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.0.contains("statement 2: the stored leaves rebuild root")),
+        "{violations:?}"
+    );
+    // The next statement prunes statement 2 (marked, so the check passes again).
+    assert_eq!(publish(&t).await.seq, 4);
+    t.assert_ledger_clean().await;
     t.finish().await;
 }
