@@ -76,14 +76,16 @@ impl App {
     /// created if the seller has none. Every transaction that moves a seller's money or
     /// decides by their standing takes it before any order, complaint or account row.
     /// Shared: transactions of one seller's orders take it side by side; a standing
-    /// change (`lock_standing_for_change`) waits for them all, and they for it.
+    /// change (`lock_standing_for_change`) waits for them all, and they for it. For a
+    /// seller who is frozen or banned it is taken whole (their releases write it).
     pub(crate) async fn lock_standing(&self, tx: &mut Tx, seller: &UserId) -> AppResult<SellerStandingRow> {
         Ok(tx.lock_seller_standing(seller, self.now(), false).await?)
     }
 
     /// The standing lock of a transaction that writes the standing. One that held it
-    /// shared and now takes it whole can deadlock with another doing the same (both
-    /// frozen seller's releases); PostgreSQL then aborts one, and `retrying` runs it again.
+    /// shared and now takes it whole can deadlock with another doing the same;
+    /// PostgreSQL then aborts one, and `retrying` runs it again. A frozen seller's
+    /// releases do not: `lock_standing` takes a non-active seller's lock whole at once.
     pub(crate) async fn lock_standing_for_change(&self, tx: &mut Tx, seller: &UserId) -> AppResult<SellerStandingRow> {
         Ok(tx.lock_seller_standing(seller, self.now(), true).await?)
     }
@@ -101,14 +103,12 @@ impl App {
         if !amount.is_positive() {
             return Ok(());
         }
-        if standing_of(Some(&self.lock_standing(tx, seller).await?))?.is_active() {
-            return Ok(());
-        }
-        // Frozen: the standing row is written below, so its lock is taken whole.
-        let mut s = self.lock_standing_for_change(tx, seller).await?;
+        let mut s = self.lock_standing(tx, seller).await?;
         if standing_of(Some(&s))?.is_active() {
             return Ok(());
         }
+        // Not active: the caller's first `lock_standing` took the lock whole already (the
+        // standing row is written below), so this is no upgrade that could deadlock.
         let entry = posting::seller_transfer(
             EntryKind::SellerFrozen,
             Account::Available(seller.clone()),

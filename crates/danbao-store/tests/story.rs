@@ -934,6 +934,36 @@ async fn story(store: &Store) {
         tx.commit().await.unwrap();
     }
     if kind == "postgres" {
+        // A frozen seller's standing is taken whole even when asked for shared: their
+        // releases write it, and two shared holders raising theirs would deadlock. So a
+        // second lock waits; once the first makes the seller active again, it shares.
+        let mut holder = store.begin().await.unwrap();
+        let held = holder.lock_seller_standing(&seller.id, T0 + 33, false).await.unwrap();
+        assert_eq!(held.status, "frozen", "{kind}");
+        let waiter = {
+            let store = store.clone();
+            let seller = seller.id.clone();
+            tokio::spawn(async move {
+                let mut tx = store.begin().await?;
+                let row = tx.lock_seller_standing(&seller, T0 + 34, false).await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>(row)
+            })
+        };
+        assert_waiting(
+            &waiter,
+            &format!("{kind}: a lock on a frozen seller's standing was shared"),
+        )
+        .await;
+        let active = danbao_store::SellerStandingRow {
+            status: "active".into(),
+            frozen_available_minor: 0,
+            ..held
+        };
+        holder.set_seller_standing(&active).await.unwrap();
+        holder.commit().await.unwrap();
+        assert_eq!(waiter.await.unwrap().unwrap(), active, "{kind}");
+
         // Order steps share the standing lock: a second shared lock does not wait for a
         // first one, but a standing change (exclusive) waits for every shared holder.
         let mut reader = store.begin().await.unwrap();

@@ -560,6 +560,24 @@ impl TestApp {
         (order, token)
     }
 
+    /// A registered buyer buys one unit of a card-key product and pays; returns the
+    /// order id once the order is delivered.
+    pub async fn order_delivered(&self, buyer_token: &str, product_id: &str) -> String {
+        let placed = self
+            .post(
+                "/api/v1/orders",
+                Some(buyer_token),
+                json!({"product_id": product_id, "quantity": 1}),
+            )
+            .await;
+        assert_eq!(placed.status, 201, "{}", placed.text);
+        let id = placed.body["id"].as_str().unwrap().to_string();
+        self.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
+        self.wait_for_status(&format!("/api/v1/orders/{id}"), Some(buyer_token), "delivered")
+            .await;
+        id
+    }
+
     /// Presses Pay at the sandbox cashier for this payment id.
     pub async fn pay(&self, payment_id: &str) {
         let r = self

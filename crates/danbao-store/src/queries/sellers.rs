@@ -26,7 +26,30 @@ fn standing_from(r: &Row) -> Result<SellerStandingRow> {
 /// a hold while frozen); every other one shares the lock, so a busy seller's orders do
 /// not queue behind each other on PostgreSQL, while a standing change still waits for
 /// all of them and they for it.
+///
+/// A seller who is not active has every release held, which writes the standing: a
+/// shared lock would have to be raised to an exclusive one later, and two transactions
+/// raising theirs at once deadlock (one per retry, under a storm of them, until the
+/// retries run out). So a shared lock that finds the seller frozen or banned is given
+/// back (a savepoint rolled back releases the row locks taken after it) and the lock is
+/// taken whole instead, before anything else is locked.
 pub async fn lock_seller_standing(tx: &mut Conn, seller: &UserId, now: i64, exclusive: bool) -> Result<SellerStandingRow> {
+    let shared = !exclusive && !DIALECT.for_share.is_empty();
+    if shared {
+        sqlx::query("SAVEPOINT standing_shared").execute(&mut **tx).await?;
+        let sql = format!("SELECT * FROM seller_standing WHERE seller_id = $1{}", DIALECT.for_share);
+        if let Some(row) = sqlx::query(&sql).bind(seller.as_str()).fetch_optional(&mut **tx).await? {
+            let standing = standing_from(&row)?;
+            if standing.status == "active" {
+                sqlx::query("RELEASE SAVEPOINT standing_shared").execute(&mut **tx).await?;
+                return Ok(standing);
+            }
+            sqlx::query("ROLLBACK TO SAVEPOINT standing_shared").execute(&mut **tx).await?;
+            sqlx::query("RELEASE SAVEPOINT standing_shared").execute(&mut **tx).await?;
+            return lock_seller_standing_whole(tx, seller).await;
+        }
+        sqlx::query("RELEASE SAVEPOINT standing_shared").execute(&mut **tx).await?;
+    }
     let lock = if exclusive { DIALECT.for_update } else { DIALECT.for_share };
     let sql = format!("SELECT * FROM seller_standing WHERE seller_id = $1{lock}");
     if let Some(row) = sqlx::query(&sql).bind(seller.as_str()).fetch_optional(&mut **tx).await? {
@@ -40,6 +63,16 @@ pub async fn lock_seller_standing(tx: &mut Conn, seller: &UserId, now: i64, excl
     .bind(now)
     .execute(&mut **tx)
     .await?;
+    let row = sqlx::query(&sql)
+        .bind(seller.as_str())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| corrupt("seller standing vanished under its lock", seller.as_str()))?;
+    standing_from(&row)
+}
+
+async fn lock_seller_standing_whole(tx: &mut Conn, seller: &UserId) -> Result<SellerStandingRow> {
+    let sql = format!("SELECT * FROM seller_standing WHERE seller_id = $1{}", DIALECT.for_update);
     let row = sqlx::query(&sql)
         .bind(seller.as_str())
         .fetch_optional(&mut **tx)

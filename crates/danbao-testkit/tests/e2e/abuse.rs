@@ -237,18 +237,7 @@ async fn completed_order(t: &TestApp, tag: &str) -> (String, String, String, Str
     let (seller_token, seller_id) = t.user(&format!("{tag}_s"), "seller").await;
     let (buyer_token, _) = t.user(&format!("{tag}_b"), "buyer").await;
     let product = t.card_product(&seller_token, 10_000, 2).await;
-    let placed = t
-        .post(
-            "/api/v1/orders",
-            Some(&buyer_token),
-            json!({"product_id": product, "quantity": 1}),
-        )
-        .await;
-    assert_eq!(placed.status, 201, "{}", placed.text);
-    let id = placed.body["id"].as_str().unwrap().to_string();
-    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
-    t.wait_for_status(&format!("/api/v1/orders/{id}"), Some(&buyer_token), "delivered")
-        .await;
+    let id = t.order_delivered(&buyer_token, &product).await;
     let done = t
         .post(&format!("/api/v1/orders/{id}/confirm"), Some(&buyer_token), json!({}))
         .await;

@@ -1,6 +1,7 @@
 //! Complaints and arbitration (issue 5): the money frozen on opening, every stage and
 //! deadline default, every ruling with exact ledger amounts, the fraud response.
 
+use crate::shop::{open, shop, Shop};
 use danbao_app::Role;
 use danbao_domain::Account;
 use danbao_testkit::{Browser, Resp, TestApp, HOUR_MS};
@@ -23,49 +24,13 @@ on_both_databases!(
     one_sellers_money_racing_freezes_never_fails,
 );
 
-struct Shop {
-    seller_token: String,
-    seller: danbao_domain::UserId,
-    buyer_token: String,
-}
-
-async fn shop(t: &TestApp, tag: &str) -> Shop {
-    let (seller_token, seller_id) = t.user(&format!("{tag}_s"), "seller").await;
-    let (buyer_token, _) = t.user(&format!("{tag}_b"), "buyer").await;
-    Shop {
-        seller_token,
-        seller: TestApp::seller_account(&seller_id),
-        buyer_token,
-    }
-}
-
-/// A delivered card-key order of 100.00 for the shop's buyer; returns its id.
+/// A delivered card-key order of 100.00 for the shop's buyer, its keys viewed; returns its id.
 async fn delivered(t: &TestApp, s: &Shop) -> String {
     let product = t.card_product(&s.seller_token, 10_000, 1).await;
-    let placed = t
-        .post(
-            "/api/v1/orders",
-            Some(&s.buyer_token),
-            json!({"product_id": product, "quantity": 1}),
-        )
-        .await;
-    assert_eq!(placed.status, 201, "{}", placed.text);
-    let id = placed.body["id"].as_str().unwrap().to_string();
-    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
-    t.wait_for_status(&format!("/api/v1/orders/{id}"), Some(&s.buyer_token), "delivered")
-        .await;
+    let id = t.order_delivered(&s.buyer_token, &product).await;
     t.get(&format!("/api/v1/orders/{id}/delivery"), Some(&s.buyer_token))
         .await;
     id
-}
-
-async fn open(t: &TestApp, token: &str, order: &str, kind: &str) -> Resp {
-    t.post(
-        &format!("/api/v1/orders/{order}/complaints"),
-        Some(token),
-        json!({"kind": kind, "description": "卡密显示已被使用"}),
-    )
-    .await
 }
 
 fn id_of(r: &Resp) -> String {

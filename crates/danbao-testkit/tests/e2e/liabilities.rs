@@ -40,23 +40,6 @@ async fn publish(t: &TestApp) -> danbao_app::liabilities::LiabilityStatementView
     }
 }
 
-/// A registered buyer's delivered order; returns its id.
-async fn delivered_for(t: &TestApp, buyer: &str, product: &str) -> String {
-    let placed = t
-        .post(
-            "/api/v1/orders",
-            Some(buyer),
-            json!({"product_id": product, "quantity": 1}),
-        )
-        .await;
-    assert_eq!(placed.status, 201, "{}", placed.text);
-    let id = placed.body["id"].as_str().unwrap().to_string();
-    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
-    t.wait_for_status(&format!("/api/v1/orders/{id}"), Some(buyer), "delivered")
-        .await;
-    id
-}
-
 async fn each_buyer_proves_their_orders_money_is_in_the_published_total(t: TestApp) {
     let verifier = verifier(&t).await;
     let (seller, seller_id) = t.user("liab_s", "seller").await;
@@ -86,7 +69,7 @@ async fn each_buyer_proves_their_orders_money_is_in_the_published_total(t: TestA
         .await;
     assert_eq!(confirmed.status, 200, "{}", confirmed.text);
     let (buyer, _) = t.user("liab_b", "buyer").await;
-    let disputed = delivered_for(&t, &buyer, &product).await;
+    let disputed = t.order_delivered(&buyer, &product).await;
     let opened = t
         .post(
             &format!("/api/v1/orders/{disputed}/complaints"),

@@ -65,6 +65,7 @@ mod rail_epay_v2;
 mod rail_wechat;
 mod rails_common;
 mod risk;
+mod shop;
 mod transparency;
 mod triage_reads;
 mod witnesses;

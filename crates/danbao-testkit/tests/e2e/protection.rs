@@ -2,9 +2,10 @@
 //! ruling settles the advance, with exact amounts; the platform's own arbitration time
 //! limit and its escalation; the seller reminded when the buyer may escalate a manual order.
 
+use crate::shop::{open, shop, Shop};
 use danbao_app::Role;
 use danbao_domain::Account;
-use danbao_testkit::{Browser, Resp, TestApp, HOUR_MS};
+use danbao_testkit::{Browser, TestApp, HOUR_MS};
 use serde_json::{json, Value};
 
 on_both_databases!(
@@ -19,56 +20,18 @@ on_both_databases!(
 
 const DAY_MS: i64 = 24 * HOUR_MS;
 
-struct Shop {
-    /// The buyer's username (password `correct-horse`), for the pages.
-    buyer_name: String,
-    seller_token: String,
-    seller: danbao_domain::UserId,
-    buyer_token: String,
-}
-
-async fn shop(t: &TestApp, tag: &str) -> Shop {
-    let (seller_token, seller_id) = t.user(&format!("{tag}_s"), "seller").await;
-    let (buyer_token, _) = t.user(&format!("{tag}_b"), "buyer").await;
-    Shop {
-        buyer_name: format!("{tag}_b"),
-        seller_token,
-        seller: TestApp::seller_account(&seller_id),
-        buyer_token,
-    }
-}
-
-/// Delivered card-key orders of `price` for the shop's buyer; returns their ids.
+/// Delivered card-key orders of `price` for the shop's buyer, their keys viewed; returns
+/// their ids.
 async fn delivered(t: &TestApp, s: &Shop, price: i64, n: usize) -> Vec<String> {
     let product = t.card_product(&s.seller_token, price, n).await;
     let mut ids = Vec::new();
     for _ in 0..n {
-        let placed = t
-            .post(
-                "/api/v1/orders",
-                Some(&s.buyer_token),
-                json!({"product_id": product, "quantity": 1}),
-            )
-            .await;
-        assert_eq!(placed.status, 201, "{}", placed.text);
-        let id = placed.body["id"].as_str().unwrap().to_string();
-        t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
-        t.wait_for_status(&format!("/api/v1/orders/{id}"), Some(&s.buyer_token), "delivered")
-            .await;
+        let id = t.order_delivered(&s.buyer_token, &product).await;
         t.get(&format!("/api/v1/orders/{id}/delivery"), Some(&s.buyer_token))
             .await;
         ids.push(id);
     }
     ids
-}
-
-async fn open(t: &TestApp, token: &str, order: &str, kind: &str) -> Resp {
-    t.post(
-        &format!("/api/v1/orders/{order}/complaints"),
-        Some(token),
-        json!({"kind": kind, "description": "卡密显示已被使用"}),
-    )
-    .await
 }
 
 /// The shop's sessions again (a month on, the first ones have expired).
