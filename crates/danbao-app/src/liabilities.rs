@@ -514,11 +514,14 @@ impl App {
                 )
                 .await?;
                 tx.commit().await?;
-                Ok(Ok(row))
+                Ok(Ok((row, tree)))
             })
             .await;
         match outcome {
-            Ok(Ok(row)) => {
+            Ok(Ok((row, tree))) => {
+                // The buyers' proofs of this statement come from the tree just built:
+                // the first of them need not rebuild it from the stored leaves.
+                cache_tree(&row.root, &std::sync::Arc::new(tree));
                 tracing::info!(
                     seq = row.seq,
                     total_minor = row.total_minor,

@@ -1,7 +1,7 @@
 //! `danbao bench liabilities --balances N`: the proof of liabilities at N balances — the
 //! time to build the Merkle sum tree (salts, leaf hashes, sort, levels: what a statement
-//! costs, and what the first proof of a statement costs, since the server then rebuilds
-//! the tree from the stored leaves), the size of one proof (bytes, hashes on its path)
+//! costs, and what the first proof costs in a process that did not publish it, which
+//! rebuilds the tree from the stored leaves), the size of one proof (bytes, hashes on its path)
 //! and the time to verify one offline. Pure CPU, no database: the figures are the tree's
 //! alone, beside a baseline of N plain SHA-256 hashes measured in the same run.
 
@@ -118,7 +118,7 @@ pub async fn run(args: LiabilitiesArgs) -> anyhow::Result<ExitCode> {
             us(max(&verify))
         );
         println!(
-            "  the server's first proof of a statement rebuilds its tree from the stored leaves (about the build time above), later ones reuse it"
+            "  the server keeps the tree it built at publication; another process, or one restarted, rebuilds it from the stored leaves on its first proof (about the build time above)"
         );
     }
     if failures > 0 {
