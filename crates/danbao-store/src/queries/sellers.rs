@@ -1,9 +1,7 @@
 // SQL for seller standing. Included into `mod sqlite` and `mod postgres` by lib.rs; see common.rs.
 
 pub async fn seller_standing(tx: &mut Conn, seller: &UserId, lock: bool) -> Result<Option<SellerStandingRow>> {
-    let sql = format!("SELECT * FROM seller_standing WHERE seller_id = $1{}", if lock { DIALECT.for_update } else { "" });
-    let row = sqlx::query(&sql).bind(seller.as_str()).fetch_optional(&mut **tx).await?;
-    row.as_ref().map(standing_from).transpose()
+    standing_locked(tx, seller, if lock { DIALECT.for_update } else { "" }).await
 }
 
 fn standing_from(r: &Row) -> Result<SellerStandingRow> {
@@ -34,26 +32,24 @@ fn standing_from(r: &Row) -> Result<SellerStandingRow> {
 /// back (a savepoint rolled back releases the row locks taken after it) and the lock is
 /// taken whole instead, before anything else is locked.
 pub async fn lock_seller_standing(tx: &mut Conn, seller: &UserId, now: i64, exclusive: bool) -> Result<SellerStandingRow> {
-    let shared = !exclusive && !DIALECT.for_share.is_empty();
-    if shared {
+    let mut lock = if exclusive { DIALECT.for_update } else { DIALECT.for_share };
+    if !exclusive && !lock.is_empty() {
         sqlx::query("SAVEPOINT standing_shared").execute(&mut **tx).await?;
-        let sql = format!("SELECT * FROM seller_standing WHERE seller_id = $1{}", DIALECT.for_share);
-        if let Some(row) = sqlx::query(&sql).bind(seller.as_str()).fetch_optional(&mut **tx).await? {
-            let standing = standing_from(&row)?;
-            if standing.status == "active" {
+        match standing_locked(tx, seller, lock).await? {
+            Some(standing) if standing.status == "active" => {
                 sqlx::query("RELEASE SAVEPOINT standing_shared").execute(&mut **tx).await?;
                 return Ok(standing);
             }
-            sqlx::query("ROLLBACK TO SAVEPOINT standing_shared").execute(&mut **tx).await?;
-            sqlx::query("RELEASE SAVEPOINT standing_shared").execute(&mut **tx).await?;
-            return lock_seller_standing_whole(tx, seller).await;
+            Some(_) => {
+                sqlx::query("ROLLBACK TO SAVEPOINT standing_shared").execute(&mut **tx).await?;
+                lock = DIALECT.for_update;
+            }
+            None => {}
         }
         sqlx::query("RELEASE SAVEPOINT standing_shared").execute(&mut **tx).await?;
     }
-    let lock = if exclusive { DIALECT.for_update } else { DIALECT.for_share };
-    let sql = format!("SELECT * FROM seller_standing WHERE seller_id = $1{lock}");
-    if let Some(row) = sqlx::query(&sql).bind(seller.as_str()).fetch_optional(&mut **tx).await? {
-        return standing_from(&row);
+    if let Some(standing) = standing_locked(tx, seller, lock).await? {
+        return Ok(standing);
     }
     sqlx::query(
         "INSERT INTO seller_standing (seller_id, status, reason, frozen_available_minor, updated_at) \
@@ -63,22 +59,16 @@ pub async fn lock_seller_standing(tx: &mut Conn, seller: &UserId, now: i64, excl
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    let row = sqlx::query(&sql)
-        .bind(seller.as_str())
-        .fetch_optional(&mut **tx)
+    standing_locked(tx, seller, lock)
         .await?
-        .ok_or_else(|| corrupt("seller standing vanished under its lock", seller.as_str()))?;
-    standing_from(&row)
+        .ok_or_else(|| corrupt("seller standing vanished under its lock", seller.as_str()))
 }
 
-async fn lock_seller_standing_whole(tx: &mut Conn, seller: &UserId) -> Result<SellerStandingRow> {
-    let sql = format!("SELECT * FROM seller_standing WHERE seller_id = $1{}", DIALECT.for_update);
-    let row = sqlx::query(&sql)
-        .bind(seller.as_str())
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or_else(|| corrupt("seller standing vanished under its lock", seller.as_str()))?;
-    standing_from(&row)
+/// The seller's standing row read with `lock` (one of the dialect's row-lock clauses).
+async fn standing_locked(tx: &mut Conn, seller: &UserId, lock: &str) -> Result<Option<SellerStandingRow>> {
+    let sql = format!("SELECT * FROM seller_standing WHERE seller_id = $1{lock}");
+    let row = sqlx::query(&sql).bind(seller.as_str()).fetch_optional(&mut **tx).await?;
+    row.as_ref().map(standing_from).transpose()
 }
 
 pub async fn set_seller_standing(tx: &mut Conn, s: &SellerStandingRow) -> Result<()> {
