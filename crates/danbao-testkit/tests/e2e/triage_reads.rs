@@ -15,18 +15,7 @@ on_both_databases!(
 /// buyer; returns the order id.
 async fn delivered_and_viewed(t: &TestApp, seller_token: &str, buyer_token: &str) -> String {
     let product = t.card_product(seller_token, 10_000, 1).await;
-    let placed = t
-        .post(
-            "/api/v1/orders",
-            Some(buyer_token),
-            json!({"product_id": product, "quantity": 1}),
-        )
-        .await;
-    assert_eq!(placed.status, 201, "{}", placed.text);
-    let order = placed.body["id"].as_str().unwrap().to_string();
-    t.pay(placed.body["payment"]["payment_id"].as_str().unwrap()).await;
-    t.wait_for_status(&format!("/api/v1/orders/{order}"), Some(buyer_token), "delivered")
-        .await;
+    let order = t.order_delivered(buyer_token, &product).await;
     t.get(&format!("/api/v1/orders/{order}/delivery"), Some(buyer_token))
         .await;
     order
