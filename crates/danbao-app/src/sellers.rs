@@ -91,8 +91,8 @@ impl App {
     }
 
     /// Moves what a frozen (or banned) seller would be paid into frozen instead. The
-    /// caller holds the seller's standing lock already (taken first); locking it again
-    /// here only reads the row.
+    /// caller holds the seller's standing lock already (taken first), so the standing
+    /// read here cannot change before the commit.
     pub(crate) async fn hold_release_if_frozen(
         &self,
         tx: &mut Tx,
@@ -103,12 +103,12 @@ impl App {
         if !amount.is_positive() {
             return Ok(());
         }
-        let mut s = self.lock_standing(tx, seller).await?;
-        if standing_of(Some(&s))?.is_active() {
+        if self.standing(tx, seller).await?.is_active() {
             return Ok(());
         }
         // Not active: the caller's first `lock_standing` took the lock whole already (the
-        // standing row is written below), so this is no upgrade that could deadlock.
+        // standing row is written below), so this waits for nothing and raises no lock.
+        let mut s = self.lock_standing_for_change(tx, seller).await?;
         let entry = posting::seller_transfer(
             EntryKind::SellerFrozen,
             Account::Available(seller.clone()),

@@ -940,16 +940,7 @@ async fn story(store: &Store) {
         let mut holder = store.begin().await.unwrap();
         let held = holder.lock_seller_standing(&seller.id, T0 + 33, false).await.unwrap();
         assert_eq!(held.status, "frozen", "{kind}");
-        let waiter = {
-            let store = store.clone();
-            let seller = seller.id.clone();
-            tokio::spawn(async move {
-                let mut tx = store.begin().await?;
-                let row = tx.lock_seller_standing(&seller, T0 + 34, false).await?;
-                tx.commit().await?;
-                Ok::<_, StoreError>(row)
-            })
-        };
+        let waiter = lock_standing_in_own_tx(store, &seller.id, T0 + 34, false);
         assert_waiting(
             &waiter,
             &format!("{kind}: a lock on a frozen seller's standing was shared"),
@@ -977,16 +968,7 @@ async fn story(store: &Store) {
         .expect("a second shared lock waited for the first")
         .unwrap();
         other_reader.commit().await.unwrap();
-        let change = {
-            let store = store.clone();
-            let seller = seller.id.clone();
-            tokio::spawn(async move {
-                let mut tx = store.begin().await?;
-                let row = tx.lock_seller_standing(&seller, T0 + 36, true).await?;
-                tx.commit().await?;
-                Ok::<_, StoreError>(row)
-            })
-        };
+        let change = lock_standing_in_own_tx(store, &seller.id, T0 + 36, true);
         assert_waiting(
             &change,
             &format!("{kind}: a standing change did not wait for a shared holder"),
@@ -999,16 +981,7 @@ async fn story(store: &Store) {
         // this is what makes standing changes of one seller take turns.
         let mut first = store.begin().await.unwrap();
         first.lock_seller_standing(&seller.id, T0 + 40, true).await.unwrap();
-        let second = {
-            let store = store.clone();
-            let seller = seller.id.clone();
-            tokio::spawn(async move {
-                let mut tx = store.begin().await?;
-                let row = tx.lock_seller_standing(&seller, T0 + 41, true).await?;
-                tx.commit().await?;
-                Ok::<_, StoreError>(row)
-            })
-        };
+        let second = lock_standing_in_own_tx(store, &seller.id, T0 + 41, true);
         assert_waiting(&second, &format!("{kind}: the second lock did not wait")).await;
         let mut row = first.seller_standing(&seller.id, false).await.unwrap().unwrap();
         row.frozen_available_minor = 0;
@@ -1079,6 +1052,24 @@ async fn story(store: &Store) {
         assert_eq!(tx.count_free_card_keys(&spare.id).await.unwrap(), 1, "{kind}");
     }
     eprintln!("{kind}: story told, all steps held");
+}
+
+/// A task that locks the seller's standing in a transaction of its own (shared or whole),
+/// commits, and returns the row it locked: for what must wait for a lock held here.
+fn lock_standing_in_own_tx(
+    store: &Store,
+    seller: &UserId,
+    at: i64,
+    exclusive: bool,
+) -> tokio::task::JoinHandle<Result<danbao_store::SellerStandingRow, StoreError>> {
+    let store = store.clone();
+    let seller = seller.clone();
+    tokio::spawn(async move {
+        let mut tx = store.begin().await?;
+        let row = tx.lock_seller_standing(&seller, at, exclusive).await?;
+        tx.commit().await?;
+        Ok(row)
+    })
 }
 
 /// Asserts that `task` is still waiting (for a lock) after a moment: it tests that a lock

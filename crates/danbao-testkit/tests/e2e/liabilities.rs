@@ -40,6 +40,15 @@ async fn publish(t: &TestApp) -> danbao_app::liabilities::LiabilityStatementView
     }
 }
 
+/// A guest buyer's proof of liabilities, asked with the order's access token.
+async fn guest_proof(t: &TestApp, order: &str, token: &str) -> danbao_testkit::Resp {
+    t.get(
+        &format!("/api/v1/orders/{order}/liabilities-proof?access_token={token}"),
+        None,
+    )
+    .await
+}
+
 async fn each_buyer_proves_their_orders_money_is_in_the_published_total(t: TestApp) {
     let verifier = verifier(&t).await;
     let (seller, seller_id) = t.user("liab_s", "seller").await;
@@ -48,12 +57,7 @@ async fn each_buyer_proves_their_orders_money_is_in_the_published_total(t: TestA
     let (done, done_token) = t.guest_order_delivered(&product).await;
 
     // No statement yet: the buyer is told so, with no proof.
-    let none = t
-        .get(
-            &format!("/api/v1/orders/{held}/liabilities-proof?access_token={held_token}"),
-            None,
-        )
-        .await;
+    let none = guest_proof(&t, &held, &held_token).await;
     assert_eq!(none.status, 200, "{}", none.text);
     assert!(none.body["statement"].is_null(), "{}", none.text);
     assert_eq!(none.body["proofs"].as_array().unwrap().len(), 0);
@@ -97,12 +101,7 @@ async fn each_buyer_proves_their_orders_money_is_in_the_published_total(t: TestA
     assert!(statement.cover_ratio_bps.unwrap() > 10_000);
 
     // The escrowed order's buyer (a guest, by the order's link): one proof, for 12.34.
-    let r = t
-        .get(
-            &format!("/api/v1/orders/{held}/liabilities-proof?access_token={held_token}"),
-            None,
-        )
-        .await;
+    let r = guest_proof(&t, &held, &held_token).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["amount_minor"], 1_234);
     assert_eq!(r.body["holds_money_now"], true);
@@ -144,12 +143,7 @@ async fn each_buyer_proves_their_orders_money_is_in_the_published_total(t: TestA
     );
 
     // The completed order holds nothing: no proof, and it says why.
-    let r = t
-        .get(
-            &format!("/api/v1/orders/{done}/liabilities-proof?access_token={done_token}"),
-            None,
-        )
-        .await;
+    let r = guest_proof(&t, &done, &done_token).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["proofs"].as_array().unwrap().len(), 0);
     assert_eq!(r.body["holds_money_now"], false);
@@ -212,12 +206,7 @@ async fn each_buyer_proves_their_orders_money_is_in_the_published_total(t: TestA
         "{violations:?}"
     );
     // The proof endpoint refuses to hand out a proof from leaves that no longer match.
-    let r = t
-        .get(
-            &format!("/api/v1/orders/{held}/liabilities-proof?access_token={held_token}"),
-            None,
-        )
-        .await;
+    let r = guest_proof(&t, &held, &held_token).await;
     assert_eq!(r.status, 500, "{}", r.text);
     t.sql(&format!(
         "UPDATE liability_leaves SET amount_minor = amount_minor - 1 WHERE label = '{label}'"
@@ -274,12 +263,7 @@ async fn statements_are_published_by_their_job_logged_and_shown_to_the_public(t:
     assert!(statements[0].total_minor > statements[1].total_minor);
 
     // The first order's proof is in the latest statement.
-    let r = t
-        .get(
-            &format!("/api/v1/orders/{order}/liabilities-proof?access_token={token}"),
-            None,
-        )
-        .await;
+    let r = guest_proof(&t, &order, &token).await;
     let proof = r.body["proofs"][0]["proof"].as_str().unwrap();
     let v = verify_proof(proof, &verifier).unwrap();
     assert_eq!((v.amount, v.statement.seq), (500, 2));
@@ -366,12 +350,7 @@ async fn only_the_latest_statements_keep_their_leaves(t: TestApp) {
     // A pruned statement is still checked by its signature and totals: clean now.
     t.assert_ledger_clean().await;
     // The buyer's proof comes from the latest statement, whose leaves are kept.
-    let r = t
-        .get(
-            &format!("/api/v1/orders/{order}/liabilities-proof?access_token={token}"),
-            None,
-        )
-        .await;
+    let r = guest_proof(&t, &order, &token).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let v = verify_proof(r.body["proofs"][0]["proof"].as_str().unwrap(), &verifier).unwrap();
     assert_eq!((v.amount, v.statement.seq), (700, 3));
